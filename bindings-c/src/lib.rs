@@ -1,0 +1,1 @@
+//! C ABI over the qssm engine (being written in its own issue).

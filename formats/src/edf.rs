@@ -1,0 +1,1 @@
+//! EDF/EDF+ reader (being written).

@@ -1,0 +1,8 @@
+//! Classical ops, one concept per module, each a forward/backward pair.
+pub mod activation;
+pub mod chunk_pool;
+pub mod conv1d;
+pub mod linear;
+pub mod loss;
+pub mod norm;
+pub mod scan;

@@ -1,0 +1,1 @@
+//! EEG datasets (being written).

@@ -1,0 +1,7 @@
+//! # qssm-trainer — offline training of the model zoo
+//!
+//! Data flows EDF → [`data`] (EEGMMIDB epochs, subject split) → [`models`] (forward/backward on
+//! the CPU kernels) → [`fit`] (training loop, [`optim`], [`metrics`]) → [`export`] (model file).
+pub mod data;
+pub mod metrics;
+pub mod optim;
