@@ -16,3 +16,6 @@ pub mod simulate;
 
 pub use program::{AngleSrc, Gate, GateKind, Program};
 pub use simulate::{circuit_backward, circuit_forward, expvals_xyz};
+
+#[cfg(test)]
+mod tests;

@@ -2,12 +2,149 @@
 //! first L outputs: `y[t,c] = b[c] + Σ_{j<k} w[c,j]·x[t−(k−1)+j, c]`, `x[<0] = 0`
 //! (`w[c,k−1]` multiplies the current sample).
 
+use alloc::vec;
+
 /// x, y: (L, E) token-major; w: (E, k) (the PyTorch (E,1,k) weight); b: (E).
-pub fn conv1d_causal_forward(y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], l: usize, e: usize, k: usize) {
-    todo!("helper: ops")
+/// `y` is overwritten.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_causal_forward(
+    y: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    l: usize,
+    e: usize,
+    k: usize,
+) {
+    if l == 0 || e == 0 {
+        return;
+    }
+    let (x, b) = (&x[..l * e], &b[..e]);
+    // Tap-major copy of the weight, wt[j·E + c] = w[c·k + j], so the channel loop is contiguous.
+    let mut wt = vec![0.0f32; k * e];
+    for c in 0..e {
+        for j in 0..k {
+            wt[j * e + c] = w[c * k + j];
+        }
+    }
+    for (t, yr) in y[..l * e].chunks_exact_mut(e).enumerate() {
+        yr.copy_from_slice(b);
+        // tap j reads x[t − (k−1) + j]; taps before time 0 read zeros and are skipped.
+        for j in k.saturating_sub(t + 1)..k {
+            let s = t + j + 1 - k;
+            let xr = &x[s * e..(s + 1) * e];
+            let wr = &wt[j * e..(j + 1) * e];
+            for ((yo, &xv), &wv) in yr.iter_mut().zip(xr).zip(wr) {
+                *yo += wv * xv;
+            }
+        }
+    }
 }
 
 /// Backward of [`conv1d_causal_forward`]; accumulates dx (L,E), dw (E,k), db (E).
-pub fn conv1d_causal_backward(dx: &mut [f32], dw: &mut [f32], db: &mut [f32], dy: &[f32], x: &[f32], w: &[f32], l: usize, e: usize, k: usize) {
-    todo!("helper: ops")
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_causal_backward(
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    l: usize,
+    e: usize,
+    k: usize,
+) {
+    if l == 0 || e == 0 {
+        return;
+    }
+    let (dx, dy, x, db) = (&mut dx[..l * e], &dy[..l * e], &x[..l * e], &mut db[..e]);
+    let mut wt = vec![0.0f32; k * e];
+    for c in 0..e {
+        for j in 0..k {
+            wt[j * e + c] = w[c * k + j];
+        }
+    }
+    let mut dwt = vec![0.0f32; k * e];
+    for (t, dyr) in dy.chunks_exact(e).enumerate() {
+        for (g, &v) in db.iter_mut().zip(dyr) {
+            *g += v;
+        }
+        for j in k.saturating_sub(t + 1)..k {
+            let s = t + j + 1 - k;
+            let xr = &x[s * e..(s + 1) * e];
+            let dxr = &mut dx[s * e..(s + 1) * e];
+            let wr = &wt[j * e..(j + 1) * e];
+            let dwr = &mut dwt[j * e..(j + 1) * e];
+            for c in 0..e {
+                dxr[c] += wr[c] * dyr[c];
+                dwr[c] += xr[c] * dyr[c];
+            }
+        }
+    }
+    for c in 0..e {
+        for j in 0..k {
+            dw[c * k + j] += dwt[j * e + c];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testutil::*;
+
+    #[test]
+    fn forward_matches_module_formula() {
+        let mut rng = rng(30);
+        for &(l, e, k) in &[(1, 3, 4), (2, 5, 4), (9, 6, 4), (7, 4, 1), (5, 3, 7)] {
+            let x = uniform(&mut rng, l * e, -1.0, 1.0);
+            let w = uniform(&mut rng, e * k, -0.5, 0.5);
+            let b = uniform(&mut rng, e, -0.5, 0.5);
+            let mut y = vec![f32::NAN; l * e];
+            conv1d_causal_forward(&mut y, &x, &w, &b, l, e, k);
+            let mut r = vec![0.0f64; l * e];
+            for t in 0..l {
+                for c in 0..e {
+                    let mut s = b[c] as f64;
+                    for j in 0..k {
+                        let ti = t as isize - (k as isize - 1) + j as isize;
+                        if ti >= 0 {
+                            s += w[c * k + j] as f64 * x[ti as usize * e + c] as f64;
+                        }
+                    }
+                    r[t * e + c] = s;
+                }
+            }
+            let err = max_abs_diff(&y, &r);
+            assert!(err < 1e-6, "(L,E,k)=({l},{e},{k}): {err}");
+        }
+    }
+
+    #[test]
+    fn fd_gradients() {
+        let mut rng = rng(31);
+        for &(l, e, k) in &[(6, 3, 4), (2, 2, 4)] {
+            let inputs = vec![
+                grid_uniform(&mut rng, l * e, -1.0, 1.0),
+                grid_uniform(&mut rng, e * k, -0.5, 0.5),
+                grid_uniform(&mut rng, e, -0.5, 0.5),
+            ];
+            let fwd = |p: &[Vec<f32>]| {
+                let mut y = vec![0.0; l * e];
+                conv1d_causal_forward(&mut y, &p[0], &p[1], &p[2], l, e, k);
+                y
+            };
+            let bwd = |p: &[Vec<f32>], dy: &[f32], g: &mut [Vec<f32>]| {
+                let [gx, gw, gb] = g else { unreachable!() };
+                conv1d_causal_backward(gx, gw, gb, dy, &p[0], &p[1], l, e, k);
+            };
+            let errs = gradcheck(&mut rng, &inputs, fwd, bwd, FD_STEP);
+            report(
+                &format!("conv1d_causal L={l} E={e} k={k}"),
+                &["dx", "dw", "db"],
+                &errs,
+                2e-3,
+            );
+        }
+    }
 }

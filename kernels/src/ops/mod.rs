@@ -6,3 +6,8 @@ pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod scan;
+
+mod fastmath;
+
+#[cfg(test)]
+mod testutil;

@@ -1,0 +1,213 @@
+//! Private numerical helpers shared by the ops: a branch-free, auto-vectorisable `exp` and
+//! fixed-order 8-lane reductions. Everything here is `no_std` and deterministic (the result does
+//! not depend on the SIMD width the compiler picks).
+
+/// Σ v, with 8 independent partial sums (vectorisable; order differs from a serial sum).
+#[inline]
+pub(crate) fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..8 {
+            acc[j] += c[j];
+        }
+    }
+    let mut s = tail.iter().sum::<f32>();
+    for p in acc {
+        s += p;
+    }
+    s
+}
+
+/// Σ a·b, with 8 independent partial sums.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut s = ta.iter().zip(tb).map(|(x, y)| x * y).sum::<f32>();
+    for p in acc {
+        s += p;
+    }
+    s
+}
+
+/// Branch-free `eˣ` in f32 (Cody–Waite reduction `x = k·ln2 + r`, Cephes degree-6 polynomial,
+/// scale by 2ᵏ as two exact power-of-two factors): ≤ 2 ulp for normal results, `+∞` above
+/// ln(f32::MAX), gradual underflow to 0 below, NaN in ⇒ NaN out. Written with selects and bit
+/// operations only so loops calling it auto-vectorise (libm's `expf` branches).
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const LO: f32 = -104.0; // e^LO < 2^-150: rounds to 0
+    const HI: f32 = 88.75; // e^HI > f32::MAX: overflows to +∞
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    const LN2_HI: f32 = 0.693_359_4; // 0.693359375, few mantissa bits: k·LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // NaN compares false and passes through unchanged.
+    let x = x.clamp(LO, HI);
+    let t = x * LOG2E + MAGIC;
+    let kf = t - MAGIC;
+    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let r = x - kf * LN2_HI - kf * LN2_LO;
+    let mut p = 1.987_569_2e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    // 2^k = 2^k1 · 2^k2 with k1, k2 ∈ [−75, 64]: both factors are normal floats.
+    let k1 = k >> 1;
+    let k2 = k.wrapping_sub(k1);
+    let s1 = f32::from_bits((k1.wrapping_add(127) as u32) << 23);
+    let s2 = f32::from_bits((k2.wrapping_add(127) as u32) << 23);
+    y * s1 * s2
+}
+
+/// Logistic σ(x) = 1/(1+e^{−x}), branch-free. Relative error of a few ulp for all x (no
+/// cancellation for either sign); 0 below x ≈ −88.7, 1 above x ≈ 17.
+#[inline(always)]
+pub(crate) fn sigmoid_f32(x: f32) -> f32 {
+    1.0 / (1.0 + exp_f32(-x))
+}
+
+/// `ln(1+u)` for `u ∈ [0, 1]` (the range softplus needs), branch-free: `w = 1+u` is reduced to
+/// `m = w` or `w/2` in [√½, √2] (both exact), `ln m` by the Cephes `logf` polynomial, and the
+/// rounding of `w` is undone with Goldberg's correction `ln(w)·u/(w−1)` (`u` itself when
+/// `w` rounds to 1). ≤ 2 ulp on the range (see the test); outside it the result is unspecified.
+#[inline(always)]
+pub(crate) fn log1p_unit_f32(u: f32) -> f32 {
+    const SQRT2: f32 = core::f32::consts::SQRT_2;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let w = 1.0 + u;
+    let big = w > SQRT2;
+    let m = if big { 0.5 * w } else { w };
+    let e = if big { 1.0f32 } else { 0.0 };
+    let f = m - 1.0; // exact (Sterbenz)
+    let z = f * f;
+    let mut p = 7.037_683_6e-2f32;
+    p = p * f - 1.151_461e-1;
+    p = p * f + 1.167_699_9e-1;
+    p = p * f - 1.242_014_1e-1;
+    p = p * f + 1.424_932_3e-1;
+    p = p * f - 1.666_805_8e-1;
+    p = p * f + 2.000_071_4e-1;
+    p = p * f - 2.499_999_4e-1;
+    p = p * f + 3.333_333e-1;
+    let ln_w = f + (p * f * z - 0.5 * z + e * LN2_LO) + e * LN2_HI;
+    let wm1 = w - 1.0; // exact: w ∈ [1, 2]
+    if wm1 == 0.0 {
+        u
+    } else {
+        ln_w * (u / wm1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testutil::*;
+
+    #[test]
+    fn exp_f32_accuracy() {
+        let mut rng = rng(60);
+        let mut xs = uniform(&mut rng, 200_000, -104.0, 89.0);
+        xs.extend(uniform(&mut rng, 100_000, -1.0, 1.0));
+        xs.extend(uniform(&mut rng, 100_000, -20.0, 0.0));
+        xs.extend_from_slice(&[
+            0.0, -0.0, 1e-30, -1e-30, 88.72, -87.3, -87.4, -100.0, 0.34657, -0.34657,
+        ]);
+        let mut worst = 0.0f64;
+        for &x in &xs {
+            let r = (x as f64).exp();
+            let v = exp_f32(x) as f64;
+            if r >= f32::MIN_POSITIVE as f64 && r <= f32::MAX as f64 {
+                // error in units of the f32 spacing at the reference value
+                let ulp = (r as f32).abs() as f64 * f32::EPSILON as f64;
+                let err = (v - r).abs() / ulp;
+                worst = worst.max(err);
+            } else if r < f32::MIN_POSITIVE as f64 {
+                assert!((v - r).abs() <= 2.0 * 1.4e-45, "exp({x}) = {v} vs {r}");
+            }
+        }
+        println!(
+            "exp_f32: worst error {worst:.2} ulp over {} samples",
+            xs.len()
+        );
+        assert!(worst <= 2.0, "{worst} ulp");
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(89.0), f32::INFINITY);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(-105.0), 0.0);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert!(exp_f32(88.72).is_finite());
+    }
+
+    #[test]
+    fn reductions_match_f64() {
+        let mut r = rng(62);
+        for n in [0usize, 1, 7, 8, 9, 16, 23, 64] {
+            let a = uniform(&mut r, n, -1.0, 1.0);
+            let b = uniform(&mut r, n, -1.0, 1.0);
+            let s: f64 = a.iter().map(|&v| v as f64).sum();
+            let d: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            assert!((sum(&a) as f64 - s).abs() < 1e-6 * (n as f64 + 1.0));
+            assert!((dot(&a, &b) as f64 - d).abs() < 1e-6 * (n as f64 + 1.0));
+        }
+    }
+
+    /// Max error of `f32` results against an f64 reference, in units of f32 spacing at the reference.
+    fn worst_ulp(xs: &[f32], f: impl Fn(f32) -> f32, r: impl Fn(f64) -> f64) -> f64 {
+        let mut worst = 0.0f64;
+        for &x in xs {
+            let rv = r(x as f64);
+            let v = f(x) as f64;
+            if rv.abs() >= f32::MIN_POSITIVE as f64 {
+                worst =
+                    worst.max((v - rv).abs() / ((rv as f32).abs() as f64 * f32::EPSILON as f64));
+            } else {
+                assert!((v - rv).abs() < 1e-37, "x={x}: {v} vs {rv}");
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn log1p_unit_and_sigmoid_accuracy() {
+        let mut r = rng(63);
+        let mut us = uniform(&mut r, 200_000, 0.0, 1.0);
+        us.extend((0..2000).map(|i| 2f32.powf(-(i as f32) * 0.07))); // 1 down to ~1e-42
+        us.extend_from_slice(&[
+            0.0,
+            1.0,
+            core::f32::consts::SQRT_2 - 1.0,
+            0.414_213_5,
+            0.414_213_6,
+            1e-8,
+            6e-8,
+            1.2e-7,
+        ]);
+        let wl = worst_ulp(&us, log1p_unit_f32, f64::ln_1p);
+        println!("log1p_unit_f32: worst error {wl:.2} ulp");
+        assert!(wl <= 2.0, "{wl}");
+        assert_eq!(log1p_unit_f32(0.0), 0.0);
+        let xs = uniform(&mut r, 200_000, -90.0, 30.0);
+        let ws = worst_ulp(&xs, sigmoid_f32, |x| 1.0 / (1.0 + (-x).exp()));
+        println!("sigmoid_f32: worst error {ws:.2} ulp");
+        assert!(ws <= 3.0, "{ws}");
+        assert_eq!(sigmoid_f32(-200.0), 0.0);
+        assert_eq!(sigmoid_f32(200.0), 1.0);
+        assert_eq!(sigmoid_f32(0.0), 0.5);
+    }
+}

@@ -1,0 +1,111 @@
+//! `ChunkedQuantumProcessor` (reference `models/QuantumSSM.py`, spec §2.5), used by 1b/1c:
+//! zero-pad (T, F) to nc·cs rows at the end of time, score each row with
+//! `chunk_attention` = Linear(F, F/2) → tanh → Linear(F/2, 1), softmax-pool every chunk of cs
+//! rows (pad rows included, as in the reference), run the QSSM-flavour branches on each chunk
+//! summary, then `output_proj` = Linear(54, D) → LayerNorm(D) → SiLU. Output (nc, D).
+use super::linear::Linear;
+use super::norm::{LayerNorm, NormCache};
+use super::qsb::{QsbCache, QsbQssm};
+use crate::params::ParamLayout;
+use qssm_kernels::ops::activation::{silu_backward, silu_forward, tanh_backward, tanh_forward};
+use qssm_kernels::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
+
+/// The chunk processor over input width F with chunk size cs and output width D.
+#[derive(Clone, Debug)]
+pub struct ChunkProcessor {
+    cs: usize,
+    f: usize,
+    d: usize,
+    att0: Linear,
+    att2: Linear,
+    qsb: QsbQssm,
+    out0: Linear,
+    out_ln: LayerNorm,
+}
+
+/// Activations saved by [`ChunkProcessor::forward`].
+#[derive(Clone, Debug, Default)]
+pub struct ChunkProcessorCache {
+    /// padded input (nc·cs, F)
+    up: Vec<f32>,
+    /// tanh(chunk_attention.0(up)) (nc·cs, F/2)
+    t1: Vec<f32>,
+    /// scores (nc·cs)
+    pub scores: Vec<f32>,
+    /// softmax weights (nc·cs)
+    wts: Vec<f32>,
+    /// chunk summaries (nc, F)
+    s: Vec<f32>,
+    qsb: QsbCache,
+    /// branch output (nc, 3·3Q)
+    pub q: Vec<f32>,
+    o0: Vec<f32>,
+    o1: Vec<f32>,
+    ln: NormCache,
+    /// output (nc, D)
+    pub out: Vec<f32>,
+}
+
+impl ChunkProcessor {
+    /// Registers `<prefix>chunk_attention.{0,2}`, `<prefix>quantum_branches.*`,
+    /// `<prefix>output_proj.{0,1}`.
+    pub fn new(lay: &mut ParamLayout, prefix: &str, f: usize, d: usize, cs: usize, n_qubits: usize, n_layers: usize) -> Self {
+        let att0 = Linear::new(lay, &format!("{prefix}chunk_attention.0"), f, f / 2, true);
+        let att2 = Linear::new(lay, &format!("{prefix}chunk_attention.2"), f / 2, 1, true);
+        let qsb = QsbQssm::new(lay, &format!("{prefix}quantum_branches."), f, n_qubits, n_layers);
+        let out0 = Linear::new(lay, &format!("{prefix}output_proj.0"), qsb.out_dim(), d, true);
+        let out_ln = LayerNorm::new(lay, &format!("{prefix}output_proj.1"), d);
+        Self { cs, f, d, att0, att2, qsb, out0, out_ln }
+    }
+
+    /// Number of chunks ⌈T/cs⌉.
+    pub fn n_chunks(&self, t: usize) -> usize {
+        t.div_ceil(self.cs)
+    }
+
+    /// u (T, F) → (nc, D), kept in `c.out`.
+    pub fn forward(&self, p: &[f32], u: &[f32], t: usize, c: &mut ChunkProcessorCache) {
+        let (cs, f, d) = (self.cs, self.f, self.d);
+        let nc = self.n_chunks(t);
+        let rows = nc * cs;
+        c.up = vec![0.0; rows * f];
+        c.up[..t * f].copy_from_slice(&u[..t * f]);
+        let a1 = self.att0.apply(p, &c.up, rows);
+        c.t1 = vec![0.0; a1.len()];
+        tanh_forward(&mut c.t1, &a1);
+        c.scores = self.att2.apply(p, &c.t1, rows);
+        c.s = vec![0.0; nc * f];
+        c.wts = vec![0.0; rows];
+        chunk_pool_forward(&mut c.s, &mut c.wts, &c.up, &c.scores, nc, cs, f);
+        c.q = self.qsb.forward(p, &c.s, nc, &mut c.qsb);
+        c.o0 = self.out0.apply(p, &c.q, nc);
+        c.o1 = vec![0.0; nc * d];
+        self.out_ln.forward(p, &c.o0, nc, &mut c.o1, &mut c.ln);
+        c.out = vec![0.0; nc * d];
+        silu_forward(&mut c.out, &c.o1);
+    }
+
+    /// Backward: accumulates parameter gradients into `g` and du (T, F).
+    pub fn backward(&self, p: &[f32], g: &mut [f32], t: usize, c: &ChunkProcessorCache, dout: &[f32], du: &mut [f32]) {
+        let (cs, f, d) = (self.cs, self.f, self.d);
+        let nc = self.n_chunks(t);
+        let rows = nc * cs;
+        let mut do1 = vec![0.0; nc * d];
+        silu_backward(&mut do1, dout, &c.o1);
+        let mut do0 = vec![0.0; nc * d];
+        self.out_ln.backward(p, g, &c.o0, &do1, nc, &c.ln, &mut do0);
+        let mut dq = vec![0.0; c.q.len()];
+        self.out0.backward(p, g, &c.q, &do0, nc, Some(&mut dq));
+        let mut ds = vec![0.0; nc * f];
+        self.qsb.backward(p, g, &c.s, nc, &c.qsb, &dq, &mut ds);
+        let mut dup = vec![0.0; rows * f];
+        let mut dscores = vec![0.0; rows];
+        chunk_pool_backward(&mut dup, &mut dscores, &ds, &c.up, &c.wts, nc, cs, f);
+        let mut dt1 = vec![0.0; c.t1.len()];
+        self.att2.backward(p, g, &c.t1, &dscores, rows, Some(&mut dt1));
+        let mut da1 = vec![0.0; c.t1.len()];
+        tanh_backward(&mut da1, &dt1, &c.t1);
+        self.att0.backward(p, g, &c.up, &da1, rows, Some(&mut dup));
+        du[..t * f].iter_mut().zip(&dup[..t * f]).for_each(|(a, b)| *a += b);
+    }
+}

@@ -1,0 +1,81 @@
+//! The model zoo: configs, the [`Model`] interface the training loop and tests use, shared
+//! [`blocks`], the models themselves ([`zoo`]) and the [`registry`] of ids and class names.
+//!
+//! Every model works on one sample at a time: input `x` is (C, T) channel-major in
+//! **millivolts** (the reference's layout and scale), output is `n_classes` logits. Batching,
+//! gradient reduction and threads live in [`crate::fit`].
+pub mod blocks;
+pub mod registry;
+pub mod zoo;
+
+use crate::params::ParamLayout;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Hyperparameters shared by the zoo (names as in the reference's `create_model`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// C: input channels (64 EEG electrodes)
+    pub n_channels: usize,
+    /// T: samples per window (125/249/497 at 40/80/160 Hz)
+    pub n_times: usize,
+    /// D: `d_model`
+    pub d_model: usize,
+    /// N: `d_state`
+    pub d_state: usize,
+    /// Q: qubits per circuit
+    pub n_qubits: usize,
+    /// number of model blocks and of circuit layers (the reference's `--n-layers`)
+    pub n_layers: usize,
+    /// number of output logits
+    pub n_classes: usize,
+    /// dropout probability in training
+    pub dropout: f32,
+}
+
+impl ModelConfig {
+    /// The EEG ablation configuration of the reference (spec §0) for a window of `n_times`.
+    pub fn eeg(n_times: usize) -> Self {
+        Self { n_channels: 64, n_times, d_model: 128, d_state: 16, n_qubits: 6, n_layers: 2, n_classes: 2, dropout: 0.1 }
+    }
+}
+
+/// Loss and logits of one training sample.
+#[derive(Clone, Debug)]
+pub struct SampleOutput {
+    /// cross-entropy −ln p_y
+    pub loss: f32,
+    /// logits (n_classes)
+    pub logits: Vec<f32>,
+}
+
+/// A trainable model: a parameter layout plus a forward and a backward pass.
+pub trait Model: Send + Sync {
+    /// Registry id, e.g. `1b`.
+    fn id(&self) -> &'static str;
+    /// Reference class name, e.g. `QuantumMambaSSM`.
+    fn class_name(&self) -> &'static str;
+    /// Its configuration.
+    fn config(&self) -> &ModelConfig;
+    /// Named tensors (reference `state_dict` names) in one flat buffer.
+    fn layout(&self) -> &ParamLayout;
+    /// Eval-mode forward of one window x (C, T) in millivolts → logits (n_classes).
+    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32>;
+    /// Train-mode forward and backward of one sample with target class `y`: dropout masks come
+    /// from `rng` (`None` = no dropout), d loss/d params × `scale` is **accumulated** into `g`.
+    fn forward_backward(&self, p: &[f32], x: &[f32], y: usize, scale: f32, rng: Option<&mut ChaCha8Rng>, g: &mut [f32]) -> SampleOutput;
+    /// Named eval-mode intermediate outputs of one sample, named like the reference's
+    /// submodules (`act.<name>` in the parity fixtures), each flattened row-major.
+    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)>;
+}
+
+/// (C, T) channel-major → (T, C) token-major.
+pub fn to_token_major(x: &[f32], c: usize, t: usize) -> Vec<f32> {
+    let mut y = vec![0.0; c * t];
+    for ci in 0..c {
+        for ti in 0..t {
+            y[ti * c + ci] = x[ci * t + ti];
+        }
+    }
+    y
+}

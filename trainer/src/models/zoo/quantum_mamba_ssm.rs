@@ -1,0 +1,184 @@
+//! 1b — `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2):
+//!
+//! x (C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (T, D) → chunk processor (cs = 32) (nc, D)
+//! → Dropout → 2 × Mamba block with residual, **block 1 starting from block 0's final SSM
+//! state** → LayerNorm → mean over chunks → Linear(D, D) → ReLU → Dropout → Linear(D, 2).
+use super::ce_with_grad;
+use crate::models::blocks::chunk_processor::ChunkProcessorCache;
+use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
+use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, MambaBlock, MambaBlockCache, NormCache};
+use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::params::ParamLayout;
+use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
+use rand_chacha::ChaCha8Rng;
+
+/// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.
+pub const CHUNK_SIZE: usize = 32;
+
+/// 1b QuantumMambaSSM. Parameter count 429,795 at the EEG config, for every T.
+pub struct QuantumMambaSsm {
+    cfg: ModelConfig,
+    lay: ParamLayout,
+    feat0: Linear,
+    feat_ln: LayerNorm,
+    proc: ChunkProcessor,
+    drop: Dropout,
+    blocks: Vec<MambaBlock>,
+    out_norm: LayerNorm,
+    head0: Linear,
+    head3: Linear,
+}
+
+#[derive(Default)]
+struct Cache {
+    xt: Vec<f32>,
+    f0: Vec<f32>,
+    f1: Vec<f32>,
+    fln: NormCache,
+    u: Vec<f32>,
+    proc: ChunkProcessorCache,
+    c0: Vec<f32>,
+    mask0: Vec<f32>,
+    inputs: Vec<Vec<f32>>,
+    ys: Vec<Vec<f32>>,
+    blocks: Vec<MambaBlockCache>,
+    c: Vec<f32>,
+    on: Vec<f32>,
+    onc: NormCache,
+    pooled: Vec<f32>,
+    h0: Vec<f32>,
+    r: Vec<f32>,
+    mask_head: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+impl QuantumMambaSsm {
+    /// Builds the layout for `cfg` (d_inner = 2·d_model).
+    pub fn new(cfg: ModelConfig) -> Self {
+        let (c, d, e) = (cfg.n_channels, cfg.d_model, 2 * cfg.d_model);
+        let mut lay = ParamLayout::new();
+        let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
+        let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
+        let proc = ChunkProcessor::new(&mut lay, "quantum_processor.", d, d, CHUNK_SIZE, cfg.n_qubits, cfg.n_layers);
+        let blocks = (0..cfg.n_layers).map(|i| MambaBlock::quantum_ssm(&mut lay, &format!("mamba_layers.{i}"), d, e, cfg.d_state)).collect();
+        let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
+        let head0 = Linear::new(&mut lay, "output_layer.0", d, d, true);
+        let head3 = Linear::new(&mut lay, "output_layer.3", d, cfg.n_classes, true);
+        let drop = Dropout { p: cfg.dropout };
+        Self { cfg, lay, feat0, feat_ln, proc, drop, blocks, out_norm, head0, head3 }
+    }
+
+    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
+        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
+        let mut k = Cache { xt: to_token_major(x, self.cfg.n_channels, t), ..Default::default() };
+        k.f0 = self.feat0.apply(p, &k.xt, t);
+        k.f1 = vec![0.0; t * d];
+        self.feat_ln.forward(p, &k.f0, t, &mut k.f1, &mut k.fln);
+        k.u = vec![0.0; t * d];
+        silu_forward(&mut k.u, &k.f1);
+        self.proc.forward(p, &k.u, t, &mut k.proc);
+        let nc = self.proc.n_chunks(t);
+        let mut c = k.proc.out.clone();
+        k.mask0 = self.drop.forward(&mut c, rng.as_deref_mut());
+        k.c0 = c.clone();
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let mut bc = MambaBlockCache::default();
+            let h0 = if i == 0 { None } else { Some(k.blocks[i - 1].ssm.final_state(nc, blk.state_len())) };
+            let y = blk.forward(p, &c, nc, h0, &mut bc);
+            k.inputs.push(c.clone());
+            c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
+            k.ys.push(y);
+            k.blocks.push(bc);
+        }
+        k.on = vec![0.0; nc * d];
+        self.out_norm.forward(p, &c, nc, &mut k.on, &mut k.onc);
+        k.c = c;
+        k.pooled = mean_pool_forward(&k.on, nc, d);
+        k.h0 = self.head0.apply(p, &k.pooled, 1);
+        k.r = vec![0.0; d];
+        relu_forward(&mut k.r, &k.h0);
+        k.mask_head = self.drop.forward(&mut k.r, rng);
+        k.logits = self.head3.apply(p, &k.r, 1);
+        k
+    }
+
+    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
+        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
+        let nc = self.proc.n_chunks(t);
+        let mut dr = vec![0.0; d];
+        self.head3.backward(p, g, &k.r, dlogits, 1, Some(&mut dr));
+        self.drop.backward(&mut dr, &k.mask_head);
+        let mut dh0 = vec![0.0; d];
+        relu_backward(&mut dh0, &dr, &k.h0);
+        let mut dpooled = vec![0.0; d];
+        self.head0.backward(p, g, &k.pooled, &dh0, 1, Some(&mut dpooled));
+        let mut don = vec![0.0; nc * d];
+        mean_pool_backward(&mut don, &dpooled, nc, d);
+        let mut dc = vec![0.0; nc * d];
+        self.out_norm.backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
+        let mut dh_next: Option<Vec<f32>> = None;
+        for (i, blk) in self.blocks.iter().enumerate().rev() {
+            let mut dprev = dc.clone(); // residual path
+            let mut dh0 = (i > 0).then(|| vec![0.0; blk.state_len()]);
+            blk.backward(p, g, &k.inputs[i], nc, &k.blocks[i], &dc, dh_next.as_deref(), &mut dprev, dh0.as_deref_mut());
+            dh_next = dh0;
+            dc = dprev;
+        }
+        self.drop.backward(&mut dc, &k.mask0);
+        let mut du = vec![0.0; t * d];
+        self.proc.backward(p, g, t, &k.proc, &dc, &mut du);
+        let mut df1 = vec![0.0; t * d];
+        silu_backward(&mut df1, &du, &k.f1);
+        let mut df0 = vec![0.0; t * d];
+        self.feat_ln.backward(p, g, &k.f0, &df1, t, &k.fln, &mut df0);
+        self.feat0.backward(p, g, &k.xt, &df0, t, None);
+    }
+}
+
+impl Model for QuantumMambaSsm {
+    fn id(&self) -> &'static str {
+        "1b"
+    }
+    fn class_name(&self) -> &'static str {
+        "QuantumMambaSSM"
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
+        self.run(p, x, None).logits
+    }
+    fn forward_backward(&self, p: &[f32], x: &[f32], y: usize, scale: f32, rng: Option<&mut ChaCha8Rng>, g: &mut [f32]) -> SampleOutput {
+        let k = self.run(p, x, rng);
+        let (loss, dlogits) = ce_with_grad(&k.logits, y, scale);
+        self.backward(p, g, &k, &dlogits);
+        SampleOutput { loss, logits: k.logits }
+    }
+    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
+        let k = self.run(p, x, None);
+        let mut out = vec![
+            ("feature_proj.0".into(), k.f0.clone()),
+            ("feature_proj.1".into(), k.f1.clone()),
+            ("feature_proj.2".into(), k.u.clone()),
+            ("feature_proj".into(), k.u.clone()),
+            ("quantum_processor.chunk_attention".into(), k.proc.scores.clone()),
+            ("quantum_processor.quantum_branches".into(), k.proc.q.clone()),
+            ("quantum_processor.output_proj".into(), k.proc.out.clone()),
+            ("quantum_processor".into(), k.proc.out.clone()),
+            ("dropout".into(), k.c0.clone()),
+        ];
+        for (i, y) in k.ys.iter().enumerate() {
+            out.push((format!("mamba_layers.{i}"), y.clone()));
+        }
+        out.push(("output_norm".into(), k.on.clone()));
+        out.push(("output_layer.0".into(), k.h0.clone()));
+        out.push(("output_layer.1".into(), k.r.clone()));
+        out.push(("output_layer.2".into(), k.r.clone()));
+        out.push(("output_layer.3".into(), k.logits.clone()));
+        out.push(("output_layer".into(), k.logits));
+        out
+    }
+}

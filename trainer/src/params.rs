@@ -1,0 +1,153 @@
+//! Parameter storage: one flat `f32` buffer with named views (llm.c's "one allocation, then
+//! pointer carving"). Names are the reference's PyTorch `state_dict` keys, in registration
+//! order, so export, optimiser, gradient checks and parity tests are uniform. The gradient
+//! buffer has the same layout.
+use rand::Rng;
+use std::ops::Range;
+
+/// How a tensor is initialised (spec §0 and §3; PyTorch defaults unless stated).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// U(lo, hi).
+    Uniform(f32, f32),
+    /// Every element equal to the value.
+    Const(f32),
+    /// `A_log` rows = ln(1..=N) (S4D-real init), repeated over the leading dim.
+    ALog,
+    /// `dt_proj.bias` = softplus⁻¹(dt), dt log-uniform in [1e-3, 0.1), dt clamped below at the
+    /// given floor first (3b: 1e-4; 1b: no clamp → 0).
+    DtBias {
+        /// floor applied to dt before the inverse softplus
+        floor: f32,
+    },
+    /// Frozen sinusoidal table, filled by the model (not trainable).
+    Frozen,
+}
+
+/// One named tensor of a [`ParamLayout`].
+#[derive(Clone, Debug)]
+pub struct ParamSpec {
+    /// `state_dict` key, e.g. `mamba_layers.0.ssm.A_log`.
+    pub name: String,
+    /// PyTorch shape.
+    pub shape: Vec<usize>,
+    /// Range in the flat buffer.
+    pub range: Range<usize>,
+    /// Initialiser.
+    pub init: Init,
+    /// Whether the forward pass uses it (PyTorch: its grad is not None). Unused tensors (e.g.
+    /// 1b's constructed-but-unused `mamba_layers.i.norm`) are stored and exported but skipped
+    /// by the optimiser, exactly as AdamW skips parameters without a gradient.
+    pub used: bool,
+}
+
+/// Ordered collection of named tensors in one flat buffer.
+#[derive(Clone, Debug, Default)]
+pub struct ParamLayout {
+    specs: Vec<ParamSpec>,
+    len: usize,
+}
+
+impl ParamLayout {
+    /// Empty layout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a tensor and returns its range in the flat buffer.
+    pub fn add(&mut self, name: impl Into<String>, shape: &[usize], init: Init) -> Range<usize> {
+        self.add_with_use(name, shape, init, true)
+    }
+
+    /// Registers a tensor that the forward pass never reads (kept for `state_dict` fidelity).
+    pub fn add_unused(&mut self, name: impl Into<String>, shape: &[usize], init: Init) -> Range<usize> {
+        self.add_with_use(name, shape, init, false)
+    }
+
+    fn add_with_use(&mut self, name: impl Into<String>, shape: &[usize], init: Init, used: bool) -> Range<usize> {
+        let numel: usize = shape.iter().product();
+        let range = self.len..self.len + numel;
+        self.len += numel;
+        let name = name.into();
+        debug_assert!(self.specs.iter().all(|s| s.name != name), "duplicate parameter {name}");
+        self.specs.push(ParamSpec { name, shape: shape.to_vec(), range: range.clone(), init, used });
+        range
+    }
+
+    /// Total number of scalars (PyTorch `sum(p.numel() for p in model.parameters())` for real
+    /// models).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the layout has no tensors.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every tensor, in `state_dict` order.
+    pub fn specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// Looks a tensor up by name.
+    pub fn get(&self, name: &str) -> Option<&ParamSpec> {
+        self.specs.iter().find(|s| s.name == name)
+    }
+
+    /// Ranges that the optimiser updates (used, non-frozen tensors).
+    pub fn trainable_ranges(&self) -> Vec<Range<usize>> {
+        self.specs
+            .iter()
+            .filter(|s| s.used && s.init != Init::Frozen)
+            .map(|s| s.range.clone())
+            .collect()
+    }
+
+    /// Fills a fresh buffer with the initialisers, drawing from `rng` in layout order.
+    /// Bit-exact reproduction of PyTorch's init stream is not a goal (spec §0).
+    pub fn init<R: Rng>(&self, rng: &mut R) -> Vec<f32> {
+        let mut p = vec![0.0f32; self.len];
+        for s in &self.specs {
+            let v = &mut p[s.range.clone()];
+            match s.init {
+                Init::Uniform(lo, hi) => v.iter_mut().for_each(|x| *x = rng.gen_range(lo..hi)),
+                Init::Const(c) => v.iter_mut().for_each(|x| *x = c),
+                Init::ALog => {
+                    let n = *s.shape.last().unwrap_or(&1);
+                    v.iter_mut().enumerate().for_each(|(i, x)| *x = ((i % n) as f32 + 1.0).ln());
+                }
+                Init::DtBias { floor } => v.iter_mut().for_each(|x| {
+                    let u: f64 = rng.gen_range(0.0..1.0);
+                    let dt = (u * (0.1f64.ln() - 1e-3f64.ln()) + 1e-3f64.ln()).exp().max(floor as f64);
+                    // softplus⁻¹(y) = y + ln(−expm1(−y))
+                    *x = (dt + (-(-dt).exp_m1()).ln()) as f32;
+                }),
+                Init::Frozen => {}
+            }
+        }
+        p
+    }
+}
+
+/// PyTorch default bound for `nn.Linear` / `nn.Conv1d`: U(±1/√fan_in).
+pub fn default_uniform(fan_in: usize) -> Init {
+    let b = 1.0 / (fan_in as f32).sqrt();
+    Init::Uniform(-b, b)
+}
+
+/// Two disjoint mutable views of one buffer (e.g. a weight's and a bias's gradient).
+///
+/// # Panics
+/// If the ranges overlap (a programming error in a block's construction).
+pub fn disjoint_mut(g: &mut [f32], a: Range<usize>, b: Range<usize>) -> (&mut [f32], &mut [f32]) {
+    assert!(a.end <= b.start || b.end <= a.start, "overlapping parameter ranges");
+    if a.start < b.start {
+        let (lo, hi) = g.split_at_mut(b.start);
+        (&mut lo[a], &mut hi[..b.end - b.start])
+    } else {
+        let (lo, hi) = g.split_at_mut(a.start);
+        let (bb, aa) = (&mut lo[b], &mut hi[..a.end - a.start]);
+        (aa, bb)
+    }
+}
