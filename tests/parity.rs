@@ -161,3 +161,42 @@ fn parameter_counts_match_the_spec() {
         }
     }
 }
+
+/// Three reference training steps (AdamW lr 1e-3, wd 1e-4, clip 1.0, no dropout), each loss
+/// measured before its update, through the trainer's own batch step and optimiser.
+fn check_adamw(name: &str) {
+    use qssm_trainer::fit::BatchWorkspace;
+    use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};
+    let Some(mut l) = load(name) else { return };
+    let x = l.fx.get("input.x").data.clone();
+    let ys: Vec<usize> = l.fx.get("input.y").data.iter().map(|v| *v as usize).collect();
+    let windows: Vec<&[f32]> = (0..l.b).map(|i| sample(&x, l.b, i)).collect();
+    let want = &l.fx.get("output.adamw_losses").data;
+    let mut ws = BatchWorkspace::default();
+    let mut g = vec![0.0f32; l.params.len()];
+    let mut opt = AdamW::new(l.params.len(), AdamWConfig::reference());
+    let active = l.model.layout().trainable_ranges();
+    for (k, w) in want.iter().enumerate() {
+        let out = ws.forward_backward(l.model.as_ref(), &l.params, &windows, &ys, None, &mut g);
+        assert!((out.loss - w).abs() <= 1e-4, "{name}: AdamW step {k} loss {} vs reference {w}", out.loss);
+        clip_grad_norm(&mut g, 1.0);
+        opt.step(&mut l.params, &g, &active, 1e-3).expect("valid step");
+    }
+}
+
+#[test]
+fn adamw_steps_1b() {
+    check_adamw("1b");
+}
+#[test]
+fn adamw_steps_1b_bigdt() {
+    check_adamw("1b_bigdt");
+}
+#[test]
+fn adamw_steps_3b() {
+    check_adamw("3b");
+}
+#[test]
+fn adamw_steps_3b_bigdt() {
+    check_adamw("3b_bigdt");
+}
