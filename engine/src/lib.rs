@@ -1,2 +1,48 @@
-//! # qssm-engine (being written)
-#![cfg_attr(not(feature = "std"), no_std)]
+//! # qssm-engine — inference for qssm model files (`no_std` + `alloc`)
+//!
+//! Loads a model file (safetensors + model card, see [`qssm_formats::model_file`]) from a byte
+//! slice into a validated [`Model`] and classifies full windows with
+//! [`Model::classify_window`]. The math is the trainer's eval-mode forward (dropout =
+//! identity), composed from the `qssm_kernels` forward ops; parameters are named exactly as
+//! the reference's PyTorch `state_dict`.
+//!
+//! Supported architectures ([`SUPPORTED_MODELS`]):
+//! * **1b** `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2), including its
+//!   quirks: zero pad rows of the last chunk enter the chunk softmax, block i's SSM starts
+//!   from block i−1's final state, branch weights |c|/√(|α|²+|β|²+|γ|²+1e-8), f64 expectation
+//!   values cast to f32, RY encoding tanh(·)·π with π as f32;
+//! * **3b** `TrueClassicalMamba` (reference `models/TrueClassicalMamba.py`, spec §4.5).
+//!
+//! Shape legend used in the docs: C channels, T time samples, D `d_model`, E `d_inner`
+//! (= 2·D), N `d_state`, Q qubits. Input windows are (C, T) **channel-major** in the card's
+//! unit (`input.unit`, **millivolts** for the reference models).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), qssm_engine::EngineError> {
+//! let bytes: &[u8] = &[]; // the model file, e.g. from flash
+//! let model = qssm_engine::Model::from_bytes(bytes)?;
+//! let window = vec![0.0f32; model.input_len()]; // (C, T) in mV
+//! let p = model.classify_window(&window)?;
+//! println!("class {} p = {:?}", p.class, p.probabilities);
+//! # Ok(()) }
+//! ```
+//!
+//! Allocation happens at load (weights are widened to f32 once) and per window (activations);
+//! nothing else. Feature `std` (default) only adds [`Model::from_path`] and
+//! `std::error::Error` for [`EngineError`].
+#![no_std]
+#![warn(missing_docs)]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod arch;
+pub mod error;
+pub mod model;
+mod weights;
+pub mod window;
+
+pub use error::EngineError;
+pub use model::{Model, SupportedModel, SUPPORTED_MODELS};
+pub use qssm_formats::model_file::{ModelCard, ModelFileError};
+pub use window::Prediction;

@@ -60,7 +60,7 @@ pub enum EdfError {
     #[error("not an EDF file: {0}")]
     NotEdf(String),
     /// The file is shorter than its header says (header + n_records · record size).
-    #[error("truncated EDF file: {what} needs {expected} bytes but only {actual} are present")]
+    #[error("truncated EDF file: the {what} need {expected} bytes but only {actual} are present")]
     Truncated {
         /// What was being read ("fixed header", "signal headers", "data records").
         what: &'static str,
@@ -433,7 +433,7 @@ impl Edf {
                     "digital minimum equals digital maximum ({digital_min}) for signal {s} ({label})"
                 )));
             }
-            if spr < 1 || spr > (1 << 28) {
+            if !(1..=(1 << 28)).contains(&spr) {
                 return Err(EdfError::InconsistentHeader(format!(
                     "samples per record of signal {s} ({label}) is {spr}"
                 )));
@@ -650,7 +650,8 @@ impl Edf {
 
     /// Samples of several data signals in **volts**, channel-major (C, T), channels in the
     /// order requested. All signals must be ordinary (non-annotation) and share one sample
-    /// rate.
+    /// rate. Records are concatenated back to back: gaps of a discontinuous EDF+D file are not
+    /// filled (see [`Edf::record_starts_s`]).
     ///
     /// # Errors
     /// [`EdfError::NoSuchSignal`], [`EdfError::AnnotationSignal`],
@@ -720,7 +721,7 @@ fn parse_tals(chunk: &[u8], record: usize) -> Result<Vec<Tal>, EdfError> {
             .ok_or_else(|| bad(format!("onset {onset_txt:?} is not a number")))?;
         let duration_s = match st.next() {
             None => None,
-            Some(d) if d.is_empty() => None,
+            Some([]) => None,
             Some(d) => {
                 let d = String::from_utf8_lossy(d).to_string();
                 Some(

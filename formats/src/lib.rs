@@ -1,8 +1,13 @@
 //! # qssm-formats — file formats, no model math
 //!
-//! * [`edf`]: EDF/EDF+ reader (header, digital→physical scaling, TAL annotations) giving
-//!   channel-major signals in volts.
+//! * [`edf`] (feature `std`): EDF/EDF+ reader (header, digital→physical scaling, TAL
+//!   annotations) giving channel-major signals in volts.
 //! * [`model_file`]: the qssm model file: safetensors with tensors named as the reference's
-//!   PyTorch `state_dict`, plus a JSON "model card" in `__metadata__`.
+//!   PyTorch `state_dict`, plus a JSON "model card" in `__metadata__`. Parsing is `no_std`
+//!   (with `alloc`) so the engine can read a blob from flash; writing (atomic) needs `std`.
+#![cfg_attr(not(feature = "std"), no_std)]
+extern crate alloc;
+
+#[cfg(feature = "std")]
 pub mod edf;
 pub mod model_file;

@@ -1,6 +1,8 @@
 //! EDF/EDF+ reader tests: a real PhysioNet EEGMMIDB file (skipped when `../shared` is absent)
 //! and synthetic files written here (scaling round trip, units, annotations, malformed input).
 
+#![cfg(feature = "std")]
+
 use qssm_formats::edf::{Edf, EdfError};
 use std::path::PathBuf;
 
@@ -105,6 +107,7 @@ fn write_edf(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn data_sig(
     label: &'static str,
     unit: &'static str,
@@ -167,7 +170,7 @@ fn expect_phys(d: i16, pmin: f64, pmax: f64, dmin: i32, dmax: i32) -> f64 {
 }
 
 #[test]
-fn synthetic_scaling_units_and_annotations() {
+fn edf_synthetic_scaling_units_and_annotations() {
     let (bytes, dig) = synthetic();
     let edf = Edf::from_bytes(&bytes).unwrap();
     let h = edf.header();
@@ -249,7 +252,7 @@ fn synthetic_scaling_units_and_annotations() {
 }
 
 #[test]
-fn unknown_unit_only_when_volts_requested() {
+fn edf_unknown_unit_only_when_volts_requested() {
     let sigs = vec![
         data_sig("Temp", "degC", 0.0, 50.0, 0, 500, 2, vec![0, 250]),
         data_sig("EEG", "UV", -1.0, 1.0, -1, 1, 2, vec![1, -1]),
@@ -268,7 +271,7 @@ fn unknown_unit_only_when_volts_requested() {
 }
 
 #[test]
-fn n_records_minus_one_is_inferred() {
+fn edf_n_records_minus_one_is_inferred() {
     let sigs = vec![data_sig(
         "X",
         "mV",
@@ -288,7 +291,7 @@ fn n_records_minus_one_is_inferred() {
 }
 
 #[test]
-fn truncated_garbage_and_inconsistent_headers() {
+fn edf_truncated_garbage_and_inconsistent_headers() {
     let (bytes, _) = synthetic();
     // truncated data
     for cut in [1usize, 100, bytes.len() - 256 * 5 - 1] {
@@ -388,13 +391,13 @@ fn truncated_garbage_and_inconsistent_headers() {
 }
 
 #[test]
-fn open_missing_file_is_io_error() {
+fn edf_open_missing_file_is_io_error() {
     let e = Edf::open("definitely/not/here.edf").unwrap_err();
     assert!(matches!(e, EdfError::Io { .. }));
 }
 
 #[test]
-fn real_eegmmidb_s001r04() {
+fn edf_real_eegmmidb_s001r04() {
     let Some(root) = eegmmidb_root() else { return };
     let edf = Edf::open(root.join("S001/S001R04.edf")).unwrap();
     let h = edf.header();

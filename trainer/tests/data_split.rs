@@ -139,7 +139,7 @@ const SPEC_LISTS: &[Row] = &[
 ];
 
 #[test]
-fn spec_lists_exact_order() {
+fn data_split_spec_lists_exact_order() {
     assert_eq!(SPEC_LISTS.len(), 10);
     for &(n, seed, train, val, test) in SPEC_LISTS {
         let s = reference_subject_split(n, seed);
@@ -150,7 +150,7 @@ fn spec_lists_exact_order() {
 }
 
 #[test]
-fn split_sizes() {
+fn data_split_sizes() {
     for seed in 2024..2029 {
         let s = reference_subject_split(109, seed);
         assert_eq!((s.train.len(), s.val.len(), s.test.len()), (76, 16, 17));
@@ -171,8 +171,9 @@ fn split_sizes() {
 }
 
 #[test]
-fn n24_table_sorted() {
-    let table: [(u32, [u32; 16], [u32; 4], [u32; 4]); 3] = [
+fn data_split_n24_table_sorted() {
+    type Row24 = (u32, [u32; 16], [u32; 4], [u32; 4]);
+    let table: [Row24; 3] = [
         (
             2024,
             [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 17, 19, 22, 23],
@@ -206,7 +207,7 @@ fn n24_table_sorted() {
 }
 
 #[test]
-fn mt19937_matches_numpy() {
+fn data_split_mt19937_matches_numpy() {
     // np.random.RandomState(0).randint(2**32, dtype=np.uint64)-style first raw output.
     assert_eq!(Mt19937::new(0).next_u32(), 2_357_136_044);
     // Reference mt19937ar.c / std::mt19937 default seed.
@@ -219,7 +220,7 @@ fn mt19937_matches_numpy() {
 }
 
 #[test]
-fn train_test_split_semantics() {
+fn data_split_train_test_split_semantics() {
     // n_test = ceil(0.3 n), test = permutation head, train = tail, permutation order kept.
     let items: Vec<u32> = (100..110).collect();
     let perm = legacy_permutation(10, 7);

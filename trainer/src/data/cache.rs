@@ -210,7 +210,7 @@ fn encode(set: &EpochSet, key: &str) -> Result<Vec<u8>, String> {
     );
     meta.insert("sfreq".to_string(), set.sfreq.to_string());
     meta.insert("n_times".to_string(), set.n_times.to_string());
-    safetensors::serialize(tensors, &Some(meta)).map_err(|e| format!("serialize: {e}"))
+    safetensors::serialize(tensors, Some(meta)).map_err(|e| format!("serialize: {e}"))
 }
 
 fn decode(bytes: &[u8], key: &str, cfg: &EegmmidbConfig, subject: u32) -> Option<EpochSet> {

@@ -449,9 +449,8 @@ pub fn load_subject(cfg: &EegmmidbConfig, subject: u32) -> Result<EpochSet, EegE
             }
         }
         if let Some(set) = &mut out {
-            set.subject
-                .extend(std::iter::repeat(subject).take(n_trials));
-            set.run.extend(std::iter::repeat(run).take(n_trials));
+            set.subject.resize(set.subject.len() + n_trials, subject);
+            set.run.resize(set.run.len() + n_trials, run);
         }
     }
     let Some(mut set) = out else {

@@ -29,8 +29,9 @@
 //! * The FFTs are rustfft complex FFTs of the full length (the real input is promoted to
 //!   complex; the inverse is built from the Hermitian-completed half spectrum) instead of
 //!   pocketfft's real FFTs. The arithmetic is the same up to floating-point round-off
-//!   (≈1e-16 relative in f64): the measured difference against MNE's output for EEGMMIDB
-//!   S001 is reported by the `data_eegmmidb` integration test and is at f32 rounding level.
+//!   (≈1e-16 relative in f64). Against MNE 1.13.2's epochs of EEGMMIDB S001 at 40 and 80 Hz
+//!   (`shared/fixtures/eeg`, checked by the `data_eegmmidb` integration test) every f32 value
+//!   is identical (max abs difference 0).
 //! * Only the defaults used by the reference are implemented: boxcar window, `'reflect_limited'`
 //!   padding, `npad='auto'` (a fixed npad is available through [`FftResampler::with_npad`]).
 //!   No CUDA, no polyphase method, no stim-channel handling (EEG channels only).
@@ -196,7 +197,7 @@ impl FftResampler {
         let mut out = vec![Complex64::new(0.0, 0.0); m];
         out[0] = Complex64::new(get(0).re, 0.0);
         for k in 1..half_out {
-            let v = if m % 2 == 0 && k == m / 2 {
+            let v = if m & 1 == 0 && k == m / 2 {
                 Complex64::new(get(k).re, 0.0)
             } else {
                 get(k)
@@ -222,7 +223,7 @@ impl FftResampler {
             return data.to_vec();
         }
         assert!(
-            self.n_in > 0 && data.len() % self.n_in == 0,
+            self.n_in > 0 && (data.len() / self.n_in) * self.n_in == data.len(),
             "data length {} is not a multiple of n_in = {}",
             data.len(),
             self.n_in

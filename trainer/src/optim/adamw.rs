@@ -446,24 +446,17 @@ fn adam_step(
 mod tests {
     use super::*;
 
-    /// PyTorch's AdamW/Adam written independently in f64 for one tensor, `steps` steps with
-    /// per-step gradients given by `grad_fn(step, params)`.
-    fn reference_f64(
-        p0: &[f64],
-        grad_fn: impl Fn(usize, &[f64]) -> Vec<f64>,
-        steps: usize,
-        lr: f64,
-        (b1, b2): (f64, f64),
-        eps: f64,
-        wd: f64,
-        decoupled: bool,
-    ) -> Vec<f64> {
+    /// PyTorch's AdamW (`decoupled`) / Adam written independently in f64 for one tensor on the
+    /// tiny problem [`quad_grad`]: `steps` steps at a constant `lr`, betas (0.9, 0.999),
+    /// eps 1e-8, weight decay `wd`.
+    fn reference_f64(p0: &[f64], steps: usize, lr: f64, wd: f64, decoupled: bool) -> Vec<f64> {
+        let (b1, b2, eps) = (0.9_f64, 0.999_f64, 1e-8);
         let mut p = p0.to_vec();
         let mut m = vec![0.0; p.len()];
         let mut v = vec![0.0; p.len()];
         for s in 0..steps {
             let t = (s + 1) as f64;
-            let mut g = grad_fn(s, &p);
+            let mut g = quad_grad(&p);
             for i in 0..p.len() {
                 if decoupled {
                     p[i] *= 1.0 - lr * wd;
@@ -488,6 +481,11 @@ mod tests {
         g[0] += p[1];
         g[1] += p[0];
         g
+    }
+
+    /// A one-range active list.
+    fn one(r: Range<usize>) -> Vec<Range<usize>> {
+        vec![r]
     }
 
     fn to_f32(x: &[f64]) -> Vec<f32> {
@@ -570,16 +568,7 @@ mod tests {
             lr: 1e-2,
             ..AdamWConfig::reference()
         };
-        let expect = reference_f64(
-            &p0,
-            |_, p| quad_grad(p),
-            3,
-            1e-2,
-            (0.9, 0.999),
-            1e-8,
-            1e-4,
-            true,
-        );
+        let expect = reference_f64(&p0, 3, 1e-2, 1e-4, true);
         let mut params = to_f32(&p0);
         let mut opt = AdamW::new(4, cfg);
         for _ in 0..3 {
@@ -606,16 +595,7 @@ mod tests {
             weight_decay: 0.1,
             ..AdamConfig::default()
         };
-        let expect = reference_f64(
-            &p0,
-            |_, p| quad_grad(p),
-            3,
-            1e-2,
-            (0.9, 0.999),
-            1e-8,
-            0.1,
-            false,
-        );
+        let expect = reference_f64(&p0, 3, 1e-2, 0.1, false);
         let mut params = to_f32(&p0);
         let mut opt = Adam::new(4, cfg);
         for _ in 0..3 {
@@ -679,7 +659,7 @@ mod tests {
         // An element that starts receiving gradients later gets its own bias correction: its
         // first step is lr·sign(g) after decay, as for a fresh PyTorch state.
         let before = params[1];
-        opt.step(&mut params, &grads, &[1..2], 1e-2).unwrap();
+        opt.step(&mut params, &grads, &one(1..2), 1e-2).unwrap();
         let expect = f64::from(before) * (1.0 - 1e-2 * 0.5) - 1e-2;
         assert!((f64::from(params[1]) - expect).abs() < 1e-6);
         assert_eq!(opt.state().step[1], 1);
@@ -691,11 +671,11 @@ mod tests {
         let mut p = vec![1.0_f32; 4];
         let g = vec![1.0_f32; 4];
         assert!(matches!(
-            opt.step(&mut p, &g[..3], &[0..3], 1e-3),
+            opt.step(&mut p, &g[..3], &one(0..3), 1e-3),
             Err(OptimError::LengthMismatch { .. })
         ));
         assert!(matches!(
-            opt.step(&mut p, &g, &[0..5], 1e-3),
+            opt.step(&mut p, &g, &one(0..5), 1e-3),
             Err(OptimError::BadRange { .. })
         ));
         assert!(matches!(
@@ -707,7 +687,7 @@ mod tests {
             Err(OptimError::BadRange { .. })
         ));
         assert!(matches!(
-            opt.step(&mut p, &g, &[0..4], -1.0),
+            opt.step(&mut p, &g, &one(0..4), -1.0),
             Err(OptimError::InvalidHyperparameter { .. })
         ));
         assert_eq!(p, vec![1.0; 4]);

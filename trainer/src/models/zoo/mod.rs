@@ -2,7 +2,7 @@
 mod quantum_mamba_ssm;
 mod true_classical_mamba;
 
-pub use quantum_mamba_ssm::QuantumMambaSsm;
+pub use quantum_mamba_ssm::{QuantumMambaSsm, CHUNK_SIZE as CHUNK_SIZE_1B};
 pub use true_classical_mamba::TrueClassicalMamba;
 
 use qssm_kernels::ops::loss::{cross_entropy_backward, cross_entropy_forward};

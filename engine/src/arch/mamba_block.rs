@@ -1,0 +1,95 @@
+//! Mamba block for inference, shared by 1b (`MambaBlock` of `models/QuantumSSM.py`,
+//! spec §3.4) and 3b (`MambaBlock` of `models/TrueClassicalMamba.py`, spec §3.6):
+//!
+//! `[v = RMSNorm(u)]; x ‖ z = in_proj(v); x = SiLU(conv1d(x)); y = SSM(x); out = out_proj(y ⊙ SiLU(z)) [+ u]`
+//!
+//! with u, out (L, D), x, z, y (L, E), E = 2·D, causal depthwise conv of width 4.
+//! 1b: no pre-norm (its `norm` LayerNorm is constructed but never used; accepted in the file,
+//! not required), no residual inside, [`SelectiveSsm::load_quantum_ssm`].
+//! 3b: RMSNorm pre-norm `norm`, residual inside, [`SelectiveSsm::load_true_classical`].
+use super::layers::{CausalConv, Linear, RmsNorm};
+use super::ssm::SelectiveSsm;
+use crate::error::EngineError;
+use crate::weights::Loader;
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+use qssm_kernels::ops::activation::silu_forward;
+
+/// Kernel width of the depthwise conv (`d_conv` = 4 in both reference files).
+const D_CONV: usize = 4;
+
+/// One Mamba block over width D with inner width E = 2·D and state size N.
+#[derive(Clone, Debug)]
+pub(crate) struct MambaBlock {
+    norm: Option<RmsNorm>,
+    in_proj: Linear,
+    conv: CausalConv,
+    ssm: SelectiveSsm,
+    out_proj: Linear,
+    residual: bool,
+    e: usize,
+}
+
+impl MambaBlock {
+    /// 1b's `mamba_layers.i` (prefix): `in_proj.weight` (2E, D), `conv1d.weight` (E, 1, 4),
+    /// `conv1d.bias` (E), `ssm.*`, `out_proj.weight` (D, E); `norm.{weight,bias}` (D) optional.
+    pub(crate) fn load_quantum_ssm(ld: &mut Loader<'_, '_>, prefix: &str, d: usize, n: usize) -> Result<Self, EngineError> {
+        let e = 2 * d;
+        let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
+        let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
+        let ssm = SelectiveSsm::load_quantum_ssm(ld, prefix, e, n)?;
+        let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
+        ld.accept_unused(&format!("{prefix}.norm.weight"), &[d])?;
+        ld.accept_unused(&format!("{prefix}.norm.bias"), &[d])?;
+        Ok(Self { norm: None, in_proj, conv, ssm, out_proj, residual: false, e })
+    }
+
+    /// 3b's `layers.i` (prefix): `norm.weight` (D), `in_proj.weight` (2E, D), `x_proj.weight`,
+    /// `conv1d.weight` (E, 1, 4), `conv1d.bias` (E), `ssm.*`, `out_proj.weight` (D, E).
+    pub(crate) fn load_true_classical(ld: &mut Loader<'_, '_>, prefix: &str, d: usize, n: usize) -> Result<Self, EngineError> {
+        let e = 2 * d;
+        let norm = RmsNorm::load(ld, &format!("{prefix}.norm"), d)?;
+        let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
+        let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
+        let ssm = SelectiveSsm::load_true_classical(ld, prefix, d, e, n)?;
+        let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
+        Ok(Self { norm: Some(norm), in_proj, conv, ssm, out_proj, residual: true, e })
+    }
+
+    /// E·N, the size of the SSM state.
+    pub(crate) fn state_len(&self) -> usize {
+        self.ssm.state_len()
+    }
+
+    /// u (L, D) → out (L, D). `state` (E, N): initial SSM state on entry, final on return.
+    pub(crate) fn apply(&self, u: &[f32], l: usize, state: &mut [f32]) -> Vec<f32> {
+        let e = self.e;
+        let normed;
+        let v: &[f32] = match &self.norm {
+            Some(norm) => {
+                normed = norm.apply(u, l);
+                &normed
+            }
+            None => u,
+        };
+        let xz = self.in_proj.apply(v, l);
+        let (mut xin, mut z) = (vec![0.0; l * e], vec![0.0; l * e]);
+        for t in 0..l {
+            xin[t * e..(t + 1) * e].copy_from_slice(&xz[t * 2 * e..t * 2 * e + e]);
+            z[t * e..(t + 1) * e].copy_from_slice(&xz[t * 2 * e + e..(t + 1) * 2 * e]);
+        }
+        let conv = self.conv.apply(&xin, l);
+        let mut xc = xin; // reuse the buffer
+        silu_forward(&mut xc, &conv);
+        let y = self.ssm.apply(&xc, l, state);
+        let mut gated = conv; // reuse the buffer: SiLU(z) ⊙ y
+        silu_forward(&mut gated, &z);
+        gated.iter_mut().zip(&y).for_each(|(g, yv)| *g = yv * *g);
+        let mut out = self.out_proj.apply(&gated, l);
+        if self.residual {
+            out.iter_mut().zip(u).for_each(|(o, x)| *o += x);
+        }
+        out
+    }
+}

@@ -1,0 +1,43 @@
+//! The architectures the engine runs, one module per model, composed of shared inference
+//! blocks ([`layers`], [`ssm`], [`mamba_block`], [`qsb`], [`chunk_processor`]) which in turn
+//! call the `qssm_kernels` forward ops. Everything works on one token-major window (T, C).
+mod chunk_processor;
+mod cmamba;
+mod layers;
+mod mamba_block;
+mod qmamba_ssm;
+mod qsb;
+mod ssm;
+
+use crate::error::EngineError;
+use crate::weights::Loader;
+use alloc::vec::Vec;
+use qssm_formats::model_file::ModelCard;
+
+/// A loaded architecture.
+#[derive(Clone, Debug)]
+pub(crate) enum Arch {
+    /// 1b
+    QuantumMambaSsm(qmamba_ssm::QuantumMambaSsm),
+    /// 3b
+    TrueClassicalMamba(cmamba::TrueClassicalMamba),
+}
+
+impl Arch {
+    /// Loads the architecture with registry id `id` (already checked to be supported).
+    pub(crate) fn load(id: &str, ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
+        match id {
+            "1b" => Ok(Self::QuantumMambaSsm(qmamba_ssm::QuantumMambaSsm::load(ld, card)?)),
+            "3b" => Ok(Self::TrueClassicalMamba(cmamba::TrueClassicalMamba::load(ld, card)?)),
+            other => Err(EngineError::UnsupportedModel { id: other.into() }),
+        }
+    }
+
+    /// Token-major window xt (T, C) → logits (n_classes).
+    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
+        match self {
+            Self::QuantumMambaSsm(m) => m.logits(xt),
+            Self::TrueClassicalMamba(m) => m.logits(xt),
+        }
+    }
+}

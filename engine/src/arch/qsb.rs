@@ -1,0 +1,83 @@
+//! `QuantumSuperpositionBranches`, QSSM flavour (reference `models/QuantumSSM.py`, spec §2.3),
+//! for inference: three unified-ansatz circuits on Q qubits sharing the RY data encoding
+//! e = tanh(input_proj(s))·π (π as f32), raw angles θ_k = proj_k(s) (K = 5·Q·layers), output
+//! `concat(|ᾱ|·m₁, |β̄|·m₂, |γ̄|·m₃)` (9Q values) with |c̄| = |c|/√(|α|²+|β|²+|γ|²+1e-8) in f32
+//! (computed once at load). Expectation values are f64 from
+//! [`qssm_kernels::circuit::circuit_forward`]; the weighted product is f64, cast to f32 (the
+//! reference's `.float()`).
+use super::layers::Linear;
+use crate::error::EngineError;
+use crate::weights::Loader;
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+use num_complex::Complex64;
+use qssm_kernels::circuit::{circuit_forward, Program};
+use qssm_kernels::ops::activation::tanh_forward;
+
+const PI_F32: f32 = core::f32::consts::PI;
+const NORM_EPS: f32 = 1e-8;
+
+/// The branch block over chunk summaries of width F.
+#[derive(Clone, Debug)]
+pub(crate) struct QsbQssm {
+    /// |ᾱ|, |β̄|, |γ̄|
+    w: [f32; 3],
+    proj: [Linear; 3],
+    input_proj: Linear,
+    program: Program,
+    q: usize,
+    k: usize,
+}
+
+impl QsbQssm {
+    /// Loads `<prefix>{alpha,beta,gamma}_{real,imag}` (1), `<prefix>proj{1,2,3}.{weight (K, F),
+    /// bias (K)}`, `<prefix>input_proj.{weight (Q, F), bias (Q)}`. The caller checks
+    /// 2 ≤ Q ≤ 12 and that K fits the circuit program.
+    pub(crate) fn load(ld: &mut Loader<'_, '_>, prefix: &str, f: usize, q: usize, n_layers: usize) -> Result<Self, EngineError> {
+        let mut mags = [0.0f32; 3];
+        for (m, c) in mags.iter_mut().zip(["alpha", "beta", "gamma"]) {
+            let re = ld.take(&format!("{prefix}{c}_real"), &[1])?[0];
+            let im = ld.take(&format!("{prefix}{c}_imag"), &[1])?[0];
+            *m = libm::sqrtf(re * re + im * im);
+        }
+        let norm = libm::sqrtf(mags.iter().map(|a| a * a).sum::<f32>() + NORM_EPS);
+        let k = 5 * q * n_layers;
+        let proj = [
+            Linear::load(ld, &format!("{prefix}proj1"), f, k, true)?,
+            Linear::load(ld, &format!("{prefix}proj2"), f, k, true)?,
+            Linear::load(ld, &format!("{prefix}proj3"), f, k, true)?,
+        ];
+        let input_proj = Linear::load(ld, &format!("{prefix}input_proj"), f, q, true)?;
+        let program = Program::unified_ansatz(q, n_layers, true);
+        Ok(Self { w: mags.map(|a| a / norm), proj, input_proj, program, q, k })
+    }
+
+    /// Output width 9Q.
+    pub(crate) fn out_dim(&self) -> usize {
+        9 * self.q
+    }
+
+    /// s (nc, F) → (nc, 9Q), per chunk `[branch 1: X0..,Y0..,Z0.. | branch 2 | branch 3]`.
+    pub(crate) fn apply(&self, s: &[f32], nc: usize) -> Vec<f32> {
+        let (q, k) = (self.q, self.k);
+        let pre = self.input_proj.apply(s, nc);
+        let mut enc = vec![0.0f32; nc * q];
+        tanh_forward(&mut enc, &pre);
+        enc.iter_mut().for_each(|v| *v *= PI_F32);
+        let theta = [0, 1, 2].map(|b| self.proj[b].apply(s, nc));
+        let mut psi = vec![Complex64::new(0.0, 0.0); self.program.state_len()];
+        let mut m = vec![0.0f64; 3 * q];
+        let mut out = vec![0.0f32; nc * 9 * q];
+        for j in 0..nc {
+            for (b, th) in theta.iter().enumerate() {
+                circuit_forward(&self.program, &th[j * k..(j + 1) * k], &enc[j * q..(j + 1) * q], &mut psi, &mut m);
+                let row = &mut out[j * 9 * q + b * 3 * q..j * 9 * q + (b + 1) * 3 * q];
+                for (o, mv) in row.iter_mut().zip(&m) {
+                    *o = (self.w[b] as f64 * mv) as f32;
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,107 @@
+//! Selective SSM (Mamba S6) for inference, in the reference's two flavours:
+//!
+//! * `MambaSelectiveSSM` of `models/QuantumSSM.py` (1b; spec §3.3): names under
+//!   `<block>.ssm.`, `A_log` (N) shared by all channels, dt_rank R = E/16, an extra
+//!   `out_proj` (E → E, no bias) on the scan output;
+//! * `SelectiveSSM` of `models/TrueClassicalMamba.py` (3b; spec §3.6): `x_proj` named
+//!   `<block>.x_proj`, `A_log` (E, N), R = ⌈D/16⌉, no out_proj.
+//!
+//! Both: p = x_proj(x) split [δ (R) | B (N) | C (N)], Δ = softplus(dt_proj(δ)), then
+//! [`qssm_kernels::ops::scan::scan_forward`] with A = −exp(A_log) (computed once at load).
+//! The scan runs in segments of [`SEGMENT`] steps so only (SEGMENT+1)·E·N states are held,
+//! not (L+1)·E·N; each segment starts from the previous one's final state, which is
+//! arithmetically identical to one long scan.
+use super::layers::Linear;
+use crate::error::EngineError;
+use crate::weights::Loader;
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+use qssm_kernels::ops::activation::softplus_forward;
+use qssm_kernels::ops::scan::{scan_forward, ScanDims};
+
+/// Steps per scan segment.
+const SEGMENT: usize = 16;
+
+/// One selective SSM over E channels with state size N.
+#[derive(Clone, Debug)]
+pub(crate) struct SelectiveSsm {
+    x_proj: Linear,
+    dt_proj: Linear,
+    /// A = −exp(A_log): (N) shared, or (E, N)
+    a: Vec<f32>,
+    /// skip weights D (E)
+    d_skip: Vec<f32>,
+    out_proj: Option<Linear>,
+    dims: ScanDims,
+    r: usize,
+}
+
+impl SelectiveSsm {
+    /// 1b's SSM of block `prefix` (e.g. `mamba_layers.0`): tensors `<prefix>.ssm.{A_log (N), D (E),
+    /// x_proj.weight (R+2N, E), dt_proj.weight (E, R), dt_proj.bias (E), out_proj.weight (E, E)}`,
+    /// R = E/16.
+    pub(crate) fn load_quantum_ssm(ld: &mut Loader<'_, '_>, prefix: &str, e: usize, n: usize) -> Result<Self, EngineError> {
+        let r = e / 16;
+        let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[n])?;
+        let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
+        let x_proj = Linear::load(ld, &format!("{prefix}.ssm.x_proj"), e, r + 2 * n, false)?;
+        let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
+        let out_proj = Some(Linear::load(ld, &format!("{prefix}.ssm.out_proj"), e, e, false)?);
+        Ok(Self::assemble(x_proj, dt_proj, &a_log, d_skip, out_proj, ScanDims { l: 0, e, n, a_row_stride: 0, dt_on_b: true }, r))
+    }
+
+    /// 3b's SSM of block `prefix` (e.g. `layers.0`): tensors `<prefix>.x_proj.weight (R+2N, E)`,
+    /// `<prefix>.ssm.{A_log (E, N), D (E), dt_proj.weight (E, R), dt_proj.bias (E)}`,
+    /// R = ⌈d_model/16⌉.
+    pub(crate) fn load_true_classical(ld: &mut Loader<'_, '_>, prefix: &str, d_model: usize, e: usize, n: usize) -> Result<Self, EngineError> {
+        let r = d_model.div_ceil(16);
+        let x_proj = Linear::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, false)?;
+        let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[e, n])?;
+        let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
+        let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
+        Ok(Self::assemble(x_proj, dt_proj, &a_log, d_skip, None, ScanDims { l: 0, e, n, a_row_stride: n, dt_on_b: true }, r))
+    }
+
+    fn assemble(x_proj: Linear, dt_proj: Linear, a_log: &[f32], d_skip: Vec<f32>, out_proj: Option<Linear>, dims: ScanDims, r: usize) -> Self {
+        let a = a_log.iter().map(|v| -libm::expf(*v)).collect();
+        Self { x_proj, dt_proj, a, d_skip, out_proj, dims, r }
+    }
+
+    /// E·N, the size of one state.
+    pub(crate) fn state_len(&self) -> usize {
+        self.dims.e * self.dims.n
+    }
+
+    /// x (L, E) → y (L, E). `state` (E, N) is the initial state on entry and the final state
+    /// on return.
+    pub(crate) fn apply(&self, x: &[f32], l: usize, state: &mut [f32]) -> Vec<f32> {
+        let (e, n, r) = (self.dims.e, self.dims.n, self.r);
+        let (w, en) = (r + 2 * n, e * n);
+        let xdbl = self.x_proj.apply(x, l);
+        let (mut dl, mut bm, mut cm) = (vec![0.0; l * r], vec![0.0; l * n], vec![0.0; l * n]);
+        for t in 0..l {
+            let row = &xdbl[t * w..(t + 1) * w];
+            dl[t * r..(t + 1) * r].copy_from_slice(&row[..r]);
+            bm[t * n..(t + 1) * n].copy_from_slice(&row[r..r + n]);
+            cm[t * n..(t + 1) * n].copy_from_slice(&row[r + n..]);
+        }
+        let dt_pre = self.dt_proj.apply(&dl, l);
+        let mut delta = vec![0.0; l * e];
+        softplus_forward(&mut delta, &dt_pre);
+        let mut ys = vec![0.0; l * e];
+        let mut hs = vec![0.0; (SEGMENT.min(l) + 1) * en];
+        let mut t0 = 0;
+        while t0 < l {
+            let seg = SEGMENT.min(l - t0);
+            let dims = ScanDims { l: seg, ..self.dims };
+            scan_forward(&mut ys[t0 * e..], &mut hs, &x[t0 * e..], &delta[t0 * e..], &self.a, &bm[t0 * n..], &cm[t0 * n..], &self.d_skip, Some(&*state), dims);
+            state[..en].copy_from_slice(&hs[seg * en..(seg + 1) * en]);
+            t0 += seg;
+        }
+        match &self.out_proj {
+            Some(op) => op.apply(&ys, l),
+            None => ys,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The loaded model ([`Model`]): the model card plus validated f32 weights of one supported
+//! architecture. Loading parses the file ([`ModelFile::parse`], zero-copy), checks the card
+//! for self-consistency, takes every tensor the architecture needs by its reference
+//! `state_dict` name with the exact shape implied by the card's hyperparameters, widens f16/f32
+//! to one owned f32 `Vec` per tensor, and rejects any tensor the architecture does not have.
+//! All allocation happens here; [`Model::classify_window`](crate::Model::classify_window) only
+//! allocates its per-window activations.
+use crate::arch::Arch;
+use crate::error::EngineError;
+use crate::weights::Loader;
+use alloc::format;
+use alloc::string::String;
+use qssm_formats::model_file::{ModelCard, ModelFile};
+
+/// An architecture the engine can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SupportedModel {
+    /// registry id as in the reference study and the card's `model_id` (`1b`)
+    pub id: &'static str,
+    /// reference class name, the card's `class_name` (`QuantumMambaSSM`)
+    pub class_name: &'static str,
+    /// reference source file
+    pub source: &'static str,
+}
+
+/// Every architecture this engine runs.
+pub const SUPPORTED_MODELS: &[SupportedModel] = &[
+    SupportedModel { id: "1b", class_name: "QuantumMambaSSM", source: "models/QuantumSSM.py" },
+    SupportedModel { id: "3b", class_name: "TrueClassicalMamba", source: "models/TrueClassicalMamba.py" },
+];
+
+/// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
+/// cards; the EEG models use ≤ 512).
+pub const MAX_DIM: usize = 1 << 24;
+
+/// Layout of the window the engine takes (the only one it accepts in a card).
+pub const CHANNEL_MAJOR: &str = "channel_major";
+
+/// A validated, ready-to-run model: card + f32 weights.
+///
+/// Shapes legend: C channels, T time samples, D `d_model`, E `d_inner` = 2·D, N `d_state`,
+/// Q qubits. Input windows are (C, T) channel-major in the card's unit (`input.unit`,
+/// millivolts for the reference models).
+#[derive(Clone, Debug)]
+pub struct Model {
+    card: ModelCard,
+    /// registry id, normalised to lower case
+    id: &'static str,
+    pub(crate) arch: Arch,
+}
+
+fn mismatch(what: String) -> EngineError {
+    EngineError::Mismatch { what }
+}
+
+impl Model {
+    /// Loads a model file held in memory (e.g. from flash).
+    ///
+    /// Errors: [`EngineError::File`] (not safetensors, not a qssm file, bad card, unsupported
+    /// dtype, missing tensor, wrong shape), [`EngineError::UnsupportedModel`],
+    /// [`EngineError::Mismatch`], [`EngineError::UnexpectedTensor`],
+    /// [`EngineError::NonFiniteWeight`]. Never panics on malformed bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, EngineError> {
+        let file = ModelFile::parse(bytes)?;
+        Self::from_model_file(&file)
+    }
+
+    /// Loads from an already parsed [`ModelFile`] (see [`Self::from_bytes`] for the errors).
+    pub fn from_model_file(file: &ModelFile<'_>) -> Result<Self, EngineError> {
+        let card = &file.card;
+        let entry = SUPPORTED_MODELS
+            .iter()
+            .find(|m| m.id.eq_ignore_ascii_case(&card.model_id))
+            .ok_or_else(|| EngineError::UnsupportedModel { id: card.model_id.clone() })?;
+        validate_card(card, entry)?;
+        let mut ld = Loader::new(file)?;
+        let arch = Arch::load(entry.id, &mut ld, card)?;
+        ld.finish(entry.id)?;
+        Ok(Self { card: card.clone(), id: entry.id, arch })
+    }
+
+    /// Reads and loads the model file at `path` (feature `std`). Errors: as
+    /// [`Self::from_bytes`], plus `File(Io)` if the file cannot be read.
+    #[cfg(feature = "std")]
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self, EngineError> {
+        let bytes = qssm_formats::model_file::read_bytes(path.as_ref())?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// The model card (hyperparameters, input contract, training recipe, metrics, …).
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// Registry id of the architecture (`1b`, `3b`).
+    pub fn model_id(&self) -> &'static str {
+        self.id
+    }
+
+    /// C: channels of an input window.
+    pub fn n_channels(&self) -> usize {
+        self.card.hyperparameters.n_channels
+    }
+
+    /// T: samples per channel of an input window.
+    pub fn n_times(&self) -> usize {
+        self.card.hyperparameters.n_times
+    }
+
+    /// Number of output classes (length of the logits).
+    pub fn n_classes(&self) -> usize {
+        self.card.hyperparameters.n_classes
+    }
+
+    /// C·T, the length of a window passed to
+    /// [`classify_window`](Self::classify_window).
+    pub fn input_len(&self) -> usize {
+        self.n_channels() * self.n_times()
+    }
+
+    /// Channel names in input order (C entries).
+    pub fn channels(&self) -> &[String] {
+        &self.card.input.channels
+    }
+
+    /// Physical unit the input must be in (`mV` for the reference models).
+    pub fn input_unit(&self) -> &str {
+        &self.card.input.unit
+    }
+
+    /// Sampling frequency the model was trained at, Hz.
+    pub fn sfreq(&self) -> f64 {
+        self.card.input.sfreq
+    }
+}
+
+/// Card checks shared by every architecture.
+fn validate_card(card: &ModelCard, entry: &SupportedModel) -> Result<(), EngineError> {
+    if !card.class_name.eq_ignore_ascii_case(entry.class_name) {
+        return Err(mismatch(format!("model_id {} is {}, but class_name is '{}'", entry.id, entry.class_name, card.class_name)));
+    }
+    let hp = &card.hyperparameters;
+    let dims = [
+        ("n_channels", hp.n_channels),
+        ("n_times", hp.n_times),
+        ("d_model", hp.d_model),
+        ("d_state", hp.d_state),
+        ("n_layers", hp.n_layers),
+        ("n_classes", hp.n_classes),
+    ];
+    for (name, v) in dims {
+        if !(1..=MAX_DIM).contains(&v) {
+            return Err(mismatch(format!("hyperparameter {name} = {v} is outside 1..={MAX_DIM}")));
+        }
+    }
+    if hp.n_channels.checked_mul(hp.n_times).is_none() {
+        return Err(mismatch(format!("window of {} × {} values overflows", hp.n_channels, hp.n_times)));
+    }
+    if card.input.n_times != hp.n_times {
+        return Err(mismatch(format!("input.n_times = {} but hyperparameters.n_times = {}", card.input.n_times, hp.n_times)));
+    }
+    if card.input.channels.len() != hp.n_channels {
+        return Err(mismatch(format!("input lists {} channels but hyperparameters.n_channels = {}", card.input.channels.len(), hp.n_channels)));
+    }
+    if card.input.layout != CHANNEL_MAJOR {
+        return Err(mismatch(format!("input.layout is '{}', the engine takes '{CHANNEL_MAJOR}' windows", card.input.layout)));
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Model-file export: the trained weights under their reference `state_dict` names plus the
+//! model card (see [`qssm_formats::model_file`]), written atomically.
+use crate::models::Model;
+use qssm_formats::model_file::{self, CircuitLayout, Hyperparameters, InputSpec, ModelCard, ModelFileError, SplitInfo, TensorDtype, TensorOut};
+use std::path::Path;
+
+/// Everything about a trained model that is not its weights.
+pub struct ExportInfo {
+    /// sampling frequency of the input, Hz
+    pub sfreq: f64,
+    /// channel names in input order
+    pub channels: Vec<String>,
+    /// preprocessing description
+    pub preprocessing: serde_json::Value,
+    /// subject split
+    pub split: Option<SplitInfo>,
+    /// training recipe
+    pub training: serde_json::Value,
+    /// metrics
+    pub metrics: serde_json::Value,
+}
+
+/// The model card of `model` with `info`.
+pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
+    let c = model.config();
+    let entry = crate::models::registry::lookup(model.id()).ok();
+    let circuit = (entry.map(|e| e.features) == Some("quantum")).then(|| CircuitLayout {
+        ansatz: "unified: RX,RY,RZ per wire; forward CRX ring i->i+1; backward CRX ring".into(),
+        n_qubits: c.n_qubits,
+        n_layers: c.n_layers,
+        encoding: "RY(tanh(input_proj(s)) * pi) on every wire".into(),
+        measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches", q = c.n_qubits - 1),
+        wire_order: "wire 0 = most significant bit (PennyLane)".into(),
+        chunk_size: crate::models::zoo::CHUNK_SIZE_1B,
+    });
+    ModelCard {
+        qssm_version: env!("CARGO_PKG_VERSION").into(),
+        model_id: model.id().into(),
+        class_name: model.class_name().into(),
+        causal: entry.map(|e| e.streamable).unwrap_or(false),
+        hyperparameters: Hyperparameters {
+            n_channels: c.n_channels,
+            n_times: c.n_times,
+            d_model: c.d_model,
+            d_state: c.d_state,
+            n_qubits: c.n_qubits,
+            n_layers: c.n_layers,
+            n_classes: c.n_classes,
+            dropout: c.dropout,
+        },
+        circuit,
+        input: InputSpec { sfreq: info.sfreq, n_times: c.n_times, channels: info.channels.clone(), unit: "mV".into(), layout: "channel_major".into() },
+        preprocessing: info.preprocessing.clone(),
+        split: info.split.clone(),
+        training: info.training.clone(),
+        metrics: info.metrics.clone(),
+        dtype: "f32".into(),
+    }
+}
+
+/// Writes `params` of `model` with its card to `path` (atomic), as f32 or f16.
+pub fn export(path: &Path, model: &dyn Model, params: &[f32], info: &ExportInfo, dtype: TensorDtype) -> Result<(), ModelFileError> {
+    let card = model_card(model, info);
+    let tensors: Vec<TensorOut<'_>> = model.layout().specs().iter().map(|s| TensorOut { name: &s.name, shape: &s.shape, data: &params[s.range.clone()] }).collect();
+    model_file::write_model_file(path, &card, &tensors, dtype)
+}
+
+/// Loads the weights of a model file into a fresh buffer in `model`'s layout, checking every
+/// tensor is present with the right shape (typed errors otherwise).
+pub fn load_params(file: &model_file::ModelFile<'_>, model: &dyn Model) -> Result<Vec<f32>, ModelFileError> {
+    let mut p = vec![0.0f32; model.layout().len()];
+    for s in model.layout().specs() {
+        let t = file.expect(&s.name, &s.shape)?;
+        p[s.range.clone()].copy_from_slice(&t.to_f32());
+    }
+    Ok(p)
+}

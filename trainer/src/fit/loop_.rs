@@ -1,0 +1,178 @@
+//! The reference training loop (`scripts/run_ablation_eeg.py::train_model`, spec §2.4/§7):
+//! AdamW (lr 1e-3, wd 1e-4, one parameter group), CosineAnnealingLR(T_max = epochs) stepped
+//! per epoch, cross-entropy, gradient clipping to global norm 1.0, batch 32, training set
+//! shuffled every epoch, early stopping after `patience` epochs without a strict gain in
+//! validation accuracy, best-validation weights kept (earliest epoch reaching the maximum).
+use super::step::BatchWorkspace;
+use super::{evaluate, Windows};
+use crate::metrics::{accuracy, argmax_rows};
+use crate::models::Model;
+use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, CosineAnnealingLR};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Training recipe (defaults: the reference's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// maximum number of training epochs (passes over the training set)
+    pub epochs: usize,
+    /// mini-batch size
+    pub batch_size: usize,
+    /// base learning rate
+    pub lr: f64,
+    /// AdamW decoupled weight decay
+    pub weight_decay: f64,
+    /// early-stopping patience in epochs
+    pub patience: usize,
+    /// seed of shuffling and dropout
+    pub seed: u64,
+    /// global gradient-norm clip
+    pub clip_norm: f32,
+    /// show a progress bar
+    pub progress: bool,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self { epochs: 50, batch_size: 32, lr: 1e-3, weight_decay: 1e-4, patience: 10, seed: 2024, clip_norm: 1.0, progress: true }
+    }
+}
+
+/// One epoch of the training history (what the reference logs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// epoch index, from 0
+    pub epoch: usize,
+    /// learning rate used during the epoch
+    pub lr: f64,
+    /// mean training loss (train mode, dropout on)
+    pub train_loss: f64,
+    /// training accuracy (train mode)
+    pub train_acc: f64,
+    /// validation loss (mean of batch means)
+    pub val_loss: f64,
+    /// validation accuracy
+    pub val_acc: f64,
+    /// validation ROC AUC
+    pub val_auc: f64,
+    /// wall time of the epoch, seconds
+    pub seconds: f64,
+}
+
+/// What [`fit`] returns.
+#[derive(Clone, Debug)]
+pub struct FitOutcome {
+    /// weights of the best validation epoch
+    pub best_params: Vec<f32>,
+    /// that epoch (from 0)
+    pub best_epoch: usize,
+    /// its validation accuracy
+    pub best_val_acc: f64,
+    /// per-epoch history
+    pub history: Vec<EpochRecord>,
+    /// wall time of the training loop, seconds (excludes data loading and testing)
+    pub training_time_s: f64,
+}
+
+/// Errors of the training loop.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// The loss became NaN or infinite.
+    #[error("training diverged: non-finite loss at epoch {epoch}, step {step}")]
+    NonFinite {
+        /// epoch
+        epoch: usize,
+        /// step within the epoch
+        step: usize,
+    },
+    /// An empty training or validation set.
+    #[error("empty {0} set: nothing to train on (check --subjects and the data directory)")]
+    Empty(&'static str),
+    /// Optimiser misuse (internal).
+    #[error("optimiser: {0}")]
+    Optim(#[from] crate::optim::OptimError),
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Trains `model` from `params` on `train`, selecting on `val`. `on_epoch` sees every record
+/// as it is produced (for logging).
+pub fn fit(model: &dyn Model, mut params: Vec<f32>, train: Windows<'_>, val: Windows<'_>, cfg: &FitConfig, on_epoch: &mut dyn FnMut(&EpochRecord)) -> Result<FitOutcome, FitError> {
+    if train.is_empty() {
+        return Err(FitError::Empty("training"));
+    }
+    if val.is_empty() {
+        return Err(FitError::Empty("validation"));
+    }
+    let k = model.config().n_classes;
+    let active = model.layout().trainable_ranges();
+    let mut opt = AdamW::new(params.len(), AdamWConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..AdamWConfig::reference() });
+    let mut sched = CosineAnnealingLR::new(cfg.lr, cfg.epochs, 0.0);
+    let mut ws = BatchWorkspace::default();
+    let mut grads = vec![0.0f32; params.len()];
+    let mut best = (params.clone(), 0usize, f64::NEG_INFINITY);
+    let mut since_best = 0usize;
+    let mut history = Vec::new();
+    let n_steps = train.len().div_ceil(cfg.batch_size);
+    let bar = if cfg.progress { ProgressBar::new((cfg.epochs * n_steps) as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}").expect("valid template").progress_chars("=> "));
+    let t0 = Instant::now();
+    for epoch in 0..cfg.epochs {
+        let te = Instant::now();
+        let lr = sched.lr();
+        bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(splitmix(cfg.seed ^ ((epoch as u64) << 32))));
+        let (mut loss_sum, mut preds, mut labels) = (0.0f64, Vec::new(), Vec::new());
+        for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
+            let windows: Vec<&[f32]> = idx.iter().map(|&i| train.window(i)).collect();
+            let ys: Vec<usize> = idx.iter().map(|&i| train.y[i] as usize).collect();
+            let seeds: Vec<u64> = idx.iter().map(|&i| splitmix(cfg.seed.wrapping_mul(0x1000_0000_01B3) ^ ((epoch as u64) << 40) ^ (i as u64))).collect();
+            let out = ws.forward_backward(model, &params, &windows, &ys, Some(&seeds), &mut grads);
+            if !out.loss.is_finite() {
+                return Err(FitError::NonFinite { epoch, step });
+            }
+            clip_grad_norm(&mut grads, cfg.clip_norm);
+            opt.step(&mut params, &grads, &active, lr)?;
+            loss_sum += out.loss as f64;
+            preds.extend(argmax_rows(&out.logits, k));
+            labels.extend(ys);
+            bar.inc(1);
+        }
+        let ev = evaluate(model, &params, val, cfg.batch_size);
+        let rec = EpochRecord {
+            epoch,
+            lr,
+            train_loss: loss_sum / n_steps as f64,
+            train_acc: accuracy(&preds, &labels),
+            val_loss: ev.metrics.loss,
+            val_acc: ev.metrics.acc,
+            val_auc: ev.metrics.auc,
+            seconds: te.elapsed().as_secs_f64(),
+        };
+        bar.set_message(format!("val acc {:.3}", rec.val_acc));
+        sched.step();
+        if rec.val_acc > best.2 {
+            best = (params.clone(), epoch, rec.val_acc);
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        bar.suspend(|| on_epoch(&rec));
+        history.push(rec);
+        if since_best >= cfg.patience {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(FitOutcome { best_params: best.0, best_epoch: best.1, best_val_acc: best.2, history, training_time_s: t0.elapsed().as_secs_f64() })
+}
