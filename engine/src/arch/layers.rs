@@ -31,11 +31,6 @@ impl Linear {
         Ok(Self { w, b, d_in, d_out })
     }
 
-    /// Output width.
-    pub(crate) fn d_out(&self) -> usize {
-        self.d_out
-    }
-
     /// x (L, in) → new (L, out).
     pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
         let mut y = vec![0.0; l * self.d_out];
