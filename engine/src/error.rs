@@ -16,7 +16,9 @@ pub enum EngineError {
     File(#[from] ModelFileError),
     /// The card's `model_id` is not an architecture this engine runs (see
     /// [`crate::SUPPORTED_MODELS`]).
-    #[error("unsupported model '{id}' (this engine runs 1b QuantumMambaSSM and 3b TrueClassicalMamba)")]
+    #[error(
+        "unsupported model '{id}' (this engine runs 1b QuantumMambaSSM and 3b TrueClassicalMamba)"
+    )]
     UnsupportedModel {
         /// the card's `model_id`
         id: String,

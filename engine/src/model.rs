@@ -25,8 +25,16 @@ pub struct SupportedModel {
 
 /// Every architecture this engine runs.
 pub const SUPPORTED_MODELS: &[SupportedModel] = &[
-    SupportedModel { id: "1b", class_name: "QuantumMambaSSM", source: "models/QuantumSSM.py" },
-    SupportedModel { id: "3b", class_name: "TrueClassicalMamba", source: "models/TrueClassicalMamba.py" },
+    SupportedModel {
+        id: "1b",
+        class_name: "QuantumMambaSSM",
+        source: "models/QuantumSSM.py",
+    },
+    SupportedModel {
+        id: "3b",
+        class_name: "TrueClassicalMamba",
+        source: "models/TrueClassicalMamba.py",
+    },
 ];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
@@ -71,12 +79,18 @@ impl Model {
         let entry = SUPPORTED_MODELS
             .iter()
             .find(|m| m.id.eq_ignore_ascii_case(&card.model_id))
-            .ok_or_else(|| EngineError::UnsupportedModel { id: card.model_id.clone() })?;
+            .ok_or_else(|| EngineError::UnsupportedModel {
+                id: card.model_id.clone(),
+            })?;
         validate_card(card, entry)?;
         let mut ld = Loader::new(file)?;
         let arch = Arch::load(entry.id, &mut ld, card)?;
         ld.finish(entry.id)?;
-        Ok(Self { card: card.clone(), id: entry.id, arch })
+        Ok(Self {
+            card: card.clone(),
+            id: entry.id,
+            arch,
+        })
     }
 
     /// Reads and loads the model file at `path` (feature `std`). Errors: as
@@ -137,7 +151,10 @@ impl Model {
 /// Card checks shared by every architecture.
 fn validate_card(card: &ModelCard, entry: &SupportedModel) -> Result<(), EngineError> {
     if !card.class_name.eq_ignore_ascii_case(entry.class_name) {
-        return Err(mismatch(format!("model_id {} is {}, but class_name is '{}'", entry.id, entry.class_name, card.class_name)));
+        return Err(mismatch(format!(
+            "model_id {} is {}, but class_name is '{}'",
+            entry.id, entry.class_name, card.class_name
+        )));
     }
     let hp = &card.hyperparameters;
     let dims = [
@@ -150,20 +167,35 @@ fn validate_card(card: &ModelCard, entry: &SupportedModel) -> Result<(), EngineE
     ];
     for (name, v) in dims {
         if !(1..=MAX_DIM).contains(&v) {
-            return Err(mismatch(format!("hyperparameter {name} = {v} is outside 1..={MAX_DIM}")));
+            return Err(mismatch(format!(
+                "hyperparameter {name} = {v} is outside 1..={MAX_DIM}"
+            )));
         }
     }
     if hp.n_channels.checked_mul(hp.n_times).is_none() {
-        return Err(mismatch(format!("window of {} × {} values overflows", hp.n_channels, hp.n_times)));
+        return Err(mismatch(format!(
+            "window of {} × {} values overflows",
+            hp.n_channels, hp.n_times
+        )));
     }
     if card.input.n_times != hp.n_times {
-        return Err(mismatch(format!("input.n_times = {} but hyperparameters.n_times = {}", card.input.n_times, hp.n_times)));
+        return Err(mismatch(format!(
+            "input.n_times = {} but hyperparameters.n_times = {}",
+            card.input.n_times, hp.n_times
+        )));
     }
     if card.input.channels.len() != hp.n_channels {
-        return Err(mismatch(format!("input lists {} channels but hyperparameters.n_channels = {}", card.input.channels.len(), hp.n_channels)));
+        return Err(mismatch(format!(
+            "input lists {} channels but hyperparameters.n_channels = {}",
+            card.input.channels.len(),
+            hp.n_channels
+        )));
     }
     if card.input.layout != CHANNEL_MAJOR {
-        return Err(mismatch(format!("input.layout is '{}', the engine takes '{CHANNEL_MAJOR}' windows", card.input.layout)));
+        return Err(mismatch(format!(
+            "input.layout is '{}', the engine takes '{CHANNEL_MAJOR}' windows",
+            card.input.layout
+        )));
     }
     Ok(())
 }

@@ -22,14 +22,24 @@ impl<'f, 'a> Loader<'f, 'a> {
         let dtype = match file.card.dtype.as_str() {
             "f32" => TensorDtype::F32,
             "f16" => TensorDtype::F16,
-            other => return Err(EngineError::Mismatch { what: format!("card dtype is '{other}', expected 'f32' or 'f16'") }),
+            other => {
+                return Err(EngineError::Mismatch {
+                    what: format!("card dtype is '{other}', expected 'f32' or 'f16'"),
+                })
+            }
         };
         if let Some(t) = file.tensors.iter().find(|t| t.dtype != dtype) {
             return Err(EngineError::Mismatch {
-                what: format!("tensor '{}' is stored as {:?} but the card says {}", t.name, t.dtype, file.card.dtype),
+                what: format!(
+                    "tensor '{}' is stored as {:?} but the card says {}",
+                    t.name, t.dtype, file.card.dtype
+                ),
             });
         }
-        Ok(Self { file, taken: vec![false; file.tensors.len()] })
+        Ok(Self {
+            file,
+            taken: vec![false; file.tensors.len()],
+        })
     }
 
     /// The tensor `name` with exactly `shape`, as f32. Errors: `File(MissingTensor)`,
@@ -41,7 +51,10 @@ impl<'f, 'a> Loader<'f, 'a> {
         }
         let v = t.to_f32();
         if let Some(index) = v.iter().position(|x| !x.is_finite()) {
-            return Err(EngineError::NonFiniteWeight { name: name.to_string(), index });
+            return Err(EngineError::NonFiniteWeight {
+                name: name.to_string(),
+                index,
+            });
         }
         Ok(v)
     }
@@ -59,7 +72,10 @@ impl<'f, 'a> Loader<'f, 'a> {
     /// file that the architecture `model` did not take.
     pub(crate) fn finish(self, model: &str) -> Result<(), EngineError> {
         match self.taken.iter().position(|t| !t) {
-            Some(i) => Err(EngineError::UnexpectedTensor { name: self.file.tensors[i].name.clone(), model: model.to_string() }),
+            Some(i) => Err(EngineError::UnexpectedTensor {
+                name: self.file.tensors[i].name.clone(),
+                model: model.to_string(),
+            }),
             None => Ok(()),
         }
     }

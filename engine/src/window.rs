@@ -32,10 +32,16 @@ impl Model {
         let (c, t) = (self.n_channels(), self.n_times());
         let expected = c * t;
         if x.len() != expected {
-            return Err(EngineError::WrongInputLength { expected, found: x.len() });
+            return Err(EngineError::WrongInputLength {
+                expected,
+                found: x.len(),
+            });
         }
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(EngineError::NonFiniteInput { channel: i / t, sample: i % t });
+            return Err(EngineError::NonFiniteInput {
+                channel: i / t,
+                sample: i % t,
+            });
         }
         let logits = self.arch.logits(&to_token_major(x, c, t));
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
@@ -45,7 +51,11 @@ impl Model {
         // softmax (max-shifted); the loss value for class 0 is not needed
         let _ = cross_entropy_forward(&mut probabilities, &logits, 0);
         let class = argmax(&logits);
-        Ok(Prediction { logits, probabilities, class })
+        Ok(Prediction {
+            logits,
+            probabilities,
+            class,
+        })
     }
 }
 

@@ -30,13 +30,35 @@ impl ChunkProcessor {
     /// Loads `<prefix>chunk_attention.{0,2}`, `<prefix>quantum_branches.*`,
     /// `<prefix>output_proj.{0,1}` for Q qubits and `n_layers` circuit layers.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn load(ld: &mut Loader<'_, '_>, prefix: &str, f: usize, d: usize, cs: usize, q: usize, n_layers: usize) -> Result<Self, EngineError> {
+    pub(crate) fn load(
+        ld: &mut Loader<'_, '_>,
+        prefix: &str,
+        f: usize,
+        d: usize,
+        cs: usize,
+        q: usize,
+        n_layers: usize,
+    ) -> Result<Self, EngineError> {
         let att0 = Linear::load(ld, &format!("{prefix}chunk_attention.0"), f, f / 2, true)?;
         let att2 = Linear::load(ld, &format!("{prefix}chunk_attention.2"), f / 2, 1, true)?;
         let qsb = QsbQssm::load(ld, &format!("{prefix}quantum_branches."), f, q, n_layers)?;
-        let out0 = Linear::load(ld, &format!("{prefix}output_proj.0"), qsb.out_dim(), d, true)?;
+        let out0 = Linear::load(
+            ld,
+            &format!("{prefix}output_proj.0"),
+            qsb.out_dim(),
+            d,
+            true,
+        )?;
         let out_ln = LayerNorm::load(ld, &format!("{prefix}output_proj.1"), d)?;
-        Ok(Self { cs, f, att0, att2, qsb, out0, out_ln })
+        Ok(Self {
+            cs,
+            f,
+            att0,
+            att2,
+            qsb,
+            out0,
+            out_ln,
+        })
     }
 
     /// Number of chunks ⌈T/cs⌉.

@@ -29,10 +29,19 @@ impl TrueClassicalMamba {
         let hp = &card.hyperparameters;
         let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);
         let embedding = Linear::load(ld, "embedding", c, d, true)?;
-        let blocks = (0..hp.n_layers).map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), d, n)).collect::<Result<Vec<_>, _>>()?;
+        let blocks = (0..hp.n_layers)
+            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), d, n))
+            .collect::<Result<Vec<_>, _>>()?;
         let final_norm = RmsNorm::load(ld, "final_norm", d)?;
         let classifier = Linear::load(ld, "classifier", d, hp.n_classes, true)?;
-        Ok(Self { t, d, embedding, blocks, final_norm, classifier })
+        Ok(Self {
+            t,
+            d,
+            embedding,
+            blocks,
+            final_norm,
+            classifier,
+        })
     }
 
     /// Token-major window xt (T, C) → logits (n_classes).

@@ -25,16 +25,34 @@ pub(crate) struct Linear {
 
 impl Linear {
     /// Loads `<name>.weight` (and `<name>.bias` if `bias`).
-    pub(crate) fn load(ld: &mut Loader<'_, '_>, name: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Self, EngineError> {
+    pub(crate) fn load(
+        ld: &mut Loader<'_, '_>,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+    ) -> Result<Self, EngineError> {
         let w = ld.take(&format!("{name}.weight"), &[d_out, d_in])?;
-        let b = if bias { Some(ld.take(&format!("{name}.bias"), &[d_out])?) } else { None };
+        let b = if bias {
+            Some(ld.take(&format!("{name}.bias"), &[d_out])?)
+        } else {
+            None
+        };
         Ok(Self { w, b, d_in, d_out })
     }
 
     /// x (L, in) → new (L, out).
     pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
         let mut y = vec![0.0; l * self.d_out];
-        linear_forward(&mut y, x, &self.w, self.b.as_deref(), l, self.d_in, self.d_out);
+        linear_forward(
+            &mut y,
+            x,
+            &self.w,
+            self.b.as_deref(),
+            l,
+            self.d_in,
+            self.d_out,
+        );
         y
     }
 }
@@ -50,14 +68,20 @@ pub(crate) struct LayerNorm {
 impl LayerNorm {
     /// Loads `<name>.weight`, `<name>.bias`.
     pub(crate) fn load(ld: &mut Loader<'_, '_>, name: &str, d: usize) -> Result<Self, EngineError> {
-        Ok(Self { w: ld.take(&format!("{name}.weight"), &[d])?, b: ld.take(&format!("{name}.bias"), &[d])?, d })
+        Ok(Self {
+            w: ld.take(&format!("{name}.weight"), &[d])?,
+            b: ld.take(&format!("{name}.bias"), &[d])?,
+            d,
+        })
     }
 
     /// x (L, d) → new (L, d).
     pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
         let mut y = vec![0.0; l * self.d];
         let (mut mean, mut rstd) = (vec![0.0; l], vec![0.0; l]);
-        layernorm_forward(&mut y, &mut mean, &mut rstd, x, &self.w, &self.b, l, self.d, NORM_EPS);
+        layernorm_forward(
+            &mut y, &mut mean, &mut rstd, x, &self.w, &self.b, l, self.d, NORM_EPS,
+        );
         y
     }
 }
@@ -72,7 +96,10 @@ pub(crate) struct RmsNorm {
 impl RmsNorm {
     /// Loads `<name>.weight`.
     pub(crate) fn load(ld: &mut Loader<'_, '_>, name: &str, d: usize) -> Result<Self, EngineError> {
-        Ok(Self { w: ld.take(&format!("{name}.weight"), &[d])?, d })
+        Ok(Self {
+            w: ld.take(&format!("{name}.weight"), &[d])?,
+            d,
+        })
     }
 
     /// x (L, d) → new (L, d).
@@ -96,8 +123,18 @@ pub(crate) struct CausalConv {
 
 impl CausalConv {
     /// Loads `<name>.weight`, `<name>.bias`.
-    pub(crate) fn load(ld: &mut Loader<'_, '_>, name: &str, e: usize, k: usize) -> Result<Self, EngineError> {
-        Ok(Self { w: ld.take(&format!("{name}.weight"), &[e, 1, k])?, b: ld.take(&format!("{name}.bias"), &[e])?, e, k })
+    pub(crate) fn load(
+        ld: &mut Loader<'_, '_>,
+        name: &str,
+        e: usize,
+        k: usize,
+    ) -> Result<Self, EngineError> {
+        Ok(Self {
+            w: ld.take(&format!("{name}.weight"), &[e, 1, k])?,
+            b: ld.take(&format!("{name}.bias"), &[e])?,
+            e,
+            k,
+        })
     }
 
     /// x (L, E) → new (L, E).

@@ -34,7 +34,12 @@ pub(crate) struct MambaBlock {
 impl MambaBlock {
     /// 1b's `mamba_layers.i` (prefix): `in_proj.weight` (2E, D), `conv1d.weight` (E, 1, 4),
     /// `conv1d.bias` (E), `ssm.*`, `out_proj.weight` (D, E); `norm.{weight,bias}` (D) optional.
-    pub(crate) fn load_quantum_ssm(ld: &mut Loader<'_, '_>, prefix: &str, d: usize, n: usize) -> Result<Self, EngineError> {
+    pub(crate) fn load_quantum_ssm(
+        ld: &mut Loader<'_, '_>,
+        prefix: &str,
+        d: usize,
+        n: usize,
+    ) -> Result<Self, EngineError> {
         let e = 2 * d;
         let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
         let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
@@ -42,19 +47,40 @@ impl MambaBlock {
         let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
         ld.accept_unused(&format!("{prefix}.norm.weight"), &[d])?;
         ld.accept_unused(&format!("{prefix}.norm.bias"), &[d])?;
-        Ok(Self { norm: None, in_proj, conv, ssm, out_proj, residual: false, e })
+        Ok(Self {
+            norm: None,
+            in_proj,
+            conv,
+            ssm,
+            out_proj,
+            residual: false,
+            e,
+        })
     }
 
     /// 3b's `layers.i` (prefix): `norm.weight` (D), `in_proj.weight` (2E, D), `x_proj.weight`,
     /// `conv1d.weight` (E, 1, 4), `conv1d.bias` (E), `ssm.*`, `out_proj.weight` (D, E).
-    pub(crate) fn load_true_classical(ld: &mut Loader<'_, '_>, prefix: &str, d: usize, n: usize) -> Result<Self, EngineError> {
+    pub(crate) fn load_true_classical(
+        ld: &mut Loader<'_, '_>,
+        prefix: &str,
+        d: usize,
+        n: usize,
+    ) -> Result<Self, EngineError> {
         let e = 2 * d;
         let norm = RmsNorm::load(ld, &format!("{prefix}.norm"), d)?;
         let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
         let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
         let ssm = SelectiveSsm::load_true_classical(ld, prefix, d, e, n)?;
         let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
-        Ok(Self { norm: Some(norm), in_proj, conv, ssm, out_proj, residual: true, e })
+        Ok(Self {
+            norm: Some(norm),
+            in_proj,
+            conv,
+            ssm,
+            out_proj,
+            residual: true,
+            e,
+        })
     }
 
     /// E·N, the size of the SSM state.
@@ -85,7 +111,7 @@ impl MambaBlock {
         let y = self.ssm.apply(&xc, l, state);
         let mut gated = conv; // reuse the buffer: SiLU(z) ⊙ y
         silu_forward(&mut gated, &z);
-        gated.iter_mut().zip(&y).for_each(|(g, yv)| *g = yv * *g);
+        gated.iter_mut().zip(&y).for_each(|(g, yv)| *g *= yv);
         let mut out = self.out_proj.apply(&gated, l);
         if self.residual {
             out.iter_mut().zip(u).for_each(|(o, x)| *o += x);

@@ -11,6 +11,7 @@ mod ssm;
 
 use crate::error::EngineError;
 use crate::weights::Loader;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 
@@ -18,17 +19,25 @@ use qssm_formats::model_file::ModelCard;
 #[derive(Clone, Debug)]
 pub(crate) enum Arch {
     /// 1b
-    QuantumMambaSsm(qmamba_ssm::QuantumMambaSsm),
+    QuantumMambaSsm(Box<qmamba_ssm::QuantumMambaSsm>),
     /// 3b
-    TrueClassicalMamba(cmamba::TrueClassicalMamba),
+    TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
 }
 
 impl Arch {
     /// Loads the architecture with registry id `id` (already checked to be supported).
-    pub(crate) fn load(id: &str, ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
+    pub(crate) fn load(
+        id: &str,
+        ld: &mut Loader<'_, '_>,
+        card: &ModelCard,
+    ) -> Result<Self, EngineError> {
         match id {
-            "1b" => Ok(Self::QuantumMambaSsm(qmamba_ssm::QuantumMambaSsm::load(ld, card)?)),
-            "3b" => Ok(Self::TrueClassicalMamba(cmamba::TrueClassicalMamba::load(ld, card)?)),
+            "1b" => Ok(Self::QuantumMambaSsm(qmamba_ssm::QuantumMambaSsm::load(
+                ld, card,
+            )?)),
+            "3b" => Ok(Self::TrueClassicalMamba(cmamba::TrueClassicalMamba::load(
+                ld, card,
+            )?)),
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
         }
     }

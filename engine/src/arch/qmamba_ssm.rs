@@ -46,15 +46,28 @@ impl QuantumMambaSsm {
     /// hyperparameters, E = 2·D).
     pub(crate) fn load(ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d, n, q, layers) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state, hp.n_qubits, hp.n_layers);
+        let (c, t, d, n, q, layers) = (
+            hp.n_channels,
+            hp.n_times,
+            hp.d_model,
+            hp.d_state,
+            hp.n_qubits,
+            hp.n_layers,
+        );
         if d < 8 {
-            return Err(mismatch(format!("1b needs d_model ≥ 8 (dt_rank = d_inner/16 ≥ 1), card has {d}")));
+            return Err(mismatch(format!(
+                "1b needs d_model ≥ 8 (dt_rank = d_inner/16 ≥ 1), card has {d}"
+            )));
         }
         if !(2..=MAX_QUBITS).contains(&q) {
-            return Err(mismatch(format!("1b needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}")));
+            return Err(mismatch(format!(
+                "1b needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
+            )));
         }
         if 5 * q * layers > u16::MAX as usize + 1 {
-            return Err(mismatch(format!("1b circuit with {q} qubits × {layers} layers has too many angles")));
+            return Err(mismatch(format!(
+                "1b circuit with {q} qubits × {layers} layers has too many angles"
+            )));
         }
         if let Some(cl) = &card.circuit {
             if cl.n_qubits != q || cl.n_layers != layers {
@@ -64,20 +77,38 @@ impl QuantumMambaSsm {
                 )));
             }
             if cl.chunk_size != CHUNK_SIZE {
-                return Err(mismatch(format!("1b chunk size is {CHUNK_SIZE}, circuit layout says {}", cl.chunk_size)));
+                return Err(mismatch(format!(
+                    "1b chunk size is {CHUNK_SIZE}, circuit layout says {}",
+                    cl.chunk_size
+                )));
             }
             if !cl.ansatz.starts_with("unified") {
-                return Err(mismatch(format!("1b uses the unified ansatz, circuit layout says '{}'", cl.ansatz)));
+                return Err(mismatch(format!(
+                    "1b uses the unified ansatz, circuit layout says '{}'",
+                    cl.ansatz
+                )));
             }
         }
         let feat0 = Linear::load(ld, "feature_proj.0", c, d, true)?;
         let feat_ln = LayerNorm::load(ld, "feature_proj.1", d)?;
         let proc = ChunkProcessor::load(ld, "quantum_processor.", d, d, CHUNK_SIZE, q, layers)?;
-        let blocks = (0..layers).map(|i| MambaBlock::load_quantum_ssm(ld, &format!("mamba_layers.{i}"), d, n)).collect::<Result<Vec<_>, _>>()?;
+        let blocks = (0..layers)
+            .map(|i| MambaBlock::load_quantum_ssm(ld, &format!("mamba_layers.{i}"), d, n))
+            .collect::<Result<Vec<_>, _>>()?;
         let out_norm = LayerNorm::load(ld, "output_norm", d)?;
         let head0 = Linear::load(ld, "output_layer.0", d, d, true)?;
         let head3 = Linear::load(ld, "output_layer.3", d, hp.n_classes, true)?;
-        Ok(Self { t, d, feat0, feat_ln, proc, blocks, out_norm, head0, head3 })
+        Ok(Self {
+            t,
+            d,
+            feat0,
+            feat_ln,
+            proc,
+            blocks,
+            out_norm,
+            head0,
+            head3,
+        })
     }
 
     /// Token-major window xt (T, C) → logits (n_classes).

@@ -34,7 +34,13 @@ impl QsbQssm {
     /// Loads `<prefix>{alpha,beta,gamma}_{real,imag}` (1), `<prefix>proj{1,2,3}.{weight (K, F),
     /// bias (K)}`, `<prefix>input_proj.{weight (Q, F), bias (Q)}`. The caller checks
     /// 2 ≤ Q ≤ 12 and that K fits the circuit program.
-    pub(crate) fn load(ld: &mut Loader<'_, '_>, prefix: &str, f: usize, q: usize, n_layers: usize) -> Result<Self, EngineError> {
+    pub(crate) fn load(
+        ld: &mut Loader<'_, '_>,
+        prefix: &str,
+        f: usize,
+        q: usize,
+        n_layers: usize,
+    ) -> Result<Self, EngineError> {
         let mut mags = [0.0f32; 3];
         for (m, c) in mags.iter_mut().zip(["alpha", "beta", "gamma"]) {
             let re = ld.take(&format!("{prefix}{c}_real"), &[1])?[0];
@@ -50,7 +56,14 @@ impl QsbQssm {
         ];
         let input_proj = Linear::load(ld, &format!("{prefix}input_proj"), f, q, true)?;
         let program = Program::unified_ansatz(q, n_layers, true);
-        Ok(Self { w: mags.map(|a| a / norm), proj, input_proj, program, q, k })
+        Ok(Self {
+            w: mags.map(|a| a / norm),
+            proj,
+            input_proj,
+            program,
+            q,
+            k,
+        })
     }
 
     /// Output width 9Q.
@@ -71,7 +84,13 @@ impl QsbQssm {
         let mut out = vec![0.0f32; nc * 9 * q];
         for j in 0..nc {
             for (b, th) in theta.iter().enumerate() {
-                circuit_forward(&self.program, &th[j * k..(j + 1) * k], &enc[j * q..(j + 1) * q], &mut psi, &mut m);
+                circuit_forward(
+                    &self.program,
+                    &th[j * k..(j + 1) * k],
+                    &enc[j * q..(j + 1) * q],
+                    &mut psi,
+                    &mut m,
+                );
                 let row = &mut out[j * 9 * q + b * 3 * q..j * 9 * q + (b + 1) * 3 * q];
                 for (o, mv) in row.iter_mut().zip(&m) {
                     *o = (self.w[b] as f64 * mv) as f32;

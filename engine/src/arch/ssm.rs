@@ -41,31 +41,92 @@ impl SelectiveSsm {
     /// 1b's SSM of block `prefix` (e.g. `mamba_layers.0`): tensors `<prefix>.ssm.{A_log (N), D (E),
     /// x_proj.weight (R+2N, E), dt_proj.weight (E, R), dt_proj.bias (E), out_proj.weight (E, E)}`,
     /// R = E/16.
-    pub(crate) fn load_quantum_ssm(ld: &mut Loader<'_, '_>, prefix: &str, e: usize, n: usize) -> Result<Self, EngineError> {
+    pub(crate) fn load_quantum_ssm(
+        ld: &mut Loader<'_, '_>,
+        prefix: &str,
+        e: usize,
+        n: usize,
+    ) -> Result<Self, EngineError> {
         let r = e / 16;
         let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[n])?;
         let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
         let x_proj = Linear::load(ld, &format!("{prefix}.ssm.x_proj"), e, r + 2 * n, false)?;
         let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
-        let out_proj = Some(Linear::load(ld, &format!("{prefix}.ssm.out_proj"), e, e, false)?);
-        Ok(Self::assemble(x_proj, dt_proj, &a_log, d_skip, out_proj, ScanDims { l: 0, e, n, a_row_stride: 0, dt_on_b: true }, r))
+        let out_proj = Some(Linear::load(
+            ld,
+            &format!("{prefix}.ssm.out_proj"),
+            e,
+            e,
+            false,
+        )?);
+        Ok(Self::assemble(
+            x_proj,
+            dt_proj,
+            &a_log,
+            d_skip,
+            out_proj,
+            ScanDims {
+                l: 0,
+                e,
+                n,
+                a_row_stride: 0,
+                dt_on_b: true,
+            },
+            r,
+        ))
     }
 
     /// 3b's SSM of block `prefix` (e.g. `layers.0`): tensors `<prefix>.x_proj.weight (R+2N, E)`,
     /// `<prefix>.ssm.{A_log (E, N), D (E), dt_proj.weight (E, R), dt_proj.bias (E)}`,
     /// R = ⌈d_model/16⌉.
-    pub(crate) fn load_true_classical(ld: &mut Loader<'_, '_>, prefix: &str, d_model: usize, e: usize, n: usize) -> Result<Self, EngineError> {
+    pub(crate) fn load_true_classical(
+        ld: &mut Loader<'_, '_>,
+        prefix: &str,
+        d_model: usize,
+        e: usize,
+        n: usize,
+    ) -> Result<Self, EngineError> {
         let r = d_model.div_ceil(16);
         let x_proj = Linear::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, false)?;
         let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[e, n])?;
         let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
         let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
-        Ok(Self::assemble(x_proj, dt_proj, &a_log, d_skip, None, ScanDims { l: 0, e, n, a_row_stride: n, dt_on_b: true }, r))
+        Ok(Self::assemble(
+            x_proj,
+            dt_proj,
+            &a_log,
+            d_skip,
+            None,
+            ScanDims {
+                l: 0,
+                e,
+                n,
+                a_row_stride: n,
+                dt_on_b: true,
+            },
+            r,
+        ))
     }
 
-    fn assemble(x_proj: Linear, dt_proj: Linear, a_log: &[f32], d_skip: Vec<f32>, out_proj: Option<Linear>, dims: ScanDims, r: usize) -> Self {
+    fn assemble(
+        x_proj: Linear,
+        dt_proj: Linear,
+        a_log: &[f32],
+        d_skip: Vec<f32>,
+        out_proj: Option<Linear>,
+        dims: ScanDims,
+        r: usize,
+    ) -> Self {
         let a = a_log.iter().map(|v| -libm::expf(*v)).collect();
-        Self { x_proj, dt_proj, a, d_skip, out_proj, dims, r }
+        Self {
+            x_proj,
+            dt_proj,
+            a,
+            d_skip,
+            out_proj,
+            dims,
+            r,
+        }
     }
 
     /// E·N, the size of one state.
@@ -94,8 +155,22 @@ impl SelectiveSsm {
         let mut t0 = 0;
         while t0 < l {
             let seg = SEGMENT.min(l - t0);
-            let dims = ScanDims { l: seg, ..self.dims };
-            scan_forward(&mut ys[t0 * e..], &mut hs, &x[t0 * e..], &delta[t0 * e..], &self.a, &bm[t0 * n..], &cm[t0 * n..], &self.d_skip, Some(&*state), dims);
+            let dims = ScanDims {
+                l: seg,
+                ..self.dims
+            };
+            scan_forward(
+                &mut ys[t0 * e..],
+                &mut hs,
+                &x[t0 * e..],
+                &delta[t0 * e..],
+                &self.a,
+                &bm[t0 * n..],
+                &cm[t0 * n..],
+                &self.d_skip,
+                Some(&*state),
+                dims,
+            );
             state[..en].copy_from_slice(&hs[seg * en..(seg + 1) * en]);
             t0 += seg;
         }

@@ -1,0 +1,580 @@
+//! The inference engine (`qssm-engine`) against the trainer and the reference fixtures:
+//! a model file is built from each fixture's `param.*` tensors and a model card, serialised with
+//! `qssm_formats::model_file::to_bytes`, loaded by the engine, and its full-window logits are
+//! compared with the trainer's `forward_eval` and the fixture's `output.logits_eval`
+//! (≤ 1e-5 abs). Also: an f16 round trip, and every kind of bad file / bad input giving its
+//! specific typed error (no panic). The bad-input tests use small synthetic models so they run
+//! without `../shared`.
+use qssm_engine::{EngineError, Model as Engine, ModelFileError};
+use qssm_formats::model_file::{
+    to_bytes, CircuitLayout, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
+};
+use qssm_tests::{max_abs_diff, Fixture};
+use qssm_trainer::models::{registry, Model, ModelConfig};
+
+/// A trainer model with its parameters, and the inputs/expected logits if from a fixture.
+struct Case {
+    model: Box<dyn Model>,
+    params: Vec<f32>,
+    /// windows (B, C, T)
+    x: Vec<f32>,
+    b: usize,
+    /// fixture `output.logits_eval` (B, n_classes), if any
+    want: Option<Vec<f32>>,
+}
+
+fn from_fixture(name: &str) -> Option<Case> {
+    let fx = Fixture::load(name)?;
+    let cfg = ModelConfig {
+        n_channels: fx.meta_usize("C"),
+        n_times: fx.meta_usize("T"),
+        d_model: fx.meta_usize("d_model"),
+        d_state: fx.meta_usize("d_state"),
+        n_qubits: fx.meta_usize("n_qubits"),
+        n_layers: fx.meta_usize("n_layers"),
+        n_classes: fx.meta_usize("output_dim"),
+        dropout: 0.0,
+    };
+    let model = registry::build(&fx.metadata["model_id"], cfg).expect("model in registry");
+    let mut params = vec![0.0f32; model.layout().len()];
+    for spec in model.layout().specs() {
+        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
+    }
+    Some(Case {
+        model,
+        params,
+        x: fx.get("input.x").data.clone(),
+        b: fx.meta_usize("B"),
+        want: Some(fx.get("output.logits_eval").data.clone()),
+    })
+}
+
+/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// A small synthetic model (no fixture needed): C = 4, T = 40 (1b: two chunks, the last one
+/// padded), D = 16, N = 4, Q = 2, 3 blocks (1b: state chained over three blocks), 3 classes.
+fn synthetic(id: &str) -> Case {
+    let cfg = ModelConfig {
+        n_channels: 4,
+        n_times: 40,
+        d_model: 16,
+        d_state: 4,
+        n_qubits: 2,
+        n_layers: 3,
+        n_classes: 3,
+        dropout: 0.1,
+    };
+    let model = registry::build(id, cfg).expect("model in registry");
+    let mut params = noise(11, model.layout().len());
+    params.iter_mut().for_each(|v| *v *= 0.3);
+    let b = 2;
+    let x = noise(12, b * 4 * 40).iter().map(|v| v * 0.05).collect();
+    Case {
+        model,
+        params,
+        x,
+        b,
+        want: None,
+    }
+}
+
+/// A model card for `m`: input unit mV, channel-major, channels `Ch1..ChC`.
+fn card_for(m: &dyn Model) -> ModelCard {
+    let c = m.config();
+    let quantum = m.id() == "1b";
+    ModelCard {
+        qssm_version: "0.1.0".into(),
+        model_id: m.id().into(),
+        class_name: m.class_name().into(),
+        causal: m.id() == "3b",
+        hyperparameters: Hyperparameters {
+            n_channels: c.n_channels,
+            n_times: c.n_times,
+            d_model: c.d_model,
+            d_state: c.d_state,
+            n_qubits: c.n_qubits,
+            n_layers: c.n_layers,
+            n_classes: c.n_classes,
+            dropout: c.dropout,
+        },
+        circuit: quantum.then(|| CircuitLayout {
+            ansatz: "unified".into(),
+            n_qubits: c.n_qubits,
+            n_layers: c.n_layers,
+            encoding: "ry(tanh(input_proj(s))*pi)".into(),
+            measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q}", q = c.n_qubits - 1),
+            wire_order: "wire 0 = most significant bit".into(),
+            chunk_size: 32,
+        }),
+        input: InputSpec {
+            sfreq: 160.0,
+            n_times: c.n_times,
+            channels: (1..=c.n_channels).map(|i| format!("Ch{i}")).collect(),
+            unit: "mV".into(),
+            layout: "channel_major".into(),
+        },
+        preprocessing: serde_json::json!({ "note": "test model, no preprocessing" }),
+        split: None,
+        training: serde_json::json!({}),
+        metrics: serde_json::json!({}),
+        dtype: "f32".into(),
+    }
+}
+
+/// The model file of `case` with `card`, every layout tensor except those `keep` rejects.
+fn blob_with(
+    case: &Case,
+    card: &ModelCard,
+    dtype: TensorDtype,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<u8> {
+    let tensors: Vec<TensorOut<'_>> = case
+        .model
+        .layout()
+        .specs()
+        .iter()
+        .filter(|s| keep(&s.name))
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &case.params[s.range.clone()],
+        })
+        .collect();
+    to_bytes(card, &tensors, dtype).expect("serialises")
+}
+
+fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
+    blob_with(case, &card_for(case.model.as_ref()), dtype, |_| true)
+}
+
+fn window(case: &Case, i: usize) -> &[f32] {
+    let n = case.x.len() / case.b;
+    &case.x[i * n..(i + 1) * n]
+}
+
+/// Engine (f32 file) vs trainer and fixture; returns (max |engine − trainer|, max |engine −
+/// fixture|).
+fn check_parity(name: &str, case: &Case) -> (f32, f32) {
+    let engine =
+        Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
+    assert_eq!(engine.model_id(), case.model.id());
+    assert_eq!(engine.input_len(), case.x.len() / case.b);
+    let (mut d_trainer, mut d_fixture) = (0.0f32, 0.0f32);
+    for i in 0..case.b {
+        let p = engine
+            .classify_window(window(case, i))
+            .expect("window classifies");
+        let want = case.model.forward_eval(&case.params, window(case, i));
+        let d = max_abs_diff(&p.logits, &want);
+        assert!(
+            d <= 1e-5,
+            "{name}: engine vs trainer logits of sample {i} differ by {d:e}"
+        );
+        d_trainer = d_trainer.max(d);
+        if let Some(fx) = &case.want {
+            let k = p.logits.len();
+            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
+            assert!(
+                d <= 1e-5,
+                "{name}: engine vs fixture logits of sample {i} differ by {d:e}"
+            );
+            d_fixture = d_fixture.max(d);
+        }
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!(
+            (sum - 1.0).abs() <= 1e-6,
+            "{name}: probabilities sum to {sum}"
+        );
+        let best = p.logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(p.logits[p.class], best, "{name}: class is the argmax");
+    }
+    eprintln!(
+        "{name}: max |engine − trainer| = {d_trainer:e}, max |engine − fixture| = {d_fixture:e}"
+    );
+    (d_trainer, d_fixture)
+}
+
+/// f16 file vs f32 file: logits within 1e-2, same class.
+fn check_f16(name: &str, case: &Case) {
+    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("f32 file loads");
+    let bytes16 = blob(case, TensorDtype::F16);
+    let e16 = Engine::from_bytes(&bytes16).expect("f16 file loads");
+    assert_eq!(e16.card().dtype, "f16");
+    let mut dmax = 0.0f32;
+    for i in 0..case.b {
+        let (p32, p16) = (
+            e32.classify_window(window(case, i)).unwrap(),
+            e16.classify_window(window(case, i)).unwrap(),
+        );
+        let d = max_abs_diff(&p32.logits, &p16.logits);
+        assert!(
+            d <= 1e-2,
+            "{name}: f16 logits of sample {i} differ from f32 by {d:e}"
+        );
+        assert_eq!(
+            p32.class, p16.class,
+            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
+            p32.logits, p16.logits
+        );
+        dmax = dmax.max(d);
+    }
+    eprintln!(
+        "{name}: f16 file ({} bytes): max |f16 − f32| logits = {dmax:e}",
+        bytes16.len()
+    );
+}
+
+fn fixture_parity(name: &str) {
+    let Some(case) = from_fixture(name) else {
+        return;
+    };
+    check_parity(name, &case);
+    check_f16(name, &case);
+}
+
+#[test]
+fn fixture_1b() {
+    fixture_parity("1b");
+}
+#[test]
+fn fixture_1b_bigdt() {
+    fixture_parity("1b_bigdt");
+}
+#[test]
+fn fixture_3b() {
+    fixture_parity("3b");
+}
+#[test]
+fn fixture_3b_bigdt() {
+    fixture_parity("3b_bigdt");
+}
+
+#[test]
+fn synthetic_models_match_the_trainer() {
+    for id in ["1b", "3b"] {
+        let case = synthetic(id);
+        check_parity(&format!("synthetic {id}"), &case);
+        check_f16(&format!("synthetic {id}"), &case);
+    }
+}
+
+/// Loading `bytes` must fail; returns the error (and checks its message is one line).
+fn load_err(bytes: &[u8]) -> EngineError {
+    let e = Engine::from_bytes(bytes).expect_err("loading must fail");
+    let msg = e.to_string();
+    assert!(
+        !msg.is_empty() && !msg.contains('\n'),
+        "one-line message: {msg:?}"
+    );
+    e
+}
+
+#[test]
+fn truncated_file_is_rejected() {
+    for id in ["1b", "3b"] {
+        let bytes = blob(&synthetic(id), TensorDtype::F32);
+        for cut in [bytes.len() / 2, bytes.len() - 1, 7, 0] {
+            let e = load_err(&bytes[..cut]);
+            assert!(
+                matches!(e, EngineError::File(ModelFileError::NotSafetensors(_))),
+                "{id} cut at {cut}: {e:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn garbage_is_rejected() {
+    let random: Vec<u8> = noise(99, 4096)
+        .iter()
+        .map(|v| (v.to_bits() >> 7) as u8)
+        .collect();
+    let mut huge_header = vec![0xffu8; 8];
+    huge_header.extend_from_slice(b"{}");
+    for (what, bytes) in [
+        ("random", random),
+        ("text", b"this is not a model file at all".to_vec()),
+        ("huge header length", huge_header),
+        ("zeros", vec![0u8; 64]),
+    ] {
+        let e = load_err(&bytes);
+        assert!(
+            matches!(e, EngineError::File(ModelFileError::NotSafetensors(_))),
+            "{what}: {e:?}"
+        );
+    }
+    // a valid safetensors file without the qssm metadata
+    let e = load_err(
+        &safetensors::serialize(
+            Vec::<(String, safetensors::tensor::TensorView<'_>)>::new(),
+            None,
+        )
+        .unwrap(),
+    );
+    assert!(
+        matches!(e, EngineError::File(ModelFileError::MissingMetadata(_))),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    for (id, gone) in [
+        ("1b", "mamba_layers.2.ssm.out_proj.weight"),
+        ("1b", "quantum_processor.quantum_branches.gamma_imag"),
+        ("3b", "layers.1.ssm.A_log"),
+        ("3b", "classifier.bias"),
+    ] {
+        let case = synthetic(id);
+        let e = load_err(&blob_with(
+            &case,
+            &card_for(case.model.as_ref()),
+            TensorDtype::F32,
+            |n| n != gone,
+        ));
+        match e {
+            EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
+            e => panic!("{id} without {gone}: {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_shape_is_named() {
+    for (id, bad) in [
+        ("1b", "quantum_processor.output_proj.0.weight"),
+        ("3b", "layers.0.conv1d.weight"),
+    ] {
+        let case = synthetic(id);
+        let spec = case.model.layout().get(bad).expect("tensor exists").clone();
+        // same element count, other shape: (a, b, …) → (numel)
+        let flat = [spec.shape.iter().product::<usize>()];
+        let tensors: Vec<TensorOut<'_>> = case
+            .model
+            .layout()
+            .specs()
+            .iter()
+            .map(|s| TensorOut {
+                name: &s.name,
+                shape: if s.name == bad { &flat } else { &s.shape },
+                data: &case.params[s.range.clone()],
+            })
+            .collect();
+        let e = load_err(
+            &to_bytes(&card_for(case.model.as_ref()), &tensors, TensorDtype::F32).unwrap(),
+        );
+        match e {
+            EngineError::File(ModelFileError::ShapeMismatch {
+                name,
+                found,
+                expected,
+            }) => {
+                assert_eq!(
+                    (name.as_str(), found.as_slice(), expected),
+                    (bad, &flat[..], spec.shape)
+                );
+            }
+            e => panic!("{id} with {bad} reshaped: {e:?}"),
+        }
+    }
+    // hyperparameters that disagree with the tensors: the card says d_state 5, tensors have 4
+    let case = synthetic("3b");
+    let mut card = card_for(case.model.as_ref());
+    card.hyperparameters.d_state = 5;
+    let e = load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true));
+    assert!(
+        matches!(e, EngineError::File(ModelFileError::ShapeMismatch { .. })),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unknown_model_id_is_rejected() {
+    let case = synthetic("3b");
+    for id in ["9z", "1a", "", "TrueClassicalMamba"] {
+        let mut card = card_for(case.model.as_ref());
+        card.model_id = id.into();
+        match load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true)) {
+            EngineError::UnsupportedModel { id: got } => assert_eq!(got, id),
+            e => panic!("model id {id:?}: {e:?}"),
+        }
+    }
+}
+
+/// A change to a model card.
+type CardEdit = fn(&mut ModelCard);
+
+#[test]
+fn inconsistent_card_is_rejected() {
+    let case = synthetic("1b");
+    let edits: [(&str, CardEdit); 7] = [
+        ("input.n_times", |c| c.input.n_times += 1),
+        ("channel list", |c| {
+            c.input.channels.pop();
+        }),
+        ("layout", |c| c.input.layout = "sample_major".into()),
+        ("class name", |c| c.class_name = "TrueClassicalMamba".into()),
+        ("circuit qubits", |c| {
+            c.circuit.as_mut().unwrap().n_qubits = 3
+        }),
+        ("chunk size", |c| {
+            c.circuit.as_mut().unwrap().chunk_size = 16
+        }),
+        ("zero classes", |c| c.hyperparameters.n_classes = 0),
+    ];
+    for (what, edit) in edits {
+        let mut card = card_for(case.model.as_ref());
+        edit(&mut card);
+        let e = load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true));
+        assert!(matches!(e, EngineError::Mismatch { .. }), "{what}: {e:?}");
+    }
+    // 1b needs 2 ≤ Q ≤ 12 (guards the simulator against absurd cards)
+    let mut card = card_for(case.model.as_ref());
+    card.hyperparameters.n_qubits = 40;
+    card.circuit = None;
+    let e = load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true));
+    assert!(
+        matches!(e, EngineError::Mismatch { .. }),
+        "40 qubits: {e:?}"
+    );
+}
+
+#[test]
+fn extra_and_non_finite_tensors_are_rejected() {
+    let case = synthetic("3b");
+    let card = card_for(case.model.as_ref());
+    let mut tensors: Vec<TensorOut<'_>> = case
+        .model
+        .layout()
+        .specs()
+        .iter()
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &case.params[s.range.clone()],
+        })
+        .collect();
+    let extra = [1.0f32, 2.0];
+    tensors.push(TensorOut {
+        name: "layers.0.mystery",
+        shape: &[2],
+        data: &extra,
+    });
+    match load_err(&to_bytes(&card, &tensors, TensorDtype::F32).unwrap()) {
+        EngineError::UnexpectedTensor { name, model } => {
+            assert_eq!((name.as_str(), model.as_str()), ("layers.0.mystery", "3b"))
+        }
+        e => panic!("extra tensor: {e:?}"),
+    }
+    tensors.pop();
+    let mut bad = case.params[case
+        .model
+        .layout()
+        .get("final_norm.weight")
+        .unwrap()
+        .range
+        .clone()]
+    .to_vec();
+    bad[3] = f32::NAN;
+    for t in tensors.iter_mut().filter(|t| t.name == "final_norm.weight") {
+        t.data = &bad;
+    }
+    match load_err(&to_bytes(&card, &tensors, TensorDtype::F32).unwrap()) {
+        EngineError::NonFiniteWeight { name, index } => {
+            assert_eq!((name.as_str(), index), ("final_norm.weight", 3))
+        }
+        e => panic!("NaN weight: {e:?}"),
+    }
+}
+
+#[test]
+fn unused_1b_norms_are_optional() {
+    // the reference constructs mamba_layers.i.norm but never uses it: a file without it loads
+    // and gives the same logits
+    let case = synthetic("1b");
+    let full = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+    let lean = Engine::from_bytes(&blob_with(
+        &case,
+        &card_for(case.model.as_ref()),
+        TensorDtype::F32,
+        |n| !n.contains(".norm."),
+    ))
+    .unwrap();
+    assert_eq!(
+        full.classify_window(window(&case, 0)).unwrap(),
+        lean.classify_window(window(&case, 0)).unwrap()
+    );
+}
+
+#[test]
+fn wrong_input_length_is_rejected() {
+    for id in ["1b", "3b"] {
+        let case = synthetic(id);
+        let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+        let n = engine.input_len();
+        assert_eq!(n, 4 * 40);
+        for len in [0, 1, n - 1, n + 1, 2 * n] {
+            let x = vec![0.01f32; len];
+            match engine.classify_window(&x) {
+                Err(EngineError::WrongInputLength { expected, found }) => {
+                    assert_eq!((expected, found), (n, len))
+                }
+                other => panic!("{id}, length {len}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn non_finite_input_is_located() {
+    for id in ["1b", "3b"] {
+        let case = synthetic(id);
+        let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+        let t = engine.n_times();
+        for (channel, sample, v) in [
+            (2, 5, f32::NAN),
+            (0, 0, f32::INFINITY),
+            (3, t - 1, f32::NEG_INFINITY),
+        ] {
+            let mut x = window(&case, 0).to_vec();
+            x[channel * t + sample] = v;
+            match engine.classify_window(&x) {
+                Err(e @ EngineError::NonFiniteInput { .. }) => {
+                    assert!(
+                        matches!(e, EngineError::NonFiniteInput { channel: c, sample: s } if (c, s) == (channel, sample)),
+                        "{e:?}"
+                    );
+                    assert!(!e.to_string().contains('\n'));
+                }
+                other => panic!("{id}, {v} at ({channel}, {sample}): {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn card_accessors() {
+    let case = synthetic("1b");
+    let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+    assert_eq!(
+        (engine.n_channels(), engine.n_times(), engine.n_classes()),
+        (4, 40, 3)
+    );
+    assert_eq!(engine.channels(), ["Ch1", "Ch2", "Ch3", "Ch4"]);
+    assert_eq!(engine.input_unit(), "mV");
+    assert_eq!(engine.card().class_name, "QuantumMambaSSM");
+    assert!(qssm_engine::SUPPORTED_MODELS.iter().any(|m| m.id == "3b"));
+}
