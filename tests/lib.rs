@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 /// The `shared/` directory next to the workspace, if present.
 pub fn shared_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("shared");
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("shared");
     d.is_dir().then_some(d)
 }
 
@@ -35,17 +38,35 @@ impl Fixture {
             eprintln!("note: ../shared not found, skipping fixture {name}");
             return None;
         };
-        let bytes = std::fs::read(dir.join("fixtures/reference").join(format!("{name}.safetensors"))).expect("fixture readable");
+        let bytes = std::fs::read(
+            dir.join("fixtures/reference")
+                .join(format!("{name}.safetensors")),
+        )
+        .expect("fixture readable");
         let (_, meta) = SafeTensors::read_metadata(&bytes).expect("fixture header");
         let st = SafeTensors::deserialize(&bytes).expect("fixture parses");
         let mut tensors = HashMap::new();
         for (k, v) in st.tensors() {
             let data: Vec<f32> = match v.dtype() {
-                Dtype::F32 => v.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-                Dtype::I64 => v.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                Dtype::F32 => v
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
+                Dtype::I64 => v
+                    .data()
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32)
+                    .collect(),
                 d => panic!("unexpected dtype {d:?} in {k}"),
             };
-            tensors.insert(k, Tensor { shape: v.shape().to_vec(), data });
+            tensors.insert(
+                k,
+                Tensor {
+                    shape: v.shape().to_vec(),
+                    data,
+                },
+            );
         }
         let metadata = meta.metadata().clone().unwrap_or_default();
         Some(Fixture { tensors, metadata })
@@ -56,7 +77,9 @@ impl Fixture {
     /// # Panics
     /// If the fixture lacks it.
     pub fn get(&self, name: &str) -> &Tensor {
-        self.tensors.get(name).unwrap_or_else(|| panic!("fixture lacks {name}"))
+        self.tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture lacks {name}"))
     }
 
     /// Integer metadata field.
@@ -68,7 +91,10 @@ impl Fixture {
 /// max |a − b|.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// max |a|.

@@ -31,19 +31,38 @@ fn load(name: &str) -> Option<Loaded> {
     };
     let model = registry::build(&fx.metadata["model_id"], cfg).expect("model in registry");
     let lay = model.layout();
-    assert_eq!(lay.len(), fx.meta_usize("n_params"), "{name}: parameter count");
+    assert_eq!(
+        lay.len(),
+        fx.meta_usize("n_params"),
+        "{name}: parameter count"
+    );
     let mut params = vec![0.0f32; lay.len()];
     for spec in lay.specs() {
         let t = fx.get(&format!("param.{}", spec.name));
         assert_eq!(t.shape, spec.shape, "{name}: shape of {}", spec.name);
         params[spec.range.clone()].copy_from_slice(&t.data);
     }
-    let n_fixture_params = fx.tensors.keys().filter(|k| k.starts_with("param.")).count();
-    assert_eq!(n_fixture_params, lay.specs().len(), "{name}: every state_dict entry is in our layout");
-    Some(Loaded { fx, model, params, b, c, t })
+    let n_fixture_params = fx
+        .tensors
+        .keys()
+        .filter(|k| k.starts_with("param."))
+        .count();
+    assert_eq!(
+        n_fixture_params,
+        lay.specs().len(),
+        "{name}: every state_dict entry is in our layout"
+    );
+    Some(Loaded {
+        fx,
+        model,
+        params,
+        b,
+        c,
+        t,
+    })
 }
 
-fn sample<'a>(x: &'a [f32], b: usize, i: usize) -> &'a [f32] {
+fn sample(x: &[f32], b: usize, i: usize) -> &[f32] {
     let n = x.len() / b;
     &x[i * n..(i + 1) * n]
 }
@@ -57,7 +76,10 @@ fn check_forward(name: &str) {
         let xi = sample(x, l.b, i);
         let logits = l.model.forward_eval(&l.params, xi);
         let d = max_abs_diff(&logits, sample(want, l.b, i));
-        assert!(d <= 1e-5, "{name}: eval logits of sample {i} differ by {d:e}");
+        assert!(
+            d <= 1e-5,
+            "{name}: eval logits of sample {i} differ by {d:e}"
+        );
         let trace = l.model.trace(&l.params, xi);
         for (k, t) in l.fx.tensors.iter().filter(|(k, _)| k.starts_with("act.")) {
             let ours = trace
@@ -66,7 +88,10 @@ fn check_forward(name: &str) {
                 .unwrap_or_else(|| panic!("{name}: no intermediate for {k}"));
             let scale = max_abs(&t.data).max(f32::MIN_POSITIVE);
             let d = max_abs_diff(&ours.1, sample(&t.data, l.b, i));
-            assert!(d <= 1e-5 * scale, "{name}: {k} of sample {i} differs by {d:e} (max-abs {scale:e})");
+            assert!(
+                d <= 1e-5 * scale,
+                "{name}: {k} of sample {i} differs by {d:e} (max-abs {scale:e})"
+            );
             acts_checked += 1;
         }
     }
@@ -80,14 +105,27 @@ fn check_gradients(name: &str) {
     let mut g = vec![0.0f32; l.params.len()];
     let mut loss = 0.0f32;
     let want_logits = &l.fx.get("output.logits_train").data;
-    for i in 0..l.b {
-        let out = l.model.forward_backward(&l.params, sample(x, l.b, i), y[i] as usize, 1.0 / l.b as f32, None, &mut g);
+    for (i, yi) in y.iter().enumerate() {
+        let out = l.model.forward_backward(
+            &l.params,
+            sample(x, l.b, i),
+            *yi as usize,
+            1.0 / l.b as f32,
+            None,
+            &mut g,
+        );
         loss += out.loss / l.b as f32;
         let d = max_abs_diff(&out.logits, sample(want_logits, l.b, i));
-        assert!(d <= 1e-5, "{name}: train logits of sample {i} differ by {d:e}");
+        assert!(
+            d <= 1e-5,
+            "{name}: train logits of sample {i} differ by {d:e}"
+        );
     }
     let want_loss = l.fx.get("output.loss").data[0];
-    assert!((loss - want_loss).abs() <= 1e-5, "{name}: loss {loss} vs {want_loss}");
+    assert!(
+        (loss - want_loss).abs() <= 1e-5,
+        "{name}: loss {loss} vs {want_loss}"
+    );
     let mut n_grads = 0;
     let global = max_abs(&g);
     for spec in l.model.layout().specs() {
@@ -98,24 +136,44 @@ fn check_gradients(name: &str) {
                 // round-off (~1e-9), so a relative comparison is meaningless. Check both are
                 // round-off relative to the largest gradient of the model instead.
                 let (ours, theirs) = (max_abs(&g[spec.range.clone()]), max_abs(&t.data));
-                assert!(ours <= 1e-6 * global && theirs <= 1e-6 * global, "{name}: {} should be ~0: ours {ours:e}, reference {theirs:e}", spec.name);
+                assert!(
+                    ours <= 1e-6 * global && theirs <= 1e-6 * global,
+                    "{name}: {} should be ~0: ours {ours:e}, reference {theirs:e}",
+                    spec.name
+                );
                 n_grads += 1;
             }
             Some(t) => {
                 let ours = &g[spec.range.clone()];
                 let scale = max_abs(&t.data);
                 let d = max_abs_diff(ours, &t.data);
-                assert!(d <= 1e-3 * scale || (scale == 0.0 && d <= 1e-12), "{name}: grad of {} differs by {d:e} (max |grad| {scale:e})", spec.name);
+                assert!(
+                    d <= 1e-3 * scale || (scale == 0.0 && d <= 1e-12),
+                    "{name}: grad of {} differs by {d:e} (max |grad| {scale:e})",
+                    spec.name
+                );
                 n_grads += 1;
             }
             None => {
-                assert!(!spec.used, "{name}: fixture has no gradient for used parameter {}", spec.name);
-                assert!(g[spec.range.clone()].iter().all(|v| *v == 0.0), "{name}: unused {} got a gradient", spec.name);
+                assert!(
+                    !spec.used,
+                    "{name}: fixture has no gradient for used parameter {}",
+                    spec.name
+                );
+                assert!(
+                    g[spec.range.clone()].iter().all(|v| *v == 0.0),
+                    "{name}: unused {} got a gradient",
+                    spec.name
+                );
             }
         }
     }
     let without = l.fx.meta_usize("params_without_grad");
-    assert_eq!(l.model.layout().specs().len() - n_grads, without, "{name}: tensors without gradient");
+    assert_eq!(
+        l.model.layout().specs().len() - n_grads,
+        without,
+        "{name}: tensors without gradient"
+    );
     let _ = (l.c, l.t);
 }
 
@@ -169,7 +227,12 @@ fn check_adamw(name: &str) {
     use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};
     let Some(mut l) = load(name) else { return };
     let x = l.fx.get("input.x").data.clone();
-    let ys: Vec<usize> = l.fx.get("input.y").data.iter().map(|v| *v as usize).collect();
+    let ys: Vec<usize> =
+        l.fx.get("input.y")
+            .data
+            .iter()
+            .map(|v| *v as usize)
+            .collect();
     let windows: Vec<&[f32]> = (0..l.b).map(|i| sample(&x, l.b, i)).collect();
     let want = &l.fx.get("output.adamw_losses").data;
     let mut ws = BatchWorkspace::default();
@@ -178,9 +241,14 @@ fn check_adamw(name: &str) {
     let active = l.model.layout().trainable_ranges();
     for (k, w) in want.iter().enumerate() {
         let out = ws.forward_backward(l.model.as_ref(), &l.params, &windows, &ys, None, &mut g);
-        assert!((out.loss - w).abs() <= 1e-4, "{name}: AdamW step {k} loss {} vs reference {w}", out.loss);
+        assert!(
+            (out.loss - w).abs() <= 1e-4,
+            "{name}: AdamW step {k} loss {} vs reference {w}",
+            out.loss
+        );
         clip_grad_norm(&mut g, 1.0);
-        opt.step(&mut l.params, &g, &active, 1e-3).expect("valid step");
+        opt.step(&mut l.params, &g, &active, 1e-3)
+            .expect("valid step");
     }
 }
 

@@ -204,8 +204,13 @@ impl TensorView<'_> {
     /// Element `i` widened to f32.
     pub fn get(&self, i: usize) -> f32 {
         match self.dtype {
-            TensorDtype::F32 => f32::from_le_bytes(self.bytes[4 * i..4 * i + 4].try_into().expect("4 bytes")),
-            TensorDtype::F16 => half::f16::from_le_bytes(self.bytes[2 * i..2 * i + 2].try_into().expect("2 bytes")).to_f32(),
+            TensorDtype::F32 => {
+                f32::from_le_bytes(self.bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"))
+            }
+            TensorDtype::F16 => {
+                half::f16::from_le_bytes(self.bytes[2 * i..2 * i + 2].try_into().expect("2 bytes"))
+                    .to_f32()
+            }
         }
     }
 
@@ -229,39 +234,71 @@ impl<'a> ModelFile<'a> {
     /// [`Self::expect`]). Errors: [`ModelFileError::NotSafetensors`], `MissingMetadata`,
     /// `WrongFormat`, `UnsupportedVersion`, `BadCard`, `UnsupportedDtype`.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ModelFileError> {
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
-        let md = meta.metadata().as_ref().ok_or(ModelFileError::MissingMetadata("format"))?;
-        let format = md.get("format").ok_or(ModelFileError::MissingMetadata("format"))?;
+        let (_, meta) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
+        let md = meta
+            .metadata()
+            .as_ref()
+            .ok_or(ModelFileError::MissingMetadata("format"))?;
+        let format = md
+            .get("format")
+            .ok_or(ModelFileError::MissingMetadata("format"))?;
         if format != FORMAT {
             return Err(ModelFileError::WrongFormat(format.clone()));
         }
-        let version = md.get("format_version").ok_or(ModelFileError::MissingMetadata("format_version"))?;
+        let version = md
+            .get("format_version")
+            .ok_or(ModelFileError::MissingMetadata("format_version"))?;
         if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
-            return Err(ModelFileError::UnsupportedVersion { found: version.clone() });
+            return Err(ModelFileError::UnsupportedVersion {
+                found: version.clone(),
+            });
         }
-        let card_json = md.get("qssm").ok_or(ModelFileError::MissingMetadata("qssm"))?;
-        let card: ModelCard = serde_json::from_str(card_json).map_err(|e| ModelFileError::BadCard(e.to_string()))?;
+        let card_json = md
+            .get("qssm")
+            .ok_or(ModelFileError::MissingMetadata("qssm"))?;
+        let card: ModelCard =
+            serde_json::from_str(card_json).map_err(|e| ModelFileError::BadCard(e.to_string()))?;
         let mut tensors = Vec::new();
         for (name, view) in st.tensors() {
             let dtype = match view.dtype() {
                 Dtype::F32 => TensorDtype::F32,
                 Dtype::F16 => TensorDtype::F16,
-                other => return Err(ModelFileError::UnsupportedDtype { name, dtype: alloc::format!("{other:?}") }),
+                other => {
+                    return Err(ModelFileError::UnsupportedDtype {
+                        name,
+                        dtype: alloc::format!("{other:?}"),
+                    })
+                }
             };
             let data = view.data();
             // the borrowed slice lives as long as `bytes`; recover it by offset
             let start = data.as_ptr() as usize - bytes.as_ptr() as usize;
-            tensors.push(TensorView { name, shape: view.shape().to_vec(), dtype, bytes: &bytes[start..start + data.len()] });
+            tensors.push(TensorView {
+                name,
+                shape: view.shape().to_vec(),
+                dtype,
+                bytes: &bytes[start..start + data.len()],
+            });
         }
         Ok(Self { card, tensors })
     }
 
     /// The tensor `name`, checked to have `shape`. Errors: `MissingTensor`, `ShapeMismatch`.
     pub fn expect(&self, name: &str, shape: &[usize]) -> Result<&TensorView<'a>, ModelFileError> {
-        let t = self.tensors.iter().find(|t| t.name == name).ok_or_else(|| ModelFileError::MissingTensor(name.to_string()))?;
+        let t = self
+            .tensors
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ModelFileError::MissingTensor(name.to_string()))?;
         if t.shape != shape {
-            return Err(ModelFileError::ShapeMismatch { name: name.to_string(), found: t.shape.clone(), expected: shape.to_vec() });
+            return Err(ModelFileError::ShapeMismatch {
+                name: name.to_string(),
+                found: t.shape.clone(),
+                expected: shape.to_vec(),
+            });
         }
         Ok(t)
     }
@@ -278,7 +315,11 @@ pub struct TensorOut<'a> {
 }
 
 /// Serialises a model file to bytes, storing weights as `dtype` (f16 rounds to nearest).
-pub fn to_bytes(card: &ModelCard, tensors: &[TensorOut<'_>], dtype: TensorDtype) -> Result<Vec<u8>, ModelFileError> {
+pub fn to_bytes(
+    card: &ModelCard,
+    tensors: &[TensorOut<'_>],
+    dtype: TensorDtype,
+) -> Result<Vec<u8>, ModelFileError> {
     use safetensors::tensor::TensorView as StView;
     let mut card = card.clone();
     card.dtype = match dtype {
@@ -289,7 +330,11 @@ pub fn to_bytes(card: &ModelCard, tensors: &[TensorOut<'_>], dtype: TensorDtype)
         .iter()
         .map(|t| match dtype {
             TensorDtype::F32 => t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            TensorDtype::F16 => t.data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+            TensorDtype::F16 => t
+                .data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
         })
         .collect();
     let st_dtype = match dtype {
@@ -298,14 +343,19 @@ pub fn to_bytes(card: &ModelCard, tensors: &[TensorOut<'_>], dtype: TensorDtype)
     };
     let mut views = Vec::new();
     for (t, b) in tensors.iter().zip(&bufs) {
-        let v = StView::new(st_dtype, t.shape.to_vec(), b).map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
+        let v = StView::new(st_dtype, t.shape.to_vec(), b)
+            .map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
         views.push((t.name.to_string(), v));
     }
     let mut md = alloc::collections::BTreeMap::new();
     md.insert("format".to_string(), FORMAT.to_string());
     md.insert("format_version".to_string(), FORMAT_VERSION.to_string());
-    md.insert("qssm".to_string(), serde_json::to_string(&card).map_err(|e| ModelFileError::BadCard(e.to_string()))?);
-    let raw = safetensors::serialize(views, Some(md.into_iter().collect())).map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
+    md.insert(
+        "qssm".to_string(),
+        serde_json::to_string(&card).map_err(|e| ModelFileError::BadCard(e.to_string()))?,
+    );
+    let raw = safetensors::serialize(views, Some(md.into_iter().collect()))
+        .map_err(|e| ModelFileError::NotSafetensors(e.to_string()))?;
     canonical_header(&raw)
 }
 
@@ -316,10 +366,16 @@ pub fn to_bytes(card: &ModelCard, tensors: &[TensorOut<'_>], dtype: TensorDtype)
 /// offsets are relative to the end of the header).
 fn canonical_header(raw: &[u8]) -> Result<Vec<u8>, ModelFileError> {
     let bad = |m: &str| ModelFileError::NotSafetensors(m.to_string());
-    let n = u64::from_le_bytes(raw.get(..8).ok_or_else(|| bad("short buffer"))?.try_into().expect("8 bytes")) as usize;
+    let n = u64::from_le_bytes(
+        raw.get(..8)
+            .ok_or_else(|| bad("short buffer"))?
+            .try_into()
+            .expect("8 bytes"),
+    ) as usize;
     let header = raw.get(8..8 + n).ok_or_else(|| bad("short header"))?;
     // serde_json's Map is a BTreeMap (no `preserve_order`): keys come out sorted
-    let value: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
     let mut json = serde_json::to_vec(&value).map_err(|e| bad(&e.to_string()))?;
     while json.len() % 8 != 0 {
         json.push(b' ');
@@ -334,17 +390,31 @@ fn canonical_header(raw: &[u8]) -> Result<Vec<u8>, ModelFileError> {
 /// Writes a model file atomically (temporary file in the same directory, flush + fsync,
 /// rename). On error nothing is left at `path` and the temporary file is removed.
 #[cfg(feature = "std")]
-pub fn write_model_file(path: &std::path::Path, card: &ModelCard, tensors: &[TensorOut<'_>], dtype: TensorDtype) -> Result<(), ModelFileError> {
+pub fn write_model_file(
+    path: &std::path::Path,
+    card: &ModelCard,
+    tensors: &[TensorOut<'_>],
+    dtype: TensorDtype,
+) -> Result<(), ModelFileError> {
     let bytes = to_bytes(card, tensors, dtype)?;
-    write_atomic(path, &bytes).map_err(|source| ModelFileError::Io { path: path.display().to_string(), source })
+    write_atomic(path, &bytes).map_err(|source| ModelFileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Writes `bytes` to `path` atomically (write to a temporary sibling, fsync, rename).
 #[cfg(feature = "std")]
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -362,5 +432,8 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
 /// borrow them: call [`ModelFile::parse`] on them).
 #[cfg(feature = "std")]
 pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>, ModelFileError> {
-    std::fs::read(path).map_err(|source| ModelFileError::Io { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| ModelFileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -1,7 +1,10 @@
 //! Model-file export: the trained weights under their reference `state_dict` names plus the
 //! model card (see [`qssm_formats::model_file`]), written atomically.
 use crate::models::Model;
-use qssm_formats::model_file::{self, CircuitLayout, Hyperparameters, InputSpec, ModelCard, ModelFileError, SplitInfo, TensorDtype, TensorOut};
+use qssm_formats::model_file::{
+    self, CircuitLayout, Hyperparameters, InputSpec, ModelCard, ModelFileError, SplitInfo,
+    TensorDtype, TensorOut,
+};
 use std::path::Path;
 
 /// Everything about a trained model that is not its weights.
@@ -29,7 +32,10 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
         n_qubits: c.n_qubits,
         n_layers: c.n_layers,
         encoding: "RY(tanh(input_proj(s)) * pi) on every wire".into(),
-        measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches", q = c.n_qubits - 1),
+        measurement: format!(
+            "X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches",
+            q = c.n_qubits - 1
+        ),
         wire_order: "wire 0 = most significant bit (PennyLane)".into(),
         chunk_size: crate::models::zoo::CHUNK_SIZE_1B,
     });
@@ -49,7 +55,13 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
             dropout: c.dropout,
         },
         circuit,
-        input: InputSpec { sfreq: info.sfreq, n_times: c.n_times, channels: info.channels.clone(), unit: "mV".into(), layout: "channel_major".into() },
+        input: InputSpec {
+            sfreq: info.sfreq,
+            n_times: c.n_times,
+            channels: info.channels.clone(),
+            unit: "mV".into(),
+            layout: "channel_major".into(),
+        },
         preprocessing: info.preprocessing.clone(),
         split: info.split.clone(),
         training: info.training.clone(),
@@ -59,15 +71,33 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
 }
 
 /// Writes `params` of `model` with its card to `path` (atomic), as f32 or f16.
-pub fn export(path: &Path, model: &dyn Model, params: &[f32], info: &ExportInfo, dtype: TensorDtype) -> Result<(), ModelFileError> {
+pub fn export(
+    path: &Path,
+    model: &dyn Model,
+    params: &[f32],
+    info: &ExportInfo,
+    dtype: TensorDtype,
+) -> Result<(), ModelFileError> {
     let card = model_card(model, info);
-    let tensors: Vec<TensorOut<'_>> = model.layout().specs().iter().map(|s| TensorOut { name: &s.name, shape: &s.shape, data: &params[s.range.clone()] }).collect();
+    let tensors: Vec<TensorOut<'_>> = model
+        .layout()
+        .specs()
+        .iter()
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &params[s.range.clone()],
+        })
+        .collect();
     model_file::write_model_file(path, &card, &tensors, dtype)
 }
 
 /// Loads the weights of a model file into a fresh buffer in `model`'s layout, checking every
 /// tensor is present with the right shape (typed errors otherwise).
-pub fn load_params(file: &model_file::ModelFile<'_>, model: &dyn Model) -> Result<Vec<f32>, ModelFileError> {
+pub fn load_params(
+    file: &model_file::ModelFile<'_>,
+    model: &dyn Model,
+) -> Result<Vec<f32>, ModelFileError> {
     let mut p = vec![0.0f32; model.layout().len()];
     for s in model.layout().specs() {
         let t = file.expect(&s.name, &s.shape)?;

@@ -60,17 +60,37 @@ impl ParamLayout {
     }
 
     /// Registers a tensor that the forward pass never reads (kept for `state_dict` fidelity).
-    pub fn add_unused(&mut self, name: impl Into<String>, shape: &[usize], init: Init) -> Range<usize> {
+    pub fn add_unused(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        init: Init,
+    ) -> Range<usize> {
         self.add_with_use(name, shape, init, false)
     }
 
-    fn add_with_use(&mut self, name: impl Into<String>, shape: &[usize], init: Init, used: bool) -> Range<usize> {
+    fn add_with_use(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        init: Init,
+        used: bool,
+    ) -> Range<usize> {
         let numel: usize = shape.iter().product();
         let range = self.len..self.len + numel;
         self.len += numel;
         let name = name.into();
-        debug_assert!(self.specs.iter().all(|s| s.name != name), "duplicate parameter {name}");
-        self.specs.push(ParamSpec { name, shape: shape.to_vec(), range: range.clone(), init, used });
+        debug_assert!(
+            self.specs.iter().all(|s| s.name != name),
+            "duplicate parameter {name}"
+        );
+        self.specs.push(ParamSpec {
+            name,
+            shape: shape.to_vec(),
+            range: range.clone(),
+            init,
+            used,
+        });
         range
     }
 
@@ -115,11 +135,15 @@ impl ParamLayout {
                 Init::Const(c) => v.iter_mut().for_each(|x| *x = c),
                 Init::ALog => {
                     let n = *s.shape.last().unwrap_or(&1);
-                    v.iter_mut().enumerate().for_each(|(i, x)| *x = ((i % n) as f32 + 1.0).ln());
+                    v.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, x)| *x = ((i % n) as f32 + 1.0).ln());
                 }
                 Init::DtBias { floor } => v.iter_mut().for_each(|x| {
                     let u: f64 = rng.gen_range(0.0..1.0);
-                    let dt = (u * (0.1f64.ln() - 1e-3f64.ln()) + 1e-3f64.ln()).exp().max(floor as f64);
+                    let dt = (u * (0.1f64.ln() - 1e-3f64.ln()) + 1e-3f64.ln())
+                        .exp()
+                        .max(floor as f64);
                     // softplus⁻¹(y) = y + ln(−expm1(−y))
                     *x = (dt + (-(-dt).exp_m1()).ln()) as f32;
                 }),
@@ -141,7 +165,10 @@ pub fn default_uniform(fan_in: usize) -> Init {
 /// # Panics
 /// If the ranges overlap (a programming error in a block's construction).
 pub fn disjoint_mut(g: &mut [f32], a: Range<usize>, b: Range<usize>) -> (&mut [f32], &mut [f32]) {
-    assert!(a.end <= b.start || b.end <= a.start, "overlapping parameter ranges");
+    assert!(
+        a.end <= b.start || b.end <= a.start,
+        "overlapping parameter ranges"
+    );
     if a.start < b.start {
         let (lo, hi) = g.split_at_mut(b.start);
         (&mut lo[a], &mut hi[..b.end - b.start])

@@ -13,22 +13,51 @@ fn bundled() -> PathBuf {
 }
 
 fn trainer(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).current_dir(cwd).output().expect("trainer runs")
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("trainer runs")
 }
 
 fn fit_args<'a>(data: &'a str, out: &'a str, model: &'a str) -> Vec<&'a str> {
-    vec!["fit", "--model", model, "--data", data, "--subjects", "1-4", "--epochs", "1", "--no-progress", "--out", out, "--sfreq", "40"]
+    vec![
+        "fit",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--subjects",
+        "1-4",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        out,
+        "--sfreq",
+        "40",
+    ]
 }
 
 /// Asserts a failed run: non-zero exit, stderr is exactly one `error: …` line containing
 /// `needle`, and nothing was written to `out`.
 fn assert_clean_failure(o: &Output, needle: &str, out: &Path) {
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected a one-line error, got: {err}");
-    assert!(lines[0].starts_with("error: ") && lines[0].contains(needle), "error line {:?} lacks {needle:?}", lines[0]);
-    assert!(!out.join("model.safetensors").exists(), "a model file was written despite the error");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "error line {:?} lacks {needle:?}",
+        lines[0]
+    );
+    assert!(
+        !out.join("model.safetensors").exists(),
+        "a model file was written despite the error"
+    );
 }
 
 #[test]
@@ -43,22 +72,36 @@ fn fit_runs_and_is_bit_reproducible_across_thread_counts() {
         let mut args = fit_args(data, &out_s, "3b");
         args.extend(["--threads", threads]);
         let o = trainer(&args, tmp.path());
-        assert!(o.status.success(), "fit failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "fit failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let stdout = String::from_utf8_lossy(&o.stdout);
-        assert!(stdout.contains("test: acc"), "no test metrics printed: {stdout}");
-        let results: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+        assert!(
+            stdout.contains("test: acc"),
+            "no test metrics printed: {stdout}"
+        );
+        let results: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
         assert_eq!(results["history"].as_array().unwrap().len(), 1);
         assert!(results["metrics"]["test_acc"].as_f64().unwrap() >= 0.0);
         files.push(std::fs::read(out.join("model.safetensors")).unwrap());
     }
-    assert!(files[0] == files[1], "same seed, different thread count: model files differ");
+    assert!(
+        files[0] == files[1],
+        "same seed, different thread count: model files differ"
+    );
 }
 
 #[test]
 fn missing_data_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = trainer(&fit_args("no/such/dir", out.to_str().unwrap(), "1b"), tmp.path());
+    let o = trainer(
+        &fit_args("no/such/dir", out.to_str().unwrap(), "1b"),
+        tmp.path(),
+    );
     assert_clean_failure(&o, "does not exist", &out);
 }
 
@@ -67,7 +110,10 @@ fn unknown_model_id() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let data = bundled();
-    let o = trainer(&fit_args(data.to_str().unwrap(), out.to_str().unwrap(), "9z"), tmp.path());
+    let o = trainer(
+        &fit_args(data.to_str().unwrap(), out.to_str().unwrap(), "9z"),
+        tmp.path(),
+    );
     assert_clean_failure(&o, "unknown model '9z'", &out);
 }
 
@@ -93,7 +139,10 @@ fn run_on_bad_data(bytes: &[u8], needle: &str) {
     let data = tmp.path().join("data");
     data_with_bad_run(&data, bytes);
     let out = tmp.path().join("out");
-    let o = trainer(&fit_args(data.to_str().unwrap(), out.to_str().unwrap(), "1b"), tmp.path());
+    let o = trainer(
+        &fit_args(data.to_str().unwrap(), out.to_str().unwrap(), "1b"),
+        tmp.path(),
+    );
     assert_clean_failure(&o, needle, &out);
 }
 
@@ -103,7 +152,10 @@ fn real_run() -> Vec<u8> {
 
 #[test]
 fn non_edf_file() {
-    run_on_bad_data(b"this is not an EDF file at all, just some text padding it out.", "S001R04.edf");
+    run_on_bad_data(
+        b"this is not an EDF file at all, just some text padding it out.",
+        "S001R04.edf",
+    );
 }
 
 #[test]
@@ -117,7 +169,11 @@ fn edf_without_cue_annotations() {
     // turn every T1/T2 cue into T0 (rest): the run then has no usable events
     let mut b = real_run();
     for i in 0..b.len() - 3 {
-        if b[i] == 0x14 && b[i + 1] == b'T' && (b[i + 2] == b'1' || b[i + 2] == b'2') && b[i + 3] == 0x14 {
+        if b[i] == 0x14
+            && b[i + 1] == b'T'
+            && (b[i + 2] == b'1' || b[i + 2] == b'2')
+            && b[i + 3] == 0x14
+        {
             b[i + 2] = b'0';
         }
     }

@@ -32,12 +32,14 @@ impl Arch {
         card: &ModelCard,
     ) -> Result<Self, EngineError> {
         match id {
-            "1b" => Ok(Self::QuantumMambaSsm(qmamba_ssm::QuantumMambaSsm::load(
-                ld, card,
-            )?)),
-            "3b" => Ok(Self::TrueClassicalMamba(cmamba::TrueClassicalMamba::load(
-                ld, card,
-            )?)),
+            "1b" => {
+                let m = qmamba_ssm::QuantumMambaSsm::load(ld, card)?;
+                Ok(Self::QuantumMambaSsm(Box::new(m)))
+            }
+            "3b" => {
+                let m = cmamba::TrueClassicalMamba::load(ld, card)?;
+                Ok(Self::TrueClassicalMamba(Box::new(m)))
+            }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
         }
     }

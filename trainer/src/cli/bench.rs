@@ -36,13 +36,33 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.device != "cpu" {
         return Err(format!("device '{}' is not available in this build (the CUDA backend is not built yet); use --device cpu", a.device).into());
     }
-    println!("{:<4} {:<22} {:>4} {:>5} {:>4} {:>12} {:>12}  threads={}", "id", "class", "B", "T", "C", "step ms", "min ms", rayon::current_num_threads());
+    println!(
+        "{:<4} {:<22} {:>4} {:>5} {:>4} {:>12} {:>12}  threads={}",
+        "id",
+        "class",
+        "B",
+        "T",
+        "C",
+        "step ms",
+        "min ms",
+        rayon::current_num_threads()
+    );
     for name in &a.model {
-        let cfg = ModelConfig { n_channels: a.channels, n_times: a.n_times, ..ModelConfig::eeg(a.n_times) };
+        let cfg = ModelConfig {
+            n_channels: a.channels,
+            n_times: a.n_times,
+            ..ModelConfig::eeg(a.n_times)
+        };
         let model = registry::build(name, cfg)?;
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut params = model.layout().init(&mut rng);
-        let xs: Vec<Vec<f32>> = (0..a.batch_size).map(|_| (0..a.channels * a.n_times).map(|_| rng.gen_range(-0.05..0.05)).collect()).collect();
+        let xs: Vec<Vec<f32>> = (0..a.batch_size)
+            .map(|_| {
+                (0..a.channels * a.n_times)
+                    .map(|_| rng.gen_range(-0.05..0.05))
+                    .collect()
+            })
+            .collect();
         let ys: Vec<usize> = (0..a.batch_size).map(|i| i % 2).collect();
         let seeds: Vec<u64> = (0..a.batch_size as u64).collect();
         let windows: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
@@ -53,7 +73,14 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         let mut times = Vec::new();
         for i in 0..=a.steps {
             let t = Instant::now();
-            ws.forward_backward(model.as_ref(), &params, &windows, &ys, Some(&seeds), &mut grads);
+            ws.forward_backward(
+                model.as_ref(),
+                &params,
+                &windows,
+                &ys,
+                Some(&seeds),
+                &mut grads,
+            );
             clip_grad_norm(&mut grads, 1.0);
             opt.step(&mut params, &grads, &active, 1e-3)?;
             if i > 0 {
@@ -62,7 +89,16 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
         let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
-        println!("{:<4} {:<22} {:>4} {:>5} {:>4} {:>12.1} {:>12.1}", model.id(), model.class_name(), a.batch_size, a.n_times, a.channels, mean, min);
+        println!(
+            "{:<4} {:<22} {:>4} {:>5} {:>4} {:>12.1} {:>12.1}",
+            model.id(),
+            model.class_name(),
+            a.batch_size,
+            a.n_times,
+            a.channels,
+            mean,
+            min
+        );
     }
     Ok(())
 }

@@ -29,15 +29,22 @@ pub struct ClassifyArgs {
 
 /// Runs `trainer classify`.
 pub fn run(a: ClassifyArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let model = EngineModel::from_path(&a.model_file).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
+    let model = EngineModel::from_path(&a.model_file)
+        .map_err(|e| format!("{}: {e}", a.model_file.display()))?;
     let card = model.card().clone();
     let subjects = match (&a.subjects, &card.split) {
         (Some(s), _) => parse_subjects(s)?,
         (None, Some(split)) => split.test.clone(),
-        (None, None) => return Err("the model card records no subject split: pass --subjects".into()),
+        (None, None) => {
+            return Err("the model card records no subject split: pass --subjects".into())
+        }
     };
     if card.input.unit != "mV" {
-        return Err(format!("model expects input in '{}', EEGMMIDB windows are prepared in mV", card.input.unit).into());
+        return Err(format!(
+            "model expects input in '{}', EEGMMIDB windows are prepared in mV",
+            card.input.unit
+        )
+        .into());
     }
     let sfreq = card.input.sfreq;
     if sfreq.fract() != 0.0 || sfreq <= 0.0 {
@@ -46,10 +53,21 @@ pub fn run(a: ClassifyArgs) -> Result<(), Box<dyn std::error::Error>> {
     let cfg = EegmmidbConfig::new(&a.data, sfreq as u32);
     let set = EpochCache::new(&a.cache_dir).load_subjects(&cfg, &subjects)?;
     if set.channel_names != card.input.channels {
-        return Err(format!("channel names/order of {} differ from the model's ({} vs {} channels)", a.data.display(), set.n_channels, card.input.channels.len()).into());
+        return Err(format!(
+            "channel names/order of {} differ from the model's ({} vs {} channels)",
+            a.data.display(),
+            set.n_channels,
+            card.input.channels.len()
+        )
+        .into());
     }
     if set.n_times != model.n_times() {
-        return Err(format!("windows have T = {}, the model expects {}", set.n_times, model.n_times()).into());
+        return Err(format!(
+            "windows have T = {}, the model expects {}",
+            set.n_times,
+            model.n_times()
+        )
+        .into());
     }
     let t0 = Instant::now();
     let mut logits = Vec::with_capacity(set.n_trials() * model.n_classes());

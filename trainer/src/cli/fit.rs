@@ -60,20 +60,30 @@ pub struct FitArgs {
 }
 
 fn windows(set: &EpochSet) -> Windows<'_> {
-    Windows { x: &set.x, y: &set.y, window_len: set.n_channels * set.n_times }
+    Windows {
+        x: &set.x,
+        y: &set.y,
+        window_len: set.n_channels * set.n_times,
+    }
 }
 
 /// Runs `trainer fit`.
 pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = a.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?;
     }
     if a.batch_size == 0 || a.epochs == 0 {
         return Err("--batch-size and --epochs must be at least 1".into());
     }
     let entry = registry::lookup(&a.model)?;
     if !a.data.is_dir() {
-        return Err(format!("EEGMMIDB data directory {} does not exist", a.data.display()).into());
+        return Err(format!(
+            "EEGMMIDB data directory {} does not exist",
+            a.data.display()
+        )
+        .into());
     }
     let ids = match &a.subjects {
         Some(s) => parse_subjects(s)?,
@@ -102,13 +112,37 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         test.n_trials(),
         t_load.elapsed().as_secs_f64()
     );
-    let mcfg = ModelConfig { n_channels: train.n_channels, ..ModelConfig::eeg(train.n_times) };
+    let mcfg = ModelConfig {
+        n_channels: train.n_channels,
+        ..ModelConfig::eeg(train.n_times)
+    };
     let model = registry::build(entry.id, mcfg)?;
     let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
-    let fcfg = FitConfig { epochs: a.epochs, batch_size: a.batch_size, lr: a.lr, weight_decay: a.weight_decay, patience: a.patience, seed: a.seed, clip_norm: 1.0, progress: !a.no_progress };
-    eprintln!("model: {} {} ({} parameters), {} threads", model.id(), model.class_name(), model.layout().len(), rayon::current_num_threads());
-    let out = fit(model.as_ref(), params, windows(&train), windows(&val), &fcfg, &mut |r| {
-        eprintln!(
+    let fcfg = FitConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        patience: a.patience,
+        seed: a.seed,
+        clip_norm: 1.0,
+        progress: !a.no_progress,
+    };
+    eprintln!(
+        "model: {} {} ({} parameters), {} threads",
+        model.id(),
+        model.class_name(),
+        model.layout().len(),
+        rayon::current_num_threads()
+    );
+    let out = fit(
+        model.as_ref(),
+        params,
+        windows(&train),
+        windows(&val),
+        &fcfg,
+        &mut |r| {
+            eprintln!(
             "epoch {:>3}  lr {:.2e}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3} auc {:.3}  ({:.1} s)",
             r.epoch + 1,
             r.lr,
@@ -119,8 +153,14 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             r.val_auc,
             r.seconds
         )
-    })?;
-    let ev = evaluate(model.as_ref(), &out.best_params, windows(&test), a.batch_size);
+        },
+    )?;
+    let ev = evaluate(
+        model.as_ref(),
+        &out.best_params,
+        windows(&test),
+        a.batch_size,
+    );
     let m = &ev.metrics;
     println!(
         "test: acc {:.2} %  AUC {:.2} %  F1 {:.2} %  ({} windows, best epoch {}, val acc {:.2} %, training {:.1} s)",
@@ -132,7 +172,9 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         100.0 * out.best_val_acc,
         out.training_time_s
     );
-    let out_dir = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}_{}Hz_seed{}", model.id(), a.sfreq, a.seed)));
+    let out_dir = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("runs/{}_{}Hz_seed{}", model.id(), a.sfreq, a.seed))
+    });
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let metrics = json!({
         "test_acc": m.acc, "test_auc": m.auc, "test_f1": m.f1, "test_cm": m.confusion, "test_loss": m.loss,
@@ -148,12 +190,23 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         sfreq: a.sfreq as f64,
         channels: train.channel_names.clone(),
         preprocessing,
-        split: Some(SplitInfo { seed: a.seed, train: split.train.clone(), val: split.val.clone(), test: split.test.clone() }),
+        split: Some(SplitInfo {
+            seed: a.seed,
+            train: split.train.clone(),
+            val: split.val.clone(),
+            test: split.test.clone(),
+        }),
         training: training.clone(),
         metrics: metrics.clone(),
     };
     let model_path = out_dir.join("model.safetensors");
-    export(&model_path, model.as_ref(), &out.best_params, &info, TensorDtype::F32)?;
+    export(
+        &model_path,
+        model.as_ref(),
+        &out.best_params,
+        &info,
+        TensorDtype::F32,
+    )?;
     let results = json!({
         "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "n_params": model.layout().len(),
         "hyperparameters": {"n_qubits": mcfg_q(model.as_ref()), "n_layers": model.config().n_layers, "d_model": model.config().d_model,
@@ -166,8 +219,16 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         "training_time": out.training_time_s, "threads": rayon::current_num_threads(),
     });
     let results_path = out_dir.join("results.json");
-    write_atomic(&results_path, serde_json::to_string_pretty(&results)?.as_bytes()).map_err(|e| format!("{}: {e}", results_path.display()))?;
-    println!("wrote {} and {}", model_path.display(), results_path.display());
+    write_atomic(
+        &results_path,
+        serde_json::to_string_pretty(&results)?.as_bytes(),
+    )
+    .map_err(|e| format!("{}: {e}", results_path.display()))?;
+    println!(
+        "wrote {} and {}",
+        model_path.display(),
+        results_path.display()
+    );
     Ok(())
 }
 

@@ -12,10 +12,22 @@ pub struct ModelsArgs {
 
 /// Prints id, class, group, feature and mixing kind, parameter count, streamability.
 pub fn run(a: ModelsArgs) -> Result<(), Box<dyn std::error::Error>> {
-    println!("{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}", "id", "class", "group", "features", "mixing", "params", "stream");
+    println!(
+        "{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}",
+        "id", "class", "group", "features", "mixing", "params", "stream"
+    );
     for m in MODELS {
         let n = build(m.id, ModelConfig::eeg(a.n_times))?.layout().len();
-        println!("{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}", m.id, m.class_name, m.group, m.features, m.mixing, n, if m.streamable { "yes" } else { "no" });
+        println!(
+            "{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}",
+            m.id,
+            m.class_name,
+            m.group,
+            m.features,
+            m.mixing,
+            n,
+            if m.streamable { "yes" } else { "no" }
+        );
     }
     Ok(())
 }

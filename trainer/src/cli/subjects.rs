@@ -3,7 +3,8 @@
 
 /// Parses a `--subjects` value into ascending, de-duplicated ids.
 pub fn parse_subjects(s: &str) -> Result<Vec<u32>, String> {
-    let bad = || format!("invalid --subjects '{s}': expected N (subjects 1..=N) or a list like 1-10,12");
+    let bad =
+        || format!("invalid --subjects '{s}': expected N (subjects 1..=N) or a list like 1-10,12");
     let s = s.trim();
     if !s.contains([',', '-']) {
         let n: u32 = s.parse().map_err(|_| bad())?;
@@ -16,7 +17,10 @@ pub fn parse_subjects(s: &str) -> Result<Vec<u32>, String> {
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                let (a, b): (u32, u32) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
                 if a == 0 || a > b {
                     return Err(bad());
                 }

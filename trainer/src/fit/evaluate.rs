@@ -17,7 +17,12 @@ pub struct Evaluation {
 
 /// Evaluates `model` on `data` with batches of `batch_size` (affects only how the loss is
 /// averaged).
-pub fn evaluate(model: &dyn Model, params: &[f32], data: Windows<'_>, batch_size: usize) -> Evaluation {
+pub fn evaluate(
+    model: &dyn Model,
+    params: &[f32],
+    data: Windows<'_>,
+    batch_size: usize,
+) -> Evaluation {
     let k = model.config().n_classes;
     let per: Vec<(Vec<f32>, f32)> = (0..data.len())
         .into_par_iter()
@@ -32,7 +37,11 @@ pub fn evaluate(model: &dyn Model, params: &[f32], data: Windows<'_>, batch_size
     for chunk in per.chunks(batch_size.max(1)) {
         batch_losses.push(chunk.iter().map(|(_, l)| *l as f64).sum::<f64>() / chunk.len() as f64);
     }
-    let loss = if batch_losses.is_empty() { 0.0 } else { batch_losses.iter().sum::<f64>() / batch_losses.len() as f64 };
+    let loss = if batch_losses.is_empty() {
+        0.0
+    } else {
+        batch_losses.iter().sum::<f64>() / batch_losses.len() as f64
+    };
     let logits: Vec<f32> = per.into_iter().flat_map(|(l, _)| l).collect();
     let labels: Vec<usize> = data.y.iter().map(|v| *v as usize).collect();
     let metrics = ClassificationMetrics::compute(&logits, &labels, k, loss);

@@ -38,7 +38,16 @@ pub struct FitConfig {
 
 impl Default for FitConfig {
     fn default() -> Self {
-        Self { epochs: 50, batch_size: 32, lr: 1e-3, weight_decay: 1e-4, patience: 10, seed: 2024, clip_norm: 1.0, progress: true }
+        Self {
+            epochs: 50,
+            batch_size: 32,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            patience: 10,
+            seed: 2024,
+            clip_norm: 1.0,
+            progress: true,
+        }
     }
 }
 
@@ -106,7 +115,14 @@ fn splitmix(mut z: u64) -> u64 {
 
 /// Trains `model` from `params` on `train`, selecting on `val`. `on_epoch` sees every record
 /// as it is produced (for logging).
-pub fn fit(model: &dyn Model, mut params: Vec<f32>, train: Windows<'_>, val: Windows<'_>, cfg: &FitConfig, on_epoch: &mut dyn FnMut(&EpochRecord)) -> Result<FitOutcome, FitError> {
+pub fn fit(
+    model: &dyn Model,
+    mut params: Vec<f32>,
+    train: Windows<'_>,
+    val: Windows<'_>,
+    cfg: &FitConfig,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<FitOutcome, FitError> {
     if train.is_empty() {
         return Err(FitError::Empty("training"));
     }
@@ -115,7 +131,14 @@ pub fn fit(model: &dyn Model, mut params: Vec<f32>, train: Windows<'_>, val: Win
     }
     let k = model.config().n_classes;
     let active = model.layout().trainable_ranges();
-    let mut opt = AdamW::new(params.len(), AdamWConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..AdamWConfig::reference() });
+    let mut opt = AdamW::new(
+        params.len(),
+        AdamWConfig {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..AdamWConfig::reference()
+        },
+    );
     let mut sched = CosineAnnealingLR::new(cfg.lr, cfg.epochs, 0.0);
     let mut ws = BatchWorkspace::default();
     let mut grads = vec![0.0f32; params.len()];
@@ -123,20 +146,41 @@ pub fn fit(model: &dyn Model, mut params: Vec<f32>, train: Windows<'_>, val: Win
     let mut since_best = 0usize;
     let mut history = Vec::new();
     let n_steps = train.len().div_ceil(cfg.batch_size);
-    let bar = if cfg.progress { ProgressBar::new((cfg.epochs * n_steps) as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}").expect("valid template").progress_chars("=> "));
+    let bar = if cfg.progress {
+        ProgressBar::new((cfg.epochs * n_steps) as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
     let t0 = Instant::now();
     for epoch in 0..cfg.epochs {
         let te = Instant::now();
         let lr = sched.lr();
         bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(splitmix(cfg.seed ^ ((epoch as u64) << 32))));
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(splitmix(
+            cfg.seed ^ ((epoch as u64) << 32),
+        )));
         let (mut loss_sum, mut preds, mut labels) = (0.0f64, Vec::new(), Vec::new());
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
             let windows: Vec<&[f32]> = idx.iter().map(|&i| train.window(i)).collect();
             let ys: Vec<usize> = idx.iter().map(|&i| train.y[i] as usize).collect();
-            let seeds: Vec<u64> = idx.iter().map(|&i| splitmix(cfg.seed.wrapping_mul(0x1000_0000_01B3) ^ ((epoch as u64) << 40) ^ (i as u64))).collect();
+            let seeds: Vec<u64> = idx
+                .iter()
+                .map(|&i| {
+                    splitmix(
+                        cfg.seed.wrapping_mul(0x1000_0000_01B3)
+                            ^ ((epoch as u64) << 40)
+                            ^ (i as u64),
+                    )
+                })
+                .collect();
             let out = ws.forward_backward(model, &params, &windows, &ys, Some(&seeds), &mut grads);
             if !out.loss.is_finite() {
                 return Err(FitError::NonFinite { epoch, step });
@@ -174,5 +218,11 @@ pub fn fit(model: &dyn Model, mut params: Vec<f32>, train: Windows<'_>, val: Win
         }
     }
     bar.finish_and_clear();
-    Ok(FitOutcome { best_params: best.0, best_epoch: best.1, best_val_acc: best.2, history, training_time_s: t0.elapsed().as_secs_f64() })
+    Ok(FitOutcome {
+        best_params: best.0,
+        best_epoch: best.1,
+        best_val_acc: best.2,
+        history,
+        training_time_s: t0.elapsed().as_secs_f64(),
+    })
 }

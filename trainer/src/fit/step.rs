@@ -26,7 +26,15 @@ impl BatchWorkspace {
     /// (overwritten). `windows[i]` is (C, T) in millivolts, `labels[i]` its class.
     /// `dropout_seeds`: one seed per sample for its dropout masks (`None` = no dropout, as in
     /// the parity fixtures).
-    pub fn forward_backward(&mut self, model: &dyn Model, params: &[f32], windows: &[&[f32]], labels: &[usize], dropout_seeds: Option<&[u64]>, grads: &mut [f32]) -> StepOutput {
+    pub fn forward_backward(
+        &mut self,
+        model: &dyn Model,
+        params: &[f32],
+        windows: &[&[f32]],
+        labels: &[usize],
+        dropout_seeds: Option<&[u64]>,
+        grads: &mut [f32],
+    ) -> StepOutput {
         let b = windows.len();
         let n = params.len();
         if self.bufs.len() < b {

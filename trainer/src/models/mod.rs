@@ -36,7 +36,16 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The EEG ablation configuration of the reference (spec §0) for a window of `n_times`.
     pub fn eeg(n_times: usize) -> Self {
-        Self { n_channels: 64, n_times, d_model: 128, d_state: 16, n_qubits: 6, n_layers: 2, n_classes: 2, dropout: 0.1 }
+        Self {
+            n_channels: 64,
+            n_times,
+            d_model: 128,
+            d_state: 16,
+            n_qubits: 6,
+            n_layers: 2,
+            n_classes: 2,
+            dropout: 0.1,
+        }
     }
 }
 
@@ -63,7 +72,15 @@ pub trait Model: Send + Sync {
     fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32>;
     /// Train-mode forward and backward of one sample with target class `y`: dropout masks come
     /// from `rng` (`None` = no dropout), d loss/d params × `scale` is **accumulated** into `g`.
-    fn forward_backward(&self, p: &[f32], x: &[f32], y: usize, scale: f32, rng: Option<&mut ChaCha8Rng>, g: &mut [f32]) -> SampleOutput;
+    fn forward_backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        y: usize,
+        scale: f32,
+        rng: Option<&mut ChaCha8Rng>,
+        g: &mut [f32],
+    ) -> SampleOutput;
     /// Named eval-mode intermediate outputs of one sample, named like the reference's
     /// submodules (`act.<name>` in the parity fixtures), each flattened row-major.
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)>;

@@ -21,8 +21,22 @@ pub struct ModelEntry {
 
 /// Every model this build can train.
 pub const MODELS: &[ModelEntry] = &[
-    ModelEntry { id: "1b", class_name: "QuantumMambaSSM", group: 1, features: "quantum", mixing: "mamba", streamable: false },
-    ModelEntry { id: "3b", class_name: "TrueClassicalMamba", group: 3, features: "classical", mixing: "mamba", streamable: true },
+    ModelEntry {
+        id: "1b",
+        class_name: "QuantumMambaSSM",
+        group: 1,
+        features: "quantum",
+        mixing: "mamba",
+        streamable: false,
+    },
+    ModelEntry {
+        id: "3b",
+        class_name: "TrueClassicalMamba",
+        group: 3,
+        features: "classical",
+        mixing: "mamba",
+        streamable: true,
+    },
 ];
 
 /// Error for an id or class name that is not in the registry.

@@ -49,13 +49,42 @@ pub struct ChunkProcessorCache {
 impl ChunkProcessor {
     /// Registers `<prefix>chunk_attention.{0,2}`, `<prefix>quantum_branches.*`,
     /// `<prefix>output_proj.{0,1}`.
-    pub fn new(lay: &mut ParamLayout, prefix: &str, f: usize, d: usize, cs: usize, n_qubits: usize, n_layers: usize) -> Self {
+    pub fn new(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        f: usize,
+        d: usize,
+        cs: usize,
+        n_qubits: usize,
+        n_layers: usize,
+    ) -> Self {
         let att0 = Linear::new(lay, &format!("{prefix}chunk_attention.0"), f, f / 2, true);
         let att2 = Linear::new(lay, &format!("{prefix}chunk_attention.2"), f / 2, 1, true);
-        let qsb = QsbQssm::new(lay, &format!("{prefix}quantum_branches."), f, n_qubits, n_layers);
-        let out0 = Linear::new(lay, &format!("{prefix}output_proj.0"), qsb.out_dim(), d, true);
+        let qsb = QsbQssm::new(
+            lay,
+            &format!("{prefix}quantum_branches."),
+            f,
+            n_qubits,
+            n_layers,
+        );
+        let out0 = Linear::new(
+            lay,
+            &format!("{prefix}output_proj.0"),
+            qsb.out_dim(),
+            d,
+            true,
+        );
         let out_ln = LayerNorm::new(lay, &format!("{prefix}output_proj.1"), d);
-        Self { cs, f, d, att0, att2, qsb, out0, out_ln }
+        Self {
+            cs,
+            f,
+            d,
+            att0,
+            att2,
+            qsb,
+            out0,
+            out_ln,
+        }
     }
 
     /// Number of chunks ⌈T/cs⌉.
@@ -86,7 +115,15 @@ impl ChunkProcessor {
     }
 
     /// Backward: accumulates parameter gradients into `g` and du (T, F).
-    pub fn backward(&self, p: &[f32], g: &mut [f32], t: usize, c: &ChunkProcessorCache, dout: &[f32], du: &mut [f32]) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        t: usize,
+        c: &ChunkProcessorCache,
+        dout: &[f32],
+        du: &mut [f32],
+    ) {
         let (cs, f, d) = (self.cs, self.f, self.d);
         let nc = self.n_chunks(t);
         let rows = nc * cs;
@@ -102,10 +139,14 @@ impl ChunkProcessor {
         let mut dscores = vec![0.0; rows];
         chunk_pool_backward(&mut dup, &mut dscores, &ds, &c.up, &c.wts, nc, cs, f);
         let mut dt1 = vec![0.0; c.t1.len()];
-        self.att2.backward(p, g, &c.t1, &dscores, rows, Some(&mut dt1));
+        self.att2
+            .backward(p, g, &c.t1, &dscores, rows, Some(&mut dt1));
         let mut da1 = vec![0.0; c.t1.len()];
         tanh_backward(&mut da1, &dt1, &c.t1);
         self.att0.backward(p, g, &c.up, &da1, rows, Some(&mut dup));
-        du[..t * f].iter_mut().zip(&dup[..t * f]).for_each(|(a, b)| *a += b);
+        du[..t * f]
+            .iter_mut()
+            .zip(&dup[..t * f])
+            .for_each(|(a, b)| *a += b);
     }
 }

@@ -22,11 +22,27 @@ impl CausalConv {
 
     /// x, y: (L, E).
     pub fn forward(&self, p: &[f32], x: &[f32], l: usize, y: &mut [f32]) {
-        conv1d_causal_forward(y, x, &p[self.w.clone()], &p[self.b.clone()], l, self.e, self.k);
+        conv1d_causal_forward(
+            y,
+            x,
+            &p[self.w.clone()],
+            &p[self.b.clone()],
+            l,
+            self.e,
+            self.k,
+        );
     }
 
     /// Accumulates dW, db into `g` and dx.
-    pub fn backward(&self, p: &[f32], g: &mut [f32], x: &[f32], dy: &[f32], l: usize, dx: &mut [f32]) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        x: &[f32],
+        dy: &[f32],
+        l: usize,
+        dx: &mut [f32],
+    ) {
         let (dw, db) = disjoint_mut(g, self.w.clone(), self.b.clone());
         conv1d_causal_backward(dx, dw, db, dy, x, &p[self.w.clone()], l, self.e, self.k);
     }

@@ -18,7 +18,10 @@ impl Dropout {
         match rng {
             Some(rng) if self.p > 0.0 => {
                 let keep = 1.0 / (1.0 - self.p);
-                let mask: Vec<f32> = x.iter().map(|_| if rng.gen::<f32>() < self.p { 0.0 } else { keep }).collect();
+                let mask: Vec<f32> = x
+                    .iter()
+                    .map(|_| if rng.gen::<f32>() < self.p { 0.0 } else { keep })
+                    .collect();
                 x.iter_mut().zip(&mask).for_each(|(v, m)| *v *= m);
                 mask
             }

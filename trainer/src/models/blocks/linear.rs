@@ -19,11 +19,27 @@ pub struct Linear {
 impl Linear {
     /// Registers `<name>.weight` (and `<name>.bias`) with PyTorch's default init U(±1/√in).
     pub fn new(lay: &mut ParamLayout, name: &str, d_in: usize, d_out: usize, bias: bool) -> Self {
-        Self::with_init(lay, name, d_in, d_out, bias, default_uniform(d_in), default_uniform(d_in))
+        Self::with_init(
+            lay,
+            name,
+            d_in,
+            d_out,
+            bias,
+            default_uniform(d_in),
+            default_uniform(d_in),
+        )
     }
 
     /// Registers with explicit initialisers.
-    pub fn with_init(lay: &mut ParamLayout, name: &str, d_in: usize, d_out: usize, bias: bool, w_init: Init, b_init: Init) -> Self {
+    pub fn with_init(
+        lay: &mut ParamLayout,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        w_init: Init,
+        b_init: Init,
+    ) -> Self {
         let w = lay.add(format!("{name}.weight"), &[d_out, d_in], w_init);
         let b = bias.then(|| lay.add(format!("{name}.bias"), &[d_out], b_init));
         Self { w, b, d_in, d_out }
@@ -43,13 +59,41 @@ impl Linear {
     }
 
     /// Backward: accumulates dW, db into `g` and dx (if given).
-    pub fn backward(&self, p: &[f32], g: &mut [f32], x: &[f32], dy: &[f32], l: usize, dx: Option<&mut [f32]>) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        x: &[f32],
+        dy: &[f32],
+        l: usize,
+        dx: Option<&mut [f32]>,
+    ) {
         match &self.b {
             Some(b) => {
                 let (dw, db) = disjoint_mut(g, self.w.clone(), b.clone());
-                linear_backward(dx, dw, Some(db), dy, x, &p[self.w.clone()], l, self.d_in, self.d_out);
+                linear_backward(
+                    dx,
+                    dw,
+                    Some(db),
+                    dy,
+                    x,
+                    &p[self.w.clone()],
+                    l,
+                    self.d_in,
+                    self.d_out,
+                );
             }
-            None => linear_backward(dx, &mut g[self.w.clone()], None, dy, x, &p[self.w.clone()], l, self.d_in, self.d_out),
+            None => linear_backward(
+                dx,
+                &mut g[self.w.clone()],
+                None,
+                dy,
+                x,
+                &p[self.w.clone()],
+                l,
+                self.d_in,
+                self.d_out,
+            ),
         }
     }
 }

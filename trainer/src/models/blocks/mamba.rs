@@ -57,7 +57,13 @@ impl MambaBlock {
         ];
         let ssm = SelectiveSsm::new(
             lay,
-            SsmNames { x_proj: &names[0], dt_proj: &names[1], a_log: &names[2], d: &names[3], out_proj: Some(&names[4]) },
+            SsmNames {
+                x_proj: &names[0],
+                dt_proj: &names[1],
+                a_log: &names[2],
+                d: &names[3],
+                out_proj: Some(&names[4]),
+            },
             e,
             n,
             e / 16,
@@ -66,12 +72,27 @@ impl MambaBlock {
         );
         let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
         LayerNorm::register_unused(lay, &format!("{prefix}.norm"), d);
-        Self { norm: None, in_proj, conv, ssm, out_proj, residual: false, d, e }
+        Self {
+            norm: None,
+            in_proj,
+            conv,
+            ssm,
+            out_proj,
+            residual: false,
+            d,
+            e,
+        }
     }
 
     /// 3b's block `layers.i` (TrueClassicalMamba.py): RMSNorm pre-norm, d_conv 4,
     /// dt_rank ⌈D/16⌉, A_log (E, N), residual inside.
-    pub fn true_classical(lay: &mut ParamLayout, prefix: &str, d: usize, e: usize, n: usize) -> Self {
+    pub fn true_classical(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        d: usize,
+        e: usize,
+        n: usize,
+    ) -> Self {
         let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
         let names = [
             format!("{prefix}.x_proj"),
@@ -81,7 +102,13 @@ impl MambaBlock {
         ];
         let ssm = SelectiveSsm::new(
             lay,
-            SsmNames { x_proj: &names[0], dt_proj: &names[1], a_log: &names[2], d: &names[3], out_proj: None },
+            SsmNames {
+                x_proj: &names[0],
+                dt_proj: &names[1],
+                a_log: &names[2],
+                d: &names[3],
+                out_proj: None,
+            },
             e,
             n,
             dt_rank_ceil(d),
@@ -91,7 +118,16 @@ impl MambaBlock {
         let conv = CausalConv::new(lay, &format!("{prefix}.conv1d"), e, 4);
         let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
         let norm = RmsNorm::new(lay, &format!("{prefix}.norm"), d);
-        Self { norm: Some(norm), in_proj, conv, ssm, out_proj, residual: true, d, e }
+        Self {
+            norm: Some(norm),
+            in_proj,
+            conv,
+            ssm,
+            out_proj,
+            residual: true,
+            d,
+            e,
+        }
     }
 
     /// Size E·N of the SSM state.
@@ -101,7 +137,14 @@ impl MambaBlock {
 
     /// u (L, D) → out (L, D); `h0` (E, N) initial SSM state (zeros if `None`).
     /// The final state is `c.ssm.final_state(l, E·N)`.
-    pub fn forward(&self, p: &[f32], u: &[f32], l: usize, h0: Option<&[f32]>, c: &mut MambaBlockCache) -> Vec<f32> {
+    pub fn forward(
+        &self,
+        p: &[f32],
+        u: &[f32],
+        l: usize,
+        h0: Option<&[f32]>,
+        c: &mut MambaBlockCache,
+    ) -> Vec<f32> {
         let (d, e) = (self.d, self.e);
         let v: &[f32] = match &self.norm {
             Some(norm) => {
@@ -138,19 +181,32 @@ impl MambaBlock {
     /// `dh_last` is the upstream gradient on the final SSM state, `dh0` receives the gradient
     /// w.r.t. `h0`.
     #[allow(clippy::too_many_arguments)]
-    pub fn backward(&self, p: &[f32], g: &mut [f32], u: &[f32], l: usize, c: &MambaBlockCache, dout: &[f32], dh_last: Option<&[f32]>, du: &mut [f32], dh0: Option<&mut [f32]>) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        u: &[f32],
+        l: usize,
+        c: &MambaBlockCache,
+        dout: &[f32],
+        dh_last: Option<&[f32]>,
+        du: &mut [f32],
+        dh0: Option<&mut [f32]>,
+    ) {
         let (d, e) = (self.d, self.e);
         if self.residual {
             du.iter_mut().zip(dout).for_each(|(a, b)| *a += b);
         }
         let mut dgated = vec![0.0; l * e];
-        self.out_proj.backward(p, g, &c.gated, dout, l, Some(&mut dgated));
+        self.out_proj
+            .backward(p, g, &c.gated, dout, l, Some(&mut dgated));
         let dy: Vec<f32> = dgated.iter().zip(&c.sz).map(|(a, b)| a * b).collect();
         let dsz: Vec<f32> = dgated.iter().zip(&c.y).map(|(a, b)| a * b).collect();
         let mut dz = vec![0.0; l * e];
         silu_backward(&mut dz, &dsz, &c.z);
         let mut dxc = vec![0.0; l * e];
-        self.ssm.backward(p, g, &c.xc, l, &c.ssm, &dy, dh_last, &mut dxc, dh0);
+        self.ssm
+            .backward(p, g, &c.xc, l, &c.ssm, &dy, dh_last, &mut dxc, dh0);
         let mut dconv = vec![0.0; l * e];
         silu_backward(&mut dconv, &dxc, &c.conv);
         let mut dxin = vec![0.0; l * e];

@@ -1,6 +1,8 @@
 //! Per-token LayerNorm and RMSNorm blocks (eps 1e-5 as in the reference).
 use crate::params::{disjoint_mut, Init, ParamLayout};
-use qssm_kernels::ops::norm::{layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward};
+use qssm_kernels::ops::norm::{
+    layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward,
+};
 use std::ops::Range;
 
 const EPS: f32 = 1e-5;
@@ -40,13 +42,43 @@ impl LayerNorm {
     pub fn forward(&self, p: &[f32], x: &[f32], l: usize, y: &mut [f32], c: &mut NormCache) {
         c.mean.resize(l, 0.0);
         c.rstd.resize(l, 0.0);
-        layernorm_forward(y, &mut c.mean, &mut c.rstd, x, &p[self.w.clone()], &p[self.b.clone()], l, self.d, EPS);
+        layernorm_forward(
+            y,
+            &mut c.mean,
+            &mut c.rstd,
+            x,
+            &p[self.w.clone()],
+            &p[self.b.clone()],
+            l,
+            self.d,
+            EPS,
+        );
     }
 
     /// Accumulates dW, db into `g` and dx.
-    pub fn backward(&self, p: &[f32], g: &mut [f32], x: &[f32], dy: &[f32], l: usize, c: &NormCache, dx: &mut [f32]) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        x: &[f32],
+        dy: &[f32],
+        l: usize,
+        c: &NormCache,
+        dx: &mut [f32],
+    ) {
         let (dw, db) = disjoint_mut(g, self.w.clone(), self.b.clone());
-        layernorm_backward(dx, dw, db, dy, x, &c.mean, &c.rstd, &p[self.w.clone()], l, self.d);
+        layernorm_backward(
+            dx,
+            dw,
+            db,
+            dy,
+            x,
+            &c.mean,
+            &c.rstd,
+            &p[self.w.clone()],
+            l,
+            self.d,
+        );
     }
 }
 
@@ -71,7 +103,25 @@ impl RmsNorm {
     }
 
     /// Accumulates dW into `g` and dx.
-    pub fn backward(&self, p: &[f32], g: &mut [f32], x: &[f32], dy: &[f32], l: usize, c: &NormCache, dx: &mut [f32]) {
-        rmsnorm_backward(dx, &mut g[self.w.clone()], dy, x, &c.rstd, &p[self.w.clone()], l, self.d);
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        x: &[f32],
+        dy: &[f32],
+        l: usize,
+        c: &NormCache,
+        dx: &mut [f32],
+    ) {
+        rmsnorm_backward(
+            dx,
+            &mut g[self.w.clone()],
+            dy,
+            x,
+            &c.rstd,
+            &p[self.w.clone()],
+            l,
+            self.d,
+        );
     }
 }

@@ -45,21 +45,46 @@ pub struct QsbCache {
 impl QsbQssm {
     /// Registers `<prefix>{alpha,beta,gamma}_{real,imag}`, `proj{1,2,3}`, `input_proj` for
     /// `n_qubits` qubits and `n_layers` ansatz layers (K = 5·Q·layers angles per circuit).
-    pub fn new(lay: &mut ParamLayout, prefix: &str, f: usize, n_qubits: usize, n_layers: usize) -> Self {
+    pub fn new(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        f: usize,
+        n_qubits: usize,
+        n_layers: usize,
+    ) -> Self {
         let mut reals = Vec::new();
         for c in ["alpha", "beta", "gamma"] {
             reals.push(lay.add(format!("{prefix}{c}_real"), &[1], Init::Uniform(0.25, 0.75)));
         }
         let mut coeffs = Vec::new();
         for (c, re) in ["alpha", "beta", "gamma"].iter().zip(reals) {
-            coeffs.push((re, lay.add(format!("{prefix}{c}_imag"), &[1], Init::Const(0.0))));
+            coeffs.push((
+                re,
+                lay.add(format!("{prefix}{c}_imag"), &[1], Init::Const(0.0)),
+            ));
         }
         let k = 5 * n_qubits * n_layers;
         let proj = [1, 2, 3].map(|i| Linear::new(lay, &format!("{prefix}proj{i}"), f, k, true));
-        let input_proj = Linear::with_init(lay, &format!("{prefix}input_proj"), f, n_qubits, true, default_uniform(f), default_uniform(f));
+        let input_proj = Linear::with_init(
+            lay,
+            &format!("{prefix}input_proj"),
+            f,
+            n_qubits,
+            true,
+            default_uniform(f),
+            default_uniform(f),
+        );
         let program = Program::unified_ansatz(n_qubits, n_layers, true);
-        let coeffs: [(Range<usize>, Range<usize>); 3] = coeffs.try_into().expect("three coefficients");
-        Self { coeffs, proj, input_proj, program, q: n_qubits, k }
+        let coeffs: [(Range<usize>, Range<usize>); 3] =
+            coeffs.try_into().expect("three coefficients");
+        Self {
+            coeffs,
+            proj,
+            input_proj,
+            program,
+            q: n_qubits,
+            k,
+        }
     }
 
     /// Output width 3·3Q (54 for Q = 6).
@@ -111,7 +136,16 @@ impl QsbQssm {
     }
 
     /// Backward: accumulates parameter gradients into `g` and ds (nc, F).
-    pub fn backward(&self, p: &[f32], g: &mut [f32], s: &[f32], nc: usize, c: &QsbCache, dout: &[f32], ds: &mut [f32]) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        s: &[f32],
+        nc: usize,
+        c: &QsbCache,
+        dout: &[f32],
+        ds: &mut [f32],
+    ) {
         let (q, k, dim) = (self.q, self.k, 1usize << self.q);
         let mut dw = [0.0f64; 3];
         let mut de = vec![0.0f64; nc * q];
@@ -139,11 +173,18 @@ impl QsbQssm {
                     &mut de[j * q..(j + 1) * q],
                     &mut scratch,
                 );
-                dtheta[j * k..(j + 1) * k].iter_mut().zip(&dth).for_each(|(a, b)| *a = *b as f32);
+                dtheta[j * k..(j + 1) * k]
+                    .iter_mut()
+                    .zip(&dth)
+                    .for_each(|(a, b)| *a = *b as f32);
             }
             self.proj[b].backward(p, g, s, &dtheta, nc, Some(ds));
         }
-        let de_pre: Vec<f32> = de.iter().zip(&c.tanh_e).map(|(d, t)| (*d as f32) * PI_F32 * (1.0 - t * t)).collect();
+        let de_pre: Vec<f32> = de
+            .iter()
+            .zip(&c.tanh_e)
+            .map(|(d, t)| (*d as f32) * PI_F32 * (1.0 - t * t))
+            .collect();
         self.input_proj.backward(p, g, s, &de_pre, nc, Some(ds));
         // w_b = a_b/n, a_b = |c_b| = √(r²+i²), n = √(Σ a² + ε):
         // ∂w_b/∂x_j = δ_bj·x_j/(a_j·n) − a_b·x_j/n³  (x = r or i; ∂|c|/∂x at |c| = 0 taken as 0)

@@ -72,7 +72,15 @@ impl SelectiveSsm {
     /// Registers the SSM's tensors. `shared_a`: A_log is (N) (QuantumSSM.py) instead of (E, N).
     /// `dt_floor`: the floor applied to the sampled dt before the inverse-softplus bias init
     /// (1e-4 in TrueClassicalMamba.py, none (0) in QuantumSSM.py).
-    pub fn new(lay: &mut ParamLayout, names: SsmNames<'_>, e: usize, n: usize, r: usize, shared_a: bool, dt_floor: f32) -> Self {
+    pub fn new(
+        lay: &mut ParamLayout,
+        names: SsmNames<'_>,
+        e: usize,
+        n: usize,
+        r: usize,
+        shared_a: bool,
+        dt_floor: f32,
+    ) -> Self {
         let a_shape: Vec<usize> = if shared_a { vec![n] } else { vec![e, n] };
         // registration order of the reference modules
         let (a_log, d, x_proj, dt_proj);
@@ -88,13 +96,35 @@ impl SelectiveSsm {
             dt_proj = Self::dt_proj(lay, names.dt_proj, r, e, dt_floor);
         }
         let out_proj = names.out_proj.map(|o| Linear::new(lay, o, e, e, false));
-        let dims = ScanDims { l: 0, e, n, a_row_stride: if shared_a { 0 } else { n }, dt_on_b: true };
-        Self { x_proj, dt_proj, a_log, d, out_proj, dims, r }
+        let dims = ScanDims {
+            l: 0,
+            e,
+            n,
+            a_row_stride: if shared_a { 0 } else { n },
+            dt_on_b: true,
+        };
+        Self {
+            x_proj,
+            dt_proj,
+            a_log,
+            d,
+            out_proj,
+            dims,
+            r,
+        }
     }
 
     fn dt_proj(lay: &mut ParamLayout, name: &str, r: usize, e: usize, floor: f32) -> Linear {
         let b = 1.0 / (r as f32).sqrt();
-        Linear::with_init(lay, name, r, e, true, Init::Uniform(-b, b), Init::DtBias { floor })
+        Linear::with_init(
+            lay,
+            name,
+            r,
+            e,
+            true,
+            Init::Uniform(-b, b),
+            Init::DtBias { floor },
+        )
     }
 
     /// E·N, the size of one state.
@@ -103,7 +133,15 @@ impl SelectiveSsm {
     }
 
     /// x (L, E) → y (L, E) from initial state `h0` (E, N) (zeros if `None`).
-    pub fn forward(&self, p: &[f32], x: &[f32], l: usize, h0: Option<&[f32]>, c: &mut SsmCache, y: &mut [f32]) {
+    pub fn forward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        l: usize,
+        h0: Option<&[f32]>,
+        c: &mut SsmCache,
+        y: &mut [f32],
+    ) {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let w = r + 2 * n;
         c.xdbl = self.x_proj.apply(p, x, l);
@@ -123,10 +161,32 @@ impl SelectiveSsm {
         c.hs = vec![0.0; (l + 1) * e * n];
         let dims = ScanDims { l, ..self.dims };
         match &self.out_proj {
-            None => scan_forward(y, &mut c.hs, x, &c.delta, &c.a, &c.bm, &c.cm, &p[self.d.clone()], h0, dims),
+            None => scan_forward(
+                y,
+                &mut c.hs,
+                x,
+                &c.delta,
+                &c.a,
+                &c.bm,
+                &c.cm,
+                &p[self.d.clone()],
+                h0,
+                dims,
+            ),
             Some(op) => {
                 c.ys = vec![0.0; l * e];
-                scan_forward(&mut c.ys, &mut c.hs, x, &c.delta, &c.a, &c.bm, &c.cm, &p[self.d.clone()], h0, dims);
+                scan_forward(
+                    &mut c.ys,
+                    &mut c.hs,
+                    x,
+                    &c.delta,
+                    &c.a,
+                    &c.bm,
+                    &c.cm,
+                    &p[self.d.clone()],
+                    h0,
+                    dims,
+                );
                 op.forward(p, &c.ys, l, y);
             }
         }
@@ -136,7 +196,18 @@ impl SelectiveSsm {
     /// gradient w.r.t. the initial state `dh0` (E, N). `dh_last`: upstream gradient on the final
     /// state (E, N).
     #[allow(clippy::too_many_arguments)]
-    pub fn backward(&self, p: &[f32], g: &mut [f32], x: &[f32], l: usize, c: &SsmCache, dy: &[f32], dh_last: Option<&[f32]>, dx: &mut [f32], dh0: Option<&mut [f32]>) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        x: &[f32],
+        l: usize,
+        c: &SsmCache,
+        dy: &[f32],
+        dh_last: Option<&[f32]>,
+        dx: &mut [f32],
+        dh0: Option<&mut [f32]>,
+    ) {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let w = r + 2 * n;
         let mut dys_buf;
@@ -155,8 +226,28 @@ impl SelectiveSsm {
         let dims = ScanDims { l, ..self.dims };
         {
             let dd = &mut g[self.d.clone()];
-            let grads = ScanGrads { dx: &mut *dx, ddelta: &mut ddelta, da: &mut da, dbm: &mut dbm, dcm: &mut dcm, dd, dh0 };
-            scan_backward(grads, dys, dh_last, &c.hs, x, &c.delta, &c.a, &c.bm, &c.cm, &p[self.d.clone()], dims);
+            let grads = ScanGrads {
+                dx: &mut *dx,
+                ddelta: &mut ddelta,
+                da: &mut da,
+                dbm: &mut dbm,
+                dcm: &mut dcm,
+                dd,
+                dh0,
+            };
+            scan_backward(
+                grads,
+                dys,
+                dh_last,
+                &c.hs,
+                x,
+                &c.delta,
+                &c.a,
+                &c.bm,
+                &c.cm,
+                &p[self.d.clone()],
+                dims,
+            );
         }
         // A = −exp(A_log) ⇒ dA_log = dA·A
         for ((ga, d), a) in g[self.a_log.clone()].iter_mut().zip(&da).zip(&c.a) {
@@ -165,7 +256,8 @@ impl SelectiveSsm {
         let mut ddt_pre = vec![0.0; l * e];
         softplus_backward(&mut ddt_pre, &ddelta, &c.dt_pre);
         let mut ddl = vec![0.0; l * r];
-        self.dt_proj.backward(p, g, &c.dl, &ddt_pre, l, Some(&mut ddl));
+        self.dt_proj
+            .backward(p, g, &c.dl, &ddt_pre, l, Some(&mut ddl));
         let mut dxdbl = vec![0.0; l * w];
         for t in 0..l {
             let row = &mut dxdbl[t * w..(t + 1) * w];
@@ -181,4 +273,3 @@ impl SelectiveSsm {
 pub fn dt_rank_ceil(d_model: usize) -> usize {
     d_model.div_ceil(16)
 }
-

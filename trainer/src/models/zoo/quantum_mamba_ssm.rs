@@ -6,7 +6,9 @@
 use super::ce_with_grad;
 use crate::models::blocks::chunk_processor::ChunkProcessorCache;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, MambaBlock, MambaBlockCache, NormCache};
+use crate::models::blocks::{
+    ChunkProcessor, Dropout, LayerNorm, Linear, MambaBlock, MambaBlockCache, NormCache,
+};
 use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
@@ -59,18 +61,44 @@ impl QuantumMambaSsm {
         let mut lay = ParamLayout::new();
         let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
         let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
-        let proc = ChunkProcessor::new(&mut lay, "quantum_processor.", d, d, CHUNK_SIZE, cfg.n_qubits, cfg.n_layers);
-        let blocks = (0..cfg.n_layers).map(|i| MambaBlock::quantum_ssm(&mut lay, &format!("mamba_layers.{i}"), d, e, cfg.d_state)).collect();
+        let proc = ChunkProcessor::new(
+            &mut lay,
+            "quantum_processor.",
+            d,
+            d,
+            CHUNK_SIZE,
+            cfg.n_qubits,
+            cfg.n_layers,
+        );
+        let blocks = (0..cfg.n_layers)
+            .map(|i| {
+                MambaBlock::quantum_ssm(&mut lay, &format!("mamba_layers.{i}"), d, e, cfg.d_state)
+            })
+            .collect();
         let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
         let head0 = Linear::new(&mut lay, "output_layer.0", d, d, true);
         let head3 = Linear::new(&mut lay, "output_layer.3", d, cfg.n_classes, true);
         let drop = Dropout { p: cfg.dropout };
-        Self { cfg, lay, feat0, feat_ln, proc, drop, blocks, out_norm, head0, head3 }
+        Self {
+            cfg,
+            lay,
+            feat0,
+            feat_ln,
+            proc,
+            drop,
+            blocks,
+            out_norm,
+            head0,
+            head3,
+        }
     }
 
     fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
         let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache { xt: to_token_major(x, self.cfg.n_channels, t), ..Default::default() };
+        let mut k = Cache {
+            xt: to_token_major(x, self.cfg.n_channels, t),
+            ..Default::default()
+        };
         k.f0 = self.feat0.apply(p, &k.xt, t);
         k.f1 = vec![0.0; t * d];
         self.feat_ln.forward(p, &k.f0, t, &mut k.f1, &mut k.fln);
@@ -83,7 +111,11 @@ impl QuantumMambaSsm {
         k.c0 = c.clone();
         for (i, blk) in self.blocks.iter().enumerate() {
             let mut bc = MambaBlockCache::default();
-            let h0 = if i == 0 { None } else { Some(k.blocks[i - 1].ssm.final_state(nc, blk.state_len())) };
+            let h0 = if i == 0 {
+                None
+            } else {
+                Some(k.blocks[i - 1].ssm.final_state(nc, blk.state_len()))
+            };
             let y = blk.forward(p, &c, nc, h0, &mut bc);
             k.inputs.push(c.clone());
             c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
@@ -111,16 +143,28 @@ impl QuantumMambaSsm {
         let mut dh0 = vec![0.0; d];
         relu_backward(&mut dh0, &dr, &k.h0);
         let mut dpooled = vec![0.0; d];
-        self.head0.backward(p, g, &k.pooled, &dh0, 1, Some(&mut dpooled));
+        self.head0
+            .backward(p, g, &k.pooled, &dh0, 1, Some(&mut dpooled));
         let mut don = vec![0.0; nc * d];
         mean_pool_backward(&mut don, &dpooled, nc, d);
         let mut dc = vec![0.0; nc * d];
-        self.out_norm.backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
+        self.out_norm
+            .backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
         let mut dh_next: Option<Vec<f32>> = None;
         for (i, blk) in self.blocks.iter().enumerate().rev() {
             let mut dprev = dc.clone(); // residual path
             let mut dh0 = (i > 0).then(|| vec![0.0; blk.state_len()]);
-            blk.backward(p, g, &k.inputs[i], nc, &k.blocks[i], &dc, dh_next.as_deref(), &mut dprev, dh0.as_deref_mut());
+            blk.backward(
+                p,
+                g,
+                &k.inputs[i],
+                nc,
+                &k.blocks[i],
+                &dc,
+                dh_next.as_deref(),
+                &mut dprev,
+                dh0.as_deref_mut(),
+            );
             dh_next = dh0;
             dc = dprev;
         }
@@ -130,7 +174,8 @@ impl QuantumMambaSsm {
         let mut df1 = vec![0.0; t * d];
         silu_backward(&mut df1, &du, &k.f1);
         let mut df0 = vec![0.0; t * d];
-        self.feat_ln.backward(p, g, &k.f0, &df1, t, &k.fln, &mut df0);
+        self.feat_ln
+            .backward(p, g, &k.f0, &df1, t, &k.fln, &mut df0);
         self.feat0.backward(p, g, &k.xt, &df0, t, None);
     }
 }
@@ -151,11 +196,22 @@ impl Model for QuantumMambaSsm {
     fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
         self.run(p, x, None).logits
     }
-    fn forward_backward(&self, p: &[f32], x: &[f32], y: usize, scale: f32, rng: Option<&mut ChaCha8Rng>, g: &mut [f32]) -> SampleOutput {
+    fn forward_backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        y: usize,
+        scale: f32,
+        rng: Option<&mut ChaCha8Rng>,
+        g: &mut [f32],
+    ) -> SampleOutput {
         let k = self.run(p, x, rng);
         let (loss, dlogits) = ce_with_grad(&k.logits, y, scale);
         self.backward(p, g, &k, &dlogits);
-        SampleOutput { loss, logits: k.logits }
+        SampleOutput {
+            loss,
+            logits: k.logits,
+        }
     }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
         let k = self.run(p, x, None);
@@ -164,8 +220,14 @@ impl Model for QuantumMambaSsm {
             ("feature_proj.1".into(), k.f1.clone()),
             ("feature_proj.2".into(), k.u.clone()),
             ("feature_proj".into(), k.u.clone()),
-            ("quantum_processor.chunk_attention".into(), k.proc.scores.clone()),
-            ("quantum_processor.quantum_branches".into(), k.proc.q.clone()),
+            (
+                "quantum_processor.chunk_attention".into(),
+                k.proc.scores.clone(),
+            ),
+            (
+                "quantum_processor.quantum_branches".into(),
+                k.proc.q.clone(),
+            ),
             ("quantum_processor.output_proj".into(), k.proc.out.clone()),
             ("quantum_processor".into(), k.proc.out.clone()),
             ("dropout".into(), k.c0.clone()),

@@ -41,16 +41,31 @@ impl TrueClassicalMamba {
         let (c, d, e) = (cfg.n_channels, cfg.d_model, 2 * cfg.d_model);
         let mut lay = ParamLayout::new();
         let embedding = Linear::new(&mut lay, "embedding", c, d, true);
-        let blocks = (0..cfg.n_layers).map(|i| MambaBlock::true_classical(&mut lay, &format!("layers.{i}"), d, e, cfg.d_state)).collect();
+        let blocks = (0..cfg.n_layers)
+            .map(|i| {
+                MambaBlock::true_classical(&mut lay, &format!("layers.{i}"), d, e, cfg.d_state)
+            })
+            .collect();
         let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
         let drop = Dropout { p: cfg.dropout };
-        Self { cfg, lay, embedding, drop, blocks, final_norm, classifier }
+        Self {
+            cfg,
+            lay,
+            embedding,
+            drop,
+            blocks,
+            final_norm,
+            classifier,
+        }
     }
 
     fn run(&self, p: &[f32], x: &[f32], rng: Option<&mut ChaCha8Rng>) -> Cache {
         let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache { xt: to_token_major(x, self.cfg.n_channels, t), ..Default::default() };
+        let mut k = Cache {
+            xt: to_token_major(x, self.cfg.n_channels, t),
+            ..Default::default()
+        };
         let mut u = self.embedding.apply(p, &k.xt, t);
         k.emb = u.clone();
         k.mask = self.drop.forward(&mut u, rng);
@@ -71,14 +86,26 @@ impl TrueClassicalMamba {
     fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
         let (t, d) = (self.cfg.n_times, self.cfg.d_model);
         let mut dpooled = vec![0.0; d];
-        self.classifier.backward(p, g, &k.pooled, dlogits, 1, Some(&mut dpooled));
+        self.classifier
+            .backward(p, g, &k.pooled, dlogits, 1, Some(&mut dpooled));
         let mut dfn = vec![0.0; t * d];
         mean_pool_backward(&mut dfn, &dpooled, t, d);
         let mut du = vec![0.0; t * d];
-        self.final_norm.backward(p, g, &k.u, &dfn, t, &k.fnc, &mut du);
+        self.final_norm
+            .backward(p, g, &k.u, &dfn, t, &k.fnc, &mut du);
         for (i, blk) in self.blocks.iter().enumerate().rev() {
             let mut dprev = vec![0.0; t * d];
-            blk.backward(p, g, &k.inputs[i], t, &k.blocks[i], &du, None, &mut dprev, None);
+            blk.backward(
+                p,
+                g,
+                &k.inputs[i],
+                t,
+                &k.blocks[i],
+                &du,
+                None,
+                &mut dprev,
+                None,
+            );
             du = dprev;
         }
         self.drop.backward(&mut du, &k.mask);
@@ -102,16 +129,36 @@ impl Model for TrueClassicalMamba {
     fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
         self.run(p, x, None).logits
     }
-    fn forward_backward(&self, p: &[f32], x: &[f32], y: usize, scale: f32, rng: Option<&mut ChaCha8Rng>, g: &mut [f32]) -> SampleOutput {
+    fn forward_backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        y: usize,
+        scale: f32,
+        rng: Option<&mut ChaCha8Rng>,
+        g: &mut [f32],
+    ) -> SampleOutput {
         let k = self.run(p, x, rng);
         let (loss, dlogits) = ce_with_grad(&k.logits, y, scale);
         self.backward(p, g, &k, &dlogits);
-        SampleOutput { loss, logits: k.logits }
+        SampleOutput {
+            loss,
+            logits: k.logits,
+        }
     }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
         let k = self.run(p, x, None);
-        let mut out = vec![("embedding".into(), k.emb.clone()), ("dropout".into(), k.emb.clone())];
-        for (i, next) in k.inputs.iter().skip(1).chain(std::iter::once(&k.u)).enumerate() {
+        let mut out = vec![
+            ("embedding".into(), k.emb.clone()),
+            ("dropout".into(), k.emb.clone()),
+        ];
+        for (i, next) in k
+            .inputs
+            .iter()
+            .skip(1)
+            .chain(std::iter::once(&k.u))
+            .enumerate()
+        {
             out.push((format!("layers.{i}"), next.clone()));
         }
         out.push(("final_norm".into(), k.fnorm));
