@@ -579,3 +579,23 @@ fn card_accessors() {
     assert_eq!(engine.card().class_name, "QuantumMambaSSM");
     assert!(qssm_engine::SUPPORTED_MODELS.iter().any(|m| m.id == "3b"));
 }
+
+#[test]
+fn loads_from_a_path() {
+    let case = synthetic("3b");
+    let path = std::env::temp_dir().join(format!(
+        "qssm-engine-test-{}.safetensors",
+        std::process::id()
+    ));
+    std::fs::write(&path, blob(&case, TensorDtype::F16)).unwrap();
+    let loaded = Engine::from_path(&path);
+    std::fs::remove_file(&path).unwrap();
+    let engine = loaded.expect("loads from a path");
+    assert_eq!(engine.card().dtype, "f16");
+    assert!(engine.classify_window(window(&case, 1)).is_ok());
+    let e = Engine::from_path(path.with_extension("absent")).expect_err("no such file");
+    assert!(
+        matches!(e, EngineError::File(ModelFileError::Io { .. })),
+        "{e:?}"
+    );
+}

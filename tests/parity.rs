@@ -5,7 +5,7 @@
 //! Tolerances (issue #2): logits ≤ 1e-5 abs; activations ≤ 1e-5 × their max-abs; loss ≤ 1e-5;
 //! every gradient within 1e-3 × that tensor's max |grad|; AdamW-step losses ≤ 1e-4.
 use qssm_tests::{max_abs, max_abs_diff, Fixture};
-use qssm_trainer::models::{registry, Model, ModelConfig};
+use qssm_trainer::models::{registry, Model, ModelConfig, Target};
 
 struct Loaded {
     fx: Fixture,
@@ -109,7 +109,7 @@ fn check_gradients(name: &str) {
         let out = l.model.forward_backward(
             &l.params,
             sample(x, l.b, i),
-            *yi as usize,
+            Target::Class(*yi as usize),
             1.0 / l.b as f32,
             None,
             &mut g,
@@ -240,7 +240,15 @@ fn check_adamw(name: &str) {
     let mut opt = AdamW::new(l.params.len(), AdamWConfig::reference());
     let active = l.model.layout().trainable_ranges();
     for (k, w) in want.iter().enumerate() {
-        let out = ws.forward_backward(l.model.as_ref(), &l.params, &windows, &ys, None, &mut g);
+        let targets: Vec<Target<'_>> = ys.iter().map(|&y| Target::Class(y)).collect();
+        let out = ws.forward_backward(
+            l.model.as_ref(),
+            &l.params,
+            &windows,
+            &targets,
+            None,
+            &mut g,
+        );
         assert!(
             (out.loss - w).abs() <= 1e-4,
             "{name}: AdamW step {k} loss {} vs reference {w}",

@@ -2,7 +2,7 @@
 //! gradient reduction, clip, AdamW) on random millivolt-scale input, like the reference's
 //! timing harness (`shared/spec/reference-step-times.md`: mean of steps 2..6).
 use crate::fit::BatchWorkspace;
-use crate::models::{registry, ModelConfig};
+use crate::models::{registry, ModelConfig, Target};
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,7 +63,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
                     .collect()
             })
             .collect();
-        let ys: Vec<usize> = (0..a.batch_size).map(|i| i % 2).collect();
+        let ys: Vec<Target<'_>> = (0..a.batch_size).map(|i| Target::Class(i % 2)).collect();
         let seeds: Vec<u64> = (0..a.batch_size as u64).collect();
         let windows: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
         let mut ws = BatchWorkspace::default();

@@ -6,7 +6,7 @@
 use super::step::BatchWorkspace;
 use super::{evaluate, Windows};
 use crate::metrics::{accuracy, argmax_rows};
-use crate::models::Model;
+use crate::models::{Model, Target};
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, CosineAnnealingLR};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -181,7 +181,9 @@ pub fn fit(
                     )
                 })
                 .collect();
-            let out = ws.forward_backward(model, &params, &windows, &ys, Some(&seeds), &mut grads);
+            let targets: Vec<Target<'_>> = ys.iter().map(|&y| Target::Class(y)).collect();
+            let out =
+                ws.forward_backward(model, &params, &windows, &targets, Some(&seeds), &mut grads);
             if !out.loss.is_finite() {
                 return Err(FitError::NonFinite { epoch, step });
             }

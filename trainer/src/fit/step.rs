@@ -1,6 +1,6 @@
 //! One training step over a mini-batch: per-sample forward/backward in parallel, ordered
-//! gradient reduction, mean cross-entropy.
-use crate::models::Model;
+//! gradient reduction, mean loss (cross-entropy or MSE).
+use crate::models::{Model, Target};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -15,7 +15,7 @@ pub struct BatchWorkspace {
 /// Result of [`BatchWorkspace::forward_backward`].
 #[derive(Clone, Debug)]
 pub struct StepOutput {
-    /// mean cross-entropy over the batch
+    /// mean loss (cross-entropy or MSE) over the batch
     pub loss: f32,
     /// logits (B, n_classes)
     pub logits: Vec<f32>,
@@ -23,7 +23,7 @@ pub struct StepOutput {
 
 impl BatchWorkspace {
     /// Computes the mean loss over the batch and writes d(mean loss)/d params into `grads`
-    /// (overwritten). `windows[i]` is (C, T) in millivolts, `labels[i]` its class.
+    /// (overwritten). `windows[i]` is (C, T) in millivolts, `targets[i]` its class or regression values.
     /// `dropout_seeds`: one seed per sample for its dropout masks (`None` = no dropout, as in
     /// the parity fixtures).
     pub fn forward_backward(
@@ -31,7 +31,7 @@ impl BatchWorkspace {
         model: &dyn Model,
         params: &[f32],
         windows: &[&[f32]],
-        labels: &[usize],
+        targets: &[Target<'_>],
         dropout_seeds: Option<&[u64]>,
         grads: &mut [f32],
     ) -> StepOutput {
@@ -48,7 +48,7 @@ impl BatchWorkspace {
                 g.clear();
                 g.resize(n, 0.0);
                 let mut rng = dropout_seeds.map(|s| ChaCha8Rng::seed_from_u64(s[i]));
-                model.forward_backward(params, windows[i], labels[i], scale, rng.as_mut(), g)
+                model.forward_backward(params, windows[i], targets[i], scale, rng.as_mut(), g)
             })
             .collect();
         grads.iter_mut().for_each(|v| *v = 0.0);

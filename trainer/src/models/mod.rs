@@ -5,8 +5,11 @@
 //! **millivolts** (the reference's layout and scale), output is `n_classes` logits. Batching,
 //! gradient reduction and threads live in [`crate::fit`].
 pub mod blocks;
+pub mod objective;
 pub mod registry;
 pub mod zoo;
+
+pub use objective::Target;
 
 use crate::params::ParamLayout;
 use rand_chacha::ChaCha8Rng;
@@ -70,13 +73,14 @@ pub trait Model: Send + Sync {
     fn layout(&self) -> &ParamLayout;
     /// Eval-mode forward of one window x (C, T) in millivolts → logits (n_classes).
     fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32>;
-    /// Train-mode forward and backward of one sample with target class `y`: dropout masks come
-    /// from `rng` (`None` = no dropout), d loss/d params × `scale` is **accumulated** into `g`.
+    /// Train-mode forward and backward of one sample against `target` (cross-entropy for a
+    /// class, MSE for values; see [`objective`]): dropout masks come from `rng` (`None` = no
+    /// dropout), d loss/d params × `scale` is **accumulated** into `g`.
     fn forward_backward(
         &self,
         p: &[f32],
         x: &[f32],
-        y: usize,
+        target: Target<'_>,
         scale: f32,
         rng: Option<&mut ChaCha8Rng>,
         g: &mut [f32],

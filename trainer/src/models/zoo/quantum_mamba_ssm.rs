@@ -3,12 +3,12 @@
 //! x (C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (T, D) → chunk processor (cs = 32) (nc, D)
 //! → Dropout → 2 × Mamba block with residual, **block 1 starting from block 0's final SSM
 //! state** → LayerNorm → mean over chunks → Linear(D, D) → ReLU → Dropout → Linear(D, 2).
-use super::ce_with_grad;
 use crate::models::blocks::chunk_processor::ChunkProcessorCache;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
 use crate::models::blocks::{
     ChunkProcessor, Dropout, LayerNorm, Linear, MambaBlock, MambaBlockCache, NormCache,
 };
+use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
@@ -200,13 +200,13 @@ impl Model for QuantumMambaSsm {
         &self,
         p: &[f32],
         x: &[f32],
-        y: usize,
+        target: Target<'_>,
         scale: f32,
         rng: Option<&mut ChaCha8Rng>,
         g: &mut [f32],
     ) -> SampleOutput {
         let k = self.run(p, x, rng);
-        let (loss, dlogits) = ce_with_grad(&k.logits, y, scale);
+        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
         self.backward(p, g, &k, &dlogits);
         SampleOutput {
             loss,

@@ -3,9 +3,9 @@
 //! x (C, T) → Linear(C, D) (`embedding`) → Dropout → 2 × Mamba block (RMSNorm pre-norm,
 //! residual inside) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
 //! Causal up to the mean pool (spec §6).
-use super::ce_with_grad;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
 use crate::models::blocks::{Dropout, Linear, MambaBlock, MambaBlockCache, NormCache, RmsNorm};
+use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use rand_chacha::ChaCha8Rng;
@@ -133,13 +133,13 @@ impl Model for TrueClassicalMamba {
         &self,
         p: &[f32],
         x: &[f32],
-        y: usize,
+        target: Target<'_>,
         scale: f32,
         rng: Option<&mut ChaCha8Rng>,
         g: &mut [f32],
     ) -> SampleOutput {
         let k = self.run(p, x, rng);
-        let (loss, dlogits) = ce_with_grad(&k.logits, y, scale);
+        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
         self.backward(p, g, &k, &dlogits);
         SampleOutput {
             loss,
