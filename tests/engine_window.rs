@@ -25,16 +25,7 @@ struct Case {
 
 fn from_fixture(name: &str) -> Option<Case> {
     let fx = Fixture::load(name)?;
-    let cfg = ModelConfig {
-        n_channels: fx.meta_usize("C"),
-        n_times: fx.meta_usize("T"),
-        d_model: fx.meta_usize("d_model"),
-        d_state: fx.meta_usize("d_state"),
-        n_qubits: fx.meta_usize("n_qubits"),
-        n_layers: fx.meta_usize("n_layers"),
-        n_classes: fx.meta_usize("output_dim"),
-        dropout: 0.0,
-    };
+    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
     let model = registry::build(&fx.metadata["model_id"], cfg).expect("model in registry");
     let mut params = vec![0.0f32; model.layout().len()];
     for spec in model.layout().specs() {
@@ -76,6 +67,7 @@ fn synthetic(id: &str) -> Case {
         n_layers: 3,
         n_classes: 3,
         dropout: 0.1,
+        ..ModelConfig::eeg(40)
     };
     let model = registry::build(id, cfg).expect("model in registry");
     let mut params = noise(11, model.layout().len());

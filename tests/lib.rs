@@ -1,5 +1,7 @@
 //! Shared helpers for the workspace-level tests: locating `../shared` and reading the
 //! reference parity fixtures (`shared/fixtures/reference/<id>.safetensors`).
+pub mod parity_check;
+
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -15,10 +15,21 @@ use crate::params::ParamLayout;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// Circuit ansatz of the gated models (spec gated-and-protocols §1.2): the current code's
+/// unified 5-angle ansatz, or the legacy 4-angle one behind the published gated numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnsatzKind {
+    /// RX, RY, RZ per wire, forward and backward CRX rings (5·Q angles per layer)
+    #[default]
+    Unified5,
+    /// RY, forward CRX ring, RY, backward CRX ring (4·Q angles per layer)
+    Legacy4,
+}
+
 /// Hyperparameters shared by the zoo (names as in the reference's `create_model`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// C: input channels (64 EEG electrodes)
+    /// C: input channels (64 EEG electrodes; 2 for the synthetic tasks)
     pub n_channels: usize,
     /// T: samples per window (125/249/497 at 40/80/160 Hz)
     pub n_times: usize,
@@ -30,10 +41,18 @@ pub struct ModelConfig {
     pub n_qubits: usize,
     /// number of model blocks and of circuit layers (the reference's `--n-layers`)
     pub n_layers: usize,
-    /// number of output logits
+    /// the reference's `output_dim`: logits (classification) or regression outputs
     pub n_classes: usize,
     /// dropout probability in training
     pub dropout: f32,
+    /// H: hidden size of the gated recurrence (gated models)
+    pub hidden_dim: usize,
+    /// chunk size of the gated recurrence (gated models; 8 in the gated EEG runs)
+    pub chunk_size: usize,
+    /// circuit ansatz of the gated models
+    pub ansatz: AnsatzKind,
+    /// causal variant (streamable models only): see the registry
+    pub causal: bool,
 }
 
 impl ModelConfig {
@@ -48,6 +67,10 @@ impl ModelConfig {
             n_layers: 2,
             n_classes: 2,
             dropout: 0.1,
+            hidden_dim: 64,
+            chunk_size: 8,
+            ansatz: AnsatzKind::Unified5,
+            causal: false,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod mamba;
 pub mod norm;
 pub mod pool;
 pub mod qsb;
+pub mod qsb_qgr;
 pub mod ssm;
 
 pub use chunk_processor::ChunkProcessor;
@@ -19,4 +20,5 @@ pub use linear::Linear;
 pub use mamba::{MambaBlock, MambaBlockCache};
 pub use norm::{LayerNorm, NormCache, RmsNorm};
 pub use qsb::QsbQssm;
+pub use qsb_qgr::QsbQgr;
 pub use ssm::SelectiveSsm;

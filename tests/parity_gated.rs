@@ -1,0 +1,1 @@
+//! Reference parity of the gated models (being written).

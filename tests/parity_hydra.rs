@@ -1,0 +1,1 @@
+//! Reference parity of the hydra models (being written).

@@ -1,0 +1,1 @@
+//! Reference parity of the transformers models (being written).
