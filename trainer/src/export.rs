@@ -13,6 +13,8 @@ pub struct ExportInfo {
     pub sfreq: f64,
     /// channel names in input order
     pub channels: Vec<String>,
+    /// physical unit of the input values (`mV` for EEG)
+    pub unit: String,
     /// preprocessing description
     pub preprocessing: serde_json::Value,
     /// subject split
@@ -59,7 +61,7 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
             sfreq: info.sfreq,
             n_times: c.n_times,
             channels: info.channels.clone(),
-            unit: "mV".into(),
+            unit: info.unit.clone(),
             layout: "channel_major".into(),
         },
         preprocessing: info.preprocessing.clone(),

@@ -85,7 +85,7 @@ fn fit_runs_and_is_bit_reproducible_across_thread_counts() {
         let results: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
         assert_eq!(results["history"].as_array().unwrap().len(), 1);
-        assert!(results["metrics"]["test_acc"].as_f64().unwrap() >= 0.0);
+        assert!(results["metrics"]["test"]["acc"].as_f64().unwrap() >= 0.0);
         files.push(std::fs::read(out.join("model.safetensors")).unwrap());
     }
     assert!(

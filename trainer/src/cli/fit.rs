@@ -1,9 +1,11 @@
-//! `trainer fit`: EEGMMIDB → subject split → training → test metrics → model file + results.
+//! `trainer fit`: EEGMMIDB (or a synthetic task) → split → training → test metrics → model
+//! file + results.
 use super::subjects::parse_subjects;
+use crate::data::synthetic::{self, SyntheticTask};
 use crate::data::{discover_subjects, subject_split, EegmmidbConfig, EpochCache, EpochSet};
 use crate::export::{export, ExportInfo};
-use crate::fit::{evaluate, fit, FitConfig, Windows};
-use crate::models::{registry, ModelConfig};
+use crate::fit::{evaluate, fit, FitConfig, Labels, Windows};
+use crate::models::{registry, Model, ModelConfig};
 use qssm_formats::model_file::{write_atomic, SplitInfo, TensorDtype};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,12 +13,32 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// What to train on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// EEGMMIDB motor imagery, left vs right fist (classification)
+    Eeg,
+    /// the adding problem (regression, 1 output)
+    Adding,
+    /// selective copy with 8 markers (regression, 8 outputs)
+    SelectiveCopy,
+}
+
 /// Arguments of `trainer fit` (defaults: the reference's recipe).
 #[derive(clap::Args, Debug)]
 pub struct FitArgs {
     /// model id or class name (`trainer models` lists them), e.g. 1b or QuantumMambaSSM
     #[arg(long)]
     pub model: String,
+    /// task: EEG classification or a synthetic regression benchmark
+    #[arg(long, value_enum, default_value_t = Task::Eeg)]
+    pub task: Task,
+    /// sequence length L of the synthetic tasks
+    #[arg(long, default_value_t = 100)]
+    pub seq_len: usize,
+    /// samples generated for a synthetic task (split 80/10/10)
+    #[arg(long, default_value_t = 5000)]
+    pub n_samples: usize,
     /// EEGMMIDB root holding SNNN/SNNNRKK.edf (PhysioNet layout)
     #[arg(long, default_value = "data/eegmmidb")]
     pub data: PathBuf,
@@ -30,21 +52,23 @@ pub struct FitArgs {
     /// seed of the subject split, initialisation, shuffling and dropout
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
-    /// maximum training epochs (passes over the training set)
-    #[arg(long, default_value_t = 50)]
-    pub epochs: usize,
+    /// maximum training epochs (passes over the training set); default 50 (EEG) or 100
+    /// (synthetic)
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// mini-batch size
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// AdamW learning rate (cosine-annealed per epoch to 0 at --epochs)
+    /// AdamW learning rate (cosine-annealed per epoch to 0 at the last epoch)
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// AdamW decoupled weight decay
     #[arg(long, default_value_t = 1e-4)]
     pub weight_decay: f64,
-    /// early stopping: epochs without a strict gain in validation accuracy
-    #[arg(long, default_value_t = 10)]
-    pub patience: usize,
+    /// early stopping: epochs without a strict gain in validation accuracy (EEG, default 10)
+    /// or a strict drop in validation MSE (synthetic, default 20)
+    #[arg(long)]
+    pub patience: Option<usize>,
     /// output directory (model.safetensors, results.json); default runs/<id>_<sfreq>Hz_seed<seed>
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -60,178 +84,185 @@ pub struct FitArgs {
 }
 
 fn windows(set: &EpochSet) -> Windows<'_> {
-    Windows {
-        x: &set.x,
-        y: &set.y,
-        window_len: set.n_channels * set.n_times,
-    }
+    Windows { x: &set.x, labels: Labels::Classes(&set.y), window_len: set.n_channels * set.n_times }
+}
+
+fn synthetic_windows(set: &synthetic::SyntheticSet) -> Windows<'_> {
+    Windows { x: &set.x, labels: Labels::Values { v: &set.y, dim: set.output_dim }, window_len: 2 * set.seq_len }
+}
+
+/// The three splits of a task, ready to train on, and what the model file must record.
+struct Prepared<'a> {
+    train: Windows<'a>,
+    val: Windows<'a>,
+    test: Windows<'a>,
+    n_channels: usize,
+    n_times: usize,
+    output_dim: usize,
+    info: ExportInfo,
+    data_info: serde_json::Value,
 }
 
 /// Runs `trainer fit`.
 pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = a.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()?;
-    }
-    if a.batch_size == 0 || a.epochs == 0 {
-        return Err("--batch-size and --epochs must be at least 1".into());
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
     }
     let entry = registry::lookup(&a.model)?;
-    if !a.data.is_dir() {
-        return Err(format!(
-            "EEGMMIDB data directory {} does not exist",
-            a.data.display()
-        )
-        .into());
+    match a.task {
+        Task::Eeg => {
+            if !a.data.is_dir() {
+                return Err(format!("EEGMMIDB data directory {} does not exist", a.data.display()).into());
+            }
+            let ids = match &a.subjects {
+                Some(s) => parse_subjects(s)?,
+                None => discover_subjects(&a.data)?,
+            };
+            let split = subject_split(&ids, a.seed as u32);
+            if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
+                return Err(format!("{} subjects leave an empty train, validation or test set in the 70/15/15 subject split; use at least 4", ids.len()).into());
+            }
+            let cfg = EegmmidbConfig::new(&a.data, a.sfreq);
+            let cache = EpochCache::new(&a.cache_dir);
+            let t_load = Instant::now();
+            let train = cache.load_subjects(&cfg, &split.train)?;
+            let val = cache.load_subjects(&cfg, &split.val)?;
+            let test = cache.load_subjects(&cfg, &split.test)?;
+            eprintln!(
+                "data: {} subjects at {} Hz (T = {}): train {:?} ({} windows), val {:?} ({}), test {:?} ({}) [{:.1} s]",
+                ids.len(),
+                a.sfreq,
+                train.n_times,
+                split.train,
+                train.n_trials(),
+                split.val,
+                val.n_trials(),
+                split.test,
+                test.n_trials(),
+                t_load.elapsed().as_secs_f64()
+            );
+            let preprocessing = json!({
+                "dataset": "PhysioNet EEGMMIDB v1.0.0", "runs": cfg.runs, "events": {"T1": 0, "T2": 1},
+                "window_s": [cfg.tmin_s, cfg.tmax_s], "resample": "FFT resampling of each whole run, as MNE's raw.resample(npad='auto') (see qssm_trainer::data::resample)",
+                "scale": "volts x 1e3 (millivolts)", "filter": "none", "normalisation": "none",
+            });
+            let prepared = Prepared {
+                train: windows(&train),
+                val: windows(&val),
+                test: windows(&test),
+                n_channels: train.n_channels,
+                n_times: train.n_times,
+                output_dim: 2,
+                info: ExportInfo {
+                    sfreq: a.sfreq as f64,
+                    channels: train.channel_names.clone(),
+                    unit: "mV".into(),
+                    preprocessing,
+                    split: Some(SplitInfo { seed: a.seed, train: split.train.clone(), val: split.val.clone(), test: split.test.clone() }),
+                    training: json!(null),
+                    metrics: json!(null),
+                },
+                data_info: json!({"task": "eeg", "sample_size": ids.len(), "sampling_freq": a.sfreq, "n_train": train.n_trials(), "n_val": val.n_trials(), "n_test": test.n_trials(),
+                    "split": {"train": split.train, "val": split.val, "test": split.test}}),
+            };
+            train_and_export(&a, entry.id, prepared, 50, 10)
+        }
+        Task::Adding | Task::SelectiveCopy => {
+            let task = if a.task == Task::Adding { SyntheticTask::Adding } else { SyntheticTask::SelectiveCopy };
+            let all = synthetic::generate(task, a.seq_len, a.n_samples, a.seed)?;
+            let (train, val, test) = synthetic::split(&all, a.seed);
+            eprintln!("data: {} L = {}: train {}, val {}, test {} samples", task.name(), a.seq_len, train.len(), val.len(), test.len());
+            let prepared = Prepared {
+                train: synthetic_windows(&train),
+                val: synthetic_windows(&val),
+                test: synthetic_windows(&test),
+                n_channels: 2,
+                n_times: a.seq_len,
+                output_dim: task.output_dim(),
+                info: ExportInfo {
+                    sfreq: 1.0,
+                    channels: vec!["value".into(), "marker".into()],
+                    unit: "none".into(),
+                    preprocessing: json!({"task": task.name(), "seq_len": a.seq_len, "n_samples": a.n_samples, "generator": "qssm_trainer::data::synthetic (ChaCha8, seeded)"}),
+                    split: None,
+                    training: json!(null),
+                    metrics: json!(null),
+                },
+                data_info: json!({"task": task.name(), "seq_len": a.seq_len, "n_train": train.len(), "n_val": val.len(), "n_test": test.len(), "baseline_mse": task.baseline_mse()}),
+            };
+            train_and_export(&a, entry.id, prepared, 100, 20)
+        }
     }
-    let ids = match &a.subjects {
-        Some(s) => parse_subjects(s)?,
-        None => discover_subjects(&a.data)?,
-    };
-    let split = subject_split(&ids, a.seed as u32);
-    if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
-        return Err(format!("{} subjects leave an empty train, validation or test set in the 70/15/15 subject split; use at least 4", ids.len()).into());
+}
+
+fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: usize, default_patience: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let epochs = a.epochs.unwrap_or(default_epochs);
+    if a.batch_size == 0 || epochs == 0 {
+        return Err("--batch-size and --epochs must be at least 1".into());
     }
-    let cfg = EegmmidbConfig::new(&a.data, a.sfreq);
-    let cache = EpochCache::new(&a.cache_dir);
-    let t_load = Instant::now();
-    let train = cache.load_subjects(&cfg, &split.train)?;
-    let val = cache.load_subjects(&cfg, &split.val)?;
-    let test = cache.load_subjects(&cfg, &split.test)?;
-    eprintln!(
-        "data: {} subjects at {} Hz (T = {}): train {:?} ({} windows), val {:?} ({}), test {:?} ({}) [{:.1} s]",
-        ids.len(),
-        a.sfreq,
-        train.n_times,
-        split.train,
-        train.n_trials(),
-        split.val,
-        val.n_trials(),
-        split.test,
-        test.n_trials(),
-        t_load.elapsed().as_secs_f64()
-    );
-    let mcfg = ModelConfig {
-        n_channels: train.n_channels,
-        ..ModelConfig::eeg(train.n_times)
-    };
-    let model = registry::build(entry.id, mcfg)?;
+    let mcfg = ModelConfig { n_channels: p.n_channels, n_classes: p.output_dim, ..ModelConfig::eeg(p.n_times) };
+    let model = registry::build(id, mcfg)?;
     let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
     let fcfg = FitConfig {
-        epochs: a.epochs,
+        epochs,
         batch_size: a.batch_size,
         lr: a.lr,
         weight_decay: a.weight_decay,
-        patience: a.patience,
+        patience: a.patience.unwrap_or(default_patience),
         seed: a.seed,
         clip_norm: 1.0,
         progress: !a.no_progress,
     };
-    eprintln!(
-        "model: {} {} ({} parameters), {} threads",
-        model.id(),
-        model.class_name(),
-        model.layout().len(),
-        rayon::current_num_threads()
-    );
-    let out = fit(
-        model.as_ref(),
-        params,
-        windows(&train),
-        windows(&val),
-        &fcfg,
-        &mut |r| {
-            eprintln!(
-            "epoch {:>3}  lr {:.2e}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3} auc {:.3}  ({:.1} s)",
+    eprintln!("model: {} {} ({} parameters), {} threads", model.id(), model.class_name(), model.layout().len(), rayon::current_num_threads());
+    let out = fit(model.as_ref(), params, p.train, p.val, &fcfg, &mut |r| {
+        eprintln!(
+            "epoch {:>3}  lr {:.2e}  train loss {:.4}{}  val loss {:.4}  {}  ({:.1} s)",
             r.epoch + 1,
             r.lr,
             r.train_loss,
-            r.train_acc,
+            r.train_acc.map(|v| format!(" acc {v:.3}")).unwrap_or_default(),
             r.val_loss,
-            r.val_acc,
-            r.val_auc,
+            r.val.summary(),
             r.seconds
         )
-        },
-    )?;
-    let ev = evaluate(
-        model.as_ref(),
-        &out.best_params,
-        windows(&test),
-        a.batch_size,
-    );
-    let m = &ev.metrics;
+    })?;
+    let ev = evaluate(model.as_ref(), &out.best_params, p.test, a.batch_size);
     println!(
-        "test: acc {:.2} %  AUC {:.2} %  F1 {:.2} %  ({} windows, best epoch {}, val acc {:.2} %, training {:.1} s)",
-        100.0 * m.acc,
-        100.0 * m.auc,
-        100.0 * m.f1,
-        test.n_trials(),
+        "test: {}  ({} samples, best epoch {}, training {:.1} s)",
+        ev.metrics.summary(),
+        p.test.len(),
         out.best_epoch + 1,
-        100.0 * out.best_val_acc,
         out.training_time_s
     );
-    let out_dir = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("runs/{}_{}Hz_seed{}", model.id(), a.sfreq, a.seed))
+    let task = format!("{:?}", a.task).to_lowercase();
+    let out_dir = a.out.clone().unwrap_or_else(|| match a.task {
+        Task::Eeg => PathBuf::from(format!("runs/{}_{}Hz_seed{}", model.id(), a.sfreq, a.seed)),
+        _ => PathBuf::from(format!("runs/{}_{}_L{}_seed{}", model.id(), task, a.seq_len, a.seed)),
     });
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-    let metrics = json!({
-        "test_acc": m.acc, "test_auc": m.auc, "test_f1": m.f1, "test_cm": m.confusion, "test_loss": m.loss,
-        "best_val_acc": out.best_val_acc, "best_epoch": out.best_epoch, "epochs_trained": out.history.len(),
-    });
-    let preprocessing = json!({
-        "dataset": "PhysioNet EEGMMIDB v1.0.0", "runs": cfg.runs, "events": {"T1": 0, "T2": 1},
-        "window_s": [cfg.tmin_s, cfg.tmax_s], "resample": "FFT resampling of each whole run (see qssm_trainer::data::resample)",
-        "scale": "volts x 1e3 (millivolts)", "filter": "none", "normalisation": "none",
-    });
-    let training = json!({"recipe": fcfg, "optimizer": "AdamW", "betas": [0.9, 0.999], "eps": 1e-8, "schedule": "CosineAnnealingLR(T_max=epochs)", "loss": "cross-entropy", "selection": "best validation accuracy"});
-    let info = ExportInfo {
-        sfreq: a.sfreq as f64,
-        channels: train.channel_names.clone(),
-        preprocessing,
-        split: Some(SplitInfo {
-            seed: a.seed,
-            train: split.train.clone(),
-            val: split.val.clone(),
-            test: split.test.clone(),
-        }),
-        training: training.clone(),
-        metrics: metrics.clone(),
-    };
+    let metrics = json!({"test": ev.metrics, "best_val_score": out.best_val_score, "best_epoch": out.best_epoch, "epochs_trained": out.history.len()});
+    let training = json!({"recipe": fcfg, "optimizer": "AdamW", "betas": [0.9, 0.999], "eps": 1e-8, "schedule": "CosineAnnealingLR(T_max=epochs)",
+        "loss": if matches!(a.task, Task::Eeg) { "cross-entropy" } else { "mse" },
+        "selection": if matches!(a.task, Task::Eeg) { "best validation accuracy" } else { "lowest validation MSE" }});
+    p.info.training = training.clone();
+    p.info.metrics = metrics.clone();
     let model_path = out_dir.join("model.safetensors");
-    export(
-        &model_path,
-        model.as_ref(),
-        &out.best_params,
-        &info,
-        TensorDtype::F32,
-    )?;
+    export(&model_path, model.as_ref(), &out.best_params, &p.info, TensorDtype::F32)?;
     let results = json!({
         "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "n_params": model.layout().len(),
-        "hyperparameters": {"n_qubits": mcfg_q(model.as_ref()), "n_layers": model.config().n_layers, "d_model": model.config().d_model,
-            "d_state": model.config().d_state, "n_epochs": a.epochs, "batch_size": a.batch_size, "learning_rate": a.lr,
-            "weight_decay": a.weight_decay, "sample_size": ids.len(), "sampling_freq": a.sfreq},
-        "data_info": {"n_channels": train.n_channels, "n_timesteps": train.n_times, "output_dim": model.config().n_classes,
-            "n_train": train.n_trials(), "n_val": val.n_trials(), "n_test": test.n_trials()},
-        "split": {"train": split.train, "val": split.val, "test": split.test},
-        "history": out.history, "metrics": metrics, "training": training,
+        "hyperparameters": hyperparameters(model.as_ref(), a, epochs),
+        "data_info": p.data_info, "history": out.history, "metrics": metrics, "training": training,
         "training_time": out.training_time_s, "threads": rayon::current_num_threads(),
     });
     let results_path = out_dir.join("results.json");
-    write_atomic(
-        &results_path,
-        serde_json::to_string_pretty(&results)?.as_bytes(),
-    )
-    .map_err(|e| format!("{}: {e}", results_path.display()))?;
-    println!(
-        "wrote {} and {}",
-        model_path.display(),
-        results_path.display()
-    );
+    write_atomic(&results_path, serde_json::to_string_pretty(&results)?.as_bytes()).map_err(|e| format!("{}: {e}", results_path.display()))?;
+    println!("wrote {} and {}", model_path.display(), results_path.display());
     Ok(())
 }
 
-fn mcfg_q(m: &dyn crate::models::Model) -> usize {
-    m.config().n_qubits
+fn hyperparameters(m: &dyn Model, a: &FitArgs, epochs: usize) -> serde_json::Value {
+    let c = m.config();
+    json!({"n_qubits": c.n_qubits, "n_layers": c.n_layers, "d_model": c.d_model, "d_state": c.d_state, "n_channels": c.n_channels,
+        "n_timesteps": c.n_times, "output_dim": c.n_classes, "n_epochs": epochs, "batch_size": a.batch_size, "learning_rate": a.lr,
+        "weight_decay": a.weight_decay})
 }

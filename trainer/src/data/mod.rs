@@ -24,6 +24,7 @@ pub mod cache;
 pub mod eegmmidb;
 pub mod resample;
 pub mod split;
+pub mod synthetic;
 
 pub use cache::{EpochCache, LOADER_VERSION};
 pub use eegmmidb::{

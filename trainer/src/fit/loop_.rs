@@ -1,10 +1,12 @@
-//! The reference training loop (`scripts/run_ablation_eeg.py::train_model`, spec §2.4/§7):
-//! AdamW (lr 1e-3, wd 1e-4, one parameter group), CosineAnnealingLR(T_max = epochs) stepped
-//! per epoch, cross-entropy, gradient clipping to global norm 1.0, batch 32, training set
-//! shuffled every epoch, early stopping after `patience` epochs without a strict gain in
-//! validation accuracy, best-validation weights kept (earliest epoch reaching the maximum).
+//! The reference training loop (`scripts/run_ablation_eeg.py::train_model`, spec §2.4/§7;
+//! `scripts/run_synthetic_benchmark.py`, spec gated-and-protocols §3.4): AdamW (lr 1e-3,
+//! wd 1e-4, one parameter group), CosineAnnealingLR(T_max = epochs) stepped per epoch,
+//! cross-entropy (classes) or MSE (values), gradient clipping to global norm 1.0, batch 32,
+//! training set shuffled every epoch, early stopping after `patience` epochs without a strict
+//! gain in validation accuracy (classes) or a strict drop in validation MSE (values), the
+//! best-validation weights kept (earliest epoch reaching the optimum).
 use super::step::BatchWorkspace;
-use super::{evaluate, Windows};
+use super::{evaluate, Labels, Windows};
 use crate::metrics::{accuracy, argmax_rows};
 use crate::models::{Model, Target};
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, CosineAnnealingLR};
@@ -60,14 +62,12 @@ pub struct EpochRecord {
     pub lr: f64,
     /// mean training loss (train mode, dropout on)
     pub train_loss: f64,
-    /// training accuracy (train mode)
-    pub train_acc: f64,
+    /// training accuracy (train mode; classification only)
+    pub train_acc: Option<f64>,
     /// validation loss (mean of batch means)
     pub val_loss: f64,
-    /// validation accuracy
-    pub val_acc: f64,
-    /// validation ROC AUC
-    pub val_auc: f64,
+    /// validation metrics
+    pub val: super::Metrics,
     /// wall time of the epoch, seconds
     pub seconds: f64,
 }
@@ -79,8 +79,8 @@ pub struct FitOutcome {
     pub best_params: Vec<f32>,
     /// that epoch (from 0)
     pub best_epoch: usize,
-    /// its validation accuracy
-    pub best_val_acc: f64,
+    /// its validation selection score (accuracy, or −MSE for regression)
+    pub best_val_score: f64,
     /// per-epoch history
     pub history: Vec<EpochRecord>,
     /// wall time of the training loop, seconds (excludes data loading and testing)
@@ -170,7 +170,7 @@ pub fn fit(
         let (mut loss_sum, mut preds, mut labels) = (0.0f64, Vec::new(), Vec::new());
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
             let windows: Vec<&[f32]> = idx.iter().map(|&i| train.window(i)).collect();
-            let ys: Vec<usize> = idx.iter().map(|&i| train.y[i] as usize).collect();
+            let targets: Vec<Target<'_>> = idx.iter().map(|&i| train.target(i)).collect();
             let seeds: Vec<u64> = idx
                 .iter()
                 .map(|&i| {
@@ -181,7 +181,6 @@ pub fn fit(
                     )
                 })
                 .collect();
-            let targets: Vec<Target<'_>> = ys.iter().map(|&y| Target::Class(y)).collect();
             let out =
                 ws.forward_backward(model, &params, &windows, &targets, Some(&seeds), &mut grads);
             if !out.loss.is_finite() {
@@ -190,8 +189,10 @@ pub fn fit(
             clip_grad_norm(&mut grads, cfg.clip_norm);
             opt.step(&mut params, &grads, &active, lr)?;
             loss_sum += out.loss as f64;
-            preds.extend(argmax_rows(&out.logits, k));
-            labels.extend(ys);
+            if let Labels::Classes(y) = train.labels {
+                preds.extend(argmax_rows(&out.logits, k));
+                labels.extend(idx.iter().map(|&i| y[i] as usize));
+            }
             bar.inc(1);
         }
         let ev = evaluate(model, &params, val, cfg.batch_size);
@@ -199,16 +200,16 @@ pub fn fit(
             epoch,
             lr,
             train_loss: loss_sum / n_steps as f64,
-            train_acc: accuracy(&preds, &labels),
-            val_loss: ev.metrics.loss,
-            val_acc: ev.metrics.acc,
-            val_auc: ev.metrics.auc,
+            train_acc: matches!(train.labels, Labels::Classes(_)).then(|| accuracy(&preds, &labels)),
+            val_loss: ev.metrics.loss(),
+            val: ev.metrics.clone(),
             seconds: te.elapsed().as_secs_f64(),
         };
-        bar.set_message(format!("val acc {:.3}", rec.val_acc));
+        bar.set_message(format!("val {}", rec.val.summary()));
         sched.step();
-        if rec.val_acc > best.2 {
-            best = (params.clone(), epoch, rec.val_acc);
+        let score = rec.val.score();
+        if score > best.2 {
+            best = (params.clone(), epoch, score);
             since_best = 0;
         } else {
             since_best += 1;
@@ -223,7 +224,7 @@ pub fn fit(
     Ok(FitOutcome {
         best_params: best.0,
         best_epoch: best.1,
-        best_val_acc: best.2,
+        best_val_score: best.2,
         history,
         training_time_s: t0.elapsed().as_secs_f64(),
     })

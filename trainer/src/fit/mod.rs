@@ -9,17 +9,33 @@ pub mod evaluate;
 pub mod loop_;
 pub mod step;
 
-pub use evaluate::{evaluate, Evaluation};
+use crate::models::Target;
+
+pub use evaluate::{evaluate, Evaluation, Metrics};
 pub use loop_::{fit, EpochRecord, FitConfig, FitOutcome};
 pub use step::{BatchWorkspace, StepOutput};
 
-/// A labelled set of windows: `x` (n, C, T) channel-major, millivolts; `y` (n) class indices.
+/// Labels of a set of windows.
+#[derive(Clone, Copy, Debug)]
+pub enum Labels<'a> {
+    /// class indices (n): cross-entropy, accuracy/AUC/F1, selection on validation accuracy
+    Classes(&'a [u8]),
+    /// regression targets (n, dim): MSE, R², selection on validation MSE
+    Values {
+        /// (n, dim) row-major
+        v: &'a [f32],
+        /// outputs per window
+        dim: usize,
+    },
+}
+
+/// A labelled set of windows: `x` (n, C, T) channel-major (EEG: millivolts).
 #[derive(Clone, Copy, Debug)]
 pub struct Windows<'a> {
     /// (n, C, T) row-major
     pub x: &'a [f32],
-    /// (n)
-    pub y: &'a [u8],
+    /// labels of the n windows
+    pub labels: Labels<'a>,
     /// C·T, the length of one window
     pub window_len: usize,
 }
@@ -27,14 +43,24 @@ pub struct Windows<'a> {
 impl<'a> Windows<'a> {
     /// Number of windows.
     pub fn len(&self) -> usize {
-        self.y.len()
+        match self.labels {
+            Labels::Classes(y) => y.len(),
+            Labels::Values { v, dim } => v.len() / dim.max(1),
+        }
     }
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
+        self.len() == 0
     }
     /// Window `i` (C, T).
     pub fn window(&self, i: usize) -> &'a [f32] {
         &self.x[i * self.window_len..(i + 1) * self.window_len]
+    }
+    /// Target of window `i`.
+    pub fn target(&self, i: usize) -> Target<'a> {
+        match self.labels {
+            Labels::Classes(y) => Target::Class(y[i] as usize),
+            Labels::Values { v, dim } => Target::Values(&v[i * dim..(i + 1) * dim]),
+        }
     }
 }

@@ -108,6 +108,13 @@ pub trait Model: Send + Sync {
         rng: Option<&mut ChaCha8Rng>,
         g: &mut [f32],
     ) -> SampleOutput;
+    /// Eval-mode outputs at every chunk boundary of a causal model (3b: after every sample;
+    /// chunked models: after every completed chunk, the last possibly partial): element k is
+    /// `(n_k, outputs)`: what a stream would emit having seen the first n_k samples, which
+    /// depends on nothing later. `None` for models that cannot stream.
+    fn boundary_outputs(&self, _p: &[f32], _x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        None
+    }
     /// Named eval-mode intermediate outputs of one sample, named like the reference's
     /// submodules (`act.<name>` in the parity fixtures), each flattened row-major.
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)>;

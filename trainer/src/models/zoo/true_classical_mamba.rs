@@ -146,6 +146,20 @@ impl Model for TrueClassicalMamba {
             logits: k.logits,
         }
     }
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        // causal up to the mean pool (spec §6): the output after sample t is the classifier of
+        // the running mean of final_norm(u_0..u_t)
+        let k = self.run(p, x, None);
+        let d = self.cfg.d_model;
+        let mut sum = vec![0.0f32; d];
+        let mut outs = Vec::with_capacity(self.cfg.n_times);
+        for (t, row) in k.fnorm.chunks_exact(d).enumerate() {
+            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            let mean: Vec<f32> = sum.iter().map(|s| s / (t + 1) as f32).collect();
+            outs.push((t + 1, self.classifier.apply(p, &mean, 1)));
+        }
+        Some(outs)
+    }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
         let k = self.run(p, x, None);
         let mut out = vec![
