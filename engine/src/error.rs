@@ -1,5 +1,8 @@
 //! The engine's typed errors ([`EngineError`]). Every message is one line; the C ABI maps each
-//! variant to an error code.
+//! variant to an error code. The variants a [`crate::Stream`] returns while streaming
+//! ([`EngineError::WrongChannelCount`], [`EngineError::NonFiniteInput`],
+//! [`EngineError::NonFiniteOutput`], [`EngineError::UnknownInputUnit`]) hold no heap data, so
+//! failing a push does not allocate either.
 use alloc::string::String;
 use qssm_formats::model_file::ModelFileError;
 
@@ -55,12 +58,14 @@ pub enum EngineError {
         /// length given
         found: usize,
     },
-    /// The window holds NaN or ±∞ (first one reported, channel-major order).
-    #[error("input window is not finite at channel {channel}, sample {sample}")]
+    /// The window (or a streamed sample) holds NaN or ±∞ (first one reported, channel-major
+    /// order). A stream's state is left unchanged.
+    #[error("input is not finite at channel {channel}, sample {sample}")]
     NonFiniteInput {
         /// channel index (0-based, card order)
         channel: usize,
-        /// sample index within the window (0-based)
+        /// sample index within the window (0-based); for a stream, the index the sample would
+        /// have had (`samples_seen` before the push, saturated to `usize::MAX`)
         sample: usize,
     },
     /// The logits came out NaN or ±∞ (finite input and weights, but an overflow inside the
@@ -69,5 +74,54 @@ pub enum EngineError {
     NonFiniteOutput {
         /// index of the first non-finite logit
         index: usize,
+    },
+    /// Streaming was asked of a model that cannot stream: its card says `causal = false`
+    /// (e.g. 1b), or the engine has no recurrent mode for the architecture.
+    #[error("model {id} cannot stream: {reason}")]
+    NotCausal {
+        /// the card's `model_id`
+        id: String,
+        /// why
+        reason: &'static str,
+    },
+    /// A streamed sample does not hold one value per channel.
+    #[error("sample has {found} values, expected {expected} (one per channel)")]
+    WrongChannelCount {
+        /// C from the card
+        expected: usize,
+        /// length given
+        found: usize,
+    },
+    /// A caller-provided buffer (stream state, scratch, snapshot) is too short.
+    #[error("{what} buffer holds {found} floats, needs {needed}")]
+    BufferTooSmall {
+        /// which buffer (`state`, `scratch`, `snapshot`)
+        what: &'static str,
+        /// floats needed
+        needed: usize,
+        /// floats given
+        found: usize,
+    },
+    /// A snapshot passed to [`crate::Stream::restore`] is not a state of this model's stream
+    /// (wrong layout tag or length, corrupt sample count, non-finite values). The stream's
+    /// state is left unchanged.
+    #[error("invalid stream snapshot: {what}")]
+    InvalidSnapshot {
+        /// what is wrong
+        what: &'static str,
+    },
+    /// [`crate::Stream::push_in`] cannot convert units: the card's `input.unit` is not one of
+    /// µV / mV / V (see [`crate::Unit::parse`]). Push values in the card's unit with
+    /// [`crate::Stream::push`] instead.
+    #[error("the model card's input unit is not µV, mV or V: push samples in the card's unit")]
+    UnknownInputUnit,
+    /// The stream's hop (samples between predictions) is 0 or not a multiple of the model's
+    /// step size.
+    #[error("hop {hop} must be a positive multiple of the model's step of {chunk} samples")]
+    InvalidHop {
+        /// hop asked for
+        hop: usize,
+        /// the model's step size (samples per recurrent step)
+        chunk: usize,
     },
 }

@@ -1,8 +1,9 @@
 //! # qssm-engine — inference for qssm model files (`no_std` + `alloc`)
 //!
 //! Loads a model file (safetensors + model card, see [`qssm_formats::model_file`]) from a byte
-//! slice into a validated [`Model`] and classifies full windows with
-//! [`Model::classify_window`]. The math is the trainer's eval-mode forward (dropout =
+//! slice into a validated [`Model`], classifies full windows with
+//! [`Model::classify_window`], and streams causal models one time sample at a time with a
+//! [`Stream`] (prefix-exact, fixed-size state, no allocation per sample; see [`stream`]). The math is the trainer's eval-mode forward (dropout =
 //! identity), composed from the `qssm_kernels` forward ops; parameters are named exactly as
 //! the reference's PyTorch `state_dict`.
 //!
@@ -27,9 +28,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Allocation happens at load (weights are widened to f32 once) and per window (activations);
-//! nothing else. Feature `std` (default) only adds [`Model::from_path`] and
-//! `std::error::Error` for [`EngineError`].
+//! Allocation happens at load, per window (activations), and once per stream (its state and
+//! scratch, unless the caller lends them); never per streamed sample. Weights: the `nn.Linear`
+//! matrices stay in the file's dtype (an f16 file keeps them as f16, widened in registers with
+//! f32 accumulation when streaming, to a temporary f32 copy per window), the other tensors are
+//! widened to f32 at load. Feature `std` (default) adds [`Model::from_path`],
+//! `std::error::Error` for [`EngineError`], and run-time AVX2 dispatch of the streaming
+//! kernels on x86.
 #![no_std]
 #![warn(missing_docs)]
 extern crate alloc;
@@ -39,10 +44,14 @@ extern crate std;
 mod arch;
 pub mod error;
 pub mod model;
+pub mod stream;
 mod weights;
 pub mod window;
 
 pub use error::EngineError;
 pub use model::{Model, SupportedModel, SUPPORTED_MODELS};
 pub use qssm_formats::model_file::{ModelCard, ModelFileError};
+pub use stream::{
+    required_scratch_bytes, required_state_bytes, Stream, StreamOptions, StreamPrediction, Unit,
+};
 pub use window::Prediction;

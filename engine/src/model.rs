@@ -1,8 +1,9 @@
 //! The loaded model ([`Model`]): the model card plus validated f32 weights of one supported
 //! architecture. Loading parses the file ([`ModelFile::parse`], zero-copy), checks the card
 //! for self-consistency, takes every tensor the architecture needs by its reference
-//! `state_dict` name with the exact shape implied by the card's hyperparameters, widens f16/f32
-//! to one owned f32 `Vec` per tensor, and rejects any tensor the architecture does not have.
+//! `state_dict` name with the exact shape implied by the card's hyperparameters, keeps the
+//! `nn.Linear` weight matrices in the file's dtype (f32 or f16), widens every other tensor to
+//! one owned f32 `Vec`, and rejects any tensor the architecture does not have.
 //! All allocation happens here; [`Model::classify_window`](crate::Model::classify_window) only
 //! allocates its per-window activations.
 use crate::arch::Arch;
@@ -44,7 +45,7 @@ pub const MAX_DIM: usize = 1 << 24;
 /// Layout of the window the engine takes (the only one it accepts in a card).
 pub const CHANNEL_MAJOR: &str = "channel_major";
 
-/// A validated, ready-to-run model: card + f32 weights.
+/// A validated, ready-to-run model: card + weights (Linear matrices f32 or f16, the rest f32).
 ///
 /// Shapes legend: C channels, T time samples, D `d_model`, E `d_inner` = 2·D, N `d_state`,
 /// Q qubits. Input windows are (C, T) channel-major in the card's unit (`input.unit`,
@@ -55,6 +56,8 @@ pub struct Model {
     /// registry id, normalised to lower case
     id: &'static str,
     pub(crate) arch: Arch,
+    /// bytes of weight storage
+    weight_bytes: usize,
 }
 
 fn mismatch(what: String) -> EngineError {
@@ -85,11 +88,13 @@ impl Model {
         validate_card(card, entry)?;
         let mut ld = Loader::new(file)?;
         let arch = Arch::load(entry.id, &mut ld, card)?;
+        let weight_bytes = ld.bytes();
         ld.finish(entry.id)?;
         Ok(Self {
             card: card.clone(),
             id: entry.id,
             arch,
+            weight_bytes,
         })
     }
 
@@ -145,6 +150,13 @@ impl Model {
     /// Sampling frequency the model was trained at, Hz.
     pub fn sfreq(&self) -> f64 {
         self.card.input.sfreq
+    }
+
+    /// Bytes of weight storage held by the model: every tensor as loaded, the `nn.Linear`
+    /// weight matrices in the file's dtype (2 bytes per value for an f16 file), all other
+    /// tensors widened to f32 (4 bytes). Excludes small tables derived at load.
+    pub fn weight_bytes(&self) -> usize {
+        self.weight_bytes
     }
 }
 

@@ -1,7 +1,12 @@
 //! Weight loading and validation: takes the tensors an architecture needs out of a parsed
 //! [`ModelFile`], checks each name and shape (shape computed from the card's hyperparameters),
-//! widens f16/f32 to an owned `Vec<f32>` per tensor, rejects non-finite values, and at the end
-//! rejects tensors nobody asked for. Used only at load time (the one place that allocates).
+//! rejects non-finite values, and at the end rejects tensors nobody asked for. Used only at
+//! load time (the one place that allocates).
+//!
+//! Storage: the weight matrices of `nn.Linear` layers ([`Loader::take_matrix`], ≈ 99 % of the
+//! parameters) keep the file's dtype — a [`Matrix`] of f32 or of raw IEEE binary16 bits — so an
+//! f16 file takes half the memory; every other tensor ([`Loader::take`]: biases, norms, conv
+//! kernels, SSM parameters) is widened to an owned `Vec<f32>`.
 use crate::error::EngineError;
 use alloc::format;
 use alloc::string::ToString;
@@ -9,10 +14,21 @@ use alloc::vec;
 use alloc::vec::Vec;
 use qssm_formats::model_file::{ModelFile, TensorDtype};
 
+/// A weight matrix (out, in) row-major, stored in the model file's dtype.
+#[derive(Clone, Debug)]
+pub(crate) enum Matrix {
+    /// f32 values
+    F32(Vec<f32>),
+    /// IEEE binary16 bit patterns (all finite: checked at load)
+    F16(Vec<u16>),
+}
+
 /// Hands out the tensors of one model file, each at most once.
 pub(crate) struct Loader<'f, 'a> {
     file: &'f ModelFile<'a>,
     taken: Vec<bool>,
+    /// bytes of weight storage handed out so far
+    bytes: usize,
 }
 
 impl<'f, 'a> Loader<'f, 'a> {
@@ -39,7 +55,14 @@ impl<'f, 'a> Loader<'f, 'a> {
         Ok(Self {
             file,
             taken: vec![false; file.tensors.len()],
+            bytes: 0,
         })
+    }
+
+    /// Bytes of weight storage handed out so far (f32 tensors 4 bytes per value, f16
+    /// [`Matrix`] 2 bytes per value).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The tensor `name` with exactly `shape`, as f32. Errors: `File(MissingTensor)`,
@@ -56,14 +79,46 @@ impl<'f, 'a> Loader<'f, 'a> {
                 index,
             });
         }
+        self.bytes += 4 * v.len();
         Ok(v)
+    }
+
+    /// The weight matrix `name` with exactly `shape`, kept in the file's dtype (f16 bits stay
+    /// f16). Errors as [`Self::take`].
+    pub(crate) fn take_matrix(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<Matrix, EngineError> {
+        let t = self.file.expect(name, shape)?;
+        if t.dtype == TensorDtype::F32 {
+            return self.take(name, shape).map(Matrix::F32);
+        }
+        if let Some(i) = self.file.tensors.iter().position(|u| u.name == name) {
+            self.taken[i] = true;
+        }
+        let bits: Vec<u16> = t
+            .bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        // exponent all ones = ±∞ or NaN
+        if let Some(index) = bits.iter().position(|h| h & 0x7c00 == 0x7c00) {
+            return Err(EngineError::NonFiniteWeight {
+                name: name.to_string(),
+                index,
+            });
+        }
+        self.bytes += 2 * bits.len();
+        Ok(Matrix::F16(bits))
     }
 
     /// Like [`Self::take`] for a tensor the reference constructs but never uses (1b's
     /// `mamba_layers.i.norm.*`): absent is fine, present must have the right shape.
     pub(crate) fn accept_unused(&mut self, name: &str, shape: &[usize]) -> Result<(), EngineError> {
         if self.file.tensors.iter().any(|u| u.name == name) {
-            self.take(name, shape)?;
+            let v = self.take(name, shape)?;
+            self.bytes -= 4 * v.len(); // validated, not kept
         }
         Ok(())
     }

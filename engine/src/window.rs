@@ -1,6 +1,6 @@
 //! Full-window classification: one (C, T) window in, logits + softmax probabilities + class
 //! out ([`Model::classify_window`]). Works for every supported model (streaming, for the
-//! causal ones, is a separate module to come).
+//! causal ones, is [`crate::stream`]).
 use crate::error::EngineError;
 use crate::model::Model;
 use alloc::vec;
@@ -71,7 +71,7 @@ fn to_token_major(x: &[f32], c: usize, t: usize) -> Vec<f32> {
 }
 
 /// Index of the first largest value (finite input).
-fn argmax(v: &[f32]) -> usize {
+pub(crate) fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, x) in v.iter().enumerate() {
         if *x > v[best] {

@@ -22,6 +22,18 @@ pub enum Init {
     },
     /// Frozen sinusoidal table, filled by the model (not trainable).
     Frozen,
+    /// Frozen sinusoidal positional-encoding table of shape (1, max_len, D) (spec §3.2),
+    /// filled by [`crate::models::blocks::positional::fill_sinusoidal`]; not trainable, like
+    /// [`Init::Frozen`] (the reference's `nn.Parameter(pe, requires_grad=False)`).
+    Sinusoidal,
+}
+
+impl Init {
+    /// Whether the tensor is frozen (PyTorch `requires_grad=False`: never receives a gradient,
+    /// never updated by the optimiser, but stored, exported and counted).
+    pub fn is_frozen(&self) -> bool {
+        matches!(self, Init::Frozen | Init::Sinusoidal)
+    }
 }
 
 /// One named tensor of a [`ParamLayout`].
@@ -39,6 +51,20 @@ pub struct ParamSpec {
     /// 1b's constructed-but-unused `mamba_layers.i.norm`) are stored and exported but skipped
     /// by the optimiser, exactly as AdamW skips parameters without a gradient.
     pub used: bool,
+    /// A complex PyTorch parameter (e.g. 1c's top-level `alpha`), stored as `shape` =
+    /// (PyTorch shape…, 2) real/imaginary pairs, as in the parity fixtures and exported files.
+    /// Each pair counts once in [`ParamLayout::n_params`]; the optimiser treats the two parts
+    /// as independent reals, as PyTorch's AdamW does.
+    pub complex: bool,
+}
+
+impl ParamSpec {
+    /// Whether the loss has a gradient for this tensor (PyTorch: `grad` is not `None` after
+    /// a backward): used by the forward pass and not frozen. Exactly these tensors are updated
+    /// by the optimiser ([`ParamLayout::trainable_ranges`]).
+    pub fn receives_grad(&self) -> bool {
+        self.used && !self.init.is_frozen()
+    }
 }
 
 /// Ordered collection of named tensors in one flat buffer.
@@ -90,7 +116,25 @@ impl ParamLayout {
             range: range.clone(),
             init,
             used,
+            complex: false,
         });
+        range
+    }
+
+    /// Registers a complex tensor of PyTorch shape `shape`, stored as `shape` + `[2]`
+    /// (re, im) pairs; `init` applies to both parts.
+    pub fn add_complex(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        init: Init,
+    ) -> Range<usize> {
+        let mut stored = shape.to_vec();
+        stored.push(2);
+        let range = self.add_with_use(name, &stored, init, true);
+        if let Some(s) = self.specs.last_mut() {
+            s.complex = true;
+        }
         range
     }
 
@@ -98,6 +142,18 @@ impl ParamLayout {
     /// models).
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// PyTorch's `sum(p.numel() for p in model.parameters())`: [`Self::len`] with every
+    /// complex (re, im) pair counted once (the reference's logged `n_params`).
+    pub fn n_params(&self) -> usize {
+        self.len
+            - self
+                .specs
+                .iter()
+                .filter(|s| s.complex)
+                .map(|s| s.range.len() / 2)
+                .sum::<usize>()
     }
 
     /// Whether the layout has no tensors.
@@ -119,7 +175,7 @@ impl ParamLayout {
     pub fn trainable_ranges(&self) -> Vec<Range<usize>> {
         self.specs
             .iter()
-            .filter(|s| s.used && s.init != Init::Frozen)
+            .filter(|s| s.receives_grad())
             .map(|s| s.range.clone())
             .collect()
     }
@@ -148,6 +204,10 @@ impl ParamLayout {
                     *x = (dt + (-(-dt).exp_m1()).ln()) as f32;
                 }),
                 Init::Frozen => {}
+                Init::Sinusoidal => {
+                    let d = *s.shape.last().unwrap_or(&1);
+                    crate::models::blocks::positional::fill_sinusoidal(v, d);
+                }
             }
         }
         p

@@ -4,8 +4,14 @@
 //! x (T, C) → Linear(C, D) (`embedding`) → n_layers × [`MambaBlock`] (`layers.i`: RMSNorm
 //! pre-norm, residual inside, SSM from a zero state) → RMSNorm (`final_norm`) → mean over T →
 //! Linear(D, n_classes) (`classifier`).
+//!
+//! Causal up to the mean pool (spec §6), so it streams ([`CausalStep`], one sample per step):
+//! state = running sum of the `final_norm` outputs (D, Kahan-compensated: sum + compensation)
+//! + per block the conv history (3, E) and the SSM state (E, N); the logits of a prefix of t
+//! samples are `classifier(sum / t)`.
 use super::layers::{mean_over_rows, Linear, RmsNorm};
 use super::mamba_block::MambaBlock;
+use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
@@ -56,5 +62,61 @@ impl TrueClassicalMamba {
         let fnorm = self.final_norm.apply(&u, t);
         let pooled = mean_over_rows(&fnorm, t, d);
         self.classifier.apply(&pooled, 1)
+    }
+}
+
+impl CausalStep for TrueClassicalMamba {
+    fn chunk(&self) -> usize {
+        1
+    }
+
+    /// sum (D), compensation (D), then per block [`MambaBlock::step_state_len`].
+    fn state_len(&self) -> usize {
+        2 * self.d
+            + self
+                .blocks
+                .iter()
+                .map(MambaBlock::step_state_len)
+                .sum::<usize>()
+    }
+
+    /// u (D), final-norm output / pooled mean (D), then the largest block scratch.
+    fn scratch_len(&self) -> usize {
+        let blk = self.blocks.iter().map(MambaBlock::step_scratch_len).max();
+        2 * self.d + blk.unwrap_or(0)
+    }
+
+    fn step(&self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]) {
+        let d = self.d;
+        let (sum, rest) = state.split_at_mut(d);
+        let (comp, mut layers) = rest.split_at_mut(d);
+        let (u, rest) = scratch.split_at_mut(d);
+        let (f, blk_scratch) = rest.split_at_mut(d);
+        self.embedding.apply_one(u, x);
+        for blk in &self.blocks {
+            let (st, next) = core::mem::take(&mut layers).split_at_mut(blk.step_state_len());
+            blk.step(u, st, t, blk_scratch);
+            layers = next;
+        }
+        self.final_norm.apply_one(f, u);
+        // Kahan summation: sum − comp is the running sum to ~1 ulp however long the stream
+        for ((s, c), &v) in sum.iter_mut().zip(comp.iter_mut()).zip(f.iter()) {
+            let y = v - *c;
+            let next = *s + y;
+            *c = (next - *s) - y;
+            *s = next;
+        }
+    }
+
+    fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
+        let d = self.d;
+        let (sum, comp) = (&state[..d], &state[d..2 * d]);
+        let pooled = &mut scratch[..d];
+        // the window path's order: sum, then × (1/L)
+        let inv = 1.0 / t as f32;
+        for ((p, &s), &c) in pooled.iter_mut().zip(sum).zip(comp) {
+            *p = (s - c) * inv;
+        }
+        self.classifier.apply_one(logits, pooled);
     }
 }

@@ -1,13 +1,21 @@
-//! Inference-only layers over owned f32 weights, each a thin wrapper of a
-//! [`qssm_kernels::ops`] forward op (the math lives there). Token-major `(L, width)` rows.
+//! Inference-only layers over owned weights, each a thin wrapper of a [`qssm_kernels::ops`]
+//! forward op (the math lives there). Token-major `(L, width)` rows.
 //! Source: the trainer's `models/blocks/{linear,norm,conv,pool}.rs` (reference PyTorch
 //! `nn.Linear`, `nn.LayerNorm`, the repo's `RMSNorm`, depthwise causal `nn.Conv1d`).
+//!
+//! Each layer has a window mode (`apply`: L tokens in, a new `Vec` out) and, where a causal
+//! model needs it, a recurrent mode for streaming (`apply_one` / `step`: one token, written
+//! into a caller slice, no allocation). `Linear` weights stay in the file's dtype
+//! ([`Matrix`]: f32 or f16); the window mode widens f16 to a temporary f32 copy per call,
+//! the recurrent mode reads f16 directly ([`super::matvec`]).
+use super::matvec::{f16_to_f32, matvec_f16, matvec_f32};
 use crate::error::EngineError;
-use crate::weights::Loader;
+use crate::weights::{Loader, Matrix};
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
-use qssm_kernels::ops::conv1d::conv1d_causal_forward;
+use qssm_kernels::ops::conv1d::{conv1d_causal_forward, conv1d_causal_step};
 use qssm_kernels::ops::linear::linear_forward;
 use qssm_kernels::ops::norm::{layernorm_forward, rmsnorm_forward};
 
@@ -17,7 +25,7 @@ const NORM_EPS: f32 = 1e-5;
 /// `nn.Linear`: `y (L, out) = x (L, in)·Wᵀ + b`; `<name>.weight` (out, in), `<name>.bias` (out).
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
-    w: Vec<f32>,
+    w: Matrix,
     b: Option<Vec<f32>>,
     d_in: usize,
     d_out: usize,
@@ -32,7 +40,7 @@ impl Linear {
         d_out: usize,
         bias: bool,
     ) -> Result<Self, EngineError> {
-        let w = ld.take(&format!("{name}.weight"), &[d_out, d_in])?;
+        let w = ld.take_matrix(&format!("{name}.weight"), &[d_out, d_in])?;
         let b = if bias {
             Some(ld.take(&format!("{name}.bias"), &[d_out])?)
         } else {
@@ -41,19 +49,30 @@ impl Linear {
         Ok(Self { w, b, d_in, d_out })
     }
 
-    /// x (L, in) → new (L, out).
+    /// x (L, in) → new (L, out). f16 weights are widened to a temporary f32 copy.
     pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
+        let w: Cow<'_, [f32]> = match &self.w {
+            Matrix::F32(w) => Cow::Borrowed(w),
+            Matrix::F16(w) => Cow::Owned(w.iter().map(|&h| f16_to_f32(h)).collect()),
+        };
         let mut y = vec![0.0; l * self.d_out];
-        linear_forward(
-            &mut y,
-            x,
-            &self.w,
-            self.b.as_deref(),
-            l,
-            self.d_in,
-            self.d_out,
-        );
+        linear_forward(&mut y, x, &w, self.b.as_deref(), l, self.d_in, self.d_out);
         y
+    }
+
+    /// One token: y (out) = W·x (in) + b, f32 accumulation over f32 or f16 weights, written
+    /// into `y`; no allocation.
+    pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
+        let b = self.b.as_deref();
+        match &self.w {
+            Matrix::F32(w) => matvec_f32(y, w, x, b, self.d_in, self.d_out),
+            Matrix::F16(w) => matvec_f16(y, w, x, b, self.d_in, self.d_out),
+        }
+    }
+
+    /// Output width.
+    pub(crate) fn d_out(&self) -> usize {
+        self.d_out
     }
 }
 
@@ -109,6 +128,13 @@ impl RmsNorm {
         rmsnorm_forward(&mut y, &mut rstd, x, &self.w, l, self.d, NORM_EPS);
         y
     }
+
+    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as
+    /// [`Self::apply`].
+    pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
+        let mut rstd = [0.0f32; 1];
+        rmsnorm_forward(y, &mut rstd, x, &self.w, 1, self.d, NORM_EPS);
+    }
 }
 
 /// Causal depthwise `Conv1d(E, E, k, groups=E, padding=k−1)`, first L outputs:
@@ -142,6 +168,18 @@ impl CausalConv {
         let mut y = vec![0.0; l * self.e];
         conv1d_causal_forward(&mut y, x, &self.w, &self.b, l, self.e, self.k);
         y
+    }
+
+    /// Floats of the recurrent state: the previous k−1 inputs, (k−1, E).
+    pub(crate) fn state_len(&self) -> usize {
+        (self.k - 1) * self.e
+    }
+
+    /// One token of time `t` (steps since the zero state): x (E) → y (E), updating the ring
+    /// buffer `hist` ((k−1, E), [`conv1d_causal_step`]); no allocation. Bit-identical to
+    /// [`Self::apply`] at that time step.
+    pub(crate) fn step(&self, y: &mut [f32], hist: &mut [f32], x: &[f32], t: u64) {
+        conv1d_causal_step(y, hist, x, &self.w, &self.b, t, self.e, self.k);
     }
 }
 

@@ -7,6 +7,9 @@
 //! 1b: no pre-norm (its `norm` LayerNorm is constructed but never used; accepted in the file,
 //! not required), no residual inside, [`SelectiveSsm::load_quantum_ssm`].
 //! 3b: RMSNorm pre-norm `norm`, residual inside, [`SelectiveSsm::load_true_classical`].
+//!
+//! Recurrent mode ([`MambaBlock::step`], streaming; `mamba_simple.py:step()`): one token at a
+//! time with per-block state = conv ring buffer (3, E) + SSM state (E, N).
 use super::layers::{CausalConv, Linear, RmsNorm};
 use super::ssm::SelectiveSsm;
 use crate::error::EngineError;
@@ -86,6 +89,55 @@ impl MambaBlock {
     /// E·N, the size of the SSM state.
     pub(crate) fn state_len(&self) -> usize {
         self.ssm.state_len()
+    }
+
+    /// Floats of recurrent state [`Self::step`] keeps per block: conv history (3, E), then the
+    /// SSM state (E, N).
+    pub(crate) fn step_state_len(&self) -> usize {
+        self.conv.state_len() + self.ssm.state_len()
+    }
+
+    /// Floats of scratch [`Self::step`] needs.
+    pub(crate) fn step_scratch_len(&self) -> usize {
+        let (d, e) = (self.out_proj.d_out(), self.e);
+        // v (D), xz (2E), conv/gate (E), SiLU(conv) (E), scan (E), out (D), the SSM's own
+        d + 2 * e + 3 * e + d + self.ssm.step_scratch_len()
+    }
+
+    /// One token of time `t` (steps since the zero state): `u` (D) is the block input and
+    /// becomes its output (`u + out` with the residual, `out` without); `state` (length
+    /// [`Self::step_state_len`]) is advanced; `scratch` ≥ [`Self::step_scratch_len`]. No
+    /// allocation. Same math as [`Self::apply`] at that time step.
+    pub(crate) fn step(&self, u: &mut [f32], state: &mut [f32], t: u64, scratch: &mut [f32]) {
+        let (d, e) = (u.len(), self.e);
+        let (hist, h) = state.split_at_mut(self.conv.state_len());
+        let (v, rest) = scratch.split_at_mut(d);
+        let (xz, rest) = rest.split_at_mut(2 * e);
+        let (cv, rest) = rest.split_at_mut(e);
+        let (xs, rest) = rest.split_at_mut(e);
+        let (ys, rest) = rest.split_at_mut(e);
+        let (out, ssm_scratch) = rest.split_at_mut(d);
+        let v: &[f32] = match &self.norm {
+            Some(norm) => {
+                norm.apply_one(v, u);
+                v
+            }
+            None => u,
+        };
+        self.in_proj.apply_one(xz, v);
+        let (xin, z) = xz.split_at(e);
+        self.conv.step(cv, hist, xin, t);
+        silu_forward(xs, cv);
+        self.ssm.step(ys, xs, h, ssm_scratch);
+        // gate: SiLU(z) ⊙ y (into the conv buffer, no longer needed)
+        silu_forward(cv, z);
+        cv.iter_mut().zip(ys.iter()).for_each(|(g, yv)| *g *= yv);
+        self.out_proj.apply_one(out, cv);
+        if self.residual {
+            u.iter_mut().zip(out.iter()).for_each(|(o, x)| *o += x);
+        } else {
+            u.copy_from_slice(out);
+        }
     }
 
     /// u (L, D) → out (L, D). `state` (E, N): initial SSM state on entry, final on return.

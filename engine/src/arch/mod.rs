@@ -1,13 +1,17 @@
 //! The architectures the engine runs, one module per model, composed of shared inference
 //! blocks ([`layers`], [`ssm`], [`mamba_block`], [`qsb`], [`chunk_processor`]) which in turn
-//! call the `qssm_kernels` forward ops. Everything works on one token-major window (T, C).
+//! call the `qssm_kernels` forward ops. The window path works on one token-major window
+//! (T, C); causal architectures also run in recurrent mode ([`step::CausalStep`], one sample
+//! at a time, for [`crate::stream`]).
 mod chunk_processor;
 mod cmamba;
 mod layers;
 mod mamba_block;
+mod matvec;
 mod qmamba_ssm;
 mod qsb;
 mod ssm;
+pub(crate) mod step;
 
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -41,6 +45,15 @@ impl Arch {
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
+        }
+    }
+
+    /// The recurrent mode of the architecture, if it has one (3b); `None` for window-only
+    /// architectures (1b: its block 1 starts from block 0's final state, spec §6).
+    pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
+        match self {
+            Self::QuantumMambaSsm(_) => None,
+            Self::TrueClassicalMamba(m) => Some(m.as_ref()),
         }
     }
 

@@ -11,6 +11,10 @@
 //! The scan runs in segments of [`SEGMENT`] steps so only (SEGMENT+1)·E·N states are held,
 //! not (L+1)·E·N; each segment starts from the previous one's final state, which is
 //! arithmetically identical to one long scan.
+//!
+//! Recurrent mode ([`SelectiveSsm::step`], streaming): the same math for one token with
+//! [`qssm_kernels::ops::scan::scan_step`] updating the (E, N) state in place (Mamba paper
+//! §3.3 / `selective_state_update`), no allocation.
 use super::layers::Linear;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -18,7 +22,7 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 use qssm_kernels::ops::activation::softplus_forward;
-use qssm_kernels::ops::scan::{scan_forward, ScanDims};
+use qssm_kernels::ops::scan::{scan_forward, scan_step, ScanDims};
 
 /// Steps per scan segment.
 const SEGMENT: usize = 16;
@@ -132,6 +136,35 @@ impl SelectiveSsm {
     /// E·N, the size of one state.
     pub(crate) fn state_len(&self) -> usize {
         self.dims.e * self.dims.n
+    }
+
+    /// Floats of scratch [`Self::step`] needs: x_proj output (R+2N) and Δ (E), plus the
+    /// scan output (E) when there is an `out_proj`.
+    pub(crate) fn step_scratch_len(&self) -> usize {
+        let (e, n) = (self.dims.e, self.dims.n);
+        self.r + 2 * n + e + if self.out_proj.is_some() { e } else { 0 }
+    }
+
+    /// One token: x (E) → y (E), the state `h` (E, N) advanced in place by one step;
+    /// `scratch` ≥ [`Self::step_scratch_len`]. No allocation. Same math as [`Self::apply`].
+    pub(crate) fn step(&self, y: &mut [f32], x: &[f32], h: &mut [f32], scratch: &mut [f32]) {
+        let (e, n, r) = (self.dims.e, self.dims.n, self.r);
+        let (xdbl, rest) = scratch.split_at_mut(r + 2 * n);
+        let (delta, rest) = rest.split_at_mut(e);
+        self.x_proj.apply_one(xdbl, x);
+        let (dl, bc) = xdbl.split_at(r);
+        let (bm, cm) = bc.split_at(n);
+        // Δ = softplus(dt_proj(δ)); `y` holds the pre-activation meanwhile
+        self.dt_proj.apply_one(y, dl);
+        softplus_forward(delta, &y[..e]);
+        match &self.out_proj {
+            None => scan_step(y, h, x, delta, &self.a, bm, cm, &self.d_skip, self.dims),
+            Some(op) => {
+                let ys = &mut rest[..e];
+                scan_step(ys, h, x, delta, &self.a, bm, cm, &self.d_skip, self.dims);
+                op.apply_one(y, ys);
+            }
+        }
     }
 
     /// x (L, E) → y (L, E). `state` (E, N) is the initial state on entry and the final state

@@ -111,6 +111,59 @@ impl Program {
         }
     }
 
+    /// The legacy 4-angle ansatz (`basic_ansatz_circuit` of the reference's
+    /// `models/QuantumHydra.py`; spec gated-and-protocols §1.2), behind the published gated
+    /// parameter counts. No encoding gates (`n_enc` = 0). Per layer, with o = 4Q·layer:
+    /// RY(θ\[o+i\]) on every wire i, forward CRX ring i→(i+1) mod Q (angles o+Q+i),
+    /// RY(θ\[o+2Q+i\]) on every wire i, backward CRX ring (Q−1−j)→(Q−2−j) mod Q (angles
+    /// o+3Q+j). K = 4·Q·n_layers, every θ used by exactly one gate, K gates in total.
+    ///
+    /// Panics if `n_qubits < 2`, `n_qubits > 30`, or K does not fit the `u16` angle index.
+    pub fn legacy_ansatz(n_qubits: usize, n_layers: usize) -> Self {
+        let q = n_qubits;
+        assert!(
+            (2..=30).contains(&q),
+            "legacy_ansatz: n_qubits must be in 2..=30, got {q}"
+        );
+        let n_theta = 4 * q * n_layers;
+        assert!(
+            n_theta <= u16::MAX as usize + 1,
+            "legacy_ansatz: K = {n_theta} exceeds u16 indices"
+        );
+        let mut gates = Vec::with_capacity(n_theta);
+        let g = |kind, target: usize, angle| Gate {
+            kind,
+            target: target as u8,
+            angle,
+        };
+        for layer in 0..n_layers {
+            let o = 4 * q * layer;
+            let th = |k: usize| AngleSrc::Theta((o + k) as u16);
+            for i in 0..q {
+                gates.push(g(GateKind::Ry, i, th(i)));
+            }
+            for i in 0..q {
+                let kind = GateKind::Crx { ctrl: i as u8 };
+                gates.push(g(kind, (i + 1) % q, th(q + i)));
+            }
+            for i in 0..q {
+                gates.push(g(GateKind::Ry, i, th(2 * q + i)));
+            }
+            for j in 0..q {
+                let kind = GateKind::Crx {
+                    ctrl: (q - 1 - j) as u8,
+                };
+                gates.push(g(kind, (2 * q - 2 - j) % q, th(3 * q + j)));
+            }
+        }
+        Program {
+            n_qubits: q,
+            gates,
+            n_theta,
+            n_enc: 0,
+        }
+    }
+
     /// Number of gates (= `gates.len()`).
     pub fn n_gates(&self) -> usize {
         self.gates.len()

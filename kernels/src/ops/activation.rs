@@ -2,7 +2,7 @@
 //!
 //! All slices of one call have the same length (the shorter one bounds the loop). SiLU and
 //! softplus use the crate's branch-free `exp`/`log1p` (≤ 2 ulp, auto-vectorised; these run on
-//! (L, E) tensors in every block); tanh uses `libm`. Everything is `no_std`.
+//! (L, E) tensors in every block); tanh and GELU's erf use `libm`. Everything is `no_std`.
 
 use super::fastmath::{exp_f32, log1p_unit_f32, sigmoid_f32 as sigmoid};
 
@@ -67,6 +67,28 @@ pub fn relu_backward(dx: &mut [f32], dy: &[f32], x: &[f32]) {
         if xv > 0.0 {
             *g += d;
         }
+    }
+}
+
+/// 1/√2 (f32), the scale inside GELU's erf.
+const FRAC_1_SQRT_2: f32 = core::f32::consts::FRAC_1_SQRT_2;
+/// 1/√(2π) (f32), the normal density's constant in GELU's derivative.
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+
+/// Exact (erf) GELU, PyTorch's `nn.GELU()` default: `y = x·½·(1 + erf(x/√2))`.
+/// Used by 3c's classifier head (reference `models/TrueClassicalHydra.py`).
+pub fn gelu_forward(y: &mut [f32], x: &[f32]) {
+    for (yo, &xv) in y.iter_mut().zip(x) {
+        *yo = xv * 0.5 * (1.0 + libm::erff(xv * FRAC_1_SQRT_2));
+    }
+}
+/// Backward of [`gelu_forward`]: `dx += dy·(Φ(x) + x·φ(x))`, Φ(x) = ½(1 + erf(x/√2)),
+/// φ(x) = e^{−x²/2}/√(2π) (PyTorch's `GeluBackward` with `approximate='none'`).
+pub fn gelu_backward(dx: &mut [f32], dy: &[f32], x: &[f32]) {
+    for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
+        let cdf = 0.5 * (1.0 + libm::erff(xv * FRAC_1_SQRT_2));
+        let pdf = libm::expf(-0.5 * xv * xv) * FRAC_1_SQRT_2PI;
+        *g += d * (cdf + xv * pdf);
     }
 }
 
@@ -155,6 +177,14 @@ mod tests {
             false,
             24,
         );
+        check(
+            "gelu",
+            gelu_forward,
+            gelu_backward,
+            inputs(&mut r, 64, -8.0, 8.0, &[]),
+            false,
+            26,
+        );
     }
 
     #[test]
@@ -165,9 +195,15 @@ mod tests {
             0.0, -0.0, 20.0, 20.5, 19.9, -100.0, 100.0, -1e-30, 1e-8, 88.0, -88.0, -104.0,
         ]);
         let n = x.len();
-        let (mut s, mut sp, mut th, mut re) =
-            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let (mut s, mut sp, mut th, mut re, mut ge) = (
+            vec![0.0; n],
+            vec![0.0; n],
+            vec![0.0; n],
+            vec![0.0; n],
+            vec![0.0; n],
+        );
         silu_forward(&mut s, &x);
+        gelu_forward(&mut ge, &x);
         softplus_forward(&mut sp, &x);
         tanh_forward(&mut th, &x);
         relu_forward(&mut re, &x);
@@ -185,7 +221,22 @@ mod tests {
                 v.tanh()
             );
             assert_eq!(re[i], if x[i] > 0.0 { x[i] } else { 0.0 });
+            // Exact GELU in f64. Near erf = −1 the f32 erf is quantised to ~2⁻²⁵, so 1 + erf
+            // loses its relative accuracy there: allow an absolute ½·|x|·2⁻²³ on top.
+            let ger = 0.5 * v * (1.0 + libm::erf(v / core::f64::consts::SQRT_2));
+            assert!(
+                (ge[i] as f64 - ger).abs() <= 4e-7 * ger.abs() + 6e-8 * v.abs() + 1e-37,
+                "gelu({v}) = {} vs {ger}",
+                ge[i]
+            );
         }
+        // GELU tails: exactly x far right, exactly (−)0 far left; Φ(0) = ½ slope at 0.
+        let mut y = [0.0f32; 3];
+        gelu_forward(&mut y, &[30.0, -30.0, 0.0]);
+        assert_eq!(y, [30.0, -0.0, 0.0]);
+        let mut g = [0.0f32; 1];
+        gelu_backward(&mut g, &[1.0], &[0.0]);
+        assert_eq!(g[0], 0.5);
         // Threshold semantics: exactly x above 20, ln(1+eˣ) at and below.
         let mut y = [0.0f32; 2];
         softplus_forward(&mut y, &[20.0, 20.0001]);

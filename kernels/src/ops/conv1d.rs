@@ -88,6 +88,55 @@ pub fn conv1d_causal_backward(
     }
 }
 
+/// One step of [`conv1d_causal_forward`] (recurrent mode, for streaming; `causal_conv1d_update`
+/// of `mamba_ssm`): the output of time `t` from the current input and a ring buffer of the
+/// previous k−1 inputs, `y[c] = b[c] + Σ_{j<k} w[c,j]·x[t−(k−1)+j, c]` with `x[<0] = 0`.
+///
+/// x, y: (E) (the current token); w: (E, k) (the PyTorch (E,1,k) weight); b: (E);
+/// `hist`: ((k−1), E), the input of time τ is kept in row τ mod (k−1); all zeros before the
+/// first step (the zero padding). After computing `y` the current input is stored in row
+/// t mod (k−1). `t` counts steps since the zero state (0 for the first input). `y` is
+/// overwritten; nothing is allocated. Taps before time 0 are skipped and the taps are summed in
+/// the same order as [`conv1d_causal_forward`], so stepping t = 0, 1, … reproduces it bit for
+/// bit.
+///
+/// Panics if a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_causal_step(
+    y: &mut [f32],
+    hist: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    t: u64,
+    e: usize,
+    k: usize,
+) {
+    if e == 0 || k == 0 {
+        return;
+    }
+    let m = k - 1; // rows of history
+    let (y, x, b, w) = (&mut y[..e], &x[..e], &b[..e], &w[..e * k]);
+    assert!(hist.len() >= m * e, "conv1d_causal_step: hist too short");
+    y.copy_from_slice(b);
+    // tap j reads x[t − m + j]: taps before time 0 are skipped, as in the sequence op.
+    let first = (m as u64).saturating_sub(t) as usize; // ≤ m
+    for j in first..m {
+        let row = ((t % m as u64) as usize + j) % m;
+        let xr = &hist[row * e..(row + 1) * e];
+        for (c, (yo, &xv)) in y.iter_mut().zip(xr).enumerate() {
+            *yo += w[c * k + j] * xv;
+        }
+    }
+    for (c, (yo, &xv)) in y.iter_mut().zip(x).enumerate() {
+        *yo += w[c * k + m] * xv;
+    }
+    if m > 0 {
+        let row = (t % m as u64) as usize;
+        hist[row * e..(row + 1) * e].copy_from_slice(x);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +194,52 @@ mod tests {
                 &errs,
                 2e-3,
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+    use crate::ops::testutil::*;
+
+    /// Stepping t = 0..L through [`conv1d_causal_step`] reproduces [`conv1d_causal_forward`]
+    /// bit for bit, for several kernel widths (k = 1 has no history).
+    #[test]
+    fn stepping_equals_the_sequence_op() {
+        let mut rng = rng(32);
+        for &(l, e, k) in &[
+            (1, 3, 4),
+            (2, 5, 4),
+            (11, 6, 4),
+            (7, 4, 1),
+            (9, 3, 2),
+            (13, 3, 7),
+        ] {
+            let x = uniform(&mut rng, l * e, -1.0, 1.0);
+            let w = uniform(&mut rng, e * k, -0.5, 0.5);
+            let b = uniform(&mut rng, e, -0.5, 0.5);
+            let mut want = vec![0.0; l * e];
+            conv1d_causal_forward(&mut want, &x, &w, &b, l, e, k);
+            let mut hist = vec![0.0; (k - 1) * e];
+            let mut y = vec![f32::NAN; e];
+            for t in 0..l {
+                conv1d_causal_step(
+                    &mut y,
+                    &mut hist,
+                    &x[t * e..(t + 1) * e],
+                    &w,
+                    &b,
+                    t as u64,
+                    e,
+                    k,
+                );
+                let wt = &want[t * e..(t + 1) * e];
+                assert!(
+                    y.iter().zip(wt).all(|(p, q)| p.to_bits() == q.to_bits()),
+                    "(L,E,k)=({l},{e},{k}) t={t}: {y:?} vs {wt:?}"
+                );
+            }
         }
     }
 }

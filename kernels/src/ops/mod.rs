@@ -1,7 +1,9 @@
 //! Classical ops, one concept per module, each a forward/backward pair.
 pub mod activation;
+pub mod attention;
 pub mod chunk_pool;
 pub mod conv1d;
+pub mod gated;
 pub mod linear;
 pub mod loss;
 pub mod norm;

@@ -213,7 +213,7 @@ fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: 
         clip_norm: 1.0,
         progress: !a.no_progress,
     };
-    eprintln!("model: {} {} ({} parameters), {} threads", model.id(), model.class_name(), model.layout().len(), rayon::current_num_threads());
+    eprintln!("model: {} {} ({} parameters), {} threads", model.id(), model.class_name(), model.layout().n_params(), rayon::current_num_threads());
     let out = fit(model.as_ref(), params, p.train, p.val, &fcfg, &mut |r| {
         eprintln!(
             "epoch {:>3}  lr {:.2e}  train loss {:.4}{}  val loss {:.4}  {}  ({:.1} s)",
@@ -249,7 +249,7 @@ fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: 
     let model_path = out_dir.join("model.safetensors");
     export(&model_path, model.as_ref(), &out.best_params, &p.info, TensorDtype::F32)?;
     let results = json!({
-        "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "n_params": model.layout().len(),
+        "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "n_params": model.layout().n_params(),
         "hyperparameters": hyperparameters(model.as_ref(), a, epochs),
         "data_info": p.data_info, "history": out.history, "metrics": metrics, "training": training,
         "training_time": out.training_time_s, "threads": rayon::current_num_threads(),

@@ -17,7 +17,9 @@ pub fn run(a: ModelsArgs) -> Result<(), Box<dyn std::error::Error>> {
         "id", "class", "group", "features", "mixing", "params", "stream"
     );
     for m in MODELS {
-        let n = build(m.id, ModelConfig::eeg(a.n_times))?.layout().len();
+        let n = build(m.id, ModelConfig::eeg(a.n_times))?
+            .layout()
+            .n_params();
         println!(
             "{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}",
             m.id,

@@ -1,5 +1,9 @@
 //! The zoo registry: ids, class names and constructors.
-use super::zoo::{QuantumMambaSsm, TrueClassicalMamba};
+use super::zoo::{ClassicalTransformer, QuantumTransformer};
+use super::zoo::{
+    QuantumHydraGated, QuantumHydraSsm, QuantumMambaGated, QuantumMambaSsm, TrueClassicalHydra,
+    TrueClassicalMamba,
+};
 use super::{Model, ModelConfig};
 
 /// One registry entry.
@@ -9,7 +13,8 @@ pub struct ModelEntry {
     pub id: &'static str,
     /// reference class name (`QuantumMambaSSM`)
     pub class_name: &'static str,
-    /// ablation group: 1 quantum features + classical mixing, 3 classical
+    /// ablation group: 1 quantum features + classical mixing, 3 classical; 0 the gated models
+    /// (`mg`, `hg`), which are outside the ablation grid (spec gated-and-protocols §1)
     pub group: u8,
     /// feature extraction kind
     pub features: &'static str,
@@ -21,6 +26,22 @@ pub struct ModelEntry {
 
 /// Every model this build can train.
 pub const MODELS: &[ModelEntry] = &[
+    ModelEntry {
+        id: "1a",
+        class_name: "QuantumTransformer",
+        group: 1,
+        features: "quantum",
+        mixing: "transformer",
+        streamable: false,
+    },
+    ModelEntry {
+        id: "3a",
+        class_name: "ClassicalTransformer",
+        group: 3,
+        features: "classical",
+        mixing: "transformer",
+        streamable: false,
+    },
     ModelEntry {
         id: "1b",
         class_name: "QuantumMambaSSM",
@@ -36,6 +57,38 @@ pub const MODELS: &[ModelEntry] = &[
         features: "classical",
         mixing: "mamba",
         streamable: true,
+    },
+    ModelEntry {
+        id: "1c",
+        class_name: "QuantumHydraSSM",
+        group: 1,
+        features: "quantum",
+        mixing: "hydra",
+        streamable: false,
+    },
+    ModelEntry {
+        id: "3c",
+        class_name: "TrueClassicalHydra",
+        group: 3,
+        features: "classical",
+        mixing: "hydra",
+        streamable: false,
+    },
+    ModelEntry {
+        id: "mg",
+        class_name: "QuantumMambaGated",
+        group: 0,
+        features: "quantum",
+        mixing: "gated-recurrence",
+        streamable: true,
+    },
+    ModelEntry {
+        id: "hg",
+        class_name: "QuantumHydraGated",
+        group: 0,
+        features: "quantum",
+        mixing: "gated-recurrence",
+        streamable: false,
     },
 ];
 
@@ -56,8 +109,14 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownModel> {
     let entry = lookup(name)?;
     Ok(match entry.id {
+        "1a" => Box::new(QuantumTransformer::new(cfg)),
+        "3a" => Box::new(ClassicalTransformer::new(cfg)),
         "1b" => Box::new(QuantumMambaSsm::new(cfg)),
         "3b" => Box::new(TrueClassicalMamba::new(cfg)),
+        "1c" => Box::new(QuantumHydraSsm::new(cfg)),
+        "3c" => Box::new(TrueClassicalHydra::new(cfg)),
+        "mg" => Box::new(QuantumMambaGated::new(cfg)),
+        "hg" => Box::new(QuantumHydraGated::new(cfg)),
         other => return Err(UnknownModel(other.to_string())),
     })
 }

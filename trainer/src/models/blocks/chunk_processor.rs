@@ -1,14 +1,74 @@
-//! `ChunkedQuantumProcessor` (reference `models/QuantumSSM.py`, spec §2.5), used by 1b/1c:
-//! zero-pad (T, F) to nc·cs rows at the end of time, score each row with
-//! `chunk_attention` = Linear(F, F/2) → tanh → Linear(F/2, 1), softmax-pool every chunk of cs
-//! rows (pad rows included, as in the reference), run the QSSM-flavour branches on each chunk
-//! summary, then `output_proj` = Linear(54, D) → LayerNorm(D) → SiLU. Output (nc, D).
+//! Attention-pooled chunk processors (spec circuits-and-groups-1-3 §2.5): zero-pad (T, F) to
+//! nc·cs rows at the end of time, score each row with `chunk_attention` =
+//! Linear(F, F/2) → tanh → Linear(F/2, 1), softmax-pool every chunk of cs rows (pad rows
+//! included, as in the reference), run the quantum superposition branches on each chunk
+//! summary, then `output_proj` = Linear(branch width, D) → LayerNorm(D) → SiLU. Output (nc, D).
+//!
+//! Two flavours share this plumbing and differ only in the branch block:
+//! * `ChunkedQuantumProcessor` (reference `models/QuantumSSM.py`; 1b, 1c): QSSM-flavour
+//!   branches ([`QsbQssm`], 3·3Q = 54 outputs), built by [`ChunkProcessor::new`];
+//! * `QuantumFeatureProcessor` (reference `models/QuantumTransformer.py`; 1a): QGR-flavour
+//!   branches ([`QsbQgr`], 3Q = 18 outputs), built by [`ChunkProcessor::new_qgr`].
 use super::linear::Linear;
 use super::norm::{LayerNorm, NormCache};
 use super::qsb::{QsbCache, QsbQssm};
+use super::qsb_qgr::{QsbQgr, QsbQgrCache};
 use crate::params::ParamLayout;
+use qssm_kernels::circuit::Program;
 use qssm_kernels::ops::activation::{silu_backward, silu_forward, tanh_backward, tanh_forward};
 use qssm_kernels::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
+
+/// The quantum superposition branch block of a [`ChunkProcessor`]: (nc, F) → (nc, width).
+#[derive(Clone, Debug)]
+pub enum Branches {
+    /// QSSM flavour (1b, 1c): width 3·3Q
+    Qssm(QsbQssm),
+    /// QGR flavour (1a): width 3Q
+    Qgr(QsbQgr),
+}
+
+impl Branches {
+    /// Output width per chunk.
+    pub fn out_dim(&self) -> usize {
+        match self {
+            Branches::Qssm(b) => b.out_dim(),
+            Branches::Qgr(b) => b.out_dim(),
+        }
+    }
+
+    /// s (nc, F) → (nc, width); fills the cache of its flavour.
+    fn forward(
+        &self,
+        p: &[f32],
+        s: &[f32],
+        nc: usize,
+        qsb: &mut QsbCache,
+        qgr: &mut QsbQgrCache,
+    ) -> Vec<f32> {
+        match self {
+            Branches::Qssm(b) => b.forward(p, s, nc, qsb),
+            Branches::Qgr(b) => b.forward(p, s, nc, qgr),
+        }
+    }
+
+    /// Accumulates parameter gradients and ds (nc, F).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        s: &[f32],
+        nc: usize,
+        c: &ChunkProcessorCache,
+        dq: &[f32],
+        ds: &mut [f32],
+    ) {
+        match self {
+            Branches::Qssm(b) => b.backward(p, g, s, nc, &c.qsb, dq, ds),
+            Branches::Qgr(b) => b.backward(p, g, s, nc, &c.qgr, dq, ds),
+        }
+    }
+}
 
 /// The chunk processor over input width F with chunk size cs and output width D.
 #[derive(Clone, Debug)]
@@ -18,7 +78,7 @@ pub struct ChunkProcessor {
     d: usize,
     att0: Linear,
     att2: Linear,
-    qsb: QsbQssm,
+    qsb: Branches,
     out0: Linear,
     out_ln: LayerNorm,
 }
@@ -35,9 +95,12 @@ pub struct ChunkProcessorCache {
     /// softmax weights (nc·cs)
     wts: Vec<f32>,
     /// chunk summaries (nc, F)
-    s: Vec<f32>,
+    pub s: Vec<f32>,
+    /// QSSM-flavour branch activations (empty for the QGR flavour)
     qsb: QsbCache,
-    /// branch output (nc, 3·3Q)
+    /// QGR-flavour branch activations (empty for the QSSM flavour)
+    pub qgr: QsbQgrCache,
+    /// branch output (nc, 3·3Q) or (nc, 3Q)
     pub q: Vec<f32>,
     o0: Vec<f32>,
     o1: Vec<f32>,
@@ -47,7 +110,8 @@ pub struct ChunkProcessorCache {
 }
 
 impl ChunkProcessor {
-    /// Registers `<prefix>chunk_attention.{0,2}`, `<prefix>quantum_branches.*`,
+    /// `ChunkedQuantumProcessor` (QSSM flavour, 1b/1c): registers
+    /// `<prefix>chunk_attention.{0,2}`, `<prefix>quantum_branches.*` ([`QsbQssm`]),
     /// `<prefix>output_proj.{0,1}`.
     pub fn new(
         lay: &mut ParamLayout,
@@ -58,15 +122,42 @@ impl ChunkProcessor {
         n_qubits: usize,
         n_layers: usize,
     ) -> Self {
+        Self::with_branches(lay, prefix, f, d, cs, |lay, pre| {
+            Branches::Qssm(QsbQssm::new(lay, pre, f, n_qubits, n_layers))
+        })
+    }
+
+    /// `QuantumFeatureProcessor` (QGR flavour, 1a; reference `models/QuantumTransformer.py`):
+    /// the same registrations with `<prefix>quantum_branches.*` a [`QsbQgr`] on the unified
+    /// ansatz without data encoding (`n_qubits` qubits, `n_layers` layers).
+    pub fn new_qgr(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        f: usize,
+        d: usize,
+        cs: usize,
+        n_qubits: usize,
+        n_layers: usize,
+    ) -> Self {
+        Self::with_branches(lay, prefix, f, d, cs, |lay, pre| {
+            let program = Program::unified_ansatz(n_qubits, n_layers, false);
+            Branches::Qgr(QsbQgr::new(lay, pre, f, program))
+        })
+    }
+
+    /// Shared constructor: `branches(lay, "<prefix>quantum_branches.")` registers the branch
+    /// block between `chunk_attention` and `output_proj` (the reference's registration order).
+    fn with_branches(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        f: usize,
+        d: usize,
+        cs: usize,
+        branches: impl FnOnce(&mut ParamLayout, &str) -> Branches,
+    ) -> Self {
         let att0 = Linear::new(lay, &format!("{prefix}chunk_attention.0"), f, f / 2, true);
         let att2 = Linear::new(lay, &format!("{prefix}chunk_attention.2"), f / 2, 1, true);
-        let qsb = QsbQssm::new(
-            lay,
-            &format!("{prefix}quantum_branches."),
-            f,
-            n_qubits,
-            n_layers,
-        );
+        let qsb = branches(lay, &format!("{prefix}quantum_branches."));
         let out0 = Linear::new(
             lay,
             &format!("{prefix}output_proj.0"),
@@ -85,6 +176,11 @@ impl ChunkProcessor {
             out0,
             out_ln,
         }
+    }
+
+    /// The branch block.
+    pub fn branches(&self) -> &Branches {
+        &self.qsb
     }
 
     /// Number of chunks ⌈T/cs⌉.
@@ -106,7 +202,7 @@ impl ChunkProcessor {
         c.s = vec![0.0; nc * f];
         c.wts = vec![0.0; rows];
         chunk_pool_forward(&mut c.s, &mut c.wts, &c.up, &c.scores, nc, cs, f);
-        c.q = self.qsb.forward(p, &c.s, nc, &mut c.qsb);
+        c.q = self.qsb.forward(p, &c.s, nc, &mut c.qsb, &mut c.qgr);
         c.o0 = self.out0.apply(p, &c.q, nc);
         c.o1 = vec![0.0; nc * d];
         self.out_ln.forward(p, &c.o0, nc, &mut c.o1, &mut c.ln);
@@ -134,7 +230,7 @@ impl ChunkProcessor {
         let mut dq = vec![0.0; c.q.len()];
         self.out0.backward(p, g, &c.q, &do0, nc, Some(&mut dq));
         let mut ds = vec![0.0; nc * f];
-        self.qsb.backward(p, g, &c.s, nc, &c.qsb, &dq, &mut ds);
+        self.qsb.backward(p, g, &c.s, nc, c, &dq, &mut ds);
         let mut dup = vec![0.0; rows * f];
         let mut dscores = vec![0.0; rows];
         chunk_pool_backward(&mut dup, &mut dscores, &ds, &c.up, &c.wts, nc, cs, f);

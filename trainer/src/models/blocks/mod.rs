@@ -2,23 +2,35 @@
 //! the flat buffer (see [`crate::params`]), a `forward` that fills a cache, and a `backward`
 //! that accumulates parameter gradients and returns (accumulates) the input gradient.
 //! Layout: one sample, token-major `(L, D)`.
+pub mod attention;
 pub mod chunk_processor;
 pub mod conv;
 pub mod dropout;
+pub mod gated_recurrence;
+pub mod hydra;
+pub mod hydra_classical;
 pub mod linear;
 pub mod mamba;
 pub mod norm;
 pub mod pool;
+pub mod positional;
 pub mod qsb;
 pub mod qsb_qgr;
 pub mod ssm;
+pub mod transformer;
 
+pub use attention::{AttentionCache, MultiHeadSelfAttention};
 pub use chunk_processor::ChunkProcessor;
 pub use conv::CausalConv;
 pub use dropout::Dropout;
+pub use gated_recurrence::{CgsCache, ChunkedGatedSuperposition};
+pub use hydra::{HydraBlock, HydraBlockCache};
+pub use hydra_classical::{ClassicalHydraBlock, ClassicalHydraCache};
 pub use linear::Linear;
 pub use mamba::{MambaBlock, MambaBlockCache};
 pub use norm::{LayerNorm, NormCache, RmsNorm};
+pub use positional::PositionalEncoding;
 pub use qsb::QsbQssm;
 pub use qsb_qgr::QsbQgr;
 pub use ssm::SelectiveSsm;
+pub use transformer::{TransformerBlock, TransformerBlockCache};

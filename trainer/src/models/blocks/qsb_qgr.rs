@@ -7,6 +7,8 @@
 //!
 //! Works on `rows` independent inputs at once (chunk summaries in 1a, time steps in the gated
 //! models).
+//! Tested against the reference through the gated models (`tests/parity_gated.rs`: fixtures
+//! `mg`/`hg`, including `branch_global.{proj,branch}{1,2,3}`, and the small-model goldens).
 use super::linear::Linear;
 use crate::params::{Init, ParamLayout};
 use num_complex::Complex64;
@@ -53,16 +55,34 @@ impl QsbQgr {
     /// `branch{1,2,3}.base_params` for the circuit `program` (no encoding gates;
     /// K = `program.n_theta`).
     pub fn new(lay: &mut ParamLayout, prefix: &str, f: usize, program: Program) -> Self {
-        assert_eq!(program.n_enc, 0, "the QGR flavour has no data-encoding gates");
-        let names = ["alpha", "beta", "gamma"];
-        let reals: Vec<_> = names.iter().map(|c| lay.add(format!("{prefix}{c}_real"), &[1], Init::Uniform(0.0, 1.0))).collect();
-        let imags: Vec<_> = names.iter().map(|c| lay.add(format!("{prefix}{c}_imag"), &[1], Init::Const(0.0))).collect();
-        let coeffs = [0, 1, 2].map(|i| (reals[i].clone(), imags[i].clone()));
+        assert_eq!(
+            program.n_enc, 0,
+            "the QGR flavour has no data-encoding gates"
+        );
+        // state_dict order of the reference: alpha_real, alpha_imag, beta_real, beta_imag, …
+        let coeffs = ["alpha", "beta", "gamma"].map(|c| {
+            let re = lay.add(format!("{prefix}{c}_real"), &[1], Init::Uniform(0.0, 1.0));
+            let im = lay.add(format!("{prefix}{c}_imag"), &[1], Init::Const(0.0));
+            (re, im)
+        });
         let k = program.n_theta;
         let proj = [1, 2, 3].map(|i| Linear::new(lay, &format!("{prefix}proj{i}"), f, k, true));
-        let base = [1, 2, 3].map(|i| lay.add(format!("{prefix}branch{i}.base_params"), &[k], Init::Uniform(0.0, TWO_PI_F32)));
+        let base = [1, 2, 3].map(|i| {
+            lay.add(
+                format!("{prefix}branch{i}.base_params"),
+                &[k],
+                Init::Uniform(0.0, TWO_PI_F32),
+            )
+        });
         let q = program.n_qubits;
-        Self { coeffs, proj, base, program, q, k }
+        Self {
+            coeffs,
+            proj,
+            base,
+            program,
+            q,
+            k,
+        }
     }
 
     /// Output width 3Q.
@@ -70,9 +90,41 @@ impl QsbQgr {
         3 * self.q
     }
 
+    /// Named per-branch intermediates of a forward over `rows` inputs `s` (rows, F) with cache
+    /// `c`, as the reference's submodules report them: `<prefix>proj{k}` = proj_k(s) (rows, K)
+    /// and `<prefix>branch{k}` = m_k (rows, 3Q), k = 1, 2, 3 (the QGR flavour's
+    /// `QuantumSuperpositionBranches.proj*` / `.branch*`).
+    pub fn trace(
+        &self,
+        p: &[f32],
+        s: &[f32],
+        rows: usize,
+        c: &QsbQgrCache,
+        prefix: &str,
+    ) -> Vec<(String, Vec<f32>)> {
+        let w = 3 * self.q;
+        let mut out = Vec::with_capacity(6);
+        for b in 0..3 {
+            out.push((
+                format!("{prefix}proj{}", b + 1),
+                self.proj[b].apply(p, s, rows),
+            ));
+        }
+        for b in 0..3 {
+            out.push((
+                format!("{prefix}branch{}", b + 1),
+                c.m[b * rows * w..(b + 1) * rows * w].to_vec(),
+            ));
+        }
+        out
+    }
+
     /// c̄_k (re, im) and the norm n.
     fn cbar(&self, p: &[f32]) -> ([(f32, f32); 3], f32) {
-        let raw = self.coeffs.clone().map(|(re, im)| (p[re.start], p[im.start]));
+        let raw = self
+            .coeffs
+            .clone()
+            .map(|(re, im)| (p[re.start], p[im.start]));
         let n = (raw.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + NORM_EPS).sqrt();
         (raw.map(|(r, i)| (r / n, i / n)), n)
     }
@@ -86,12 +138,28 @@ impl QsbQgr {
         for b in 0..3 {
             let pre = self.proj[b].apply(p, s, rows);
             let base = &p[self.base[b].clone()];
-            c.sig[b] = pre.chunks_exact(k).flat_map(|row| row.iter().zip(base).map(|(a, bb)| 1.0 / (1.0 + (-(a + bb)).exp()))).collect();
+            c.sig[b] = pre
+                .chunks_exact(k)
+                .flat_map(|row| {
+                    row.iter()
+                        .zip(base)
+                        .map(|(a, bb)| 1.0 / (1.0 + (-(a + bb)).exp()))
+                })
+                .collect();
             c.theta[b] = c.sig[b].iter().map(|v| v * TWO_PI_F32).collect();
             for j in 0..rows {
                 let idx = b * rows + j;
-                circuit_forward(&self.program, &c.theta[b][j * k..(j + 1) * k], &[], &mut c.psi[idx * dim..(idx + 1) * dim], &mut m64);
-                c.m[idx * 3 * q..(idx + 1) * 3 * q].iter_mut().zip(&m64).for_each(|(a, v)| *a = *v as f32);
+                circuit_forward(
+                    &self.program,
+                    &c.theta[b][j * k..(j + 1) * k],
+                    &[],
+                    &mut c.psi[idx * dim..(idx + 1) * dim],
+                    &mut m64,
+                );
+                c.m[idx * 3 * q..(idx + 1) * 3 * q]
+                    .iter_mut()
+                    .zip(&m64)
+                    .for_each(|(a, v)| *a = *v as f32);
             }
         }
         c.cbar = self.cbar(p).0;
@@ -102,18 +170,33 @@ impl QsbQgr {
             let (cr, ci) = c.cbar[b];
             for j in 0..rows {
                 let m = &c.m[(b * rows + j) * w..(b * rows + j + 1) * w];
-                for i in 0..w {
-                    c.re[j * w + i] += cr * m[i];
-                    c.im[j * w + i] += ci * m[i];
+                let re = &mut c.re[j * w..(j + 1) * w];
+                let im = &mut c.im[j * w..(j + 1) * w];
+                for ((r, i), &mv) in re.iter_mut().zip(im.iter_mut()).zip(m) {
+                    *r += cr * mv;
+                    *i += ci * mv;
                 }
             }
         }
-        c.out = c.re.iter().zip(&c.im).map(|(r, i)| (r * r + i * i).sqrt()).collect();
+        c.out =
+            c.re.iter()
+                .zip(&c.im)
+                .map(|(r, i)| (r * r + i * i).sqrt())
+                .collect();
         c.out.clone()
     }
 
     /// Backward: accumulates parameter gradients into `g` and ds (rows, F).
-    pub fn backward(&self, p: &[f32], g: &mut [f32], s: &[f32], rows: usize, c: &QsbQgrCache, dout: &[f32], ds: &mut [f32]) {
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        s: &[f32],
+        rows: usize,
+        c: &QsbQgrCache,
+        dout: &[f32],
+        ds: &mut [f32],
+    ) {
         let (q, k, dim) = (self.q, self.k, 1usize << self.q);
         let w = 3 * q;
         // d out / d (re, im): (re, im)/|·|, 0 at 0
@@ -142,7 +225,16 @@ impl QsbQgr {
                 }
                 dth.iter_mut().for_each(|v| *v = 0.0);
                 let mut no_enc: [f64; 0] = [];
-                circuit_backward(&self.program, &c.theta[b][j * k..(j + 1) * k], &[], &c.psi[idx * dim..(idx + 1) * dim], &dm, &mut dth, &mut no_enc, &mut scratch);
+                circuit_backward(
+                    &self.program,
+                    &c.theta[b][j * k..(j + 1) * k],
+                    &[],
+                    &c.psi[idx * dim..(idx + 1) * dim],
+                    &dm,
+                    &mut dth,
+                    &mut no_enc,
+                    &mut scratch,
+                );
                 for t in 0..k {
                     let sg = c.sig[b][j * k + t];
                     dpre[j * k + t] = dth[t] as f32 * TWO_PI_F32 * sg * (1.0 - sg);
@@ -156,7 +248,9 @@ impl QsbQgr {
         }
         // c̄ = c/n, n = √(Σ c² + ε): ∂c̄_a/∂x_j = δ_aj/n − c_a·x_j/n³ over the six reals
         let (cb, n) = self.cbar(p);
-        let proj_sum: f32 = (0..3).map(|b| dcbar[b].0 * cb[b].0 * n + dcbar[b].1 * cb[b].1 * n).sum();
+        let proj_sum: f32 = (0..3)
+            .map(|b| dcbar[b].0 * cb[b].0 * n + dcbar[b].1 * cb[b].1 * n)
+            .sum();
         for (b, (re, im)) in self.coeffs.iter().enumerate() {
             for (r, d) in [(re.start, dcbar[b].0), (im.start, dcbar[b].1)] {
                 g[r] += d / n - proj_sum * p[r] / (n * n * n);

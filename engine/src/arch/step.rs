@@ -1,0 +1,28 @@
+//! The recurrent-mode interface a causal architecture implements to be streamed
+//! ([`crate::stream::Stream`]): fixed-size state and scratch known after load, one input
+//! sample per step, logits of the prefix on demand. New causal models plug in by implementing
+//! [`CausalStep`] and returning it from [`super::Arch::causal_step`].
+//!
+//! Contract (checked by `tests/engine_stream.rs` for every implementation):
+//! * the initial state is **all zeros** (a reset is a fill with 0.0);
+//! * after steps t = 0, 1, …, T−1 with samples x_0 … x_{T−1}, [`CausalStep::logits`] with
+//!   `t = T` equals the window forward of the model on those T samples (prefix semantics);
+//! * `step` and `logits` never allocate and never fail (the input was validated: C finite
+//!   values in the model's unit); state and scratch lengths are exactly the advertised ones.
+
+/// A causal architecture in recurrent mode. Shapes: C channels, D `d_model`, K classes.
+pub(crate) trait CausalStep: Sync {
+    /// Samples per model step: logits exist after multiples of it (1 for per-sample models;
+    /// a chunked model would say its chunk size).
+    fn chunk(&self) -> usize;
+    /// Floats of recurrent state (everything that carries over from one sample to the next).
+    fn state_len(&self) -> usize;
+    /// Floats of scratch (per-step activations; contents do not carry over).
+    fn scratch_len(&self) -> usize;
+    /// Consumes sample `t` (0-based since the zero state): `x` (C) in the model's unit,
+    /// finite. Advances `state`.
+    fn step(&self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]);
+    /// Logits (K) of the prefix of `t ≥ 1` samples (a multiple of [`Self::chunk`]) from the
+    /// state after those samples, written into `logits`.
+    fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]);
+}

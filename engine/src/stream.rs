@@ -1,0 +1,438 @@
+//! Streaming: a causal model applied **one time sample at a time** ([`Stream`]), with an
+//! explicit fixed-size state, predictions every `hop` samples, reset, and snapshot/restore.
+//!
+//! Semantics (prefix-exact): after t samples x_0 … x_{t−1} (each C values, one per channel in
+//! card order), the prediction equals [`Model::classify_window`] — and the trainer's
+//! `forward_eval` — on the (C, t) window of those samples. For 3b (`TrueClassicalMamba`,
+//! causal up to its mean pool, spec §6) this is the recurrent mode of its Mamba blocks (Gu &
+//! Dao 2023 §3.3; `mamba_simple.py:step()`): per block a conv ring buffer (3, E) and an SSM
+//! state (E, N), plus a running sum (D) of the `final_norm` outputs for the mean pool. The mean
+//! covers **everything since the last [`Stream::reset`]**: the reference models were trained on
+//! 3.1 s windows, so reset at the start of each trial/window you want classified.
+//!
+//! Units: [`Stream::push`] takes values in the card's unit (`input.unit`; **millivolts** for
+//! the reference models); [`Stream::push_in`] takes an explicit [`Unit`] and scales.
+//!
+//! Memory (llama2.c `RunState` / TFLM arena style): the state (`header + model state`) and the
+//! scratch (per-step activations) are two f32 buffers whose sizes are known right after load
+//! ([`Model::stream_state_len`], [`Model::stream_scratch_len`], or in bytes
+//! [`required_state_bytes`], [`required_scratch_bytes`]); [`Stream::new`] allocates them once,
+//! [`Stream::with_buffers`] uses buffers the caller lends. **Nothing is allocated after
+//! creation**: `push`, `push_in`, `prediction`, `reset`, `snapshot`, `restore` and every error
+//! they return are allocation-free (`tests/engine_noalloc.rs` proves it with a counting
+//! allocator).
+//!
+//! A snapshot is a plain copy of the state buffer (self-describing header, see
+//! `stream/header.rs`); restoring it continues the stream bit for bit.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), qssm_engine::EngineError> {
+//! use qssm_engine::{Model, StreamOptions, Unit};
+//! let bytes: &[u8] = &[]; // a 3b model file
+//! let model = Model::from_bytes(bytes)?;
+//! let mut stream = model.stream(StreamOptions { hop: 16 })?;
+//! let sample = vec![0.0f32; model.n_channels()]; // one time sample, µV from the amplifier
+//! if let Some(p) = stream.push_in(&sample, Unit::Microvolt)? {
+//!     println!("after {} samples: class {} p = {:?}", p.samples_seen, p.class, p.probabilities);
+//! }
+//! # Ok(()) }
+//! ```
+mod buffer;
+mod header;
+mod unit;
+
+pub use unit::Unit;
+
+use crate::arch::step::CausalStep;
+use crate::error::EngineError;
+use crate::model::Model;
+use crate::window::{argmax, Prediction};
+use alloc::vec;
+use buffer::Buf;
+use qssm_kernels::ops::loss::cross_entropy_forward;
+
+/// Options of a [`Stream`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Samples between predictions: [`Stream::push`] returns a prediction whenever
+    /// `samples_seen` is a multiple of `hop` (default 1 = after every sample). Must be a
+    /// positive multiple of the model's step size (1 for 3b). Larger hops save the classifier
+    /// head (K·D multiply-adds plus a softmax) on the samples in between; the state is updated
+    /// for every sample regardless.
+    pub hop: usize,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self { hop: 1 }
+    }
+}
+
+/// A prediction of a stream, borrowed from the stream's scratch (valid until its next call).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StreamPrediction<'s> {
+    /// raw model outputs (K = n_classes)
+    pub logits: &'s [f32],
+    /// softmax of the logits (K), sums to 1
+    pub probabilities: &'s [f32],
+    /// index of the largest logit (the first one on ties)
+    pub class: usize,
+    /// t: the number of samples the prediction covers (since the last reset)
+    pub samples_seen: u64,
+}
+
+impl StreamPrediction<'_> {
+    /// An owned copy, as [`Model::classify_window`] returns it (allocates).
+    pub fn to_prediction(&self) -> Prediction {
+        Prediction {
+            logits: self.logits.to_vec(),
+            probabilities: self.probabilities.to_vec(),
+            class: self.class,
+        }
+    }
+}
+
+/// The recurrent mode of `model`, or why it has none.
+fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
+    let not_causal = |reason| EngineError::NotCausal {
+        id: model.card().model_id.clone(),
+        reason,
+    };
+    if !model.card().causal {
+        return Err(not_causal("its model card says causal = false"));
+    }
+    model.arch.causal_step().ok_or_else(|| {
+        not_causal("the engine has no recurrent (streaming) mode for this architecture yet")
+    })
+}
+
+impl Model {
+    /// Whether [`Self::stream`] works for this model: its card says `causal = true` and the
+    /// engine has a recurrent mode for the architecture (3b).
+    pub fn can_stream(&self) -> bool {
+        causal_step(self).is_ok()
+    }
+
+    /// The card's `input.unit` as a [`Unit`], if it is one of µV / mV / V.
+    pub fn unit(&self) -> Option<Unit> {
+        Unit::parse(self.input_unit())
+    }
+
+    /// Floats of a stream's state buffer: a 4-float header (layout tag, length, sample count)
+    /// plus the model's recurrent state — for 3b, 2·D + n_layers·(3·E + E·N)
+    /// (EEG 3b: 4 + 256 + 2·(768 + 4096) = 9988 floats). Errors: [`EngineError::NotCausal`].
+    pub fn stream_state_len(&self) -> Result<usize, EngineError> {
+        Ok(header::LEN + causal_step(self)?.state_len())
+    }
+
+    /// Floats of a stream's scratch buffer: the converted input sample (C), logits and
+    /// probabilities (2·K), and the model's per-step activations (for 3b, 4·D + 6·E + R + 2·N
+    /// with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 2088 = 2156 floats). Errors:
+    /// [`EngineError::NotCausal`].
+    pub fn stream_scratch_len(&self) -> Result<usize, EngineError> {
+        Ok(self.n_channels() + 2 * self.n_classes() + causal_step(self)?.scratch_len())
+    }
+
+    /// A [`Stream`] over this model with buffers it allocates now (once). Errors:
+    /// [`EngineError::NotCausal`] (card says `causal = false`, e.g. 1b, or no recurrent mode),
+    /// [`EngineError::InvalidHop`].
+    pub fn stream(&self, options: StreamOptions) -> Result<Stream<'_>, EngineError> {
+        Stream::new(self, options)
+    }
+}
+
+/// Bytes of the state buffer a stream over `model` needs (4 × [`Model::stream_state_len`]).
+/// Errors: [`EngineError::NotCausal`].
+pub fn required_state_bytes(model: &Model) -> Result<usize, EngineError> {
+    Ok(core::mem::size_of::<f32>() * model.stream_state_len()?)
+}
+
+/// Bytes of the scratch buffer a stream over `model` needs (4 ×
+/// [`Model::stream_scratch_len`]). Errors: [`EngineError::NotCausal`].
+pub fn required_scratch_bytes(model: &Model) -> Result<usize, EngineError> {
+    Ok(core::mem::size_of::<f32>() * model.stream_scratch_len()?)
+}
+
+/// The error for a non-finite value at `channel` of the sample after `count` samples.
+fn non_finite(channel: usize, count: u64) -> EngineError {
+    EngineError::NonFiniteInput {
+        channel,
+        sample: usize::try_from(count).unwrap_or(usize::MAX),
+    }
+}
+
+/// A causal model consuming one time sample per [`push`](Self::push), prefix-exact (see the
+/// [module docs](self)). Holds the model by reference and two fixed f32 buffers (state,
+/// scratch); never allocates after creation.
+#[derive(Debug)]
+pub struct Stream<'a> {
+    model: &'a Model,
+    step: &'a dyn CausalStep,
+    hop: usize,
+    /// samples since the last reset (mirrors the state header)
+    count: u64,
+    /// the card's unit, if recognised
+    unit: Option<Unit>,
+    /// header (4) + model state
+    state: Buf<'a>,
+    /// input (C) + logits (K) + probabilities (K) + model scratch
+    scratch: Buf<'a>,
+}
+
+impl core::fmt::Debug for dyn CausalStep + '_ {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CausalStep")
+    }
+}
+
+impl<'a> Stream<'a> {
+    /// A stream over `model` (state zero, 0 samples seen) with its own state and scratch,
+    /// allocated here once. Errors: [`EngineError::NotCausal`], [`EngineError::InvalidHop`].
+    pub fn new(model: &'a Model, options: StreamOptions) -> Result<Self, EngineError> {
+        let state = vec![0.0; model.stream_state_len()?];
+        let scratch = vec![0.0; model.stream_scratch_len()?];
+        Self::build(model, options, Buf::Owned(state), Buf::Owned(scratch))
+    }
+
+    /// A stream over `model` working in caller-provided buffers (no allocation at all):
+    /// `state` ≥ [`Model::stream_state_len`] floats, `scratch` ≥ [`Model::stream_scratch_len`]
+    /// floats (only those prefixes are used). The state is reset (zeroed) here; the buffers'
+    /// previous contents are ignored (to continue a saved stream, [`Self::restore`] it).
+    /// Errors: [`EngineError::NotCausal`], [`EngineError::InvalidHop`],
+    /// [`EngineError::BufferTooSmall`].
+    pub fn with_buffers(
+        model: &'a Model,
+        options: StreamOptions,
+        state: &'a mut [f32],
+        scratch: &'a mut [f32],
+    ) -> Result<Self, EngineError> {
+        let (ns, nk) = (model.stream_state_len()?, model.stream_scratch_len()?);
+        for (what, needed, found) in [("state", ns, state.len()), ("scratch", nk, scratch.len())] {
+            if found < needed {
+                return Err(EngineError::BufferTooSmall {
+                    what,
+                    needed,
+                    found,
+                });
+            }
+        }
+        let state = Buf::Borrowed(&mut state[..ns]);
+        let scratch = Buf::Borrowed(&mut scratch[..nk]);
+        Self::build(model, options, state, scratch)
+    }
+
+    fn build(
+        model: &'a Model,
+        options: StreamOptions,
+        state: Buf<'a>,
+        scratch: Buf<'a>,
+    ) -> Result<Self, EngineError> {
+        let step = causal_step(model)?;
+        let chunk = step.chunk();
+        if options.hop == 0 || options.hop % chunk != 0 {
+            return Err(EngineError::InvalidHop {
+                hop: options.hop,
+                chunk,
+            });
+        }
+        let mut s = Self {
+            model,
+            step,
+            hop: options.hop,
+            count: 0,
+            unit: model.unit(),
+            state,
+            scratch,
+        };
+        s.reset();
+        Ok(s)
+    }
+
+    /// Consumes one time sample: `sample` holds C values, one per channel in card order
+    /// ([`Model::channels`]), in the card's unit ([`Model::input_unit`]; millivolts for the
+    /// reference models). Returns the prediction for the prefix seen so far when
+    /// `samples_seen` (after this sample) is a multiple of the hop, `None` otherwise.
+    ///
+    /// Errors (the state is unchanged): [`EngineError::WrongChannelCount`] if
+    /// `sample.len() ≠ C`; [`EngineError::NonFiniteInput`] at the first NaN/±∞. Error after
+    /// the sample was consumed: [`EngineError::NonFiniteOutput`] if the logits overflow (input
+    /// far outside the training range; the state may then hold non-finite values — reset or
+    /// restore). Never allocates, never panics.
+    pub fn push(&mut self, sample: &[f32]) -> Result<Option<StreamPrediction<'_>>, EngineError> {
+        self.check_len(sample)?;
+        if let Some(channel) = sample.iter().position(|v| !v.is_finite()) {
+            return Err(non_finite(channel, self.count));
+        }
+        let skip = self.input_len();
+        self.step.step(
+            sample,
+            self.count,
+            &mut self.state[header::LEN..],
+            &mut self.scratch[skip..],
+        );
+        self.advance()
+    }
+
+    /// [`Self::push`] for a sample in `unit`: values are scaled to the card's unit first (e.g.
+    /// × 1e-3 for µV into a mV model; nothing is done when the units agree). Errors: as
+    /// [`Self::push`] (a value that overflows when scaled counts as non-finite), plus
+    /// [`EngineError::UnknownInputUnit`] if the card's unit is not µV/mV/V. The state is
+    /// unchanged on every error but `NonFiniteOutput`. Never allocates.
+    pub fn push_in(
+        &mut self,
+        sample: &[f32],
+        unit: Unit,
+    ) -> Result<Option<StreamPrediction<'_>>, EngineError> {
+        let to = self.unit.ok_or(EngineError::UnknownInputUnit)?;
+        let factor = unit.factor_to(to);
+        if factor == 1.0 {
+            return self.push(sample);
+        }
+        self.check_len(sample)?;
+        let (c, skip, count) = (sample.len(), self.input_len() - sample.len(), self.count);
+        let (input, rest) = self.scratch.split_at_mut(c);
+        for (channel, (o, &v)) in input.iter_mut().zip(sample).enumerate() {
+            *o = v * factor;
+            if !o.is_finite() {
+                return Err(non_finite(channel, count));
+            }
+        }
+        self.step.step(
+            input,
+            self.count,
+            &mut self.state[header::LEN..],
+            &mut rest[skip..],
+        );
+        self.advance()
+    }
+
+    /// The prediction for the samples seen so far, computed now regardless of the hop; `None`
+    /// before the first sample (or, for a chunked model, between chunk boundaries). Errors:
+    /// [`EngineError::NonFiniteOutput`]. Never allocates.
+    pub fn prediction(&mut self) -> Result<Option<StreamPrediction<'_>>, EngineError> {
+        if self.count == 0 || self.count % self.step.chunk() as u64 != 0 {
+            return Ok(None);
+        }
+        self.predict().map(Some)
+    }
+
+    /// Forgets every sample: the state returns to zero (as after creation). Never allocates.
+    pub fn reset(&mut self) {
+        self.count = 0;
+        let len = self.state.len();
+        let (h, rest) = self.state.split_at_mut(header::LEN);
+        header::write(h, len, 0);
+        rest.fill(0.0);
+    }
+
+    /// t: samples consumed since creation or the last [`Self::reset`] (or as restored).
+    pub fn samples_seen(&self) -> u64 {
+        self.count
+    }
+
+    /// Samples between predictions.
+    pub fn hop(&self) -> usize {
+        self.hop
+    }
+
+    /// The model streamed.
+    pub fn model(&self) -> &'a Model {
+        self.model
+    }
+
+    /// The state buffer (floats: [`Model::stream_state_len`]); reading it is a snapshot
+    /// without a copy.
+    pub fn state(&self) -> &[f32] {
+        &self.state
+    }
+
+    /// Copies the state into `out` (≥ [`Model::stream_state_len`] floats; the first that many
+    /// are written) and returns how many floats were written. Errors:
+    /// [`EngineError::BufferTooSmall`] (`out` untouched). Never allocates.
+    pub fn snapshot(&self, out: &mut [f32]) -> Result<usize, EngineError> {
+        let n = self.state.len();
+        if out.len() < n {
+            return Err(EngineError::BufferTooSmall {
+                what: "snapshot",
+                needed: n,
+                found: out.len(),
+            });
+        }
+        out[..n].copy_from_slice(&self.state);
+        Ok(n)
+    }
+
+    /// Replaces the state by a snapshot of a stream over the same model (its first
+    /// [`Model::stream_state_len`] floats): the stream continues exactly as the one
+    /// snapshotted would (the hop phase follows `samples_seen`). Errors (state unchanged):
+    /// [`EngineError::InvalidSnapshot`] if `from` is shorter, its header does not match
+    /// (another model or not a state), or it holds non-finite values. Never allocates.
+    pub fn restore(&mut self, from: &[f32]) -> Result<(), EngineError> {
+        let n = self.state.len();
+        let invalid = |what| EngineError::InvalidSnapshot { what };
+        if from.len() < n {
+            return Err(invalid("shorter than this model's stream state"));
+        }
+        let from = &from[..n];
+        let count = header::read(from, n).map_err(invalid)?;
+        if from.iter().any(|v| !v.is_finite()) {
+            return Err(invalid("non-finite values"));
+        }
+        self.state.copy_from_slice(from);
+        self.count = count;
+        Ok(())
+    }
+
+    /// C + 2K: where the model scratch starts.
+    fn input_len(&self) -> usize {
+        self.model.n_channels() + 2 * self.model.n_classes()
+    }
+
+    fn check_len(&self, sample: &[f32]) -> Result<(), EngineError> {
+        let expected = self.model.n_channels();
+        if sample.len() == expected {
+            Ok(())
+        } else {
+            Err(EngineError::WrongChannelCount {
+                expected,
+                found: sample.len(),
+            })
+        }
+    }
+
+    /// After a step: count it, and predict at hop boundaries.
+    fn advance(&mut self) -> Result<Option<StreamPrediction<'_>>, EngineError> {
+        self.count += 1;
+        header::write_count(&mut self.state[..header::LEN], self.count);
+        if self.count % self.hop as u64 == 0 {
+            self.predict().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Logits, softmax and argmax of the current prefix (count ≥ 1, at a chunk boundary).
+    fn predict(&mut self) -> Result<StreamPrediction<'_>, EngineError> {
+        let (c, k) = (self.model.n_channels(), self.model.n_classes());
+        let (_, rest) = self.scratch.split_at_mut(c);
+        let (logits, rest) = rest.split_at_mut(k);
+        let (probabilities, model_scratch) = rest.split_at_mut(k);
+        self.step.logits(
+            self.count,
+            &self.state[header::LEN..],
+            model_scratch,
+            logits,
+        );
+        if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
+            return Err(EngineError::NonFiniteOutput { index });
+        }
+        // softmax (max-shifted); the loss value for class 0 is not needed
+        let _ = cross_entropy_forward(probabilities, logits, 0);
+        Ok(StreamPrediction {
+            class: argmax(logits),
+            logits,
+            probabilities,
+            samples_seen: self.count,
+        })
+    }
+}

@@ -1,0 +1,225 @@
+//! Proof that streaming allocates nothing after the stream is created: a counting global
+//! allocator (counting only on the test's own thread, while armed) around every
+//! [`qssm_engine::Stream`] operation — `push` with and without predictions, `push_in` with
+//! unit conversion, `prediction`, `snapshot`, `restore`, `reset`, and the error paths (wrong
+//! channel count, NaN, invalid snapshot, too-small snapshot buffer) — for f32 and f16 model
+//! files, owned and caller-lent buffers. Its own test binary because a `#[global_allocator]`
+//! is process-wide.
+use qssm_engine::{EngineError, Model as Engine, Stream, StreamOptions, Unit};
+use qssm_formats::model_file::{
+    to_bytes, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
+};
+use qssm_trainer::models::{registry, ModelConfig};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The system allocator, counting allocations made on an armed thread.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if ARMED.try_with(Cell::get).unwrap_or(false) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards to `System`; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note();
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (and frees) made on this thread while running `f`.
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    ARMED.with(|a| a.set(true));
+    f();
+    ARMED.with(|a| a.set(false));
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+/// A random-weight EEG-size 3b (C 64, D 128, N 16, 2 blocks) model file.
+fn model_file(dtype: TensorDtype) -> Vec<u8> {
+    let t = 32;
+    let cfg = ModelConfig::eeg(t);
+    let model = registry::build("3b", cfg.clone()).expect("3b in the registry");
+    let mut s = 7u64;
+    let params: Vec<f32> = (0..model.layout().len())
+        .map(|_| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.3
+        })
+        .collect();
+    let card = ModelCard {
+        qssm_version: "0.1.0".into(),
+        model_id: "3b".into(),
+        class_name: "TrueClassicalMamba".into(),
+        causal: true,
+        hyperparameters: Hyperparameters {
+            n_channels: cfg.n_channels,
+            n_times: t,
+            d_model: cfg.d_model,
+            d_state: cfg.d_state,
+            n_qubits: cfg.n_qubits,
+            n_layers: cfg.n_layers,
+            n_classes: cfg.n_classes,
+            dropout: cfg.dropout,
+        },
+        circuit: None,
+        input: InputSpec {
+            sfreq: 160.0,
+            n_times: t,
+            channels: (1..=cfg.n_channels).map(|i| format!("Ch{i}")).collect(),
+            unit: "mV".into(),
+            layout: "channel_major".into(),
+        },
+        preprocessing: serde_json::json!({}),
+        split: None,
+        training: serde_json::json!({}),
+        metrics: serde_json::json!({}),
+        dtype: "f32".into(),
+    };
+    let tensors: Vec<TensorOut<'_>> = model
+        .layout()
+        .specs()
+        .iter()
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &params[s.range.clone()],
+        })
+        .collect();
+    to_bytes(&card, &tensors, dtype).expect("serialises")
+}
+
+/// Every stream operation, many times; returns how many predictions came out (so the work is
+/// not optimised away).
+fn exercise(
+    s: &mut Stream<'_>,
+    samples: &[Vec<f32>],
+    snap: &mut [f32],
+    short: &mut [f32],
+) -> usize {
+    let mut emitted = 0;
+    for (i, x) in samples.iter().enumerate() {
+        let p = if i % 2 == 0 {
+            s.push(x)
+        } else {
+            s.push_in(x, Unit::Microvolt)
+        };
+        if let Some(p) = p.expect("push") {
+            emitted += p.class + 1;
+        }
+        if i == 20 {
+            s.snapshot(snap).expect("snapshot");
+        }
+        if i == 40 {
+            s.restore(snap).expect("restore");
+        }
+        if i == 50 {
+            s.reset();
+        }
+        if i % 7 == 0 {
+            emitted += s.prediction().expect("prediction").map_or(0, |p| p.class);
+        }
+    }
+    // error paths
+    assert!(matches!(
+        s.push(&samples[0][..3]),
+        Err(EngineError::WrongChannelCount { .. })
+    ));
+    let mut bad = [0.0f32; 64];
+    bad[5] = f32::NAN;
+    assert!(matches!(
+        s.push(&bad),
+        Err(EngineError::NonFiniteInput { .. })
+    ));
+    assert!(matches!(
+        s.push_in(&bad, Unit::Volt),
+        Err(EngineError::NonFiniteInput { .. })
+    ));
+    snap[0] = 99.0;
+    assert!(matches!(
+        s.restore(snap),
+        Err(EngineError::InvalidSnapshot { .. })
+    ));
+    assert!(matches!(
+        s.snapshot(short),
+        Err(EngineError::BufferTooSmall { .. })
+    ));
+    emitted
+}
+
+#[test]
+fn streaming_allocates_nothing_after_creation() {
+    // the counter works
+    let n = allocations_in(|| drop(std::hint::black_box(vec![1u8; 3])));
+    assert_eq!(n, 2, "one allocation and one free");
+    let samples: Vec<Vec<f32>> = (0..120)
+        .map(|t| {
+            (0..64)
+                .map(|c| ((t * 64 + c) as f32 * 0.37).sin() * 0.05)
+                .collect()
+        })
+        .collect();
+    for dtype in [TensorDtype::F32, TensorDtype::F16] {
+        let bytes = model_file(dtype);
+        let model = Engine::from_bytes(&bytes).expect("loads");
+        let ns = model.stream_state_len().unwrap();
+        let mut snap = vec![0.0f32; ns];
+        let mut short = vec![0.0f32; ns - 1];
+        for hop in [1, 5] {
+            let mut own = model.stream(StreamOptions { hop }).unwrap();
+            // warm-up outside the armed region (one-time CPU feature detection)
+            own.push(&samples[0]).unwrap();
+            own.reset();
+            let mut emitted = 0;
+            let n =
+                allocations_in(|| emitted = exercise(&mut own, &samples, &mut snap, &mut short));
+            assert_eq!(
+                n, 0,
+                "{dtype:?} hop {hop}: {n} allocations in the push path (owned buffers)"
+            );
+            assert!(emitted > 0);
+
+            let mut st = vec![0.0f32; ns];
+            let mut sc = vec![0.0f32; model.stream_scratch_len().unwrap()];
+            let n = allocations_in(|| {
+                let mut lent =
+                    Stream::with_buffers(&model, StreamOptions { hop }, &mut st, &mut sc).unwrap();
+                emitted = exercise(&mut lent, &samples, &mut snap, &mut short);
+            });
+            assert_eq!(
+                n, 0,
+                "{dtype:?} hop {hop}: {n} allocations creating + running a stream on lent buffers"
+            );
+            eprintln!(
+                "{dtype:?} hop {hop}: 0 allocations over {} samples",
+                samples.len()
+            );
+        }
+    }
+}
