@@ -153,6 +153,23 @@ impl Model for QuantumMambaGated {
     /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU), the
     /// `gated_recurrence*` names of [`ChunkedGatedSuperposition::trace`], `output_layer.{0..3}`
     /// and `output_layer` (logits).
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        // causal chunk by chunk (spec gated §1.11): after chunk c the head reads h_c
+        let (t, h, c) = (self.cfg.n_times, self.cfg.hidden_dim, self.cfg.chunk_size.max(1));
+        let k = self.run(p, x, None);
+        let outs = k
+            .cgs
+            .states
+            .chunks_exact(h)
+            .enumerate()
+            .map(|(i, hc)| {
+                let mut r = self.head0.apply(p, hc, 1);
+                r.iter_mut().for_each(|v| *v = v.max(0.0));
+                (((i + 1) * c).min(t), self.head3.apply(p, &r, 1))
+            })
+            .collect();
+        Some(outs)
+    }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
         let k = self.run(p, x, None);
         let mut out = vec![
