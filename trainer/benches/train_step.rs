@@ -18,7 +18,9 @@ fn train_step(c: &mut Criterion) {
         let model = registry::build(id, ModelConfig::eeg(t)).expect("model");
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut params = model.layout().init(&mut rng);
-        let xs: Vec<Vec<f32>> = (0..b).map(|_| (0..ch * t).map(|_| rng.gen_range(-0.05..0.05)).collect()).collect();
+        let xs: Vec<Vec<f32>> = (0..b)
+            .map(|_| (0..ch * t).map(|_| rng.gen_range(-0.05..0.05)).collect())
+            .collect();
         let windows: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
         let targets: Vec<Target<'_>> = (0..b).map(|i| Target::Class(i % 2)).collect();
         let seeds: Vec<u64> = (0..b as u64).collect();
@@ -28,7 +30,14 @@ fn train_step(c: &mut Criterion) {
         let active = model.layout().trainable_ranges();
         group.bench_function(id, |bench| {
             bench.iter(|| {
-                ws.forward_backward(model.as_ref(), &params, &windows, &targets, Some(&seeds), &mut grads);
+                ws.forward_backward(
+                    model.as_ref(),
+                    &params,
+                    &windows,
+                    &targets,
+                    Some(&seeds),
+                    &mut grads,
+                );
                 clip_grad_norm(&mut grads, 1.0);
                 opt.step(&mut params, &grads, &active, 1e-3).expect("step");
             })

@@ -45,7 +45,7 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
         qssm_version: env!("CARGO_PKG_VERSION").into(),
         model_id: model.id().into(),
         class_name: model.class_name().into(),
-        causal: entry.map(|e| e.streamable).unwrap_or(false),
+        causal: model.is_causal(),
         hyperparameters: Hyperparameters {
             n_channels: c.n_channels,
             n_times: c.n_times,

@@ -30,6 +30,10 @@ pub struct FitArgs {
     /// model id or class name (`trainer models` lists them), e.g. 1b or QuantumMambaSSM
     #[arg(long)]
     pub model: String,
+    /// train the causal variant (streamable models only, see `trainer models`): e.g. 1b with
+    /// every SSM scan from a zero state and no padding in the chunk softmax
+    #[arg(long)]
+    pub causal: bool,
     /// task: EEG classification or a synthetic regression benchmark
     #[arg(long, value_enum, default_value_t = Task::Eeg)]
     pub task: Task,
@@ -84,11 +88,22 @@ pub struct FitArgs {
 }
 
 fn windows(set: &EpochSet) -> Windows<'_> {
-    Windows { x: &set.x, labels: Labels::Classes(&set.y), window_len: set.n_channels * set.n_times }
+    Windows {
+        x: &set.x,
+        labels: Labels::Classes(&set.y),
+        window_len: set.n_channels * set.n_times,
+    }
 }
 
 fn synthetic_windows(set: &synthetic::SyntheticSet) -> Windows<'_> {
-    Windows { x: &set.x, labels: Labels::Values { v: &set.y, dim: set.output_dim }, window_len: 2 * set.seq_len }
+    Windows {
+        x: &set.x,
+        labels: Labels::Values {
+            v: &set.y,
+            dim: set.output_dim,
+        },
+        window_len: 2 * set.seq_len,
+    }
 }
 
 /// The three splits of a task, ready to train on, and what the model file must record.
@@ -106,13 +121,19 @@ struct Prepared<'a> {
 /// Runs `trainer fit`.
 pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = a.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?;
     }
     let entry = registry::lookup(&a.model)?;
     match a.task {
         Task::Eeg => {
             if !a.data.is_dir() {
-                return Err(format!("EEGMMIDB data directory {} does not exist", a.data.display()).into());
+                return Err(format!(
+                    "EEGMMIDB data directory {} does not exist",
+                    a.data.display()
+                )
+                .into());
             }
             let ids = match &a.subjects {
                 Some(s) => parse_subjects(s)?,
@@ -158,7 +179,12 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
                     channels: train.channel_names.clone(),
                     unit: "mV".into(),
                     preprocessing,
-                    split: Some(SplitInfo { seed: a.seed, train: split.train.clone(), val: split.val.clone(), test: split.test.clone() }),
+                    split: Some(SplitInfo {
+                        seed: a.seed,
+                        train: split.train.clone(),
+                        val: split.val.clone(),
+                        test: split.test.clone(),
+                    }),
                     training: json!(null),
                     metrics: json!(null),
                 },
@@ -168,10 +194,21 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             train_and_export(&a, entry.id, prepared, 50, 10)
         }
         Task::Adding | Task::SelectiveCopy => {
-            let task = if a.task == Task::Adding { SyntheticTask::Adding } else { SyntheticTask::SelectiveCopy };
+            let task = if a.task == Task::Adding {
+                SyntheticTask::Adding
+            } else {
+                SyntheticTask::SelectiveCopy
+            };
             let all = synthetic::generate(task, a.seq_len, a.n_samples, a.seed)?;
             let (train, val, test) = synthetic::split(&all, a.seed);
-            eprintln!("data: {} L = {}: train {}, val {}, test {} samples", task.name(), a.seq_len, train.len(), val.len(), test.len());
+            eprintln!(
+                "data: {} L = {}: train {}, val {}, test {} samples",
+                task.name(),
+                a.seq_len,
+                train.len(),
+                val.len(),
+                test.len()
+            );
             let prepared = Prepared {
                 train: synthetic_windows(&train),
                 val: synthetic_windows(&val),
@@ -195,12 +232,26 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: usize, default_patience: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn train_and_export(
+    a: &FitArgs,
+    id: &str,
+    mut p: Prepared<'_>,
+    default_epochs: usize,
+    default_patience: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let epochs = a.epochs.unwrap_or(default_epochs);
     if a.batch_size == 0 || epochs == 0 {
         return Err("--batch-size and --epochs must be at least 1".into());
     }
-    let mcfg = ModelConfig { n_channels: p.n_channels, n_classes: p.output_dim, ..ModelConfig::eeg(p.n_times) };
+    if a.causal && !registry::lookup(id)?.streamable {
+        return Err(format!("model {id} has no causal variant (see `trainer models`)").into());
+    }
+    let mcfg = ModelConfig {
+        n_channels: p.n_channels,
+        n_classes: p.output_dim,
+        causal: a.causal,
+        ..ModelConfig::eeg(p.n_times)
+    };
     let model = registry::build(id, mcfg)?;
     let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
     let fcfg = FitConfig {
@@ -213,14 +264,22 @@ fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: 
         clip_norm: 1.0,
         progress: !a.no_progress,
     };
-    eprintln!("model: {} {} ({} parameters), {} threads", model.id(), model.class_name(), model.layout().n_params(), rayon::current_num_threads());
+    eprintln!(
+        "model: {} {} ({} parameters), {} threads",
+        model.id(),
+        model.class_name(),
+        model.layout().n_params(),
+        rayon::current_num_threads()
+    );
     let out = fit(model.as_ref(), params, p.train, p.val, &fcfg, &mut |r| {
         eprintln!(
             "epoch {:>3}  lr {:.2e}  train loss {:.4}{}  val loss {:.4}  {}  ({:.1} s)",
             r.epoch + 1,
             r.lr,
             r.train_loss,
-            r.train_acc.map(|v| format!(" acc {v:.3}")).unwrap_or_default(),
+            r.train_acc
+                .map(|v| format!(" acc {v:.3}"))
+                .unwrap_or_default(),
             r.val_loss,
             r.val.summary(),
             r.seconds
@@ -237,7 +296,13 @@ fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: 
     let task = format!("{:?}", a.task).to_lowercase();
     let out_dir = a.out.clone().unwrap_or_else(|| match a.task {
         Task::Eeg => PathBuf::from(format!("runs/{}_{}Hz_seed{}", model.id(), a.sfreq, a.seed)),
-        _ => PathBuf::from(format!("runs/{}_{}_L{}_seed{}", model.id(), task, a.seq_len, a.seed)),
+        _ => PathBuf::from(format!(
+            "runs/{}_{}_L{}_seed{}",
+            model.id(),
+            task,
+            a.seq_len,
+            a.seed
+        )),
     });
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let metrics = json!({"test": ev.metrics, "best_val_score": out.best_val_score, "best_epoch": out.best_epoch, "epochs_trained": out.history.len()});
@@ -247,7 +312,13 @@ fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: 
     p.info.training = training.clone();
     p.info.metrics = metrics.clone();
     let model_path = out_dir.join("model.safetensors");
-    export(&model_path, model.as_ref(), &out.best_params, &p.info, TensorDtype::F32)?;
+    export(
+        &model_path,
+        model.as_ref(),
+        &out.best_params,
+        &p.info,
+        TensorDtype::F32,
+    )?;
     let results = json!({
         "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "n_params": model.layout().n_params(),
         "hyperparameters": hyperparameters(model.as_ref(), a, epochs),
@@ -255,8 +326,16 @@ fn train_and_export(a: &FitArgs, id: &str, mut p: Prepared<'_>, default_epochs: 
         "training_time": out.training_time_s, "threads": rayon::current_num_threads(),
     });
     let results_path = out_dir.join("results.json");
-    write_atomic(&results_path, serde_json::to_string_pretty(&results)?.as_bytes()).map_err(|e| format!("{}: {e}", results_path.display()))?;
-    println!("wrote {} and {}", model_path.display(), results_path.display());
+    write_atomic(
+        &results_path,
+        serde_json::to_string_pretty(&results)?.as_bytes(),
+    )
+    .map_err(|e| format!("{}: {e}", results_path.display()))?;
+    println!(
+        "wrote {} and {}",
+        model_path.display(),
+        results_path.display()
+    );
     Ok(())
 }
 

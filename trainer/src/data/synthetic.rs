@@ -82,8 +82,14 @@ impl SyntheticSet {
     pub fn select(&self, idx: &[usize]) -> SyntheticSet {
         let (w, o) = (2 * self.seq_len, self.output_dim);
         SyntheticSet {
-            x: idx.iter().flat_map(|&i| self.x[i * w..(i + 1) * w].iter().copied()).collect(),
-            y: idx.iter().flat_map(|&i| self.y[i * o..(i + 1) * o].iter().copied()).collect(),
+            x: idx
+                .iter()
+                .flat_map(|&i| self.x[i * w..(i + 1) * w].iter().copied())
+                .collect(),
+            y: idx
+                .iter()
+                .flat_map(|&i| self.y[i * o..(i + 1) * o].iter().copied())
+                .collect(),
             seq_len: self.seq_len,
             output_dim: o,
         }
@@ -106,13 +112,22 @@ pub enum SyntheticError {
 }
 
 /// Generates `n` samples of `task` with sequence length `seq_len` from `seed`.
-pub fn generate(task: SyntheticTask, seq_len: usize, n: usize, seed: u64) -> Result<SyntheticSet, SyntheticError> {
+pub fn generate(
+    task: SyntheticTask,
+    seq_len: usize,
+    n: usize,
+    seed: u64,
+) -> Result<SyntheticSet, SyntheticError> {
     let min = match task {
         SyntheticTask::Adding => 10,
         SyntheticTask::SelectiveCopy => N_MARKERS,
     };
     if seq_len < min {
-        return Err(SyntheticError::TooShort { task: task.name(), len: seq_len, min });
+        return Err(SyntheticError::TooShort {
+            task: task.name(),
+            len: seq_len,
+            min,
+        });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let l = seq_len;
@@ -143,10 +158,18 @@ pub fn generate(task: SyntheticTask, seq_len: usize, n: usize, seed: u64) -> Res
         let ys = &mut y[s * o..(s + 1) * o];
         match task {
             SyntheticTask::Adding => ys[0] = xs[marks[0]] + xs[marks[1]],
-            SyntheticTask::SelectiveCopy => marks.iter().zip(ys.iter_mut()).for_each(|(&p, t)| *t = xs[p]),
+            SyntheticTask::SelectiveCopy => marks
+                .iter()
+                .zip(ys.iter_mut())
+                .for_each(|(&p, t)| *t = xs[p]),
         }
     }
-    Ok(SyntheticSet { x, y, seq_len: l, output_dim: o })
+    Ok(SyntheticSet {
+        x,
+        y,
+        seq_len: l,
+        output_dim: o,
+    })
 }
 
 /// The reference split of 5000 samples: 4000 train, 500 validation, 500 test (scaled
@@ -157,7 +180,11 @@ pub fn split(set: &SyntheticSet, seed: u64) -> (SyntheticSet, SyntheticSet, Synt
     perm.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_5711_u64));
     let n_train = n * 4 / 5;
     let n_val = (n - n_train) / 2;
-    (set.select(&perm[..n_train]), set.select(&perm[n_train..n_train + n_val]), set.select(&perm[n_train + n_val..]))
+    (
+        set.select(&perm[..n_train]),
+        set.select(&perm[n_train..n_train + n_val]),
+        set.select(&perm[n_train + n_val..]),
+    )
 }
 
 #[cfg(test)]
@@ -178,7 +205,11 @@ mod tests {
         }
         let m = mse_const / s.len() as f64;
         assert!((m - 1.0 / 6.0).abs() < 0.015, "constant-prediction MSE {m}");
-        assert_eq!(s, generate(SyntheticTask::Adding, 100, 2000, 2024).unwrap(), "deterministic per seed");
+        assert_eq!(
+            s,
+            generate(SyntheticTask::Adding, 100, 2000, 2024).unwrap(),
+            "deterministic per seed"
+        );
     }
 
     #[test]
@@ -199,7 +230,12 @@ mod tests {
         let s = generate(SyntheticTask::Adding, 20, 5000, 1).unwrap();
         let (a, b, c) = split(&s, 1);
         assert_eq!((a.len(), b.len(), c.len()), (4000, 500, 500));
-        let mut all: Vec<u32> = a.y.iter().chain(&b.y).chain(&c.y).map(|v| v.to_bits()).collect();
+        let mut all: Vec<u32> =
+            a.y.iter()
+                .chain(&b.y)
+                .chain(&c.y)
+                .map(|v| v.to_bits())
+                .collect();
         let mut orig: Vec<u32> = s.y.iter().map(|v| v.to_bits()).collect();
         all.sort_unstable();
         orig.sort_unstable();

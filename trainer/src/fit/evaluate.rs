@@ -35,7 +35,12 @@ impl Metrics {
     /// One-line summary, e.g. `acc 71.2 %  AUC 78.0 %  F1 70.9 %` or `MSE 0.0012  R² 0.993`.
     pub fn summary(&self) -> String {
         match self {
-            Metrics::Classification(m) => format!("acc {:.2} %  AUC {:.2} %  F1 {:.2} %", 100.0 * m.acc, 100.0 * m.auc, 100.0 * m.f1),
+            Metrics::Classification(m) => format!(
+                "acc {:.2} %  AUC {:.2} %  F1 {:.2} %",
+                100.0 * m.acc,
+                100.0 * m.auc,
+                100.0 * m.f1
+            ),
             Metrics::Regression(m) => format!("MSE {:.6}  MAE {:.4}  R² {:.4}", m.mse, m.mae, m.r2),
         }
     }
@@ -52,7 +57,12 @@ pub struct Evaluation {
 
 /// Evaluates `model` on `data` with batches of `batch_size` (affects only how the loss is
 /// averaged).
-pub fn evaluate(model: &dyn Model, params: &[f32], data: Windows<'_>, batch_size: usize) -> Evaluation {
+pub fn evaluate(
+    model: &dyn Model,
+    params: &[f32],
+    data: Windows<'_>,
+    batch_size: usize,
+) -> Evaluation {
     let per: Vec<(Vec<f32>, f32)> = (0..data.len())
         .into_par_iter()
         .map(|i| {
@@ -65,14 +75,25 @@ pub fn evaluate(model: &dyn Model, params: &[f32], data: Windows<'_>, batch_size
     for chunk in per.chunks(batch_size.max(1)) {
         batch_losses.push(chunk.iter().map(|(_, l)| *l as f64).sum::<f64>() / chunk.len() as f64);
     }
-    let loss = if batch_losses.is_empty() { 0.0 } else { batch_losses.iter().sum::<f64>() / batch_losses.len() as f64 };
+    let loss = if batch_losses.is_empty() {
+        0.0
+    } else {
+        batch_losses.iter().sum::<f64>() / batch_losses.len() as f64
+    };
     let outputs: Vec<f32> = per.into_iter().flat_map(|(l, _)| l).collect();
     let metrics = match data.labels {
         Labels::Classes(y) => {
             let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
-            Metrics::Classification(ClassificationMetrics::compute(&outputs, &labels, model.config().n_classes, loss))
+            Metrics::Classification(ClassificationMetrics::compute(
+                &outputs,
+                &labels,
+                model.config().n_classes,
+                loss,
+            ))
         }
-        Labels::Values { v, .. } => Metrics::Regression(RegressionMetrics::compute(&outputs, v, loss)),
+        Labels::Values { v, .. } => {
+            Metrics::Regression(RegressionMetrics::compute(&outputs, v, loss))
+        }
     };
     Evaluation { outputs, metrics }
 }

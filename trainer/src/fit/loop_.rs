@@ -200,7 +200,8 @@ pub fn fit(
             epoch,
             lr,
             train_loss: loss_sum / n_steps as f64,
-            train_acc: matches!(train.labels, Labels::Classes(_)).then(|| accuracy(&preds, &labels)),
+            train_acc: matches!(train.labels, Labels::Classes(_))
+                .then(|| accuracy(&preds, &labels)),
             val_loss: ev.metrics.loss(),
             val: ev.metrics.clone(),
             seconds: te.elapsed().as_secs_f64(),

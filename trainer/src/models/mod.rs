@@ -108,6 +108,11 @@ pub trait Model: Send + Sync {
         rng: Option<&mut ChaCha8Rng>,
         g: &mut [f32],
     ) -> SampleOutput;
+    /// Whether this model (in this configuration) is causal: its output after n samples
+    /// depends only on those samples, so it can run step by step on a stream.
+    fn is_causal(&self) -> bool {
+        false
+    }
     /// Eval-mode outputs at every chunk boundary of a causal model (3b: after every sample;
     /// chunked models: after every completed chunk, the last possibly partial): element k is
     /// `(n_k, outputs)`: what a stream would emit having seen the first n_k samples, which

@@ -48,7 +48,7 @@ pub const MODELS: &[ModelEntry] = &[
         group: 1,
         features: "quantum",
         mixing: "mamba",
-        streamable: false,
+        streamable: true, // in its causal configuration (`--causal`)
     },
     ModelEntry {
         id: "3b",

@@ -81,6 +81,8 @@ pub struct ChunkProcessor {
     qsb: Branches,
     out0: Linear,
     out_ln: LayerNorm,
+    /// causal variant: pad rows get no softmax weight (see [`Self::with_pad_mask`])
+    mask_pad: bool,
 }
 
 /// Activations saved by [`ChunkProcessor::forward`].
@@ -175,7 +177,17 @@ impl ChunkProcessor {
             qsb,
             out0,
             out_ln,
+            mask_pad: false,
         }
+    }
+
+    /// Causal variant (qssm extension, not in the reference): the zero pad rows of the last
+    /// chunk are excluded from its softmax (score −∞) instead of taking weight, so a chunk
+    /// summary depends only on samples that have arrived and a stream can pool a partial
+    /// last chunk exactly.
+    pub fn with_pad_mask(mut self, on: bool) -> Self {
+        self.mask_pad = on;
+        self
     }
 
     /// The branch block.
@@ -199,6 +211,11 @@ impl ChunkProcessor {
         c.t1 = vec![0.0; a1.len()];
         tanh_forward(&mut c.t1, &a1);
         c.scores = self.att2.apply(p, &c.t1, rows);
+        if self.mask_pad {
+            c.scores[t..]
+                .iter_mut()
+                .for_each(|v| *v = f32::NEG_INFINITY);
+        }
         c.s = vec![0.0; nc * f];
         c.wts = vec![0.0; rows];
         chunk_pool_forward(&mut c.s, &mut c.wts, &c.up, &c.scores, nc, cs, f);

@@ -153,9 +153,16 @@ impl Model for QuantumMambaGated {
     /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU), the
     /// `gated_recurrence*` names of [`ChunkedGatedSuperposition::trace`], `output_layer.{0..3}`
     /// and `output_layer` (logits).
+    fn is_causal(&self) -> bool {
+        true
+    }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         // causal chunk by chunk (spec gated §1.11): after chunk c the head reads h_c
-        let (t, h, c) = (self.cfg.n_times, self.cfg.hidden_dim, self.cfg.chunk_size.max(1));
+        let (t, h, c) = (
+            self.cfg.n_times,
+            self.cfg.hidden_dim,
+            self.cfg.chunk_size.max(1),
+        );
         let k = self.run(p, x, None);
         let outs = k
             .cgs

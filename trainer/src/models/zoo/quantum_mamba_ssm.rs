@@ -69,7 +69,8 @@ impl QuantumMambaSsm {
             CHUNK_SIZE,
             cfg.n_qubits,
             cfg.n_layers,
-        );
+        )
+        .with_pad_mask(cfg.causal);
         let blocks = (0..cfg.n_layers)
             .map(|i| {
                 MambaBlock::quantum_ssm(&mut lay, &format!("mamba_layers.{i}"), d, e, cfg.d_state)
@@ -111,7 +112,9 @@ impl QuantumMambaSsm {
         k.c0 = c.clone();
         for (i, blk) in self.blocks.iter().enumerate() {
             let mut bc = MambaBlockCache::default();
-            let h0 = if i == 0 {
+            // reference: block i starts from block i−1's final state (non-causal, spec §8.4);
+            // causal variant: every scan starts from zero
+            let h0 = if i == 0 || self.cfg.causal {
                 None
             } else {
                 Some(k.blocks[i - 1].ssm.final_state(nc, blk.state_len()))
@@ -153,7 +156,7 @@ impl QuantumMambaSsm {
         let mut dh_next: Option<Vec<f32>> = None;
         for (i, blk) in self.blocks.iter().enumerate().rev() {
             let mut dprev = dc.clone(); // residual path
-            let mut dh0 = (i > 0).then(|| vec![0.0; blk.state_len()]);
+            let mut dh0 = (i > 0 && !self.cfg.causal).then(|| vec![0.0; blk.state_len()]);
             blk.backward(
                 p,
                 g,
@@ -212,6 +215,28 @@ impl Model for QuantumMambaSsm {
             loss,
             logits: k.logits,
         }
+    }
+    fn is_causal(&self) -> bool {
+        self.cfg.causal
+    }
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        if !self.cfg.causal {
+            return None;
+        }
+        // causal variant: after chunk k the head reads the running mean of
+        // output_norm(c_0..c_k); the last, partial chunk ends at T
+        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
+        let k = self.run(p, x, None);
+        let mut sum = vec![0.0f32; d];
+        let mut outs = Vec::new();
+        for (j, row) in k.on.chunks_exact(d).enumerate() {
+            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            let mean: Vec<f32> = sum.iter().map(|s| s / (j + 1) as f32).collect();
+            let mut r = self.head0.apply(p, &mean, 1);
+            r.iter_mut().for_each(|v| *v = v.max(0.0));
+            outs.push((((j + 1) * CHUNK_SIZE).min(t), self.head3.apply(p, &r, 1)));
+        }
+        Some(outs)
     }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
         let k = self.run(p, x, None);

@@ -146,6 +146,9 @@ impl Model for TrueClassicalMamba {
             logits: k.logits,
         }
     }
+    fn is_causal(&self) -> bool {
+        true
+    }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         // causal up to the mean pool (spec §6): the output after sample t is the classifier of
         // the running mean of final_norm(u_0..u_t)
