@@ -25,22 +25,50 @@ pub struct ExportInfo {
     pub metrics: serde_json::Value,
 }
 
+/// The circuit layout of a quantum model, as recorded in its card.
+fn circuit_layout(model: &dyn Model) -> CircuitLayout {
+    use crate::models::AnsatzKind;
+    let c = model.config();
+    let q = c.n_qubits - 1;
+    let unified = "unified: RX,RY,RZ per wire; forward CRX ring i->i+1; backward CRX ring";
+    let (ansatz, encoding, chunk_size) = match model.id() {
+        // QSSM flavour (models/QuantumSSM.py): RY data encoding, raw angles, chunks of 32
+        "1b" | "1c" => (
+            unified,
+            "RY(tanh(input_proj(s)) * pi) on every wire",
+            crate::models::zoo::CHUNK_SIZE_1B,
+        ),
+        // QGR flavour (models/QuantumGatedRecurrence.py): no encoding, angles 2*pi*sigmoid
+        "1a" => (
+            unified,
+            "none; angles 2*pi*sigmoid(proj(s) + base_params)",
+            16,
+        ),
+        _ => (
+            match c.ansatz {
+                AnsatzKind::Unified5 => unified,
+                AnsatzKind::Legacy4 => "legacy4: RY; forward CRX ring; RY; backward CRX ring",
+            },
+            "none; angles 2*pi*sigmoid(proj(x_t) + base_params), one evaluation per time step",
+            c.chunk_size,
+        ),
+    };
+    CircuitLayout {
+        ansatz: ansatz.into(),
+        n_qubits: c.n_qubits,
+        n_layers: c.n_layers,
+        encoding: encoding.into(),
+        measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches"),
+        wire_order: "wire 0 = most significant bit (PennyLane)".into(),
+        chunk_size,
+    }
+}
+
 /// The model card of `model` with `info`.
 pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
     let c = model.config();
     let entry = crate::models::registry::lookup(model.id()).ok();
-    let circuit = (entry.map(|e| e.features) == Some("quantum")).then(|| CircuitLayout {
-        ansatz: "unified: RX,RY,RZ per wire; forward CRX ring i->i+1; backward CRX ring".into(),
-        n_qubits: c.n_qubits,
-        n_layers: c.n_layers,
-        encoding: "RY(tanh(input_proj(s)) * pi) on every wire".into(),
-        measurement: format!(
-            "X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches",
-            q = c.n_qubits - 1
-        ),
-        wire_order: "wire 0 = most significant bit (PennyLane)".into(),
-        chunk_size: crate::models::zoo::CHUNK_SIZE_1B,
-    });
+    let circuit = (entry.map(|e| e.features) == Some("quantum")).then(|| circuit_layout(model));
     ModelCard {
         qssm_version: env!("CARGO_PKG_VERSION").into(),
         model_id: model.id().into(),

@@ -4,14 +4,32 @@ use super::subjects::parse_subjects;
 use crate::data::synthetic::{self, SyntheticTask};
 use crate::data::{discover_subjects, subject_split, EegmmidbConfig, EpochCache, EpochSet};
 use crate::export::{export, ExportInfo};
-use crate::fit::{evaluate, fit, FitConfig, Labels, Windows};
-use crate::models::{registry, Model, ModelConfig};
+use crate::fit::{evaluate, fit, FitConfig, Labels, Recipe, Windows};
+use crate::models::{registry, AnsatzKind, Model, ModelConfig};
 use qssm_formats::model_file::{write_atomic, SplitInfo, TensorDtype};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// `--recipe` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecipeArg {
+    /// AdamW + cosine annealing
+    Ablation,
+    /// Adam + ReduceLROnPlateau
+    Gated,
+}
+
+/// `--ansatz` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnsatzArg {
+    /// RX, RY, RZ + two CRX rings (5 angles per qubit and layer)
+    Unified5,
+    /// RY, CRX ring, RY, CRX ring (4 angles per qubit and layer)
+    Legacy4,
+}
 
 /// What to train on.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +52,21 @@ pub struct FitArgs {
     /// every SSM scan from a zero state and no padding in the chunk softmax
     #[arg(long)]
     pub causal: bool,
+    /// optimiser/schedule: `ablation` (AdamW + cosine, the EEG ablation) or `gated` (Adam +
+    /// ReduceLROnPlateau on validation accuracy, the gated models' script; use with
+    /// --subjects 50 --chunk-size 8 to reproduce it)
+    #[arg(long, value_enum, default_value_t = RecipeArg::Ablation)]
+    pub recipe: RecipeArg,
+    /// circuit ansatz of the gated models: unified5 (current code) or legacy4 (behind the
+    /// published gated numbers)
+    #[arg(long, value_enum, default_value_t = AnsatzArg::Unified5)]
+    pub ansatz: AnsatzArg,
+    /// chunk size of the gated recurrence (gated models)
+    #[arg(long, default_value_t = 8)]
+    pub chunk_size: usize,
+    /// hidden size H of the gated recurrence (gated models)
+    #[arg(long, default_value_t = 64)]
+    pub hidden_dim: usize,
     /// task: EEG classification or a synthetic regression benchmark
     #[arg(long, value_enum, default_value_t = Task::Eeg)]
     pub task: Task,
@@ -250,6 +283,12 @@ fn train_and_export(
         n_channels: p.n_channels,
         n_classes: p.output_dim,
         causal: a.causal,
+        chunk_size: a.chunk_size,
+        hidden_dim: a.hidden_dim,
+        ansatz: match a.ansatz {
+            AnsatzArg::Unified5 => AnsatzKind::Unified5,
+            AnsatzArg::Legacy4 => AnsatzKind::Legacy4,
+        },
         ..ModelConfig::eeg(p.n_times)
     };
     let model = registry::build(id, mcfg)?;
@@ -263,6 +302,10 @@ fn train_and_export(
         seed: a.seed,
         clip_norm: 1.0,
         progress: !a.no_progress,
+        recipe: match a.recipe {
+            RecipeArg::Ablation => Recipe::Ablation,
+            RecipeArg::Gated => Recipe::Gated,
+        },
     };
     eprintln!(
         "model: {} {} ({} parameters), {} threads",

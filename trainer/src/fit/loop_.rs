@@ -9,13 +9,28 @@ use super::step::BatchWorkspace;
 use super::{evaluate, Labels, Windows};
 use crate::metrics::{accuracy, argmax_rows};
 use crate::models::{Model, Target};
-use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, CosineAnnealingLR};
+use crate::optim::{
+    clip_grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, PlateauConfig,
+    ReduceLROnPlateau,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+/// Optimiser and learning-rate schedule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recipe {
+    /// the ablation's (`run_ablation_eeg.py`): AdamW with decoupled weight decay,
+    /// CosineAnnealingLR(T_max = epochs) stepped per epoch
+    #[default]
+    Ablation,
+    /// the gated models' (`run_gated_models.py`, spec gated §1.13): Adam without weight decay,
+    /// ReduceLROnPlateau(max, factor 0.5, patience 5) on the validation score
+    Gated,
+}
 
 /// Training recipe (defaults: the reference's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +51,8 @@ pub struct FitConfig {
     pub clip_norm: f32,
     /// show a progress bar
     pub progress: bool,
+    /// optimiser and schedule
+    pub recipe: Recipe,
 }
 
 impl Default for FitConfig {
@@ -48,6 +65,7 @@ impl Default for FitConfig {
             patience: 10,
             seed: 2024,
             clip_norm: 1.0,
+            recipe: Recipe::Ablation,
             progress: true,
         }
     }
@@ -131,15 +149,33 @@ pub fn fit(
     }
     let k = model.config().n_classes;
     let active = model.layout().trainable_ranges();
-    let mut opt = AdamW::new(
-        params.len(),
-        AdamWConfig {
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
-            ..AdamWConfig::reference()
-        },
-    );
-    let mut sched = CosineAnnealingLR::new(cfg.lr, cfg.epochs, 0.0);
+    enum Opt {
+        AdamW(AdamW, CosineAnnealingLR),
+        Adam(Adam, ReduceLROnPlateau),
+    }
+    let mut opt = match cfg.recipe {
+        Recipe::Ablation => Opt::AdamW(
+            AdamW::new(
+                params.len(),
+                AdamWConfig {
+                    lr: cfg.lr,
+                    weight_decay: cfg.weight_decay,
+                    ..AdamWConfig::reference()
+                },
+            ),
+            CosineAnnealingLR::new(cfg.lr, cfg.epochs, 0.0),
+        ),
+        Recipe::Gated => Opt::Adam(
+            Adam::new(
+                params.len(),
+                AdamConfig {
+                    lr: cfg.lr,
+                    ..AdamConfig::default()
+                },
+            ),
+            ReduceLROnPlateau::new(cfg.lr, PlateauConfig::gated_reference()),
+        ),
+    };
     let mut ws = BatchWorkspace::default();
     let mut grads = vec![0.0f32; params.len()];
     let mut best = (params.clone(), 0usize, f64::NEG_INFINITY);
@@ -161,7 +197,10 @@ pub fn fit(
     let t0 = Instant::now();
     for epoch in 0..cfg.epochs {
         let te = Instant::now();
-        let lr = sched.lr();
+        let lr = match &opt {
+            Opt::AdamW(_, s) => s.lr(),
+            Opt::Adam(_, s) => s.lr(),
+        };
         bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(splitmix(
@@ -187,7 +226,10 @@ pub fn fit(
                 return Err(FitError::NonFinite { epoch, step });
             }
             clip_grad_norm(&mut grads, cfg.clip_norm);
-            opt.step(&mut params, &grads, &active, lr)?;
+            match &mut opt {
+                Opt::AdamW(o, _) => o.step(&mut params, &grads, &active, lr)?,
+                Opt::Adam(o, _) => o.step(&mut params, &grads, &active, lr)?,
+            }
             loss_sum += out.loss as f64;
             if let Labels::Classes(y) = train.labels {
                 preds.extend(argmax_rows(&out.logits, k));
@@ -207,8 +249,15 @@ pub fn fit(
             seconds: te.elapsed().as_secs_f64(),
         };
         bar.set_message(format!("val {}", rec.val.summary()));
-        sched.step();
         let score = rec.val.score();
+        match &mut opt {
+            Opt::AdamW(_, s) => {
+                s.step();
+            }
+            Opt::Adam(_, s) => {
+                s.step(score);
+            }
+        }
         if score > best.2 {
             best = (params.clone(), epoch, score);
             since_best = 0;

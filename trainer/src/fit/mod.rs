@@ -12,7 +12,7 @@ pub mod step;
 use crate::models::Target;
 
 pub use evaluate::{evaluate, Evaluation, Metrics};
-pub use loop_::{fit, EpochRecord, FitConfig, FitOutcome};
+pub use loop_::{fit, EpochRecord, FitConfig, FitOutcome, Recipe};
 pub use step::{BatchWorkspace, StepOutput};
 
 /// Labels of a set of windows.

@@ -45,7 +45,7 @@ impl MultiHeadSelfAttention {
     /// If D is not a multiple of H (the reference asserts the same).
     pub fn new(lay: &mut ParamLayout, name: &str, d: usize, h: usize, dropout: f32) -> Self {
         assert!(
-            h > 0 && d % h == 0,
+            h > 0 && d.is_multiple_of(h),
             "d_model {d} must be divisible by n_heads {h}"
         );
         let lin = |lay: &mut ParamLayout, w: &str| {
