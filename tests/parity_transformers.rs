@@ -78,3 +78,70 @@ fn sinusoidal_table_matches_the_reference() {
         assert!(d <= 1e-6, "{id}: pos_encoding differs by {d:e}");
     }
 }
+
+/// Train mode with dropout (the fixtures use dropout 0): the gradient of one sample with fixed
+/// dropout masks (same ChaCha8 stream for every evaluation) against central differences, on
+/// a small config, for the largest-gradient entry of every trainable tensor. Covers the three
+/// dropout sites of the transformer blocks, 1a's input dropout and 3a's embedding dropout.
+#[test]
+fn dropout_gradients_match_finite_differences() {
+    use qssm_trainer::models::Target;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    for id in ["1a", "3a"] {
+        let cfg = ModelConfig {
+            n_channels: 4,
+            n_times: 37,
+            d_model: 16,
+            n_qubits: 3,
+            n_layers: 2,
+            dropout: 0.3,
+            ..ModelConfig::eeg(37)
+        };
+        let m = registry::build(id, cfg).unwrap();
+        let lay = m.layout();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let p0 = lay.init(&mut rng);
+        let x: Vec<f32> = (0..4 * 37).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let seed = ChaCha8Rng::seed_from_u64(11);
+        let loss = |p: &[f32]| {
+            let mut g = vec![0.0f32; p.len()];
+            let mut r = seed.clone();
+            m.forward_backward(p, &x, Target::Class(1), 1.0, Some(&mut r), &mut g)
+                .loss as f64
+        };
+        let mut g = vec![0.0f32; p0.len()];
+        let mut r = seed.clone();
+        m.forward_backward(&p0, &x, Target::Class(1), 1.0, Some(&mut r), &mut g);
+        let mut checked = 0;
+        for spec in lay.specs().iter().filter(|s| s.receives_grad()) {
+            let (j, an) = spec
+                .range
+                .clone()
+                .map(|j| (j, g[j]))
+                .fold(
+                    (0, 0.0f32),
+                    |b, c| if c.1.abs() > b.1.abs() { c } else { b },
+                );
+            if an.abs() < 1e-3 {
+                continue; // e.g. k_proj.bias (exactly 0) and tiny gradients: FD noise
+            }
+            let h = 1e-2f32;
+            let mut p = p0.clone();
+            p[j] = p0[j] + h;
+            let lp = loss(&p);
+            p[j] = p0[j] - h;
+            let lm = loss(&p);
+            let fd = (lp - lm) / (2.0 * h as f64);
+            let err = (fd - an as f64).abs();
+            assert!(
+                err <= 2e-2 * an.abs() as f64 + 2e-4,
+                "{id}: {} [{}]: fd {fd:e} vs backward {an:e}",
+                spec.name,
+                j - spec.range.start
+            );
+            checked += 1;
+        }
+        assert!(checked > 20, "{id}: only {checked} tensors checked");
+    }
+}

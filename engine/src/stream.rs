@@ -229,7 +229,7 @@ impl<'a> Stream<'a> {
     ) -> Result<Self, EngineError> {
         let step = causal_step(model)?;
         let chunk = step.chunk();
-        if options.hop == 0 || options.hop % chunk != 0 {
+        if options.hop == 0 || !options.hop.is_multiple_of(chunk) {
             return Err(EngineError::InvalidHop {
                 hop: options.hop,
                 chunk,
@@ -310,7 +310,7 @@ impl<'a> Stream<'a> {
     /// before the first sample (or, for a chunked model, between chunk boundaries). Errors:
     /// [`EngineError::NonFiniteOutput`]. Never allocates.
     pub fn prediction(&mut self) -> Result<Option<StreamPrediction<'_>>, EngineError> {
-        if self.count == 0 || self.count % self.step.chunk() as u64 != 0 {
+        if self.count == 0 || !self.count.is_multiple_of(self.step.chunk() as u64) {
             return Ok(None);
         }
         self.predict().map(Some)
@@ -404,7 +404,7 @@ impl<'a> Stream<'a> {
     fn advance(&mut self) -> Result<Option<StreamPrediction<'_>>, EngineError> {
         self.count += 1;
         header::write_count(&mut self.state[..header::LEN], self.count);
-        if self.count % self.hop as u64 == 0 {
+        if self.count.is_multiple_of(self.hop as u64) {
             self.predict().map(Some)
         } else {
             Ok(None)

@@ -66,8 +66,9 @@ impl ChunkProcessor {
         t.div_ceil(self.cs)
     }
 
-    /// u (T, F) → (nc, D).
-    pub(crate) fn apply(&self, u: &[f32], t: usize) -> Vec<f32> {
+    /// u (T, F) → (nc, D). `mask_pad`: the causal variant, whose pad rows get no softmax
+    /// weight (score −∞) instead of the reference's constant score.
+    pub(crate) fn apply(&self, u: &[f32], t: usize, mask_pad: bool) -> Vec<f32> {
         let (cs, f) = (self.cs, self.f);
         let nc = self.n_chunks(t);
         let rows = nc * cs;
@@ -76,7 +77,10 @@ impl ChunkProcessor {
         let a1 = self.att0.apply(&up, rows);
         let mut t1 = vec![0.0; a1.len()];
         tanh_forward(&mut t1, &a1);
-        let scores = self.att2.apply(&t1, rows);
+        let mut scores = self.att2.apply(&t1, rows);
+        if mask_pad {
+            scores[t..].iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
+        }
         let (mut s, mut wts) = (vec![0.0; nc * f], vec![0.0; rows]);
         chunk_pool_forward(&mut s, &mut wts, &up, &scores, nc, cs, f);
         let qv = self.qsb.apply(&s, nc);

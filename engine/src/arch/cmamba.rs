@@ -6,9 +6,9 @@
 //! Linear(D, n_classes) (`classifier`).
 //!
 //! Causal up to the mean pool (spec §6), so it streams ([`CausalStep`], one sample per step):
-//! state = running sum of the `final_norm` outputs (D, Kahan-compensated: sum + compensation)
-//! + per block the conv history (3, E) and the SSM state (E, N); the logits of a prefix of t
-//! samples are `classifier(sum / t)`.
+//! the state is the running sum of the `final_norm` outputs (D, Kahan-compensated: sum and
+//! compensation), then per block the conv history (3, E) and the SSM state (N, E); the logits
+//! of a prefix of t samples are `classifier(sum / t)`.
 use super::layers::{mean_over_rows, Linear, RmsNorm};
 use super::mamba_block::MambaBlock;
 use super::step::CausalStep;

@@ -142,6 +142,8 @@ impl RmsNorm {
 #[derive(Clone, Debug)]
 pub(crate) struct CausalConv {
     w: Vec<f32>,
+    /// the weight tap-major, (k, E), for the streaming step
+    wt: Vec<f32>,
     b: Vec<f32>,
     e: usize,
     k: usize,
@@ -155,8 +157,11 @@ impl CausalConv {
         e: usize,
         k: usize,
     ) -> Result<Self, EngineError> {
+        let w = ld.take(&format!("{name}.weight"), &[e, 1, k])?;
+        let wt = (0..k * e).map(|i| w[(i % e) * k + i / e]).collect();
         Ok(Self {
-            w: ld.take(&format!("{name}.weight"), &[e, 1, k])?,
+            w,
+            wt,
             b: ld.take(&format!("{name}.bias"), &[e])?,
             e,
             k,
@@ -179,7 +184,7 @@ impl CausalConv {
     /// buffer `hist` ((k−1, E), [`conv1d_causal_step`]); no allocation. Bit-identical to
     /// [`Self::apply`] at that time step.
     pub(crate) fn step(&self, y: &mut [f32], hist: &mut [f32], x: &[f32], t: u64) {
-        conv1d_causal_step(y, hist, x, &self.w, &self.b, t, self.e, self.k);
+        conv1d_causal_step(y, hist, x, &self.wt, &self.b, t, self.e, self.k);
     }
 }
 

@@ -9,7 +9,8 @@
 //! 3b: RMSNorm pre-norm `norm`, residual inside, [`SelectiveSsm::load_true_classical`].
 //!
 //! Recurrent mode ([`MambaBlock::step`], streaming; `mamba_simple.py:step()`): one token at a
-//! time with per-block state = conv ring buffer (3, E) + SSM state (E, N).
+//! time with per-block state = conv ring buffer (3, E) + SSM state (N, E) (transposed for
+//! the vectorised step).
 use super::layers::{CausalConv, Linear, RmsNorm};
 use super::ssm::SelectiveSsm;
 use crate::error::EngineError;
@@ -92,7 +93,7 @@ impl MambaBlock {
     }
 
     /// Floats of recurrent state [`Self::step`] keeps per block: conv history (3, E), then the
-    /// SSM state (E, N).
+    /// SSM state stored transposed, (N, E).
     pub(crate) fn step_state_len(&self) -> usize {
         self.conv.state_len() + self.ssm.state_len()
     }

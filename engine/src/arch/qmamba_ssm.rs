@@ -4,7 +4,8 @@
 //! x (T, C) → u = SiLU(LayerNorm(Linear(C, D)(x))) (`feature_proj.0/.1`) (T, D)
 //! → [`ChunkProcessor`] (`quantum_processor.`, cs = 32) (nc, D)
 //! → n_layers × [`MambaBlock`] with residual `c = c + block(c)`, **block i starting from block
-//! i−1's final SSM state** (block 0 from zeros)
+//! i−1's final SSM state** (block 0 from zeros; the causal variant, card `causal`, starts
+//! every block from zeros and gives the chunk softmax's pad rows no weight)
 //! → LayerNorm (`output_norm`) → mean over the nc chunks → Linear(D, D) (`output_layer.0`) →
 //! ReLU → Linear(D, n_classes) (`output_layer.3`).
 use super::chunk_processor::ChunkProcessor;
@@ -26,6 +27,8 @@ pub(crate) const MAX_QUBITS: usize = 12;
 /// Loaded 1b.
 #[derive(Clone, Debug)]
 pub(crate) struct QuantumMambaSsm {
+    /// causal variant (card `causal`): no state chaining, pad rows masked in the chunk softmax
+    causal: bool,
     t: usize,
     d: usize,
     feat0: Linear,
@@ -99,6 +102,7 @@ impl QuantumMambaSsm {
         let head0 = Linear::load(ld, "output_layer.0", d, d, true)?;
         let head3 = Linear::load(ld, "output_layer.3", d, hp.n_classes, true)?;
         Ok(Self {
+            causal: card.causal,
             t,
             d,
             feat0,
@@ -118,10 +122,14 @@ impl QuantumMambaSsm {
         let f1 = self.feat_ln.apply(&f0, t);
         let mut u = f0; // reuse the buffer
         silu_forward(&mut u, &f1);
-        let mut c = self.proc.apply(&u, t);
+        let mut c = self.proc.apply(&u, t, self.causal);
         let nc = self.proc.n_chunks(t);
         let mut state = vec![0.0; self.blocks.first().map_or(0, MambaBlock::state_len)];
         for blk in &self.blocks {
+            if self.causal {
+                // causal variant: every block's scan starts from zero
+                state.iter_mut().for_each(|v| *v = 0.0);
+            }
             let y = blk.apply(&c, nc, &mut state);
             c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
         }

@@ -13,8 +13,10 @@
 //! arithmetically identical to one long scan.
 //!
 //! Recurrent mode ([`SelectiveSsm::step`], streaming): the same math for one token with
-//! [`qssm_kernels::ops::scan::scan_step`] updating the (E, N) state in place (Mamba paper
-//! §3.3 / `selective_state_update`), no allocation.
+//! [`qssm_kernels::ops::scan::scan_step_transposed`] updating the state in place (Mamba paper
+//! §3.3 / `selective_state_update`), no allocation. The streaming state is stored
+//! **transposed, (N, E)** (with a transposed copy of A made at load), so the step runs as
+//! vertical SIMD over the E channels; it agrees with the window path to rounding.
 use super::layers::Linear;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -22,7 +24,7 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 use qssm_kernels::ops::activation::softplus_forward;
-use qssm_kernels::ops::scan::{scan_forward, scan_step, ScanDims};
+use qssm_kernels::ops::scan::{scan_forward, scan_step_transposed, ScanDims};
 
 /// Steps per scan segment.
 const SEGMENT: usize = 16;
@@ -34,6 +36,8 @@ pub(crate) struct SelectiveSsm {
     dt_proj: Linear,
     /// A = −exp(A_log): (N) shared, or (E, N)
     a: Vec<f32>,
+    /// A for the streaming step: (N) shared, or the transpose (N, E)
+    a_t: Vec<f32>,
     /// skip weights D (E)
     d_skip: Vec<f32>,
     out_proj: Option<Linear>,
@@ -121,11 +125,18 @@ impl SelectiveSsm {
         dims: ScanDims,
         r: usize,
     ) -> Self {
-        let a = a_log.iter().map(|v| -libm::expf(*v)).collect();
+        let a: Vec<f32> = a_log.iter().map(|v| -libm::expf(*v)).collect();
+        let (e, n) = (dims.e, dims.n);
+        let a_t = if dims.a_row_stride == 0 {
+            a.clone()
+        } else {
+            (0..n * e).map(|i| a[(i % e) * n + i / e]).collect()
+        };
         Self {
             x_proj,
             dt_proj,
             a,
+            a_t,
             d_skip,
             out_proj,
             dims,
@@ -145,7 +156,7 @@ impl SelectiveSsm {
         self.r + 2 * n + e + if self.out_proj.is_some() { e } else { 0 }
     }
 
-    /// One token: x (E) → y (E), the state `h` (E, N) advanced in place by one step;
+    /// One token: x (E) → y (E), the state `h` (N, E) — transposed — advanced in place by one step;
     /// `scratch` ≥ [`Self::step_scratch_len`]. No allocation. Same math as [`Self::apply`].
     pub(crate) fn step(&self, y: &mut [f32], x: &[f32], h: &mut [f32], scratch: &mut [f32]) {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
@@ -158,10 +169,12 @@ impl SelectiveSsm {
         self.dt_proj.apply_one(y, dl);
         softplus_forward(delta, &y[..e]);
         match &self.out_proj {
-            None => scan_step(y, h, x, delta, &self.a, bm, cm, &self.d_skip, self.dims),
+            None => {
+                scan_step_transposed(y, h, x, delta, &self.a_t, bm, cm, &self.d_skip, self.dims)
+            }
             Some(op) => {
                 let ys = &mut rest[..e];
-                scan_step(ys, h, x, delta, &self.a, bm, cm, &self.d_skip, self.dims);
+                scan_step_transposed(ys, h, x, delta, &self.a_t, bm, cm, &self.d_skip, self.dims);
                 op.apply_one(y, ys);
             }
         }

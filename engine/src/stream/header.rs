@@ -45,7 +45,7 @@ pub(crate) fn read(h: &[f32], state_len: usize) -> Result<u64, &'static str> {
     if h[1] != state_len as f32 {
         return Err("state of another model (length tag)");
     }
-    let int = |v: f32| v.is_finite() && v >= 0.0 && v < EXACT && v == libm::truncf(v);
+    let int = |v: f32| (0.0..EXACT).contains(&v) && v == libm::truncf(v);
     if !int(h[2]) || !int(h[3]) || h[2] >= LOW as f32 {
         return Err("corrupt sample count");
     }

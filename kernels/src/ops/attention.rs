@@ -11,7 +11,7 @@
 //! Shapes: Q, K, V, O (L, D); probabilities and mask (H, L, L), head-major, row = query.
 //! The products are `matrixmultiply::sgemm` calls on strided views (no per-head copies).
 
-use super::fastmath::exp_f32;
+use super::fastmath::{dot, exp_f32, sum};
 use alloc::vec;
 
 /// Checks the slice lengths every `sgemm` below relies on: (name, length, required length).
@@ -56,6 +56,30 @@ unsafe fn gemm(
     );
 }
 
+/// In place: `row ← softmax(row / scale)` (max-shifted). Separate passes so each loop
+/// vectorises (the divide, the 8-lane max, the branch-free `exp`, the 8-lane sum).
+#[inline]
+fn softmax_row(row: &mut [f32], scale: f32) {
+    row.iter_mut().for_each(|s| *s /= scale);
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = row.chunks_exact(8);
+    let mut m = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = a.max(v);
+        }
+    }
+    for a in acc {
+        m = m.max(a);
+    }
+    row.iter_mut().for_each(|s| *s = exp_f32(*s - m));
+    let inv = 1.0 / sum(row);
+    row.iter_mut().for_each(|s| *s *= inv);
+}
+
 /// Forward: writes O (L, D) and the softmax probabilities `probs` (H, L, L) (before the
 /// dropout mask; saved for the backward). `drop_mask` (H, L, L), if given, multiplies the
 /// probabilities before they weight V (0 or 1/(1−p) per element, the reference's
@@ -77,7 +101,7 @@ pub fn attention_forward(
     h: usize,
 ) {
     assert!(
-        h > 0 && d % h == 0,
+        h > 0 && d.is_multiple_of(h),
         "attention: D={d} not divisible by H={h}"
     );
     if l == 0 || d == 0 {
@@ -117,18 +141,7 @@ pub fn attention_forward(
             );
         }
         for row in p.chunks_exact_mut(l) {
-            let mut m = f32::NEG_INFINITY;
-            for s in row.iter_mut() {
-                *s /= scale;
-                m = m.max(*s);
-            }
-            let mut z = 0.0f32;
-            for s in row.iter_mut() {
-                *s = exp_f32(*s - m);
-                z += *s;
-            }
-            let inv = 1.0 / z;
-            row.iter_mut().for_each(|s| *s *= inv);
+            softmax_row(row, scale);
         }
         let pv: &[f32] = match drop_mask {
             Some(mask) => {
@@ -182,7 +195,7 @@ pub fn attention_backward(
     h: usize,
 ) {
     assert!(
-        h > 0 && d % h == 0,
+        h > 0 && d.is_multiple_of(h),
         "attention: D={d} not divisible by H={h}"
     );
     if l == 0 || d == 0 {
@@ -252,10 +265,10 @@ pub fn attention_backward(
         }
         // Softmax backward and the 1/√d_h of the scores, in place: dp becomes dS_raw.
         for (dr, pr) in dp.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
-            let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+            let rs = dot(dr, pr);
             dr.iter_mut()
                 .zip(pr)
-                .for_each(|(a, &pv)| *a = pv * (*a - dot) / scale);
+                .for_each(|(a, &pv)| *a = pv * (*a - rs) / scale);
         }
         unsafe {
             // dQ_h += dS (L×L) · K_h.

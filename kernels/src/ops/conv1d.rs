@@ -92,7 +92,9 @@ pub fn conv1d_causal_backward(
 /// of `mamba_ssm`): the output of time `t` from the current input and a ring buffer of the
 /// previous k−1 inputs, `y[c] = b[c] + Σ_{j<k} w[c,j]·x[t−(k−1)+j, c]` with `x[<0] = 0`.
 ///
-/// x, y: (E) (the current token); w: (E, k) (the PyTorch (E,1,k) weight); b: (E);
+/// x, y: (E) (the current token); `wt`: (k, E), the weight **tap-major**
+/// (`wt[j·E + c] = w[c·k + j]`, the transpose of the PyTorch (E,1,k) weight, made once by the
+/// caller) so every loop runs over contiguous channels; b: (E);
 /// `hist`: ((k−1), E), the input of time τ is kept in row τ mod (k−1); all zeros before the
 /// first step (the zero padding). After computing `y` the current input is stored in row
 /// t mod (k−1). `t` counts steps since the zero state (0 for the first input). `y` is
@@ -106,7 +108,7 @@ pub fn conv1d_causal_step(
     y: &mut [f32],
     hist: &mut [f32],
     x: &[f32],
-    w: &[f32],
+    wt: &[f32],
     b: &[f32],
     t: u64,
     e: usize,
@@ -116,7 +118,7 @@ pub fn conv1d_causal_step(
         return;
     }
     let m = k - 1; // rows of history
-    let (y, x, b, w) = (&mut y[..e], &x[..e], &b[..e], &w[..e * k]);
+    let (y, x, b, wt) = (&mut y[..e], &x[..e], &b[..e], &wt[..e * k]);
     assert!(hist.len() >= m * e, "conv1d_causal_step: hist too short");
     y.copy_from_slice(b);
     // tap j reads x[t − m + j]: taps before time 0 are skipped, as in the sequence op.
@@ -124,12 +126,14 @@ pub fn conv1d_causal_step(
     for j in first..m {
         let row = ((t % m as u64) as usize + j) % m;
         let xr = &hist[row * e..(row + 1) * e];
-        for (c, (yo, &xv)) in y.iter_mut().zip(xr).enumerate() {
-            *yo += w[c * k + j] * xv;
+        let wr = &wt[j * e..(j + 1) * e];
+        for ((yo, &xv), &wv) in y.iter_mut().zip(xr).zip(wr) {
+            *yo += wv * xv;
         }
     }
-    for (c, (yo, &xv)) in y.iter_mut().zip(x).enumerate() {
-        *yo += w[c * k + m] * xv;
+    let wr = &wt[m * e..(m + 1) * e];
+    for ((yo, &xv), &wv) in y.iter_mut().zip(x).zip(wr) {
+        *yo += wv * xv;
     }
     if m > 0 {
         let row = (t % m as u64) as usize;
@@ -221,6 +225,7 @@ mod step_tests {
             let b = uniform(&mut rng, e, -0.5, 0.5);
             let mut want = vec![0.0; l * e];
             conv1d_causal_forward(&mut want, &x, &w, &b, l, e, k);
+            let wt: Vec<f32> = (0..k * e).map(|i| w[(i % e) * k + i / e]).collect();
             let mut hist = vec![0.0; (k - 1) * e];
             let mut y = vec![f32::NAN; e];
             for t in 0..l {
@@ -228,16 +233,16 @@ mod step_tests {
                     &mut y,
                     &mut hist,
                     &x[t * e..(t + 1) * e],
-                    &w,
+                    &wt,
                     &b,
                     t as u64,
                     e,
                     k,
                 );
-                let wt = &want[t * e..(t + 1) * e];
+                let yt = &want[t * e..(t + 1) * e];
                 assert!(
-                    y.iter().zip(wt).all(|(p, q)| p.to_bits() == q.to_bits()),
-                    "(L,E,k)=({l},{e},{k}) t={t}: {y:?} vs {wt:?}"
+                    y.iter().zip(yt).all(|(p, q)| p.to_bits() == q.to_bits()),
+                    "(L,E,k)=({l},{e},{k}) t={t}: {y:?} vs {yt:?}"
                 );
             }
         }

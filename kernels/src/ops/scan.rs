@@ -557,6 +557,119 @@ fn step_kernel(p: Step<'_>) {
     }
 }
 
+/// [`scan_step`] with the state stored **transposed**, `h` (N, E) — the layout for a fast
+/// streaming step: every loop runs over E contiguous channels (vertical SIMD, no horizontal
+/// reductions), so it is several times faster than [`scan_step`] for N = 16.
+///
+/// x, delta, y: (E); bm, cm: (N); d: (E); `a`: (N, E) — the transpose of [`scan_forward`]'s
+/// (E, N) matrix — when `dims.a_row_stride ≠ 0`, or the shared (N) vector when it is 0;
+/// `dims.l` is not used. Same recurrence as [`scan_forward`]
+/// (`h_t = exp(Δ·A)·h_{t−1} + (Δ·)B·x`, `y_t = Σ_n C·h_t + D·x`) and the same `exp`, but `y` sums
+/// over n in order 0..N, so it agrees with [`scan_forward`] to rounding, not bit for bit.
+/// Nothing is allocated. Panics if a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_step_transposed(
+    y: &mut [f32],
+    h: &mut [f32],
+    x: &[f32],
+    delta: &[f32],
+    a: &[f32],
+    bm: &[f32],
+    cm: &[f32],
+    d: &[f32],
+    dims: ScanDims,
+) {
+    let ScanDims {
+        e, n, a_row_stride, ..
+    } = dims;
+    assert!(
+        x.len() >= e && delta.len() >= e && y.len() >= e && d.len() >= e,
+        "scan_step_transposed: x/delta/y/d too short"
+    );
+    assert!(
+        bm.len() >= n && cm.len() >= n,
+        "scan_step_transposed: bm/cm too short"
+    );
+    assert!(h.len() >= n * e, "scan_step_transposed: h too short");
+    let na = if a_row_stride == 0 { n } else { n * e };
+    assert!(a.len() >= na, "scan_step_transposed: a too short");
+    let p = Step {
+        y,
+        h,
+        x,
+        delta,
+        a,
+        bm,
+        cm,
+        d,
+        dims,
+    };
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 support was just checked.
+            return unsafe { step_t_avx2(p) };
+        }
+    }
+    step_t_kernel(p);
+}
+
+/// AVX2 build of [`step_t_kernel`].
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx2")]
+unsafe fn step_t_avx2(p: Step<'_>) {
+    step_t_kernel(p)
+}
+
+#[inline(always)]
+fn step_t_kernel(p: Step<'_>) {
+    let Step {
+        y,
+        h,
+        x,
+        delta,
+        a,
+        bm,
+        cm,
+        d,
+        dims,
+    } = p;
+    let ScanDims {
+        e,
+        n,
+        a_row_stride,
+        dt_on_b,
+        ..
+    } = dims;
+    let (y, x, delta, d) = (&mut y[..e], &x[..e], &delta[..e], &d[..e]);
+    y.fill(0.0);
+    // one pass over the E channels per state row n: every loop is contiguous in e
+    for k in 0..n {
+        let hk = &mut h[k * e..(k + 1) * e];
+        let (bk, ck) = (bm[k], cm[k]);
+        if a_row_stride == 0 {
+            let ak = a[k];
+            for (((hv, yv), &dt), &xv) in hk.iter_mut().zip(y.iter_mut()).zip(delta).zip(x) {
+                let bx = if dt_on_b { dt * xv } else { xv };
+                *hv = exp_f32(dt * ak) * *hv + bx * bk;
+                *yv += ck * *hv;
+            }
+        } else {
+            let ak = &a[k * e..(k + 1) * e];
+            for ((((hv, yv), &dt), &xv), &av) in
+                hk.iter_mut().zip(y.iter_mut()).zip(delta).zip(x).zip(ak)
+            {
+                let bx = if dt_on_b { dt * xv } else { xv };
+                *hv = exp_f32(dt * av) * *hv + bx * bk;
+                *yv += ck * *hv;
+            }
+        }
+    }
+    for ((yv, &dv), &xv) in y.iter_mut().zip(d).zip(x) {
+        *yv += dv * xv;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1033,6 +1146,80 @@ mod step_tests {
                             format!("L{l} E{e} N{n} perA={per_channel_a} dtB={dt_on_b} t={t}");
                         assert!(same(&y, &want_y[te]), "{tag}: y");
                         assert!(same(&h, &hs[(t + 1) * en..(t + 2) * en]), "{tag}: h");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transposed-state step agrees with [`scan_forward`] to rounding (outputs and
+    /// states), for both A layouts and both input terms.
+    #[test]
+    fn transposed_stepping_matches_the_sequence_op() {
+        let mut rng = rng(82);
+        for &(l, e, n) in &[(1, 1, 1), (9, 5, 3), (17, 13, 16), (6, 4, 19), (3, 2, 0)] {
+            for per_channel_a in [false, true] {
+                for dt_on_b in [false, true] {
+                    let dims = ScanDims {
+                        l,
+                        e,
+                        n,
+                        a_row_stride: if per_channel_a { n } else { 0 },
+                        dt_on_b,
+                    };
+                    let x = uniform(&mut rng, l * e, -1.0, 1.0);
+                    let delta = uniform(&mut rng, l * e, 0.01, 1.5);
+                    let a = uniform(&mut rng, if per_channel_a { e * n } else { n }, -3.0, -0.1);
+                    let bm = uniform(&mut rng, l * n, -1.0, 1.0);
+                    let cm = uniform(&mut rng, l * n, -1.0, 1.0);
+                    let d = uniform(&mut rng, e, 0.5, 1.5);
+                    let h0 = uniform(&mut rng, e * n, -1.0, 1.0);
+                    let mut want_y = vec![0.0; l * e];
+                    let mut hs = vec![0.0; (l + 1) * e * n];
+                    scan_forward(
+                        &mut want_y,
+                        &mut hs,
+                        &x,
+                        &delta,
+                        &a,
+                        &bm,
+                        &cm,
+                        &d,
+                        Some(&h0),
+                        dims,
+                    );
+                    // (E, N) → (N, E)
+                    let tr = |m: &[f32]| -> Vec<f32> {
+                        (0..n * e).map(|i| m[(i % e) * n + i / e]).collect()
+                    };
+                    let at = if per_channel_a { tr(&a) } else { a.clone() };
+                    let mut h = tr(&h0);
+                    let mut y = vec![f32::NAN; e];
+                    for t in 0..l {
+                        let (te, tn) = (t * e..(t + 1) * e, t * n..(t + 1) * n);
+                        scan_step_transposed(
+                            &mut y,
+                            &mut h,
+                            &x[te.clone()],
+                            &delta[te.clone()],
+                            &at,
+                            &bm[tn.clone()],
+                            &cm[tn],
+                            &d,
+                            dims,
+                        );
+                        let en = e * n;
+                        let tag =
+                            format!("L{l} E{e} N{n} perA={per_channel_a} dtB={dt_on_b} t={t}");
+                        let wy: Vec<f64> = want_y[te].iter().map(|&v| f64::from(v)).collect();
+                        let ey = max_abs_diff(&y, &wy);
+                        assert!(ey < 2e-6 * (n as f64 + 1.0), "{tag}: y err {ey}");
+                        let wh: Vec<f64> = tr(&hs[(t + 1) * en..(t + 2) * en])
+                            .iter()
+                            .map(|&v| f64::from(v))
+                            .collect();
+                        let eh = max_abs_diff(&h, &wh);
+                        assert!(eh < 1e-6, "{tag}: h err {eh}");
                     }
                 }
             }
