@@ -14,8 +14,16 @@
 pub mod program;
 pub mod simulate;
 
-pub use program::{AngleSrc, Gate, GateKind, Program};
-pub use simulate::{circuit_backward, circuit_forward, expvals_xyz};
+pub use program::{scale_rotation_angles_backward, AngleSrc, Gate, GateKind, Program};
+pub mod superpose;
+
+pub use program::scale_rotation_angles;
+pub use simulate::{
+    apply_program, apply_program_backward, circuit_backward, circuit_forward, expvals_xyz,
+    expvals_xyz_backward,
+};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_layers;

@@ -228,6 +228,52 @@ fn reverse_step<const AX: u8>(
     grad
 }
 
+/// out += scale · Σ_w (x_w X_w + y_w Y_w + z_w Z_w)|ψ⟩ with (x, y, z) from `dout` (3Q) in the
+/// order of [`expvals_xyz`]; per wire the 2×2 block is [[z, x−iy], [x+iy, −z]].
+fn add_observable_action(
+    psi: &[Complex64],
+    q: usize,
+    dout: &[f64],
+    scale: f64,
+    out: &mut [Complex64],
+) {
+    for w in 0..q {
+        let (x, y, z) = (
+            scale * dout[w],
+            scale * dout[q + w],
+            scale * dout[2 * q + w],
+        );
+        let m = 1usize << (q - 1 - w);
+        for (pb, ob) in psi.chunks_exact(2 * m).zip(out.chunks_exact_mut(2 * m)) {
+            let (plo, phi) = pb.split_at(m);
+            let (olo, ohi) = ob.split_at_mut(m);
+            for (((a0, a1), l0), l1) in plo.iter().zip(phi).zip(olo).zip(ohi) {
+                *l0 += Complex64::new(
+                    z * a0.re + x * a1.re + y * a1.im,
+                    z * a0.im + x * a1.im - y * a1.re,
+                );
+                *l1 += Complex64::new(
+                    x * a0.re - y * a0.im - z * a1.re,
+                    x * a0.im + y * a0.re - z * a1.im,
+                );
+            }
+        }
+    }
+}
+
+/// Applies the gates of `prog` to `psi` in place (no reset, no measurement), entries from `cs`.
+pub(crate) fn apply_with(
+    prog: &Program,
+    cs: impl Fn(AngleSrc) -> (f64, f64),
+    psi: &mut [Complex64],
+) {
+    let q = prog.n_qubits;
+    for g in &prog.gates {
+        let (c, s) = cs(g.angle);
+        apply_gate(psi, q, g.kind, g.target, c, s);
+    }
+}
+
 /// Forward core, generic in how gate entries (c, s) are obtained from an angle source.
 pub(crate) fn forward_with(
     prog: &Program,
@@ -295,24 +341,25 @@ pub(crate) fn backward_with(
     let lam = &mut rest[..n];
     phi.copy_from_slice(psi);
 
-    // λ = Σ_w (x_w X_w + y_w Y_w + z_w Z_w)|ψ⟩; per wire the 2×2 block is [[z, x−iy], [x+iy, −z]].
+    // λ = Σ_w (x_w X_w + y_w Y_w + z_w Z_w)|ψ⟩
     lam.fill(Complex64::new(0.0, 0.0));
-    for w in 0..q {
-        let (x, y, z) = (dout[w], dout[q + w], dout[2 * q + w]);
-        let m = 1usize << (q - 1 - w);
-        for_pairs_mut2(phi, lam, m, None, |a0, a1, l0, l1| {
-            let (a0, a1) = (*a0, *a1);
-            *l0 += Complex64::new(
-                z * a0.re + x * a1.re + y * a1.im,
-                z * a0.im + x * a1.im - y * a1.re,
-            );
-            *l1 += Complex64::new(
-                x * a0.re - y * a0.im - z * a1.re,
-                x * a0.im + y * a0.re - z * a1.im,
-            );
-        });
-    }
+    add_observable_action(phi, q, dout, 1.0, lam);
 
+    reverse_sweep(prog, cs, phi, lam, dtheta, denc);
+}
+
+/// Adjoint reverse sweep over `prog` (last gate first): φ holds the state after the program and
+/// λ the adjoint state there (λ = G/2, G = ∂L/∂Re ψ + i·∂L/∂Im ψ); accumulates dθ, de and
+/// leaves φ, λ at the program's input (φ = initial state, λ = G_in/2).
+pub(crate) fn reverse_sweep(
+    prog: &Program,
+    cs: impl Fn(AngleSrc) -> (f64, f64),
+    phi: &mut [Complex64],
+    lam: &mut [Complex64],
+    dtheta: &mut [f64],
+    denc: &mut [f64],
+) {
+    let q = prog.n_qubits;
     // Reverse sweep. With φ = state after the gate and λ the adjoint state after it:
     // dθ = 2·Re⟨λ|∂U/∂θ|φ_prev⟩ = 2·Re⟨λ|(−i/2)·P·U|φ_prev⟩ = Im⟨λ|P|φ⟩ (P restricted to the
     // control = 1 subspace for CRX); then φ ← U⁻¹φ, λ ← U†λ, fused in one pass over the pairs.
@@ -441,4 +488,128 @@ pub fn circuit_backward(
         denc,
         scratch,
     );
+}
+
+/// Applies `prog` to the given state `psi` (2^Q) **in place**: no reset to |0…0⟩ and no
+/// measurement. This is how the reference's `qml.StatePrep(v)` circuits run: v is taken
+/// verbatim as the initial state (spec groups-2-4 §2.1). theta: (K) f32, enc: (n_enc) f32;
+/// gate entries built as in [`circuit_forward`]. Panics if a slice length does not match.
+pub fn apply_program(prog: &Program, theta: &[f32], enc: &[f32], psi: &mut [Complex64]) {
+    assert_eq!(
+        theta.len(),
+        prog.n_theta,
+        "apply_program: theta must hold K angles"
+    );
+    assert_eq!(
+        enc.len(),
+        prog.n_enc,
+        "apply_program: enc must hold n_enc angles"
+    );
+    assert_eq!(
+        psi.len(),
+        prog.state_len(),
+        "apply_program: psi must hold 2^Q amplitudes"
+    );
+    apply_with(
+        prog,
+        |a| match a {
+            AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
+            AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
+        },
+        psi,
+    );
+}
+
+/// Backward of [`expvals_xyz`] with respect to the state: **accumulates**
+/// `g` += 2·Σ_k dout_k·O_k|ψ⟩, the gradient of L = Σ_k dout_k·⟨ψ|O_k|ψ⟩ in the convention used
+/// by every state gradient of this module: G = ∂L/∂Re ψ + i·∂L/∂Im ψ (2^Q). dout: (3Q).
+pub fn expvals_xyz_backward(psi: &[Complex64], n_qubits: usize, dout: &[f64], g: &mut [Complex64]) {
+    let n = 1usize << n_qubits;
+    assert_eq!(
+        psi.len(),
+        n,
+        "expvals_xyz_backward: psi must hold 2^Q amplitudes"
+    );
+    assert_eq!(
+        g.len(),
+        n,
+        "expvals_xyz_backward: g must hold 2^Q amplitudes"
+    );
+    assert_eq!(
+        dout.len(),
+        3 * n_qubits,
+        "expvals_xyz_backward: dout must hold 3Q values"
+    );
+    add_observable_action(psi, n_qubits, dout, 2.0, g);
+}
+
+/// Adjoint backward of [`apply_program`]: `psi` is the state **after** the program, `g` on
+/// entry the gradient with respect to it (G = ∂L/∂Re ψ + i·∂L/∂Im ψ) and on return the
+/// gradient with respect to the program's input state; dθ (K) and de (n_enc) are
+/// **accumulated**. `scratch` holds at least 2^Q amplitudes. Same method and precision as
+/// [`circuit_backward`] (Jones & Gacon 2020). No allocation.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_program_backward(
+    prog: &Program,
+    theta: &[f32],
+    enc: &[f32],
+    psi: &[Complex64],
+    g: &mut [Complex64],
+    dtheta: &mut [f64],
+    denc: &mut [f64],
+    scratch: &mut [Complex64],
+) {
+    assert_eq!(
+        theta.len(),
+        prog.n_theta,
+        "apply_program_backward: theta must hold K angles"
+    );
+    assert_eq!(
+        enc.len(),
+        prog.n_enc,
+        "apply_program_backward: enc must hold n_enc angles"
+    );
+    assert_eq!(
+        dtheta.len(),
+        prog.n_theta,
+        "apply_program_backward: dtheta must hold K values"
+    );
+    assert_eq!(
+        denc.len(),
+        prog.n_enc,
+        "apply_program_backward: denc must hold n_enc values"
+    );
+    let n = prog.state_len();
+    assert!(
+        psi.len() == n && g.len() == n && scratch.len() >= n,
+        "apply_program_backward: psi, g (2^Q) and scratch (≥ 2^Q) lengths"
+    );
+    state_backward_with(
+        prog,
+        |a| match a {
+            AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
+            AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
+        },
+        psi,
+        g,
+        dtheta,
+        denc,
+        &mut scratch[..n],
+    );
+}
+
+/// Core of [`apply_program_backward`], generic in the gate entries.
+pub(crate) fn state_backward_with(
+    prog: &Program,
+    cs: impl Fn(AngleSrc) -> (f64, f64),
+    psi: &[Complex64],
+    g: &mut [Complex64],
+    dtheta: &mut [f64],
+    denc: &mut [f64],
+    phi: &mut [Complex64],
+) {
+    phi.copy_from_slice(psi);
+    g.iter_mut().for_each(|v| *v *= 0.5);
+    reverse_sweep(prog, cs, phi, g, dtheta, denc);
+    g.iter_mut().for_each(|v| *v *= 2.0);
 }

@@ -3,10 +3,13 @@
 //! that accumulates parameter gradients and returns (accumulates) the input gradient.
 //! Layout: one sample, token-major `(L, D)`.
 pub mod attention;
+pub mod attention_pool;
 pub mod chunk_processor;
+pub mod composed_circuit;
 pub mod conv;
 pub mod dropout;
 pub mod gated_recurrence;
+pub mod head;
 pub mod hydra;
 pub mod hydra_classical;
 pub mod linear;
@@ -16,14 +19,20 @@ pub mod pool;
 pub mod positional;
 pub mod qsb;
 pub mod qsb_qgr;
+pub mod seq_pool_head;
 pub mod ssm;
 pub mod transformer;
 
 pub use attention::{AttentionCache, MultiHeadSelfAttention};
+pub use attention_pool::{AttentionPool, AttentionPoolCache};
 pub use chunk_processor::ChunkProcessor;
+pub use composed_circuit::{
+    Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun, ComposedCircuit,
+};
 pub use conv::CausalConv;
 pub use dropout::Dropout;
 pub use gated_recurrence::{CgsCache, ChunkedGatedSuperposition};
+pub use head::{ClassifierHead, HeadAct, HeadCache, OutputProj, OutputProjCache};
 pub use hydra::{HydraBlock, HydraBlockCache};
 pub use hydra_classical::{ClassicalHydraBlock, ClassicalHydraCache};
 pub use linear::Linear;
@@ -32,5 +41,6 @@ pub use norm::{LayerNorm, NormCache, RmsNorm};
 pub use positional::PositionalEncoding;
 pub use qsb::QsbQssm;
 pub use qsb_qgr::QsbQgr;
+pub use seq_pool_head::{SeqPoolHead, SeqPoolHeadCache};
 pub use ssm::SelectiveSsm;
 pub use transformer::{TransformerBlock, TransformerBlockCache};
