@@ -2,13 +2,14 @@
 //! allocator (counting only on the test's own thread, while armed) around every
 //! [`qssm_engine::Stream`] operation — `push` with and without predictions, `push_in` with
 //! unit conversion, `prediction`, `snapshot`, `restore`, `reset`, and the error paths (wrong
-//! channel count, NaN, invalid snapshot, too-small snapshot buffer) — for f32 and f16 model
-//! files, owned and caller-lent buffers. Its own test binary because a `#[global_allocator]`
-//! is process-wide.
+//! channel count, NaN, invalid snapshot, too-small snapshot buffer) — for every model that
+//! streams (3b; the causal 1b and mg, chunked: chunk closes with their circuits and, between
+//! chunk boundaries, on-demand predictions that close a partial chunk in scratch), at EEG size,
+//! from f32 and f16 model files, with owned and caller-lent buffers. Its own test binary
+//! because a `#[global_allocator]` is process-wide.
 use qssm_engine::{EngineError, Model as Engine, Stream, StreamOptions, Unit};
-use qssm_formats::model_file::{
-    to_bytes, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
-};
+use qssm_formats::model_file::{to_bytes, TensorDtype, TensorOut};
+use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, ModelConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -61,11 +62,14 @@ fn allocations_in(f: impl FnOnce()) -> usize {
     ALLOCATIONS.load(Ordering::Relaxed) - before
 }
 
-/// A random-weight EEG-size 3b (C 64, D 128, N 16, 2 blocks) model file.
-fn model_file(dtype: TensorDtype) -> Vec<u8> {
-    let t = 32;
-    let cfg = ModelConfig::eeg(t);
-    let model = registry::build("3b", cfg.clone()).expect("3b in the registry");
+/// A random-weight EEG-size model file (C 64; 3b: D 128, N 16, 2 blocks; causal 1b: D 128,
+/// N 16, Q 6, 2 blocks; mg: n 6, H 64, chunk 8) with the card the trainer's export writes.
+fn model_file(id: &str, dtype: TensorDtype) -> Vec<u8> {
+    let cfg = ModelConfig {
+        causal: id == "1b",
+        ..ModelConfig::eeg(32)
+    };
+    let model = registry::build(id, cfg.clone()).expect("model in the registry");
     let mut s = 7u64;
     let params: Vec<f32> = (0..model.layout().len())
         .map(|_| {
@@ -73,35 +77,17 @@ fn model_file(dtype: TensorDtype) -> Vec<u8> {
             ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.3
         })
         .collect();
-    let card = ModelCard {
-        qssm_version: "0.1.0".into(),
-        model_id: "3b".into(),
-        class_name: "TrueClassicalMamba".into(),
-        causal: true,
-        hyperparameters: Hyperparameters {
-            n_channels: cfg.n_channels,
-            n_times: t,
-            d_model: cfg.d_model,
-            d_state: cfg.d_state,
-            n_qubits: cfg.n_qubits,
-            n_layers: cfg.n_layers,
-            n_classes: cfg.n_classes,
-            dropout: cfg.dropout,
-        },
-        circuit: None,
-        input: InputSpec {
-            sfreq: 160.0,
-            n_times: t,
-            channels: (1..=cfg.n_channels).map(|i| format!("Ch{i}")).collect(),
-            unit: "mV".into(),
-            layout: "channel_major".into(),
-        },
+    let info = ExportInfo {
+        sfreq: 160.0,
+        channels: (1..=cfg.n_channels).map(|i| format!("Ch{i}")).collect(),
+        unit: "mV".into(),
         preprocessing: serde_json::json!({}),
         split: None,
         training: serde_json::json!({}),
         metrics: serde_json::json!({}),
-        dtype: "f32".into(),
     };
+    let card = model_card(model.as_ref(), &info);
+    assert!(card.causal, "{id} streams");
     let tensors: Vec<TensorOut<'_>> = model
         .layout()
         .specs()
@@ -143,7 +129,10 @@ fn exercise(
             s.reset();
         }
         if i % 7 == 0 {
-            emitted += s.prediction().expect("prediction").map_or(0, |p| p.class);
+            emitted += s
+                .prediction()
+                .expect("prediction")
+                .map_or(0, |p| p.class + 1);
         }
     }
     // error paths
@@ -185,41 +174,49 @@ fn streaming_allocates_nothing_after_creation() {
                 .collect()
         })
         .collect();
-    for dtype in [TensorDtype::F32, TensorDtype::F16] {
-        let bytes = model_file(dtype);
-        let model = Engine::from_bytes(&bytes).expect("loads");
-        let ns = model.stream_state_len().unwrap();
-        let mut snap = vec![0.0f32; ns];
-        let mut short = vec![0.0f32; ns - 1];
-        for hop in [1, 5] {
-            let mut own = model.stream(StreamOptions { hop }).unwrap();
-            // warm-up outside the armed region (one-time CPU feature detection)
-            own.push(&samples[0]).unwrap();
-            own.reset();
-            let mut emitted = 0;
-            let n =
-                allocations_in(|| emitted = exercise(&mut own, &samples, &mut snap, &mut short));
-            assert_eq!(
-                n, 0,
-                "{dtype:?} hop {hop}: {n} allocations in the push path (owned buffers)"
-            );
-            assert!(emitted > 0);
-
-            let mut st = vec![0.0f32; ns];
-            let mut sc = vec![0.0f32; model.stream_scratch_len().unwrap()];
-            let n = allocations_in(|| {
-                let mut lent =
-                    Stream::with_buffers(&model, StreamOptions { hop }, &mut st, &mut sc).unwrap();
-                emitted = exercise(&mut lent, &samples, &mut snap, &mut short);
-            });
-            assert_eq!(
-                n, 0,
-                "{dtype:?} hop {hop}: {n} allocations creating + running a stream on lent buffers"
-            );
-            eprintln!(
-                "{dtype:?} hop {hop}: 0 allocations over {} samples",
-                samples.len()
-            );
+    // (model, step): hops of one and five steps
+    for (id, step) in [("3b", 1), ("1b", 32), ("mg", 8)] {
+        for dtype in [TensorDtype::F32, TensorDtype::F16] {
+            check_model(id, step, dtype, &samples);
         }
+    }
+}
+
+/// [`exercise`] on model `id` (step = its chunk) from a `dtype` file, hops of 1 and 5 steps,
+/// owned and lent buffers: no allocation.
+fn check_model(id: &str, step: usize, dtype: TensorDtype, samples: &[Vec<f32>]) {
+    let bytes = model_file(id, dtype);
+    let model = Engine::from_bytes(&bytes).expect("loads");
+    let ns = model.stream_state_len().unwrap();
+    let mut snap = vec![0.0f32; ns];
+    let mut short = vec![0.0f32; ns - 1];
+    for hop in [step, 5 * step] {
+        let mut own = model.stream(StreamOptions { hop }).unwrap();
+        // warm-up outside the armed region (one-time CPU feature detection)
+        own.push(&samples[0]).unwrap();
+        own.reset();
+        let mut emitted = 0;
+        let n = allocations_in(|| emitted = exercise(&mut own, samples, &mut snap, &mut short));
+        assert_eq!(
+            n, 0,
+            "{id} {dtype:?} hop {hop}: {n} allocations in the push path (owned buffers)"
+        );
+        assert!(emitted > 0);
+
+        let mut st = vec![0.0f32; ns];
+        let mut sc = vec![0.0f32; model.stream_scratch_len().unwrap()];
+        let n = allocations_in(|| {
+            let mut lent =
+                Stream::with_buffers(&model, StreamOptions { hop }, &mut st, &mut sc).unwrap();
+            emitted = exercise(&mut lent, samples, &mut snap, &mut short);
+        });
+        assert_eq!(
+            n, 0,
+            "{id} {dtype:?} hop {hop}: {n} allocations creating + running a stream on lent buffers"
+        );
+        eprintln!(
+            "{id} {dtype:?} hop {hop}: 0 allocations over {} samples",
+            samples.len()
+        );
     }
 }

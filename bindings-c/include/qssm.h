@@ -245,7 +245,8 @@ QssmStatus qssm_model_is_causal(const QssmModel *model,
                                 bool *out_causal);
 
 // Whether streams can be created over this model: its card says causal **and** this engine
-// has a recurrent (streaming) mode for the architecture (3b today).
+// has a recurrent (streaming) mode for the architecture (3b, causal 1b, causal
+// QuantumMambaGated).
 //
 // Errors: `QSSM_STATUS_NULL_ARGUMENT`.
 //
@@ -348,7 +349,7 @@ const char *qssm_status_name(uint32_t status);
 //
 // Errors: `QSSM_STATUS_NULL_ARGUMENT`, `QSSM_STATUS_NOT_CAUSAL` (the model cannot stream, see
 // `qssm_model_can_stream`), `QSSM_STATUS_INVALID_HOP` (0 or not a multiple of the
-// model's step size, 1 for 3b).
+// model's step size: 1 for 3b, the chunk size for the chunked causal models).
 //
 // # Safety
 // `model` must be a live handle; `out_stream` must point to a writable `QssmStream *`.

@@ -291,7 +291,8 @@ pub unsafe extern "C" fn qssm_model_is_causal(
 }
 
 /// Whether streams can be created over this model: its card says causal **and** this engine
-/// has a recurrent (streaming) mode for the architecture (3b today).
+/// has a recurrent (streaming) mode for the architecture (3b, causal 1b, causal
+/// QuantumMambaGated).
 ///
 /// Errors: `QSSM_STATUS_NULL_ARGUMENT`.
 ///

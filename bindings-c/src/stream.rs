@@ -93,7 +93,7 @@ fn publish(stream: Stream<'static>, model: Arc<Loaded>, out: *mut *mut QssmStrea
 ///
 /// Errors: `QSSM_STATUS_NULL_ARGUMENT`, `QSSM_STATUS_NOT_CAUSAL` (the model cannot stream, see
 /// `qssm_model_can_stream`), `QSSM_STATUS_INVALID_HOP` (0 or not a multiple of the
-/// model's step size, 1 for 3b).
+/// model's step size: 1 for 3b, the chunk size for the chunked causal models).
 ///
 /// # Safety
 /// `model` must be a live handle; `out_stream` must point to a writable `QssmStream *`.

@@ -19,9 +19,7 @@ pub enum EngineError {
     File(#[from] ModelFileError),
     /// The card's `model_id` is not an architecture this engine runs (see
     /// [`crate::SUPPORTED_MODELS`]).
-    #[error(
-        "unsupported model '{id}' (this engine runs 1b QuantumMambaSSM and 3b TrueClassicalMamba)"
-    )]
+    #[error("unsupported model '{id}' (the engine runs the models listed in SUPPORTED_MODELS)")]
     UnsupportedModel {
         /// the card's `model_id`
         id: String,
@@ -76,7 +74,8 @@ pub enum EngineError {
         index: usize,
     },
     /// Streaming was asked of a model that cannot stream: its card says `causal = false`
-    /// (e.g. 1b), or the engine has no recurrent mode for the architecture.
+    /// (e.g. the reference 1b), or the engine has no recurrent mode for the architecture
+    /// (e.g. 1c, hg).
     #[error("model {id} cannot stream: {reason}")]
     NotCausal {
         /// the card's `model_id`
@@ -121,7 +120,8 @@ pub enum EngineError {
     InvalidHop {
         /// hop asked for
         hop: usize,
-        /// the model's step size (samples per recurrent step)
+        /// the model's step size (samples per recurrent step: 1 for 3b, the chunk size for
+        /// causal 1b and mg)
         chunk: usize,
     },
 }

@@ -11,12 +11,28 @@
 //! * **1b** `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2), including its
 //!   quirks: zero pad rows of the last chunk enter the chunk softmax, block i's SSM starts
 //!   from block i−1's final state, branch weights |c|/√(|α|²+|β|²+|γ|²+1e-8), f64 expectation
-//!   values cast to f32, RY encoding tanh(·)·π with π as f32;
-//! * **3b** `TrueClassicalMamba` (reference `models/TrueClassicalMamba.py`, spec §4.5).
+//!   values cast to f32, RY encoding tanh(·)·π with π as f32; its **causal variant** (card
+//!   `causal = true`: every block's scan from zero, pad rows masked out of the chunk softmax)
+//!   also streams, chunk by chunk (32 samples);
+//! * **1c** `QuantumHydraSSM` (reference `models/QuantumSSM.py`, spec §4.3), window-only:
+//!   three chunk processors (forward, time-reversed, diagonal) mixed by |α|, |β|, |γ| of
+//!   complex weights, then Hydra blocks (forward + backward selective scans, diagonal);
+//! * **3b** `TrueClassicalMamba` (reference `models/TrueClassicalMamba.py`, spec §4.5);
+//!   streams sample by sample;
+//! * **mg** `QuantumMambaGated` (reference `models/QuantumGatedRecurrence.py`, spec
+//!   gated-and-protocols §1.6): per-sample QGR circuits (angles 2π·σ(proj + base), either
+//!   ansatz the card's circuit layout names, `unified…` or `legacy4…`), chunk means, gated
+//!   recurrence h ← o ⊙ tanh(f ⊙ h + i ⊙ g); causal, streams chunk by chunk (its chunk size);
+//! * **hg** `QuantumHydraGated` (same file, §1.7), window-only: forward and time-reversed gated
+//!   recurrences plus a global branch, mixed by |α h_f + β h_b + γ h_g| normalised.
+//!
+//! The gated models' hidden size H, which the card does not record, is read from the stored
+//! shape of their `chunk_agg.1` LayerNorm; the chunk size and ansatz from the card's `circuit`.
 //!
 //! Shape legend used in the docs: C channels, T time samples, D `d_model`, E `d_inner`
-//! (= 2·D), N `d_state`, Q qubits. Input windows are (C, T) **channel-major** in the card's
-//! unit (`input.unit`, **millivolts** for the reference models).
+//! (= 2·D), N `d_state`, Q qubits (n in the gated models), H hidden size of the gated
+//! models. Input windows are (C, T) **channel-major** in the card's unit (`input.unit`,
+//! **millivolts** for the reference models).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), qssm_engine::EngineError> {

@@ -36,6 +36,21 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
         class_name: "TrueClassicalMamba",
         source: "models/TrueClassicalMamba.py",
     },
+    SupportedModel {
+        id: "1c",
+        class_name: "QuantumHydraSSM",
+        source: "models/QuantumSSM.py",
+    },
+    SupportedModel {
+        id: "mg",
+        class_name: "QuantumMambaGated",
+        source: "models/QuantumGatedRecurrence.py",
+    },
+    SupportedModel {
+        id: "hg",
+        class_name: "QuantumHydraGated",
+        source: "models/QuantumGatedRecurrence.py",
+    },
 ];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
@@ -111,7 +126,7 @@ impl Model {
         &self.card
     }
 
-    /// Registry id of the architecture (`1b`, `3b`).
+    /// Registry id of the architecture (`1b`, `1c`, `3b`, `mg`, `hg`).
     pub fn model_id(&self) -> &'static str {
         self.id
     }

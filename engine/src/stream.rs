@@ -3,12 +3,32 @@
 //!
 //! Semantics (prefix-exact): after t samples x_0 … x_{t−1} (each C values, one per channel in
 //! card order), the prediction equals [`Model::classify_window`] — and the trainer's
-//! `forward_eval` — on the (C, t) window of those samples. For 3b (`TrueClassicalMamba`,
-//! causal up to its mean pool, spec §6) this is the recurrent mode of its Mamba blocks (Gu &
-//! Dao 2023 §3.3; `mamba_simple.py:step()`): per block a conv ring buffer (3, E) and an SSM
-//! state (E, N), plus a running sum (D) of the `final_norm` outputs for the mean pool. The mean
-//! covers **everything since the last [`Stream::reset`]**: the reference models were trained on
-//! 3.1 s windows, so reset at the start of each trial/window you want classified.
+//! `forward_eval` — on the (C, t) window of those samples (to rounding, ≤ 1e-4). The models
+//! that stream:
+//! * **3b** (`TrueClassicalMamba`, causal up to its mean pool, spec §6), step 1: the recurrent
+//!   mode of its Mamba blocks (Gu & Dao 2023 §3.3; `mamba_simple.py:step()`): per block a
+//!   conv ring buffer (3, E) and an SSM state (E, N), plus a running sum (D) of the
+//!   `final_norm` outputs for the mean pool;
+//! * **1b, causal variant** (card `causal = true`: every block's scan from zero, pad rows
+//!   masked), step = its chunk size 32: per sample the features and the chunk-attention score
+//!   (an online softmax pool, D + 2 floats), per completed chunk the quantum branches and one
+//!   recurrent step of each Mamba block, plus a running sum of the `output_norm` rows;
+//! * **mg** (`QuantumMambaGated`, causal chunk by chunk, gated spec §1.11), step = its chunk
+//!   size C: per sample the three circuits (q_t into a running sum, Q floats), per completed
+//!   chunk the gated update of h (H floats).
+//!
+//! A chunked model (step > 1) predicts at chunk boundaries: the hop must be a multiple of its
+//! step ([`EngineError::InvalidHop`] otherwise), so every prediction a push returns closes a
+//! chunk. [`Stream::prediction`] also works in between: it closes the partial chunk
+//! tentatively (the state is unchanged), which is what the window path computes on a window of
+//! that many samples (whose last chunk is short) — e.g. the prediction at the end of a 249-sample
+//! window of a C = 8 model, whose last chunk has 1 sample. Non-causal models (the reference 1b,
+//! 1c, hg) cannot stream: [`EngineError::NotCausal`].
+//!
+//! The mean pools (3b, 1b) cover **everything since the last [`Stream::reset`]**, and mg's
+//! recurrence starts at the reset: the reference models were trained on 3.1 s windows, so
+//! reset at the start of each trial/window you want classified (with overlapping windows, one
+//! stream per window).
 //!
 //! Units: [`Stream::push`] takes values in the card's unit (`input.unit`; **millivolts** for
 //! the reference models); [`Stream::push_in`] takes an explicit [`Unit`] and scales.
@@ -56,9 +76,9 @@ use qssm_kernels::ops::loss::cross_entropy_forward;
 pub struct StreamOptions {
     /// Samples between predictions: [`Stream::push`] returns a prediction whenever
     /// `samples_seen` is a multiple of `hop` (default 1 = after every sample). Must be a
-    /// positive multiple of the model's step size (1 for 3b). Larger hops save the classifier
-    /// head (K·D multiply-adds plus a softmax) on the samples in between; the state is updated
-    /// for every sample regardless.
+    /// positive multiple of the model's step size (1 for 3b, the chunk size for causal 1b (32)
+    /// and mg). Larger hops save the classifier head (K·D multiply-adds plus a softmax) on the
+    /// samples in between; the state is updated for every sample regardless.
     pub hop: usize,
 }
 
@@ -108,7 +128,7 @@ fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
 
 impl Model {
     /// Whether [`Self::stream`] works for this model: its card says `causal = true` and the
-    /// engine has a recurrent mode for the architecture (3b).
+    /// engine has a recurrent mode for the architecture (3b, the causal 1b, mg).
     pub fn can_stream(&self) -> bool {
         causal_step(self).is_ok()
     }
@@ -120,22 +140,25 @@ impl Model {
 
     /// Floats of a stream's state buffer: a 4-float header (layout tag, length, sample count)
     /// plus the model's recurrent state — for 3b, 2·D + n_layers·(3·E + E·N)
-    /// (EEG 3b: 4 + 256 + 2·(768 + 4096) = 9988 floats). Errors: [`EngineError::NotCausal`].
+    /// (EEG 3b: 4 + 256 + 2·(768 + 4096) = 9988 floats); for causal 1b, 3·D + 2 +
+    /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, H + 3n (EEG: 4 + 64 + 18 =
+    /// 86). Errors: [`EngineError::NotCausal`].
     pub fn stream_state_len(&self) -> Result<usize, EngineError> {
         Ok(header::LEN + causal_step(self)?.state_len())
     }
 
     /// Floats of a stream's scratch buffer: the converted input sample (C), logits and
     /// probabilities (2·K), and the model's per-step activations (for 3b, 4·D + 6·E + R + 2·N
-    /// with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 2088 = 2156 floats). Errors:
-    /// [`EngineError::NotCausal`].
+    /// with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 2088 = 2156 floats; the quantum models add a circuit
+    /// state vector, 4·2^n + 1 floats). Errors: [`EngineError::NotCausal`].
     pub fn stream_scratch_len(&self) -> Result<usize, EngineError> {
         Ok(self.n_channels() + 2 * self.n_classes() + causal_step(self)?.scratch_len())
     }
 
     /// A [`Stream`] over this model with buffers it allocates now (once). Errors:
-    /// [`EngineError::NotCausal`] (card says `causal = false`, e.g. 1b, or no recurrent mode),
-    /// [`EngineError::InvalidHop`].
+    /// [`EngineError::NotCausal`] (card says `causal = false`, e.g. the reference 1b, or no
+    /// recurrent mode, e.g. hg), [`EngineError::InvalidHop`] (0 or not a multiple of the
+    /// model's step).
     pub fn stream(&self, options: StreamOptions) -> Result<Stream<'_>, EngineError> {
         Stream::new(self, options)
     }
@@ -307,10 +330,12 @@ impl<'a> Stream<'a> {
     }
 
     /// The prediction for the samples seen so far, computed now regardless of the hop; `None`
-    /// before the first sample (or, for a chunked model, between chunk boundaries). Errors:
-    /// [`EngineError::NonFiniteOutput`]. Never allocates.
+    /// before the first sample. For a chunked model between chunk boundaries, the samples since
+    /// the last boundary count as a short last chunk, closed tentatively (the state is
+    /// unchanged): the window path's prediction for a window of `samples_seen` samples.
+    /// Errors: [`EngineError::NonFiniteOutput`]. Never allocates.
     pub fn prediction(&mut self) -> Result<Option<StreamPrediction<'_>>, EngineError> {
-        if self.count == 0 || !self.count.is_multiple_of(self.step.chunk() as u64) {
+        if self.count == 0 {
             return Ok(None);
         }
         self.predict().map(Some)
@@ -411,7 +436,7 @@ impl<'a> Stream<'a> {
         }
     }
 
-    /// Logits, softmax and argmax of the current prefix (count ≥ 1, at a chunk boundary).
+    /// Logits, softmax and argmax of the current prefix (count ≥ 1).
     fn predict(&mut self) -> Result<StreamPrediction<'_>, EngineError> {
         let (c, k) = (self.model.n_channels(), self.model.n_classes());
         let (_, rest) = self.scratch.split_at_mut(c);

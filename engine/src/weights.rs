@@ -12,7 +12,7 @@ use alloc::format;
 use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
-use qssm_formats::model_file::{ModelFile, TensorDtype};
+use qssm_formats::model_file::{ModelFile, ModelFileError, TensorDtype};
 
 /// A weight matrix (out, in) row-major, stored in the model file's dtype.
 #[derive(Clone, Debug)]
@@ -63,6 +63,18 @@ impl<'f, 'a> Loader<'f, 'a> {
     /// [`Matrix`] 2 bytes per value).
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The stored shape of tensor `name`, for a dimension the card does not record (the gated
+    /// models' hidden size H). Reading it does not take the tensor. Errors:
+    /// `File(MissingTensor)`.
+    pub(crate) fn shape(&self, name: &str) -> Result<&'f [usize], EngineError> {
+        let file: &'f ModelFile<'a> = self.file;
+        file.tensors
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.shape.as_slice())
+            .ok_or_else(|| ModelFileError::MissingTensor(name.to_string()).into())
     }
 
     /// The tensor `name` with exactly `shape`, as f32. Errors: `File(MissingTensor)`,

@@ -44,6 +44,16 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
             "none; angles 2*pi*sigmoid(proj(s) + base_params)",
             16,
         ),
+        // group 4 (models/QuantumE2E*.py): composed circuits per chunk of 16 (spec
+        // groups-2-4 §3.6-3.11)
+        "4a" | "4b" | "4c" | "4d" | "4e" => (
+            "unified layers, plus backward layers (angle triple j on wire Q-1-j, backward ring \
+             first) in 4c/4d/4e; 4b-4e scale the single-qubit angles of the mixing layers by \
+             dt = sigmoid(dt_proj(s))",
+            "RY(pi*tanh(encoding_proj(s))) on every wire; raw Linear angles; 4b-4e end with \
+             RY(dt*pi*tanh(input_injection_proj(s)))",
+            crate::models::zoo::CHUNK_SIZE_4X,
+        ),
         _ => (
             match c.ansatz {
                 AnsatzKind::Unified5 => unified,
@@ -58,7 +68,12 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
         n_qubits: c.n_qubits,
         n_layers: c.n_layers,
         encoding: encoding.into(),
-        measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches"),
+        measurement: match model.id() {
+            "4a" | "4b" | "4c" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} of one circuit"),
+            "4d" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} of the S3 superposition of 3 branches"),
+            "4e" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} per core (fwd, bwd), S3 of 3 branches"),
+            _ => format!("X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches"),
+        },
         wire_order: "wire 0 = most significant bit (PennyLane)".into(),
         chunk_size,
     }

@@ -2,8 +2,10 @@
 //!
 //! Data flows EDF → [`data`] (EEGMMIDB epochs, subject split) → [`models`] (forward/backward on
 //! the CPU kernels, parameters in [`params`]) → [`fit`] (training loop, [`optim`],
-//! [`metrics`]) → [`export`] (model file).
+//! [`metrics`]) → [`export`] (model file); [`convert`] re-stores a model file in f16;
+//! [`replay`] runs a recorded EDF+ session through the inference engine (`qssm stream`).
 pub mod cli;
+pub mod convert;
 pub mod data;
 pub mod export;
 pub mod fit;
@@ -11,3 +13,4 @@ pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod replay;

@@ -12,6 +12,9 @@ pub enum Init {
     Uniform(f32, f32),
     /// Every element equal to the value.
     Const(f32),
+    /// N(0, σ²) with the given σ (`torch.randn(..) * σ`; e.g. `circuit_params`, `qff_params`
+    /// of 2a–2c: σ = 0.1). Drawn by Box–Muller from the layout's RNG.
+    Normal(f32),
     /// `A_log` rows = ln(1..=N) (S4D-real init), repeated over the leading dim.
     ALog,
     /// `dt_proj.bias` = softplus⁻¹(dt), dt log-uniform in [1e-3, 0.1), dt clamped below at the
@@ -189,6 +192,13 @@ impl ParamLayout {
             match s.init {
                 Init::Uniform(lo, hi) => v.iter_mut().for_each(|x| *x = rng.gen_range(lo..hi)),
                 Init::Const(c) => v.iter_mut().for_each(|x| *x = c),
+                Init::Normal(sd) => v.iter_mut().for_each(|x| {
+                    // Box–Muller: u1 ∈ (0, 1] so that ln u1 is finite
+                    let u1: f64 = 1.0 - rng.gen_range(0.0..1.0);
+                    let u2: f64 = rng.gen_range(0.0..1.0);
+                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    *x = (sd as f64 * z) as f32;
+                }),
                 Init::ALog => {
                     let n = *s.shape.last().unwrap_or(&1);
                     v.iter_mut()

@@ -48,8 +48,16 @@ fn streamable_models_are_causal_at_every_boundary() {
             "{}: last boundary output differs from the window output by {d}",
             entry.id
         );
-        // boundary k covers samples [0, n_k); perturb one sample at a time
-        for s in (0..t).step_by(3) {
+        // boundary k covers samples [0, n_k); perturb one sample at a time: every third
+        // sample, plus the first sample after and the last sample inside every boundary
+        // (catches a boundary that misses a look-ahead, e.g. the group-4 Conv3's one sample)
+        let mut samples: Vec<usize> = (0..t).step_by(3).collect();
+        for (end, _) in &base {
+            samples.extend([end.saturating_sub(1), *end].into_iter().filter(|&s| s < t));
+        }
+        samples.sort_unstable();
+        samples.dedup();
+        for s in samples {
             let mut xp = x.clone();
             for ch in 0..c {
                 xp[ch * t + s] += 0.5;

@@ -35,7 +35,14 @@ fn every_model_trains_two_epochs_on_bundled_eeg() {
         ..FitConfig::default()
     };
     let mut report = Vec::new();
-    for entry in registry::MODELS {
+    // `QSSM_ZOO_ONLY=4a,4b` restricts the run to those ids (e.g. while developing a model)
+    let only: Option<Vec<String>> = std::env::var("QSSM_ZOO_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    for entry in registry::MODELS
+        .iter()
+        .filter(|e| only.as_ref().is_none_or(|o| o.iter().any(|i| i == e.id)))
+    {
         let model = registry::build(entry.id, ModelConfig::eeg(set.n_times)).unwrap();
         let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(2024));
         let out = fit(model.as_ref(), params, train, val, &fcfg, &mut |_| {})

@@ -11,6 +11,7 @@
 //! of a prefix of t samples are `classifier(sum / t)`.
 use super::layers::{mean_over_rows, Linear, RmsNorm};
 use super::mamba_block::MambaBlock;
+use super::running_mean;
 use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -99,24 +100,13 @@ impl CausalStep for TrueClassicalMamba {
             layers = next;
         }
         self.final_norm.apply_one(f, u);
-        // Kahan summation: sum − comp is the running sum to ~1 ulp however long the stream
-        for ((s, c), &v) in sum.iter_mut().zip(comp.iter_mut()).zip(f.iter()) {
-            let y = v - *c;
-            let next = *s + y;
-            *c = (next - *s) - y;
-            *s = next;
-        }
+        running_mean::add(sum, comp, f);
     }
 
     fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
         let d = self.d;
-        let (sum, comp) = (&state[..d], &state[d..2 * d]);
         let pooled = &mut scratch[..d];
-        // the window path's order: sum, then × (1/L)
-        let inv = 1.0 / t as f32;
-        for ((p, &s), &c) in pooled.iter_mut().zip(sum).zip(comp) {
-            *p = (s - c) * inv;
-        }
+        running_mean::mean(pooled, &state[..d], &state[d..2 * d], t);
         self.classifier.apply_one(logits, pooled);
     }
 }

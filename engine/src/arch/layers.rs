@@ -103,6 +103,15 @@ impl LayerNorm {
         );
         y
     }
+
+    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as
+    /// [`Self::apply`].
+    pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
+        let (mut mean, mut rstd) = ([0.0f32; 1], [0.0f32; 1]);
+        layernorm_forward(
+            y, &mut mean, &mut rstd, x, &self.w, &self.b, 1, self.d, NORM_EPS,
+        );
+    }
 }
 
 /// The reference's `RMSNorm(d)`: `<name>.weight` (d), eps inside the sqrt, no bias.

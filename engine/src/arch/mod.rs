@@ -1,16 +1,26 @@
 //! The architectures the engine runs, one module per model, composed of shared inference
-//! blocks ([`layers`], [`ssm`], [`mamba_block`], [`qsb`], [`chunk_processor`]) which in turn
-//! call the `qssm_kernels` forward ops. The window path works on one token-major window
+//! blocks ([`layers`], [`ssm`], [`mamba_block`], [`hydra_block`], [`qsb`], [`qsb_qgr`],
+//! [`chunk_processor`], [`gated_recurrence`]) which in turn call the `qssm_kernels` forward
+//! ops. The window path works on one token-major window
 //! (T, C); causal architectures also run in recurrent mode ([`step::CausalStep`], one sample
 //! at a time, for [`crate::stream`]).
 mod chunk_processor;
 mod cmamba;
+mod gated_config;
+mod gated_recurrence;
+mod hydra_block;
 mod layers;
 mod mamba_block;
 mod matvec;
+mod qhydra_gated;
+mod qhydra_ssm;
+mod qmamba_gated;
 mod qmamba_ssm;
 mod qsb;
+mod qsb_qgr;
+mod running_mean;
 mod ssm;
+mod statevec;
 pub(crate) mod step;
 
 use crate::error::EngineError;
@@ -26,6 +36,12 @@ pub(crate) enum Arch {
     QuantumMambaSsm(Box<qmamba_ssm::QuantumMambaSsm>),
     /// 3b
     TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
+    /// 1c (window-only)
+    QuantumHydraSsm(Box<qhydra_ssm::QuantumHydraSsm>),
+    /// mg
+    QuantumMambaGated(Box<qmamba_gated::QuantumMambaGated>),
+    /// hg (window-only)
+    QuantumHydraGated(Box<qhydra_gated::QuantumHydraGated>),
 }
 
 impl Arch {
@@ -44,16 +60,34 @@ impl Arch {
                 let m = cmamba::TrueClassicalMamba::load(ld, card)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
+            "1c" => {
+                let m = qhydra_ssm::QuantumHydraSsm::load(ld, card)?;
+                Ok(Self::QuantumHydraSsm(Box::new(m)))
+            }
+            "mg" => {
+                let m = qmamba_gated::QuantumMambaGated::load(ld, card)?;
+                Ok(Self::QuantumMambaGated(Box::new(m)))
+            }
+            "hg" => {
+                let m = qhydra_gated::QuantumHydraGated::load(ld, card)?;
+                Ok(Self::QuantumHydraGated(Box::new(m)))
+            }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
         }
     }
 
-    /// The recurrent mode of the architecture, if it has one (3b); `None` for window-only
-    /// architectures (1b: its block 1 starts from block 0's final state, spec §6).
+    /// The recurrent mode of the architecture, if it has one (3b, the causal variant of 1b,
+    /// mg); `None` for window-only architectures (the reference 1b: its block 1 starts from
+    /// block 0's final state; 1c: backward scans over the whole window; hg: a time-reversed
+    /// branch and a global mean; spec §6, gated §1.11).
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
-            Self::QuantumMambaSsm(_) => None,
+            Self::QuantumMambaSsm(m) if m.is_causal() => Some(m.as_ref()),
+            Self::QuantumMambaSsm(_) | Self::QuantumHydraSsm(_) | Self::QuantumHydraGated(_) => {
+                None
+            }
             Self::TrueClassicalMamba(m) => Some(m.as_ref()),
+            Self::QuantumMambaGated(m) => Some(m.as_ref()),
         }
     }
 
@@ -61,7 +95,10 @@ impl Arch {
     pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
         match self {
             Self::QuantumMambaSsm(m) => m.logits(xt),
+            Self::QuantumMambaGated(m) => m.logits(xt),
+            Self::QuantumHydraGated(m) => m.logits(xt),
             Self::TrueClassicalMamba(m) => m.logits(xt),
+            Self::QuantumHydraSsm(m) => m.logits(xt),
         }
     }
 }

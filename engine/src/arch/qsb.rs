@@ -6,6 +6,7 @@
 //! [`qssm_kernels::circuit::circuit_forward`]; the weighted product is f64, cast to f32 (the
 //! reference's `.float()`).
 use super::layers::Linear;
+use super::statevec::{self, MAX_QUBITS};
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
@@ -98,5 +99,33 @@ impl QsbQssm {
             }
         }
         out
+    }
+
+    /// Floats of scratch [`Self::apply_one`] needs: encoding pre-activations and angles (2Q),
+    /// θ (K), a state vector.
+    pub(crate) fn scratch_len(&self) -> usize {
+        2 * self.q + self.k + statevec::scratch_floats(self.program.state_len())
+    }
+
+    /// One chunk summary s (F) → `out` (9Q), laid out as a row of [`Self::apply`];
+    /// `scratch` ≥ [`Self::scratch_len`]. The circuits run from the [`Program`] built at load;
+    /// no allocation. Same math as [`Self::apply`] (projections as matrix–vector products).
+    pub(crate) fn apply_one(&self, out: &mut [f32], s: &[f32], scratch: &mut [f32]) {
+        let q = self.q;
+        let (pre, rest) = scratch.split_at_mut(q);
+        let (enc, rest) = rest.split_at_mut(q);
+        let (theta, rest) = rest.split_at_mut(self.k);
+        let psi = statevec::carve(rest, self.program.state_len());
+        self.input_proj.apply_one(pre, s);
+        tanh_forward(enc, pre);
+        enc.iter_mut().for_each(|v| *v *= PI_F32);
+        let mut m = [0.0f64; 3 * MAX_QUBITS];
+        for (b, row) in out[..9 * q].chunks_exact_mut(3 * q).enumerate() {
+            self.proj[b].apply_one(theta, s);
+            circuit_forward(&self.program, theta, enc, psi, &mut m[..3 * q]);
+            for (o, mv) in row.iter_mut().zip(&m) {
+                *o = (self.w[b] as f64 * mv) as f32;
+            }
+        }
     }
 }

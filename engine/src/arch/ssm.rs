@@ -1,7 +1,7 @@
 //! Selective SSM (Mamba S6) for inference, in the reference's two flavours:
 //!
-//! * `MambaSelectiveSSM` of `models/QuantumSSM.py` (1b; spec §3.3): names under
-//!   `<block>.ssm.`, `A_log` (N) shared by all channels, dt_rank R = E/16, an extra
+//! * `MambaSelectiveSSM` of `models/QuantumSSM.py` (1b, 1c; spec §3.3): names under
+//!   `<block>.ssm.` (1b) or `<block>.bidirectional_ssm.{forward,backward}_ssm.` (1c), `A_log` (N) shared by all channels, dt_rank R = E/16, an extra
 //!   `out_proj` (E → E, no bias) on the scan output;
 //! * `SelectiveSSM` of `models/TrueClassicalMamba.py` (3b; spec §3.6): `x_proj` named
 //!   `<block>.x_proj`, `A_log` (E, N), R = ⌈D/16⌉, no out_proj.
@@ -55,14 +55,27 @@ impl SelectiveSsm {
         e: usize,
         n: usize,
     ) -> Result<Self, EngineError> {
+        Self::load_quantum_ssm_module(ld, &format!("{prefix}.ssm"), e, n)
+    }
+
+    /// A `MambaSelectiveSSM` (QuantumSSM.py flavour) registered under the module name
+    /// `module` (1b: `mamba_layers.0.ssm`; 1c: `hydra_layers.0.bidirectional_ssm.forward_ssm`):
+    /// tensors `<module>.{A_log (N), D (E), x_proj.weight (R+2N, E), dt_proj.weight (E, R),
+    /// dt_proj.bias (E), out_proj.weight (E, E)}`, R = E/16.
+    pub(crate) fn load_quantum_ssm_module(
+        ld: &mut Loader<'_, '_>,
+        module: &str,
+        e: usize,
+        n: usize,
+    ) -> Result<Self, EngineError> {
         let r = e / 16;
-        let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[n])?;
-        let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
-        let x_proj = Linear::load(ld, &format!("{prefix}.ssm.x_proj"), e, r + 2 * n, false)?;
-        let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
+        let a_log = ld.take(&format!("{module}.A_log"), &[n])?;
+        let d_skip = ld.take(&format!("{module}.D"), &[e])?;
+        let x_proj = Linear::load(ld, &format!("{module}.x_proj"), e, r + 2 * n, false)?;
+        let dt_proj = Linear::load(ld, &format!("{module}.dt_proj"), r, e, true)?;
         let out_proj = Some(Linear::load(
             ld,
-            &format!("{prefix}.ssm.out_proj"),
+            &format!("{module}.out_proj"),
             e,
             e,
             false,

@@ -6,14 +6,16 @@
 //! Contract (checked by `tests/engine_stream.rs` for every implementation):
 //! * the initial state is **all zeros** (a reset is a fill with 0.0);
 //! * after steps t = 0, 1, …, T−1 with samples x_0 … x_{T−1}, [`CausalStep::logits`] with
-//!   `t = T` equals the window forward of the model on those T samples (prefix semantics);
+//!   `t = T` equals the window forward of the model on those T samples (prefix semantics),
+//!   for every T ≥ 1 — a chunked model closes a partial last chunk tentatively, in scratch;
 //! * `step` and `logits` never allocate and never fail (the input was validated: C finite
 //!   values in the model's unit); state and scratch lengths are exactly the advertised ones.
 
 /// A causal architecture in recurrent mode. Shapes: C channels, D `d_model`, K classes.
 pub(crate) trait CausalStep: Sync {
-    /// Samples per model step: logits exist after multiples of it (1 for per-sample models;
-    /// a chunked model would say its chunk size).
+    /// Samples per model step: 1 for per-sample models (3b), the chunk size for chunked ones
+    /// (causal 1b, mg), whose state advances a chunk at a time; a stream's hop is a multiple
+    /// of it.
     fn chunk(&self) -> usize;
     /// Floats of recurrent state (everything that carries over from one sample to the next).
     fn state_len(&self) -> usize;
@@ -22,7 +24,8 @@ pub(crate) trait CausalStep: Sync {
     /// Consumes sample `t` (0-based since the zero state): `x` (C) in the model's unit,
     /// finite. Advances `state`.
     fn step(&self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]);
-    /// Logits (K) of the prefix of `t ≥ 1` samples (a multiple of [`Self::chunk`]) from the
-    /// state after those samples, written into `logits`.
+    /// Logits (K) of the prefix of `t ≥ 1` samples from the state after those samples,
+    /// written into `logits` (between chunk boundaries: the partial chunk closed in scratch,
+    /// the state unchanged).
     fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]);
 }

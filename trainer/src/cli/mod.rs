@@ -1,9 +1,13 @@
-//! The `trainer` command line (clap): `fit`, `models`, `bench`, `classify`.
+//! The `trainer` command line (clap): `fit`, `models`, `bench`, `classify`, `export`; and the
+//! device-side `qssm` command line ([`qssm`]: `stream`).
 //! Errors print as one line (`error: …`) with a non-zero exit status.
 pub mod bench;
 pub mod classify;
+pub mod export;
 pub mod fit;
 pub mod models;
+pub mod qssm;
+pub mod stream;
 pub mod subjects;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +32,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Classify EEGMMIDB windows with an exported model through the inference engine.
     Classify(classify::ClassifyArgs),
+    /// Re-store an existing model file's weights in another dtype (f16: half the size).
+    Export(export::ExportArgs),
 }
 
 /// Runs the parsed command.
@@ -37,5 +43,6 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Classify(a) => classify::run(a),
+        Command::Export(a) => export::run(a),
     }
 }

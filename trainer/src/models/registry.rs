@@ -1,5 +1,8 @@
 //! The zoo registry: ids, class names and constructors.
+use super::zoo::QuantumHydraSuperposition;
+use super::zoo::{ClassicalQuantumAttention, QuantumMixingSsm};
 use super::zoo::{ClassicalTransformer, QuantumTransformer};
+use super::zoo::{E2eVariant, QuantumE2e, QuantumE2eSuperposition};
 use super::zoo::{
     QuantumHydraGated, QuantumHydraSsm, QuantumMambaGated, QuantumMambaSsm, TrueClassicalHydra,
     TrueClassicalMamba,
@@ -75,6 +78,46 @@ pub const MODELS: &[ModelEntry] = &[
         streamable: false,
     },
     ModelEntry {
+        id: "2a",
+        class_name: "ClassicalQuantumAttention",
+        group: 2,
+        features: "classical",
+        mixing: "quantum-attention",
+        streamable: false, // one output per fixed window (LCU over all chunks)
+    },
+    ModelEntry {
+        id: "2b",
+        class_name: "ClassicalMambaQuantumSSM",
+        group: 2,
+        features: "classical",
+        mixing: "quantum-mamba",
+        streamable: false, // layer 1 starts from layer 0's final state
+    },
+    ModelEntry {
+        id: "2c",
+        class_name: "ClassicalHydraQuantumSSM",
+        group: 2,
+        features: "classical",
+        mixing: "quantum-hydra",
+        streamable: false, // backward recurrences
+    },
+    ModelEntry {
+        id: "2d",
+        class_name: "QuantumMambaHydraSSM",
+        group: 2,
+        features: "classical",
+        mixing: "quantum-superposition",
+        streamable: true, // chunk by chunk (spec groups-2-4 §4.3 R1)
+    },
+    ModelEntry {
+        id: "2e",
+        class_name: "QuantumHydraHydraSSM",
+        group: 2,
+        features: "classical",
+        mixing: "quantum-superposition-x2",
+        streamable: true, // chunk by chunk (spec groups-2-4 §4.3 R1)
+    },
+    ModelEntry {
         id: "mg",
         class_name: "QuantumMambaGated",
         group: 0,
@@ -89,6 +132,46 @@ pub const MODELS: &[ModelEntry] = &[
         features: "quantum",
         mixing: "gated-recurrence",
         streamable: false,
+    },
+    ModelEntry {
+        id: "4a",
+        class_name: "QuantumTransformerE2E",
+        group: 4,
+        features: "quantum",
+        mixing: "quantum-transformer",
+        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (spec groups-2-4 §4.3 R1)
+    },
+    ModelEntry {
+        id: "4b",
+        class_name: "QuantumMambaE2E",
+        group: 4,
+        features: "quantum",
+        mixing: "quantum-mamba",
+        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
+    },
+    ModelEntry {
+        id: "4c",
+        class_name: "QuantumHydraE2E",
+        group: 4,
+        features: "quantum",
+        mixing: "quantum-hydra",
+        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
+    },
+    ModelEntry {
+        id: "4d",
+        class_name: "QuantumMambaE2E_Superposition",
+        group: 4,
+        features: "quantum",
+        mixing: "quantum-mamba-superposition",
+        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
+    },
+    ModelEntry {
+        id: "4e",
+        class_name: "QuantumHydraE2E_Superposition",
+        group: 4,
+        features: "quantum",
+        mixing: "quantum-hydra-superposition",
+        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
     },
 ];
 
@@ -115,8 +198,18 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "3b" => Box::new(TrueClassicalMamba::new(cfg)),
         "1c" => Box::new(QuantumHydraSsm::new(cfg)),
         "3c" => Box::new(TrueClassicalHydra::new(cfg)),
+        "2d" => Box::new(QuantumHydraSuperposition::mamba_hydra(cfg)),
+        "2e" => Box::new(QuantumHydraSuperposition::hydra_hydra(cfg)),
         "mg" => Box::new(QuantumMambaGated::new(cfg)),
         "hg" => Box::new(QuantumHydraGated::new(cfg)),
+        "2a" => Box::new(ClassicalQuantumAttention::new(cfg)),
+        "2b" => Box::new(QuantumMixingSsm::mamba(cfg)),
+        "2c" => Box::new(QuantumMixingSsm::hydra(cfg)),
+        "4a" => Box::new(QuantumE2e::new(cfg, E2eVariant::Transformer)),
+        "4b" => Box::new(QuantumE2e::new(cfg, E2eVariant::Mamba)),
+        "4c" => Box::new(QuantumE2e::new(cfg, E2eVariant::Hydra)),
+        "4d" => Box::new(QuantumE2eSuperposition::new(cfg, false)),
+        "4e" => Box::new(QuantumE2eSuperposition::new(cfg, true)),
         other => return Err(UnknownModel(other.to_string())),
     })
 }

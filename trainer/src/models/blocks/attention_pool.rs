@@ -30,7 +30,7 @@ pub struct AttentionPoolCache {
     /// padded input (nc·cs, F)
     pub up: Vec<f32>,
     /// tanh(att0(up)) (nc·cs, h)
-    t1: Vec<f32>,
+    pub t1: Vec<f32>,
     /// scores (nc·cs)
     pub scores: Vec<f32>,
     /// softmax weights (nc·cs)
@@ -87,6 +87,12 @@ impl AttentionPool {
         chunk_pool_forward(&mut s, &mut c.wts, &c.up, &c.scores, nc, cs, f);
         (c.cs, c.nc, c.t) = (cs, nc, t);
         s
+    }
+
+    /// The hidden pre-activation att0(up) (nc·cs, h) of a forward (`<name>.0` output; for
+    /// traces — recomputed, not cached).
+    pub fn hidden_pre(&self, p: &[f32], c: &AttentionPoolCache) -> Vec<f32> {
+        self.att0.apply(p, &c.up, c.nc * c.cs)
     }
 
     /// Backward: accumulates parameter gradients into `g` and du (T, F) from ds (nc, F).

@@ -34,7 +34,8 @@ pub struct ClassifierHead {
 #[derive(Clone, Debug, Default)]
 pub struct HeadCache {
     x: Vec<f32>,
-    pre: Vec<f32>,
+    /// hidden pre-activation `<name>.0` output (H)
+    pub pre: Vec<f32>,
     /// hidden after activation and dropout (H)
     pub hidden: Vec<f32>,
     mask: Vec<f32>,
@@ -107,8 +108,10 @@ pub struct OutputProj {
 #[derive(Clone, Debug, Default)]
 pub struct OutputProjCache {
     x: Vec<f32>,
-    o0: Vec<f32>,
-    o1: Vec<f32>,
+    /// `<name>.0` (Linear) output (L, D)
+    pub o0: Vec<f32>,
+    /// `<name>.1` (LayerNorm) output (L, D)
+    pub o1: Vec<f32>,
     ln: NormCache,
     mask: Vec<f32>,
     rows: usize,

@@ -2,11 +2,14 @@
 //! the flat buffer (see [`crate::params`]), a `forward` that fills a cache, and a `backward`
 //! that accumulates parameter gradients and returns (accumulates) the input gradient.
 //! Layout: one sample, token-major `(L, D)`.
+pub mod angle_proj;
 pub mod attention;
 pub mod attention_pool;
+pub mod chunk_front;
 pub mod chunk_processor;
 pub mod composed_circuit;
 pub mod conv;
+pub mod conv_front_end;
 pub mod dropout;
 pub mod gated_recurrence;
 pub mod head;
@@ -19,17 +22,22 @@ pub mod pool;
 pub mod positional;
 pub mod qsb;
 pub mod qsb_qgr;
+pub mod quantum_ssm_core;
 pub mod seq_pool_head;
 pub mod ssm;
+pub mod superposition_core;
 pub mod transformer;
 
+pub use angle_proj::{AngleMap, AngleProj, AngleProjOut};
 pub use attention::{AttentionCache, MultiHeadSelfAttention};
 pub use attention_pool::{AttentionPool, AttentionPoolCache};
+pub use chunk_front::{ChunkFront, ChunkFrontCache};
 pub use chunk_processor::ChunkProcessor;
 pub use composed_circuit::{
     Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun, ComposedCircuit,
 };
 pub use conv::CausalConv;
+pub use conv_front_end::{ConvFrontEnd, ConvFrontEndCache};
 pub use dropout::Dropout;
 pub use gated_recurrence::{CgsCache, ChunkedGatedSuperposition};
 pub use head::{ClassifierHead, HeadAct, HeadCache, OutputProj, OutputProjCache};
@@ -41,6 +49,8 @@ pub use norm::{LayerNorm, NormCache, RmsNorm};
 pub use positional::PositionalEncoding;
 pub use qsb::QsbQssm;
 pub use qsb_qgr::QsbQgr;
+pub use quantum_ssm_core::{QssmCache, QuantumSsmCore};
 pub use seq_pool_head::{SeqPoolHead, SeqPoolHeadCache};
 pub use ssm::SelectiveSsm;
+pub use superposition_core::{SuperpositionCore, SuperpositionRun};
 pub use transformer::{TransformerBlock, TransformerBlockCache};

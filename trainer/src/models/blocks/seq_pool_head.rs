@@ -10,6 +10,7 @@
 use super::attention_pool::{AttentionPool, AttentionPoolCache};
 use super::head::{ClassifierHead, HeadAct, HeadCache, OutputProj, OutputProjCache};
 use crate::params::ParamLayout;
+use qssm_kernels::ops::activation::silu_forward;
 use rand_chacha::ChaCha8Rng;
 
 /// OP_k → SeqPool → H_silu.
@@ -31,6 +32,8 @@ pub struct SeqPoolHeadCache {
     /// pooled feature r (D) (`seq_attention` pooling output)
     pub pooled: Vec<f32>,
     head: HeadCache,
+    /// outputs (n_out)
+    pub out: Vec<f32>,
     nc: usize,
 }
 
@@ -56,7 +59,8 @@ impl SeqPoolHead {
         c.nc = nc;
         c.f = self.op.forward(p, q, nc, rng.as_deref_mut(), &mut c.op);
         c.pooled = self.seq.forward_block(p, &c.f, nc, nc, &mut c.seq);
-        self.head.forward(p, &c.pooled, rng, &mut c.head)
+        c.out = self.head.forward(p, &c.pooled, rng, &mut c.head);
+        c.out.clone()
     }
 
     /// Accumulates parameter gradients and dq (nc, k) from d outputs.
@@ -73,6 +77,33 @@ impl SeqPoolHead {
         let mut df = vec![0.0; c.nc * self.d];
         self.seq.backward(p, g, &c.seq, &dpooled, &mut df);
         self.op.backward(p, g, &c.op, &df, dq);
+    }
+
+    /// The reference's `act.*` intermediates of the tail (from an eval [`Self::forward`] in
+    /// `c`): `output_proj.{0,1,2,3}` and `output_proj` (nc, D); `seq_attention.{0,1}`
+    /// (nc, D/4), `seq_attention.2` and `seq_attention` (nc) scores; `classifier.{0,1,2}`
+    /// (D/2), `classifier.3` and `classifier` (n_out).
+    pub fn trace(&self, p: &[f32], c: &SeqPoolHeadCache) -> Vec<(String, Vec<f32>)> {
+        let mut op2 = vec![0.0; c.op.o1.len()];
+        silu_forward(&mut op2, &c.op.o1);
+        let mut h1 = vec![0.0; c.head.pre.len()];
+        silu_forward(&mut h1, &c.head.pre);
+        vec![
+            ("output_proj.0".into(), c.op.o0.clone()),
+            ("output_proj.1".into(), c.op.o1.clone()),
+            ("output_proj.2".into(), op2),
+            ("output_proj.3".into(), c.f.clone()),
+            ("output_proj".into(), c.f.clone()),
+            ("seq_attention.0".into(), self.seq.hidden_pre(p, &c.seq)),
+            ("seq_attention.1".into(), c.seq.t1.clone()),
+            ("seq_attention.2".into(), c.seq.scores.clone()),
+            ("seq_attention".into(), c.seq.scores.clone()),
+            ("classifier.0".into(), c.head.pre.clone()),
+            ("classifier.1".into(), h1),
+            ("classifier.2".into(), c.head.hidden.clone()),
+            ("classifier.3".into(), c.out.clone()),
+            ("classifier".into(), c.out.clone()),
+        ]
     }
 
     /// Eval-mode outputs over the first k+1 chunks, k = 0..nc: element k is the head applied to

@@ -1,0 +1,310 @@
+//! The inference engine's window path for **1c** `QuantumHydraSSM` (reference
+//! `models/QuantumSSM.py`, spec §4.3) against the trainer (`forward_eval`, the oracle) and the
+//! reference fixtures `1c`, `1c_bigdt`: a model file is built from the parameters (fixture
+//! `param.*`, or a random init from the trainer registry) with the trainer's model card,
+//! serialised with `qssm_formats::model_file::to_bytes`, loaded by the engine, and its logits
+//! compared (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
+//! Also: 1c cannot stream (typed [`EngineError::NotCausal`]), a 1c card claiming
+//! `causal = true` is inconsistent, missing tensors are named, the unused norms are optional.
+use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
+use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
+use qssm_tests::{max_abs_diff, Fixture};
+use qssm_trainer::export::{model_card, ExportInfo};
+use qssm_trainer::models::{registry, Model, ModelConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A trainer 1c with parameters and windows (B, C, T) in mV.
+struct Case {
+    model: Box<dyn Model>,
+    params: Vec<f32>,
+    x: Vec<f32>,
+    b: usize,
+    /// fixture `output.logits_eval` (B, n_classes), if from a fixture
+    want: Option<Vec<f32>>,
+}
+
+impl Case {
+    fn window(&self, i: usize) -> &[f32] {
+        let n = self.x.len() / self.b;
+        &self.x[i * n..(i + 1) * n]
+    }
+}
+
+/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn from_fixture(name: &str) -> Option<Case> {
+    let fx = Fixture::load(name)?;
+    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
+    let model = registry::build("1c", cfg).expect("1c in the registry");
+    let mut params = vec![0.0f32; model.layout().len()];
+    for spec in model.layout().specs() {
+        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
+    }
+    Some(Case {
+        model,
+        params,
+        x: fx.get("input.x").data.clone(),
+        b: fx.meta_usize("B"),
+        want: Some(fx.get("output.logits_eval").data.clone()),
+    })
+}
+
+/// 1c with the trainer's random init (`ParamLayout::init`, seed `seed`) for `cfg`, with `b`
+/// windows of noise at EEG scale (±50 µV = ±0.05 mV).
+fn random_init(cfg: ModelConfig, seed: u64, b: usize) -> Case {
+    let model = registry::build("1c", cfg).expect("1c in the registry");
+    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n = model.config().n_channels * model.config().n_times;
+    let x = noise(seed + 1, b * n).iter().map(|v| v * 0.05).collect();
+    Case {
+        model,
+        params,
+        x,
+        b,
+        want: None,
+    }
+}
+
+/// A small 1c (no fixture needed): C = 4, T = 40 (two chunks, the last one padded; the
+/// backward processor's pad rows at the start), D = 16, N = 4, Q = 2, 3 blocks, 3 classes.
+fn small() -> Case {
+    random_init(
+        ModelConfig {
+            n_channels: 4,
+            n_times: 40,
+            d_model: 16,
+            d_state: 4,
+            n_qubits: 2,
+            n_layers: 3,
+            n_classes: 3,
+            ..ModelConfig::eeg(40)
+        },
+        11,
+        3,
+    )
+}
+
+/// The trainer's model card for `m` (input in mV at 160 Hz, channels `Ch1..ChC`).
+fn card(m: &dyn Model) -> ModelCard {
+    model_card(
+        m,
+        &ExportInfo {
+            sfreq: 160.0,
+            channels: (1..=m.config().n_channels)
+                .map(|i| format!("Ch{i}"))
+                .collect(),
+            unit: "mV".into(),
+            preprocessing: serde_json::json!({ "note": "test model" }),
+            split: None,
+            training: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+        },
+    )
+}
+
+/// The model file of `case` with `card`, every layout tensor `keep` accepts.
+fn blob_with(
+    case: &Case,
+    card: &ModelCard,
+    dtype: TensorDtype,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<u8> {
+    let tensors: Vec<TensorOut<'_>> = case
+        .model
+        .layout()
+        .specs()
+        .iter()
+        .filter(|s| keep(&s.name))
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &case.params[s.range.clone()],
+        })
+        .collect();
+    to_bytes(card, &tensors, dtype).expect("serialises")
+}
+
+fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
+    blob_with(case, &card(case.model.as_ref()), dtype, |_| true)
+}
+
+/// Engine (f32 file) vs trainer (and fixture): ≤ 1e-5; f16 file vs f32 file: same class,
+/// logits within 1e-2. Returns (max |engine − trainer|, max |f16 − f32|).
+fn check(name: &str, case: &Case) -> (f32, f32) {
+    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
+    assert_eq!(e32.model_id(), "1c");
+    assert_eq!(e32.card().class_name, "QuantumHydraSSM");
+    let bytes16 = blob(case, TensorDtype::F16);
+    let e16 = Engine::from_bytes(&bytes16).expect("engine loads the f16 file");
+    assert_eq!(e16.card().dtype, "f16");
+    assert!(e16.weight_bytes() < e32.weight_bytes());
+    let (mut d_trainer, mut d_f16) = (0.0f32, 0.0f32);
+    for i in 0..case.b {
+        let p = e32
+            .classify_window(case.window(i))
+            .expect("window classifies");
+        let want = case.model.forward_eval(&case.params, case.window(i));
+        let d = max_abs_diff(&p.logits, &want);
+        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
+        d_trainer = d_trainer.max(d);
+        if let Some(fx) = &case.want {
+            let k = p.logits.len();
+            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
+            assert!(d <= 1e-5, "{name}: engine vs fixture, sample {i}: {d:e}");
+        }
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!(
+            (sum - 1.0).abs() <= 1e-6,
+            "{name}: probabilities sum to {sum}"
+        );
+        let p16 = e16
+            .classify_window(case.window(i))
+            .expect("f16 window classifies");
+        let d = max_abs_diff(&p.logits, &p16.logits);
+        assert!(d <= 1e-2, "{name}: f16 vs f32, sample {i}: {d:e}");
+        assert_eq!(
+            p.class, p16.class,
+            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
+            p.logits, p16.logits
+        );
+        d_f16 = d_f16.max(d);
+    }
+    eprintln!(
+        "{name}: max |engine − trainer| = {d_trainer:e}; f16 file {} bytes (weights {} vs {} bytes f32), max |f16 − f32| = {d_f16:e}",
+        bytes16.len(),
+        e16.weight_bytes(),
+        e32.weight_bytes()
+    );
+    (d_trainer, d_f16)
+}
+
+#[test]
+fn fixture_1c() {
+    if let Some(case) = from_fixture("1c") {
+        check("fixture 1c", &case);
+    }
+}
+
+#[test]
+fn fixture_1c_bigdt() {
+    if let Some(case) = from_fixture("1c_bigdt") {
+        check("fixture 1c_bigdt", &case);
+    }
+}
+
+#[test]
+fn small_random_1c_matches_the_trainer() {
+    check("small 1c", &small());
+}
+
+/// The EEG configuration (C = 64, D = 128, N = 16, Q = 6, 2 blocks) at 160 Hz (T = 497,
+/// 16 chunks, the last one padded) and 40 Hz (T = 125, 4 chunks), trainer random init.
+#[test]
+fn eeg_config_random_1c_matches_the_trainer() {
+    for (t, seed) in [(497, 2024), (125, 7)] {
+        let case = random_init(ModelConfig::eeg(t), seed, 2);
+        check(&format!("EEG 1c, T = {t}"), &case);
+    }
+}
+
+#[test]
+fn streaming_1c_is_a_typed_error() {
+    let case = small();
+    let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+    assert!(!engine.card().causal);
+    assert!(!engine.can_stream());
+    match engine.stream(StreamOptions::default()) {
+        Err(EngineError::NotCausal { id, .. }) => assert_eq!(id, "1c"),
+        other => panic!("1c stream: {other:?}"),
+    }
+    assert!(matches!(
+        engine.stream_state_len(),
+        Err(EngineError::NotCausal { .. })
+    ));
+    // a 1c card claiming causality contradicts the architecture
+    let mut c = card(case.model.as_ref());
+    c.causal = true;
+    let e = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true))
+        .expect_err("a causal 1c card is rejected");
+    assert!(matches!(e, EngineError::Mismatch { .. }), "{e:?}");
+}
+
+#[test]
+fn missing_1c_tensor_is_named() {
+    let case = small();
+    for gone in [
+        "gamma",
+        "quantum_backward.output_proj.1.bias",
+        "hydra_layers.2.bidirectional_ssm.backward_ssm.A_log",
+        "hydra_layers.0.bidirectional_ssm.alpha",
+        "output_layer.weight",
+    ] {
+        let e = Engine::from_bytes(&blob_with(
+            &case,
+            &card(case.model.as_ref()),
+            TensorDtype::F32,
+            |n| n != gone,
+        ))
+        .expect_err("loading must fail");
+        match e {
+            EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
+            e => panic!("without {gone}: {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn unused_1c_norms_are_optional() {
+    // the reference constructs hydra_layers.i.norm and .bidirectional_ssm.norm but never uses
+    // them: a file without them loads and gives the same logits
+    let case = small();
+    let full = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+    let lean = Engine::from_bytes(&blob_with(
+        &case,
+        &card(case.model.as_ref()),
+        TensorDtype::F32,
+        |n| !n.ends_with(".norm.weight") && !n.ends_with(".norm.bias"),
+    ))
+    .unwrap();
+    assert_eq!(lean.weight_bytes(), full.weight_bytes());
+    assert_eq!(
+        full.classify_window(case.window(0)).unwrap(),
+        lean.classify_window(case.window(0)).unwrap()
+    );
+}
+
+#[test]
+fn bad_1c_input_is_rejected() {
+    let case = small();
+    let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+    let n = engine.input_len();
+    match engine.classify_window(&vec![0.0; n - 1]) {
+        Err(EngineError::WrongInputLength { expected, found }) => {
+            assert_eq!((expected, found), (n, n - 1))
+        }
+        other => panic!("short window: {other:?}"),
+    }
+    let mut x = case.window(0).to_vec();
+    x[2 * engine.n_times() + 7] = f32::NAN;
+    assert!(matches!(
+        engine.classify_window(&x),
+        Err(EngineError::NonFiniteInput {
+            channel: 2,
+            sample: 7
+        })
+    ));
+}

@@ -1,0 +1,102 @@
+//! `trainer export`: re-stores an existing model file's weights in another dtype (f32 → f16
+//! halves the file and the engine's weight memory), keeping every tensor name and the model
+//! card (whose `dtype` records the new storage); see [`crate::convert`]. Prints the max abs
+//! rounding error of every tensor and overall, checks that the inference engine loads the new
+//! file (for the architectures it runs), then writes it atomically.
+use crate::convert::{convert_bytes, dtype_name};
+use qssm_engine::{EngineError, Model as EngineModel};
+use qssm_formats::model_file::{read_bytes, write_atomic, TensorDtype};
+use std::path::PathBuf;
+
+/// `--dtype` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtypeArg {
+    /// IEEE binary16 (2 bytes per weight, ≈ 3 significant digits)
+    F16,
+    /// IEEE binary32 (exact widening of an f16 file)
+    F32,
+}
+
+impl From<DtypeArg> for TensorDtype {
+    fn from(d: DtypeArg) -> Self {
+        match d {
+            DtypeArg::F16 => TensorDtype::F16,
+            DtypeArg::F32 => TensorDtype::F32,
+        }
+    }
+}
+
+/// Arguments of `trainer export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// existing model file (e.g. `model.safetensors` written by `trainer fit`)
+    #[arg(long)]
+    pub model_file: PathBuf,
+    /// weight dtype of the new file
+    #[arg(long, value_enum, default_value_t = DtypeArg::F16)]
+    pub dtype: DtypeArg,
+    /// where to write the new file (default: next to the input, `<stem>.<dtype>.safetensors`)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `trainer export`.
+pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let dtype = TensorDtype::from(a.dtype);
+    let name = dtype_name(dtype);
+    let out = a.out.clone().unwrap_or_else(|| {
+        let stem = a
+            .model_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        a.model_file
+            .with_file_name(format!("{stem}.{name}.safetensors"))
+    });
+    let input = read_bytes(&a.model_file)?;
+    let conv =
+        convert_bytes(&input, dtype).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
+    println!(
+        "{} ({}, {} tensors, {} values) -> {} ({name})",
+        a.model_file.display(),
+        conv.from,
+        conv.tensors.len(),
+        conv.n_values(),
+        out.display()
+    );
+    println!(
+        "{:<64} {:>14} {:>12} {:>12}",
+        "tensor", "shape", "max |w|", "max |err|"
+    );
+    for t in &conv.tensors {
+        println!(
+            "{:<64} {:>14} {:>12.4e} {:>12.4e}",
+            t.name,
+            format!("{:?}", t.shape),
+            t.max_abs,
+            t.max_abs_err
+        );
+    }
+    println!("overall max |err| = {:.4e}", conv.max_abs_err());
+    // the device side must accept the file; models the engine does not run are written anyway
+    match EngineModel::from_bytes(&conv.bytes) {
+        Ok(m) => println!(
+            "engine: loads the {name} file ({} {}, {} weight bytes)",
+            m.model_id(),
+            m.card().class_name,
+            m.weight_bytes()
+        ),
+        Err(EngineError::UnsupportedModel { id }) => {
+            println!("engine: model {id} is not one the engine runs (file written anyway)")
+        }
+        Err(e) => return Err(format!("the engine rejects the converted file: {e}").into()),
+    }
+    write_atomic(&out, &conv.bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "wrote {} ({} bytes, was {} bytes)",
+        out.display(),
+        conv.bytes.len(),
+        input.len()
+    );
+    Ok(())
+}
