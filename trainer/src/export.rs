@@ -54,6 +54,26 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
              RY(dt*pi*tanh(input_injection_proj(s)))",
             crate::models::zoo::CHUNK_SIZE_4X,
         ),
+        // group 2 (models/QuantumMixingSSM.py, models/QuantumHydraSSM.py; spec groups-2-4
+        // §3.1-3.5): circuits in the sequence mixing
+        "2a" => (
+            unified,
+            "none; per chunk of 16 angles sigmoid(param_proj(s)); LCU over chunks with \
+             mix_coeffs, renormalised, then one unified layer (qff_params)",
+            crate::models::zoo::CHUNK_SIZE_2A,
+        ),
+        "2b" | "2c" => (
+            "delta-modulated unified layers (single-qubit angles x ds = sigmoid(mean(softplus(dt_proj))))",
+            "RY(h) with h = pi*tanh(<Z> of the previous chunk step), then the layers with trainable \
+             circuit_params, then RY(ds*pi*tanh(quantum_input_proj(z)))",
+            crate::models::zoo::CHUNK_SIZE_2BC,
+        ),
+        "2d" | "2e" => (
+            "3 branches: delta-modulated unified, backward (angle triple j on wire Q-1-j) x dt, \
+             unified; S3 superposition with complex alpha, beta, gamma",
+            "RY(pi*tanh(encoding_proj(s))) on every wire; raw Linear angles",
+            crate::models::zoo::CHUNK_SIZE_2D,
+        ),
         _ => (
             match c.ansatz {
                 AnsatzKind::Unified5 => unified,
@@ -72,6 +92,10 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
             "4a" | "4b" | "4c" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} of one circuit"),
             "4d" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} of the S3 superposition of 3 branches"),
             "4e" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} per core (fwd, bwd), S3 of 3 branches"),
+            "2a" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} of the QFF circuit on the LCU state"),
+            "2b" | "2c" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} per recurrence step"),
+            "2d" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} of the S3 superposition of 3 branches"),
+            "2e" => format!("X0..X{q},Y0..Y{q},Z0..Z{q} per core (fwd, bwd), S3 of 3 branches"),
             _ => format!("X0..X{q},Y0..Y{q},Z0..Z{q} per branch, 3 branches"),
         },
         wire_order: "wire 0 = most significant bit (PennyLane)".into(),
@@ -83,7 +107,8 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
 pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
     let c = model.config();
     let entry = crate::models::registry::lookup(model.id()).ok();
-    let circuit = (entry.map(|e| e.features) == Some("quantum")).then(|| circuit_layout(model));
+    // every model with a circuit (all but group 3)
+    let circuit = (entry.map(|e| e.group) != Some(3)).then(|| circuit_layout(model));
     ModelCard {
         qssm_version: env!("CARGO_PKG_VERSION").into(),
         model_id: model.id().into(),

@@ -97,6 +97,9 @@ pub struct FitOutcome {
     pub best_params: Vec<f32>,
     /// that epoch (from 0)
     pub best_epoch: usize,
+    /// weights after the last epoch that ran (to resume training, or to inspect what the
+    /// optimiser reached when early stopping kept an earlier epoch)
+    pub last_params: Vec<f32>,
     /// its validation selection score (accuracy, or −MSE for regression)
     pub best_val_score: f64,
     /// per-epoch history
@@ -274,6 +277,7 @@ pub fn fit(
     Ok(FitOutcome {
         best_params: best.0,
         best_epoch: best.1,
+        last_params: params,
         best_val_score: best.2,
         history,
         training_time_s: t0.elapsed().as_secs_f64(),
