@@ -264,10 +264,10 @@ fn loading_errors_have_codes_and_messages() {
     expect(st, QssmStatus::NullArgument, "out_model");
     // an architecture the engine does not run
     let st = {
-        let mut b = model_bytes("3c", "mV");
+        let mut b = model_bytes("2a", "mV");
         unsafe { qssm_model_load(b.as_mut_ptr(), b.len(), &mut m) }
     };
-    expect(st, QssmStatus::UnsupportedModel, "3c");
+    expect(st, QssmStatus::UnsupportedModel, "2a");
     let path = c"/nonexistent/dir/model.safetensors";
     let st = unsafe { qssm_model_load_file(path.as_ptr(), &mut m) };
     expect(st, QssmStatus::Io, "/nonexistent/dir/model.safetensors");

@@ -25,6 +25,21 @@
 //!   recurrence h ← o ⊙ tanh(f ⊙ h + i ⊙ g); causal, streams chunk by chunk (its chunk size);
 //! * **hg** `QuantumHydraGated` (same file, §1.7), window-only: forward and time-reversed gated
 //!   recurrences plus a global branch, mixed by |α h_f + β h_b + γ h_g| normalised.
+//! * **3c** `TrueClassicalHydra` (reference `models/TrueClassicalHydra.py`, spec §4.6),
+//!   window-only: Hydra blocks with one set of SSM parameters scanned forward and backward
+//!   (input term B·x without Δ), post-norm residuals, GELU classifier head;
+//! * **3a** `ClassicalTransformer` (reference `models/ClassicalTransformer.py`, spec §4.4),
+//!   window-only: sinusoidal `pos_encoding` (read from the file), pre-norm transformer blocks
+//!   (4-head bidirectional attention over all T samples, gated MLP);
+//! * **1a** `QuantumTransformer` (reference `models/QuantumTransformer.py`, spec §4.1),
+//!   window-only: a chunk processor (cs = 16) with QGR-flavour circuit branches (angles
+//!   2π·σ(proj + base), unified ansatz), then the transformer blocks over the chunk tokens.
+//! * **4a–4e** `QuantumTransformerE2E`, `QuantumMambaE2E`, `QuantumHydraE2E`,
+//!   `QuantumMambaE2E_Superposition`, `QuantumHydraE2E_Superposition` (reference
+//!   `models/QuantumE2E*.py`, spec groups-2-4 §3.6–3.11): Conv3 front-end (one-sample
+//!   look-ahead) → LayerNorm → chunk attention pooling (16) → one composed circuit per chunk
+//!   (4d/4e: S3 superposition of three branch states per core) → `output_proj` → softmax
+//!   pooling over chunks → SiLU head; stream chunk by chunk, predictions at t = 16(k+1) + 1.
 //!
 //! The gated models' hidden size H, which the card does not record, is read from the stored
 //! shape of their `chunk_agg.1` LayerNorm; the chunk size and ansatz from the card's `circuit`.

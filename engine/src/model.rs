@@ -51,6 +51,46 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
         class_name: "QuantumHydraGated",
         source: "models/QuantumGatedRecurrence.py",
     },
+    SupportedModel {
+        id: "3c",
+        class_name: "TrueClassicalHydra",
+        source: "models/TrueClassicalHydra.py",
+    },
+    SupportedModel {
+        id: "3a",
+        class_name: "ClassicalTransformer",
+        source: "models/ClassicalTransformer.py",
+    },
+    SupportedModel {
+        id: "1a",
+        class_name: "QuantumTransformer",
+        source: "models/QuantumTransformer.py",
+    },
+    SupportedModel {
+        id: "4a",
+        class_name: "QuantumTransformerE2E",
+        source: "models/QuantumE2E.py",
+    },
+    SupportedModel {
+        id: "4b",
+        class_name: "QuantumMambaE2E",
+        source: "models/QuantumE2E.py",
+    },
+    SupportedModel {
+        id: "4c",
+        class_name: "QuantumHydraE2E",
+        source: "models/QuantumE2E.py",
+    },
+    SupportedModel {
+        id: "4d",
+        class_name: "QuantumMambaE2E_Superposition",
+        source: "models/QuantumE2E_Superposition.py",
+    },
+    SupportedModel {
+        id: "4e",
+        class_name: "QuantumHydraE2E_Superposition",
+        source: "models/QuantumE2E_Superposition.py",
+    },
 ];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
@@ -126,7 +166,7 @@ impl Model {
         &self.card
     }
 
-    /// Registry id of the architecture (`1b`, `1c`, `3b`, `mg`, `hg`).
+    /// Registry id of the architecture (`1b`, `1c`, `3b`, `mg`, `hg`, `3c`, `3a`, `1a`).
     pub fn model_id(&self) -> &'static str {
         self.id
     }

@@ -16,6 +16,15 @@
 //! * **mg** (`QuantumMambaGated`, causal chunk by chunk, gated spec §1.11), step = its chunk
 //!   size C: per sample the three circuits (q_t into a running sum, Q floats), per completed
 //!   chunk the gated update of h (H floats).
+//! * **4a–4e** (group 4, spec groups-2-4 §4.3 R1), step 16 with a **look-ahead of one sample**
+//!   (the centred Conv3): the Conv3 row of sample t is computed when sample t+1 arrives, pooled
+//!   online into its chunk; a completed chunk runs its circuits and enters an online softmax
+//!   over chunks. State: the last two samples (2C) and the two pools (2·(D + 2)). Hop
+//!   predictions come at t = 1 + m·hop (hop a multiple of 16): chunk k is complete once sample
+//!   16(k+1) has arrived, t = 16(k+1) + 1, and the prediction is the head over chunks 0..=k —
+//!   the trainer's `boundary_outputs` n_k. [`Stream::prediction`] is the window forward on the
+//!   t samples seen (last Conv3 row with a zero right edge, the last chunk's pad rows), which at
+//!   the end of a window equals [`Model::classify_window`].
 //!
 //! A chunked model (step > 1) predicts at chunk boundaries: the hop must be a multiple of its
 //! step ([`EngineError::InvalidHop`] otherwise), so every prediction a push returns closes a
@@ -76,8 +85,8 @@ use qssm_kernels::ops::loss::cross_entropy_forward;
 pub struct StreamOptions {
     /// Samples between predictions: [`Stream::push`] returns a prediction whenever
     /// `samples_seen` is a multiple of `hop` (default 1 = after every sample). Must be a
-    /// positive multiple of the model's step size (1 for 3b, the chunk size for causal 1b (32)
-    /// and mg). Larger hops save the classifier head (K·D multiply-adds plus a softmax) on the
+    /// positive multiple of the model's step size (1 for 3b, 16 for 4a–4e, the chunk size for
+    /// causal 1b (32) and mg). Larger hops save the classifier head (K·D multiply-adds plus a softmax) on the
     /// samples in between; the state is updated for every sample regardless.
     pub hop: usize,
 }
@@ -142,7 +151,7 @@ impl Model {
     /// plus the model's recurrent state — for 3b, 2·D + n_layers·(3·E + E·N)
     /// (EEG 3b: 4 + 256 + 2·(768 + 4096) = 9988 floats); for causal 1b, 3·D + 2 +
     /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, H + 3n (EEG: 4 + 64 + 18 =
-    /// 86). Errors: [`EngineError::NotCausal`].
+    /// 86); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
     pub fn stream_state_len(&self) -> Result<usize, EngineError> {
         Ok(header::LEN + causal_step(self)?.state_len())
     }
@@ -338,7 +347,7 @@ impl<'a> Stream<'a> {
         if self.count == 0 {
             return Ok(None);
         }
-        self.predict().map(Some)
+        self.predict(false).map(Some)
     }
 
     /// Forgets every sample: the state returns to zero (as after creation). Never allocates.
@@ -429,25 +438,28 @@ impl<'a> Stream<'a> {
     fn advance(&mut self) -> Result<Option<StreamPrediction<'_>>, EngineError> {
         self.count += 1;
         header::write_count(&mut self.state[..header::LEN], self.count);
-        if self.count.is_multiple_of(self.hop as u64) {
-            self.predict().map(Some)
+        let lookahead = self.step.lookahead() as u64;
+        if self.count > lookahead && (self.count - lookahead).is_multiple_of(self.hop as u64) {
+            self.predict(true).map(Some)
         } else {
             Ok(None)
         }
     }
 
-    /// Logits, softmax and argmax of the current prefix (count ≥ 1).
-    fn predict(&mut self) -> Result<StreamPrediction<'_>, EngineError> {
+    /// Logits, softmax and argmax of the current prefix (count ≥ 1); `boundary`: at a hop
+    /// boundary ([`CausalStep::boundary_logits`]), else the prefix as a window.
+    fn predict(&mut self, boundary: bool) -> Result<StreamPrediction<'_>, EngineError> {
         let (c, k) = (self.model.n_channels(), self.model.n_classes());
         let (_, rest) = self.scratch.split_at_mut(c);
         let (logits, rest) = rest.split_at_mut(k);
         let (probabilities, model_scratch) = rest.split_at_mut(k);
-        self.step.logits(
-            self.count,
-            &self.state[header::LEN..],
-            model_scratch,
-            logits,
-        );
+        let state = &self.state[header::LEN..];
+        if boundary {
+            self.step
+                .boundary_logits(self.count, state, model_scratch, logits);
+        } else {
+            self.step.logits(self.count, state, model_scratch, logits);
+        }
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput { index });
         }

@@ -5,23 +5,28 @@
 //! (T, C); causal architectures also run in recurrent mode ([`step::CausalStep`], one sample
 //! at a time, for [`crate::stream`]).
 mod chunk_processor;
+mod chydra;
 mod cmamba;
+mod ctransformer;
 mod gated_config;
 mod gated_recurrence;
 mod hydra_block;
 mod layers;
 mod mamba_block;
 mod matvec;
+mod qe2e;
 mod qhydra_gated;
 mod qhydra_ssm;
 mod qmamba_gated;
 mod qmamba_ssm;
 mod qsb;
 mod qsb_qgr;
+mod qtransformer;
 mod running_mean;
 mod ssm;
 mod statevec;
 pub(crate) mod step;
+mod transformer;
 
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -42,6 +47,14 @@ pub(crate) enum Arch {
     QuantumMambaGated(Box<qmamba_gated::QuantumMambaGated>),
     /// hg (window-only)
     QuantumHydraGated(Box<qhydra_gated::QuantumHydraGated>),
+    /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
+    QuantumE2e(Box<qe2e::QuantumE2e>),
+    /// 3c (window-only)
+    TrueClassicalHydra(Box<chydra::TrueClassicalHydra>),
+    /// 3a (window-only)
+    ClassicalTransformer(Box<ctransformer::ClassicalTransformer>),
+    /// 1a (window-only)
+    QuantumTransformer(Box<qtransformer::QuantumTransformer>),
 }
 
 impl Arch {
@@ -72,6 +85,22 @@ impl Arch {
                 let m = qhydra_gated::QuantumHydraGated::load(ld, card)?;
                 Ok(Self::QuantumHydraGated(Box::new(m)))
             }
+            "3c" => {
+                let m = chydra::TrueClassicalHydra::load(ld, card)?;
+                Ok(Self::TrueClassicalHydra(Box::new(m)))
+            }
+            "3a" => {
+                let m = ctransformer::ClassicalTransformer::load(ld, card)?;
+                Ok(Self::ClassicalTransformer(Box::new(m)))
+            }
+            "1a" => {
+                let m = qtransformer::QuantumTransformer::load(ld, card)?;
+                Ok(Self::QuantumTransformer(Box::new(m)))
+            }
+            "4a" | "4b" | "4c" | "4d" | "4e" => {
+                let m = qe2e::QuantumE2e::load(id, ld, card)?;
+                Ok(Self::QuantumE2e(Box::new(m)))
+            }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
         }
     }
@@ -79,15 +108,20 @@ impl Arch {
     /// The recurrent mode of the architecture, if it has one (3b, the causal variant of 1b,
     /// mg); `None` for window-only architectures (the reference 1b: its block 1 starts from
     /// block 0's final state; 1c: backward scans over the whole window; hg: a time-reversed
-    /// branch and a global mean; spec §6, gated §1.11).
+    /// branch and a global mean; 3c: backward scans; 3a, 1a: global attention; spec §6, gated
+    /// §1.11).
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
             Self::QuantumMambaSsm(m) if m.is_causal() => Some(m.as_ref()),
-            Self::QuantumMambaSsm(_) | Self::QuantumHydraSsm(_) | Self::QuantumHydraGated(_) => {
-                None
-            }
+            Self::QuantumMambaSsm(_)
+            | Self::QuantumHydraSsm(_)
+            | Self::QuantumHydraGated(_)
+            | Self::TrueClassicalHydra(_)
+            | Self::ClassicalTransformer(_)
+            | Self::QuantumTransformer(_) => None,
             Self::TrueClassicalMamba(m) => Some(m.as_ref()),
             Self::QuantumMambaGated(m) => Some(m.as_ref()),
+            Self::QuantumE2e(m) => Some(m.as_ref()),
         }
     }
 
@@ -99,6 +133,10 @@ impl Arch {
             Self::QuantumHydraGated(m) => m.logits(xt),
             Self::TrueClassicalMamba(m) => m.logits(xt),
             Self::QuantumHydraSsm(m) => m.logits(xt),
+            Self::QuantumE2e(m) => m.logits(xt),
+            Self::TrueClassicalHydra(m) => m.logits(xt),
+            Self::ClassicalTransformer(m) => m.logits(xt),
+            Self::QuantumTransformer(m) => m.logits(xt),
         }
     }
 }

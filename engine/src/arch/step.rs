@@ -28,4 +28,15 @@ pub(crate) trait CausalStep: Sync {
     /// written into `logits` (between chunk boundaries: the partial chunk closed in scratch,
     /// the state unchanged).
     fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]);
+    /// Samples of look-ahead L: the output for sample t needs sample t + L (group 4's centred
+    /// Conv3: 1). A stream emits its hop predictions at t = L + m·hop (m ≥ 1). Default 0.
+    fn lookahead(&self) -> usize {
+        0
+    }
+    /// Logits (K) a stream emits at a hop boundary t = L + m·hop: a model with look-ahead gives
+    /// the chunks completed so far (group 4: the trainer's `boundary_outputs`); default
+    /// [`Self::logits`] (prefix semantics). Never allocates.
+    fn boundary_logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
+        self.logits(t, state, scratch, logits);
+    }
 }

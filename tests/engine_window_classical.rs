@@ -1,0 +1,348 @@
+//! The inference engine's window path for **3c** `TrueClassicalHydra`, **3a**
+//! `ClassicalTransformer` and **1a** `QuantumTransformer` (reference
+//! `models/{TrueClassicalHydra,ClassicalTransformer,QuantumTransformer}.py`, spec §4.6, §4.4,
+//! §4.1) against the trainer (`forward_eval`, the oracle) and the reference fixtures
+//! `3c`, `3a`, `1a`: a model file is built from the parameters (fixture `param.*`, or a random
+//! init from the trainer registry) with the trainer's model card, serialised with
+//! `qssm_formats::model_file::to_bytes`, loaded by the engine, and its logits compared
+//! (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
+//! Also: none of them can stream (typed [`EngineError::NotCausal`]), a card claiming
+//! `causal = true` is inconsistent, missing tensors are named.
+use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
+use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
+use qssm_tests::{max_abs_diff, Fixture};
+use qssm_trainer::export::{model_card, ExportInfo};
+use qssm_trainer::models::{registry, Model, ModelConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A trainer model with parameters and windows (B, C, T) in mV.
+struct Case {
+    model: Box<dyn Model>,
+    params: Vec<f32>,
+    x: Vec<f32>,
+    b: usize,
+    /// fixture `output.logits_eval` (B, n_classes), if from a fixture
+    want: Option<Vec<f32>>,
+}
+
+impl Case {
+    fn window(&self, i: usize) -> &[f32] {
+        let n = self.x.len() / self.b;
+        &self.x[i * n..(i + 1) * n]
+    }
+}
+
+/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn from_fixture(id: &str) -> Option<Case> {
+    let fx = Fixture::load(id)?;
+    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
+    let model = registry::build(id, cfg).expect("in the registry");
+    let mut params = vec![0.0f32; model.layout().len()];
+    for spec in model.layout().specs() {
+        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
+    }
+    Some(Case {
+        model,
+        params,
+        x: fx.get("input.x").data.clone(),
+        b: fx.meta_usize("B"),
+        want: Some(fx.get("output.logits_eval").data.clone()),
+    })
+}
+
+/// Model `id` with the trainer's random init (`ParamLayout::init`, seed `seed`) for `cfg`,
+/// with `b` windows of noise at EEG scale (±50 µV = ±0.05 mV).
+fn random_init(id: &str, cfg: ModelConfig, seed: u64, b: usize) -> Case {
+    let model = registry::build(id, cfg).expect("in the registry");
+    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n = model.config().n_channels * model.config().n_times;
+    let x = noise(seed + 1, b * n).iter().map(|v| v * 0.05).collect();
+    Case {
+        model,
+        params,
+        x,
+        b,
+        want: None,
+    }
+}
+
+/// A small model (no fixture needed): C = 4, T = 40 (1a: three chunks of 16, the last one
+/// padded), D = 16, N = 4, Q = 2, 3 layers, 3 classes.
+fn small(id: &str) -> Case {
+    random_init(
+        id,
+        ModelConfig {
+            n_channels: 4,
+            n_times: 40,
+            d_model: 16,
+            d_state: 4,
+            n_qubits: 2,
+            n_layers: 3,
+            n_classes: 3,
+            ..ModelConfig::eeg(40)
+        },
+        11,
+        3,
+    )
+}
+
+/// The trainer's model card for `m` (input in mV at 160 Hz, channels `Ch1..ChC`).
+fn card(m: &dyn Model) -> ModelCard {
+    model_card(
+        m,
+        &ExportInfo {
+            sfreq: 160.0,
+            channels: (1..=m.config().n_channels)
+                .map(|i| format!("Ch{i}"))
+                .collect(),
+            unit: "mV".into(),
+            preprocessing: serde_json::json!({ "note": "test model" }),
+            split: None,
+            training: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+        },
+    )
+}
+
+/// The model file of `case` with `card`, every layout tensor `keep` accepts.
+fn blob_with(
+    case: &Case,
+    card: &ModelCard,
+    dtype: TensorDtype,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<u8> {
+    let tensors: Vec<TensorOut<'_>> = case
+        .model
+        .layout()
+        .specs()
+        .iter()
+        .filter(|s| keep(&s.name))
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &case.params[s.range.clone()],
+        })
+        .collect();
+    to_bytes(card, &tensors, dtype).expect("serialises")
+}
+
+fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
+    blob_with(case, &card(case.model.as_ref()), dtype, |_| true)
+}
+
+/// Engine (f32 file) vs trainer (and fixture): ≤ 1e-5; f16 file vs f32 file: same class,
+/// logits within 1e-2. Returns (max |engine − trainer|, max |f16 − f32|).
+fn check(name: &str, case: &Case) -> (f32, f32) {
+    let id = case.model.id();
+    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
+    assert_eq!(e32.model_id(), id);
+    assert_eq!(e32.card().class_name, case.model.class_name());
+    let bytes16 = blob(case, TensorDtype::F16);
+    let e16 = Engine::from_bytes(&bytes16).expect("engine loads the f16 file");
+    assert_eq!(e16.card().dtype, "f16");
+    assert!(e16.weight_bytes() < e32.weight_bytes());
+    let (mut d_trainer, mut d_f16) = (0.0f32, 0.0f32);
+    for i in 0..case.b {
+        let p = e32
+            .classify_window(case.window(i))
+            .expect("window classifies");
+        let want = case.model.forward_eval(&case.params, case.window(i));
+        let d = max_abs_diff(&p.logits, &want);
+        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
+        d_trainer = d_trainer.max(d);
+        if let Some(fx) = &case.want {
+            let k = p.logits.len();
+            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
+            assert!(d <= 1e-5, "{name}: engine vs fixture, sample {i}: {d:e}");
+            d_trainer = d_trainer.max(d);
+        }
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!(
+            (sum - 1.0).abs() <= 1e-6,
+            "{name}: probabilities sum to {sum}"
+        );
+        let p16 = e16
+            .classify_window(case.window(i))
+            .expect("f16 window classifies");
+        let d = max_abs_diff(&p.logits, &p16.logits);
+        assert!(d <= 1e-2, "{name}: f16 vs f32, sample {i}: {d:e}");
+        assert_eq!(
+            p.class, p16.class,
+            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
+            p.logits, p16.logits
+        );
+        d_f16 = d_f16.max(d);
+    }
+    eprintln!(
+        "{name}: max |engine − trainer/fixture| = {d_trainer:e}; f16 file {} bytes (weights {} vs {} bytes f32), max |f16 − f32| = {d_f16:e}",
+        bytes16.len(),
+        e16.weight_bytes(),
+        e32.weight_bytes()
+    );
+    (d_trainer, d_f16)
+}
+
+const IDS: [&str; 3] = ["3c", "3a", "1a"];
+
+#[test]
+fn fixture_3c() {
+    if let Some(case) = from_fixture("3c") {
+        check("fixture 3c", &case);
+    }
+}
+
+#[test]
+fn fixture_3a() {
+    if let Some(case) = from_fixture("3a") {
+        check("fixture 3a", &case);
+    }
+}
+
+#[test]
+fn fixture_1a() {
+    if let Some(case) = from_fixture("1a") {
+        check("fixture 1a", &case);
+    }
+}
+
+#[test]
+fn small_random_models_match_the_trainer() {
+    for id in IDS {
+        check(&format!("small {id}"), &small(id));
+    }
+}
+
+/// The EEG configuration (C = 64, D = 128, N = 16, Q = 6, 2 layers) at 160 Hz (T = 497; 1a:
+/// 32 chunks, the last one padded) and 40 Hz (T = 125), trainer random init.
+#[test]
+fn eeg_config_random_3c_matches_the_trainer() {
+    for (t, seed) in [(497, 2024), (125, 7)] {
+        check(
+            &format!("EEG 3c, T = {t}"),
+            &random_init("3c", ModelConfig::eeg(t), seed, 2),
+        );
+    }
+}
+
+#[test]
+fn eeg_config_random_3a_matches_the_trainer() {
+    for (t, seed) in [(497, 2025), (125, 8)] {
+        check(
+            &format!("EEG 3a, T = {t}"),
+            &random_init("3a", ModelConfig::eeg(t), seed, 2),
+        );
+    }
+}
+
+#[test]
+fn eeg_config_random_1a_matches_the_trainer() {
+    for (t, seed) in [(497, 2026), (125, 9)] {
+        check(
+            &format!("EEG 1a, T = {t}"),
+            &random_init("1a", ModelConfig::eeg(t), seed, 2),
+        );
+    }
+}
+
+#[test]
+fn streaming_is_a_typed_error() {
+    for id in IDS {
+        let case = small(id);
+        let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+        assert!(!engine.card().causal, "{id}");
+        assert!(!engine.can_stream(), "{id}");
+        match engine.stream(StreamOptions::default()) {
+            Err(EngineError::NotCausal { id: got, .. }) => assert_eq!(got, id),
+            other => panic!("{id} stream: {other:?}"),
+        }
+        assert!(matches!(
+            engine.stream_state_len(),
+            Err(EngineError::NotCausal { .. })
+        ));
+        // a card claiming causality contradicts the architecture
+        let mut c = card(case.model.as_ref());
+        c.causal = true;
+        let e = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true))
+            .expect_err("a causal card is rejected");
+        assert!(matches!(e, EngineError::Mismatch { .. }), "{id}: {e:?}");
+    }
+}
+
+#[test]
+fn missing_tensors_are_named() {
+    let gone = [
+        (
+            "3c",
+            &[
+                "embedding.bias",
+                "layers.2.ssm.A_log",
+                "layers.1.norm.weight",
+                "norms.0.weight",
+                "classifier.3.weight",
+            ][..],
+        ),
+        (
+            "3a",
+            &[
+                "pos_encoding",
+                "layers.0.attention.k_proj.bias",
+                "layers.2.norm2.weight",
+                "final_norm.weight",
+            ][..],
+        ),
+        (
+            "1a",
+            &[
+                "pos_encoding",
+                "quantum_processor.quantum_branches.branch2.base_params",
+                "quantum_processor.output_proj.1.bias",
+                "transformer_layers.1.in_proj.weight",
+                "classifier.bias",
+            ][..],
+        ),
+    ];
+    for (id, names) in gone {
+        let case = small(id);
+        for &gone in names {
+            let e = Engine::from_bytes(&blob_with(
+                &case,
+                &card(case.model.as_ref()),
+                TensorDtype::F32,
+                |n| n != gone,
+            ))
+            .expect_err("loading must fail");
+            match e {
+                EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
+                e => panic!("{id} without {gone}: {e:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn transformer_heads_must_divide_d_model() {
+    // D = 18 does not split into 4 heads: a typed error, not a panic
+    for id in ["3a", "1a"] {
+        let case = small(id);
+        let mut c = card(case.model.as_ref());
+        c.hyperparameters.d_model = 18;
+        let e = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true))
+            .expect_err("D = 18 is rejected");
+        assert!(matches!(e, EngineError::Mismatch { .. }), "{id}: {e:?}");
+    }
+}
