@@ -5,7 +5,8 @@
 //! channel count, NaN, invalid snapshot, too-small snapshot buffer) — for every model that
 //! streams (3b; the causal 1b and mg, chunked: chunk closes with their circuits and, between
 //! chunk boundaries, on-demand predictions that close a partial chunk in scratch; group 4's 4b
-//! and 4d: the Conv3 look-ahead, per-chunk composed / S3-superposed circuits), at EEG size,
+//! and 4d: the Conv3 look-ahead, per-chunk composed / S3-superposed circuits; 2d: per-sample
+//! front-end, chunks of 32, S3-superposed circuits), at EEG size,
 //! from f32 and f16 model files, with owned and caller-lent buffers. Its own test binary
 //! because a `#[global_allocator]` is process-wide.
 use qssm_engine::{EngineError, Model as Engine, Stream, StreamOptions, Unit};
@@ -64,7 +65,8 @@ fn allocations_in(f: impl FnOnce()) -> usize {
 }
 
 /// A random-weight EEG-size model file (C 64; 3b: D 128, N 16, 2 blocks; causal 1b: D 128,
-/// N 16, Q 6, 2 blocks; mg: n 6, H 64, chunk 8; 4b, 4d: D 128, Q 6, L 2) with the card the trainer's export writes.
+/// N 16, Q 6, 2 blocks; mg: n 6, H 64, chunk 8; 4b, 4d, 2d: D 128, Q 6, L 2) with the card the
+/// trainer's export writes.
 fn model_file(id: &str, dtype: TensorDtype) -> Vec<u8> {
     let cfg = ModelConfig {
         causal: id == "1b",
@@ -176,7 +178,14 @@ fn streaming_allocates_nothing_after_creation() {
         })
         .collect();
     // (model, step): hops of one and five steps
-    for (id, step) in [("3b", 1), ("1b", 32), ("mg", 8), ("4b", 16), ("4d", 16)] {
+    for (id, step) in [
+        ("3b", 1),
+        ("1b", 32),
+        ("mg", 8),
+        ("4b", 16),
+        ("4d", 16),
+        ("2d", 32),
+    ] {
         for dtype in [TensorDtype::F32, TensorDtype::F16] {
             check_model(id, step, dtype, &samples);
         }

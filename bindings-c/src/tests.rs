@@ -34,6 +34,11 @@ fn noise(seed: u64, n: usize) -> Vec<f32> {
 /// A model file of a small synthetic `id` model (C = 4, T = 40, D = 16, N = 4, Q = 2, two
 /// blocks, 3 classes, seeded random weights) with input unit `unit`.
 fn model_bytes(id: &str, unit: &str) -> Vec<u8> {
+    model_bytes_as(id, unit, None)
+}
+
+/// [`model_bytes`] with the card's `model_id` replaced by `card_id` (if given).
+fn model_bytes_as(id: &str, unit: &str, card_id: Option<&str>) -> Vec<u8> {
     let cfg = ModelConfig {
         n_channels: C,
         n_times: T,
@@ -53,7 +58,7 @@ fn model_bytes(id: &str, unit: &str) -> Vec<u8> {
     let c = model.config();
     let card = ModelCard {
         qssm_version: "0.1.0".into(),
-        model_id: model.id().into(),
+        model_id: card_id.unwrap_or(model.id()).into(),
         class_name: model.class_name().into(),
         causal: id == "3b",
         hyperparameters: Hyperparameters {
@@ -262,12 +267,18 @@ fn loading_errors_have_codes_and_messages() {
     let bytes = model_bytes("3b", "mV");
     let st = unsafe { qssm_model_load(bytes.as_ptr(), bytes.len(), null_mut()) };
     expect(st, QssmStatus::NullArgument, "out_model");
-    // an architecture the engine does not run
-    let st = {
-        let mut b = model_bytes("2a", "mV");
-        unsafe { qssm_model_load(b.as_mut_ptr(), b.len(), &mut m) }
+    // an architecture the engine does not run: a reference model it does not run (yet), if
+    // any is left, else a 3b file whose card names an unknown model id
+    let unsupported = registry::MODELS
+        .iter()
+        .map(|m| m.id)
+        .find(|id| !qssm_engine::SUPPORTED_MODELS.iter().any(|s| s.id == *id));
+    let (mut b, id) = match unsupported {
+        Some(id) => (model_bytes(id, "mV"), id),
+        None => (model_bytes_as("3b", "mV", Some("9z")), "9z"),
     };
-    expect(st, QssmStatus::UnsupportedModel, "2a");
+    let st = unsafe { qssm_model_load(b.as_mut_ptr(), b.len(), &mut m) };
+    expect(st, QssmStatus::UnsupportedModel, id);
     let path = c"/nonexistent/dir/model.safetensors";
     let st = unsafe { qssm_model_load_file(path.as_ptr(), &mut m) };
     expect(st, QssmStatus::Io, "/nonexistent/dir/model.safetensors");

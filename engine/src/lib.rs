@@ -34,6 +34,18 @@
 //! * **1a** `QuantumTransformer` (reference `models/QuantumTransformer.py`, spec §4.1),
 //!   window-only: a chunk processor (cs = 16) with QGR-flavour circuit branches (angles
 //!   2π·σ(proj + base), unified ansatz), then the transformer blocks over the chunk tokens.
+//! * **2a–2c** `ClassicalQuantumAttention`, `ClassicalMambaQuantumSSM`,
+//!   `ClassicalHydraQuantumSSM` (reference `models/QuantumMixingSSM.py`, spec groups-2-4
+//!   §3.1–3.3), window-only: Linear embedding → chunk attention pooling (16) → 2a: one circuit
+//!   per chunk, their states mixed by the LCU of `mix_coeffs` (which fixes the window length),
+//!   a QFF layer, measured once; 2b: stacked quantum SSM cores (a circuit recurrence over the
+//!   chunks, state carried across layers); 2c: forward + backward cores and a diagonal branch
+//!   per layer; ReLU classifier head.
+//! * **2d, 2e** `QuantumMambaHydraSSM`, `QuantumHydraHydraSSM` (reference
+//!   `models/QuantumHydraSSM.py`, spec groups-2-4 §3.4–3.5): per-sample Linear → LayerNorm →
+//!   SiLU → chunk attention pooling (32) → per chunk the S3 superposition of three branch
+//!   states (E(a)·D², E(a)·Bk², E(a)·U²; 2e: two cores) → `output_proj` → softmax pooling over
+//!   chunks → SiLU head; stream chunk by chunk, predictions at t = 32(k+1).
 //! * **4a–4e** `QuantumTransformerE2E`, `QuantumMambaE2E`, `QuantumHydraE2E`,
 //!   `QuantumMambaE2E_Superposition`, `QuantumHydraE2E_Superposition` (reference
 //!   `models/QuantumE2E*.py`, spec groups-2-4 §3.6–3.11): Conv3 front-end (one-sample

@@ -91,6 +91,31 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
         class_name: "QuantumHydraE2E_Superposition",
         source: "models/QuantumE2E_Superposition.py",
     },
+    SupportedModel {
+        id: "2a",
+        class_name: "ClassicalQuantumAttention",
+        source: "models/QuantumMixingSSM.py",
+    },
+    SupportedModel {
+        id: "2b",
+        class_name: "ClassicalMambaQuantumSSM",
+        source: "models/QuantumMixingSSM.py",
+    },
+    SupportedModel {
+        id: "2c",
+        class_name: "ClassicalHydraQuantumSSM",
+        source: "models/QuantumMixingSSM.py",
+    },
+    SupportedModel {
+        id: "2d",
+        class_name: "QuantumMambaHydraSSM",
+        source: "models/QuantumHydraSSM.py",
+    },
+    SupportedModel {
+        id: "2e",
+        class_name: "QuantumHydraHydraSSM",
+        source: "models/QuantumHydraSSM.py",
+    },
 ];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd

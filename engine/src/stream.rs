@@ -25,6 +25,10 @@
 //!   the trainer's `boundary_outputs` n_k. [`Stream::prediction`] is the window forward on the
 //!   t samples seen (last Conv3 row with a zero right edge, the last chunk's pad rows), which at
 //!   the end of a window equals [`Model::classify_window`].
+//! * **2d, 2e** (spec groups-2-4 §4.3 R1), step 32, no look-ahead: the per-sample front-end
+//!   row pooled online into its chunk, a completed chunk's S3-superposed circuits into an online
+//!   softmax over chunks. State: the two pools (2·(D + 2)). Hop predictions at t = m·hop (hop a
+//!   multiple of 32) are the head over the completed chunks — the trainer's `boundary_outputs`.
 //!
 //! A chunked model (step > 1) predicts at chunk boundaries: the hop must be a multiple of its
 //! step ([`EngineError::InvalidHop`] otherwise), so every prediction a push returns closes a

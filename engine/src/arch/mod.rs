@@ -17,8 +17,10 @@ mod matvec;
 mod qe2e;
 mod qhydra_gated;
 mod qhydra_ssm;
+mod qhydra_sup;
 mod qmamba_gated;
 mod qmamba_ssm;
+mod qmixing;
 mod qsb;
 mod qsb_qgr;
 mod qtransformer;
@@ -49,6 +51,10 @@ pub(crate) enum Arch {
     QuantumHydraGated(Box<qhydra_gated::QuantumHydraGated>),
     /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
     QuantumE2e(Box<qe2e::QuantumE2e>),
+    /// 2a, 2b, 2c (group 2 sequence mixing, window-only)
+    QuantumMixing(Box<qmixing::QuantumMixing>),
+    /// 2d, 2e (group 2 superposition, streams chunk by chunk)
+    QuantumHydraSup(Box<qhydra_sup::QuantumHydraSup>),
     /// 3c (window-only)
     TrueClassicalHydra(Box<chydra::TrueClassicalHydra>),
     /// 3a (window-only)
@@ -101,6 +107,14 @@ impl Arch {
                 let m = qe2e::QuantumE2e::load(id, ld, card)?;
                 Ok(Self::QuantumE2e(Box::new(m)))
             }
+            "2a" | "2b" | "2c" => {
+                let m = qmixing::QuantumMixing::load(id, ld, card)?;
+                Ok(Self::QuantumMixing(Box::new(m)))
+            }
+            "2d" | "2e" => {
+                let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
+                Ok(Self::QuantumHydraSup(Box::new(m)))
+            }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
         }
     }
@@ -108,13 +122,15 @@ impl Arch {
     /// The recurrent mode of the architecture, if it has one (3b, the causal variant of 1b,
     /// mg); `None` for window-only architectures (the reference 1b: its block 1 starts from
     /// block 0's final state; 1c: backward scans over the whole window; hg: a time-reversed
-    /// branch and a global mean; 3c: backward scans; 3a, 1a: global attention; spec §6, gated
-    /// §1.11).
+    /// branch and a global mean; 3c: backward scans; 3a, 1a: global attention; 2a: one LCU over
+    /// the window's chunks; 2b: layer 1 starts from layer 0's final state; 2c: backward
+    /// recurrences; spec §6, gated §1.11, groups-2-4 §3.1–3.3).
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
             Self::QuantumMambaSsm(m) if m.is_causal() => Some(m.as_ref()),
             Self::QuantumMambaSsm(_)
             | Self::QuantumHydraSsm(_)
+            | Self::QuantumMixing(_)
             | Self::QuantumHydraGated(_)
             | Self::TrueClassicalHydra(_)
             | Self::ClassicalTransformer(_)
@@ -122,6 +138,7 @@ impl Arch {
             Self::TrueClassicalMamba(m) => Some(m.as_ref()),
             Self::QuantumMambaGated(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
+            Self::QuantumHydraSup(m) => Some(m.as_ref()),
         }
     }
 
@@ -133,7 +150,9 @@ impl Arch {
             Self::QuantumHydraGated(m) => m.logits(xt),
             Self::TrueClassicalMamba(m) => m.logits(xt),
             Self::QuantumHydraSsm(m) => m.logits(xt),
+            Self::QuantumMixing(m) => m.logits(xt),
             Self::QuantumE2e(m) => m.logits(xt),
+            Self::QuantumHydraSup(m) => m.logits(xt),
             Self::TrueClassicalHydra(m) => m.logits(xt),
             Self::ClassicalTransformer(m) => m.logits(xt),
             Self::QuantumTransformer(m) => m.logits(xt),

@@ -53,10 +53,10 @@ use qssm_kernels::ops::activation::{silu_forward, tanh_forward};
 /// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
 pub(crate) const CHUNK_SIZE: usize = 16;
 
-const PI_F32: f32 = core::f32::consts::PI;
+pub(super) const PI_F32: f32 = core::f32::consts::PI;
 
 /// Pool slots before the weighted row sum: running max of the scores, softmax denominator.
-const POOL_HEAD: usize = 2;
+pub(super) const POOL_HEAD: usize = 2;
 
 /// The most dt values a model uses (4c).
 const MAX_DT: usize = 3;
@@ -68,22 +68,27 @@ fn mismatch(what: String) -> EngineError {
 /// One block of L layers of a composed circuit: its 5Q·L angles start at `at` in the chunk's
 /// projection buffer; `backward` = Bk layers (else U/D); `dt`: rotation angles × dts[i].
 #[derive(Clone, Copy, Debug)]
-struct BlockSpec {
-    at: usize,
-    backward: bool,
-    dt: Option<usize>,
+pub(super) struct BlockSpec {
+    pub(super) at: usize,
+    pub(super) backward: bool,
+    pub(super) dt: Option<usize>,
 }
 
 /// A composed circuit E(a) · blocks · [E(dt·inj)], compiled at load.
 #[derive(Clone, Debug)]
-struct Circuit {
+pub(super) struct Circuit {
     prog: Program,
     blocks: Vec<BlockSpec>,
     inject: Option<usize>,
 }
 
 impl Circuit {
-    fn new(q: usize, layers: usize, blocks: Vec<BlockSpec>, inject: Option<usize>) -> Self {
+    pub(super) fn new(
+        q: usize,
+        layers: usize,
+        blocks: Vec<BlockSpec>,
+        inject: Option<usize>,
+    ) -> Self {
         let pb = 5 * q * layers;
         let mut prog = Program::empty(q);
         prog.push_ry_embedding(0);
@@ -110,7 +115,7 @@ impl Circuit {
     /// Runs the circuit from |0…0⟩ into `psi`: θ gathered (and dt-scaled) from `proj` into
     /// `theta`, the encoding angles [a, dt·inj] into `enc`. No allocation.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    pub(super) fn run(
         &self,
         pb: usize,
         proj: &[f32],
@@ -148,10 +153,10 @@ impl Circuit {
 }
 
 /// The per-chunk angle heads' outputs.
-struct Angles<'a> {
-    a: &'a [f32],
-    dts: &'a [f32],
-    inj: &'a [f32],
+pub(super) struct Angles<'a> {
+    pub(super) a: &'a [f32],
+    pub(super) dts: &'a [f32],
+    pub(super) inj: &'a [f32],
 }
 
 /// One S3 core of 4d/4e: four angle projections (F, Mf, Mb, Md) and the weights α, β, γ.
@@ -567,7 +572,7 @@ impl QuantumE2e {
 }
 
 /// score = att2(tanh(att0(u))) (the `Pool_h` score of one row); `work` ≥ 2h + 1.
-fn score(att0: &Linear, att2: &Linear, u: &[f32], work: &mut [f32]) -> f32 {
+pub(super) fn score(att0: &Linear, att2: &Linear, u: &[f32], work: &mut [f32]) -> f32 {
     let h = att0.d_out();
     let (a1, rest) = work.split_at_mut(h);
     let (t1, rest) = rest.split_at_mut(h);
@@ -579,7 +584,7 @@ fn score(att0: &Linear, att2: &Linear, u: &[f32], work: &mut [f32]) -> f32 {
 
 /// Adds a row (`None` = a zero row) with score `a` at position `pos` of its block (0 starts a
 /// new pool) to the online softmax pool [m, z, Σ e·row (D)] (as the chunk processor's).
-fn pool_push(pool: &mut [f32], pos: usize, a: f32, row: Option<&[f32]>, d: usize) {
+pub(super) fn pool_push(pool: &mut [f32], pos: usize, a: f32, row: Option<&[f32]>, d: usize) {
     let (head, acc) = pool.split_at_mut(POOL_HEAD);
     let acc = &mut acc[..d];
     if pos == 0 {
@@ -605,7 +610,7 @@ fn pool_push(pool: &mut [f32], pos: usize, a: f32, row: Option<&[f32]>, d: usize
 }
 
 /// The pool's softmax-weighted mean Σ e·row / z into `out` (D).
-fn pool_mean(pool: &[f32], out: &mut [f32], d: usize) {
+pub(super) fn pool_mean(pool: &[f32], out: &mut [f32], d: usize) {
     let inv = 1.0 / pool[1];
     out[..d]
         .iter_mut()

@@ -1,0 +1,392 @@
+//! Group 2 superposition models — 2d `QuantumMambaHydraSSM` (≡ `QuantumHydraSSM`) and 2e
+//! `QuantumHydraHydraSSM` (≡ `QuantumHydraSSMBidirectional`), reference
+//! `models/QuantumHydraSSM.py`; spec groups-2-4 §3.4–3.5, eval mode (dropout = identity):
+//!
+//! x (T, C) → per sample e_t = SiLU(LayerNorm(Linear(C→D)(x_t))) (`input_proj.0`,
+//! `input_proj.1`; no look-ahead) → ChunkPool(32, D/4) (`chunk_attention`; the last chunk's zero
+//! pad rows take part in the softmax with their constant score) ⇒ s (nc, D); per chunk
+//! a = π·tanh(`encoding_proj`(s_j)), dt = σ(`dt_proj.2`(SiLU(`dt_proj.0`(s_j)))) and per core
+//! Pf, Pb, Pd = `{prefix}forward_param_proj`, `{prefix}backward_param_proj`,
+//! `{prefix}diagonal_param_proj`(s_j) (raw angles);
+//! q_j = M(S3(E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd); α, β, γ)) — 2d: one core
+//! (`quantum_core`), 2e: two (`fwd_*`/`quantum_core_fwd`, `bwd_*`/`quantum_core_bwd`; the
+//! reference's chunk-order flip is a no-op), q_j = concat(q^fwd_j, q^bwd_j); then OP_k
+//! (`output_proj`) per chunk → SeqPool (`seq_attention`) → H_silu (`classifier`). The three
+//! branch circuits are compiled at load (shared with group 4, [`super::qe2e`]).
+//!
+//! One code path serves the window and the stream (spec §4.3 R1): per sample the front-end row
+//! and its chunk-attention score, pooled online (running max, softmax denominator, weighted
+//! row sum); per completed chunk its circuits and `output_proj` row, pooled online over chunks
+//! by `seq_attention`. State: the chunk pool (D + 2) and the sequence pool (D + 2). The window
+//! forward is a stream over the window's T samples closed with [`CausalStep::logits`] (pad
+//! rows of a partial last chunk, head), so both paths share every float operation.
+//!
+//! Without look-ahead, [`CausalStep::logits`] at t = 32(k+1) is the head over chunks 0..=k —
+//! the trainer's `boundary_outputs` entry at min(32(k+1), T); at other t it is the window
+//! forward on those t samples (the reference's pad rows).
+use super::layers::{LayerNorm, Linear};
+use super::qe2e::{pool_mean, pool_push, score, Angles, BlockSpec, Circuit, PI_F32, POOL_HEAD};
+use super::statevec::{self, MAX_QUBITS};
+use super::step::CausalStep;
+use crate::error::EngineError;
+use crate::weights::Loader;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use num_complex::Complex64;
+use qssm_formats::model_file::ModelCard;
+use qssm_kernels::circuit::expvals_xyz;
+use qssm_kernels::circuit::superpose::{s3_weights, superpose_forward};
+use qssm_kernels::ops::activation::{silu_forward, tanh_forward};
+
+/// Chunk size of 2d/2e (constructor default, never passed by `create_model`).
+pub(crate) const CHUNK_SIZE: usize = 32;
+
+fn mismatch(what: String) -> EngineError {
+    EngineError::Mismatch { what }
+}
+
+/// One S3 core: the three angle projections (Pf, Pb, Pd) and the weights α, β, γ.
+#[derive(Clone, Debug)]
+struct Core {
+    projs: [Linear; 3],
+    w: [Complex64; 3],
+}
+
+/// Loaded 2d / 2e.
+#[derive(Clone, Debug)]
+pub(crate) struct QuantumHydraSup {
+    c: usize,
+    t: usize,
+    d: usize,
+    q: usize,
+    /// angles per two-layer block, 5Q·L
+    pb: usize,
+    in0: Linear,
+    in_ln: LayerNorm,
+    att0: Linear,
+    att2: Linear,
+    /// chunk-attention score of a zero pad row, att2(tanh(att0(0)))
+    pad_score: f32,
+    enc: Linear,
+    dt0: Linear,
+    dt2: Linear,
+    cores: Vec<Core>,
+    branches: [Circuit; 3],
+    op0: Linear,
+    op_ln: LayerNorm,
+    seq0: Linear,
+    seq2: Linear,
+    cls0: Linear,
+    cls3: Linear,
+    /// measurements per chunk (3Q per core)
+    q_out: usize,
+}
+
+impl QuantumHydraSup {
+    /// Checks the card (2 ≤ Q ≤ [`MAX_QUBITS`], D ≥ 4, N ≥ 1, a circuit layout if present that
+    /// agrees: Q, layers, chunk size 32) and loads every tensor of model `id` (2d or 2e).
+    pub(crate) fn load(
+        id: &str,
+        ld: &mut Loader<'_, '_>,
+        card: &ModelCard,
+    ) -> Result<Self, EngineError> {
+        let hp = &card.hyperparameters;
+        let (c, t, d, q, layers, n) = (
+            hp.n_channels,
+            hp.n_times,
+            hp.d_model,
+            hp.n_qubits,
+            hp.n_layers,
+            hp.d_state,
+        );
+        if d < 4 {
+            return Err(mismatch(format!(
+                "{id} needs d_model ≥ 4 (attention width D/4 ≥ 1), card has {d}"
+            )));
+        }
+        if n == 0 {
+            return Err(mismatch(format!("{id} needs d_state ≥ 1 (dt MLP width)")));
+        }
+        if !(2..=MAX_QUBITS).contains(&q) {
+            return Err(mismatch(format!(
+                "{id} needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
+            )));
+        }
+        let pb = 5 * q * layers;
+        if 3 * pb > u16::MAX as usize + 1 {
+            return Err(mismatch(format!(
+                "{id} circuit with {q} qubits × {layers} layers has too many angles"
+            )));
+        }
+        if let Some(cl) = &card.circuit {
+            if cl.n_qubits != q || cl.n_layers != layers {
+                return Err(mismatch(format!(
+                    "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
+                    cl.n_qubits, cl.n_layers
+                )));
+            }
+            if cl.chunk_size != CHUNK_SIZE {
+                return Err(mismatch(format!(
+                    "{id} chunk size is {CHUNK_SIZE}, circuit layout says {}",
+                    cl.chunk_size
+                )));
+            }
+        }
+        let in0 = Linear::load(ld, "input_proj.0", c, d, true)?;
+        let in_ln = LayerNorm::load(ld, "input_proj.1", d)?;
+        let att0 = Linear::load(ld, "chunk_attention.0", d, d / 4, true)?;
+        let att2 = Linear::load(ld, "chunk_attention.2", d / 4, 1, true)?;
+        let specs: &[(&str, &str)] = if id == "2e" {
+            &[("quantum_core_fwd", "fwd_"), ("quantum_core_bwd", "bwd_")]
+        } else {
+            &[("quantum_core", "")]
+        };
+        let mut cores = Vec::with_capacity(specs.len());
+        for &(core, prefix) in specs {
+            let lin = |ld: &mut Loader<'_, '_>, b: &str| {
+                Linear::load(ld, &format!("{prefix}{b}_param_proj"), d, pb, true)
+            };
+            let projs = [
+                lin(ld, "forward")?,
+                lin(ld, "backward")?,
+                lin(ld, "diagonal")?,
+            ];
+            let mut params = [0.0f32; 6];
+            for (i, coef) in ["alpha", "beta", "gamma"].iter().enumerate() {
+                params[2 * i] = ld.take(&format!("{core}.{coef}_real"), &[])?[0];
+                params[2 * i + 1] = ld.take(&format!("{core}.{coef}_imag"), &[])?[0];
+            }
+            cores.push(Core {
+                projs,
+                w: s3_weights(&params),
+            });
+        }
+        // E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)
+        let branch =
+            |at, backward, dt| Circuit::new(q, layers, vec![BlockSpec { at, backward, dt }], None);
+        let branches = [
+            branch(0, false, Some(0)),
+            branch(pb, true, Some(0)),
+            branch(2 * pb, false, None),
+        ];
+        let enc = Linear::load(ld, "encoding_proj", d, q, true)?;
+        let dt0 = Linear::load(ld, "dt_proj.0", d, n, true)?;
+        let dt2 = Linear::load(ld, "dt_proj.2", n, 1, true)?;
+        let q_out = 3 * q * cores.len();
+        let op0 = Linear::load(ld, "output_proj.0", q_out, d, true)?;
+        let op_ln = LayerNorm::load(ld, "output_proj.1", d)?;
+        let seq0 = Linear::load(ld, "seq_attention.0", d, d / 4, true)?;
+        let seq2 = Linear::load(ld, "seq_attention.2", d / 4, 1, true)?;
+        let cls0 = Linear::load(ld, "classifier.0", d, d / 2, true)?;
+        let cls3 = Linear::load(ld, "classifier.3", d / 2, hp.n_classes, true)?;
+        let mut m = Self {
+            c,
+            t,
+            d,
+            q,
+            pb,
+            in0,
+            in_ln,
+            att0,
+            att2,
+            pad_score: 0.0,
+            enc,
+            dt0,
+            dt2,
+            cores,
+            branches,
+            op0,
+            op_ln,
+            seq0,
+            seq2,
+            cls0,
+            cls3,
+            q_out,
+        };
+        let zero = vec![0.0f32; d];
+        let mut work = vec![0.0f32; m.score_len()];
+        m.pad_score = score(&m.att0, &m.att2, &zero, &mut work);
+        Ok(m)
+    }
+
+    /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
+    /// window (see the module docs).
+    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
+        let mut state = vec![0.0; self.state_len()];
+        let mut scratch = vec![0.0; self.scratch_len()];
+        for (i, x) in xt.chunks_exact(self.c).take(self.t).enumerate() {
+            self.step(x, i as u64, &mut state, &mut scratch);
+        }
+        let mut logits = vec![0.0; self.cls3.d_out()];
+        CausalStep::logits(self, self.t as u64, &state, &mut scratch, &mut logits);
+        logits
+    }
+
+    /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).
+    fn score_len(&self) -> usize {
+        2 * self.att0.d_out().max(self.seq0.d_out()) + 1
+    }
+
+    /// Floats of [`Self::chunk_feature`]'s scratch.
+    fn feature_len(&self) -> usize {
+        let (q, n) = (self.q, self.dt0.d_out());
+        3 * self.pb
+            + q.max(n)
+            + n
+            + q
+            + 1
+            + self.pb
+            + 2 * q
+            + self.q_out
+            + 2 * self.d
+            + 4 * statevec::scratch_floats(1 << q)
+    }
+
+    /// Floats of [`Self::close_chunk`]'s scratch: s, f (2D), the feature's and the score's.
+    fn close_len(&self) -> usize {
+        2 * self.d + self.feature_len().max(self.score_len())
+    }
+
+    /// Scratch prefix: tmp, u, r (3D), hidden (2·(D/2)), chunk and sequence pool copies
+    /// (2·(D + 2)).
+    fn prefix_len(&self) -> usize {
+        3 * self.d + 2 * self.cls0.d_out() + 2 * (self.d + POOL_HEAD)
+    }
+
+    /// One chunk summary s (D) → its feature f (D): angle heads, circuits, measurements,
+    /// `output_proj`. No allocation.
+    fn chunk_feature(&self, s: &[f32], f: &mut [f32], work: &mut [f32]) {
+        let (q, d, pb, n) = (self.q, self.d, self.pb, self.dt0.d_out());
+        let (proj, rest) = work.split_at_mut(3 * pb);
+        let (pre, rest) = rest.split_at_mut(q.max(n));
+        let (h1, rest) = rest.split_at_mut(n);
+        let (a, rest) = rest.split_at_mut(q);
+        let (dts, rest) = rest.split_at_mut(1);
+        let (theta, rest) = rest.split_at_mut(pb);
+        let (enc, rest) = rest.split_at_mut(2 * q);
+        let (qv, rest) = rest.split_at_mut(self.q_out);
+        let (o0, rest) = rest.split_at_mut(d);
+        let (o1, rest) = rest.split_at_mut(d);
+        // a = π·tanh(encoding_proj(s))
+        self.enc.apply_one(&mut pre[..q], s);
+        tanh_forward(a, &pre[..q]);
+        a.iter_mut().for_each(|v| *v *= PI_F32);
+        // dt = σ(dt_proj.2(SiLU(dt_proj.0(s))))
+        self.dt0.apply_one(&mut pre[..n], s);
+        silu_forward(h1, &pre[..n]);
+        self.dt2.apply_one(&mut pre[..1], h1);
+        dts[0] = 1.0 / (1.0 + libm::expf(-pre[0]));
+        let ang = Angles { a, dts, inj: &[] };
+        let nn = 1usize << q;
+        let sf = statevec::scratch_floats(nn);
+        let mut m = [0.0f64; 3 * MAX_QUBITS];
+        let m = &mut m[..3 * q];
+        let (r1, rest) = rest.split_at_mut(sf);
+        let (r2, rest) = rest.split_at_mut(sf);
+        let (r3, r4) = rest.split_at_mut(sf);
+        let (s1, s2, s3) = (
+            statevec::carve(r1, nn),
+            statevec::carve(r2, nn),
+            statevec::carve(r3, nn),
+        );
+        let phi = statevec::carve(r4, nn);
+        let br = &self.branches;
+        for (core, out) in self.cores.iter().zip(qv.chunks_exact_mut(3 * q)) {
+            for (lin, dst) in core.projs.iter().zip(proj.chunks_exact_mut(pb)) {
+                lin.apply_one(dst, s);
+            }
+            br[0].run(pb, proj, &ang, theta, enc, s1);
+            br[1].run(pb, proj, &ang, theta, enc, s2);
+            br[2].run(pb, proj, &ang, theta, enc, s3);
+            superpose_forward(&core.w, &[&*s1, &*s2, &*s3], phi);
+            expvals_xyz(phi, q, m);
+            out.iter_mut()
+                .zip(m.iter())
+                .for_each(|(o, &v)| *o = v as f32);
+        }
+        self.op0.apply_one(o0, qv);
+        self.op_ln.apply_one(o1, o0);
+        silu_forward(&mut f[..d], o1);
+    }
+
+    /// Closes chunk `k` pooled in `cpool` (≥ 1 row): summary → feature → `seq_attention`
+    /// score, pushed into `spool` at position k. No allocation.
+    fn close_chunk(&self, cpool: &[f32], spool: &mut [f32], k: usize, work: &mut [f32]) {
+        let d = self.d;
+        let (s, rest) = work.split_at_mut(d);
+        let (f, rest) = rest.split_at_mut(d);
+        pool_mean(cpool, s, d);
+        self.chunk_feature(s, f, rest);
+        let a = score(&self.seq0, &self.seq2, f, rest);
+        pool_push(spool, k, a, Some(f), d);
+    }
+
+    /// The pooled features (D) → logits (K) through `classifier`; `h` (D/2 · 2) scratch.
+    fn head(&self, r: &[f32], h: &mut [f32], logits: &mut [f32]) {
+        let (h0, h1) = h.split_at_mut(self.cls0.d_out());
+        self.cls0.apply_one(h0, r);
+        silu_forward(&mut h1[..h0.len()], h0);
+        self.cls3.apply_one(logits, &h1[..h0.len()]);
+    }
+}
+
+impl CausalStep for QuantumHydraSup {
+    fn chunk(&self) -> usize {
+        CHUNK_SIZE
+    }
+
+    /// Chunk pool and sequence pool (2·(D + 2)).
+    fn state_len(&self) -> usize {
+        2 * (self.d + POOL_HEAD)
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.prefix_len() + self.close_len()
+    }
+
+    fn step(&self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]) {
+        let d = self.d;
+        let (cpool, spool) = state.split_at_mut(d + POOL_HEAD);
+        let (tmp, rest) = scratch.split_at_mut(d);
+        let (u, rest) = rest.split_at_mut(d);
+        let work = &mut rest[self.prefix_len() - 2 * d..];
+        // e_t = SiLU(LayerNorm(input_proj.0(x_t)))
+        self.in0.apply_one(u, &x[..self.c]);
+        self.in_ln.apply_one(tmp, u);
+        silu_forward(u, tmp);
+        let a = score(&self.att0, &self.att2, u, work);
+        let r = t as usize;
+        pool_push(cpool, r % CHUNK_SIZE, a, Some(u), d);
+        if r % CHUNK_SIZE == CHUNK_SIZE - 1 {
+            self.close_chunk(cpool, spool, r / CHUNK_SIZE, work);
+        }
+    }
+
+    /// The window forward on the t samples: a partial last chunk's pad rows and feature (on
+    /// copies of the pools in scratch), the head.
+    fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
+        let d = self.d;
+        let (cpool, spool) = state.split_at(d + POOL_HEAD);
+        let (_tmp, rest) = scratch.split_at_mut(d);
+        let (_u, rest) = rest.split_at_mut(d);
+        let (r, rest) = rest.split_at_mut(d);
+        let (h, rest) = rest.split_at_mut(2 * self.cls0.d_out());
+        let (cp, rest) = rest.split_at_mut(d + POOL_HEAD);
+        let (sp, work) = rest.split_at_mut(d + POOL_HEAD);
+        let pos = (t as usize) % CHUNK_SIZE;
+        if pos == 0 {
+            pool_mean(spool, r, d);
+        } else {
+            cp.copy_from_slice(cpool);
+            sp.copy_from_slice(spool);
+            for p in pos..CHUNK_SIZE {
+                pool_push(cp, p, self.pad_score, None, d);
+            }
+            self.close_chunk(cp, sp, (t as usize - 1) / CHUNK_SIZE, work);
+            pool_mean(sp, r, d);
+        }
+        self.head(r, h, logits);
+    }
+}

@@ -1,0 +1,441 @@
+//! The inference engine's window path for the group-2 sequence-mixing models **2a**
+//! `ClassicalQuantumAttention`, **2b** `ClassicalMambaQuantumSSM` and **2c**
+//! `ClassicalHydraQuantumSSM` (reference `models/QuantumMixingSSM.py`, spec groups-2-4
+//! §3.1–3.3) against the trainer (`forward_eval`, the oracle) and the reference fixtures
+//! `2a`, `2b`, `2c`: a model file is built from the parameters (fixture `param.*`, or a random
+//! init from the trainer registry) with the trainer's model card, serialised with
+//! `qssm_formats::model_file::to_bytes`, loaded by the engine, and its logits compared
+//! (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
+//! Also: none of them can stream (typed [`EngineError::NotCausal`]), a card claiming
+//! `causal = true` is inconsistent, 2a's `mix_coeffs` must match the card's window length,
+//! missing tensors are named.
+use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
+use qssm_formats::model_file::{to_bytes, ModelCard, ModelFile, TensorDtype, TensorOut};
+use qssm_tests::{max_abs_diff, Fixture};
+use qssm_trainer::export::{model_card, ExportInfo};
+use qssm_trainer::models::{registry, Model, ModelConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A trainer model with parameters and windows (B, C, T) in mV.
+struct Case {
+    model: Box<dyn Model>,
+    params: Vec<f32>,
+    x: Vec<f32>,
+    b: usize,
+    /// fixture `output.logits_eval` (B, n_classes), if from a fixture
+    want: Option<Vec<f32>>,
+}
+
+impl Case {
+    fn window(&self, i: usize) -> &[f32] {
+        let n = self.x.len() / self.b;
+        &self.x[i * n..(i + 1) * n]
+    }
+}
+
+/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn from_fixture(id: &str) -> Option<Case> {
+    let fx = Fixture::load(id)?;
+    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
+    let model = registry::build(id, cfg).expect("in the registry");
+    let mut params = vec![0.0f32; model.layout().len()];
+    for spec in model.layout().specs() {
+        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
+    }
+    Some(Case {
+        model,
+        params,
+        x: fx.get("input.x").data.clone(),
+        b: fx.meta_usize("B"),
+        want: Some(fx.get("output.logits_eval").data.clone()),
+    })
+}
+
+/// Model `id` with the trainer's random init (`ParamLayout::init`, seed `seed`) for `cfg`,
+/// with `b` windows of noise at EEG scale (±50 µV = ±0.05 mV).
+fn random_init(id: &str, cfg: ModelConfig, seed: u64, b: usize) -> Case {
+    let model = registry::build(id, cfg).expect("in the registry");
+    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n = model.config().n_channels * model.config().n_times;
+    let x = noise(seed + 1, b * n).iter().map(|v| v * 0.05).collect();
+    Case {
+        model,
+        params,
+        x,
+        b,
+        want: None,
+    }
+}
+
+/// A small model (no fixture needed): C = 4, T = 40 (three chunks of 16, the last one padded),
+/// D = 16, N = 4, Q = 2, 3 layers (2b/2c: 3 stacked cores of 3-layer circuits), 3 classes.
+fn small(id: &str) -> Case {
+    random_init(
+        id,
+        ModelConfig {
+            n_channels: 4,
+            n_times: 40,
+            d_model: 16,
+            d_state: 4,
+            n_qubits: 2,
+            n_layers: 3,
+            n_classes: 3,
+            ..ModelConfig::eeg(40)
+        },
+        11,
+        3,
+    )
+}
+
+/// The trainer's model card for `m` (input in mV at 160 Hz, channels `Ch1..ChC`).
+fn card(m: &dyn Model) -> ModelCard {
+    model_card(
+        m,
+        &ExportInfo {
+            sfreq: 160.0,
+            channels: (1..=m.config().n_channels)
+                .map(|i| format!("Ch{i}"))
+                .collect(),
+            unit: "mV".into(),
+            preprocessing: serde_json::json!({ "note": "test model" }),
+            split: None,
+            training: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+        },
+    )
+}
+
+/// The model file of `case` with `card`, every layout tensor `keep` accepts.
+fn blob_with(
+    case: &Case,
+    card: &ModelCard,
+    dtype: TensorDtype,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<u8> {
+    let tensors: Vec<TensorOut<'_>> = case
+        .model
+        .layout()
+        .specs()
+        .iter()
+        .filter(|s| keep(&s.name))
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &case.params[s.range.clone()],
+        })
+        .collect();
+    to_bytes(card, &tensors, dtype).expect("serialises")
+}
+
+fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
+    blob_with(case, &card(case.model.as_ref()), dtype, |_| true)
+}
+
+/// What a check demands beyond engine = trainer (≤ 1e-5 for the f32 and the f16 file).
+#[derive(Clone, Copy)]
+struct Tol {
+    /// engine vs the fixture's PyTorch logits
+    fixture: f32,
+    /// f16 file vs f32 file: same class and logits within 1e-2 (false: reported only)
+    f16_close: bool,
+}
+
+/// 2a, 2c: as every other model (the fixture ≤ 1e-5, f16 close).
+const STRICT: Tol = Tol {
+    fixture: 1e-5,
+    f16_close: true,
+};
+
+/// 2b against its fixture: 5e-4 (spec §6; the trainer's own parity tolerance, see
+/// `parity_group2_mixing.rs` `Tol2b`: the recurrence of 2·nc serial circuit steps amplifies the
+/// reference's complex128-vs-f32 rounding; the trainer and the engine are 1.9e-5 from it).
+const FIXTURE_2B: Tol = Tol {
+    fixture: 5e-4,
+    f16_close: true,
+};
+
+/// 2b/2c at T ≥ 249 (nc ≥ 16 serial steps per layer): the recurrence is chaotic (spec §5.1),
+/// so rounding the weights to f16 moves the logits by more than 1e-2 and may change the class.
+/// The f16 file is then checked against the trainer run on the same f16-rounded parameters
+/// (≤ 1e-5), and its distance to the f32 file is only reported.
+const CHAOTIC: Tol = Tol {
+    fixture: 1e-5,
+    f16_close: false,
+};
+
+/// The parameters of the layout as stored in the model file `bytes` (f16-rounded for an f16
+/// file), widened to f32.
+fn params_of(case: &Case, bytes: &[u8]) -> Vec<f32> {
+    let file = ModelFile::parse(bytes).expect("parses");
+    let mut p = vec![0.0f32; case.params.len()];
+    for spec in case.model.layout().specs() {
+        let t = file.expect(&spec.name, &spec.shape).expect("tensor stored");
+        p[spec.range.clone()].copy_from_slice(&t.to_f32());
+    }
+    p
+}
+
+/// Engine (f32 file) vs trainer ≤ 1e-5 and vs the fixture ≤ `tol.fixture`; engine (f16 file)
+/// vs trainer on the f16-rounded parameters ≤ 1e-5; f16 file vs f32 file: same class, logits
+/// within 1e-2 (if `tol.f16_close`). Returns (max |engine − trainer/fixture|, max |f16 − f32|).
+fn check(name: &str, case: &Case, tol: Tol) -> (f32, f32) {
+    let id = case.model.id();
+    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
+    assert_eq!(e32.model_id(), id);
+    assert_eq!(e32.card().class_name, case.model.class_name());
+    let bytes16 = blob(case, TensorDtype::F16);
+    let e16 = Engine::from_bytes(&bytes16).expect("engine loads the f16 file");
+    assert_eq!(e16.card().dtype, "f16");
+    assert!(e16.weight_bytes() < e32.weight_bytes());
+    let params16 = params_of(case, &bytes16);
+    let (mut d_trainer, mut d_fixture, mut d_f16) = (0.0f32, 0.0f32, 0.0f32);
+    for i in 0..case.b {
+        let p = e32
+            .classify_window(case.window(i))
+            .expect("window classifies");
+        let want = case.model.forward_eval(&case.params, case.window(i));
+        let d = max_abs_diff(&p.logits, &want);
+        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
+        d_trainer = d_trainer.max(d);
+        if let Some(fx) = &case.want {
+            let k = p.logits.len();
+            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
+            assert!(
+                d <= tol.fixture,
+                "{name}: engine vs fixture, sample {i}: {d:e}"
+            );
+            d_fixture = d_fixture.max(d);
+        }
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!(
+            (sum - 1.0).abs() <= 1e-6,
+            "{name}: probabilities sum to {sum}"
+        );
+        let p16 = e16
+            .classify_window(case.window(i))
+            .expect("f16 window classifies");
+        let want16 = case.model.forward_eval(&params16, case.window(i));
+        let d = max_abs_diff(&p16.logits, &want16);
+        assert!(
+            d <= 1e-5,
+            "{name}: f16 engine vs trainer, sample {i}: {d:e}"
+        );
+        d_trainer = d_trainer.max(d);
+        let d = max_abs_diff(&p.logits, &p16.logits);
+        if tol.f16_close {
+            assert!(d <= 1e-2, "{name}: f16 vs f32, sample {i}: {d:e}");
+            assert_eq!(
+                p.class, p16.class,
+                "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
+                p.logits, p16.logits
+            );
+        }
+        d_f16 = d_f16.max(d);
+    }
+    eprintln!(
+        "{name}: max |engine − trainer| = {d_trainer:e}, max |engine − fixture| = {d_fixture:e}; f16 file {} bytes (weights {} vs {} bytes f32), max |f16 − f32| = {d_f16:e}{}",
+        bytes16.len(),
+        e16.weight_bytes(),
+        e32.weight_bytes(),
+        if tol.f16_close { "" } else { " (chaotic, not bounded)" }
+    );
+    (d_trainer.max(d_fixture), d_f16)
+}
+
+const IDS: [&str; 3] = ["2a", "2b", "2c"];
+
+#[test]
+fn fixture_2a() {
+    if let Some(case) = from_fixture("2a") {
+        check("fixture 2a", &case, STRICT);
+    }
+}
+
+#[test]
+fn fixture_2b() {
+    if let Some(case) = from_fixture("2b") {
+        check("fixture 2b", &case, FIXTURE_2B);
+    }
+}
+
+#[test]
+fn fixture_2c() {
+    if let Some(case) = from_fixture("2c") {
+        check("fixture 2c", &case, STRICT);
+    }
+}
+
+#[test]
+fn small_random_models_match_the_trainer() {
+    for id in IDS {
+        check(&format!("small {id}"), &small(id), STRICT);
+    }
+    // other small shapes: one chunk (T = 16), a window shorter than a chunk (T = 5), Q = 3
+    for id in IDS {
+        for (t, q, layers, seed) in [(16, 3, 1, 21), (5, 2, 2, 22), (70, 3, 2, 23)] {
+            let cfg = ModelConfig {
+                n_channels: 3,
+                n_times: t,
+                d_model: 8,
+                d_state: 2,
+                n_qubits: q,
+                n_layers: layers,
+                n_classes: 2,
+                ..ModelConfig::eeg(t)
+            };
+            check(
+                &format!("small {id}, T = {t}, Q = {q}, {layers} layers"),
+                &random_init(id, cfg, seed, 2),
+                STRICT,
+            );
+        }
+    }
+}
+
+/// The EEG configuration (C = 64, D = 128, N = 16, Q = 6, 2 layers) at 40, 80 and 160 Hz
+/// (T = 125 / 249 / 497), trainer random init; 2b/2c at T ≥ 249 are [`CHAOTIC`].
+fn eeg(id: &str, seed: u64) {
+    for (i, t) in [125, 249, 497].into_iter().enumerate() {
+        let tol = if id != "2a" && t >= 249 {
+            CHAOTIC
+        } else {
+            STRICT
+        };
+        check(
+            &format!("EEG {id}, T = {t}"),
+            &random_init(id, ModelConfig::eeg(t), seed + i as u64, 2),
+            tol,
+        );
+    }
+}
+
+#[test]
+fn eeg_config_random_2a_matches_the_trainer() {
+    eeg("2a", 2024);
+}
+
+#[test]
+fn eeg_config_random_2b_matches_the_trainer() {
+    eeg("2b", 2025);
+}
+
+#[test]
+fn eeg_config_random_2c_matches_the_trainer() {
+    eeg("2c", 2026);
+}
+
+#[test]
+fn streaming_is_a_typed_error() {
+    for id in IDS {
+        let case = small(id);
+        let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
+        assert!(!engine.card().causal, "{id}");
+        assert!(!engine.can_stream(), "{id}");
+        match engine.stream(StreamOptions::default()) {
+            Err(EngineError::NotCausal { id: got, .. }) => assert_eq!(got, id),
+            other => panic!("{id} stream: {other:?}"),
+        }
+        assert!(matches!(
+            engine.stream_state_len(),
+            Err(EngineError::NotCausal { .. })
+        ));
+        // a card claiming causality contradicts the architecture
+        let mut c = card(case.model.as_ref());
+        c.causal = true;
+        let e = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true))
+            .expect_err("a causal card is rejected");
+        assert!(matches!(e, EngineError::Mismatch { .. }), "{id}: {e:?}");
+    }
+}
+
+/// 2a's `mix_coeffs` (nc, 2) fixes the window length: a card whose T needs another chunk count
+/// is a typed error; a T with the same chunk count loads.
+#[test]
+fn mix_coeffs_must_match_the_window_length() {
+    let case = small("2a"); // T = 40: 3 chunks
+    for (t, ok) in [(64, false), (32, false), (33, true), (48, true)] {
+        let mut c = card(case.model.as_ref());
+        c.hyperparameters.n_times = t;
+        c.input.n_times = t;
+        let r = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true));
+        match (r, ok) {
+            (Ok(e), true) => assert_eq!(e.n_times(), t),
+            (Err(EngineError::Mismatch { what }), false) => {
+                assert!(what.contains("mix_coeffs"), "T = {t}: {what}")
+            }
+            (r, _) => panic!("T = {t}: {:?}", r.map(|_| ())),
+        }
+    }
+}
+
+#[test]
+fn missing_tensors_are_named() {
+    let gone = [
+        (
+            "2a",
+            &[
+                "feature_extractor.embedding.bias",
+                "chunk_attention.2.weight",
+                "quantum_attention.mix_coeffs",
+                "quantum_attention.qff_params",
+                "quantum_attention.param_proj.weight",
+                "output_norm.bias",
+                "classifier.3.weight",
+            ][..],
+        ),
+        (
+            "2b",
+            &[
+                "quantum_ssm_layers.0.circuit_params",
+                "quantum_ssm_layers.1.D",
+                "quantum_ssm_layers.2.x_proj.weight",
+                "quantum_ssm_layers.1.dt_proj.bias",
+                "quantum_ssm_layers.0.quantum_output_proj.weight",
+                "output_norm.weight",
+            ][..],
+        ),
+        (
+            "2c",
+            &[
+                "quantum_hydra_layers.0.alpha",
+                "quantum_hydra_layers.2.gamma",
+                "quantum_hydra_layers.1.backward_ssm.circuit_params",
+                "quantum_hydra_layers.0.forward_ssm.out_proj.bias",
+                "quantum_hydra_layers.1.diagonal.weight",
+                "quantum_hydra_layers.2.out_proj.weight",
+                "classifier.0.bias",
+            ][..],
+        ),
+    ];
+    for (id, names) in gone {
+        let case = small(id);
+        for &gone in names {
+            let e = Engine::from_bytes(&blob_with(
+                &case,
+                &card(case.model.as_ref()),
+                TensorDtype::F32,
+                |n| n != gone,
+            ))
+            .expect_err("loading must fail");
+            match e {
+                EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
+                e => panic!("{id} without {gone}: {e:?}"),
+            }
+        }
+    }
+}
