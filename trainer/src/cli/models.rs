@@ -10,18 +10,31 @@ pub struct ModelsArgs {
     pub n_times: usize,
 }
 
-/// Prints id, class, group, feature and mixing kind, parameter count, streamability.
+/// Prints id, class, group, feature and mixing kind, parameter count, streamability, with
+/// columns as wide as their longest entry.
 pub fn run(a: ModelsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let wc = MODELS
+        .iter()
+        .map(|m| m.class_name.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let wm = MODELS
+        .iter()
+        .map(|m| m.mixing.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!(
-        "{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}",
-        "id", "class", "group", "features", "mixing", "params", "stream"
+        "{:<4} {:<wc$} {:>5} {:<9} {:<wm$} {:>8} stream",
+        "id", "class", "group", "features", "mixing", "params"
     );
     for m in MODELS {
         let n = build(m.id, ModelConfig::eeg(a.n_times))?
             .layout()
             .n_params();
         println!(
-            "{:<4} {:<22} {:>5} {:<10} {:<8} {:>10} {:<6}",
+            "{:<4} {:<wc$} {:>5} {:<9} {:<wm$} {:>8} {}",
             m.id,
             m.class_name,
             m.group,
