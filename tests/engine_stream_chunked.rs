@@ -23,28 +23,15 @@ use qssm_engine::{
     required_scratch_bytes, required_state_bytes, EngineError, Model as Engine, Stream,
     StreamOptions, Unit,
 };
-use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
+use qssm_formats::model_file::{ModelCard, TensorDtype};
+use qssm_tests::engine_case::{card, model_blob, sample, window_of, Rng};
 use qssm_tests::max_abs_diff;
-use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, AnsatzKind, Model, ModelConfig};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Tolerance of stream vs trainer / window logits.
 const TOL: f32 = 1e-4;
-
-/// A small deterministic generator for the push patterns.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z % n as u64) as usize
-    }
-}
 
 /// A trainer model, its parameters and a batch of (C, T) windows (mV).
 struct Case {
@@ -146,52 +133,12 @@ fn mg(ansatz: AnsatzKind, c: usize, t: usize, q: usize, h: usize, chunk: usize, 
     case("mg", cfg, seed, 0.5)
 }
 
-/// The card the trainer's export writes for `m` (`causal` from `is_causal`).
-fn card(m: &dyn Model) -> ModelCard {
-    let info = ExportInfo {
-        sfreq: 160.0,
-        channels: (1..=m.config().n_channels)
-            .map(|i| format!("Ch{i}"))
-            .collect(),
-        unit: "mV".into(),
-        preprocessing: serde_json::json!({}),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-    };
-    model_card(m, &info)
-}
-
 fn blob_with(case: &Case, card: &ModelCard, dtype: TensorDtype) -> Vec<u8> {
-    let tensors: Vec<TensorOut<'_>> = case
-        .model
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &case.params[s.range.clone()],
-        })
-        .collect();
-    to_bytes(card, &tensors, dtype).expect("serialises")
+    model_blob(case.model.as_ref(), &case.params, card, dtype, |_| true)
 }
 
 fn engine(case: &Case, dtype: TensorDtype) -> Engine {
     Engine::from_bytes(&blob_with(case, &card(case.model.as_ref()), dtype)).expect("loads")
-}
-
-/// Sample `t` of a (C, T) channel-major window: C values.
-fn sample(window: &[f32], big_t: usize, t: usize) -> Vec<f32> {
-    window.chunks_exact(big_t).map(|row| row[t]).collect()
-}
-
-/// The (C, t) channel-major window of samples `xs`.
-fn window_of(xs: &[Vec<f32>]) -> Vec<f32> {
-    let c = xs[0].len();
-    (0..c)
-        .flat_map(|ci| xs.iter().map(move |x| x[ci]))
-        .collect()
 }
 
 /// Streams every window of `case` (hop = chunk) and checks the emitted predictions against the

@@ -9,51 +9,9 @@ use qssm_engine::{EngineError, Model as Engine, ModelFileError};
 use qssm_formats::model_file::{
     to_bytes, CircuitLayout, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
 };
-use qssm_tests::{max_abs_diff, Fixture};
+use qssm_tests::engine_case::{blob_with, from_fixture, noise, Case};
+use qssm_tests::max_abs_diff;
 use qssm_trainer::models::{registry, Model, ModelConfig};
-
-/// A trainer model with its parameters, and the inputs/expected logits if from a fixture.
-struct Case {
-    model: Box<dyn Model>,
-    params: Vec<f32>,
-    /// windows (B, C, T)
-    x: Vec<f32>,
-    b: usize,
-    /// fixture `output.logits_eval` (B, n_classes), if any
-    want: Option<Vec<f32>>,
-}
-
-fn from_fixture(name: &str) -> Option<Case> {
-    let fx = Fixture::load(name)?;
-    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
-    let model = registry::build(&fx.metadata["model_id"], cfg).expect("model in registry");
-    let mut params = vec![0.0f32; model.layout().len()];
-    for spec in model.layout().specs() {
-        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
-    }
-    Some(Case {
-        model,
-        params,
-        x: fx.get("input.x").data.clone(),
-        b: fx.meta_usize("B"),
-        want: Some(fx.get("output.logits_eval").data.clone()),
-    })
-}
-
-/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
-fn noise(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
 
 /// A small synthetic model (no fixture needed): C = 4, T = 40 (1b: two chunks, the last one
 /// padded), D = 16, N = 4, Q = 2, 3 blocks (1b: state chained over three blocks), 3 classes.
@@ -80,6 +38,7 @@ fn synthetic_with(id: &str, causal: bool) -> Case {
     let b = 2;
     let x = noise(12, b * 4 * 40).iter().map(|v| v * 0.05).collect();
     Case {
+        name: format!("{id} synthetic (causal {causal})"),
         model,
         params,
         x,
@@ -129,28 +88,6 @@ fn card_for(m: &dyn Model) -> ModelCard {
         metrics: serde_json::json!({}),
         dtype: "f32".into(),
     }
-}
-
-/// The model file of `case` with `card`, every layout tensor except those `keep` rejects.
-fn blob_with(
-    case: &Case,
-    card: &ModelCard,
-    dtype: TensorDtype,
-    keep: impl Fn(&str) -> bool,
-) -> Vec<u8> {
-    let tensors: Vec<TensorOut<'_>> = case
-        .model
-        .layout()
-        .specs()
-        .iter()
-        .filter(|s| keep(&s.name))
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &case.params[s.range.clone()],
-        })
-        .collect();
-    to_bytes(card, &tensors, dtype).expect("serialises")
 }
 
 fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {

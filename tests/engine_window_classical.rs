@@ -9,77 +9,10 @@
 //! Also: none of them can stream (typed [`EngineError::NotCausal`]), a card claiming
 //! `causal = true` is inconsistent, missing tensors are named.
 use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
-use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
-use qssm_tests::{max_abs_diff, Fixture};
-use qssm_trainer::export::{model_card, ExportInfo};
-use qssm_trainer::models::{registry, Model, ModelConfig};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
-/// A trainer model with parameters and windows (B, C, T) in mV.
-struct Case {
-    model: Box<dyn Model>,
-    params: Vec<f32>,
-    x: Vec<f32>,
-    b: usize,
-    /// fixture `output.logits_eval` (B, n_classes), if from a fixture
-    want: Option<Vec<f32>>,
-}
-
-impl Case {
-    fn window(&self, i: usize) -> &[f32] {
-        let n = self.x.len() / self.b;
-        &self.x[i * n..(i + 1) * n]
-    }
-}
-
-/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
-fn noise(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-fn from_fixture(id: &str) -> Option<Case> {
-    let fx = Fixture::load(id)?;
-    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
-    let model = registry::build(id, cfg).expect("in the registry");
-    let mut params = vec![0.0f32; model.layout().len()];
-    for spec in model.layout().specs() {
-        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
-    }
-    Some(Case {
-        model,
-        params,
-        x: fx.get("input.x").data.clone(),
-        b: fx.meta_usize("B"),
-        want: Some(fx.get("output.logits_eval").data.clone()),
-    })
-}
-
-/// Model `id` with the trainer's random init (`ParamLayout::init`, seed `seed`) for `cfg`,
-/// with `b` windows of noise at EEG scale (±50 µV = ±0.05 mV).
-fn random_init(id: &str, cfg: ModelConfig, seed: u64, b: usize) -> Case {
-    let model = registry::build(id, cfg).expect("in the registry");
-    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(seed));
-    let n = model.config().n_channels * model.config().n_times;
-    let x = noise(seed + 1, b * n).iter().map(|v| v * 0.05).collect();
-    Case {
-        model,
-        params,
-        x,
-        b,
-        want: None,
-    }
-}
+use qssm_formats::model_file::TensorDtype;
+use qssm_tests::engine_case::{blob, blob_with, card, from_fixture, random_init, Case};
+use qssm_tests::max_abs_diff;
+use qssm_trainer::models::ModelConfig;
 
 /// A small model (no fixture needed): C = 4, T = 40 (1a: three chunks of 16, the last one
 /// padded), D = 16, N = 4, Q = 2, 3 layers, 3 classes.
@@ -99,50 +32,6 @@ fn small(id: &str) -> Case {
         11,
         3,
     )
-}
-
-/// The trainer's model card for `m` (input in mV at 160 Hz, channels `Ch1..ChC`).
-fn card(m: &dyn Model) -> ModelCard {
-    model_card(
-        m,
-        &ExportInfo {
-            sfreq: 160.0,
-            channels: (1..=m.config().n_channels)
-                .map(|i| format!("Ch{i}"))
-                .collect(),
-            unit: "mV".into(),
-            preprocessing: serde_json::json!({ "note": "test model" }),
-            split: None,
-            training: serde_json::json!({}),
-            metrics: serde_json::json!({}),
-        },
-    )
-}
-
-/// The model file of `case` with `card`, every layout tensor `keep` accepts.
-fn blob_with(
-    case: &Case,
-    card: &ModelCard,
-    dtype: TensorDtype,
-    keep: impl Fn(&str) -> bool,
-) -> Vec<u8> {
-    let tensors: Vec<TensorOut<'_>> = case
-        .model
-        .layout()
-        .specs()
-        .iter()
-        .filter(|s| keep(&s.name))
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &case.params[s.range.clone()],
-        })
-        .collect();
-    to_bytes(card, &tensors, dtype).expect("serialises")
-}
-
-fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
-    blob_with(case, &card(case.model.as_ref()), dtype, |_| true)
 }
 
 /// Engine (f32 file) vs trainer (and fixture): ≤ 1e-5; f16 file vs f32 file: same class,

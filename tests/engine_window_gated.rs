@@ -10,47 +10,11 @@
 //! cards (no circuit layout, unknown ansatz, layout ≠ tensors, hg asked to stream).
 use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
 use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
-use qssm_tests::{max_abs_diff, Fixture};
-use qssm_trainer::export::{model_card, ExportInfo};
-use qssm_trainer::models::{registry, AnsatzKind, Model, ModelConfig};
+use qssm_tests::engine_case::{blob, blob_with, card, from_fixture, Case};
+use qssm_tests::max_abs_diff;
+use qssm_trainer::models::{registry, AnsatzKind, ModelConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-/// A trainer gated model with parameters and windows (B, C, T) in mV.
-struct Case {
-    name: String,
-    model: Box<dyn Model>,
-    params: Vec<f32>,
-    x: Vec<f32>,
-    b: usize,
-    /// fixture `output.logits_eval` (B, n_classes), if from a fixture
-    want: Option<Vec<f32>>,
-}
-
-impl Case {
-    fn window(&self, i: usize) -> &[f32] {
-        let n = self.x.len() / self.b;
-        &self.x[i * n..(i + 1) * n]
-    }
-}
-
-fn from_fixture(name: &str) -> Option<Case> {
-    let fx = Fixture::load(name)?;
-    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
-    let model = registry::build(name, cfg).expect("model in the registry");
-    let mut params = vec![0.0f32; model.layout().len()];
-    for spec in model.layout().specs() {
-        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
-    }
-    Some(Case {
-        name: format!("fixture {name}"),
-        model,
-        params,
-        x: fx.get("input.x").data.clone(),
-        b: fx.meta_usize("B"),
-        want: Some(fx.get("output.logits_eval").data.clone()),
-    })
-}
 
 /// A trainer-initialised model (every parameter then perturbed, so the zero-initialised
 /// imaginary parts are not all zero) with `b` random windows.
@@ -95,41 +59,6 @@ fn synthetic(
         b,
         want: None,
     }
-}
-
-/// The card the trainer's export writes for `m`.
-fn card(m: &dyn Model) -> ModelCard {
-    let info = ExportInfo {
-        sfreq: 80.0,
-        channels: (1..=m.config().n_channels)
-            .map(|i| format!("Ch{i}"))
-            .collect(),
-        unit: "mV".into(),
-        preprocessing: serde_json::json!({ "note": "test model" }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-    };
-    model_card(m, &info)
-}
-
-fn blob_with(case: &Case, card: &ModelCard, dtype: TensorDtype) -> Vec<u8> {
-    let tensors: Vec<TensorOut<'_>> = case
-        .model
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &case.params[s.range.clone()],
-        })
-        .collect();
-    to_bytes(card, &tensors, dtype).expect("serialises")
-}
-
-fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
-    blob_with(case, &card(case.model.as_ref()), dtype)
 }
 
 /// Engine (f32 file) vs trainer (≤ 1e-5) and fixture (≤ 1e-5); returns max |engine − trainer|.
@@ -278,7 +207,7 @@ fn bad_gated_cards_are_rejected() {
         for (what, edit) in edits {
             let mut edited = card(case.model.as_ref());
             edit(&mut edited);
-            let e = load_err(&blob_with(&case, &edited, TensorDtype::F32));
+            let e = load_err(&blob_with(&case, &edited, TensorDtype::F32, |_| true));
             assert!(
                 matches!(e, EngineError::Mismatch { .. }),
                 "{id} {what}: {e:?}"
@@ -287,7 +216,7 @@ fn bad_gated_cards_are_rejected() {
         // a legacy4 card over unified-ansatz tensors: K = 4·n·layers ≠ 5·n·layers
         let mut legacy = card(case.model.as_ref());
         legacy.circuit.as_mut().unwrap().ansatz = "legacy4".into();
-        let e = load_err(&blob_with(&case, &legacy, TensorDtype::F32));
+        let e = load_err(&blob_with(&case, &legacy, TensorDtype::F32, |_| true));
         assert!(
             matches!(e, EngineError::File(ModelFileError::ShapeMismatch { .. })),
             "{id} legacy4 card: {e:?}"
@@ -296,7 +225,7 @@ fn bad_gated_cards_are_rejected() {
         let mut other = card(case.model.as_ref());
         other.class_name = "QuantumMambaSSM".into();
         assert!(matches!(
-            load_err(&blob_with(&case, &other, TensorDtype::F32)),
+            load_err(&blob_with(&case, &other, TensorDtype::F32, |_| true)),
             EngineError::Mismatch { .. }
         ));
     }
@@ -349,7 +278,7 @@ fn hg_does_not_stream() {
     // a card that claims causality: the engine has no recurrent mode for hg
     let mut card = card(case.model.as_ref());
     card.causal = true;
-    let eng = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32)).unwrap();
+    let eng = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)).unwrap();
     match eng.stream(StreamOptions { hop: 4 }) {
         Err(e @ EngineError::NotCausal { .. }) => {
             assert!(e.to_string().contains("no recurrent"), "{e}")

@@ -15,10 +15,10 @@
 //!
 //! No allocation per push: `engine_noalloc.rs` (2d).
 use qssm_engine::{EngineError, Model as Engine, StreamOptions};
-use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
-use qssm_tests::{max_abs_diff, Fixture};
-use qssm_trainer::export::{model_card, ExportInfo};
-use qssm_trainer::models::{registry, Model, ModelConfig};
+use qssm_formats::model_file::TensorDtype;
+use qssm_tests::engine_case::{blob, from_fixture, sample, window_of, Case, Rng};
+use qssm_tests::max_abs_diff;
+use qssm_trainer::models::{registry, ModelConfig};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -27,49 +27,6 @@ const IDS: [&str; 2] = ["2d", "2e"];
 const CS: usize = 32;
 /// Stream vs trainer tolerance.
 const TOL: f32 = 1e-4;
-
-/// A trainer model with parameters and windows (B, C, T) in mV.
-struct Case {
-    name: String,
-    model: Box<dyn Model>,
-    params: Vec<f32>,
-    x: Vec<f32>,
-    b: usize,
-    want: Option<Vec<f32>>,
-}
-
-impl Case {
-    fn window(&self, i: usize) -> &[f32] {
-        let n = self.x.len() / self.b;
-        &self.x[i * n..(i + 1) * n]
-    }
-    /// The same weights built for n_times = t (no 2d/2e parameter depends on T).
-    fn model_t(&self, t: usize) -> Box<dyn Model> {
-        let cfg = ModelConfig {
-            n_times: t,
-            ..self.model.config().clone()
-        };
-        registry::build(self.model.id(), cfg).expect("model in registry")
-    }
-}
-
-fn from_fixture(name: &str) -> Option<Case> {
-    let fx = Fixture::load(name)?;
-    let cfg = qssm_tests::parity_check::config_from_fixture(&fx);
-    let model = registry::build(name, cfg).expect("model in the registry");
-    let mut params = vec![0.0f32; model.layout().len()];
-    for spec in model.layout().specs() {
-        params[spec.range.clone()].copy_from_slice(&fx.get(&format!("param.{}", spec.name)).data);
-    }
-    Some(Case {
-        name: format!("fixture {name}"),
-        model,
-        params,
-        x: fx.get("input.x").data.clone(),
-        b: fx.meta_usize("B"),
-        want: Some(fx.get("output.logits_eval").data.clone()),
-    })
-}
 
 /// A trainer-initialised model (every parameter perturbed) with `b` random windows.
 #[allow(clippy::too_many_arguments)]
@@ -103,36 +60,6 @@ fn synthetic(id: &str, c: usize, t: usize, d: usize, q: usize, layers: usize, k:
         b,
         want: None,
     }
-}
-
-fn card(m: &dyn Model) -> ModelCard {
-    let info = ExportInfo {
-        sfreq: 80.0,
-        channels: (1..=m.config().n_channels)
-            .map(|i| format!("Ch{i}"))
-            .collect(),
-        unit: "mV".into(),
-        preprocessing: serde_json::json!({ "note": "test model" }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-    };
-    model_card(m, &info)
-}
-
-fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
-    let tensors: Vec<TensorOut<'_>> = case
-        .model
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &case.params[s.range.clone()],
-        })
-        .collect();
-    to_bytes(&card(case.model.as_ref()), &tensors, dtype).expect("serialises")
 }
 
 /// Engine (f32 file) vs trainer and fixture (≤ 1e-5); returns max |engine − trainer|.
@@ -218,19 +145,6 @@ fn f16_files_agree_with_f32() {
     }
 }
 
-/// Sample `t` of a (C, T) channel-major window.
-fn sample(window: &[f32], big_t: usize, t: usize) -> Vec<f32> {
-    window.chunks_exact(big_t).map(|row| row[t]).collect()
-}
-
-/// The (C, t) channel-major window of samples `xs`.
-fn window_of(xs: &[Vec<f32>]) -> Vec<f32> {
-    let c = xs[0].len();
-    (0..c)
-        .flat_map(|ci| xs.iter().map(move |x| x[ci]))
-        .collect()
-}
-
 /// Streams each window with hop 32: emitted predictions vs `boundary_outputs`, every prefix's
 /// `prediction()` vs the trainer's forward on that prefix, the last vs the window path.
 fn check_stream(case: &Case) -> f32 {
@@ -293,22 +207,6 @@ fn stream_matches_the_boundary_outputs() {
         }
     }
     eprintln!("group 2 stream: worst |stream − trainer| = {worst:e}");
-}
-
-/// A small deterministic generator for the push patterns.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z % n as u64) as usize
-    }
-    fn value(&mut self) -> f32 {
-        self.below(2001) as f32 / 1000.0 - 1.0
-    }
 }
 
 /// Random segments (each after a reset), random hops (32·m), snapshot → detour → restore:
