@@ -25,6 +25,7 @@ mod qsb;
 mod qsb_qgr;
 mod qtransformer;
 mod running_mean;
+mod seq_pool_head;
 mod ssm;
 mod statevec;
 pub(crate) mod step;

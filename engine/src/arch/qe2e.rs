@@ -36,6 +36,7 @@
 //! t is the window forward on those t samples (the reference's zero edge and pad rows).
 use super::layers::{LayerNorm, Linear};
 use super::matvec::{matvec_f16, matvec_f32};
+use super::seq_pool_head::SeqPoolHead;
 use super::statevec::{self, MAX_QUBITS};
 use super::step::CausalStep;
 use crate::error::EngineError;
@@ -48,7 +49,7 @@ use num_complex::Complex64;
 use qssm_formats::model_file::ModelCard;
 use qssm_kernels::circuit::superpose::{s3_weights, superpose_forward};
 use qssm_kernels::circuit::{apply_program, expvals_xyz, scale_rotation_angles, Program};
-use qssm_kernels::ops::activation::{silu_forward, tanh_forward};
+use qssm_kernels::ops::activation::tanh_forward;
 
 /// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
 pub(crate) const CHUNK_SIZE: usize = 16;
@@ -201,12 +202,8 @@ pub(crate) struct QuantumE2e {
     dt: Option<Linear>,
     inj: Option<Linear>,
     body: Body,
-    op0: Linear,
-    op_ln: LayerNorm,
-    seq0: Linear,
-    seq2: Linear,
-    cls0: Linear,
-    cls3: Linear,
+    /// `output_proj`, `seq_attention`, `classifier`
+    tail: SeqPoolHead,
     /// floats of the per-chunk projection buffer
     proj_len: usize,
     /// measurements per chunk (3Q per core)
@@ -351,12 +348,7 @@ impl QuantumE2e {
             Body::Single { .. } => 3 * q,
             Body::Superposed { cores, .. } => 3 * q * cores.len(),
         };
-        let op0 = Linear::load(ld, "output_proj.0", q_out, d, true)?;
-        let op_ln = LayerNorm::load(ld, "output_proj.1", d)?;
-        let seq0 = Linear::load(ld, "seq_attention.0", d, d / 4, true)?;
-        let seq2 = Linear::load(ld, "seq_attention.2", d / 4, 1, true)?;
-        let cls0 = Linear::load(ld, "classifier.0", d, d / 2, true)?;
-        let cls3 = Linear::load(ld, "classifier.3", d / 2, hp.n_classes, true)?;
+        let tail = SeqPoolHead::load(ld, q_out, d, hp.n_classes)?;
         let mut m = Self {
             c,
             t,
@@ -373,12 +365,7 @@ impl QuantumE2e {
             dt,
             inj,
             body,
-            op0,
-            op_ln,
-            seq0,
-            seq2,
-            cls0,
-            cls3,
+            tail,
             proj_len,
             q_out,
         };
@@ -391,19 +378,12 @@ impl QuantumE2e {
     /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
     /// window (see the module docs).
     pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        let mut state = vec![0.0; self.state_len()];
-        let mut scratch = vec![0.0; self.scratch_len()];
-        for (i, x) in xt.chunks_exact(self.c).take(self.t).enumerate() {
-            self.step(x, i as u64, &mut state, &mut scratch);
-        }
-        let mut logits = vec![0.0; self.cls3.d_out()];
-        CausalStep::logits(self, self.t as u64, &state, &mut scratch, &mut logits);
-        logits
+        self.window_logits(&xt[..self.t * self.c], self.c, self.tail.cls3.d_out())
     }
 
     /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).
     fn score_len(&self) -> usize {
-        2 * self.att0.d_out().max(self.seq0.d_out()) + 1
+        2 * self.att0.d_out().max(self.tail.seq0.d_out()) + 1
     }
 
     /// Circuit state vectors carved per chunk: 1 (4a–4c) or 3 branches + φ (4d/4e).
@@ -513,9 +493,7 @@ impl QuantumE2e {
                 }
             }
         }
-        self.op0.apply_one(o0, qv);
-        self.op_ln.apply_one(o1, o0);
-        silu_forward(&mut f[..d], o1);
+        self.tail.feature(qv, o0, o1, &mut f[..d]);
     }
 
     /// Closes chunk `k` pooled in `cpool` (≥ 1 row): summary → feature → `seq_attention`
@@ -526,7 +504,7 @@ impl QuantumE2e {
         let (f, rest) = rest.split_at_mut(d);
         pool_mean(cpool, s, d);
         self.chunk_feature(s, f, rest);
-        let a = score(&self.seq0, &self.seq2, f, rest);
+        let a = self.tail.score(f, rest);
         pool_push(spool, k, a, Some(f), d);
     }
 
@@ -556,18 +534,10 @@ impl QuantumE2e {
         self.input_norm.apply_one(u, tmp);
     }
 
-    /// The pooled features (D) → logits (K) through `classifier`; `h` (D/2 · 2) scratch.
-    fn head(&self, r: &[f32], h: &mut [f32], logits: &mut [f32]) {
-        let (h0, h1) = h.split_at_mut(self.cls0.d_out());
-        self.cls0.apply_one(h0, r);
-        silu_forward(&mut h1[..h0.len()], h0);
-        self.cls3.apply_one(logits, &h1[..h0.len()]);
-    }
-
     /// Scratch prefix: cols (3C), tmp, u, r (3D), hidden (2·(D/2)), chunk and sequence pool
     /// copies (2·(D + 2)).
     fn prefix_len(&self) -> usize {
-        3 * self.c + 3 * self.d + 2 * self.cls0.d_out() + 2 * (self.d + POOL_HEAD)
+        3 * self.c + 3 * self.d + 2 * self.tail.cls0.d_out() + 2 * (self.d + POOL_HEAD)
     }
 }
 
@@ -670,7 +640,7 @@ impl CausalStep for QuantumE2e {
         let (tmp, rest) = rest.split_at_mut(d);
         let (u, rest) = rest.split_at_mut(d);
         let (r, rest) = rest.split_at_mut(d);
-        let (h, rest) = rest.split_at_mut(2 * self.cls0.d_out());
+        let (h, rest) = rest.split_at_mut(2 * self.tail.cls0.d_out());
         let (cp, rest) = rest.split_at_mut(d + POOL_HEAD);
         let (sp, work) = rest.split_at_mut(d + POOL_HEAD);
         let last = t.saturating_sub(1) as usize;
@@ -686,7 +656,7 @@ impl CausalStep for QuantumE2e {
         }
         self.close_chunk(cp, sp, last / CHUNK_SIZE, work);
         pool_mean(sp, r, d);
-        self.head(r, h, logits);
+        self.tail.head(r, h, logits);
     }
 
     /// At t = 16(k+1) + 1 (chunk k complete): the head over chunks 0..=k; elsewhere
@@ -700,6 +670,7 @@ impl CausalStep for QuantumE2e {
         let spool = &state[2 * c + d + POOL_HEAD..];
         let (r, h) = scratch.split_at_mut(d);
         pool_mean(spool, r, d);
-        self.head(r, &mut h[..2 * self.cls0.d_out()], logits);
+        self.tail
+            .head(r, &mut h[..2 * self.tail.cls0.d_out()], logits);
     }
 }

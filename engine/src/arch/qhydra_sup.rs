@@ -26,6 +26,7 @@
 //! forward on those t samples (the reference's pad rows).
 use super::layers::{LayerNorm, Linear};
 use super::qe2e::{pool_mean, pool_push, score, Angles, BlockSpec, Circuit, PI_F32, POOL_HEAD};
+use super::seq_pool_head::SeqPoolHead;
 use super::statevec::{self, MAX_QUBITS};
 use super::step::CausalStep;
 use crate::error::EngineError;
@@ -74,12 +75,8 @@ pub(crate) struct QuantumHydraSup {
     dt2: Linear,
     cores: Vec<Core>,
     branches: [Circuit; 3],
-    op0: Linear,
-    op_ln: LayerNorm,
-    seq0: Linear,
-    seq2: Linear,
-    cls0: Linear,
-    cls3: Linear,
+    /// `output_proj`, `seq_attention`, `classifier`
+    tail: SeqPoolHead,
     /// measurements per chunk (3Q per core)
     q_out: usize,
 }
@@ -175,12 +172,7 @@ impl QuantumHydraSup {
         let dt0 = Linear::load(ld, "dt_proj.0", d, n, true)?;
         let dt2 = Linear::load(ld, "dt_proj.2", n, 1, true)?;
         let q_out = 3 * q * cores.len();
-        let op0 = Linear::load(ld, "output_proj.0", q_out, d, true)?;
-        let op_ln = LayerNorm::load(ld, "output_proj.1", d)?;
-        let seq0 = Linear::load(ld, "seq_attention.0", d, d / 4, true)?;
-        let seq2 = Linear::load(ld, "seq_attention.2", d / 4, 1, true)?;
-        let cls0 = Linear::load(ld, "classifier.0", d, d / 2, true)?;
-        let cls3 = Linear::load(ld, "classifier.3", d / 2, hp.n_classes, true)?;
+        let tail = SeqPoolHead::load(ld, q_out, d, hp.n_classes)?;
         let mut m = Self {
             c,
             t,
@@ -197,12 +189,7 @@ impl QuantumHydraSup {
             dt2,
             cores,
             branches,
-            op0,
-            op_ln,
-            seq0,
-            seq2,
-            cls0,
-            cls3,
+            tail,
             q_out,
         };
         let zero = vec![0.0f32; d];
@@ -214,19 +201,12 @@ impl QuantumHydraSup {
     /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
     /// window (see the module docs).
     pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        let mut state = vec![0.0; self.state_len()];
-        let mut scratch = vec![0.0; self.scratch_len()];
-        for (i, x) in xt.chunks_exact(self.c).take(self.t).enumerate() {
-            self.step(x, i as u64, &mut state, &mut scratch);
-        }
-        let mut logits = vec![0.0; self.cls3.d_out()];
-        CausalStep::logits(self, self.t as u64, &state, &mut scratch, &mut logits);
-        logits
+        self.window_logits(&xt[..self.t * self.c], self.c, self.tail.cls3.d_out())
     }
 
     /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).
     fn score_len(&self) -> usize {
-        2 * self.att0.d_out().max(self.seq0.d_out()) + 1
+        2 * self.att0.d_out().max(self.tail.seq0.d_out()) + 1
     }
 
     /// Floats of [`Self::chunk_feature`]'s scratch.
@@ -252,7 +232,7 @@ impl QuantumHydraSup {
     /// Scratch prefix: tmp, u, r (3D), hidden (2·(D/2)), chunk and sequence pool copies
     /// (2·(D + 2)).
     fn prefix_len(&self) -> usize {
-        3 * self.d + 2 * self.cls0.d_out() + 2 * (self.d + POOL_HEAD)
+        3 * self.d + 2 * self.tail.cls0.d_out() + 2 * (self.d + POOL_HEAD)
     }
 
     /// One chunk summary s (D) → its feature f (D): angle heads, circuits, measurements,
@@ -306,9 +286,7 @@ impl QuantumHydraSup {
                 .zip(m.iter())
                 .for_each(|(o, &v)| *o = v as f32);
         }
-        self.op0.apply_one(o0, qv);
-        self.op_ln.apply_one(o1, o0);
-        silu_forward(&mut f[..d], o1);
+        self.tail.feature(qv, o0, o1, &mut f[..d]);
     }
 
     /// Closes chunk `k` pooled in `cpool` (≥ 1 row): summary → feature → `seq_attention`
@@ -319,16 +297,8 @@ impl QuantumHydraSup {
         let (f, rest) = rest.split_at_mut(d);
         pool_mean(cpool, s, d);
         self.chunk_feature(s, f, rest);
-        let a = score(&self.seq0, &self.seq2, f, rest);
+        let a = self.tail.score(f, rest);
         pool_push(spool, k, a, Some(f), d);
-    }
-
-    /// The pooled features (D) → logits (K) through `classifier`; `h` (D/2 · 2) scratch.
-    fn head(&self, r: &[f32], h: &mut [f32], logits: &mut [f32]) {
-        let (h0, h1) = h.split_at_mut(self.cls0.d_out());
-        self.cls0.apply_one(h0, r);
-        silu_forward(&mut h1[..h0.len()], h0);
-        self.cls3.apply_one(logits, &h1[..h0.len()]);
     }
 }
 
@@ -372,7 +342,7 @@ impl CausalStep for QuantumHydraSup {
         let (_tmp, rest) = scratch.split_at_mut(d);
         let (_u, rest) = rest.split_at_mut(d);
         let (r, rest) = rest.split_at_mut(d);
-        let (h, rest) = rest.split_at_mut(2 * self.cls0.d_out());
+        let (h, rest) = rest.split_at_mut(2 * self.tail.cls0.d_out());
         let (cp, rest) = rest.split_at_mut(d + POOL_HEAD);
         let (sp, work) = rest.split_at_mut(d + POOL_HEAD);
         let pos = (t as usize) % CHUNK_SIZE;
@@ -387,6 +357,6 @@ impl CausalStep for QuantumHydraSup {
             self.close_chunk(cp, sp, (t as usize - 1) / CHUNK_SIZE, work);
             pool_mean(sp, r, d);
         }
-        self.head(r, h, logits);
+        self.tail.head(r, h, logits);
     }
 }
