@@ -19,13 +19,16 @@
 //! `cargo bench -p qssm-engine --bench stream -- --warm-up-time 1 --measurement-time 3`
 #[path = "stream/models.rs"]
 mod models;
+#[path = "common/tensors.rs"]
+mod tensors;
 
 use criterion::measurement::Measurement;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use models::{model_file, Lcg, Spec, C, SPECS};
+use models::{model_file, Spec, SPECS};
 use qssm_engine::{required_scratch_bytes, required_state_bytes, Model, StreamOptions};
 use qssm_formats::model_file::TensorDtype;
 use std::time::Instant;
+use tensors::{Lcg, C};
 
 /// Windows timed push by push for the printed distribution.
 const WINDOWS: usize = 60;

@@ -12,12 +12,15 @@
 //! `cargo bench -p qssm-engine --bench window -- --warm-up-time 1 --measurement-time 3`
 #[path = "window/models.rs"]
 mod models;
+#[path = "common/tensors.rs"]
+mod tensors;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use models::{model_file, Lcg, C, SPECS};
+use models::{model_file, SPECS};
 use qssm_engine::{Model, SUPPORTED_MODELS};
 use qssm_formats::model_file::TensorDtype;
 use std::time::Instant;
+use tensors::{Lcg, C};
 
 /// Windows timed one by one for the printed distribution.
 const RUNS: usize = 30;

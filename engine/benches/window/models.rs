@@ -5,29 +5,10 @@
 //!   layers, three chunk processors (cs 32), T 497 (3.1 s at 160 Hz);
 //! * hg `QuantumHydraGated` (gated spec §1.7): n 6, 2 circuit layers, H 64, chunk 8, unified
 //!   ansatz, T 249 (its 80 Hz protocol).
-use qssm_formats::model_file::{
-    to_bytes, CircuitLayout, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
+use crate::tensors::{
+    coefficients, dt_bias, layernorm, linear, CardInfo, Lcg, Tensor, C, D, E, H, K, LAYERS, N, Q,
 };
-
-/// Channels.
-pub const C: usize = 64;
-/// d_model (1c).
-const D: usize = 128;
-/// d_inner (1c).
-const E: usize = 2 * D;
-/// d_state (1c).
-const N: usize = 16;
-/// Blocks and circuit layers.
-const LAYERS: usize = 2;
-/// Classes.
-const K: usize = 2;
-/// Qubits.
-const Q: usize = 6;
-/// Hidden size of hg.
-const H: usize = 64;
-
-/// A tensor: name, shape, values.
-type Tensor = (String, Vec<usize>, Vec<f32>);
+use qssm_formats::model_file::TensorDtype;
 
 /// A model of the bench.
 #[derive(Clone, Copy, Debug)]
@@ -63,77 +44,6 @@ pub const SPECS: [Spec; 2] = [
         tensors: tensors_hg,
     },
 ];
-
-/// Uniform [lo, hi) values from a linear congruential generator.
-pub struct Lcg(pub u64);
-impl Lcg {
-    /// n values in [lo, hi).
-    pub fn uniform(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                self.0 = self
-                    .0
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                lo + (hi - lo) * ((self.0 >> 40) as f32 / (1u64 << 24) as f32)
-            })
-            .collect()
-    }
-}
-
-/// `nn.Linear(inp, out)` (weight and bias, U(±1/√inp)) named `name`.
-fn linear(rng: &mut Lcg, name: &str, inp: usize, out: usize, bias: bool) -> Vec<Tensor> {
-    let a = 1.0 / (inp as f32).sqrt();
-    let mut v = vec![(
-        format!("{name}.weight"),
-        vec![out, inp],
-        rng.uniform(out * inp, -a, a),
-    )];
-    if bias {
-        v.push((format!("{name}.bias"), vec![out], rng.uniform(out, -a, a)));
-    }
-    v
-}
-
-/// `nn.LayerNorm(d)` (1, 0) named `name`.
-fn layernorm(name: &str, d: usize) -> Vec<Tensor> {
-    vec![
-        (format!("{name}.weight"), vec![d], vec![1.0; d]),
-        (format!("{name}.bias"), vec![d], vec![0.0; d]),
-    ]
-}
-
-/// Mamba's dt_proj bias: softplus⁻¹(dt), dt log-uniform in [1e-3, 0.1].
-fn dt_bias(rng: &mut Lcg, e: usize) -> Vec<f32> {
-    rng.uniform(e, (1e-3f32).ln(), (0.1f32).ln())
-        .iter()
-        .map(|u| {
-            let dt = u.exp();
-            dt + (-(-dt).exp_m1()).ln()
-        })
-        .collect()
-}
-
-/// The complex branch coefficients `<prefix>{alpha,beta,gamma}_{real,imag}`.
-fn coefficients(rng: &mut Lcg, prefix: &str) -> Vec<Tensor> {
-    ["alpha", "beta", "gamma"]
-        .iter()
-        .flat_map(|c| {
-            [
-                (
-                    format!("{prefix}{c}_real"),
-                    vec![1],
-                    rng.uniform(1, 0.0, 1.0),
-                ),
-                (
-                    format!("{prefix}{c}_imag"),
-                    vec![1],
-                    rng.uniform(1, 0.0, 0.1),
-                ),
-            ]
-        })
-        .collect()
-}
 
 /// Top-level complex64 (1) parameters `alpha`, `beta`, `gamma`, stored (1, 2) = (re, im).
 fn top_coefficients(rng: &mut Lcg) -> Vec<Tensor> {
@@ -259,47 +169,13 @@ fn tensors_hg(rng: &mut Lcg) -> Vec<Tensor> {
 
 /// The model file of `spec` (window-only card, 64 channels in mV) with `dtype` weights.
 pub fn model_file(spec: &Spec, dtype: TensorDtype) -> Vec<u8> {
-    let t = (spec.tensors)(&mut Lcg(42));
-    let card = ModelCard {
-        qssm_version: "0.1.0".into(),
-        model_id: spec.id.into(),
-        class_name: spec.class_name.into(),
+    let info = CardInfo {
+        id: spec.id,
+        class_name: spec.class_name,
+        t: spec.t,
+        sfreq: spec.sfreq,
         causal: false,
-        hyperparameters: Hyperparameters {
-            n_channels: C,
-            n_times: spec.t,
-            d_model: D,
-            d_state: N,
-            n_qubits: Q,
-            n_layers: LAYERS,
-            n_classes: K,
-            dropout: 0.1,
-        },
-        circuit: Some(CircuitLayout {
-            ansatz: "unified".into(),
-            n_qubits: Q,
-            n_layers: LAYERS,
-            encoding: "see the model's spec".into(),
-            measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q}", q = Q - 1),
-            wire_order: "wire 0 = most significant bit".into(),
-            chunk_size: spec.chunk,
-        }),
-        input: InputSpec {
-            sfreq: spec.sfreq,
-            n_times: spec.t,
-            channels: (1..=C).map(|i| format!("Ch{i}")).collect(),
-            unit: "mV".into(),
-            layout: "channel_major".into(),
-        },
-        preprocessing: serde_json::json!({}),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-        dtype: "f32".into(),
+        circuit_chunk: Some(spec.chunk),
     };
-    let outs: Vec<TensorOut<'_>> = t
-        .iter()
-        .map(|(name, shape, data)| TensorOut { name, shape, data })
-        .collect();
-    to_bytes(&card, &outs, dtype).expect("serialises")
+    crate::tensors::model_file(&info, &(spec.tensors)(&mut Lcg(42)), dtype)
 }

@@ -106,7 +106,7 @@ pub struct FitArgs {
     /// or a strict drop in validation MSE (synthetic, default 20)
     #[arg(long)]
     pub patience: Option<usize>,
-    /// output directory (model.safetensors, results.json); default runs/<id>_<sfreq>Hz_seed<seed>
+    /// output directory (model.safetensors, results.json); default `runs/<id>_<sfreq>Hz_seed<seed>`
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// directory for cached epoched arrays (keyed by preprocessing settings)

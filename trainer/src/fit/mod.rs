@@ -1,4 +1,4 @@
-//! Training: one optimiser step over a mini-batch ([`step`]), evaluation ([`evaluate`]) and the
+//! Training: one optimiser step over a mini-batch ([`step`]), evaluation ([`evaluate()`]) and the
 //! reference's training loop ([`loop_`]: AdamW, cosine LR per epoch, clip 1.0, early stopping
 //! on validation accuracy, best-validation weights kept).
 //!

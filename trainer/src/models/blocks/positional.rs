@@ -55,7 +55,7 @@ impl PositionalEncoding {
         self.max_len
     }
 
-    /// h (L, D) += PE[:L] in place. The backward is the identity (the table is frozen): the
+    /// h (L, D) += PE\[:L\] in place. The backward is the identity (the table is frozen): the
     /// caller passes dh through unchanged.
     ///
     /// # Panics

@@ -3,12 +3,12 @@
 //! RY angles and whose transition is one circuit evaluation per chunk.
 //!
 //! For chunk j (z_j ∈ ℝ^D, all maps per row):
-//! * p_j = `x_proj`(z_j) ∈ ℝ^{r+2N} (no bias, r = D/16); only δ_j = p_j[0:r] is used (the "B" and
+//! * p_j = `x_proj`(z_j) ∈ ℝ^{r+2N} (no bias, r = D/16); only δ_j = p_j\[0:r\] is used (the "B" and
 //!   "C" slices are computed and dropped by the reference: those weight rows get zero gradient);
 //! * Δ_j = softplus(`dt_proj`(δ_j)) ∈ ℝ^D; ds_j = σ(mean_k Δ_jk) ∈ (0.5, 1) (one scalar);
 //! * u_j = π·tanh(`quantum_input_proj`(z_j)) ∈ ℝ^Q;
 //! * sequentially q_j = M(|0⟩ → E(h_{j−1}) → D²(P; ds_j) → E(ds_j·u_j)) ∈ ℝ^{3Q},
-//!   P = `circuit_params` (5Q·L, shared by every step), h_j = π·tanh(q_j[2Q:3Q]) (the ⟨Z⟩ block);
+//!   P = `circuit_params` (5Q·L, shared by every step), h_j = π·tanh(q_j\[2Q:3Q\]) (the ⟨Z⟩ block);
 //! * y'_j = `quantum_output_proj`(q_j) + `D` ⊙ z_j; y = `out_proj`(y').
 //!
 //! Returns y (nc, D) and h_{nc−1} (Q). The backward is backpropagation through time: the

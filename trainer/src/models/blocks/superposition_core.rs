@@ -15,7 +15,7 @@
 //! shared [`CircuitInputs`] (angle-source vectors, dt values, embedding angles a, injection
 //! angles), each branch picking its sources through its [`super::composed_circuit::Block`]s.
 //! The backward accumulates every branch's gradient into one shared [`CircuitGrads`]. E.g. 2d:
-//! sources [Pf, Pb, Pd], dts [dt], branches E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd);
+//! sources \[Pf, Pb, Pd\], dts \[dt\], branches E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd);
 //! 4d: sources [F, Mf, Mb, Md], branches E(a)·U²(F)·D²(Mf; dt)·E(dt·inj), … (the shared prefix
 //! is recomputed per branch, as in the reference).
 //!
