@@ -1,39 +1,40 @@
 //! Every model of the registry trains on the bundled real EEG: two epochs of `fit` with the
 //! reference recipe (AdamW 1e-3, wd 1e-4, cosine, clip 1.0, dropout 0.1, batch 32) on the
-//! windows of the ten bundled subjects S001–S010 at 40 Hz (~430 windows, ~13 steps per epoch), with finite
-//! losses and weights, and a lower training loss after training than at initialisation.
+//! windows of the ten bundled subjects S001–S010 at 40 Hz (~400 training windows, ~13 steps
+//! per epoch), with finite losses and weights, and a lower training loss after training than
+//! at initialisation.
 //!
-//! "Lower training loss" is measured on the whole training set in eval mode (no dropout),
-//! before and after the two epochs (the last epoch's weights). The per-epoch running means are
-//! printed too, but not asserted: they mix dropout noise with learning. Honest caveat: two
-//! epochs of ~13 steps on EEG move most models only slightly away from chance, so the sign of
-//! the change depends on the seed for several models (measured: with seed 2025 instead of
-//! 2024, 1b, 3b, 2a, 2c and hg end slightly higher). The test is a smoke test that training
-//! runs, stays finite and, at this seed, lowers the loss; it is not evidence of learning
-//! beyond that. See [`NOT_REQUIRED_TO_DECREASE`] for the one model excepted.
+//! "Training loss" is measured on the whole training set in eval mode (no dropout), before
+//! and after the two epochs (the last epoch's weights). The per-epoch running means are
+//! printed too, but not asserted: they mix dropout noise with learning.
+//!
+//! Why eight seeds: two epochs of ~13 steps on EEG move most models only slightly away from
+//! chance, so for one seed the sign of the change is partly noise (measured: at seed 2024
+//! alone 2b goes 0.6912 → 0.6989; at 2025, 1b, 3b, 2a, 2c and hg end slightly higher). The
+//! claim "this model trains" is therefore tested as a statistic over the eight consecutive
+//! seeds [`SEEDS`] (each seeds both the initialisation and the shuffling): for **every** model
+//! the mean change of the eval-mode training loss must be negative and the loss must drop in
+//! a strict majority of the seeds. No model is excepted. Measured (release build, this data):
+//! every model drops in 6, 7 or 8 of the 8 seeds; the smallest mean drops are mg −0.0013,
+//! hg −0.0040 and 2b −0.0049 (2b: 6 of 8; its recurrence is chaotic, spec groups-2-4 §5.1).
+//! Seeds run in parallel (rayon), each `fit` deterministic on its own.
 use qssm_trainer::data::{EegmmidbConfig, EpochCache};
 use qssm_trainer::fit::{fit, FitConfig, Labels, Windows};
 use qssm_trainer::models::objective::loss_with_grad;
 use qssm_trainer::models::{registry, Model, ModelConfig, Target};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use std::path::PathBuf;
 
-/// Init and shuffle seed(s); with several, the loss change is averaged over them.
-const SEEDS: [u64; 1] = [2024];
-
-/// Models whose training loss is not required to decrease in two epochs, with the reason.
-/// They must still stay finite and below ln 2 + 0.05 (no divergence).
-const NOT_REQUIRED_TO_DECREASE: &[(&str, &str)] = &[(
-    "2b",
-    "chaotic angle recurrence (spec groups-2-4 §5.1): the clipped gradient is dominated by the \
-     recurrence parameters; at seed 2024 its eval-mode training loss goes 0.6912 -> 0.6989",
-)];
+/// Init and shuffle seeds; the loss change is judged over all of them (module docs).
+const SEEDS: [u64; 8] = [2024, 2025, 2026, 2027, 2028, 2029, 2030, 2031];
 
 /// Mean eval-mode cross-entropy of `params` over the windows of `w`.
 fn eval_loss(model: &dyn Model, params: &[f32], w: &Windows<'_>, y: &[u8]) -> f64 {
     let n = y.len();
     let total: f64 = (0..n)
+        .into_par_iter()
         .map(|i| {
             let x = &w.x[i * w.window_len..(i + 1) * w.window_len];
             let logits = model.forward_eval(params, x);
@@ -79,35 +80,39 @@ fn every_model_trains_two_epochs_on_bundled_eeg() {
         .filter(|e| only.as_ref().is_none_or(|o| o.iter().any(|i| i == e.id)))
     {
         let model = registry::build(entry.id, ModelConfig::eeg(set.n_times)).unwrap();
-        for seed in SEEDS {
-            let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(seed));
-            let before = eval_loss(model.as_ref(), &params, &train, train_y);
-            let fcfg = FitConfig {
-                seed,
-                ..fcfg.clone()
-            };
-            let out = fit(model.as_ref(), params, train, val, &fcfg, &mut |_| {})
-                .unwrap_or_else(|e| panic!("{}: {e}", entry.id));
-            let losses: Vec<f64> = out.history.iter().map(|r| r.train_loss).collect();
-            assert_eq!(losses.len(), 2, "{}", entry.id);
-            assert!(
-                losses.iter().all(|l| l.is_finite()),
-                "{}: non-finite loss {losses:?}",
-                entry.id
-            );
-            assert!(
-                out.last_params.iter().all(|p| p.is_finite()),
-                "{}: non-finite weights",
-                entry.id
-            );
-            let after = eval_loss(model.as_ref(), &out.last_params, &train, train_y);
-            assert!(
-                after.is_finite(),
-                "{}: non-finite loss after training",
-                entry.id
-            );
-            report.push((entry.id, seed, losses[0], losses[1], before, after));
-        }
+        let runs: Vec<_> = SEEDS
+            .par_iter()
+            .map(|&seed| {
+                let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(seed));
+                let before = eval_loss(model.as_ref(), &params, &train, train_y);
+                let fcfg = FitConfig {
+                    seed,
+                    ..fcfg.clone()
+                };
+                let out = fit(model.as_ref(), params, train, val, &fcfg, &mut |_| {})
+                    .unwrap_or_else(|e| panic!("{}: {e}", entry.id));
+                let losses: Vec<f64> = out.history.iter().map(|r| r.train_loss).collect();
+                assert_eq!(losses.len(), 2, "{}", entry.id);
+                assert!(
+                    losses.iter().all(|l| l.is_finite()),
+                    "{} seed {seed}: non-finite loss {losses:?}",
+                    entry.id
+                );
+                assert!(
+                    out.last_params.iter().all(|p| p.is_finite()),
+                    "{} seed {seed}: non-finite weights",
+                    entry.id
+                );
+                let after = eval_loss(model.as_ref(), &out.last_params, &train, train_y);
+                assert!(
+                    after.is_finite(),
+                    "{} seed {seed}: non-finite loss after training",
+                    entry.id
+                );
+                (entry.id, seed, losses[0], losses[1], before, after)
+            })
+            .collect();
+        report.extend(runs);
     }
     for (id, seed, a, b, before, after) in &report {
         eprintln!(
@@ -120,22 +125,18 @@ fn every_model_trains_two_epochs_on_bundled_eeg() {
             continue;
         }
         let delta = runs.iter().map(|r| r.5 - r.4).sum::<f64>() / runs.len() as f64;
-        if let Some((_, why)) = NOT_REQUIRED_TO_DECREASE.iter().find(|e| e.0 == entry.id) {
-            eprintln!("{}: loss change {delta:+.4} not asserted: {why}", entry.id);
-            for r in &runs {
-                assert!(
-                    r.5 < std::f64::consts::LN_2 + 0.05,
-                    "{}: diverged: {:.4}",
-                    r.0,
-                    r.5
-                );
-            }
-            continue;
-        }
+        let dropped = runs.iter().filter(|r| r.5 < r.4).count();
+        eprintln!(
+            "{}: mean change {delta:+.4}, lower in {dropped} of {} seeds",
+            entry.id,
+            runs.len()
+        );
         assert!(
-            delta < 0.0,
-            "{}: training loss did not decrease on average over seeds {SEEDS:?}: mean change {delta:+.4}",
-            entry.id
+            delta < 0.0 && 2 * dropped > runs.len(),
+            "{}: training loss did not decrease over seeds {SEEDS:?}: mean change {delta:+.4}, \
+             lower in only {dropped} of {} seeds",
+            entry.id,
+            runs.len()
         );
     }
 }
