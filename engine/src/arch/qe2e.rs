@@ -34,138 +34,28 @@
 //! 16(k+1) + 1 samples seen), chunk k is complete and [`CausalStep::boundary_logits`] gives the
 //! head over chunks 0..=k — the trainer's `boundary_outputs` n_k. [`CausalStep::logits`] at any
 //! t is the window forward on those t samples (the reference's zero edge and pad rows).
+use super::composed_circuit::{check_card, Angles, BlockSpec, Circuit, PI_F32};
 use super::layers::{LayerNorm, Linear};
 use super::matvec::{matvec_f16, matvec_f32};
+use super::online_pool::{pool_mean, pool_push, score, POOL_HEAD};
+use super::s3_core::S3Core;
 use super::seq_pool_head::SeqPoolHead;
 use super::statevec::{self, MAX_QUBITS};
 use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::{Loader, Matrix};
 use alloc::format;
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use num_complex::Complex64;
 use qssm_formats::model_file::ModelCard;
-use qssm_kernels::circuit::superpose::{s3_weights, superpose_forward};
-use qssm_kernels::circuit::{apply_program, expvals_xyz, scale_rotation_angles, Program};
+use qssm_kernels::circuit::expvals_xyz;
 use qssm_kernels::ops::activation::tanh_forward;
 
 /// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
 pub(crate) const CHUNK_SIZE: usize = 16;
 
-pub(super) const PI_F32: f32 = core::f32::consts::PI;
-
-/// Pool slots before the weighted row sum: running max of the scores, softmax denominator.
-pub(super) const POOL_HEAD: usize = 2;
-
 /// The most dt values a model uses (4c).
 const MAX_DT: usize = 3;
-
-fn mismatch(what: String) -> EngineError {
-    EngineError::Mismatch { what }
-}
-
-/// One block of L layers of a composed circuit: its 5Q·L angles start at `at` in the chunk's
-/// projection buffer; `backward` = Bk layers (else U/D); `dt`: rotation angles × dts[i].
-#[derive(Clone, Copy, Debug)]
-pub(super) struct BlockSpec {
-    pub(super) at: usize,
-    pub(super) backward: bool,
-    pub(super) dt: Option<usize>,
-}
-
-/// A composed circuit E(a) · blocks · [E(dt·inj)], compiled at load.
-#[derive(Clone, Debug)]
-pub(super) struct Circuit {
-    prog: Program,
-    blocks: Vec<BlockSpec>,
-    inject: Option<usize>,
-}
-
-impl Circuit {
-    pub(super) fn new(
-        q: usize,
-        layers: usize,
-        blocks: Vec<BlockSpec>,
-        inject: Option<usize>,
-    ) -> Self {
-        let pb = 5 * q * layers;
-        let mut prog = Program::empty(q);
-        prog.push_ry_embedding(0);
-        for (b, blk) in blocks.iter().enumerate() {
-            for l in 0..layers {
-                let o = b * pb + 5 * q * l;
-                if blk.backward {
-                    prog.push_backward_layer(o);
-                } else {
-                    prog.push_unified_layer(o);
-                }
-            }
-        }
-        if inject.is_some() {
-            prog.push_ry_embedding(q);
-        }
-        Self {
-            prog,
-            blocks,
-            inject,
-        }
-    }
-
-    /// Runs the circuit from |0…0⟩ into `psi`: θ gathered (and dt-scaled) from `proj` into
-    /// `theta`, the encoding angles [a, dt·inj] into `enc`. No allocation.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn run(
-        &self,
-        pb: usize,
-        proj: &[f32],
-        ang: &Angles<'_>,
-        theta: &mut [f32],
-        enc: &mut [f32],
-        psi: &mut [Complex64],
-    ) {
-        let q = self.prog.n_qubits;
-        for (b, blk) in self.blocks.iter().enumerate() {
-            let src = &proj[blk.at..blk.at + pb];
-            let dst = &mut theta[b * pb..(b + 1) * pb];
-            match blk.dt {
-                Some(i) => scale_rotation_angles(src, q, ang.dts[i], dst),
-                None => dst.copy_from_slice(src),
-            }
-        }
-        enc[..q].copy_from_slice(&ang.a[..q]);
-        if let Some(i) = self.inject {
-            let dt = ang.dts[i];
-            enc[q..2 * q]
-                .iter_mut()
-                .zip(&ang.inj[..q])
-                .for_each(|(o, &v)| *o = dt * v);
-        }
-        psi.fill(Complex64::new(0.0, 0.0));
-        psi[0] = Complex64::new(1.0, 0.0);
-        apply_program(
-            &self.prog,
-            &theta[..self.prog.n_theta],
-            &enc[..self.prog.n_enc],
-            psi,
-        );
-    }
-}
-
-/// The per-chunk angle heads' outputs.
-pub(super) struct Angles<'a> {
-    pub(super) a: &'a [f32],
-    pub(super) dts: &'a [f32],
-    pub(super) inj: &'a [f32],
-}
-
-/// One S3 core of 4d/4e: four angle projections (F, Mf, Mb, Md) and the weights α, β, γ.
-#[derive(Clone, Debug)]
-struct SupCore {
-    projs: [Linear; 4],
-    w: [Complex64; 3],
-}
 
 /// What maps a chunk summary to its measurements.
 #[derive(Clone, Debug)]
@@ -177,7 +67,7 @@ enum Body {
     },
     /// 4d/4e: the S3 cores (one or two) sharing the three branch circuits
     Superposed {
-        cores: Vec<SupCore>,
+        cores: Vec<S3Core<4>>,
         branches: [Circuit; 3],
     },
 }
@@ -219,43 +109,8 @@ impl QuantumE2e {
         card: &ModelCard,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d, q, layers) = (
-            hp.n_channels,
-            hp.n_times,
-            hp.d_model,
-            hp.n_qubits,
-            hp.n_layers,
-        );
-        if d < 4 {
-            return Err(mismatch(format!(
-                "{id} needs d_model ≥ 4 (attention width D/4 ≥ 1), card has {d}"
-            )));
-        }
-        if !(2..=MAX_QUBITS).contains(&q) {
-            return Err(mismatch(format!(
-                "{id} needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
-            )));
-        }
-        let pb = 5 * q * layers;
-        if 4 * pb > u16::MAX as usize + 1 {
-            return Err(mismatch(format!(
-                "{id} circuit with {q} qubits × {layers} layers has too many angles"
-            )));
-        }
-        if let Some(cl) = &card.circuit {
-            if cl.n_qubits != q || cl.n_layers != layers {
-                return Err(mismatch(format!(
-                    "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
-                    cl.n_qubits, cl.n_layers
-                )));
-            }
-            if cl.chunk_size != CHUNK_SIZE {
-                return Err(mismatch(format!(
-                    "{id} chunk size is {CHUNK_SIZE}, circuit layout says {}",
-                    cl.chunk_size
-                )));
-            }
-        }
+        let (c, t, d) = (hp.n_channels, hp.n_times, hp.d_model);
+        let (q, layers, pb) = check_card(id, card, 4, CHUNK_SIZE)?;
         if id == "4c" {
             for name in ["alpha", "beta", "gamma"] {
                 ld.accept_unused(name, &[1])?;
@@ -313,15 +168,7 @@ impl QuantumE2e {
                         lin(ld, "backward_mixing_param_proj")?,
                         lin(ld, "diagonal_mixing_param_proj")?,
                     ];
-                    let mut params = [0.0f32; 6];
-                    for (i, coef) in ["alpha", "beta", "gamma"].iter().enumerate() {
-                        params[2 * i] = ld.take(&format!("{core}.{coef}_real"), &[])?[0];
-                        params[2 * i + 1] = ld.take(&format!("{core}.{coef}_imag"), &[])?[0];
-                    }
-                    cores.push(SupCore {
-                        projs,
-                        w: s3_weights(&params),
-                    });
+                    cores.push(S3Core::load(ld, core, projs)?);
                 }
                 let branch = |second: BlockSpec, inject| {
                     Circuit::new(q, layers, vec![blk(0, false, None), second], inject)
@@ -469,27 +316,8 @@ impl QuantumE2e {
                     .for_each(|(o, &v)| *o = v as f32);
             }
             Body::Superposed { cores, branches } => {
-                let (r1, rest) = rest.split_at_mut(sf);
-                let (r2, rest) = rest.split_at_mut(sf);
-                let (r3, r4) = rest.split_at_mut(sf);
-                let (s1, s2, s3) = (
-                    statevec::carve(r1, n),
-                    statevec::carve(r2, n),
-                    statevec::carve(r3, n),
-                );
-                let phi = statevec::carve(r4, n);
                 for (core, out) in cores.iter().zip(qv.chunks_exact_mut(3 * q)) {
-                    for (lin, dst) in core.projs.iter().zip(proj.chunks_exact_mut(pb)) {
-                        lin.apply_one(dst, s);
-                    }
-                    branches[0].run(pb, proj, &ang, theta, enc, s1);
-                    branches[1].run(pb, proj, &ang, theta, enc, s2);
-                    branches[2].run(pb, proj, &ang, theta, enc, s3);
-                    superpose_forward(&core.w, &[&*s1, &*s2, &*s3], phi);
-                    expvals_xyz(phi, q, m);
-                    out.iter_mut()
-                        .zip(m.iter())
-                        .for_each(|(o, &v)| *o = v as f32);
+                    core.measure(branches, pb, s, &ang, proj, theta, enc, rest, out);
                 }
             }
         }
@@ -539,53 +367,6 @@ impl QuantumE2e {
     fn prefix_len(&self) -> usize {
         3 * self.c + 3 * self.d + 2 * self.tail.cls0.d_out() + 2 * (self.d + POOL_HEAD)
     }
-}
-
-/// score = att2(tanh(att0(u))) (the `Pool_h` score of one row); `work` ≥ 2h + 1.
-pub(super) fn score(att0: &Linear, att2: &Linear, u: &[f32], work: &mut [f32]) -> f32 {
-    let h = att0.d_out();
-    let (a1, rest) = work.split_at_mut(h);
-    let (t1, rest) = rest.split_at_mut(h);
-    att0.apply_one(a1, u);
-    tanh_forward(t1, a1);
-    att2.apply_one(&mut rest[..1], t1);
-    rest[0]
-}
-
-/// Adds a row (`None` = a zero row) with score `a` at position `pos` of its block (0 starts a
-/// new pool) to the online softmax pool [m, z, Σ e·row (D)] (as the chunk processor's).
-pub(super) fn pool_push(pool: &mut [f32], pos: usize, a: f32, row: Option<&[f32]>, d: usize) {
-    let (head, acc) = pool.split_at_mut(POOL_HEAD);
-    let acc = &mut acc[..d];
-    if pos == 0 {
-        head.copy_from_slice(&[a, 1.0]);
-        match row {
-            Some(u) => acc.copy_from_slice(&u[..d]),
-            None => acc.fill(0.0),
-        }
-    } else if a > head[0] {
-        let r = libm::expf(head[0] - a);
-        head.copy_from_slice(&[a, head[1] * r + 1.0]);
-        match row {
-            Some(u) => acc.iter_mut().zip(u).for_each(|(s, &v)| *s = *s * r + v),
-            None => acc.iter_mut().for_each(|s| *s *= r),
-        }
-    } else {
-        let e = libm::expf(a - head[0]);
-        head[1] += e;
-        if let Some(u) = row {
-            acc.iter_mut().zip(u).for_each(|(s, &v)| *s += e * v);
-        }
-    }
-}
-
-/// The pool's softmax-weighted mean Σ e·row / z into `out` (D).
-pub(super) fn pool_mean(pool: &[f32], out: &mut [f32], d: usize) {
-    let inv = 1.0 / pool[1];
-    out[..d]
-        .iter_mut()
-        .zip(&pool[POOL_HEAD..POOL_HEAD + d])
-        .for_each(|(o, &v)| *o = v * inv);
 }
 
 impl CausalStep for QuantumE2e {

@@ -12,7 +12,8 @@
 //! (`quantum_core`), 2e: two (`fwd_*`/`quantum_core_fwd`, `bwd_*`/`quantum_core_bwd`; the
 //! reference's chunk-order flip is a no-op), q_j = concat(q^fwd_j, q^bwd_j); then OP_k
 //! (`output_proj`) per chunk → SeqPool (`seq_attention`) → H_silu (`classifier`). The three
-//! branch circuits are compiled at load (shared with group 4, [`super::qe2e`]).
+//! branch circuits are compiled at load ([`super::composed_circuit`]); the S3 core is shared
+//! with group 4 ([`super::s3_core`]).
 //!
 //! One code path serves the window and the stream (spec §4.3 R1): per sample the front-end row
 //! and its chunk-attention score, pooled online (running max, softmax denominator, weighted
@@ -24,10 +25,11 @@
 //! Without look-ahead, [`CausalStep::logits`] at t = 32(k+1) is the head over chunks 0..=k —
 //! the trainer's `boundary_outputs` entry at min(32(k+1), T); at other t it is the window
 //! forward on those t samples (the reference's pad rows).
+use super::composed_circuit::{check_card, Angles, BlockSpec, Circuit, PI_F32};
 use super::layers::{LayerNorm, Linear};
-use super::qe2e::{pool_mean, pool_push, score, Angles, BlockSpec, Circuit, PI_F32, POOL_HEAD};
+use super::online_pool::{pool_mean, pool_push, score, POOL_HEAD};
+use super::s3_core::S3Core;
 use super::seq_pool_head::SeqPoolHead;
-use super::statevec::{self, MAX_QUBITS};
 use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -35,10 +37,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use num_complex::Complex64;
 use qssm_formats::model_file::ModelCard;
-use qssm_kernels::circuit::expvals_xyz;
-use qssm_kernels::circuit::superpose::{s3_weights, superpose_forward};
 use qssm_kernels::ops::activation::{silu_forward, tanh_forward};
 
 /// Chunk size of 2d/2e (constructor default, never passed by `create_model`).
@@ -46,13 +45,6 @@ pub(crate) const CHUNK_SIZE: usize = 32;
 
 fn mismatch(what: String) -> EngineError {
     EngineError::Mismatch { what }
-}
-
-/// One S3 core: the three angle projections (Pf, Pb, Pd) and the weights α, β, γ.
-#[derive(Clone, Debug)]
-struct Core {
-    projs: [Linear; 3],
-    w: [Complex64; 3],
 }
 
 /// Loaded 2d / 2e.
@@ -73,7 +65,7 @@ pub(crate) struct QuantumHydraSup {
     enc: Linear,
     dt0: Linear,
     dt2: Linear,
-    cores: Vec<Core>,
+    cores: Vec<S3Core<3>>,
     branches: [Circuit; 3],
     /// `output_proj`, `seq_attention`, `classifier`
     tail: SeqPoolHead,
@@ -90,47 +82,11 @@ impl QuantumHydraSup {
         card: &ModelCard,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d, q, layers, n) = (
-            hp.n_channels,
-            hp.n_times,
-            hp.d_model,
-            hp.n_qubits,
-            hp.n_layers,
-            hp.d_state,
-        );
-        if d < 4 {
-            return Err(mismatch(format!(
-                "{id} needs d_model ≥ 4 (attention width D/4 ≥ 1), card has {d}"
-            )));
-        }
+        let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);
         if n == 0 {
             return Err(mismatch(format!("{id} needs d_state ≥ 1 (dt MLP width)")));
         }
-        if !(2..=MAX_QUBITS).contains(&q) {
-            return Err(mismatch(format!(
-                "{id} needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
-            )));
-        }
-        let pb = 5 * q * layers;
-        if 3 * pb > u16::MAX as usize + 1 {
-            return Err(mismatch(format!(
-                "{id} circuit with {q} qubits × {layers} layers has too many angles"
-            )));
-        }
-        if let Some(cl) = &card.circuit {
-            if cl.n_qubits != q || cl.n_layers != layers {
-                return Err(mismatch(format!(
-                    "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
-                    cl.n_qubits, cl.n_layers
-                )));
-            }
-            if cl.chunk_size != CHUNK_SIZE {
-                return Err(mismatch(format!(
-                    "{id} chunk size is {CHUNK_SIZE}, circuit layout says {}",
-                    cl.chunk_size
-                )));
-            }
-        }
+        let (q, layers, pb) = check_card(id, card, 3, CHUNK_SIZE)?;
         let in0 = Linear::load(ld, "input_proj.0", c, d, true)?;
         let in_ln = LayerNorm::load(ld, "input_proj.1", d)?;
         let att0 = Linear::load(ld, "chunk_attention.0", d, d / 4, true)?;
@@ -150,15 +106,7 @@ impl QuantumHydraSup {
                 lin(ld, "backward")?,
                 lin(ld, "diagonal")?,
             ];
-            let mut params = [0.0f32; 6];
-            for (i, coef) in ["alpha", "beta", "gamma"].iter().enumerate() {
-                params[2 * i] = ld.take(&format!("{core}.{coef}_real"), &[])?[0];
-                params[2 * i + 1] = ld.take(&format!("{core}.{coef}_imag"), &[])?[0];
-            }
-            cores.push(Core {
-                projs,
-                w: s3_weights(&params),
-            });
+            cores.push(S3Core::load(ld, core, projs)?);
         }
         // E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)
         let branch =
@@ -221,7 +169,7 @@ impl QuantumHydraSup {
             + 2 * q
             + self.q_out
             + 2 * self.d
-            + 4 * statevec::scratch_floats(1 << q)
+            + S3Core::<3>::states_len(q)
     }
 
     /// Floats of [`Self::close_chunk`]'s scratch: s, f (2D), the feature's and the score's.
@@ -259,32 +207,8 @@ impl QuantumHydraSup {
         self.dt2.apply_one(&mut pre[..1], h1);
         dts[0] = 1.0 / (1.0 + libm::expf(-pre[0]));
         let ang = Angles { a, dts, inj: &[] };
-        let nn = 1usize << q;
-        let sf = statevec::scratch_floats(nn);
-        let mut m = [0.0f64; 3 * MAX_QUBITS];
-        let m = &mut m[..3 * q];
-        let (r1, rest) = rest.split_at_mut(sf);
-        let (r2, rest) = rest.split_at_mut(sf);
-        let (r3, r4) = rest.split_at_mut(sf);
-        let (s1, s2, s3) = (
-            statevec::carve(r1, nn),
-            statevec::carve(r2, nn),
-            statevec::carve(r3, nn),
-        );
-        let phi = statevec::carve(r4, nn);
-        let br = &self.branches;
         for (core, out) in self.cores.iter().zip(qv.chunks_exact_mut(3 * q)) {
-            for (lin, dst) in core.projs.iter().zip(proj.chunks_exact_mut(pb)) {
-                lin.apply_one(dst, s);
-            }
-            br[0].run(pb, proj, &ang, theta, enc, s1);
-            br[1].run(pb, proj, &ang, theta, enc, s2);
-            br[2].run(pb, proj, &ang, theta, enc, s3);
-            superpose_forward(&core.w, &[&*s1, &*s2, &*s3], phi);
-            expvals_xyz(phi, q, m);
-            out.iter_mut()
-                .zip(m.iter())
-                .for_each(|(o, &v)| *o = v as f32);
+            core.measure(&self.branches, pb, s, &ang, proj, theta, enc, rest, out);
         }
         self.tail.feature(qv, o0, o1, &mut f[..d]);
     }

@@ -5,7 +5,7 @@
 //! feature r (D) → **H_silu** (`classifier.0` Linear(D→D/2) → SiLU → `classifier.3`
 //! Linear(D/2→K)). Mirrors the trainer's `blocks/seq_pool_head.rs`. No allocation after load.
 use super::layers::{LayerNorm, Linear};
-use super::qe2e::score;
+use super::online_pool::score;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use qssm_kernels::ops::activation::silu_forward;
