@@ -101,7 +101,7 @@ pub(crate) unsafe fn floats_mut<'a>(
 /// A shared f32 slice over `bytes` bytes of opaque caller memory at `p`.
 ///
 /// # Safety
-/// As [`slice`], for `bytes` bytes.
+/// As [`slice()`], for `bytes` bytes.
 pub(crate) unsafe fn floats<'a>(
     p: *const core::ffi::c_void,
     bytes: usize,

@@ -63,7 +63,7 @@ pub(super) fn check_card(
 }
 
 /// One block of L layers of a composed circuit: its 5Q·L angles start at `at` in the chunk's
-/// projection buffer; `backward` = Bk layers (else U/D); `dt`: rotation angles × dts[i].
+/// projection buffer; `backward` = Bk layers (else U/D); `dt`: rotation angles × dts\[i\].
 #[derive(Clone, Copy, Debug)]
 pub(super) struct BlockSpec {
     pub(super) at: usize,

@@ -1,7 +1,7 @@
 //! 3a — `ClassicalTransformer` (reference `models/ClassicalTransformer.py`, spec §4.4; trainer
 //! `models/zoo/classical_transformer.rs`), eval mode (dropout = identity):
 //!
-//! x (T, C) → Linear(C, D) (`embedding`) → + `pos_encoding`[:T] (frozen sinusoidal table
+//! x (T, C) → Linear(C, D) (`embedding`) → + `pos_encoding`\[:T\] (frozen sinusoidal table
 //! (1, T, D), max_len = T) → n_layers × [`TransformerBlock`] (`layers.i`, bidirectional
 //! attention over all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, n_classes)
 //! (`classifier`).

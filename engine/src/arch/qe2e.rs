@@ -9,7 +9,7 @@
 //! constant score) ⇒ s (nc, D); per chunk a = π·tanh(`encoding_proj`(s_j)), dt =
 //! σ(`dt_proj`(s_j)) (4b/4d/4e: 1, 4c: 3 values), inj = π·tanh(`input_injection_proj`(s_j)) and
 //!
-//! * 4a: q_j = M(|0⟩ → E(a) → U²(P[0:60]) → U²(P[60:120])), P = `param_proj`(s_j);
+//! * 4a: q_j = M(|0⟩ → E(a) → U²(P\[0:60\]) → U²(P\[60:120\])), P = `param_proj`(s_j);
 //! * 4b: q_j = M(|0⟩ → E(a) → U²(F) → D²(Mx; dt) → E(dt·inj));
 //! * 4c: q_j = M(|0⟩ → E(a) → U²(F) → D²(Pf; dt_f) → Bk²(Pb; dt_b) → D²(Pd; dt_d) → E(dt_f·inj))
 //!   (`alpha`, `beta`, `gamma` are registered but unused: validated, not kept);
@@ -20,7 +20,7 @@
 //!
 //! then OP_k (`output_proj`: Linear(k→D) → LayerNorm → SiLU) per chunk → SeqPool
 //! (`seq_attention`, softmax over the nc chunk features) → H_silu (`classifier`: Linear(D→D/2)
-//! → SiLU → Linear(D/2→K)). Every circuit is compiled into a kernels [`Program`] at load.
+//! → SiLU → Linear(D/2→K)). Every circuit is compiled into a kernels [`Program`](qssm_kernels::circuit::Program) at load.
 //!
 //! One code path serves the window and the stream (spec §4.3 R1): per sample the Conv3 row of
 //! the *previous* sample (it needs one sample of look-ahead) → LayerNorm → chunk-attention score,
@@ -28,7 +28,7 @@
 //! circuits and `output_proj` row, pooled online over chunks by `seq_attention`. State: the
 //! last two input samples (2C), the chunk pool (D + 2) and the sequence pool (D + 2). The window
 //! forward is a stream over the window's T samples closed with [`CausalStep::logits`] (last
-//! Conv3 row with x[T] = 0, pad rows, head), so both paths share every float operation.
+//! Conv3 row with x\[T\] = 0, pad rows, head), so both paths share every float operation.
 //!
 //! Streaming predictions come at chunk boundaries: once sample 16(k+1) has arrived (t =
 //! 16(k+1) + 1 samples seen), chunk k is complete and [`CausalStep::boundary_logits`] gives the
@@ -411,7 +411,7 @@ impl CausalStep for QuantumE2e {
         hist[c..].copy_from_slice(&x[..c]);
     }
 
-    /// The window forward on the t samples: the last Conv3 row with x[t] = 0, the last chunk's
+    /// The window forward on the t samples: the last Conv3 row with x\[t\] = 0, the last chunk's
     /// pad rows, its feature, the head — all on copies of the pools in scratch.
     fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
         let (c, d) = (self.c, self.d);

@@ -8,7 +8,7 @@
 //! chunk order), q_d = `quantum_diagonal.`(u)
 //! → c = w_α·q_f + w_β·q_b + w_γ·q_d with w_k = |c_k|/√(|α|²+|β|²+|γ|²+1e-8) for the complex
 //! top-level `alpha`, `beta`, `gamma` (stored (1, 2) = (re, im); weights computed once at load)
-//! → n_layers × (c + [`HydraBlock`](c)) (`hydra_layers.i`, every scan from zero)
+//! → n_layers × (c + [`HydraBlock`]\(c)) (`hydra_layers.i`, every scan from zero)
 //! → LayerNorm (`output_norm`) → mean over the nc chunks → Linear(D, n_classes)
 //! (`output_layer`).
 //!

@@ -74,7 +74,7 @@ pub(crate) struct QuantumHydraSup {
 }
 
 impl QuantumHydraSup {
-    /// Checks the card (2 ≤ Q ≤ [`MAX_QUBITS`], D ≥ 4, N ≥ 1, a circuit layout if present that
+    /// Checks the card (2 ≤ Q ≤ [`MAX_QUBITS`](super::statevec::MAX_QUBITS), D ≥ 4, N ≥ 1, a circuit layout if present that
     /// agrees: Q, layers, chunk size 32) and loads every tensor of model `id` (2d or 2e).
     pub(crate) fn load(
         id: &str,

@@ -18,10 +18,10 @@
 //!
 //! head `classifier`: Linear(D→D) → ReLU → Linear(D→K).
 //!
-//! QSSM(z, h₀) (`QuantumSSMCore`): ds_j = σ(mean softplus(`dt_proj`(`x_proj`(z_j)[0:R]))),
+//! QSSM(z, h₀) (`QuantumSSMCore`): ds_j = σ(mean softplus(`dt_proj`(`x_proj`(z_j)\[0:R\]))),
 //! R = max(D/16, 1) (the rest of `x_proj` is computed and unused by the reference: loaded for
 //! its shape only), u_j = π·tanh(`quantum_input_proj`(z_j)); sequentially
-//! q_j = M(|0⟩ → E(h_{j−1}) → D^L(`circuit_params`; ds_j) → E(ds_j·u_j)), h_j = π·tanh(q_j[Z]);
+//! q_j = M(|0⟩ → E(h_{j−1}) → D^L(`circuit_params`; ds_j) → E(ds_j·u_j)), h_j = π·tanh(q_j\[Z\]);
 //! y = `out_proj`(`quantum_output_proj`(q) + `D` ⊙ z). Circuits are compiled at load.
 //!
 //! None of them streams (2a: one LCU over the window's fixed chunk count; 2b: layer 1 starts

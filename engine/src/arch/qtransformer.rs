@@ -4,7 +4,7 @@
 //! x (T, C) → u = SiLU(Linear(C, C)(x)) (`feature_proj`) → `QuantumFeatureProcessor`
 //! ([`ChunkProcessor`] with QGR-flavour branches on the unified ansatz without encoding,
 //! cs = 16, F = C, `quantum_processor.`) (nc, D), nc = ⌈T/16⌉ (zero pad rows of the last chunk
-//! enter its softmax, as in the reference) → + `pos_encoding`[:nc] (frozen sinusoidal table
+//! enter its softmax, as in the reference) → + `pos_encoding`\[:nc\] (frozen sinusoidal table
 //! (1, nc, D)) → n_layers × [`TransformerBlock`] (`transformer_layers.i`, bidirectional
 //! attention over the nc chunk tokens) → RMSNorm (`final_norm`) → mean over the chunks →
 //! Linear(D, n_classes) (`classifier`). `n_layers` is both the circuit depth and the number of

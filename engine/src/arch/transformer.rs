@@ -150,7 +150,7 @@ impl PositionalTable {
         })
     }
 
-    /// h (L, D) += PE[:L], L ≤ max_len (the callers size the table to their L at load).
+    /// h (L, D) += PE\[:L\], L ≤ max_len (the callers size the table to their L at load).
     pub(crate) fn add(&self, h: &mut [f32], l: usize) {
         let l = l.min(self.max_len);
         h[..l * self.d]

@@ -1,5 +1,5 @@
 //! Streamed replay (causal models): every sample of the recording goes through one engine
-//! [`Stream`](qssm_engine::Stream) with `push_in`, timed; hop predictions as the stream
+//! [`Stream`] with `push_in`, timed; hop predictions as the stream
 //! produces them; the stream is reset at each trial window's start and the trial prediction
 //! read after its T-th sample ([`Stream::prediction`](qssm_engine::Stream::prediction)).
 use super::{

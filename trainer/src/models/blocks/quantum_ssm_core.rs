@@ -71,7 +71,7 @@ pub struct QssmCache {
     pub u: Vec<f32>,
     /// h_{−1} = h₀, h_0 … h_{L−1} ((L+1), Q)
     pub hs: Vec<f32>,
-    /// tanh(q_j[2Q:3Q]) (L, Q)
+    /// tanh(q_j\[2Q:3Q\]) (L, Q)
     th: Vec<f32>,
     runs: Vec<CircuitRun>,
     /// measurements q (L, 3Q)

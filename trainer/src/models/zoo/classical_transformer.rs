@@ -1,6 +1,6 @@
 //! 3a — `ClassicalTransformer` (reference `models/ClassicalTransformer.py`, spec §4.4):
 //!
-//! x (C, T) → (T, C) → Linear(C, D) (`embedding`) → Dropout → + `pos_encoding`[:T] (frozen
+//! x (C, T) → (T, C) → Linear(C, D) (`embedding`) → Dropout → + `pos_encoding`\[:T\] (frozen
 //! sinusoidal table, max_len = T) → 2 × TransformerBlock (bidirectional attention over all T
 //! samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
 //! A window classifier only (O(T²) global attention, spec §6).
@@ -40,7 +40,7 @@ struct Cache {
     /// embedding output (T, D)
     emb: Vec<f32>,
     mask: Vec<f32>,
-    /// block inputs (T, D); inputs[0] = dropped embedding + PE
+    /// block inputs (T, D); inputs\[0\] = dropped embedding + PE
     inputs: Vec<Vec<f32>>,
     blocks: Vec<TransformerBlockCache>,
     /// last block output (T, D)

@@ -5,7 +5,7 @@
 //! P = `param_proj`(s_j) (raw angles; 2·5QL for 4a/4b, 4·5QL for 4c), a = π·tanh(`encoding_proj`),
 //! dt = σ(`dt_proj`) (4b: 1, 4c: 3 values), inj = π·tanh(`input_injection_proj`), and
 //!
-//! * 4a: q_j = M(|0⟩ → E(a) → U²(P[0:60]) → U²(P[60:120]));
+//! * 4a: q_j = M(|0⟩ → E(a) → U²(P\[0:60\]) → U²(P\[60:120\]));
 //! * 4b: q_j = M(|0⟩ → E(a) → U²(F) → D²(Mx; dt) → E(dt·inj));
 //! * 4c: q_j = M(|0⟩ → E(a) → U²(F) → D²(Pf; dt_f) → Bk²(Pb; dt_b) → D²(Pd; dt_d) → E(dt_f·inj));
 //!

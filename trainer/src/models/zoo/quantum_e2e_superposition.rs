@@ -90,7 +90,7 @@ struct Cache {
     logits: Vec<f32>,
 }
 
-/// The three branches of a core on sources [F, Mf, Mb, Md], dts [dt]:
+/// The three branches of a core on sources [F, Mf, Mb, Md], dts \[dt\]:
 /// E(a)·U²(F)·D²(Mf; dt)·E(dt·inj), E(a)·U²(F)·Bk²(Mb; dt)·E(dt·inj), E(a)·U²(F)·U²(Md).
 fn branches(q: usize, l: usize) -> [ComposedCircuit; 3] {
     let blk = |kind, src, dt| Block {

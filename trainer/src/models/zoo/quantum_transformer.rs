@@ -2,7 +2,7 @@
 //!
 //! x (C, T) → (T, C) → Dropout (on the raw EEG) → u = SiLU(Linear(C, C)(·)) (`feature_proj`)
 //! → `QuantumFeatureProcessor` (cs = 16, F = C, QGR-flavour branches, 18-d modulus output,
-//! Linear(18, D) + LayerNorm + SiLU) (nc, D) → + `pos_encoding`[:nc] (frozen sinusoidal table,
+//! Linear(18, D) + LayerNorm + SiLU) (nc, D) → + `pos_encoding`\[:nc\] (frozen sinusoidal table,
 //! max_len = nc) → 2 × TransformerBlock (bidirectional attention over the nc chunk tokens) →
 //! RMSNorm (`final_norm`) → mean over chunks → Linear(D, 2) (`classifier`).
 //! A window classifier only (global attention, spec §6).
@@ -49,7 +49,7 @@ struct Cache {
     /// SiLU(f0) (T, C)
     u: Vec<f32>,
     proc: ChunkProcessorCache,
-    /// block inputs (nc, D); inputs[0] = chunk tokens + PE
+    /// block inputs (nc, D); inputs\[0\] = chunk tokens + PE
     inputs: Vec<Vec<f32>>,
     blocks: Vec<TransformerBlockCache>,
     /// last block output (nc, D)
