@@ -36,8 +36,14 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.device != "cpu" {
         return Err(format!("device '{}' is not available in this build (the CUDA backend is not built yet); use --device cpu", a.device).into());
     }
+    // the class column as wide as the longest reference class name
+    let w = registry::MODELS
+        .iter()
+        .map(|e| e.class_name.len())
+        .max()
+        .unwrap_or(5);
     println!(
-        "{:<4} {:<22} {:>4} {:>5} {:>4} {:>12} {:>12}  threads={}",
+        "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12} {:>12}  threads={}",
         "id",
         "class",
         "B",
@@ -90,7 +96,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
         let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
         println!(
-            "{:<4} {:<22} {:>4} {:>5} {:>4} {:>12.1} {:>12.1}",
+            "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12.1} {:>12.1}",
             model.id(),
             model.class_name(),
             a.batch_size,
