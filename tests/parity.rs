@@ -4,41 +4,14 @@
 //!
 //! Tolerances (issue #2): logits ≤ 1e-5 abs; activations ≤ 1e-5 × their max-abs; loss ≤ 1e-5;
 //! every gradient within 1e-3 × that tensor's max |grad|; AdamW-step losses ≤ 1e-4.
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients};
 use qssm_trainer::models::{registry, ModelConfig};
 
-#[test]
-fn forward_1b() {
-    check_forward("1b");
-}
-#[test]
-fn forward_1b_bigdt() {
-    check_forward("1b_bigdt");
-}
-#[test]
-fn forward_3b() {
-    check_forward("3b");
-}
-#[test]
-fn forward_3b_bigdt() {
-    check_forward("3b_bigdt");
-}
-#[test]
-fn gradients_1b() {
-    check_gradients("1b");
-}
-#[test]
-fn gradients_1b_bigdt() {
-    check_gradients("1b_bigdt");
-}
-#[test]
-fn gradients_3b() {
-    check_gradients("3b");
-}
-#[test]
-fn gradients_3b_bigdt() {
-    check_gradients("3b_bigdt");
-}
+qssm_tests::parity_suite!(
+    fixture_1b: "1b",
+    fixture_1b_bigdt: "1b_bigdt",
+    fixture_3b: "3b",
+    fixture_3b_bigdt: "3b_bigdt",
+);
 
 #[test]
 fn parameter_counts_match_the_spec() {
@@ -48,21 +21,4 @@ fn parameter_counts_match_the_spec() {
             assert_eq!(m.layout().len(), n, "{id} at T={t}");
         }
     }
-}
-
-#[test]
-fn adamw_steps_1b() {
-    check_adamw("1b");
-}
-#[test]
-fn adamw_steps_1b_bigdt() {
-    check_adamw("1b_bigdt");
-}
-#[test]
-fn adamw_steps_3b() {
-    check_adamw("3b");
-}
-#[test]
-fn adamw_steps_3b_bigdt() {
-    check_adamw("3b_bigdt");
 }

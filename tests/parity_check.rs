@@ -247,3 +247,26 @@ pub fn check_adamw(name: &str) {
             .expect("valid step");
     }
 }
+
+/// One `#[test]` each for [`check_forward`], [`check_gradients`] and [`check_adamw`] of every
+/// listed fixture: `parity_suite!(fixture_4a: "4a")` makes the tests `fixture_4a::forward`,
+/// `fixture_4a::gradients` and `fixture_4a::adamw_steps` (filter with `cargo test fixture_4a`).
+#[macro_export]
+macro_rules! parity_suite {
+    ($($module:ident: $id:literal),+ $(,)?) => {$(
+        mod $module {
+            #[test]
+            fn forward() {
+                $crate::parity_check::check_forward($id);
+            }
+            #[test]
+            fn gradients() {
+                $crate::parity_check::check_gradients($id);
+            }
+            #[test]
+            fn adamw_steps() {
+                $crate::parity_check::check_adamw($id);
+            }
+        }
+    )+};
+}

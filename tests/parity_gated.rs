@@ -9,35 +9,14 @@
 //! * the small-model goldens of `shared/spec/gated-golden/gated-small.json` (n=3, 2 layers, F=5,
 //!   T=11, chunk 4 → chunks 4, 4, 3, H=6, O=2: state dict, input, intermediate states, logits);
 //! * the parameter counts of spec §1.10 for both ansätze.
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients};
 use qssm_tests::{max_abs_diff, shared_dir};
 use qssm_trainer::models::{registry, AnsatzKind, Model, ModelConfig};
 use serde_json::Value;
 
-#[test]
-fn forward_mg() {
-    check_forward("mg");
-}
-#[test]
-fn forward_hg() {
-    check_forward("hg");
-}
-#[test]
-fn gradients_mg() {
-    check_gradients("mg");
-}
-#[test]
-fn gradients_hg() {
-    check_gradients("hg");
-}
-#[test]
-fn adamw_steps_mg() {
-    check_adamw("mg");
-}
-#[test]
-fn adamw_steps_hg() {
-    check_adamw("hg");
-}
+qssm_tests::parity_suite!(
+    fixture_mg: "mg",
+    fixture_hg: "hg",
+);
 
 /// A gated-model configuration (n qubits, 2 circuit layers, H = 64, chunk 8).
 fn gated_cfg(f: usize, o: usize, n: usize, ansatz: AnsatzKind) -> ModelConfig {

@@ -13,34 +13,14 @@
 //! layer 0's final state, so f32 rounding differences between any two implementations grow along
 //! 2·nc = 12 serial circuit steps (spec §5.1, §6: "2b at T=125 ≤ 5e-4"; the spec's float64 oracle
 //! is itself 2.7e-5 away from this fixture's logits).
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients, load, sample};
+use qssm_tests::parity_check::{load, sample};
 use qssm_tests::{max_abs, max_abs_diff};
 use qssm_trainer::models::{registry, ModelConfig, Target};
 
-#[test]
-fn forward_2a() {
-    check_forward("2a");
-}
-#[test]
-fn forward_2c() {
-    check_forward("2c");
-}
-#[test]
-fn gradients_2a() {
-    check_gradients("2a");
-}
-#[test]
-fn gradients_2c() {
-    check_gradients("2c");
-}
-#[test]
-fn adamw_steps_2a() {
-    check_adamw("2a");
-}
-#[test]
-fn adamw_steps_2c() {
-    check_adamw("2c");
-}
+qssm_tests::parity_suite!(
+    fixture_2a: "2a",
+    fixture_2c: "2c",
+);
 
 /// Spec §4.1 (PyTorch `sum(p.numel())`, each complex `mix_coeffs` entry once) and the stored
 /// scalars (2a: + nc for the (re, im) pairs; Appendix A "real scalars").

@@ -6,33 +6,12 @@
 //!
 //! Tolerances (issue #2): logits ≤ 1e-5 abs; activations ≤ 1e-5 × their max-abs; loss ≤ 1e-5;
 //! every gradient within 1e-3 × that tensor's max |grad|; AdamW-step losses ≤ 1e-4.
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients};
 use qssm_trainer::models::{registry, ModelConfig};
 
-#[test]
-fn forward_2d() {
-    check_forward("2d");
-}
-#[test]
-fn forward_2e() {
-    check_forward("2e");
-}
-#[test]
-fn gradients_2d() {
-    check_gradients("2d");
-}
-#[test]
-fn gradients_2e() {
-    check_gradients("2e");
-}
-#[test]
-fn adamw_steps_2d() {
-    check_adamw("2d");
-}
-#[test]
-fn adamw_steps_2e() {
-    check_adamw("2e");
-}
+qssm_tests::parity_suite!(
+    fixture_2d: "2d",
+    fixture_2e: "2e",
+);
 
 /// Spec §4.1: 54,053 (2d) and 79,583 (2e) at every T; all parameters real and used; the S3
 /// coefficients are six scalars of PyTorch shape `()` per core.

@@ -11,69 +11,15 @@
 //! 4c's `alpha`, `beta`, `gamma` have no gradient in the reference (fixture
 //! `params_without_grad` = 3): `check_gradients` asserts ours stay exactly zero and that the
 //! optimiser skips them.
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients};
 use qssm_trainer::models::{registry, ModelConfig};
 
-#[test]
-fn forward_4a() {
-    check_forward("4a");
-}
-#[test]
-fn forward_4b() {
-    check_forward("4b");
-}
-#[test]
-fn forward_4c() {
-    check_forward("4c");
-}
-#[test]
-fn forward_4d() {
-    check_forward("4d");
-}
-#[test]
-fn forward_4e() {
-    check_forward("4e");
-}
-#[test]
-fn gradients_4a() {
-    check_gradients("4a");
-}
-#[test]
-fn gradients_4b() {
-    check_gradients("4b");
-}
-#[test]
-fn gradients_4c() {
-    check_gradients("4c");
-}
-#[test]
-fn gradients_4d() {
-    check_gradients("4d");
-}
-#[test]
-fn gradients_4e() {
-    check_gradients("4e");
-}
-#[test]
-fn adamw_steps_4a() {
-    check_adamw("4a");
-}
-#[test]
-fn adamw_steps_4b() {
-    check_adamw("4b");
-}
-#[test]
-fn adamw_steps_4c() {
-    check_adamw("4c");
-}
-#[test]
-fn adamw_steps_4d() {
-    check_adamw("4d");
-}
-#[test]
-fn adamw_steps_4e() {
-    check_adamw("4e");
-}
+qssm_tests::parity_suite!(
+    fixture_4a: "4a",
+    fixture_4b: "4b",
+    fixture_4c: "4c",
+    fixture_4d: "4d",
+    fixture_4e: "4e",
+);
 
 /// Spec §4.1 (`sum(p.numel())`, independent of T): 60,610 / 61,513 / 77,254 / 76,999 /
 /// 110,269; 4c's three unused scalars are counted but never trained; 4d/4e's S3 coefficients

@@ -5,33 +5,13 @@
 //!
 //! Tolerances (issue #2): logits ≤ 1e-5 abs; activations ≤ 1e-5 × their max-abs; loss ≤ 1e-5;
 //! every gradient within 1e-3 × that tensor's max |grad|; AdamW-step losses ≤ 1e-4.
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients};
 use qssm_trainer::models::{registry, ModelConfig};
 
-#[test]
-fn forward_1c() {
-    check_forward("1c");
-}
-#[test]
-fn forward_1c_bigdt() {
-    check_forward("1c_bigdt");
-}
-#[test]
-fn forward_3c() {
-    check_forward("3c");
-}
-#[test]
-fn gradients_1c() {
-    check_gradients("1c");
-}
-#[test]
-fn gradients_1c_bigdt() {
-    check_gradients("1c_bigdt");
-}
-#[test]
-fn gradients_3c() {
-    check_gradients("3c");
-}
+qssm_tests::parity_suite!(
+    fixture_1c: "1c",
+    fixture_1c_bigdt: "1c_bigdt",
+    fixture_3c: "3c",
+);
 
 #[test]
 fn parameter_counts_match_the_spec() {
@@ -53,19 +33,6 @@ fn parameter_counts_match_the_spec() {
             .sum();
         assert_eq!(unused, 1_536, "1c unused at T={t}");
     }
-}
-
-#[test]
-fn adamw_steps_1c() {
-    check_adamw("1c");
-}
-#[test]
-fn adamw_steps_1c_bigdt() {
-    check_adamw("1c_bigdt");
-}
-#[test]
-fn adamw_steps_3c() {
-    check_adamw("3c");
 }
 
 /// Prints the measured distances to the reference (run with `--ignored --nocapture`): eval

@@ -8,35 +8,14 @@
 //! their max-abs; loss ≤ 1e-5; every gradient within 1e-3 × that tensor's max |grad|; AdamW-step
 //! losses ≤ 1e-4. The frozen `pos_encoding` has no gradient in the reference (grad None) and
 //! none in ours ([`qssm_trainer::params::ParamSpec::receives_grad`]).
-use qssm_tests::parity_check::{check_adamw, check_forward, check_gradients};
 use qssm_tests::Fixture;
 use qssm_trainer::models::blocks::positional::fill_sinusoidal;
 use qssm_trainer::models::{registry, ModelConfig};
 
-#[test]
-fn forward_1a() {
-    check_forward("1a");
-}
-#[test]
-fn forward_3a() {
-    check_forward("3a");
-}
-#[test]
-fn gradients_1a() {
-    check_gradients("1a");
-}
-#[test]
-fn gradients_3a() {
-    check_gradients("3a");
-}
-#[test]
-fn adamw_steps_1a() {
-    check_adamw("1a");
-}
-#[test]
-fn adamw_steps_3a() {
-    check_adamw("3a");
-}
+qssm_tests::parity_suite!(
+    fixture_1a: "1a",
+    fixture_3a: "3a",
+);
 
 /// `model.parameters()` counts of spec §5 (what the reference logs as n_params): the
 /// trainable part is T-independent, the frozen `pos_encoding` adds 128 per chunk (1a,
