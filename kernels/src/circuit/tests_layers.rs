@@ -216,18 +216,21 @@ fn circuit_scale_rotation_angles_f32() {
     }
 }
 
-/// L(ψ_in, θ) = Σ_k c_k·⟨X,Y,Z⟩_k of (program applied to a given unnormalised ψ_in): the
+/// L(ψ_in, θ, e) = Σ_k c_k·⟨X,Y,Z⟩_k of E(e₀) · U(θ₀) · Bk(θ₁) · E(e₁) (embedding, unified
+/// layer, reversed-ring backward layer, input injection) applied to a given ψ_in: the
 /// state-input gradient and dθ of apply_program_backward vs central finite differences (f64
-/// core), and dθ vs the parameter-shift rule on normalised inputs.
+/// core), and every dθ and de vs the parameter-shift rule on a normalised input — the two-term
+/// rule for RX/RY/RZ and the embeddings, PennyLane's four-term rule for the CRX ring angles.
 #[test]
 fn circuit_state_backward_vs_finite_differences_and_shift() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut prog = Program::empty(6);
     prog.push_ry_embedding(0)
         .push_unified_layer(0)
-        .push_backward_layer(30);
+        .push_backward_layer(30)
+        .push_ry_embedding(6);
     let theta: Vec<f64> = (0..60).map(|_| rng.gen_range(-2.0..2.0)).collect();
-    let enc: Vec<f64> = (0..6).map(|_| rng.gen_range(-2.0..2.0)).collect();
+    let enc: Vec<f64> = (0..12).map(|_| rng.gen_range(-2.0..2.0)).collect();
     let c: Vec<f64> = (0..18).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let mut psi_in: Vec<C> = (0..64)
         .map(|_| C::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)))
@@ -243,7 +246,7 @@ fn circuit_state_backward_vs_finite_differences_and_shift() {
     apply_with(&prog, cs64(&theta, &enc), &mut psi);
     let mut g = vec![C::new(0.0, 0.0); 64];
     expvals_xyz_backward(&psi, 6, &c, &mut g);
-    let (mut dth, mut den) = (vec![0.0; 60], vec![0.0; 6]);
+    let (mut dth, mut den) = (vec![0.0; 60], vec![0.0; 12]);
     let mut scratch = vec![C::new(0.0, 0.0); 64];
     state_backward_with(
         &prog,
@@ -278,20 +281,35 @@ fn circuit_state_backward_vs_finite_differences_and_shift() {
         b[k] -= h;
         let fd = (loss(&a, &enc, &psi_in) - loss(&b, &enc, &psi_in)) / (2.0 * h);
         worst = worst.max((fd - dth[k]).abs());
-        // parameter shift: rotations ±π/2; CRX uses the four-term rule, skip it here
-        if k % 30 < 18 {
-            let s = core::f64::consts::FRAC_PI_2;
-            let (mut a, mut b) = (theta.clone(), theta.clone());
-            a[k] += s;
-            b[k] -= s;
-            let ps = 0.5 * (loss(&a, &enc, &psi_in) - loss(&b, &enc, &psi_in));
-            assert!(
-                (ps - dth[k]).abs() < 1e-10,
-                "shift θ{k}: {ps} vs {}",
-                dth[k]
-            );
-        }
     }
+    // parameter shift: within each 5Q-angle layer, RX/RY/RZ angles 0..3Q, CRX ring angles 3Q..5Q
+    let at = |k: usize, x: f64| {
+        let mut t = theta.clone();
+        t[k] = x;
+        loss(&t, &enc, &psi_in)
+    };
+    let s = core::f64::consts::FRAC_PI_2;
+    let mut worst_shift = 0.0f64;
+    for k in 0..60 {
+        let x = theta[k];
+        let ps = if k % 30 < 18 {
+            0.5 * (at(k, x + s) - at(k, x - s))
+        } else {
+            let r2 = core::f64::consts::SQRT_2;
+            let (cp, cm) = ((r2 + 1.0) / (4.0 * r2), (r2 - 1.0) / (4.0 * r2));
+            cp * (at(k, x + s) - at(k, x - s)) - cm * (at(k, x + 3.0 * s) - at(k, x - 3.0 * s))
+        };
+        worst_shift = worst_shift.max((ps - dth[k]).abs());
+    }
+    for i in 0..12 {
+        let (mut a, mut b) = (enc.clone(), enc.clone());
+        a[i] += s;
+        b[i] -= s;
+        let ps = 0.5 * (loss(&theta, &a, &psi_in) - loss(&theta, &b, &psi_in));
+        worst_shift = worst_shift.max((ps - den[i]).abs());
+    }
+    eprintln!("state backward vs parameter shift (every θ and e): worst {worst_shift:.1e}");
+    assert!(worst_shift < 1e-10, "{worst_shift}");
     eprintln!("state backward vs FD: worst {worst:.1e}");
     assert!(worst < 1e-7, "{worst}");
 
@@ -302,7 +320,7 @@ fn circuit_state_backward_vs_finite_differences_and_shift() {
     apply_program(&prog, &th32, &en32, &mut p32);
     let mut g32 = vec![C::new(0.0, 0.0); 64];
     expvals_xyz_backward(&p32, 6, &c, &mut g32);
-    let (mut dth32, mut den32) = (vec![0.0; 60], vec![0.0; 6]);
+    let (mut dth32, mut den32) = (vec![0.0; 60], vec![0.0; 12]);
     apply_program_backward(
         &prog,
         &th32,
