@@ -20,7 +20,9 @@
 //!
 //! then OP_k (`output_proj`: Linear(k→D) → LayerNorm → SiLU) per chunk → SeqPool
 //! (`seq_attention`, softmax over the nc chunk features) → H_silu (`classifier`: Linear(D→D/2)
-//! → SiLU → Linear(D/2→K)). Every circuit is compiled into a kernels [`Program`](qssm_kernels::circuit::Program) at load.
+//! → SiLU → Linear(D/2→K)). Every circuit is compiled into a kernels
+//! [`Program`](qssm_kernels::circuit::Program) at load ([`super::composed_circuit`]); 4d/4e's
+//! S3 cores are [`super::s3_core`].
 //!
 //! One code path serves the window and the stream (spec §4.3 R1): per sample the Conv3 row of
 //! the *previous* sample (it needs one sample of look-ahead) → LayerNorm → chunk-attention score,
