@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// channels C
     #[arg(long, default_value_t = 64)]
     pub channels: usize,
+    /// chunk size of the gated recurrence (gated models mg/hg; the reference timed 16)
+    #[arg(long, default_value_t = 8)]
+    pub chunk_size: usize,
     /// timed steps (after one warm-up step)
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
@@ -57,6 +60,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         let cfg = ModelConfig {
             n_channels: a.channels,
             n_times: a.n_times,
+            chunk_size: a.chunk_size,
             ..ModelConfig::eeg(a.n_times)
         };
         let model = registry::build(name, cfg)?;
