@@ -6,11 +6,12 @@
 //!
 //! Shape legend: B windows, C channels, T time samples. Windows are channel-major (C, T) in
 //! millivolts, as the reference models take them.
-use crate::Fixture;
+use crate::{max_abs_diff, Fixture};
+use qssm_engine::Model as Engine;
 use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
 use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, Model, ModelConfig};
-use rand::SeedableRng;
+use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// A trainer model with parameters and B windows (B, C, T) in mV.
@@ -98,6 +99,98 @@ pub fn random_init(id: &str, cfg: ModelConfig, seed: u64, b: usize) -> Case {
         b,
         want: None,
     }
+}
+
+/// Model `id` for `cfg` with the trainer's random init, every parameter then perturbed by
+/// U(−0.1, 0.1) (so zero-initialised biases and imaginary parts are not all zero), and `b`
+/// windows of U(−0.5, 0.5) mV — one ChaCha8 stream seeded with `seed`, in that order. The
+/// caller names the case.
+pub fn perturbed_init(id: &str, cfg: ModelConfig, seed: u64, b: usize, name: String) -> Case {
+    let model = registry::build(id, cfg).expect("model in the registry");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let params: Vec<f32> = model
+        .layout()
+        .init(&mut rng)
+        .iter()
+        .map(|v| v + rng.gen_range(-0.1..0.1))
+        .collect();
+    let n = model.config().n_channels * model.config().n_times;
+    let x = (0..b * n).map(|_| rng.gen_range(-0.5..0.5)).collect();
+    Case {
+        name,
+        model,
+        params,
+        x,
+        b,
+        want: None,
+    }
+}
+
+/// Engine (f32 file) vs trainer `forward_eval` (≤ 1e-5 abs) and, for a fixture case, vs the
+/// fixture's logits (≤ 1e-5); probabilities sum to 1 and the class is the argmax. Returns
+/// max |engine − trainer|.
+pub fn check_window_parity(case: &Case) -> f32 {
+    let name = &case.name;
+    let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
+    assert_eq!(engine.model_id(), case.model.id());
+    let (mut d_trainer, mut d_fixture) = (0.0f32, 0.0f32);
+    for i in 0..case.b {
+        let p = engine.classify_window(case.window(i)).expect("classifies");
+        let want = case.model.forward_eval(&case.params, case.window(i));
+        let d = max_abs_diff(&p.logits, &want);
+        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
+        d_trainer = d_trainer.max(d);
+        if let Some(fx) = &case.want {
+            let k = p.logits.len();
+            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
+            assert!(d <= 1e-5, "{name}: engine vs fixture, sample {i}: {d:e}");
+            d_fixture = d_fixture.max(d);
+        }
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!(
+            (sum - 1.0).abs() <= 1e-6,
+            "{name}: probabilities sum to {sum}"
+        );
+        let best = p.logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(p.logits[p.class], best, "{name}: class is the argmax");
+    }
+    match case.want {
+        Some(_) => eprintln!(
+            "{name}: max |engine − trainer| = {d_trainer:e}, max |engine − fixture| = {d_fixture:e}"
+        ),
+        None => eprintln!("{name}: max |engine − trainer| = {d_trainer:e}"),
+    }
+    d_trainer
+}
+
+/// f16 file vs f32 file of the same case: smaller weights, card dtype `f16`, same class and
+/// logits within 1e-2 on every window.
+pub fn check_f16(case: &Case) {
+    let name = &case.name;
+    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("f32 file loads");
+    let e16 = Engine::from_bytes(&blob(case, TensorDtype::F16)).expect("f16 file loads");
+    assert_eq!(e16.card().dtype, "f16");
+    assert!(e16.weight_bytes() < e32.weight_bytes());
+    let mut dmax = 0.0f32;
+    for i in 0..case.b {
+        let (p32, p16) = (
+            e32.classify_window(case.window(i)).unwrap(),
+            e16.classify_window(case.window(i)).unwrap(),
+        );
+        let d = max_abs_diff(&p32.logits, &p16.logits);
+        assert!(d <= 1e-2, "{name}: f16 vs f32 logits, sample {i}: {d:e}");
+        assert_eq!(
+            p32.class, p16.class,
+            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
+            p32.logits, p16.logits
+        );
+        dmax = dmax.max(d);
+    }
+    eprintln!(
+        "{name}: weights {} bytes (f32 file), {} bytes (f16 file); max |f16 − f32| logits = {dmax:e}",
+        e32.weight_bytes(),
+        e16.weight_bytes()
+    );
 }
 
 /// The trainer's model card for `m`: input in mV at 160 Hz, channels `Ch1..ChC`.

@@ -10,11 +10,10 @@
 //! cards (no circuit layout, unknown ansatz, layout ≠ tensors, hg asked to stream).
 use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
 use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
-use qssm_tests::engine_case::{blob, blob_with, card, from_fixture, Case};
-use qssm_tests::max_abs_diff;
-use qssm_trainer::models::{registry, AnsatzKind, ModelConfig};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use qssm_tests::engine_case::{
+    blob, blob_with, card, check_f16, check_window_parity, from_fixture, perturbed_init, Case,
+};
+use qssm_trainer::models::{AnsatzKind, ModelConfig};
 
 /// A trainer-initialised model (every parameter then perturbed, so the zero-initialised
 /// imaginary parts are not all zero) with `b` random windows.
@@ -40,95 +39,15 @@ fn synthetic(
         dropout: 0.1,
         ..ModelConfig::eeg(t)
     };
-    let model = registry::build(id, cfg).expect("model in the registry");
     let seed = (c * 1_000_003 + t * 1009 + hidden * 101 + chunk * 11 + k) as u64;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let params: Vec<f32> = model
-        .layout()
-        .init(&mut rng)
-        .iter()
-        .map(|v| v + rng.gen_range(-0.1..0.1))
-        .collect();
-    let b = 2;
-    let x = (0..b * c * t).map(|_| rng.gen_range(-0.5..0.5)).collect();
-    Case {
-        name: format!("{id} {ansatz:?} C{c} T{t} n{n_qubits} H{hidden} chunk{chunk} K{k}"),
-        model,
-        params,
-        x,
-        b,
-        want: None,
-    }
-}
-
-/// Engine (f32 file) vs trainer (≤ 1e-5) and fixture (≤ 1e-5); returns max |engine − trainer|.
-fn check_parity(case: &Case) -> f32 {
-    let name = &case.name;
-    let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
-    assert_eq!(engine.model_id(), case.model.id());
-    let (mut d_trainer, mut d_fixture) = (0.0f32, 0.0f32);
-    for i in 0..case.b {
-        let p = engine.classify_window(case.window(i)).expect("classifies");
-        let want = case.model.forward_eval(&case.params, case.window(i));
-        let d = max_abs_diff(&p.logits, &want);
-        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
-        d_trainer = d_trainer.max(d);
-        if let Some(fx) = &case.want {
-            let k = p.logits.len();
-            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
-            assert!(d <= 1e-5, "{name}: engine vs fixture, sample {i}: {d:e}");
-            d_fixture = d_fixture.max(d);
-        }
-        let sum: f32 = p.probabilities.iter().sum();
-        assert!(
-            (sum - 1.0).abs() <= 1e-6,
-            "{name}: probabilities sum to {sum}"
-        );
-        let best = p.logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        assert_eq!(p.logits[p.class], best, "{name}: class is the argmax");
-    }
-    match case.want {
-        Some(_) => eprintln!(
-            "{name}: max |engine − trainer| = {d_trainer:e}, max |engine − fixture| = {d_fixture:e}"
-        ),
-        None => eprintln!("{name}: max |engine − trainer| = {d_trainer:e}"),
-    }
-    d_trainer
-}
-
-/// f16 file vs f32 file: same class, logits within 1e-2.
-fn check_f16(case: &Case) {
-    let name = &case.name;
-    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("f32 file loads");
-    let e16 = Engine::from_bytes(&blob(case, TensorDtype::F16)).expect("f16 file loads");
-    assert_eq!(e16.card().dtype, "f16");
-    assert!(e16.weight_bytes() < e32.weight_bytes());
-    let mut dmax = 0.0f32;
-    for i in 0..case.b {
-        let (p32, p16) = (
-            e32.classify_window(case.window(i)).unwrap(),
-            e16.classify_window(case.window(i)).unwrap(),
-        );
-        let d = max_abs_diff(&p32.logits, &p16.logits);
-        assert!(d <= 1e-2, "{name}: f16 vs f32 logits, sample {i}: {d:e}");
-        assert_eq!(
-            p32.class, p16.class,
-            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
-            p32.logits, p16.logits
-        );
-        dmax = dmax.max(d);
-    }
-    eprintln!(
-        "{name}: weights {} bytes (f32 file), {} bytes (f16 file); max |f16 − f32| logits = {dmax:e}",
-        e32.weight_bytes(),
-        e16.weight_bytes()
-    );
+    let name = format!("{id} {ansatz:?} C{c} T{t} n{n_qubits} H{hidden} chunk{chunk} K{k}");
+    perturbed_init(id, cfg, seed, 2, name)
 }
 
 #[test]
 fn fixture_mg() {
     if let Some(case) = from_fixture("mg") {
-        check_parity(&case);
+        check_window_parity(&case);
         check_f16(&case);
     }
 }
@@ -136,7 +55,7 @@ fn fixture_mg() {
 #[test]
 fn fixture_hg() {
     if let Some(case) = from_fixture("hg") {
-        check_parity(&case);
+        check_window_parity(&case);
         check_f16(&case);
     }
 }
@@ -155,7 +74,7 @@ fn synthetic_gated_models_match_the_trainer() {
                 (4, 9, 2, 8, 16, 2),
             ] {
                 let case = synthetic(id, ansatz, c, t, q, h, chunk, k);
-                check_parity(&case);
+                check_window_parity(&case);
                 check_f16(&case);
             }
         }
@@ -168,7 +87,7 @@ fn synthetic_gated_models_match_the_trainer() {
 fn eeg_size_gated_models_match_the_trainer() {
     for id in ["mg", "hg"] {
         let case = synthetic(id, AnsatzKind::Unified5, 64, 41, 6, 64, 8, 2);
-        check_parity(&case);
+        check_window_parity(&case);
         check_f16(&case);
     }
 }

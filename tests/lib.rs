@@ -1,5 +1,6 @@
 //! Shared helpers for the workspace-level tests: locating `../shared` and reading the
 //! reference parity fixtures (`shared/fixtures/reference/<id>.safetensors`).
+pub mod chunk_stream;
 pub mod engine_case;
 pub mod parity_check;
 
