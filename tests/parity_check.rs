@@ -248,6 +248,89 @@ pub fn check_adamw(name: &str) {
     }
 }
 
+/// Prints the measured distances of fixture `name` to the reference (for the ignored
+/// `report_distances` tests; run with `--ignored --nocapture`): eval and train logits, the
+/// worst `act.*` relative to its max-abs, the loss, the worst gradient relative to its tensor's
+/// max |grad| (softmax score biases skipped: their exact gradient is 0, both sides are
+/// round-off), and the worst of the three AdamW step losses. Asserts nothing; the `check_*`
+/// functions do. Skips (prints a note) without `../shared`.
+pub fn report_distances(name: &str) {
+    use qssm_trainer::fit::BatchWorkspace;
+    use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};
+    let Some(l) = load(name) else { return };
+    let x = &l.fx.get("input.x").data;
+    let y = &l.fx.get("input.y").data;
+    let (mut dl, mut act) = (0.0f32, (0.0f32, String::new()));
+    for i in 0..l.b {
+        let xi = sample(x, l.b, i);
+        let lo = l.model.forward_eval(&l.params, xi);
+        dl = dl.max(max_abs_diff(
+            &lo,
+            sample(&l.fx.get("output.logits_eval").data, l.b, i),
+        ));
+        for (k, v) in l.model.trace(&l.params, xi) {
+            if let Some(t) = l.fx.tensors.get(&format!("act.{k}")) {
+                let r = max_abs_diff(&v, sample(&t.data, l.b, i)) / max_abs(&t.data);
+                if r > act.0 {
+                    act = (r, k);
+                }
+            }
+        }
+    }
+    let mut g = vec![0.0f32; l.params.len()];
+    let (mut loss, mut dtrain) = (0.0f32, 0.0f32);
+    for (i, yi) in y.iter().enumerate() {
+        let out = l.model.forward_backward(
+            &l.params,
+            sample(x, l.b, i),
+            Target::Class(*yi as usize),
+            1.0 / l.b as f32,
+            None,
+            &mut g,
+        );
+        loss += out.loss / l.b as f32;
+        if let Some(t) = l.fx.tensors.get("output.logits_train") {
+            dtrain = dtrain.max(max_abs_diff(&out.logits, sample(&t.data, l.b, i)));
+        }
+    }
+    let mut worst = (0.0f32, String::new());
+    for spec in l.model.layout().specs() {
+        if spec.name.ends_with("attention.2.bias") {
+            continue;
+        }
+        if let Some(t) = l.fx.tensors.get(&format!("grad.{}", spec.name)) {
+            let r = max_abs_diff(&g[spec.range.clone()], &t.data) / max_abs(&t.data);
+            if r > worst.0 {
+                worst = (r, spec.name.clone());
+            }
+        }
+    }
+    let mut params = l.params.clone();
+    let windows: Vec<&[f32]> = (0..l.b).map(|i| sample(x, l.b, i)).collect();
+    let targets: Vec<Target<'_>> = y.iter().map(|&v| Target::Class(v as usize)).collect();
+    let mut ws = BatchWorkspace::default();
+    let mut opt = AdamW::new(params.len(), AdamWConfig::reference());
+    let active = l.model.layout().trainable_ranges();
+    let mut dadam = 0.0f32;
+    for want in &l.fx.get("output.adamw_losses").data {
+        let mut g = vec![0.0f32; params.len()];
+        let out = ws.forward_backward(l.model.as_ref(), &params, &windows, &targets, None, &mut g);
+        dadam = dadam.max((out.loss - want).abs());
+        clip_grad_norm(&mut g, 1.0);
+        opt.step(&mut params, &g, &active, 1e-3)
+            .expect("valid step");
+    }
+    println!(
+        "{name}: eval logits {dl:.2e}, train logits {dtrain:.2e}, worst act {:.2e} ({}), \
+         loss {:.2e}, worst grad {:.2e} ({}), AdamW losses {dadam:.2e}",
+        act.0,
+        act.1,
+        (loss - l.fx.get("output.loss").data[0]).abs(),
+        worst.0,
+        worst.1
+    );
+}
+
 /// One `#[test]` each for [`check_forward`], [`check_gradients`] and [`check_adamw`] of every
 /// listed fixture: `parity_suite!(fixture_4a: "4a")` makes the tests `fixture_4a::forward`,
 /// `fixture_4a::gradients` and `fixture_4a::adamw_steps` (filter with `cargo test fixture_4a`).

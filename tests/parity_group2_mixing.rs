@@ -49,59 +49,7 @@ fn parameter_counts_match_the_spec() {
 #[ignore = "diagnostic report"]
 fn report_distances() {
     for name in ["2a", "2b", "2c"] {
-        let Some(l) = load(name) else { return };
-        let x = &l.fx.get("input.x").data;
-        let y = &l.fx.get("input.y").data;
-        let (mut dl, mut act) = (0.0f32, (0.0f32, String::new()));
-        for i in 0..l.b {
-            let xi = sample(x, l.b, i);
-            let lo = l.model.forward_eval(&l.params, xi);
-            dl = dl.max(max_abs_diff(
-                &lo,
-                sample(&l.fx.get("output.logits_eval").data, l.b, i),
-            ));
-            for (k, v) in l.model.trace(&l.params, xi) {
-                if let Some(t) = l.fx.tensors.get(&format!("act.{k}")) {
-                    let r = max_abs_diff(&v, sample(&t.data, l.b, i)) / max_abs(&t.data);
-                    if r > act.0 {
-                        act = (r, k);
-                    }
-                }
-            }
-        }
-        let mut g = vec![0.0f32; l.params.len()];
-        let mut loss = 0.0f32;
-        for (i, yi) in y.iter().enumerate() {
-            let out = l.model.forward_backward(
-                &l.params,
-                sample(x, l.b, i),
-                Target::Class(*yi as usize),
-                1.0 / l.b as f32,
-                None,
-                &mut g,
-            );
-            loss += out.loss / l.b as f32;
-        }
-        let mut worst = (0.0f32, String::new());
-        for spec in l.model.layout().specs() {
-            if spec.name.ends_with("chunk_attention.2.bias") {
-                continue;
-            }
-            if let Some(t) = l.fx.tensors.get(&format!("grad.{}", spec.name)) {
-                let r = max_abs_diff(&g[spec.range.clone()], &t.data) / max_abs(&t.data);
-                if r > worst.0 {
-                    worst = (r, spec.name.clone());
-                }
-            }
-        }
-        println!(
-            "{name}: logits {dl:.2e}, worst act {:.2e} ({}), loss {:.2e}, worst grad {:.2e} ({})",
-            act.0,
-            act.1,
-            (loss - l.fx.get("output.loss").data[0]).abs(),
-            worst.0,
-            worst.1
-        );
+        qssm_tests::parity_check::report_distances(name);
     }
 }
 
