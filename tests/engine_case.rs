@@ -249,6 +249,14 @@ pub fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
     blob_with(case, &card(case.model.as_ref()), dtype, |_| true)
 }
 
+/// The first `t` samples of a (C, T) channel-major window, as a (C, t) window.
+pub fn prefix(window: &[f32], big_t: usize, t: usize) -> Vec<f32> {
+    window
+        .chunks_exact(big_t)
+        .flat_map(|row| row[..t].iter().copied())
+        .collect()
+}
+
 /// Sample `t` (C values) of a (C, T = `big_t`) window.
 pub fn sample(window: &[f32], big_t: usize, t: usize) -> Vec<f32> {
     window.chunks_exact(big_t).map(|row| row[t]).collect()

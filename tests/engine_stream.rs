@@ -19,95 +19,22 @@ use qssm_engine::{
     required_scratch_bytes, required_state_bytes, EngineError, Model as Engine, Stream,
     StreamOptions, Unit,
 };
-use qssm_formats::model_file::{
-    to_bytes, CircuitLayout, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
+use qssm_formats::model_file::TensorDtype;
+use qssm_tests::engine_case::{
+    blob, blob_with, card as test_card, from_fixture, noise, prefix, sample, Case, Rng,
 };
-use qssm_tests::{max_abs_diff, parity_check};
-use qssm_trainer::models::{registry, Model, ModelConfig};
+use qssm_tests::max_abs_diff;
+use qssm_trainer::models::{registry, ModelConfig};
 
 /// Tolerance of stream vs window / trainer logits.
 const TOL: f32 = 1e-4;
 
-/// Deterministic pseudo-random values in [−1, 1) (splitmix64).
-fn noise(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-/// A small deterministic generator for the push patterns.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z % n as u64) as usize
-    }
-}
-
-/// A trainer model, its parameters and a batch of (C, T) windows (mV).
-struct Case {
-    name: String,
-    model: Box<dyn Model>,
-    params: Vec<f32>,
-    /// windows (B, C, T), channel-major
-    x: Vec<f32>,
-    b: usize,
-}
-
-impl Case {
-    fn cfg(&self) -> &ModelConfig {
-        self.model.config()
-    }
-    fn window(&self, i: usize) -> &[f32] {
-        let n = self.x.len() / self.b;
-        &self.x[i * n..(i + 1) * n]
-    }
-    /// Trainer logits of the first `t` samples of `window` (C, T): a model of the same
-    /// weights built for n_times = t (3b's parameters do not depend on T).
-    fn trainer_prefix(&self, window: &[f32], t: usize) -> Vec<f32> {
-        let cfg = ModelConfig {
-            n_times: t,
-            ..self.cfg().clone()
-        };
-        let m = registry::build(self.model.id(), cfg).expect("model in registry");
-        m.forward_eval(&self.params, &prefix(window, self.cfg().n_times, t))
-    }
-}
-
-/// The first `t` samples of a (C, T) channel-major window, as a (C, t) window.
-fn prefix(window: &[f32], big_t: usize, t: usize) -> Vec<f32> {
-    window
-        .chunks_exact(big_t)
-        .flat_map(|row| row[..t].iter().copied())
-        .collect()
-}
-
-/// Sample `t` of a (C, T) channel-major window: C values.
-fn sample(window: &[f32], big_t: usize, t: usize) -> Vec<f32> {
-    window.chunks_exact(big_t).map(|row| row[t]).collect()
-}
-
-fn from_fixture(name: &str) -> Option<Case> {
-    let l = parity_check::load(name)?;
-    Some(Case {
-        name: name.into(),
-        x: l.fx.get("input.x").data.clone(),
-        b: l.b,
-        model: l.model,
-        params: l.params,
-    })
+/// Trainer logits of the first `t` samples of `window` (C, T): the same weights built for
+/// n_times = t (3b's parameters do not depend on T).
+fn trainer_prefix(case: &Case, window: &[f32], t: usize) -> Vec<f32> {
+    let big_t = case.model.config().n_times;
+    case.model_t(t)
+        .forward_eval(&case.params, &prefix(window, big_t, t))
 }
 
 /// A random-weight model of the given sizes (weights like the trainer's init scale).
@@ -135,72 +62,12 @@ fn synthetic(id: &str, c: usize, t: usize, d: usize, n: usize, layers: usize, k:
         params,
         x,
         b,
+        want: None,
     }
-}
-
-/// A model card like the trainer's export writes for the reference configurations.
-fn card_for(m: &dyn Model) -> ModelCard {
-    let c = m.config();
-    let quantum = m.id() == "1b";
-    ModelCard {
-        qssm_version: "0.1.0".into(),
-        model_id: m.id().into(),
-        class_name: m.class_name().into(),
-        // the reference configurations: 3b is causal, 1b (chunk pooling over the whole window,
-        // block 1 from block 0's final state) is not
-        causal: m.id() == "3b",
-        hyperparameters: Hyperparameters {
-            n_channels: c.n_channels,
-            n_times: c.n_times,
-            d_model: c.d_model,
-            d_state: c.d_state,
-            n_qubits: c.n_qubits,
-            n_layers: c.n_layers,
-            n_classes: c.n_classes,
-            dropout: c.dropout,
-        },
-        circuit: quantum.then(|| CircuitLayout {
-            ansatz: "unified".into(),
-            n_qubits: c.n_qubits,
-            n_layers: c.n_layers,
-            encoding: "ry(tanh(input_proj(s))*pi)".into(),
-            measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q}", q = c.n_qubits - 1),
-            wire_order: "wire 0 = most significant bit".into(),
-            chunk_size: 32,
-        }),
-        input: InputSpec {
-            sfreq: 160.0,
-            n_times: c.n_times,
-            channels: (1..=c.n_channels).map(|i| format!("Ch{i}")).collect(),
-            unit: "mV".into(),
-            layout: "channel_major".into(),
-        },
-        preprocessing: serde_json::json!({ "note": "test model" }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-        dtype: "f32".into(),
-    }
-}
-
-fn blob_with_card(case: &Case, card: &ModelCard, dtype: TensorDtype) -> Vec<u8> {
-    let tensors: Vec<TensorOut<'_>> = case
-        .model
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &case.params[s.range.clone()],
-        })
-        .collect();
-    to_bytes(card, &tensors, dtype).expect("serialises")
 }
 
 fn engine(case: &Case, dtype: TensorDtype) -> Engine {
-    let bytes = blob_with_card(case, &card_for(case.model.as_ref()), dtype);
-    Engine::from_bytes(&bytes).expect("engine loads the file")
+    Engine::from_bytes(&blob(case, dtype)).expect("engine loads the file")
 }
 
 /// Streams every window of `case` sample by sample (hop 1) through a model loaded from a
@@ -231,7 +98,7 @@ fn check_stream(case: &Case, dtype: TensorDtype, prefixes: &[usize]) -> (f32, f3
             let best = p.logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
             assert_eq!(p.logits[p.class], best, "class is the argmax");
             if prefixes.contains(&(ti + 1)) && dtype == TensorDtype::F32 {
-                let want = case.trainer_prefix(w, ti + 1);
+                let want = trainer_prefix(case, w, ti + 1);
                 let d = max_abs_diff(p.logits, &want);
                 assert!(
                     d <= TOL,
@@ -276,7 +143,7 @@ fn fixture_case(name: &str) {
     let Some(case) = from_fixture(name) else {
         return;
     };
-    let t = case.cfg().n_times;
+    let t = case.model.config().n_times;
     check_stream(&case, TensorDtype::F32, &[1, 2, 3, 4, 5, 17, t / 2, t]);
     check_stream(&case, TensorDtype::F16, &[]);
     // against the reference PyTorch logits too
@@ -499,7 +366,7 @@ fn check_segment_end(case: &Case, eng: &Engine, seg: &[Vec<f32>], last: usize) {
     let got = reference_run(eng, &seg[..t]);
     let cfg = ModelConfig {
         n_times: t,
-        ..case.cfg().clone()
+        ..case.model.config().clone()
     };
     let m = registry::build("3b", cfg).unwrap();
     let want = m.forward_eval(&case.params, &window);
@@ -531,9 +398,9 @@ fn units_are_converted() {
         assert!(max_abs_diff(&a.logits, &c.logits) <= 1e-5);
     }
     // a card unit the engine does not know: push works, push_in is a typed error
-    let mut card = card_for(case.model.as_ref());
+    let mut card = test_card(case.model.as_ref());
     card.input.unit = "arbitrary units".into();
-    let odd = Engine::from_bytes(&blob_with_card(&case, &card, TensorDtype::F32)).unwrap();
+    let odd = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)).unwrap();
     assert_eq!(odd.unit(), None);
     let mut s = odd.stream(StreamOptions::default()).unwrap();
     let x = sample(case.window(0), t, 0);
@@ -645,9 +512,9 @@ fn non_causal_models_do_not_stream() {
     // a 1b card claiming causality is the causal variant, which streams chunk by chunk (a hop
     // of 1 is not a multiple of its chunk of 32); models without a recurrent mode claiming
     // causality: `engine_window_gated.rs` (hg), `engine_window_hydra.rs` (1c)
-    let mut card = card_for(case.model.as_ref());
+    let mut card = test_card(case.model.as_ref());
     card.causal = true;
-    let eng = Engine::from_bytes(&blob_with_card(&case, &card, TensorDtype::F32)).unwrap();
+    let eng = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)).unwrap();
     assert!(eng.can_stream());
     assert!(matches!(
         eng.stream(StreamOptions::default()),
@@ -655,9 +522,9 @@ fn non_causal_models_do_not_stream() {
     ));
     // 3b with a card that says causal = false: the card is the contract
     let case = synthetic("3b", 4, 20, 16, 4, 1, 2);
-    let mut card = card_for(case.model.as_ref());
+    let mut card = test_card(case.model.as_ref());
     card.causal = false;
-    let eng = Engine::from_bytes(&blob_with_card(&case, &card, TensorDtype::F32)).unwrap();
+    let eng = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)).unwrap();
     assert!(matches!(
         eng.stream(StreamOptions::default()),
         Err(EngineError::NotCausal { .. })
