@@ -23,80 +23,43 @@ use qssm_engine::{
     required_scratch_bytes, required_state_bytes, EngineError, Model as Engine, Stream,
     StreamOptions, Unit,
 };
-use qssm_formats::model_file::{ModelCard, TensorDtype};
-use qssm_tests::engine_case::{card, model_blob, sample, window_of, Rng};
+use qssm_formats::model_file::TensorDtype;
+use qssm_tests::engine_case::{
+    blob, blob_with, card, perturbed_init, sample, window_of, Case, Rng,
+};
 use qssm_tests::max_abs_diff;
-use qssm_trainer::models::{registry, AnsatzKind, Model, ModelConfig};
+use qssm_trainer::models::{registry, AnsatzKind, ModelConfig};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Tolerance of stream vs trainer / window logits.
 const TOL: f32 = 1e-4;
 
-/// A trainer model, its parameters and a batch of (C, T) windows (mV).
-struct Case {
-    name: String,
-    model: Box<dyn Model>,
-    params: Vec<f32>,
-    /// windows (B, C, T), channel-major
-    x: Vec<f32>,
-    b: usize,
-    /// samples per recurrent step (1b: 32; mg: its chunk size)
-    chunk: usize,
-}
-
-impl Case {
-    fn cfg(&self) -> &ModelConfig {
-        self.model.config()
-    }
-    fn window(&self, i: usize) -> &[f32] {
-        let n = self.x.len() / self.b;
-        &self.x[i * n..(i + 1) * n]
-    }
-    /// Trainer logits of the (C, t) window `w` (a model of the same weights built for
-    /// n_times = t: neither 1b's nor mg's parameters depend on T).
-    fn trainer(&self, w: &[f32], t: usize) -> Vec<f32> {
-        let cfg = ModelConfig {
-            n_times: t,
-            ..self.cfg().clone()
-        };
-        let m = registry::build(self.model.id(), cfg).expect("model in registry");
-        m.forward_eval(&self.params, w)
-    }
-}
-
-/// A model of `cfg` with trainer-initialised parameters (perturbed, so zero-initialised
-/// tensors are not all zero) and two random windows of amplitude `amp`.
-fn case(id: &str, cfg: ModelConfig, seed: u64, amp: f32) -> Case {
-    let model = registry::build(id, cfg).expect("model in registry");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let params: Vec<f32> = model
-        .layout()
-        .init(&mut rng)
-        .iter()
-        .map(|v| v + rng.gen_range(-0.1..0.1))
-        .collect();
-    let c = model.config();
-    let chunk = if id == "1b" {
+/// Samples per recurrent step of a case's model (1b: 32; mg: its chunk size).
+fn chunk_of(case: &Case) -> usize {
+    if case.model.id() == "1b" {
         qssm_trainer::models::zoo::CHUNK_SIZE_1B
     } else {
-        c.chunk_size
-    };
-    let b = 2;
-    let x = (0..b * c.n_channels * c.n_times)
-        .map(|_| rng.gen_range(-amp..amp))
-        .collect();
-    Case {
-        name: format!(
-            "{id} C{} T{} chunk{chunk} {:?}",
-            c.n_channels, c.n_times, c.ansatz
-        ),
-        model,
-        params,
-        x,
-        b,
-        chunk,
+        case.model.config().chunk_size
     }
+}
+
+/// Trainer logits of the (C, t) window `w`: the same weights built for n_times = t (neither
+/// 1b's nor mg's parameters depend on T).
+fn trainer(case: &Case, w: &[f32], t: usize) -> Vec<f32> {
+    case.model_t(t).forward_eval(&case.params, w)
+}
+
+/// A model of `cfg` with perturbed trainer-initialised parameters and two random windows.
+fn case(id: &str, cfg: ModelConfig, seed: u64) -> Case {
+    let name = format!(
+        "{id} C{} T{} chunk{} {:?}",
+        cfg.n_channels,
+        cfg.n_times,
+        if id == "1b" { 32 } else { cfg.chunk_size },
+        cfg.ansatz
+    );
+    perturbed_init(id, cfg, seed, 2, name)
 }
 
 /// Causal 1b: C channels, T samples, D d_model, N d_state, Q qubits, `layers` blocks, K classes.
@@ -113,7 +76,7 @@ fn causal_1b(c: usize, t: usize, d: usize, n: usize, q: usize, layers: usize, k:
         ..ModelConfig::eeg(t)
     };
     let seed = (c * 31 + t * 7 + d + n + q + layers + k) as u64;
-    case("1b", cfg, seed, 0.5)
+    case("1b", cfg, seed)
 }
 
 /// mg: C channels, T samples, n qubits, H hidden, chunk size, K classes.
@@ -130,15 +93,11 @@ fn mg(ansatz: AnsatzKind, c: usize, t: usize, q: usize, h: usize, chunk: usize, 
         ..ModelConfig::eeg(t)
     };
     let seed = (c * 31 + t * 7 + q + h + chunk + k) as u64 + 1000;
-    case("mg", cfg, seed, 0.5)
-}
-
-fn blob_with(case: &Case, card: &ModelCard, dtype: TensorDtype) -> Vec<u8> {
-    model_blob(case.model.as_ref(), &case.params, card, dtype, |_| true)
+    case("mg", cfg, seed)
 }
 
 fn engine(case: &Case, dtype: TensorDtype) -> Engine {
-    Engine::from_bytes(&blob_with(case, &card(case.model.as_ref()), dtype)).expect("loads")
+    Engine::from_bytes(&blob(case, dtype)).expect("loads")
 }
 
 /// Streams every window of `case` (hop = chunk) and checks the emitted predictions against the
@@ -148,7 +107,7 @@ fn engine(case: &Case, dtype: TensorDtype) -> Engine {
 fn check_boundaries(case: &Case, every_prefix: bool) -> f32 {
     let eng = engine(case, TensorDtype::F32);
     assert!(eng.can_stream(), "{}", case.name);
-    let (t, chunk) = (eng.n_times(), case.chunk);
+    let (t, chunk) = (eng.n_times(), chunk_of(case));
     let mut s = eng.stream(StreamOptions { hop: chunk }).expect("streams");
     let mut dmax = 0.0f32;
     for i in 0..case.b {
@@ -186,7 +145,7 @@ fn check_boundaries(case: &Case, every_prefix: bool) -> f32 {
                     .unwrap()
                     .expect("a prediction after any sample");
                 assert_eq!(p.samples_seen, ti as u64 + 1);
-                let want = case.trainer(&window_of(&seen), ti + 1);
+                let want = trainer(case, &window_of(&seen), ti + 1);
                 let d = max_abs_diff(p.logits, &want);
                 assert!(d <= TOL, "{}: prefix of {}: {d:e}", case.name, ti + 1);
                 dmax = dmax.max(d);
@@ -255,7 +214,7 @@ fn f16_streams_agree_with_f32() {
         );
         assert!(e16.weight_bytes() < e32.weight_bytes());
         let t = e32.n_times();
-        let chunk = case.chunk;
+        let chunk = chunk_of(&case);
         let opts = StreamOptions { hop: chunk };
         let (mut s32, mut s16) = (e32.stream(opts).unwrap(), e16.stream(opts).unwrap());
         let mut dmax = 0.0f32;
@@ -329,7 +288,7 @@ fn random_push_patterns_match_the_trainer() {
         };
         let eng = engine(&case, TensorDtype::F32);
         let c = eng.n_channels();
-        let chunk = case.chunk;
+        let chunk = chunk_of(&case);
         let hop = chunk * (1 + rng.below(2));
         let mut s = eng.stream(StreamOptions { hop }).unwrap();
         let mut seg: Vec<Vec<f32>> = Vec::new(); // samples since the last reset
@@ -345,7 +304,7 @@ fn random_push_patterns_match_the_trainer() {
                 .collect::<Vec<f32>>()
         };
         let check_trainer = |seg: &[Vec<f32>], got: &[f32], what: &str| {
-            let want = case.trainer(&window_of(seg), seg.len());
+            let want = trainer(&case, &window_of(seg), seg.len());
             let d = max_abs_diff(got, &want);
             assert!(
                 d <= TOL,
@@ -470,7 +429,7 @@ fn non_causal_cards_do_not_stream() {
         "1b",
         ModelConfig {
             causal: false,
-            ..case.cfg().clone()
+            ..case.model.config().clone()
         },
     )
     .unwrap();
@@ -492,14 +451,14 @@ fn non_causal_cards_do_not_stream() {
     // the same weights with a causal card stream (the card is the contract)
     let mut causal = card(case.model.as_ref());
     causal.causal = true;
-    let eng = Engine::from_bytes(&blob_with(&case, &causal, TensorDtype::F32)).unwrap();
+    let eng = Engine::from_bytes(&blob_with(&case, &causal, TensorDtype::F32, |_| true)).unwrap();
     assert!(eng.can_stream());
     // mg with a card that says causal = false
     let case = mg(AnsatzKind::Unified5, 4, 20, 3, 5, 4, 3);
     let mut card = card(case.model.as_ref());
     assert!(card.causal, "the trainer's mg is causal");
     card.causal = false;
-    let eng = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32)).unwrap();
+    let eng = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)).unwrap();
     assert!(matches!(
         eng.stream(StreamOptions { hop: 4 }),
         Err(EngineError::NotCausal { .. })
