@@ -6,12 +6,12 @@
 //! specific typed error (no panic). The bad-input tests use small synthetic models so they run
 //! without `../shared`.
 use qssm_engine::{EngineError, Model as Engine, ModelFileError};
-use qssm_formats::model_file::{
-    to_bytes, CircuitLayout, Hyperparameters, InputSpec, ModelCard, TensorDtype, TensorOut,
+use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
+use qssm_tests::engine_case::{
+    blob, blob_with, card as test_card, check_window_and_f16, check_window_parity, from_fixture,
+    noise, Case,
 };
-use qssm_tests::engine_case::{blob_with, from_fixture, noise, Case};
-use qssm_tests::max_abs_diff;
-use qssm_trainer::models::{registry, Model, ModelConfig};
+use qssm_trainer::models::{registry, ModelConfig};
 
 /// A small synthetic model (no fixture needed): C = 4, T = 40 (1b: two chunks, the last one
 /// padded), D = 16, N = 4, Q = 2, 3 blocks (1b: state chained over three blocks), 3 classes.
@@ -47,137 +47,11 @@ fn synthetic_with(id: &str, causal: bool) -> Case {
     }
 }
 
-/// A model card for `m`: input unit mV, channel-major, channels `Ch1..ChC`.
-fn card_for(m: &dyn Model) -> ModelCard {
-    let c = m.config();
-    let quantum = m.id() == "1b";
-    ModelCard {
-        qssm_version: "0.1.0".into(),
-        model_id: m.id().into(),
-        class_name: m.class_name().into(),
-        causal: m.is_causal(),
-        hyperparameters: Hyperparameters {
-            n_channels: c.n_channels,
-            n_times: c.n_times,
-            d_model: c.d_model,
-            d_state: c.d_state,
-            n_qubits: c.n_qubits,
-            n_layers: c.n_layers,
-            n_classes: c.n_classes,
-            dropout: c.dropout,
-        },
-        circuit: quantum.then(|| CircuitLayout {
-            ansatz: "unified".into(),
-            n_qubits: c.n_qubits,
-            n_layers: c.n_layers,
-            encoding: "ry(tanh(input_proj(s))*pi)".into(),
-            measurement: format!("X0..X{q},Y0..Y{q},Z0..Z{q}", q = c.n_qubits - 1),
-            wire_order: "wire 0 = most significant bit".into(),
-            chunk_size: 32,
-        }),
-        input: InputSpec {
-            sfreq: 160.0,
-            n_times: c.n_times,
-            channels: (1..=c.n_channels).map(|i| format!("Ch{i}")).collect(),
-            unit: "mV".into(),
-            layout: "channel_major".into(),
-        },
-        preprocessing: serde_json::json!({ "note": "test model, no preprocessing" }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-        dtype: "f32".into(),
-    }
-}
-
-fn blob(case: &Case, dtype: TensorDtype) -> Vec<u8> {
-    blob_with(case, &card_for(case.model.as_ref()), dtype, |_| true)
-}
-
-fn window(case: &Case, i: usize) -> &[f32] {
-    let n = case.x.len() / case.b;
-    &case.x[i * n..(i + 1) * n]
-}
-
-/// Engine (f32 file) vs trainer and fixture; returns (max |engine − trainer|, max |engine −
-/// fixture|).
-fn check_parity(name: &str, case: &Case) -> (f32, f32) {
-    let engine =
-        Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
-    assert_eq!(engine.model_id(), case.model.id());
-    assert_eq!(engine.input_len(), case.x.len() / case.b);
-    let (mut d_trainer, mut d_fixture) = (0.0f32, 0.0f32);
-    for i in 0..case.b {
-        let p = engine
-            .classify_window(window(case, i))
-            .expect("window classifies");
-        let want = case.model.forward_eval(&case.params, window(case, i));
-        let d = max_abs_diff(&p.logits, &want);
-        assert!(
-            d <= 1e-5,
-            "{name}: engine vs trainer logits of sample {i} differ by {d:e}"
-        );
-        d_trainer = d_trainer.max(d);
-        if let Some(fx) = &case.want {
-            let k = p.logits.len();
-            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
-            assert!(
-                d <= 1e-5,
-                "{name}: engine vs fixture logits of sample {i} differ by {d:e}"
-            );
-            d_fixture = d_fixture.max(d);
-        }
-        let sum: f32 = p.probabilities.iter().sum();
-        assert!(
-            (sum - 1.0).abs() <= 1e-6,
-            "{name}: probabilities sum to {sum}"
-        );
-        let best = p.logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        assert_eq!(p.logits[p.class], best, "{name}: class is the argmax");
-    }
-    match case.want {
-        Some(_) => eprintln!("{name}: max |engine − trainer| = {d_trainer:e}, max |engine − fixture| = {d_fixture:e}"),
-        None => eprintln!("{name}: max |engine − trainer| = {d_trainer:e}"),
-    }
-    (d_trainer, d_fixture)
-}
-
-/// f16 file vs f32 file: logits within 1e-2, same class.
-fn check_f16(name: &str, case: &Case) {
-    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("f32 file loads");
-    let bytes16 = blob(case, TensorDtype::F16);
-    let e16 = Engine::from_bytes(&bytes16).expect("f16 file loads");
-    assert_eq!(e16.card().dtype, "f16");
-    let mut dmax = 0.0f32;
-    for i in 0..case.b {
-        let (p32, p16) = (
-            e32.classify_window(window(case, i)).unwrap(),
-            e16.classify_window(window(case, i)).unwrap(),
-        );
-        let d = max_abs_diff(&p32.logits, &p16.logits);
-        assert!(
-            d <= 1e-2,
-            "{name}: f16 logits of sample {i} differ from f32 by {d:e}"
-        );
-        assert_eq!(
-            p32.class, p16.class,
-            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
-            p32.logits, p16.logits
-        );
-        dmax = dmax.max(d);
-    }
-    eprintln!(
-        "{name}: f16 file ({} bytes): max |f16 − f32| logits = {dmax:e}",
-        bytes16.len()
-    );
-}
-
 fn fixture_parity(name: &str) {
     let Some(case) = from_fixture(name) else {
         return;
     };
-    check_parity(name, &case);
-    check_f16(name, &case);
+    check_window_and_f16(&case);
 }
 
 #[test]
@@ -203,7 +77,7 @@ fn fixture_3b_bigdt() {
 fn causal_1b_matches_the_trainer() {
     let case = synthetic_with("1b", true);
     assert!(case.model.is_causal());
-    let (d, _) = check_parity("1b causal", &case);
+    let d = check_window_parity(&case);
     // and it is a different function from the reference 1b with the same weights
     let reference = registry::build(
         "1b",
@@ -214,8 +88,8 @@ fn causal_1b_matches_the_trainer() {
     )
     .unwrap();
     let differ = (0..case.b).any(|i| {
-        reference.forward_eval(&case.params, window(&case, i))
-            != case.model.forward_eval(&case.params, window(&case, i))
+        reference.forward_eval(&case.params, case.window(i))
+            != case.model.forward_eval(&case.params, case.window(i))
     });
     assert!(
         differ,
@@ -228,8 +102,7 @@ fn causal_1b_matches_the_trainer() {
 fn synthetic_models_match_the_trainer() {
     for id in ["1b", "3b"] {
         let case = synthetic(id);
-        check_parity(&format!("synthetic {id}"), &case);
-        check_f16(&format!("synthetic {id}"), &case);
+        check_window_and_f16(&case);
     }
 }
 
@@ -303,7 +176,7 @@ fn missing_tensor_is_named() {
         let case = synthetic(id);
         let e = load_err(&blob_with(
             &case,
-            &card_for(case.model.as_ref()),
+            &test_card(case.model.as_ref()),
             TensorDtype::F32,
             |n| n != gone,
         ));
@@ -336,7 +209,7 @@ fn wrong_shape_is_named() {
             })
             .collect();
         let e = load_err(
-            &to_bytes(&card_for(case.model.as_ref()), &tensors, TensorDtype::F32).unwrap(),
+            &to_bytes(&test_card(case.model.as_ref()), &tensors, TensorDtype::F32).unwrap(),
         );
         match e {
             EngineError::File(ModelFileError::ShapeMismatch {
@@ -354,7 +227,7 @@ fn wrong_shape_is_named() {
     }
     // hyperparameters that disagree with the tensors: the card says d_state 5, tensors have 4
     let case = synthetic("3b");
-    let mut card = card_for(case.model.as_ref());
+    let mut card = test_card(case.model.as_ref());
     card.hyperparameters.d_state = 5;
     let e = load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true));
     assert!(
@@ -373,7 +246,7 @@ fn unknown_model_id_is_rejected() {
         .find(|id| !qssm_engine::SUPPORTED_MODELS.iter().any(|s| s.id == *id));
     let ids = ["9z", "", "TrueClassicalMamba"];
     for id in ids.into_iter().chain(unsupported) {
-        let mut card = card_for(case.model.as_ref());
+        let mut card = test_card(case.model.as_ref());
         card.model_id = id.into();
         match load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true)) {
             EngineError::UnsupportedModel { id: got } => assert_eq!(got, id),
@@ -404,13 +277,13 @@ fn inconsistent_card_is_rejected() {
         ("zero classes", |c| c.hyperparameters.n_classes = 0),
     ];
     for (what, edit) in edits {
-        let mut card = card_for(case.model.as_ref());
+        let mut card = test_card(case.model.as_ref());
         edit(&mut card);
         let e = load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true));
         assert!(matches!(e, EngineError::Mismatch { .. }), "{what}: {e:?}");
     }
     // 1b needs 2 ≤ Q ≤ 12 (guards the simulator against absurd cards)
-    let mut card = card_for(case.model.as_ref());
+    let mut card = test_card(case.model.as_ref());
     card.hyperparameters.n_qubits = 40;
     card.circuit = None;
     let e = load_err(&blob_with(&case, &card, TensorDtype::F32, |_| true));
@@ -423,7 +296,7 @@ fn inconsistent_card_is_rejected() {
 #[test]
 fn extra_and_non_finite_tensors_are_rejected() {
     let case = synthetic("3b");
-    let card = card_for(case.model.as_ref());
+    let card = test_card(case.model.as_ref());
     let mut tensors: Vec<TensorOut<'_>> = case
         .model
         .layout()
@@ -476,14 +349,14 @@ fn unused_1b_norms_are_optional() {
     let full = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
     let lean = Engine::from_bytes(&blob_with(
         &case,
-        &card_for(case.model.as_ref()),
+        &test_card(case.model.as_ref()),
         TensorDtype::F32,
         |n| !n.contains(".norm."),
     ))
     .unwrap();
     assert_eq!(
-        full.classify_window(window(&case, 0)).unwrap(),
-        lean.classify_window(window(&case, 0)).unwrap()
+        full.classify_window(case.window(0)).unwrap(),
+        lean.classify_window(case.window(0)).unwrap()
     );
 }
 
@@ -517,7 +390,7 @@ fn non_finite_input_is_located() {
             (0, 0, f32::INFINITY),
             (3, t - 1, f32::NEG_INFINITY),
         ] {
-            let mut x = window(&case, 0).to_vec();
+            let mut x = case.window(0).to_vec();
             x[channel * t + sample] = v;
             match engine.classify_window(&x) {
                 Err(e @ EngineError::NonFiniteInput { .. }) => {
@@ -559,7 +432,7 @@ fn loads_from_a_path() {
     std::fs::remove_file(&path).unwrap();
     let engine = loaded.expect("loads from a path");
     assert_eq!(engine.card().dtype, "f16");
-    assert!(engine.classify_window(window(&case, 1)).is_ok());
+    assert!(engine.classify_window(case.window(1)).is_ok());
     let e = Engine::from_path(path.with_extension("absent")).expect_err("no such file");
     assert!(
         matches!(e, EngineError::File(ModelFileError::Io { .. })),

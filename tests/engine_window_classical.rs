@@ -10,8 +10,9 @@
 //! `causal = true` is inconsistent, missing tensors are named.
 use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
 use qssm_formats::model_file::TensorDtype;
-use qssm_tests::engine_case::{blob, blob_with, card, from_fixture, random_init, Case};
-use qssm_tests::max_abs_diff;
+use qssm_tests::engine_case::{
+    blob, blob_with, card, check_window_and_f16, from_fixture, random_init, Case,
+};
 use qssm_trainer::models::ModelConfig;
 
 /// A small model (no fixture needed): C = 4, T = 40 (1a: three chunks of 16, the last one
@@ -34,85 +35,33 @@ fn small(id: &str) -> Case {
     )
 }
 
-/// Engine (f32 file) vs trainer (and fixture): ≤ 1e-5; f16 file vs f32 file: same class,
-/// logits within 1e-2. Returns (max |engine − trainer|, max |f16 − f32|).
-fn check(name: &str, case: &Case) -> (f32, f32) {
-    let id = case.model.id();
-    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
-    assert_eq!(e32.model_id(), id);
-    assert_eq!(e32.card().class_name, case.model.class_name());
-    let bytes16 = blob(case, TensorDtype::F16);
-    let e16 = Engine::from_bytes(&bytes16).expect("engine loads the f16 file");
-    assert_eq!(e16.card().dtype, "f16");
-    assert!(e16.weight_bytes() < e32.weight_bytes());
-    let (mut d_trainer, mut d_f16) = (0.0f32, 0.0f32);
-    for i in 0..case.b {
-        let p = e32
-            .classify_window(case.window(i))
-            .expect("window classifies");
-        let want = case.model.forward_eval(&case.params, case.window(i));
-        let d = max_abs_diff(&p.logits, &want);
-        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
-        d_trainer = d_trainer.max(d);
-        if let Some(fx) = &case.want {
-            let k = p.logits.len();
-            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
-            assert!(d <= 1e-5, "{name}: engine vs fixture, sample {i}: {d:e}");
-            d_trainer = d_trainer.max(d);
-        }
-        let sum: f32 = p.probabilities.iter().sum();
-        assert!(
-            (sum - 1.0).abs() <= 1e-6,
-            "{name}: probabilities sum to {sum}"
-        );
-        let p16 = e16
-            .classify_window(case.window(i))
-            .expect("f16 window classifies");
-        let d = max_abs_diff(&p.logits, &p16.logits);
-        assert!(d <= 1e-2, "{name}: f16 vs f32, sample {i}: {d:e}");
-        assert_eq!(
-            p.class, p16.class,
-            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
-            p.logits, p16.logits
-        );
-        d_f16 = d_f16.max(d);
-    }
-    eprintln!(
-        "{name}: max |engine − trainer/fixture| = {d_trainer:e}; f16 file {} bytes (weights {} vs {} bytes f32), max |f16 − f32| = {d_f16:e}",
-        bytes16.len(),
-        e16.weight_bytes(),
-        e32.weight_bytes()
-    );
-    (d_trainer, d_f16)
-}
-
 const IDS: [&str; 3] = ["3c", "3a", "1a"];
 
 #[test]
 fn fixture_3c() {
     if let Some(case) = from_fixture("3c") {
-        check("fixture 3c", &case);
+        check_window_and_f16(&case);
     }
 }
 
 #[test]
 fn fixture_3a() {
     if let Some(case) = from_fixture("3a") {
-        check("fixture 3a", &case);
+        check_window_and_f16(&case);
     }
 }
 
 #[test]
 fn fixture_1a() {
     if let Some(case) = from_fixture("1a") {
-        check("fixture 1a", &case);
+        check_window_and_f16(&case);
     }
 }
 
 #[test]
 fn small_random_models_match_the_trainer() {
     for id in IDS {
-        check(&format!("small {id}"), &small(id));
+        check_window_and_f16(&small(id));
     }
 }
 
@@ -121,30 +70,21 @@ fn small_random_models_match_the_trainer() {
 #[test]
 fn eeg_config_random_3c_matches_the_trainer() {
     for (t, seed) in [(497, 2024), (125, 7)] {
-        check(
-            &format!("EEG 3c, T = {t}"),
-            &random_init("3c", ModelConfig::eeg(t), seed, 2),
-        );
+        check_window_and_f16(&random_init("3c", ModelConfig::eeg(t), seed, 2));
     }
 }
 
 #[test]
 fn eeg_config_random_3a_matches_the_trainer() {
     for (t, seed) in [(497, 2025), (125, 8)] {
-        check(
-            &format!("EEG 3a, T = {t}"),
-            &random_init("3a", ModelConfig::eeg(t), seed, 2),
-        );
+        check_window_and_f16(&random_init("3a", ModelConfig::eeg(t), seed, 2));
     }
 }
 
 #[test]
 fn eeg_config_random_1a_matches_the_trainer() {
     for (t, seed) in [(497, 2026), (125, 9)] {
-        check(
-            &format!("EEG 1a, T = {t}"),
-            &random_init("1a", ModelConfig::eeg(t), seed, 2),
-        );
+        check_window_and_f16(&random_init("1a", ModelConfig::eeg(t), seed, 2));
     }
 }
 

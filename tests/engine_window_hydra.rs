@@ -8,8 +8,9 @@
 //! `causal = true` is inconsistent, missing tensors are named, the unused norms are optional.
 use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
 use qssm_formats::model_file::TensorDtype;
-use qssm_tests::engine_case::{blob, blob_with, card, from_fixture, random_init, Case};
-use qssm_tests::max_abs_diff;
+use qssm_tests::engine_case::{
+    blob, blob_with, card, check_window_and_f16, from_fixture, random_init, Case,
+};
 use qssm_trainer::models::ModelConfig;
 
 /// A small 1c (no fixture needed): C = 4, T = 40 (two chunks, the last one padded; the
@@ -32,73 +33,23 @@ fn small() -> Case {
     )
 }
 
-/// Engine (f32 file) vs trainer (and fixture): ≤ 1e-5; f16 file vs f32 file: same class,
-/// logits within 1e-2. Returns (max |engine − trainer|, max |f16 − f32|).
-fn check(name: &str, case: &Case) -> (f32, f32) {
-    let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
-    assert_eq!(e32.model_id(), "1c");
-    assert_eq!(e32.card().class_name, "QuantumHydraSSM");
-    let bytes16 = blob(case, TensorDtype::F16);
-    let e16 = Engine::from_bytes(&bytes16).expect("engine loads the f16 file");
-    assert_eq!(e16.card().dtype, "f16");
-    assert!(e16.weight_bytes() < e32.weight_bytes());
-    let (mut d_trainer, mut d_f16) = (0.0f32, 0.0f32);
-    for i in 0..case.b {
-        let p = e32
-            .classify_window(case.window(i))
-            .expect("window classifies");
-        let want = case.model.forward_eval(&case.params, case.window(i));
-        let d = max_abs_diff(&p.logits, &want);
-        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
-        d_trainer = d_trainer.max(d);
-        if let Some(fx) = &case.want {
-            let k = p.logits.len();
-            let d = max_abs_diff(&p.logits, &fx[i * k..(i + 1) * k]);
-            assert!(d <= 1e-5, "{name}: engine vs fixture, sample {i}: {d:e}");
-        }
-        let sum: f32 = p.probabilities.iter().sum();
-        assert!(
-            (sum - 1.0).abs() <= 1e-6,
-            "{name}: probabilities sum to {sum}"
-        );
-        let p16 = e16
-            .classify_window(case.window(i))
-            .expect("f16 window classifies");
-        let d = max_abs_diff(&p.logits, &p16.logits);
-        assert!(d <= 1e-2, "{name}: f16 vs f32, sample {i}: {d:e}");
-        assert_eq!(
-            p.class, p16.class,
-            "{name}: f16 changes the class of sample {i} ({:?} vs {:?})",
-            p.logits, p16.logits
-        );
-        d_f16 = d_f16.max(d);
-    }
-    eprintln!(
-        "{name}: max |engine − trainer| = {d_trainer:e}; f16 file {} bytes (weights {} vs {} bytes f32), max |f16 − f32| = {d_f16:e}",
-        bytes16.len(),
-        e16.weight_bytes(),
-        e32.weight_bytes()
-    );
-    (d_trainer, d_f16)
-}
-
 #[test]
 fn fixture_1c() {
     if let Some(case) = from_fixture("1c") {
-        check("fixture 1c", &case);
+        check_window_and_f16(&case);
     }
 }
 
 #[test]
 fn fixture_1c_bigdt() {
     if let Some(case) = from_fixture("1c_bigdt") {
-        check("fixture 1c_bigdt", &case);
+        check_window_and_f16(&case);
     }
 }
 
 #[test]
 fn small_random_1c_matches_the_trainer() {
-    check("small 1c", &small());
+    check_window_and_f16(&small());
 }
 
 /// The EEG configuration (C = 64, D = 128, N = 16, Q = 6, 2 blocks) at 160 Hz (T = 497,
@@ -107,7 +58,7 @@ fn small_random_1c_matches_the_trainer() {
 fn eeg_config_random_1c_matches_the_trainer() {
     for (t, seed) in [(497, 2024), (125, 7)] {
         let case = random_init("1c", ModelConfig::eeg(t), seed, 2);
-        check(&format!("EEG 1c, T = {t}"), &case);
+        check_window_and_f16(&case);
     }
 }
 
