@@ -39,7 +39,7 @@
 use super::composed_circuit::{check_card, Angles, BlockSpec, Circuit, PI_F32};
 use super::layers::{LayerNorm, Linear};
 use super::matvec::{matvec_f16, matvec_f32};
-use super::online_pool::{pool_mean, pool_push, score, POOL_HEAD};
+use super::online_pool::{pool_mean, pool_push, ChunkAttention, POOL_HEAD};
 use super::s3_core::S3Core;
 use super::seq_pool_head::SeqPoolHead;
 use super::statevec::{self, MAX_QUBITS};
@@ -86,10 +86,8 @@ pub(crate) struct QuantumE2e {
     conv_w: Matrix,
     conv_b: Vec<f32>,
     input_norm: LayerNorm,
-    att0: Linear,
-    att2: Linear,
-    /// chunk-attention score of a zero pad row, att2(tanh(att0(0)))
-    pad_score: f32,
+    /// `chunk_attention` and its pad-row score
+    pool: ChunkAttention,
     enc: Linear,
     dt: Option<Linear>,
     inj: Option<Linear>,
@@ -121,8 +119,7 @@ impl QuantumE2e {
         let conv_w = ld.take_matrix("input_conv.weight", &[d, c, 3])?;
         let conv_b = ld.take("input_conv.bias", &[d])?;
         let input_norm = LayerNorm::load(ld, "input_norm", d)?;
-        let att0 = Linear::load(ld, "chunk_attention.0", d, d / 4, true)?;
-        let att2 = Linear::load(ld, "chunk_attention.2", d / 4, 1, true)?;
+        let pool = ChunkAttention::load(ld, d)?;
         let blk = |at, backward, dt| BlockSpec { at, backward, dt };
         let (body, n_dt, inject, proj_len) = match id {
             "4a" | "4b" | "4c" => {
@@ -198,7 +195,7 @@ impl QuantumE2e {
             Body::Superposed { cores, .. } => 3 * q * cores.len(),
         };
         let tail = SeqPoolHead::load(ld, q_out, d, hp.n_classes)?;
-        let mut m = Self {
+        Ok(Self {
             c,
             t,
             d,
@@ -207,9 +204,7 @@ impl QuantumE2e {
             conv_w,
             conv_b,
             input_norm,
-            att0,
-            att2,
-            pad_score: 0.0,
+            pool,
             enc,
             dt,
             inj,
@@ -217,11 +212,7 @@ impl QuantumE2e {
             tail,
             proj_len,
             q_out,
-        };
-        let zero = vec![0.0f32; d];
-        let mut work = vec![0.0f32; m.score_len()];
-        m.pad_score = score(&m.att0, &m.att2, &zero, &mut work);
-        Ok(m)
+        })
     }
 
     /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
@@ -232,7 +223,7 @@ impl QuantumE2e {
 
     /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).
     fn score_len(&self) -> usize {
-        2 * self.att0.d_out().max(self.tail.seq0.d_out()) + 1
+        self.pool.score.work_len().max(self.tail.seq.work_len())
     }
 
     /// Circuit state vectors carved per chunk: 1 (4a–4c) or 3 branches + φ (4d/4e).
@@ -403,7 +394,7 @@ impl CausalStep for QuantumE2e {
             let work = &mut rest[self.prefix_len() - 3 * c - 2 * d..];
             let (prev, cur) = hist.split_at(c);
             self.row(prev, cur, Some(x), cols, tmp, u);
-            let a = score(&self.att0, &self.att2, u, work);
+            let a = self.pool.score.score(u, work);
             pool_push(cpool, r % CHUNK_SIZE, a, Some(u), d);
             if r % CHUNK_SIZE == CHUNK_SIZE - 1 {
                 self.close_chunk(cpool, spool, r / CHUNK_SIZE, work);
@@ -429,14 +420,12 @@ impl CausalStep for QuantumE2e {
         let last = t.saturating_sub(1) as usize;
         let (prev, cur) = hist.split_at(c);
         self.row(prev, cur, None, cols, tmp, u);
-        let a = score(&self.att0, &self.att2, u, work);
+        let a = self.pool.score.score(u, work);
         cp.copy_from_slice(cpool);
         sp.copy_from_slice(spool);
         let pos = last % CHUNK_SIZE;
         pool_push(cp, pos, a, Some(u), d);
-        for p in pos + 1..CHUNK_SIZE {
-            pool_push(cp, p, self.pad_score, None, d);
-        }
+        self.pool.pad(cp, pos + 1, CHUNK_SIZE, d);
         self.close_chunk(cp, sp, last / CHUNK_SIZE, work);
         pool_mean(sp, r, d);
         self.tail.head(r, h, logits);

@@ -27,7 +27,7 @@
 //! forward on those t samples (the reference's pad rows).
 use super::composed_circuit::{check_card, Angles, BlockSpec, Circuit, PI_F32};
 use super::layers::{LayerNorm, Linear};
-use super::online_pool::{pool_mean, pool_push, score, POOL_HEAD};
+use super::online_pool::{pool_mean, pool_push, ChunkAttention, POOL_HEAD};
 use super::s3_core::S3Core;
 use super::seq_pool_head::SeqPoolHead;
 use super::step::CausalStep;
@@ -58,10 +58,8 @@ pub(crate) struct QuantumHydraSup {
     pb: usize,
     in0: Linear,
     in_ln: LayerNorm,
-    att0: Linear,
-    att2: Linear,
-    /// chunk-attention score of a zero pad row, att2(tanh(att0(0)))
-    pad_score: f32,
+    /// `chunk_attention` and its pad-row score
+    pool: ChunkAttention,
     enc: Linear,
     dt0: Linear,
     dt2: Linear,
@@ -89,8 +87,7 @@ impl QuantumHydraSup {
         let (q, layers, pb) = check_card(id, card, 3, CHUNK_SIZE)?;
         let in0 = Linear::load(ld, "input_proj.0", c, d, true)?;
         let in_ln = LayerNorm::load(ld, "input_proj.1", d)?;
-        let att0 = Linear::load(ld, "chunk_attention.0", d, d / 4, true)?;
-        let att2 = Linear::load(ld, "chunk_attention.2", d / 4, 1, true)?;
+        let pool = ChunkAttention::load(ld, d)?;
         let specs: &[(&str, &str)] = if id == "2e" {
             &[("quantum_core_fwd", "fwd_"), ("quantum_core_bwd", "bwd_")]
         } else {
@@ -121,7 +118,7 @@ impl QuantumHydraSup {
         let dt2 = Linear::load(ld, "dt_proj.2", n, 1, true)?;
         let q_out = 3 * q * cores.len();
         let tail = SeqPoolHead::load(ld, q_out, d, hp.n_classes)?;
-        let mut m = Self {
+        Ok(Self {
             c,
             t,
             d,
@@ -129,9 +126,7 @@ impl QuantumHydraSup {
             pb,
             in0,
             in_ln,
-            att0,
-            att2,
-            pad_score: 0.0,
+            pool,
             enc,
             dt0,
             dt2,
@@ -139,11 +134,7 @@ impl QuantumHydraSup {
             branches,
             tail,
             q_out,
-        };
-        let zero = vec![0.0f32; d];
-        let mut work = vec![0.0f32; m.score_len()];
-        m.pad_score = score(&m.att0, &m.att2, &zero, &mut work);
-        Ok(m)
+        })
     }
 
     /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
@@ -154,7 +145,7 @@ impl QuantumHydraSup {
 
     /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).
     fn score_len(&self) -> usize {
-        2 * self.att0.d_out().max(self.tail.seq0.d_out()) + 1
+        self.pool.score.work_len().max(self.tail.seq.work_len())
     }
 
     /// Floats of [`Self::chunk_feature`]'s scratch.
@@ -250,7 +241,7 @@ impl CausalStep for QuantumHydraSup {
         self.in0.apply_one(u, &x[..self.c]);
         self.in_ln.apply_one(tmp, u);
         silu_forward(u, tmp);
-        let a = score(&self.att0, &self.att2, u, work);
+        let a = self.pool.score.score(u, work);
         let r = t as usize;
         pool_push(cpool, r % CHUNK_SIZE, a, Some(u), d);
         if r % CHUNK_SIZE == CHUNK_SIZE - 1 {
@@ -275,9 +266,7 @@ impl CausalStep for QuantumHydraSup {
         } else {
             cp.copy_from_slice(cpool);
             sp.copy_from_slice(spool);
-            for p in pos..CHUNK_SIZE {
-                pool_push(cp, p, self.pad_score, None, d);
-            }
+            self.pool.pad(cp, pos, CHUNK_SIZE, d);
             self.close_chunk(cp, sp, (t as usize - 1) / CHUNK_SIZE, work);
             pool_mean(sp, r, d);
         }

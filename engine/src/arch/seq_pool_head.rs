@@ -5,7 +5,7 @@
 //! feature r (D) → **H_silu** (`classifier.0` Linear(D→D/2) → SiLU → `classifier.3`
 //! Linear(D/2→K)). Mirrors the trainer's `blocks/seq_pool_head.rs`. No allocation after load.
 use super::layers::{LayerNorm, Linear};
-use super::online_pool::score;
+use super::online_pool::AttentionScore;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use qssm_kernels::ops::activation::silu_forward;
@@ -15,9 +15,8 @@ use qssm_kernels::ops::activation::silu_forward;
 pub(crate) struct SeqPoolHead {
     op0: Linear,
     op_ln: LayerNorm,
-    /// `seq_attention.0` (D → D/4)
-    pub(crate) seq0: Linear,
-    seq2: Linear,
+    /// `seq_attention.{0,2}` (D → D/4 → 1)
+    pub(super) seq: AttentionScore,
     /// `classifier.0` (D → D/2)
     pub(crate) cls0: Linear,
     /// `classifier.3` (D/2 → K)
@@ -36,8 +35,7 @@ impl SeqPoolHead {
         Ok(Self {
             op0: Linear::load(ld, "output_proj.0", k, d, true)?,
             op_ln: LayerNorm::load(ld, "output_proj.1", d)?,
-            seq0: Linear::load(ld, "seq_attention.0", d, d / 4, true)?,
-            seq2: Linear::load(ld, "seq_attention.2", d / 4, 1, true)?,
+            seq: AttentionScore::load(ld, "seq_attention", d)?,
             cls0: Linear::load(ld, "classifier.0", d, d / 2, true)?,
             cls3: Linear::load(ld, "classifier.3", d / 2, n_classes, true)?,
         })
@@ -52,7 +50,7 @@ impl SeqPoolHead {
 
     /// The `seq_attention` score of a chunk feature f (D); `work` ≥ 2·D/4 + 1 floats.
     pub(crate) fn score(&self, f: &[f32], work: &mut [f32]) -> f32 {
-        score(&self.seq0, &self.seq2, f, work)
+        self.seq.score(f, work)
     }
 
     /// The pooled feature r (D) → logits (K) through `classifier`; `h` (2·D/2) scratch.
