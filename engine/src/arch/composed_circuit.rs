@@ -3,7 +3,7 @@
 //! E(dt·inj); reference `models/QuantumE2E.py`, `models/QuantumHydraSSM.py`), compiled at load
 //! into a kernels [`Program`] and run from |0…0⟩ without allocation; plus the card checks
 //! every such model shares ([`check_card`]).
-use super::statevec::MAX_QUBITS;
+use super::circuit_card::{check_circuit, AnsatzRule};
 use crate::error::EngineError;
 use alloc::format;
 use alloc::vec::Vec;
@@ -15,9 +15,8 @@ use qssm_kernels::circuit::{apply_program, scale_rotation_angles, Program};
 pub(super) const PI_F32: f32 = core::f32::consts::PI;
 
 /// Checks what every chunked-circuit model needs of its card: D ≥ 4 (attention width
-/// D/4 ≥ 1), 2 ≤ Q ≤ [`MAX_QUBITS`], the angles of `n_blocks` two-layer blocks (5Q·L each)
-/// addressable by a compiled [`Program`] (u16 indices), and — if the card has a circuit
-/// layout — the same Q, layers and chunk size `chunk`. Returns (Q, L, 5Q·L).
+/// D/4 ≥ 1) and the circuit checks of [`check_circuit`] for `n_blocks` two-layer blocks and
+/// chunk size `chunk`. Returns (Q, L, 5Q·L).
 ///
 /// Errors: [`EngineError::Mismatch`] naming the model `id` and the offending value.
 pub(super) fn check_card(
@@ -26,40 +25,13 @@ pub(super) fn check_card(
     n_blocks: usize,
     chunk: usize,
 ) -> Result<(usize, usize, usize), EngineError> {
-    let hp = &card.hyperparameters;
-    let (d, q, layers) = (hp.d_model, hp.n_qubits, hp.n_layers);
-    let mismatch = |what| Err(EngineError::Mismatch { what });
+    let d = card.hyperparameters.d_model;
     if d < 4 {
-        return mismatch(format!(
-            "{id} needs d_model ≥ 4 (attention width D/4 ≥ 1), card has {d}"
-        ));
+        return Err(EngineError::Mismatch {
+            what: format!("{id} needs d_model ≥ 4 (attention width D/4 ≥ 1), card has {d}"),
+        });
     }
-    if !(2..=MAX_QUBITS).contains(&q) {
-        return mismatch(format!(
-            "{id} needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
-        ));
-    }
-    let pb = 5 * q * layers;
-    if n_blocks * pb > u16::MAX as usize + 1 {
-        return mismatch(format!(
-            "{id} circuit with {q} qubits × {layers} layers has too many angles"
-        ));
-    }
-    if let Some(cl) = &card.circuit {
-        if cl.n_qubits != q || cl.n_layers != layers {
-            return mismatch(format!(
-                "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
-                cl.n_qubits, cl.n_layers
-            ));
-        }
-        if cl.chunk_size != chunk {
-            return mismatch(format!(
-                "{id} chunk size is {chunk}, circuit layout says {}",
-                cl.chunk_size
-            ));
-        }
-    }
-    Ok((q, layers, pb))
+    check_circuit(id, card, n_blocks, chunk, AnsatzRule::Any)
 }
 
 /// One block of L layers of a composed circuit: its 5Q·L angles start at `at` in the chunk's

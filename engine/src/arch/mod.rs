@@ -6,6 +6,7 @@
 //! at a time, for [`crate::stream`]).
 mod chunk_processor;
 mod chydra;
+mod circuit_card;
 mod cmamba;
 mod composed_circuit;
 mod ctransformer;

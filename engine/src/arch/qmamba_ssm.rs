@@ -18,10 +18,10 @@
 //! boundaries the partial chunk is closed tentatively in scratch (what the window path
 //! computes on a window of that many samples, whose last chunk is padded and masked).
 use super::chunk_processor::ChunkProcessor;
+use super::circuit_card::{check_circuit, AnsatzRule};
 use super::layers::{mean_over_rows, LayerNorm, Linear};
 use super::mamba_block::MambaBlock;
 use super::running_mean;
-use super::statevec::MAX_QUBITS;
 use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -55,48 +55,19 @@ fn mismatch(what: alloc::string::String) -> EngineError {
 }
 
 /// Card checks shared by the QuantumSSM.py models (1b, 1c; `id` names the model in errors):
-/// d_model ≥ 8 (dt_rank = d_inner/16 ≥ 1), 2 ≤ Q ≤ [`MAX_QUBITS`], a circuit program small
+/// d_model ≥ 8 (dt_rank = d_inner/16 ≥ 1), 2 ≤ Q ≤ [`MAX_QUBITS`](super::statevec::MAX_QUBITS), a circuit program small
 /// enough for the simulator, and a circuit layout (if the card has one) that agrees with the
 /// hyperparameters: Q, layers, chunk size [`CHUNK_SIZE`], unified ansatz. Errors:
 /// [`EngineError::Mismatch`].
 pub(crate) fn check_qssm_card(card: &ModelCard, id: &str) -> Result<(), EngineError> {
     let hp = &card.hyperparameters;
-    let (d, q, layers) = (hp.d_model, hp.n_qubits, hp.n_layers);
+    let d = hp.d_model;
     if d < 8 {
         return Err(mismatch(format!(
             "{id} needs d_model ≥ 8 (dt_rank = d_inner/16 ≥ 1), card has {d}"
         )));
     }
-    if !(2..=MAX_QUBITS).contains(&q) {
-        return Err(mismatch(format!(
-            "{id} needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
-        )));
-    }
-    if 5 * q * layers > u16::MAX as usize + 1 {
-        return Err(mismatch(format!(
-            "{id} circuit with {q} qubits × {layers} layers has too many angles"
-        )));
-    }
-    if let Some(cl) = &card.circuit {
-        if cl.n_qubits != q || cl.n_layers != layers {
-            return Err(mismatch(format!(
-                "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
-                cl.n_qubits, cl.n_layers
-            )));
-        }
-        if cl.chunk_size != CHUNK_SIZE {
-            return Err(mismatch(format!(
-                "{id} chunk size is {CHUNK_SIZE}, circuit layout says {}",
-                cl.chunk_size
-            )));
-        }
-        if !cl.ansatz.starts_with("unified") {
-            return Err(mismatch(format!(
-                "{id} uses the unified ansatz, circuit layout says '{}'",
-                cl.ansatz
-            )));
-        }
-    }
+    check_circuit(id, card, 1, CHUNK_SIZE, AnsatzRule::Unified)?;
     Ok(())
 }
 

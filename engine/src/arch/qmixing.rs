@@ -27,6 +27,7 @@
 //! None of them streams (2a: one LCU over the window's fixed chunk count; 2b: layer 1 starts
 //! from layer 0's state after the last chunk; 2c: backward recurrences; spec §3.1–3.3), so the
 //! card must say `causal = false`.
+use super::circuit_card::{check_circuit, AnsatzRule};
 use super::layers::{mean_over_rows, LayerNorm, Linear};
 use super::statevec::MAX_QUBITS;
 use crate::error::EngineError;
@@ -333,30 +334,7 @@ impl QuantumMixing {
                 "{id} needs d_model ≥ 2 (attention width D/2 ≥ 1), card has {d}"
             )));
         }
-        if !(2..=MAX_QUBITS).contains(&q) {
-            return Err(mismatch(format!(
-                "{id} needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
-            )));
-        }
-        if 5 * q * layers > u16::MAX as usize + 1 {
-            return Err(mismatch(format!(
-                "{id} circuit with {q} qubits × {layers} layers has too many angles"
-            )));
-        }
-        if let Some(cl) = &card.circuit {
-            if cl.n_qubits != q || cl.n_layers != layers {
-                return Err(mismatch(format!(
-                    "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
-                    cl.n_qubits, cl.n_layers
-                )));
-            }
-            if cl.chunk_size != CHUNK_SIZE {
-                return Err(mismatch(format!(
-                    "{id} chunk size is {CHUNK_SIZE}, circuit layout says {}",
-                    cl.chunk_size
-                )));
-            }
-        }
+        check_circuit(id, card, 1, CHUNK_SIZE, AnsatzRule::Any)?;
         let nc = t.div_ceil(CHUNK_SIZE);
         let front = Front::load(ld, c, d)?;
         let (body, out_norm) = match id {

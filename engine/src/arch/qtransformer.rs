@@ -13,8 +13,8 @@
 //! Window-only (spec §6: global attention), so the card must say `causal = false` and
 //! [`crate::Model::stream`] answers [`EngineError::NotCausal`].
 use super::chunk_processor::ChunkProcessor;
+use super::circuit_card::{check_circuit, AnsatzRule};
 use super::layers::{mean_over_rows, Linear, RmsNorm};
-use super::statevec::MAX_QUBITS;
 use super::transformer::{check_heads, PositionalTable, TransformerBlock};
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -70,36 +70,7 @@ impl QuantumTransformer {
                 "1a needs n_channels ≥ 2 (chunk attention width C/2), card has {c}"
             )));
         }
-        if !(2..=MAX_QUBITS).contains(&q) {
-            return Err(mismatch(format!(
-                "1a needs 2 ≤ n_qubits ≤ {MAX_QUBITS}, card has {q}"
-            )));
-        }
-        if 5 * q * layers > u16::MAX as usize + 1 {
-            return Err(mismatch(format!(
-                "1a circuit with {q} qubits × {layers} layers has too many angles"
-            )));
-        }
-        if let Some(cl) = &card.circuit {
-            if cl.n_qubits != q || cl.n_layers != layers {
-                return Err(mismatch(format!(
-                    "circuit layout has {} qubits × {} layers, hyperparameters say {q} × {layers}",
-                    cl.n_qubits, cl.n_layers
-                )));
-            }
-            if cl.chunk_size != CHUNK_SIZE {
-                return Err(mismatch(format!(
-                    "1a chunk size is {CHUNK_SIZE}, circuit layout says {}",
-                    cl.chunk_size
-                )));
-            }
-            if !cl.ansatz.starts_with("unified") {
-                return Err(mismatch(format!(
-                    "1a uses the unified ansatz, circuit layout says '{}'",
-                    cl.ansatz
-                )));
-            }
-        }
+        check_circuit("1a", card, 1, CHUNK_SIZE, AnsatzRule::Unified)?;
         let nc = t.div_ceil(CHUNK_SIZE);
         let pos = PositionalTable::load(ld, "pos_encoding", nc, d)?;
         let feature_proj = Linear::load(ld, "feature_proj", c, c, true)?;
