@@ -20,6 +20,7 @@
 //! (OP_18 / OP_36 → SeqPool → H_silu). Streamable chunk by chunk (R1), Conv3 look-ahead of one
 //! sample. Parameter counts (EEG config, every T): 76,999 / 110,269.
 use super::quantum_e2e::{boundaries, CHUNK_SIZE};
+use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::{
     AngleMap, AngleProj, AngleProjOut, Block, BlockKind, CircuitGrads, CircuitInputs,
     ComposedCircuit, ConvFrontEnd, ConvFrontEndCache, Linear, SeqPoolHead, SeqPoolHeadCache,
@@ -251,15 +252,6 @@ impl QuantumE2eSuperposition {
     }
 }
 
-/// Rows (nc, w) in reverse row order.
-fn reverse_rows(v: &[f32], nc: usize) -> Vec<f32> {
-    let w = v.len() / nc.max(1);
-    (0..nc)
-        .rev()
-        .flat_map(|j| v[j * w..(j + 1) * w].iter().copied())
-        .collect()
-}
-
 impl Model for QuantumE2eSuperposition {
     fn id(&self) -> &'static str {
         if self.bidirectional {
@@ -322,7 +314,7 @@ impl Model for QuantumE2eSuperposition {
             // the reference feeds the bwd core the chunks in reverse order
             let order = |v: &[f32]| {
                 if core.reversed {
-                    reverse_rows(v, nc)
+                    reverse_time(v, nc, v.len() / nc)
                 } else {
                     v.to_vec()
                 }

@@ -17,6 +17,7 @@
 //! scalars counted once: 109,903 with the unified ansatz (109,906 stored reals), 102,775 with the
 //! legacy one, for every T and C.
 use crate::models::blocks::gated_recurrence::gated_program;
+use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::qsb_qgr::{QsbQgr, QsbQgrCache};
 use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
 use crate::models::objective::{loss_with_grad, Target};
@@ -72,15 +73,6 @@ struct Cache {
     /// ŝ (H)
     feat: Vec<f32>,
     logits: Vec<f32>,
-}
-
-/// (T, F) with the time order reversed.
-fn reverse_time(x: &[f32], t: usize, f: usize) -> Vec<f32> {
-    let mut y = Vec::with_capacity(t * f);
-    for ti in (0..t).rev() {
-        y.extend_from_slice(&x[ti * f..(ti + 1) * f]);
-    }
-    y
 }
 
 impl QuantumHydraGated {

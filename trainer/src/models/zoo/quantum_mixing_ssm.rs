@@ -15,6 +15,7 @@
 //! Both are window models (not streamable, spec §4.3 R3/R4). Their recurrences are chaotic
 //! (spec §5.1): parity with the reference is only possible for short windows (nc ≤ 8).
 use crate::models::blocks::chunk_front::{ChunkFront, ChunkFrontCache};
+use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
 use crate::models::blocks::quantum_ssm_core::{QssmCache, QuantumSsmCore};
 use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
@@ -29,11 +30,6 @@ pub const CHUNK_SIZE: usize = 16;
 
 /// Guard of the L1 normalisation of α, β, γ (reference `+ 1e-8`).
 const COEFF_EPS: f32 = 1e-8;
-
-/// (rows L, width D) row reversal (time/chunk order flip).
-fn reverse_rows(x: &[f32], d: usize) -> Vec<f32> {
-    x.chunks_exact(d).rev().flatten().copied().collect()
-}
 
 /// One `QuantumBidirectionalSSMCore` (2c layer; see the module docs).
 #[derive(Clone, Debug)]
@@ -96,12 +92,14 @@ impl HydraLayer {
         let h0 = vec![0.0f32; self.q];
         c.z = z.to_vec();
         let f = self.fwd.forward(p, z, l, &h0, &mut c.fwd);
-        let gr = self.bwd.forward(p, &reverse_rows(z, d), l, &h0, &mut c.bwd);
+        let gr = self
+            .bwd
+            .forward(p, &reverse_time(z, l, d), l, &h0, &mut c.bwd);
         let dg = self.diagonal.apply(p, z, l);
         c.a = self.coeffs.clone().map(|r| p[r.start]);
         c.t = c.a[0].abs() + c.a[1].abs() + c.a[2].abs() + COEFF_EPS;
         let w = c.a.map(|v| v / c.t);
-        c.branches = [f, reverse_rows(&gr, d), dg];
+        c.branches = [f, reverse_time(&gr, l, d), dg];
         let [f, g, dg] = &c.branches;
         c.m = (0..l * d)
             .map(|i| w[0] * f[i] + w[1] * g[i] + w[2] * dg[i])
@@ -144,11 +142,11 @@ impl HydraLayer {
         let zeros = vec![0.0f32; self.q];
         let df: Vec<f32> = dm.iter().map(|v| w[0] * v).collect();
         self.fwd.backward(p, g, &c.fwd, &df, &zeros, dz);
-        let dgr: Vec<f32> = reverse_rows(&dm, d).iter().map(|v| w[1] * v).collect();
+        let dgr: Vec<f32> = reverse_time(&dm, l, d).iter().map(|v| w[1] * v).collect();
         let mut dzr = vec![0.0; l * d];
         self.bwd.backward(p, g, &c.bwd, &dgr, &zeros, &mut dzr);
         dz.iter_mut()
-            .zip(reverse_rows(&dzr, d))
+            .zip(reverse_time(&dzr, l, d))
             .for_each(|(a, b)| *a += b);
         let ddg: Vec<f32> = dm.iter().map(|v| w[2] * v).collect();
         self.diagonal.backward(p, g, &c.z, &ddg, l, Some(dz));
