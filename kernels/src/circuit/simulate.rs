@@ -27,6 +27,30 @@ fn cs_f32(theta: f32) -> (f64, f64) {
     (libm::cosf(h) as f64, libm::sinf(h) as f64)
 }
 
+/// The (cos θ/2, sin θ/2) source of the f32 public entry points: θ (K) and the encoding angles
+/// (n_enc) of `prog`, whose lengths it checks. Panics (naming `caller`) on a length mismatch.
+fn f32_angles<'a>(
+    prog: &Program,
+    theta: &'a [f32],
+    enc: &'a [f32],
+    caller: &str,
+) -> impl Fn(AngleSrc) -> (f64, f64) + 'a {
+    assert_eq!(
+        theta.len(),
+        prog.n_theta,
+        "{caller}: theta must hold K angles"
+    );
+    assert_eq!(
+        enc.len(),
+        prog.n_enc,
+        "{caller}: enc must hold n_enc angles"
+    );
+    move |a| match a {
+        AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
+        AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
+    }
+}
+
 /// Calls `f(&mut a0, &mut a1)` for every amplitude pair (k, k | tm) of `v` with the target bit
 /// `tm` clear in k and — if `cm` is given — the control bit `cm` set in k. Nested
 /// `chunks_exact_mut` iteration: no per-element index arithmetic or bounds checks.
@@ -423,25 +447,8 @@ pub fn circuit_forward(
     psi: &mut [Complex64],
     out: &mut [f64],
 ) {
-    assert_eq!(
-        theta.len(),
-        prog.n_theta,
-        "circuit_forward: theta must hold K angles"
-    );
-    assert_eq!(
-        enc.len(),
-        prog.n_enc,
-        "circuit_forward: enc must hold n_enc angles"
-    );
-    forward_with(
-        prog,
-        |a| match a {
-            AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
-            AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
-        },
-        psi,
-        out,
-    );
+    let angles = f32_angles(prog, theta, enc, "circuit_forward");
+    forward_with(prog, angles, psi, out);
 }
 
 /// Adjoint-method backward: given the final state `psi` from [`circuit_forward`] and the
@@ -466,28 +473,8 @@ pub fn circuit_backward(
     denc: &mut [f64],
     scratch: &mut [Complex64],
 ) {
-    assert_eq!(
-        theta.len(),
-        prog.n_theta,
-        "circuit_backward: theta must hold K angles"
-    );
-    assert_eq!(
-        enc.len(),
-        prog.n_enc,
-        "circuit_backward: enc must hold n_enc angles"
-    );
-    backward_with(
-        prog,
-        |a| match a {
-            AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
-            AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
-        },
-        psi,
-        dout,
-        dtheta,
-        denc,
-        scratch,
-    );
+    let angles = f32_angles(prog, theta, enc, "circuit_backward");
+    backward_with(prog, angles, psi, dout, dtheta, denc, scratch);
 }
 
 /// Applies `prog` to the given state `psi` (2^Q) **in place**: no reset to |0…0⟩ and no
@@ -495,29 +482,13 @@ pub fn circuit_backward(
 /// verbatim as the initial state (spec groups-2-4 §2.1). theta: (K) f32, enc: (n_enc) f32;
 /// gate entries built as in [`circuit_forward`]. Panics if a slice length does not match.
 pub fn apply_program(prog: &Program, theta: &[f32], enc: &[f32], psi: &mut [Complex64]) {
-    assert_eq!(
-        theta.len(),
-        prog.n_theta,
-        "apply_program: theta must hold K angles"
-    );
-    assert_eq!(
-        enc.len(),
-        prog.n_enc,
-        "apply_program: enc must hold n_enc angles"
-    );
+    let angles = f32_angles(prog, theta, enc, "apply_program");
     assert_eq!(
         psi.len(),
         prog.state_len(),
         "apply_program: psi must hold 2^Q amplitudes"
     );
-    apply_with(
-        prog,
-        |a| match a {
-            AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
-            AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
-        },
-        psi,
-    );
+    apply_with(prog, angles, psi);
 }
 
 /// Backward of [`expvals_xyz`] with respect to the state: **accumulates**
@@ -559,16 +530,7 @@ pub fn apply_program_backward(
     denc: &mut [f64],
     scratch: &mut [Complex64],
 ) {
-    assert_eq!(
-        theta.len(),
-        prog.n_theta,
-        "apply_program_backward: theta must hold K angles"
-    );
-    assert_eq!(
-        enc.len(),
-        prog.n_enc,
-        "apply_program_backward: enc must hold n_enc angles"
-    );
+    let angles = f32_angles(prog, theta, enc, "apply_program_backward");
     assert_eq!(
         dtheta.len(),
         prog.n_theta,
@@ -584,18 +546,7 @@ pub fn apply_program_backward(
         psi.len() == n && g.len() == n && scratch.len() >= n,
         "apply_program_backward: psi, g (2^Q) and scratch (≥ 2^Q) lengths"
     );
-    state_backward_with(
-        prog,
-        |a| match a {
-            AngleSrc::Theta(i) => cs_f32(theta[i as usize]),
-            AngleSrc::Enc(i) => cs_f32(enc[i as usize]),
-        },
-        psi,
-        g,
-        dtheta,
-        denc,
-        &mut scratch[..n],
-    );
+    state_backward_with(prog, angles, psi, g, dtheta, denc, &mut scratch[..n]);
 }
 
 /// Core of [`apply_program_backward`], generic in the gate entries.
