@@ -88,8 +88,56 @@ pub fn sample(x: &[f32], b: usize, i: usize) -> &[f32] {
     &x[i * n..(i + 1) * n]
 }
 
-/// Eval logits (≤ 1e-5) and every `act.*` (≤ 1e-5 × max-abs) of fixture `name`.
+/// What a parity check allows, per quantity. [`SLICE`] is the vertical slice's (issue #2)
+/// and every fixture's but 2b's (its chaotic recurrence, see `parity_group2_mixing.rs`).
+pub struct Tolerances {
+    /// eval and train logits, abs
+    pub logits: f32,
+    /// an `act.*` intermediate (by name, without `act.`), × its max-abs
+    pub act: fn(&str) -> f32,
+    /// the batch loss, abs
+    pub loss: f32,
+    /// a gradient tensor, × its max |grad|
+    pub grad: f32,
+    /// the loss before AdamW step k (0, 1, 2), abs
+    pub adamw: fn(usize) -> f32,
+}
+
+fn act_slice(_: &str) -> f32 {
+    1e-5
+}
+
+fn adamw_slice(_: usize) -> f32 {
+    1e-4
+}
+
+/// The vertical slice's tolerances: logits and loss ≤ 1e-5, activations ≤ 1e-5 × max-abs,
+/// gradients ≤ 1e-3 × max |grad|, AdamW-step losses ≤ 1e-4.
+pub const SLICE: Tolerances = Tolerances {
+    logits: 1e-5,
+    act: act_slice,
+    loss: 1e-5,
+    grad: 1e-3,
+    adamw: adamw_slice,
+};
+
+/// [`check_forward_within`] at the [`SLICE`] tolerances.
 pub fn check_forward(name: &str) {
+    check_forward_within(name, &SLICE);
+}
+
+/// [`check_gradients_within`] at the [`SLICE`] tolerances.
+pub fn check_gradients(name: &str) {
+    check_gradients_within(name, &SLICE);
+}
+
+/// [`check_adamw_within`] at the [`SLICE`] tolerances.
+pub fn check_adamw(name: &str) {
+    check_adamw_within(name, &SLICE);
+}
+
+/// Eval logits and every `act.*` of fixture `name` within `tol`.
+pub fn check_forward_within(name: &str, tol: &Tolerances) {
     let Some(l) = load(name) else { return };
     let x = &l.fx.get("input.x").data;
     let want = &l.fx.get("output.logits_eval").data;
@@ -99,7 +147,7 @@ pub fn check_forward(name: &str) {
         let logits = l.model.forward_eval(&l.params, xi);
         let d = max_abs_diff(&logits, sample(want, l.b, i));
         assert!(
-            d <= 1e-5,
+            d <= tol.logits,
             "{name}: eval logits of sample {i} differ by {d:e}"
         );
         let trace = l.model.trace(&l.params, xi);
@@ -111,7 +159,7 @@ pub fn check_forward(name: &str) {
             let scale = max_abs(&t.data).max(f32::MIN_POSITIVE);
             let d = max_abs_diff(&ours.1, sample(&t.data, l.b, i));
             assert!(
-                d <= 1e-5 * scale,
+                d <= (tol.act)(&k["act.".len()..]) * scale,
                 "{name}: {k} of sample {i} differs by {d:e} (max-abs {scale:e})"
             );
             acts_checked += 1;
@@ -120,8 +168,10 @@ pub fn check_forward(name: &str) {
     assert!(acts_checked > 0, "{name}: fixture had no act.* tensors");
 }
 
-/// Train logits, loss (≤ 1e-5) and every gradient (≤ 1e-3 × max |grad|) of fixture `name`.
-pub fn check_gradients(name: &str) {
+/// Train logits, loss and every gradient of fixture `name` within `tol`; softmax-invariant
+/// score biases (exact gradient 0) must be round-off on both sides; parameters without a
+/// reference gradient must get none.
+pub fn check_gradients_within(name: &str, tol: &Tolerances) {
     let Some(l) = load(name) else { return };
     let x = &l.fx.get("input.x").data;
     let y = &l.fx.get("input.y").data;
@@ -140,13 +190,13 @@ pub fn check_gradients(name: &str) {
         loss += out.loss / l.b as f32;
         let d = max_abs_diff(&out.logits, sample(want_logits, l.b, i));
         assert!(
-            d <= 1e-5,
+            d <= tol.logits,
             "{name}: train logits of sample {i} differ by {d:e}"
         );
     }
     let want_loss = l.fx.get("output.loss").data[0];
     assert!(
-        (loss - want_loss).abs() <= 1e-5,
+        (loss - want_loss).abs() <= tol.loss,
         "{name}: loss {loss} vs {want_loss}"
     );
     let mut n_grads = 0;
@@ -178,7 +228,7 @@ pub fn check_gradients(name: &str) {
                 let scale = max_abs(&t.data);
                 let d = max_abs_diff(ours, &t.data);
                 assert!(
-                    d <= 1e-3 * scale || (scale == 0.0 && d <= 1e-12),
+                    d <= tol.grad * scale || (scale == 0.0 && d <= 1e-12),
                     "{name}: grad of {} differs by {d:e} (max |grad| {scale:e})",
                     spec.name
                 );
@@ -209,8 +259,9 @@ pub fn check_gradients(name: &str) {
 }
 
 /// Three reference training steps (AdamW lr 1e-3, wd 1e-4, clip 1.0, no dropout), each loss
-/// measured before its update, through the trainer's own batch step and optimiser.
-pub fn check_adamw(name: &str) {
+/// measured before its update, through the trainer's own batch step and optimiser, within
+/// `tol.adamw`.
+pub fn check_adamw_within(name: &str, tol: &Tolerances) {
     use qssm_trainer::fit::BatchWorkspace;
     use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};
     let Some(mut l) = load(name) else { return };
@@ -237,8 +288,13 @@ pub fn check_adamw(name: &str) {
             None,
             &mut g,
         );
+        eprintln!(
+            "{name} AdamW step {k}: loss {} vs reference {w} ({:.2e})",
+            out.loss,
+            (out.loss - w).abs()
+        );
         assert!(
-            (out.loss - w).abs() <= 1e-4,
+            (out.loss - w).abs() <= (tol.adamw)(k),
             "{name}: AdamW step {k} loss {} vs reference {w}",
             out.loss
         );
