@@ -207,13 +207,8 @@ impl QuantumHydraSup {
     /// Closes chunk `k` pooled in `cpool` (≥ 1 row): summary → feature → `seq_attention`
     /// score, pushed into `spool` at position k. No allocation.
     fn close_chunk(&self, cpool: &[f32], spool: &mut [f32], k: usize, work: &mut [f32]) {
-        let d = self.d;
-        let (s, rest) = work.split_at_mut(d);
-        let (f, rest) = rest.split_at_mut(d);
-        pool_mean(cpool, s, d);
-        self.chunk_feature(s, f, rest);
-        let a = self.tail.score(f, rest);
-        pool_push(spool, k, a, Some(f), d);
+        self.tail
+            .close_chunk(cpool, spool, k, work, |s, f, w| self.chunk_feature(s, f, w));
     }
 }
 

@@ -5,7 +5,7 @@
 //! feature r (D) → **H_silu** (`classifier.0` Linear(D→D/2) → SiLU → `classifier.3`
 //! Linear(D/2→K)). Mirrors the trainer's `blocks/seq_pool_head.rs`. No allocation after load.
 use super::layers::{LayerNorm, Linear};
-use super::online_pool::AttentionScore;
+use super::online_pool::{pool_mean, pool_push, AttentionScore};
 use crate::error::EngineError;
 use crate::weights::Loader;
 use qssm_kernels::ops::activation::silu_forward;
@@ -51,6 +51,27 @@ impl SeqPoolHead {
     /// The `seq_attention` score of a chunk feature f (D); `work` ≥ 2·D/4 + 1 floats.
     pub(crate) fn score(&self, f: &[f32], work: &mut [f32]) -> f32 {
         self.seq.score(f, work)
+    }
+
+    /// Closes chunk `k` whose rows are pooled in `cpool` (D + 2, ≥ 1 row): the summary s
+    /// (softmax-weighted mean, D) → `feature`(s, f, scratch) → the chunk feature f (D) → its
+    /// `seq_attention` score, pushed into the sequence pool `spool` (D + 2) at position k.
+    /// `work`: 2D + what `feature` and [`Self::score`] need. No allocation.
+    pub(crate) fn close_chunk(
+        &self,
+        cpool: &[f32],
+        spool: &mut [f32],
+        k: usize,
+        work: &mut [f32],
+        feature: impl FnOnce(&[f32], &mut [f32], &mut [f32]),
+    ) {
+        let d = self.op0.d_out();
+        let (s, rest) = work.split_at_mut(d);
+        let (f, rest) = rest.split_at_mut(d);
+        pool_mean(cpool, s, d);
+        feature(s, f, rest);
+        let a = self.score(f, rest);
+        pool_push(spool, k, a, Some(f), d);
     }
 
     /// The pooled feature r (D) → logits (K) through `classifier`; `h` (2·D/2) scratch.
