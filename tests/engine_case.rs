@@ -7,7 +7,7 @@
 //! Shape legend: B windows, C channels, T time samples. Windows are channel-major (C, T) in
 //! millivolts, as the reference models take them.
 use crate::{max_abs_diff, Fixture};
-use qssm_engine::Model as Engine;
+use qssm_engine::{EngineError, Model as Engine, StreamOptions};
 use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
 use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, Model, ModelConfig};
@@ -173,6 +173,29 @@ pub fn check_window_parity_within(case: &Case, fixture_tol: f32) -> (f32, f32) {
         None => eprintln!("{name}: max |engine − trainer| = {d_trainer:e}"),
     }
     (d_trainer, d_fixture)
+}
+
+/// A window-only model (its card says `causal = false`): it cannot stream — `stream` and
+/// `stream_state_len` are `NotCausal` naming it — and a card claiming causality is rejected
+/// at load (`Mismatch`: the architecture has no recurrent mode).
+pub fn check_window_only(case: &Case) {
+    let id = case.model.id();
+    let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).unwrap();
+    assert!(!engine.card().causal, "{id}");
+    assert!(!engine.can_stream(), "{id}");
+    match engine.stream(StreamOptions::default()) {
+        Err(EngineError::NotCausal { id: got, .. }) => assert_eq!(got, id),
+        other => panic!("{id} stream: {other:?}"),
+    }
+    assert!(matches!(
+        engine.stream_state_len(),
+        Err(EngineError::NotCausal { .. })
+    ));
+    let mut c = card(case.model.as_ref());
+    c.causal = true;
+    let e = Engine::from_bytes(&blob_with(case, &c, TensorDtype::F32, |_| true))
+        .expect_err("a causal card is rejected");
+    assert!(matches!(e, EngineError::Mismatch { .. }), "{id}: {e:?}");
 }
 
 /// [`check_window_parity`] and [`check_f16`]: (max |engine − trainer|, max |f16 − f32|).

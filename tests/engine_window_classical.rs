@@ -8,10 +8,10 @@
 //! (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
 //! Also: none of them can stream (typed [`EngineError::NotCausal`]), a card claiming
 //! `causal = true` is inconsistent, missing tensors are named.
-use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
+use qssm_engine::{EngineError, Model as Engine, ModelFileError};
 use qssm_formats::model_file::TensorDtype;
 use qssm_tests::engine_case::{
-    blob, blob_with, card, check_window_and_f16, from_fixture, random_init, Case,
+    blob_with, card, check_window_and_f16, check_window_only, from_fixture, random_init, Case,
 };
 use qssm_trainer::models::ModelConfig;
 
@@ -91,24 +91,7 @@ fn eeg_config_random_1a_matches_the_trainer() {
 #[test]
 fn streaming_is_a_typed_error() {
     for id in IDS {
-        let case = small(id);
-        let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
-        assert!(!engine.card().causal, "{id}");
-        assert!(!engine.can_stream(), "{id}");
-        match engine.stream(StreamOptions::default()) {
-            Err(EngineError::NotCausal { id: got, .. }) => assert_eq!(got, id),
-            other => panic!("{id} stream: {other:?}"),
-        }
-        assert!(matches!(
-            engine.stream_state_len(),
-            Err(EngineError::NotCausal { .. })
-        ));
-        // a card claiming causality contradicts the architecture
-        let mut c = card(case.model.as_ref());
-        c.causal = true;
-        let e = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true))
-            .expect_err("a causal card is rejected");
-        assert!(matches!(e, EngineError::Mismatch { .. }), "{id}: {e:?}");
+        check_window_only(&small(id));
     }
 }
 

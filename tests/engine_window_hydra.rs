@@ -6,10 +6,10 @@
 //! compared (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
 //! Also: 1c cannot stream (typed [`EngineError::NotCausal`]), a 1c card claiming
 //! `causal = true` is inconsistent, missing tensors are named, the unused norms are optional.
-use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
+use qssm_engine::{EngineError, Model as Engine, ModelFileError};
 use qssm_formats::model_file::TensorDtype;
 use qssm_tests::engine_case::{
-    blob, blob_with, card, check_window_and_f16, from_fixture, random_init, Case,
+    blob, blob_with, card, check_window_and_f16, check_window_only, from_fixture, random_init, Case,
 };
 use qssm_trainer::models::ModelConfig;
 
@@ -64,24 +64,7 @@ fn eeg_config_random_1c_matches_the_trainer() {
 
 #[test]
 fn streaming_1c_is_a_typed_error() {
-    let case = small();
-    let engine = Engine::from_bytes(&blob(&case, TensorDtype::F32)).unwrap();
-    assert!(!engine.card().causal);
-    assert!(!engine.can_stream());
-    match engine.stream(StreamOptions::default()) {
-        Err(EngineError::NotCausal { id, .. }) => assert_eq!(id, "1c"),
-        other => panic!("1c stream: {other:?}"),
-    }
-    assert!(matches!(
-        engine.stream_state_len(),
-        Err(EngineError::NotCausal { .. })
-    ));
-    // a 1c card claiming causality contradicts the architecture
-    let mut c = card(case.model.as_ref());
-    c.causal = true;
-    let e = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true))
-        .expect_err("a causal 1c card is rejected");
-    assert!(matches!(e, EngineError::Mismatch { .. }), "{e:?}");
+    check_window_only(&small());
 }
 
 #[test]
