@@ -7,7 +7,7 @@
 //! Shape legend: B windows, C channels, T time samples. Windows are channel-major (C, T) in
 //! millivolts, as the reference models take them.
 use crate::{max_abs_diff, Fixture};
-use qssm_engine::{EngineError, Model as Engine, StreamOptions};
+use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
 use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
 use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, Model, ModelConfig};
@@ -196,6 +196,18 @@ pub fn check_window_only(case: &Case) {
     let e = Engine::from_bytes(&blob_with(case, &c, TensorDtype::F32, |_| true))
         .expect_err("a causal card is rejected");
     assert!(matches!(e, EngineError::Mismatch { .. }), "{id}: {e:?}");
+}
+
+/// The case's model file without tensor `gone` fails to load with
+/// `ModelFileError::MissingTensor` naming exactly that tensor.
+pub fn check_missing_tensor_named(case: &Case, gone: &str) {
+    let bytes = blob_with(case, &card(case.model.as_ref()), TensorDtype::F32, |n| {
+        n != gone
+    });
+    match Engine::from_bytes(&bytes) {
+        Err(EngineError::File(ModelFileError::MissingTensor(name))) => assert_eq!(name, gone),
+        other => panic!("{} without {gone}: {:?}", case.name, other.map(|_| ())),
+    }
 }
 
 /// [`check_window_parity`] and [`check_f16`]: (max |engine − trainer|, max |f16 − f32|).

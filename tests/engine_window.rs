@@ -8,8 +8,8 @@
 use qssm_engine::{EngineError, Model as Engine, ModelFileError};
 use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
 use qssm_tests::engine_case::{
-    blob, blob_with, card as test_card, check_window_and_f16, check_window_parity, from_fixture,
-    noise, Case,
+    blob, blob_with, card as test_card, check_missing_tensor_named, check_window_and_f16,
+    check_window_parity, from_fixture, noise, Case,
 };
 use qssm_trainer::models::{registry, ModelConfig};
 
@@ -174,16 +174,7 @@ fn missing_tensor_is_named() {
         ("3b", "classifier.bias"),
     ] {
         let case = synthetic(id);
-        let e = load_err(&blob_with(
-            &case,
-            &test_card(case.model.as_ref()),
-            TensorDtype::F32,
-            |n| n != gone,
-        ));
-        match e {
-            EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
-            e => panic!("{id} without {gone}: {e:?}"),
-        }
+        check_missing_tensor_named(&case, gone);
     }
 }
 

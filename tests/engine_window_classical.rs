@@ -8,10 +8,11 @@
 //! (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
 //! Also: none of them can stream (typed [`EngineError::NotCausal`]), a card claiming
 //! `causal = true` is inconsistent, missing tensors are named.
-use qssm_engine::{EngineError, Model as Engine, ModelFileError};
+use qssm_engine::{EngineError, Model as Engine};
 use qssm_formats::model_file::TensorDtype;
 use qssm_tests::engine_case::{
-    blob_with, card, check_window_and_f16, check_window_only, from_fixture, random_init, Case,
+    blob_with, card, check_missing_tensor_named, check_window_and_f16, check_window_only,
+    from_fixture, random_init, Case,
 };
 use qssm_trainer::models::ModelConfig;
 
@@ -131,17 +132,7 @@ fn missing_tensors_are_named() {
     for (id, names) in gone {
         let case = small(id);
         for &gone in names {
-            let e = Engine::from_bytes(&blob_with(
-                &case,
-                &card(case.model.as_ref()),
-                TensorDtype::F32,
-                |n| n != gone,
-            ))
-            .expect_err("loading must fail");
-            match e {
-                EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
-                e => panic!("{id} without {gone}: {e:?}"),
-            }
+            check_missing_tensor_named(&case, gone);
         }
     }
 }

@@ -9,9 +9,10 @@
 //! last chunks, f16 files (same class, logits within 1e-2), and the typed errors of bad gated
 //! cards (no circuit layout, unknown ansatz, layout ≠ tensors, hg asked to stream).
 use qssm_engine::{EngineError, Model as Engine, ModelFileError, StreamOptions};
-use qssm_formats::model_file::{to_bytes, ModelCard, TensorDtype, TensorOut};
+use qssm_formats::model_file::{ModelCard, TensorDtype};
 use qssm_tests::engine_case::{
-    blob, blob_with, card, check_f16, check_window_parity, from_fixture, perturbed_init, Case,
+    blob, blob_with, card, check_f16, check_missing_tensor_named, check_window_parity,
+    from_fixture, perturbed_init, Case,
 };
 use qssm_trainer::models::{AnsatzKind, ModelConfig};
 
@@ -164,23 +165,7 @@ fn missing_gated_tensors_are_named() {
         ("hg", "global_proj.bias"),
     ] {
         let case = synthetic(id, AnsatzKind::Unified5, 5, 21, 3, 6, 4, 3);
-        let tensors: Vec<TensorOut<'_>> = case
-            .model
-            .layout()
-            .specs()
-            .iter()
-            .filter(|s| s.name != gone)
-            .map(|s| TensorOut {
-                name: &s.name,
-                shape: &s.shape,
-                data: &case.params[s.range.clone()],
-            })
-            .collect();
-        let bytes = to_bytes(&card(case.model.as_ref()), &tensors, TensorDtype::F32).unwrap();
-        match load_err(&bytes) {
-            EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
-            e => panic!("{id} without {gone}: {e:?}"),
-        }
+        check_missing_tensor_named(&case, gone);
     }
 }
 

@@ -9,11 +9,11 @@
 //! Also: none of them can stream (typed [`EngineError::NotCausal`]), a card claiming
 //! `causal = true` is inconsistent, 2a's `mix_coeffs` must match the card's window length,
 //! missing tensors are named.
-use qssm_engine::{EngineError, Model as Engine, ModelFileError};
+use qssm_engine::{EngineError, Model as Engine};
 use qssm_formats::model_file::{ModelFile, TensorDtype};
 use qssm_tests::engine_case::{
-    blob, blob_with, card, check_window_only, check_window_parity_within, from_fixture,
-    random_init, Case,
+    blob, blob_with, card, check_missing_tensor_named, check_window_only,
+    check_window_parity_within, from_fixture, random_init, Case,
 };
 use qssm_tests::max_abs_diff;
 use qssm_trainer::models::ModelConfig;
@@ -274,17 +274,7 @@ fn missing_tensors_are_named() {
     for (id, names) in gone {
         let case = small(id);
         for &gone in names {
-            let e = Engine::from_bytes(&blob_with(
-                &case,
-                &card(case.model.as_ref()),
-                TensorDtype::F32,
-                |n| n != gone,
-            ))
-            .expect_err("loading must fail");
-            match e {
-                EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
-                e => panic!("{id} without {gone}: {e:?}"),
-            }
+            check_missing_tensor_named(&case, gone);
         }
     }
 }

@@ -6,10 +6,11 @@
 //! compared (≤ 1e-5 abs); the f16 file must give the same class with logits within 1e-2.
 //! Also: 1c cannot stream (typed [`EngineError::NotCausal`]), a 1c card claiming
 //! `causal = true` is inconsistent, missing tensors are named, the unused norms are optional.
-use qssm_engine::{EngineError, Model as Engine, ModelFileError};
+use qssm_engine::{EngineError, Model as Engine};
 use qssm_formats::model_file::TensorDtype;
 use qssm_tests::engine_case::{
-    blob, blob_with, card, check_window_and_f16, check_window_only, from_fixture, random_init, Case,
+    blob, blob_with, card, check_missing_tensor_named, check_window_and_f16, check_window_only,
+    from_fixture, random_init, Case,
 };
 use qssm_trainer::models::ModelConfig;
 
@@ -77,17 +78,7 @@ fn missing_1c_tensor_is_named() {
         "hydra_layers.0.bidirectional_ssm.alpha",
         "output_layer.weight",
     ] {
-        let e = Engine::from_bytes(&blob_with(
-            &case,
-            &card(case.model.as_ref()),
-            TensorDtype::F32,
-            |n| n != gone,
-        ))
-        .expect_err("loading must fail");
-        match e {
-            EngineError::File(ModelFileError::MissingTensor(name)) => assert_eq!(name, gone),
-            e => panic!("without {gone}: {e:?}"),
-        }
+        check_missing_tensor_named(&case, gone);
     }
 }
 
