@@ -136,9 +136,10 @@ pub fn check_adamw(name: &str) {
     check_adamw_within(name, &SLICE);
 }
 
-/// Eval logits and every `act.*` of fixture `name` within `tol`.
-pub fn check_forward_within(name: &str, tol: &Tolerances) {
-    let Some(l) = load(name) else { return };
+/// Eval logits and every `act.*` of fixture `name` within `tol`. Returns the number of
+/// (sample, `act.*`) pairs checked, `None` if the fixture is absent.
+pub fn check_forward_within(name: &str, tol: &Tolerances) -> Option<usize> {
+    let l = load(name)?;
     let x = &l.fx.get("input.x").data;
     let want = &l.fx.get("output.logits_eval").data;
     let mut acts_checked = 0;
@@ -166,6 +167,7 @@ pub fn check_forward_within(name: &str, tol: &Tolerances) {
         }
     }
     assert!(acts_checked > 0, "{name}: fixture had no act.* tensors");
+    Some(acts_checked)
 }
 
 /// Train logits, loss and every gradient of fixture `name` within `tol`; softmax-invariant
