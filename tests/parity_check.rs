@@ -143,10 +143,12 @@ pub fn check_forward_within(name: &str, tol: &Tolerances) -> Option<usize> {
     let x = &l.fx.get("input.x").data;
     let want = &l.fx.get("output.logits_eval").data;
     let mut acts_checked = 0;
+    // eval logits of the whole fixture batch through the batched forward
+    let all_logits = l.model.forward_eval_batch(&l.params, x, l.b);
     for i in 0..l.b {
         let xi = sample(x, l.b, i);
-        let logits = l.model.forward_eval(&l.params, xi);
-        let d = max_abs_diff(&logits, sample(want, l.b, i));
+        let logits = sample(&all_logits, l.b, i);
+        let d = max_abs_diff(logits, sample(want, l.b, i));
         assert!(
             d <= tol.logits,
             "{name}: eval logits of sample {i} differ by {d:e}"
@@ -178,19 +180,13 @@ pub fn check_gradients_within(name: &str, tol: &Tolerances) {
     let x = &l.fx.get("input.x").data;
     let y = &l.fx.get("input.y").data;
     let mut g = vec![0.0f32; l.params.len()];
-    let mut loss = 0.0f32;
     let want_logits = &l.fx.get("output.logits_train").data;
-    for (i, yi) in y.iter().enumerate() {
-        let out = l.model.forward_backward(
-            &l.params,
-            sample(x, l.b, i),
-            Target::Class(*yi as usize),
-            1.0 / l.b as f32,
-            None,
-            &mut g,
-        );
-        loss += out.loss / l.b as f32;
-        let d = max_abs_diff(&out.logits, sample(want_logits, l.b, i));
+    // the whole fixture batch through the model's batched train pass
+    let targets: Vec<Target<'_>> = y.iter().map(|v| Target::Class(*v as usize)).collect();
+    let out = l.model.train_batch(&l.params, x, l.b, &targets, None, &mut g);
+    let loss = out.loss;
+    for i in 0..l.b {
+        let d = max_abs_diff(sample(&out.logits, l.b, i), sample(want_logits, l.b, i));
         assert!(
             d <= tol.logits,
             "{name}: train logits of sample {i} differ by {d:e}"
@@ -336,21 +332,14 @@ pub fn report_distances(name: &str) {
         }
     }
     let mut g = vec![0.0f32; l.params.len()];
-    let (mut loss, mut dtrain) = (0.0f32, 0.0f32);
-    for (i, yi) in y.iter().enumerate() {
-        let out = l.model.forward_backward(
-            &l.params,
-            sample(x, l.b, i),
-            Target::Class(*yi as usize),
-            1.0 / l.b as f32,
-            None,
-            &mut g,
-        );
-        loss += out.loss / l.b as f32;
-        if let Some(t) = l.fx.tensors.get("output.logits_train") {
-            dtrain = dtrain.max(max_abs_diff(&out.logits, sample(&t.data, l.b, i)));
-        }
-    }
+    let targets: Vec<Target<'_>> = y.iter().map(|v| Target::Class(*v as usize)).collect();
+    let out = l.model.train_batch(&l.params, x, l.b, &targets, None, &mut g);
+    let loss = out.loss;
+    let dtrain = l
+        .fx
+        .tensors
+        .get("output.logits_train")
+        .map_or(0.0, |t| max_abs_diff(&out.logits, &t.data));
     let mut worst = (0.0f32, String::new());
     for spec in l.model.layout().specs() {
         if spec.name.ends_with("attention.2.bias") {

@@ -238,7 +238,7 @@ fn report_fixture_distances() {
         let (mut dlog, mut dact, mut worst_act) = (0.0f32, 0.0f32, String::new());
         let mut g = vec![0.0f32; l.params.len()];
         let mut loss = 0.0f32;
-        for (i, yi) in y.iter().enumerate() {
+        for i in 0..y.len() {
             let xi = sample(x, l.b, i);
             let logits = l.model.forward_eval(&l.params, xi);
             let want = sample(&l.fx.get("output.logits_eval").data, l.b, i).to_vec();
@@ -251,16 +251,12 @@ fn report_fixture_distances() {
                     (dact, worst_act) = (r, k.clone());
                 }
             }
-            let out = l.model.forward_backward(
-                &l.params,
-                xi,
-                Target::Class(*yi as usize),
-                1.0 / l.b as f32,
-                None,
-                &mut g,
-            );
-            loss += out.loss / l.b as f32;
         }
+        let targets: Vec<Target<'_>> = y.iter().map(|v| Target::Class(*v as usize)).collect();
+        loss += l
+            .model
+            .train_batch(&l.params, x, l.b, &targets, None, &mut g)
+            .loss;
         let dloss = (loss - l.fx.get("output.loss").data[0]).abs();
         let (mut dgrad, mut worst_grad) = (0.0f32, String::new());
         for spec in l.model.layout().specs() {

@@ -14,7 +14,7 @@
 //! 2·nc = 12 serial circuit steps (spec §5.1, §6: "2b at T=125 ≤ 5e-4"; the spec's float64 oracle
 //! is itself 2.7e-5 away from this fixture's logits).
 use qssm_tests::parity_check::{
-    check_adamw_within, check_forward_within, check_gradients_within, load, sample, Tolerances,
+    check_adamw_within, check_forward_within, check_gradients_within, load, Tolerances,
 };
 use qssm_trainer::models::{registry, ModelConfig, Target};
 
@@ -134,16 +134,9 @@ fn unused_x_proj_rows_get_no_gradient_2b() {
     let x = &l.fx.get("input.x").data;
     let y = &l.fx.get("input.y").data;
     let mut g = vec![0.0f32; l.params.len()];
-    for (i, yi) in y.iter().enumerate() {
-        l.model.forward_backward(
-            &l.params,
-            sample(x, l.b, i),
-            Target::Class(*yi as usize),
-            1.0 / l.b as f32,
-            None,
-            &mut g,
-        );
-    }
+    let targets: Vec<Target<'_>> = y.iter().map(|v| Target::Class(*v as usize)).collect();
+    l.model
+        .train_batch(&l.params, x, l.b, &targets, None, &mut g);
     let mut n = 0;
     for spec in l.model.layout().specs() {
         if spec.name.ends_with("x_proj.weight") {
@@ -224,9 +217,9 @@ fn gradients_match_finite_differences_small_config() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let p = m.layout().init(&mut rng);
         let x: Vec<f32> = (0..4 * 40).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        // one sample, dropout masks from seed 11 (the same masks for every call)
         let loss_grad = |p: &[f32], g: &mut [f32]| {
-            let mut r = ChaCha8Rng::seed_from_u64(11);
-            m.forward_backward(p, &x, Target::Class(1), 1.0, Some(&mut r), g)
+            m.train_batch(p, &x, 1, &[Target::Class(1)], Some(&[11]), g)
                 .loss as f64
         };
         let mut g = vec![0.0f32; p.len()];

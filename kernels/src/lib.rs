@@ -17,5 +17,6 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 extern crate alloc;
 
+pub mod backend;
 pub mod circuit;
 pub mod ops;

@@ -3,7 +3,6 @@ use super::{Labels, Windows};
 use crate::metrics::{ClassificationMetrics, RegressionMetrics};
 use crate::models::objective::loss_with_grad;
 use crate::models::Model;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Metrics of one evaluation: classification (EEG) or regression (synthetic tasks).
@@ -63,14 +62,20 @@ pub fn evaluate(
     data: Windows<'_>,
     batch_size: usize,
 ) -> Evaluation {
-    let per: Vec<(Vec<f32>, f32)> = (0..data.len())
-        .into_par_iter()
-        .map(|i| {
-            let out = model.forward_eval(params, data.window(i));
-            let (loss, _) = loss_with_grad(&out, data.target(i), 1.0);
-            (out, loss)
-        })
-        .collect();
+    // whole batches through the model's batched forward (contiguous windows of data.x)
+    let n = data.len();
+    let bs = batch_size.max(1);
+    let k = model.config().n_classes;
+    let mut per: Vec<(Vec<f32>, f32)> = Vec::with_capacity(n);
+    for start in (0..n).step_by(bs) {
+        let b = bs.min(n - start);
+        let x = &data.x[start * data.window_len..(start + b) * data.window_len];
+        let outs = model.forward_eval_batch(params, x, b);
+        for (j, out) in outs.chunks_exact(k.max(1)).enumerate() {
+            let (loss, _) = loss_with_grad(out, data.target(start + j), 1.0);
+            per.push((out.to_vec(), loss));
+        }
+    }
     let mut batch_losses = Vec::new();
     for chunk in per.chunks(batch_size.max(1)) {
         batch_losses.push(chunk.iter().map(|(_, l)| *l as f64).sum::<f64>() / chunk.len() as f64);

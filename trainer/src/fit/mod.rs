@@ -2,9 +2,9 @@
 //! reference's training loop ([`loop_`]: AdamW, cosine LR per epoch, clip 1.0, early stopping
 //! on validation accuracy, best-validation weights kept).
 //!
-//! Determinism: samples of a batch run in parallel (rayon), each into its own gradient buffer;
-//! the buffers are then summed in sample order, so a run with the same seed gives bit-identical
-//! weights whatever the number of threads.
+//! Determinism: a batch runs through the model's batched passes, whose ops reduce over the
+//! batch in a fixed order (see `qssm_kernels::backend`), so a run with the same seed gives
+//! bit-identical weights whatever the number of threads.
 pub mod evaluate;
 pub mod loop_;
 pub mod step;
@@ -13,7 +13,8 @@ use crate::models::Target;
 
 pub use evaluate::{evaluate, Evaluation, Metrics};
 pub use loop_::{fit, EpochRecord, FitConfig, FitOutcome, Recipe};
-pub use step::{BatchWorkspace, StepOutput};
+pub use crate::models::StepOutput;
+pub use step::BatchWorkspace;
 
 /// Labels of a set of windows.
 #[derive(Clone, Copy, Debug)]

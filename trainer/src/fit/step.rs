@@ -1,31 +1,28 @@
-//! One training step over a mini-batch: per-sample forward/backward in parallel, ordered
-//! gradient reduction, mean loss (cross-entropy or MSE).
-use crate::models::{Model, Target};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
+//! One training step over a mini-batch: the windows are gathered into one (B, C, T) batch and
+//! run through the model's batched passes ([`Model::train_batch`]).
+use crate::models::{Model, StepOutput, Target};
 
-/// Reusable per-sample gradient buffers (one per batch slot), so a step allocates no gradient
+/// Reusable host staging for the (B, C, T) batch of a step, so a step allocates no batch
 /// memory after the first.
 #[derive(Default)]
 pub struct BatchWorkspace {
-    bufs: Vec<Vec<f32>>,
-}
-
-/// Result of [`BatchWorkspace::forward_backward`].
-#[derive(Clone, Debug)]
-pub struct StepOutput {
-    /// mean loss (cross-entropy or MSE) over the batch
-    pub loss: f32,
-    /// logits (B, n_classes)
-    pub logits: Vec<f32>,
+    x: Vec<f32>,
 }
 
 impl BatchWorkspace {
+    /// Gathers `windows` (each (C, T)) into one (B, C, T) buffer.
+    pub fn gather(&mut self, windows: &[&[f32]]) -> &[f32] {
+        self.x.clear();
+        for w in windows {
+            self.x.extend_from_slice(w);
+        }
+        &self.x
+    }
+
     /// Computes the mean loss over the batch and writes d(mean loss)/d params into `grads`
-    /// (overwritten). `windows[i]` is (C, T) in millivolts, `targets[i]` its class or regression values.
-    /// `dropout_seeds`: one seed per sample for its dropout masks (`None` = no dropout, as in
-    /// the parity fixtures).
+    /// (overwritten). `windows[i]` is (C, T) in millivolts, `targets[i]` its class or
+    /// regression values. `dropout_seeds`: one seed per sample for its dropout masks (`None` =
+    /// no dropout, as in the parity fixtures).
     pub fn forward_backward(
         &mut self,
         model: &dyn Model,
@@ -36,27 +33,7 @@ impl BatchWorkspace {
         grads: &mut [f32],
     ) -> StepOutput {
         let b = windows.len();
-        let n = params.len();
-        if self.bufs.len() < b {
-            self.bufs.resize_with(b, Vec::new);
-        }
-        let scale = 1.0 / b as f32;
-        let outs: Vec<_> = self.bufs[..b]
-            .par_iter_mut()
-            .enumerate()
-            .map(|(i, g)| {
-                g.clear();
-                g.resize(n, 0.0);
-                let mut rng = dropout_seeds.map(|s| ChaCha8Rng::seed_from_u64(s[i]));
-                model.forward_backward(params, windows[i], targets[i], scale, rng.as_mut(), g)
-            })
-            .collect();
-        grads.iter_mut().for_each(|v| *v = 0.0);
-        for g in &self.bufs[..b] {
-            grads.iter_mut().zip(g).for_each(|(a, v)| *a += v);
-        }
-        let loss = outs.iter().map(|o| o.loss).sum::<f32>() / b as f32;
-        let logits = outs.into_iter().flat_map(|o| o.logits).collect();
-        StepOutput { loss, logits }
+        let x = self.gather(windows);
+        model.train_batch(params, x, b, targets, dropout_seeds, grads)
     }
 }

@@ -1,18 +1,22 @@
 //! The model zoo: configs, the [`Model`] interface the training loop and tests use, shared
 //! [`blocks`], the models themselves ([`zoo`]) and the [`registry`] of ids and class names.
 //!
-//! Every model works on one sample at a time: input `x` is (C, T) channel-major in
-//! **millivolts** (the reference's layout and scale), output is `n_classes` logits. Batching,
-//! gradient reduction and threads live in [`crate::fit`].
+//! Input windows are (C, T) channel-major in **millivolts** (the reference's layout and
+//! scale), batches (B, C, T); outputs are `n_classes` logits (or regression values) per window.
+//! [`Model`] is the batched interface everything above the zoo uses. Models written once over
+//! the backend interface ([`nn`]) run whole batches through backend ops; the models not ported
+//! yet are written per sample ([`SampleModel`]) and batched by [`PerSample`].
 pub mod blocks;
+pub mod nn;
 pub mod objective;
+pub mod per_sample;
 pub mod registry;
 pub mod zoo;
 
 pub use objective::Target;
+pub use per_sample::{PerSample, SampleModel};
 
 use crate::params::ParamLayout;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Circuit ansatz of the gated models (spec gated-and-protocols §1.2): the current code's
@@ -75,16 +79,28 @@ impl ModelConfig {
     }
 }
 
-/// Loss and logits of one training sample.
+/// Loss and logits of one training sample (the per-sample interface, [`SampleModel`]).
 #[derive(Clone, Debug)]
 pub struct SampleOutput {
-    /// cross-entropy −ln p_y
+    /// cross-entropy −ln p_y (or the sample's MSE)
     pub loss: f32,
     /// logits (n_classes)
     pub logits: Vec<f32>,
 }
 
-/// A trainable model: a parameter layout plus a forward and a backward pass.
+/// Result of a training step over a batch ([`Model::train_batch`]).
+#[derive(Clone, Debug)]
+pub struct StepOutput {
+    /// mean loss (cross-entropy or MSE) over the batch
+    pub loss: f32,
+    /// outputs (B, n_classes), for the metrics
+    pub logits: Vec<f32>,
+}
+
+/// A trainable model as the training loop, the CLI and the tests see it: a parameter layout
+/// and batched passes over host buffers. Implemented by [`nn::Batched`] for the models
+/// written once over the backend interface ([`nn::Net`]), and by [`PerSample`] for the models
+/// still written one sample at a time ([`SampleModel`]).
 pub trait Model: Send + Sync {
     /// Registry id, e.g. `1b`.
     fn id(&self) -> &'static str;
@@ -94,20 +110,25 @@ pub trait Model: Send + Sync {
     fn config(&self) -> &ModelConfig;
     /// Named tensors (reference `state_dict` names) in one flat buffer.
     fn layout(&self) -> &ParamLayout;
-    /// Eval-mode forward of one window x (C, T) in millivolts → logits (n_classes).
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32>;
-    /// Train-mode forward and backward of one sample against `target` (cross-entropy for a
-    /// class, MSE for values; see [`objective`]): dropout masks come from `rng` (`None` = no
-    /// dropout), d loss/d params × `scale` is **accumulated** into `g`.
-    fn forward_backward(
+    /// Eval-mode outputs of a batch: x (B, C, T) channel-major in millivolts → (B, n_classes).
+    fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32>;
+    /// One training step's passes over a batch x (B, C, T): mean loss (cross-entropy for
+    /// classes, MSE for values; see [`objective`]) and d(mean loss)/d params written to `g`
+    /// (overwritten). Dropout masks come from one seed per sample (`None` = no dropout), so
+    /// results do not depend on the number of threads.
+    fn train_batch(
         &self,
         p: &[f32],
         x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
+        b: usize,
+        targets: &[Target<'_>],
+        dropout_seeds: Option<&[u64]>,
         g: &mut [f32],
-    ) -> SampleOutput;
+    ) -> StepOutput;
+    /// Eval-mode logits of one window x (C, T).
+    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
+        self.forward_eval_batch(p, x, 1)
+    }
     /// Whether this model (in this configuration) is causal: its output after n samples
     /// depends only on those samples, so it can run step by step on a stream.
     fn is_causal(&self) -> bool {
@@ -120,7 +141,7 @@ pub trait Model: Send + Sync {
     fn boundary_outputs(&self, _p: &[f32], _x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         None
     }
-    /// Named eval-mode intermediate outputs of one sample, named like the reference's
+    /// Named eval-mode intermediate outputs of one window, named like the reference's
     /// submodules (`act.<name>` in the parity fixtures), each flattened row-major.
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)>;
 }

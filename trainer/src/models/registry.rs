@@ -7,7 +7,8 @@ use super::zoo::{
     QuantumHydraGated, QuantumHydraSsm, QuantumMambaGated, QuantumMambaSsm, TrueClassicalHydra,
     TrueClassicalMamba,
 };
-use super::{Model, ModelConfig};
+use super::nn::Batched;
+use super::{Model, ModelConfig, PerSample};
 
 /// One registry entry.
 #[derive(Clone, Copy, Debug)]
@@ -192,24 +193,24 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownModel> {
     let entry = lookup(name)?;
     Ok(match entry.id {
-        "1a" => Box::new(QuantumTransformer::new(cfg)),
-        "3a" => Box::new(ClassicalTransformer::new(cfg)),
-        "1b" => Box::new(QuantumMambaSsm::new(cfg)),
-        "3b" => Box::new(TrueClassicalMamba::new(cfg)),
-        "1c" => Box::new(QuantumHydraSsm::new(cfg)),
-        "3c" => Box::new(TrueClassicalHydra::new(cfg)),
-        "2d" => Box::new(QuantumHydraSuperposition::mamba_hydra(cfg)),
-        "2e" => Box::new(QuantumHydraSuperposition::hydra_hydra(cfg)),
-        "mg" => Box::new(QuantumMambaGated::new(cfg)),
-        "hg" => Box::new(QuantumHydraGated::new(cfg)),
-        "2a" => Box::new(ClassicalQuantumAttention::new(cfg)),
-        "2b" => Box::new(QuantumMixingSsm::mamba(cfg)),
-        "2c" => Box::new(QuantumMixingSsm::hydra(cfg)),
-        "4a" => Box::new(QuantumE2e::new(cfg, E2eVariant::Transformer)),
-        "4b" => Box::new(QuantumE2e::new(cfg, E2eVariant::Mamba)),
-        "4c" => Box::new(QuantumE2e::new(cfg, E2eVariant::Hydra)),
-        "4d" => Box::new(QuantumE2eSuperposition::new(cfg, false)),
-        "4e" => Box::new(QuantumE2eSuperposition::new(cfg, true)),
+        "1a" => Box::new(PerSample::new(QuantumTransformer::new(cfg))),
+        "3a" => Box::new(PerSample::new(ClassicalTransformer::new(cfg))),
+        "1b" => Box::new(PerSample::new(QuantumMambaSsm::new(cfg))),
+        "3b" => Box::new(Batched::new(TrueClassicalMamba::new(cfg))),
+        "1c" => Box::new(PerSample::new(QuantumHydraSsm::new(cfg))),
+        "3c" => Box::new(PerSample::new(TrueClassicalHydra::new(cfg))),
+        "2d" => Box::new(PerSample::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
+        "2e" => Box::new(PerSample::new(QuantumHydraSuperposition::hydra_hydra(cfg))),
+        "mg" => Box::new(PerSample::new(QuantumMambaGated::new(cfg))),
+        "hg" => Box::new(PerSample::new(QuantumHydraGated::new(cfg))),
+        "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
+        "2b" => Box::new(PerSample::new(QuantumMixingSsm::mamba(cfg))),
+        "2c" => Box::new(PerSample::new(QuantumMixingSsm::hydra(cfg))),
+        "4a" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Transformer))),
+        "4b" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Mamba))),
+        "4c" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Hydra))),
+        "4d" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, false))),
+        "4e" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, true))),
         other => return Err(UnknownModel(other.to_string())),
     })
 }

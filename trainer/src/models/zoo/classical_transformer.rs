@@ -10,7 +10,7 @@ use crate::models::blocks::{
     TransformerBlockCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use rand_chacha::ChaCha8Rng;
 
@@ -132,7 +132,7 @@ impl ClassicalTransformer {
     }
 }
 
-impl Model for ClassicalTransformer {
+impl SampleModel for ClassicalTransformer {
     fn id(&self) -> &'static str {
         "3a"
     }

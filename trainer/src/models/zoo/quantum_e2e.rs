@@ -19,7 +19,7 @@ use crate::models::blocks::{
     ComposedCircuit, ConvFrontEnd, ConvFrontEndCache, Linear, SeqPoolHead, SeqPoolHeadCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{Model, ModelConfig, SampleOutput};
+use crate::models::{SampleModel, ModelConfig, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use rand_chacha::ChaCha8Rng;
 
@@ -216,7 +216,7 @@ impl QuantumE2e {
     }
 }
 
-impl Model for QuantumE2e {
+impl SampleModel for QuantumE2e {
     fn id(&self) -> &'static str {
         match self.variant {
             E2eVariant::Transformer => "4a",

@@ -27,7 +27,7 @@ use crate::models::blocks::{
     SuperpositionCore, SuperpositionRun,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{Model, ModelConfig, SampleOutput};
+use crate::models::{SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use rand_chacha::ChaCha8Rng;
 
@@ -252,7 +252,7 @@ impl QuantumE2eSuperposition {
     }
 }
 
-impl Model for QuantumE2eSuperposition {
+impl SampleModel for QuantumE2eSuperposition {
     fn id(&self) -> &'static str {
         if self.bidirectional {
             "4e"

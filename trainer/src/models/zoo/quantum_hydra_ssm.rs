@@ -13,7 +13,7 @@ use crate::models::blocks::{
     ChunkProcessor, Dropout, HydraBlock, HydraBlockCache, LayerNorm, Linear, NormCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::ops::activation::{silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;
@@ -217,7 +217,7 @@ impl QuantumHydraSsm {
     }
 }
 
-impl Model for QuantumHydraSsm {
+impl SampleModel for QuantumHydraSsm {
     fn id(&self) -> &'static str {
         "1c"
     }

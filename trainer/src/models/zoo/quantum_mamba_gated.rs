@@ -13,7 +13,7 @@
 use crate::models::blocks::gated_recurrence::gated_program;
 use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;
@@ -117,7 +117,7 @@ impl QuantumMambaGated {
     }
 }
 
-impl Model for QuantumMambaGated {
+impl SampleModel for QuantumMambaGated {
     fn id(&self) -> &'static str {
         "mg"
     }
@@ -228,19 +228,17 @@ mod tests {
                     .map(|v| v + rng.gen_range(-0.05..0.05))
                     .collect();
                 let x: Vec<f32> = (0..55).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let t = [Target::Class(1)];
                 let loss = |p: &[f32]| -> f64 {
-                    let mut r = ChaCha8Rng::seed_from_u64(11);
                     let mut g = vec![0.0; p.len()];
-                    m.forward_backward(p, &x, Target::Class(1), 1.0, Some(&mut r), &mut g)
-                        .loss as f64
+                    m.train_batch(p, &x, 1, &t, Some(&[11]), &mut g).loss as f64
                 };
-                let mut r = ChaCha8Rng::seed_from_u64(11);
                 let mut g = vec![0.0; p.len()];
-                let out = m.forward_backward(&p, &x, Target::Class(1), 1.0, Some(&mut r), &mut g);
+                let out = m.train_batch(&p, &x, 1, &t, Some(&[11]), &mut g);
                 let eval = m.forward_eval(&p, &x);
                 assert_ne!(out.logits, eval, "{id}: dropout active in training");
                 let mut g0 = vec![0.0; p.len()];
-                let out0 = m.forward_backward(&p, &x, Target::Class(1), 1.0, None, &mut g0);
+                let out0 = m.train_batch(&p, &x, 1, &t, None, &mut g0);
                 assert_eq!(out0.logits, eval, "{id}: no rng = eval forward");
                 let eps = 4e-3f32;
                 for s in m.layout().specs() {

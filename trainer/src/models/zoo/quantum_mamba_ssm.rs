@@ -9,7 +9,7 @@ use crate::models::blocks::{
     ChunkProcessor, Dropout, LayerNorm, Linear, MambaBlock, MambaBlockCache, NormCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;
@@ -183,7 +183,7 @@ impl QuantumMambaSsm {
     }
 }
 
-impl Model for QuantumMambaSsm {
+impl SampleModel for QuantumMambaSsm {
     fn id(&self) -> &'static str {
         "1b"
     }

@@ -13,7 +13,7 @@ use crate::models::blocks::{
     TransformerBlockCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;
@@ -162,7 +162,7 @@ impl QuantumTransformer {
     }
 }
 
-impl Model for QuantumTransformer {
+impl SampleModel for QuantumTransformer {
     fn id(&self) -> &'static str {
         "1a"
     }

@@ -9,7 +9,7 @@ use crate::models::blocks::{
     ClassicalHydraBlock, ClassicalHydraCache, Dropout, Linear, NormCache, RmsNorm,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{gelu_backward, gelu_forward};
 use rand_chacha::ChaCha8Rng;
@@ -142,7 +142,7 @@ impl TrueClassicalHydra {
     }
 }
 
-impl Model for TrueClassicalHydra {
+impl SampleModel for TrueClassicalHydra {
     fn id(&self) -> &'static str {
         "3c"
     }

@@ -1,38 +1,43 @@
 //! 3b — `TrueClassicalMamba` (reference `models/TrueClassicalMamba.py`, spec §4.5):
 //!
-//! x (C, T) → Linear(C, D) (`embedding`) → Dropout → 2 × Mamba block (RMSNorm pre-norm,
-//! residual inside) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
-//! Causal up to the mean pool (spec §6).
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{Dropout, Linear, MambaBlock, MambaBlockCache, NormCache, RmsNorm};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, Model, ModelConfig, SampleOutput};
+//! x (B, C, T) → (B, T, C) → Linear(C, D) (`embedding`) → Dropout → 2 × Mamba block (RMSNorm
+//! pre-norm, residual inside) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2)
+//! (`classifier`). Causal up to the mean pool (spec §6). Written once over the backend.
+use crate::models::nn::{Io, Linear, MambaActs, MambaBlock, MambaGrads, Net, RmsNorm};
+use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{Backend, DropoutCfg};
 
 /// 3b TrueClassicalMamba. Parameter count 241,922 at the EEG config, for every T.
 pub struct TrueClassicalMamba {
     cfg: ModelConfig,
     lay: ParamLayout,
     embedding: Linear,
-    drop: Dropout,
     blocks: Vec<MambaBlock>,
     final_norm: RmsNorm,
     classifier: Linear,
 }
 
-#[derive(Default)]
-struct Cache {
-    xt: Vec<f32>,
-    emb: Vec<f32>,
-    mask: Vec<f32>,
-    inputs: Vec<Vec<f32>>,
-    blocks: Vec<MambaBlockCache>,
-    u: Vec<f32>,
-    fnorm: Vec<f32>,
-    fnc: NormCache,
-    pooled: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    emb: B::Buf,
+    /// dropped embedding = block 0's input
+    u0: B::Buf,
+    mask: B::Buf,
+    dropped: bool,
+    blocks: Vec<MambaActs<B>>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    /// backward scratch shared by the blocks (none without blocks)
+    k: Option<MambaGrads<B>>,
+    du: B::Buf,
+    dprev: B::Buf,
+    dfn: B::Buf,
+    dpooled: B::Buf,
 }
 
 impl TrueClassicalMamba {
@@ -48,72 +53,19 @@ impl TrueClassicalMamba {
             .collect();
         let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
             embedding,
-            drop,
             blocks,
             final_norm,
             classifier,
         }
     }
-
-    fn run(&self, p: &[f32], x: &[f32], rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache {
-            xt: to_token_major(x, self.cfg.n_channels, t),
-            ..Default::default()
-        };
-        let mut u = self.embedding.apply(p, &k.xt, t);
-        k.emb = u.clone();
-        k.mask = self.drop.forward(&mut u, rng);
-        for blk in &self.blocks {
-            let mut bc = MambaBlockCache::default();
-            let out = blk.forward(p, &u, t, None, &mut bc);
-            k.inputs.push(std::mem::replace(&mut u, out));
-            k.blocks.push(bc);
-        }
-        k.fnorm = vec![0.0; t * d];
-        self.final_norm.forward(p, &u, t, &mut k.fnorm, &mut k.fnc);
-        k.u = u;
-        k.pooled = mean_pool_forward(&k.fnorm, t, d);
-        k.logits = self.classifier.apply(p, &k.pooled, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut dpooled = vec![0.0; d];
-        self.classifier
-            .backward(p, g, &k.pooled, dlogits, 1, Some(&mut dpooled));
-        let mut dfn = vec![0.0; t * d];
-        mean_pool_backward(&mut dfn, &dpooled, t, d);
-        let mut du = vec![0.0; t * d];
-        self.final_norm
-            .backward(p, g, &k.u, &dfn, t, &k.fnc, &mut du);
-        for (i, blk) in self.blocks.iter().enumerate().rev() {
-            let mut dprev = vec![0.0; t * d];
-            blk.backward(
-                p,
-                g,
-                &k.inputs[i],
-                t,
-                &k.blocks[i],
-                &du,
-                None,
-                &mut dprev,
-                None,
-            );
-            du = dprev;
-        }
-        self.drop.backward(&mut du, &k.mask);
-        self.embedding.backward(p, g, &k.xt, &du, t, None);
-    }
 }
 
-impl Model for TrueClassicalMamba {
+impl Net for TrueClassicalMamba {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "3b"
     }
@@ -126,61 +78,126 @@ impl Model for TrueClassicalMamba {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
-        }
-    }
     fn is_causal(&self) -> bool {
         true
     }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let s = |w: usize| be.alloc(&[b, t, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: s(c),
+            emb: s(d),
+            u0: s(d),
+            mask: s(d),
+            dropped: false,
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
+            fnorm: s(d),
+            frstd: be.alloc(&[b, t]),
+            pooled: be.alloc(&[b, d]),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
+            du: s(d),
+            dprev: s(d),
+            dfn: s(d),
+            dpooled: be.alloc(&[b, d]),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.embedding.forward(be, p, &a.xt, &mut a.emb);
+        be.copy(&mut a.u0, &a.emb);
+        a.dropped = false;
+        if let Some(cfg) = drop.filter(|c| c.p > 0.0) {
+            be.dropout(&mut a.u0, &mut a.mask, cfg, 0);
+            a.dropped = true;
+        }
+        for i in 0..a.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let u = done.last().map_or(&a.u0, |b| &b.out);
+            self.blocks[i].forward(be, p, u, None, &mut rest[0]);
+        }
+        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.final_norm.forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.classifier
+            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
+        be.fill(&mut a.dfn, 0.0);
+        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.du, 0.0);
+        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.final_norm
+            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.du);
+        if let Some(k) = a.k.as_mut() {
+            for i in (0..a.blocks.len()).rev() {
+                be.fill(&mut a.dprev, 0.0);
+                let u = if i == 0 { &a.u0 } else { &a.blocks[i - 1].out };
+                self.blocks[i].backward(
+                    be,
+                    p,
+                    g,
+                    u,
+                    None,
+                    &a.blocks[i],
+                    &a.du,
+                    None,
+                    &mut a.dprev,
+                    None,
+                    k,
+                );
+                std::mem::swap(&mut a.du, &mut a.dprev);
+            }
+        }
+        if a.dropped {
+            be.mul(&mut a.dprev, &a.du, &a.mask);
+            std::mem::swap(&mut a.du, &mut a.dprev);
+        }
+        self.embedding.backward(be, p, g, &a.xt, &a.du, None);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("embedding".to_string(), &a.emb),
+            // eval mode: dropout is the identity
+            ("dropout".to_string(), &a.u0),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("layers.{i}"), &blk.out));
+        }
+        out.push(("final_norm".into(), &a.fnorm));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier".into(), &a.io.out));
+        out
+    }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
-        // causal up to the mean pool (spec §6): the output after sample t is the classifier of
-        // the running mean of final_norm(u_0..u_t)
-        let k = self.run(p, x, None);
+        // causal up to the mean pool (spec §6): the output after sample t is the classifier
+        // of the running mean of final_norm(u_0..u_t)
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
         let d = self.cfg.d_model;
         let mut sum = vec![0.0f32; d];
+        let mut mean = Cpu.alloc(&[1, d]);
+        let mut logits = Cpu.alloc(&[1, self.cfg.n_classes]);
         let mut outs = Vec::with_capacity(self.cfg.n_times);
-        for (t, row) in k.fnorm.chunks_exact(d).enumerate() {
+        for (t, row) in a.fnorm.as_slice().chunks_exact(d).enumerate() {
             sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            let mean: Vec<f32> = sum.iter().map(|s| s / (t + 1) as f32).collect();
-            outs.push((t + 1, self.classifier.apply(p, &mean, 1)));
+            let m: Vec<f32> = sum.iter().map(|s| s / (t + 1) as f32).collect();
+            Cpu.upload(&mut mean, &m);
+            self.classifier.forward(&Cpu, p, &mean, &mut logits);
+            outs.push((t + 1, logits.as_slice().to_vec()));
         }
         Some(outs)
-    }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = vec![
-            ("embedding".into(), k.emb.clone()),
-            ("dropout".into(), k.emb.clone()),
-        ];
-        for (i, next) in k
-            .inputs
-            .iter()
-            .skip(1)
-            .chain(std::iter::once(&k.u))
-            .enumerate()
-        {
-            out.push((format!("layers.{i}"), next.clone()));
-        }
-        out.push(("final_norm".into(), k.fnorm));
-        out.push(("pool".into(), k.pooled));
-        out.push(("classifier".into(), k.logits));
-        out
     }
 }

@@ -1,0 +1,588 @@
+//! The CPU backend: host buffers, the single-sample kernels of [`crate::ops`] run batched.
+//!
+//! Row-wise ops (linear, norms, activations) see all B·L rows at once (one GEMM per linear
+//! instead of B); per-sample ops (conv1d, scan, attention) run in parallel over the batch
+//! (rayon). Parameter gradients that several samples contribute to are reduced in sample
+//! order from per-sample partials, so results are bit-identical whatever the number of
+//! threads. This backend is the oracle every other backend is tested against.
+mod gemm;
+mod mixing;
+
+pub use gemm::{sgemm, View};
+
+use super::{Act, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets};
+use crate::ops::activation as a;
+use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_forward};
+use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
+use crate::ops::norm::{rmsnorm_backward, rmsnorm_forward};
+use core::ops::Range;
+use rayon::prelude::*;
+
+/// RMSNorm epsilon of every reference model (PyTorch `nn.RMSNorm(eps=1e-5)` / the reference's
+/// own RMSNorm).
+pub const NORM_EPS: f32 = 1e-5;
+
+/// A host buffer with its shape.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CpuBuf {
+    data: Vec<f32>,
+    shape: Vec<usize>,
+}
+
+impl CpuBuf {
+    /// A buffer over `data` with `shape` (their sizes must agree).
+    ///
+    /// # Panics
+    /// If the element count of `shape` is not `data.len()`.
+    pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Self {
+        assert_eq!(
+            data.len(),
+            shape.iter().product::<usize>(),
+            "CpuBuf: data length vs shape"
+        );
+        Self {
+            data,
+            shape: shape.to_vec(),
+        }
+    }
+    /// The elements.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    /// The elements, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    /// Leading dimension (B for a batch buffer).
+    pub fn dim0(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+    /// Last dimension (the feature width of row-wise ops).
+    pub fn last(&self) -> usize {
+        self.shape.last().copied().unwrap_or(1)
+    }
+    /// Rows of a row-wise op: element count / last dimension.
+    pub fn rows(&self) -> usize {
+        self.data.len() / self.last().max(1)
+    }
+}
+
+/// The CPU backend (stateless: threads come from rayon's pool).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu;
+
+fn same_len(what: &str, a: usize, b: usize) {
+    assert_eq!(a, b, "cpu backend {what}: element counts differ ({a} vs {b})");
+}
+
+/// Sums per-task partials (tasks × len, row-major) in task order into `g`.
+fn reduce_into(g: &mut [f32], partials: &[f32]) {
+    for part in partials.chunks_exact(g.len().max(1)) {
+        g.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+}
+
+impl Backend for Cpu {
+    type Buf = CpuBuf;
+    type Params = [f32];
+
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn alloc(&self, shape: &[usize]) -> CpuBuf {
+        CpuBuf::from_vec(vec![0.0; shape.iter().product()], shape)
+    }
+    fn shape<'a>(&self, x: &'a CpuBuf) -> &'a [usize] {
+        &x.shape
+    }
+    fn upload(&self, x: &mut CpuBuf, src: &[f32]) {
+        same_len("upload", x.data.len(), src.len());
+        x.data.copy_from_slice(src);
+    }
+    fn download(&self, x: &CpuBuf, dst: &mut [f32]) {
+        same_len("download", x.data.len(), dst.len());
+        dst.copy_from_slice(&x.data);
+    }
+    fn fill(&self, x: &mut CpuBuf, v: f32) {
+        x.data.fill(v);
+    }
+
+    fn copy(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        same_len("copy", y.data.len(), x.data.len());
+        y.data.copy_from_slice(&x.data);
+    }
+    fn add_assign(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        same_len("add_assign", y.data.len(), x.data.len());
+        y.data.iter_mut().zip(&x.data).for_each(|(a, b)| *a += b);
+    }
+    fn mul(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
+        same_len("mul", y.data.len(), a.data.len());
+        same_len("mul", y.data.len(), b.data.len());
+        for ((o, x), z) in y.data.iter_mut().zip(&a.data).zip(&b.data) {
+            *o = x * z;
+        }
+    }
+    fn mul_acc(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
+        same_len("mul_acc", y.data.len(), a.data.len());
+        same_len("mul_acc", y.data.len(), b.data.len());
+        for ((o, x), z) in y.data.iter_mut().zip(&a.data).zip(&b.data) {
+            *o += x * z;
+        }
+    }
+    fn to_token_major(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
+        assert_eq!(y.shape, [b, t, c], "to_token_major: y shape");
+        for (yb, xb) in y.data.chunks_exact_mut(t * c).zip(x.data.chunks_exact(c * t)) {
+            for ci in 0..c {
+                for ti in 0..t {
+                    yb[ti * c + ci] = xb[ci * t + ti];
+                }
+            }
+        }
+    }
+    fn split_cols(&self, x: &CpuBuf, parts: &mut [&mut CpuBuf]) {
+        let w = x.last();
+        let rows = x.rows();
+        let mut off = 0;
+        for part in parts.iter_mut() {
+            let pw = part.last();
+            same_len("split_cols rows", part.rows(), rows);
+            for (dst, src) in part.data.chunks_exact_mut(pw).zip(x.data.chunks_exact(w)) {
+                dst.copy_from_slice(&src[off..off + pw]);
+            }
+            off += pw;
+        }
+        same_len("split_cols widths", off, w);
+    }
+    fn concat_cols(&self, y: &mut CpuBuf, parts: &[&CpuBuf]) {
+        let w = y.last();
+        let rows = y.rows();
+        let mut off = 0;
+        for part in parts {
+            let pw = part.last();
+            same_len("concat_cols rows", part.rows(), rows);
+            for (dst, src) in y.data.chunks_exact_mut(w).zip(part.data.chunks_exact(pw)) {
+                dst[off..off + pw].copy_from_slice(src);
+            }
+            off += pw;
+        }
+        same_len("concat_cols widths", off, w);
+    }
+    fn reverse_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        y.data.fill(0.0);
+        self.reverse_time_acc(y, x);
+    }
+    fn reverse_time_acc(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        same_len("reverse_time", y.data.len(), x.data.len());
+        let (l, w) = (x.shape[1], x.last());
+        for (yb, xb) in y.data.chunks_exact_mut(l * w).zip(x.data.chunks_exact(l * w)) {
+            for t in 0..l {
+                let src = &xb[(l - 1 - t) * w..(l - t) * w];
+                yb[t * w..(t + 1) * w]
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+    fn mean_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        let (b, l, d) = (x.shape[0], x.shape[1], x.last());
+        assert_eq!(y.shape, [b, d], "mean_time: y shape");
+        let inv = 1.0 / l as f32;
+        for (yb, xb) in y.data.chunks_exact_mut(d).zip(x.data.chunks_exact(l * d)) {
+            yb.fill(0.0);
+            for row in xb.chunks_exact(d) {
+                yb.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            }
+            yb.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    fn mean_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+        let (l, d) = (dx.shape[1], dx.last());
+        let inv = 1.0 / l as f32;
+        for (xb, yb) in dx.data.chunks_exact_mut(l * d).zip(dy.data.chunks_exact(d)) {
+            for row in xb.chunks_exact_mut(d) {
+                row.iter_mut().zip(yb).for_each(|(a, b)| *a += b * inv);
+            }
+        }
+    }
+    fn add_table_rows(&self, x: &mut CpuBuf, p: &[f32], table: Range<usize>) {
+        let (l, d) = (x.shape[1], x.last());
+        assert!(table.len() >= l * d, "add_table_rows: table shorter than L rows");
+        let tab = &p[table.start..table.start + l * d];
+        for xb in x.data.chunks_exact_mut(l * d) {
+            xb.iter_mut().zip(tab).for_each(|(a, b)| *a += b);
+        }
+    }
+
+    fn act(&self, act: Act, y: &mut CpuBuf, x: &CpuBuf) {
+        same_len("act", y.data.len(), x.data.len());
+        let f = match act {
+            Act::Silu => a::silu_forward,
+            Act::Softplus => a::softplus_forward,
+            Act::Gelu => a::gelu_forward,
+            Act::Relu => a::relu_forward,
+            Act::Tanh => a::tanh_forward,
+        };
+        y.data
+            .par_chunks_mut(1 << 14)
+            .zip(x.data.par_chunks(1 << 14))
+            .for_each(|(yc, xc)| f(yc, xc));
+    }
+    fn act_bwd(&self, act: Act, dx: &mut CpuBuf, dy: &CpuBuf, saved: &CpuBuf) {
+        same_len("act_bwd", dx.data.len(), dy.data.len());
+        same_len("act_bwd", dx.data.len(), saved.data.len());
+        let f = match act {
+            Act::Silu => a::silu_backward,
+            Act::Softplus => a::softplus_backward,
+            Act::Gelu => a::gelu_backward,
+            Act::Relu => a::relu_backward,
+            Act::Tanh => a::tanh_backward,
+        };
+        dx.data
+            .par_chunks_mut(1 << 14)
+            .zip(dy.data.par_chunks(1 << 14))
+            .zip(saved.data.par_chunks(1 << 14))
+            .for_each(|((g, d), s)| f(g, d, s));
+    }
+    fn neg_exp(&self, y: &mut CpuBuf, p: &[f32], range: Range<usize>) {
+        same_len("neg_exp", y.data.len(), range.len());
+        y.data
+            .iter_mut()
+            .zip(&p[range])
+            .for_each(|(o, v)| *o = -v.exp());
+    }
+    fn neg_exp_bwd(&self, g: &mut [f32], range: Range<usize>, da: &CpuBuf, a: &CpuBuf) {
+        same_len("neg_exp_bwd", da.data.len(), range.len());
+        for ((gv, d), av) in g[range].iter_mut().zip(&da.data).zip(&a.data) {
+            *gv += d * av;
+        }
+    }
+    fn dropout(&self, x: &mut CpuBuf, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
+        same_len("dropout", x.data.len(), mask.data.len());
+        let b = x.dim0();
+        assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
+        let per = x.data.len() / b.max(1);
+        let keep = 1.0 / (1.0 - cfg.p);
+        for ((xb, mb), &seed) in x
+            .data
+            .chunks_exact_mut(per.max(1))
+            .zip(mask.data.chunks_exact_mut(per.max(1)))
+            .zip(cfg.seeds)
+        {
+            for (i, (xv, m)) in xb.iter_mut().zip(mb.iter_mut()).enumerate() {
+                *m = if super::dropout_uniform(seed, site, i as u64) < cfg.p {
+                    0.0
+                } else {
+                    keep
+                };
+                *xv *= *m;
+            }
+        }
+    }
+
+    fn linear(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], lin: &LinearP) {
+        assert_eq!(x.last(), lin.d_in, "linear: x width");
+        assert_eq!(y.last(), lin.d_out, "linear: y width");
+        let rows = x.rows();
+        same_len("linear rows", y.rows(), rows);
+        let beta = match &lin.b {
+            Some(b) => {
+                for row in y.data.chunks_exact_mut(lin.d_out.max(1)) {
+                    row.copy_from_slice(&p[b.clone()]);
+                }
+                1.0
+            }
+            None => 0.0,
+        };
+        // y (rows×out) = x (rows×in) · Wᵀ (in×out: B[i][o] = w[o·in + i])
+        sgemm(
+            rows,
+            lin.d_in,
+            lin.d_out,
+            View {
+                data: &x.data,
+                rs: lin.d_in,
+                cs: 1,
+            },
+            View {
+                data: &p[lin.w.clone()],
+                rs: 1,
+                cs: lin.d_in,
+            },
+            beta,
+            &mut y.data,
+        );
+    }
+    fn linear_bwd(
+        &self,
+        dx: Option<&mut CpuBuf>,
+        g: &mut [f32],
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        p: &[f32],
+        lin: &LinearP,
+    ) {
+        let (rows, din, dout) = (x.rows(), lin.d_in, lin.d_out);
+        same_len("linear_bwd rows", dy.rows(), rows);
+        assert_eq!(dy.last(), dout, "linear_bwd: dy width");
+        if let Some(b) = &lin.b {
+            let gb = &mut g[b.clone()];
+            for row in dy.data.chunks_exact(dout.max(1)) {
+                gb.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            }
+        }
+        if let Some(dx) = dx {
+            same_len("linear_bwd dx", dx.data.len(), x.data.len());
+            // dx (rows×in) += dy (rows×out) · W (out×in)
+            sgemm(
+                rows,
+                dout,
+                din,
+                View {
+                    data: &dy.data,
+                    rs: dout,
+                    cs: 1,
+                },
+                View {
+                    data: &p[lin.w.clone()],
+                    rs: din,
+                    cs: 1,
+                },
+                1.0,
+                &mut dx.data,
+            );
+        }
+        // dW (out×in) += dyᵀ (out×rows) · x (rows×in): one product over every row of the batch
+        sgemm(
+            dout,
+            rows,
+            din,
+            View {
+                data: &dy.data,
+                rs: 1,
+                cs: dout,
+            },
+            View {
+                data: &x.data,
+                rs: din,
+                cs: 1,
+            },
+            1.0,
+            &mut g[lin.w.clone()],
+        );
+    }
+    fn rmsnorm(&self, y: &mut CpuBuf, rstd: &mut CpuBuf, x: &CpuBuf, p: &[f32], w: Range<usize>) {
+        same_len("rmsnorm", y.data.len(), x.data.len());
+        let (rows, d) = (x.rows(), x.last());
+        same_len("rmsnorm rstd", rstd.data.len(), rows);
+        let w = &p[w];
+        y.data
+            .par_chunks_mut(ROW_BLOCK * d)
+            .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
+            .zip(x.data.par_chunks(ROW_BLOCK * d))
+            .for_each(|((yc, rc), xc)| rmsnorm_forward(yc, rc, xc, w, rc.len(), d, NORM_EPS));
+    }
+    fn rmsnorm_bwd(
+        &self,
+        dx: &mut CpuBuf,
+        g: &mut [f32],
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        rstd: &CpuBuf,
+        p: &[f32],
+        w: Range<usize>,
+    ) {
+        let (rows, d) = (x.rows(), x.last());
+        same_len("rmsnorm_bwd", dx.data.len(), x.data.len());
+        let wv = &p[w.clone()];
+        let tasks = rows.div_ceil(ROW_BLOCK);
+        let mut partials = vec![0.0f32; tasks * d];
+        dx.data
+            .par_chunks_mut(ROW_BLOCK * d)
+            .zip(partials.par_chunks_mut(d.max(1)))
+            .enumerate()
+            .for_each(|(i, (dxc, gw))| {
+                let r = dxc.len() / d;
+                let o = i * ROW_BLOCK;
+                rmsnorm_backward(
+                    dxc,
+                    gw,
+                    &dy.data[o * d..(o + r) * d],
+                    &x.data[o * d..(o + r) * d],
+                    &rstd.data[o..o + r],
+                    wv,
+                    r,
+                    d,
+                );
+            });
+        reduce_into(&mut g[w], &partials);
+    }
+    fn conv1d(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], conv: &ConvP) {
+        same_len("conv1d", y.data.len(), x.data.len());
+        let (l, e) = (x.shape[1], conv.e);
+        assert_eq!(x.last(), e, "conv1d: x width");
+        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
+        y.data
+            .par_chunks_mut(l * e)
+            .zip(x.data.par_chunks(l * e))
+            .for_each(|(yb, xb)| conv1d_causal_forward(yb, xb, w, b, l, e, conv.k));
+    }
+    fn conv1d_bwd(
+        &self,
+        dx: &mut CpuBuf,
+        g: &mut [f32],
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        p: &[f32],
+        conv: &ConvP,
+    ) {
+        let (bsz, l, e, k) = (x.dim0(), x.shape[1], conv.e, conv.k);
+        let w = &p[conv.w.clone()];
+        let per = e * k + e;
+        let mut partials = vec![0.0f32; bsz * per];
+        dx.data
+            .par_chunks_mut(l * e)
+            .zip(partials.par_chunks_mut(per))
+            .enumerate()
+            .for_each(|(i, (dxb, part))| {
+                let (dw, db) = part.split_at_mut(e * k);
+                let s = i * l * e..(i + 1) * l * e;
+                conv1d_causal_backward(
+                    dxb,
+                    dw,
+                    db,
+                    &dy.data[s.clone()],
+                    &x.data[s],
+                    w,
+                    l,
+                    e,
+                    k,
+                );
+            });
+        for part in partials.chunks_exact(per) {
+            let (dw, db) = part.split_at(e * k);
+            g[conv.w.clone()]
+                .iter_mut()
+                .zip(dw)
+                .for_each(|(a, b)| *a += b);
+            g[conv.b.clone()]
+                .iter_mut()
+                .zip(db)
+                .for_each(|(a, b)| *a += b);
+        }
+    }
+
+    fn scan(
+        &self,
+        y: &mut CpuBuf,
+        h_last: Option<&mut CpuBuf>,
+        sx: ScanInputs<'_, Self>,
+        p: &[f32],
+        d: Range<usize>,
+        dims: ScanP,
+    ) {
+        mixing::scan(y, h_last, &sx, &p[d], dims);
+    }
+    fn scan_bwd(
+        &self,
+        grads: ScanGradBufs<'_, Self>,
+        g: &mut [f32],
+        dy: &CpuBuf,
+        dh_last: Option<&CpuBuf>,
+        sx: ScanInputs<'_, Self>,
+        p: &[f32],
+        d: Range<usize>,
+        dims: ScanP,
+    ) {
+        mixing::scan_bwd(grads, &mut g[d.clone()], dy, dh_last, &sx, &p[d], dims);
+    }
+    fn attention(
+        &self,
+        o: &mut CpuBuf,
+        probs: &mut CpuBuf,
+        q: &CpuBuf,
+        k: &CpuBuf,
+        v: &CpuBuf,
+        drop_mask: Option<&CpuBuf>,
+        heads: usize,
+    ) {
+        mixing::attention(o, probs, [q, k, v], drop_mask, heads);
+    }
+    fn attention_bwd(
+        &self,
+        dq: &mut CpuBuf,
+        dk: &mut CpuBuf,
+        dv: &mut CpuBuf,
+        dout: &CpuBuf,
+        qkv: [&CpuBuf; 3],
+        probs: &CpuBuf,
+        drop_mask: Option<&CpuBuf>,
+        heads: usize,
+    ) {
+        mixing::attention_bwd([dq, dk, dv], dout, qkv, probs, drop_mask, heads);
+    }
+
+    fn loss(&self, dout: &mut CpuBuf, out: &CpuBuf, targets: Targets<'_>) -> f32 {
+        same_len("loss", dout.data.len(), out.data.len());
+        let (b, k) = (out.dim0(), out.last());
+        let scale = 1.0 / b as f32;
+        dout.data.fill(0.0);
+        let mut probs = [0.0f32; 64];
+        let mut total = 0.0f32;
+        match targets {
+            Targets::Classes(y) => {
+                assert_eq!(y.len(), b, "loss: one class per sample");
+                assert!(k <= probs.len(), "loss: at most 64 classes");
+                for ((d, o), &yi) in dout
+                    .data
+                    .chunks_exact_mut(k)
+                    .zip(out.data.chunks_exact(k))
+                    .zip(y)
+                {
+                    total += cross_entropy_forward(&mut probs[..k], o, yi);
+                    cross_entropy_backward(d, &probs[..k], yi, scale);
+                }
+            }
+            Targets::Values(v) => {
+                same_len("loss targets", v.len(), out.data.len());
+                let n = k as f32;
+                for ((d, o), t) in dout
+                    .data
+                    .chunks_exact_mut(k)
+                    .zip(out.data.chunks_exact(k))
+                    .zip(v.chunks_exact(k))
+                {
+                    let mut l = 0.0f32;
+                    for ((di, oi), ti) in d.iter_mut().zip(o).zip(t) {
+                        let e = oi - ti;
+                        l += e * e / n;
+                        *di = 2.0 * e / n * scale;
+                    }
+                    total += l;
+                }
+            }
+        }
+        total / b as f32
+    }
+    fn zero_params(&self, g: &mut [f32]) {
+        g.fill(0.0);
+    }
+    fn grad_norm(&self, g: &[f32]) -> f64 {
+        g.iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            .sqrt()
+    }
+    fn scale_params(&self, g: &mut [f32], c: f32) {
+        g.iter_mut().for_each(|v| *v *= c);
+    }
+}
+
+/// Rows per parallel task of the row-wise ops (fixed: results never depend on threads).
+const ROW_BLOCK: usize = 256;

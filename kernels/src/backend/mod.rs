@@ -1,0 +1,338 @@
+//! The backend interface: batched operations on buffers that belong to the backend, each a
+//! forward/backward pair where it has a backward (Gu & Dao's Mamba kernels, llm.c and
+//! candle's `BackendStorage` are the models for this split).
+//!
+//! A model is written once as a composition of blocks generic over [`Backend`]; a backend
+//! decides where the numbers live and how an op runs: [`cpu::Cpu`] on the host (the oracle for
+//! every other backend), a CUDA backend on device buffers and a stream, an ONNX recorder
+//! that emits a node per op. Blocks never touch element storage directly.
+//!
+//! Conventions (as in [`crate::ops`], which the CPU backend runs):
+//! * **Buffers** ([`Backend::Buf`]) carry their shape; the last dimension is the feature
+//!   dimension of row-wise ops, the leading ones are rows (B·T for a (B, T, D) sequence).
+//!   Sequence buffers are token-major: (B, L, D), row `b·L + t`.
+//! * **Parameters and gradients** are one flat buffer each ([`Backend::Params`]); an op with
+//!   weights takes the buffer and the tensor's range in it (the trainer's `ParamLayout`
+//!   ranges, named by the reference `state_dict`).
+//! * Every backward **accumulates** (`+=`) into its gradient outputs, parameters and inputs
+//!   alike (llm.c); callers zero gradient buffers first.
+//! * Activation buffers are allocated by the blocks' `plan` for one (model, B, T) and reused
+//!   for every step; ops never allocate device memory.
+//! * Determinism: for the same inputs an op gives bit-identical results whatever the number
+//!   of threads (reductions over the batch run in a fixed order).
+//!
+//! Shape legend: B batch, T time, L sequence length seen by an op, C channels, D `d_model`,
+//! E `d_inner`, N `d_state`, R `dt_rank`, H heads.
+use core::ops::Range;
+
+#[cfg(feature = "std")]
+pub mod cpu;
+
+/// A fully connected layer's tensors in the parameter buffer (PyTorch `nn.Linear`:
+/// `y = x·Wᵀ + b`, W stored (out, in)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinearP {
+    /// range of W (d_out × d_in)
+    pub w: Range<usize>,
+    /// range of b (d_out), if any
+    pub b: Option<Range<usize>>,
+    /// input features
+    pub d_in: usize,
+    /// output features
+    pub d_out: usize,
+}
+
+/// A causal depthwise conv1d's tensors (PyTorch `Conv1d(E, E, k, groups=E, padding=k−1)`
+/// truncated to the first L outputs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvP {
+    /// range of the (E, 1, k) weight
+    pub w: Range<usize>,
+    /// range of the (E) bias
+    pub b: Range<usize>,
+    /// channels E
+    pub e: usize,
+    /// kernel size k
+    pub k: usize,
+}
+
+/// Element-wise activations with a backward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// x·σ(x)
+    Silu,
+    /// ln(1 + eˣ) (PyTorch's threshold 20)
+    Softplus,
+    /// GELU with erf (PyTorch's default)
+    Gelu,
+    /// max(x, 0)
+    Relu,
+    /// tanh; its backward takes the **output**
+    Tanh,
+}
+
+/// Variant and sizes of a batched selective scan (see [`crate::ops::scan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanP {
+    /// E channels
+    pub e: usize,
+    /// N `d_state`
+    pub n: usize,
+    /// 0: A is one (N) vector shared by all channels (QuantumSSM.py), N: A is (E, N)
+    pub a_row_stride: usize,
+    /// input term Δ·B·x (Mamba) or B·x (3c's Hydra)
+    pub dt_on_b: bool,
+}
+
+/// Targets of a batch, on the host (they are step inputs, like the window batch).
+#[derive(Clone, Copy, Debug)]
+pub enum Targets<'a> {
+    /// class indices (B): cross-entropy over the logits
+    Classes(&'a [usize]),
+    /// regression values (B, n_out) row-major: MSE
+    Values(&'a [f32]),
+}
+
+/// Per-sample dropout seeds of a step and the probability. Masks are counter-based:
+/// element `i` of dropout site `site` of sample `b` is dropped iff
+/// `uniform(hash(seeds[b], site, i)) < p`, so a mask depends on neither the batch order of
+/// execution nor the number of threads, and a device can draw it without a sequential RNG.
+#[derive(Clone, Copy, Debug)]
+pub struct DropoutCfg<'a> {
+    /// drop probability
+    pub p: f32,
+    /// one seed per sample of the batch
+    pub seeds: &'a [u64],
+}
+
+/// The uniform number in [0, 1) of element `i` of dropout site `site` of a sample with seed
+/// `seed` (splitmix64 finaliser of a mixed counter; 24 random bits).
+#[inline]
+pub fn dropout_uniform(seed: u64, site: u32, i: u64) -> f32 {
+    let mut z = seed
+        ^ (u64::from(site)).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+        ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+}
+
+/// A compute backend: where buffers live and how the batched ops run.
+///
+/// Shapes are checked by the ops (a mismatch is a programming error in a block, so it
+/// panics); nothing an input file contains reaches an op unchecked.
+pub trait Backend: Sync {
+    /// An activation buffer with its shape.
+    type Buf: Send + Sync;
+    /// A flat parameter or gradient buffer (`[f32]` on the host).
+    type Params: ?Sized + Sync;
+
+    /// Short name (`cpu`, `cuda`).
+    fn name(&self) -> &'static str;
+
+    // ---- buffers ---------------------------------------------------------------------
+    /// A zeroed buffer of `shape` (plan time only).
+    fn alloc(&self, shape: &[usize]) -> Self::Buf;
+    /// The shape of `x`.
+    fn shape<'a>(&self, x: &'a Self::Buf) -> &'a [usize];
+    /// Host → buffer; `src.len()` must equal the element count.
+    fn upload(&self, x: &mut Self::Buf, src: &[f32]);
+    /// Buffer → host; `dst.len()` must equal the element count.
+    fn download(&self, x: &Self::Buf, dst: &mut [f32]);
+    /// Every element ← v.
+    fn fill(&self, x: &mut Self::Buf, v: f32);
+    /// Element count of `x`.
+    fn numel(&self, x: &Self::Buf) -> usize {
+        self.shape(x).iter().product()
+    }
+
+    // ---- glue ------------------------------------------------------------------------
+    /// y ← x (same element count).
+    fn copy(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// y += x.
+    fn add_assign(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// y ← a ⊙ b.
+    fn mul(&self, y: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf);
+    /// y += a ⊙ b (the backward of [`Self::mul`] for each factor).
+    fn mul_acc(&self, y: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf);
+    /// (B, C, T) channel-major → (B, T, C) token-major.
+    fn to_token_major(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// Splits the columns of x (rows, Σwᵢ) into `parts` (rows, wᵢ), in order.
+    fn split_cols(&self, x: &Self::Buf, parts: &mut [&mut Self::Buf]);
+    /// y (rows, Σwᵢ) ← the columns of `parts` (rows, wᵢ) side by side (backward of
+    /// [`Self::split_cols`]).
+    fn concat_cols(&self, y: &mut Self::Buf, parts: &[&Self::Buf]);
+    /// (B, L, W): y[b, t] ← x[b, L−1−t].
+    fn reverse_time(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// (B, L, W): y[b, t] += x[b, L−1−t].
+    fn reverse_time_acc(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// y (B, D) ← mean over L of x (B, L, D).
+    fn mean_time(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// dx (B, L, D) += dy (B, D) / L.
+    fn mean_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// x (B, L, D) += the first L rows of the (max_len, D) table at `table` in `p`.
+    fn add_table_rows(&self, x: &mut Self::Buf, p: &Self::Params, table: Range<usize>);
+
+    // ---- element-wise ----------------------------------------------------------------
+    /// y ← act(x).
+    fn act(&self, act: Act, y: &mut Self::Buf, x: &Self::Buf);
+    /// dx += dy · act'(·); `saved` is x, or y for [`Act::Tanh`].
+    fn act_bwd(&self, act: Act, dx: &mut Self::Buf, dy: &Self::Buf, saved: &Self::Buf);
+    /// y ← −exp(p[range]) (A = −exp(A_log)); y's element count = the range length.
+    fn neg_exp(&self, y: &mut Self::Buf, p: &Self::Params, range: Range<usize>);
+    /// g[range] += da ⊙ a (backward of [`Self::neg_exp`], given its output a).
+    fn neg_exp_bwd(&self, g: &mut Self::Params, range: Range<usize>, da: &Self::Buf, a: &Self::Buf);
+    /// Train-mode dropout in place on x (B, …): masks (0 or 1/(1−p)) written to `mask`
+    /// (same shape), see [`DropoutCfg`]. `site` names the dropout site within the model.
+    fn dropout(&self, x: &mut Self::Buf, mask: &mut Self::Buf, cfg: DropoutCfg<'_>, site: u32);
+
+    // ---- layers with parameters ----------------------------------------------------------
+    /// y (rows, out) ← x (rows, in)·Wᵀ + b: one GEMM over all rows.
+    fn linear(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, lin: &LinearP);
+    /// dx += dy·W (if `dx`), dW += dyᵀ·x, db += Σ_rows dy.
+    fn linear_bwd(
+        &self,
+        dx: Option<&mut Self::Buf>,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        lin: &LinearP,
+    );
+    /// RMSNorm over the last dim (eps 1e-5): y ← x·rstd·w, rstd (rows) saved.
+    fn rmsnorm(
+        &self,
+        y: &mut Self::Buf,
+        rstd: &mut Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        w: Range<usize>,
+    );
+    /// Backward of [`Self::rmsnorm`]: dx += …, g[w] += ….
+    #[allow(clippy::too_many_arguments)]
+    fn rmsnorm_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        rstd: &Self::Buf,
+        p: &Self::Params,
+        w: Range<usize>,
+    );
+    /// Causal depthwise conv1d over time of x (B, L, E).
+    fn conv1d(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, conv: &ConvP);
+    /// Backward of [`Self::conv1d`]: dx += …, g[w], g[b] += ….
+    fn conv1d_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        conv: &ConvP,
+    );
+
+    // ---- sequence mixing ---------------------------------------------------------------------
+    /// Batched selective scan from h0 (B, E, N) (zeros if `None`): y (B, L, E) from x, Δ
+    /// (B, L, E), B, C (B, L, N), A (N or E·N), D = p[d]. `h_last` (B, E, N) receives the
+    /// final states if given. States are not stored: the backward recomputes them per sample.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        y: &mut Self::Buf,
+        h_last: Option<&mut Self::Buf>,
+        sx: ScanInputs<'_, Self>,
+        p: &Self::Params,
+        d: Range<usize>,
+        dims: ScanP,
+    );
+    /// Backward of [`Self::scan`] with the same inputs: accumulates dx, dΔ, dA, dB, dC,
+    /// g[d], and dh0 (B, E, N) if given; `dh_last` (B, E, N) is the upstream gradient of the
+    /// final states.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_bwd(
+        &self,
+        grads: ScanGradBufs<'_, Self>,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        dh_last: Option<&Self::Buf>,
+        sx: ScanInputs<'_, Self>,
+        p: &Self::Params,
+        d: Range<usize>,
+        dims: ScanP,
+    );
+    /// Multi-head scaled dot-product self-attention core, per sample, no mask: o (B, L, D)
+    /// and probabilities (B, H, L, L) from q, k, v (B, L, D); `drop_mask` (B, H, L, L)
+    /// multiplies the probabilities in training.
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        o: &mut Self::Buf,
+        probs: &mut Self::Buf,
+        q: &Self::Buf,
+        k: &Self::Buf,
+        v: &Self::Buf,
+        drop_mask: Option<&Self::Buf>,
+        heads: usize,
+    );
+    /// Backward of [`Self::attention`]: dq, dk, dv += ….
+    #[allow(clippy::too_many_arguments)]
+    fn attention_bwd(
+        &self,
+        dq: &mut Self::Buf,
+        dk: &mut Self::Buf,
+        dv: &mut Self::Buf,
+        dout: &Self::Buf,
+        qkv: [&Self::Buf; 3],
+        probs: &Self::Buf,
+        drop_mask: Option<&Self::Buf>,
+        heads: usize,
+    );
+
+    // ---- objective and optimiser ------------------------------------------------------------
+    /// Mean loss over the batch of outputs (B, K) (cross-entropy or MSE, see [`Targets`]),
+    /// and d(mean loss)/d outputs written to `dout` (overwritten). The only scalar a step
+    /// reads back besides the gradient norm.
+    fn loss(&self, dout: &mut Self::Buf, out: &Self::Buf, targets: Targets<'_>) -> f32;
+    /// Zeroes a gradient buffer.
+    fn zero_params(&self, g: &mut Self::Params);
+    /// Global L2 norm of g (accumulated in f64).
+    fn grad_norm(&self, g: &Self::Params) -> f64;
+    /// g ← g · c.
+    fn scale_params(&self, g: &mut Self::Params, c: f32);
+}
+
+/// The inputs of a batched scan (all (B, L, ·) but `a`).
+pub struct ScanInputs<'a, B: Backend + ?Sized> {
+    /// x (B, L, E)
+    pub x: &'a B::Buf,
+    /// Δ (B, L, E)
+    pub delta: &'a B::Buf,
+    /// A (N) or (E, N), already −exp(A_log)
+    pub a: &'a B::Buf,
+    /// B (B, L, N)
+    pub bm: &'a B::Buf,
+    /// C (B, L, N)
+    pub cm: &'a B::Buf,
+    /// initial states (B, E, N), zeros if `None`
+    pub h0: Option<&'a B::Buf>,
+}
+
+/// The gradient outputs of [`Backend::scan_bwd`] (accumulated).
+pub struct ScanGradBufs<'a, B: Backend + ?Sized> {
+    /// dx (B, L, E)
+    pub dx: &'a mut B::Buf,
+    /// dΔ (B, L, E)
+    pub ddelta: &'a mut B::Buf,
+    /// dA (same shape as A)
+    pub da: &'a mut B::Buf,
+    /// dB (B, L, N)
+    pub dbm: &'a mut B::Buf,
+    /// dC (B, L, N)
+    pub dcm: &'a mut B::Buf,
+    /// dh0 (B, E, N), if wanted
+    pub dh0: Option<&'a mut B::Buf>,
+}

@@ -1,0 +1,399 @@
+//! Mamba block with its selective SSM, batched over (B, L, D) buffers, in the two flavours of
+//! the reference (Gu & Dao 2023; spec circuits-and-groups-1-3 §3.3–3.6):
+//!
+//! `[v = RMSNorm(u)]; x ‖ z = in_proj(v); x = SiLU(conv1d(x)); y = SSM(x); out = out_proj(y ⊙ SiLU(z)) [+ u]`
+//!
+//! * 1b (`MambaBlock` of `models/QuantumSSM.py`): no pre-norm (its `norm` LayerNorm is
+//!   registered but unused), no inner residual, `MambaSelectiveSSM`: A_log (N) shared,
+//!   dt_rank E/16, an inner `out_proj` (E→E), initial state from the previous block.
+//! * 3b (`MambaBlock` of `models/TrueClassicalMamba.py`): RMSNorm pre-norm, residual inside,
+//!   `SelectiveSSM`: A_log (E, N), dt_rank ⌈D/16⌉, `x_proj` owned by the block.
+//!
+//! SSM: p = x_proj(x) split [δ (R) | B (N) | C (N)], Δ = softplus(dt_proj(δ)), A = −exp(A_log),
+//! then the batched scan ([`qssm_kernels::backend::Backend::scan`]).
+use super::linear::Linear;
+use super::norm::RmsNorm;
+use crate::params::{default_uniform, Init, ParamLayout};
+use qssm_kernels::backend::{Act, Backend, ConvP, ScanGradBufs, ScanInputs, ScanP};
+use std::ops::Range;
+
+/// dt_rank of the reference's `SelectiveSSM` (TrueClassicalMamba.py): ⌈d_model/16⌉.
+pub fn dt_rank_ceil(d_model: usize) -> usize {
+    d_model.div_ceil(16)
+}
+
+/// Registers a causal depthwise conv1d `{name}.weight` (E, 1, k), `{name}.bias` (E) with
+/// PyTorch's default init.
+pub fn causal_conv(lay: &mut ParamLayout, name: &str, e: usize, k: usize) -> ConvP {
+    let w = lay.add(format!("{name}.weight"), &[e, 1, k], default_uniform(k));
+    let b = lay.add(format!("{name}.bias"), &[e], default_uniform(k));
+    ConvP { w, b, e, k }
+}
+
+/// `dt_proj` with the reference's init: W ~ U(±1/√R), bias = softplus⁻¹(dt).
+pub fn dt_proj(lay: &mut ParamLayout, name: &str, r: usize, e: usize, floor: f32) -> Linear {
+    let b = 1.0 / (r as f32).sqrt();
+    Linear::with_init(
+        lay,
+        name,
+        r,
+        e,
+        true,
+        Init::Uniform(-b, b),
+        Init::DtBias { floor },
+    )
+}
+
+/// The selective SSM of a Mamba block.
+#[derive(Clone, Debug)]
+struct SelectiveSsm {
+    x_proj: Linear,
+    dt_proj: Linear,
+    a_log: Range<usize>,
+    d: Range<usize>,
+    out_proj: Option<Linear>,
+    dims: ScanP,
+    r: usize,
+    a_len: usize,
+}
+
+/// One Mamba block over sequences of width D with inner width E.
+#[derive(Clone, Debug)]
+pub struct MambaBlock {
+    norm: Option<RmsNorm>,
+    in_proj: Linear,
+    conv: ConvP,
+    ssm: SelectiveSsm,
+    out_proj: Linear,
+    residual: bool,
+    d: usize,
+    e: usize,
+}
+
+/// Planned activations of one [`MambaBlock`] for a batch (B, L).
+pub struct MambaActs<B: Backend> {
+    v: Option<(B::Buf, B::Buf)>,
+    xz: B::Buf,
+    xin: B::Buf,
+    z: B::Buf,
+    conv: B::Buf,
+    xc: B::Buf,
+    xdbl: B::Buf,
+    dl: B::Buf,
+    bm: B::Buf,
+    cm: B::Buf,
+    dt_pre: B::Buf,
+    delta: B::Buf,
+    a: B::Buf,
+    ys: Option<B::Buf>,
+    y: B::Buf,
+    sz: B::Buf,
+    gated: B::Buf,
+    /// final SSM states (B, E, N)
+    pub h_last: B::Buf,
+    /// block output (B, L, D)
+    pub out: B::Buf,
+}
+
+/// Activation-gradient scratch of a [`MambaBlock`], shared by all blocks of a model (the
+/// backward runs one block at a time).
+pub struct MambaGrads<B: Backend> {
+    dv: Option<B::Buf>,
+    dxz: B::Buf,
+    dxin: B::Buf,
+    dz: B::Buf,
+    dconv: B::Buf,
+    dxc: B::Buf,
+    dy: B::Buf,
+    dsz: B::Buf,
+    dgated: B::Buf,
+    dys: Option<B::Buf>,
+    ddelta: B::Buf,
+    da: B::Buf,
+    dbm: B::Buf,
+    dcm: B::Buf,
+    ddt_pre: B::Buf,
+    ddl: B::Buf,
+    dxdbl: B::Buf,
+}
+
+impl MambaBlock {
+    /// 1b's block `mamba_layers.i` (QuantumSSM.py): d_conv 4, dt_rank E/16, A_log (N) shared.
+    pub fn quantum_ssm(lay: &mut ParamLayout, prefix: &str, d: usize, e: usize, n: usize) -> Self {
+        let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
+        let conv = causal_conv(lay, &format!("{prefix}.conv1d"), e, 4);
+        let r = e / 16;
+        let a_log = lay.add(format!("{prefix}.ssm.A_log"), &[n], Init::ALog);
+        let dsk = lay.add(format!("{prefix}.ssm.D"), &[e], Init::Const(1.0));
+        let x_proj = Linear::new(lay, &format!("{prefix}.ssm.x_proj"), e, r + 2 * n, false);
+        let dtp = dt_proj(lay, &format!("{prefix}.ssm.dt_proj"), r, e, 0.0);
+        let op = Linear::new(lay, &format!("{prefix}.ssm.out_proj"), e, e, false);
+        let ssm = SelectiveSsm {
+            x_proj,
+            dt_proj: dtp,
+            a_log,
+            d: dsk,
+            out_proj: Some(op),
+            dims: ScanP {
+                e,
+                n,
+                a_row_stride: 0,
+                dt_on_b: true,
+            },
+            r,
+            a_len: n,
+        };
+        let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
+        lay.add_unused(format!("{prefix}.norm.weight"), &[d], Init::Const(1.0));
+        lay.add_unused(format!("{prefix}.norm.bias"), &[d], Init::Const(0.0));
+        Self {
+            norm: None,
+            in_proj,
+            conv,
+            ssm,
+            out_proj,
+            residual: false,
+            d,
+            e,
+        }
+    }
+
+    /// 3b's block `layers.i` (TrueClassicalMamba.py): RMSNorm pre-norm, d_conv 4,
+    /// dt_rank ⌈D/16⌉, A_log (E, N), residual inside.
+    pub fn true_classical(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        d: usize,
+        e: usize,
+        n: usize,
+    ) -> Self {
+        let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
+        let r = dt_rank_ceil(d);
+        let x_proj = Linear::new(lay, &format!("{prefix}.x_proj"), e, r + 2 * n, false);
+        let a_log = lay.add(format!("{prefix}.ssm.A_log"), &[e, n], Init::ALog);
+        let dsk = lay.add(format!("{prefix}.ssm.D"), &[e], Init::Const(1.0));
+        let dtp = dt_proj(lay, &format!("{prefix}.ssm.dt_proj"), r, e, 1e-4);
+        let ssm = SelectiveSsm {
+            x_proj,
+            dt_proj: dtp,
+            a_log,
+            d: dsk,
+            out_proj: None,
+            dims: ScanP {
+                e,
+                n,
+                a_row_stride: n,
+                dt_on_b: true,
+            },
+            r,
+            a_len: e * n,
+        };
+        let conv = causal_conv(lay, &format!("{prefix}.conv1d"), e, 4);
+        let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
+        let norm = RmsNorm::new(lay, &format!("{prefix}.norm"), d);
+        Self {
+            norm: Some(norm),
+            in_proj,
+            conv,
+            ssm,
+            out_proj,
+            residual: true,
+            d,
+            e,
+        }
+    }
+
+    /// Allocates the activations of a batch (b, l).
+    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaActs<B> {
+        let (d, e, n, r) = (self.d, self.e, self.ssm.dims.n, self.ssm.r);
+        let s = |w: usize| be.alloc(&[b, l, w]);
+        MambaActs {
+            v: self.norm.as_ref().map(|_| (s(d), be.alloc(&[b, l]))),
+            xz: s(2 * e),
+            xin: s(e),
+            z: s(e),
+            conv: s(e),
+            xc: s(e),
+            xdbl: s(r + 2 * n),
+            dl: s(r),
+            bm: s(n),
+            cm: s(n),
+            dt_pre: s(e),
+            delta: s(e),
+            a: be.alloc(&[self.ssm.a_len]),
+            ys: self.ssm.out_proj.as_ref().map(|_| s(e)),
+            y: s(e),
+            sz: s(e),
+            gated: s(e),
+            h_last: be.alloc(&[b, e, n]),
+            out: s(d),
+        }
+    }
+
+    /// Allocates the backward scratch of a batch (b, l).
+    pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaGrads<B> {
+        let (d, e, n, r) = (self.d, self.e, self.ssm.dims.n, self.ssm.r);
+        let s = |w: usize| be.alloc(&[b, l, w]);
+        MambaGrads {
+            dv: self.norm.as_ref().map(|_| s(d)),
+            dxz: s(2 * e),
+            dxin: s(e),
+            dz: s(e),
+            dconv: s(e),
+            dxc: s(e),
+            dy: s(e),
+            dsz: s(e),
+            dgated: s(e),
+            dys: self.ssm.out_proj.as_ref().map(|_| s(e)),
+            ddelta: s(e),
+            da: be.alloc(&[self.ssm.a_len]),
+            dbm: s(n),
+            dcm: s(n),
+            ddt_pre: s(e),
+            ddl: s(r),
+            dxdbl: s(r + 2 * n),
+        }
+    }
+
+    /// u (B, L, D) → `a.out` (B, L, D), SSM from `h0` (B, E, N) (zeros if `None`); the final
+    /// states land in `a.h_last`.
+    pub fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        u: &B::Buf,
+        h0: Option<&B::Buf>,
+        a: &mut MambaActs<B>,
+    ) {
+        let v = match (&self.norm, &mut a.v) {
+            (Some(norm), Some((v, rstd))) => {
+                norm.forward(be, p, u, v, rstd);
+                &*v
+            }
+            _ => u,
+        };
+        self.in_proj.forward(be, p, v, &mut a.xz);
+        be.split_cols(&a.xz, &mut [&mut a.xin, &mut a.z]);
+        be.conv1d(&mut a.conv, &a.xin, p, &self.conv);
+        be.act(Act::Silu, &mut a.xc, &a.conv);
+        // SSM
+        let s = &self.ssm;
+        s.x_proj.forward(be, p, &a.xc, &mut a.xdbl);
+        be.split_cols(&a.xdbl, &mut [&mut a.dl, &mut a.bm, &mut a.cm]);
+        s.dt_proj.forward(be, p, &a.dl, &mut a.dt_pre);
+        be.act(Act::Softplus, &mut a.delta, &a.dt_pre);
+        be.neg_exp(&mut a.a, p, s.a_log.clone());
+        let inputs = ScanInputs {
+            x: &a.xc,
+            delta: &a.delta,
+            a: &a.a,
+            bm: &a.bm,
+            cm: &a.cm,
+            h0,
+        };
+        match (&s.out_proj, &mut a.ys) {
+            (Some(op), Some(ys)) => {
+                be.scan(ys, Some(&mut a.h_last), inputs, p, s.d.clone(), s.dims);
+                op.forward(be, p, ys, &mut a.y);
+            }
+            _ => be.scan(&mut a.y, Some(&mut a.h_last), inputs, p, s.d.clone(), s.dims),
+        }
+        be.act(Act::Silu, &mut a.sz, &a.z);
+        be.mul(&mut a.gated, &a.y, &a.sz);
+        self.out_proj.forward(be, p, &a.gated, &mut a.out);
+        if self.residual {
+            be.add_assign(&mut a.out, u);
+        }
+    }
+
+    /// Backward of [`Self::forward`] (same u, h0): accumulates parameter gradients into `g`,
+    /// du (B, L, D) and, if given, dh0 (B, E, N); `dh_last` is the upstream gradient of the
+    /// final states.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        u: &B::Buf,
+        h0: Option<&B::Buf>,
+        a: &MambaActs<B>,
+        dout: &B::Buf,
+        dh_last: Option<&B::Buf>,
+        du: &mut B::Buf,
+        dh0: Option<&mut B::Buf>,
+        k: &mut MambaGrads<B>,
+    ) {
+        if self.residual {
+            be.add_assign(du, dout);
+        }
+        be.fill(&mut k.dgated, 0.0);
+        self.out_proj
+            .backward(be, p, g, &a.gated, dout, Some(&mut k.dgated));
+        be.fill(&mut k.dy, 0.0);
+        be.mul_acc(&mut k.dy, &k.dgated, &a.sz);
+        be.fill(&mut k.dsz, 0.0);
+        be.mul_acc(&mut k.dsz, &k.dgated, &a.y);
+        be.fill(&mut k.dz, 0.0);
+        be.act_bwd(Act::Silu, &mut k.dz, &k.dsz, &a.z);
+        // SSM
+        let s = &self.ssm;
+        let dys = match (&s.out_proj, &mut k.dys, &a.ys) {
+            (Some(op), Some(dys), Some(ys)) => {
+                be.fill(dys, 0.0);
+                op.backward(be, p, g, ys, &k.dy, Some(dys));
+                &*dys
+            }
+            _ => &k.dy,
+        };
+        for buf in [
+            &mut k.dxc,
+            &mut k.ddelta,
+            &mut k.da,
+            &mut k.dbm,
+            &mut k.dcm,
+            &mut k.ddt_pre,
+            &mut k.ddl,
+            &mut k.dconv,
+            &mut k.dxin,
+        ] {
+            be.fill(buf, 0.0);
+        }
+        let inputs = ScanInputs {
+            x: &a.xc,
+            delta: &a.delta,
+            a: &a.a,
+            bm: &a.bm,
+            cm: &a.cm,
+            h0,
+        };
+        let grads = ScanGradBufs {
+            dx: &mut k.dxc,
+            ddelta: &mut k.ddelta,
+            da: &mut k.da,
+            dbm: &mut k.dbm,
+            dcm: &mut k.dcm,
+            dh0,
+        };
+        be.scan_bwd(grads, g, dys, dh_last, inputs, p, s.d.clone(), s.dims);
+        be.neg_exp_bwd(g, s.a_log.clone(), &k.da, &a.a);
+        be.act_bwd(Act::Softplus, &mut k.ddt_pre, &k.ddelta, &a.dt_pre);
+        s.dt_proj
+            .backward(be, p, g, &a.dl, &k.ddt_pre, Some(&mut k.ddl));
+        be.concat_cols(&mut k.dxdbl, &[&k.ddl, &k.dbm, &k.dcm]);
+        s.x_proj
+            .backward(be, p, g, &a.xc, &k.dxdbl, Some(&mut k.dxc));
+        // conv, in_proj, norm
+        be.act_bwd(Act::Silu, &mut k.dconv, &k.dxc, &a.conv);
+        be.conv1d_bwd(&mut k.dxin, g, &k.dconv, &a.xin, p, &self.conv);
+        be.concat_cols(&mut k.dxz, &[&k.dxin, &k.dz]);
+        match (&self.norm, &a.v, &mut k.dv) {
+            (Some(norm), Some((v, rstd)), Some(dv)) => {
+                be.fill(dv, 0.0);
+                self.in_proj.backward(be, p, g, v, &k.dxz, Some(dv));
+                norm.backward(be, p, g, u, rstd, dv, du);
+            }
+            _ => self.in_proj.backward(be, p, g, u, &k.dxz, Some(du)),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Blocks written once, batched and generic over the compute backend
+//! ([`qssm_kernels::backend::Backend`]): every block registers its tensors in the model's
+//! [`crate::params::ParamLayout`] (reference `state_dict` names), plans its activation
+//! buffers for one (B, T) with `plan`, and runs `forward` / `backward` as backend ops on
+//! (B, L, D) token-major buffers. The models of [`super::zoo`] that are ported to this
+//! design compose these blocks; the per-sample [`super::blocks`] serve the models not ported
+//! yet and are retired model by model.
+pub mod linear;
+pub mod mamba;
+pub mod net;
+pub mod norm;
+
+pub use linear::Linear;
+pub use mamba::{MambaActs, MambaBlock, MambaGrads};
+pub use net::{Batched, Io, Net, StepTargets};
+pub use norm::RmsNorm;
