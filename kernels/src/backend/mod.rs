@@ -238,12 +238,14 @@ pub trait Backend: Sync {
     // ---- sequence mixing ---------------------------------------------------------------------
     /// Batched selective scan from h0 (B, E, N) (zeros if `None`): y (B, L, E) from x, Δ
     /// (B, L, E), B, C (B, L, N), A (N or E·N), D = p[d]. `h_last` (B, E, N) receives the
-    /// final states if given. States are not stored: the backward recomputes them per sample.
+    /// final states if given. `states` (B, L+1, E, N), if given, receives every state for
+    /// the backward (memory for speed); without it the backward recomputes them per sample.
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
         y: &mut Self::Buf,
         h_last: Option<&mut Self::Buf>,
+        states: Option<&mut Self::Buf>,
         sx: ScanInputs<'_, Self>,
         p: &Self::Params,
         d: Range<usize>,
@@ -251,7 +253,7 @@ pub trait Backend: Sync {
     );
     /// Backward of [`Self::scan`] with the same inputs: accumulates dx, dΔ, dA, dB, dC,
     /// g[d], and dh0 (B, E, N) if given; `dh_last` (B, E, N) is the upstream gradient of the
-    /// final states.
+    /// final states; `states` are the forward's, if it stored them (else recomputed).
     #[allow(clippy::too_many_arguments)]
     fn scan_bwd(
         &self,
@@ -259,6 +261,7 @@ pub trait Backend: Sync {
         g: &mut Self::Params,
         dy: &Self::Buf,
         dh_last: Option<&Self::Buf>,
+        states: Option<&Self::Buf>,
         sx: ScanInputs<'_, Self>,
         p: &Self::Params,
         d: Range<usize>,

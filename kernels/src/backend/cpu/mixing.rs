@@ -3,7 +3,7 @@
 use super::CpuBuf;
 use crate::backend::{ScanGradBufs, ScanInputs, ScanP};
 use crate::ops::attention::{attention_backward, attention_forward};
-use crate::ops::scan::{scan_backward, scan_forward, ScanDims, ScanGrads};
+use crate::ops::scan::{scan_backward, scan_forward, scan_forward_final, ScanDims, ScanGrads};
 use core::cell::RefCell;
 use rayon::prelude::*;
 
@@ -50,6 +50,7 @@ fn sample(x: &CpuBuf, b: usize, i: usize) -> &[f32] {
 pub(super) fn scan(
     y: &mut CpuBuf,
     h_last: Option<&mut CpuBuf>,
+    states: Option<&mut CpuBuf>,
     sx: &ScanInputs<'_, super::Cpu>,
     d: &[f32],
     p: ScanP,
@@ -64,11 +65,40 @@ pub(super) fn scan(
     };
     let want_last = !hl.is_empty();
     let y = y.as_mut_slice();
+    if let Some(states) = states {
+        // every state kept for the backward
+        let per = (l + 1) * en;
+        assert_eq!(states.as_slice().len(), b * per, "scan: states shape");
+        y.par_chunks_mut(l * e)
+            .zip(states.as_mut_slice().par_chunks_mut(per))
+            .enumerate()
+            .for_each(|(i, (yb, hs))| {
+                scan_forward(
+                    yb,
+                    hs,
+                    sample(sx.x, b, i),
+                    sample(sx.delta, b, i),
+                    a,
+                    sample(sx.bm, b, i),
+                    sample(sx.cm, b, i),
+                    d,
+                    sx.h0.map(|h| sample(h, b, i)),
+                    dims,
+                );
+            });
+        if want_last {
+            for (hb, hs) in hl.chunks_mut(en).zip(states.as_slice().chunks(per)) {
+                hb.copy_from_slice(&hs[l * en..]);
+            }
+        }
+        return;
+    }
     let run = |i: usize, yb: &mut [f32], hb: Option<&mut [f32]>| {
-        with_states((l + 1) * en, |hs| {
-            scan_forward(
+        with_states(2 * en, |ring| {
+            scan_forward_final(
                 yb,
-                hs,
+                hb,
+                ring,
                 sample(sx.x, b, i),
                 sample(sx.delta, b, i),
                 a,
@@ -78,9 +108,6 @@ pub(super) fn scan(
                 sx.h0.map(|h| sample(h, b, i)),
                 dims,
             );
-            if let Some(hb) = hb {
-                hb.copy_from_slice(&hs[l * en..]);
-            }
         });
     };
     if want_last {
@@ -100,6 +127,7 @@ pub(super) fn scan_bwd(
     gd: &mut [f32],
     dy: &CpuBuf,
     dh_last: Option<&CpuBuf>,
+    states: Option<&CpuBuf>,
     sx: &ScanInputs<'_, super::Cpu>,
     d: &[f32],
     p: ScanP,
@@ -143,9 +171,7 @@ pub(super) fn scan_bwd(
             let (x, delta) = (sample(sx.x, b, i), sample(sx.delta, b, i));
             let (bm, cm) = (sample(sx.bm, b, i), sample(sx.cm, b, i));
             let h0 = sx.h0.map(|h| sample(h, b, i));
-            with_states((l + 1) * en + l * e, |buf| {
-                let (hs, y) = buf.split_at_mut((l + 1) * en);
-                scan_forward(y, hs, x, delta, a, bm, cm, d, h0, dims);
+            let mut backward = move |hs: &[f32]| {
                 let g = ScanGrads {
                     dx: dxb,
                     ddelta: ddb,
@@ -168,7 +194,16 @@ pub(super) fn scan_bwd(
                     d,
                     dims,
                 );
-            });
+            };
+            match states {
+                Some(st) => backward(sample(st, b, i)),
+                None => with_states((l + 1) * en + l * e, |buf| {
+                    // recompute this sample's states
+                    let (hs, y) = buf.split_at_mut((l + 1) * en);
+                    scan_forward(y, hs, x, delta, a, bm, cm, d, h0, dims);
+                    backward(hs);
+                }),
+            }
         });
     for part in partials.chunks_exact(per) {
         let (pa, pd) = part.split_at(na);

@@ -482,12 +482,13 @@ impl Backend for Cpu {
         &self,
         y: &mut CpuBuf,
         h_last: Option<&mut CpuBuf>,
+        states: Option<&mut CpuBuf>,
         sx: ScanInputs<'_, Self>,
         p: &[f32],
         d: Range<usize>,
         dims: ScanP,
     ) {
-        mixing::scan(y, h_last, &sx, &p[d], dims);
+        mixing::scan(y, h_last, states, &sx, &p[d], dims);
     }
     fn scan_bwd(
         &self,
@@ -495,12 +496,13 @@ impl Backend for Cpu {
         g: &mut [f32],
         dy: &CpuBuf,
         dh_last: Option<&CpuBuf>,
+        states: Option<&CpuBuf>,
         sx: ScanInputs<'_, Self>,
         p: &[f32],
         d: Range<usize>,
         dims: ScanP,
     ) {
-        mixing::scan_bwd(grads, &mut g[d.clone()], dy, dh_last, &sx, &p[d], dims);
+        mixing::scan_bwd(grads, &mut g[d.clone()], dy, dh_last, states, &sx, &p[d], dims);
     }
     fn attention(
         &self,

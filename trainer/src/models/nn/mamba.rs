@@ -89,6 +89,8 @@ pub struct MambaActs<B: Backend> {
     y: B::Buf,
     sz: B::Buf,
     gated: B::Buf,
+    /// every SSM state (B, L+1, E, N), kept for the backward
+    hs: B::Buf,
     /// final SSM states (B, E, N)
     pub h_last: B::Buf,
     /// block output (B, L, D)
@@ -225,6 +227,7 @@ impl MambaBlock {
             y: s(e),
             sz: s(e),
             gated: s(e),
+            hs: be.alloc(&[b, l + 1, e, n]),
             h_last: be.alloc(&[b, e, n]),
             out: s(d),
         }
@@ -293,10 +296,14 @@ impl MambaBlock {
         };
         match (&s.out_proj, &mut a.ys) {
             (Some(op), Some(ys)) => {
-                be.scan(ys, Some(&mut a.h_last), inputs, p, s.d.clone(), s.dims);
+                let (hl, hs) = (Some(&mut a.h_last), Some(&mut a.hs));
+                be.scan(ys, hl, hs, inputs, p, s.d.clone(), s.dims);
                 op.forward(be, p, ys, &mut a.y);
             }
-            _ => be.scan(&mut a.y, Some(&mut a.h_last), inputs, p, s.d.clone(), s.dims),
+            _ => {
+                let (hl, hs) = (Some(&mut a.h_last), Some(&mut a.hs));
+                be.scan(&mut a.y, hl, hs, inputs, p, s.d.clone(), s.dims)
+            }
         }
         be.act(Act::Silu, &mut a.sz, &a.z);
         be.mul(&mut a.gated, &a.y, &a.sz);
@@ -375,7 +382,8 @@ impl MambaBlock {
             dcm: &mut k.dcm,
             dh0,
         };
-        be.scan_bwd(grads, g, dys, dh_last, inputs, p, s.d.clone(), s.dims);
+        let hs = Some(&a.hs);
+        be.scan_bwd(grads, g, dys, dh_last, hs, inputs, p, s.d.clone(), s.dims);
         be.neg_exp_bwd(g, s.a_log.clone(), &k.da, &a.a);
         be.act_bwd(Act::Softplus, &mut k.ddt_pre, &k.ddelta, &a.dt_pre);
         s.dt_proj
