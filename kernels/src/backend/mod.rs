@@ -238,8 +238,9 @@ pub trait Backend: Sync {
     // ---- sequence mixing ---------------------------------------------------------------------
     /// Batched selective scan from h0 (B, E, N) (zeros if `None`): y (B, L, E) from x, Δ
     /// (B, L, E), B, C (B, L, N), A (N or E·N), D = p[d]. `h_last` (B, E, N) receives the
-    /// final states if given. `states` (B, L+1, E, N), if given, receives every state for
-    /// the backward (memory for speed); without it the backward recomputes them per sample.
+    /// final states if given. `states`, a buffer of (B, L+1, E, N) elements, if given,
+    /// receives every state for the backward (memory for speed; its layout is the
+    /// backend's); without it the backward recomputes them per sample.
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,

@@ -8,6 +8,7 @@ pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod scan;
+pub mod scan_channels;
 
 mod fastmath;
 

@@ -94,63 +94,7 @@ fn fwd_dispatch(p: Fwd<'_>) {
     fwd_kernel(p);
 }
 
-/// Forward scan that keeps no state history: y (L, E) and the final state `h_last` (E, N)
-/// only, with `ring` (2·E·N) as working storage. Same arithmetic as [`scan_forward`], so
-/// `y` and `h_last` are bit-identical to its `y` and `hs[L]`; much less memory traffic
-/// (the states of one sample stay in cache). For training with recomputation: the backward
-/// reruns [`scan_forward`] sample by sample.
-///
-/// # Panics
-/// If a slice is shorter than its shape.
-#[allow(clippy::too_many_arguments)]
-pub fn scan_forward_final(
-    y: &mut [f32],
-    h_last: Option<&mut [f32]>,
-    ring: &mut [f32],
-    x: &[f32],
-    delta: &[f32],
-    a: &[f32],
-    bm: &[f32],
-    cm: &[f32],
-    d: &[f32],
-    h0: Option<&[f32]>,
-    dims: ScanDims,
-) {
-    let ScanDims { l, e, n, .. } = dims;
-    let en = e * n;
-    check_dims(&dims, x, delta, a, bm, cm, d);
-    assert!(y.len() >= l * e, "scan_forward_final: y too short");
-    assert!(ring.len() >= 2 * en, "scan_forward_final: ring too short");
-    match h0 {
-        Some(h0) => ring[..en].copy_from_slice(&h0[..en]),
-        None => ring[..en].fill(0.0),
-    }
-    if n == 0 {
-        for i in 0..l * e {
-            y[i] = d[i % e] * x[i];
-        }
-        return;
-    }
-    fwd_dispatch(Fwd {
-        y,
-        hs: &mut ring[..2 * en],
-        x,
-        delta,
-        a,
-        bm,
-        cm,
-        d,
-        dims,
-    });
-    if let Some(h) = h_last {
-        // state t lives in slot t % 2
-        h[..en].copy_from_slice(&ring[(l % 2) * en..(l % 2 + 1) * en]);
-    }
-}
-
 /// Operands of the forward kernel (lengths already checked, `hs[0]` already set, N ≥ 1).
-/// `hs` holds every state ((L+1)·E·N) or, when it is exactly 2·E·N long and L > 1, a ring of
-/// two (state t in slot t % 2).
 struct Fwd<'a> {
     y: &'a mut [f32],
     hs: &'a mut [f32],
@@ -200,19 +144,10 @@ fn fwd_kernel(p: Fwd<'_>) {
         dt_on_b,
     } = dims;
     let en = e * n;
-    let ring = hs.len() == 2 * en && l > 1;
     for t in 0..l {
-        let (prev, next): (&[f32], &mut [f32]) = if ring {
-            let (s0, s1) = hs.split_at_mut(en);
-            if t % 2 == 0 {
-                (s0, s1)
-            } else {
-                (s1, s0)
-            }
-        } else {
-            let (done, rest) = hs.split_at_mut((t + 1) * en);
-            (&done[t * en..], &mut rest[..en])
-        };
+        let (done, rest) = hs.split_at_mut((t + 1) * en);
+        let prev = &done[t * en..];
+        let next = &mut rest[..en];
         let bt = &bm[t * n..][..n];
         let ct = &cm[t * n..][..n];
         for ei in 0..e {
@@ -804,40 +739,6 @@ mod tests {
             cm: grid_uniform(rng, l * n, -1.0, 1.0),
             d: grid_uniform(rng, e, 0.5, 1.5),
             h0: grid_uniform(rng, e * n, -1.0, 1.0),
-        }
-    }
-
-    /// The state-free forward gives bit-identical outputs and final state, for every length
-    /// parity (the final state's ring slot) and both A layouts.
-    #[test]
-    fn forward_final_equals_full_forward() {
-        let mut r = rng(17);
-        for (l, per_channel) in [(0, true), (1, false), (2, true), (7, false), (8, true)] {
-            let c = case(&mut r, l, 5, 4, per_channel, true);
-            let en = 20;
-            let mut y = vec![0.0f32; l * 5];
-            let mut hs = vec![0.0f32; (l + 1) * en];
-            scan_forward(
-                &mut y, &mut hs, &c.x, &c.delta, &c.a, &c.bm, &c.cm, &c.d, Some(&c.h0), c.dims,
-            );
-            let mut y2 = vec![0.0f32; l * 5];
-            let mut last = vec![0.0f32; en];
-            let mut ring = vec![0.0f32; 2 * en];
-            scan_forward_final(
-                &mut y2,
-                Some(&mut last),
-                &mut ring,
-                &c.x,
-                &c.delta,
-                &c.a,
-                &c.bm,
-                &c.cm,
-                &c.d,
-                Some(&c.h0),
-                c.dims,
-            );
-            assert_eq!(y, y2, "L = {l}");
-            assert_eq!(&hs[l * en..], &last[..], "L = {l}");
         }
     }
 

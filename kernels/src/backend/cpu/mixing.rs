@@ -3,19 +3,25 @@
 use super::CpuBuf;
 use crate::backend::{ScanGradBufs, ScanInputs, ScanP};
 use crate::ops::attention::{attention_backward, attention_forward};
-use crate::ops::scan::{scan_backward, scan_forward, scan_forward_final, ScanDims, ScanGrads};
+use crate::ops::scan::ScanDims;
+use crate::ops::scan_channels as sc;
 use core::cell::RefCell;
 use rayon::prelude::*;
 
 std::thread_local! {
-    /// One (L+1, E, N) state buffer (and an (L, E) output for the backward's recomputation)
-    /// per worker thread, grown once: the scan keeps no states between forward and backward
-    /// (the backward recomputes them sample by sample).
+    /// Per worker thread, grown once: the states of one sample when the backward recomputes
+    /// them, or the ring of two states of an inference forward.
     static STATES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Per worker thread, grown once: the backward's dh and channel accumulators.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-fn with_states<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    STATES.with(|s| {
+fn with_buf<R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    key.with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < len {
             s.resize(len, 0.0);
@@ -47,6 +53,18 @@ fn sample(x: &CpuBuf, b: usize, i: usize) -> &[f32] {
     &x.as_slice()[i * per..(i + 1) * per]
 }
 
+/// A in the kernels' (N, E) layout.
+fn a_transposed(a: &CpuBuf, dims: ScanDims) -> Vec<f32> {
+    let mut at = vec![0.0f32; dims.n * dims.e];
+    sc::transpose_a(&mut at, a.as_slice(), dims);
+    at
+}
+
+/// The states buffer of a batch: (B, L+1, N, E) in the kernels' channel-minor layout.
+pub(super) fn states_len(dims: ScanDims) -> usize {
+    (dims.l + 1) * dims.n * dims.e
+}
+
 pub(super) fn scan(
     y: &mut CpuBuf,
     h_last: Option<&mut CpuBuf>,
@@ -57,68 +75,51 @@ pub(super) fn scan(
 ) {
     let (b, dims) = dims_of(sx, p);
     let (l, e, en) = (dims.l, dims.e, dims.e * dims.n);
-    let a = sx.a.as_slice();
-    let mut dummy = Vec::new();
+    let at = a_transposed(sx.a, dims);
+    let mut no_last = Vec::new();
     let hl: &mut [f32] = match h_last {
         Some(h) => h.as_mut_slice(),
-        None => &mut dummy,
+        None => &mut no_last,
     };
-    let want_last = !hl.is_empty();
-    let y = y.as_mut_slice();
-    if let Some(states) = states {
-        // every state kept for the backward
-        let per = (l + 1) * en;
-        assert_eq!(states.as_slice().len(), b * per, "scan: states shape");
-        y.par_chunks_mut(l * e)
-            .zip(states.as_mut_slice().par_chunks_mut(per))
-            .enumerate()
-            .for_each(|(i, (yb, hs))| {
-                scan_forward(
-                    yb,
-                    hs,
-                    sample(sx.x, b, i),
-                    sample(sx.delta, b, i),
-                    a,
-                    sample(sx.bm, b, i),
-                    sample(sx.cm, b, i),
-                    d,
-                    sx.h0.map(|h| sample(h, b, i)),
-                    dims,
-                );
-            });
-        if want_last {
-            for (hb, hs) in hl.chunks_mut(en).zip(states.as_slice().chunks(per)) {
-                hb.copy_from_slice(&hs[l * en..]);
-            }
-        }
-        return;
-    }
-    let run = |i: usize, yb: &mut [f32], hb: Option<&mut [f32]>| {
-        with_states(2 * en, |ring| {
-            scan_forward_final(
-                yb,
-                hb,
-                ring,
-                sample(sx.x, b, i),
-                sample(sx.delta, b, i),
-                a,
-                sample(sx.bm, b, i),
-                sample(sx.cm, b, i),
-                d,
-                sx.h0.map(|h| sample(h, b, i)),
-                dims,
-            );
-        });
-    };
-    if want_last {
-        y.par_chunks_mut(l * e)
-            .zip(hl.par_chunks_mut(en))
-            .enumerate()
-            .for_each(|(i, (yb, hb))| run(i, yb, Some(hb)));
+    let mut hl_chunks: Vec<Option<&mut [f32]>> = if hl.is_empty() {
+        (0..b).map(|_| None).collect()
     } else {
-        y.par_chunks_mut(l * e)
+        hl.chunks_mut(en).map(Some).collect()
+    };
+    let run = |i: usize, yb: &mut [f32], hs: &mut [f32], hb: &mut Option<&mut [f32]>| {
+        sc::forward(
+            yb,
+            hs,
+            sample(sx.x, b, i),
+            sample(sx.delta, b, i),
+            &at,
+            sample(sx.bm, b, i),
+            sample(sx.cm, b, i),
+            d,
+            sx.h0.map(|h| sample(h, b, i)),
+            dims,
+        );
+        if let Some(hb) = hb {
+            sc::final_state(hb, hs, dims);
+        }
+    };
+    match states {
+        Some(states) => {
+            let per = states_len(dims);
+            assert!(states.as_slice().len() >= b * per, "scan: states buffer");
+            y.as_mut_slice()
+                .par_chunks_mut(l * e)
+                .zip(states.as_mut_slice().par_chunks_mut(per))
+                .zip(hl_chunks.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, ((yb, hs), hb))| run(i, yb, hs, hb));
+        }
+        None => y
+            .as_mut_slice()
+            .par_chunks_mut(l * e)
+            .zip(hl_chunks.par_iter_mut())
             .enumerate()
-            .for_each(|(i, yb)| run(i, yb, None));
+            .for_each(|(i, (yb, hb))| with_buf(&STATES, 2 * en, |ring| run(i, yb, ring, hb))),
     }
 }
 
@@ -134,10 +135,10 @@ pub(super) fn scan_bwd(
 ) {
     let (b, dims) = dims_of(sx, p);
     let (l, e, n, en) = (dims.l, dims.e, dims.n, dims.e * dims.n);
-    let a = sx.a.as_slice();
-    let na = a.len();
-    // per-sample partials of the shared gradients dA and dD, reduced in sample order
-    let per = na + e;
+    let at = a_transposed(sx.a, dims);
+    // per-sample partials of the shared gradients dA (in the (N, E) layout) and dD, reduced
+    // in sample order
+    let per = en + e;
     let mut partials = vec![0.0f32; b * per];
     let ScanGradBufs {
         dx,
@@ -152,12 +153,12 @@ pub(super) fn scan_bwd(
         Some(h) => h.as_mut_slice(),
         None => &mut no_dh0,
     };
-    let want_dh0 = !dh0s.is_empty();
-    let mut dh0_chunks: Vec<Option<&mut [f32]>> = if want_dh0 {
-        dh0s.chunks_mut(en).map(Some).collect()
-    } else {
+    let mut dh0_chunks: Vec<Option<&mut [f32]>> = if dh0s.is_empty() {
         (0..b).map(|_| None).collect()
+    } else {
+        dh0s.chunks_mut(en).map(Some).collect()
     };
+    let scratch_len = sc::backward_scratch_len(dims);
     dx.as_mut_slice()
         .par_chunks_mut(l * e)
         .zip(ddelta.as_mut_slice().par_chunks_mut(l * e))
@@ -167,50 +168,56 @@ pub(super) fn scan_bwd(
         .zip(dh0_chunks.par_iter_mut())
         .enumerate()
         .for_each(|(i, (((((dxb, ddb), dbb), dcb), part), dh0b))| {
-            let (pa, pd) = part.split_at_mut(na);
+            let (pa, pd) = part.split_at_mut(en);
             let (x, delta) = (sample(sx.x, b, i), sample(sx.delta, b, i));
             let (bm, cm) = (sample(sx.bm, b, i), sample(sx.cm, b, i));
             let h0 = sx.h0.map(|h| sample(h, b, i));
+            let at = &at;
             let mut backward = move |hs: &[f32]| {
-                let g = ScanGrads {
+                let g = sc::Grads {
                     dx: dxb,
                     ddelta: ddb,
-                    da: pa,
+                    dat: pa,
                     dbm: dbb,
                     dcm: dcb,
                     dd: pd,
                     dh0: dh0b.as_deref_mut(),
                 };
-                scan_backward(
-                    g,
-                    sample(dy, b, i),
-                    dh_last.map(|h| sample(h, b, i)),
-                    hs,
-                    x,
-                    delta,
-                    a,
-                    bm,
-                    cm,
-                    d,
-                    dims,
-                );
+                with_buf(&SCRATCH, scratch_len, |scratch| {
+                    sc::backward(
+                        g,
+                        scratch,
+                        sample(dy, b, i),
+                        dh_last.map(|h| sample(h, b, i)),
+                        hs,
+                        x,
+                        delta,
+                        at,
+                        bm,
+                        cm,
+                        d,
+                        dims,
+                    )
+                });
             };
             match states {
-                Some(st) => backward(sample(st, b, i)),
-                None => with_states((l + 1) * en + l * e, |buf| {
+                Some(st) => backward(&st.as_slice()[i * states_len(dims)..][..states_len(dims)]),
+                None => with_buf(&STATES, states_len(dims) + l * e, |buf| {
                     // recompute this sample's states
-                    let (hs, y) = buf.split_at_mut((l + 1) * en);
-                    scan_forward(y, hs, x, delta, a, bm, cm, d, h0, dims);
+                    let (hs, y) = buf.split_at_mut(states_len(dims));
+                    sc::forward(y, hs, x, delta, at, bm, cm, d, h0, dims);
                     backward(hs);
                 }),
             }
         });
+    let da = da.as_mut_slice();
     for part in partials.chunks_exact(per) {
-        let (pa, pd) = part.split_at(na);
-        da.as_mut_slice()
-            .iter_mut()
-            .zip(pa)
-            .for_each(|(x, v)| *x += v);
+        let (pa, pd) = part.split_at(en);
+        for ei in 0..e {
+            for nn in 0..n {
+                da[ei * dims.a_row_stride + nn] += pa[nn * e + ei];
+            }
+        }
         gd.iter_mut().zip(pd).for_each(|(x, v)| *x += v);
     }
 }

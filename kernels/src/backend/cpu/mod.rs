@@ -109,30 +109,48 @@ impl Backend for Cpu {
         dst.copy_from_slice(&x.data);
     }
     fn fill(&self, x: &mut CpuBuf, v: f32) {
-        x.data.fill(v);
+        x.data.par_chunks_mut(ELEMS).for_each(|c| c.fill(v));
     }
 
     fn copy(&self, y: &mut CpuBuf, x: &CpuBuf) {
         same_len("copy", y.data.len(), x.data.len());
-        y.data.copy_from_slice(&x.data);
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(x.data.par_chunks(ELEMS))
+            .for_each(|(a, b)| a.copy_from_slice(b));
     }
     fn add_assign(&self, y: &mut CpuBuf, x: &CpuBuf) {
         same_len("add_assign", y.data.len(), x.data.len());
-        y.data.iter_mut().zip(&x.data).for_each(|(a, b)| *a += b);
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(x.data.par_chunks(ELEMS))
+            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a += b));
     }
     fn mul(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
         same_len("mul", y.data.len(), a.data.len());
         same_len("mul", y.data.len(), b.data.len());
-        for ((o, x), z) in y.data.iter_mut().zip(&a.data).zip(&b.data) {
-            *o = x * z;
-        }
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(a.data.par_chunks(ELEMS))
+            .zip(b.data.par_chunks(ELEMS))
+            .for_each(|((o, x), z)| {
+                for ((o, x), z) in o.iter_mut().zip(x).zip(z) {
+                    *o = x * z;
+                }
+            });
     }
     fn mul_acc(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
         same_len("mul_acc", y.data.len(), a.data.len());
         same_len("mul_acc", y.data.len(), b.data.len());
-        for ((o, x), z) in y.data.iter_mut().zip(&a.data).zip(&b.data) {
-            *o += x * z;
-        }
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(a.data.par_chunks(ELEMS))
+            .zip(b.data.par_chunks(ELEMS))
+            .for_each(|((o, x), z)| {
+                for ((o, x), z) in o.iter_mut().zip(x).zip(z) {
+                    *o += x * z;
+                }
+            });
     }
     fn to_token_major(&self, y: &mut CpuBuf, x: &CpuBuf) {
         let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
@@ -152,9 +170,14 @@ impl Backend for Cpu {
         for part in parts.iter_mut() {
             let pw = part.last();
             same_len("split_cols rows", part.rows(), rows);
-            for (dst, src) in part.data.chunks_exact_mut(pw).zip(x.data.chunks_exact(w)) {
-                dst.copy_from_slice(&src[off..off + pw]);
-            }
+            part.data
+                .par_chunks_mut(ROW_BLOCK * pw)
+                .zip(x.data.par_chunks(ROW_BLOCK * w))
+                .for_each(|(d, s)| {
+                    for (dst, src) in d.chunks_exact_mut(pw).zip(s.chunks_exact(w)) {
+                        dst.copy_from_slice(&src[off..off + pw]);
+                    }
+                });
             off += pw;
         }
         same_len("split_cols widths", off, w);
@@ -166,9 +189,14 @@ impl Backend for Cpu {
         for part in parts {
             let pw = part.last();
             same_len("concat_cols rows", part.rows(), rows);
-            for (dst, src) in y.data.chunks_exact_mut(w).zip(part.data.chunks_exact(pw)) {
-                dst[off..off + pw].copy_from_slice(src);
-            }
+            y.data
+                .par_chunks_mut(ROW_BLOCK * w)
+                .zip(part.data.par_chunks(ROW_BLOCK * pw))
+                .for_each(|(d, s)| {
+                    for (dst, src) in d.chunks_exact_mut(w).zip(s.chunks_exact(pw)) {
+                        dst[off..off + pw].copy_from_slice(src);
+                    }
+                });
             off += pw;
         }
         same_len("concat_cols widths", off, w);
@@ -230,8 +258,8 @@ impl Backend for Cpu {
             Act::Tanh => a::tanh_forward,
         };
         y.data
-            .par_chunks_mut(1 << 14)
-            .zip(x.data.par_chunks(1 << 14))
+            .par_chunks_mut(ELEMS)
+            .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| f(yc, xc));
     }
     fn act_bwd(&self, act: Act, dx: &mut CpuBuf, dy: &CpuBuf, saved: &CpuBuf) {
@@ -245,9 +273,9 @@ impl Backend for Cpu {
             Act::Tanh => a::tanh_backward,
         };
         dx.data
-            .par_chunks_mut(1 << 14)
-            .zip(dy.data.par_chunks(1 << 14))
-            .zip(saved.data.par_chunks(1 << 14))
+            .par_chunks_mut(ELEMS)
+            .zip(dy.data.par_chunks(ELEMS))
+            .zip(saved.data.par_chunks(ELEMS))
             .for_each(|((g, d), s)| f(g, d, s));
     }
     fn neg_exp(&self, y: &mut CpuBuf, p: &[f32], range: Range<usize>) {
@@ -588,3 +616,5 @@ impl Backend for Cpu {
 
 /// Rows per parallel task of the row-wise ops (fixed: results never depend on threads).
 const ROW_BLOCK: usize = 256;
+/// Elements per parallel task of the element-wise ops.
+const ELEMS: usize = 1 << 14;

@@ -1,0 +1,696 @@
+//! The selective scan of [`super::scan`] (same recurrence, same gradients) with the state held
+//! **channel-minor**, (N, E) per time step, so every inner loop runs over the E channels:
+//! independent lanes, no reduction inside the recurrence, one SIMD vector per 8 or 16
+//! channels (the layout of Mamba's CUDA kernels, where a thread owns a channel). For the
+//! batched backends, which keep the states between forward and backward; the (E, N) kernels
+//! of [`super::scan`] stay the single-step oracle and the engine's streaming kernels.
+//!
+//! `h_t[n,e] = exp(Δ_t[e]·A[e,n])·h_{t−1}[n,e] + (Δ_t[e] if dt_on_b else 1)·B_t[n]·x_t[e]`,
+//! `y_t[e] = D[e]·x_t[e] + Σ_n C_t[n]·h_t[n,e]` (summed in n order).
+//!
+//! Shapes: x, Δ, y (L, E); B, C (L, N); A transposed to `at` (N, E) by [`transpose_a`];
+//! states (L+1, N, E); h0 / h_last / dh0 in the usual (E, N) layout.
+use super::fastmath::exp_f32;
+pub use super::scan::ScanDims;
+
+/// A (N) shared or (E, N) (`dims.a_row_stride` 0 or N) → `at` (N, E), the layout of the
+/// kernels here (for the shared case every row repeats A\[n\]).
+pub fn transpose_a(at: &mut [f32], a: &[f32], dims: ScanDims) {
+    let (e, n, ars) = (dims.e, dims.n, dims.a_row_stride);
+    for nn in 0..n {
+        for ei in 0..e {
+            at[nn * e + ei] = a[ei * ars + nn];
+        }
+    }
+}
+
+fn check(dims: &ScanDims, x: usize, delta: usize, at: usize, bm: usize, cm: usize) {
+    let ScanDims { l, e, n, .. } = *dims;
+    assert!(x >= l * e && delta >= l * e, "scan_channels: x/Δ too short");
+    assert!(at >= n * e, "scan_channels: A too short");
+    assert!(bm >= l * n && cm >= l * n, "scan_channels: B/C too short");
+}
+
+/// Forward over one sample: y (L, E) overwritten, every state written to `hs` (L+1, N, E)
+/// (`hs[0]` = h0 or zeros); the final state is `hs[L]`. With `hs` exactly 2·N·E long and
+/// L > 1 it is a ring of two states instead (state t in slot t % 2; see [`final_state`]):
+/// the same y, without the state history (inference).
+///
+/// # Panics
+/// If a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    y: &mut [f32],
+    hs: &mut [f32],
+    x: &[f32],
+    delta: &[f32],
+    at: &[f32],
+    bm: &[f32],
+    cm: &[f32],
+    d: &[f32],
+    h0: Option<&[f32]>,
+    dims: ScanDims,
+) {
+    let ScanDims { l, e, n, .. } = dims;
+    let ring = hs.len() == 2 * n * e && l > 1;
+    assert!(ring || hs.len() >= (l + 1) * n * e, "scan_channels: states too short");
+    check(&dims, x.len(), delta.len(), at.len(), bm.len(), cm.len());
+    assert!(y.len() >= l * e && d.len() >= e, "scan_channels: y/D too short");
+    let ne = n * e;
+    match h0 {
+        Some(h0) => {
+            for ei in 0..e {
+                for nn in 0..n {
+                    hs[nn * e + ei] = h0[ei * n + nn];
+                }
+            }
+        }
+        None => hs[..ne].fill(0.0),
+    }
+    dispatch_fwd(Fwd {
+        y,
+        hs,
+        x,
+        delta,
+        at,
+        bm,
+        cm,
+        d,
+        dims,
+    });
+}
+
+struct Fwd<'a> {
+    y: &'a mut [f32],
+    hs: &'a mut [f32],
+    x: &'a [f32],
+    delta: &'a [f32],
+    at: &'a [f32],
+    bm: &'a [f32],
+    cm: &'a [f32],
+    d: &'a [f32],
+    dims: ScanDims,
+}
+
+fn dispatch_fwd(p: Fwd<'_>) {
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F support was just checked.
+            return unsafe { fwd_avx512(p) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 support was just checked.
+            return unsafe { fwd_avx2(p) };
+        }
+    }
+    fwd_kernel(p)
+}
+
+/// AVX-512 build of [`fwd_kernel`] (no FMA contraction: bit-identical to the others).
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx512f")]
+unsafe fn fwd_avx512(p: Fwd<'_>) {
+    fwd_kernel(p)
+}
+
+/// AVX2 build of [`fwd_kernel`].
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx2")]
+unsafe fn fwd_avx2(p: Fwd<'_>) {
+    fwd_kernel(p)
+}
+
+#[inline(always)]
+fn fwd_kernel(p: Fwd<'_>) {
+    let Fwd {
+        y,
+        hs,
+        x,
+        delta,
+        at,
+        bm,
+        cm,
+        d,
+        dims,
+    } = p;
+    let ScanDims { l, e, n, dt_on_b, .. } = dims;
+    let ne = n * e;
+    let ring = hs.len() == 2 * ne && l > 1;
+    for t in 0..l {
+        let (prev, next): (&[f32], &mut [f32]) = if ring {
+            let (s0, s1) = hs.split_at_mut(ne);
+            if t % 2 == 0 {
+                (s0, s1)
+            } else {
+                (s1, s0)
+            }
+        } else {
+            let (done, rest) = hs.split_at_mut((t + 1) * ne);
+            (&done[t * ne..], &mut rest[..ne])
+        };
+        let (xt, dt) = (&x[t * e..][..e], &delta[t * e..][..e]);
+        let yt = &mut y[t * e..][..e];
+        for ((yv, &dv), &xv) in yt.iter_mut().zip(&d[..e]).zip(xt) {
+            *yv = dv * xv;
+        }
+        for nn in 0..n {
+            let (b, c) = (bm[t * n + nn], cm[t * n + nn]);
+            fwd_lane(
+                &mut next[nn * e..][..e],
+                yt,
+                &prev[nn * e..][..e],
+                &at[nn * e..][..e],
+                dt,
+                xt,
+                b,
+                c,
+                dt_on_b,
+            );
+        }
+    }
+}
+
+/// One state row n over all channels: h_t\[n,·\] and y += C\[n\]·h_t\[n,·\].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fwd_lane(
+    hn: &mut [f32],
+    yt: &mut [f32],
+    hp: &[f32],
+    ar: &[f32],
+    dt: &[f32],
+    xt: &[f32],
+    b: f32,
+    c: f32,
+    dt_on_b: bool,
+) {
+    let e = hn.len();
+    let (yt, hp, ar, dt, xt) = (&mut yt[..e], &hp[..e], &ar[..e], &dt[..e], &xt[..e]);
+    for i in 0..e {
+        let bx = if dt_on_b { dt[i] * xt[i] } else { xt[i] };
+        let h = exp_f32(dt[i] * ar[i]) * hp[i] + bx * b;
+        hn[i] = h;
+        yt[i] += c * h;
+    }
+}
+
+/// Copies the final state of a [`forward`] over L steps from `hs` (full history or ring)
+/// into `h` (E, N).
+pub fn final_state(h: &mut [f32], hs: &[f32], dims: ScanDims) {
+    let (l, e, n) = (dims.l, dims.e, dims.n);
+    let ne = n * e;
+    let slot = if hs.len() == 2 * ne && l > 1 { l % 2 } else { l };
+    let last = &hs[slot * ne..][..ne];
+    for ei in 0..e {
+        for nn in 0..n {
+            h[ei * n + nn] = last[nn * e + ei];
+        }
+    }
+}
+
+/// Gradient outputs of [`backward`] (accumulated into).
+pub struct Grads<'a> {
+    /// (L, E)
+    pub dx: &'a mut [f32],
+    /// (L, E)
+    pub ddelta: &'a mut [f32],
+    /// dA in the transposed layout (N, E) (the caller folds it back to A's layout)
+    pub dat: &'a mut [f32],
+    /// (L, N)
+    pub dbm: &'a mut [f32],
+    /// (L, N)
+    pub dcm: &'a mut [f32],
+    /// (E)
+    pub dd: &'a mut [f32],
+    /// (E, N), if wanted
+    pub dh0: Option<&'a mut [f32]>,
+}
+
+/// Working storage of [`backward`]: dh (N, E) and two (E) accumulators.
+pub fn backward_scratch_len(dims: ScanDims) -> usize {
+    dims.n * dims.e + 2 * dims.e
+}
+
+/// Backward over one sample, from the states `hs` of [`forward`] with the same inputs:
+/// accumulates every field of `g`; `dh_last` (E, N) is the upstream gradient of the final
+/// state; `scratch` has [`backward_scratch_len`] elements.
+///
+/// # Panics
+/// If a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    g: Grads<'_>,
+    scratch: &mut [f32],
+    dy: &[f32],
+    dh_last: Option<&[f32]>,
+    hs: &[f32],
+    x: &[f32],
+    delta: &[f32],
+    at: &[f32],
+    bm: &[f32],
+    cm: &[f32],
+    d: &[f32],
+    dims: ScanDims,
+) {
+    let ScanDims { l, e, n, .. } = dims;
+    assert!(hs.len() >= (l + 1) * n * e, "scan_channels: states too short");
+    check(&dims, x.len(), delta.len(), at.len(), bm.len(), cm.len());
+    assert!(dy.len() >= l * e, "scan_channels: dy too short");
+    assert!(scratch.len() >= backward_scratch_len(dims), "scan_channels: scratch");
+    let ne = n * e;
+    let (dh, rest) = scratch.split_at_mut(ne);
+    match dh_last {
+        Some(h) => {
+            for ei in 0..e {
+                for nn in 0..n {
+                    dh[nn * e + ei] = h[ei * n + nn];
+                }
+            }
+        }
+        None => dh.fill(0.0),
+    }
+    let Grads {
+        dx,
+        ddelta,
+        dat,
+        dbm,
+        dcm,
+        dd,
+        dh0,
+    } = g;
+    dispatch_bwd(Bwd {
+        dx,
+        ddelta,
+        dat,
+        dbm,
+        dcm,
+        dd,
+        dh,
+        sums: rest,
+        dy,
+        hs,
+        x,
+        delta,
+        at,
+        bm,
+        cm,
+        d,
+        dims,
+    });
+    if let Some(dh0) = dh0 {
+        let dh = &scratch[..ne];
+        for ei in 0..e {
+            for nn in 0..n {
+                dh0[ei * n + nn] += dh[nn * e + ei];
+            }
+        }
+    }
+}
+
+struct Bwd<'a> {
+    dx: &'a mut [f32],
+    ddelta: &'a mut [f32],
+    dat: &'a mut [f32],
+    dbm: &'a mut [f32],
+    dcm: &'a mut [f32],
+    dd: &'a mut [f32],
+    dh: &'a mut [f32],
+    sums: &'a mut [f32],
+    dy: &'a [f32],
+    hs: &'a [f32],
+    x: &'a [f32],
+    delta: &'a [f32],
+    at: &'a [f32],
+    bm: &'a [f32],
+    cm: &'a [f32],
+    d: &'a [f32],
+    dims: ScanDims,
+}
+
+fn dispatch_bwd(p: Bwd<'_>) {
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F support was just checked.
+            return unsafe { bwd_avx512(p) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 support was just checked.
+            return unsafe { bwd_avx2(p) };
+        }
+    }
+    bwd_kernel(p)
+}
+
+/// AVX-512 build of [`bwd_kernel`].
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx512f")]
+unsafe fn bwd_avx512(p: Bwd<'_>) {
+    bwd_kernel(p)
+}
+
+/// AVX2 build of [`bwd_kernel`].
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx2")]
+unsafe fn bwd_avx2(p: Bwd<'_>) {
+    bwd_kernel(p)
+}
+
+#[inline(always)]
+fn bwd_kernel(p: Bwd<'_>) {
+    let Bwd {
+        dx,
+        ddelta,
+        dat,
+        dbm,
+        dcm,
+        dd,
+        dh,
+        sums,
+        dy,
+        hs,
+        x,
+        delta,
+        at,
+        bm,
+        cm,
+        d,
+        dims,
+    } = p;
+    let ScanDims { l, e, n, dt_on_b, .. } = dims;
+    let ne = n * e;
+    let (s_dt, s_bx) = sums.split_at_mut(e);
+    let (s_dt, s_bx) = (&mut s_dt[..e], &mut s_bx[..e]);
+    for t in (0..l).rev() {
+        let hprev = &hs[t * ne..][..ne];
+        let hcur = &hs[(t + 1) * ne..][..ne];
+        let (xt, dt, gy) = (&x[t * e..][..e], &delta[t * e..][..e], &dy[t * e..][..e]);
+        s_dt.fill(0.0);
+        s_bx.fill(0.0);
+        for nn in 0..n {
+            let (b, c) = (bm[t * n + nn], cm[t * n + nn]);
+            let (dc, db) = bwd_lane(
+                &mut dh[nn * e..][..e],
+                &mut dat[nn * e..][..e],
+                s_dt,
+                s_bx,
+                &hcur[nn * e..][..e],
+                &hprev[nn * e..][..e],
+                &at[nn * e..][..e],
+                dt,
+                xt,
+                gy,
+                b,
+                c,
+                dt_on_b,
+            );
+            dcm[t * n + nn] += dc;
+            dbm[t * n + nn] += db;
+        }
+        let (dxt, ddt) = (&mut dx[t * e..][..e], &mut ddelta[t * e..][..e]);
+        for i in 0..e {
+            dd[i] += gy[i] * xt[i];
+            if dt_on_b {
+                ddt[i] += s_dt[i] + s_bx[i] * xt[i];
+                dxt[i] += gy[i] * d[i] + s_bx[i] * dt[i];
+            } else {
+                ddt[i] += s_dt[i];
+                dxt[i] += gy[i] * d[i] + s_bx[i];
+            }
+        }
+    }
+}
+
+/// One state row n over all channels of the backward at step t; returns (∂L/∂C_t\[n\],
+/// ∂L/∂B_t\[n\]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn bwd_lane(
+    dh: &mut [f32],
+    dat: &mut [f32],
+    s_dt: &mut [f32],
+    s_bx: &mut [f32],
+    hc: &[f32],
+    hp: &[f32],
+    ar: &[f32],
+    dt: &[f32],
+    xt: &[f32],
+    gy: &[f32],
+    b: f32,
+    c: f32,
+    dt_on_b: bool,
+) -> (f32, f32) {
+    // ∂L/∂C_t[n] and ∂L/∂B_t[n] are sums over channels: 16 fixed partial sums (lane j takes
+    // channels ≡ j mod 16, then the tail), folded pairwise, so the order is the code's, not the
+    // SIMD width's
+    let mut dc = [0.0f32; LANES];
+    let mut db = [0.0f32; LANES];
+    let e = dh.len();
+    let full = e - e % LANES;
+    for i0 in (0..full).step_by(LANES) {
+        let r = i0..i0 + LANES;
+        lane_block::<LANES>(
+            arr_mut(&mut dh[r.clone()]),
+            arr_mut(&mut dat[r.clone()]),
+            arr_mut(&mut s_dt[r.clone()]),
+            arr_mut(&mut s_bx[r.clone()]),
+            [arr(&hc[r.clone()]), arr(&hp[r.clone()]), arr(&ar[r.clone()])],
+            [arr(&dt[r.clone()]), arr(&xt[r.clone()]), arr(&gy[r])],
+            (b, c, dt_on_b),
+            &mut dc,
+            &mut db,
+        );
+    }
+    for i in full..e {
+        let j = i - full;
+        let r = i..i + 1;
+        let (mut c1, mut b1) = ([dc[j]], [db[j]]);
+        lane_block::<1>(
+            arr_mut(&mut dh[r.clone()]),
+            arr_mut(&mut dat[r.clone()]),
+            arr_mut(&mut s_dt[r.clone()]),
+            arr_mut(&mut s_bx[r.clone()]),
+            [arr(&hc[r.clone()]), arr(&hp[r.clone()]), arr(&ar[r.clone()])],
+            [arr(&dt[r.clone()]), arr(&xt[r.clone()]), arr(&gy[r])],
+            (b, c, dt_on_b),
+            &mut c1,
+            &mut b1,
+        );
+        (dc[j], db[j]) = (c1[0], b1[0]);
+    }
+    (fold(&dc), fold(&db))
+}
+
+/// `W` channels of one state row of the backward (fixed width: one or two SIMD vectors).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lane_block<const W: usize>(
+    dh: &mut [f32; W],
+    dat: &mut [f32; W],
+    s_dt: &mut [f32; W],
+    s_bx: &mut [f32; W],
+    [hc, hp, ar]: [&[f32; W]; 3],
+    [dt, xt, gy]: [&[f32; W]; 3],
+    (b, c, dt_on_b): (f32, f32, bool),
+    dc: &mut [f32; W],
+    db: &mut [f32; W],
+) {
+    for j in 0..W {
+        // y_t = D·x + Σ C·h_t  ⇒  ∂L/∂h_t += dy·C,  ∂L/∂C_t += dy·h_t
+        let dhk = dh[j] + gy[j] * c;
+        dc[j] += gy[j] * hc[j];
+        // h_t = exp(Δ·A)·h_{t−1} + bx·B
+        let ea = exp_f32(dt[j] * ar[j]);
+        let q = dhk * hp[j] * ea; // ∂L/∂(Δ·A)
+        s_dt[j] += q * ar[j];
+        dat[j] += q * dt[j];
+        let bx = if dt_on_b { dt[j] * xt[j] } else { xt[j] };
+        db[j] += dhk * bx;
+        s_bx[j] += dhk * b;
+        dh[j] = dhk * ea; // ∂L/∂h_{t−1}
+    }
+}
+
+#[inline(always)]
+fn arr<const W: usize>(s: &[f32]) -> &[f32; W] {
+    s.try_into().expect("block width")
+}
+
+#[inline(always)]
+fn arr_mut<const W: usize>(s: &mut [f32]) -> &mut [f32; W] {
+    s.try_into().expect("block width")
+}
+
+/// Partial sums of the channel reductions of the backward.
+const LANES: usize = 16;
+
+/// Pairwise sum of the 16 partial sums.
+#[inline(always)]
+fn fold(v: &[f32; LANES]) -> f32 {
+    let mut w = *v;
+    let mut k = LANES / 2;
+    while k > 0 {
+        for j in 0..k {
+            w[j] += w[j + k];
+        }
+        k /= 2;
+    }
+    w[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::scan::{scan_backward, scan_forward, ScanGrads};
+    use crate::ops::testutil::*;
+
+    /// The ring-of-two forward gives the full forward's y and final state, bit for bit.
+    #[test]
+    fn ring_forward_equals_full_forward() {
+        let mut r = rng(29);
+        for l in [0usize, 1, 2, 5, 6] {
+            let (e, n) = (19, 3);
+            let dims = ScanDims {
+                l,
+                e,
+                n,
+                a_row_stride: n,
+                dt_on_b: true,
+            };
+            let x = grid_uniform(&mut r, l * e, -1.0, 1.0);
+            let delta = grid_uniform(&mut r, l * e, 0.05, 1.0);
+            let at = grid_uniform(&mut r, n * e, -2.0, -0.2);
+            let bm = grid_uniform(&mut r, l * n, -1.0, 1.0);
+            let cm = grid_uniform(&mut r, l * n, -1.0, 1.0);
+            let d = grid_uniform(&mut r, e, 0.5, 1.5);
+            let h0 = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            let (mut y0, mut y1) = (vec![0.0; l * e], vec![0.0; l * e]);
+            let mut hs = vec![0.0; (l + 1) * n * e];
+            let mut ring = vec![0.0; 2 * n * e];
+            forward(&mut y0, &mut hs, &x, &delta, &at, &bm, &cm, &d, Some(&h0), dims);
+            forward(&mut y1, &mut ring, &x, &delta, &at, &bm, &cm, &d, Some(&h0), dims);
+            assert_eq!(y0, y1, "L = {l}");
+            let (mut h0f, mut h1f) = (vec![0.0; e * n], vec![0.0; e * n]);
+            final_state(&mut h0f, &hs, dims);
+            final_state(&mut h1f, &ring, dims);
+            assert_eq!(h0f, h1f, "L = {l}");
+        }
+    }
+
+    /// Forward and every gradient against the (E, N) kernels of `scan` (the oracle), for both
+    /// A layouts and input terms, with initial and final-state gradients.
+    #[test]
+    fn matches_the_channel_major_kernels() {
+        let mut r = rng(23);
+        for (ars_full, dt_on_b, l, e, n) in [
+            (true, true, 9, 37, 5),
+            (false, true, 6, 16, 4),
+            (true, false, 7, 24, 3),
+        ] {
+            let dims = ScanDims {
+                l,
+                e,
+                n,
+                a_row_stride: if ars_full { n } else { 0 },
+                dt_on_b,
+            };
+            let na = if ars_full { e * n } else { n };
+            let x = grid_uniform(&mut r, l * e, -1.0, 1.0);
+            let delta = grid_uniform(&mut r, l * e, 0.05, 1.0);
+            let a = grid_uniform(&mut r, na, -2.0, -0.2);
+            let bm = grid_uniform(&mut r, l * n, -1.0, 1.0);
+            let cm = grid_uniform(&mut r, l * n, -1.0, 1.0);
+            let d = grid_uniform(&mut r, e, 0.5, 1.5);
+            let h0 = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            let dy = grid_uniform(&mut r, l * e, -1.0, 1.0);
+            let dhl = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            // oracle
+            let mut y0 = vec![0.0f32; l * e];
+            let mut hs0 = vec![0.0f32; (l + 1) * e * n];
+            scan_forward(&mut y0, &mut hs0, &x, &delta, &a, &bm, &cm, &d, Some(&h0), dims);
+            let z = |k: usize| vec![0.0f32; k];
+            let (mut dx0, mut ddl0, mut da0) = (z(l * e), z(l * e), z(na));
+            let (mut db0, mut dc0, mut dd0, mut dh00) = (z(l * n), z(l * n), z(e), z(e * n));
+            scan_backward(
+                ScanGrads {
+                    dx: &mut dx0,
+                    ddelta: &mut ddl0,
+                    da: &mut da0,
+                    dbm: &mut db0,
+                    dcm: &mut dc0,
+                    dd: &mut dd0,
+                    dh0: Some(&mut dh00),
+                },
+                &dy,
+                Some(&dhl),
+                &hs0,
+                &x,
+                &delta,
+                &a,
+                &bm,
+                &cm,
+                &d,
+                dims,
+            );
+            // channel-minor kernels
+            let mut at = z(n * e);
+            transpose_a(&mut at, &a, dims);
+            let mut y1 = z(l * e);
+            let mut hs1 = z((l + 1) * n * e);
+            forward(&mut y1, &mut hs1, &x, &delta, &at, &bm, &cm, &d, Some(&h0), dims);
+            let (mut dx1, mut ddl1, mut dat) = (z(l * e), z(l * e), z(n * e));
+            let (mut db1, mut dc1, mut dd1, mut dh01) = (z(l * n), z(l * n), z(e), z(e * n));
+            let mut scratch = z(backward_scratch_len(dims));
+            backward(
+                Grads {
+                    dx: &mut dx1,
+                    ddelta: &mut ddl1,
+                    dat: &mut dat,
+                    dbm: &mut db1,
+                    dcm: &mut dc1,
+                    dd: &mut dd1,
+                    dh0: Some(&mut dh01),
+                },
+                &mut scratch,
+                &dy,
+                Some(&dhl),
+                &hs1,
+                &x,
+                &delta,
+                &at,
+                &bm,
+                &cm,
+                &d,
+                dims,
+            );
+            let mut da1 = z(na);
+            for ei in 0..e {
+                for nn in 0..n {
+                    da1[ei * dims.a_row_stride + nn] += dat[nn * e + ei];
+                }
+            }
+            let close = |what: &str, a: &[f32], b: &[f32]| {
+                let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                for (i, (u, v)) in a.iter().zip(b).enumerate() {
+                    assert!((u - v).abs() <= 2e-6 * scale, "{what}[{i}]: {u} vs {v}");
+                }
+            };
+            close("y", &y0, &y1);
+            let mut last = z(e * n);
+            for ei in 0..e {
+                for nn in 0..n {
+                    last[ei * n + nn] = hs1[l * n * e + nn * e + ei];
+                }
+            }
+            close("h_last", &hs0[l * e * n..], &last);
+            close("dx", &dx0, &dx1);
+            close("dΔ", &ddl0, &ddl1);
+            close("dA", &da0, &da1);
+            close("dB", &db0, &db1);
+            close("dC", &dc0, &dc1);
+            close("dD", &dd0, &dd1);
+            close("dh0", &dh00, &dh01);
+        }
+    }
+}
