@@ -198,7 +198,7 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "1b" => Box::new(PerSample::new(QuantumMambaSsm::new(cfg))),
         "3b" => Box::new(Batched::new(TrueClassicalMamba::new(cfg))),
         "1c" => Box::new(PerSample::new(QuantumHydraSsm::new(cfg))),
-        "3c" => Box::new(PerSample::new(TrueClassicalHydra::new(cfg))),
+        "3c" => Box::new(Batched::new(TrueClassicalHydra::new(cfg))),
         "2d" => Box::new(PerSample::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
         "2e" => Box::new(PerSample::new(QuantumHydraSuperposition::hydra_hydra(cfg))),
         "mg" => Box::new(PerSample::new(QuantumMambaGated::new(cfg))),

@@ -5,11 +5,13 @@
 //! (B, L, D) token-major buffers. The models of [`super::zoo`] that are ported to this
 //! design compose these blocks; the per-sample [`super::blocks`] serve the models not ported
 //! yet and are retired model by model.
+pub mod hydra;
 pub mod linear;
 pub mod mamba;
 pub mod net;
 pub mod norm;
 
+pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
 pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads};
 pub use net::{Batched, Io, Net, StepTargets};

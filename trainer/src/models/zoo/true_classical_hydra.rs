@@ -1,25 +1,21 @@
 //! 3c — `TrueClassicalHydra` (reference `models/TrueClassicalHydra.py`, spec §4.6):
 //!
-//! x (C, T) → Linear(C, D) (`embedding`) → Dropout → 2 × (u = RMSNorm_i(HydraBlock_i(u)) + u)
-//! (post-norm residual, `norms.i`) → RMSNorm (`final_norm`) → mean over T → `classifier` =
-//! Linear(D, D/2) → GELU(erf) → Dropout → Linear(D/2, 2). Window-only: the backward scan sees
-//! the whole window (spec §6).
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{
-    ClassicalHydraBlock, ClassicalHydraCache, Dropout, Linear, NormCache, RmsNorm,
+//! x (B, C, T) → (B, T, C) → Linear(C, D) (`embedding`) → Dropout → 2 × (u = RMSNorm_i(
+//! HydraBlock_i(u)) + u) (post-norm residual, `norms.i`) → RMSNorm (`final_norm`) → mean over
+//! T → `classifier` = Linear(D, D/2) → GELU(erf) → Dropout → Linear(D/2, 2). Window-only: the
+//! backward scan sees the whole window (spec §6). Written once over the backend.
+use crate::models::nn::{
+    ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads, Io, Linear, Net, RmsNorm,
 };
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::ops::activation::{gelu_backward, gelu_forward};
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 
-/// 3c TrueClassicalHydra. Parameter count 240,322 at the EEG config, for every T.
+/// 3c TrueClassicalHydra.
 pub struct TrueClassicalHydra {
     cfg: ModelConfig,
     lay: ParamLayout,
     embedding: Linear,
-    drop: Dropout,
     blocks: Vec<ClassicalHydraBlock>,
     norms: Vec<RmsNorm>,
     final_norm: RmsNorm,
@@ -27,29 +23,32 @@ pub struct TrueClassicalHydra {
     cls3: Linear,
 }
 
-#[derive(Default)]
-struct Cache {
-    xt: Vec<f32>,
-    emb: Vec<f32>,
-    mask: Vec<f32>,
-    /// block inputs (T, D)
-    inputs: Vec<Vec<f32>>,
-    blocks: Vec<ClassicalHydraCache>,
-    /// block outputs (T, D), before `norms.i`
-    ys: Vec<Vec<f32>>,
-    /// `norms.i` outputs (T, D) and their statistics
-    ns: Vec<Vec<f32>>,
-    ncs: Vec<NormCache>,
-    u: Vec<f32>,
-    fnorm: Vec<f32>,
-    fnc: NormCache,
-    pooled: Vec<f32>,
-    h0: Vec<f32>,
-    h1: Vec<f32>,
-    /// Dropout(GELU) (D/2)
-    h2: Vec<f32>,
-    mask_head: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    emb: B::Buf,
+    mask: B::Buf,
+    /// us\[0\] = dropped embedding, us\[i+1\] = norms.i(layers.i(us\[i\])) + us\[i\]
+    us: Vec<B::Buf>,
+    blocks: Vec<ClassicalHydraActs<B>>,
+    /// norms.i outputs and their rstd
+    ns: Vec<(B::Buf, B::Buf)>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    h0: B::Buf,
+    h1: B::Buf,
+    h2: B::Buf,
+    mask_head: B::Buf,
+    dropped: bool,
+    k: Option<ClassicalHydraGrads<B>>,
+    du: B::Buf,
+    dy: B::Buf,
+    dfn: B::Buf,
+    dpooled: B::Buf,
+    dh0: B::Buf,
+    dh2: B::Buf,
 }
 
 impl TrueClassicalHydra {
@@ -67,12 +66,10 @@ impl TrueClassicalHydra {
         let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
         let cls0 = Linear::new(&mut lay, "classifier.0", d, d / 2, true);
         let cls3 = Linear::new(&mut lay, "classifier.3", d / 2, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
             embedding,
-            drop,
             blocks,
             norms,
             final_norm,
@@ -80,69 +77,10 @@ impl TrueClassicalHydra {
             cls3,
         }
     }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache {
-            xt: to_token_major(x, self.cfg.n_channels, t),
-            ..Default::default()
-        };
-        let mut u = self.embedding.apply(p, &k.xt, t);
-        k.emb = u.clone();
-        k.mask = self.drop.forward(&mut u, rng.as_deref_mut());
-        for (blk, norm) in self.blocks.iter().zip(&self.norms) {
-            let mut bc = ClassicalHydraCache::default();
-            let y = blk.forward(p, &u, t, &mut bc);
-            let mut nc = NormCache::default();
-            let mut n = vec![0.0; t * d];
-            norm.forward(p, &y, t, &mut n, &mut nc);
-            let next: Vec<f32> = n.iter().zip(&u).map(|(a, b)| a + b).collect();
-            k.inputs.push(std::mem::replace(&mut u, next));
-            k.blocks.push(bc);
-            k.ys.push(y);
-            k.ns.push(n);
-            k.ncs.push(nc);
-        }
-        k.fnorm = vec![0.0; t * d];
-        self.final_norm.forward(p, &u, t, &mut k.fnorm, &mut k.fnc);
-        k.u = u;
-        k.pooled = mean_pool_forward(&k.fnorm, t, d);
-        k.h0 = self.cls0.apply(p, &k.pooled, 1);
-        k.h1 = vec![0.0; k.h0.len()];
-        gelu_forward(&mut k.h1, &k.h0);
-        k.h2 = k.h1.clone();
-        k.mask_head = self.drop.forward(&mut k.h2, rng);
-        k.logits = self.cls3.apply(p, &k.h2, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut dh2 = vec![0.0; k.h1.len()];
-        self.cls3.backward(p, g, &k.h2, dlogits, 1, Some(&mut dh2));
-        self.drop.backward(&mut dh2, &k.mask_head);
-        let mut dh0 = vec![0.0; k.h0.len()];
-        gelu_backward(&mut dh0, &dh2, &k.h0);
-        let mut dpooled = vec![0.0; d];
-        self.cls0
-            .backward(p, g, &k.pooled, &dh0, 1, Some(&mut dpooled));
-        let mut dfn = vec![0.0; t * d];
-        mean_pool_backward(&mut dfn, &dpooled, t, d);
-        let mut du = vec![0.0; t * d];
-        self.final_norm
-            .backward(p, g, &k.u, &dfn, t, &k.fnc, &mut du);
-        for (i, (blk, norm)) in self.blocks.iter().zip(&self.norms).enumerate().rev() {
-            let mut dy = vec![0.0; t * d];
-            norm.backward(p, g, &k.ys[i], &du, t, &k.ncs[i], &mut dy);
-            // residual path: du stays, the block adds its input gradient
-            blk.backward(p, g, &k.inputs[i], t, &k.blocks[i], &dy, &mut du);
-        }
-        self.drop.backward(&mut du, &k.mask);
-        self.embedding.backward(p, g, &k.xt, &du, t, None);
-    }
 }
 
-impl SampleModel for TrueClassicalHydra {
+impl Net for TrueClassicalHydra {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "3c"
     }
@@ -155,43 +93,125 @@ impl SampleModel for TrueClassicalHydra {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let s = |w: usize| be.alloc(&[b, t, w]);
+        let nl = self.blocks.len();
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: s(c),
+            emb: s(d),
+            mask: s(d),
+            us: (0..=nl).map(|_| s(d)).collect(),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
+            ns: (0..nl).map(|_| (s(d), be.alloc(&[b, t]))).collect(),
+            fnorm: s(d),
+            frstd: be.alloc(&[b, t]),
+            pooled: be.alloc(&[b, d]),
+            h0: be.alloc(&[b, d / 2]),
+            h1: be.alloc(&[b, d / 2]),
+            h2: be.alloc(&[b, d / 2]),
+            mask_head: be.alloc(&[b, d / 2]),
+            dropped: false,
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
+            du: s(d),
+            dy: s(d),
+            dfn: s(d),
+            dpooled: be.alloc(&[b, d]),
+            dh0: be.alloc(&[b, d / 2]),
+            dh2: be.alloc(&[b, d / 2]),
+        }
     }
-    fn forward_backward(
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
         &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.embedding.forward(be, p, &a.xt, &mut a.emb);
+        be.copy(&mut a.us[0], &a.emb);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.us[0], &mut a.mask, cfg, 0);
         }
+        for (i, (blk, norm)) in self.blocks.iter().zip(&self.norms).enumerate() {
+            let (done, rest) = a.us.split_at_mut(i + 1);
+            let (u, next) = (&done[i], &mut rest[0]);
+            blk.forward(be, p, u, &mut a.blocks[i]);
+            let (n, rstd) = &mut a.ns[i];
+            norm.forward(be, p, &a.blocks[i].out, n, rstd);
+            be.copy(next, n);
+            be.add_assign(next, u);
+        }
+        let u = &a.us[self.blocks.len()];
+        self.final_norm.forward(be, p, u, &mut a.fnorm, &mut a.frstd);
+        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.cls0.forward(be, p, &a.pooled, &mut a.h0);
+        be.act(Act::Gelu, &mut a.h1, &a.h0);
+        be.copy(&mut a.h2, &a.h1);
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.h2, &mut a.mask_head, cfg, 1);
+        }
+        self.cls3.forward(be, p, &a.h2, &mut a.io.out);
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = vec![
-            ("embedding".into(), k.emb.clone()),
-            ("dropout".into(), k.emb.clone()),
-        ];
-        for (i, (y, n)) in k.ys.iter().zip(&k.ns).enumerate() {
-            out.push((format!("layers.{i}"), y.clone()));
-            out.push((format!("norms.{i}"), n.clone()));
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dh2, 0.0);
+        self.cls3
+            .backward(be, p, g, &a.h2, &a.io.dout, Some(&mut a.dh2));
+        if a.dropped {
+            // dh2 ⊙= mask, through dh0 as scratch
+            be.mul(&mut a.dh0, &a.dh2, &a.mask_head);
+            be.copy(&mut a.dh2, &a.dh0);
         }
-        out.push(("final_norm".into(), k.fnorm));
-        out.push(("pool".into(), k.pooled));
-        out.push(("classifier.0".into(), k.h0));
-        out.push(("classifier.1".into(), k.h1.clone()));
-        out.push(("classifier.2".into(), k.h1));
-        out.push(("classifier.3".into(), k.logits.clone()));
-        out.push(("classifier".into(), k.logits));
+        be.fill(&mut a.dh0, 0.0);
+        be.act_bwd(Act::Gelu, &mut a.dh0, &a.dh2, &a.h0);
+        be.fill(&mut a.dpooled, 0.0);
+        self.cls0
+            .backward(be, p, g, &a.pooled, &a.dh0, Some(&mut a.dpooled));
+        be.fill(&mut a.dfn, 0.0);
+        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.du, 0.0);
+        let u = &a.us[self.blocks.len()];
+        self.final_norm
+            .backward(be, p, g, u, &a.frstd, &a.dfn, &mut a.du);
+        if let Some(k) = a.k.as_mut() {
+            for (i, (blk, norm)) in self.blocks.iter().zip(&self.norms).enumerate().rev() {
+                be.fill(&mut a.dy, 0.0);
+                let (_, rstd) = &a.ns[i];
+                norm.backward(be, p, g, &a.blocks[i].out, rstd, &a.du, &mut a.dy);
+                // residual: du stays, the block adds its input gradient
+                blk.backward(be, p, g, &a.us[i], &a.blocks[i], &a.dy, &mut a.du, k);
+            }
+        }
+        if a.dropped {
+            be.mul(&mut a.dy, &a.du, &a.mask);
+            std::mem::swap(&mut a.du, &mut a.dy);
+        }
+        self.embedding.backward(be, p, g, &a.xt, &a.du, None);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("embedding".to_string(), &a.emb),
+            // eval mode: dropout is the identity
+            ("dropout".to_string(), &a.us[0]),
+        ];
+        for (i, (blk, (n, _))) in a.blocks.iter().zip(&a.ns).enumerate() {
+            out.push((format!("layers.{i}"), &blk.out));
+            out.push((format!("norms.{i}"), n));
+        }
+        out.push(("final_norm".into(), &a.fnorm));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier.0".into(), &a.h0));
+        out.push(("classifier.1".into(), &a.h1));
+        out.push(("classifier.2".into(), &a.h2));
+        out.push(("classifier.3".into(), &a.io.out));
+        out.push(("classifier".into(), &a.io.out));
         out
     }
 }
