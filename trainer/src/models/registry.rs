@@ -194,7 +194,7 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
     let entry = lookup(name)?;
     Ok(match entry.id {
         "1a" => Box::new(PerSample::new(QuantumTransformer::new(cfg))),
-        "3a" => Box::new(PerSample::new(ClassicalTransformer::new(cfg))),
+        "3a" => Box::new(Batched::new(ClassicalTransformer::new(cfg))),
         "1b" => Box::new(PerSample::new(QuantumMambaSsm::new(cfg))),
         "3b" => Box::new(Batched::new(TrueClassicalMamba::new(cfg))),
         "1c" => Box::new(PerSample::new(QuantumHydraSsm::new(cfg))),

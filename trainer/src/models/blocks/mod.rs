@@ -3,7 +3,6 @@
 //! that accumulates parameter gradients and returns (accumulates) the input gradient.
 //! Layout: one sample, token-major `(L, D)`.
 pub mod angle_proj;
-pub mod attention;
 pub mod attention_pool;
 pub mod chunk_front;
 pub mod chunk_processor;
@@ -25,10 +24,8 @@ pub mod quantum_ssm_core;
 pub mod seq_pool_head;
 pub mod ssm;
 pub mod superposition_core;
-pub mod transformer;
 
 pub use angle_proj::{AngleMap, AngleProj, AngleProjOut};
-pub use attention::{AttentionCache, MultiHeadSelfAttention};
 pub use attention_pool::{AttentionPool, AttentionPoolCache};
 pub use chunk_front::{ChunkFront, ChunkFrontCache};
 pub use chunk_processor::ChunkProcessor;
@@ -51,4 +48,3 @@ pub use quantum_ssm_core::{QssmCache, QuantumSsmCore};
 pub use seq_pool_head::{SeqPoolHead, SeqPoolHeadCache};
 pub use ssm::SelectiveSsm;
 pub use superposition_core::{SuperpositionCore, SuperpositionRun};
-pub use transformer::{TransformerBlock, TransformerBlockCache};

@@ -9,6 +9,7 @@
 //! parameter, checkpoints carry the table they were trained with; the forward reads it from
 //! the buffer.
 use crate::params::{Init, ParamLayout};
+use qssm_kernels::backend::Backend;
 use std::ops::Range;
 
 /// Fills `v` = (1, max_len, D) row-major (row p = position p) with the sinusoidal table.
@@ -40,14 +41,13 @@ pub fn fill_sinusoidal(v: &mut [f32], d: usize) {
 pub struct PositionalEncoding {
     range: Range<usize>,
     max_len: usize,
-    d: usize,
 }
 
 impl PositionalEncoding {
     /// Registers `name` (the reference's `pos_encoding`) as (1, max_len, D), frozen.
     pub fn new(lay: &mut ParamLayout, name: &str, max_len: usize, d: usize) -> Self {
         let range = lay.add(name, &[1, max_len, d], Init::Sinusoidal);
-        Self { range, max_len, d }
+        Self { range, max_len }
     }
 
     /// Table length (max_len).
@@ -55,22 +55,19 @@ impl PositionalEncoding {
         self.max_len
     }
 
-    /// h (L, D) += PE\[:L\] in place. The backward is the identity (the table is frozen): the
+    /// x (B, L, D) += PE\[:L\] in place (every sample). The backward is the identity (the table is frozen): the
     /// caller passes dh through unchanged.
     ///
     /// # Panics
     /// If L > max_len (the reference fails the same way: its table is sized at construction).
-    pub fn add(&self, p: &[f32], h: &mut [f32], l: usize) {
+    pub fn add<B: Backend>(&self, be: &B, p: &B::Params, x: &mut B::Buf) {
+        let l = be.shape(x)[1];
         assert!(
             l <= self.max_len,
             "positional encoding: sequence length {l} exceeds the table ({})",
             self.max_len
         );
-        let pe = &p[self.range.start..self.range.start + l * self.d];
-        h[..l * self.d]
-            .iter_mut()
-            .zip(pe)
-            .for_each(|(a, b)| *a += b);
+        be.add_table_rows(x, p, self.range.clone());
     }
 }
 
@@ -106,10 +103,10 @@ mod tests {
         assert_eq!(&p[..56], &want[..]);
         assert_eq!(lay.trainable_ranges(), vec![w]);
         assert!(!lay.get("pos_encoding").unwrap().receives_grad());
-        let mut h = vec![1.0f32; 2 * 8];
-        pe.add(&p, &mut h, 2);
-        assert_eq!(h[1], 2.0);
-        assert_eq!(h[8], 1.0 + want[8]);
+        let mut h = qssm_kernels::backend::cpu::CpuBuf::from_vec(vec![1.0f32; 2 * 8], &[1, 2, 8]);
+        pe.add(&qssm_kernels::backend::cpu::Cpu, &p, &mut h);
+        assert_eq!(h.as_slice()[1], 2.0);
+        assert_eq!(h.as_slice()[8], 1.0 + want[8]);
         assert_eq!(pe.max_len(), 7);
     }
 }

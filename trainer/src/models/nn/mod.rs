@@ -10,9 +10,11 @@ pub mod linear;
 pub mod mamba;
 pub mod net;
 pub mod norm;
+pub mod transformer;
 
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
 pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads};
 pub use net::{Batched, Io, Net, StepTargets};
 pub use norm::RmsNorm;
+pub use transformer::{TransformerActs, TransformerBlock, TransformerGrads};

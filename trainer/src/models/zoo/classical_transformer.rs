@@ -1,18 +1,14 @@
 //! 3a — `ClassicalTransformer` (reference `models/ClassicalTransformer.py`, spec §4.4):
 //!
-//! x (C, T) → (T, C) → Linear(C, D) (`embedding`) → Dropout → + `pos_encoding`\[:T\] (frozen
-//! sinusoidal table, max_len = T) → 2 × TransformerBlock (bidirectional attention over all T
-//! samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
-//! A window classifier only (O(T²) global attention, spec §6).
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{
-    Dropout, Linear, NormCache, PositionalEncoding, RmsNorm, TransformerBlock,
-    TransformerBlockCache,
-};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+//! x (B, C, T) → (B, T, C) → Linear(C, D) (`embedding`) → Dropout → + `pos_encoding`\[:T\]
+//! (frozen sinusoidal table, max_len = T) → 2 × TransformerBlock (bidirectional attention over
+//! all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
+//! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
+use crate::models::blocks::PositionalEncoding;
+use crate::models::nn::{Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, TransformerGrads};
+use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::{Backend, DropoutCfg};
 
 /// Attention heads of the reference's transformer blocks (default `n_heads`).
 pub const N_HEADS: usize = 4;
@@ -27,28 +23,29 @@ pub struct ClassicalTransformer {
     lay: ParamLayout,
     pos: PositionalEncoding,
     embedding: Linear,
-    drop: Dropout,
     blocks: Vec<TransformerBlock>,
     final_norm: RmsNorm,
     classifier: Linear,
 }
 
-#[derive(Default)]
-struct Cache {
-    /// input (T, C)
-    xt: Vec<f32>,
-    /// embedding output (T, D)
-    emb: Vec<f32>,
-    mask: Vec<f32>,
-    /// block inputs (T, D); inputs\[0\] = dropped embedding + PE
-    inputs: Vec<Vec<f32>>,
-    blocks: Vec<TransformerBlockCache>,
-    /// last block output (T, D)
-    h: Vec<f32>,
-    fnorm: Vec<f32>,
-    fnc: NormCache,
-    pooled: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    emb: B::Buf,
+    /// dropped embedding + PE = block 0's input
+    u0: B::Buf,
+    mask: B::Buf,
+    dropped: bool,
+    blocks: Vec<TransformerActs<B>>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    k: Option<TransformerGrads<B>>,
+    du: B::Buf,
+    dprev: B::Buf,
+    dfn: B::Buf,
+    dpooled: B::Buf,
 }
 
 impl ClassicalTransformer {
@@ -62,77 +59,27 @@ impl ClassicalTransformer {
         let embedding = Linear::new(&mut lay, "embedding", c, d, true);
         let blocks = (0..cfg.n_layers)
             .map(|i| {
-                TransformerBlock::new(
-                    &mut lay,
-                    &format!("layers.{i}"),
-                    d,
-                    N_HEADS,
-                    EXPAND,
-                    cfg.dropout,
-                )
+                // dropout site 0 is the embedding's, then three per block
+                let site = 1 + 3 * i as u32;
+                TransformerBlock::new(&mut lay, &format!("layers.{i}"), d, N_HEADS, EXPAND, site)
             })
             .collect();
         let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
             pos,
             embedding,
-            drop,
             blocks,
             final_norm,
             classifier,
         }
     }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache {
-            xt: to_token_major(x, self.cfg.n_channels, t),
-            ..Default::default()
-        };
-        k.emb = self.embedding.apply(p, &k.xt, t);
-        let mut h = k.emb.clone();
-        k.mask = self.drop.forward(&mut h, rng.as_deref_mut());
-        self.pos.add(p, &mut h, t);
-        for blk in &self.blocks {
-            let mut bc = TransformerBlockCache::default();
-            let out = blk.forward(p, &h, t, rng.as_deref_mut(), &mut bc);
-            k.inputs.push(std::mem::replace(&mut h, out));
-            k.blocks.push(bc);
-        }
-        k.fnorm = vec![0.0; t * d];
-        self.final_norm.forward(p, &h, t, &mut k.fnorm, &mut k.fnc);
-        k.h = h;
-        k.pooled = mean_pool_forward(&k.fnorm, t, d);
-        k.logits = self.classifier.apply(p, &k.pooled, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut dpooled = vec![0.0; d];
-        self.classifier
-            .backward(p, g, &k.pooled, dlogits, 1, Some(&mut dpooled));
-        let mut dfn = vec![0.0; t * d];
-        mean_pool_backward(&mut dfn, &dpooled, t, d);
-        let mut dh = vec![0.0; t * d];
-        self.final_norm
-            .backward(p, g, &k.h, &dfn, t, &k.fnc, &mut dh);
-        for (i, blk) in self.blocks.iter().enumerate().rev() {
-            let mut dprev = vec![0.0; t * d];
-            blk.backward(p, g, &k.inputs[i], t, &k.blocks[i], &dh, &mut dprev);
-            dh = dprev;
-        }
-        // + pos_encoding: frozen, identity for dh
-        self.drop.backward(&mut dh, &k.mask);
-        self.embedding.backward(p, g, &k.xt, &dh, t, None);
-    }
 }
 
-impl SampleModel for ClassicalTransformer {
+impl Net for ClassicalTransformer {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "3a"
     }
@@ -145,45 +92,93 @@ impl SampleModel for ClassicalTransformer {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let s = |w: usize| be.alloc(&[b, t, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: s(c),
+            emb: s(d),
+            u0: s(d),
+            mask: s(d),
+            dropped: false,
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
+            fnorm: s(d),
+            frstd: be.alloc(&[b, t]),
+            pooled: be.alloc(&[b, d]),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
+            du: s(d),
+            dprev: s(d),
+            dfn: s(d),
+            dpooled: be.alloc(&[b, d]),
+        }
     }
-    fn forward_backward(
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
         &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.embedding.forward(be, p, &a.xt, &mut a.emb);
+        be.copy(&mut a.u0, &a.emb);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.u0, &mut a.mask, cfg, 0);
         }
+        self.pos.add(be, p, &mut a.u0);
+        for i in 0..a.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let u = done.last().map_or(&a.u0, |b| &b.out);
+            self.blocks[i].forward(be, p, u, &mut rest[0], drop);
+        }
+        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.final_norm.forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = vec![
-            ("embedding".into(), k.emb.clone()),
-            // eval mode: dropout is the identity
-            ("dropout".into(), k.emb.clone()),
-        ];
-        for (i, next) in k
-            .inputs
-            .iter()
-            .skip(1)
-            .chain(std::iter::once(&k.h))
-            .enumerate()
-        {
-            out.push((format!("layers.{i}"), next.clone()));
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.classifier
+            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
+        be.fill(&mut a.dfn, 0.0);
+        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.du, 0.0);
+        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.final_norm
+            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.du);
+        if let Some(k) = a.k.as_mut() {
+            for i in (0..a.blocks.len()).rev() {
+                be.fill(&mut a.dprev, 0.0);
+                let u = if i == 0 { &a.u0 } else { &a.blocks[i - 1].out };
+                self.blocks[i].backward(be, p, g, u, &a.blocks[i], &a.du, &mut a.dprev, k);
+                std::mem::swap(&mut a.du, &mut a.dprev);
+            }
         }
-        out.push(("final_norm".into(), k.fnorm));
-        out.push(("pool".into(), k.pooled));
-        out.push(("classifier".into(), k.logits));
+        // + pos_encoding: frozen, identity for du
+        if a.dropped {
+            be.mul(&mut a.dprev, &a.du, &a.mask);
+            std::mem::swap(&mut a.du, &mut a.dprev);
+        }
+        self.embedding.backward(be, p, g, &a.xt, &a.du, None);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("embedding".to_string(), &a.emb),
+            // eval mode: dropout is the identity
+            ("dropout".to_string(), &a.emb),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("layers.{i}"), &blk.out));
+        }
+        out.push(("final_norm".into(), &a.fnorm));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier".into(), &a.io.out));
         out
     }
 }

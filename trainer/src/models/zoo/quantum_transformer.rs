@@ -8,14 +8,15 @@
 //! A window classifier only (global attention, spec §6).
 use crate::models::blocks::chunk_processor::ChunkProcessorCache;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{
-    ChunkProcessor, Dropout, Linear, NormCache, PositionalEncoding, RmsNorm, TransformerBlock,
-    TransformerBlockCache,
-};
+use crate::models::blocks::{ChunkProcessor, Dropout, Linear, NormCache, PositionalEncoding, RmsNorm};
+use crate::models::nn::{TransformerActs, TransformerBlock};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
+use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
+use qssm_kernels::backend::{Backend, DropoutCfg};
 use qssm_kernels::ops::activation::{silu_backward, silu_forward};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
 /// Chunk size of the reference's `QuantumFeatureProcessor` in 1a.
@@ -40,18 +41,16 @@ pub struct QuantumTransformer {
     classifier: Linear,
 }
 
-#[derive(Default)]
 struct Cache {
     /// input after dropout (T, C)
     xd: Vec<f32>,
     /// feature_proj output (T, C)
     f0: Vec<f32>,
-    /// SiLU(f0) (T, C)
-    u: Vec<f32>,
     proc: ChunkProcessorCache,
-    /// block inputs (nc, D); inputs\[0\] = chunk tokens + PE
-    inputs: Vec<Vec<f32>>,
-    blocks: Vec<TransformerBlockCache>,
+    /// chunk tokens + PE (1, nc, D): block 0's input
+    h0: CpuBuf,
+    /// the transformer blocks (the batched blocks, run on the CPU backend with B = 1)
+    blocks: Vec<TransformerActs<Cpu>>,
     /// last block output (nc, D)
     h: Vec<f32>,
     fnorm: Vec<f32>,
@@ -87,7 +86,7 @@ impl QuantumTransformer {
                     d,
                     N_HEADS,
                     EXPAND,
-                    cfg.dropout,
+                    3 * i as u32,
                 )
             })
             .collect();
@@ -109,32 +108,48 @@ impl QuantumTransformer {
 
     fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
         let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache {
-            xd: to_token_major(x, c, t),
-            ..Default::default()
-        };
+        let mut xd = to_token_major(x, c, t);
         // Dropout on the raw input: feature_proj's input gradient is never needed, so the
         // mask is not kept.
-        self.drop.forward(&mut k.xd, rng.as_deref_mut());
-        k.f0 = self.feature_proj.apply(p, &k.xd, t);
-        k.u = vec![0.0; t * c];
-        silu_forward(&mut k.u, &k.f0);
-        self.proc.forward(p, &k.u, t, &mut k.proc);
+        self.drop.forward(&mut xd, rng.as_deref_mut());
+        let f0 = self.feature_proj.apply(p, &xd, t);
+        let mut u = vec![0.0; t * c];
+        silu_forward(&mut u, &f0);
+        let mut proc = ChunkProcessorCache::default();
+        self.proc.forward(p, &u, t, &mut proc);
         let nc = self.proc.n_chunks(t);
-        let mut h = k.proc.out.clone();
-        self.pos.add(p, &mut h, nc);
+        let mut h0 = CpuBuf::from_vec(proc.out.clone(), &[1, nc, d]);
+        self.pos.add(&Cpu, p, &mut h0);
+        // the blocks' dropout masks come from one seed drawn from the sample's stream
+        let seed = rng.map(|r| r.next_u64());
+        let drop = seed.as_ref().map(|s| DropoutCfg {
+            p: self.cfg.dropout,
+            seeds: std::slice::from_ref(s),
+        });
+        let mut blocks: Vec<TransformerActs<Cpu>> = Vec::with_capacity(self.blocks.len());
         for blk in &self.blocks {
-            let mut bc = TransformerBlockCache::default();
-            let out = blk.forward(p, &h, nc, rng.as_deref_mut(), &mut bc);
-            k.inputs.push(std::mem::replace(&mut h, out));
-            k.blocks.push(bc);
+            let mut a = blk.plan(&Cpu, 1, nc);
+            blk.forward(&Cpu, p, blocks.last().map_or(&h0, |b| &b.out), &mut a, drop);
+            blocks.push(a);
         }
-        k.fnorm = vec![0.0; nc * d];
-        self.final_norm.forward(p, &h, nc, &mut k.fnorm, &mut k.fnc);
-        k.h = h;
-        k.pooled = mean_pool_forward(&k.fnorm, nc, d);
-        k.logits = self.classifier.apply(p, &k.pooled, 1);
-        k
+        let h = blocks.last().map_or(&h0, |b| &b.out).as_slice().to_vec();
+        let mut fnorm = vec![0.0; nc * d];
+        let mut fnc = NormCache::default();
+        self.final_norm.forward(p, &h, nc, &mut fnorm, &mut fnc);
+        let pooled = mean_pool_forward(&fnorm, nc, d);
+        let logits = self.classifier.apply(p, &pooled, 1);
+        Cache {
+            xd,
+            f0,
+            proc,
+            h0,
+            blocks,
+            h,
+            fnorm,
+            fnc,
+            pooled,
+            logits,
+        }
     }
 
     fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
@@ -148,14 +163,19 @@ impl QuantumTransformer {
         let mut dh = vec![0.0; nc * d];
         self.final_norm
             .backward(p, g, &k.h, &dfn, nc, &k.fnc, &mut dh);
-        for (i, blk) in self.blocks.iter().enumerate().rev() {
-            let mut dprev = vec![0.0; nc * d];
-            blk.backward(p, g, &k.inputs[i], nc, &k.blocks[i], &dh, &mut dprev);
-            dh = dprev;
+        let mut dh = CpuBuf::from_vec(dh, &[1, nc, d]);
+        if let Some(first) = self.blocks.first() {
+            let mut scratch = first.plan_grads(&Cpu, 1, nc);
+            for (i, blk) in self.blocks.iter().enumerate().rev() {
+                let mut dprev = Cpu.alloc(&[1, nc, d]);
+                let u = if i == 0 { &k.h0 } else { &k.blocks[i - 1].out };
+                blk.backward(&Cpu, p, g, u, &k.blocks[i], &dh, &mut dprev, &mut scratch);
+                dh = dprev;
+            }
         }
         // + pos_encoding: frozen, identity for dh
         let mut du = vec![0.0; t * c];
-        self.proc.backward(p, g, t, &k.proc, &dh, &mut du);
+        self.proc.backward(p, g, t, &k.proc, dh.as_slice(), &mut du);
         let mut df0 = vec![0.0; t * c];
         silu_backward(&mut df0, &du, &k.f0);
         self.feature_proj.backward(p, g, &k.xd, &df0, t, None);
@@ -211,14 +231,8 @@ impl SampleModel for QuantumTransformer {
             ("quantum_processor.output_proj".into(), k.proc.out.clone()),
             ("quantum_processor".into(), k.proc.out.clone()),
         ];
-        for (i, next) in k
-            .inputs
-            .iter()
-            .skip(1)
-            .chain(std::iter::once(&k.h))
-            .enumerate()
-        {
-            out.push((format!("transformer_layers.{i}"), next.clone()));
+        for (i, blk) in k.blocks.iter().enumerate() {
+            out.push((format!("transformer_layers.{i}"), blk.out.as_slice().to_vec()));
         }
         out.push(("final_norm".into(), k.fnorm));
         out.push(("pool".into(), k.pooled));
