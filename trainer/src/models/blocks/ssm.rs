@@ -268,8 +268,3 @@ impl SelectiveSsm {
         self.x_proj.backward(p, g, x, &dxdbl, l, Some(dx));
     }
 }
-
-/// dt_rank of the reference's `SelectiveSSM` (TrueClassicalMamba.py): ⌈d_model/16⌉.
-pub fn dt_rank_ceil(d_model: usize) -> usize {
-    d_model.div_ceil(16)
-}

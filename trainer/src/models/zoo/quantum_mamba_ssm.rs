@@ -5,13 +5,14 @@
 //! state** → LayerNorm → mean over chunks → Linear(D, D) → ReLU → Dropout → Linear(D, 2).
 use crate::models::blocks::chunk_processor::ChunkProcessorCache;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{
-    ChunkProcessor, Dropout, LayerNorm, Linear, MambaBlock, MambaBlockCache, NormCache,
-};
+use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, NormCache};
+use crate::models::nn::{MambaActs, MambaBlock};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
+use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
+use qssm_kernels::backend::Backend;
 use rand_chacha::ChaCha8Rng;
 
 /// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.
@@ -41,9 +42,11 @@ struct Cache {
     proc: ChunkProcessorCache,
     c0: Vec<f32>,
     mask0: Vec<f32>,
-    inputs: Vec<Vec<f32>>,
-    ys: Vec<Vec<f32>>,
-    blocks: Vec<MambaBlockCache>,
+    /// block inputs (1, nc, D)
+    inputs: Vec<CpuBuf>,
+    /// the Mamba blocks (the batched blocks, run on the CPU backend with B = 1); their `out`
+    /// is y_i, added to the residual stream by the model
+    blocks: Vec<MambaActs<Cpu>>,
     c: Vec<f32>,
     on: Vec<f32>,
     onc: NormCache,
@@ -111,19 +114,21 @@ impl QuantumMambaSsm {
         k.mask0 = self.drop.forward(&mut c, rng.as_deref_mut());
         k.c0 = c.clone();
         for (i, blk) in self.blocks.iter().enumerate() {
-            let mut bc = MambaBlockCache::default();
+            let mut a = blk.plan(&Cpu, 1, nc);
             // reference: block i starts from block i−1's final state (non-causal, spec §8.4);
             // causal variant: every scan starts from zero
             let h0 = if i == 0 || self.cfg.causal {
                 None
             } else {
-                Some(k.blocks[i - 1].ssm.final_state(nc, blk.state_len()))
+                Some(&k.blocks[i - 1].h_last)
             };
-            let y = blk.forward(p, &c, nc, h0, &mut bc);
-            k.inputs.push(c.clone());
-            c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-            k.ys.push(y);
-            k.blocks.push(bc);
+            let input = CpuBuf::from_vec(c.clone(), &[1, nc, d]);
+            blk.forward(&Cpu, p, &input, h0, &mut a);
+            c.iter_mut()
+                .zip(a.out.as_slice())
+                .for_each(|(x, y)| *x += y);
+            k.inputs.push(input);
+            k.blocks.push(a);
         }
         k.on = vec![0.0; nc * d];
         self.out_norm.forward(p, &c, nc, &mut k.on, &mut k.onc);
@@ -153,24 +158,33 @@ impl QuantumMambaSsm {
         let mut dc = vec![0.0; nc * d];
         self.out_norm
             .backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
-        let mut dh_next: Option<Vec<f32>> = None;
-        for (i, blk) in self.blocks.iter().enumerate().rev() {
-            let mut dprev = dc.clone(); // residual path
-            let mut dh0 = (i > 0 && !self.cfg.causal).then(|| vec![0.0; blk.state_len()]);
-            blk.backward(
-                p,
-                g,
-                &k.inputs[i],
-                nc,
-                &k.blocks[i],
-                &dc,
-                dh_next.as_deref(),
-                &mut dprev,
-                dh0.as_deref_mut(),
-            );
-            dh_next = dh0;
-            dc = dprev;
+        let mut dh_next: Option<CpuBuf> = None;
+        let mut dc = CpuBuf::from_vec(dc, &[1, nc, d]);
+        if let Some(first) = self.blocks.first() {
+            let mut scratch = first.plan_grads(&Cpu, 1, nc);
+            for (i, blk) in self.blocks.iter().enumerate().rev() {
+                let mut dprev = dc.clone(); // residual path
+                let chained = i > 0 && !self.cfg.causal;
+                let h0 = chained.then(|| &k.blocks[i - 1].h_last);
+                let mut dh0 = chained.then(|| Cpu.alloc(Cpu.shape(&k.blocks[i].h_last)));
+                blk.backward(
+                    &Cpu,
+                    p,
+                    g,
+                    &k.inputs[i],
+                    h0,
+                    &k.blocks[i],
+                    &dc,
+                    dh_next.as_ref(),
+                    &mut dprev,
+                    dh0.as_mut(),
+                    &mut scratch,
+                );
+                dh_next = dh0;
+                dc = dprev;
+            }
         }
+        let mut dc = dc.as_slice().to_vec();
         self.drop.backward(&mut dc, &k.mask0);
         let mut du = vec![0.0; t * d];
         self.proc.backward(p, g, t, &k.proc, &dc, &mut du);
@@ -257,8 +271,8 @@ impl SampleModel for QuantumMambaSsm {
             ("quantum_processor".into(), k.proc.out.clone()),
             ("dropout".into(), k.c0.clone()),
         ];
-        for (i, y) in k.ys.iter().enumerate() {
-            out.push((format!("mamba_layers.{i}"), y.clone()));
+        for (i, blk) in k.blocks.iter().enumerate() {
+            out.push((format!("mamba_layers.{i}"), blk.out.as_slice().to_vec()));
         }
         out.push(("output_norm".into(), k.on.clone()));
         out.push(("output_layer.0".into(), k.h0.clone()));
