@@ -179,3 +179,71 @@ fn edf_without_cue_annotations() {
     }
     run_on_bad_data(&b, "annotations");
 }
+
+/// The reference constructors' hyperparameters from the command line: 1b with 4 qubits,
+/// d_model 64, d_state 8 and one layer trains, the model card records them, and the engine
+/// classifies the test subjects with the file (`trainer classify`).
+#[test]
+fn hyperparameters_from_the_command_line_reach_the_card_and_the_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = bundled();
+    let data = data.to_str().unwrap();
+    let out = tmp.path().join("run");
+    let out_s = out.to_str().unwrap().to_string();
+    let mut args = fit_args(data, &out_s, "1b");
+    args.extend([
+        "--n-qubits",
+        "4",
+        "--d-model",
+        "64",
+        "--d-state",
+        "8",
+        "--n-layers",
+        "1",
+        "--dropout",
+        "0.2",
+    ]);
+    let o = trainer(&args, tmp.path());
+    assert!(
+        o.status.success(),
+        "fit failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let file = qssm_formats::model_file::ModelFile::parse(&bytes).expect("model file parses");
+    let h = &file.card.hyperparameters;
+    assert_eq!(
+        (h.n_qubits, h.d_model, h.d_state, h.n_layers),
+        (4, 64, 8, 1),
+        "hyperparameters in the card"
+    );
+    assert!((h.dropout - 0.2).abs() < 1e-6);
+    let model = out.join("model.safetensors");
+    let o = trainer(
+        &["classify", "--model-file", model.to_str().unwrap(), "--data", data],
+        tmp.path(),
+    );
+    assert!(
+        o.status.success(),
+        "classify failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn impossible_hyperparameters_are_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = bundled();
+    let data = data.to_str().unwrap();
+    let out = tmp.path().join("run");
+    let out_s = out.to_str().unwrap().to_string();
+    for (flag, value, needle) in [
+        ("--d-model", "100", "--d-model 100"),
+        ("--n-qubits", "40", "--n-qubits 40"),
+        ("--dropout", "1.5", "--dropout 1.5"),
+    ] {
+        let mut args = fit_args(data, &out_s, "3b");
+        args.extend([flag, value]);
+        assert_clean_failure(&trainer(&args, tmp.path()), needle, &out);
+    }
+}

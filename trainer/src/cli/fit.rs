@@ -67,6 +67,21 @@ pub struct FitArgs {
     /// hidden size H of the gated recurrence (gated models)
     #[arg(long, default_value_t = 64)]
     pub hidden_dim: usize,
+    /// D: `d_model` (the reference's constructors; default 128)
+    #[arg(long)]
+    pub d_model: Option<usize>,
+    /// N: `d_state` of the selective SSMs (default 16)
+    #[arg(long)]
+    pub d_state: Option<usize>,
+    /// Q: qubits per circuit (default 6)
+    #[arg(long)]
+    pub n_qubits: Option<usize>,
+    /// model blocks and circuit layers (the reference's `--n-layers`; default 2)
+    #[arg(long)]
+    pub n_layers: Option<usize>,
+    /// dropout probability in training (default 0.1)
+    #[arg(long)]
+    pub dropout: Option<f32>,
     /// task: EEG classification or a synthetic regression benchmark
     #[arg(long, value_enum, default_value_t = Task::Eeg)]
     pub task: Task,
@@ -265,6 +280,30 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// Rejects hyperparameters no model of the zoo can be built with (clear errors instead of a
+/// panic deep inside a block).
+fn check_hyperparameters(c: &ModelConfig) -> Result<(), String> {
+    if c.d_model < 16 || c.d_model % 16 != 0 {
+        return Err(format!(
+            "--d-model {} must be a positive multiple of 16 (dt_rank = d_model/16 and 4 attention heads)",
+            c.d_model
+        ));
+    }
+    if c.d_state == 0 || c.n_layers == 0 {
+        return Err("--d-state and --n-layers must be at least 1".into());
+    }
+    if !(2..=12).contains(&c.n_qubits) {
+        return Err(format!(
+            "--n-qubits {} is outside 2..=12 (state vectors of 2^Q amplitudes)",
+            c.n_qubits
+        ));
+    }
+    if !(0.0..1.0).contains(&c.dropout) {
+        return Err(format!("--dropout {} must be in [0, 1)", c.dropout));
+    }
+    Ok(())
+}
+
 fn train_and_export(
     a: &FitArgs,
     id: &str,
@@ -279,9 +318,15 @@ fn train_and_export(
     if a.causal && !registry::lookup(id)?.streamable {
         return Err(format!("model {id} has no causal variant (see `trainer models`)").into());
     }
+    let base = ModelConfig::eeg(p.n_times);
     let mcfg = ModelConfig {
         n_channels: p.n_channels,
         n_classes: p.output_dim,
+        d_model: a.d_model.unwrap_or(base.d_model),
+        d_state: a.d_state.unwrap_or(base.d_state),
+        n_qubits: a.n_qubits.unwrap_or(base.n_qubits),
+        n_layers: a.n_layers.unwrap_or(base.n_layers),
+        dropout: a.dropout.unwrap_or(base.dropout),
         causal: a.causal,
         chunk_size: a.chunk_size,
         hidden_dim: a.hidden_dim,
@@ -289,8 +334,9 @@ fn train_and_export(
             AnsatzArg::Unified5 => AnsatzKind::Unified5,
             AnsatzArg::Legacy4 => AnsatzKind::Legacy4,
         },
-        ..ModelConfig::eeg(p.n_times)
+        ..base
     };
+    check_hyperparameters(&mcfg)?;
     let model = registry::build(id, mcfg)?;
     let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
     let fcfg = FitConfig {

@@ -73,7 +73,7 @@ pub trait Net: Send + Sync {
     }
 }
 
-/// A [`Net`] run on the CPU backend, with its plans (one per batch size seen, kept).
+/// A [`Net`] run on the CPU backend, with a pool of plans (per batch size, kept for reuse).
 pub struct Batched<M: Net> {
     net: M,
     plans: Mutex<Vec<(usize, M::Acts<Cpu>)>>,
@@ -93,7 +93,9 @@ impl<M: Net> Batched<M> {
         &self.net
     }
 
-    /// Runs `f` on the plan for batch `b` (planned on first use), with x uploaded.
+    /// Runs `f` on a plan for batch `b`, with x uploaded. Plans are taken from a pool (planned
+    /// on first use, returned after use), so concurrent callers each get their own and a
+    /// sequence of steps reuses the same buffers.
     fn with_plan<R>(&self, x: &[f32], b: usize, f: impl FnOnce(&mut M::Acts<Cpu>) -> R) -> R {
         let cfg = self.net.config();
         assert_eq!(
@@ -104,18 +106,22 @@ impl<M: Net> Batched<M> {
             cfg.n_channels,
             cfg.n_times
         );
-        // a poisoned lock only means an earlier step panicked; the plans are plain buffers
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        let i = match plans.iter().position(|(pb, _)| *pb == b) {
-            Some(i) => i,
-            None => {
-                plans.push((b, self.net.plan(&Cpu, b)));
-                plans.len() - 1
-            }
+        // a poisoned lock only means another caller panicked; the pool is plain buffers
+        let taken = {
+            let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+            plans
+                .iter()
+                .position(|(pb, _)| *pb == b)
+                .map(|i| plans.swap_remove(i).1)
         };
-        let a = &mut plans[i].1;
-        Cpu.upload(&mut M::io(a).x, x);
-        f(a)
+        let mut a = taken.unwrap_or_else(|| self.net.plan(&Cpu, b));
+        Cpu.upload(&mut M::io(&mut a).x, x);
+        let r = f(&mut a);
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((b, a));
+        r
     }
 }
 
