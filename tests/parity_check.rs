@@ -183,7 +183,9 @@ pub fn check_gradients_within(name: &str, tol: &Tolerances) {
     let want_logits = &l.fx.get("output.logits_train").data;
     // the whole fixture batch through the model's batched train pass
     let targets: Vec<Target<'_>> = y.iter().map(|v| Target::Class(*v as usize)).collect();
-    let out = l.model.train_batch(&l.params, x, l.b, &targets, None, &mut g);
+    let out = l
+        .model
+        .train_batch(&l.params, x, l.b, &targets, None, &mut g);
     let loss = out.loss;
     for i in 0..l.b {
         let d = max_abs_diff(sample(&out.logits, l.b, i), sample(want_logits, l.b, i));
@@ -333,13 +335,14 @@ pub fn report_distances(name: &str) {
     }
     let mut g = vec![0.0f32; l.params.len()];
     let targets: Vec<Target<'_>> = y.iter().map(|v| Target::Class(*v as usize)).collect();
-    let out = l.model.train_batch(&l.params, x, l.b, &targets, None, &mut g);
+    let out = l
+        .model
+        .train_batch(&l.params, x, l.b, &targets, None, &mut g);
     let loss = out.loss;
-    let dtrain = l
-        .fx
-        .tensors
-        .get("output.logits_train")
-        .map_or(0.0, |t| max_abs_diff(&out.logits, &t.data));
+    let dtrain =
+        l.fx.tensors
+            .get("output.logits_train")
+            .map_or(0.0, |t| max_abs_diff(&out.logits, &t.data));
     let mut worst = (0.0f32, String::new());
     for spec in l.model.layout().specs() {
         if spec.name.ends_with("attention.2.bias") {

@@ -220,7 +220,13 @@ fn hyperparameters_from_the_command_line_reach_the_card_and_the_engine() {
     assert!((h.dropout - 0.2).abs() < 1e-6);
     let model = out.join("model.safetensors");
     let o = trainer(
-        &["classify", "--model-file", model.to_str().unwrap(), "--data", data],
+        &[
+            "classify",
+            "--model-file",
+            model.to_str().unwrap(),
+            "--data",
+            data,
+        ],
         tmp.path(),
     );
     assert!(

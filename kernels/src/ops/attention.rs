@@ -21,7 +21,8 @@ fn check_shapes(slices: &[(&str, usize, usize)]) {
     }
 }
 
-/// C (m×n) = α·A (m×k)·B (k×n) + β·C with explicit row/column strides.
+/// C (m×n) = α·A (m×k)·B (k×n) + β·C with explicit row/column strides: the `gemm` crate
+/// (AVX-512 kernels, on the calling thread) with feature `std`, `matrixmultiply` without.
 ///
 /// # Safety
 /// Every element `A[i·rsa + p·csa]`, `B[p·rsb + j·csb]`, `C[i·rsc + j·csc]` for i < m, p < k,
@@ -38,6 +39,32 @@ unsafe fn gemm(
     beta: f32,
     c: (*mut f32, usize, usize),
 ) {
+    #[cfg(feature = "std")]
+    {
+        // gemm::gemm computes dst ← α_dst·dst + β·lhs·rhs (dst read only if read_dst)
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.0,
+            c.2 as isize,
+            c.1 as isize,
+            beta != 0.0,
+            a.0,
+            a.2 as isize,
+            a.1 as isize,
+            b.0,
+            b.2 as isize,
+            b.1 as isize,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    #[cfg(not(feature = "std"))]
     matrixmultiply::sgemm(
         m,
         k,

@@ -53,9 +53,15 @@ pub fn forward(
 ) {
     let ScanDims { l, e, n, .. } = dims;
     let ring = hs.len() == 2 * n * e && l > 1;
-    assert!(ring || hs.len() >= (l + 1) * n * e, "scan_channels: states too short");
+    assert!(
+        ring || hs.len() >= (l + 1) * n * e,
+        "scan_channels: states too short"
+    );
     check(&dims, x.len(), delta.len(), at.len(), bm.len(), cm.len());
-    assert!(y.len() >= l * e && d.len() >= e, "scan_channels: y/D too short");
+    assert!(
+        y.len() >= l * e && d.len() >= e,
+        "scan_channels: y/D too short"
+    );
     let ne = n * e;
     match h0 {
         Some(h0) => {
@@ -134,7 +140,9 @@ fn fwd_kernel(p: Fwd<'_>) {
         d,
         dims,
     } = p;
-    let ScanDims { l, e, n, dt_on_b, .. } = dims;
+    let ScanDims {
+        l, e, n, dt_on_b, ..
+    } = dims;
     let ne = n * e;
     let ring = hs.len() == 2 * ne && l > 1;
     for t in 0..l {
@@ -200,7 +208,11 @@ fn fwd_lane(
 pub fn final_state(h: &mut [f32], hs: &[f32], dims: ScanDims) {
     let (l, e, n) = (dims.l, dims.e, dims.n);
     let ne = n * e;
-    let slot = if hs.len() == 2 * ne && l > 1 { l % 2 } else { l };
+    let slot = if hs.len() == 2 * ne && l > 1 {
+        l % 2
+    } else {
+        l
+    };
     let last = &hs[slot * ne..][..ne];
     for ei in 0..e {
         for nn in 0..n {
@@ -254,10 +266,16 @@ pub fn backward(
     dims: ScanDims,
 ) {
     let ScanDims { l, e, n, .. } = dims;
-    assert!(hs.len() >= (l + 1) * n * e, "scan_channels: states too short");
+    assert!(
+        hs.len() >= (l + 1) * n * e,
+        "scan_channels: states too short"
+    );
     check(&dims, x.len(), delta.len(), at.len(), bm.len(), cm.len());
     assert!(dy.len() >= l * e, "scan_channels: dy too short");
-    assert!(scratch.len() >= backward_scratch_len(dims), "scan_channels: scratch");
+    assert!(
+        scratch.len() >= backward_scratch_len(dims),
+        "scan_channels: scratch"
+    );
     let ne = n * e;
     let (dh, rest) = scratch.split_at_mut(ne);
     match dh_last {
@@ -378,7 +396,9 @@ fn bwd_kernel(p: Bwd<'_>) {
         d,
         dims,
     } = p;
-    let ScanDims { l, e, n, dt_on_b, .. } = dims;
+    let ScanDims {
+        l, e, n, dt_on_b, ..
+    } = dims;
     let ne = n * e;
     let (s_dt, s_bx) = sums.split_at_mut(e);
     let (s_dt, s_bx) = (&mut s_dt[..e], &mut s_bx[..e]);
@@ -455,7 +475,11 @@ fn bwd_lane(
             arr_mut(&mut dat[r.clone()]),
             arr_mut(&mut s_dt[r.clone()]),
             arr_mut(&mut s_bx[r.clone()]),
-            [arr(&hc[r.clone()]), arr(&hp[r.clone()]), arr(&ar[r.clone()])],
+            [
+                arr(&hc[r.clone()]),
+                arr(&hp[r.clone()]),
+                arr(&ar[r.clone()]),
+            ],
             [arr(&dt[r.clone()]), arr(&xt[r.clone()]), arr(&gy[r])],
             (b, c, dt_on_b),
             &mut dc,
@@ -471,7 +495,11 @@ fn bwd_lane(
             arr_mut(&mut dat[r.clone()]),
             arr_mut(&mut s_dt[r.clone()]),
             arr_mut(&mut s_bx[r.clone()]),
-            [arr(&hc[r.clone()]), arr(&hp[r.clone()]), arr(&ar[r.clone()])],
+            [
+                arr(&hc[r.clone()]),
+                arr(&hp[r.clone()]),
+                arr(&ar[r.clone()]),
+            ],
             [arr(&dt[r.clone()]), arr(&xt[r.clone()]), arr(&gy[r])],
             (b, c, dt_on_b),
             &mut c1,
@@ -568,8 +596,30 @@ mod tests {
             let (mut y0, mut y1) = (vec![0.0; l * e], vec![0.0; l * e]);
             let mut hs = vec![0.0; (l + 1) * n * e];
             let mut ring = vec![0.0; 2 * n * e];
-            forward(&mut y0, &mut hs, &x, &delta, &at, &bm, &cm, &d, Some(&h0), dims);
-            forward(&mut y1, &mut ring, &x, &delta, &at, &bm, &cm, &d, Some(&h0), dims);
+            forward(
+                &mut y0,
+                &mut hs,
+                &x,
+                &delta,
+                &at,
+                &bm,
+                &cm,
+                &d,
+                Some(&h0),
+                dims,
+            );
+            forward(
+                &mut y1,
+                &mut ring,
+                &x,
+                &delta,
+                &at,
+                &bm,
+                &cm,
+                &d,
+                Some(&h0),
+                dims,
+            );
             assert_eq!(y0, y1, "L = {l}");
             let (mut h0f, mut h1f) = (vec![0.0; e * n], vec![0.0; e * n]);
             final_state(&mut h0f, &hs, dims);
@@ -608,7 +658,18 @@ mod tests {
             // oracle
             let mut y0 = vec![0.0f32; l * e];
             let mut hs0 = vec![0.0f32; (l + 1) * e * n];
-            scan_forward(&mut y0, &mut hs0, &x, &delta, &a, &bm, &cm, &d, Some(&h0), dims);
+            scan_forward(
+                &mut y0,
+                &mut hs0,
+                &x,
+                &delta,
+                &a,
+                &bm,
+                &cm,
+                &d,
+                Some(&h0),
+                dims,
+            );
             let z = |k: usize| vec![0.0f32; k];
             let (mut dx0, mut ddl0, mut da0) = (z(l * e), z(l * e), z(na));
             let (mut db0, mut dc0, mut dd0, mut dh00) = (z(l * n), z(l * n), z(e), z(e * n));
@@ -638,7 +699,18 @@ mod tests {
             transpose_a(&mut at, &a, dims);
             let mut y1 = z(l * e);
             let mut hs1 = z((l + 1) * n * e);
-            forward(&mut y1, &mut hs1, &x, &delta, &at, &bm, &cm, &d, Some(&h0), dims);
+            forward(
+                &mut y1,
+                &mut hs1,
+                &x,
+                &delta,
+                &at,
+                &bm,
+                &cm,
+                &d,
+                Some(&h0),
+                dims,
+            );
             let (mut dx1, mut ddl1, mut dat) = (z(l * e), z(l * e), z(n * e));
             let (mut db1, mut dc1, mut dd1, mut dh01) = (z(l * n), z(l * n), z(e), z(e * n));
             let mut scratch = z(backward_scratch_len(dims));

@@ -11,9 +11,9 @@ pub mod step;
 
 use crate::models::Target;
 
+pub use crate::models::StepOutput;
 pub use evaluate::{evaluate, Evaluation, Metrics};
 pub use loop_::{fit, EpochRecord, FitConfig, FitOutcome, Recipe};
-pub use crate::models::StepOutput;
 pub use step::BatchWorkspace;
 
 /// Labels of a set of windows.

@@ -1,4 +1,5 @@
 //! The zoo registry: ids, class names and constructors.
+use super::nn::Batched;
 use super::zoo::QuantumHydraSuperposition;
 use super::zoo::{ClassicalQuantumAttention, QuantumMixingSsm};
 use super::zoo::{ClassicalTransformer, QuantumTransformer};
@@ -7,7 +8,6 @@ use super::zoo::{
     QuantumHydraGated, QuantumHydraSsm, QuantumMambaGated, QuantumMambaSsm, TrueClassicalHydra,
     TrueClassicalMamba,
 };
-use super::nn::Batched;
 use super::{Model, ModelConfig, PerSample};
 
 /// One registry entry.
@@ -206,7 +206,10 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
         "2b" => Box::new(PerSample::new(QuantumMixingSsm::mamba(cfg))),
         "2c" => Box::new(PerSample::new(QuantumMixingSsm::hydra(cfg))),
-        "4a" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Transformer))),
+        "4a" => Box::new(PerSample::new(QuantumE2e::new(
+            cfg,
+            E2eVariant::Transformer,
+        ))),
         "4b" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Mamba))),
         "4c" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Hydra))),
         "4d" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, false))),

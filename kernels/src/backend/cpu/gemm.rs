@@ -87,8 +87,12 @@ mod tests {
 
     fn product(threads: usize, beta: f32) -> Vec<f32> {
         let (m, k, n) = (600, 370, 129);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.0).collect();
-        let bt: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 * 0.21 - 1.0).collect();
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.0)
+            .collect();
+        let bt: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 5) % 11) as f32 * 0.21 - 1.0)
+            .collect();
         let mut c: Vec<f32> = (0..m * n).map(|i| (i % 3) as f32).collect();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -99,8 +103,16 @@ mod tests {
                 m,
                 k,
                 n,
-                View { data: &a, rs: k, cs: 1 },
-                View { data: &bt, rs: 1, cs: k },
+                View {
+                    data: &a,
+                    rs: k,
+                    cs: 1,
+                },
+                View {
+                    data: &bt,
+                    rs: 1,
+                    cs: k,
+                },
                 beta,
                 &mut c,
             )
@@ -111,8 +123,12 @@ mod tests {
     #[test]
     fn matches_naive_product_with_transposed_views() {
         let (m, k, n) = (600, 370, 129);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.0).collect();
-        let bt: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 * 0.21 - 1.0).collect();
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.0)
+            .collect();
+        let bt: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 5) % 11) as f32 * 0.21 - 1.0)
+            .collect();
         let c = product(2, 2.0);
         for i in (0..m).step_by(7) {
             for j in 0..n {

@@ -76,7 +76,10 @@ impl CpuBuf {
 pub struct Cpu;
 
 fn same_len(what: &str, a: usize, b: usize) {
-    assert_eq!(a, b, "cpu backend {what}: element counts differ ({a} vs {b})");
+    assert_eq!(
+        a, b,
+        "cpu backend {what}: element counts differ ({a} vs {b})"
+    );
 }
 
 /// Sums per-task partials (tasks × len, row-major) in task order into `g`.
@@ -155,7 +158,11 @@ impl Backend for Cpu {
     fn to_token_major(&self, y: &mut CpuBuf, x: &CpuBuf) {
         let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
         assert_eq!(y.shape, [b, t, c], "to_token_major: y shape");
-        for (yb, xb) in y.data.chunks_exact_mut(t * c).zip(x.data.chunks_exact(c * t)) {
+        for (yb, xb) in y
+            .data
+            .chunks_exact_mut(t * c)
+            .zip(x.data.chunks_exact(c * t))
+        {
             for ci in 0..c {
                 for ti in 0..t {
                     yb[ti * c + ci] = xb[ci * t + ti];
@@ -208,7 +215,11 @@ impl Backend for Cpu {
     fn reverse_time_acc(&self, y: &mut CpuBuf, x: &CpuBuf) {
         same_len("reverse_time", y.data.len(), x.data.len());
         let (l, w) = (x.shape[1], x.last());
-        for (yb, xb) in y.data.chunks_exact_mut(l * w).zip(x.data.chunks_exact(l * w)) {
+        for (yb, xb) in y
+            .data
+            .chunks_exact_mut(l * w)
+            .zip(x.data.chunks_exact(l * w))
+        {
             for t in 0..l {
                 let src = &xb[(l - 1 - t) * w..(l - t) * w];
                 yb[t * w..(t + 1) * w]
@@ -241,7 +252,10 @@ impl Backend for Cpu {
     }
     fn add_table_rows(&self, x: &mut CpuBuf, p: &[f32], table: Range<usize>) {
         let (l, d) = (x.shape[1], x.last());
-        assert!(table.len() >= l * d, "add_table_rows: table shorter than L rows");
+        assert!(
+            table.len() >= l * d,
+            "add_table_rows: table shorter than L rows"
+        );
         let tab = &p[table.start..table.start + l * d];
         for xb in x.data.chunks_exact_mut(l * d) {
             xb.iter_mut().zip(tab).for_each(|(a, b)| *a += b);
@@ -295,23 +309,23 @@ impl Backend for Cpu {
         same_len("dropout", x.data.len(), mask.data.len());
         let b = x.dim0();
         assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
-        let per = x.data.len() / b.max(1);
+        let per = (x.data.len() / b.max(1)).max(1);
         let keep = 1.0 / (1.0 - cfg.p);
-        for ((xb, mb), &seed) in x
-            .data
-            .chunks_exact_mut(per.max(1))
-            .zip(mask.data.chunks_exact_mut(per.max(1)))
-            .zip(cfg.seeds)
-        {
-            for (i, (xv, m)) in xb.iter_mut().zip(mb.iter_mut()).enumerate() {
-                *m = if super::dropout_uniform(seed, site, i as u64) < cfg.p {
-                    0.0
-                } else {
-                    keep
-                };
-                *xv *= *m;
-            }
-        }
+        let thr = super::dropout_threshold(cfg.p);
+        x.data
+            .par_chunks_mut(per)
+            .zip(mask.data.par_chunks_mut(per))
+            .zip(cfg.seeds.par_iter())
+            .for_each(|((xb, mb), &seed)| {
+                for (i, (xv, m)) in xb.iter_mut().zip(mb.iter_mut()).enumerate() {
+                    *m = if u64::from(super::dropout_draw(seed, site, i as u64)) < thr {
+                        0.0
+                    } else {
+                        keep
+                    };
+                    *xv *= *m;
+                }
+            });
     }
 
     fn linear(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], lin: &LinearP) {
@@ -481,17 +495,7 @@ impl Backend for Cpu {
             .for_each(|(i, (dxb, part))| {
                 let (dw, db) = part.split_at_mut(e * k);
                 let s = i * l * e..(i + 1) * l * e;
-                conv1d_causal_backward(
-                    dxb,
-                    dw,
-                    db,
-                    &dy.data[s.clone()],
-                    &x.data[s],
-                    w,
-                    l,
-                    e,
-                    k,
-                );
+                conv1d_causal_backward(dxb, dw, db, &dy.data[s.clone()], &x.data[s], w, l, e, k);
             });
         for part in partials.chunks_exact(per) {
             let (dw, db) = part.split_at(e * k);
@@ -530,7 +534,16 @@ impl Backend for Cpu {
         d: Range<usize>,
         dims: ScanP,
     ) {
-        mixing::scan_bwd(grads, &mut g[d.clone()], dy, dh_last, states, &sx, &p[d], dims);
+        mixing::scan_bwd(
+            grads,
+            &mut g[d.clone()],
+            dy,
+            dh_last,
+            states,
+            &sx,
+            &p[d],
+            dims,
+        );
     }
     fn attention(
         &self,

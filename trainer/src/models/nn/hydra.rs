@@ -128,10 +128,7 @@ impl ClassicalHydraBlock {
             cm: s(n),
             a: be.alloc(&[e, n]),
             rev: [s(e), s(e), s(n), s(n)],
-            states: [
-                be.alloc(&[b, l + 1, e, n]),
-                be.alloc(&[b, l + 1, e, n]),
-            ],
+            states: [be.alloc(&[b, l + 1, e, n]), be.alloc(&[b, l + 1, e, n])],
             ysum: s(e),
             ybr: s(e),
             rstd: be.alloc(&[b, l]),
@@ -196,7 +193,15 @@ impl ClassicalHydraBlock {
             cm: &a.cm,
             h0: None,
         };
-        be.scan(&mut a.ysum, None, Some(sf), fwd, p, self.d_skip.clone(), self.dims);
+        be.scan(
+            &mut a.ysum,
+            None,
+            Some(sf),
+            fwd,
+            p,
+            self.d_skip.clone(),
+            self.dims,
+        );
         let bwd = ScanInputs {
             x: xr,
             delta: dr,
@@ -205,7 +210,15 @@ impl ClassicalHydraBlock {
             cm: cr,
             h0: None,
         };
-        be.scan(&mut a.ybr, None, Some(sb), bwd, p, self.d_skip.clone(), self.dims);
+        be.scan(
+            &mut a.ybr,
+            None,
+            Some(sb),
+            bwd,
+            p,
+            self.d_skip.clone(),
+            self.dims,
+        );
         be.reverse_time_acc(&mut a.ysum, &a.ybr);
         self.norm.forward(be, p, &a.ysum, &mut a.yn, &mut a.rstd);
         be.act(Act::Silu, &mut a.sz, &a.z);
@@ -271,7 +284,17 @@ impl ClassicalHydraBlock {
             dh0: None,
         };
         let d = self.d_skip.clone();
-        be.scan_bwd(grads, g, &k.dysum, None, Some(&a.states[0]), fwd, p, d.clone(), self.dims);
+        be.scan_bwd(
+            grads,
+            g,
+            &k.dysum,
+            None,
+            Some(&a.states[0]),
+            fwd,
+            p,
+            d.clone(),
+            self.dims,
+        );
         be.reverse_time(&mut k.dy_r, &k.dysum);
         let [xr, dr, br, cr] = &a.rev;
         let bwd = ScanInputs {
@@ -291,7 +314,17 @@ impl ClassicalHydraBlock {
             dcm: dcr,
             dh0: None,
         };
-        be.scan_bwd(grads, g, &k.dy_r, None, Some(&a.states[1]), bwd, p, d, self.dims);
+        be.scan_bwd(
+            grads,
+            g,
+            &k.dy_r,
+            None,
+            Some(&a.states[1]),
+            bwd,
+            p,
+            d,
+            self.dims,
+        );
         for (f, b) in k.fwd.iter_mut().zip(&k.bwd) {
             be.reverse_time_acc(f, b);
         }

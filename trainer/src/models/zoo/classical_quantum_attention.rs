@@ -20,7 +20,7 @@ use crate::models::blocks::composed_circuit::{
 use crate::models::blocks::quantum_ssm_core::sigmoid;
 use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{SampleModel, ModelConfig, SampleOutput};
+use crate::models::{ModelConfig, SampleModel, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use num_complex::Complex64;
 use qssm_kernels::circuit::superpose::{

@@ -5,7 +5,9 @@
 //! all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
 //! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
 use crate::models::blocks::PositionalEncoding;
-use crate::models::nn::{Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, TransformerGrads};
+use crate::models::nn::{
+    Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, TransformerGrads,
+};
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
 use qssm_kernels::backend::{Backend, DropoutCfg};
@@ -138,7 +140,8 @@ impl Net for ClassicalTransformer {
             self.blocks[i].forward(be, p, u, &mut rest[0], drop);
         }
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.final_norm.forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        self.final_norm
+            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
         be.mean_time(&mut a.pooled, &a.fnorm);
         self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
     }

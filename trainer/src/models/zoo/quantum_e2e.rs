@@ -19,7 +19,7 @@ use crate::models::blocks::{
     ComposedCircuit, ConvFrontEnd, ConvFrontEndCache, Linear, SeqPoolHead, SeqPoolHeadCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{SampleModel, ModelConfig, SampleOutput};
+use crate::models::{ModelConfig, SampleModel, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use rand_chacha::ChaCha8Rng;
 

@@ -27,7 +27,7 @@ use crate::models::blocks::{
     SuperpositionCore, SuperpositionRun,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{SampleModel, ModelConfig, SampleOutput};
+use crate::models::{ModelConfig, SampleModel, SampleOutput};
 use crate::params::ParamLayout;
 use rand_chacha::ChaCha8Rng;
 

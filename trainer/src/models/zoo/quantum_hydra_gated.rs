@@ -21,7 +21,7 @@ use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::qsb_qgr::{QsbQgr, QsbQgrCache};
 use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;

@@ -13,7 +13,7 @@ use crate::models::blocks::{
     ChunkProcessor, Dropout, HydraBlock, HydraBlockCache, LayerNorm, Linear, NormCache,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::ops::activation::{silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;

@@ -25,7 +25,7 @@ use crate::models::blocks::{
     SuperpositionCore, SuperpositionRun,
 };
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;

@@ -13,7 +13,7 @@
 use crate::models::blocks::gated_recurrence::gated_program;
 use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;

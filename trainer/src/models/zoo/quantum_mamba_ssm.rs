@@ -8,11 +8,11 @@ use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
 use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, NormCache};
 use crate::models::nn::{MambaActs, MambaBlock};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::ParamLayout;
-use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
 use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
 use qssm_kernels::backend::Backend;
+use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;
 
 /// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.

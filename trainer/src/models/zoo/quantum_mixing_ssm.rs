@@ -20,7 +20,7 @@ use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
 use crate::models::blocks::quantum_ssm_core::{QssmCache, QuantumSsmCore};
 use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{SampleModel, ModelConfig, SampleOutput};
+use crate::models::{ModelConfig, SampleModel, SampleOutput};
 use crate::params::{Init, ParamLayout};
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;

@@ -8,10 +8,12 @@
 //! A window classifier only (global attention, spec §6).
 use crate::models::blocks::chunk_processor::ChunkProcessorCache;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{ChunkProcessor, Dropout, Linear, NormCache, PositionalEncoding, RmsNorm};
+use crate::models::blocks::{
+    ChunkProcessor, Dropout, Linear, NormCache, PositionalEncoding, RmsNorm,
+};
 use crate::models::nn::{TransformerActs, TransformerBlock};
 use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, SampleModel, ModelConfig, SampleOutput};
+use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::ParamLayout;
 use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
 use qssm_kernels::backend::{Backend, DropoutCfg};
@@ -232,7 +234,10 @@ impl SampleModel for QuantumTransformer {
             ("quantum_processor".into(), k.proc.out.clone()),
         ];
         for (i, blk) in k.blocks.iter().enumerate() {
-            out.push((format!("transformer_layers.{i}"), blk.out.as_slice().to_vec()));
+            out.push((
+                format!("transformer_layers.{i}"),
+                blk.out.as_slice().to_vec(),
+            ));
         }
         out.push(("final_norm".into(), k.fnorm));
         out.push(("pool".into(), k.pooled));

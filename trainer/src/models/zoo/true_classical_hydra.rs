@@ -150,7 +150,8 @@ impl Net for TrueClassicalHydra {
             be.add_assign(next, u);
         }
         let u = &a.us[self.blocks.len()];
-        self.final_norm.forward(be, p, u, &mut a.fnorm, &mut a.frstd);
+        self.final_norm
+            .forward(be, p, u, &mut a.fnorm, &mut a.frstd);
         be.mean_time(&mut a.pooled, &a.fnorm);
         self.cls0.forward(be, p, &a.pooled, &mut a.h0);
         be.act(Act::Gelu, &mut a.h1, &a.h0);

@@ -126,7 +126,8 @@ impl Net for TrueClassicalMamba {
             self.blocks[i].forward(be, p, u, None, &mut rest[0]);
         }
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.final_norm.forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        self.final_norm
+            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
         be.mean_time(&mut a.pooled, &a.fnorm);
         self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
     }
