@@ -196,9 +196,9 @@ pub trait Backend: Sync {
     fn act(&self, act: Act, y: &mut Self::Buf, x: &Self::Buf);
     /// dx += dy · act'(·); `saved` is x, or y for [`Act::Tanh`].
     fn act_bwd(&self, act: Act, dx: &mut Self::Buf, dy: &Self::Buf, saved: &Self::Buf);
-    /// y ← −exp(p[range]) (A = −exp(A_log)); y's element count = the range length.
+    /// y ← −exp(p\[range\]) (A = −exp(A_log)); y's element count = the range length.
     fn neg_exp(&self, y: &mut Self::Buf, p: &Self::Params, range: Range<usize>);
-    /// g[range] += da ⊙ a (backward of [`Self::neg_exp`], given its output a).
+    /// g\[range\] += da ⊙ a (backward of [`Self::neg_exp`], given its output a).
     fn neg_exp_bwd(&self, g: &mut Self::Params, range: Range<usize>, da: &Self::Buf, a: &Self::Buf);
     /// Train-mode dropout in place on x (B, …): masks (0 or 1/(1−p)) written to `mask`
     /// (same shape), see [`DropoutCfg`]. `site` names the dropout site within the model.
@@ -226,7 +226,7 @@ pub trait Backend: Sync {
         p: &Self::Params,
         w: Range<usize>,
     );
-    /// Backward of [`Self::rmsnorm`]: dx += …, g[w] += ….
+    /// Backward of [`Self::rmsnorm`]: dx += …, g\[w\] += ….
     #[allow(clippy::too_many_arguments)]
     fn rmsnorm_bwd(
         &self,
@@ -240,7 +240,7 @@ pub trait Backend: Sync {
     );
     /// Causal depthwise conv1d over time of x (B, L, E).
     fn conv1d(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, conv: &ConvP);
-    /// Backward of [`Self::conv1d`]: dx += …, g[w], g[b] += ….
+    /// Backward of [`Self::conv1d`]: dx += …, g\[w\], g\[b\] += ….
     fn conv1d_bwd(
         &self,
         dx: &mut Self::Buf,
@@ -253,7 +253,7 @@ pub trait Backend: Sync {
 
     // ---- sequence mixing ---------------------------------------------------------------------
     /// Batched selective scan from h0 (B, E, N) (zeros if `None`): y (B, L, E) from x, Δ
-    /// (B, L, E), B, C (B, L, N), A (N or E·N), D = p[d]. `h_last` (B, E, N) receives the
+    /// (B, L, E), B, C (B, L, N), A (N or E·N), D = p\[d\]. `h_last` (B, E, N) receives the
     /// final states if given. `states`, a buffer of (B, L+1, E, N) elements, if given,
     /// receives every state for the backward (memory for speed; its layout is the
     /// backend's); without it the backward recomputes them per sample.
@@ -269,7 +269,7 @@ pub trait Backend: Sync {
         dims: ScanP,
     );
     /// Backward of [`Self::scan`] with the same inputs: accumulates dx, dΔ, dA, dB, dC,
-    /// g[d], and dh0 (B, E, N) if given; `dh_last` (B, E, N) is the upstream gradient of the
+    /// g\[d\], and dh0 (B, E, N) if given; `dh_last` (B, E, N) is the upstream gradient of the
     /// final states; `states` are the forward's, if it stored them (else recomputed).
     #[allow(clippy::too_many_arguments)]
     fn scan_bwd(

@@ -283,7 +283,7 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// Rejects hyperparameters no model of the zoo can be built with (clear errors instead of a
 /// panic deep inside a block).
 fn check_hyperparameters(c: &ModelConfig) -> Result<(), String> {
-    if c.d_model < 16 || c.d_model % 16 != 0 {
+    if c.d_model < 16 || !c.d_model.is_multiple_of(16) {
         return Err(format!(
             "--d-model {} must be a positive multiple of 16 (dt_rank = d_model/16 and 4 attention heads)",
             c.d_model

@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model on EEGMMIDB and export it (model file + results JSON).
-    Fit(fit::FitArgs),
+    Fit(Box<fit::FitArgs>),
     /// List the models of the registry.
     Models(models::ModelsArgs),
     /// Time training steps (forward + backward + clip + AdamW) on random input.
@@ -39,7 +39,7 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Fit(a) => fit::run(a),
+        Command::Fit(a) => fit::run(*a),
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Classify(a) => classify::run(a),

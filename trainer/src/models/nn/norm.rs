@@ -28,7 +28,7 @@ impl RmsNorm {
         be.rmsnorm(y, rstd, x, p, self.w.clone());
     }
 
-    /// dx += …, g[weight] += ….
+    /// dx += …, g\[weight\] += ….
     #[allow(clippy::too_many_arguments)]
     pub fn backward<B: Backend>(
         &self,

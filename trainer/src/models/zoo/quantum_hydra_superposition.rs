@@ -17,7 +17,7 @@
 //!
 //! Chunks are independent up to the softmax pooling over chunk features, so both models are
 //! causal chunk by chunk (spec §4.3 R1): the output after chunk k is the head over the first
-//! k+1 chunk features ([`Model::boundary_outputs`]).
+//! k+1 chunk features ([`crate::models::Model::boundary_outputs`]).
 use crate::models::blocks::angle_proj::{AngleMap, AngleProj, AngleProjOut};
 use crate::models::blocks::{
     AttentionPool, AttentionPoolCache, Block, BlockKind, CircuitGrads, CircuitInputs,
