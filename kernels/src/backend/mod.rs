@@ -314,8 +314,9 @@ pub trait Backend: Sync {
 
     // ---- objective and optimiser ------------------------------------------------------------
     /// Mean loss over the batch of outputs (B, K) (cross-entropy or MSE, see [`Targets`]),
-    /// and d(mean loss)/d outputs written to `dout` (overwritten). The only scalar a step
-    /// reads back besides the gradient norm.
+    /// and d(mean loss)/d outputs written to `dout` (overwritten). Targets for b ≤ B samples:
+    /// the first b rows are the batch (mean over b), the rest padding (zero gradient). The
+    /// only scalar a step reads back besides the gradient norm.
     fn loss(&self, dout: &mut Self::Buf, out: &Self::Buf, targets: Targets<'_>) -> f32;
     /// Zeroes a gradient buffer.
     fn zero_params(&self, g: &mut Self::Params);

@@ -174,6 +174,7 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             .build_global()?;
     }
     let entry = registry::lookup(&a.model)?;
+    check_hyperparameters(&model_config(&a, 1))?;
     match a.task {
         Task::Eeg => {
             if !a.data.is_dir() {
@@ -280,8 +281,21 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// Rejects hyperparameters no model of the zoo can be built with (clear errors instead of a
-/// panic deep inside a block).
+/// The EEG configuration for windows of `n_times` with the command line's hyperparameters.
+fn model_config(a: &FitArgs, n_times: usize) -> ModelConfig {
+    let base = ModelConfig::eeg(n_times);
+    ModelConfig {
+        d_model: a.d_model.unwrap_or(base.d_model),
+        d_state: a.d_state.unwrap_or(base.d_state),
+        n_qubits: a.n_qubits.unwrap_or(base.n_qubits),
+        n_layers: a.n_layers.unwrap_or(base.n_layers),
+        dropout: a.dropout.unwrap_or(base.dropout),
+        ..base
+    }
+}
+
+/// Rejects hyperparameters no model of the zoo can be built with (clear errors before any
+/// data is read, instead of a panic deep inside a block).
 fn check_hyperparameters(c: &ModelConfig) -> Result<(), String> {
     if c.d_model < 16 || !c.d_model.is_multiple_of(16) {
         return Err(format!(
@@ -318,15 +332,9 @@ fn train_and_export(
     if a.causal && !registry::lookup(id)?.streamable {
         return Err(format!("model {id} has no causal variant (see `trainer models`)").into());
     }
-    let base = ModelConfig::eeg(p.n_times);
     let mcfg = ModelConfig {
         n_channels: p.n_channels,
         n_classes: p.output_dim,
-        d_model: a.d_model.unwrap_or(base.d_model),
-        d_state: a.d_state.unwrap_or(base.d_state),
-        n_qubits: a.n_qubits.unwrap_or(base.n_qubits),
-        n_layers: a.n_layers.unwrap_or(base.n_layers),
-        dropout: a.dropout.unwrap_or(base.dropout),
         causal: a.causal,
         chunk_size: a.chunk_size,
         hidden_dim: a.hidden_dim,
@@ -334,9 +342,8 @@ fn train_and_export(
             AnsatzArg::Unified5 => AnsatzKind::Unified5,
             AnsatzArg::Legacy4 => AnsatzKind::Legacy4,
         },
-        ..base
+        ..model_config(a, p.n_times)
     };
-    check_hyperparameters(&mcfg)?;
     let model = registry::build(id, mcfg)?;
     let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
     let fcfg = FitConfig {

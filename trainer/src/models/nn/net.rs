@@ -93,14 +93,23 @@ impl<M: Net> Batched<M> {
         &self.net
     }
 
-    /// Runs `f` on a plan for batch `b`, with x uploaded. Plans are taken from a pool (planned
-    /// on first use, returned after use), so concurrent callers each get their own and a
-    /// sequence of steps reuses the same buffers.
-    fn with_plan<R>(&self, x: &[f32], b: usize, f: impl FnOnce(&mut M::Acts<Cpu>) -> R) -> R {
+    /// Runs `f` on a plan with x (B = `b`) uploaded into its first `b` samples; `f` gets the
+    /// plan and its batch size P ≥ b (samples b..P are zero padding). Plans come from a pool
+    /// (planned on first use, returned after use): concurrent callers each get their own, a
+    /// sequence of steps reuses the same buffers, and a smaller batch (the last of an epoch)
+    /// runs padded on the plan of a larger one when that wastes at most 4× — one full-size
+    /// plan in memory, not one per batch size.
+    fn with_plan<R>(
+        &self,
+        x: &[f32],
+        b: usize,
+        f: impl FnOnce(&mut M::Acts<Cpu>, usize) -> R,
+    ) -> R {
         let cfg = self.net.config();
+        let per = cfg.n_channels * cfg.n_times;
         assert_eq!(
             x.len(),
-            b * cfg.n_channels * cfg.n_times,
+            b * per,
             "{}: input is not (B, C, T) = ({b}, {}, {})",
             self.net.id(),
             cfg.n_channels,
@@ -109,18 +118,27 @@ impl<M: Net> Batched<M> {
         // a poisoned lock only means another caller panicked; the pool is plain buffers
         let taken = {
             let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-            plans
+            let best = plans
                 .iter()
-                .position(|(pb, _)| *pb == b)
-                .map(|i| plans.swap_remove(i).1)
+                .enumerate()
+                .filter(|(_, (pb, _))| *pb >= b && *pb <= 4 * b.max(1))
+                .min_by_key(|(_, (pb, _))| *pb)
+                .map(|(i, _)| i);
+            best.map(|i| plans.swap_remove(i))
         };
-        let mut a = taken.unwrap_or_else(|| self.net.plan(&Cpu, b));
-        Cpu.upload(&mut M::io(&mut a).x, x);
-        let r = f(&mut a);
+        let (pb, mut a) = taken.unwrap_or_else(|| (b, self.net.plan(&Cpu, b)));
+        if pb == b {
+            Cpu.upload(&mut M::io(&mut a).x, x);
+        } else {
+            let xs = M::io(&mut a).x.as_mut_slice();
+            xs[..b * per].copy_from_slice(x);
+            xs[b * per..].fill(0.0);
+        }
+        let r = f(&mut a, pb);
         self.plans
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((b, a));
+            .push((pb, a));
         r
     }
 }
@@ -177,9 +195,10 @@ impl<M: Net> Model for Batched<M> {
         self.net.is_causal()
     }
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
-        self.with_plan(x, b, |a| {
+        let k = self.net.config().n_classes;
+        self.with_plan(x, b, |a, _| {
             self.net.forward(&Cpu, p, a, None);
-            M::io(a).out.as_slice().to_vec()
+            M::io(a).out.as_slice()[..b * k].to_vec()
         })
     }
     fn train_batch(
@@ -193,15 +212,23 @@ impl<M: Net> Model for Batched<M> {
     ) -> StepOutput {
         assert_eq!(targets.len(), b, "one target per sample");
         let t = StepTargets::new(targets);
-        self.with_plan(x, b, |a| {
-            let drop = dropout_seeds.map(|seeds| DropoutCfg {
+        let k = self.net.config().n_classes;
+        self.with_plan(x, b, |a, pb| {
+            // padding samples get seed 0 and no target: their loss gradient is 0, so they
+            // add nothing to the parameter gradients
+            let seeds: Option<Vec<u64>> = dropout_seeds.map(|s| {
+                let mut v = s.to_vec();
+                v.resize(pb, 0);
+                v
+            });
+            let drop = seeds.as_deref().map(|seeds| DropoutCfg {
                 p: self.net.config().dropout,
                 seeds,
             });
             self.net.forward(&Cpu, p, a, drop);
             let io = M::io(a);
             let loss = Cpu.loss(&mut io.dout, &io.out, t.as_targets());
-            let logits = io.out.as_slice().to_vec();
+            let logits = io.out.as_slice()[..b * k].to_vec();
             Cpu.zero_params(g);
             self.net.backward(&Cpu, p, g, a);
             StepOutput { loss, logits }
@@ -211,12 +238,16 @@ impl<M: Net> Model for Batched<M> {
         self.net.boundary_outputs(p, x)
     }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        self.with_plan(x, 1, |a| {
+        self.with_plan(x, 1, |a, pb| {
             self.net.forward(&Cpu, p, a, None);
             self.net
                 .trace(a)
                 .into_iter()
-                .map(|(n, buf): (String, &CpuBuf)| (n, buf.as_slice().to_vec()))
+                .map(|(n, buf): (String, &CpuBuf)| {
+                    // the first sample of every (P, …) buffer
+                    let v = buf.as_slice();
+                    (n, v[..v.len() / pb].to_vec())
+                })
                 .collect()
         })
     }
