@@ -8,7 +8,8 @@
 //! `out = out_proj(RMSNorm(y_f + y_b) ⊙ SiLU(z))` (D·x enters twice, as in the reference).
 //! The conv runs before the reversal, so it is anti-causal for the backward direction.
 use super::linear::Linear;
-use super::mamba::{causal_conv, dt_proj, dt_rank_ceil};
+use super::mamba::causal_conv;
+use super::ssm::{dt_proj, dt_rank_ceil};
 use super::norm::RmsNorm;
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::backend::{Act, Backend, ConvP, ScanGradBufs, ScanInputs, ScanP};

@@ -13,14 +13,9 @@
 //! then the batched scan ([`qssm_kernels::backend::Backend::scan`]).
 use super::linear::Linear;
 use super::norm::RmsNorm;
+use super::ssm::{SelectiveSsm, SsmActs, SsmGrads};
 use crate::params::{default_uniform, Init, ParamLayout};
-use qssm_kernels::backend::{Act, Backend, ConvP, ScanGradBufs, ScanInputs, ScanP};
-use std::ops::Range;
-
-/// dt_rank of the reference's `SelectiveSSM` (TrueClassicalMamba.py): ⌈d_model/16⌉.
-pub fn dt_rank_ceil(d_model: usize) -> usize {
-    d_model.div_ceil(16)
-}
+use qssm_kernels::backend::{Act, Backend, ConvP};
 
 /// Registers a causal depthwise conv1d `{name}.weight` (E, 1, k), `{name}.bias` (E) with
 /// PyTorch's default init.
@@ -28,33 +23,6 @@ pub fn causal_conv(lay: &mut ParamLayout, name: &str, e: usize, k: usize) -> Con
     let w = lay.add(format!("{name}.weight"), &[e, 1, k], default_uniform(k));
     let b = lay.add(format!("{name}.bias"), &[e], default_uniform(k));
     ConvP { w, b, e, k }
-}
-
-/// `dt_proj` with the reference's init: W ~ U(±1/√R), bias = softplus⁻¹(dt).
-pub fn dt_proj(lay: &mut ParamLayout, name: &str, r: usize, e: usize, floor: f32) -> Linear {
-    let b = 1.0 / (r as f32).sqrt();
-    Linear::with_init(
-        lay,
-        name,
-        r,
-        e,
-        true,
-        Init::Uniform(-b, b),
-        Init::DtBias { floor },
-    )
-}
-
-/// The selective SSM of a Mamba block.
-#[derive(Clone, Debug)]
-struct SelectiveSsm {
-    x_proj: Linear,
-    dt_proj: Linear,
-    a_log: Range<usize>,
-    d: Range<usize>,
-    out_proj: Option<Linear>,
-    dims: ScanP,
-    r: usize,
-    a_len: usize,
 }
 
 /// One Mamba block over sequences of width D with inner width E.
@@ -78,21 +46,10 @@ pub struct MambaActs<B: Backend> {
     z: B::Buf,
     conv: B::Buf,
     xc: B::Buf,
-    xdbl: B::Buf,
-    dl: B::Buf,
-    bm: B::Buf,
-    cm: B::Buf,
-    dt_pre: B::Buf,
-    delta: B::Buf,
-    a: B::Buf,
-    ys: Option<B::Buf>,
-    y: B::Buf,
+    /// the SSM's activations (its final states: `ssm.h_last`)
+    pub ssm: SsmActs<B>,
     sz: B::Buf,
     gated: B::Buf,
-    /// every SSM state (B, L+1, E, N), kept for the backward
-    hs: B::Buf,
-    /// final SSM states (B, E, N)
-    pub h_last: B::Buf,
     /// block output (B, L, D)
     pub out: B::Buf,
 }
@@ -109,14 +66,7 @@ pub struct MambaGrads<B: Backend> {
     dy: B::Buf,
     dsz: B::Buf,
     dgated: B::Buf,
-    dys: Option<B::Buf>,
-    ddelta: B::Buf,
-    da: B::Buf,
-    dbm: B::Buf,
-    dcm: B::Buf,
-    ddt_pre: B::Buf,
-    ddl: B::Buf,
-    dxdbl: B::Buf,
+    ssm: SsmGrads<B>,
 }
 
 impl MambaBlock {
@@ -124,27 +74,7 @@ impl MambaBlock {
     pub fn quantum_ssm(lay: &mut ParamLayout, prefix: &str, d: usize, e: usize, n: usize) -> Self {
         let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
         let conv = causal_conv(lay, &format!("{prefix}.conv1d"), e, 4);
-        let r = e / 16;
-        let a_log = lay.add(format!("{prefix}.ssm.A_log"), &[n], Init::ALog);
-        let dsk = lay.add(format!("{prefix}.ssm.D"), &[e], Init::Const(1.0));
-        let x_proj = Linear::new(lay, &format!("{prefix}.ssm.x_proj"), e, r + 2 * n, false);
-        let dtp = dt_proj(lay, &format!("{prefix}.ssm.dt_proj"), r, e, 0.0);
-        let op = Linear::new(lay, &format!("{prefix}.ssm.out_proj"), e, e, false);
-        let ssm = SelectiveSsm {
-            x_proj,
-            dt_proj: dtp,
-            a_log,
-            d: dsk,
-            out_proj: Some(op),
-            dims: ScanP {
-                e,
-                n,
-                a_row_stride: 0,
-                dt_on_b: true,
-            },
-            r,
-            a_len: n,
-        };
+        let ssm = SelectiveSsm::quantum_ssm(lay, &format!("{prefix}.ssm"), e, n);
         let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
         lay.add_unused(format!("{prefix}.norm.weight"), &[d], Init::Const(1.0));
         lay.add_unused(format!("{prefix}.norm.bias"), &[d], Init::Const(0.0));
@@ -170,26 +100,7 @@ impl MambaBlock {
         n: usize,
     ) -> Self {
         let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
-        let r = dt_rank_ceil(d);
-        let x_proj = Linear::new(lay, &format!("{prefix}.x_proj"), e, r + 2 * n, false);
-        let a_log = lay.add(format!("{prefix}.ssm.A_log"), &[e, n], Init::ALog);
-        let dsk = lay.add(format!("{prefix}.ssm.D"), &[e], Init::Const(1.0));
-        let dtp = dt_proj(lay, &format!("{prefix}.ssm.dt_proj"), r, e, 1e-4);
-        let ssm = SelectiveSsm {
-            x_proj,
-            dt_proj: dtp,
-            a_log,
-            d: dsk,
-            out_proj: None,
-            dims: ScanP {
-                e,
-                n,
-                a_row_stride: n,
-                dt_on_b: true,
-            },
-            r,
-            a_len: e * n,
-        };
+        let ssm = SelectiveSsm::true_classical(lay, prefix, d, e, n);
         let conv = causal_conv(lay, &format!("{prefix}.conv1d"), e, 4);
         let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
         let norm = RmsNorm::new(lay, &format!("{prefix}.norm"), d);
@@ -207,7 +118,7 @@ impl MambaBlock {
 
     /// Allocates the activations of a batch (b, l).
     pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaActs<B> {
-        let (d, e, n, r) = (self.d, self.e, self.ssm.dims.n, self.ssm.r);
+        let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaActs {
             v: self.norm.as_ref().map(|_| (s(d), be.alloc(&[b, l]))),
@@ -216,26 +127,16 @@ impl MambaBlock {
             z: s(e),
             conv: s(e),
             xc: s(e),
-            xdbl: s(r + 2 * n),
-            dl: s(r),
-            bm: s(n),
-            cm: s(n),
-            dt_pre: s(e),
-            delta: s(e),
-            a: be.alloc(&[self.ssm.a_len]),
-            ys: self.ssm.out_proj.as_ref().map(|_| s(e)),
-            y: s(e),
+            ssm: self.ssm.plan(be, b, l),
             sz: s(e),
             gated: s(e),
-            hs: be.alloc(&[b, l + 1, e, n]),
-            h_last: be.alloc(&[b, e, n]),
             out: s(d),
         }
     }
 
     /// Allocates the backward scratch of a batch (b, l).
     pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaGrads<B> {
-        let (d, e, n, r) = (self.d, self.e, self.ssm.dims.n, self.ssm.r);
+        let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaGrads {
             dv: self.norm.as_ref().map(|_| s(d)),
@@ -247,19 +148,12 @@ impl MambaBlock {
             dy: s(e),
             dsz: s(e),
             dgated: s(e),
-            dys: self.ssm.out_proj.as_ref().map(|_| s(e)),
-            ddelta: s(e),
-            da: be.alloc(&[self.ssm.a_len]),
-            dbm: s(n),
-            dcm: s(n),
-            ddt_pre: s(e),
-            ddl: s(r),
-            dxdbl: s(r + 2 * n),
+            ssm: self.ssm.plan_grads(be, b, l),
         }
     }
 
     /// u (B, L, D) → `a.out` (B, L, D), SSM from `h0` (B, E, N) (zeros if `None`); the final
-    /// states land in `a.h_last`.
+    /// states land in `a.ssm.h_last`.
     pub fn forward<B: Backend>(
         &self,
         be: &B,
@@ -279,34 +173,9 @@ impl MambaBlock {
         be.split_cols(&a.xz, &mut [&mut a.xin, &mut a.z]);
         be.conv1d(&mut a.conv, &a.xin, p, &self.conv);
         be.act(Act::Silu, &mut a.xc, &a.conv);
-        // SSM
-        let s = &self.ssm;
-        s.x_proj.forward(be, p, &a.xc, &mut a.xdbl);
-        be.split_cols(&a.xdbl, &mut [&mut a.dl, &mut a.bm, &mut a.cm]);
-        s.dt_proj.forward(be, p, &a.dl, &mut a.dt_pre);
-        be.act(Act::Softplus, &mut a.delta, &a.dt_pre);
-        be.neg_exp(&mut a.a, p, s.a_log.clone());
-        let inputs = ScanInputs {
-            x: &a.xc,
-            delta: &a.delta,
-            a: &a.a,
-            bm: &a.bm,
-            cm: &a.cm,
-            h0,
-        };
-        match (&s.out_proj, &mut a.ys) {
-            (Some(op), Some(ys)) => {
-                let (hl, hs) = (Some(&mut a.h_last), Some(&mut a.hs));
-                be.scan(ys, hl, hs, inputs, p, s.d.clone(), s.dims);
-                op.forward(be, p, ys, &mut a.y);
-            }
-            _ => {
-                let (hl, hs) = (Some(&mut a.h_last), Some(&mut a.hs));
-                be.scan(&mut a.y, hl, hs, inputs, p, s.d.clone(), s.dims)
-            }
-        }
+        self.ssm.forward(be, p, &a.xc, h0, &mut a.ssm);
         be.act(Act::Silu, &mut a.sz, &a.z);
-        be.mul(&mut a.gated, &a.y, &a.sz);
+        be.mul(&mut a.gated, &a.ssm.y, &a.sz);
         self.out_proj.forward(be, p, &a.gated, &mut a.out);
         if self.residual {
             be.add_assign(&mut a.out, u);
@@ -340,57 +209,25 @@ impl MambaBlock {
         be.fill(&mut k.dy, 0.0);
         be.mul_acc(&mut k.dy, &k.dgated, &a.sz);
         be.fill(&mut k.dsz, 0.0);
-        be.mul_acc(&mut k.dsz, &k.dgated, &a.y);
+        be.mul_acc(&mut k.dsz, &k.dgated, &a.ssm.y);
         be.fill(&mut k.dz, 0.0);
         be.act_bwd(Act::Silu, &mut k.dz, &k.dsz, &a.z);
-        // SSM
-        let s = &self.ssm;
-        let dys = match (&s.out_proj, &mut k.dys, &a.ys) {
-            (Some(op), Some(dys), Some(ys)) => {
-                be.fill(dys, 0.0);
-                op.backward(be, p, g, ys, &k.dy, Some(dys));
-                &*dys
-            }
-            _ => &k.dy,
-        };
-        for buf in [
-            &mut k.dxc,
-            &mut k.ddelta,
-            &mut k.da,
-            &mut k.dbm,
-            &mut k.dcm,
-            &mut k.ddt_pre,
-            &mut k.ddl,
-            &mut k.dconv,
-            &mut k.dxin,
-        ] {
+        for buf in [&mut k.dxc, &mut k.dconv, &mut k.dxin] {
             be.fill(buf, 0.0);
         }
-        let inputs = ScanInputs {
-            x: &a.xc,
-            delta: &a.delta,
-            a: &a.a,
-            bm: &a.bm,
-            cm: &a.cm,
+        self.ssm.backward(
+            be,
+            p,
+            g,
+            &a.xc,
             h0,
-        };
-        let grads = ScanGradBufs {
-            dx: &mut k.dxc,
-            ddelta: &mut k.ddelta,
-            da: &mut k.da,
-            dbm: &mut k.dbm,
-            dcm: &mut k.dcm,
+            &a.ssm,
+            &k.dy,
+            dh_last,
+            &mut k.dxc,
             dh0,
-        };
-        let hs = Some(&a.hs);
-        be.scan_bwd(grads, g, dys, dh_last, hs, inputs, p, s.d.clone(), s.dims);
-        be.neg_exp_bwd(g, s.a_log.clone(), &k.da, &a.a);
-        be.act_bwd(Act::Softplus, &mut k.ddt_pre, &k.ddelta, &a.dt_pre);
-        s.dt_proj
-            .backward(be, p, g, &a.dl, &k.ddt_pre, Some(&mut k.ddl));
-        be.concat_cols(&mut k.dxdbl, &[&k.ddl, &k.dbm, &k.dcm]);
-        s.x_proj
-            .backward(be, p, g, &a.xc, &k.dxdbl, Some(&mut k.dxc));
+            &mut k.ssm,
+        );
         // conv, in_proj, norm
         be.act_bwd(Act::Silu, &mut k.dconv, &k.dxc, &a.conv);
         be.conv1d_bwd(&mut k.dxin, g, &k.dconv, &a.xin, p, &self.conv);

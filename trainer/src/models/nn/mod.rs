@@ -10,6 +10,7 @@ pub mod linear;
 pub mod mamba;
 pub mod net;
 pub mod norm;
+pub mod ssm;
 pub mod transformer;
 
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
@@ -17,4 +18,5 @@ pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads};
 pub use net::{Batched, Io, Net, StepTargets};
 pub use norm::RmsNorm;
+pub use ssm::{SelectiveSsm, SsmActs, SsmGrads};
 pub use transformer::{TransformerActs, TransformerBlock, TransformerGrads};

@@ -120,7 +120,7 @@ impl QuantumMambaSsm {
             let h0 = if i == 0 || self.cfg.causal {
                 None
             } else {
-                Some(&k.blocks[i - 1].h_last)
+                Some(&k.blocks[i - 1].ssm.h_last)
             };
             let input = CpuBuf::from_vec(c.clone(), &[1, nc, d]);
             blk.forward(&Cpu, p, &input, h0, &mut a);
@@ -165,8 +165,8 @@ impl QuantumMambaSsm {
             for (i, blk) in self.blocks.iter().enumerate().rev() {
                 let mut dprev = dc.clone(); // residual path
                 let chained = i > 0 && !self.cfg.causal;
-                let h0 = chained.then(|| &k.blocks[i - 1].h_last);
-                let mut dh0 = chained.then(|| Cpu.alloc(Cpu.shape(&k.blocks[i].h_last)));
+                let h0 = chained.then(|| &k.blocks[i - 1].ssm.h_last);
+                let mut dh0 = chained.then(|| Cpu.alloc(Cpu.shape(&k.blocks[i].ssm.h_last)));
                 blk.backward(
                     &Cpu,
                     p,
