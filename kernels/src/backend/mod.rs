@@ -312,6 +312,31 @@ pub trait Backend: Sync {
         heads: usize,
     );
 
+    /// y ← Σ_k w_k·x_k over three same-shape buffers, w_k = c_k / (Σ_j |c_j| + eps) with the
+    /// scalar parameters c_k = p\[coeffs\[k\]\] (signed, L1-normalised; 1c's α, β, γ).
+    fn mix_l1(
+        &self,
+        y: &mut Self::Buf,
+        xs: [&Self::Buf; 3],
+        p: &Self::Params,
+        coeffs: [usize; 3],
+        eps: f32,
+    );
+    /// Backward of [`Self::mix_l1`]: dxs\[k\] += w_k·dy; g\[coeffs\[j\]\] += ∂L/∂c_j
+    /// (= G_j/S − sgn(c_j)·Σ_k G_k·c_k/S², G_k = Σ dy ⊙ x_k, S = Σ|c| + eps; sgn(0) = 0 as in
+    /// PyTorch's `abs` backward).
+    #[allow(clippy::too_many_arguments)]
+    fn mix_l1_bwd(
+        &self,
+        dxs: [&mut Self::Buf; 3],
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        xs: [&Self::Buf; 3],
+        p: &Self::Params,
+        coeffs: [usize; 3],
+        eps: f32,
+    );
+
     // ---- objective and optimiser ------------------------------------------------------------
     /// Mean loss over the batch of outputs (B, K) (cross-entropy or MSE, see [`Targets`]),
     /// and d(mean loss)/d outputs written to `dout` (overwritten). Targets for b ≤ B samples:

@@ -571,6 +571,68 @@ impl Backend for Cpu {
         mixing::attention_bwd([dq, dk, dv], dout, qkv, probs, drop_mask, heads);
     }
 
+    fn mix_l1(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {
+        for x in xs {
+            same_len("mix_l1", y.data.len(), x.data.len());
+        }
+        let c = coeffs.map(|i| p[i]);
+        let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
+        let w = c.map(|v| v / s);
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(xs[0].data.par_chunks(ELEMS))
+            .zip(xs[1].data.par_chunks(ELEMS))
+            .zip(xs[2].data.par_chunks(ELEMS))
+            .for_each(|(((o, a), b), d)| {
+                for (((o, a), b), d) in o.iter_mut().zip(a).zip(b).zip(d) {
+                    *o = w[0] * a + w[1] * b + w[2] * d;
+                }
+            });
+    }
+    fn mix_l1_bwd(
+        &self,
+        dxs: [&mut CpuBuf; 3],
+        g: &mut [f32],
+        dy: &CpuBuf,
+        xs: [&CpuBuf; 3],
+        p: &[f32],
+        coeffs: [usize; 3],
+        eps: f32,
+    ) {
+        let c = coeffs.map(|i| p[i]);
+        let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
+        let w = c.map(|v| v / s);
+        // G_k = Σ dy ⊙ x_k, in f64 and in element order (deterministic)
+        let mut gw = [0.0f64; 3];
+        for (k, x) in xs.iter().enumerate() {
+            same_len("mix_l1_bwd", dy.data.len(), x.data.len());
+            gw[k] = dy
+                .data
+                .iter()
+                .zip(&x.data)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+        }
+        let s64 = f64::from(s);
+        let dot: f64 = (0..3).map(|j| gw[j] * f64::from(c[j])).sum();
+        for j in 0..3 {
+            let sgn = if c[j] > 0.0 {
+                1.0
+            } else if c[j] < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            g[coeffs[j]] += (gw[j] / s64 - sgn * dot / (s64 * s64)) as f32;
+        }
+        for (k, dx) in dxs.into_iter().enumerate() {
+            same_len("mix_l1_bwd", dx.data.len(), dy.data.len());
+            for (a, b) in dx.data.iter_mut().zip(&dy.data) {
+                *a += w[k] * b;
+            }
+        }
+    }
+
     fn loss(&self, dout: &mut CpuBuf, out: &CpuBuf, targets: Targets<'_>) -> f32 {
         same_len("loss", dout.data.len(), out.data.len());
         let k = out.last();

@@ -9,8 +9,8 @@
 //! The conv runs before the reversal, so it is anti-causal for the backward direction.
 use super::linear::Linear;
 use super::mamba::causal_conv;
-use super::ssm::{dt_proj, dt_rank_ceil};
 use super::norm::RmsNorm;
+use super::ssm::{dt_proj, dt_rank_ceil};
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::backend::{Act, Backend, ConvP, ScanGradBufs, ScanInputs, ScanP};
 use std::ops::Range;

@@ -216,17 +216,7 @@ impl MambaBlock {
             be.fill(buf, 0.0);
         }
         self.ssm.backward(
-            be,
-            p,
-            g,
-            &a.xc,
-            h0,
-            &a.ssm,
-            &k.dy,
-            dh_last,
-            &mut k.dxc,
-            dh0,
-            &mut k.ssm,
+            be, p, g, &a.xc, h0, &a.ssm, &k.dy, dh_last, &mut k.dxc, dh0, &mut k.ssm,
         );
         // conv, in_proj, norm
         be.act_bwd(Act::Silu, &mut k.dconv, &k.dxc, &a.conv);

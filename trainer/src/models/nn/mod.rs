@@ -6,6 +6,7 @@
 //! design compose these blocks; the per-sample [`super::blocks`] serve the models not ported
 //! yet and are retired model by model.
 pub mod hydra;
+pub mod hydra_bissm;
 pub mod linear;
 pub mod mamba;
 pub mod net;
@@ -14,6 +15,7 @@ pub mod ssm;
 pub mod transformer;
 
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
+pub use hydra_bissm::{HydraActs, HydraBlock, HydraGrads};
 pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads};
 pub use net::{Batched, Io, Net, StepTargets};

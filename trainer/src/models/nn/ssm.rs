@@ -256,7 +256,17 @@ impl SelectiveSsm {
             dh0,
         };
         let st = Some(&a.states);
-        be.scan_bwd(grads, g, dys, dh_last, st, inputs, p, self.d.clone(), self.dims);
+        be.scan_bwd(
+            grads,
+            g,
+            dys,
+            dh_last,
+            st,
+            inputs,
+            p,
+            self.d.clone(),
+            self.dims,
+        );
         be.neg_exp_bwd(g, self.a_log.clone(), &k.da, &a.a);
         be.act_bwd(Act::Softplus, &mut k.ddt_pre, &k.ddelta, &a.dt_pre);
         self.dt_proj

@@ -20,7 +20,7 @@
 //! (OP_18 / OP_36 → SeqPool → H_silu). Streamable chunk by chunk (R1), Conv3 look-ahead of one
 //! sample. Parameter counts (EEG config, every T): 76,999 / 110,269.
 use super::quantum_e2e::{boundaries, CHUNK_SIZE};
-use crate::models::blocks::hydra::reverse_time;
+use crate::models::blocks::reverse::reverse_time;
 use crate::models::blocks::{
     AngleMap, AngleProj, AngleProjOut, Block, BlockKind, CircuitGrads, CircuitInputs,
     ComposedCircuit, ConvFrontEnd, ConvFrontEndCache, Linear, SeqPoolHead, SeqPoolHeadCache,

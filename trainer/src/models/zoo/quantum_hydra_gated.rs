@@ -17,8 +17,8 @@
 //! scalars counted once: 109,903 with the unified ansatz (109,906 stored reals), 102,775 with the
 //! legacy one, for every T and C.
 use crate::models::blocks::gated_recurrence::gated_program;
-use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::qsb_qgr::{QsbQgr, QsbQgrCache};
+use crate::models::blocks::reverse::reverse_time;
 use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};

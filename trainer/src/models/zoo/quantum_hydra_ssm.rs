@@ -7,14 +7,14 @@
 //! with w_α = |α|/√(|α|²+|β|²+|γ|²+1e-8) for the complex top-level α, β, γ (stored (re, im))
 //! → Dropout → 2 × (c + HydraBlock(c)) → LayerNorm → mean over chunks → Linear(D, 2).
 use crate::models::blocks::chunk_processor::ChunkProcessorCache;
-use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{
-    ChunkProcessor, Dropout, HydraBlock, HydraBlockCache, LayerNorm, Linear, NormCache,
-};
+use crate::models::blocks::reverse::reverse_time;
+use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, NormCache};
+use crate::models::nn::{HydraActs, HydraBlock};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
 use crate::params::{Init, ParamLayout};
+use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
 use qssm_kernels::ops::activation::{silu_backward, silu_forward};
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
@@ -58,9 +58,11 @@ struct Cache {
     n: f32,
     c0: Vec<f32>,
     mask0: Vec<f32>,
-    inputs: Vec<Vec<f32>>,
-    ys: Vec<Vec<f32>>,
-    blocks: Vec<HydraBlockCache>,
+    /// block inputs (1, nc, D)
+    inputs: Vec<CpuBuf>,
+    /// the Hydra blocks (the batched blocks, run on the CPU backend with B = 1); their `out`
+    /// is y_i, added to the residual stream by the model
+    blocks: Vec<HydraActs<Cpu>>,
     c: Vec<f32>,
     on: Vec<f32>,
     onc: NormCache,
@@ -140,12 +142,14 @@ impl QuantumHydraSsm {
         k.mask0 = self.drop.forward(&mut c, rng);
         k.c0 = c.clone();
         for blk in &self.blocks {
-            let mut bc = HydraBlockCache::default();
-            let y = blk.forward(p, &c, nc, &mut bc);
-            k.inputs.push(c.clone());
-            c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-            k.ys.push(y);
-            k.blocks.push(bc);
+            let mut a = blk.plan(&Cpu, 1, nc);
+            let input = CpuBuf::from_vec(c.clone(), &[1, nc, d]);
+            blk.forward(&Cpu, p, &input, &mut a);
+            c.iter_mut()
+                .zip(a.out.as_slice())
+                .for_each(|(x, y)| *x += y);
+            k.inputs.push(input);
+            k.blocks.push(a);
         }
         k.on = vec![0.0; nc * d];
         self.out_norm.forward(p, &c, nc, &mut k.on, &mut k.onc);
@@ -166,11 +170,25 @@ impl QuantumHydraSsm {
         let mut dc = vec![0.0; nc * d];
         self.out_norm
             .backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
-        for (i, blk) in self.blocks.iter().enumerate().rev() {
-            let mut dprev = dc.clone(); // residual path
-            blk.backward(p, g, &k.inputs[i], nc, &k.blocks[i], &dc, &mut dprev);
-            dc = dprev;
+        let mut dcb = CpuBuf::from_vec(dc, &[1, nc, d]);
+        if let Some(first) = self.blocks.first() {
+            let mut scratch = first.plan_grads(&Cpu, 1, nc);
+            for (i, blk) in self.blocks.iter().enumerate().rev() {
+                let mut dprev = dcb.clone(); // residual path
+                blk.backward(
+                    &Cpu,
+                    p,
+                    g,
+                    &k.inputs[i],
+                    &k.blocks[i],
+                    &dcb,
+                    &mut dprev,
+                    &mut scratch,
+                );
+                dcb = dprev;
+            }
         }
+        let mut dc = dcb.as_slice().to_vec();
         self.drop.backward(&mut dc, &k.mask0);
 
         // c = Σ_k w_k q_k, w_k = r_k/n, r_k = |c_k|, n = √(Σ r² + ε):
@@ -269,8 +287,8 @@ impl SampleModel for QuantumHydraSsm {
             out.push(((*name).into(), pc.out.clone()));
         }
         out.push(("dropout".into(), k.c0.clone()));
-        for (i, y) in k.ys.iter().enumerate() {
-            out.push((format!("hydra_layers.{i}"), y.clone()));
+        for (i, y) in k.blocks.iter().map(|b| b.out.as_slice()).enumerate() {
+            out.push((format!("hydra_layers.{i}"), y.to_vec()));
         }
         out.push(("output_norm".into(), k.on.clone()));
         out.push(("output_layer".into(), k.logits));

@@ -15,9 +15,9 @@
 //! Both are window models (not streamable, spec §4.3 R3/R4). Their recurrences are chaotic
 //! (spec §5.1): parity with the reference is only possible for short windows (nc ≤ 8).
 use crate::models::blocks::chunk_front::{ChunkFront, ChunkFrontCache};
-use crate::models::blocks::hydra::reverse_time;
 use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
 use crate::models::blocks::quantum_ssm_core::{QssmCache, QuantumSsmCore};
+use crate::models::blocks::reverse::reverse_time;
 use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{ModelConfig, SampleModel, SampleOutput};
