@@ -1,6 +1,8 @@
 //! Same seed → bit-identical parameters whatever the number of threads: every registry model
-//! trains two steps (dropout on, gradient clipping, AdamW) with 1 and with 2 threads, and the
-//! parameter buffers must agree bit for bit.
+//! trains two steps (dropout on, gradient clipping, AdamW) in a rayon pool of 1 and of 2
+//! threads, and the parameter buffers must agree bit for bit. (Inside a pool the CPU backend
+//! runs its GEMMs on the calling worker; the split GEMMs of a top-level caller are covered by
+//! `kernels`' gemm test and by `cli_fit`'s `--threads 1` vs `--threads 2` model files.)
 use qssm_trainer::fit::BatchWorkspace;
 use qssm_trainer::models::{registry, ModelConfig, Target};
 use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};

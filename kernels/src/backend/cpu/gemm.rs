@@ -31,9 +31,29 @@ impl View<'_> {
 
 /// C (m×n, row-major, `c.len() ≥ m·n`) = A·B + β·C (β = 0: C is overwritten, never read).
 ///
+/// Large products are split over the rayon pool's threads, except when called from inside a
+/// rayon worker (a caller that already runs in parallel, e.g. per-sample models or windows
+/// evaluated in parallel): a nested split makes the `gemm` crate's jobs wait on each other.
+///
 /// # Panics
 /// If a view is too short for its shape.
 pub fn sgemm(m: usize, k: usize, n: usize, a: View<'_>, b: View<'_>, beta: f32, c: &mut [f32]) {
+    let parallel = m * n * k >= PARALLEL_MIN_FLOPS && rayon::current_thread_index().is_none();
+    sgemm_on(m, k, n, a, b, beta, c, parallel);
+}
+
+/// [`sgemm`] with the split decided by the caller.
+#[allow(clippy::too_many_arguments)]
+fn sgemm_on(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_>,
+    b: View<'_>,
+    beta: f32,
+    c: &mut [f32],
+    parallel: bool,
+) {
     assert!(a.data.len() >= a.need(m, k), "gemm: A too short");
     assert!(b.data.len() >= b.need(k, n), "gemm: B too short");
     assert!(c.len() >= m * n, "gemm: C too short");
@@ -49,7 +69,7 @@ pub fn sgemm(m: usize, k: usize, n: usize, a: View<'_>, b: View<'_>, beta: f32, 
         }
         return;
     }
-    let par = if m * n * k >= PARALLEL_MIN_FLOPS {
+    let par = if parallel {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
         Parallelism::None
@@ -99,7 +119,7 @@ mod tests {
             .build()
             .expect("pool");
         pool.install(|| {
-            sgemm(
+            sgemm_on(
                 m,
                 k,
                 n,
@@ -115,6 +135,7 @@ mod tests {
                 },
                 beta,
                 &mut c,
+                true,
             )
         });
         c
