@@ -1,8 +1,10 @@
 //! # qssm-kernels — the numerical core
 //!
-//! Every op is a `*_forward` / `*_backward` pair over plain `f32` slices (llm.c style),
-//! written for one sample at a time in **token-major** layout: a sequence is `(L, D)` row-major
-//! (row `t` = token `t`). Batching and threading live in the caller.
+//! Every op of [`ops`] is a `*_forward` / `*_backward` pair over plain `f32` slices (llm.c
+//! style), written for one sample at a time in **token-major** layout: a sequence is `(L, D)`
+//! row-major (row `t` = token `t`). [`backend`] is the batched interface the models are
+//! written against (buffers with shapes, one flat parameter and gradient buffer); its CPU
+//! backend (feature `std`) runs these kernels over whole batches.
 //!
 //! Shape legend used in every doc comment:
 //! B batch, T time samples, L sequence length seen by an op (T or number of chunks),
