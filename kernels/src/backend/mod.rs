@@ -203,6 +203,9 @@ pub trait Backend: Sync {
     /// Train-mode dropout in place on x (B, …): masks (0 or 1/(1−p)) written to `mask`
     /// (same shape), see [`DropoutCfg`]. `site` names the dropout site within the model.
     fn dropout(&self, x: &mut Self::Buf, mask: &mut Self::Buf, cfg: DropoutCfg<'_>, site: u32);
+    /// The masks alone (0 or 1/(1−p) per element of `mask` (B, …)), for a dropout applied
+    /// inside another op (attention's probabilities); the same draws as [`Self::dropout`].
+    fn dropout_mask(&self, mask: &mut Self::Buf, cfg: DropoutCfg<'_>, site: u32);
 
     // ---- layers with parameters ----------------------------------------------------------
     /// y (rows, out) ← x (rows, in)·Wᵀ + b: one GEMM over all rows.

@@ -11,6 +11,7 @@ pub mod scan;
 pub mod scan_channels;
 
 mod fastmath;
+mod simd;
 
 #[cfg(test)]
 mod testutil;

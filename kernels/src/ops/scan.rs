@@ -12,6 +12,7 @@
 use alloc::vec;
 
 use super::fastmath::{dot, exp_f32, sum};
+use super::simd::simd_dispatch;
 
 /// Dimensions and variant of one scan.
 #[derive(Clone, Copy, Debug)]
@@ -78,21 +79,10 @@ pub fn scan_forward(
     fwd_dispatch(p);
 }
 
-/// Runs [`fwd_kernel`] in the widest build the CPU supports (bit-identical results).
-fn fwd_dispatch(p: Fwd<'_>) {
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F support was just checked.
-            return unsafe { fwd_avx512(p) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 support was just checked.
-            return unsafe { fwd_avx2(p) };
-        }
-    }
-    fwd_kernel(p);
-}
+simd_dispatch!(
+    /// Runs [`fwd_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn fwd_dispatch(p: Fwd<'_>) => fwd_kernel
+);
 
 /// Operands of the forward kernel (lengths already checked, `hs[0]` already set, N ≥ 1).
 struct Fwd<'a> {
@@ -105,22 +95,6 @@ struct Fwd<'a> {
     cm: &'a [f32],
     d: &'a [f32],
     dims: ScanDims,
-}
-
-/// The same code compiled for AVX2 (8-wide) when the CPU has it; the arithmetic per element and
-/// the reduction order are identical, so results are bit-identical to [`fwd_kernel`].
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx2")]
-unsafe fn fwd_avx2(p: Fwd<'_>) {
-    fwd_kernel(p)
-}
-
-/// AVX-512 build of [`fwd_kernel`] (one 16-wide vector per state row at N = 16; no FMA
-/// contraction, so bit-identical to the other builds).
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx512f")]
-unsafe fn fwd_avx512(p: Fwd<'_>) {
-    fwd_kernel(p)
 }
 
 #[inline(always)]
@@ -310,34 +284,10 @@ struct Bwd<'a> {
     dims: ScanDims,
 }
 
-fn bwd_dispatch(p: Bwd<'_>) {
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F support was just checked.
-            return unsafe { bwd_avx512(p) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 support was just checked.
-            return unsafe { bwd_avx2(p) };
-        }
-    }
-    bwd_kernel(p)
-}
-
-/// AVX2 build of [`bwd_kernel`] (bit-identical results, see [`fwd_avx2`]).
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx2")]
-unsafe fn bwd_avx2(p: Bwd<'_>) {
-    bwd_kernel(p)
-}
-
-/// AVX-512 build of [`bwd_kernel`] (bit-identical results, see [`fwd_avx512`]).
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx512f")]
-unsafe fn bwd_avx512(p: Bwd<'_>) {
-    bwd_kernel(p)
-}
+simd_dispatch!(
+    /// Runs [`bwd_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn bwd_dispatch(p: Bwd<'_>) => bwd_kernel
+);
 
 #[inline(always)]
 fn bwd_kernel(p: Bwd<'_>) {
@@ -544,7 +494,7 @@ struct Step<'a> {
     dims: ScanDims,
 }
 
-/// AVX2 build of [`step_kernel`] (bit-identical results, see [`fwd_avx2`]).
+/// AVX2 build of [`step_kernel`] (bit-identical results, see [`fwd_dispatch`]).
 #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
 #[target_feature(enable = "avx2")]
 unsafe fn step_avx2(p: Step<'_>) {

@@ -12,6 +12,7 @@
 //! states (L+1, N, E); h0 / h_last / dh0 in the usual (E, N) layout.
 use super::fastmath::exp_f32;
 pub use super::scan::ScanDims;
+use super::simd::simd_dispatch;
 
 /// A (N) shared or (E, N) (`dims.a_row_stride` 0 or N) → `at` (N, E), the layout of the
 /// kernels here (for the shared case every row repeats A\[n\]).
@@ -98,34 +99,10 @@ struct Fwd<'a> {
     dims: ScanDims,
 }
 
-fn dispatch_fwd(p: Fwd<'_>) {
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F support was just checked.
-            return unsafe { fwd_avx512(p) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 support was just checked.
-            return unsafe { fwd_avx2(p) };
-        }
-    }
-    fwd_kernel(p)
-}
-
-/// AVX-512 build of [`fwd_kernel`] (no FMA contraction: bit-identical to the others).
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx512f")]
-unsafe fn fwd_avx512(p: Fwd<'_>) {
-    fwd_kernel(p)
-}
-
-/// AVX2 build of [`fwd_kernel`].
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx2")]
-unsafe fn fwd_avx2(p: Fwd<'_>) {
-    fwd_kernel(p)
-}
+simd_dispatch!(
+    /// Runs [`fwd_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn dispatch_fwd(p: Fwd<'_>) => fwd_kernel
+);
 
 #[inline(always)]
 fn fwd_kernel(p: Fwd<'_>) {
@@ -346,34 +323,10 @@ struct Bwd<'a> {
     dims: ScanDims,
 }
 
-fn dispatch_bwd(p: Bwd<'_>) {
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F support was just checked.
-            return unsafe { bwd_avx512(p) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 support was just checked.
-            return unsafe { bwd_avx2(p) };
-        }
-    }
-    bwd_kernel(p)
-}
-
-/// AVX-512 build of [`bwd_kernel`].
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx512f")]
-unsafe fn bwd_avx512(p: Bwd<'_>) {
-    bwd_kernel(p)
-}
-
-/// AVX2 build of [`bwd_kernel`].
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx2")]
-unsafe fn bwd_avx2(p: Bwd<'_>) {
-    bwd_kernel(p)
-}
+simd_dispatch!(
+    /// Runs [`bwd_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn dispatch_bwd(p: Bwd<'_>) => bwd_kernel
+);
 
 #[inline(always)]
 fn bwd_kernel(p: Bwd<'_>) {

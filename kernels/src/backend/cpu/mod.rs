@@ -307,23 +307,25 @@ impl Backend for Cpu {
     }
     fn dropout(&self, x: &mut CpuBuf, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
         same_len("dropout", x.data.len(), mask.data.len());
-        let b = x.dim0();
+        self.dropout_mask(mask, cfg, site);
+        x.data
+            .par_chunks_mut(ELEMS)
+            .zip(mask.data.par_chunks(ELEMS))
+            .for_each(|(xc, mc)| xc.iter_mut().zip(mc).for_each(|(v, m)| *v *= m));
+    }
+    fn dropout_mask(&self, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
+        let b = mask.dim0();
         assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
-        let per = (x.data.len() / b.max(1)).max(1);
+        let per = (mask.data.len() / b.max(1)).max(1);
         let keep = 1.0 / (1.0 - cfg.p);
         let thr = super::dropout_threshold(cfg.p);
-        x.data
+        mask.data
             .par_chunks_mut(per)
-            .zip(mask.data.par_chunks_mut(per))
             .zip(cfg.seeds.par_iter())
-            .for_each(|((xb, mb), &seed)| {
-                for (i, (xv, m)) in xb.iter_mut().zip(mb.iter_mut()).enumerate() {
-                    *m = if u64::from(super::dropout_draw(seed, site, i as u64)) < thr {
-                        0.0
-                    } else {
-                        keep
-                    };
-                    *xv *= *m;
+            .for_each(|(mb, &seed)| {
+                for (i, m) in mb.iter_mut().enumerate() {
+                    let drop = u64::from(super::dropout_draw(seed, site, i as u64)) < thr;
+                    *m = if drop { 0.0 } else { keep };
                 }
             });
     }

@@ -196,9 +196,7 @@ impl TransformerBlock {
         let mask = match drop {
             Some(cfg) => {
                 // the reference drops elements of the attention weights: a mask per probability
-                // (dropout of ones; `probs` is scratch here, the attention overwrites it)
-                be.fill(&mut a.mask_probs, 1.0);
-                be.dropout(&mut a.mask_probs, &mut a.probs, cfg, self.sites[0]);
+                be.dropout_mask(&mut a.mask_probs, cfg, self.sites[0]);
                 Some(&a.mask_probs)
             }
             None => None,
