@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod convert;
 pub mod data;
+pub mod device;
 pub mod export;
 pub mod fit;
 pub mod metrics;

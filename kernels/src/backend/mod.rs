@@ -27,6 +27,8 @@ use core::ops::Range;
 
 #[cfg(feature = "std")]
 pub mod cpu;
+#[cfg(any(feature = "cuda", feature = "cuda-emu"))]
+pub mod gpu;
 
 /// A fully connected layer's tensors in the parameter buffer (PyTorch `nn.Linear`:
 /// `y = x·Wᵀ + b`, W stored (out, in)).
@@ -144,6 +146,8 @@ pub trait Backend: Sync {
     type Buf: Send + Sync;
     /// A flat parameter or gradient buffer (`[f32]` on the host).
     type Params: ?Sized + Sync;
+    /// An owned [`Self::Params`] (`Vec<f32>` on the host).
+    type ParamBuf: core::ops::DerefMut<Target = Self::Params> + Send + Sync;
 
     /// Short name (`cpu`, `cuda`).
     fn name(&self) -> &'static str;
@@ -163,6 +167,13 @@ pub trait Backend: Sync {
     fn numel(&self, x: &Self::Buf) -> usize {
         self.shape(x).iter().product()
     }
+
+    /// A flat parameter/gradient buffer holding `host`.
+    fn params_from_host(&self, host: &[f32]) -> Self::ParamBuf;
+    /// Host → parameter buffer (same length).
+    fn params_upload(&self, p: &mut Self::Params, host: &[f32]);
+    /// Parameter buffer → host (same length).
+    fn params_download(&self, p: &Self::Params, host: &mut [f32]);
 
     // ---- glue ------------------------------------------------------------------------
     /// y ← x (same element count).

@@ -1,6 +1,7 @@
 //! `trainer bench`: wall time of one training step (forward + backward of B samples, ordered
 //! gradient reduction, clip, AdamW) on random millivolt-scale input, like the reference's
 //! timing harness (`shared/spec/reference-step-times.md`: mean of steps 2..6).
+use crate::device::ComputeDevice;
 use crate::fit::BatchWorkspace;
 use crate::models::{registry, ModelConfig, Target};
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig};
@@ -29,16 +30,14 @@ pub struct BenchArgs {
     /// timed steps (after one warm-up step)
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
-    /// backend (only `cpu` in this build)
+    /// device: `cpu`, or `cuda` (builds with the `cuda` feature; models 3a, 3b, 3c)
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
 
 /// Runs the benchmark and prints one line per model.
 pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if a.device != "cpu" {
-        return Err(format!("device '{}' is not available in this build (the CUDA backend is not built yet); use --device cpu", a.device).into());
-    }
+    let device = ComputeDevice::open(&a.device)?;
     // the class column as wide as the longest reference class name
     let w = registry::MODELS
         .iter()
@@ -46,7 +45,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         .max()
         .unwrap_or(5);
     println!(
-        "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12} {:>12}  threads={}",
+        "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12} {:>12}  device={device} threads={}",
         "id",
         "class",
         "B",
@@ -63,7 +62,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             chunk_size: a.chunk_size,
             ..ModelConfig::eeg(a.n_times)
         };
-        let model = registry::build(name, cfg)?;
+        let model = registry::build_on(name, cfg, &device).map_err(|e| e.to_string())?;
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut params = model.layout().init(&mut rng);
         let xs: Vec<Vec<f32>> = (0..a.batch_size)

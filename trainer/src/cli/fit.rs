@@ -127,6 +127,9 @@ pub struct FitArgs {
     /// directory for cached epoched arrays (keyed by preprocessing settings)
     #[arg(long, default_value = ".qssm-cache")]
     pub cache_dir: PathBuf,
+    /// device: `cpu`, or `cuda` (builds with the `cuda` feature; models 3a, 3b, 3c)
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// worker threads (default: all cores)
     #[arg(long)]
     pub threads: Option<usize>,
@@ -344,7 +347,8 @@ fn train_and_export(
         },
         ..model_config(a, p.n_times)
     };
-    let model = registry::build(id, mcfg)?;
+    let device = crate::device::ComputeDevice::open(&a.device)?;
+    let model = registry::build_on(id, mcfg, &device).map_err(|e| e.to_string())?;
     let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
     let fcfg = FitConfig {
         epochs,

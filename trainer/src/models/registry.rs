@@ -189,7 +189,53 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
         .ok_or_else(|| UnknownModel(name.to_string()))
 }
 
-/// Builds the model for an id or class name.
+/// The models written once over the backend interface ([`super::nn::Net`]): the ones that
+/// run on every device.
+pub const BACKEND_MODELS: &[&str] = &["3a", "3b", "3c"];
+
+/// Builds the model for an id or class name on `device`.
+pub fn build_on(
+    name: &str,
+    cfg: ModelConfig,
+    device: &crate::device::ComputeDevice,
+) -> Result<Box<dyn Model>, Box<dyn std::error::Error + Send + Sync>> {
+    use crate::device::ComputeDevice;
+    match device {
+        ComputeDevice::Cpu => Ok(build(name, cfg)?),
+        #[cfg(feature = "cuda")]
+        ComputeDevice::Cuda(dev) => {
+            let gpu = qssm_kernels::backend::gpu::Gpu::new(dev.clone());
+            Ok(build_on_backend(name, cfg, gpu)?)
+        }
+    }
+}
+
+/// Builds a model written over the backend interface on backend `be` (an error for the
+/// models not ported to it yet).
+pub fn build_on_backend<B>(
+    name: &str,
+    cfg: ModelConfig,
+    be: B,
+) -> Result<Box<dyn Model>, crate::device::DeviceError>
+where
+    B: qssm_kernels::backend::Backend + Send + 'static,
+    B::Params: Send,
+{
+    let not_on = |model: &str| crate::device::DeviceError::ModelNotOnDevice {
+        model: model.to_string(),
+        device: be.name(),
+        gpu_models: BACKEND_MODELS.join(", "),
+    };
+    let entry = lookup(name).map_err(|_| crate::device::DeviceError::Unknown(name.to_string()))?;
+    Ok(match entry.id {
+        "3a" => Box::new(Batched::on(ClassicalTransformer::new(cfg), be)),
+        "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
+        "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
+        other => return Err(not_on(other)),
+    })
+}
+
+/// Builds the model for an id or class name (CPU).
 pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownModel> {
     let entry = lookup(name)?;
     Ok(match entry.id {

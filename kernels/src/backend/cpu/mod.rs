@@ -92,6 +92,7 @@ fn reduce_into(g: &mut [f32], partials: &[f32]) {
 impl Backend for Cpu {
     type Buf = CpuBuf;
     type Params = [f32];
+    type ParamBuf = Vec<f32>;
 
     fn name(&self) -> &'static str {
         "cpu"
@@ -110,6 +111,17 @@ impl Backend for Cpu {
     fn download(&self, x: &CpuBuf, dst: &mut [f32]) {
         same_len("download", x.data.len(), dst.len());
         dst.copy_from_slice(&x.data);
+    }
+    fn params_from_host(&self, host: &[f32]) -> Vec<f32> {
+        host.to_vec()
+    }
+    fn params_upload(&self, p: &mut [f32], host: &[f32]) {
+        same_len("params_upload", p.len(), host.len());
+        p.copy_from_slice(host);
+    }
+    fn params_download(&self, p: &[f32], host: &mut [f32]) {
+        same_len("params_download", p.len(), host.len());
+        host.copy_from_slice(p);
     }
     fn fill(&self, x: &mut CpuBuf, v: f32) {
         x.data.par_chunks_mut(ELEMS).for_each(|c| c.fill(v));

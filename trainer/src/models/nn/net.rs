@@ -1,5 +1,5 @@
 //! A whole model written once over any backend ([`Net`]), and [`Batched`], which runs a
-//! [`Net`] on the CPU backend behind the trainer's host-facing [`Model`] interface.
+//! [`Net`] on a backend (CPU or GPU) behind the trainer's host-facing [`Model`] interface.
 //!
 //! Data flow of a training step (`Batched::train_batch`):
 //! windows (B, C, T) host → `upload` into the planned input buffer → `Net::forward` (backend
@@ -8,7 +8,7 @@
 //! Activation buffers are planned once per (model, B) and reused by every later step.
 use crate::models::{Model, ModelConfig, StepOutput, Target};
 use crate::params::ParamLayout;
-use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
+use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Backend, DropoutCfg, Targets};
 use std::sync::Mutex;
 
@@ -73,17 +73,36 @@ pub trait Net: Send + Sync {
     }
 }
 
-/// A [`Net`] run on the CPU backend, with a pool of plans (per batch size, kept for reuse).
-pub struct Batched<M: Net> {
+/// A [`Net`] run on a backend (the CPU by default), with a pool of plans (per batch size,
+/// kept for reuse). On a device backend the host parameters of each call are copied into a
+/// device parameter buffer and the gradients copied back (the trainer's optimiser runs on
+/// the host).
+pub struct Batched<M: Net, B: Backend = Cpu> {
     net: M,
-    plans: Mutex<Vec<(usize, M::Acts<Cpu>)>>,
+    be: B,
+    plans: Mutex<Vec<(usize, Plan<M, B>)>>,
 }
 
-impl<M: Net> Batched<M> {
-    /// Wraps `net`.
+/// One plan: the activations for a batch size, and the parameter/gradient buffers.
+struct Plan<M: Net, B: Backend> {
+    acts: M::Acts<B>,
+    p: B::ParamBuf,
+    g: B::ParamBuf,
+}
+
+impl<M: Net> Batched<M, Cpu> {
+    /// Wraps `net` on the CPU backend.
     pub fn new(net: M) -> Self {
+        Self::on(net, Cpu)
+    }
+}
+
+impl<M: Net, B: Backend> Batched<M, B> {
+    /// Wraps `net` on backend `be`.
+    pub fn on(net: M, be: B) -> Self {
         Self {
             net,
+            be,
             plans: Mutex::new(Vec::new()),
         }
     }
@@ -93,17 +112,19 @@ impl<M: Net> Batched<M> {
         &self.net
     }
 
-    /// Runs `f` on a plan with x (B = `b`) uploaded into its first `b` samples; `f` gets the
-    /// plan and its batch size P ≥ b (samples b..P are zero padding). Plans come from a pool
-    /// (planned on first use, returned after use): concurrent callers each get their own, a
-    /// sequence of steps reuses the same buffers, and a smaller batch (the last of an epoch)
-    /// runs padded on the plan of a larger one when that wastes at most 4× — one full-size
-    /// plan in memory, not one per batch size.
+    /// Runs `f` on a plan with x (B = `b`) uploaded into its first `b` samples and the host
+    /// parameters `p` in its parameter buffer; `f` gets the plan and its batch size P ≥ b
+    /// (samples b..P are zero padding). Plans come from a pool (planned on first use,
+    /// returned after use): concurrent callers each get their own, a sequence of steps reuses
+    /// the same buffers, and a smaller batch (the last of an epoch) runs padded on the plan of
+    /// a larger one when that wastes at most 4× — one full-size plan in memory, not one per
+    /// batch size.
     fn with_plan<R>(
         &self,
+        p: &[f32],
         x: &[f32],
         b: usize,
-        f: impl FnOnce(&mut M::Acts<Cpu>, usize) -> R,
+        f: impl FnOnce(&mut Plan<M, B>, usize) -> R,
     ) -> R {
         let cfg = self.net.config();
         let per = cfg.n_channels * cfg.n_times;
@@ -126,20 +147,39 @@ impl<M: Net> Batched<M> {
                 .map(|(i, _)| i);
             best.map(|i| plans.swap_remove(i))
         };
-        let (pb, mut a) = taken.unwrap_or_else(|| (b, self.net.plan(&Cpu, b)));
+        let (pb, mut plan) = taken.unwrap_or_else(|| {
+            let zeros = vec![0.0; p.len()];
+            (
+                b,
+                Plan {
+                    acts: self.net.plan(&self.be, b),
+                    p: self.be.params_from_host(&zeros),
+                    g: self.be.params_from_host(&zeros),
+                },
+            )
+        });
+        self.be.params_upload(&mut plan.p, p);
         if pb == b {
-            Cpu.upload(&mut M::io(&mut a).x, x);
+            self.be.upload(&mut M::io(&mut plan.acts).x, x);
         } else {
-            let xs = M::io(&mut a).x.as_mut_slice();
-            xs[..b * per].copy_from_slice(x);
-            xs[b * per..].fill(0.0);
+            let mut padded = vec![0.0; pb * per];
+            padded[..b * per].copy_from_slice(x);
+            self.be.upload(&mut M::io(&mut plan.acts).x, &padded);
         }
-        let r = f(&mut a, pb);
+        let r = f(&mut plan, pb);
         self.plans
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((pb, a));
+            .push((pb, plan));
         r
+    }
+
+    /// The first `n` elements of `x` on the host.
+    fn head(&self, x: &B::Buf, n: usize) -> Vec<f32> {
+        let mut v = vec![0.0; self.be.numel(x)];
+        self.be.download(x, &mut v);
+        v.truncate(n);
+        v
     }
 }
 
@@ -178,7 +218,10 @@ impl StepTargets {
     }
 }
 
-impl<M: Net> Model for Batched<M> {
+impl<M: Net, B: Backend + Send> Model for Batched<M, B>
+where
+    B::Params: Send,
+{
     fn id(&self) -> &'static str {
         self.net.id()
     }
@@ -196,9 +239,9 @@ impl<M: Net> Model for Batched<M> {
     }
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
         let k = self.net.config().n_classes;
-        self.with_plan(x, b, |a, _| {
-            self.net.forward(&Cpu, p, a, None);
-            M::io(a).out.as_slice()[..b * k].to_vec()
+        self.with_plan(p, x, b, |pl, _| {
+            self.net.forward(&self.be, &pl.p, &mut pl.acts, None);
+            self.head(&M::io(&mut pl.acts).out, b * k)
         })
     }
     fn train_batch(
@@ -213,7 +256,7 @@ impl<M: Net> Model for Batched<M> {
         assert_eq!(targets.len(), b, "one target per sample");
         let t = StepTargets::new(targets);
         let k = self.net.config().n_classes;
-        self.with_plan(x, b, |a, pb| {
+        self.with_plan(p, x, b, |pl, pb| {
             // padding samples get seed 0 and no target: their loss gradient is 0, so they
             // add nothing to the parameter gradients
             let seeds: Option<Vec<u64>> = dropout_seeds.map(|s| {
@@ -225,12 +268,13 @@ impl<M: Net> Model for Batched<M> {
                 p: self.net.config().dropout,
                 seeds,
             });
-            self.net.forward(&Cpu, p, a, drop);
-            let io = M::io(a);
-            let loss = Cpu.loss(&mut io.dout, &io.out, t.as_targets());
-            let logits = io.out.as_slice()[..b * k].to_vec();
-            Cpu.zero_params(g);
-            self.net.backward(&Cpu, p, g, a);
+            self.net.forward(&self.be, &pl.p, &mut pl.acts, drop);
+            let io = M::io(&mut pl.acts);
+            let loss = self.be.loss(&mut io.dout, &io.out, t.as_targets());
+            let logits = self.head(&io.out, b * k);
+            self.be.zero_params(&mut pl.g);
+            self.net.backward(&self.be, &pl.p, &mut pl.g, &mut pl.acts);
+            self.be.params_download(&pl.g, g);
             StepOutput { loss, logits }
         })
     }
@@ -238,15 +282,15 @@ impl<M: Net> Model for Batched<M> {
         self.net.boundary_outputs(p, x)
     }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        self.with_plan(x, 1, |a, pb| {
-            self.net.forward(&Cpu, p, a, None);
+        self.with_plan(p, x, 1, |pl, pb| {
+            self.net.forward(&self.be, &pl.p, &mut pl.acts, None);
             self.net
-                .trace(a)
+                .trace(&pl.acts)
                 .into_iter()
-                .map(|(n, buf): (String, &CpuBuf)| {
+                .map(|(n, buf)| {
                     // the first sample of every (P, …) buffer
-                    let v = buf.as_slice();
-                    (n, v[..v.len() / pb].to_vec())
+                    let len = self.be.numel(buf);
+                    (n, self.head(buf, len / pb))
                 })
                 .collect()
         })

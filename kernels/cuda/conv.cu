@@ -1,0 +1,71 @@
+// Causal depthwise conv1d over time of x (B, L, E): PyTorch Conv1d(E, E, k, groups=E,
+// padding=k−1) truncated to the first L outputs; w (E, k), bias (E).
+#include "common.cuh"
+
+struct ConvP {
+  float* y;
+  float* ws;
+  const float* x;
+  const float* w;
+  const float* bias;
+  i64 b;
+  i64 l;
+  i64 e;
+  i64 k;
+  i64 chunk;
+  i64 chunks;
+};
+
+// y[b,t,c] = bias[c] + Σ_j w[c,j]·x[b, t−(k−1)+j, c]
+QSSM_KERNEL(conv1d_fwd, ConvP) {
+  i64 n = p.b * p.l * p.e;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 c = i % p.e, t = (i / p.e) % p.l;
+    float s = p.bias[c];
+    for (i64 j = 0; j < p.k; ++j) {
+      i64 ts = t - (p.k - 1) + j;
+      if (ts >= 0) s += p.w[c * p.k + j] * p.x[i + (ts - t) * p.e];
+    }
+    p.y[i] = s;
+  }
+}
+
+// dx (y) += Σ_j w[c,j]·dy[b, t+(k−1)−j, c]  (x = dy)
+QSSM_KERNEL(conv1d_bwd_dx, ConvP) {
+  i64 n = p.b * p.l * p.e;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 c = i % p.e, t = (i / p.e) % p.l;
+    float s = 0.0f;
+    for (i64 j = 0; j < p.k; ++j) {
+      i64 to = t + (p.k - 1) - j;
+      if (to < p.l) s += p.w[c * p.k + j] * p.x[i + (to - t) * p.e];
+    }
+    p.y[i] += s;
+  }
+}
+
+// Partials of dw, dbias over chunks of the B·L rows: ws[ch] = (dw (E·k), dbias (E));
+// x = dy, y = x (the forward input), read-only here
+QSSM_KERNEL(conv1d_dw_partial, ConvP) {
+  i64 n = p.chunks * p.e;
+  i64 rows = p.b * p.l;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 ch = i / p.e, c = i % p.e;
+    i64 r0 = ch * p.chunk, r1 = r0 + p.chunk < rows ? r0 + p.chunk : rows;
+    float dw[16];
+    for (int j = 0; j < 16; ++j) dw[j] = 0.0f;
+    float db = 0.0f;
+    for (i64 r = r0; r < r1; ++r) {
+      i64 t = r % p.l;
+      float g = p.x[r * p.e + c];
+      db += g;
+      for (i64 j = 0; j < p.k; ++j) {
+        i64 ts = t - (p.k - 1) + j;
+        if (ts >= 0) dw[j] += g * p.y[(r - t + ts) * p.e + c];
+      }
+    }
+    float* o = p.ws + ch * (p.e * p.k + p.e);
+    for (i64 j = 0; j < p.k; ++j) o[c * p.k + j] = dw[j];
+    o[p.e * p.k + c] = db;
+  }
+}

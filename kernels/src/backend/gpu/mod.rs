@@ -1,0 +1,1335 @@
+//! The GPU backend: every [`Backend`] op as kernels of `kernels/cuda/*.cu`, on a [`Device`]:
+//! a CUDA GPU through `cust` ([`cuda::CudaDevice`], feature `cuda`) or the same kernels
+//! compiled for the host ([`emu::EmuDevice`], feature `cuda-emu`, for tests without a GPU).
+//!
+//! Design (llm.c's CUDA trainer is the model): one kernel launch per op or a few, no
+//! allocation per op (ops reuse per-op scratch regions that grow to the largest size seen,
+//! normally at the first step), deterministic reductions (shared parameter gradients are
+//! summed from per-chunk partials in a fixed order; no atomics), GEMM as a hand-written tiled
+//! kernel with strides (transposes are free) and a deterministic split-K for the long-K
+//! weight gradients. Parameters and gradients are one device buffer each ([`GpuBuf`]) with
+//! the trainer's `ParamLayout` ranges. The host reads back only the loss rows (B floats) and
+//! the gradient norm's block partials.
+//!
+//! Shape legend as in [`crate::backend`]: B batch, L length, E channels, N `d_state`, H heads.
+mod device;
+pub mod params;
+
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "cuda-emu")]
+pub mod emu;
+
+pub use device::Device;
+
+pub mod check;
+
+use super::{Act, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets};
+use core::ffi::c_void;
+use core::ops::Range;
+use params::*;
+use std::sync::{Mutex, MutexGuard};
+
+/// Every kernel of `qssm.cu` (the CUDA device resolves them once at load).
+pub const KERNELS: &[&str] = &[
+    "ew",
+    "act_fwd",
+    "act_bwd",
+    "dropout_mask",
+    "to_token_major",
+    "copy_cols",
+    "reverse_time",
+    "mean_time",
+    "mean_time_bwd",
+    "gemm",
+    "gemm_reduce",
+    "rmsnorm_fwd",
+    "rmsnorm_bwd_dx",
+    "softmax_rows",
+    "softmax_bwd_rows",
+    "col_partial",
+    "col_final",
+    "run_sum",
+    "conv1d_fwd",
+    "conv1d_bwd_dx",
+    "conv1d_dw_partial",
+    "scan_fwd_4",
+    "scan_bwd_4",
+    "scan_fwd_8",
+    "scan_bwd_8",
+    "scan_fwd_16",
+    "scan_bwd_16",
+    "scan_fwd_32",
+    "scan_bwd_32",
+    "scan_fwd_64",
+    "scan_bwd_64",
+    "loss_rows",
+    "sum_partial",
+    "mix_fwd",
+    "mix_bwd_dx",
+    "mix_bwd_coeffs",
+];
+
+/// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
+pub struct GpuBuf<D: Device> {
+    mem: D::Mem,
+    addr: u64,
+    shape: Vec<usize>,
+    len: usize,
+}
+
+impl<D: Device> GpuBuf<D> {
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    /// Element count.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether it holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn at(&self, elem: usize) -> u64 {
+        self.addr + 4 * elem as u64
+    }
+    fn last(&self) -> usize {
+        self.shape.last().copied().unwrap_or(1)
+    }
+    fn rows(&self) -> usize {
+        self.len / self.last().max(1)
+    }
+    fn dim0(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+}
+
+/// Scratch regions, one per use, so that ops that need two at once never share one.
+#[derive(Clone, Copy)]
+enum Slot {
+    GemmWs = 0,
+    Partials = 1,
+    ScanB = 2,
+    ScanC = 3,
+    ScanStates = 4,
+    ScanY = 5,
+    Probs = 6,
+    Host = 7,
+    Rows = 8,
+}
+const SLOTS: usize = 9;
+
+/// The GPU backend over a device `D`.
+pub struct Gpu<D: Device> {
+    dev: D,
+    scratch: Mutex<Vec<Option<(usize, D::Mem)>>>,
+}
+
+/// Threads per block of the 1-D kernels.
+const THREADS: u32 = 256;
+/// Blocks of the fixed-grid f64 reductions (the partial count, so the sum order is fixed).
+const SUM_BLOCKS: u32 = 64;
+
+fn blocks_for(threads: usize) -> u32 {
+    threads.div_ceil(THREADS as usize).clamp(1, 16_384) as u32
+}
+
+fn same(what: &str, a: usize, b: usize) {
+    assert_eq!(
+        a, b,
+        "gpu backend {what}: element counts differ ({a} vs {b})"
+    );
+}
+
+fn f32_bytes(x: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding or invalid bit patterns as bytes
+    unsafe { core::slice::from_raw_parts(x.as_ptr() as *const u8, core::mem::size_of_val(x)) }
+}
+
+fn f32_bytes_mut(x: &mut [f32]) -> &mut [u8] {
+    // SAFETY: every byte pattern is a valid f32
+    unsafe { core::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut u8, core::mem::size_of_val(x)) }
+}
+
+/// One GEMM: C (m×n) = alpha·A·B + beta·C with element strides and a two-level batch.
+#[derive(Clone, Copy)]
+struct Mm {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: u64,
+    a_s: (usize, usize),
+    b: u64,
+    b_s: (usize, usize),
+    c: u64,
+    c_rs: usize,
+    alpha: f32,
+    beta: f32,
+    /// (batches, inner count, strides of A, B, C for z / inner and z % inner)
+    batch: Option<(usize, usize, [(usize, usize); 3])>,
+}
+
+impl<D: Device> Gpu<D> {
+    /// The backend on `dev`.
+    pub fn new(dev: D) -> Self {
+        Self {
+            dev,
+            scratch: Mutex::new((0..SLOTS).map(|_| None).collect()),
+        }
+    }
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+    /// A buffer of `shape` holding `host` (parameters, inputs).
+    pub fn from_host(&self, host: &[f32], shape: &[usize]) -> GpuBuf<D> {
+        let mut b = self.alloc(shape);
+        self.upload(&mut b, host);
+        b
+    }
+    /// The buffer's elements on the host.
+    pub fn to_host(&self, x: &GpuBuf<D>) -> Vec<f32> {
+        let mut v = vec![0.0; x.len];
+        self.download(x, &mut v);
+        v
+    }
+
+    fn launch<P: KernelParams>(&self, kernel: &'static str, grid: [u32; 3], block: u32, p: P) {
+        // SAFETY: P is the kernel's #[repr(C)] parameter struct (KernelParams) and the ops
+        // below fill it with addresses of buffers whose sizes they checked
+        unsafe {
+            self.dev.launch_raw(
+                kernel,
+                grid,
+                [block, 1, 1],
+                0,
+                &p as *const P as *const c_void,
+            )
+        }
+    }
+    fn launch1<P: KernelParams>(&self, kernel: &'static str, threads: usize, p: P) {
+        self.launch(kernel, [blocks_for(threads), 1, 1], THREADS, p);
+    }
+
+    /// The scratch regions, locked for one op (ops that run concurrently from several host
+    /// threads queue here, so one op's scratch is never another's).
+    fn scratch(&self) -> Scratch<'_, D> {
+        Scratch {
+            dev: &self.dev,
+            slots: self.scratch.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    fn ew(&self, op: i32, y: u64, a: u64, b: u64, n: usize, d: usize, s: f32) {
+        if n == 0 {
+            return;
+        }
+        let p = EwP {
+            y,
+            a,
+            b,
+            n: n as i64,
+            d: d.max(1) as i64,
+            s,
+            op,
+        };
+        self.launch1("ew", n, p);
+    }
+
+    fn gemm(&self, sc: &mut Scratch<'_, D>, g: Mm) {
+        if g.m == 0 || g.n == 0 {
+            return;
+        }
+        let tiles = g.m.div_ceil(64) * g.n.div_ceil(64);
+        let (batches, inner, bs) = g.batch.unwrap_or((1, 1, [(0, 0); 3]));
+        // split-K when one output has too few tiles to fill the GPU and k is long (the weight
+        // gradients: k = B·T rows); the split depends on the shape only
+        let splits = if g.batch.is_none() && tiles < 128 && g.k >= 1024 {
+            (256 / tiles).clamp(2, g.k / 256).min(64)
+        } else {
+            1
+        };
+        let k_chunk = g.k.div_ceil(splits).div_ceil(16) * 16;
+        let ws = if splits > 1 {
+            sc.get(Slot::GemmWs, splits * g.m * g.n * 4)
+        } else {
+            0
+        };
+        let p = GemmP {
+            a: g.a,
+            b: g.b,
+            c: g.c,
+            ws,
+            a_rs: g.a_s.0 as i64,
+            a_cs: g.a_s.1 as i64,
+            b_rs: g.b_s.0 as i64,
+            b_cs: g.b_s.1 as i64,
+            c_rs: g.c_rs as i64,
+            a_bs1: bs[0].0 as i64,
+            a_bs2: bs[0].1 as i64,
+            b_bs1: bs[1].0 as i64,
+            b_bs2: bs[1].1 as i64,
+            c_bs1: bs[2].0 as i64,
+            c_bs2: bs[2].1 as i64,
+            m: g.m as i32,
+            n: g.n as i32,
+            k: g.k as i32,
+            inner: inner.max(1) as i32,
+            splits: splits as i32,
+            k_chunk: k_chunk as i32,
+            alpha: g.alpha,
+            beta: g.beta,
+        };
+        let z = if splits > 1 { splits } else { batches };
+        self.launch(
+            "gemm",
+            [g.n.div_ceil(64) as u32, g.m.div_ceil(64) as u32, z as u32],
+            256,
+            p,
+        );
+        if splits > 1 {
+            self.launch1("gemm_reduce", g.m * g.n, p);
+        }
+    }
+
+    /// g[c] += Σ_rows x[r, c] (kind 0) or Σ_rows x·z·aux[r] (kind 1), rows × d, two stages.
+    #[allow(clippy::too_many_arguments)]
+    fn col_sum(
+        &self,
+        sc: &mut Scratch<'_, D>,
+        g: u64,
+        x: u64,
+        z: u64,
+        aux: u64,
+        rows: usize,
+        d: usize,
+        kind: i32,
+    ) {
+        if rows == 0 || d == 0 {
+            return;
+        }
+        let chunk = 64usize.max(rows.div_ceil(512));
+        let chunks = rows.div_ceil(chunk);
+        let ws = sc.get(Slot::Partials, chunks * d * 4);
+        let mut p = ColP {
+            ws,
+            g,
+            x,
+            z,
+            aux,
+            rows: rows as i64,
+            d: d as i64,
+            chunk: chunk as i64,
+            chunks: chunks as i64,
+            ws_stride: d as i64,
+            ws_off: 0,
+            kind,
+            pad: 0,
+        };
+        self.launch1("col_partial", chunks * d, p);
+        p.rows = chunks as i64;
+        self.launch1("col_final", d, p);
+    }
+
+    /// g[c] += Σ_{chunk < chunks} ws[chunk·stride + off + c] for c < d.
+    #[allow(clippy::too_many_arguments)]
+    fn col_final(&self, g: u64, ws: u64, chunks: usize, d: usize, stride: usize, off: usize) {
+        if d == 0 {
+            return;
+        }
+        let p = ColP {
+            ws,
+            g,
+            chunks: chunks as i64,
+            d: d as i64,
+            ws_stride: stride as i64,
+            ws_off: off as i64,
+            ..Default::default()
+        };
+        self.launch1("col_final", d, p);
+    }
+
+    /// f64 block partials of Σx² (kind 0) or of Σ dy·x_k (kind 1) into a scratch region.
+    fn sum_partial(&self, ws: u64, x: u64, xs: [u64; 3], n: usize, kind: i32) {
+        let p = SumP {
+            ws,
+            x,
+            x0: xs[0],
+            x1: xs[1],
+            x2: xs[2],
+            n: n as i64,
+            kind,
+            pad: 0,
+        };
+        self.launch("sum_partial", [SUM_BLOCKS, 1, 1], THREADS, p);
+    }
+
+    fn scan_kernel(n: usize, fwd: bool) -> &'static str {
+        assert!(n <= 64, "gpu scan: d_state {n} > 64 is not supported");
+        match (n, fwd) {
+            (0..=4, true) => "scan_fwd_4",
+            (0..=4, false) => "scan_bwd_4",
+            (5..=8, true) => "scan_fwd_8",
+            (5..=8, false) => "scan_bwd_8",
+            (9..=16, true) => "scan_fwd_16",
+            (9..=16, false) => "scan_bwd_16",
+            (17..=32, true) => "scan_fwd_32",
+            (17..=32, false) => "scan_bwd_32",
+            (_, true) => "scan_fwd_64",
+            (_, false) => "scan_bwd_64",
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_launch(
+        &self,
+        y: u64,
+        h_last: u64,
+        states: u64,
+        sx: &ScanInputs<'_, Self>,
+        d: u64,
+        dims: ScanP,
+        b: usize,
+        l: usize,
+    ) {
+        let p = params::ScanP {
+            y,
+            h_last,
+            states,
+            x: sx.x.addr,
+            delta: sx.delta.addr,
+            a: sx.a.addr,
+            bm: sx.bm.addr,
+            cm: sx.cm.addr,
+            d,
+            h0: sx.h0.map_or(0, |h| h.addr),
+            b: b as i64,
+            l: l as i64,
+            e: dims.e as i64,
+            n: dims.n as i64,
+            a_stride: dims.a_row_stride as i64,
+            dt_on_b: i32::from(dims.dt_on_b),
+            pad: 0,
+        };
+        self.launch(
+            Self::scan_kernel(dims.n, true),
+            [blocks_for(b * dims.e), 1, 1],
+            THREADS,
+            p,
+        );
+    }
+
+    fn gemm_attn(&self, sc: &mut Scratch<'_, D>, g: Mm) {
+        self.gemm(sc, g)
+    }
+}
+
+/// The locked scratch regions of one op.
+struct Scratch<'a, D: Device> {
+    dev: &'a D,
+    slots: MutexGuard<'a, Vec<Option<(usize, D::Mem)>>>,
+}
+
+impl<D: Device> Scratch<'_, D> {
+    /// The address of scratch region `slot`, grown to at least `bytes`.
+    fn get(&mut self, slot: Slot, bytes: usize) -> u64 {
+        let s = &mut self.slots[slot as usize];
+        if s.as_ref().is_none_or(|(cap, _)| *cap < bytes) {
+            let cap = bytes.max(256);
+            *s = Some((cap, self.dev.alloc(cap)));
+        }
+        let (_, m) = s.as_ref().expect("scratch slot");
+        self.dev.addr(m)
+    }
+    fn write(&mut self, slot: Slot, src: &[u8]) -> u64 {
+        let a = self.get(slot, src.len());
+        let (_, m) = self.slots[slot as usize].as_ref().expect("scratch slot");
+        self.dev.write(m, 0, src);
+        a
+    }
+    fn read(&mut self, slot: Slot, dst: &mut [u8]) {
+        let (_, m) = self.slots[slot as usize].as_ref().expect("scratch slot");
+        self.dev.read(m, 0, dst);
+    }
+}
+
+impl<D: Device> Backend for Gpu<D> {
+    type Buf = GpuBuf<D>;
+    type Params = GpuBuf<D>;
+    type ParamBuf = Box<GpuBuf<D>>;
+
+    fn name(&self) -> &'static str {
+        self.dev.name()
+    }
+
+    fn alloc(&self, shape: &[usize]) -> GpuBuf<D> {
+        let len: usize = shape.iter().product();
+        let mem = self.dev.alloc(4 * len.max(1));
+        let addr = self.dev.addr(&mem);
+        GpuBuf {
+            mem,
+            addr,
+            shape: shape.to_vec(),
+            len,
+        }
+    }
+    fn shape<'a>(&self, x: &'a GpuBuf<D>) -> &'a [usize] {
+        &x.shape
+    }
+    fn upload(&self, x: &mut GpuBuf<D>, src: &[f32]) {
+        same("upload", x.len, src.len());
+        self.dev.write(&x.mem, 0, f32_bytes(src));
+    }
+    fn download(&self, x: &GpuBuf<D>, dst: &mut [f32]) {
+        same("download", x.len, dst.len());
+        self.dev.read(&x.mem, 0, f32_bytes_mut(dst));
+    }
+    fn params_from_host(&self, host: &[f32]) -> Box<GpuBuf<D>> {
+        Box::new(self.from_host(host, &[host.len()]))
+    }
+    fn params_upload(&self, p: &mut GpuBuf<D>, host: &[f32]) {
+        self.upload(p, host);
+    }
+    fn params_download(&self, p: &GpuBuf<D>, host: &mut [f32]) {
+        self.download(p, host);
+    }
+    fn fill(&self, x: &mut GpuBuf<D>, v: f32) {
+        self.ew(ew::FILL, x.addr, 0, 0, x.len, 1, v);
+    }
+
+    fn copy(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("copy", y.len, x.len);
+        self.ew(ew::COPY, y.addr, x.addr, 0, y.len, 1, 0.0);
+    }
+    fn add_assign(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("add_assign", y.len, x.len);
+        self.ew(ew::ADD, y.addr, x.addr, 0, y.len, 1, 0.0);
+    }
+    fn mul(&self, y: &mut GpuBuf<D>, a: &GpuBuf<D>, b: &GpuBuf<D>) {
+        same("mul", y.len, a.len);
+        same("mul", y.len, b.len);
+        self.ew(ew::MUL, y.addr, a.addr, b.addr, y.len, 1, 0.0);
+    }
+    fn mul_acc(&self, y: &mut GpuBuf<D>, a: &GpuBuf<D>, b: &GpuBuf<D>) {
+        same("mul_acc", y.len, a.len);
+        same("mul_acc", y.len, b.len);
+        self.ew(ew::MUL_ACC, y.addr, a.addr, b.addr, y.len, 1, 0.0);
+    }
+    fn to_token_major(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
+        assert_eq!(y.shape, [b, t, c], "to_token_major: y shape");
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: b as i64,
+            d1: c as i64,
+            d2: t as i64,
+            ..Default::default()
+        };
+        self.launch1("to_token_major", x.len, p);
+    }
+    fn split_cols(&self, x: &GpuBuf<D>, parts: &mut [&mut GpuBuf<D>]) {
+        let (w, rows) = (x.last(), x.rows());
+        let mut off = 0;
+        for part in parts.iter_mut() {
+            let pw = part.last();
+            same("split_cols rows", part.rows(), rows);
+            let p = GlueP {
+                y: part.addr,
+                x: x.addr,
+                d0: rows as i64,
+                d1: pw as i64,
+                y_w: pw as i64,
+                x_w: w as i64,
+                x_off: off as i64,
+                ..Default::default()
+            };
+            self.launch1("copy_cols", rows * pw, p);
+            off += pw;
+        }
+        same("split_cols widths", off, w);
+    }
+    fn concat_cols(&self, y: &mut GpuBuf<D>, parts: &[&GpuBuf<D>]) {
+        let (w, rows) = (y.last(), y.rows());
+        let mut off = 0;
+        for part in parts {
+            let pw = part.last();
+            same("concat_cols rows", part.rows(), rows);
+            let p = GlueP {
+                y: y.addr,
+                x: part.addr,
+                d0: rows as i64,
+                d1: pw as i64,
+                y_w: w as i64,
+                y_off: off as i64,
+                x_w: pw as i64,
+                ..Default::default()
+            };
+            self.launch1("copy_cols", rows * pw, p);
+            off += pw;
+        }
+        same("concat_cols widths", off, w);
+    }
+    fn reverse_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("reverse_time", y.len, x.len);
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: x.dim0() as i64,
+            d1: x.shape[1] as i64,
+            d2: x.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("reverse_time", x.len, p);
+    }
+    fn reverse_time_acc(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("reverse_time", y.len, x.len);
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: x.dim0() as i64,
+            d1: x.shape[1] as i64,
+            d2: x.last() as i64,
+            acc: 1,
+            ..Default::default()
+        };
+        self.launch1("reverse_time", x.len, p);
+    }
+    fn mean_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        let (b, l, d) = (x.shape[0], x.shape[1], x.last());
+        assert_eq!(y.shape, [b, d], "mean_time: y shape");
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: d as i64,
+            s: 1.0 / l as f32,
+            ..Default::default()
+        };
+        self.launch1("mean_time", b * d, p);
+    }
+    fn mean_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
+        let (b, l, d) = (dx.shape[0], dx.shape[1], dx.last());
+        same("mean_time_bwd", dy.len, b * d);
+        let p = GlueP {
+            y: dx.addr,
+            x: dy.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: d as i64,
+            s: 1.0 / l as f32,
+            ..Default::default()
+        };
+        self.launch1("mean_time_bwd", dx.len, p);
+    }
+    fn add_table_rows(&self, x: &mut GpuBuf<D>, p: &GpuBuf<D>, table: Range<usize>) {
+        let (l, d) = (x.shape[1], x.last());
+        assert!(
+            table.len() >= l * d,
+            "add_table_rows: table shorter than L rows"
+        );
+        assert!(
+            table.end <= p.len,
+            "add_table_rows: range outside the parameters"
+        );
+        self.ew(
+            ew::ADD_BCAST,
+            x.addr,
+            p.at(table.start),
+            0,
+            x.len,
+            l * d,
+            0.0,
+        );
+    }
+
+    fn act(&self, act: Act, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("act", y.len, x.len);
+        let p = EwP {
+            y: y.addr,
+            a: x.addr,
+            n: y.len as i64,
+            op: act as i32,
+            ..Default::default()
+        };
+        self.launch1("act_fwd", y.len, p);
+    }
+    fn act_bwd(&self, act: Act, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, saved: &GpuBuf<D>) {
+        same("act_bwd", dx.len, dy.len);
+        same("act_bwd", dx.len, saved.len);
+        let p = EwP {
+            y: dx.addr,
+            a: dy.addr,
+            b: saved.addr,
+            n: dx.len as i64,
+            op: act as i32,
+            ..Default::default()
+        };
+        self.launch1("act_bwd", dx.len, p);
+    }
+    fn neg_exp(&self, y: &mut GpuBuf<D>, p: &GpuBuf<D>, range: Range<usize>) {
+        same("neg_exp", y.len, range.len());
+        assert!(range.end <= p.len, "neg_exp: range outside the parameters");
+        self.ew(ew::NEG_EXP, y.addr, p.at(range.start), 0, y.len, 1, 0.0);
+    }
+    fn neg_exp_bwd(&self, g: &mut GpuBuf<D>, range: Range<usize>, da: &GpuBuf<D>, a: &GpuBuf<D>) {
+        same("neg_exp_bwd", da.len, range.len());
+        assert!(
+            range.end <= g.len,
+            "neg_exp_bwd: range outside the gradients"
+        );
+        self.ew(
+            ew::MUL_ACC,
+            g.at(range.start),
+            da.addr,
+            a.addr,
+            da.len,
+            1,
+            0.0,
+        );
+    }
+    fn dropout(&self, x: &mut GpuBuf<D>, mask: &mut GpuBuf<D>, cfg: DropoutCfg<'_>, site: u32) {
+        same("dropout", x.len, mask.len);
+        self.dropout_into(mask, Some(x.addr), cfg, site);
+    }
+    fn dropout_mask(&self, mask: &mut GpuBuf<D>, cfg: DropoutCfg<'_>, site: u32) {
+        self.dropout_into(mask, None, cfg, site);
+    }
+
+    fn linear(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, lin: &LinearP) {
+        assert_eq!(x.last(), lin.d_in, "linear: x width");
+        assert_eq!(y.last(), lin.d_out, "linear: y width");
+        assert!(lin.w.end <= p.len, "linear: W outside the parameters");
+        let rows = x.rows();
+        same("linear rows", y.rows(), rows);
+        let beta = match &lin.b {
+            Some(b) => {
+                self.ew(ew::BCAST, y.addr, p.at(b.start), 0, y.len, lin.d_out, 0.0);
+                1.0
+            }
+            None => 0.0,
+        };
+        let mut sc = self.scratch();
+        // y (rows×out) = x (rows×in)·Wᵀ: B[i][o] = w[o·in + i]
+        self.gemm(
+            &mut sc,
+            Mm {
+                m: rows,
+                n: lin.d_out,
+                k: lin.d_in,
+                a: x.addr,
+                a_s: (lin.d_in, 1),
+                b: p.at(lin.w.start),
+                b_s: (1, lin.d_in),
+                c: y.addr,
+                c_rs: lin.d_out,
+                alpha: 1.0,
+                beta,
+                batch: None,
+            },
+        );
+    }
+    fn linear_bwd(
+        &self,
+        dx: Option<&mut GpuBuf<D>>,
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        lin: &LinearP,
+    ) {
+        let (rows, din, dout) = (x.rows(), lin.d_in, lin.d_out);
+        same("linear_bwd rows", dy.rows(), rows);
+        assert_eq!(dy.last(), dout, "linear_bwd: dy width");
+        let mut sc = self.scratch();
+        if let Some(b) = &lin.b {
+            self.col_sum(&mut sc, g.at(b.start), dy.addr, 0, 0, rows, dout, 0);
+        }
+        if let Some(dx) = dx {
+            same("linear_bwd dx", dx.len, x.len);
+            // dx (rows×in) += dy (rows×out)·W (out×in)
+            self.gemm(
+                &mut sc,
+                Mm {
+                    m: rows,
+                    n: din,
+                    k: dout,
+                    a: dy.addr,
+                    a_s: (dout, 1),
+                    b: p.at(lin.w.start),
+                    b_s: (din, 1),
+                    c: dx.addr,
+                    c_rs: din,
+                    alpha: 1.0,
+                    beta: 1.0,
+                    batch: None,
+                },
+            );
+        }
+        // dW (out×in) += dyᵀ (out×rows)·x (rows×in)
+        self.gemm(
+            &mut sc,
+            Mm {
+                m: dout,
+                n: din,
+                k: rows,
+                a: dy.addr,
+                a_s: (1, dout),
+                b: x.addr,
+                b_s: (din, 1),
+                c: g.at(lin.w.start),
+                c_rs: din,
+                alpha: 1.0,
+                beta: 1.0,
+                batch: None,
+            },
+        );
+    }
+    fn rmsnorm(
+        &self,
+        y: &mut GpuBuf<D>,
+        rstd: &mut GpuBuf<D>,
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        w: Range<usize>,
+    ) {
+        same("rmsnorm", y.len, x.len);
+        let (rows, d) = (x.rows(), x.last());
+        same("rmsnorm rstd", rstd.len, rows);
+        let q = RowP {
+            y: y.addr,
+            aux: rstd.addr,
+            x: x.addr,
+            w: p.at(w.start),
+            rows: rows as i64,
+            d: d as i64,
+            eps: super::cpu::NORM_EPS,
+            ..Default::default()
+        };
+        self.launch1("rmsnorm_fwd", rows * 32, q);
+    }
+    fn rmsnorm_bwd(
+        &self,
+        dx: &mut GpuBuf<D>,
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        rstd: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        w: Range<usize>,
+    ) {
+        let (rows, d) = (x.rows(), x.last());
+        same("rmsnorm_bwd", dx.len, x.len);
+        let q = RowP {
+            y: dx.addr,
+            aux: rstd.addr,
+            x: x.addr,
+            w: p.at(w.start),
+            z: dy.addr,
+            rows: rows as i64,
+            d: d as i64,
+            ..Default::default()
+        };
+        self.launch1("rmsnorm_bwd_dx", rows * 32, q);
+        let mut sc = self.scratch();
+        self.col_sum(
+            &mut sc,
+            g.at(w.start),
+            dy.addr,
+            x.addr,
+            rstd.addr,
+            rows,
+            d,
+            1,
+        );
+    }
+    fn conv1d(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, conv: &ConvP) {
+        same("conv1d", y.len, x.len);
+        assert_eq!(x.last(), conv.e, "conv1d: x width");
+        let q = params::ConvP {
+            y: y.addr,
+            x: x.addr,
+            w: p.at(conv.w.start),
+            bias: p.at(conv.b.start),
+            b: x.dim0() as i64,
+            l: x.shape[1] as i64,
+            e: conv.e as i64,
+            k: conv.k as i64,
+            ..Default::default()
+        };
+        self.launch1("conv1d_fwd", x.len, q);
+    }
+    fn conv1d_bwd(
+        &self,
+        dx: &mut GpuBuf<D>,
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        conv: &ConvP,
+    ) {
+        assert!(conv.k <= 16, "gpu conv1d: kernel size {} > 16", conv.k);
+        let (b, l, e, k) = (x.dim0(), x.shape[1], conv.e, conv.k);
+        let rows = b * l;
+        let chunk = 32usize.max(rows.div_ceil(256));
+        let chunks = rows.div_ceil(chunk);
+        let mut sc = self.scratch();
+        let per = e * k + e;
+        let ws = sc.get(Slot::Partials, chunks * per * 4);
+        let q = params::ConvP {
+            y: dx.addr,
+            ws,
+            x: dy.addr,
+            w: p.at(conv.w.start),
+            bias: 0,
+            b: b as i64,
+            l: l as i64,
+            e: e as i64,
+            k: k as i64,
+            chunk: chunk as i64,
+            chunks: chunks as i64,
+        };
+        self.launch1("conv1d_bwd_dx", x.len, q);
+        // the dw partial reads the forward input through `y`
+        self.launch1(
+            "conv1d_dw_partial",
+            chunks * e,
+            params::ConvP { y: x.addr, ..q },
+        );
+        self.col_final(g.at(conv.w.start), ws, chunks, e * k, per, 0);
+        self.col_final(g.at(conv.b.start), ws, chunks, e, per, e * k);
+    }
+
+    fn scan(
+        &self,
+        y: &mut GpuBuf<D>,
+        h_last: Option<&mut GpuBuf<D>>,
+        states: Option<&mut GpuBuf<D>>,
+        sx: ScanInputs<'_, Self>,
+        p: &GpuBuf<D>,
+        d: Range<usize>,
+        dims: ScanP,
+    ) {
+        let (b, l) = (sx.x.dim0(), sx.x.shape[1]);
+        assert_eq!(sx.x.last(), dims.e, "scan: x width");
+        assert_eq!(sx.bm.last(), dims.n, "scan: B width");
+        same("scan y", y.len, sx.x.len);
+        if let Some(s) = &states {
+            assert!(
+                s.len >= b * (l + 1) * dims.e * dims.n,
+                "scan: states buffer"
+            );
+        }
+        self.scan_launch(
+            y.addr,
+            h_last.map_or(0, |h| h.addr),
+            states.map_or(0, |s| s.addr),
+            &sx,
+            p.at(d.start),
+            dims,
+            b,
+            l,
+        );
+    }
+    fn scan_bwd(
+        &self,
+        grads: ScanGradBufs<'_, Self>,
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        dh_last: Option<&GpuBuf<D>>,
+        states: Option<&GpuBuf<D>>,
+        sx: ScanInputs<'_, Self>,
+        p: &GpuBuf<D>,
+        d: Range<usize>,
+        dims: ScanP,
+    ) {
+        let (b, l, e, n) = (sx.x.dim0(), sx.x.shape[1], dims.e, dims.n);
+        let mut sc = self.scratch();
+        let st = match states {
+            Some(s) => s.addr,
+            None => {
+                // recompute the states into scratch
+                let st = sc.get(Slot::ScanStates, b * (l + 1) * e * n * 4);
+                let ys = sc.get(Slot::ScanY, b * l * e * 4);
+                self.scan_launch(ys, 0, st, &sx, p.at(d.start), dims, b, l);
+                st
+            }
+        };
+        let dbm = sc.get(Slot::ScanB, b * l * n * e * 4);
+        let dcm = sc.get(Slot::ScanC, b * l * n * e * 4);
+        let parts = sc.get(Slot::Partials, (b * e * n + b * e) * 4);
+        let (da_part, dd_part) = (parts, parts + 4 * (b * e * n) as u64);
+        let q = ScanBwdP {
+            dx: grads.dx.addr,
+            ddelta: grads.ddelta.addr,
+            dbm_part: dbm,
+            dcm_part: dcm,
+            da_part,
+            dd_part,
+            dh0: grads.dh0.map_or(0, |h| h.addr),
+            dy: dy.addr,
+            dh_last: dh_last.map_or(0, |h| h.addr),
+            states: st,
+            x: sx.x.addr,
+            delta: sx.delta.addr,
+            a: sx.a.addr,
+            bm: sx.bm.addr,
+            cm: sx.cm.addr,
+            d: p.at(d.start),
+            b: b as i64,
+            l: l as i64,
+            e: e as i64,
+            n: n as i64,
+            a_stride: dims.a_row_stride as i64,
+            dt_on_b: i32::from(dims.dt_on_b),
+            pad: 0,
+        };
+        self.launch(
+            Self::scan_kernel(n, false),
+            [blocks_for(b * e), 1, 1],
+            THREADS,
+            q,
+        );
+        // dB, dC (B, L, N) += Σ_e of the contributions (runs of E)
+        for (dst, src) in [(grads.dbm.addr, dbm), (grads.dcm.addr, dcm)] {
+            let r = ColP {
+                g: dst,
+                x: src,
+                rows: (b * l * n) as i64,
+                d: e as i64,
+                ..Default::default()
+            };
+            self.launch1("run_sum", b * l * n * 32, r);
+        }
+        if dims.a_row_stride == 0 {
+            self.col_final(grads.da.addr, da_part, b * e, n, n, 0);
+        } else {
+            self.col_final(grads.da.addr, da_part, b, e * n, e * n, 0);
+        }
+        self.col_final(g.at(d.start), dd_part, b, e, e, 0);
+    }
+    fn attention(
+        &self,
+        o: &mut GpuBuf<D>,
+        probs: &mut GpuBuf<D>,
+        q: &GpuBuf<D>,
+        k: &GpuBuf<D>,
+        v: &GpuBuf<D>,
+        drop_mask: Option<&GpuBuf<D>>,
+        heads: usize,
+    ) {
+        let (b, l, d) = (q.dim0(), q.shape[1], q.last());
+        assert!(
+            heads > 0 && d % heads == 0,
+            "attention: D={d} not divisible by H={heads}"
+        );
+        same("attention probs", probs.len, b * heads * l * l);
+        let dh = d / heads;
+        let (ld, ll, hll) = (l * d, l * l, heads * l * l);
+        let mut sc = self.scratch();
+        // S = Q_h·K_hᵀ per (b, h)
+        self.gemm_attn(
+            &mut sc,
+            Mm {
+                m: l,
+                n: l,
+                k: dh,
+                a: q.addr,
+                a_s: (d, 1),
+                b: k.addr,
+                b_s: (1, d),
+                c: probs.addr,
+                c_rs: l,
+                alpha: 1.0,
+                beta: 0.0,
+                batch: Some((b * heads, heads, [(ld, dh), (ld, dh), (hll, ll)])),
+            },
+        );
+        let r = RowP {
+            y: probs.addr,
+            rows: (b * heads * l) as i64,
+            d: l as i64,
+            scale: (dh as f32).sqrt(),
+            ..Default::default()
+        };
+        self.launch1("softmax_rows", b * heads * l * 32, r);
+        let pv = match drop_mask {
+            Some(m) => {
+                same("attention mask", m.len, probs.len);
+                let pv = sc.get(Slot::Probs, probs.len * 4);
+                self.ew(ew::MUL, pv, probs.addr, m.addr, probs.len, 1, 0.0);
+                pv
+            }
+            None => probs.addr,
+        };
+        // O_h = P̃·V_h
+        self.gemm_attn(
+            &mut sc,
+            Mm {
+                m: l,
+                n: dh,
+                k: l,
+                a: pv,
+                a_s: (l, 1),
+                b: v.addr,
+                b_s: (d, 1),
+                c: o.addr,
+                c_rs: d,
+                alpha: 1.0,
+                beta: 0.0,
+                batch: Some((b * heads, heads, [(hll, ll), (ld, dh), (ld, dh)])),
+            },
+        );
+    }
+    fn attention_bwd(
+        &self,
+        dq: &mut GpuBuf<D>,
+        dk: &mut GpuBuf<D>,
+        dv: &mut GpuBuf<D>,
+        dout: &GpuBuf<D>,
+        [q, k, v]: [&GpuBuf<D>; 3],
+        probs: &GpuBuf<D>,
+        drop_mask: Option<&GpuBuf<D>>,
+        heads: usize,
+    ) {
+        let (b, l, d) = (q.dim0(), q.shape[1], q.last());
+        let dh = d / heads;
+        let (ld, ll, hll) = (l * d, l * l, heads * l * l);
+        let batch = |sa, sb, sc| Some((b * heads, heads, [sa, sb, sc]));
+        let mut sc = self.scratch();
+        let pv = match drop_mask {
+            Some(m) => {
+                let pv = sc.get(Slot::Probs, probs.len * 4);
+                self.ew(ew::MUL, pv, probs.addr, m.addr, probs.len, 1, 0.0);
+                pv
+            }
+            None => probs.addr,
+        };
+        // dV_h += P̃ᵀ·dO_h
+        self.gemm_attn(
+            &mut sc,
+            Mm {
+                m: l,
+                n: dh,
+                k: l,
+                a: pv,
+                a_s: (1, l),
+                b: dout.addr,
+                b_s: (d, 1),
+                c: dv.addr,
+                c_rs: d,
+                alpha: 1.0,
+                beta: 1.0,
+                batch: batch((hll, ll), (ld, dh), (ld, dh)),
+            },
+        );
+        // dP = dO_h·V_hᵀ (⊙ mask), then the softmax backward in place
+        let dp = sc.get(Slot::Rows, probs.len * 4);
+        self.gemm_attn(
+            &mut sc,
+            Mm {
+                m: l,
+                n: l,
+                k: dh,
+                a: dout.addr,
+                a_s: (d, 1),
+                b: v.addr,
+                b_s: (1, d),
+                c: dp,
+                c_rs: l,
+                alpha: 1.0,
+                beta: 0.0,
+                batch: batch((ld, dh), (ld, dh), (hll, ll)),
+            },
+        );
+        if let Some(m) = drop_mask {
+            self.ew(ew::MUL, dp, dp, m.addr, probs.len, 1, 0.0);
+        }
+        let r = RowP {
+            y: dp,
+            x: probs.addr,
+            rows: (b * heads * l) as i64,
+            d: l as i64,
+            scale: (dh as f32).sqrt(),
+            ..Default::default()
+        };
+        self.launch1("softmax_bwd_rows", b * heads * l * 32, r);
+        // dQ_h += dS·K_h, dK_h += dSᵀ·Q_h
+        self.gemm_attn(
+            &mut sc,
+            Mm {
+                m: l,
+                n: dh,
+                k: l,
+                a: dp,
+                a_s: (l, 1),
+                b: k.addr,
+                b_s: (d, 1),
+                c: dq.addr,
+                c_rs: d,
+                alpha: 1.0,
+                beta: 1.0,
+                batch: batch((hll, ll), (ld, dh), (ld, dh)),
+            },
+        );
+        self.gemm_attn(
+            &mut sc,
+            Mm {
+                m: l,
+                n: dh,
+                k: l,
+                a: dp,
+                a_s: (1, l),
+                b: q.addr,
+                b_s: (d, 1),
+                c: dk.addr,
+                c_rs: d,
+                alpha: 1.0,
+                beta: 1.0,
+                batch: batch((hll, ll), (ld, dh), (ld, dh)),
+            },
+        );
+    }
+
+    fn mix_l1(
+        &self,
+        y: &mut GpuBuf<D>,
+        xs: [&GpuBuf<D>; 3],
+        p: &GpuBuf<D>,
+        coeffs: [usize; 3],
+        eps: f32,
+    ) {
+        for x in xs {
+            same("mix_l1", y.len, x.len);
+        }
+        let q = MixP {
+            y: y.addr,
+            x0: xs[0].addr,
+            x1: xs[1].addr,
+            x2: xs[2].addr,
+            params: p.addr,
+            n: y.len as i64,
+            i0: coeffs[0] as i64,
+            i1: coeffs[1] as i64,
+            i2: coeffs[2] as i64,
+            eps,
+            ..Default::default()
+        };
+        self.launch1("mix_fwd", y.len, q);
+    }
+    fn mix_l1_bwd(
+        &self,
+        [dx0, dx1, dx2]: [&mut GpuBuf<D>; 3],
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        xs: [&GpuBuf<D>; 3],
+        p: &GpuBuf<D>,
+        coeffs: [usize; 3],
+        eps: f32,
+    ) {
+        for x in xs {
+            same("mix_l1_bwd", dy.len, x.len);
+        }
+        let mut sc = self.scratch();
+        let ws = sc.get(Slot::Partials, SUM_BLOCKS as usize * 3 * 8);
+        self.sum_partial(ws, dy.addr, xs.map(|x| x.addr), dy.len, 1);
+        let q = MixP {
+            y: dx0.addr,
+            dx1: dx1.addr,
+            dx2: dx2.addr,
+            g: g.addr,
+            x0: dy.addr,
+            params: p.addr,
+            ws,
+            n: dy.len as i64,
+            i0: coeffs[0] as i64,
+            i1: coeffs[1] as i64,
+            i2: coeffs[2] as i64,
+            blocks: i64::from(SUM_BLOCKS),
+            eps,
+            ..Default::default()
+        };
+        self.launch1("mix_bwd_dx", dy.len, q);
+        self.launch("mix_bwd_coeffs", [1, 1, 1], 32, q);
+    }
+
+    fn loss(&self, dout: &mut GpuBuf<D>, out: &GpuBuf<D>, targets: Targets<'_>) -> f32 {
+        same("loss", dout.len, out.len);
+        let k = out.last();
+        let rows = out.rows();
+        let mut sc = self.scratch();
+        let (b, classes, values, mse) = match targets {
+            Targets::Classes(y) => {
+                assert!(y.iter().all(|&c| c < k), "loss: class index out of range");
+                let c: Vec<i32> = y.iter().map(|&c| c as i32).collect();
+                // SAFETY: i32 as bytes
+                let bytes =
+                    unsafe { core::slice::from_raw_parts(c.as_ptr() as *const u8, c.len() * 4) };
+                (y.len(), sc.write(Slot::Host, bytes), 0, 0)
+            }
+            Targets::Values(v) => (v.len() / k.max(1), 0, sc.write(Slot::Host, f32_bytes(v)), 1),
+        };
+        assert!(b <= rows, "loss: more targets than outputs");
+        let losses = sc.get(Slot::Rows, rows.max(1) * 4);
+        let q = LossP {
+            dout: dout.addr,
+            losses,
+            out: out.addr,
+            values,
+            classes,
+            b: b as i64,
+            rows: rows as i64,
+            k: k as i64,
+            scale: 1.0 / b as f32,
+            mse,
+        };
+        self.launch1("loss_rows", rows, q);
+        let mut per = vec![0.0f32; b];
+        sc.read(Slot::Rows, f32_bytes_mut(&mut per));
+        per.iter().sum::<f32>() / b as f32
+    }
+    fn zero_params(&self, g: &mut GpuBuf<D>) {
+        self.ew(ew::FILL, g.addr, 0, 0, g.len, 1, 0.0);
+    }
+    fn grad_norm(&self, g: &GpuBuf<D>) -> f64 {
+        let mut sc = self.scratch();
+        let ws = sc.get(Slot::Partials, SUM_BLOCKS as usize * 8);
+        self.sum_partial(ws, g.addr, [0; 3], g.len, 0);
+        let mut part = vec![0.0f64; SUM_BLOCKS as usize];
+        // SAFETY: f64 as bytes
+        let bytes = unsafe {
+            core::slice::from_raw_parts_mut(part.as_mut_ptr() as *mut u8, part.len() * 8)
+        };
+        sc.read(Slot::Partials, bytes);
+        part.iter().sum::<f64>().sqrt()
+    }
+    fn scale_params(&self, g: &mut GpuBuf<D>, c: f32) {
+        self.ew(ew::SCALE, g.addr, 0, 0, g.len, 1, c);
+    }
+}
+
+impl<D: Device> Gpu<D> {
+    fn dropout_into(&self, mask: &mut GpuBuf<D>, x: Option<u64>, cfg: DropoutCfg<'_>, site: u32) {
+        let b = mask.dim0();
+        assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
+        let mut sc = self.scratch();
+        // SAFETY: u64 as bytes
+        let seeds = unsafe {
+            core::slice::from_raw_parts(cfg.seeds.as_ptr() as *const u8, cfg.seeds.len() * 8)
+        };
+        let seeds = sc.write(Slot::Host, seeds);
+        let q = DropP {
+            mask: mask.addr,
+            x: x.unwrap_or(0),
+            seeds,
+            per: (mask.len / b.max(1)).max(1) as i64,
+            n: mask.len as i64,
+            thr: super::dropout_threshold(cfg.p),
+            keep: 1.0 / (1.0 - cfg.p),
+            site,
+        };
+        self.launch1("dropout_mask", mask.len, q);
+    }
+}

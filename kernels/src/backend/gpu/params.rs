@@ -1,0 +1,94 @@
+//! The kernels' parameter structs, field for field as in `kernels/cuda/*.cu` (pointers are
+//! device addresses, `u64`; 0 is null). Each is passed by value to one launch.
+#![allow(missing_docs)] // each field is documented once, in the `.cu` file it mirrors
+
+/// A device address (0 = null).
+pub type Ptr = u64;
+
+/// Marks a struct that a kernel takes by value: `#[repr(C)]`, plain data, no padding left
+/// implicit.
+///
+/// # Safety
+/// The implementor must be `#[repr(C)]` and laid out exactly as its C mirror.
+pub unsafe trait KernelParams: Copy + Send + Sync + 'static {}
+
+macro_rules! kernel_params {
+    ($($(#[$m:meta])* pub struct $name:ident { $($f:ident : $t:ty),* $(,)? })*) => {$(
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name { $(pub $f: $t),* }
+        // SAFETY: #[repr(C)], fields in the order of the C struct (checked by the emulation
+        // tests, which run the same sources)
+        unsafe impl KernelParams for $name {}
+    )*};
+}
+
+kernel_params! {
+    /// `elementwise.cu` (`ew`, `act_fwd`, `act_bwd`)
+    pub struct EwP { y: Ptr, a: Ptr, b: Ptr, n: i64, d: i64, s: f32, op: i32 }
+    /// `elementwise.cu` (`dropout_mask`)
+    pub struct DropP { mask: Ptr, x: Ptr, seeds: Ptr, per: i64, n: i64, thr: u64, keep: f32, site: u32 }
+    /// `glue.cu`
+    pub struct GlueP {
+        y: Ptr, x: Ptr, d0: i64, d1: i64, d2: i64, y_w: i64, y_off: i64, x_w: i64, x_off: i64,
+        s: f32, acc: i32,
+    }
+    /// `gemm.cu`
+    pub struct GemmP {
+        a: Ptr, b: Ptr, c: Ptr, ws: Ptr,
+        a_rs: i64, a_cs: i64, b_rs: i64, b_cs: i64, c_rs: i64,
+        a_bs1: i64, a_bs2: i64, b_bs1: i64, b_bs2: i64, c_bs1: i64, c_bs2: i64,
+        m: i32, n: i32, k: i32, inner: i32, splits: i32, k_chunk: i32,
+        alpha: f32, beta: f32,
+    }
+    /// `rows.cu` (RMSNorm, softmax)
+    pub struct RowP { y: Ptr, aux: Ptr, x: Ptr, w: Ptr, z: Ptr, rows: i64, d: i64, eps: f32, scale: f32 }
+    /// `rows.cu` (column reductions)
+    pub struct ColP {
+        ws: Ptr, g: Ptr, x: Ptr, z: Ptr, aux: Ptr,
+        rows: i64, d: i64, chunk: i64, chunks: i64, ws_stride: i64, ws_off: i64,
+        kind: i32, pad: i32,
+    }
+    /// `conv.cu`
+    pub struct ConvP {
+        y: Ptr, ws: Ptr, x: Ptr, w: Ptr, bias: Ptr,
+        b: i64, l: i64, e: i64, k: i64, chunk: i64, chunks: i64,
+    }
+    /// `scan.cu` (forward)
+    pub struct ScanP {
+        y: Ptr, h_last: Ptr, states: Ptr, x: Ptr, delta: Ptr, a: Ptr, bm: Ptr, cm: Ptr, d: Ptr, h0: Ptr,
+        b: i64, l: i64, e: i64, n: i64, a_stride: i64, dt_on_b: i32, pad: i32,
+    }
+    /// `scan.cu` (backward)
+    pub struct ScanBwdP {
+        dx: Ptr, ddelta: Ptr, dbm_part: Ptr, dcm_part: Ptr, da_part: Ptr, dd_part: Ptr, dh0: Ptr,
+        dy: Ptr, dh_last: Ptr, states: Ptr, x: Ptr, delta: Ptr, a: Ptr, bm: Ptr, cm: Ptr, d: Ptr,
+        b: i64, l: i64, e: i64, n: i64, a_stride: i64, dt_on_b: i32, pad: i32,
+    }
+    /// `loss.cu` (`loss_rows`)
+    pub struct LossP {
+        dout: Ptr, losses: Ptr, out: Ptr, values: Ptr, classes: Ptr,
+        b: i64, rows: i64, k: i64, scale: f32, mse: i32,
+    }
+    /// `loss.cu` (`sum_partial`)
+    pub struct SumP { ws: Ptr, x: Ptr, x0: Ptr, x1: Ptr, x2: Ptr, n: i64, kind: i32, pad: i32 }
+    /// `loss.cu` (the L1 mix)
+    pub struct MixP {
+        y: Ptr, dx1: Ptr, dx2: Ptr, g: Ptr, x0: Ptr, x1: Ptr, x2: Ptr, params: Ptr, ws: Ptr,
+        n: i64, i0: i64, i1: i64, i2: i64, blocks: i64, eps: f32, pad: i32,
+    }
+}
+
+/// `EwP::op` values (elementwise.cu `EW_*`).
+pub mod ew {
+    pub const FILL: i32 = 0;
+    pub const COPY: i32 = 1;
+    pub const ADD: i32 = 2;
+    pub const MUL: i32 = 3;
+    pub const MUL_ACC: i32 = 4;
+    pub const SCALE: i32 = 5;
+    pub const NEG_EXP: i32 = 6;
+    pub const BCAST: i32 = 7;
+    pub const ADD_BCAST: i32 = 8;
+}
