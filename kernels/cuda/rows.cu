@@ -123,14 +123,16 @@ QSSM_KERNEL(col_final, ColP) {
   }
 }
 
-// Sums of contiguous runs: g[o] += Σ_{i<d} x[o·d + i] for o < rows (one warp per run)
-QSSM_KERNEL(run_sum, ColP) {
-  const int lane = threadIdx.x % 32;
-  const i64 warps = gstride() / 32;
-  for (i64 o = gtid() / 32; o < p.rows; o += warps) {
+
+// Grouped column sums: g[r, c] += Σ_{ch < chunks} x[(r·chunks + ch)·d + c] for r < rows,
+// c < d (the scan's dB, dC: Σ over channels of (B·L, E, N) contributions)
+QSSM_KERNEL(group_sum_rows, ColP) {
+  i64 n = p.rows * p.d;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 r = i / p.d, c = i % p.d;
+    const float* x = p.x + r * p.chunks * p.d + c;
     float s = 0.0f;
-    for (i64 i = lane; i < p.d; i += 32) s += p.x[o * p.d + i];
-    s = warp_sum(s);
-    if (lane == 0) p.g[o] += s;
+    for (i64 ch = 0; ch < p.chunks; ++ch) s += x[ch * p.d];
+    p.g[i] += s;
   }
 }

@@ -1,16 +1,16 @@
-// Batched selective scan (Mamba S6, the reference's discretisation), one thread per
-// (sample, channel) with its N states in registers:
+// Batched selective scan (Mamba S6, the reference's discretisation):
 //   h_t[e,n] = exp(Δ_t[e]·A[e,n])·h_{t−1}[e,n] + (Δ_t[e] if dt_on_b else 1)·B_t[n]·x_t[e]
 //   y_t[e]   = Σ_n C_t[n]·h_t[e,n] + D[e]·x_t[e]
-// x, Δ, y: (B, L, E); B, C: (B, L, N); A: a[e·a_stride + n]; states: (B, L+1, N, E).
-// The backward writes per-channel contributions to dB, dC ((B·L, N, E)) and per-sample
+// x, Δ, y: (B, L, E); B, C: (B, L, N); A: a[e·a_stride + n]; states: (B, L+1, E, N).
+// One thread per (sample, channel, state): B·E·N threads, sequential over time.
+// The backward writes per-channel contributions to dB, dC ((B·L, E, N)) and per-sample
 // partials of dA ((B, E, N)) and dD ((B, E)); the backend sums them in a fixed order.
 #include "common.cuh"
 
 struct ScanP {
   float* y;         // (B, L, E)
   float* h_last;    // final states (B, E, N), or null
-  float* states;    // every state (B, L+1, N, E), or null
+  float* states;    // every state (B, L+1, E, N), or null
   const float* x;
   const float* delta;
   const float* a;
@@ -26,14 +26,14 @@ struct ScanP {
 struct ScanBwdP {
   float* dx;        // (B, L, E), accumulated
   float* ddelta;    // (B, L, E), accumulated
-  float* dbm_part;  // dB contributions (B·L, N, E), overwritten
-  float* dcm_part;  // dC contributions (B·L, N, E), overwritten
+  float* dbm_part;  // dB contributions (B·L, E, N), overwritten
+  float* dcm_part;  // dC contributions (B·L, E, N), overwritten
   float* da_part;   // dA partials (B, E, N), overwritten
   float* dd_part;   // dD partials (B, E), overwritten
   float* dh0;       // (B, E, N), accumulated, or null
   const float* dy;
   const float* dh_last;  // (B, E, N), or null
-  const float* states;   // the forward's (B, L+1, N, E)
+  const float* states;   // the forward's (B, L+1, E, N)
   const float* x;
   const float* delta;
   const float* a;
@@ -45,106 +45,132 @@ struct ScanBwdP {
   int pad;
 };
 
-template <int NM>
-__device__ void scan_fwd_impl(const ScanP& p) {
-  i64 idx = gtid();
-  if (idx >= p.b * p.e) return;
-  const i64 bb = idx / p.e, c = idx % p.e, E = p.e, N = p.n, L = p.l;
-  float h[NM], A[NM];
-#pragma unroll
-  for (int n = 0; n < NM; ++n) {
-    h[n] = (n < N && p.h0) ? p.h0[(bb * E + c) * N + n] : 0.0f;
-    A[n] = n < N ? p.a[c * p.a_stride + n] : 0.0f;
+// Lanes per channel: G = min(next power of two ≥ N, 32); lane j of a channel's group holds
+// the states n = j and n = j + G (N ≤ 64). A warp holds 32 / G channels; the sums over n (y
+// in the forward, dx and dΔ in the backward) are shuffles within the group.
+__device__ __forceinline__ float group_sum(float v, int g) {
+  for (int o = g / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ void scan_lane(i64 b, i64 e, i64 N, int* g_out, i64* bb, i64* c,
+                                          int* j, bool* valid) {
+  int g = 1;
+  while (g < N && g < 32) g <<= 1;
+  i64 t = gtid();
+  i64 ch = t / g;
+  *g_out = g;
+  *j = (int)(t % g);
+  *valid = ch < b * e;
+  *bb = *valid ? ch / e : 0;
+  *c = *valid ? ch % e : 0;
+}
+
+QSSM_KERNEL(scan_fwd, ScanP) {
+  int g, j;
+  i64 bb, c;
+  bool valid;
+  const i64 E = p.e, N = p.n, L = p.l;
+  scan_lane(p.b, E, N, &g, &bb, &c, &j, &valid);
+  float h[2], A[2];
+  bool has[2];
+  for (int k = 0; k < 2; ++k) {
+    i64 n = j + k * g;
+    has[k] = valid && n < N;
+    h[k] = (has[k] && p.h0) ? p.h0[(bb * E + c) * N + n] : 0.0f;
+    A[k] = has[k] ? p.a[c * p.a_stride + n] : 0.0f;
   }
-  float* st = p.states ? p.states + bb * (L + 1) * N * E + c : nullptr;
+  float* st = p.states ? p.states + (bb * (L + 1) * E + c) * N : nullptr;
   if (st) {
-    for (int n = 0; n < NM; ++n)
-      if (n < N) st[n * E] = h[n];
+    for (int k = 0; k < 2; ++k)
+      if (has[k]) st[j + k * g] = h[k];
   }
-  const float dc = p.d[c];
+  const float dc = valid ? p.d[c] : 0.0f;
   for (i64 t = 0; t < L; ++t) {
     const i64 row = bb * L + t;
-    const float xv = p.x[row * E + c], dt = p.delta[row * E + c];
+    const float xv = valid ? p.x[row * E + c] : 0.0f;
+    const float dt = valid ? p.delta[row * E + c] : 0.0f;
     const float u = p.dt_on_b ? dt * xv : xv;
-    const float* br = p.bm + row * N;
-    const float* cr = p.cm + row * N;
     float acc = 0.0f;
-#pragma unroll
-    for (int n = 0; n < NM; ++n) {
-      if (n < N) {
-        h[n] = expf(dt * A[n]) * h[n] + br[n] * u;
-        acc += cr[n] * h[n];
-        if (st) st[((t + 1) * N + n) * E] = h[n];
+    for (int k = 0; k < 2; ++k) {
+      if (has[k]) {
+        const i64 n = j + k * g;
+        h[k] = expf(dt * A[k]) * h[k] + p.bm[row * N + n] * u;
+        acc += p.cm[row * N + n] * h[k];
+        if (st) st[(t + 1) * E * N + n] = h[k];
       }
     }
-    p.y[row * E + c] = acc + dc * xv;
+    acc = group_sum(acc, g);
+    if (valid && j == 0) p.y[row * E + c] = acc + dc * xv;
   }
   if (p.h_last) {
-    for (int n = 0; n < NM; ++n)
-      if (n < N) p.h_last[(bb * E + c) * N + n] = h[n];
+    for (int k = 0; k < 2; ++k)
+      if (has[k]) p.h_last[(bb * E + c) * N + j + k * g] = h[k];
   }
 }
 
-template <int NM>
-__device__ void scan_bwd_impl(const ScanBwdP& p) {
-  i64 idx = gtid();
-  if (idx >= p.b * p.e) return;
-  const i64 bb = idx / p.e, c = idx % p.e, E = p.e, N = p.n, L = p.l;
-  float dh[NM], A[NM], da[NM];
-#pragma unroll
-  for (int n = 0; n < NM; ++n) {
-    dh[n] = (n < N && p.dh_last) ? p.dh_last[(bb * E + c) * N + n] : 0.0f;
-    A[n] = n < N ? p.a[c * p.a_stride + n] : 0.0f;
-    da[n] = 0.0f;
+QSSM_KERNEL(scan_bwd, ScanBwdP) {
+  int g, j;
+  i64 bb, c;
+  bool valid;
+  const i64 E = p.e, N = p.n, L = p.l;
+  scan_lane(p.b, E, N, &g, &bb, &c, &j, &valid);
+  float dh[2], A[2], da[2];
+  bool has[2];
+  for (int k = 0; k < 2; ++k) {
+    i64 n = j + k * g;
+    has[k] = valid && n < N;
+    dh[k] = (has[k] && p.dh_last) ? p.dh_last[(bb * E + c) * N + n] : 0.0f;
+    A[k] = has[k] ? p.a[c * p.a_stride + n] : 0.0f;
+    da[k] = 0.0f;
   }
-  const float* st = p.states + bb * (L + 1) * N * E + c;
-  const float dc = p.d[c];
+  const float* st = p.states + (bb * (L + 1) * E + c) * N;
+  const float dc = valid ? p.d[c] : 0.0f;
   float dd = 0.0f;
+  // h_t of the step being differentiated; h_{t−1} is loaded per step and becomes the next h_t
+  float hcur[2];
+  for (int k = 0; k < 2; ++k) hcur[k] = has[k] ? st[L * E * N + j + k * g] : 0.0f;
   for (i64 t = L - 1; t >= 0; --t) {
     const i64 row = bb * L + t;
-    const float xv = p.x[row * E + c], dt = p.delta[row * E + c], g = p.dy[row * E + c];
+    const float xv = valid ? p.x[row * E + c] : 0.0f;
+    const float dt = valid ? p.delta[row * E + c] : 0.0f;
+    const float gy = valid ? p.dy[row * E + c] : 0.0f;
     const float dtb = p.dt_on_b ? dt : 1.0f;
     const float u = dtb * xv;
-    const float* br = p.bm + row * N;
-    const float* cr = p.cm + row * N;
-    dd += g * xv;
-    float dx = g * dc, ddt = 0.0f;
-#pragma unroll
-    for (int n = 0; n < NM; ++n) {
-      if (n < N) {
-        const float ht = st[((t + 1) * N + n) * E], hp = st[(t * N + n) * E];
-        dh[n] += cr[n] * g;
-        p.dcm_part[(row * N + n) * E + c] = g * ht;
-        const float ea = expf(dt * A[n]);
-        const float gd = dh[n] * hp * ea;
-        ddt += gd * A[n];
-        da[n] += gd * dt;
-        p.dbm_part[(row * N + n) * E + c] = dh[n] * u;
-        const float du = dh[n] * br[n];
+    float dx = 0.0f, ddt = 0.0f;
+    for (int k = 0; k < 2; ++k) {
+      if (has[k]) {
+        const i64 n = j + k * g;
+        const float ht = hcur[k], hp = st[t * E * N + n];
+        hcur[k] = hp;
+        const float bn = p.bm[row * N + n];
+        dh[k] += p.cm[row * N + n] * gy;
+        p.dcm_part[(row * E + c) * N + n] = gy * ht;
+        const float ea = expf(dt * A[k]);
+        const float gd = dh[k] * hp * ea;
+        ddt += gd * A[k];
+        da[k] += gd * dt;
+        p.dbm_part[(row * E + c) * N + n] = dh[k] * u;
+        const float du = dh[k] * bn;
         dx += du * dtb;
         if (p.dt_on_b) ddt += du * xv;
-        dh[n] *= ea;
+        dh[k] *= ea;
       }
     }
-    p.dx[row * E + c] += dx;
-    p.ddelta[row * E + c] += ddt;
-  }
-  for (int n = 0; n < NM; ++n) {
-    if (n < N) {
-      p.da_part[(bb * E + c) * N + n] = da[n];
-      if (p.dh0) p.dh0[(bb * E + c) * N + n] += dh[n];
+    dx = group_sum(dx, g);
+    ddt = group_sum(ddt, g);
+    if (valid && j == 0) {
+      dd += gy * xv;
+      p.dx[row * E + c] += dx + gy * dc;
+      p.ddelta[row * E + c] += ddt;
     }
   }
-  p.dd_part[bb * E + c] = dd;
+  for (int k = 0; k < 2; ++k) {
+    if (has[k]) {
+      const i64 n = j + k * g;
+      p.da_part[(bb * E + c) * N + n] = da[k];
+      if (p.dh0) p.dh0[(bb * E + c) * N + n] += dh[k];
+    }
+  }
+  if (valid && j == 0) p.dd_part[bb * E + c] = dd;
 }
-
-// One kernel per bound on N (registers are allocated for the bound): the host picks the
-// smallest bound ≥ N.
-#define QSSM_SCAN_KERNELS(NM)                                            \
-  QSSM_KERNEL(scan_fwd_##NM, ScanP) { scan_fwd_impl<NM>(p); }           \
-  QSSM_KERNEL(scan_bwd_##NM, ScanBwdP) { scan_bwd_impl<NM>(p); }
-QSSM_SCAN_KERNELS(4)
-QSSM_SCAN_KERNELS(8)
-QSSM_SCAN_KERNELS(16)
-QSSM_SCAN_KERNELS(32)
-QSSM_SCAN_KERNELS(64)

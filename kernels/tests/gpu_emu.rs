@@ -39,3 +39,21 @@ fn split_k_weight_gradient_matches() {
     let (lines, ok) = compare(&cpu, &gpu, 2e-5);
     assert!(ok, "{}", lines.join("\n"));
 }
+
+#[test]
+fn scan_with_more_states_than_a_warp_matches() {
+    // N = 40 > 32: each lane of a channel's group holds two states
+    let s = CheckSize {
+        b: 2,
+        l: 5,
+        d: 8,
+        e: 3,
+        n: 40,
+        heads: 2,
+        k: 3,
+    };
+    let cpu = op_outputs(&Cpu, s);
+    let gpu = op_outputs(&Gpu::new(EmuDevice), s);
+    let (lines, ok) = compare(&cpu, &gpu, 2e-5);
+    assert!(ok, "{}", lines.join("\n"));
+}

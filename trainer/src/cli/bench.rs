@@ -45,7 +45,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         .max()
         .unwrap_or(5);
     println!(
-        "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12} {:>12}  device={device} threads={}",
+        "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12} {:>12} {:>12}  device={device} threads={}",
         "id",
         "class",
         "B",
@@ -53,6 +53,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         "C",
         "step ms",
         "min ms",
+        "fwd+bwd ms",
         rayon::current_num_threads()
     );
     for name in &a.model {
@@ -80,6 +81,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         let mut opt = AdamW::new(params.len(), AdamWConfig::reference());
         let active = model.layout().trainable_ranges();
         let mut times = Vec::new();
+        let mut passes = Vec::new();
         for i in 0..=a.steps {
             let t = Instant::now();
             ws.forward_backward(
@@ -90,23 +92,27 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
                 Some(&seeds),
                 &mut grads,
             );
+            let fb = t.elapsed().as_secs_f64() * 1e3;
             clip_grad_norm(&mut grads, 1.0);
             opt.step(&mut params, &grads, &active, 1e-3)?;
             if i > 0 {
                 times.push(t.elapsed().as_secs_f64() * 1e3);
+                passes.push(fb);
             }
         }
         let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
         let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
+        let fb = passes.iter().sum::<f64>() / passes.len().max(1) as f64;
         println!(
-            "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12.1} {:>12.1}",
+            "{:<4} {:<w$} {:>4} {:>5} {:>4} {:>12.2} {:>12.2} {:>12.2}",
             model.id(),
             model.class_name(),
             a.batch_size,
             a.n_times,
             a.channels,
             mean,
-            min
+            min,
+            fb
         );
     }
     Ok(())

@@ -49,20 +49,12 @@ pub const KERNELS: &[&str] = &[
     "softmax_bwd_rows",
     "col_partial",
     "col_final",
-    "run_sum",
+    "group_sum_rows",
     "conv1d_fwd",
     "conv1d_bwd_dx",
     "conv1d_dw_partial",
-    "scan_fwd_4",
-    "scan_bwd_4",
-    "scan_fwd_8",
-    "scan_bwd_8",
-    "scan_fwd_16",
-    "scan_bwd_16",
-    "scan_fwd_32",
-    "scan_bwd_32",
-    "scan_fwd_64",
-    "scan_bwd_64",
+    "scan_fwd",
+    "scan_bwd",
     "loss_rows",
     "sum_partial",
     "mix_fwd",
@@ -122,8 +114,9 @@ const SLOTS: usize = 9;
 
 /// The GPU backend over a device `D`.
 pub struct Gpu<D: Device> {
-    dev: D,
+    // fields drop in order: the scratch memory before the device
     scratch: Mutex<Vec<Option<(usize, D::Mem)>>>,
+    dev: D,
 }
 
 /// Threads per block of the 1-D kernels.
@@ -365,20 +358,11 @@ impl<D: Device> Gpu<D> {
         self.launch("sum_partial", [SUM_BLOCKS, 1, 1], THREADS, p);
     }
 
-    fn scan_kernel(n: usize, fwd: bool) -> &'static str {
+    /// Threads of a scan launch: one per (sample, channel, state lane), lanes per channel
+    /// the power of two ≥ N, at most 32 (a lane holds two states when N > 32).
+    fn scan_threads(b: usize, e: usize, n: usize) -> usize {
         assert!(n <= 64, "gpu scan: d_state {n} > 64 is not supported");
-        match (n, fwd) {
-            (0..=4, true) => "scan_fwd_4",
-            (0..=4, false) => "scan_bwd_4",
-            (5..=8, true) => "scan_fwd_8",
-            (5..=8, false) => "scan_bwd_8",
-            (9..=16, true) => "scan_fwd_16",
-            (9..=16, false) => "scan_bwd_16",
-            (17..=32, true) => "scan_fwd_32",
-            (17..=32, false) => "scan_bwd_32",
-            (_, true) => "scan_fwd_64",
-            (_, false) => "scan_bwd_64",
-        }
+        b * e * n.next_power_of_two().clamp(1, 32)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -412,12 +396,7 @@ impl<D: Device> Gpu<D> {
             dt_on_b: i32::from(dims.dt_on_b),
             pad: 0,
         };
-        self.launch(
-            Self::scan_kernel(dims.n, true),
-            [blocks_for(b * dims.e), 1, 1],
-            THREADS,
-            p,
-        );
+        self.launch1("scan_fwd", Self::scan_threads(b, dims.e, dims.n), p);
     }
 
     fn gemm_attn(&self, sc: &mut Scratch<'_, D>, g: Mm) {
@@ -986,22 +965,18 @@ impl<D: Device> Backend for Gpu<D> {
             dt_on_b: i32::from(dims.dt_on_b),
             pad: 0,
         };
-        self.launch(
-            Self::scan_kernel(n, false),
-            [blocks_for(b * e), 1, 1],
-            THREADS,
-            q,
-        );
-        // dB, dC (B, L, N) += Σ_e of the contributions (runs of E)
+        self.launch1("scan_bwd", Self::scan_threads(b, e, n), q);
+        // dB, dC (B, L, N) += Σ_e of the (B·L, E, N) contributions
         for (dst, src) in [(grads.dbm.addr, dbm), (grads.dcm.addr, dcm)] {
             let r = ColP {
                 g: dst,
                 x: src,
-                rows: (b * l * n) as i64,
-                d: e as i64,
+                rows: (b * l) as i64,
+                d: n as i64,
+                chunks: e as i64,
                 ..Default::default()
             };
-            self.launch1("run_sum", b * l * n * 32, r);
+            self.launch1("group_sum_rows", b * l * n, r);
         }
         if dims.a_row_stride == 0 {
             self.col_final(grads.da.addr, da_part, b * e, n, n, 0);

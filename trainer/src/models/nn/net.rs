@@ -79,8 +79,9 @@ pub trait Net: Send + Sync {
 /// the host).
 pub struct Batched<M: Net, B: Backend = Cpu> {
     net: M,
-    be: B,
+    // fields drop in order: the device buffers of the plans before the backend
     plans: Mutex<Vec<(usize, Plan<M, B>)>>,
+    be: B,
 }
 
 /// One plan: the activations for a batch size, and the parameter/gradient buffers.
