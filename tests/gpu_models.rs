@@ -108,7 +108,8 @@ fn check_all<D: Device + Clone + 'static>(dev: D, cfg: ModelConfig, b: usize, to
         for l in &lines {
             println!("{l}");
         }
-        if worst.iter().zip(tol).any(|(w, t)| !(*w <= t)) {
+        // NaN fails too
+        if worst.iter().zip(tol).any(|(w, t)| w.is_nan() || *w > t) {
             failed.push(format!("{id}: {worst:?} > {tol:?}"));
         }
     }

@@ -19,7 +19,7 @@ run() {
   [ $rc -ne 0 ] && FAILED=$((FAILED + 1))
   echo "-- rc=$rc ($((SECONDS - t0)) s)"
 }
-FIT="--model 3b --data $P/data/eegmmidb --subjects 1-4 --sfreq 80 --epochs 3 --no-progress --cache-dir $P/cache"
+FIT="--model 3b --data $P/data/eegmmidb --subjects 1-4 --sfreq 80 --epochs 10 --no-progress --cache-dir $P/cache"
 {
   date -u
   run nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
@@ -30,6 +30,8 @@ FIT="--model 3b --data $P/data/eegmmidb --subjects 1-4 --sfreq 80 --epochs 3 --n
   run compute-sanitizer --tool synccheck --error-exitcode 1 "$P/bin/gpu_cuda" --test-threads=1 ops_small
   run "$P/bin/trainer" bench --device cuda --model 3a,3b,3c --steps 20
   run "$P/bin/trainer" bench --device cuda --model 3b,3c --n-times 497 --steps 10
+  run "$P/bin/trainer" bench --device cuda --model 3b --steps 10 --concurrent 8
+  QSSM_CUDA_PROFILE=1 run "$P/bin/trainer" bench --device cuda --model 3a,3b,3c --steps 5
   run "$P/bin/trainer" bench --device cpu --model 3a,3b,3c --steps 3
   run "$P/bin/trainer" fit --device cuda $FIT --out "$OUTDIR/fit-cuda"
   run "$P/bin/trainer" fit --device cpu $FIT --out "$OUTDIR/fit-cpu"

@@ -2,7 +2,7 @@
 //! kernels of `kernels/cuda/` by name with one parameter struct.
 use core::ffi::c_void;
 
-/// A device that runs the kernels of `kernels/cuda/`: [`super::cuda::CudaDevice`] (a GPU
+/// A device that runs the kernels of `kernels/cuda/`: `cuda::CudaDevice` (a GPU
 /// through `cust`) or [`super::emu::EmuDevice`] (the same sources compiled for the host).
 ///
 /// Work is ordered: a launch sees every earlier launch and write complete; `read` waits for

@@ -1,5 +1,5 @@
 //! The GPU backend: every [`Backend`] op as kernels of `kernels/cuda/*.cu`, on a [`Device`]:
-//! a CUDA GPU through `cust` ([`cuda::CudaDevice`], feature `cuda`) or the same kernels
+//! a CUDA GPU through `cust` (`cuda::CudaDevice`, feature `cuda`) or the same kernels
 //! compiled for the host ([`emu::EmuDevice`], feature `cuda-emu`, for tests without a GPU).
 //!
 //! Design (llm.c's CUDA trainer is the model): one kernel launch per op or a few, no
@@ -97,6 +97,12 @@ impl<D: Device> GpuBuf<D> {
     }
 }
 
+/// The scratch regions: per slot, its capacity in bytes and its memory.
+type Slots<M> = Vec<Option<(usize, M)>>;
+
+/// A GEMM batch: (batches, inner count, strides of A, B, C for z / inner and z % inner).
+type MmBatch = Option<(usize, usize, [(usize, usize); 3])>;
+
 /// Scratch regions, one per use, so that ops that need two at once never share one.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -115,7 +121,7 @@ const SLOTS: usize = 9;
 /// The GPU backend over a device `D`.
 pub struct Gpu<D: Device> {
     // fields drop in order: the scratch memory before the device
-    scratch: Mutex<Vec<Option<(usize, D::Mem)>>>,
+    scratch: Mutex<Slots<D::Mem>>,
     dev: D,
 }
 
@@ -160,7 +166,7 @@ struct Mm {
     alpha: f32,
     beta: f32,
     /// (batches, inner count, strides of A, B, C for z / inner and z % inner)
-    batch: Option<(usize, usize, [(usize, usize); 3])>,
+    batch: MmBatch,
 }
 
 impl<D: Device> Gpu<D> {
@@ -286,7 +292,8 @@ impl<D: Device> Gpu<D> {
         }
     }
 
-    /// g[c] += Σ_rows x[r, c] (kind 0) or Σ_rows x·z·aux[r] (kind 1), rows × d, two stages.
+    /// g\[c\] += Σ_rows x\[r, c\] (kind 0) or Σ_rows x·z·aux\[r\] (kind 1), rows × d, two
+    /// stages.
     #[allow(clippy::too_many_arguments)]
     fn col_sum(
         &self,
@@ -325,7 +332,7 @@ impl<D: Device> Gpu<D> {
         self.launch1("col_final", d, p);
     }
 
-    /// g[c] += Σ_{chunk < chunks} ws[chunk·stride + off + c] for c < d.
+    /// g\[c\] += Σ_{chunk < chunks} ws\[chunk·stride + off + c\] for c < d.
     #[allow(clippy::too_many_arguments)]
     fn col_final(&self, g: u64, ws: u64, chunks: usize, d: usize, stride: usize, off: usize) {
         if d == 0 {
@@ -407,7 +414,7 @@ impl<D: Device> Gpu<D> {
 /// The locked scratch regions of one op.
 struct Scratch<'a, D: Device> {
     dev: &'a D,
-    slots: MutexGuard<'a, Vec<Option<(usize, D::Mem)>>>,
+    slots: MutexGuard<'a, Slots<D::Mem>>,
 }
 
 impl<D: Device> Scratch<'_, D> {
