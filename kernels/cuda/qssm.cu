@@ -6,3 +6,4 @@
 #include "conv.cu"
 #include "scan.cu"
 #include "loss.cu"
+#include "optim.cu"

@@ -86,18 +86,29 @@ QSSM_KERNEL(scan_fwd, ScanP) {
       if (has[k]) st[j + k * g] = h[k];
   }
   const float dc = valid ? p.d[c] : 0.0f;
-  for (i64 t = 0; t < L; ++t) {
+  // the step's inputs, loaded one step ahead (software pipelining)
+  auto load = [&](i64 t, float* xv, float* dt, float bn[2], float cn[2]) {
     const i64 row = bb * L + t;
-    const float xv = valid ? p.x[row * E + c] : 0.0f;
-    const float dt = valid ? p.delta[row * E + c] : 0.0f;
+    *xv = valid ? p.x[row * E + c] : 0.0f;
+    *dt = valid ? p.delta[row * E + c] : 0.0f;
+    for (int k = 0; k < 2; ++k) {
+      bn[k] = has[k] ? p.bm[row * N + j + k * g] : 0.0f;
+      cn[k] = has[k] ? p.cm[row * N + j + k * g] : 0.0f;
+    }
+  };
+  float nx, ndt, nb[2], nc[2];
+  load(0, &nx, &ndt, nb, nc);
+  for (i64 t = 0; t < L; ++t) {
+    const float xv = nx, dt = ndt, bn[2] = {nb[0], nb[1]}, cn[2] = {nc[0], nc[1]};
+    if (t + 1 < L) load(t + 1, &nx, &ndt, nb, nc);
+    const i64 row = bb * L + t;
     const float u = p.dt_on_b ? dt * xv : xv;
     float acc = 0.0f;
     for (int k = 0; k < 2; ++k) {
       if (has[k]) {
-        const i64 n = j + k * g;
-        h[k] = expf(dt * A[k]) * h[k] + p.bm[row * N + n] * u;
-        acc += p.cm[row * N + n] * h[k];
-        if (st) st[(t + 1) * E * N + n] = h[k];
+        h[k] = expf(dt * A[k]) * h[k] + bn[k] * u;
+        acc += cn[k] * h[k];
+        if (st) st[(t + 1) * E * N + j + k * g] = h[k];
       }
     }
     acc = group_sum(acc, g);
@@ -107,6 +118,29 @@ QSSM_KERNEL(scan_fwd, ScanP) {
     for (int k = 0; k < 2; ++k)
       if (has[k]) p.h_last[(bb * E + c) * N + j + k * g] = h[k];
   }
+}
+
+// What one backward step reads, loaded one step ahead (software pipelining: the loads of step
+// t−1 are in flight while step t computes).
+struct BwdIn {
+  float xv, dt, gy, bn[2], cn[2], hp[2];
+};
+
+__device__ __forceinline__ BwdIn scan_bwd_load(const ScanBwdP& p, i64 bb, i64 c, int j, int g,
+                                               const bool has[2], bool valid, i64 t) {
+  const i64 E = p.e, N = p.n, L = p.l, row = bb * L + t;
+  const float* st = p.states + (bb * (L + 1) * E + c) * N;
+  BwdIn in;
+  in.xv = valid ? p.x[row * E + c] : 0.0f;
+  in.dt = valid ? p.delta[row * E + c] : 0.0f;
+  in.gy = valid ? p.dy[row * E + c] : 0.0f;
+  for (int k = 0; k < 2; ++k) {
+    const i64 n = j + k * g;
+    in.bn[k] = has[k] ? p.bm[row * N + n] : 0.0f;
+    in.cn[k] = has[k] ? p.cm[row * N + n] : 0.0f;
+    in.hp[k] = has[k] ? st[t * E * N + n] : 0.0f;
+  }
+  return in;
 }
 
 QSSM_KERNEL(scan_bwd, ScanBwdP) {
@@ -127,41 +161,40 @@ QSSM_KERNEL(scan_bwd, ScanBwdP) {
   const float* st = p.states + (bb * (L + 1) * E + c) * N;
   const float dc = valid ? p.d[c] : 0.0f;
   float dd = 0.0f;
-  // h_t of the step being differentiated; h_{t−1} is loaded per step and becomes the next h_t
+  // h_t of the step being differentiated (h_{t−1} arrives with the step's inputs)
   float hcur[2];
   for (int k = 0; k < 2; ++k) hcur[k] = has[k] ? st[L * E * N + j + k * g] : 0.0f;
+  BwdIn next = scan_bwd_load(p, bb, c, j, g, has, valid, L - 1);
   for (i64 t = L - 1; t >= 0; --t) {
+    const BwdIn in = next;
+    if (t > 0) next = scan_bwd_load(p, bb, c, j, g, has, valid, t - 1);
     const i64 row = bb * L + t;
-    const float xv = valid ? p.x[row * E + c] : 0.0f;
-    const float dt = valid ? p.delta[row * E + c] : 0.0f;
-    const float gy = valid ? p.dy[row * E + c] : 0.0f;
-    const float dtb = p.dt_on_b ? dt : 1.0f;
-    const float u = dtb * xv;
+    const float dtb = p.dt_on_b ? in.dt : 1.0f;
+    const float u = dtb * in.xv;
     float dx = 0.0f, ddt = 0.0f;
     for (int k = 0; k < 2; ++k) {
       if (has[k]) {
         const i64 n = j + k * g;
-        const float ht = hcur[k], hp = st[t * E * N + n];
+        const float ht = hcur[k], hp = in.hp[k];
         hcur[k] = hp;
-        const float bn = p.bm[row * N + n];
-        dh[k] += p.cm[row * N + n] * gy;
-        p.dcm_part[(row * E + c) * N + n] = gy * ht;
-        const float ea = expf(dt * A[k]);
+        dh[k] += in.cn[k] * in.gy;
+        p.dcm_part[(row * E + c) * N + n] = in.gy * ht;
+        const float ea = expf(in.dt * A[k]);
         const float gd = dh[k] * hp * ea;
         ddt += gd * A[k];
-        da[k] += gd * dt;
+        da[k] += gd * in.dt;
         p.dbm_part[(row * E + c) * N + n] = dh[k] * u;
-        const float du = dh[k] * bn;
+        const float du = dh[k] * in.bn[k];
         dx += du * dtb;
-        if (p.dt_on_b) ddt += du * xv;
+        if (p.dt_on_b) ddt += du * in.xv;
         dh[k] *= ea;
       }
     }
     dx = group_sum(dx, g);
     ddt = group_sum(ddt, g);
     if (valid && j == 0) {
-      dd += gy * xv;
-      p.dx[row * E + c] += dx + gy * dc;
+      dd += in.gy * in.xv;
+      p.dx[row * E + c] += dx + in.gy * dc;
       p.ddelta[row * E + c] += ddt;
     }
   }

@@ -138,3 +138,10 @@ inline int launch(const char* name, dim3 grid, dim3 blk, unsigned smem, const vo
   void name(const P p)
 
 #include <math.h>  // expf, logf, … in the global namespace, as in device code
+
+// IEEE-rounded intrinsics (the host compiler does not contract them into FMAs in ISO C++)
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float a) { return sqrtf(a); }

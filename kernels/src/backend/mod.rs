@@ -23,6 +23,7 @@
 //!
 //! Shape legend: B batch, T time, L sequence length seen by an op, C channels, D `d_model`,
 //! E `d_inner`, N `d_state`, R `dt_rank`, H heads.
+use crate::ops::adam::AdamScalars;
 use core::ops::Range;
 
 #[cfg(feature = "std")]
@@ -363,6 +364,30 @@ pub trait Backend: Sync {
     fn grad_norm(&self, g: &Self::Params) -> f64;
     /// g ← g · c.
     fn scale_params(&self, g: &mut Self::Params, c: f32);
+    /// One optimiser step on the flat buffers: clip g by its global L2 norm (PyTorch's
+    /// `clip_grad_norm_`: coef = max_norm / (‖g‖ + 1e-6), applied when < 1; `None`: no clip),
+    /// then p, m, v ← one Adam/AdamW element update ([`crate::ops::adam`]) wherever `active`
+    /// is nonzero (frozen tensors keep their values). The norm is not read back.
+    fn adam_step(&self, bufs: AdamBufs<'_, Self>, max_norm: Option<f32>, s: &AdamScalars);
+    /// Whether buffers live in host memory (the CPU backend): the trainer then steps its
+    /// host optimiser on the host parameters directly.
+    fn is_host(&self) -> bool {
+        false
+    }
+}
+
+/// The flat buffers of [`Backend::adam_step`].
+pub struct AdamBufs<'a, B: Backend + ?Sized> {
+    /// parameters (updated)
+    pub p: &'a mut B::Params,
+    /// gradients (clipped in place)
+    pub g: &'a mut B::Params,
+    /// first moments (updated)
+    pub m: &'a mut B::Params,
+    /// second moments (updated)
+    pub v: &'a mut B::Params,
+    /// 1 where the optimiser updates, 0 where a tensor is frozen
+    pub active: &'a B::Params,
 }
 
 /// The inputs of a batched scan (all (B, L, ·) but `a`).

@@ -1,5 +1,6 @@
 //! Classical ops, one concept per module, each a forward/backward pair.
 pub mod activation;
+pub mod adam;
 pub mod attention;
 pub mod chunk_pool;
 pub mod conv1d;

@@ -365,11 +365,12 @@ fn train_and_export(
         },
     };
     eprintln!(
-        "model: {} {} ({} parameters), {} threads",
+        "model: {} {} ({} parameters), {} threads, device {}",
         model.id(),
         model.class_name(),
         model.layout().n_params(),
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        device
     );
     let out = fit(model.as_ref(), params, p.train, p.val, &fcfg, &mut |r| {
         eprintln!(
@@ -424,6 +425,7 @@ fn train_and_export(
         "hyperparameters": hyperparameters(model.as_ref(), a, epochs),
         "data_info": p.data_info, "history": out.history, "metrics": metrics, "training": training,
         "training_time": out.training_time_s, "threads": rayon::current_num_threads(),
+        "device": device.to_string(),
     });
     let results_path = out_dir.join("results.json");
     write_atomic(

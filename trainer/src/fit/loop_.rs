@@ -8,7 +8,7 @@
 use super::step::BatchWorkspace;
 use super::{evaluate, Labels, Windows};
 use crate::metrics::{accuracy, argmax_rows};
-use crate::models::{Model, Target};
+use crate::models::{DeviceOptim, Model, Target};
 use crate::optim::{
     clip_grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, PlateauConfig,
     ReduceLROnPlateau,
@@ -179,6 +179,31 @@ pub fn fit(
             ReduceLROnPlateau::new(cfg.lr, PlateauConfig::gated_reference()),
         ),
     };
+    // on a device backend the parameters and the optimiser live on the device for the whole
+    // run (the same clip and Adam/AdamW formula); the host copy is refreshed once per epoch
+    let dev_opt = match &opt {
+        Opt::AdamW(o, _) => {
+            let c = o.config();
+            DeviceOptim {
+                betas: c.betas,
+                eps: c.eps,
+                weight_decay: c.weight_decay,
+                decoupled: true,
+                clip: Some(cfg.clip_norm),
+            }
+        }
+        Opt::Adam(o, _) => {
+            let c = o.config();
+            DeviceOptim {
+                betas: c.betas,
+                eps: c.eps,
+                weight_decay: c.weight_decay,
+                decoupled: false,
+                clip: Some(cfg.clip_norm),
+            }
+        }
+    };
+    let mut session = model.device_session(&params, dev_opt);
     let mut ws = BatchWorkspace::default();
     let mut grads = vec![0.0f32; params.len()];
     let mut best = (params.clone(), 0usize, f64::NEG_INFINITY);
@@ -223,22 +248,43 @@ pub fn fit(
                     )
                 })
                 .collect();
-            let out =
-                ws.forward_backward(model, &params, &windows, &targets, Some(&seeds), &mut grads);
-            if !out.loss.is_finite() {
-                return Err(FitError::NonFinite { epoch, step });
-            }
-            clip_grad_norm(&mut grads, cfg.clip_norm);
-            match &mut opt {
-                Opt::AdamW(o, _) => o.step(&mut params, &grads, &active, lr)?,
-                Opt::Adam(o, _) => o.step(&mut params, &grads, &active, lr)?,
-            }
+            let out = match session.as_mut() {
+                Some(s) => {
+                    let out = s.step(ws.gather(&windows), idx.len(), &targets, Some(&seeds), lr);
+                    if !out.loss.is_finite() {
+                        return Err(FitError::NonFinite { epoch, step });
+                    }
+                    out
+                }
+                None => {
+                    let out = ws.forward_backward(
+                        model,
+                        &params,
+                        &windows,
+                        &targets,
+                        Some(&seeds),
+                        &mut grads,
+                    );
+                    if !out.loss.is_finite() {
+                        return Err(FitError::NonFinite { epoch, step });
+                    }
+                    clip_grad_norm(&mut grads, cfg.clip_norm);
+                    match &mut opt {
+                        Opt::AdamW(o, _) => o.step(&mut params, &grads, &active, lr)?,
+                        Opt::Adam(o, _) => o.step(&mut params, &grads, &active, lr)?,
+                    }
+                    out
+                }
+            };
             loss_sum += out.loss as f64;
             if let Labels::Classes(y) = train.labels {
                 preds.extend(argmax_rows(&out.logits, k));
                 labels.extend(idx.iter().map(|&i| y[i] as usize));
             }
             bar.inc(1);
+        }
+        if let Some(s) = &session {
+            params = s.params();
         }
         let ev = evaluate(model, &params, val, cfg.batch_size);
         let rec = EpochRecord {

@@ -141,9 +141,50 @@ pub trait Model: Send + Sync {
     fn boundary_outputs(&self, _p: &[f32], _x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         None
     }
+    /// A [`TrainSession`] starting from `params` with the optimiser on the model's device;
+    /// `None` where the model runs on the host (the caller then steps its host optimiser).
+    fn device_session(
+        &self,
+        _params: &[f32],
+        _opt: DeviceOptim,
+    ) -> Option<Box<dyn TrainSession + '_>> {
+        None
+    }
     /// Named eval-mode intermediate outputs of one window, named like the reference's
     /// submodules (`act.<name>` in the parity fixtures), each flattened row-major.
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)>;
+}
+
+/// Optimiser of a [`TrainSession`]: Adam/AdamW hyperparameters and gradient clipping.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceOptim {
+    /// (β1, β2)
+    pub betas: (f64, f64),
+    /// ε
+    pub eps: f64,
+    /// weight decay
+    pub weight_decay: f64,
+    /// decoupled weight decay (AdamW) or the L2 form (Adam)
+    pub decoupled: bool,
+    /// clip the gradient to this global L2 norm first
+    pub clip: Option<f32>,
+}
+
+/// A training run whose parameters, gradients and optimiser moments stay on the model's
+/// device (a GPU): each step uploads the batch and reads back the loss and the logits only.
+pub trait TrainSession {
+    /// One training step on x (B, C, T): forward, loss, backward, clip, optimiser step at
+    /// learning rate `lr`. Dropout seeds as in [`Model::train_batch`].
+    fn step(
+        &mut self,
+        x: &[f32],
+        b: usize,
+        targets: &[Target<'_>],
+        dropout_seeds: Option<&[u64]>,
+        lr: f64,
+    ) -> StepOutput;
+    /// The current parameters, on the host.
+    fn params(&self) -> Vec<f32>;
 }
 
 /// (C, T) channel-major → (T, C) token-major.

@@ -27,6 +27,7 @@
 //! `capturable`, `differentiable` and the `foreach`/`fused` kernels are not reproduced (the
 //! reference uses none of them on CPU).
 use super::OptimError;
+use qssm_kernels::ops::adam::{adam_element, AdamScalars};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -328,6 +329,20 @@ struct Hyper {
     decoupled: bool,
 }
 
+impl Hyper {
+    /// The element scalars of step count `t` at learning rate `lr`.
+    fn scalars(&self, lr: f64, t: u32) -> AdamScalars {
+        AdamScalars::new(
+            lr,
+            self.betas,
+            self.eps,
+            self.weight_decay,
+            self.decoupled,
+            bias_scalars(lr, self.betas, t),
+        )
+    }
+}
+
 fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), OptimError> {
     if expected == got {
         Ok(())
@@ -348,18 +363,9 @@ fn check_hyper(name: &'static str, value: f64, ok: bool) -> Result<(), OptimErro
     }
 }
 
-/// `torch.lerp(start, end, w)` as ATen's vectorised CPU kernel computes it.
-#[inline(always)]
-fn lerp(start: f32, end: f32, w: f32) -> f32 {
-    if w.abs() < 0.5 {
-        w.mul_add(end - start, start)
-    } else {
-        (w - 1.0).mul_add(end - start, end)
-    }
-}
-
-/// Scalars that depend on the step count: `f32(−lr/bc1)` and `f32(√bc2)`.
-fn bias_scalars(lr: f64, (b1, b2): (f64, f64), step: u32) -> (f32, f32) {
+/// Scalars that depend on the step count t: `f32(−lr/(1 − β1ᵗ))` and `f32(√(1 − β2ᵗ))` (f64
+/// arithmetic, as PyTorch computes them in Python).
+pub fn bias_scalars(lr: f64, (b1, b2): (f64, f64), step: u32) -> (f32, f32) {
     let t = f64::from(step);
     let bc1 = 1.0 - b1.powf(t);
     let bc2 = 1.0 - b2.powf(t);
@@ -425,43 +431,21 @@ unsafe fn adam_chunk_fma(h: &Hyper, c: AdamChunk<'_>, lr: f64) {
 
 #[inline(always)]
 fn adam_chunk(h: &Hyper, c: AdamChunk<'_>, lr: f64) {
-    let (b1, b2) = h.betas;
-    let w1 = (1.0 - b1) as f32;
-    let b2f = b2 as f32;
-    let c2 = (1.0 - b2) as f32;
-    let eps = h.eps as f32;
-    let wd = h.weight_decay;
-    let decay = (1.0 - lr * wd) as f32;
-    let wd_f = wd as f32;
-    // Bias-correction scalars for the most recent step count (all active elements normally
-    // share one count, so this is computed once per chunk).
-    let mut cached: Option<(u32, f32, f32)> = None;
+    // the scalars of the most recent step count (all active elements normally share one
+    // count, so this is computed once per chunk)
+    let mut cached: Option<(u32, AdamScalars)> = None;
     for i in 0..c.p.len() {
         let t = c.st[i] + 1;
         c.st[i] = t;
-        let (neg_step, bc2_sqrt) = match cached {
-            Some((ct, s, b)) if ct == t => (s, b),
+        let s = match cached {
+            Some((ct, s)) if ct == t => s,
             _ => {
-                let (s, b) = bias_scalars(lr, h.betas, t);
-                cached = Some((t, s, b));
-                (s, b)
+                let s = h.scalars(lr, t);
+                cached = Some((t, s));
+                s
             }
         };
-        let mut p = c.p[i];
-        let mut g = c.g[i];
-        if wd != 0.0 {
-            if h.decoupled {
-                p *= decay;
-            } else {
-                g = p.mul_add(wd_f, g);
-            }
-        }
-        let m = lerp(c.m[i], g, w1);
-        let v = c.v[i] * b2f + c2 * g * g;
-        c.m[i] = m;
-        c.v[i] = v;
-        let denom = v.sqrt() / bc2_sqrt + eps;
-        c.p[i] = p + neg_step * m / denom;
+        c.p[i] = adam_element(c.p[i], c.g[i], &mut c.m[i], &mut c.v[i], &s);
     }
 }
 

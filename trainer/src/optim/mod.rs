@@ -39,7 +39,7 @@ mod adamw;
 mod clip;
 mod schedule;
 
-pub use adamw::{ranges_from_mask, Adam, AdamConfig, AdamState, AdamW, AdamWConfig};
+pub use adamw::{bias_scalars, ranges_from_mask, Adam, AdamConfig, AdamState, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, grad_norm};
 pub use schedule::{
     CosineAnnealingLR, PlateauConfig, PlateauMode, ReduceLROnPlateau, ThresholdMode,

@@ -10,8 +10,11 @@ mod mixing;
 
 pub use gemm::{sgemm, View};
 
-use super::{Act, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets};
+use super::{
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets,
+};
 use crate::ops::activation as a;
+use crate::ops::adam::{adam_element, AdamScalars};
 use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_forward};
 use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
 use crate::ops::norm::{rmsnorm_backward, rmsnorm_forward};
@@ -703,6 +706,38 @@ impl Backend for Cpu {
     }
     fn scale_params(&self, g: &mut [f32], c: f32) {
         g.iter_mut().for_each(|v| *v *= c);
+    }
+    fn adam_step(&self, b: AdamBufs<'_, Self>, max_norm: Option<f32>, s: &AdamScalars) {
+        let n = b.p.len();
+        for (what, len) in [
+            ("g", b.g.len()),
+            ("m", b.m.len()),
+            ("v", b.v.len()),
+            ("active", b.active.len()),
+        ] {
+            same_len(what, n, len);
+        }
+        if let Some(max) = max_norm {
+            let coef = max / (self.grad_norm(b.g) as f32 + 1e-6);
+            if coef < 1.0 {
+                self.scale_params(b.g, coef);
+            }
+        }
+        b.p.par_chunks_mut(ELEMS)
+            .zip(b.g.par_chunks(ELEMS))
+            .zip(b.m.par_chunks_mut(ELEMS))
+            .zip(b.v.par_chunks_mut(ELEMS))
+            .zip(b.active.par_chunks(ELEMS))
+            .for_each(|((((p, g), m), v), a)| {
+                for i in 0..p.len() {
+                    if a[i] != 0.0 {
+                        p[i] = adam_element(p[i], g[i], &mut m[i], &mut v[i], s);
+                    }
+                }
+            });
+    }
+    fn is_host(&self) -> bool {
+        true
     }
 }
 

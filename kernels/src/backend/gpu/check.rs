@@ -3,8 +3,9 @@
 //! Used by `kernels/tests/gpu_emu.rs` (small sizes, on the CPU) and `gpu_cuda.rs` (the
 //! training sizes, on a GPU).
 use crate::backend::{
-    Act, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets,
 };
+use crate::ops::adam::AdamScalars;
 
 /// Sizes of one check run.
 #[derive(Clone, Copy, Debug)]
@@ -375,6 +376,42 @@ pub fn op_outputs<B: Backend>(be: &B, s: CheckSize) -> Vec<(String, Vec<f32>)> {
         "grad_norm+scale".into(),
         [vec![norm as f32], gh.clone()].concat(),
     ));
+
+    // the optimiser step: clipped (the norm of these gradients is > 1) and not, AdamW and
+    // Adam with L2 decay, a frozen range
+    for (clip, decoupled) in [(Some(1.0), true), (None, false)] {
+        let mut pp = be.params_from_host(&ph);
+        let mut gg = be.params_from_host(&g.vec(off, -0.3, 0.3));
+        let mut m = be.params_from_host(&g.vec(off, -0.01, 0.01));
+        let mut v = be.params_from_host(&g.vec(off, 0.0, 1e-4));
+        let mut act = vec![1.0; off];
+        act[ranges[1].clone()].fill(0.0);
+        let active = be.params_from_host(&act);
+        for t in 1..=2 {
+            let bias = (
+                -(1e-3 / (1.0 - 0.9f64.powi(t))) as f32,
+                (1.0 - 0.999f64.powi(t)).sqrt() as f32,
+            );
+            let s = AdamScalars::new(1e-3, (0.9, 0.999), 1e-8, 1e-2, decoupled, bias);
+            let bufs = AdamBufs::<B> {
+                p: &mut *pp,
+                g: &mut *gg,
+                m: &mut *m,
+                v: &mut *v,
+                active: &*active,
+            };
+            be.adam_step(bufs, clip, &s);
+        }
+        let mut res = Vec::new();
+        for x in [&*pp, &*gg, &*m, &*v] {
+            be.params_download(x, &mut gh);
+            res.extend_from_slice(&gh);
+        }
+        out.push((
+            format!("adam_step clip={clip:?} decoupled={decoupled}"),
+            res,
+        ));
+    }
     out
 }
 

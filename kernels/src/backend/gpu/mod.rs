@@ -24,7 +24,10 @@ pub use device::Device;
 
 pub mod check;
 
-use super::{Act, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets};
+use super::{
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets,
+};
+use crate::ops::adam::AdamScalars;
 use core::ffi::c_void;
 use core::ops::Range;
 use params::*;
@@ -60,6 +63,7 @@ pub const KERNELS: &[&str] = &[
     "mix_fwd",
     "mix_bwd_dx",
     "mix_bwd_coeffs",
+    "adam_step",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -519,20 +523,14 @@ impl<D: Device> Backend for Gpu<D> {
         let (w, rows) = (x.last(), x.rows());
         let mut off = 0;
         for part in parts.iter_mut() {
-            let pw = part.last();
             same("split_cols rows", part.rows(), rows);
-            let p = GlueP {
-                y: part.addr,
-                x: x.addr,
-                d0: rows as i64,
-                d1: pw as i64,
-                y_w: pw as i64,
-                x_w: w as i64,
-                x_off: off as i64,
-                ..Default::default()
-            };
-            self.launch1("copy_cols", rows * pw, p);
-            off += pw;
+            self.copy_cols(
+                (part.addr, part.last(), 0),
+                (x.addr, w, off),
+                rows,
+                part.last(),
+            );
+            off += part.last();
         }
         same("split_cols widths", off, w);
     }
@@ -540,47 +538,22 @@ impl<D: Device> Backend for Gpu<D> {
         let (w, rows) = (y.last(), y.rows());
         let mut off = 0;
         for part in parts {
-            let pw = part.last();
             same("concat_cols rows", part.rows(), rows);
-            let p = GlueP {
-                y: y.addr,
-                x: part.addr,
-                d0: rows as i64,
-                d1: pw as i64,
-                y_w: w as i64,
-                y_off: off as i64,
-                x_w: pw as i64,
-                ..Default::default()
-            };
-            self.launch1("copy_cols", rows * pw, p);
-            off += pw;
+            self.copy_cols(
+                (y.addr, w, off),
+                (part.addr, part.last(), 0),
+                rows,
+                part.last(),
+            );
+            off += part.last();
         }
         same("concat_cols widths", off, w);
     }
     fn reverse_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
-        same("reverse_time", y.len, x.len);
-        let p = GlueP {
-            y: y.addr,
-            x: x.addr,
-            d0: x.dim0() as i64,
-            d1: x.shape[1] as i64,
-            d2: x.last() as i64,
-            ..Default::default()
-        };
-        self.launch1("reverse_time", x.len, p);
+        self.reverse(y, x, false);
     }
     fn reverse_time_acc(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
-        same("reverse_time", y.len, x.len);
-        let p = GlueP {
-            y: y.addr,
-            x: x.addr,
-            d0: x.dim0() as i64,
-            d1: x.shape[1] as i64,
-            d2: x.last() as i64,
-            acc: 1,
-            ..Default::default()
-        };
-        self.launch1("reverse_time", x.len, p);
+        self.reverse(y, x, true);
     }
     fn mean_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         let (b, l, d) = (x.shape[0], x.shape[1], x.last());
@@ -1290,9 +1263,81 @@ impl<D: Device> Backend for Gpu<D> {
     fn scale_params(&self, g: &mut GpuBuf<D>, c: f32) {
         self.ew(ew::SCALE, g.addr, 0, 0, g.len, 1, c);
     }
+    fn adam_step(&self, b: AdamBufs<'_, Self>, max_norm: Option<f32>, s: &AdamScalars) {
+        let n = b.p.len;
+        for (what, len) in [
+            ("g", b.g.len),
+            ("m", b.m.len),
+            ("v", b.v.len),
+            ("active", b.active.len),
+        ] {
+            same(what, n, len);
+        }
+        let mut sc = self.scratch();
+        let parts = match max_norm {
+            Some(_) => {
+                let ws = sc.get(Slot::Partials, SUM_BLOCKS as usize * 8);
+                self.sum_partial(ws, b.g.addr, [0; 3], n, 0);
+                ws
+            }
+            None => 0,
+        };
+        let q = AdamP {
+            p: b.p.addr,
+            g: b.g.addr,
+            m: b.m.addr,
+            v: b.v.addr,
+            active: b.active.addr,
+            norm_parts: parts,
+            n: n as i64,
+            n_parts: i64::from(SUM_BLOCKS),
+            max_norm: max_norm.unwrap_or(0.0),
+            clip: i32::from(max_norm.is_some()),
+            neg_step: s.neg_step,
+            bc2_sqrt: s.bc2_sqrt,
+            w1: s.w1,
+            b2: s.b2,
+            c2: s.c2,
+            eps: s.eps,
+            decay: s.decay,
+            wd: s.wd,
+            mode: s.mode as u32,
+            pad: 0,
+        };
+        self.launch1("adam_step", n, q);
+    }
 }
 
 impl<D: Device> Gpu<D> {
+    /// dst\[r, off_d + c\] = src\[r, off_s + c\] for c < w; (address, row width, offset) each.
+    fn copy_cols(&self, dst: (u64, usize, usize), src: (u64, usize, usize), rows: usize, w: usize) {
+        let p = GlueP {
+            y: dst.0,
+            y_w: dst.1 as i64,
+            y_off: dst.2 as i64,
+            x: src.0,
+            x_w: src.1 as i64,
+            x_off: src.2 as i64,
+            d0: rows as i64,
+            d1: w as i64,
+            ..Default::default()
+        };
+        self.launch1("copy_cols", rows * w, p);
+    }
+    /// (B, L, W): y\[b, t\] (+)= x\[b, L−1−t\].
+    fn reverse(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, acc: bool) {
+        same("reverse_time", y.len, x.len);
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: x.dim0() as i64,
+            d1: x.shape[1] as i64,
+            d2: x.last() as i64,
+            acc: i32::from(acc),
+            ..Default::default()
+        };
+        self.launch1("reverse_time", x.len, p);
+    }
     fn dropout_into(&self, mask: &mut GpuBuf<D>, x: Option<u64>, cfg: DropoutCfg<'_>, site: u32) {
         let b = mask.dim0();
         assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");

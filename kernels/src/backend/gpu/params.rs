@@ -78,6 +78,13 @@ kernel_params! {
         y: Ptr, dx1: Ptr, dx2: Ptr, g: Ptr, x0: Ptr, x1: Ptr, x2: Ptr, params: Ptr, ws: Ptr,
         n: i64, i0: i64, i1: i64, i2: i64, blocks: i64, eps: f32, pad: i32,
     }
+    /// `optim.cu` (`adam_step`)
+    pub struct AdamP {
+        p: Ptr, g: Ptr, m: Ptr, v: Ptr, active: Ptr, norm_parts: Ptr,
+        n: i64, n_parts: i64, max_norm: f32, clip: i32,
+        neg_step: f32, bc2_sqrt: f32, w1: f32, b2: f32, c2: f32, eps: f32, decay: f32, wd: f32,
+        mode: u32, pad: i32,
+    }
 }
 
 /// `EwP::op` values (elementwise.cu `EW_*`).

@@ -11,6 +11,7 @@ pub mod linear;
 pub mod mamba;
 pub mod net;
 pub mod norm;
+pub mod session;
 pub mod ssm;
 pub mod transformer;
 

@@ -6,7 +6,7 @@
 //! ops only) → `Backend::loss` (mean loss read back, d loss/d outputs on the backend) →
 //! `Net::backward` (accumulates into the flat gradient buffer) → outputs read back for metrics.
 //! Activation buffers are planned once per (model, B) and reused by every later step.
-use crate::models::{Model, ModelConfig, StepOutput, Target};
+use crate::models::{DeviceOptim, Model, ModelConfig, StepOutput, Target, TrainSession};
 use crate::params::ParamLayout;
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Backend, DropoutCfg, Targets};
@@ -85,10 +85,10 @@ pub struct Batched<M: Net, B: Backend = Cpu> {
 }
 
 /// One plan: the activations for a batch size, and the parameter/gradient buffers.
-struct Plan<M: Net, B: Backend> {
-    acts: M::Acts<B>,
-    p: B::ParamBuf,
-    g: B::ParamBuf,
+pub(super) struct Plan<M: Net, B: Backend> {
+    pub(super) acts: M::Acts<B>,
+    pub(super) p: B::ParamBuf,
+    pub(super) g: B::ParamBuf,
 }
 
 impl<M: Net> Batched<M, Cpu> {
@@ -113,6 +113,11 @@ impl<M: Net, B: Backend> Batched<M, B> {
         &self.net
     }
 
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.be
+    }
+
     /// Runs `f` on a plan with x (B = `b`) uploaded into its first `b` samples and the host
     /// parameters `p` in its parameter buffer; `f` gets the plan and its batch size P ≥ b
     /// (samples b..P are zero padding). Plans come from a pool (planned on first use,
@@ -120,9 +125,9 @@ impl<M: Net, B: Backend> Batched<M, B> {
     /// the same buffers, and a smaller batch (the last of an epoch) runs padded on the plan of
     /// a larger one when that wastes at most 4× — one full-size plan in memory, not one per
     /// batch size.
-    fn with_plan<R>(
+    pub(super) fn with_plan<R>(
         &self,
-        p: &[f32],
+        p: Option<&[f32]>,
         x: &[f32],
         b: usize,
         f: impl FnOnce(&mut Plan<M, B>, usize) -> R,
@@ -149,7 +154,7 @@ impl<M: Net, B: Backend> Batched<M, B> {
             best.map(|i| plans.swap_remove(i))
         };
         let (pb, mut plan) = taken.unwrap_or_else(|| {
-            let zeros = vec![0.0; p.len()];
+            let zeros = vec![0.0; self.net.layout().len()];
             (
                 b,
                 Plan {
@@ -159,7 +164,9 @@ impl<M: Net, B: Backend> Batched<M, B> {
                 },
             )
         });
-        self.be.params_upload(&mut plan.p, p);
+        if let Some(p) = p {
+            self.be.params_upload(&mut plan.p, p);
+        }
         if pb == b {
             self.be.upload(&mut M::io(&mut plan.acts).x, x);
         } else {
@@ -176,7 +183,7 @@ impl<M: Net, B: Backend> Batched<M, B> {
     }
 
     /// The first `n` elements of `x` on the host.
-    fn head(&self, x: &B::Buf, n: usize) -> Vec<f32> {
+    pub(super) fn head(&self, x: &B::Buf, n: usize) -> Vec<f32> {
         let mut v = vec![0.0; self.be.numel(x)];
         self.be.download(x, &mut v);
         v.truncate(n);
@@ -240,7 +247,7 @@ where
     }
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
         let k = self.net.config().n_classes;
-        self.with_plan(p, x, b, |pl, _| {
+        self.with_plan(Some(p), x, b, |pl, _| {
             self.net.forward(&self.be, &pl.p, &mut pl.acts, None);
             self.head(&M::io(&mut pl.acts).out, b * k)
         })
@@ -257,7 +264,7 @@ where
         assert_eq!(targets.len(), b, "one target per sample");
         let t = StepTargets::new(targets);
         let k = self.net.config().n_classes;
-        self.with_plan(p, x, b, |pl, pb| {
+        self.with_plan(Some(p), x, b, |pl, pb| {
             // padding samples get seed 0 and no target: their loss gradient is 0, so they
             // add nothing to the parameter gradients
             let seeds: Option<Vec<u64>> = dropout_seeds.map(|s| {
@@ -282,8 +289,18 @@ where
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         self.net.boundary_outputs(p, x)
     }
+    fn device_session(
+        &self,
+        params: &[f32],
+        opt: DeviceOptim,
+    ) -> Option<Box<dyn TrainSession + '_>> {
+        if self.be.is_host() {
+            return None;
+        }
+        Some(Box::new(super::session::Session::new(self, params, opt)))
+    }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        self.with_plan(p, x, 1, |pl, pb| {
+        self.with_plan(Some(p), x, 1, |pl, pb| {
             self.net.forward(&self.be, &pl.p, &mut pl.acts, None);
             self.net
                 .trace(&pl.acts)
