@@ -284,6 +284,12 @@ fn text(bytes: &[u8]) -> String {
         .to_string()
 }
 
+/// The lowest sample rate of an ordinary (non-annotation) signal the reader accepts, Hz.
+pub const MIN_SFREQ_HZ: f64 = 1e-3;
+/// The highest sample rate of an ordinary signal the reader accepts, Hz (EEG amplifiers sample
+/// at most a few tens of kHz; a larger value is a damaged record duration).
+pub const MAX_SFREQ_HZ: f64 = 100_000.0;
+
 fn parse_f64(bytes: &[u8], field: impl Fn() -> String) -> Result<f64, EdfError> {
     let s = text(bytes);
     match s.parse::<f64>() {
@@ -335,7 +341,9 @@ impl Edf {
     /// * [`EdfError::Truncated`]: fewer bytes than header + n_records · record size;
     /// * [`EdfError::InvalidField`]: a numeric field does not parse;
     /// * [`EdfError::InconsistentHeader`]: header bytes ≠ 256·(ns+1), digital min == max,
-    ///   samples per record < 1, negative record duration, ...;
+    ///   samples per record < 1, negative record duration, an ordinary signal whose sample rate
+    ///   (samples per record / record duration) is outside [[`MIN_SFREQ_HZ`], [`MAX_SFREQ_HZ`]]
+    ///   (a record duration of 0 is only for annotation-only files), ...;
     /// * [`EdfError::BadAnnotation`]: malformed EDF+ TAL.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EdfError> {
         let len = bytes.len() as u64;
@@ -444,6 +452,13 @@ impl Edf {
             } else {
                 0.0
             };
+            // checked before anything is sized from it (resampling plans, sample buffers)
+            if !is_annotation && !(MIN_SFREQ_HZ..=MAX_SFREQ_HZ).contains(&sfreq) {
+                return Err(EdfError::InconsistentHeader(format!(
+                    "signal {s} ({label}): {samples_per_record} samples per {record_duration_s} s \
+                     record is a sample rate of {sfreq} Hz, outside [{MIN_SFREQ_HZ}, {MAX_SFREQ_HZ}] Hz"
+                )));
+            }
             signals.push(SignalHeader {
                 label,
                 transducer: text(field(1, s)),

@@ -391,6 +391,35 @@ fn edf_truncated_garbage_and_inconsistent_headers() {
 }
 
 #[test]
+fn edf_record_duration_and_sample_rate_limits() {
+    let (bytes, _) = synthetic();
+    let with_duration = |d: &str| {
+        let mut b = bytes.clone();
+        let mut f = d.as_bytes().to_vec();
+        f.resize(8, b' ');
+        b[244..252].copy_from_slice(&f);
+        Edf::from_bytes(&b)
+    };
+    // zero (ordinary signals need a rate), negative, subnormal, tiny, huge: one typed error
+    // each, never a panic or an allocation sized from them
+    for d in ["0", "-1", "4e-320", "1e-300", "1e-9", "1e30", "1e9"] {
+        match with_duration(d) {
+            Err(EdfError::InconsistentHeader(m)) => assert!(!m.is_empty(), "{d}"),
+            other => panic!("duration {d}: {other:?}"),
+        }
+    }
+    // not a number at all
+    for d in ["nan", "inf", "x"] {
+        assert!(
+            matches!(with_duration(d), Err(EdfError::InvalidField { .. })),
+            "duration {d}"
+        );
+    }
+    // a legal other duration is accepted
+    assert!(with_duration("2").is_ok());
+}
+
+#[test]
 fn edf_open_missing_file_is_io_error() {
     let e = Edf::open("definitely/not/here.edf").unwrap_err();
     assert!(matches!(e, EdfError::Io { .. }));

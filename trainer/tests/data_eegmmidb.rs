@@ -301,6 +301,57 @@ fn data_eegmmidb_cache_round_trip_and_corruption() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[test]
+fn data_eegmmidb_cache_sees_a_replaced_file_of_the_same_size() {
+    // a run file replaced by a different one of the same size must not be served from the
+    // cache (the key hashes the file contents)
+    let Some(sh) = shared() else { return };
+    let dir = temp_dir("cache-stale");
+    let root = dir.join("eegmmidb");
+    std::fs::create_dir_all(root.join("S001")).unwrap();
+    for e in std::fs::read_dir(sh.join("data/eegmmidb/S001")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), root.join("S001").join(e.file_name())).unwrap();
+    }
+    let cfg = EegmmidbConfig::new(&root, 40);
+    let cache = EpochCache::new(dir.join("epochs"));
+    let before = cache.load_subject(&cfg, 1).unwrap();
+    // same size, other samples: +1 count on every sample of the first signal of the first
+    // imagery run (EDF: ns at header byte 252, samples per record at 256 + 216·ns)
+    let run = root.join(format!("S001/S001R{:02}.edf", cfg.runs[0]));
+    let mut b = std::fs::read(&run).unwrap();
+    let field = |b: &[u8], at: usize| -> usize {
+        std::str::from_utf8(&b[at..at + 8])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let ns: usize = std::str::from_utf8(&b[252..256])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let spr: Vec<usize> = (0..ns).map(|i| field(&b, 256 + 216 * ns + 8 * i)).collect();
+    let (hdr, rec) = (256 * (ns + 1), 2 * spr.iter().sum::<usize>());
+    let mut r = hdr;
+    while r + rec <= b.len() {
+        for k in 0..spr[0] {
+            let v = i16::from_le_bytes([b[r + 2 * k], b[r + 2 * k + 1]]).wrapping_add(1);
+            b[r + 2 * k..r + 2 * k + 2].copy_from_slice(&v.to_le_bytes());
+        }
+        r += rec;
+    }
+    std::fs::write(&run, &b).unwrap();
+    let fresh = load_subject(&cfg, 1).unwrap();
+    assert_ne!(
+        fresh, before,
+        "the edit must change the epochs for this test to mean anything"
+    );
+    assert_eq!(cache.load_subject(&cfg, 1).unwrap(), fresh);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Write a small EDF+C file: `ns` EEG signals at `sfreq` Hz (1-s records, 1 count = 1 µV)
 /// holding `f(ch, t)` µV, plus annotations `(onset_s, text)`.
 fn write_edf_plus(

@@ -8,10 +8,13 @@
 //!   `missing_runs` (comma-separated run numbers), `sfreq`, `n_times`.
 //!
 //! The key is a text made of: [`LOADER_VERSION`], the canonical dataset root, the subject id,
-//! sfreq, runs, tmin/tmax, the expected channel list, and the size in bytes of each run file
-//! (or "missing"). `hash` is its 64-bit FNV-1a; a file is only used if its stored key equals
-//! the current key, so any change of settings, loader version or data files triggers a
-//! rebuild. A file that cannot be parsed or does not match is ignored and rebuilt.
+//! sfreq, runs, tmin/tmax, the expected channel list, and for each run file its size and the
+//! 64-bit XXH3 of its bytes (or "missing"): the content, not the name or size, so a file
+//! replaced by another of the same size is seen. `hash` is the XXH3 of the key; a file is only
+//! used if its stored key equals the current key, so any change of settings, loader version or
+//! data files triggers a rebuild. The arrays carry their own XXH3 (`data_xxh3`), checked on
+//! every read: a file that cannot be parsed, does not match, or whose bytes changed is ignored
+//! and rebuilt.
 //!
 //! Files are written atomically: written to a uniquely named temporary file in the cache
 //! directory, flushed, then renamed over the final name, so concurrent trainers never read a
@@ -32,14 +35,13 @@ pub struct EpochCache {
     dir: PathBuf,
 }
 
-/// 64-bit FNV-1a.
-fn fnv1a(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+/// XXH3 (64-bit) of the arrays' bytes, in file order.
+fn data_hash(x: &[u8], y: &[u8], run: &[u8]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(x);
+    h.update(y);
+    h.update(run);
+    h.digest()
 }
 
 impl EpochCache {
@@ -66,11 +68,12 @@ impl EpochCache {
             .runs
             .iter()
             .map(|&r| {
-                let size = std::fs::metadata(cfg.run_path(subject, r))
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map_or("missing".to_string(), |m| m.len().to_string());
-                format!("R{r:02}:{size}")
+                // an unreadable file counts as missing (the loader reports it)
+                let content = std::fs::read(cfg.run_path(subject, r))
+                    .map_or("missing".to_string(), |b| {
+                        format!("{}:{:016x}", b.len(), xxhash_rust::xxh3::xxh3_64(&b))
+                    });
+                format!("R{r:02}:{content}")
             })
             .collect();
         let channels = cfg
@@ -94,20 +97,28 @@ impl EpochCache {
     /// As [`EpochCache::key`].
     pub fn path(&self, cfg: &EegmmidbConfig, subject: u32) -> Result<PathBuf, EegError> {
         let key = self.key(cfg, subject)?;
-        Ok(self.dir.join(format!(
-            "S{subject:03}_{}hz_{:016x}.safetensors",
-            cfg.sfreq,
-            fnv1a(&key)
-        )))
+        Ok(self.path_of(cfg, subject, &key))
     }
 
     /// Read a cached subject if a valid file with the matching key exists; `None` otherwise
-    /// (absent, unreadable, corrupt, or built with other settings).
+    /// (absent, unreadable, corrupt, or built with other settings or other data).
     pub fn get(&self, cfg: &EegmmidbConfig, subject: u32) -> Option<EpochSet> {
         let key = self.key(cfg, subject).ok()?;
-        let path = self.path(cfg, subject).ok()?;
+        self.get_keyed(cfg, subject, &key)
+    }
+
+    fn get_keyed(&self, cfg: &EegmmidbConfig, subject: u32, key: &str) -> Option<EpochSet> {
+        let path = self.path_of(cfg, subject, key);
         let bytes = std::fs::read(path).ok()?;
-        decode(&bytes, &key, cfg, subject)
+        decode(&bytes, key, cfg, subject)
+    }
+
+    fn path_of(&self, cfg: &EegmmidbConfig, subject: u32, key: &str) -> PathBuf {
+        self.dir.join(format!(
+            "S{subject:03}_{}hz_{:016x}.safetensors",
+            cfg.sfreq,
+            xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+        ))
     }
 
     /// Store one subject's epochs atomically (temporary file + rename).
@@ -116,13 +127,23 @@ impl EpochCache {
     /// [`EegError::MissingDataDir`] (key), [`EegError::Cache`] on any write failure.
     pub fn put(&self, cfg: &EegmmidbConfig, subject: u32, set: &EpochSet) -> Result<(), EegError> {
         let key = self.key(cfg, subject)?;
-        let path = self.path(cfg, subject)?;
+        self.put_keyed(cfg, subject, set, &key)
+    }
+
+    fn put_keyed(
+        &self,
+        cfg: &EegmmidbConfig,
+        subject: u32,
+        set: &EpochSet,
+        key: &str,
+    ) -> Result<(), EegError> {
+        let path = self.path_of(cfg, subject, key);
         let fail = |reason: String| EegError::Cache {
             path: path.clone(),
             reason,
         };
         std::fs::create_dir_all(&self.dir).map_err(|e| fail(format!("create dir: {e}")))?;
-        let bytes = encode(set, &key).map_err(fail)?;
+        let bytes = encode(set, key).map_err(fail)?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -150,11 +171,13 @@ impl EpochCache {
     /// # Errors
     /// As [`load_subject`] and [`EpochCache::put`].
     pub fn load_subject(&self, cfg: &EegmmidbConfig, subject: u32) -> Result<EpochSet, EegError> {
-        if let Some(set) = self.get(cfg, subject) {
+        // the key (which hashes the run files) is computed once per subject
+        let key = self.key(cfg, subject)?;
+        if let Some(set) = self.get_keyed(cfg, subject, &key) {
             return Ok(set);
         }
         let set = load_subject(cfg, subject)?;
-        self.put(cfg, subject, &set)?;
+        self.put_keyed(cfg, subject, &set, &key)?;
         Ok(set)
     }
 
@@ -210,6 +233,10 @@ fn encode(set: &EpochSet, key: &str) -> Result<Vec<u8>, String> {
     );
     meta.insert("sfreq".to_string(), set.sfreq.to_string());
     meta.insert("n_times".to_string(), set.n_times.to_string());
+    meta.insert(
+        "data_xxh3".to_string(),
+        format!("{:016x}", data_hash(&xb, &set.y, &set.run)),
+    );
     safetensors::serialize(tensors, Some(meta)).map_err(|e| format!("serialize: {e}"))
 }
 
@@ -224,6 +251,10 @@ fn decode(bytes: &[u8], key: &str, cfg: &EegmmidbConfig, subject: u32) -> Option
     let y = st.tensor("y").ok()?;
     let run = st.tensor("run").ok()?;
     if x.dtype() != Dtype::F32 || y.dtype() != Dtype::U8 || run.dtype() != Dtype::U8 {
+        return None;
+    }
+    // the arrays' bytes as written (a flipped bit anywhere in them is a rebuild)
+    if m.get("data_xxh3")? != &format!("{:016x}", data_hash(x.data(), y.data(), run.data())) {
         return None;
     }
     let channel_names: Vec<String> = m
@@ -275,12 +306,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fnv_reference_values() {
-        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
-    }
-
-    #[test]
     fn encode_decode_round_trip_and_corruption() {
         let dir = std::env::temp_dir().join(format!("qssm-cache-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -297,6 +322,11 @@ mod tests {
         assert_eq!(decode(&bytes, "other", &cfg, 7), None);
         assert_eq!(decode(&bytes[..bytes.len() - 3], "k", &cfg, 7), None);
         assert_eq!(decode(b"garbage", "k", &cfg, 7), None);
+        // a flipped bit in the arrays (the file still parses) is caught by the checksum
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last - 8] ^= 0x10;
+        assert_eq!(decode(&flipped, "k", &cfg, 7), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

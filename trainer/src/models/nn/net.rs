@@ -74,9 +74,9 @@ pub trait Net: Send + Sync {
 }
 
 /// A [`Net`] run on a backend (the CPU by default), with a pool of plans (per batch size,
-/// kept for reuse). On a device backend the host parameters of each call are copied into a
-/// device parameter buffer and the gradients copied back (the trainer's optimiser runs on
-/// the host).
+/// kept for reuse). Through [`Model`] the host parameters of each call are copied into the
+/// plan's parameter buffer and the gradients copied back (a memcpy on the CPU); a training
+/// session ([`Model::device_session`], device backends) keeps them on the device instead.
 pub struct Batched<M: Net, B: Backend = Cpu> {
     net: M,
     // fields drop in order: the device buffers of the plans before the backend
