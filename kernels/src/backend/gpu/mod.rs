@@ -410,8 +410,86 @@ impl<D: Device> Gpu<D> {
         self.launch1("scan_fwd", Self::scan_threads(b, dims.e, dims.n), p);
     }
 
-    fn gemm_attn(&self, sc: &mut Scratch<'_, D>, g: Mm) {
-        self.gemm(sc, g)
+    /// C_h (m×n) = A_h·B_h (+ C_h when `acc`) for every (sample, head) of an attention.
+    #[allow(clippy::too_many_arguments)]
+    fn head_mm(
+        &self,
+        sc: &mut Scratch<'_, D>,
+        (m, n, k): (usize, usize, usize),
+        a: HeadOp,
+        b: HeadOp,
+        c: HeadOp,
+        acc: bool,
+        (batches, heads): (usize, usize),
+    ) {
+        self.gemm(
+            sc,
+            Mm {
+                m,
+                n,
+                k,
+                a: a.addr,
+                a_s: a.s,
+                b: b.addr,
+                b_s: b.s,
+                c: c.addr,
+                c_rs: c.s.0,
+                alpha: 1.0,
+                beta: if acc { 1.0 } else { 0.0 },
+                batch: Some((batches * heads, heads, [a.bs, b.bs, c.bs])),
+            },
+        );
+    }
+}
+
+/// One operand of a per-(sample, head) product: its address, (row, column) element strides,
+/// and its strides per sample and per head.
+#[derive(Clone, Copy)]
+struct HeadOp {
+    addr: u64,
+    s: (usize, usize),
+    bs: (usize, usize),
+}
+
+/// The operand views of attention over (B, L, D) buffers with H heads of width d_h.
+#[derive(Clone, Copy)]
+struct HeadViews {
+    l: usize,
+    d: usize,
+    dh: usize,
+    heads: usize,
+}
+
+impl HeadViews {
+    /// Head h of a (B, L, D) buffer: (L × d_h), row stride D.
+    fn tok(&self, addr: u64) -> HeadOp {
+        HeadOp {
+            addr,
+            s: (self.d, 1),
+            bs: (self.l * self.d, self.dh),
+        }
+    }
+    /// Its transpose (d_h × L).
+    fn tok_t(&self, addr: u64) -> HeadOp {
+        HeadOp {
+            s: (1, self.d),
+            ..self.tok(addr)
+        }
+    }
+    /// Head h of a (B, H, L, L) buffer: (L × L).
+    fn sq(&self, addr: u64) -> HeadOp {
+        HeadOp {
+            addr,
+            s: (self.l, 1),
+            bs: (self.heads * self.l * self.l, self.l * self.l),
+        }
+    }
+    /// Its transpose.
+    fn sq_t(&self, addr: u64) -> HeadOp {
+        HeadOp {
+            s: (1, self.l),
+            ..self.sq(addr)
+        }
     }
 }
 
@@ -982,26 +1060,12 @@ impl<D: Device> Backend for Gpu<D> {
         );
         same("attention probs", probs.len, b * heads * l * l);
         let dh = d / heads;
-        let (ld, ll, hll) = (l * d, l * l, heads * l * l);
+        let hv = HeadViews { l, d, dh, heads };
+        let bh = (b, heads);
         let mut sc = self.scratch();
-        // S = Q_h·K_hᵀ per (b, h)
-        self.gemm_attn(
-            &mut sc,
-            Mm {
-                m: l,
-                n: l,
-                k: dh,
-                a: q.addr,
-                a_s: (d, 1),
-                b: k.addr,
-                b_s: (1, d),
-                c: probs.addr,
-                c_rs: l,
-                alpha: 1.0,
-                beta: 0.0,
-                batch: Some((b * heads, heads, [(ld, dh), (ld, dh), (hll, ll)])),
-            },
-        );
+        // S = Q_h·K_hᵀ, softmax over rows (scores / √d_h)
+        let (qh, kt, s) = (hv.tok(q.addr), hv.tok_t(k.addr), hv.sq(probs.addr));
+        self.head_mm(&mut sc, (l, l, dh), qh, kt, s, false, bh);
         let r = RowP {
             y: probs.addr,
             rows: (b * heads * l) as i64,
@@ -1020,22 +1084,14 @@ impl<D: Device> Backend for Gpu<D> {
             None => probs.addr,
         };
         // O_h = P̃·V_h
-        self.gemm_attn(
+        self.head_mm(
             &mut sc,
-            Mm {
-                m: l,
-                n: dh,
-                k: l,
-                a: pv,
-                a_s: (l, 1),
-                b: v.addr,
-                b_s: (d, 1),
-                c: o.addr,
-                c_rs: d,
-                alpha: 1.0,
-                beta: 0.0,
-                batch: Some((b * heads, heads, [(hll, ll), (ld, dh), (ld, dh)])),
-            },
+            (l, dh, l),
+            hv.sq(pv),
+            hv.tok(v.addr),
+            hv.tok(o.addr),
+            false,
+            bh,
         );
     }
     fn attention_bwd(
@@ -1051,8 +1107,8 @@ impl<D: Device> Backend for Gpu<D> {
     ) {
         let (b, l, d) = (q.dim0(), q.shape[1], q.last());
         let dh = d / heads;
-        let (ld, ll, hll) = (l * d, l * l, heads * l * l);
-        let batch = |sa, sb, sc| Some((b * heads, heads, [sa, sb, sc]));
+        let hv = HeadViews { l, d, dh, heads };
+        let bh = (b, heads);
         let mut sc = self.scratch();
         let pv = match drop_mask {
             Some(m) => {
@@ -1062,42 +1118,26 @@ impl<D: Device> Backend for Gpu<D> {
             }
             None => probs.addr,
         };
+        let (dout_h, dp) = (hv.tok(dout.addr), sc.get(Slot::Rows, probs.len * 4));
         // dV_h += P̃ᵀ·dO_h
-        self.gemm_attn(
+        self.head_mm(
             &mut sc,
-            Mm {
-                m: l,
-                n: dh,
-                k: l,
-                a: pv,
-                a_s: (1, l),
-                b: dout.addr,
-                b_s: (d, 1),
-                c: dv.addr,
-                c_rs: d,
-                alpha: 1.0,
-                beta: 1.0,
-                batch: batch((hll, ll), (ld, dh), (ld, dh)),
-            },
+            (l, dh, l),
+            hv.sq_t(pv),
+            dout_h,
+            hv.tok(dv.addr),
+            true,
+            bh,
         );
         // dP = dO_h·V_hᵀ (⊙ mask), then the softmax backward in place
-        let dp = sc.get(Slot::Rows, probs.len * 4);
-        self.gemm_attn(
+        self.head_mm(
             &mut sc,
-            Mm {
-                m: l,
-                n: l,
-                k: dh,
-                a: dout.addr,
-                a_s: (d, 1),
-                b: v.addr,
-                b_s: (1, d),
-                c: dp,
-                c_rs: l,
-                alpha: 1.0,
-                beta: 0.0,
-                batch: batch((ld, dh), (ld, dh), (hll, ll)),
-            },
+            (l, l, dh),
+            dout_h,
+            hv.tok_t(v.addr),
+            hv.sq(dp),
+            false,
+            bh,
         );
         if let Some(m) = drop_mask {
             self.ew(ew::MUL, dp, dp, m.addr, probs.len, 1, 0.0);
@@ -1112,39 +1152,23 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("softmax_bwd_rows", b * heads * l * 32, r);
         // dQ_h += dS·K_h, dK_h += dSᵀ·Q_h
-        self.gemm_attn(
+        self.head_mm(
             &mut sc,
-            Mm {
-                m: l,
-                n: dh,
-                k: l,
-                a: dp,
-                a_s: (l, 1),
-                b: k.addr,
-                b_s: (d, 1),
-                c: dq.addr,
-                c_rs: d,
-                alpha: 1.0,
-                beta: 1.0,
-                batch: batch((hll, ll), (ld, dh), (ld, dh)),
-            },
+            (l, dh, l),
+            hv.sq(dp),
+            hv.tok(k.addr),
+            hv.tok(dq.addr),
+            true,
+            bh,
         );
-        self.gemm_attn(
+        self.head_mm(
             &mut sc,
-            Mm {
-                m: l,
-                n: dh,
-                k: l,
-                a: dp,
-                a_s: (1, l),
-                b: q.addr,
-                b_s: (d, 1),
-                c: dk.addr,
-                c_rs: d,
-                alpha: 1.0,
-                beta: 1.0,
-                batch: batch((hll, ll), (ld, dh), (ld, dh)),
-            },
+            (l, dh, l),
+            hv.sq_t(dp),
+            hv.tok(q.addr),
+            hv.tok(dk.addr),
+            true,
+            bh,
         );
     }
 
