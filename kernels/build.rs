@@ -44,7 +44,7 @@ fn build_fatbin() {
     let Some(nvcc) = find_nvcc() else {
         panic!(
             "feature `cuda`: nvcc not found (set NVCC, put nvcc on PATH, or install the pinned \
-             PyPI nvcc as .ci/install-cuda.sh does)"
+             PyPI nvcc as .ci/gpu/install.sh does)"
         );
     };
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("qssm.fatbin");

@@ -9,6 +9,7 @@
 use qssm_kernels::backend::gpu::{Device, Gpu};
 use qssm_trainer::models::{registry, DeviceOptim, ModelConfig, Target};
 use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};
+use qssm_trainer::params::ParamLayout;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -30,6 +31,26 @@ fn rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
             }
         })
         .fold(0.0, f32::max)
+}
+
+/// Parameter error after optimiser steps: the relative error over every tensor but the
+/// attention key biases, whose gradient is zero in exact arithmetic (a key bias shifts every
+/// score of a row alike; the softmax cancels it): both backends hold rounding noise there,
+/// which Adam divides by √v into steps of up to lr. Those are checked apart, in absolute
+/// terms: within 3 steps × 2·lr of each other.
+fn param_err(layout: &ParamLayout, a: &[f32], b: &[f32]) -> f32 {
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for s in layout.specs() {
+        let r = s.range.clone();
+        if s.name.ends_with("k_proj.bias") {
+            let d = rel_err(&a[r.clone()], &b[r], 1.0);
+            assert!(d <= 6e-3, "{}: {d} beyond 3 steps of 2·lr", s.name);
+        } else {
+            ra.extend_from_slice(&a[r.clone()]);
+            rb.extend_from_slice(&b[r]);
+        }
+    }
+    rel_err(&ra, &rb, 1e-3)
 }
 
 /// Trains `id` for 3 steps on the CPU and on `dev`; returns report lines and the worst
@@ -90,27 +111,20 @@ fn compare_model<D: Device + 'static>(
         oc.step(&mut pc, &gc, &active, 1e-3).unwrap();
         og.step(&mut pg, &gg, &active, 1e-3).unwrap();
     }
-    worst[2] = rel_err(&pc, &pg, 1e-3);
+    worst[2] = param_err(&layout, &pc, &pg);
     lines.push(format!(
         "{id} params after 3 AdamW steps rel.err {:.2e}",
         worst[2]
     ));
     // the same 3 steps with the clip and AdamW on the device (a training session)
-    let c = AdamWConfig::reference();
-    let opt = DeviceOptim {
-        betas: c.betas,
-        eps: c.eps,
-        weight_decay: c.weight_decay,
-        decoupled: true,
-        clip: Some(1.0),
-    };
+    let opt = DeviceOptim::adamw(&AdamWConfig::reference(), Some(1.0));
     let mut s = gpu
         .device_session(&p0, opt)
         .expect("a GPU model has a device session");
     for _ in 0..3 {
         s.step(&x, b, &ys, Some(&seeds), 1e-3);
     }
-    let e = rel_err(&pc, &s.params(), 1e-3);
+    let e = param_err(&layout, &pc, &s.params());
     worst[2] = worst[2].max(e);
     lines.push(format!(
         "{id} params after 3 device AdamW steps rel.err {e:.2e}"
@@ -150,13 +164,12 @@ fn emulated_gpu_models_match_the_cpu() {
         n_layers: 2,
         ..ModelConfig::eeg(10)
     };
-    // parameters after 3 steps: AdamW divides by √v, so the noise of a zero-in-exact-arithmetic
-    // gradient becomes a step of up to lr (1e-3) on either side
+    // parameters: see `param_err` for the attention key biases
     check_all(
         qssm_kernels::backend::gpu::emu::EmuDevice,
         cfg,
         3,
-        [1e-5, 1e-4, 2e-3],
+        [1e-5, 1e-4, 1e-5],
     );
 }
 
@@ -172,5 +185,5 @@ fn cuda_models_match_the_cpu_at_the_eeg_shape() {
         }
     };
     println!("device: {}", dev.device_name());
-    check_all(dev, ModelConfig::eeg(249), 32, [1e-4, 1e-3, 2e-3]);
+    check_all(dev, ModelConfig::eeg(249), 32, [1e-4, 1e-3, 1e-4]);
 }

@@ -6,7 +6,7 @@
 # Needs nvcc (NVCC, PATH or the pinned PyPI install) and libcuda to link: .ci/gpu/install.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CUDA_LIBRARY_PATH=${CUDA_LIBRARY_PATH:-/opt/cuda-link}
+export CUDA_LIBRARY_PATH=${CUDA_LIBRARY_PATH:-$PWD/target/cuda-link}
 P=target/gpu-check
 rm -rf "$P"
 mkdir -p "$P/bin" "$P/data/eegmmidb"

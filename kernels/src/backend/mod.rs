@@ -369,10 +369,14 @@ pub trait Backend: Sync {
     /// then p, m, v ← one Adam/AdamW element update ([`crate::ops::adam`]) wherever `active`
     /// is nonzero (frozen tensors keep their values). The norm is not read back.
     fn adam_step(&self, bufs: AdamBufs<'_, Self>, max_norm: Option<f32>, s: &AdamScalars);
-    /// Whether buffers live in host memory (the CPU backend): the trainer then steps its
-    /// host optimiser on the host parameters directly.
-    fn is_host(&self) -> bool {
-        false
+    /// `host` as a parameter buffer without a copy, where buffers live in host memory (the
+    /// CPU backend); `None` on a device (then [`Self::params_upload`]).
+    fn host_params<'a>(&self, _host: &'a [f32]) -> Option<&'a Self::Params> {
+        None
+    }
+    /// [`Self::host_params`], mutable (a gradient buffer written in place).
+    fn host_params_mut<'a>(&self, _host: &'a mut [f32]) -> Option<&'a mut Self::Params> {
+        None
     }
 }
 

@@ -141,14 +141,7 @@ fn timed_steps(
     let active = model.layout().trainable_ranges();
     let mut times = Vec::new();
     let mut passes = Vec::new();
-    let c = AdamWConfig::reference();
-    let dev_opt = DeviceOptim {
-        betas: c.betas,
-        eps: c.eps,
-        weight_decay: c.weight_decay,
-        decoupled: true,
-        clip: Some(1.0),
-    };
+    let dev_opt = DeviceOptim::adamw(&AdamWConfig::reference(), Some(1.0));
     if let Some(mut s) = model.device_session(&params, dev_opt) {
         // the whole step on the device (clip and AdamW included): "fwd+bwd" = the step
         for i in 0..=a.steps {

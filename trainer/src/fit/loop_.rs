@@ -182,26 +182,8 @@ pub fn fit(
     // on a device backend the parameters and the optimiser live on the device for the whole
     // run (the same clip and Adam/AdamW formula); the host copy is refreshed once per epoch
     let dev_opt = match &opt {
-        Opt::AdamW(o, _) => {
-            let c = o.config();
-            DeviceOptim {
-                betas: c.betas,
-                eps: c.eps,
-                weight_decay: c.weight_decay,
-                decoupled: true,
-                clip: Some(cfg.clip_norm),
-            }
-        }
-        Opt::Adam(o, _) => {
-            let c = o.config();
-            DeviceOptim {
-                betas: c.betas,
-                eps: c.eps,
-                weight_decay: c.weight_decay,
-                decoupled: false,
-                clip: Some(cfg.clip_norm),
-            }
-        }
+        Opt::AdamW(o, _) => DeviceOptim::adamw(o.config(), Some(cfg.clip_norm)),
+        Opt::Adam(o, _) => DeviceOptim::adam(o.config(), Some(cfg.clip_norm)),
     };
     let mut session = model.device_session(&params, dev_opt);
     let mut ws = BatchWorkspace::default();

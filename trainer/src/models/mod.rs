@@ -170,6 +170,29 @@ pub struct DeviceOptim {
     pub clip: Option<f32>,
 }
 
+impl DeviceOptim {
+    /// AdamW (decoupled weight decay) with `c`'s betas, ε and weight decay.
+    pub fn adamw(c: &crate::optim::AdamWConfig, clip: Option<f32>) -> Self {
+        Self {
+            betas: c.betas,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            decoupled: true,
+            clip,
+        }
+    }
+    /// Adam (L2 weight decay) with `c`'s betas, ε and weight decay.
+    pub fn adam(c: &crate::optim::AdamConfig, clip: Option<f32>) -> Self {
+        Self {
+            betas: c.betas,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            decoupled: false,
+            clip,
+        }
+    }
+}
+
 /// A training run whose parameters, gradients and optimiser moments stay on the model's
 /// device (a GPU): each step uploads the batch and reads back the loss and the logits only.
 pub trait TrainSession {

@@ -736,8 +736,11 @@ impl Backend for Cpu {
                 }
             });
     }
-    fn is_host(&self) -> bool {
-        true
+    fn host_params<'a>(&self, host: &'a [f32]) -> Option<&'a [f32]> {
+        Some(host)
+    }
+    fn host_params_mut<'a>(&self, host: &'a mut [f32]) -> Option<&'a mut [f32]> {
+        Some(host)
     }
 }
 

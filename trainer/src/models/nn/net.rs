@@ -74,9 +74,10 @@ pub trait Net: Send + Sync {
 }
 
 /// A [`Net`] run on a backend (the CPU by default), with a pool of plans (per batch size,
-/// kept for reuse). Through [`Model`] the host parameters of each call are copied into the
-/// plan's parameter buffer and the gradients copied back (a memcpy on the CPU); a training
-/// session ([`Model::device_session`], device backends) keeps them on the device instead.
+/// kept for reuse). Through [`Model`], a device backend gets the host parameters of each call
+/// copied into the plan's parameter buffer and the gradients copied back (the CPU backend uses
+/// the host buffers in place); a training session ([`Model::device_session`], device
+/// backends) keeps them on the device instead.
 pub struct Batched<M: Net, B: Backend = Cpu> {
     net: M,
     // fields drop in order: the device buffers of the plans before the backend
@@ -247,8 +248,10 @@ where
     }
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
         let k = self.net.config().n_classes;
-        self.with_plan(Some(p), x, b, |pl, _| {
-            self.net.forward(&self.be, &pl.p, &mut pl.acts, None);
+        let host = self.be.host_params(p);
+        self.with_plan(host.is_none().then_some(p), x, b, |pl, _| {
+            let pp = host.unwrap_or(&*pl.p);
+            self.net.forward(&self.be, pp, &mut pl.acts, None);
             self.head(&M::io(&mut pl.acts).out, b * k)
         })
     }
@@ -264,7 +267,10 @@ where
         assert_eq!(targets.len(), b, "one target per sample");
         let t = StepTargets::new(targets);
         let k = self.net.config().n_classes;
-        self.with_plan(Some(p), x, b, |pl, pb| {
+        // on the CPU the host buffers are used in place; on a device they are copied
+        let host = self.be.host_params(p);
+        self.with_plan(host.is_none().then_some(p), x, b, |pl, pb| {
+            let pp = host.unwrap_or(&*pl.p);
             // padding samples get seed 0 and no target: their loss gradient is 0, so they
             // add nothing to the parameter gradients
             let seeds: Option<Vec<u64>> = dropout_seeds.map(|s| {
@@ -276,13 +282,21 @@ where
                 p: self.net.config().dropout,
                 seeds,
             });
-            self.net.forward(&self.be, &pl.p, &mut pl.acts, drop);
+            self.net.forward(&self.be, pp, &mut pl.acts, drop);
             let io = M::io(&mut pl.acts);
             let loss = self.be.loss(&mut io.dout, &io.out, t.as_targets());
             let logits = self.head(&io.out, b * k);
-            self.be.zero_params(&mut pl.g);
-            self.net.backward(&self.be, &pl.p, &mut pl.g, &mut pl.acts);
-            self.be.params_download(&pl.g, g);
+            match self.be.host_params_mut(g) {
+                Some(hg) => {
+                    self.be.zero_params(hg);
+                    self.net.backward(&self.be, pp, hg, &mut pl.acts);
+                }
+                None => {
+                    self.be.zero_params(&mut pl.g);
+                    self.net.backward(&self.be, pp, &mut pl.g, &mut pl.acts);
+                    self.be.params_download(&pl.g, g);
+                }
+            }
             StepOutput { loss, logits }
         })
     }
@@ -294,14 +308,16 @@ where
         params: &[f32],
         opt: DeviceOptim,
     ) -> Option<Box<dyn TrainSession + '_>> {
-        if self.be.is_host() {
+        if self.be.host_params(params).is_some() {
             return None;
         }
         Some(Box::new(super::session::Session::new(self, params, opt)))
     }
     fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        self.with_plan(Some(p), x, 1, |pl, pb| {
-            self.net.forward(&self.be, &pl.p, &mut pl.acts, None);
+        let host = self.be.host_params(p);
+        self.with_plan(host.is_none().then_some(p), x, 1, |pl, pb| {
+            let pp = host.unwrap_or(&*pl.p);
+            self.net.forward(&self.be, pp, &mut pl.acts, None);
             self.net
                 .trace(&pl.acts)
                 .into_iter()
