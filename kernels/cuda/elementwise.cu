@@ -22,6 +22,7 @@ enum {
   EW_BCAST = 7,      // y = a[i % d]          (bias rows)
   EW_ADD_BCAST = 8,  // y += a[i % d]         (positional table rows)
   EW_AXPY = 9,       // y += s * a
+  EW_SCALE_TO = 10,  // y = s * a
 };
 
 QSSM_KERNEL(ew, EwP) {
@@ -37,13 +38,14 @@ QSSM_KERNEL(ew, EwP) {
       case EW_BCAST: p.y[i] = p.a[i % p.d]; break;
       case EW_ADD_BCAST: p.y[i] += p.a[i % p.d]; break;
       case EW_AXPY: p.y[i] += p.s * p.a[i]; break;
+      case EW_SCALE_TO: p.y[i] = p.s * p.a[i]; break;
       default: break;
     }
   }
 }
 
 // activation ids (the order of the Rust `Act` enum)
-enum { ACT_SILU = 0, ACT_SOFTPLUS = 1, ACT_GELU = 2, ACT_RELU = 3, ACT_TANH = 4 };
+enum { ACT_SILU = 0, ACT_SOFTPLUS = 1, ACT_GELU = 2, ACT_RELU = 3, ACT_TANH = 4, ACT_SIGMOID = 5 };
 #define QSSM_FRAC_1_SQRT_2 0.70710678118654752f
 #define QSSM_FRAC_1_SQRT_2PI 0.3989422804014327f
 
@@ -56,13 +58,14 @@ QSSM_KERNEL(act_fwd, EwP) {
       case ACT_SOFTPLUS: y = x > 20.0f ? x : fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); break;
       case ACT_GELU: y = x * 0.5f * (1.0f + erff(x * QSSM_FRAC_1_SQRT_2)); break;
       case ACT_RELU: y = x > 0.0f ? x : 0.0f; break;
+      case ACT_SIGMOID: y = 1.0f / (1.0f + expf(-x)); break;
       default: y = tanhf(x); break;
     }
     p.y[i] = y;
   }
 }
 
-// y += a * act'(b), b the saved input (the output for tanh)
+// y += a * act'(b), b the saved input (the output for tanh and sigmoid)
 QSSM_KERNEL(act_bwd, EwP) {
   for (i64 i = gtid(); i < p.n; i += gstride()) {
     float d = p.a[i], x = p.b[i], g;
@@ -80,6 +83,7 @@ QSSM_KERNEL(act_bwd, EwP) {
         break;
       }
       case ACT_RELU: g = x > 0.0f ? d : 0.0f; break;
+      case ACT_SIGMOID: g = d * x * (1.0f - x); break;  // x: the saved output
       default: g = d * (1.0f - x * x); break;
     }
     p.y[i] += g;

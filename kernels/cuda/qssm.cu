@@ -7,3 +7,4 @@
 #include "scan.cu"
 #include "loss.cu"
 #include "optim.cu"
+#include "quantum.cu"

@@ -46,6 +46,63 @@ QSSM_KERNEL(rmsnorm_bwd_dx, RowP) {
   }
 }
 
+// LayerNorm: y = (x − μ)·rstd·w + b, μ = mean(x), rstd = 1/√(mean((x − μ)²) + eps), both
+// saved per row (aux = μ, z = rstd; z is written here)
+struct LnP {
+  float* y;
+  float* mean;
+  float* rstd;
+  const float* x;
+  const float* w;
+  const float* b;
+  const float* dy;
+  i64 rows;
+  i64 d;
+  float eps;
+  int pad;
+};
+
+QSSM_KERNEL(layernorm_fwd, LnP) {
+  const int lane = threadIdx.x % 32;
+  const i64 warps = gstride() / 32;
+  for (i64 r = gtid() / 32; r < p.rows; r += warps) {
+    const float* xr = p.x + r * p.d;
+    float s = 0.0f;
+    for (i64 c = lane; c < p.d; c += 32) s += xr[c];
+    float mu = warp_sum(s) / (float)p.d;
+    float v = 0.0f;
+    for (i64 c = lane; c < p.d; c += 32) v += (xr[c] - mu) * (xr[c] - mu);
+    float rs = 1.0f / sqrtf(warp_sum(v) / (float)p.d + p.eps);
+    for (i64 c = lane; c < p.d; c += 32) p.y[r * p.d + c] = (xr[c] - mu) * rs * p.w[c] + p.b[c];
+    if (lane == 0) {
+      p.mean[r] = mu;
+      p.rstd[r] = rs;
+    }
+  }
+}
+
+// dx (y) += rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·w, x̂ = (x − μ)·rstd
+QSSM_KERNEL(layernorm_bwd_dx, LnP) {
+  const int lane = threadIdx.x % 32;
+  const i64 warps = gstride() / 32;
+  for (i64 r = gtid() / 32; r < p.rows; r += warps) {
+    const float* xr = p.x + r * p.d;
+    const float* dyr = p.dy + r * p.d;
+    const float mu = p.mean[r], rs = p.rstd[r];
+    float sg = 0.0f, sgx = 0.0f;
+    for (i64 c = lane; c < p.d; c += 32) {
+      float gw = dyr[c] * p.w[c];
+      sg += gw;
+      sgx += gw * ((xr[c] - mu) * rs);
+    }
+    float mg = warp_sum(sg) / (float)p.d, mgx = warp_sum(sgx) / (float)p.d;
+    for (i64 c = lane; c < p.d; c += 32) {
+      float xh = (xr[c] - mu) * rs;
+      p.y[r * p.d + c] += rs * (dyr[c] * p.w[c] - mg - xh * mgx);
+    }
+  }
+}
+
 // softmax of each row of y (rows × d) divided by `scale`, max-shifted, in place
 QSSM_KERNEL(softmax_rows, RowP) {
   const int lane = threadIdx.x % 32;
@@ -81,14 +138,16 @@ QSSM_KERNEL(softmax_bwd_rows, RowP) {
 }
 
 // Stage 1 of a column reduction over `rows` rows of width d, in chunks of `chunk` rows:
-// ws[chunk_index, c] = Σ_rows x[r, c] (kind 0) or Σ_rows x[r, c]·z[r, c]·aux[r] (kind 1, the
-// RMSNorm weight gradient dy·x·rstd).
+// ws[chunk_index, c] = Σ_rows x[r, c] (kind 0), Σ_rows x[r, c]·z[r, c]·aux[r] (kind 1, the
+// RMSNorm weight gradient dy·x·rstd) or Σ_rows x[r, c]·(z[r, c] − aux2[r])·aux[r] (kind 2,
+// the LayerNorm weight gradient dy·(x − μ)·rstd).
 struct ColP {
   float* ws;
   float* g;
   const float* x;
   const float* z;
   const float* aux;
+  const float* aux2;
   i64 rows;
   i64 d;
   i64 chunk;
@@ -107,6 +166,9 @@ QSSM_KERNEL(col_partial, ColP) {
     float s = 0.0f;
     if (p.kind == 0) {
       for (i64 r = r0; r < r1; ++r) s += p.x[r * p.d + c];
+    } else if (p.kind == 2) {
+      for (i64 r = r0; r < r1; ++r)
+        s += p.x[r * p.d + c] * ((p.z[r * p.d + c] - p.aux2[r]) * p.aux[r]);
     } else {
       for (i64 r = r0; r < r1; ++r) s += p.x[r * p.d + c] * p.z[r * p.d + c] * p.aux[r];
     }

@@ -58,3 +58,21 @@ fn scan_with_more_states_than_a_warp_matches() {
         k: 3,
     });
 }
+
+#[test]
+fn quantum_feature_ops_match_the_cpu_backend() {
+    use qssm_kernels::backend::gpu::check_features::{feature_outputs, FeatureSize};
+    // T = 13 with chunks of 4: a partial last chunk (pad rows, and the causal mask)
+    let s = FeatureSize {
+        b: 2,
+        t: 13,
+        cs: 4,
+        f: 40,
+        q: 4,
+        layers: 2,
+    };
+    check(
+        &feature_outputs(&Cpu, s),
+        &feature_outputs(&Gpu::new(EmuDevice), s),
+    );
+}

@@ -23,6 +23,7 @@
 //!
 //! Shape legend: B batch, T time, L sequence length seen by an op, C channels, D `d_model`,
 //! E `d_inner`, N `d_state`, R `dt_rank`, H heads.
+use crate::circuit::Program;
 use crate::ops::adam::AdamScalars;
 use core::ops::Range;
 
@@ -72,6 +73,34 @@ pub enum Act {
     Relu,
     /// tanh; its backward takes the **output**
     Tanh,
+    /// σ(x) = 1/(1 + e⁻ˣ); its backward takes the **output**
+    Sigmoid,
+}
+
+/// How [`Backend::superpose`] combines three same-shape branch outputs x_k (rows, W) with the
+/// complex coefficients c_k = (re, im) of the parameter buffer, normalised as
+/// c̄_k = c_k / √(Σ_j |c_j|² + eps) (the reference's `QuantumSuperpositionBranches` and 1c's
+/// top-level mix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Superpose {
+    /// y (rows, 3W) = [|c̄₀|·x₀ | |c̄₁|·x₁ | |c̄₂|·x₂] (QSSM-flavour branches, 1b/1c)
+    Concat,
+    /// y (rows, W) = Σ_k |c̄_k|·x_k (1c's mix of its three chunk processors)
+    Sum,
+    /// y (rows, W) = |Σ_k c̄_k·x_k|, the element-wise complex modulus (QGR-flavour branches,
+    /// 1a and the gated models; derivative 0 at 0 as PyTorch's `abs`)
+    Modulus,
+}
+
+/// The coefficient ranges and constant of [`Backend::superpose`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SuperposeP {
+    /// parameter indices of (re, im) of c₀, c₁, c₂
+    pub coeffs: [[usize; 2]; 3],
+    /// added to Σ|c|² before the square root
+    pub eps: f32,
+    /// the combination
+    pub mode: Superpose,
 }
 
 /// Variant and sizes of a batched selective scan (see [`crate::ops::scan`]).
@@ -202,6 +231,20 @@ pub trait Backend: Sync {
     fn mean_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
     /// x (B, L, D) += the first L rows of the (max_len, D) table at `table` in `p`.
     fn add_table_rows(&self, x: &mut Self::Buf, p: &Self::Params, table: Range<usize>);
+    /// y (B, L₂, W) ← x (B, L, W) followed by L₂ − L zero rows per sample (L₂ ≥ L).
+    fn pad_time(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// dx (B, L, W) += the first L rows per sample of dy (B, L₂, W) (backward of
+    /// [`Self::pad_time`]).
+    fn pad_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// y ← c·x (same element count).
+    fn scale(&self, y: &mut Self::Buf, x: &Self::Buf, c: f32);
+    /// y += c·x (same element count; the backward of [`Self::scale`]).
+    fn axpy(&self, y: &mut Self::Buf, c: f32, x: &Self::Buf);
+    /// x (rows, W) += p\[range\] on every row (a trainable offset such as `base_params`).
+    fn add_param_row(&self, x: &mut Self::Buf, p: &Self::Params, range: Range<usize>);
+    /// g\[range\] += Σ_rows dy (rows, W) (backward of [`Self::add_param_row`]), summed in
+    /// a fixed order.
+    fn add_param_row_bwd(&self, g: &mut Self::Params, range: Range<usize>, dy: &Self::Buf);
 
     // ---- element-wise ----------------------------------------------------------------
     /// y ← act(x).
@@ -252,6 +295,29 @@ pub trait Backend: Sync {
         rstd: &Self::Buf,
         p: &Self::Params,
         w: Range<usize>,
+    );
+    /// LayerNorm over the last dim (eps 1e-5, PyTorch `nn.LayerNorm`): y ← (x − μ)·rstd·w + b;
+    /// μ and rstd (rows) saved. `wb` = the ranges of weight and bias.
+    fn layernorm(
+        &self,
+        y: &mut Self::Buf,
+        stats: [&mut Self::Buf; 2],
+        x: &Self::Buf,
+        p: &Self::Params,
+        wb: [Range<usize>; 2],
+    );
+    /// Backward of [`Self::layernorm`]: dx += …, g\[w\], g\[b\] += … (summed over rows in a
+    /// fixed order). `stats` = (μ, rstd) of the forward.
+    #[allow(clippy::too_many_arguments)]
+    fn layernorm_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        stats: [&Self::Buf; 2],
+        p: &Self::Params,
+        wb: [Range<usize>; 2],
     );
     /// Causal depthwise conv1d over time of x (B, L, E).
     fn conv1d(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, conv: &ConvP);
@@ -325,6 +391,66 @@ pub trait Backend: Sync {
         probs: &Self::Buf,
         drop_mask: Option<&Self::Buf>,
         heads: usize,
+    );
+
+    /// Attention pooling inside chunks of cs rows ([`crate::ops::chunk_pool`]): u (B, nc·cs,
+    /// F) and scores (B, nc·cs, 1) → s (B, nc, F), softmax weights `wts` (B, nc·cs) saved.
+    /// Rows at or after `valid` within a sample get weight 0 (`None`: every row counts, pad
+    /// rows included as in the reference).
+    fn chunk_pool(
+        &self,
+        s: &mut Self::Buf,
+        wts: &mut Self::Buf,
+        u: &Self::Buf,
+        scores: &Self::Buf,
+        valid: Option<usize>,
+    );
+    /// Backward of [`Self::chunk_pool`]: du, dscores += ….
+    fn chunk_pool_bwd(
+        &self,
+        du: &mut Self::Buf,
+        dscores: &mut Self::Buf,
+        ds: &Self::Buf,
+        u: &Self::Buf,
+        wts: &Self::Buf,
+    );
+    /// One circuit per row ([`crate::circuit::circuit_forward`]: |0…0⟩, the gates of `prog`,
+    /// complex128 state): angles θ (R, K) and encodings e (R, n_enc) (`None` when the program
+    /// has no encoding gates) → the X, Y, Z expectation values of every wire m (R, 3Q),
+    /// rounded to f32.
+    fn circuit(
+        &self,
+        m: &mut Self::Buf,
+        theta: &Self::Buf,
+        enc: Option<&Self::Buf>,
+        prog: &Program,
+    );
+    /// Adjoint-method backward of [`Self::circuit`] (Jones & Gacon 2020; the forward state is
+    /// recomputed per row, nothing is stored): dθ (R, K) and de (R, n_enc) += … from dm
+    /// (R, 3Q).
+    #[allow(clippy::too_many_arguments)]
+    fn circuit_bwd(
+        &self,
+        dtheta: &mut Self::Buf,
+        denc: Option<&mut Self::Buf>,
+        dm: &Self::Buf,
+        theta: &Self::Buf,
+        enc: Option<&Self::Buf>,
+        prog: &Program,
+    );
+    /// Combines three branch outputs with normalised complex coefficients, see
+    /// [`Superpose`].
+    fn superpose(&self, y: &mut Self::Buf, xs: [&Self::Buf; 3], p: &Self::Params, sp: &SuperposeP);
+    /// Backward of [`Self::superpose`]: dxs\[k\] += …, and the six coefficient reals' gradients
+    /// into `g` (sums in f64, in a fixed order).
+    fn superpose_bwd(
+        &self,
+        dxs: [&mut Self::Buf; 3],
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        xs: [&Self::Buf; 3],
+        p: &Self::Params,
+        sp: &SuperposeP,
     );
 
     /// y ← Σ_k w_k·x_k over three same-shape buffers, w_k = c_k / (Σ_j |c_j| + eps) with the

@@ -55,6 +55,18 @@ pub fn tanh_backward(dx: &mut [f32], dy: &[f32], y: &[f32]) {
         *g += d * (1.0 - yv * yv);
     }
 }
+/// Logistic sigmoid σ(x) = 1/(1 + e⁻ˣ).
+pub fn sigmoid_forward(y: &mut [f32], x: &[f32]) {
+    for (yo, &xv) in y.iter_mut().zip(x) {
+        *yo = 1.0 / (1.0 + libm::expf(-xv));
+    }
+}
+/// Backward of [`sigmoid_forward`], from the saved output `y`: `dx += dy·y·(1−y)`.
+pub fn sigmoid_backward(dx: &mut [f32], dy: &[f32], y: &[f32]) {
+    for ((g, &d), &yv) in dx.iter_mut().zip(dy).zip(y) {
+        *g += d * yv * (1.0 - yv);
+    }
+}
 /// ReLU.
 pub fn relu_forward(y: &mut [f32], x: &[f32]) {
     for (yo, &xv) in y.iter_mut().zip(x) {

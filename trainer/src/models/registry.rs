@@ -191,7 +191,7 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
-pub const BACKEND_MODELS: &[&str] = &["3a", "3b", "3c"];
+pub const BACKEND_MODELS: &[&str] = &["1b", "3a", "3b", "3c"];
 
 /// Builds the model for an id or class name on `device`.
 pub fn build_on(
@@ -229,6 +229,7 @@ where
     let entry = lookup(name).map_err(|_| crate::device::DeviceError::Unknown(name.to_string()))?;
     Ok(match entry.id {
         "3a" => Box::new(Batched::on(ClassicalTransformer::new(cfg), be)),
+        "1b" => Box::new(Batched::on(QuantumMambaSsm::new(cfg), be)),
         "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
         other => return Err(not_on(other)),
@@ -241,7 +242,7 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
     Ok(match entry.id {
         "1a" => Box::new(PerSample::new(QuantumTransformer::new(cfg))),
         "3a" => Box::new(Batched::new(ClassicalTransformer::new(cfg))),
-        "1b" => Box::new(PerSample::new(QuantumMambaSsm::new(cfg))),
+        "1b" => Box::new(Batched::new(QuantumMambaSsm::new(cfg))),
         "3b" => Box::new(Batched::new(TrueClassicalMamba::new(cfg))),
         "1c" => Box::new(PerSample::new(QuantumHydraSsm::new(cfg))),
         "3c" => Box::new(Batched::new(TrueClassicalHydra::new(cfg))),

@@ -7,17 +7,20 @@
 //! threads. This backend is the oracle every other backend is tested against.
 mod gemm;
 mod mixing;
+mod quantum;
 
 pub use gemm::{sgemm, View};
 
 use super::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP,
+    SuperposeP, Targets,
 };
+use crate::circuit::Program;
 use crate::ops::activation as a;
 use crate::ops::adam::{adam_element, AdamScalars};
 use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_forward};
 use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
-use crate::ops::norm::{rmsnorm_backward, rmsnorm_forward};
+use crate::ops::norm::{layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward};
 use core::ops::Range;
 use rayon::prelude::*;
 
@@ -277,6 +280,68 @@ impl Backend for Cpu {
         }
     }
 
+    fn pad_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        y.data.fill(0.0);
+        let (b, l, w) = (x.dim0(), x.shape[1], x.last());
+        let l2 = y.shape[1];
+        assert!(
+            y.dim0() == b && y.last() == w && l2 >= l,
+            "pad_time: y {:?} vs x {:?}",
+            y.shape,
+            x.shape
+        );
+        for (yb, xb) in y
+            .data
+            .chunks_exact_mut(l2 * w)
+            .zip(x.data.chunks_exact(l * w))
+        {
+            yb[..l * w].copy_from_slice(xb);
+        }
+    }
+    fn pad_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+        let (l, w, l2) = (dx.shape[1], dx.last(), dy.shape[1]);
+        assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
+        for (xb, yb) in dx
+            .data
+            .chunks_exact_mut(l * w)
+            .zip(dy.data.chunks_exact(l2 * w))
+        {
+            xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b);
+        }
+    }
+    fn scale(&self, y: &mut CpuBuf, x: &CpuBuf, c: f32) {
+        same_len("scale", y.data.len(), x.data.len());
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(x.data.par_chunks(ELEMS))
+            .for_each(|(yc, xc)| yc.iter_mut().zip(xc).for_each(|(a, b)| *a = c * b));
+    }
+    fn axpy(&self, y: &mut CpuBuf, c: f32, x: &CpuBuf) {
+        same_len("axpy", y.data.len(), x.data.len());
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(x.data.par_chunks(ELEMS))
+            .for_each(|(yc, xc)| yc.iter_mut().zip(xc).for_each(|(a, b)| *a += c * b));
+    }
+    fn add_param_row(&self, x: &mut CpuBuf, p: &[f32], range: Range<usize>) {
+        let w = x.last();
+        same_len("add_param_row", range.len(), w);
+        let row = &p[range];
+        x.data.par_chunks_mut(ROW_BLOCK * w.max(1)).for_each(|c| {
+            for r in c.chunks_exact_mut(w.max(1)) {
+                r.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            }
+        });
+    }
+    fn add_param_row_bwd(&self, g: &mut [f32], range: Range<usize>, dy: &CpuBuf) {
+        let w = dy.last();
+        same_len("add_param_row_bwd", range.len(), w);
+        let gr = &mut g[range];
+        for r in dy.data.chunks_exact(w.max(1)) {
+            gr.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+        }
+    }
+
     fn act(&self, act: Act, y: &mut CpuBuf, x: &CpuBuf) {
         same_len("act", y.data.len(), x.data.len());
         let f = match act {
@@ -285,6 +350,7 @@ impl Backend for Cpu {
             Act::Gelu => a::gelu_forward,
             Act::Relu => a::relu_forward,
             Act::Tanh => a::tanh_forward,
+            Act::Sigmoid => a::sigmoid_forward,
         };
         y.data
             .par_chunks_mut(ELEMS)
@@ -300,6 +366,7 @@ impl Backend for Cpu {
             Act::Gelu => a::gelu_backward,
             Act::Relu => a::relu_backward,
             Act::Tanh => a::tanh_backward,
+            Act::Sigmoid => a::sigmoid_backward,
         };
         dx.data
             .par_chunks_mut(ELEMS)
@@ -482,6 +549,76 @@ impl Backend for Cpu {
             });
         reduce_into(&mut g[w], &partials);
     }
+    fn layernorm(
+        &self,
+        y: &mut CpuBuf,
+        [mean, rstd]: [&mut CpuBuf; 2],
+        x: &CpuBuf,
+        p: &[f32],
+        [w, b]: [Range<usize>; 2],
+    ) {
+        same_len("layernorm", y.data.len(), x.data.len());
+        let (rows, d) = (x.rows(), x.last());
+        same_len("layernorm mean", mean.data.len(), rows);
+        same_len("layernorm rstd", rstd.data.len(), rows);
+        let (w, b) = (&p[w], &p[b]);
+        y.data
+            .par_chunks_mut(ROW_BLOCK * d)
+            .zip(mean.data.par_chunks_mut(ROW_BLOCK))
+            .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
+            .zip(x.data.par_chunks(ROW_BLOCK * d))
+            .for_each(|(((yc, mc), rc), xc)| {
+                layernorm_forward(yc, mc, rc, xc, w, b, rc.len(), d, NORM_EPS)
+            });
+    }
+    fn layernorm_bwd(
+        &self,
+        dx: &mut CpuBuf,
+        g: &mut [f32],
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        [mean, rstd]: [&CpuBuf; 2],
+        p: &[f32],
+        [w, b]: [Range<usize>; 2],
+    ) {
+        let (rows, d) = (x.rows(), x.last());
+        same_len("layernorm_bwd", dx.data.len(), x.data.len());
+        let wv = &p[w.clone()];
+        let tasks = rows.div_ceil(ROW_BLOCK);
+        // per task: dW (d) then db (d)
+        let mut partials = vec![0.0f32; tasks * 2 * d];
+        dx.data
+            .par_chunks_mut(ROW_BLOCK * d)
+            .zip(partials.par_chunks_mut((2 * d).max(1)))
+            .enumerate()
+            .for_each(|(i, (dxc, part))| {
+                let r = dxc.len() / d;
+                let o = i * ROW_BLOCK;
+                let (gw, gb) = part.split_at_mut(d);
+                layernorm_backward(
+                    dxc,
+                    gw,
+                    gb,
+                    &dy.data[o * d..(o + r) * d],
+                    &x.data[o * d..(o + r) * d],
+                    &mean.data[o..o + r],
+                    &rstd.data[o..o + r],
+                    wv,
+                    r,
+                    d,
+                );
+            });
+        for part in partials.chunks_exact((2 * d).max(1)) {
+            g[w.clone()]
+                .iter_mut()
+                .zip(&part[..d])
+                .for_each(|(a, v)| *a += v);
+            g[b.clone()]
+                .iter_mut()
+                .zip(&part[d..])
+                .for_each(|(a, v)| *a += v);
+        }
+    }
     fn conv1d(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], conv: &ConvP) {
         same_len("conv1d", y.data.len(), x.data.len());
         let (l, e) = (x.shape[1], conv.e);
@@ -586,6 +723,55 @@ impl Backend for Cpu {
         heads: usize,
     ) {
         mixing::attention_bwd([dq, dk, dv], dout, qkv, probs, drop_mask, heads);
+    }
+
+    fn chunk_pool(
+        &self,
+        s: &mut CpuBuf,
+        wts: &mut CpuBuf,
+        u: &CpuBuf,
+        scores: &CpuBuf,
+        valid: Option<usize>,
+    ) {
+        quantum::chunk_pool(s, wts, u, scores, valid);
+    }
+    fn chunk_pool_bwd(
+        &self,
+        du: &mut CpuBuf,
+        dscores: &mut CpuBuf,
+        ds: &CpuBuf,
+        u: &CpuBuf,
+        wts: &CpuBuf,
+    ) {
+        quantum::chunk_pool_bwd(du, dscores, ds, u, wts);
+    }
+    fn circuit(&self, m: &mut CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog: &Program) {
+        quantum::circuit(m, theta, enc, prog);
+    }
+    fn circuit_bwd(
+        &self,
+        dtheta: &mut CpuBuf,
+        denc: Option<&mut CpuBuf>,
+        dm: &CpuBuf,
+        theta: &CpuBuf,
+        enc: Option<&CpuBuf>,
+        prog: &Program,
+    ) {
+        quantum::circuit_bwd(dtheta, denc, dm, theta, enc, prog);
+    }
+    fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
+        quantum::superpose(y, xs, p, sp);
+    }
+    fn superpose_bwd(
+        &self,
+        dxs: [&mut CpuBuf; 3],
+        g: &mut [f32],
+        dy: &CpuBuf,
+        xs: [&CpuBuf; 3],
+        p: &[f32],
+        sp: &SuperposeP,
+    ) {
+        quantum::superpose_bwd(dxs, g, dy, xs, p, sp);
     }
 
     fn mix_l1(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {

@@ -27,16 +27,16 @@ pub struct CheckSize {
 }
 
 /// Deterministic inputs (splitmix64 → uniform in [lo, hi)).
-struct Gen(u64);
+pub(super) struct Gen(pub(super) u64);
 impl Gen {
-    fn next(&mut self) -> f32 {
+    pub(super) fn next(&mut self) -> f32 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
     }
-    fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    pub(super) fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
         (0..n).map(|_| lo + (hi - lo) * self.next()).collect()
     }
 }

@@ -23,10 +23,13 @@ pub mod emu;
 pub use device::Device;
 
 pub mod check;
+pub mod check_features;
 
 use super::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Targets,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Superpose,
+    SuperposeP, Targets,
 };
+use crate::circuit::{AngleSrc, GateKind, Program};
 use crate::ops::adam::AdamScalars;
 use core::ffi::c_void;
 use core::ops::Range;
@@ -64,6 +67,15 @@ pub const KERNELS: &[&str] = &[
     "mix_bwd_dx",
     "mix_bwd_coeffs",
     "adam_step",
+    "layernorm_fwd",
+    "layernorm_bwd_dx",
+    "chunk_pool_fwd",
+    "chunk_pool_bwd",
+    "circuit_fwd",
+    "circuit_bwd",
+    "superpose_fwd",
+    "superpose_bwd",
+    "superpose_bwd_coeffs",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -322,6 +334,7 @@ impl<D: Device> Gpu<D> {
             x,
             z,
             aux,
+            aux2: 0,
             rows: rows as i64,
             d: d as i64,
             chunk: chunk as i64,
@@ -408,6 +421,111 @@ impl<D: Device> Gpu<D> {
             pad: 0,
         };
         self.launch1("scan_fwd", Self::scan_threads(b, dims.e, dims.n), p);
+    }
+
+    /// g\[c\] += Σ_rows dy·(x − μ)·rstd (the LayerNorm weight gradient), two stages.
+    #[allow(clippy::too_many_arguments)]
+    fn col_sum_ln(
+        &self,
+        sc: &mut Scratch<'_, D>,
+        g: u64,
+        dy: u64,
+        x: u64,
+        [mean, rstd]: [u64; 2],
+        rows: usize,
+        d: usize,
+    ) {
+        if rows == 0 || d == 0 {
+            return;
+        }
+        let chunk = 64usize.max(rows.div_ceil(512));
+        let chunks = rows.div_ceil(chunk);
+        let ws = sc.get(Slot::Partials, chunks * d * 4);
+        let mut p = ColP {
+            ws,
+            g,
+            x: dy,
+            z: x,
+            aux: rstd,
+            aux2: mean,
+            rows: rows as i64,
+            d: d as i64,
+            chunk: chunk as i64,
+            chunks: chunks as i64,
+            ws_stride: d as i64,
+            kind: 2,
+            ..Default::default()
+        };
+        self.launch1("col_partial", chunks * d, p);
+        p.rows = chunks as i64;
+        self.launch1("col_final", d, p);
+    }
+
+    /// One warp per row; dynamic shared memory: per warp φ, λ (2^Q complex128 each) and the
+    /// f64 angle gradients.
+    fn circuit_launch(&self, kernel: &'static str, prog: &Program, p: CircP) {
+        if p.rows == 0 {
+            return;
+        }
+        let n = prog.state_len();
+        let per_warp = 2 * n * 16;
+        let wpb = (40_960 / per_warp).clamp(1, 4);
+        let smem = wpb * per_warp + wpb * (prog.n_theta + prog.n_enc) * 8;
+        assert!(
+            smem <= 48 * 1024,
+            "gpu circuit: {} qubits need too much shared memory (at most 10)",
+            prog.n_qubits
+        );
+        let blocks = (p.rows as usize).div_ceil(wpb) as u32;
+        // SAFETY: CircP is the kernels' #[repr(C)] parameter struct; the ops checked the sizes
+        unsafe {
+            self.dev.launch_raw(
+                kernel,
+                [blocks, 1, 1],
+                [32 * wpb as u32, 1, 1],
+                smem as u32,
+                &p as *const CircP as *const c_void,
+            )
+        }
+    }
+
+    fn superpose_params(
+        &self,
+        n: usize,
+        xs: [&GpuBuf<D>; 3],
+        p: &GpuBuf<D>,
+        sp: &SuperposeP,
+    ) -> SupP {
+        let (rows, w) = (xs[0].rows(), xs[0].last());
+        for x in xs {
+            assert_eq!(x.shape, xs[0].shape, "superpose: branch shapes differ");
+        }
+        let yw = if sp.mode == Superpose::Concat {
+            3 * w
+        } else {
+            w
+        };
+        same("superpose output", n, rows * yw);
+        let [[r0, i0], [r1, i1], [r2, i2]] = sp.coeffs;
+        for i in [r0, i0, r1, i1, r2, i2] {
+            assert!(i < p.len, "superpose: coefficient outside the parameters");
+        }
+        SupP {
+            x0: xs[0].addr,
+            x1: xs[1].addr,
+            x2: xs[2].addr,
+            params: p.addr,
+            rows: rows as i64,
+            w: w as i64,
+            idx: [r0, i0, r1, i1, r2, i2].map(|i| i as i64),
+            eps: sp.eps,
+            mode: match sp.mode {
+                Superpose::Concat => 0,
+                Superpose::Sum => 1,
+                Superpose::Modulus => 2,
+            },
+            ..Default::default()
+        }
     }
 
     /// C_h (m×n) = A_h·B_h (+ C_h when `acc`) for every (sample, head) of an attention.
@@ -682,6 +800,77 @@ impl<D: Device> Backend for Gpu<D> {
         );
     }
 
+    fn pad_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        let (b, l, w) = (x.dim0(), x.shape[1], x.last());
+        let l2 = y.shape[1];
+        assert!(
+            y.dim0() == b && y.last() == w && l2 >= l,
+            "pad_time: y {:?} vs x {:?}",
+            y.shape,
+            x.shape
+        );
+        self.ew(ew::FILL, y.addr, 0, 0, y.len, 1, 0.0);
+        // one row per sample: its first L·W elements
+        self.copy_cols((y.addr, l2 * w, 0), (x.addr, l * w, 0), b, l * w);
+    }
+    fn pad_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
+        let (b, l, w, l2) = (dx.dim0(), dx.shape[1], dx.last(), dy.shape[1]);
+        assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
+        let p = GlueP {
+            y: dx.addr,
+            y_w: (l * w) as i64,
+            x: dy.addr,
+            x_w: (l2 * w) as i64,
+            d0: b as i64,
+            d1: (l * w) as i64,
+            acc: 1,
+            ..Default::default()
+        };
+        self.launch1("copy_cols", b * l * w, p);
+    }
+    fn scale(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, c: f32) {
+        same("scale", y.len, x.len);
+        self.ew(ew::SCALE_TO, y.addr, x.addr, 0, y.len, 1, c);
+    }
+    fn axpy(&self, y: &mut GpuBuf<D>, c: f32, x: &GpuBuf<D>) {
+        same("axpy", y.len, x.len);
+        self.ew(ew::AXPY, y.addr, x.addr, 0, y.len, 1, c);
+    }
+    fn add_param_row(&self, x: &mut GpuBuf<D>, p: &GpuBuf<D>, range: Range<usize>) {
+        same("add_param_row", range.len(), x.last());
+        assert!(
+            range.end <= p.len,
+            "add_param_row: range outside the parameters"
+        );
+        self.ew(
+            ew::ADD_BCAST,
+            x.addr,
+            p.at(range.start),
+            0,
+            x.len,
+            x.last(),
+            0.0,
+        );
+    }
+    fn add_param_row_bwd(&self, g: &mut GpuBuf<D>, range: Range<usize>, dy: &GpuBuf<D>) {
+        same("add_param_row_bwd", range.len(), dy.last());
+        assert!(
+            range.end <= g.len,
+            "add_param_row_bwd: range outside the gradients"
+        );
+        let mut sc = self.scratch();
+        self.col_sum(
+            &mut sc,
+            g.at(range.start),
+            dy.addr,
+            0,
+            0,
+            dy.rows(),
+            dy.last(),
+            0,
+        );
+    }
+
     fn act(&self, act: Act, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         same("act", y.len, x.len);
         let p = EwP {
@@ -881,6 +1070,74 @@ impl<D: Device> Backend for Gpu<D> {
             d,
             1,
         );
+    }
+    fn layernorm(
+        &self,
+        y: &mut GpuBuf<D>,
+        [mean, rstd]: [&mut GpuBuf<D>; 2],
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        [w, b]: [Range<usize>; 2],
+    ) {
+        same("layernorm", y.len, x.len);
+        let (rows, d) = (x.rows(), x.last());
+        same("layernorm mean", mean.len, rows);
+        same("layernorm rstd", rstd.len, rows);
+        assert!(
+            w.end <= p.len && b.end <= p.len,
+            "layernorm: outside the parameters"
+        );
+        let q = LnP {
+            y: y.addr,
+            mean: mean.addr,
+            rstd: rstd.addr,
+            x: x.addr,
+            w: p.at(w.start),
+            b: p.at(b.start),
+            rows: rows as i64,
+            d: d as i64,
+            eps: super::cpu::NORM_EPS,
+            ..Default::default()
+        };
+        self.launch1("layernorm_fwd", rows * 32, q);
+    }
+    fn layernorm_bwd(
+        &self,
+        dx: &mut GpuBuf<D>,
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        [mean, rstd]: [&GpuBuf<D>; 2],
+        p: &GpuBuf<D>,
+        [w, b]: [Range<usize>; 2],
+    ) {
+        let (rows, d) = (x.rows(), x.last());
+        same("layernorm_bwd", dx.len, x.len);
+        same("layernorm_bwd dy", dy.len, x.len);
+        let q = LnP {
+            y: dx.addr,
+            mean: mean.addr,
+            rstd: rstd.addr,
+            x: x.addr,
+            w: p.at(w.start),
+            dy: dy.addr,
+            rows: rows as i64,
+            d: d as i64,
+            ..Default::default()
+        };
+        self.launch1("layernorm_bwd_dx", rows * 32, q);
+        let mut sc = self.scratch();
+        // dW = Σ dy·(x − μ)·rstd, db = Σ dy
+        self.col_sum_ln(
+            &mut sc,
+            g.at(w.start),
+            dy.addr,
+            x.addr,
+            [mean.addr, rstd.addr],
+            rows,
+            d,
+        );
+        self.col_sum(&mut sc, g.at(b.start), dy.addr, 0, 0, rows, d, 0);
     }
     fn conv1d(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, conv: &ConvP) {
         same("conv1d", y.len, x.len);
@@ -1172,6 +1429,131 @@ impl<D: Device> Backend for Gpu<D> {
         );
     }
 
+    fn chunk_pool(
+        &self,
+        s: &mut GpuBuf<D>,
+        wts: &mut GpuBuf<D>,
+        u: &GpuBuf<D>,
+        scores: &GpuBuf<D>,
+        valid: Option<usize>,
+    ) {
+        let (b, nc, f) = (s.dim0(), s.shape[1], s.last());
+        let rows = u.shape[1];
+        assert!(
+            nc > 0 && rows % nc == 0 && u.last() == f && u.dim0() == b,
+            "chunk_pool: s {:?} vs u {:?}",
+            s.shape,
+            u.shape
+        );
+        same("chunk_pool scores", scores.len, b * rows);
+        same("chunk_pool weights", wts.len, b * rows);
+        let p = PoolP {
+            s: s.addr,
+            wts: wts.addr,
+            u: u.addr,
+            scores: scores.addr,
+            chunks: (b * nc) as i64,
+            nc: nc as i64,
+            cs: (rows / nc) as i64,
+            f: f as i64,
+            valid: valid.map_or(-1, |v| v as i64),
+            ..Default::default()
+        };
+        self.launch1("chunk_pool_fwd", b * nc * 32, p);
+    }
+    fn chunk_pool_bwd(
+        &self,
+        du: &mut GpuBuf<D>,
+        dscores: &mut GpuBuf<D>,
+        ds: &GpuBuf<D>,
+        u: &GpuBuf<D>,
+        wts: &GpuBuf<D>,
+    ) {
+        let (b, nc, f) = (ds.dim0(), ds.shape[1], ds.last());
+        let rows = u.shape[1];
+        same("chunk_pool_bwd du", du.len, u.len);
+        same("chunk_pool_bwd dscores", dscores.len, b * rows);
+        let p = PoolP {
+            du: du.addr,
+            dscores: dscores.addr,
+            u: u.addr,
+            wts: wts.addr,
+            ds: ds.addr,
+            chunks: (b * nc) as i64,
+            nc: nc as i64,
+            cs: (rows / nc.max(1)) as i64,
+            f: f as i64,
+            valid: -1,
+            ..Default::default()
+        };
+        self.launch1("chunk_pool_bwd", b * nc * 32, p);
+    }
+    fn circuit(
+        &self,
+        m: &mut GpuBuf<D>,
+        theta: &GpuBuf<D>,
+        enc: Option<&GpuBuf<D>>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, enc);
+        same("circuit m", m.len, theta.rows() * 3 * prog.n_qubits);
+        p.m = m.addr;
+        self.circuit_launch("circuit_fwd", prog, p);
+    }
+    fn circuit_bwd(
+        &self,
+        dtheta: &mut GpuBuf<D>,
+        denc: Option<&mut GpuBuf<D>>,
+        dm: &GpuBuf<D>,
+        theta: &GpuBuf<D>,
+        enc: Option<&GpuBuf<D>>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, enc);
+        same("circuit_bwd dm", dm.len, theta.rows() * 3 * prog.n_qubits);
+        same("circuit_bwd dtheta", dtheta.len, theta.len);
+        p.dm = dm.addr;
+        p.dtheta = dtheta.addr;
+        if let Some(de) = denc {
+            same("circuit_bwd denc", de.len, theta.rows() * prog.n_enc);
+            p.denc = de.addr;
+        }
+        self.circuit_launch("circuit_bwd", prog, p);
+    }
+    fn superpose(&self, y: &mut GpuBuf<D>, xs: [&GpuBuf<D>; 3], p: &GpuBuf<D>, sp: &SuperposeP) {
+        let q = self.superpose_params(y.len, xs, p, sp);
+        let q = SupP { y: y.addr, ..q };
+        self.launch1("superpose_fwd", y.len, q);
+    }
+    fn superpose_bwd(
+        &self,
+        [dx0, dx1, dx2]: [&mut GpuBuf<D>; 3],
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        xs: [&GpuBuf<D>; 3],
+        p: &GpuBuf<D>,
+        sp: &SuperposeP,
+    ) {
+        let q = self.superpose_params(dy.len, xs, p, sp);
+        for dx in [&*dx0, &*dx1, &*dx2] {
+            same("superpose_bwd dx", dx.len, xs[0].len);
+        }
+        let mut sc = self.scratch();
+        let ws = sc.get(Slot::Partials, SUM_BLOCKS as usize * 6 * 8);
+        let q = SupP {
+            dx0: dx0.addr,
+            dx1: dx1.addr,
+            dx2: dx2.addr,
+            g: g.addr,
+            dy: dy.addr,
+            ws,
+            blocks: i64::from(SUM_BLOCKS),
+            ..q
+        };
+        self.launch("superpose_bwd", [SUM_BLOCKS, 1, 1], THREADS, q);
+        self.launch("superpose_bwd_coeffs", [1, 1, 1], 32, q);
+    }
+
     fn mix_l1(
         &self,
         y: &mut GpuBuf<D>,
@@ -1382,5 +1764,48 @@ impl<D: Device> Gpu<D> {
             site,
         };
         self.launch1("dropout_mask", mask.len, q);
+    }
+}
+
+/// The [`CircP`] of `prog` over θ (R, K) and e (R, n_enc): its gates encoded inline.
+fn circuit_params<D: Device>(prog: &Program, theta: &GpuBuf<D>, enc: Option<&GpuBuf<D>>) -> CircP {
+    assert!(
+        prog.gates.len() <= CIRCUIT_MAX_GATES,
+        "gpu circuit: {} gates > {CIRCUIT_MAX_GATES}",
+        prog.gates.len()
+    );
+    assert_eq!(theta.last(), prog.n_theta, "circuit: θ is not (R, K)");
+    let rows = theta.rows();
+    match enc {
+        Some(e) => same("circuit e", e.len, rows * prog.n_enc),
+        None => assert_eq!(prog.n_enc, 0, "circuit: the program has encoding gates"),
+    }
+    let mut gates = [0u32; CIRCUIT_MAX_GATES];
+    for (slot, g) in gates.iter_mut().zip(&prog.gates) {
+        let (kind, ctrl) = match g.kind {
+            GateKind::Rx => (0, 0),
+            GateKind::Ry => (1, 0),
+            GateKind::Rz => (2, 0),
+            GateKind::Crx { ctrl } => (3, u32::from(ctrl)),
+        };
+        let (src, idx) = match g.angle {
+            AngleSrc::Theta(i) => (0, u32::from(i)),
+            AngleSrc::Enc(i) => (1, u32::from(i)),
+        };
+        *slot = kind | u32::from(g.target) << 2 | ctrl << 7 | src << 12 | idx << 16;
+    }
+    CircP {
+        m: 0,
+        dtheta: 0,
+        denc: 0,
+        theta: theta.addr,
+        enc: enc.map_or(0, |e| e.addr),
+        dm: 0,
+        rows: rows as i64,
+        q: prog.n_qubits as i32,
+        k: prog.n_theta as i32,
+        n_enc: prog.n_enc as i32,
+        n_gates: prog.gates.len() as i32,
+        gates,
     }
 }

@@ -44,9 +44,14 @@ kernel_params! {
     }
     /// `rows.cu` (RMSNorm, softmax)
     pub struct RowP { y: Ptr, aux: Ptr, x: Ptr, w: Ptr, z: Ptr, rows: i64, d: i64, eps: f32, scale: f32 }
+    /// `rows.cu` (LayerNorm)
+    pub struct LnP {
+        y: Ptr, mean: Ptr, rstd: Ptr, x: Ptr, w: Ptr, b: Ptr, dy: Ptr, rows: i64, d: i64,
+        eps: f32, pad: i32,
+    }
     /// `rows.cu` (column reductions)
     pub struct ColP {
-        ws: Ptr, g: Ptr, x: Ptr, z: Ptr, aux: Ptr,
+        ws: Ptr, g: Ptr, x: Ptr, z: Ptr, aux: Ptr, aux2: Ptr,
         rows: i64, d: i64, chunk: i64, chunks: i64, ws_stride: i64, ws_off: i64,
         kind: i32, pad: i32,
     }
@@ -85,7 +90,42 @@ kernel_params! {
         neg_step: f32, bc2_sqrt: f32, w1: f32, b2: f32, c2: f32, eps: f32, decay: f32, wd: f32,
         mode: u32, pad: i32,
     }
+    /// `quantum.cu` (chunk attention pooling)
+    pub struct PoolP {
+        s: Ptr, wts: Ptr, du: Ptr, dscores: Ptr, u: Ptr, scores: Ptr, ds: Ptr,
+        chunks: i64, nc: i64, cs: i64, f: i64, valid: i64,
+    }
+    /// `quantum.cu` (superposition of three branches)
+    pub struct SupP {
+        y: Ptr, dx0: Ptr, dx1: Ptr, dx2: Ptr, g: Ptr, x0: Ptr, x1: Ptr, x2: Ptr, dy: Ptr,
+        params: Ptr, ws: Ptr, rows: i64, w: i64, idx: [i64; 6], blocks: i64, eps: f32, mode: i32,
+    }
 }
+
+/// Gates a [`CircP`] holds (`quantum.cu` `CIRCUIT_MAX_GATES`).
+pub const CIRCUIT_MAX_GATES: usize = 256;
+
+/// `quantum.cu` (`circuit_fwd`, `circuit_bwd`): the gates of the program inline, one `u32`
+/// each: kind (0 RX, 1 RY, 2 RZ, 3 CRX) | target << 2 | control << 7 | source (0 θ,
+/// 1 encoding) << 12 | angle index << 16.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CircP {
+    pub m: Ptr,
+    pub dtheta: Ptr,
+    pub denc: Ptr,
+    pub theta: Ptr,
+    pub enc: Ptr,
+    pub dm: Ptr,
+    pub rows: i64,
+    pub q: i32,
+    pub k: i32,
+    pub n_enc: i32,
+    pub n_gates: i32,
+    pub gates: [u32; CIRCUIT_MAX_GATES],
+}
+// SAFETY: #[repr(C)], fields in the order of the C struct
+unsafe impl KernelParams for CircP {}
 
 /// `EwP::op` values (elementwise.cu `EW_*`).
 pub mod ew {
@@ -98,4 +138,6 @@ pub mod ew {
     pub const NEG_EXP: i32 = 6;
     pub const BCAST: i32 = 7;
     pub const ADD_BCAST: i32 = 8;
+    pub const AXPY: i32 = 9;
+    pub const SCALE_TO: i32 = 10;
 }

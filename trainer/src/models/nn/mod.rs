@@ -5,6 +5,8 @@
 //! (B, L, D) token-major buffers. The models of [`super::zoo`] that are ported to this
 //! design compose these blocks; the per-sample [`super::blocks`] serve the models not ported
 //! yet and are retired model by model.
+pub mod branches;
+pub mod chunk_processor;
 pub mod hydra;
 pub mod hydra_bissm;
 pub mod linear;
@@ -15,11 +17,13 @@ pub mod session;
 pub mod ssm;
 pub mod transformer;
 
+pub use branches::{BranchActs, Branches};
+pub use chunk_processor::{ChunkActs, ChunkProcessor};
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
 pub use hydra_bissm::{HydraActs, HydraBlock, HydraGrads};
 pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads};
 pub use net::{Batched, Io, Net, StepTargets};
-pub use norm::RmsNorm;
+pub use norm::{LayerNorm, LayerNormActs, RmsNorm};
 pub use ssm::{SelectiveSsm, SsmActs, SsmGrads};
 pub use transformer::{TransformerActs, TransformerBlock, TransformerGrads};

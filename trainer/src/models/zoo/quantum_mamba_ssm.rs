@@ -1,19 +1,21 @@
-//! 1b — `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2):
+//! 1b — `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2), written once over the
+//! backend:
 //!
-//! x (C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (T, D) → chunk processor (cs = 32) (nc, D)
-//! → Dropout → 2 × Mamba block with residual, **block 1 starting from block 0's final SSM
-//! state** → LayerNorm → mean over chunks → Linear(D, D) → ReLU → Dropout → Linear(D, 2).
-use crate::models::blocks::chunk_processor::ChunkProcessorCache;
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, NormCache};
-use crate::models::nn::{MambaActs, MambaBlock};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
+//! x (B, C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (B, T, D) → chunk processor (cs = 32)
+//! (B, nc, D) → Dropout → 2 × Mamba block with residual, **block 1 starting from block 0's
+//! final SSM state** → LayerNorm → mean over chunks → Linear(D, D) → ReLU → Dropout →
+//! Linear(D, 2).
+//!
+//! Causal variant (`--causal`, qssm extension): every scan starts from zero and the pad rows of
+//! the last chunk take no pooling weight, so the model streams chunk by chunk.
+use crate::models::nn::{
+    ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
+    MambaGrads, Net,
+};
+use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
-use qssm_kernels::backend::Backend;
-use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 
 /// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.
 pub const CHUNK_SIZE: usize = 32;
@@ -25,36 +27,44 @@ pub struct QuantumMambaSsm {
     feat0: Linear,
     feat_ln: LayerNorm,
     proc: ChunkProcessor,
-    drop: Dropout,
     blocks: Vec<MambaBlock>,
     out_norm: LayerNorm,
     head0: Linear,
     head3: Linear,
 }
 
-#[derive(Default)]
-struct Cache {
-    xt: Vec<f32>,
-    f0: Vec<f32>,
-    f1: Vec<f32>,
-    fln: NormCache,
-    u: Vec<f32>,
-    proc: ChunkProcessorCache,
-    c0: Vec<f32>,
-    mask0: Vec<f32>,
-    /// block inputs (1, nc, D)
-    inputs: Vec<CpuBuf>,
-    /// the Mamba blocks (the batched blocks, run on the CPU backend with B = 1); their `out`
-    /// is y_i, added to the residual stream by the model
-    blocks: Vec<MambaActs<Cpu>>,
-    c: Vec<f32>,
-    on: Vec<f32>,
-    onc: NormCache,
-    pooled: Vec<f32>,
-    h0: Vec<f32>,
-    r: Vec<f32>,
-    mask_head: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    f0: B::Buf,
+    fln: LayerNormActs<B>,
+    u: B::Buf,
+    proc: ChunkActs<B>,
+    /// residual stream: hs\[0\] = dropped processor output, hs\[i+1\] = hs\[i\] + block i (B, nc, D)
+    hs: Vec<B::Buf>,
+    mask0: B::Buf,
+    blocks: Vec<MambaActs<B>>,
+    on: LayerNormActs<B>,
+    pooled: B::Buf,
+    h0: B::Buf,
+    r: B::Buf,
+    /// head input after dropout
+    rd: B::Buf,
+    mask_head: B::Buf,
+    dropped: bool,
+    // backward scratch
+    k: Option<MambaGrads<B>>,
+    dr: B::Buf,
+    dh0: B::Buf,
+    dpooled: B::Buf,
+    don: B::Buf,
+    dc: B::Buf,
+    dprev: B::Buf,
+    dh: [B::Buf; 2],
+    du: B::Buf,
+    df1: B::Buf,
+    df0: B::Buf,
 }
 
 impl QuantumMambaSsm {
@@ -64,12 +74,10 @@ impl QuantumMambaSsm {
         let mut lay = ParamLayout::new();
         let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
         let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
-        let proc = ChunkProcessor::new(
+        let proc = ChunkProcessor::qssm(
             &mut lay,
             "quantum_processor.",
-            d,
-            d,
-            CHUNK_SIZE,
+            (d, d, CHUNK_SIZE),
             cfg.n_qubits,
             cfg.n_layers,
         )
@@ -82,14 +90,12 @@ impl QuantumMambaSsm {
         let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
         let head0 = Linear::new(&mut lay, "output_layer.0", d, d, true);
         let head3 = Linear::new(&mut lay, "output_layer.3", d, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
             feat0,
             feat_ln,
             proc,
-            drop,
             blocks,
             out_norm,
             head0,
@@ -97,107 +103,15 @@ impl QuantumMambaSsm {
         }
     }
 
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache {
-            xt: to_token_major(x, self.cfg.n_channels, t),
-            ..Default::default()
-        };
-        k.f0 = self.feat0.apply(p, &k.xt, t);
-        k.f1 = vec![0.0; t * d];
-        self.feat_ln.forward(p, &k.f0, t, &mut k.f1, &mut k.fln);
-        k.u = vec![0.0; t * d];
-        silu_forward(&mut k.u, &k.f1);
-        self.proc.forward(p, &k.u, t, &mut k.proc);
-        let nc = self.proc.n_chunks(t);
-        let mut c = k.proc.out.clone();
-        k.mask0 = self.drop.forward(&mut c, rng.as_deref_mut());
-        k.c0 = c.clone();
-        for (i, blk) in self.blocks.iter().enumerate() {
-            let mut a = blk.plan(&Cpu, 1, nc);
-            // reference: block i starts from block i−1's final state (non-causal, spec §8.4);
-            // causal variant: every scan starts from zero
-            let h0 = if i == 0 || self.cfg.causal {
-                None
-            } else {
-                Some(&k.blocks[i - 1].ssm.h_last)
-            };
-            let input = CpuBuf::from_vec(c.clone(), &[1, nc, d]);
-            blk.forward(&Cpu, p, &input, h0, &mut a);
-            c.iter_mut()
-                .zip(a.out.as_slice())
-                .for_each(|(x, y)| *x += y);
-            k.inputs.push(input);
-            k.blocks.push(a);
-        }
-        k.on = vec![0.0; nc * d];
-        self.out_norm.forward(p, &c, nc, &mut k.on, &mut k.onc);
-        k.c = c;
-        k.pooled = mean_pool_forward(&k.on, nc, d);
-        k.h0 = self.head0.apply(p, &k.pooled, 1);
-        k.r = vec![0.0; d];
-        relu_forward(&mut k.r, &k.h0);
-        k.mask_head = self.drop.forward(&mut k.r, rng);
-        k.logits = self.head3.apply(p, &k.r, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let nc = self.proc.n_chunks(t);
-        let mut dr = vec![0.0; d];
-        self.head3.backward(p, g, &k.r, dlogits, 1, Some(&mut dr));
-        self.drop.backward(&mut dr, &k.mask_head);
-        let mut dh0 = vec![0.0; d];
-        relu_backward(&mut dh0, &dr, &k.h0);
-        let mut dpooled = vec![0.0; d];
-        self.head0
-            .backward(p, g, &k.pooled, &dh0, 1, Some(&mut dpooled));
-        let mut don = vec![0.0; nc * d];
-        mean_pool_backward(&mut don, &dpooled, nc, d);
-        let mut dc = vec![0.0; nc * d];
-        self.out_norm
-            .backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
-        let mut dh_next: Option<CpuBuf> = None;
-        let mut dc = CpuBuf::from_vec(dc, &[1, nc, d]);
-        if let Some(first) = self.blocks.first() {
-            let mut scratch = first.plan_grads(&Cpu, 1, nc);
-            for (i, blk) in self.blocks.iter().enumerate().rev() {
-                let mut dprev = dc.clone(); // residual path
-                let chained = i > 0 && !self.cfg.causal;
-                let h0 = chained.then(|| &k.blocks[i - 1].ssm.h_last);
-                let mut dh0 = chained.then(|| Cpu.alloc(Cpu.shape(&k.blocks[i].ssm.h_last)));
-                blk.backward(
-                    &Cpu,
-                    p,
-                    g,
-                    &k.inputs[i],
-                    h0,
-                    &k.blocks[i],
-                    &dc,
-                    dh_next.as_ref(),
-                    &mut dprev,
-                    dh0.as_mut(),
-                    &mut scratch,
-                );
-                dh_next = dh0;
-                dc = dprev;
-            }
-        }
-        let mut dc = dc.as_slice().to_vec();
-        self.drop.backward(&mut dc, &k.mask0);
-        let mut du = vec![0.0; t * d];
-        self.proc.backward(p, g, t, &k.proc, &dc, &mut du);
-        let mut df1 = vec![0.0; t * d];
-        silu_backward(&mut df1, &du, &k.f1);
-        let mut df0 = vec![0.0; t * d];
-        self.feat_ln
-            .backward(p, g, &k.f0, &df1, t, &k.fln, &mut df0);
-        self.feat0.backward(p, g, &k.xt, &df0, t, None);
+    /// Whether block i starts from block i−1's final state (the reference; not the causal
+    /// variant).
+    fn chained(&self, i: usize) -> bool {
+        i > 0 && !self.cfg.causal
     }
 }
 
-impl SampleModel for QuantumMambaSsm {
+impl Net for QuantumMambaSsm {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "1b"
     }
@@ -210,28 +124,170 @@ impl SampleModel for QuantumMambaSsm {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
-        }
-    }
     fn is_causal(&self) -> bool {
         self.cfg.causal
+    }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let nc = self.proc.n_chunks(t);
+        let e = 2 * d;
+        let n = self.cfg.d_state;
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let sc = |w: usize| be.alloc(&[b, nc, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: st(c),
+            f0: st(d),
+            fln: self.feat_ln.plan(be, &[b, t, d]),
+            u: st(d),
+            proc: self.proc.plan(be, b, t),
+            hs: (0..=self.blocks.len()).map(|_| sc(d)).collect(),
+            mask0: sc(d),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
+            on: self.out_norm.plan(be, &[b, nc, d]),
+            pooled: be.alloc(&[b, d]),
+            h0: be.alloc(&[b, d]),
+            r: be.alloc(&[b, d]),
+            rd: be.alloc(&[b, d]),
+            mask_head: be.alloc(&[b, d]),
+            dropped: false,
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
+            dr: be.alloc(&[b, d]),
+            dh0: be.alloc(&[b, d]),
+            dpooled: be.alloc(&[b, d]),
+            don: sc(d),
+            dc: sc(d),
+            dprev: sc(d),
+            dh: [0; 2].map(|_| be.alloc(&[b, e, n])),
+            du: st(d),
+            df1: st(d),
+            df0: st(d),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.feat0.forward(be, p, &a.xt, &mut a.f0);
+        self.feat_ln.forward(be, p, &a.f0, &mut a.fln);
+        be.act(Act::Silu, &mut a.u, &a.fln.y);
+        self.proc.forward(be, p, &a.u, &mut a.proc);
+        be.copy(&mut a.hs[0], &a.proc.out);
+        let drop = drop.filter(|c| c.p > 0.0);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.hs[0], &mut a.mask0, cfg, 0);
+        }
+        for i in 0..self.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let h0 = self.chained(i).then(|| &done[i - 1].ssm.h_last);
+            self.blocks[i].forward(be, p, &a.hs[i], h0, &mut rest[0]);
+            let (lo, hi) = a.hs.split_at_mut(i + 1);
+            be.copy(&mut hi[0], &lo[i]);
+            be.add_assign(&mut hi[0], &rest[0].out);
+        }
+        let last = a.hs.last().expect("at least the processor output");
+        self.out_norm.forward(be, p, last, &mut a.on);
+        be.mean_time(&mut a.pooled, &a.on.y);
+        self.head0.forward(be, p, &a.pooled, &mut a.h0);
+        be.act(Act::Relu, &mut a.r, &a.h0);
+        be.copy(&mut a.rd, &a.r);
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.rd, &mut a.mask_head, cfg, 1);
+        }
+        self.head3.forward(be, p, &a.rd, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dr, 0.0);
+        self.head3
+            .backward(be, p, g, &a.rd, &a.io.dout, Some(&mut a.dr));
+        if a.dropped {
+            be.mul(&mut a.dh0, &a.dr, &a.mask_head);
+            std::mem::swap(&mut a.dr, &mut a.dh0);
+        }
+        be.fill(&mut a.dh0, 0.0);
+        be.act_bwd(Act::Relu, &mut a.dh0, &a.dr, &a.h0);
+        be.fill(&mut a.dpooled, 0.0);
+        self.head0
+            .backward(be, p, g, &a.pooled, &a.dh0, Some(&mut a.dpooled));
+        be.fill(&mut a.don, 0.0);
+        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.dc, 0.0);
+        let last = a.hs.last().expect("at least the processor output");
+        self.out_norm
+            .backward(be, p, g, last, &a.on, &a.don, &mut a.dc);
+        if let Some(k) = a.k.as_mut() {
+            // dh[0]: upstream gradient of block i's final state (from block i+1's h0)
+            let mut have_dh = false;
+            for i in (0..self.blocks.len()).rev() {
+                be.copy(&mut a.dprev, &a.dc); // residual path
+                let chained = self.chained(i);
+                let h0 = chained.then(|| &a.blocks[i - 1].ssm.h_last);
+                let [dh_next, dh0] = &mut a.dh;
+                if chained {
+                    be.fill(dh0, 0.0);
+                }
+                self.blocks[i].backward(
+                    be,
+                    p,
+                    g,
+                    &a.hs[i],
+                    h0,
+                    &a.blocks[i],
+                    &a.dc,
+                    have_dh.then_some(&*dh_next),
+                    &mut a.dprev,
+                    chained.then_some(dh0),
+                    k,
+                );
+                have_dh = chained;
+                a.dh.swap(0, 1);
+                std::mem::swap(&mut a.dc, &mut a.dprev);
+            }
+        }
+        if a.dropped {
+            be.mul(&mut a.dprev, &a.dc, &a.mask0);
+            std::mem::swap(&mut a.dc, &mut a.dprev);
+        }
+        be.fill(&mut a.du, 0.0);
+        self.proc.backward(be, p, g, &mut a.proc, &a.dc, &mut a.du);
+        be.fill(&mut a.df1, 0.0);
+        be.act_bwd(Act::Silu, &mut a.df1, &a.du, &a.fln.y);
+        be.fill(&mut a.df0, 0.0);
+        self.feat_ln
+            .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
+        self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("feature_proj.0".to_string(), &a.f0),
+            ("feature_proj.1".into(), &a.fln.y),
+            ("feature_proj.2".into(), &a.u),
+            ("feature_proj".into(), &a.u),
+            ("quantum_processor.chunk_attention".into(), &a.proc.scores),
+            ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
+            ("quantum_processor.output_proj".into(), &a.proc.out),
+            ("quantum_processor".into(), &a.proc.out),
+            // eval mode: dropout is the identity
+            ("dropout".into(), &a.hs[0]),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("mamba_layers.{i}"), &blk.out));
+        }
+        out.push(("output_norm".into(), &a.on.y));
+        out.push(("output_layer.0".into(), &a.h0));
+        out.push(("output_layer.1".into(), &a.r));
+        out.push(("output_layer.2".into(), &a.rd));
+        out.push(("output_layer.3".into(), &a.io.out));
+        out.push(("output_layer".into(), &a.io.out));
+        out
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         if !self.cfg.causal {
@@ -240,46 +296,24 @@ impl SampleModel for QuantumMambaSsm {
         // causal variant: after chunk k the head reads the running mean of
         // output_norm(c_0..c_k); the last, partial chunk ends at T
         let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let k = self.run(p, x, None);
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
         let mut sum = vec![0.0f32; d];
+        let mut mean = Cpu.alloc(&[1, d]);
+        let mut h = Cpu.alloc(&[1, d]);
+        let mut r = Cpu.alloc(&[1, d]);
+        let mut logits = Cpu.alloc(&[1, self.cfg.n_classes]);
         let mut outs = Vec::new();
-        for (j, row) in k.on.chunks_exact(d).enumerate() {
+        for (j, row) in a.on.y.as_slice().chunks_exact(d).enumerate() {
             sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            let mean: Vec<f32> = sum.iter().map(|s| s / (j + 1) as f32).collect();
-            let mut r = self.head0.apply(p, &mean, 1);
-            r.iter_mut().for_each(|v| *v = v.max(0.0));
-            outs.push((((j + 1) * CHUNK_SIZE).min(t), self.head3.apply(p, &r, 1)));
+            let m: Vec<f32> = sum.iter().map(|s| s / (j + 1) as f32).collect();
+            Cpu.upload(&mut mean, &m);
+            self.head0.forward(&Cpu, p, &mean, &mut h);
+            Cpu.act(Act::Relu, &mut r, &h);
+            self.head3.forward(&Cpu, p, &r, &mut logits);
+            outs.push((((j + 1) * CHUNK_SIZE).min(t), logits.as_slice().to_vec()));
         }
         Some(outs)
-    }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = vec![
-            ("feature_proj.0".into(), k.f0.clone()),
-            ("feature_proj.1".into(), k.f1.clone()),
-            ("feature_proj.2".into(), k.u.clone()),
-            ("feature_proj".into(), k.u.clone()),
-            (
-                "quantum_processor.chunk_attention".into(),
-                k.proc.scores.clone(),
-            ),
-            (
-                "quantum_processor.quantum_branches".into(),
-                k.proc.q.clone(),
-            ),
-            ("quantum_processor.output_proj".into(), k.proc.out.clone()),
-            ("quantum_processor".into(), k.proc.out.clone()),
-            ("dropout".into(), k.c0.clone()),
-        ];
-        for (i, blk) in k.blocks.iter().enumerate() {
-            out.push((format!("mamba_layers.{i}"), blk.out.as_slice().to_vec()));
-        }
-        out.push(("output_norm".into(), k.on.clone()));
-        out.push(("output_layer.0".into(), k.h0.clone()));
-        out.push(("output_layer.1".into(), k.r.clone()));
-        out.push(("output_layer.2".into(), k.r.clone()));
-        out.push(("output_layer.3".into(), k.logits.clone()));
-        out.push(("output_layer".into(), k.logits));
-        out
     }
 }

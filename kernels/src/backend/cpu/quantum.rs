@@ -1,0 +1,328 @@
+//! The quantum-feature ops of the CPU backend: chunk attention pooling, one state-vector
+//! circuit per row (forward and adjoint backward, [`crate::circuit`]), and the superposition
+//! of three branch outputs with normalised complex coefficients. Rows run in parallel; every
+//! reduction over rows runs in row order (bit-identical for any thread count).
+use super::CpuBuf;
+use crate::backend::{Superpose, SuperposeP};
+use crate::circuit::{circuit_backward, circuit_forward, Program};
+use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
+use num_complex::Complex64;
+use rayon::prelude::*;
+
+/// Rows per parallel task of the circuit ops.
+const CIRCUIT_ROWS: usize = 8;
+
+pub(super) fn chunk_pool(
+    s: &mut CpuBuf,
+    wts: &mut CpuBuf,
+    u: &CpuBuf,
+    scores: &CpuBuf,
+    valid: Option<usize>,
+) {
+    let (b, nc, f) = (s.dim0(), s.shape[1], s.last());
+    let rows = u.shape[1];
+    assert!(
+        nc > 0 && rows % nc == 0 && u.last() == f && u.dim0() == b,
+        "chunk_pool: s {:?} vs u {:?}",
+        s.shape,
+        u.shape
+    );
+    let cs = rows / nc;
+    assert_eq!(scores.data.len(), b * rows, "chunk_pool: scores (B, nc·cs)");
+    assert_eq!(wts.data.len(), b * rows, "chunk_pool: weights (B, nc·cs)");
+    s.data
+        .par_chunks_mut(nc * f)
+        .zip(wts.data.par_chunks_mut(rows))
+        .zip(u.data.par_chunks(rows * f))
+        .zip(scores.data.par_chunks(rows))
+        .for_each(|(((sb, wb), ub), ab)| match valid {
+            Some(v) if v < rows => {
+                // rows at or after `valid` take no weight: score −∞
+                let mut a = ab.to_vec();
+                a[v..].fill(f32::NEG_INFINITY);
+                chunk_pool_forward(sb, wb, ub, &a, nc, cs, f);
+            }
+            _ => chunk_pool_forward(sb, wb, ub, ab, nc, cs, f),
+        });
+}
+
+pub(super) fn chunk_pool_bwd(
+    du: &mut CpuBuf,
+    dscores: &mut CpuBuf,
+    ds: &CpuBuf,
+    u: &CpuBuf,
+    wts: &CpuBuf,
+) {
+    let (nc, f) = (ds.shape[1], ds.last());
+    let rows = u.shape[1];
+    let cs = rows / nc.max(1);
+    du.data
+        .par_chunks_mut(rows * f)
+        .zip(dscores.data.par_chunks_mut(rows))
+        .zip(ds.data.par_chunks(nc * f))
+        .zip(u.data.par_chunks(rows * f))
+        .zip(wts.data.par_chunks(rows))
+        .for_each(|((((dub, dab), dsb), ub), wb)| {
+            chunk_pool_backward(dub, dab, dsb, ub, wb, nc, cs, f);
+        });
+}
+
+fn check_circuit(m: &CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog: &Program) -> usize {
+    let r = theta.rows();
+    assert_eq!(theta.last(), prog.n_theta, "circuit: θ is not (R, K)");
+    assert_eq!(
+        m.data.len(),
+        r * 3 * prog.n_qubits,
+        "circuit: m is not (R, 3Q)"
+    );
+    match enc {
+        Some(e) => assert_eq!(e.data.len(), r * prog.n_enc, "circuit: e is not (R, n_enc)"),
+        None => assert_eq!(prog.n_enc, 0, "circuit: the program has encoding gates"),
+    }
+    r
+}
+
+pub(super) fn circuit(m: &mut CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog: &Program) {
+    check_circuit(m, theta, enc, prog);
+    let (q, k, ne) = (prog.n_qubits, prog.n_theta, prog.n_enc);
+    let enc = enc.map_or(&[][..], |e| e.as_slice());
+    m.data
+        .par_chunks_mut(CIRCUIT_ROWS * 3 * q)
+        .enumerate()
+        .for_each_init(
+            || {
+                (
+                    vec![Complex64::new(0.0, 0.0); prog.state_len()],
+                    vec![0.0f64; 3 * q],
+                )
+            },
+            |(psi, m64), (task, mc)| {
+                for (i, mr) in mc.chunks_exact_mut(3 * q).enumerate() {
+                    let row = task * CIRCUIT_ROWS + i;
+                    let e = if ne > 0 {
+                        &enc[row * ne..(row + 1) * ne]
+                    } else {
+                        &[][..]
+                    };
+                    circuit_forward(prog, &theta.data[row * k..(row + 1) * k], e, psi, m64);
+                    mr.iter_mut()
+                        .zip(m64.iter())
+                        .for_each(|(a, v)| *a = *v as f32);
+                }
+            },
+        );
+}
+
+pub(super) fn circuit_bwd(
+    dtheta: &mut CpuBuf,
+    denc: Option<&mut CpuBuf>,
+    dm: &CpuBuf,
+    theta: &CpuBuf,
+    enc: Option<&CpuBuf>,
+    prog: &Program,
+) {
+    let r = check_circuit(dm, theta, enc, prog);
+    assert_eq!(dtheta.data.len(), theta.data.len(), "circuit_bwd: dθ vs θ");
+    let (q, k, ne) = (prog.n_qubits, prog.n_theta, prog.n_enc);
+    let enc_s = enc.map_or(&[][..], |e| e.as_slice());
+    // de per row; a scratch of one element per row when the caller wants none or the program
+    // has no encoding (so that the row chunks of dθ and de always pair up)
+    let mut de_local;
+    let (de, ne_c): (&mut [f32], usize) = match denc {
+        Some(d) if ne > 0 => {
+            assert_eq!(d.data.len(), r * ne, "circuit_bwd: de is not (R, n_enc)");
+            (&mut d.data, ne)
+        }
+        _ => {
+            de_local = vec![0.0f32; r * ne.max(1)];
+            (&mut de_local, ne.max(1))
+        }
+    };
+    let n = prog.state_len();
+    dtheta
+        .data
+        .par_chunks_mut(CIRCUIT_ROWS * k.max(1))
+        .zip(de.par_chunks_mut(CIRCUIT_ROWS * ne_c))
+        .enumerate()
+        .for_each_init(
+            || {
+                (
+                    vec![Complex64::new(0.0, 0.0); 3 * n],
+                    vec![0.0f64; 3 * q + k + ne],
+                )
+            },
+            |(states, f64s), (task, (dtc, dec))| {
+                let (psi, scratch) = states.split_at_mut(n);
+                let (m64, rest) = f64s.split_at_mut(3 * q);
+                let (dth, de64) = rest.split_at_mut(k);
+                for (i, dtr) in dtc.chunks_exact_mut(k.max(1)).enumerate() {
+                    let row = task * CIRCUIT_ROWS + i;
+                    let e = if ne > 0 {
+                        &enc_s[row * ne..(row + 1) * ne]
+                    } else {
+                        &[][..]
+                    };
+                    let th = &theta.data[row * k..(row + 1) * k];
+                    circuit_forward(prog, th, e, psi, m64);
+                    m64.iter_mut()
+                        .zip(&dm.data[row * 3 * q..(row + 1) * 3 * q])
+                        .for_each(|(a, v)| *a = f64::from(*v));
+                    dth.fill(0.0);
+                    de64.fill(0.0);
+                    circuit_backward(prog, th, e, psi, m64, dth, de64, scratch);
+                    dtr.iter_mut()
+                        .zip(dth.iter())
+                        .for_each(|(a, v)| *a += *v as f32);
+                    if ne > 0 {
+                        dec[i * ne..(i + 1) * ne]
+                            .iter_mut()
+                            .zip(de64.iter())
+                            .for_each(|(a, v)| *a += *v as f32);
+                    }
+                }
+            },
+        );
+}
+
+/// The raw coefficients c_k = (re, im) and the norm n = √(Σ|c|² + eps).
+fn coefficients(p: &[f32], sp: &SuperposeP) -> ([(f32, f32); 3], f32) {
+    let c = sp.coeffs.map(|[re, im]| (p[re], p[im]));
+    let n = (c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + sp.eps).sqrt();
+    (c, n)
+}
+
+/// |c̄_k| = |c_k| / n.
+fn magnitudes(c: &[(f32, f32); 3], n: f32) -> [f32; 3] {
+    c.map(|(r, i)| (r * r + i * i).sqrt() / n)
+}
+
+fn widths(y: &CpuBuf, xs: &[&CpuBuf; 3], mode: Superpose) -> (usize, usize) {
+    let (rows, w) = (xs[0].rows(), xs[0].last());
+    for x in xs {
+        assert_eq!(x.shape, xs[0].shape, "superpose: branch shapes differ");
+    }
+    let yw = if mode == Superpose::Concat { 3 * w } else { w };
+    assert_eq!(y.data.len(), rows * yw, "superpose: output width");
+    (rows, w)
+}
+
+pub(super) fn superpose(y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
+    let (_, w) = widths(y, &xs, sp.mode);
+    let (c, n) = coefficients(p, sp);
+    match sp.mode {
+        Superpose::Concat => {
+            let a = magnitudes(&c, n);
+            for (j, yr) in y.data.chunks_exact_mut(3 * w).enumerate() {
+                for k in 0..3 {
+                    let xr = &xs[k].data[j * w..(j + 1) * w];
+                    yr[k * w..(k + 1) * w]
+                        .iter_mut()
+                        .zip(xr)
+                        .for_each(|(o, v)| *o = a[k] * v);
+                }
+            }
+        }
+        Superpose::Sum => {
+            let a = magnitudes(&c, n);
+            for (i, o) in y.data.iter_mut().enumerate() {
+                *o = a[0] * xs[0].data[i] + a[1] * xs[1].data[i] + a[2] * xs[2].data[i];
+            }
+        }
+        Superpose::Modulus => {
+            let cb = c.map(|(r, i)| (r / n, i / n));
+            for (i, o) in y.data.iter_mut().enumerate() {
+                let (re, im) = modulus_parts(&cb, xs, i);
+                *o = (re * re + im * im).sqrt();
+            }
+        }
+    }
+}
+
+/// Re and Im of Σ_k c̄_k·x_k at element i (accumulated in branch order).
+fn modulus_parts(cb: &[(f32, f32); 3], xs: [&CpuBuf; 3], i: usize) -> (f32, f32) {
+    let (mut re, mut im) = (0.0f32, 0.0f32);
+    for k in 0..3 {
+        re += cb[k].0 * xs[k].data[i];
+        im += cb[k].1 * xs[k].data[i];
+    }
+    (re, im)
+}
+
+pub(super) fn superpose_bwd(
+    dxs: [&mut CpuBuf; 3],
+    g: &mut [f32],
+    dy: &CpuBuf,
+    xs: [&CpuBuf; 3],
+    p: &[f32],
+    sp: &SuperposeP,
+) {
+    let (rows, w) = widths(dy, &xs, sp.mode);
+    let (c, n) = coefficients(p, sp);
+    let n64 = f64::from(n);
+    match sp.mode {
+        Superpose::Concat | Superpose::Sum => {
+            let a = magnitudes(&c, n);
+            // dw_k = Σ dy ⊙ x_k (f64, element order)
+            let mut dw = [0.0f64; 3];
+            for j in 0..rows {
+                for k in 0..3 {
+                    let yo = if sp.mode == Superpose::Concat {
+                        j * 3 * w + k * w
+                    } else {
+                        j * w
+                    };
+                    let dyr = &dy.data[yo..yo + w];
+                    let xr = &xs[k].data[j * w..(j + 1) * w];
+                    for ((dx, &gy), &xv) in
+                        dxs[k].data[j * w..(j + 1) * w].iter_mut().zip(dyr).zip(xr)
+                    {
+                        dw[k] += f64::from(gy) * f64::from(xv);
+                        *dx += a[k] * gy;
+                    }
+                }
+            }
+            // w_b = a_b/n, a_b = |c_b|: ∂w_b/∂x_j = δ_bj·x_j/(a_j·n) − a_b·x_j/n³
+            // (x = re or im of c_j; ∂|c|/∂x at |c| = 0 taken as 0)
+            let sum_dw_a: f64 = (0..3).map(|b| dw[b] * f64::from(a[b]) * n64).sum();
+            for (j, [re, im]) in sp.coeffs.iter().enumerate() {
+                let aj = f64::from(a[j]) * n64;
+                for r in [*re, *im] {
+                    let x = f64::from(p[r]);
+                    let direct = if aj > 0.0 {
+                        dw[j] * x / (aj * n64)
+                    } else {
+                        0.0
+                    };
+                    g[r] += (direct - sum_dw_a * x / (n64 * n64 * n64)) as f32;
+                }
+            }
+        }
+        Superpose::Modulus => {
+            let cb = c.map(|(r, i)| (r / n, i / n));
+            let mut dcb = [(0.0f64, 0.0f64); 3];
+            for i in 0..rows * w {
+                let (re, im) = modulus_parts(&cb, xs, i);
+                let out = (re * re + im * im).sqrt();
+                if out <= 0.0 {
+                    continue;
+                }
+                let (dre, dim) = (dy.data[i] * re / out, dy.data[i] * im / out);
+                for k in 0..3 {
+                    let xv = xs[k].data[i];
+                    dcb[k].0 += f64::from(dre) * f64::from(xv);
+                    dcb[k].1 += f64::from(dim) * f64::from(xv);
+                    dxs[k].data[i] += cb[k].0 * dre + cb[k].1 * dim;
+                }
+            }
+            // c̄ = c/n, n = √(Σ|c|² + ε): ∂c̄_a/∂x_j = δ_aj/n − c_a·x_j/n³ over the six reals
+            let proj: f64 = (0..3)
+                .map(|k| dcb[k].0 * f64::from(c[k].0) + dcb[k].1 * f64::from(c[k].1))
+                .sum();
+            for (k, [re, im]) in sp.coeffs.iter().enumerate() {
+                for (r, d) in [(*re, dcb[k].0), (*im, dcb[k].1)] {
+                    g[r] += (d / n64 - proj * f64::from(p[r]) / (n64 * n64 * n64)) as f32;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Backend-against-backend checks of the quantum-feature ops (LayerNorm, padding, chunk
+//! pooling, circuits, superposition, and the small glue they need): outputs of one backend,
+//! compared with [`super::check::compare`].
+use super::check::Gen;
+use crate::backend::{Act, Backend, Superpose, SuperposeP};
+use crate::circuit::Program;
+
+/// Sizes of one run of [`feature_outputs`].
+#[derive(Clone, Copy, Debug)]
+pub struct FeatureSize {
+    /// B
+    pub b: usize,
+    /// T (samples per sequence before chunk padding)
+    pub t: usize,
+    /// chunk size
+    pub cs: usize,
+    /// F (feature width)
+    pub f: usize,
+    /// Q qubits
+    pub q: usize,
+    /// circuit layers
+    pub layers: usize,
+}
+
+/// Named outputs of every quantum-feature op on backend `be`.
+pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f32>)> {
+    let FeatureSize {
+        b,
+        t,
+        cs,
+        f,
+        q,
+        layers,
+    } = s;
+    let mut out: Vec<(String, Vec<f32>)> = Vec::new();
+    let mut g = Gen(777);
+    let host = |be: &B, x: &B::Buf| {
+        let mut v = vec![0.0; be.numel(x)];
+        be.download(x, &mut v);
+        v
+    };
+    let buf = |be: &B, v: &[f32], shape: &[usize]| {
+        let mut x = be.alloc(shape);
+        be.upload(&mut x, v);
+        x
+    };
+    // parameters: LayerNorm w, b (f), base row (f), six coefficients
+    let np = 3 * f + 6;
+    let mut ph = g.vec(np, -0.8, 0.8);
+    ph[3 * f + 5] = 0.0; // |c| = 0 path of the magnitude gradient
+    let p = be.params_from_host(&ph);
+    let mut gr = be.params_from_host(&vec![0.0; np]);
+    let mut gh = vec![0.0; np];
+    let (w, bb, base) = (0..f, f..2 * f, 2 * f..3 * f);
+    let nc = t.div_ceil(cs);
+    let rows = nc * cs;
+
+    // glue
+    let x = buf(be, &g.vec(b * t * f, -2.0, 2.0), &[b, t, f]);
+    let dy_pad = buf(be, &g.vec(b * rows * f, -1.0, 1.0), &[b, rows, f]);
+    let mut up = be.alloc(&[b, rows, f]);
+    be.pad_time(&mut up, &x);
+    out.push(("pad_time".into(), host(be, &up)));
+    let mut dx = buf(be, &g.vec(b * t * f, -1.0, 1.0), &[b, t, f]);
+    be.pad_time_bwd(&mut dx, &dy_pad);
+    out.push(("pad_time_bwd".into(), host(be, &dx)));
+    let mut y = be.alloc(&[b, t, f]);
+    be.scale(&mut y, &x, 1.75);
+    be.axpy(&mut y, -0.5, &dx);
+    out.push(("scale+axpy".into(), host(be, &y)));
+    be.add_param_row(&mut y, &p, base.clone());
+    out.push(("add_param_row".into(), host(be, &y)));
+    be.zero_params(&mut gr);
+    be.add_param_row_bwd(&mut gr, base.clone(), &x);
+    be.params_download(&gr, &mut gh);
+    out.push(("add_param_row_bwd".into(), gh[base].to_vec()));
+    let mut sg = be.alloc(&[b, t, f]);
+    be.act(Act::Sigmoid, &mut sg, &x);
+    let mut dsg = be.alloc(&[b, t, f]);
+    be.act_bwd(Act::Sigmoid, &mut dsg, &dx, &sg);
+    out.push((
+        "sigmoid fwd+bwd".into(),
+        [host(be, &sg), host(be, &dsg)].concat(),
+    ));
+
+    // LayerNorm
+    let mut ln = be.alloc(&[b, t, f]);
+    let (mut mean, mut rstd) = (be.alloc(&[b, t]), be.alloc(&[b, t]));
+    be.layernorm(
+        &mut ln,
+        [&mut mean, &mut rstd],
+        &x,
+        &p,
+        [w.clone(), bb.clone()],
+    );
+    out.push(("layernorm".into(), host(be, &ln)));
+    let mut dln = be.alloc(&[b, t, f]);
+    be.zero_params(&mut gr);
+    be.layernorm_bwd(
+        &mut dln,
+        &mut gr,
+        &dx,
+        &x,
+        [&mean, &rstd],
+        &p,
+        [w.clone(), bb.clone()],
+    );
+    be.params_download(&gr, &mut gh);
+    out.push((
+        "layernorm_bwd".into(),
+        [host(be, &dln), gh[w.start..bb.end].to_vec()].concat(),
+    ));
+
+    // chunk pooling, all rows and the causal mask
+    let scores = buf(be, &g.vec(b * rows, -3.0, 3.0), &[b, rows, 1]);
+    let ds = buf(be, &g.vec(b * nc * f, -1.0, 1.0), &[b, nc, f]);
+    for valid in [None, Some(t)] {
+        let mut sm = be.alloc(&[b, nc, f]);
+        let mut wts = be.alloc(&[b, rows]);
+        be.chunk_pool(&mut sm, &mut wts, &up, &scores, valid);
+        out.push((
+            format!("chunk_pool valid={valid:?}"),
+            [host(be, &sm), host(be, &wts)].concat(),
+        ));
+        let mut dup = be.alloc(&[b, rows, f]);
+        let mut dsc = be.alloc(&[b, rows, 1]);
+        be.chunk_pool_bwd(&mut dup, &mut dsc, &ds, &up, &wts);
+        out.push((
+            format!("chunk_pool_bwd valid={valid:?}"),
+            [host(be, &dup), host(be, &dsc)].concat(),
+        ));
+    }
+
+    // circuits: with an RY encoding (QSSM flavour) and without (QGR flavour)
+    let r = b * nc;
+    for encoded in [true, false] {
+        let prog = Program::unified_ansatz(q, layers, encoded);
+        let k = prog.n_theta;
+        let theta = buf(be, &g.vec(r * k, -3.2, 3.2), &[b, nc, k]);
+        let enc = buf(be, &g.vec(r * q, -3.0, 3.0), &[b, nc, q]);
+        let e = encoded.then_some(&enc);
+        let mut m = be.alloc(&[b, nc, 3 * q]);
+        be.circuit(&mut m, &theta, e, &prog);
+        out.push((format!("circuit encoded={encoded}"), host(be, &m)));
+        let dm = buf(be, &g.vec(r * 3 * q, -1.0, 1.0), &[b, nc, 3 * q]);
+        let mut dth = buf(be, &g.vec(r * k, -0.1, 0.1), &[b, nc, k]);
+        let mut de = be.alloc(&[b, nc, q]);
+        be.circuit_bwd(&mut dth, encoded.then_some(&mut de), &dm, &theta, e, &prog);
+        out.push((
+            format!("circuit_bwd encoded={encoded}"),
+            [host(be, &dth), host(be, &de)].concat(),
+        ));
+    }
+
+    // superposition, all three modes
+    let wq = 3 * q;
+    let xs: Vec<B::Buf> = (0..3)
+        .map(|_| buf(be, &g.vec(r * wq, -1.0, 1.0), &[b, nc, wq]))
+        .collect();
+    for mode in [Superpose::Concat, Superpose::Sum, Superpose::Modulus] {
+        let sp = SuperposeP {
+            coeffs: [0, 1, 2].map(|k| [3 * f + 2 * k, 3 * f + 2 * k + 1]),
+            eps: 1e-8,
+            mode,
+        };
+        let yw = if mode == Superpose::Concat {
+            3 * wq
+        } else {
+            wq
+        };
+        let mut ys = be.alloc(&[b, nc, yw]);
+        be.superpose(&mut ys, [&xs[0], &xs[1], &xs[2]], &p, &sp);
+        out.push((format!("superpose {mode:?}"), host(be, &ys)));
+        let dys = buf(be, &g.vec(r * yw, -1.0, 1.0), &[b, nc, yw]);
+        let mut d: Vec<B::Buf> = (0..3).map(|_| be.alloc(&[b, nc, wq])).collect();
+        be.zero_params(&mut gr);
+        let [d0, d1, d2] = &mut d[..] else {
+            unreachable!("three branches")
+        };
+        be.superpose_bwd(
+            [d0, d1, d2],
+            &mut gr,
+            &dys,
+            [&xs[0], &xs[1], &xs[2]],
+            &p,
+            &sp,
+        );
+        be.params_download(&gr, &mut gh);
+        out.push((
+            format!("superpose_bwd {mode:?}"),
+            [
+                host(be, &d[0]),
+                host(be, &d[1]),
+                host(be, &d[2]),
+                gh[3 * f..].to_vec(),
+            ]
+            .concat(),
+        ));
+    }
+    out
+}

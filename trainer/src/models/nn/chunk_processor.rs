@@ -1,0 +1,222 @@
+//! Attention-pooled chunk processors written once over the backend (spec
+//! circuits-and-groups-1-3 §2.5): zero-pad u (B, T, F) to nc·cs rows at the end of time, score
+//! every row with `chunk_attention` = Linear(F, F/2) → tanh → Linear(F/2, 1), softmax-pool each
+//! chunk of cs rows (pad rows included, as in the reference), run the quantum superposition
+//! [`Branches`] on each chunk summary, then `output_proj` = Linear(width, D) → LayerNorm(D) →
+//! SiLU. Output (B, nc, D).
+//!
+//! * `ChunkedQuantumProcessor` (reference `models/QuantumSSM.py`; 1b, 1c): QSSM-flavour
+//!   branches, [`ChunkProcessor::qssm`];
+//! * `QuantumFeatureProcessor` (reference `models/QuantumTransformer.py`; 1a): QGR-flavour
+//!   branches on the unified ansatz without encoding, [`ChunkProcessor::qgr`].
+use super::branches::{BranchActs, Branches};
+use super::linear::Linear;
+use super::norm::{LayerNorm, LayerNormActs};
+use crate::params::ParamLayout;
+use qssm_kernels::backend::{Act, Backend};
+use qssm_kernels::circuit::Program;
+
+/// The chunk processor over input width F, chunk size cs, output width D.
+#[derive(Clone, Debug)]
+pub struct ChunkProcessor {
+    cs: usize,
+    f: usize,
+    d: usize,
+    att0: Linear,
+    att2: Linear,
+    branches: Branches,
+    out0: Linear,
+    out_ln: LayerNorm,
+    /// causal variant: pad rows take no softmax weight (see [`Self::with_pad_mask`])
+    mask_pad: bool,
+}
+
+/// Planned activations (and backward scratch) of a [`ChunkProcessor`] for (B, T).
+pub struct ChunkActs<B: Backend> {
+    t: usize,
+    up: B::Buf,
+    a1: B::Buf,
+    t1: B::Buf,
+    /// scores (B, nc·cs, 1)
+    pub scores: B::Buf,
+    wts: B::Buf,
+    /// chunk summaries (B, nc, F)
+    pub s: B::Buf,
+    /// the branch block
+    pub br: BranchActs<B>,
+    o0: B::Buf,
+    ln: LayerNormActs<B>,
+    /// output (B, nc, D)
+    pub out: B::Buf,
+    // backward scratch
+    do1: B::Buf,
+    do0: B::Buf,
+    dq: B::Buf,
+    ds: B::Buf,
+    dup: B::Buf,
+    dscores: B::Buf,
+    dt1: B::Buf,
+    da1: B::Buf,
+}
+
+impl ChunkProcessor {
+    /// `ChunkedQuantumProcessor` (QSSM flavour): registers `<prefix>chunk_attention.{0,2}`,
+    /// `<prefix>quantum_branches.*`, `<prefix>output_proj.{0,1}`.
+    pub fn qssm(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        (f, d, cs): (usize, usize, usize),
+        n_qubits: usize,
+        n_layers: usize,
+    ) -> Self {
+        Self::with_branches(lay, prefix, (f, d, cs), |lay, pre| {
+            Branches::qssm(lay, pre, f, n_qubits, n_layers)
+        })
+    }
+
+    /// `QuantumFeatureProcessor` (QGR flavour, unified ansatz without data encoding).
+    pub fn qgr(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        (f, d, cs): (usize, usize, usize),
+        n_qubits: usize,
+        n_layers: usize,
+    ) -> Self {
+        Self::with_branches(lay, prefix, (f, d, cs), |lay, pre| {
+            Branches::qgr(
+                lay,
+                pre,
+                f,
+                Program::unified_ansatz(n_qubits, n_layers, false),
+            )
+        })
+    }
+
+    /// Shared constructor in the reference's registration order.
+    fn with_branches(
+        lay: &mut ParamLayout,
+        prefix: &str,
+        (f, d, cs): (usize, usize, usize),
+        branches: impl FnOnce(&mut ParamLayout, &str) -> Branches,
+    ) -> Self {
+        let att0 = Linear::new(lay, &format!("{prefix}chunk_attention.0"), f, f / 2, true);
+        let att2 = Linear::new(lay, &format!("{prefix}chunk_attention.2"), f / 2, 1, true);
+        let branches = branches(lay, &format!("{prefix}quantum_branches."));
+        let out0 = Linear::new(
+            lay,
+            &format!("{prefix}output_proj.0"),
+            branches.out_dim(),
+            d,
+            true,
+        );
+        let out_ln = LayerNorm::new(lay, &format!("{prefix}output_proj.1"), d);
+        Self {
+            cs,
+            f,
+            d,
+            att0,
+            att2,
+            branches,
+            out0,
+            out_ln,
+            mask_pad: false,
+        }
+    }
+
+    /// Causal variant (qssm extension, not in the reference): the zero pad rows of the last
+    /// chunk take no softmax weight, so a chunk summary depends only on samples that have
+    /// arrived and a stream can pool a partial last chunk exactly.
+    pub fn with_pad_mask(mut self, on: bool) -> Self {
+        self.mask_pad = on;
+        self
+    }
+
+    /// The branch block.
+    pub fn branches(&self) -> &Branches {
+        &self.branches
+    }
+
+    /// Number of chunks ⌈T/cs⌉.
+    pub fn n_chunks(&self, t: usize) -> usize {
+        t.div_ceil(self.cs)
+    }
+
+    /// Buffers for (B, T).
+    pub fn plan<B: Backend>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
+        let nc = self.n_chunks(t);
+        let rows = nc * self.cs;
+        let (f, d, h) = (self.f, self.d, self.f / 2);
+        let w = self.branches.out_dim();
+        ChunkActs {
+            t,
+            up: be.alloc(&[b, rows, f]),
+            a1: be.alloc(&[b, rows, h]),
+            t1: be.alloc(&[b, rows, h]),
+            scores: be.alloc(&[b, rows, 1]),
+            wts: be.alloc(&[b, rows]),
+            s: be.alloc(&[b, nc, f]),
+            br: self.branches.plan(be, b, nc),
+            o0: be.alloc(&[b, nc, d]),
+            ln: self.out_ln.plan(be, &[b, nc, d]),
+            out: be.alloc(&[b, nc, d]),
+            do1: be.alloc(&[b, nc, d]),
+            do0: be.alloc(&[b, nc, d]),
+            dq: be.alloc(&[b, nc, w]),
+            ds: be.alloc(&[b, nc, f]),
+            dup: be.alloc(&[b, rows, f]),
+            dscores: be.alloc(&[b, rows, 1]),
+            dt1: be.alloc(&[b, rows, h]),
+            da1: be.alloc(&[b, rows, h]),
+        }
+    }
+
+    /// u (B, T, F) → `a.out` (B, nc, D).
+    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut ChunkActs<B>) {
+        be.pad_time(&mut a.up, u);
+        self.att0.forward(be, p, &a.up, &mut a.a1);
+        be.act(Act::Tanh, &mut a.t1, &a.a1);
+        self.att2.forward(be, p, &a.t1, &mut a.scores);
+        let valid = self.mask_pad.then_some(a.t);
+        be.chunk_pool(&mut a.s, &mut a.wts, &a.up, &a.scores, valid);
+        self.branches.forward(be, p, &a.s, &mut a.br);
+        self.out0.forward(be, p, &a.br.out, &mut a.o0);
+        self.out_ln.forward(be, p, &a.o0, &mut a.ln);
+        be.act(Act::Silu, &mut a.out, &a.ln.y);
+    }
+
+    /// Backward from d out (B, nc, D): accumulates parameter gradients into `g` and du
+    /// (B, T, F).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        a: &mut ChunkActs<B>,
+        dout: &B::Buf,
+        du: &mut B::Buf,
+    ) {
+        be.fill(&mut a.do1, 0.0);
+        be.act_bwd(Act::Silu, &mut a.do1, dout, &a.ln.y);
+        be.fill(&mut a.do0, 0.0);
+        self.out_ln
+            .backward(be, p, g, &a.o0, &a.ln, &a.do1, &mut a.do0);
+        be.fill(&mut a.dq, 0.0);
+        self.out0
+            .backward(be, p, g, &a.br.out, &a.do0, Some(&mut a.dq));
+        be.fill(&mut a.ds, 0.0);
+        self.branches
+            .backward(be, p, g, &a.s, &mut a.br, &a.dq, &mut a.ds);
+        be.fill(&mut a.dup, 0.0);
+        be.fill(&mut a.dscores, 0.0);
+        be.chunk_pool_bwd(&mut a.dup, &mut a.dscores, &a.ds, &a.up, &a.wts);
+        be.fill(&mut a.dt1, 0.0);
+        self.att2
+            .backward(be, p, g, &a.t1, &a.dscores, Some(&mut a.dt1));
+        be.fill(&mut a.da1, 0.0);
+        be.act_bwd(Act::Tanh, &mut a.da1, &a.dt1, &a.t1);
+        self.att0
+            .backward(be, p, g, &a.up, &a.da1, Some(&mut a.dup));
+        be.pad_time_bwd(du, &a.dup);
+    }
+}
