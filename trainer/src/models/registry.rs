@@ -191,7 +191,7 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
-pub const BACKEND_MODELS: &[&str] = &["1b", "3a", "3b", "3c"];
+pub const BACKEND_MODELS: &[&str] = &["1a", "1b", "1c", "3a", "3b", "3c"];
 
 /// Builds the model for an id or class name on `device`.
 pub fn build_on(
@@ -229,7 +229,9 @@ where
     let entry = lookup(name).map_err(|_| crate::device::DeviceError::Unknown(name.to_string()))?;
     Ok(match entry.id {
         "3a" => Box::new(Batched::on(ClassicalTransformer::new(cfg), be)),
+        "1a" => Box::new(Batched::on(QuantumTransformer::new(cfg), be)),
         "1b" => Box::new(Batched::on(QuantumMambaSsm::new(cfg), be)),
+        "1c" => Box::new(Batched::on(QuantumHydraSsm::new(cfg), be)),
         "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
         other => return Err(not_on(other)),
@@ -240,11 +242,11 @@ where
 pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownModel> {
     let entry = lookup(name)?;
     Ok(match entry.id {
-        "1a" => Box::new(PerSample::new(QuantumTransformer::new(cfg))),
+        "1a" => Box::new(Batched::new(QuantumTransformer::new(cfg))),
         "3a" => Box::new(Batched::new(ClassicalTransformer::new(cfg))),
         "1b" => Box::new(Batched::new(QuantumMambaSsm::new(cfg))),
         "3b" => Box::new(Batched::new(TrueClassicalMamba::new(cfg))),
-        "1c" => Box::new(PerSample::new(QuantumHydraSsm::new(cfg))),
+        "1c" => Box::new(Batched::new(QuantumHydraSsm::new(cfg))),
         "3c" => Box::new(Batched::new(TrueClassicalHydra::new(cfg))),
         "2d" => Box::new(PerSample::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
         "2e" => Box::new(PerSample::new(QuantumHydraSuperposition::hydra_hydra(cfg))),

@@ -22,7 +22,7 @@ pub(super) fn chunk_pool(
     let (b, nc, f) = (s.dim0(), s.shape[1], s.last());
     let rows = u.shape[1];
     assert!(
-        nc > 0 && rows % nc == 0 && u.last() == f && u.dim0() == b,
+        nc > 0 && rows.is_multiple_of(nc) && u.last() == f && u.dim0() == b,
         "chunk_pool: s {:?} vs u {:?}",
         s.shape,
         u.shape

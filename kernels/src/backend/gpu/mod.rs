@@ -1440,7 +1440,7 @@ impl<D: Device> Backend for Gpu<D> {
         let (b, nc, f) = (s.dim0(), s.shape[1], s.last());
         let rows = u.shape[1];
         assert!(
-            nc > 0 && rows % nc == 0 && u.last() == f && u.dim0() == b,
+            nc > 0 && rows.is_multiple_of(nc) && u.last() == f && u.dim0() == b,
             "chunk_pool: s {:?} vs u {:?}",
             s.shape,
             u.shape

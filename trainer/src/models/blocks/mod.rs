@@ -5,7 +5,6 @@
 pub mod angle_proj;
 pub mod attention_pool;
 pub mod chunk_front;
-pub mod chunk_processor;
 pub mod composed_circuit;
 pub mod conv_front_end;
 pub mod dropout;
@@ -15,7 +14,6 @@ pub mod linear;
 pub mod norm;
 pub mod pool;
 pub mod positional;
-pub mod qsb;
 pub mod qsb_qgr;
 pub mod quantum_ssm_core;
 pub mod reverse;
@@ -25,7 +23,6 @@ pub mod superposition_core;
 pub use angle_proj::{AngleMap, AngleProj, AngleProjOut};
 pub use attention_pool::{AttentionPool, AttentionPoolCache};
 pub use chunk_front::{ChunkFront, ChunkFrontCache};
-pub use chunk_processor::ChunkProcessor;
 pub use composed_circuit::{
     Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun, ComposedCircuit,
 };
@@ -36,7 +33,6 @@ pub use head::{ClassifierHead, HeadAct, HeadCache, OutputProj, OutputProjCache};
 pub use linear::Linear;
 pub use norm::{LayerNorm, NormCache, RmsNorm};
 pub use positional::PositionalEncoding;
-pub use qsb::QsbQssm;
 pub use qsb_qgr::QsbQgr;
 pub use quantum_ssm_core::{QssmCache, QuantumSsmCore};
 pub use seq_pool_head::{SeqPoolHead, SeqPoolHeadCache};

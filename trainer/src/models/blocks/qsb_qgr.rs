@@ -1,11 +1,12 @@
 //! `QuantumSuperpositionBranches`, QGR flavour (reference `models/QuantumGatedRecurrence.py`;
-//! spec circuits-and-groups-1-3 §2.4 and gated-and-protocols §1.3–1.4), used by 1a and the
-//! gated models: three circuits without data encoding whose angles are
+//! spec circuits-and-groups-1-3 §2.4 and gated-and-protocols §1.3–1.4), per sample, used by the
+//! gated models (1a runs the batched `nn::Branches::qgr`): three circuits without data encoding
+//! whose angles are
 //! θ_k = 2π·σ(proj_k(s) + base_params_k) ∈ (0, 2π), expectation values m_k cast to f32, and
 //! the output `|ᾱ·m₁ + β̄·m₂ + γ̄·m₃|` (elementwise complex modulus, 3Q values, ≥ 0) with
 //! `c̄ = c/√(|α|²+|β|²+|γ|²+1e-9)`. The modulus has derivative 0 at 0 (PyTorch's `sgn`).
 //!
-//! Works on `rows` independent inputs at once (chunk summaries in 1a, time steps in the gated
+//! Works on `rows` independent inputs at once (time steps in the gated
 //! models).
 //! Tested against the reference through the gated models (`tests/parity_gated.rs`: fixtures
 //! `mg`/`hg`, including `branch_global.{proj,branch}{1,2,3}`, and the small-model goldens).

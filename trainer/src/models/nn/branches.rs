@@ -185,10 +185,10 @@ impl Branches {
                 }
             }
             Angles::Sigmoid { base } => {
-                for k in 0..3 {
+                for (k, base) in base.iter().enumerate() {
                     self.proj[k].forward(be, p, s, &mut a.raw[k]);
                     be.copy(&mut a.pre[k], &a.raw[k]);
-                    be.add_param_row(&mut a.pre[k], p, base[k].clone());
+                    be.add_param_row(&mut a.pre[k], p, base.clone());
                     be.act(Act::Sigmoid, &mut a.sig[k], &a.pre[k]);
                     be.scale(&mut a.theta[k], &a.sig[k], TWO_PI_F32);
                     be.circuit(&mut a.m[k], &a.theta[k], None, &self.program);
@@ -242,7 +242,7 @@ impl Branches {
                 input_proj.backward(be, p, g, s, de, Some(ds));
             }
             Angles::Sigmoid { base } => {
-                for k in 0..3 {
+                for (k, base) in base.iter().enumerate() {
                     be.fill(&mut a.dtheta, 0.0);
                     be.circuit_bwd(
                         &mut a.dtheta,
@@ -255,7 +255,7 @@ impl Branches {
                     be.scale(&mut a.dsig, &a.dtheta, TWO_PI_F32);
                     be.fill(&mut a.dpre, 0.0);
                     be.act_bwd(Act::Sigmoid, &mut a.dpre, &a.dsig, &a.sig[k]);
-                    be.add_param_row_bwd(g, base[k].clone(), &a.dpre);
+                    be.add_param_row_bwd(g, base.clone(), &a.dpre);
                     self.proj[k].backward(be, p, g, s, &a.dpre, Some(ds));
                 }
             }

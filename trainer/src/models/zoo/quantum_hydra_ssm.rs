@@ -1,23 +1,19 @@
-//! 1c — `QuantumHydraSSM` (reference `models/QuantumSSM.py`, spec §4.3):
+//! 1c — `QuantumHydraSSM` (reference `models/QuantumSSM.py`, spec §4.3), written once over the
+//! backend:
 //!
-//! x (C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (T, D) → three chunk processors (cs = 32,
+//! x (B, C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (T, D) → three chunk processors (cs = 32,
 //! (nc, D) each): `quantum_forward(u)`, `quantum_backward(rev u)` with its output re-reversed in
 //! chunk order (the time reversal comes **before** the zero padding, so that branch's pad rows
 //! sit at the start of original time), `quantum_diagonal(u)` → c = w_α·q_f + w_β·q_b + w_γ·q_d
 //! with w_α = |α|/√(|α|²+|β|²+|γ|²+1e-8) for the complex top-level α, β, γ (stored (re, im))
 //! → Dropout → 2 × (c + HydraBlock(c)) → LayerNorm → mean over chunks → Linear(D, 2).
-use crate::models::blocks::chunk_processor::ChunkProcessorCache;
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::reverse::reverse_time;
-use crate::models::blocks::{ChunkProcessor, Dropout, LayerNorm, Linear, NormCache};
-use crate::models::nn::{HydraActs, HydraBlock};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
+use crate::models::nn::{
+    ChunkActs, ChunkProcessor, HydraActs, HydraBlock, HydraGrads, Io, LayerNorm, LayerNormActs,
+    Linear, Net,
+};
+use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
-use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
-use qssm_kernels::ops::activation::{silu_backward, silu_forward};
-use rand_chacha::ChaCha8Rng;
-use std::ops::Range;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Superpose, SuperposeP};
 
 /// Chunk size of the reference's three `ChunkedQuantumProcessor`s in 1c.
 pub const CHUNK_SIZE: usize = 32;
@@ -31,43 +27,48 @@ const MIX_EPS: f32 = 1e-8;
 pub struct QuantumHydraSsm {
     cfg: ModelConfig,
     lay: ParamLayout,
-    /// top-level complex coefficients α, β, γ, each (1, 2) = (re, im)
-    coeffs: [Range<usize>; 3],
+    /// the mix of the three processors: c = Σ_k |c̄_k|·q_k
+    mix: SuperposeP,
     feat0: Linear,
     feat_ln: LayerNorm,
+    /// forward, backward (on reversed u), diagonal
     procs: [ChunkProcessor; 3],
-    drop: Dropout,
     blocks: Vec<HydraBlock>,
     out_norm: LayerNorm,
     head: Linear,
 }
 
-#[derive(Default)]
-struct Cache {
-    xt: Vec<f32>,
-    f0: Vec<f32>,
-    f1: Vec<f32>,
-    fln: NormCache,
-    u: Vec<f32>,
-    /// forward, backward (on rev u), diagonal processor caches
-    procs: [ChunkProcessorCache; 3],
-    /// the three branch outputs in original chunk order (nc, D): q_f, q_b, q_d
-    q: [Vec<f32>; 3],
-    /// (|α|, |β|, |γ|) and the norm n
-    mags: [f32; 3],
-    n: f32,
-    c0: Vec<f32>,
-    mask0: Vec<f32>,
-    /// block inputs (1, nc, D)
-    inputs: Vec<CpuBuf>,
-    /// the Hydra blocks (the batched blocks, run on the CPU backend with B = 1); their `out`
-    /// is y_i, added to the residual stream by the model
-    blocks: Vec<HydraActs<Cpu>>,
-    c: Vec<f32>,
-    on: Vec<f32>,
-    onc: NormCache,
-    pooled: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    f0: B::Buf,
+    fln: LayerNormActs<B>,
+    u: B::Buf,
+    /// u reversed in time (input of `quantum_backward`)
+    ur: B::Buf,
+    procs: [ChunkActs<B>; 3],
+    /// `quantum_backward`'s output back in chunk order (B, nc, D)
+    qb: B::Buf,
+    /// residual stream: hs\[0\] = dropped mix, hs\[i+1\] = hs\[i\] + block i (B, nc, D)
+    hs: Vec<B::Buf>,
+    mask0: B::Buf,
+    dropped: bool,
+    blocks: Vec<HydraActs<B>>,
+    on: LayerNormActs<B>,
+    pooled: B::Buf,
+    // backward scratch
+    k: Option<HydraGrads<B>>,
+    dpooled: B::Buf,
+    don: B::Buf,
+    dc: B::Buf,
+    dprev: B::Buf,
+    dq: [B::Buf; 3],
+    dqr: B::Buf,
+    du: B::Buf,
+    dur: B::Buf,
+    df1: B::Buf,
+    df0: B::Buf,
 }
 
 impl QuantumHydraSsm {
@@ -75,167 +76,45 @@ impl QuantumHydraSsm {
     pub fn new(cfg: ModelConfig) -> Self {
         let (c, d, e) = (cfg.n_channels, cfg.d_model, 2 * cfg.d_model);
         let mut lay = ParamLayout::new();
-        // complex64 (1) parameters, real and imaginary parts ~ U[0, 1)
+        // complex64 (1) parameters, real and imaginary parts ~ U[0, 1), stored (re, im)
         let coeffs =
             ["alpha", "beta", "gamma"].map(|k| lay.add_complex(k, &[1], Init::Uniform(0.0, 1.0)));
         let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
         let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
         let procs = ["quantum_forward.", "quantum_backward.", "quantum_diagonal."].map(|pre| {
-            ChunkProcessor::new(&mut lay, pre, d, d, CHUNK_SIZE, cfg.n_qubits, cfg.n_layers)
+            ChunkProcessor::qssm(
+                &mut lay,
+                pre,
+                (d, d, CHUNK_SIZE),
+                cfg.n_qubits,
+                cfg.n_layers,
+            )
         });
         let blocks = (0..cfg.n_layers)
             .map(|i| HydraBlock::new(&mut lay, &format!("hydra_layers.{i}"), d, e, cfg.d_state))
             .collect();
         let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
         let head = Linear::new(&mut lay, "output_layer", d, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
-            coeffs,
+            mix: SuperposeP {
+                coeffs: coeffs.map(|r| [r.start, r.start + 1]),
+                eps: MIX_EPS,
+                mode: Superpose::Sum,
+            },
             feat0,
             feat_ln,
             procs,
-            drop,
             blocks,
             out_norm,
             head,
         }
     }
-
-    /// (|α|, |β|, |γ|) and n = √(Σ|c|² + 1e-8).
-    fn magnitudes(&self, p: &[f32]) -> ([f32; 3], f32) {
-        let mags = self
-            .coeffs
-            .clone()
-            .map(|r| p[r.start].hypot(p[r.start + 1]));
-        let n = (mags[0] * mags[0] + mags[1] * mags[1] + mags[2] * mags[2] + MIX_EPS).sqrt();
-        (mags, n)
-    }
-
-    fn run(&self, p: &[f32], x: &[f32], rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut k = Cache {
-            xt: to_token_major(x, self.cfg.n_channels, t),
-            ..Default::default()
-        };
-        k.f0 = self.feat0.apply(p, &k.xt, t);
-        k.f1 = vec![0.0; t * d];
-        self.feat_ln.forward(p, &k.f0, t, &mut k.f1, &mut k.fln);
-        k.u = vec![0.0; t * d];
-        silu_forward(&mut k.u, &k.f1);
-        let nc = self.procs[0].n_chunks(t);
-        let ur = reverse_time(&k.u, t, d);
-        for (i, (proc, pc)) in self.procs.iter().zip(k.procs.iter_mut()).enumerate() {
-            proc.forward(p, if i == 1 { &ur } else { &k.u }, t, pc);
-        }
-        k.q = [
-            k.procs[0].out.clone(),
-            reverse_time(&k.procs[1].out, nc, d),
-            k.procs[2].out.clone(),
-        ];
-        (k.mags, k.n) = self.magnitudes(p);
-        let w = k.mags.map(|m| m / k.n);
-        let mut c: Vec<f32> = (0..nc * d)
-            .map(|i| w[0] * k.q[0][i] + w[1] * k.q[1][i] + w[2] * k.q[2][i])
-            .collect();
-        k.mask0 = self.drop.forward(&mut c, rng);
-        k.c0 = c.clone();
-        for blk in &self.blocks {
-            let mut a = blk.plan(&Cpu, 1, nc);
-            let input = CpuBuf::from_vec(c.clone(), &[1, nc, d]);
-            blk.forward(&Cpu, p, &input, &mut a);
-            c.iter_mut()
-                .zip(a.out.as_slice())
-                .for_each(|(x, y)| *x += y);
-            k.inputs.push(input);
-            k.blocks.push(a);
-        }
-        k.on = vec![0.0; nc * d];
-        self.out_norm.forward(p, &c, nc, &mut k.on, &mut k.onc);
-        k.c = c;
-        k.pooled = mean_pool_forward(&k.on, nc, d);
-        k.logits = self.head.apply(p, &k.pooled, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let nc = self.procs[0].n_chunks(t);
-        let mut dpooled = vec![0.0; d];
-        self.head
-            .backward(p, g, &k.pooled, dlogits, 1, Some(&mut dpooled));
-        let mut don = vec![0.0; nc * d];
-        mean_pool_backward(&mut don, &dpooled, nc, d);
-        let mut dc = vec![0.0; nc * d];
-        self.out_norm
-            .backward(p, g, &k.c, &don, nc, &k.onc, &mut dc);
-        let mut dcb = CpuBuf::from_vec(dc, &[1, nc, d]);
-        if let Some(first) = self.blocks.first() {
-            let mut scratch = first.plan_grads(&Cpu, 1, nc);
-            for (i, blk) in self.blocks.iter().enumerate().rev() {
-                let mut dprev = dcb.clone(); // residual path
-                blk.backward(
-                    &Cpu,
-                    p,
-                    g,
-                    &k.inputs[i],
-                    &k.blocks[i],
-                    &dcb,
-                    &mut dprev,
-                    &mut scratch,
-                );
-                dcb = dprev;
-            }
-        }
-        let mut dc = dcb.as_slice().to_vec();
-        self.drop.backward(&mut dc, &k.mask0);
-
-        // c = Σ_k w_k q_k, w_k = r_k/n, r_k = |c_k|, n = √(Σ r² + ε):
-        // dL/dr_j = G_j/n − r_j·(Σ_k G_k r_k)/n³ with G_k = Σ dc ⊙ q_k; then
-        // dL/d(re, im)_j = dL/dr_j·(re, im)_j/r_j (0 at r_j = 0, PyTorch's abs backward).
-        let (r, n) = (k.mags, k.n);
-        let mut gk = [0.0f64; 3];
-        for (b, q) in gk.iter_mut().zip(&k.q) {
-            *b = dc.iter().zip(q).map(|(a, v)| *a as f64 * *v as f64).sum();
-        }
-        let n64 = n as f64;
-        let s: f64 = (0..3).map(|j| gk[j] * r[j] as f64).sum();
-        for (j, range) in self.coeffs.iter().enumerate() {
-            if r[j] == 0.0 {
-                continue;
-            }
-            let dr = gk[j] / n64 - r[j] as f64 * s / (n64 * n64 * n64);
-            for o in 0..2 {
-                g[range.start + o] += (dr * p[range.start + o] as f64 / r[j] as f64) as f32;
-            }
-        }
-
-        let mut du = vec![0.0; t * d];
-        let mut dur = vec![0.0; t * d];
-        for (i, proc) in self.procs.iter().enumerate() {
-            let wi = r[i] / n;
-            let mut dq: Vec<f32> = dc.iter().map(|v| wi * v).collect();
-            if i == 1 {
-                dq = reverse_time(&dq, nc, d);
-            }
-            let dst = if i == 1 { &mut dur } else { &mut du };
-            proc.backward(p, g, t, &k.procs[i], &dq, dst);
-        }
-        for (tt, row) in dur.chunks_exact(d).enumerate() {
-            let o = &mut du[(t - 1 - tt) * d..(t - tt) * d];
-            o.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-        }
-        let mut df1 = vec![0.0; t * d];
-        silu_backward(&mut df1, &du, &k.f1);
-        let mut df0 = vec![0.0; t * d];
-        self.feat_ln
-            .backward(p, g, &k.f0, &df1, t, &k.fln, &mut df0);
-        self.feat0.backward(p, g, &k.xt, &df0, t, None);
-    }
 }
 
-impl SampleModel for QuantumHydraSsm {
+impl Net for QuantumHydraSsm {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "1c"
     }
@@ -248,50 +127,152 @@ impl SampleModel for QuantumHydraSsm {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let nc = self.procs[0].n_chunks(t);
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let sc = |w: usize| be.alloc(&[b, nc, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: st(c),
+            f0: st(d),
+            fln: self.feat_ln.plan(be, &[b, t, d]),
+            u: st(d),
+            ur: st(d),
+            procs: [0, 1, 2].map(|i| self.procs[i].plan(be, b, t)),
+            qb: sc(d),
+            hs: (0..=self.blocks.len()).map(|_| sc(d)).collect(),
+            mask0: sc(d),
+            dropped: false,
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
+            on: self.out_norm.plan(be, &[b, nc, d]),
+            pooled: be.alloc(&[b, d]),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
+            dpooled: be.alloc(&[b, d]),
+            don: sc(d),
+            dc: sc(d),
+            dprev: sc(d),
+            dq: [0; 3].map(|_| sc(d)),
+            dqr: sc(d),
+            du: st(d),
+            dur: st(d),
+            df1: st(d),
+            df0: st(d),
         }
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.feat0.forward(be, p, &a.xt, &mut a.f0);
+        self.feat_ln.forward(be, p, &a.f0, &mut a.fln);
+        be.act(Act::Silu, &mut a.u, &a.fln.y);
+        // the time reversal comes before the processor's zero padding
+        be.reverse_time(&mut a.ur, &a.u);
+        for i in 0..3 {
+            let u = if i == 1 { &a.ur } else { &a.u };
+            self.procs[i].forward(be, p, u, &mut a.procs[i]);
+        }
+        be.reverse_time(&mut a.qb, &a.procs[1].out);
+        be.superpose(
+            &mut a.hs[0],
+            [&a.procs[0].out, &a.qb, &a.procs[2].out],
+            p,
+            &self.mix,
+        );
+        let drop = drop.filter(|c| c.p > 0.0);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.hs[0], &mut a.mask0, cfg, 0);
+        }
+        for i in 0..self.blocks.len() {
+            self.blocks[i].forward(be, p, &a.hs[i], &mut a.blocks[i]);
+            let (lo, hi) = a.hs.split_at_mut(i + 1);
+            be.copy(&mut hi[0], &lo[i]);
+            be.add_assign(&mut hi[0], &a.blocks[i].out);
+        }
+        let last = a.hs.last().expect("at least the mix");
+        self.out_norm.forward(be, p, last, &mut a.on);
+        be.mean_time(&mut a.pooled, &a.on.y);
+        self.head.forward(be, p, &a.pooled, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.head
+            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
+        be.fill(&mut a.don, 0.0);
+        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.dc, 0.0);
+        let last = a.hs.last().expect("at least the mix");
+        self.out_norm
+            .backward(be, p, g, last, &a.on, &a.don, &mut a.dc);
+        if let Some(k) = a.k.as_mut() {
+            for i in (0..self.blocks.len()).rev() {
+                be.copy(&mut a.dprev, &a.dc); // residual path
+                self.blocks[i].backward(be, p, g, &a.hs[i], &a.blocks[i], &a.dc, &mut a.dprev, k);
+                std::mem::swap(&mut a.dc, &mut a.dprev);
+            }
+        }
+        if a.dropped {
+            be.mul(&mut a.dprev, &a.dc, &a.mask0);
+            std::mem::swap(&mut a.dc, &mut a.dprev);
+        }
+        for dq in &mut a.dq {
+            be.fill(dq, 0.0);
+        }
+        {
+            let [d0, d1, d2] = &mut a.dq;
+            let xs = [&a.procs[0].out, &a.qb, &a.procs[2].out];
+            be.superpose_bwd([d0, d1, d2], g, &a.dc, xs, p, &self.mix);
+        }
+        be.reverse_time(&mut a.dqr, &a.dq[1]);
+        be.fill(&mut a.du, 0.0);
+        be.fill(&mut a.dur, 0.0);
+        {
+            let [p0, p1, p2] = &mut a.procs;
+            self.procs[0].backward(be, p, g, p0, &a.dq[0], &mut a.du);
+            self.procs[1].backward(be, p, g, p1, &a.dqr, &mut a.dur);
+            self.procs[2].backward(be, p, g, p2, &a.dq[2], &mut a.du);
+        }
+        be.reverse_time_acc(&mut a.du, &a.dur);
+        be.fill(&mut a.df1, 0.0);
+        be.act_bwd(Act::Silu, &mut a.df1, &a.du, &a.fln.y);
+        be.fill(&mut a.df0, 0.0);
+        self.feat_ln
+            .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
+        self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
-            ("feature_proj.0".into(), k.f0.clone()),
-            ("feature_proj.1".into(), k.f1.clone()),
-            ("feature_proj.2".into(), k.u.clone()),
-            ("feature_proj".into(), k.u.clone()),
+            ("feature_proj.0".to_string(), &a.f0),
+            ("feature_proj.1".into(), &a.fln.y),
+            ("feature_proj.2".into(), &a.u),
+            ("feature_proj".into(), &a.u),
         ];
         // processor outputs as the modules return them (quantum_backward: reversed order)
         for (name, pc) in ["quantum_forward", "quantum_backward", "quantum_diagonal"]
             .iter()
-            .zip(&k.procs)
+            .zip(&a.procs)
         {
-            out.push((format!("{name}.chunk_attention"), pc.scores.clone()));
-            out.push((format!("{name}.quantum_branches"), pc.q.clone()));
-            out.push((format!("{name}.output_proj"), pc.out.clone()));
-            out.push(((*name).into(), pc.out.clone()));
+            out.push((format!("{name}.chunk_attention"), &pc.scores));
+            out.push((format!("{name}.quantum_branches"), &pc.br.out));
+            out.push((format!("{name}.output_proj"), &pc.out));
+            out.push(((*name).into(), &pc.out));
         }
-        out.push(("dropout".into(), k.c0.clone()));
-        for (i, y) in k.blocks.iter().map(|b| b.out.as_slice()).enumerate() {
-            out.push((format!("hydra_layers.{i}"), y.to_vec()));
+        // eval mode: dropout is the identity
+        out.push(("dropout".into(), &a.hs[0]));
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("hydra_layers.{i}"), &blk.out));
         }
-        out.push(("output_norm".into(), k.on.clone()));
-        out.push(("output_layer".into(), k.logits));
+        out.push(("output_norm".into(), &a.on.y));
+        out.push(("output_layer".into(), &a.io.out));
         out
     }
 }

@@ -6,20 +6,14 @@
 //! max_len = nc) → 2 × TransformerBlock (bidirectional attention over the nc chunk tokens) →
 //! RMSNorm (`final_norm`) → mean over chunks → Linear(D, 2) (`classifier`).
 //! A window classifier only (global attention, spec §6).
-use crate::models::blocks::chunk_processor::ChunkProcessorCache;
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::{
-    ChunkProcessor, Dropout, Linear, NormCache, PositionalEncoding, RmsNorm,
+use crate::models::blocks::PositionalEncoding;
+use crate::models::nn::{
+    ChunkActs, ChunkProcessor, Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock,
+    TransformerGrads,
 };
-use crate::models::nn::{TransformerActs, TransformerBlock};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
+use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
-use qssm_kernels::backend::{Backend, DropoutCfg};
-use qssm_kernels::ops::activation::{silu_backward, silu_forward};
-use rand::RngCore;
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 
 /// Chunk size of the reference's `QuantumFeatureProcessor` in 1a.
 pub const CHUNK_SIZE: usize = 16;
@@ -27,6 +21,8 @@ pub const CHUNK_SIZE: usize = 16;
 pub const N_HEADS: usize = 4;
 /// MLP expansion of the transformer blocks (E = 2·D).
 const EXPAND: usize = 2;
+/// Dropout site of the raw-input dropout (the blocks use sites 0..3·layers).
+const INPUT_SITE: u32 = 1000;
 
 /// 1a QuantumTransformer. Parameter count (PyTorch `model.parameters()`, frozen
 /// `pos_encoding` included) 351,729 + 128·⌈T/16⌉ at the EEG config: 352,753 / 353,777 /
@@ -36,29 +32,36 @@ pub struct QuantumTransformer {
     lay: ParamLayout,
     pos: PositionalEncoding,
     feature_proj: Linear,
-    drop: Dropout,
     proc: ChunkProcessor,
     blocks: Vec<TransformerBlock>,
     final_norm: RmsNorm,
     classifier: Linear,
 }
 
-struct Cache {
-    /// input after dropout (T, C)
-    xd: Vec<f32>,
-    /// feature_proj output (T, C)
-    f0: Vec<f32>,
-    proc: ChunkProcessorCache,
-    /// chunk tokens + PE (1, nc, D): block 0's input
-    h0: CpuBuf,
-    /// the transformer blocks (the batched blocks, run on the CPU backend with B = 1)
-    blocks: Vec<TransformerActs<Cpu>>,
-    /// last block output (nc, D)
-    h: Vec<f32>,
-    fnorm: Vec<f32>,
-    fnc: NormCache,
-    pooled: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    /// input (B, T, C) after dropout
+    xd: B::Buf,
+    mask: B::Buf,
+    /// feature_proj output (B, T, C)
+    f0: B::Buf,
+    u: B::Buf,
+    proc: ChunkActs<B>,
+    /// chunk tokens + PE (B, nc, D): block 0's input
+    h0: B::Buf,
+    blocks: Vec<TransformerActs<B>>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    // backward scratch
+    k: Option<TransformerGrads<B>>,
+    dpooled: B::Buf,
+    dfn: B::Buf,
+    dh: B::Buf,
+    dprev: B::Buf,
+    du: B::Buf,
+    df0: B::Buf,
 }
 
 impl QuantumTransformer {
@@ -71,12 +74,10 @@ impl QuantumTransformer {
         let nc = t.div_ceil(CHUNK_SIZE);
         let pos = PositionalEncoding::new(&mut lay, "pos_encoding", nc, d);
         let feature_proj = Linear::new(&mut lay, "feature_proj", c, c, true);
-        let proc = ChunkProcessor::new_qgr(
+        let proc = ChunkProcessor::qgr(
             &mut lay,
             "quantum_processor.",
-            c,
-            d,
-            CHUNK_SIZE,
+            (c, d, CHUNK_SIZE),
             cfg.n_qubits,
             cfg.n_layers,
         );
@@ -94,97 +95,21 @@ impl QuantumTransformer {
             .collect();
         let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
             pos,
             feature_proj,
-            drop,
             proc,
             blocks,
             final_norm,
             classifier,
         }
     }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
-        let mut xd = to_token_major(x, c, t);
-        // Dropout on the raw input: feature_proj's input gradient is never needed, so the
-        // mask is not kept.
-        self.drop.forward(&mut xd, rng.as_deref_mut());
-        let f0 = self.feature_proj.apply(p, &xd, t);
-        let mut u = vec![0.0; t * c];
-        silu_forward(&mut u, &f0);
-        let mut proc = ChunkProcessorCache::default();
-        self.proc.forward(p, &u, t, &mut proc);
-        let nc = self.proc.n_chunks(t);
-        let mut h0 = CpuBuf::from_vec(proc.out.clone(), &[1, nc, d]);
-        self.pos.add(&Cpu, p, &mut h0);
-        // the blocks' dropout masks come from one seed drawn from the sample's stream
-        let seed = rng.map(|r| r.next_u64());
-        let drop = seed.as_ref().map(|s| DropoutCfg {
-            p: self.cfg.dropout,
-            seeds: std::slice::from_ref(s),
-        });
-        let mut blocks: Vec<TransformerActs<Cpu>> = Vec::with_capacity(self.blocks.len());
-        for blk in &self.blocks {
-            let mut a = blk.plan(&Cpu, 1, nc);
-            blk.forward(&Cpu, p, blocks.last().map_or(&h0, |b| &b.out), &mut a, drop);
-            blocks.push(a);
-        }
-        let h = blocks.last().map_or(&h0, |b| &b.out).as_slice().to_vec();
-        let mut fnorm = vec![0.0; nc * d];
-        let mut fnc = NormCache::default();
-        self.final_norm.forward(p, &h, nc, &mut fnorm, &mut fnc);
-        let pooled = mean_pool_forward(&fnorm, nc, d);
-        let logits = self.classifier.apply(p, &pooled, 1);
-        Cache {
-            xd,
-            f0,
-            proc,
-            h0,
-            blocks,
-            h,
-            fnorm,
-            fnc,
-            pooled,
-            logits,
-        }
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
-        let nc = self.proc.n_chunks(t);
-        let mut dpooled = vec![0.0; d];
-        self.classifier
-            .backward(p, g, &k.pooled, dlogits, 1, Some(&mut dpooled));
-        let mut dfn = vec![0.0; nc * d];
-        mean_pool_backward(&mut dfn, &dpooled, nc, d);
-        let mut dh = vec![0.0; nc * d];
-        self.final_norm
-            .backward(p, g, &k.h, &dfn, nc, &k.fnc, &mut dh);
-        let mut dh = CpuBuf::from_vec(dh, &[1, nc, d]);
-        if let Some(first) = self.blocks.first() {
-            let mut scratch = first.plan_grads(&Cpu, 1, nc);
-            for (i, blk) in self.blocks.iter().enumerate().rev() {
-                let mut dprev = Cpu.alloc(&[1, nc, d]);
-                let u = if i == 0 { &k.h0 } else { &k.blocks[i - 1].out };
-                blk.backward(&Cpu, p, g, u, &k.blocks[i], &dh, &mut dprev, &mut scratch);
-                dh = dprev;
-            }
-        }
-        // + pos_encoding: frozen, identity for dh
-        let mut du = vec![0.0; t * c];
-        self.proc.backward(p, g, t, &k.proc, dh.as_slice(), &mut du);
-        let mut df0 = vec![0.0; t * c];
-        silu_backward(&mut df0, &du, &k.f0);
-        self.feature_proj.backward(p, g, &k.xd, &df0, t, None);
-    }
 }
 
-impl SampleModel for QuantumTransformer {
+impl Net for QuantumTransformer {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "1a"
     }
@@ -197,51 +122,105 @@ impl SampleModel for QuantumTransformer {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
+        let nc = self.proc.n_chunks(t);
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let sc = |w: usize| be.alloc(&[b, nc, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xd: st(c),
+            mask: st(c),
+            f0: st(c),
+            u: st(c),
+            proc: self.proc.plan(be, b, t),
+            h0: sc(d),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
+            fnorm: sc(d),
+            frstd: be.alloc(&[b, nc]),
+            pooled: be.alloc(&[b, d]),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
+            dpooled: be.alloc(&[b, d]),
+            dfn: sc(d),
+            dh: sc(d),
+            dprev: sc(d),
+            du: st(c),
+            df0: st(c),
+        }
     }
-    fn forward_backward(
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
         &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        be.to_token_major(&mut a.xd, &a.io.x);
+        // dropout on the raw input: feature_proj's input gradient is never needed
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.xd, &mut a.mask, cfg, INPUT_SITE);
         }
+        self.feature_proj.forward(be, p, &a.xd, &mut a.f0);
+        be.act(Act::Silu, &mut a.u, &a.f0);
+        self.proc.forward(be, p, &a.u, &mut a.proc);
+        be.copy(&mut a.h0, &a.proc.out);
+        self.pos.add(be, p, &mut a.h0);
+        for i in 0..a.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let u = done.last().map_or(&a.h0, |b| &b.out);
+            self.blocks[i].forward(be, p, u, &mut rest[0], drop);
+        }
+        let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
+        self.final_norm
+            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = vec![
-            ("dropout".into(), k.xd.clone()),
-            ("feature_proj".into(), k.f0.clone()),
-            (
-                "quantum_processor.chunk_attention".into(),
-                k.proc.scores.clone(),
-            ),
-            (
-                "quantum_processor.quantum_branches".into(),
-                k.proc.q.clone(),
-            ),
-            ("quantum_processor.output_proj".into(), k.proc.out.clone()),
-            ("quantum_processor".into(), k.proc.out.clone()),
-        ];
-        for (i, blk) in k.blocks.iter().enumerate() {
-            out.push((
-                format!("transformer_layers.{i}"),
-                blk.out.as_slice().to_vec(),
-            ));
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.classifier
+            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
+        be.fill(&mut a.dfn, 0.0);
+        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.dh, 0.0);
+        let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
+        self.final_norm
+            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.dh);
+        if let Some(k) = a.k.as_mut() {
+            for i in (0..a.blocks.len()).rev() {
+                be.fill(&mut a.dprev, 0.0);
+                let u = if i == 0 { &a.h0 } else { &a.blocks[i - 1].out };
+                self.blocks[i].backward(be, p, g, u, &a.blocks[i], &a.dh, &mut a.dprev, k);
+                std::mem::swap(&mut a.dh, &mut a.dprev);
+            }
         }
-        out.push(("final_norm".into(), k.fnorm));
-        out.push(("pool".into(), k.pooled));
-        out.push(("classifier".into(), k.logits));
+        // + pos_encoding: frozen, identity for dh
+        be.fill(&mut a.du, 0.0);
+        self.proc.backward(be, p, g, &mut a.proc, &a.dh, &mut a.du);
+        be.fill(&mut a.df0, 0.0);
+        be.act_bwd(Act::Silu, &mut a.df0, &a.du, &a.f0);
+        self.feature_proj.backward(be, p, g, &a.xd, &a.df0, None);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            // eval mode: dropout is the identity
+            ("dropout".to_string(), &a.xd),
+            ("feature_proj".into(), &a.f0),
+            ("quantum_processor.chunk_attention".into(), &a.proc.scores),
+            ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
+            ("quantum_processor.output_proj".into(), &a.proc.out),
+            ("quantum_processor".into(), &a.proc.out),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("transformer_layers.{i}"), &blk.out));
+        }
+        out.push(("final_norm".into(), &a.fnorm));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier".into(), &a.io.out));
         out
     }
 }
