@@ -91,6 +91,7 @@ struct CircP {
   const float* theta;
   const float* enc;
   const float* dm;  // backward: (R, 3Q)
+  double* states;   // (R, 2^Q) complex128 final states: written forward, read backward (or null)
   i64 rows;
   int q;
   int k;
@@ -166,6 +167,11 @@ QSSM_KERNEL(circuit_fwd, CircP) {
   const i64 n = (i64)1 << p.q, half = n / 2;
   cplx* psi = smem + (i64)warp * 2 * n;
   run_forward(p, row, psi, lane);
+  if (p.states)
+    for (i64 i = lane; i < n; i += 32) {
+      p.states[(row * n + i) * 2] = psi[i].re;
+      p.states[(row * n + i) * 2 + 1] = psi[i].im;
+    }
   for (int w = 0; w < p.q; ++w) {
     int tb = p.q - 1 - w;
     double x = 0.0, y = 0.0, z = 0.0;
@@ -206,7 +212,13 @@ QSSM_KERNEL(circuit_bwd, CircP) {
   // per-warp f64 angle gradients after all the warps' states
   double* acc = reinterpret_cast<double*>(smem + (i64)wpb * 2 * n) + (i64)warp * (p.k + p.n_enc);
   for (int i = lane; i < p.k + p.n_enc; i += 32) acc[i] = 0.0;
-  run_forward(p, row, phi, lane);
+  if (p.states) {
+    for (i64 i = lane; i < n; i += 32)
+      phi[i] = {p.states[(row * n + i) * 2], p.states[(row * n + i) * 2 + 1]};
+    __syncwarp();
+  } else {
+    run_forward(p, row, phi, lane);
+  }
   // λ = Σ_w (x_w X_w + y_w Y_w + z_w Z_w)|ψ⟩, one wire at a time (pairs of a wire are disjoint)
   for (i64 i = lane; i < n; i += 32) lam[i] = {0.0, 0.0};
   __syncwarp();

@@ -4,6 +4,7 @@
 #![cfg(feature = "cuda")]
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::gpu::check::{compare, linear_outputs, op_outputs, CheckSize};
+use qssm_kernels::backend::gpu::check_features::{feature_outputs, FeatureSize};
 use qssm_kernels::backend::gpu::cuda::CudaDevice;
 use qssm_kernels::backend::gpu::Gpu;
 
@@ -55,7 +56,26 @@ fn ops_small() {
         );
         lines.iter().for_each(|l| println!("{l}"));
         assert!(ok);
+        check_features(
+            &gpu,
+            FeatureSize {
+                b: 2,
+                t: 13,
+                cs: 4,
+                f: 40,
+                q: 4,
+                layers: 2,
+            },
+            2e-5,
+        );
     }
+}
+
+fn check_features(gpu: &Gpu<CudaDevice>, s: FeatureSize, tol: f32) {
+    let (lines, ok) = compare(&feature_outputs(&Cpu, s), &feature_outputs(gpu, s), tol);
+    println!("{s:?}");
+    lines.iter().for_each(|l| println!("{l}"));
+    assert!(ok, "GPU quantum-feature ops differ from the CPU backend");
 }
 
 #[test]
@@ -72,6 +92,25 @@ fn ops_at_the_eeg_shape() {
                 n: 16,
                 heads: 4,
                 k: 4,
+            },
+            1e-4,
+        );
+    }
+}
+
+#[test]
+fn quantum_feature_ops_at_the_eeg_shape() {
+    if let Some(gpu) = open() {
+        // 1b's processor: B = 32, T = 249 in chunks of 32, F = d_model 128, 6 qubits, 2 layers
+        check_features(
+            &gpu,
+            FeatureSize {
+                b: 32,
+                t: 249,
+                cs: 32,
+                f: 128,
+                q: 6,
+                layers: 2,
             },
             1e-4,
         );

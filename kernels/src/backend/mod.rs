@@ -417,23 +417,27 @@ pub trait Backend: Sync {
     /// One circuit per row ([`crate::circuit::circuit_forward`]: |0…0⟩, the gates of `prog`,
     /// complex128 state): angles θ (R, K) and encodings e (R, n_enc) (`None` when the program
     /// has no encoding gates) → the X, Y, Z expectation values of every wire m (R, 3Q),
-    /// rounded to f32.
+    /// rounded to f32. `states`, a buffer of R·[`circuit_state_words`] elements, if given,
+    /// receives the final states for the backward (complex128 bits in f32 words; the layout is
+    /// the backend's).
     fn circuit(
         &self,
         m: &mut Self::Buf,
+        states: Option<&mut Self::Buf>,
         theta: &Self::Buf,
         enc: Option<&Self::Buf>,
         prog: &Program,
     );
-    /// Adjoint-method backward of [`Self::circuit`] (Jones & Gacon 2020; the forward state is
-    /// recomputed per row, nothing is stored): dθ (R, K) and de (R, n_enc) += … from dm
-    /// (R, 3Q).
+    /// Adjoint-method backward of [`Self::circuit`] (Jones & Gacon 2020) from the forward's
+    /// final `states` (recomputed per row when `None`): dθ (R, K) and de (R, n_enc) += … from
+    /// dm (R, 3Q).
     #[allow(clippy::too_many_arguments)]
     fn circuit_bwd(
         &self,
         dtheta: &mut Self::Buf,
         denc: Option<&mut Self::Buf>,
         dm: &Self::Buf,
+        states: Option<&Self::Buf>,
         theta: &Self::Buf,
         enc: Option<&Self::Buf>,
         prog: &Program,
@@ -504,6 +508,12 @@ pub trait Backend: Sync {
     fn host_params_mut<'a>(&self, _host: &'a mut [f32]) -> Option<&'a mut Self::Params> {
         None
     }
+}
+
+/// f32 words per row of the `states` buffer of [`Backend::circuit`]: the 2^Q complex128
+/// amplitudes of a Q-qubit state, four words each.
+pub fn circuit_state_words(n_qubits: usize) -> usize {
+    4 << n_qubits
 }
 
 /// The flat buffers of [`Backend::adam_step`].

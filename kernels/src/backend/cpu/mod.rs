@@ -745,19 +745,27 @@ impl Backend for Cpu {
     ) {
         quantum::chunk_pool_bwd(du, dscores, ds, u, wts);
     }
-    fn circuit(&self, m: &mut CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog: &Program) {
-        quantum::circuit(m, theta, enc, prog);
+    fn circuit(
+        &self,
+        m: &mut CpuBuf,
+        states: Option<&mut CpuBuf>,
+        theta: &CpuBuf,
+        enc: Option<&CpuBuf>,
+        prog: &Program,
+    ) {
+        quantum::circuit(m, states, theta, enc, prog);
     }
     fn circuit_bwd(
         &self,
         dtheta: &mut CpuBuf,
         denc: Option<&mut CpuBuf>,
         dm: &CpuBuf,
+        states: Option<&CpuBuf>,
         theta: &CpuBuf,
         enc: Option<&CpuBuf>,
         prog: &Program,
     ) {
-        quantum::circuit_bwd(dtheta, denc, dm, theta, enc, prog);
+        quantum::circuit_bwd(dtheta, denc, dm, states, theta, enc, prog);
     }
     fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
         quantum::superpose(y, xs, p, sp);

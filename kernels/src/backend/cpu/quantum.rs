@@ -3,7 +3,7 @@
 //! of three branch outputs with normalised complex coefficients. Rows run in parallel; every
 //! reduction over rows runs in row order (bit-identical for any thread count).
 use super::CpuBuf;
-use crate::backend::{Superpose, SuperposeP};
+use crate::backend::{circuit_state_words, Superpose, SuperposeP};
 use crate::circuit::{circuit_backward, circuit_forward, Program};
 use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
 use num_complex::Complex64;
@@ -82,12 +82,58 @@ fn check_circuit(m: &CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog: &Progra
     r
 }
 
-pub(super) fn circuit(m: &mut CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog: &Program) {
-    check_circuit(m, theta, enc, prog);
+/// Writes a complex128 state as f32 words (the bits of re, then im; low word first).
+fn store_state(psi: &[Complex64], words: &mut [f32]) {
+    for (a, w) in psi.iter().zip(words.chunks_exact_mut(4)) {
+        let (re, im) = (a.re.to_bits(), a.im.to_bits());
+        w[0] = f32::from_bits(re as u32);
+        w[1] = f32::from_bits((re >> 32) as u32);
+        w[2] = f32::from_bits(im as u32);
+        w[3] = f32::from_bits((im >> 32) as u32);
+    }
+}
+
+/// Reads a state written by [`store_state`].
+fn load_state(words: &[f32], psi: &mut [Complex64]) {
+    let f64_of =
+        |lo: f32, hi: f32| f64::from_bits(u64::from(lo.to_bits()) | u64::from(hi.to_bits()) << 32);
+    for (a, w) in psi.iter_mut().zip(words.chunks_exact(4)) {
+        *a = Complex64::new(f64_of(w[0], w[1]), f64_of(w[2], w[3]));
+    }
+}
+
+pub(super) fn circuit(
+    m: &mut CpuBuf,
+    states: Option<&mut CpuBuf>,
+    theta: &CpuBuf,
+    enc: Option<&CpuBuf>,
+    prog: &Program,
+) {
+    let r = check_circuit(m, theta, enc, prog);
     let (q, k, ne) = (prog.n_qubits, prog.n_theta, prog.n_enc);
+    let sw = circuit_state_words(q);
     let enc = enc.map_or(&[][..], |e| e.as_slice());
+    let mut no_states;
+    let st: &mut [f32] = match states {
+        Some(s) => {
+            assert_eq!(
+                s.data.len(),
+                r * sw,
+                "circuit: states is not (R, 4·2^Q) words"
+            );
+            &mut s.data
+        }
+        // one row's worth per task, overwritten (the states are not kept)
+        None => {
+            no_states = vec![0.0f32; r.div_ceil(CIRCUIT_ROWS) * sw];
+            &mut no_states
+        }
+    };
+    let keep = st.len() == r * sw;
+    let st_chunk = if keep { CIRCUIT_ROWS * sw } else { sw };
     m.data
         .par_chunks_mut(CIRCUIT_ROWS * 3 * q)
+        .zip(st.par_chunks_mut(st_chunk))
         .enumerate()
         .for_each_init(
             || {
@@ -96,7 +142,7 @@ pub(super) fn circuit(m: &mut CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog
                     vec![0.0f64; 3 * q],
                 )
             },
-            |(psi, m64), (task, mc)| {
+            |(psi, m64), (task, (mc, sc))| {
                 for (i, mr) in mc.chunks_exact_mut(3 * q).enumerate() {
                     let row = task * CIRCUIT_ROWS + i;
                     let e = if ne > 0 {
@@ -108,6 +154,9 @@ pub(super) fn circuit(m: &mut CpuBuf, theta: &CpuBuf, enc: Option<&CpuBuf>, prog
                     mr.iter_mut()
                         .zip(m64.iter())
                         .for_each(|(a, v)| *a = *v as f32);
+                    if keep {
+                        store_state(psi, &mut sc[i * sw..(i + 1) * sw]);
+                    }
                 }
             },
         );
@@ -117,6 +166,7 @@ pub(super) fn circuit_bwd(
     dtheta: &mut CpuBuf,
     denc: Option<&mut CpuBuf>,
     dm: &CpuBuf,
+    states: Option<&CpuBuf>,
     theta: &CpuBuf,
     enc: Option<&CpuBuf>,
     prog: &Program,
@@ -124,6 +174,14 @@ pub(super) fn circuit_bwd(
     let r = check_circuit(dm, theta, enc, prog);
     assert_eq!(dtheta.data.len(), theta.data.len(), "circuit_bwd: dθ vs θ");
     let (q, k, ne) = (prog.n_qubits, prog.n_theta, prog.n_enc);
+    let sw = circuit_state_words(q);
+    if let Some(s) = states {
+        assert_eq!(
+            s.data.len(),
+            r * sw,
+            "circuit_bwd: states is not (R, 4·2^Q) words"
+        );
+    }
     let enc_s = enc.map_or(&[][..], |e| e.as_slice());
     // de per row; a scratch of one element per row when the caller wants none or the program
     // has no encoding (so that the row chunks of dθ and de always pair up)
@@ -151,8 +209,8 @@ pub(super) fn circuit_bwd(
                     vec![0.0f64; 3 * q + k + ne],
                 )
             },
-            |(states, f64s), (task, (dtc, dec))| {
-                let (psi, scratch) = states.split_at_mut(n);
+            |(cstates, f64s), (task, (dtc, dec))| {
+                let (psi, scratch) = cstates.split_at_mut(n);
                 let (m64, rest) = f64s.split_at_mut(3 * q);
                 let (dth, de64) = rest.split_at_mut(k);
                 for (i, dtr) in dtc.chunks_exact_mut(k.max(1)).enumerate() {
@@ -163,7 +221,10 @@ pub(super) fn circuit_bwd(
                         &[][..]
                     };
                     let th = &theta.data[row * k..(row + 1) * k];
-                    circuit_forward(prog, th, e, psi, m64);
+                    match states {
+                        Some(s) => load_state(&s.data[row * sw..(row + 1) * sw], psi),
+                        None => circuit_forward(prog, th, e, psi, m64),
+                    }
                     m64.iter_mut()
                         .zip(&dm.data[row * 3 * q..(row + 1) * 3 * q])
                         .for_each(|(a, v)| *a = f64::from(*v));

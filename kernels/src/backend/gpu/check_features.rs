@@ -2,7 +2,7 @@
 //! pooling, circuits, superposition, and the small glue they need): outputs of one backend,
 //! compared with [`super::check::compare`].
 use super::check::Gen;
-use crate::backend::{Act, Backend, Superpose, SuperposeP};
+use crate::backend::{circuit_state_words, Act, Backend, Superpose, SuperposeP};
 use crate::circuit::Program;
 
 /// Sizes of one run of [`feature_outputs`].
@@ -140,16 +140,35 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         let enc = buf(be, &g.vec(r * q, -3.0, 3.0), &[b, nc, q]);
         let e = encoded.then_some(&enc);
         let mut m = be.alloc(&[b, nc, 3 * q]);
-        be.circuit(&mut m, &theta, e, &prog);
+        let mut states = be.alloc(&[b, nc, circuit_state_words(q)]);
+        be.circuit(&mut m, Some(&mut states), &theta, e, &prog);
         out.push((format!("circuit encoded={encoded}"), host(be, &m)));
-        let dm = buf(be, &g.vec(r * 3 * q, -1.0, 1.0), &[b, nc, 3 * q]);
-        let mut dth = buf(be, &g.vec(r * k, -0.1, 0.1), &[b, nc, k]);
-        let mut de = be.alloc(&[b, nc, q]);
-        be.circuit_bwd(&mut dth, encoded.then_some(&mut de), &dm, &theta, e, &prog);
+        let mut m2 = be.alloc(&[b, nc, 3 * q]);
+        be.circuit(&mut m2, None, &theta, e, &prog);
         out.push((
-            format!("circuit_bwd encoded={encoded}"),
-            [host(be, &dth), host(be, &de)].concat(),
+            format!("circuit encoded={encoded} no states"),
+            host(be, &m2),
         ));
+        let dm = buf(be, &g.vec(r * 3 * q, -1.0, 1.0), &[b, nc, 3 * q]);
+        let dth0 = g.vec(r * k, -0.1, 0.1);
+        for stored in [true, false] {
+            let mut dth = buf(be, &dth0, &[b, nc, k]);
+            let mut de = be.alloc(&[b, nc, q]);
+            let st = stored.then_some(&states);
+            be.circuit_bwd(
+                &mut dth,
+                encoded.then_some(&mut de),
+                &dm,
+                st,
+                &theta,
+                e,
+                &prog,
+            );
+            out.push((
+                format!("circuit_bwd encoded={encoded} stored={stored}"),
+                [host(be, &dth), host(be, &de)].concat(),
+            ));
+        }
     }
 
     // superposition, all three modes

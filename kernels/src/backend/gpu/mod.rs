@@ -26,8 +26,8 @@ pub mod check;
 pub mod check_features;
 
 use super::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Superpose,
-    SuperposeP, Targets,
+    circuit_state_words, Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs,
+    ScanInputs, ScanP, Superpose, SuperposeP, Targets,
 };
 use crate::circuit::{AngleSrc, GateKind, Program};
 use crate::ops::adam::AdamScalars;
@@ -1491,6 +1491,7 @@ impl<D: Device> Backend for Gpu<D> {
     fn circuit(
         &self,
         m: &mut GpuBuf<D>,
+        states: Option<&mut GpuBuf<D>>,
         theta: &GpuBuf<D>,
         enc: Option<&GpuBuf<D>>,
         prog: &Program,
@@ -1498,6 +1499,14 @@ impl<D: Device> Backend for Gpu<D> {
         let mut p = circuit_params(prog, theta, enc);
         same("circuit m", m.len, theta.rows() * 3 * prog.n_qubits);
         p.m = m.addr;
+        if let Some(s) = states {
+            same(
+                "circuit states",
+                s.len,
+                theta.rows() * circuit_state_words(prog.n_qubits),
+            );
+            p.states = s.addr;
+        }
         self.circuit_launch("circuit_fwd", prog, p);
     }
     fn circuit_bwd(
@@ -1505,6 +1514,7 @@ impl<D: Device> Backend for Gpu<D> {
         dtheta: &mut GpuBuf<D>,
         denc: Option<&mut GpuBuf<D>>,
         dm: &GpuBuf<D>,
+        states: Option<&GpuBuf<D>>,
         theta: &GpuBuf<D>,
         enc: Option<&GpuBuf<D>>,
         prog: &Program,
@@ -1517,6 +1527,14 @@ impl<D: Device> Backend for Gpu<D> {
         if let Some(de) = denc {
             same("circuit_bwd denc", de.len, theta.rows() * prog.n_enc);
             p.denc = de.addr;
+        }
+        if let Some(s) = states {
+            same(
+                "circuit_bwd states",
+                s.len,
+                theta.rows() * circuit_state_words(prog.n_qubits),
+            );
+            p.states = s.addr;
         }
         self.circuit_launch("circuit_bwd", prog, p);
     }
@@ -1801,6 +1819,7 @@ fn circuit_params<D: Device>(prog: &Program, theta: &GpuBuf<D>, enc: Option<&Gpu
         theta: theta.addr,
         enc: enc.map_or(0, |e| e.addr),
         dm: 0,
+        states: 0,
         rows: rows as i64,
         q: prog.n_qubits as i32,
         k: prog.n_theta as i32,

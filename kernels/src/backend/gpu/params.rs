@@ -117,6 +117,7 @@ pub struct CircP {
     pub theta: Ptr,
     pub enc: Ptr,
     pub dm: Ptr,
+    pub states: Ptr,
     pub rows: i64,
     pub q: i32,
     pub k: i32,

@@ -13,7 +13,7 @@
 //! complex128 state, adjoint backward). Input s (B, L, F) → output (B, L, width).
 use super::linear::Linear;
 use crate::params::{default_uniform, Init, ParamLayout};
-use qssm_kernels::backend::{Act, Backend, Superpose, SuperposeP};
+use qssm_kernels::backend::{circuit_state_words, Act, Backend, Superpose, SuperposeP};
 use qssm_kernels::circuit::Program;
 use std::ops::Range;
 
@@ -53,6 +53,8 @@ pub struct BranchActs<B: Backend> {
     enc: [B::Buf; 3],
     /// expectation values m_k (B, L, 3Q)
     pub m: [B::Buf; 3],
+    /// final circuit states (B, L, 4·2^Q words), kept for the adjoint backward
+    states: [B::Buf; 3],
     /// output (B, L, width)
     pub out: B::Buf,
     // backward scratch
@@ -162,6 +164,7 @@ impl Branches {
             theta: [0; 3].map(|_| s(kk(qgr))),
             enc: [0; 3].map(|_| s(qq)),
             m: [0; 3].map(|_| s(3 * self.q)),
+            states: [0; 3].map(|_| s(circuit_state_words(self.q))),
             out: s(self.out_dim()),
             dm: [0; 3].map(|_| s(3 * self.q)),
             dtheta: s(k),
@@ -181,7 +184,13 @@ impl Branches {
                 be.scale(e, tanh_e, PI_F32);
                 for k in 0..3 {
                     self.proj[k].forward(be, p, s, &mut a.pre[k]);
-                    be.circuit(&mut a.m[k], &a.pre[k], Some(&a.enc[2]), &self.program);
+                    be.circuit(
+                        &mut a.m[k],
+                        Some(&mut a.states[k]),
+                        &a.pre[k],
+                        Some(&a.enc[2]),
+                        &self.program,
+                    );
                 }
             }
             Angles::Sigmoid { base } => {
@@ -191,7 +200,13 @@ impl Branches {
                     be.add_param_row(&mut a.pre[k], p, base.clone());
                     be.act(Act::Sigmoid, &mut a.sig[k], &a.pre[k]);
                     be.scale(&mut a.theta[k], &a.sig[k], TWO_PI_F32);
-                    be.circuit(&mut a.m[k], &a.theta[k], None, &self.program);
+                    be.circuit(
+                        &mut a.m[k],
+                        Some(&mut a.states[k]),
+                        &a.theta[k],
+                        None,
+                        &self.program,
+                    );
                 }
             }
         }
@@ -229,6 +244,7 @@ impl Branches {
                         &mut a.dtheta,
                         Some(de),
                         &a.dm[k],
+                        Some(&a.states[k]),
                         &a.pre[k],
                         Some(&a.enc[2]),
                         &self.program,
@@ -248,6 +264,7 @@ impl Branches {
                         &mut a.dtheta,
                         None,
                         &a.dm[k],
+                        Some(&a.states[k]),
                         &a.theta[k],
                         None,
                         &self.program,
