@@ -65,3 +65,26 @@ QSSM_KERNEL(mean_time_bwd, GlueP) {
     p.y[i] += p.x[b * p.d2 + c] * p.s;
   }
 }
+
+// y (B, nc, W) = mean of each chunk of cs rows of x (B, L, W), the last chunk over its true
+// length, summed in time order; d0 = B, d1 = L, d2 = W, y_w = cs, x_w = nc
+QSSM_KERNEL(chunk_mean, GlueP) {
+  i64 n = p.d0 * p.x_w * p.d2;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 c = i % p.d2, j = (i / p.d2) % p.x_w, b = i / (p.d2 * p.x_w);
+    i64 t0 = j * p.y_w, t1 = t0 + p.y_w < p.d1 ? t0 + p.y_w : p.d1;
+    float s = 0.0f;
+    for (i64 t = t0; t < t1; ++t) s += p.x[(b * p.d1 + t) * p.d2 + c];
+    p.y[i] = s * (1.0f / (float)(t1 - t0));
+  }
+}
+
+// dx (B, L, W) += dy (B, nc, W) of the row's chunk / its length (same index space)
+QSSM_KERNEL(chunk_mean_bwd, GlueP) {
+  i64 n = p.d0 * p.d1 * p.d2;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 c = i % p.d2, t = (i / p.d2) % p.d1, b = i / (p.d2 * p.d1);
+    i64 j = t / p.y_w, t0 = j * p.y_w, t1 = t0 + p.y_w < p.d1 ? t0 + p.y_w : p.d1;
+    p.y[i] += p.x[(b * p.x_w + j) * p.d2 + c] * (1.0f / (float)(t1 - t0));
+  }
+}

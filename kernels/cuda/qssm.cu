@@ -8,3 +8,4 @@
 #include "loss.cu"
 #include "optim.cu"
 #include "quantum.cu"
+#include "gated.cu"

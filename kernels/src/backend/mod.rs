@@ -236,6 +236,16 @@ pub trait Backend: Sync {
     /// dx (B, L, W) += the first L rows per sample of dy (B, L₂, W) (backward of
     /// [`Self::pad_time`]).
     fn pad_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// y (B, nc, W) ← the mean of every chunk of `cs` rows of x (B, L, W), nc = ⌈L/cs⌉; the
+    /// last chunk is averaged over its true length (no padding).
+    fn chunk_mean(&self, y: &mut Self::Buf, x: &Self::Buf, cs: usize);
+    /// dx (B, L, W) += dy of each row's chunk / that chunk's length (backward of
+    /// [`Self::chunk_mean`]).
+    fn chunk_mean_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, cs: usize);
+    /// y (B, W) ← x\[:, t, :\] of x (B, L, W).
+    fn time_slice(&self, y: &mut Self::Buf, x: &Self::Buf, t: usize);
+    /// dx\[:, t, :\] += dy (B, W) (backward of [`Self::time_slice`]).
+    fn time_slice_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, t: usize);
     /// y ← c·x (same element count).
     fn scale(&self, y: &mut Self::Buf, x: &Self::Buf, c: f32);
     /// y += c·x (same element count; the backward of [`Self::scale`]).
@@ -441,6 +451,26 @@ pub trait Backend: Sync {
         theta: &Self::Buf,
         enc: Option<&Self::Buf>,
         prog: &Program,
+    );
+    /// The gated cell of the gated models ([`crate::ops::gated`]), per sample: pre-activations
+    /// (B, 4H) = \[a_f | a_i | a_o | a_g\] and h_prev (B, H) (zeros if `None`) → gates
+    /// (B, 4H) = \[f | i | o | g\] and tc (B, H), both saved, and h (B, H) = o ⊙ tc.
+    fn gated_cell(
+        &self,
+        h: &mut Self::Buf,
+        saved: [&mut Self::Buf; 2],
+        pre: &Self::Buf,
+        h_prev: Option<&Self::Buf>,
+    );
+    /// Backward of [`Self::gated_cell`] from `saved` = (gates, tc): dpre (B, 4H) += … and,
+    /// if given, dh_prev (B, H) += … from dh (B, H).
+    fn gated_cell_bwd(
+        &self,
+        dpre: &mut Self::Buf,
+        dh_prev: Option<&mut Self::Buf>,
+        dh: &Self::Buf,
+        saved: [&Self::Buf; 2],
+        h_prev: Option<&Self::Buf>,
     );
     /// Combines three branch outputs with normalised complex coefficients, see
     /// [`Superpose`].

@@ -191,7 +191,7 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
-pub const BACKEND_MODELS: &[&str] = &["1a", "1b", "1c", "3a", "3b", "3c"];
+pub const BACKEND_MODELS: &[&str] = &["1a", "1b", "1c", "3a", "3b", "3c", "mg"];
 
 /// Builds the model for an id or class name on `device`.
 pub fn build_on(
@@ -233,6 +233,7 @@ where
         "1b" => Box::new(Batched::on(QuantumMambaSsm::new(cfg), be)),
         "1c" => Box::new(Batched::on(QuantumHydraSsm::new(cfg), be)),
         "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
+        "mg" => Box::new(Batched::on(QuantumMambaGated::new(cfg), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
         other => return Err(not_on(other)),
     })
@@ -250,7 +251,7 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "3c" => Box::new(Batched::new(TrueClassicalHydra::new(cfg))),
         "2d" => Box::new(PerSample::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
         "2e" => Box::new(PerSample::new(QuantumHydraSuperposition::hydra_hydra(cfg))),
-        "mg" => Box::new(PerSample::new(QuantumMambaGated::new(cfg))),
+        "mg" => Box::new(Batched::new(QuantumMambaGated::new(cfg))),
         "hg" => Box::new(PerSample::new(QuantumHydraGated::new(cfg))),
         "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
         "2b" => Box::new(PerSample::new(QuantumMixingSsm::mamba(cfg))),

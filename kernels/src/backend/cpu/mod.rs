@@ -309,6 +309,67 @@ impl Backend for Cpu {
             xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b);
         }
     }
+    fn chunk_mean(&self, y: &mut CpuBuf, x: &CpuBuf, cs: usize) {
+        let (b, l, w) = (x.dim0(), x.shape[1], x.last());
+        let nc = l.div_ceil(cs.max(1));
+        assert_eq!(y.shape, [b, nc, w], "chunk_mean: y shape");
+        for (yb, xb) in y
+            .data
+            .chunks_exact_mut(nc * w)
+            .zip(x.data.chunks_exact(l * w))
+        {
+            for (j, yr) in yb.chunks_exact_mut(w.max(1)).enumerate() {
+                let rows = &xb[j * cs * w..((j + 1) * cs).min(l) * w];
+                yr.fill(0.0);
+                for r in rows.chunks_exact(w) {
+                    yr.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                }
+                let inv = 1.0 / (rows.len() / w) as f32;
+                yr.iter_mut().for_each(|v| *v *= inv);
+            }
+        }
+    }
+    fn chunk_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, cs: usize) {
+        let (l, w) = (dx.shape[1], dx.last());
+        let nc = l.div_ceil(cs.max(1));
+        same_len("chunk_mean_bwd", dy.data.len(), dx.dim0() * nc * w);
+        for (xb, yb) in dx
+            .data
+            .chunks_exact_mut(l * w)
+            .zip(dy.data.chunks_exact(nc * w))
+        {
+            for (j, yr) in yb.chunks_exact(w.max(1)).enumerate() {
+                let rows = &mut xb[j * cs * w..((j + 1) * cs).min(l) * w];
+                let inv = 1.0 / (rows.len() / w) as f32;
+                for r in rows.chunks_exact_mut(w) {
+                    r.iter_mut().zip(yr).for_each(|(a, v)| *a += v * inv);
+                }
+            }
+        }
+    }
+    fn time_slice(&self, y: &mut CpuBuf, x: &CpuBuf, t: usize) {
+        let (l, w) = (x.shape[1], x.last());
+        assert!(
+            t < l && y.data.len() == x.dim0() * w,
+            "time_slice: shapes / t"
+        );
+        for (yr, xb) in y.data.chunks_exact_mut(w).zip(x.data.chunks_exact(l * w)) {
+            yr.copy_from_slice(&xb[t * w..(t + 1) * w]);
+        }
+    }
+    fn time_slice_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, t: usize) {
+        let (l, w) = (dx.shape[1], dx.last());
+        assert!(
+            t < l && dy.data.len() == dx.dim0() * w,
+            "time_slice_bwd: shapes / t"
+        );
+        for (yr, xb) in dy.data.chunks_exact(w).zip(dx.data.chunks_exact_mut(l * w)) {
+            xb[t * w..(t + 1) * w]
+                .iter_mut()
+                .zip(yr)
+                .for_each(|(a, v)| *a += v);
+        }
+    }
     fn scale(&self, y: &mut CpuBuf, x: &CpuBuf, c: f32) {
         same_len("scale", y.data.len(), x.data.len());
         y.data
@@ -766,6 +827,68 @@ impl Backend for Cpu {
         prog: &Program,
     ) {
         quantum::circuit_bwd(dtheta, denc, dm, states, theta, enc, prog);
+    }
+    fn gated_cell(
+        &self,
+        h: &mut CpuBuf,
+        [gates, tc]: [&mut CpuBuf; 2],
+        pre: &CpuBuf,
+        h_prev: Option<&CpuBuf>,
+    ) {
+        let hd = h.last();
+        same_len("gated_cell gates", gates.data.len(), 4 * h.data.len());
+        same_len("gated_cell pre", pre.data.len(), 4 * h.data.len());
+        same_len("gated_cell tc", tc.data.len(), h.data.len());
+        let zeros = vec![0.0f32; hd];
+        for (b, ((hr, gr), tr)) in h
+            .data
+            .chunks_exact_mut(hd)
+            .zip(gates.data.chunks_exact_mut(4 * hd))
+            .zip(tc.data.chunks_exact_mut(hd))
+            .enumerate()
+        {
+            let hp = h_prev.map_or(&zeros[..], |x| &x.data[b * hd..(b + 1) * hd]);
+            crate::ops::gated::gated_cell_forward(
+                hr,
+                gr,
+                tr,
+                &pre.data[b * 4 * hd..(b + 1) * 4 * hd],
+                hp,
+            );
+        }
+    }
+    fn gated_cell_bwd(
+        &self,
+        dpre: &mut CpuBuf,
+        mut dh_prev: Option<&mut CpuBuf>,
+        dh: &CpuBuf,
+        [gates, tc]: [&CpuBuf; 2],
+        h_prev: Option<&CpuBuf>,
+    ) {
+        let hd = dh.last();
+        same_len("gated_cell_bwd dpre", dpre.data.len(), 4 * dh.data.len());
+        let zeros = vec![0.0f32; hd];
+        let mut scratch = vec![0.0f32; hd];
+        for (b, (dpr, dhr)) in dpre
+            .data
+            .chunks_exact_mut(4 * hd)
+            .zip(dh.data.chunks_exact(hd))
+            .enumerate()
+        {
+            let hp = h_prev.map_or(&zeros[..], |x| &x.data[b * hd..(b + 1) * hd]);
+            let dhp = match dh_prev.as_deref_mut() {
+                Some(d) => &mut d.data[b * hd..(b + 1) * hd],
+                None => &mut scratch[..],
+            };
+            crate::ops::gated::gated_cell_backward(
+                dpr,
+                dhp,
+                dhr,
+                &gates.data[b * 4 * hd..(b + 1) * 4 * hd],
+                &tc.data[b * hd..(b + 1) * hd],
+                hp,
+            );
+        }
     }
     fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
         quantum::superpose(y, xs, p, sp);

@@ -171,6 +171,44 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         }
     }
 
+    // chunk means (a short last chunk), time slices, the gated cell
+    let mut cm = be.alloc(&[b, nc, f]);
+    be.chunk_mean(&mut cm, &x, cs);
+    out.push(("chunk_mean".into(), host(be, &cm)));
+    let mut dcm = buf(be, &g.vec(b * t * f, -1.0, 1.0), &[b, t, f]);
+    be.chunk_mean_bwd(&mut dcm, &ds, cs);
+    out.push(("chunk_mean_bwd".into(), host(be, &dcm)));
+    let mut sl = be.alloc(&[b, f]);
+    be.time_slice(&mut sl, &x, t - 2);
+    be.time_slice_bwd(&mut dcm, &sl, 1);
+    out.push((
+        "time_slice+bwd".into(),
+        [host(be, &sl), host(be, &dcm)].concat(),
+    ));
+    let hd = f / 4;
+    let pre = buf(be, &g.vec(b * 4 * hd, -2.0, 2.0), &[b, 4 * hd]);
+    let h_prev = buf(be, &g.vec(b * hd, -1.0, 1.0), &[b, hd]);
+    let dh = buf(be, &g.vec(b * hd, -1.0, 1.0), &[b, hd]);
+    for with_prev in [true, false] {
+        let hp = with_prev.then_some(&h_prev);
+        let (mut h, mut gates, mut tc) = (
+            be.alloc(&[b, hd]),
+            be.alloc(&[b, 4 * hd]),
+            be.alloc(&[b, hd]),
+        );
+        be.gated_cell(&mut h, [&mut gates, &mut tc], &pre, hp);
+        out.push((
+            format!("gated_cell h_prev={with_prev}"),
+            [host(be, &h), host(be, &gates), host(be, &tc)].concat(),
+        ));
+        let (mut dpre, mut dhp) = (be.alloc(&[b, 4 * hd]), be.alloc(&[b, hd]));
+        be.gated_cell_bwd(&mut dpre, Some(&mut dhp), &dh, [&gates, &tc], hp);
+        out.push((
+            format!("gated_cell_bwd h_prev={with_prev}"),
+            [host(be, &dpre), host(be, &dhp)].concat(),
+        ));
+    }
+
     // superposition, all three modes
     let wq = 3 * q;
     let xs: Vec<B::Buf> = (0..3)

@@ -76,6 +76,10 @@ pub const KERNELS: &[&str] = &[
     "superpose_fwd",
     "superpose_bwd",
     "superpose_bwd_coeffs",
+    "chunk_mean",
+    "chunk_mean_bwd",
+    "gated_cell_fwd",
+    "gated_cell_bwd",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -828,6 +832,59 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("copy_cols", b * l * w, p);
     }
+    fn chunk_mean(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, cs: usize) {
+        let (b, l, w) = (x.dim0(), x.shape[1], x.last());
+        let nc = l.div_ceil(cs.max(1));
+        assert_eq!(y.shape, [b, nc, w], "chunk_mean: y shape");
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: w as i64,
+            y_w: cs as i64,
+            x_w: nc as i64,
+            ..Default::default()
+        };
+        self.launch1("chunk_mean", y.len, p);
+    }
+    fn chunk_mean_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, cs: usize) {
+        let (b, l, w) = (dx.dim0(), dx.shape[1], dx.last());
+        let nc = l.div_ceil(cs.max(1));
+        same("chunk_mean_bwd", dy.len, b * nc * w);
+        let p = GlueP {
+            y: dx.addr,
+            x: dy.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: w as i64,
+            y_w: cs as i64,
+            x_w: nc as i64,
+            ..Default::default()
+        };
+        self.launch1("chunk_mean_bwd", dx.len, p);
+    }
+    fn time_slice(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, t: usize) {
+        let (b, l, w) = (x.dim0(), x.shape[1], x.last());
+        assert!(t < l && y.len == b * w, "time_slice: shapes / t");
+        self.copy_cols((y.addr, w, 0), (x.addr, l * w, t * w), b, w);
+    }
+    fn time_slice_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, t: usize) {
+        let (b, l, w) = (dx.dim0(), dx.shape[1], dx.last());
+        assert!(t < l && dy.len == b * w, "time_slice_bwd: shapes / t");
+        let p = GlueP {
+            y: dx.addr,
+            y_w: (l * w) as i64,
+            y_off: (t * w) as i64,
+            x: dy.addr,
+            x_w: w as i64,
+            d0: b as i64,
+            d1: w as i64,
+            acc: 1,
+            ..Default::default()
+        };
+        self.launch1("copy_cols", b * w, p);
+    }
     fn scale(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, c: f32) {
         same("scale", y.len, x.len);
         self.ew(ew::SCALE_TO, y.addr, x.addr, 0, y.len, 1, c);
@@ -1537,6 +1594,55 @@ impl<D: Device> Backend for Gpu<D> {
             p.states = s.addr;
         }
         self.circuit_launch("circuit_bwd", prog, p);
+    }
+    fn gated_cell(
+        &self,
+        h: &mut GpuBuf<D>,
+        [gates, tc]: [&mut GpuBuf<D>; 2],
+        pre: &GpuBuf<D>,
+        h_prev: Option<&GpuBuf<D>>,
+    ) {
+        same("gated_cell gates", gates.len, 4 * h.len);
+        same("gated_cell pre", pre.len, 4 * h.len);
+        same("gated_cell tc", tc.len, h.len);
+        if let Some(hp) = h_prev {
+            same("gated_cell h_prev", hp.len, h.len);
+        }
+        let p = CellP {
+            h: h.addr,
+            gates: gates.addr,
+            tc: tc.addr,
+            pre: pre.addr,
+            h_prev: h_prev.map_or(0, |x| x.addr),
+            b: h.rows() as i64,
+            hd: h.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("gated_cell_fwd", h.len, p);
+    }
+    fn gated_cell_bwd(
+        &self,
+        dpre: &mut GpuBuf<D>,
+        dh_prev: Option<&mut GpuBuf<D>>,
+        dh: &GpuBuf<D>,
+        [gates, tc]: [&GpuBuf<D>; 2],
+        h_prev: Option<&GpuBuf<D>>,
+    ) {
+        same("gated_cell_bwd dpre", dpre.len, 4 * dh.len);
+        same("gated_cell_bwd gates", gates.len, 4 * dh.len);
+        same("gated_cell_bwd tc", tc.len, dh.len);
+        let p = CellP {
+            gates: gates.addr,
+            tc: tc.addr,
+            dpre: dpre.addr,
+            dh_prev: dh_prev.map_or(0, |x| x.addr),
+            h_prev: h_prev.map_or(0, |x| x.addr),
+            dh: dh.addr,
+            b: dh.rows() as i64,
+            hd: dh.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("gated_cell_bwd", dh.len, p);
     }
     fn superpose(&self, y: &mut GpuBuf<D>, xs: [&GpuBuf<D>; 3], p: &GpuBuf<D>, sp: &SuperposeP) {
         let q = self.superpose_params(y.len, xs, p, sp);

@@ -90,6 +90,11 @@ kernel_params! {
         neg_step: f32, bc2_sqrt: f32, w1: f32, b2: f32, c2: f32, eps: f32, decay: f32, wd: f32,
         mode: u32, pad: i32,
     }
+    /// `gated.cu`
+    pub struct CellP {
+        h: Ptr, gates: Ptr, tc: Ptr, dpre: Ptr, dh_prev: Ptr, pre: Ptr, h_prev: Ptr, dh: Ptr,
+        b: i64, hd: i64,
+    }
     /// `quantum.cu` (chunk attention pooling)
     pub struct PoolP {
         s: Ptr, wts: Ptr, du: Ptr, dscores: Ptr, u: Ptr, scores: Ptr, ds: Ptr,

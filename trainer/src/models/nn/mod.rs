@@ -7,6 +7,7 @@
 //! yet and are retired model by model.
 pub mod branches;
 pub mod chunk_processor;
+pub mod gated_recurrence;
 pub mod hydra;
 pub mod hydra_bissm;
 pub mod linear;
@@ -19,6 +20,7 @@ pub mod transformer;
 
 pub use branches::{BranchActs, Branches};
 pub use chunk_processor::{ChunkActs, ChunkProcessor};
+pub use gated_recurrence::{GatedActs, GatedRecurrence};
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
 pub use hydra_bissm::{HydraActs, HydraBlock, HydraGrads};
 pub use linear::Linear;

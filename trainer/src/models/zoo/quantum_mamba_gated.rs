@@ -1,8 +1,8 @@
 //! mg — `QuantumMambaGated` (reference `models/QuantumGatedRecurrence.py`; spec
-//! gated-and-protocols §1.6):
+//! gated-and-protocols §1.6), written once over the backend:
 //!
-//! x (C, T) → token-major (T, F), F = C → Dropout → x_p = SiLU(Linear(F, F)) (T, F) →
-//! [`ChunkedGatedSuperposition`] (chunk size C = `chunk_size`) h (H) → Linear(H, H) → ReLU →
+//! x (B, C, T) → token-major (B, T, F), F = C → Dropout → x_p = SiLU(Linear(F, F)) (T, F) →
+//! [`GatedRecurrence`] (chunk size C = `chunk_size`) h (H) → Linear(H, H) → ReLU →
 //! Dropout → Linear(H, O). Dropout sites (§1.8): the input, u_c in every chunk, after the ReLU.
 //!
 //! Fully causal (§1.11): every per-step op acts on one time step, the gated update fires once
@@ -11,41 +11,48 @@
 //! (F = 64, n = 6, 2 circuit layers, H = 64, O = 2): 54,704 with the unified ansatz, 52,328 with
 //! the legacy one, for every T and C.
 use crate::models::blocks::gated_recurrence::gated_program;
-use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
+use crate::models::nn::{GatedActs, GatedRecurrence, Io, Linear, Net};
+use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::ops::activation::{relu_backward, relu_forward, silu_backward, silu_forward};
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+
+/// Dropout sites: the input, u_c (inside the recurrence), after the ReLU.
+const SITES: [u32; 3] = [0, 1, 2];
 
 /// mg QuantumMambaGated.
 pub struct QuantumMambaGated {
     cfg: ModelConfig,
     lay: ParamLayout,
     feature_proj: Linear,
-    cgs: ChunkedGatedSuperposition,
+    cgs: GatedRecurrence,
     head0: Linear,
     head3: Linear,
-    drop: Dropout,
 }
 
-#[derive(Default)]
-struct Cache {
-    /// dropout(x) (T, F)
-    xd: Vec<f32>,
-    mask_in: Vec<f32>,
-    /// feature_proj output before SiLU (T, F)
-    a: Vec<f32>,
-    /// x_p (T, F)
-    xp: Vec<f32>,
-    cgs: CgsCache,
-    h: Vec<f32>,
-    o0: Vec<f32>,
-    r: Vec<f32>,
-    mask_head: Vec<f32>,
-    /// dropout(ReLU) output (H)
-    rd: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    /// dropout(x) (B, T, F)
+    xd: B::Buf,
+    mask_in: B::Buf,
+    /// feature_proj output before SiLU (B, T, F)
+    a: B::Buf,
+    /// x_p (B, T, F)
+    xp: B::Buf,
+    cgs: GatedActs<B>,
+    o0: B::Buf,
+    r: B::Buf,
+    /// dropout(ReLU) (B, H)
+    rd: B::Buf,
+    mask_head: B::Buf,
+    dropped: bool,
+    // backward scratch
+    dr: B::Buf,
+    do0: B::Buf,
+    dh: B::Buf,
+    dxp: B::Buf,
+    da: B::Buf,
 }
 
 impl QuantumMambaGated {
@@ -55,18 +62,15 @@ impl QuantumMambaGated {
         let (f, h) = (cfg.n_channels, cfg.hidden_dim);
         let mut lay = ParamLayout::new();
         let feature_proj = Linear::new(&mut lay, "feature_proj", f, f, true);
-        let cgs = ChunkedGatedSuperposition::new(
+        let cgs = GatedRecurrence::new(
             &mut lay,
             "gated_recurrence.",
-            f,
-            h,
-            cfg.chunk_size,
+            (f, h, cfg.chunk_size.max(1)),
             gated_program(&cfg),
-            cfg.dropout,
+            SITES[1],
         );
         let head0 = Linear::new(&mut lay, "output_layer.0", h, h, true);
         let head3 = Linear::new(&mut lay, "output_layer.3", h, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
@@ -74,50 +78,12 @@ impl QuantumMambaGated {
             cgs,
             head0,
             head3,
-            drop,
         }
-    }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (f, t) = (self.cfg.n_channels, self.cfg.n_times);
-        let mut k = Cache {
-            xd: to_token_major(x, f, t),
-            ..Default::default()
-        };
-        k.mask_in = self.drop.forward(&mut k.xd, rng.as_deref_mut());
-        k.a = self.feature_proj.apply(p, &k.xd, t);
-        k.xp = vec![0.0; t * f];
-        silu_forward(&mut k.xp, &k.a);
-        k.h = self
-            .cgs
-            .forward(p, &k.xp, t, rng.as_deref_mut(), &mut k.cgs);
-        k.o0 = self.head0.apply(p, &k.h, 1);
-        k.r = vec![0.0; k.o0.len()];
-        relu_forward(&mut k.r, &k.o0);
-        k.rd = k.r.clone();
-        k.mask_head = self.drop.forward(&mut k.rd, rng);
-        k.logits = self.head3.apply(p, &k.rd, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (f, t, h) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.hidden_dim);
-        let mut dr = vec![0.0; h];
-        self.head3.backward(p, g, &k.rd, dlogits, 1, Some(&mut dr));
-        self.drop.backward(&mut dr, &k.mask_head);
-        let mut do0 = vec![0.0; h];
-        relu_backward(&mut do0, &dr, &k.o0);
-        let mut dh = vec![0.0; h];
-        self.head0.backward(p, g, &k.h, &do0, 1, Some(&mut dh));
-        let mut dxp = vec![0.0; t * f];
-        self.cgs.backward(p, g, &k.xp, t, &k.cgs, &dh, &mut dxp);
-        let mut da = vec![0.0; t * f];
-        silu_backward(&mut da, &dxp, &k.a);
-        self.feature_proj.backward(p, g, &k.xd, &da, t, None);
     }
 }
 
-impl SampleModel for QuantumMambaGated {
+impl Net for QuantumMambaGated {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "mg"
     }
@@ -130,67 +96,122 @@ impl SampleModel for QuantumMambaGated {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
-        }
-    }
-    /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU), the
-    /// `gated_recurrence*` names of [`ChunkedGatedSuperposition::trace`], `output_layer.{0..3}`
-    /// and `output_layer` (logits).
     fn is_causal(&self) -> bool {
         true
     }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (f, t, h) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.hidden_dim);
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let v = |w: usize| be.alloc(&[b, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xd: st(f),
+            mask_in: st(f),
+            a: st(f),
+            xp: st(f),
+            cgs: self.cgs.plan(be, b, t),
+            o0: v(h),
+            r: v(h),
+            rd: v(h),
+            mask_head: v(h),
+            dropped: false,
+            dr: v(h),
+            do0: v(h),
+            dh: v(h),
+            dxp: st(f),
+            da: st(f),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        a.dropped = drop.is_some();
+        be.to_token_major(&mut a.xd, &a.io.x);
+        if let Some(cfg) = drop {
+            // feature_proj's input gradient is never needed: the mask is not used again
+            be.dropout(&mut a.xd, &mut a.mask_in, cfg, SITES[0]);
+        }
+        self.feature_proj.forward(be, p, &a.xd, &mut a.a);
+        be.act(Act::Silu, &mut a.xp, &a.a);
+        self.cgs.forward(be, p, &a.xp, &mut a.cgs, drop);
+        self.head0.forward(be, p, a.cgs.h_final(), &mut a.o0);
+        be.act(Act::Relu, &mut a.r, &a.o0);
+        be.copy(&mut a.rd, &a.r);
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.rd, &mut a.mask_head, cfg, SITES[2]);
+        }
+        self.head3.forward(be, p, &a.rd, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dr, 0.0);
+        self.head3
+            .backward(be, p, g, &a.rd, &a.io.dout, Some(&mut a.dr));
+        if a.dropped {
+            be.mul(&mut a.do0, &a.dr, &a.mask_head);
+            std::mem::swap(&mut a.dr, &mut a.do0);
+        }
+        be.fill(&mut a.do0, 0.0);
+        be.act_bwd(Act::Relu, &mut a.do0, &a.dr, &a.o0);
+        be.fill(&mut a.dh, 0.0);
+        self.head0
+            .backward(be, p, g, a.cgs.h_final(), &a.do0, Some(&mut a.dh));
+        be.fill(&mut a.dxp, 0.0);
+        self.cgs
+            .backward(be, p, g, &a.xp, &mut a.cgs, &a.dh, &mut a.dxp);
+        be.fill(&mut a.da, 0.0);
+        be.act_bwd(Act::Silu, &mut a.da, &a.dxp, &a.a);
+        self.feature_proj.backward(be, p, g, &a.xd, &a.da, None);
+    }
+    /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU),
+    /// `feature_proj.silu`, the `gated_recurrence*` names of [`GatedRecurrence::trace`],
+    /// `output_layer.{0..3}` and `output_layer` (logits).
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("dropout".to_string(), &a.xd),
+            ("feature_proj".into(), &a.a),
+            ("feature_proj.silu".into(), &a.xp),
+        ];
+        out.extend(self.cgs.trace("gated_recurrence", &a.cgs));
+        out.push(("output_layer.0".into(), &a.o0));
+        out.push(("output_layer.1".into(), &a.r));
+        out.push(("output_layer.2".into(), &a.rd));
+        out.push(("output_layer.3".into(), &a.io.out));
+        out.push(("output_layer".into(), &a.io.out));
+        out
+    }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         // causal chunk by chunk (spec gated §1.11): after chunk c the head reads h_c
-        let (t, h, c) = (
-            self.cfg.n_times,
-            self.cfg.hidden_dim,
-            self.cfg.chunk_size.max(1),
-        );
-        let k = self.run(p, x, None);
-        let outs = k
+        let (t, h, c) = (self.cfg.n_times, self.cfg.hidden_dim, self.cgs.chunk());
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
+        let mut hc = Cpu.alloc(&[1, h]);
+        let mut o = Cpu.alloc(&[1, h]);
+        let mut r = Cpu.alloc(&[1, h]);
+        let mut logits = Cpu.alloc(&[1, self.cfg.n_classes]);
+        let outs = a
             .cgs
-            .states
+            .all_states()
+            .as_slice()
             .chunks_exact(h)
             .enumerate()
-            .map(|(i, hc)| {
-                let mut r = self.head0.apply(p, hc, 1);
-                r.iter_mut().for_each(|v| *v = v.max(0.0));
-                (((i + 1) * c).min(t), self.head3.apply(p, &r, 1))
+            .map(|(i, row)| {
+                Cpu.upload(&mut hc, row);
+                self.head0.forward(&Cpu, p, &hc, &mut o);
+                Cpu.act(Act::Relu, &mut r, &o);
+                self.head3.forward(&Cpu, p, &r, &mut logits);
+                (((i + 1) * c).min(t), logits.as_slice().to_vec())
             })
             .collect();
         Some(outs)
-    }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = vec![
-            ("dropout".into(), k.xd.clone()),
-            ("feature_proj".into(), k.a.clone()),
-            ("feature_proj.silu".into(), k.xp.clone()),
-        ];
-        out.extend(self.cgs.trace("gated_recurrence", &k.cgs));
-        out.push(("output_layer.0".into(), k.o0.clone()));
-        out.push(("output_layer.1".into(), k.r.clone()));
-        out.push(("output_layer.2".into(), k.rd.clone()));
-        out.push(("output_layer.3".into(), k.logits.clone()));
-        out.push(("output_layer".into(), k.logits));
-        out
     }
 }
 
