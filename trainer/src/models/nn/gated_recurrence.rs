@@ -5,9 +5,9 @@
 //! x (B, T, F) → q_t = QSB(x_t) (QGR-flavour [`Branches`], every time step at once) → per chunk
 //! c = [cC, min((c+1)C, T)) (no padding: the last chunk is averaged over its true length)
 //! μ_c = mean_t q_t → u_c = Dropout(SiLU(LN(W_a·μ_c + b_a))) (H, every chunk at once) → the
-//! recurrence over chunks, batched over B: z = [h_{c−1}; u_c] (2H) → a = [W_f; W_i; W_o; W_g]·z
-//! + b → h_c = o ⊙ tanh(f ⊙ h_{c−1} + i ⊙ g) ([`Backend::gated_cell`]), h_0 = 0. Output
-//! h_{n_c} (B, H).
+//! recurrence over chunks, batched over B: z = [h_{c−1}; u_c] (2H) →
+//! a = [W_f; W_i; W_o; W_g]·z + b → h_c = o ⊙ tanh(f ⊙ h_{c−1} + i ⊙ g)
+//! ([`Backend::gated_cell`]), h_0 = 0. Output h_{n_c} (B, H).
 //!
 //! State-dict names under `<prefix>`: `quantum_superposition.*`, `chunk_agg.0` (Linear(Q, H)),
 //! `chunk_agg.1` (LayerNorm(H)), `{forget_gate,input_gate,output_gate,candidate}.0`
