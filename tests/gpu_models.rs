@@ -170,12 +170,17 @@ fn check_all<D: Device + Clone + 'static>(dev: D, cfg: ModelConfig, b: usize, to
 
 #[test]
 fn emulated_gpu_models_match_the_cpu() {
+    // 3 qubits (the emulated circuits run a barrier per gate), gated models: chunks of 4 over
+    // T = 10 (a short last chunk), hidden size 8
     let cfg = ModelConfig {
         n_channels: 3,
         n_times: 10,
         d_model: 8,
         d_state: 4,
         n_layers: 2,
+        n_qubits: 3,
+        hidden_dim: 8,
+        chunk_size: 4,
         ..ModelConfig::eeg(10)
     };
     // parameters: see `param_err` for the attention key biases

@@ -264,7 +264,8 @@ QSSM_KERNEL(circuit_bwd, CircP) {
 
 // ---- superposition of three branches ---------------------------------------------------------
 // c_k = (params[re_k], params[im_k]), n = √(Σ|c|² + eps); mode 0: y (rows, 3W) = [|c̄_k|·x_k],
-// mode 1: y = Σ_k |c̄_k|·x_k, mode 2: y = |Σ_k c̄_k·x_k| (complex modulus).
+// mode 1: y = Σ_k |c̄_k|·x_k, mode 2: y = |Σ_k c̄_k·x_k| (complex modulus), mode 3: y =
+// |Σ_k c_k·x_k| (raw coefficients).
 struct SupP {
   float* y;
   float* dx0;
@@ -309,10 +310,11 @@ QSSM_KERNEL(superpose_fwd, SupP) {
     } else if (p.mode == 1) {
       p.y[i] = a[0] * p.x0[i] + a[1] * p.x1[i] + a[2] * p.x2[i];
     } else {
+      const float cn = p.mode == 2 ? n : 1.0f;
       float re = 0.0f, im = 0.0f;
       for (int k = 0; k < 3; ++k) {
-        re += (cr[k] / n) * xs[k][i];
-        im += (ci[k] / n) * xs[k][i];
+        re += (p.mode == 2 ? cr[k] / cn : cr[k]) * xs[k][i];
+        im += (p.mode == 2 ? ci[k] / cn : ci[k]) * xs[k][i];
       }
       p.y[i] = sqrtf(re * re + im * im);
     }
@@ -320,7 +322,7 @@ QSSM_KERNEL(superpose_fwd, SupP) {
 }
 
 // dx_k += …; and the block partials (f64) of the coefficient sums: modes 0/1 Σ dy_k·x_k
-// (ws[6·block + k]), mode 2 Σ dRe·x_k, Σ dIm·x_k (ws[6·block + 2k], ws[6·block + 2k + 1]).
+// (ws[6·block + k]), modes 2/3 Σ dRe·x_k, Σ dIm·x_k (ws[6·block + 2k], ws[6·block + 2k + 1]).
 #define SUP_THREADS 256
 QSSM_KERNEL(superpose_bwd, SupP) {
   __shared__ double red[6][SUP_THREADS / 32];
@@ -332,11 +334,16 @@ QSSM_KERNEL(superpose_bwd, SupP) {
   for (int k = 0; k < 3; ++k) a[k] = sqrtf(cr[k] * cr[k] + ci[k] * ci[k]) / n;
   double s[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   for (i64 i = gtid(); i < p.rows * p.w; i += gstride()) {
-    if (p.mode == 2) {
+    if (p.mode >= 2) {
+      float br[3], bi[3];
+      for (int k = 0; k < 3; ++k) {
+        br[k] = p.mode == 2 ? cr[k] / n : cr[k];
+        bi[k] = p.mode == 2 ? ci[k] / n : ci[k];
+      }
       float re = 0.0f, im = 0.0f;
       for (int k = 0; k < 3; ++k) {
-        re += (cr[k] / n) * xs[k][i];
-        im += (ci[k] / n) * xs[k][i];
+        re += br[k] * xs[k][i];
+        im += bi[k] * xs[k][i];
       }
       float out = sqrtf(re * re + im * im);
       if (out <= 0.0f) continue;
@@ -345,7 +352,7 @@ QSSM_KERNEL(superpose_bwd, SupP) {
         float xv = xs[k][i];
         s[2 * k] += (double)dre * (double)xv;
         s[2 * k + 1] += (double)dim * (double)xv;
-        dxs[k][i] += (cr[k] / n) * dre + (ci[k] / n) * dim;
+        dxs[k][i] += br[k] * dre + bi[k] * dim;
       }
     } else {
       i64 r = i / p.w, j = i % p.w;
@@ -380,7 +387,12 @@ QSSM_KERNEL(superpose_bwd_coeffs, SupP) {
   for (i64 b = 0; b < p.blocks; ++b)
     for (int k = 0; k < 6; ++k) t[k] += p.ws[b * 6 + k];
   double n64 = (double)n, n3 = n64 * n64 * n64;
-  if (p.mode == 2) {
+  if (p.mode == 3) {
+    for (int k = 0; k < 3; ++k) {
+      p.g[p.idx[2 * k]] += (float)t[2 * k];
+      p.g[p.idx[2 * k + 1]] += (float)t[2 * k + 1];
+    }
+  } else if (p.mode == 2) {
     double proj = 0.0;
     for (int k = 0; k < 3; ++k) proj += t[2 * k] * (double)cr[k] + t[2 * k + 1] * (double)ci[k];
     for (int k = 0; k < 3; ++k) {

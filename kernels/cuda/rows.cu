@@ -103,6 +103,34 @@ QSSM_KERNEL(layernorm_bwd_dx, LnP) {
   }
 }
 
+// y = x / N per row, N = √(Σ x² + eps) saved (aux)
+QSSM_KERNEL(l2norm_fwd, RowP) {
+  const int lane = threadIdx.x % 32;
+  const i64 warps = gstride() / 32;
+  for (i64 r = gtid() / 32; r < p.rows; r += warps) {
+    const float* xr = p.x + r * p.d;
+    float ss = 0.0f;
+    for (i64 c = lane; c < p.d; c += 32) ss += xr[c] * xr[c];
+    float n = sqrtf(warp_sum(ss) + p.eps);
+    for (i64 c = lane; c < p.d; c += 32) p.y[r * p.d + c] = xr[c] / n;
+    if (lane == 0) p.aux[r] = n;
+  }
+}
+
+// dx (y) += dy/N − x·(Σ dy·x)/N³ per row; z = dy, aux = N
+QSSM_KERNEL(l2norm_bwd, RowP) {
+  const int lane = threadIdx.x % 32;
+  const i64 warps = gstride() / 32;
+  for (i64 r = gtid() / 32; r < p.rows; r += warps) {
+    const float* xr = p.x + r * p.d;
+    const float* dyr = p.z + r * p.d;
+    float s = 0.0f;
+    for (i64 c = lane; c < p.d; c += 32) s += dyr[c] * xr[c];
+    float proj = warp_sum(s), n = p.aux[r];
+    for (i64 c = lane; c < p.d; c += 32) p.y[r * p.d + c] += dyr[c] / n - xr[c] * proj / (n * n * n);
+  }
+}
+
 // softmax of each row of y (rows × d) divided by `scale`, max-shifted, in place
 QSSM_KERNEL(softmax_rows, RowP) {
   const int lane = threadIdx.x % 32;

@@ -1,7 +1,8 @@
 // The project's CUDA emulation header: compiles the kernels of `kernels/cuda/` with a host
 // C++20 compiler so that they can be tested on a machine without a GPU (`cargo test`, and a
-// ThreadSanitizer build in CI). Every thread of a block is an OS thread; blocks run one after
-// another (launches are serialised by a mutex), so `__shared__` storage can be static.
+// ThreadSanitizer build in CI). Every thread of a block is an OS thread (from a pool reused by
+// every launch); blocks run one after another (launches are serialised by a mutex), so
+// `__shared__` storage can be static.
 //
 // Emulated: threadIdx/blockIdx/blockDim/gridDim, __syncthreads (a std::barrier that threads
 // leave when they return), warp shuffles and __syncwarp (full-warp masks only; every lane of
@@ -10,6 +11,7 @@
 // Results may differ from the GPU in the last bits (FMA contraction, libm vs CUDA math).
 #pragma once
 #include <barrier>
+#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -77,8 +79,57 @@ inline T shfl_xor(T v, int lane_mask) {
   return r;
 }
 
-// Runs one launch: every block in turn, each thread of a block on its own OS thread.
-// Returns 0, or 1 when the kernel is unknown, 2 when the block shape is not whole warps.
+// The OS threads that play a block's GPU threads: created once (grown to the largest block
+// seen), then reused by every block of every launch (creating ~1000 threads per launch was most
+// of the time of an emulated run). `run(n, job)` runs job(0..n) on threads 0..n−1 and returns
+// when all are done. The pool is never destroyed: its threads wait, detached, until the process
+// exits.
+class ThreadPool {
+ public:
+  void run(unsigned n, const std::function<void(unsigned)>& job) {
+    std::unique_lock<std::mutex> lk(m_);
+    while (threads_ < n) {
+      unsigned id = threads_++;
+      std::thread([this, id] { work(id); }).detach();
+    }
+    job_ = &job;
+    active_ = n;
+    remaining_ = n;
+    ++gen_;
+    start_.notify_all();
+    done_.wait(lk, [&] { return remaining_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void work(unsigned id) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lk(m_);
+    for (;;) {
+      start_.wait(lk, [&] { return gen_ != seen; });
+      seen = gen_;
+      if (id >= active_) continue;
+      const std::function<void(unsigned)>* job = job_;
+      lk.unlock();
+      (*job)(id);
+      lk.lock();
+      if (--remaining_ == 0) done_.notify_one();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable start_, done_;
+  unsigned threads_ = 0, active_ = 0, remaining_ = 0;
+  uint64_t gen_ = 0;
+  const std::function<void(unsigned)>* job_ = nullptr;
+};
+
+inline ThreadPool& pool() {
+  static ThreadPool* p = new ThreadPool();  // leaked on purpose (see ThreadPool)
+  return *p;
+}
+
+// Runs one launch: every block in turn, each thread of a block on its own OS thread (from the
+// pool). Returns 0, or 1 when the kernel is unknown, 2 when the block shape is not whole warps.
 inline int launch(const char* name, dim3 grid, dim3 blk, unsigned smem, const void* params) {
   static std::mutex serial;
   std::lock_guard<std::mutex> guard(serial);
@@ -95,21 +146,17 @@ inline int launch(const char* name, dim3 grid, dim3 blk, unsigned smem, const vo
         b.warps.resize(nt / 32);
         for (auto& w : b.warps) w.bar = std::make_unique<std::barrier<>>(32);
         b.dyn_smem.assign(smem, 0);
-        std::vector<std::thread> threads;
-        threads.reserve(nt);
-        for (unsigned t = 0; t < nt; ++t) {
-          threads.emplace_back([&, t] {
-            tid = uint3{t % blk.x, (t / blk.x) % blk.y, t / (blk.x * blk.y)};
-            bid = uint3{bx, by, bz};
-            bdim = blk;
-            gdim = grid;
-            block = &b;
-            f(params);
-            b.warps[t / 32].bar->arrive_and_drop();
-            b.bar->arrive_and_drop();
-          });
-        }
-        for (auto& th : threads) th.join();
+        std::function<void(unsigned)> job = [&](unsigned t) {
+          tid = uint3{t % blk.x, (t / blk.x) % blk.y, t / (blk.x * blk.y)};
+          bid = uint3{bx, by, bz};
+          bdim = blk;
+          gdim = grid;
+          block = &b;
+          f(params);
+          b.warps[t / 32].bar->arrive_and_drop();
+          b.bar->arrive_and_drop();
+        };
+        pool().run(nt, job);
       }
   return 0;
 }

@@ -90,6 +90,9 @@ pub enum Superpose {
     /// y (rows, W) = |Σ_k c̄_k·x_k|, the element-wise complex modulus (QGR-flavour branches,
     /// 1a and the gated models; derivative 0 at 0 as PyTorch's `abs`)
     Modulus,
+    /// y (rows, W) = |Σ_k c_k·x_k| with the **raw** coefficients (hg's mix of its three
+    /// branches; `eps` unused)
+    ModulusRaw,
 }
 
 /// The coefficient ranges and constant of [`Backend::superpose`].
@@ -472,6 +475,11 @@ pub trait Backend: Sync {
         saved: [&Self::Buf; 2],
         h_prev: Option<&Self::Buf>,
     );
+    /// Each row of x (rows, W) divided by its L2 norm: y = x/N, N = √(Σ x² + eps) saved per
+    /// row (hg's feature normalisation).
+    fn l2_normalize(&self, y: &mut Self::Buf, norm: &mut Self::Buf, x: &Self::Buf, eps: f32);
+    /// Backward of [`Self::l2_normalize`]: dx += dy/N − x·(Σ dy·x)/N³ per row.
+    fn l2_normalize_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, x: &Self::Buf, norm: &Self::Buf);
     /// Combines three branch outputs with normalised complex coefficients, see
     /// [`Superpose`].
     fn superpose(&self, y: &mut Self::Buf, xs: [&Self::Buf; 3], p: &Self::Params, sp: &SuperposeP);

@@ -191,7 +191,7 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
-pub const BACKEND_MODELS: &[&str] = &["1a", "1b", "1c", "3a", "3b", "3c", "mg"];
+pub const BACKEND_MODELS: &[&str] = &["1a", "1b", "1c", "3a", "3b", "3c", "mg", "hg"];
 
 /// Builds the model for an id or class name on `device`.
 pub fn build_on(
@@ -234,6 +234,7 @@ where
         "1c" => Box::new(Batched::on(QuantumHydraSsm::new(cfg), be)),
         "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
         "mg" => Box::new(Batched::on(QuantumMambaGated::new(cfg), be)),
+        "hg" => Box::new(Batched::on(QuantumHydraGated::new(cfg), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
         other => return Err(not_on(other)),
     })
@@ -252,7 +253,7 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "2d" => Box::new(PerSample::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
         "2e" => Box::new(PerSample::new(QuantumHydraSuperposition::hydra_hydra(cfg))),
         "mg" => Box::new(Batched::new(QuantumMambaGated::new(cfg))),
-        "hg" => Box::new(PerSample::new(QuantumHydraGated::new(cfg))),
+        "hg" => Box::new(Batched::new(QuantumHydraGated::new(cfg))),
         "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
         "2b" => Box::new(PerSample::new(QuantumMixingSsm::mamba(cfg))),
         "2c" => Box::new(PerSample::new(QuantumMixingSsm::hydra(cfg))),

@@ -890,6 +890,36 @@ impl Backend for Cpu {
             );
         }
     }
+    fn l2_normalize(&self, y: &mut CpuBuf, norm: &mut CpuBuf, x: &CpuBuf, eps: f32) {
+        same_len("l2_normalize", y.data.len(), x.data.len());
+        let w = x.last().max(1);
+        same_len("l2_normalize norm", norm.data.len(), x.rows());
+        for ((yr, xr), n) in y
+            .data
+            .chunks_exact_mut(w)
+            .zip(x.data.chunks_exact(w))
+            .zip(norm.data.iter_mut())
+        {
+            *n = (xr.iter().map(|v| v * v).sum::<f32>() + eps).sqrt();
+            yr.iter_mut().zip(xr).for_each(|(a, v)| *a = v / *n);
+        }
+    }
+    fn l2_normalize_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, x: &CpuBuf, norm: &CpuBuf) {
+        same_len("l2_normalize_bwd", dx.data.len(), x.data.len());
+        let w = x.last().max(1);
+        for (((dr, gr), xr), &n) in dx
+            .data
+            .chunks_exact_mut(w)
+            .zip(dy.data.chunks_exact(w))
+            .zip(x.data.chunks_exact(w))
+            .zip(&norm.data)
+        {
+            let proj: f32 = gr.iter().zip(xr).map(|(d, v)| d * v).sum();
+            for ((a, d), v) in dr.iter_mut().zip(gr).zip(xr) {
+                *a += d / n - v * proj / (n * n * n);
+            }
+        }
+    }
     fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
         quantum::superpose(y, xs, p, sp);
     }

@@ -289,8 +289,12 @@ pub(super) fn superpose(y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &Superp
                 *o = a[0] * xs[0].data[i] + a[1] * xs[1].data[i] + a[2] * xs[2].data[i];
             }
         }
-        Superpose::Modulus => {
-            let cb = c.map(|(r, i)| (r / n, i / n));
+        Superpose::Modulus | Superpose::ModulusRaw => {
+            let cb = if sp.mode == Superpose::Modulus {
+                c.map(|(r, i)| (r / n, i / n))
+            } else {
+                c
+            };
             for (i, o) in y.data.iter_mut().enumerate() {
                 let (re, im) = modulus_parts(&cb, xs, i);
                 *o = (re * re + im * im).sqrt();
@@ -358,8 +362,13 @@ pub(super) fn superpose_bwd(
                 }
             }
         }
-        Superpose::Modulus => {
-            let cb = c.map(|(r, i)| (r / n, i / n));
+        Superpose::Modulus | Superpose::ModulusRaw => {
+            let raw = sp.mode == Superpose::ModulusRaw;
+            let cb = if raw {
+                c
+            } else {
+                c.map(|(r, i)| (r / n, i / n))
+            };
             let mut dcb = [(0.0f64, 0.0f64); 3];
             for i in 0..rows * w {
                 let (re, im) = modulus_parts(&cb, xs, i);
@@ -374,6 +383,13 @@ pub(super) fn superpose_bwd(
                     dcb[k].1 += f64::from(dim) * f64::from(xv);
                     dxs[k].data[i] += cb[k].0 * dre + cb[k].1 * dim;
                 }
+            }
+            if raw {
+                for (k, [re, im]) in sp.coeffs.iter().enumerate() {
+                    g[*re] += dcb[k].0 as f32;
+                    g[*im] += dcb[k].1 as f32;
+                }
+                return;
             }
             // c̄ = c/n, n = √(Σ|c|² + ε): ∂c̄_a/∂x_j = δ_aj/n − c_a·x_j/n³ over the six reals
             let proj: f64 = (0..3)

@@ -171,6 +171,17 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         }
     }
 
+    // L2 row normalisation
+    let mut yn = be.alloc(&[b, t, f]);
+    let mut nrm = be.alloc(&[b, t]);
+    be.l2_normalize(&mut yn, &mut nrm, &x, 1e-8);
+    let mut dxn = be.alloc(&[b, t, f]);
+    be.l2_normalize_bwd(&mut dxn, &dx, &x, &nrm);
+    out.push((
+        "l2_normalize fwd+bwd".into(),
+        [host(be, &yn), host(be, &dxn)].concat(),
+    ));
+
     // chunk means (a short last chunk), time slices, the gated cell
     let mut cm = be.alloc(&[b, nc, f]);
     be.chunk_mean(&mut cm, &x, cs);
@@ -214,7 +225,12 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
     let xs: Vec<B::Buf> = (0..3)
         .map(|_| buf(be, &g.vec(r * wq, -1.0, 1.0), &[b, nc, wq]))
         .collect();
-    for mode in [Superpose::Concat, Superpose::Sum, Superpose::Modulus] {
+    for mode in [
+        Superpose::Concat,
+        Superpose::Sum,
+        Superpose::Modulus,
+        Superpose::ModulusRaw,
+    ] {
         let sp = SuperposeP {
             coeffs: [0, 1, 2].map(|k| [3 * f + 2 * k, 3 * f + 2 * k + 1]),
             eps: 1e-8,

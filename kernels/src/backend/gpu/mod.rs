@@ -80,6 +80,8 @@ pub const KERNELS: &[&str] = &[
     "chunk_mean_bwd",
     "gated_cell_fwd",
     "gated_cell_bwd",
+    "l2norm_fwd",
+    "l2norm_bwd",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -527,6 +529,7 @@ impl<D: Device> Gpu<D> {
                 Superpose::Concat => 0,
                 Superpose::Sum => 1,
                 Superpose::Modulus => 2,
+                Superpose::ModulusRaw => 3,
             },
             ..Default::default()
         }
@@ -1643,6 +1646,40 @@ impl<D: Device> Backend for Gpu<D> {
             ..Default::default()
         };
         self.launch1("gated_cell_bwd", dh.len, p);
+    }
+    fn l2_normalize(&self, y: &mut GpuBuf<D>, norm: &mut GpuBuf<D>, x: &GpuBuf<D>, eps: f32) {
+        same("l2_normalize", y.len, x.len);
+        same("l2_normalize norm", norm.len, x.rows());
+        let q = RowP {
+            y: y.addr,
+            aux: norm.addr,
+            x: x.addr,
+            rows: x.rows() as i64,
+            d: x.last() as i64,
+            eps,
+            ..Default::default()
+        };
+        self.launch1("l2norm_fwd", x.rows() * 32, q);
+    }
+    fn l2_normalize_bwd(
+        &self,
+        dx: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        norm: &GpuBuf<D>,
+    ) {
+        same("l2_normalize_bwd", dx.len, x.len);
+        same("l2_normalize_bwd dy", dy.len, x.len);
+        let q = RowP {
+            y: dx.addr,
+            aux: norm.addr,
+            x: x.addr,
+            z: dy.addr,
+            rows: x.rows() as i64,
+            d: x.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("l2norm_bwd", x.rows() * 32, q);
     }
     fn superpose(&self, y: &mut GpuBuf<D>, xs: [&GpuBuf<D>; 3], p: &GpuBuf<D>, sp: &SuperposeP) {
         let q = self.superpose_params(y.len, xs, p, sp);

@@ -16,9 +16,20 @@
 use super::branches::{BranchActs, Branches};
 use super::linear::Linear;
 use super::norm::{LayerNorm, LayerNormActs};
+use crate::models::{AnsatzKind, ModelConfig};
 use crate::params::ParamLayout;
 use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 use qssm_kernels::circuit::Program;
+
+/// The circuit of the gated models' QSB branches for `cfg` (spec §1.2): the unified 5-angle
+/// ansatz without data encoding (K = 5·n·`n_layers`) or the legacy 4-angle ansatz
+/// (K = 4·n·`n_layers`), on n = `cfg.n_qubits` wires.
+pub fn gated_program(cfg: &ModelConfig) -> Program {
+    match cfg.ansatz {
+        AnsatzKind::Unified5 => Program::unified_ansatz(cfg.n_qubits, cfg.n_layers, false),
+        AnsatzKind::Legacy4 => Program::legacy_ansatz(cfg.n_qubits, cfg.n_layers),
+    }
+}
 
 /// Gate names in the order of the pre-activation columns `[a_f | a_i | a_o | a_g]`.
 const GATES: [&str; 4] = ["forget_gate", "input_gate", "output_gate", "candidate"];
@@ -310,5 +321,63 @@ impl GatedRecurrence {
     /// The QSB branches (their trace names).
     pub fn branches(&self) -> &Branches {
         &self.qsb
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qssm_kernels::backend::cpu::{Cpu, CpuBuf};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn small_cfg(ansatz: AnsatzKind) -> ModelConfig {
+        ModelConfig {
+            n_channels: 5,
+            n_times: 11,
+            n_qubits: 3,
+            n_layers: 2,
+            hidden_dim: 6,
+            chunk_size: 4,
+            ansatz,
+            ..ModelConfig::eeg(11)
+        }
+    }
+
+    #[test]
+    fn gated_program_follows_the_ansatz() {
+        let p = gated_program(&small_cfg(AnsatzKind::Unified5));
+        assert_eq!((p.n_theta, p.n_enc), (30, 0));
+        let p = gated_program(&small_cfg(AnsatzKind::Legacy4));
+        assert_eq!((p.n_theta, p.n_enc), (24, 0));
+    }
+
+    /// §1.11: h_c depends only on x[..end of chunk c] (the recurrence is causal chunk by
+    /// chunk), and the last chunk is short (T = 11, C = 4: 4, 4, 3 steps, no padding).
+    #[test]
+    fn recurrence_is_causal_chunk_by_chunk() {
+        let cfg = small_cfg(AnsatzKind::Unified5);
+        let (f, t, h) = (cfg.n_channels, cfg.n_times, cfg.hidden_dim);
+        let mut lay = ParamLayout::new();
+        let cgs = GatedRecurrence::new(&mut lay, "", (f, h, 4), gated_program(&cfg), 0);
+        assert_eq!(cgs.n_chunks(t), 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let p = lay.init(&mut rng);
+        let x: Vec<f32> = (0..t * f).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let states = |x: &[f32]| {
+            let mut a = cgs.plan(&Cpu, 1, t);
+            let xb = CpuBuf::from_vec(x.to_vec(), &[1, t, f]);
+            cgs.forward(&Cpu, &p, &xb, &mut a, None);
+            a.all_states().as_slice().to_vec()
+        };
+        let s0 = states(&x);
+        for change_at in [4usize, 8, 10] {
+            let mut x2 = x.clone();
+            x2[change_at * f] += 0.5;
+            let s2 = states(&x2);
+            let unchanged = change_at / 4; // chunks before the one holding `change_at`
+            assert_eq!(s0[..unchanged * h], s2[..unchanged * h]);
+            assert_ne!(s0[unchanged * h..], s2[unchanged * h..]);
+        }
     }
 }

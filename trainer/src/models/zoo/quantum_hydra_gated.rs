@@ -1,7 +1,7 @@
 //! hg — `QuantumHydraGated` (reference `models/QuantumGatedRecurrence.py`; spec
-//! gated-and-protocols §1.7), bidirectional:
+//! gated-and-protocols §1.7), bidirectional, written once over the backend:
 //!
-//! x (C, T) → token-major (T, F), F = C → Dropout → x_p = Linear(F, F) (T, F; no SiLU) →
+//! x (B, C, T) → token-major (B, T, F), F = C → Dropout → x_p = Linear(F, F) (T, F; no SiLU) →
 //! * h_f = CGS_fwd(x_p) (H),
 //! * h_b = CGS_bwd(reverse_time(x_p)) (H): chunks anchored at the **end** of the original
 //!   sequence (backward chunk j covers original steps [T−(j+1)C, T−jC) ∩ [0, T); the short
@@ -16,63 +16,61 @@
 //! Parameter count at the EEG config (F = 64, n = 6, 2 circuit layers, H = 64, O = 2), complex
 //! scalars counted once: 109,903 with the unified ansatz (109,906 stored reals), 102,775 with the
 //! legacy one, for every T and C.
-use crate::models::blocks::gated_recurrence::gated_program;
-use crate::models::blocks::qsb_qgr::{QsbQgr, QsbQgrCache};
-use crate::models::blocks::reverse::reverse_time;
-use crate::models::blocks::{CgsCache, ChunkedGatedSuperposition, Dropout, Linear};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
+use crate::models::nn::gated_recurrence::gated_program;
+use crate::models::nn::{BranchActs, Branches, GatedActs, GatedRecurrence, Io, Linear, Net};
+use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
-use rand_chacha::ChaCha8Rng;
-use std::ops::Range;
+use qssm_kernels::backend::{Backend, DropoutCfg, Superpose, SuperposeP};
 
 /// ε inside the norm of the complex mix (reference: `+ 1e-8`).
 const MIX_EPS: f32 = 1e-8;
+/// Dropout sites: the input, u_c of the forward and of the backward branch.
+const SITES: [u32; 3] = [0, 1, 2];
 
 /// hg QuantumHydraGated.
 pub struct QuantumHydraGated {
     cfg: ModelConfig,
     lay: ParamLayout,
-    /// α, β, γ: ranges of (re, im)
-    coeffs: [Range<usize>; 3],
+    /// s = α h_f + β h_b + γ h_g with the raw complex α, β, γ
+    mix: SuperposeP,
     feature_proj: Linear,
-    fwd: ChunkedGatedSuperposition,
-    bwd: ChunkedGatedSuperposition,
-    glob: QsbQgr,
+    fwd: GatedRecurrence,
+    bwd: GatedRecurrence,
+    glob: Branches,
     global_proj: Linear,
     output_layer: Linear,
-    drop: Dropout,
 }
 
-#[derive(Default)]
-struct Cache {
-    /// dropout(x) (T, F)
-    xd: Vec<f32>,
-    mask_in: Vec<f32>,
-    /// x_p (T, F)
-    xp: Vec<f32>,
-    /// reverse_time(x_p) (T, F)
-    xr: Vec<f32>,
-    cf: CgsCache,
-    cb: CgsCache,
-    hf: Vec<f32>,
-    hb: Vec<f32>,
-    /// mean_t x_p (F)
-    mean: Vec<f32>,
-    cg: QsbQgrCache,
-    /// QSB_glob(mean) (Q)
-    qg: Vec<f32>,
-    /// h_g (H)
-    hg: Vec<f32>,
-    /// Re s, Im s, |s| (H)
-    re: Vec<f32>,
-    im: Vec<f32>,
-    modulus: Vec<f32>,
-    /// √(Σ|s|² + ε)
-    norm: f32,
-    /// ŝ (H)
-    feat: Vec<f32>,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    /// dropout(x) (B, T, F)
+    xd: B::Buf,
+    mask_in: B::Buf,
+    /// x_p (B, T, F)
+    xp: B::Buf,
+    /// reverse_time(x_p)
+    xr: B::Buf,
+    cf: GatedActs<B>,
+    cb: GatedActs<B>,
+    /// mean_t x_p (B, F)
+    mean: B::Buf,
+    cg: BranchActs<B>,
+    /// h_g (B, H)
+    hg: B::Buf,
+    /// |s| (B, H), ŝ (B, H), its norm (B)
+    modulus: B::Buf,
+    feat: B::Buf,
+    norm: B::Buf,
+    dropped: bool,
+    // backward scratch
+    dfeat: B::Buf,
+    dmod: B::Buf,
+    dh: [B::Buf; 3],
+    dqg: B::Buf,
+    dmean: B::Buf,
+    dxr: B::Buf,
+    dxp: B::Buf,
 }
 
 impl QuantumHydraGated {
@@ -88,137 +86,44 @@ impl QuantumHydraGated {
             ["alpha", "beta", "gamma"].map(|n| lay.add_complex(n, &[1], Init::Uniform(0.0, 1.0)));
         let feature_proj = Linear::new(&mut lay, "feature_proj", f, f, true);
         let program = gated_program(&cfg);
-        let (c, dp) = (cfg.chunk_size, cfg.dropout);
-        let fwd = ChunkedGatedSuperposition::new(
+        let c = cfg.chunk_size.max(1);
+        let fwd = GatedRecurrence::new(
             &mut lay,
             "branch_forward.",
-            f,
-            h,
-            c,
+            (f, h, c),
             program.clone(),
-            dp,
+            SITES[1],
         );
-        let bwd = ChunkedGatedSuperposition::new(
+        let bwd = GatedRecurrence::new(
             &mut lay,
             "branch_backward.",
-            f,
-            h,
-            c,
+            (f, h, c),
             program.clone(),
-            dp,
+            SITES[2],
         );
-        let glob = QsbQgr::new(&mut lay, "branch_global.", f, program);
+        let glob = Branches::qgr(&mut lay, "branch_global.", f, program);
         let global_proj = Linear::new(&mut lay, "global_proj", glob.out_dim(), h, true);
         let output_layer = Linear::new(&mut lay, "output_layer", h, cfg.n_classes, true);
-        let drop = Dropout { p: cfg.dropout };
         Self {
             cfg,
             lay,
-            coeffs,
+            mix: SuperposeP {
+                coeffs: coeffs.map(|r| [r.start, r.start + 1]),
+                eps: 0.0,
+                mode: Superpose::ModulusRaw,
+            },
             feature_proj,
             fwd,
             bwd,
             glob,
             global_proj,
             output_layer,
-            drop,
         }
-    }
-
-    /// (re, im) of α, β, γ.
-    fn coeffs(&self, p: &[f32]) -> [(f32, f32); 3] {
-        self.coeffs.clone().map(|r| (p[r.start], p[r.start + 1]))
-    }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (f, t) = (self.cfg.n_channels, self.cfg.n_times);
-        let mut k = Cache {
-            xd: to_token_major(x, f, t),
-            ..Default::default()
-        };
-        k.mask_in = self.drop.forward(&mut k.xd, rng.as_deref_mut());
-        k.xp = self.feature_proj.apply(p, &k.xd, t);
-        k.hf = self.fwd.forward(p, &k.xp, t, rng.as_deref_mut(), &mut k.cf);
-        k.xr = reverse_time(&k.xp, t, f);
-        k.hb = self.bwd.forward(p, &k.xr, t, rng, &mut k.cb);
-        k.mean = crate::models::blocks::pool::mean_pool_forward(&k.xp, t, f);
-        k.qg = self.glob.forward(p, &k.mean, 1, &mut k.cg);
-        k.hg = self.global_proj.apply(p, &k.qg, 1);
-        let [a, b, c] = self.coeffs(p);
-        let h = self.cfg.hidden_dim;
-        k.re = vec![0.0; h];
-        k.im = vec![0.0; h];
-        for j in 0..h {
-            k.re[j] = a.0 * k.hf[j] + b.0 * k.hb[j] + c.0 * k.hg[j];
-            k.im[j] = a.1 * k.hf[j] + b.1 * k.hb[j] + c.1 * k.hg[j];
-        }
-        k.modulus =
-            k.re.iter()
-                .zip(&k.im)
-                .map(|(r, i)| (r * r + i * i).sqrt())
-                .collect();
-        k.norm = (k.modulus.iter().map(|m| m * m).sum::<f32>() + MIX_EPS).sqrt();
-        k.feat = k.modulus.iter().map(|m| m / k.norm).collect();
-        k.logits = self.output_layer.apply(p, &k.feat, 1);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (f, t, h) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.hidden_dim);
-        let mut dfeat = vec![0.0; h];
-        self.output_layer
-            .backward(p, g, &k.feat, dlogits, 1, Some(&mut dfeat));
-        // ŝ_j = m_j/N, N = √(Σ m² + ε): dm_j = dŝ_j/N − m_j/N³·Σ_k dŝ_k m_k
-        let n = k.norm;
-        let proj: f32 = dfeat.iter().zip(&k.modulus).map(|(d, m)| d * m).sum();
-        let [a, b, c] = self.coeffs(p);
-        let (mut dhf, mut dhb, mut dhg) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
-        let mut dco = [(0.0f32, 0.0f32); 3];
-        for j in 0..h {
-            let m = k.modulus[j];
-            if m <= 0.0 {
-                continue; // d|z| = 0 at z = 0 (PyTorch's sgn convention)
-            }
-            let dm = dfeat[j] / n - m * proj / (n * n * n);
-            let (dre, dim) = (dm * k.re[j] / m, dm * k.im[j] / m);
-            dhf[j] = a.0 * dre + a.1 * dim;
-            dhb[j] = b.0 * dre + b.1 * dim;
-            dhg[j] = c.0 * dre + c.1 * dim;
-            for (d, hv) in dco.iter_mut().zip([k.hf[j], k.hb[j], k.hg[j]]) {
-                d.0 += dre * hv;
-                d.1 += dim * hv;
-            }
-        }
-        for (r, d) in self.coeffs.iter().zip(dco) {
-            g[r.start] += d.0;
-            g[r.start + 1] += d.1;
-        }
-        let mut dxp = vec![0.0; t * f];
-        // global branch: mean_t x_p → QSB → global_proj
-        let mut dqg = vec![0.0; self.glob.out_dim()];
-        self.global_proj
-            .backward(p, g, &k.qg, &dhg, 1, Some(&mut dqg));
-        let mut dmean = vec![0.0; f];
-        self.glob
-            .backward(p, g, &k.mean, 1, &k.cg, &dqg, &mut dmean);
-        crate::models::blocks::pool::mean_pool_backward(&mut dxp, &dmean, t, f);
-        // backward branch on the reversed sequence
-        let mut dxr = vec![0.0; t * f];
-        self.bwd.backward(p, g, &k.xr, t, &k.cb, &dhb, &mut dxr);
-        for ti in 0..t {
-            let src = &dxr[(t - 1 - ti) * f..(t - ti) * f];
-            dxp[ti * f..(ti + 1) * f]
-                .iter_mut()
-                .zip(src)
-                .for_each(|(a, b)| *a += b);
-        }
-        // forward branch
-        self.fwd.backward(p, g, &k.xp, t, &k.cf, &dhf, &mut dxp);
-        self.feature_proj.backward(p, g, &k.xd, &dxp, t, None);
     }
 }
 
-impl SampleModel for QuantumHydraGated {
+impl Net for QuantumHydraGated {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "hg"
     }
@@ -231,44 +136,117 @@ impl SampleModel for QuantumHydraGated {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (f, t, h) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.hidden_dim);
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let v = |w: usize| be.alloc(&[b, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xd: st(f),
+            mask_in: st(f),
+            xp: st(f),
+            xr: st(f),
+            cf: self.fwd.plan(be, b, t),
+            cb: self.bwd.plan(be, b, t),
+            mean: v(f),
+            cg: self.glob.plan(be, b, 1),
+            hg: v(h),
+            modulus: v(h),
+            feat: v(h),
+            norm: be.alloc(&[b]),
+            dropped: false,
+            dfeat: v(h),
+            dmod: v(h),
+            dh: [0; 3].map(|_| v(h)),
+            dqg: be.alloc(&[b, 1, self.glob.out_dim()]),
+            dmean: v(f),
+            dxr: st(f),
+            dxp: st(f),
         }
     }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        a.dropped = drop.is_some();
+        be.to_token_major(&mut a.xd, &a.io.x);
+        if let Some(cfg) = drop {
+            // feature_proj's input gradient is never needed: the mask is not used again
+            be.dropout(&mut a.xd, &mut a.mask_in, cfg, SITES[0]);
+        }
+        self.feature_proj.forward(be, p, &a.xd, &mut a.xp);
+        self.fwd.forward(be, p, &a.xp, &mut a.cf, drop);
+        be.reverse_time(&mut a.xr, &a.xp);
+        self.bwd.forward(be, p, &a.xr, &mut a.cb, drop);
+        be.mean_time(&mut a.mean, &a.xp);
+        self.glob.forward(be, p, &a.mean, &mut a.cg);
+        self.global_proj.forward(be, p, &a.cg.out, &mut a.hg);
+        be.superpose(
+            &mut a.modulus,
+            [a.cf.h_final(), a.cb.h_final(), &a.hg],
+            p,
+            &self.mix,
+        );
+        be.l2_normalize(&mut a.feat, &mut a.norm, &a.modulus, MIX_EPS);
+        self.output_layer.forward(be, p, &a.feat, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dfeat, 0.0);
+        self.output_layer
+            .backward(be, p, g, &a.feat, &a.io.dout, Some(&mut a.dfeat));
+        be.fill(&mut a.dmod, 0.0);
+        be.l2_normalize_bwd(&mut a.dmod, &a.dfeat, &a.modulus, &a.norm);
+        for d in &mut a.dh {
+            be.fill(d, 0.0);
+        }
+        {
+            let [df, db, dg] = &mut a.dh;
+            let xs = [a.cf.h_final(), a.cb.h_final(), &a.hg];
+            be.superpose_bwd([df, db, dg], g, &a.dmod, xs, p, &self.mix);
+        }
+        be.fill(&mut a.dxp, 0.0);
+        // global branch: mean_t x_p → QSB → global_proj
+        be.fill(&mut a.dqg, 0.0);
+        self.global_proj
+            .backward(be, p, g, &a.cg.out, &a.dh[2], Some(&mut a.dqg));
+        be.fill(&mut a.dmean, 0.0);
+        self.glob
+            .backward(be, p, g, &a.mean, &mut a.cg, &a.dqg, &mut a.dmean);
+        be.mean_time_bwd(&mut a.dxp, &a.dmean);
+        // backward branch on the reversed sequence
+        be.fill(&mut a.dxr, 0.0);
+        self.bwd
+            .backward(be, p, g, &a.xr, &mut a.cb, &a.dh[1], &mut a.dxr);
+        be.reverse_time_acc(&mut a.dxp, &a.dxr);
+        // forward branch
+        self.fwd
+            .backward(be, p, g, &a.xp, &mut a.cf, &a.dh[0], &mut a.dxp);
+        self.feature_proj.backward(be, p, g, &a.xd, &a.dxp, None);
+    }
     /// `dropout`, `feature_proj` (T, F); `branch_forward*` and `branch_backward*` (see
-    /// [`ChunkedGatedSuperposition::trace`]; the backward branch's chunk 0 holds the **last**
-    /// C original steps, time-reversed); `branch_global` (Q) with `branch_global.proj{1,2,3}`
-    /// (K) and `branch_global.branch{1,2,3}` (Q); `global_proj` = h_g (H); `features` = ŝ (H);
+    /// [`GatedRecurrence::trace`]; the backward branch's chunk 0 holds the **last** C original
+    /// steps, time-reversed); `branch_global` (Q) with `branch_global.proj{1,2,3}` (K) and
+    /// `branch_global.branch{1,2,3}` (Q); `global_proj` = h_g (H); `features` = ŝ (H);
     /// `output_layer` (logits).
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
-            ("dropout".into(), k.xd.clone()),
-            ("feature_proj".into(), k.xp.clone()),
+            ("dropout".to_string(), &a.xd),
+            ("feature_proj".into(), &a.xp),
         ];
-        out.extend(self.fwd.trace("branch_forward", &k.cf));
-        out.extend(self.bwd.trace("branch_backward", &k.cb));
-        out.push(("branch_global".into(), k.qg.clone()));
-        out.extend(self.glob.trace(p, &k.mean, 1, &k.cg, "branch_global."));
-        out.push(("global_proj".into(), k.hg.clone()));
-        out.push(("features".into(), k.feat.clone()));
-        out.push(("output_layer".into(), k.logits));
+        out.extend(self.fwd.trace("branch_forward", &a.cf));
+        out.extend(self.bwd.trace("branch_backward", &a.cb));
+        out.push(("branch_global".into(), &a.cg.out));
+        out.extend(self.glob.trace(&a.cg, "branch_global."));
+        out.push(("global_proj".into(), &a.hg));
+        out.push(("features".into(), &a.feat));
+        out.push(("output_layer".into(), &a.io.out));
         out
     }
 }

@@ -10,7 +10,7 @@
 //! chunk; `ModelConfig::causal` therefore changes nothing. Parameter count at the EEG config
 //! (F = 64, n = 6, 2 circuit layers, H = 64, O = 2): 54,704 with the unified ansatz, 52,328 with
 //! the legacy one, for every T and C.
-use crate::models::blocks::gated_recurrence::gated_program;
+use crate::models::nn::gated_recurrence::gated_program;
 use crate::models::nn::{GatedActs, GatedRecurrence, Io, Linear, Net};
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
