@@ -36,9 +36,13 @@ fn rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
 }
 
 /// Biases whose gradient is zero in exact arithmetic: an attention key bias shifts every
-/// score of a row alike, the bias of the chunk-attention score layer every score of a chunk;
+/// score of a row alike, the bias of an attention-pooling score layer every score of a block;
 /// the softmax cancels both.
-const ZERO_GRAD_BIASES: [&str; 2] = ["k_proj.bias", "chunk_attention.2.bias"];
+const ZERO_GRAD_BIASES: [&str; 3] = [
+    "k_proj.bias",
+    "chunk_attention.2.bias",
+    "seq_attention.2.bias",
+];
 
 /// Parameter error after optimiser steps: the relative error over every tensor but
 /// [`ZERO_GRAD_BIASES`]: both backends hold rounding noise there, which Adam divides by √v

@@ -88,3 +88,75 @@ QSSM_KERNEL(chunk_mean_bwd, GlueP) {
     p.y[i] += p.x[(b * p.x_w + j) * p.d2 + c] * (1.0f / (float)(t1 - t0));
   }
 }
+
+// Conv3's im2col: x (B, C, T) → y (B, T, 3C), y[b, t, 3c + k] = x[b, c, t + k − 1] (zero
+// outside 0..T); d0 = B, d1 = C, d2 = T
+QSSM_KERNEL(im2col3, GlueP) {
+  i64 n = p.d0 * p.d2 * 3 * p.d1;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 col = i % (3 * p.d1), t = (i / (3 * p.d1)) % p.d2, b = i / (3 * p.d1 * p.d2);
+    i64 c = col / 3, ts = t + col % 3 - 1;
+    p.y[i] = (ts >= 0 && ts < p.d2) ? p.x[(b * p.d1 + c) * p.d2 + ts] : 0.0f;
+  }
+}
+
+// Column segments scaled by per-row factors (kernels/src/backend/mod.rs `Segment`): segment g
+// covers `width[g]` columns; in it, if scale[g] >= 0, the first prefix[g] columns of every
+// period[g] are multiplied by s[r, scale[g]].
+#define SEG_MAX 8
+struct SegP {
+  float* y;   // forward: y; backward: dx (+=)
+  float* ds;  // backward: (R, S) +=
+  const float* x;
+  const float* s;
+  const float* dy;
+  i64 rows;
+  i64 w;
+  i64 sw;
+  int n_seg;
+  int width[SEG_MAX];
+  int period[SEG_MAX];
+  int prefix[SEG_MAX];
+  int scale[SEG_MAX];
+};
+
+// the scale column of column c, or −1
+__device__ __forceinline__ int seg_scale(const SegP& p, i64 c) {
+  i64 o = 0;
+  for (int g = 0; g < p.n_seg; ++g) {
+    if (c < o + p.width[g]) {
+      i64 j = c - o;
+      return (p.scale[g] >= 0 && j % p.period[g] < p.prefix[g]) ? p.scale[g] : -1;
+    }
+    o += p.width[g];
+  }
+  return -1;
+}
+
+QSSM_KERNEL(scale_seg_fwd, SegP) {
+  for (i64 i = gtid(); i < p.rows * p.w; i += gstride()) {
+    i64 r = i / p.w;
+    int k = seg_scale(p, i % p.w);
+    p.y[i] = k >= 0 ? p.s[r * p.sw + k] * p.x[i] : p.x[i];
+  }
+}
+
+QSSM_KERNEL(scale_seg_bwd_dx, SegP) {
+  for (i64 i = gtid(); i < p.rows * p.w; i += gstride()) {
+    i64 r = i / p.w;
+    int k = seg_scale(p, i % p.w);
+    p.y[i] += k >= 0 ? p.s[r * p.sw + k] * p.dy[i] : p.dy[i];
+  }
+}
+
+// ds[r, k] += Σ x·dy over the columns s[r, k] scales, in column order (f64)
+QSSM_KERNEL(scale_seg_bwd_ds, SegP) {
+  for (i64 i = gtid(); i < p.rows * p.sw; i += gstride()) {
+    i64 r = i / p.sw;
+    int k = (int)(i % p.sw);
+    double acc = 0.0;
+    for (i64 c = 0; c < p.w; ++c)
+      if (seg_scale(p, c) == k) acc += (double)p.x[r * p.w + c] * (double)p.dy[r * p.w + c];
+    p.ds[i] += (float)acc;
+  }
+}

@@ -119,6 +119,19 @@ pub struct ScanP {
     pub dt_on_b: bool,
 }
 
+/// One column segment of [`Backend::scale_segments`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// columns of the segment
+    pub width: usize,
+    /// period of the scaled pattern (5Q for the layers of an ansatz block)
+    pub period: usize,
+    /// scaled columns at the start of every period (the 3Q rotation angles of a layer)
+    pub prefix: usize,
+    /// the column of s that scales them; `None`: the segment is copied
+    pub scale: Option<usize>,
+}
+
 /// Targets of a batch, on the host (they are step inputs, like the window batch).
 #[derive(Clone, Copy, Debug)]
 pub enum Targets<'a> {
@@ -249,6 +262,25 @@ pub trait Backend: Sync {
     fn time_slice(&self, y: &mut Self::Buf, x: &Self::Buf, t: usize);
     /// dx\[:, t, :\] += dy (B, W) (backward of [`Self::time_slice`]).
     fn time_slice_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, t: usize);
+    /// Conv3's im2col: x (B, C, T) channel-major → y (B, T, 3C), column c·3 + k =
+    /// x\[c, t + k − 1\] (zero outside 0..T).
+    fn im2col3(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// y (R, Σ width) ← x with, in every segment whose `scale` is `Some(j)`, the first `prefix`
+    /// columns of every `period` multiplied by s\[r, j\] (s (R, S)); the other columns copied
+    /// (Δ-modulated ansatz layers and scaled injections of the group-2/4 circuits).
+    fn scale_segments(&self, y: &mut Self::Buf, x: &Self::Buf, s: &Self::Buf, segs: &[Segment]);
+    /// Backward of [`Self::scale_segments`]: dx += dy (× s where scaled), ds\[r, j\] += Σ x·dy
+    /// over the columns s\[r, j\] scales (summed in f64, in column order).
+    #[allow(clippy::too_many_arguments)]
+    fn scale_segments_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        ds: &mut Self::Buf,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        s: &Self::Buf,
+        segs: &[Segment],
+    );
     /// y ← c·x (same element count).
     fn scale(&self, y: &mut Self::Buf, x: &Self::Buf, c: f32);
     /// y += c·x (same element count; the backward of [`Self::scale`]).

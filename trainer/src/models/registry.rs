@@ -191,7 +191,9 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
-pub const BACKEND_MODELS: &[&str] = &["1a", "1b", "1c", "3a", "3b", "3c", "mg", "hg"];
+pub const BACKEND_MODELS: &[&str] = &[
+    "1a", "1b", "1c", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c",
+];
 
 /// Builds the model for an id or class name on `device`.
 pub fn build_on(
@@ -235,6 +237,12 @@ where
         "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
         "mg" => Box::new(Batched::on(QuantumMambaGated::new(cfg), be)),
         "hg" => Box::new(Batched::on(QuantumHydraGated::new(cfg), be)),
+        "4a" => Box::new(Batched::on(
+            QuantumE2e::new(cfg, E2eVariant::Transformer),
+            be,
+        )),
+        "4b" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Mamba), be)),
+        "4c" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Hydra), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
         other => return Err(not_on(other)),
     })
@@ -257,12 +265,9 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
         "2b" => Box::new(PerSample::new(QuantumMixingSsm::mamba(cfg))),
         "2c" => Box::new(PerSample::new(QuantumMixingSsm::hydra(cfg))),
-        "4a" => Box::new(PerSample::new(QuantumE2e::new(
-            cfg,
-            E2eVariant::Transformer,
-        ))),
-        "4b" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Mamba))),
-        "4c" => Box::new(PerSample::new(QuantumE2e::new(cfg, E2eVariant::Hydra))),
+        "4a" => Box::new(Batched::new(QuantumE2e::new(cfg, E2eVariant::Transformer))),
+        "4b" => Box::new(Batched::new(QuantumE2e::new(cfg, E2eVariant::Mamba))),
+        "4c" => Box::new(Batched::new(QuantumE2e::new(cfg, E2eVariant::Hydra))),
         "4d" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, false))),
         "4e" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, true))),
         other => return Err(UnknownModel(other.to_string())),

@@ -12,7 +12,7 @@ mod quantum;
 pub use gemm::{sgemm, View};
 
 use super::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Segment,
     SuperposeP, Targets,
 };
 use crate::circuit::Program;
@@ -368,6 +368,91 @@ impl Backend for Cpu {
                 .iter_mut()
                 .zip(yr)
                 .for_each(|(a, v)| *a += v);
+        }
+    }
+    fn im2col3(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        let (b, c, t) = (x.dim0(), x.shape[1], x.last());
+        assert_eq!(y.shape, [b, t, 3 * c], "im2col3: y shape");
+        let kc = 3 * c;
+        y.data
+            .par_chunks_mut(t * kc)
+            .zip(x.data.par_chunks(c * t))
+            .for_each(|(yb, xb)| {
+                yb.fill(0.0);
+                for ci in 0..c {
+                    let xc = &xb[ci * t..(ci + 1) * t];
+                    for ti in 0..t {
+                        let row = &mut yb[ti * kc + 3 * ci..ti * kc + 3 * ci + 3];
+                        if ti > 0 {
+                            row[0] = xc[ti - 1];
+                        }
+                        row[1] = xc[ti];
+                        if ti + 1 < t {
+                            row[2] = xc[ti + 1];
+                        }
+                    }
+                }
+            });
+    }
+    fn scale_segments(&self, y: &mut CpuBuf, x: &CpuBuf, s: &CpuBuf, segs: &[Segment]) {
+        same_len("scale_segments", y.data.len(), x.data.len());
+        let w = x.last();
+        assert_eq!(
+            segs.iter().map(|g| g.width).sum::<usize>(),
+            w,
+            "scale_segments: widths"
+        );
+        let sw = s.last();
+        for (r, (yr, xr)) in y
+            .data
+            .chunks_exact_mut(w)
+            .zip(x.data.chunks_exact(w))
+            .enumerate()
+        {
+            let mut o = 0;
+            for g in segs {
+                for j in 0..g.width {
+                    yr[o + j] = match g.scale {
+                        Some(k) if j % g.period < g.prefix => s.data[r * sw + k] * xr[o + j],
+                        _ => xr[o + j],
+                    };
+                }
+                o += g.width;
+            }
+        }
+    }
+    fn scale_segments_bwd(
+        &self,
+        dx: &mut CpuBuf,
+        ds: &mut CpuBuf,
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        s: &CpuBuf,
+        segs: &[Segment],
+    ) {
+        same_len("scale_segments_bwd", dx.data.len(), x.data.len());
+        same_len("scale_segments_bwd ds", ds.data.len(), s.data.len());
+        let (w, sw) = (x.last(), s.last());
+        let mut acc = vec![0.0f64; sw];
+        for r in 0..x.rows() {
+            acc.fill(0.0);
+            let mut o = 0;
+            for g in segs {
+                for j in 0..g.width {
+                    let i = r * w + o + j;
+                    match g.scale {
+                        Some(k) if j % g.period < g.prefix => {
+                            dx.data[i] += s.data[r * sw + k] * dy.data[i];
+                            acc[k] += f64::from(x.data[i]) * f64::from(dy.data[i]);
+                        }
+                        _ => dx.data[i] += dy.data[i],
+                    }
+                }
+                o += g.width;
+            }
+            for (k, a) in acc.iter().enumerate() {
+                ds.data[r * sw + k] += *a as f32;
+            }
         }
     }
     fn scale(&self, y: &mut CpuBuf, x: &CpuBuf, c: f32) {

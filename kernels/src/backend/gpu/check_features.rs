@@ -2,7 +2,7 @@
 //! pooling, circuits, superposition, and the small glue they need): outputs of one backend,
 //! compared with [`super::check::compare`].
 use super::check::Gen;
-use crate::backend::{circuit_state_words, Act, Backend, Superpose, SuperposeP};
+use crate::backend::{circuit_state_words, Act, Backend, Segment, Superpose, SuperposeP};
 use crate::circuit::Program;
 
 /// Sizes of one run of [`feature_outputs`].
@@ -170,6 +170,43 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
             ));
         }
     }
+
+    // Conv3 im2col (x read as (B, C, T) = (B, 13, 40)) and scaled column segments
+    let mut cols = be.alloc(&[b, f, 3 * t]);
+    let x_ct = buf(be, &host(be, &x), &[b, t, f]);
+    be.im2col3(&mut cols, &x_ct);
+    out.push(("im2col3".into(), host(be, &cols)));
+    let segs = [
+        Segment {
+            width: 10,
+            period: 5,
+            prefix: 3,
+            scale: Some(1),
+        },
+        Segment {
+            width: 7,
+            period: 7,
+            prefix: 7,
+            scale: None,
+        },
+        Segment {
+            width: 23,
+            period: 23,
+            prefix: 23,
+            scale: Some(0),
+        },
+    ];
+    let sc = buf(be, &g.vec(b * t * 2, -1.5, 1.5), &[b, t, 2]);
+    let mut ys = be.alloc(&[b, t, f]);
+    be.scale_segments(&mut ys, &x, &sc, &segs);
+    out.push(("scale_segments".into(), host(be, &ys)));
+    let mut dxs = be.alloc(&[b, t, f]);
+    let mut dsc = be.alloc(&[b, t, 2]);
+    be.scale_segments_bwd(&mut dxs, &mut dsc, &dx, &x, &sc, &segs);
+    out.push((
+        "scale_segments_bwd".into(),
+        [host(be, &dxs), host(be, &dsc)].concat(),
+    ));
 
     // L2 row normalisation
     let mut yn = be.alloc(&[b, t, f]);

@@ -27,7 +27,7 @@ pub mod check_features;
 
 use super::{
     circuit_state_words, Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs,
-    ScanInputs, ScanP, Superpose, SuperposeP, Targets,
+    ScanInputs, ScanP, Segment, Superpose, SuperposeP, Targets,
 };
 use crate::circuit::{AngleSrc, GateKind, Program};
 use crate::ops::adam::AdamScalars;
@@ -82,6 +82,10 @@ pub const KERNELS: &[&str] = &[
     "gated_cell_bwd",
     "l2norm_fwd",
     "l2norm_bwd",
+    "im2col3",
+    "scale_seg_fwd",
+    "scale_seg_bwd_dx",
+    "scale_seg_bwd_ds",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -887,6 +891,48 @@ impl<D: Device> Backend for Gpu<D> {
             ..Default::default()
         };
         self.launch1("copy_cols", b * w, p);
+    }
+    fn im2col3(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        let (b, c, t) = (x.dim0(), x.shape[1], x.last());
+        assert_eq!(y.shape, [b, t, 3 * c], "im2col3: y shape");
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: b as i64,
+            d1: c as i64,
+            d2: t as i64,
+            ..Default::default()
+        };
+        self.launch1("im2col3", y.len, p);
+    }
+    fn scale_segments(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, s: &GpuBuf<D>, segs: &[Segment]) {
+        same("scale_segments", y.len, x.len);
+        let p = SegP {
+            y: y.addr,
+            ..seg_params(x, s, segs)
+        };
+        self.launch1("scale_seg_fwd", y.len, p);
+    }
+    fn scale_segments_bwd(
+        &self,
+        dx: &mut GpuBuf<D>,
+        ds: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        s: &GpuBuf<D>,
+        segs: &[Segment],
+    ) {
+        same("scale_segments_bwd", dx.len, x.len);
+        same("scale_segments_bwd dy", dy.len, x.len);
+        same("scale_segments_bwd ds", ds.len, s.len);
+        let p = SegP {
+            y: dx.addr,
+            ds: ds.addr,
+            dy: dy.addr,
+            ..seg_params(x, s, segs)
+        };
+        self.launch1("scale_seg_bwd_dx", dx.len, p);
+        self.launch1("scale_seg_bwd_ds", ds.len, p);
     }
     fn scale(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, c: f32) {
         same("scale", y.len, x.len);
@@ -1970,4 +2016,42 @@ fn circuit_params<D: Device>(prog: &Program, theta: &GpuBuf<D>, enc: Option<&Gpu
         n_gates: prog.gates.len() as i32,
         gates,
     }
+}
+
+/// The [`SegP`] of `segs` over x (R, W) and s (R, S).
+fn seg_params<D: Device>(x: &GpuBuf<D>, s: &GpuBuf<D>, segs: &[Segment]) -> SegP {
+    assert!(
+        segs.len() <= SEG_MAX,
+        "scale_segments: at most {SEG_MAX} segments"
+    );
+    assert_eq!(
+        segs.iter().map(|g| g.width).sum::<usize>(),
+        x.last(),
+        "scale_segments: widths"
+    );
+    assert_eq!(
+        s.rows(),
+        x.rows(),
+        "scale_segments: one row of s per row of x"
+    );
+    let mut p = SegP {
+        x: x.addr,
+        s: s.addr,
+        rows: x.rows() as i64,
+        w: x.last() as i64,
+        sw: s.last() as i64,
+        n_seg: segs.len() as i32,
+        ..Default::default()
+    };
+    for (i, g) in segs.iter().enumerate() {
+        assert!(
+            g.scale.is_none_or(|k| k < s.last()),
+            "scale_segments: scale column"
+        );
+        p.width[i] = g.width as i32;
+        p.period[i] = g.period.max(1) as i32;
+        p.prefix[i] = g.prefix as i32;
+        p.scale[i] = g.scale.map_or(-1, |k| k as i32);
+    }
+    p
 }

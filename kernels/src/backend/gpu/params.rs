@@ -107,6 +107,31 @@ kernel_params! {
     }
 }
 
+/// Segments a [`SegP`] holds (`glue.cu` `SEG_MAX`).
+pub const SEG_MAX: usize = 8;
+
+/// `glue.cu` (`scale_seg_*`)
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SegP {
+    pub y: Ptr,
+    pub ds: Ptr,
+    pub x: Ptr,
+    pub s: Ptr,
+    pub dy: Ptr,
+    pub rows: i64,
+    pub w: i64,
+    pub sw: i64,
+    pub n_seg: i32,
+    pub width: [i32; SEG_MAX],
+    pub period: [i32; SEG_MAX],
+    pub prefix: [i32; SEG_MAX],
+    pub scale: [i32; SEG_MAX],
+    pub pad: i32,
+}
+// SAFETY: #[repr(C)], fields in the order of the C struct
+unsafe impl KernelParams for SegP {}
+
 /// Gates a [`CircP`] holds (`quantum.cu` `CIRCUIT_MAX_GATES`).
 pub const CIRCUIT_MAX_GATES: usize = 256;
 

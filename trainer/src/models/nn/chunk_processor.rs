@@ -9,6 +9,7 @@
 //!   branches, [`ChunkProcessor::qssm`];
 //! * `QuantumFeatureProcessor` (reference `models/QuantumTransformer.py`; 1a): QGR-flavour
 //!   branches on the unified ansatz without encoding, [`ChunkProcessor::qgr`].
+use super::attention_pool::{AttentionPool, PoolActs};
 use super::branches::{BranchActs, Branches};
 use super::linear::Linear;
 use super::norm::{LayerNorm, LayerNormActs};
@@ -19,29 +20,19 @@ use qssm_kernels::circuit::Program;
 /// The chunk processor over input width F, chunk size cs, output width D.
 #[derive(Clone, Debug)]
 pub struct ChunkProcessor {
-    cs: usize,
     f: usize,
     d: usize,
-    att0: Linear,
-    att2: Linear,
+    /// `chunk_attention` (ChunkPool(cs, F/2))
+    pool: AttentionPool,
     branches: Branches,
     out0: Linear,
     out_ln: LayerNorm,
-    /// causal variant: pad rows take no softmax weight (see [`Self::with_pad_mask`])
-    mask_pad: bool,
 }
 
 /// Planned activations (and backward scratch) of a [`ChunkProcessor`] for (B, T).
 pub struct ChunkActs<B: Backend> {
-    t: usize,
-    up: B::Buf,
-    a1: B::Buf,
-    t1: B::Buf,
-    /// scores (B, nc·cs, 1)
-    pub scores: B::Buf,
-    wts: B::Buf,
-    /// chunk summaries (B, nc, F)
-    pub s: B::Buf,
+    /// the chunk pooling: scores (B, nc·cs, 1), chunk summaries `out` (B, nc, F)
+    pub pool: PoolActs<B>,
     /// the branch block
     pub br: BranchActs<B>,
     o0: B::Buf,
@@ -53,10 +44,6 @@ pub struct ChunkActs<B: Backend> {
     do0: B::Buf,
     dq: B::Buf,
     ds: B::Buf,
-    dup: B::Buf,
-    dscores: B::Buf,
-    dt1: B::Buf,
-    da1: B::Buf,
 }
 
 impl ChunkProcessor {
@@ -99,8 +86,7 @@ impl ChunkProcessor {
         (f, d, cs): (usize, usize, usize),
         branches: impl FnOnce(&mut ParamLayout, &str) -> Branches,
     ) -> Self {
-        let att0 = Linear::new(lay, &format!("{prefix}chunk_attention.0"), f, f / 2, true);
-        let att2 = Linear::new(lay, &format!("{prefix}chunk_attention.2"), f / 2, 1, true);
+        let pool = AttentionPool::chunks(lay, &format!("{prefix}chunk_attention"), f, f / 2, cs);
         let branches = branches(lay, &format!("{prefix}quantum_branches."));
         let out0 = Linear::new(
             lay,
@@ -111,15 +97,12 @@ impl ChunkProcessor {
         );
         let out_ln = LayerNorm::new(lay, &format!("{prefix}output_proj.1"), d);
         Self {
-            cs,
             f,
             d,
-            att0,
-            att2,
+            pool,
             branches,
             out0,
             out_ln,
-            mask_pad: false,
         }
     }
 
@@ -127,7 +110,7 @@ impl ChunkProcessor {
     /// chunk take no softmax weight, so a chunk summary depends only on samples that have
     /// arrived and a stream can pool a partial last chunk exactly.
     pub fn with_pad_mask(mut self, on: bool) -> Self {
-        self.mask_pad = on;
+        self.pool = self.pool.with_pad_mask(on);
         self
     }
 
@@ -138,23 +121,16 @@ impl ChunkProcessor {
 
     /// Number of chunks ⌈T/cs⌉.
     pub fn n_chunks(&self, t: usize) -> usize {
-        t.div_ceil(self.cs)
+        self.pool.n_out(t)
     }
 
     /// Buffers for (B, T).
     pub fn plan<B: Backend>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
         let nc = self.n_chunks(t);
-        let rows = nc * self.cs;
-        let (f, d, h) = (self.f, self.d, self.f / 2);
+        let (f, d) = (self.f, self.d);
         let w = self.branches.out_dim();
         ChunkActs {
-            t,
-            up: be.alloc(&[b, rows, f]),
-            a1: be.alloc(&[b, rows, h]),
-            t1: be.alloc(&[b, rows, h]),
-            scores: be.alloc(&[b, rows, 1]),
-            wts: be.alloc(&[b, rows]),
-            s: be.alloc(&[b, nc, f]),
+            pool: self.pool.plan(be, b, t),
             br: self.branches.plan(be, b, nc),
             o0: be.alloc(&[b, nc, d]),
             ln: self.out_ln.plan(be, &[b, nc, d]),
@@ -163,22 +139,13 @@ impl ChunkProcessor {
             do0: be.alloc(&[b, nc, d]),
             dq: be.alloc(&[b, nc, w]),
             ds: be.alloc(&[b, nc, f]),
-            dup: be.alloc(&[b, rows, f]),
-            dscores: be.alloc(&[b, rows, 1]),
-            dt1: be.alloc(&[b, rows, h]),
-            da1: be.alloc(&[b, rows, h]),
         }
     }
 
     /// u (B, T, F) → `a.out` (B, nc, D).
     pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut ChunkActs<B>) {
-        be.pad_time(&mut a.up, u);
-        self.att0.forward(be, p, &a.up, &mut a.a1);
-        be.act(Act::Tanh, &mut a.t1, &a.a1);
-        self.att2.forward(be, p, &a.t1, &mut a.scores);
-        let valid = self.mask_pad.then_some(a.t);
-        be.chunk_pool(&mut a.s, &mut a.wts, &a.up, &a.scores, valid);
-        self.branches.forward(be, p, &a.s, &mut a.br);
+        self.pool.forward(be, p, u, &mut a.pool);
+        self.branches.forward(be, p, &a.pool.out, &mut a.br);
         self.out0.forward(be, p, &a.br.out, &mut a.o0);
         self.out_ln.forward(be, p, &a.o0, &mut a.ln);
         be.act(Act::Silu, &mut a.out, &a.ln.y);
@@ -206,17 +173,7 @@ impl ChunkProcessor {
             .backward(be, p, g, &a.br.out, &a.do0, Some(&mut a.dq));
         be.fill(&mut a.ds, 0.0);
         self.branches
-            .backward(be, p, g, &a.s, &mut a.br, &a.dq, &mut a.ds);
-        be.fill(&mut a.dup, 0.0);
-        be.fill(&mut a.dscores, 0.0);
-        be.chunk_pool_bwd(&mut a.dup, &mut a.dscores, &a.ds, &a.up, &a.wts);
-        be.fill(&mut a.dt1, 0.0);
-        self.att2
-            .backward(be, p, g, &a.t1, &a.dscores, Some(&mut a.dt1));
-        be.fill(&mut a.da1, 0.0);
-        be.act_bwd(Act::Tanh, &mut a.da1, &a.dt1, &a.t1);
-        self.att0
-            .backward(be, p, g, &a.up, &a.da1, Some(&mut a.dup));
-        be.pad_time_bwd(du, &a.dup);
+            .backward(be, p, g, &a.pool.out, &mut a.br, &a.dq, &mut a.ds);
+        self.pool.backward(be, p, g, &mut a.pool, &a.ds, du);
     }
 }

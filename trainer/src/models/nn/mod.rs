@@ -5,9 +5,13 @@
 //! (B, L, D) token-major buffers. The models of [`super::zoo`] that are ported to this
 //! design compose these blocks; the per-sample [`super::blocks`] serve the models not ported
 //! yet and are retired model by model.
+pub mod angle_proj;
+pub mod attention_pool;
 pub mod branches;
 pub mod chunk_processor;
+pub mod conv_front_end;
 pub mod gated_recurrence;
+pub mod heads;
 pub mod hydra;
 pub mod hydra_bissm;
 pub mod linear;
@@ -18,9 +22,13 @@ pub mod session;
 pub mod ssm;
 pub mod transformer;
 
+pub use angle_proj::{AngleActs, AngleMap, AngleProj};
+pub use attention_pool::{AttentionPool, PoolActs};
 pub use branches::{BranchActs, Branches};
 pub use chunk_processor::{ChunkActs, ChunkProcessor};
+pub use conv_front_end::{ConvFrontEnd, FrontActs};
 pub use gated_recurrence::{GatedActs, GatedRecurrence};
+pub use heads::{ClassifierHead, HeadActs, OutputProj, OutputProjActs, SeqPoolActs, SeqPoolHead};
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
 pub use hydra_bissm::{HydraActs, HydraBlock, HydraGrads};
 pub use linear::Linear;

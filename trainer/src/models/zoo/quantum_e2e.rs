@@ -1,27 +1,31 @@
 //! 4a `QuantumTransformerE2E`, 4b `QuantumMambaE2E`, 4c `QuantumHydraE2E` (reference
-//! `models/QuantumE2E.py`, spec groups-2-4 §3.6–3.9): one composed circuit per chunk.
+//! `models/QuantumE2E.py`, spec groups-2-4 §3.6–3.9): one composed circuit per chunk, written
+//! once over the backend.
 //!
-//! x (C, T) → [`ConvFrontEnd`] (Conv3 → LayerNorm → ChunkPool(16, D/4)) ⇒ s (nc, D); per chunk
-//! P = `param_proj`(s_j) (raw angles; 2·5QL for 4a/4b, 4·5QL for 4c), a = π·tanh(`encoding_proj`),
+//! x (B, C, T) → [`ConvFrontEnd`] (Conv3 → LayerNorm → ChunkPool(16, D/4)) ⇒ s (B, nc, D); per
+//! chunk P = `param_proj`(s_j) (raw angles; 2·5QL for 4a/4b, 4·5QL for 4c), a = π·tanh(`encoding_proj`),
 //! dt = σ(`dt_proj`) (4b: 1, 4c: 3 values), inj = π·tanh(`input_injection_proj`), and
 //!
 //! * 4a: q_j = M(|0⟩ → E(a) → U²(P\[0:60\]) → U²(P\[60:120\]));
 //! * 4b: q_j = M(|0⟩ → E(a) → U²(F) → D²(Mx; dt) → E(dt·inj));
 //! * 4c: q_j = M(|0⟩ → E(a) → U²(F) → D²(Pf; dt_f) → Bk²(Pb; dt_b) → D²(Pd; dt_d) → E(dt_f·inj));
 //!
-//! then [`SeqPoolHead`] (OP_18 → SeqPool → H_silu). Chunks never interact except in the final
-//! softmax pooling ⇒ streamable chunk by chunk (spec §4.3 R1) with the Conv3 look-ahead of one
-//! sample. 4c registers `alpha`, `beta`, `gamma` (1,) first and never uses them (no gradient,
-//! never updated, spec §3.9). Parameter counts (EEG config, every T): 60,610 / 61,513 / 77,254.
-use crate::models::blocks::composed_circuit::measure_backward;
-use crate::models::blocks::{
-    AngleMap, AngleProj, AngleProjOut, Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun,
-    ComposedCircuit, ConvFrontEnd, ConvFrontEndCache, Linear, SeqPoolHead, SeqPoolHeadCache,
+//! (the Δ-modulation and the scaled injection are [`Backend::scale_segments`], the circuit one
+//! [`Backend::circuit`] over all B·nc chunks), then [`SeqPoolHead`] (OP_18 → SeqPool → H_silu).
+//! Chunks never interact except in the final softmax pooling ⇒ streamable chunk by chunk (spec
+//! §4.3 R1) with the Conv3 look-ahead of one sample. 4c registers `alpha`, `beta`, `gamma` (1,)
+//! first and never uses them (no gradient, never updated, spec §3.9). Parameter counts (EEG
+//! config, every T): 60,610 / 61,513 / 77,254.
+use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
+use crate::models::nn::{
+    AngleActs, AngleMap, AngleProj, ConvFrontEnd, FrontActs, Io, Linear, Net, SeqPoolActs,
+    SeqPoolHead,
 };
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{ModelConfig, SampleModel, SampleOutput};
+use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{circuit_state_words, Backend, DropoutCfg, Segment};
+use qssm_kernels::circuit::Program;
 
 /// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
 pub const CHUNK_SIZE: usize = 16;
@@ -47,23 +51,41 @@ pub struct QuantumE2e {
     enc: AngleProj,
     dt: Option<AngleProj>,
     inj: Option<AngleProj>,
-    circuit: ComposedCircuit,
+    /// θ from the raw angles: one segment per block (Δ-modulated blocks scaled by their dt)
+    theta_segs: Vec<Segment>,
+    /// the injection angles scaled by dt\[inject\]
+    inj_seg: Option<Segment>,
+    program: Program,
     head: SeqPoolHead,
 }
 
-#[derive(Default)]
-struct Cache {
-    fe: ConvFrontEndCache,
-    s: Vec<f32>,
-    nc: usize,
-    pp: Vec<f32>,
-    a: AngleProjOut,
-    dt: AngleProjOut,
-    inj: AngleProjOut,
-    runs: Vec<CircuitRun>,
-    q: Vec<f32>,
-    head: SeqPoolHeadCache,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    front: FrontActs<B>,
+    /// param_proj (B, nc, Kp)
+    pp: B::Buf,
+    a: AngleActs<B>,
+    dt: Option<AngleActs<B>>,
+    inj: Option<AngleActs<B>>,
+    /// θ (B, nc, Kp), dt·inj (B, nc, Q), the encodings (B, nc, n_enc)
+    theta: B::Buf,
+    inj_s: B::Buf,
+    enc: B::Buf,
+    /// measurements (B, nc, 3Q) and the final states
+    q: B::Buf,
+    states: B::Buf,
+    head: SeqPoolActs<B>,
+    // backward scratch
+    dq: B::Buf,
+    dtheta: B::Buf,
+    denc: B::Buf,
+    dpp: B::Buf,
+    da: B::Buf,
+    dinj_s: B::Buf,
+    dinj: B::Buf,
+    ddt: B::Buf,
+    ds: B::Buf,
 }
 
 impl QuantumE2e {
@@ -79,7 +101,7 @@ impl QuantumE2e {
             lay.add_unused("beta", &[1], Init::Const(1.0));
             lay.add_unused("gamma", &[1], Init::Const(0.5));
         }
-        let front = ConvFrontEnd::new(&mut lay, c, d, CHUNK_SIZE, d / 4);
+        let front = ConvFrontEnd::new(&mut lay, (c, d, CHUNK_SIZE, d / 4));
         let unified = |offset: usize, dt: Option<usize>| Block {
             kind: BlockKind::Unified,
             src: 0,
@@ -105,14 +127,31 @@ impl QuantumE2e {
                 Some(0),
             ),
         };
+        let theta_segs = blocks
+            .iter()
+            .map(|b| Segment {
+                width: pb,
+                period: 5 * q,
+                prefix: 3 * q,
+                scale: b.dt,
+            })
+            .collect();
+        let inj_seg = inject.map(|i| Segment {
+            width: q,
+            period: q,
+            prefix: q,
+            scale: Some(i),
+        });
+        let program = ComposedCircuit::new(q, l, true, blocks.clone(), inject)
+            .program()
+            .clone();
         let param_proj = Linear::new(&mut lay, "param_proj", d, blocks.len() * pb, true);
         let enc = AngleProj::new(&mut lay, "encoding_proj", d, q, AngleMap::PiTanh);
         let dt =
             (n_dt > 0).then(|| AngleProj::new(&mut lay, "dt_proj", d, n_dt, AngleMap::Sigmoid));
         let inj = inject
             .map(|_| AngleProj::new(&mut lay, "input_injection_proj", d, q, AngleMap::PiTanh));
-        let circuit = ComposedCircuit::new(q, l, true, blocks, inject);
-        let head = SeqPoolHead::new(&mut lay, 3 * q, d, cfg.n_classes, cfg.dropout);
+        let head = SeqPoolHead::new(&mut lay, 3 * q, d, cfg.n_classes, [0, 1]);
         Self {
             cfg,
             lay,
@@ -122,101 +161,16 @@ impl QuantumE2e {
             enc,
             dt,
             inj,
-            circuit,
+            theta_segs,
+            inj_seg,
+            program,
             head,
         }
     }
-
-    fn run(&self, p: &[f32], x: &[f32], rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, q) = (self.cfg.n_times, self.cfg.n_qubits);
-        let mut k = Cache::default();
-        k.s = self.front.forward(p, x, t, &mut k.fe);
-        let nc = self.front.n_chunks(t);
-        k.nc = nc;
-        k.pp = self.param_proj.apply(p, &k.s, nc);
-        k.a = self.enc.forward(p, &k.s, nc);
-        if let Some(dt) = &self.dt {
-            k.dt = dt.forward(p, &k.s, nc);
-        }
-        if let Some(inj) = &self.inj {
-            k.inj = inj.forward(p, &k.s, nc);
-        }
-        let (kp, ndt) = (self.param_proj.d_out, self.n_dt());
-        k.q = Vec::with_capacity(nc * 3 * q);
-        for j in 0..nc {
-            let src = [&k.pp[j * kp..(j + 1) * kp]];
-            let inp = CircuitInputs {
-                sources: &src,
-                dts: &k.dt.out[j * ndt..(j + 1) * ndt],
-                a: &k.a.out[j * q..(j + 1) * q],
-                inj: self.inj_row(&k, j),
-            };
-            let run = self.circuit.forward(&inp);
-            k.q.extend(self.circuit.measure(&run));
-            k.runs.push(run);
-        }
-        k.logits = self.head.forward(p, &k.q, nc, rng, &mut k.head);
-        k
-    }
-
-    fn n_dt(&self) -> usize {
-        self.dt.as_ref().map_or(0, |d| d.width())
-    }
-
-    fn inj_row<'a>(&self, k: &'a Cache, j: usize) -> &'a [f32] {
-        let q = self.cfg.n_qubits;
-        if self.inj.is_some() {
-            &k.inj.out[j * q..(j + 1) * q]
-        } else {
-            &[]
-        }
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (q, d, nc) = (self.cfg.n_qubits, self.cfg.d_model, k.nc);
-        let (kp, ndt) = (self.param_proj.d_out, self.n_dt());
-        let mut dq = vec![0.0; nc * 3 * q];
-        self.head.backward(p, g, &k.head, dlogits, &mut dq);
-        let mut dpp = vec![0.0f32; nc * kp];
-        let mut da = vec![0.0f32; nc * q];
-        let mut ddt = vec![0.0f64; nc * ndt];
-        let mut dinj = vec![0.0f32; nc * q];
-        for j in 0..nc {
-            let run = &k.runs[j];
-            let gpsi = measure_backward(&run.psi, q, &dq[j * 3 * q..(j + 1) * 3 * q]);
-            let src = [&k.pp[j * kp..(j + 1) * kp]];
-            let inp = CircuitInputs {
-                sources: &src,
-                dts: &k.dt.out[j * ndt..(j + 1) * ndt],
-                a: &k.a.out[j * q..(j + 1) * q],
-                inj: self.inj_row(k, j),
-            };
-            let mut dsrc: [&mut [f32]; 1] = [&mut dpp[j * kp..(j + 1) * kp]];
-            let inj_len = if self.inj.is_some() { q } else { 0 };
-            let mut grads = CircuitGrads {
-                sources: &mut dsrc,
-                dts: &mut ddt[j * ndt..(j + 1) * ndt],
-                a: &mut da[j * q..(j + 1) * q],
-                inj: &mut dinj[j * q..j * q + inj_len],
-            };
-            self.circuit.backward(&inp, run, &gpsi, &mut grads);
-        }
-        let mut ds = vec![0.0f32; nc * d];
-        self.param_proj
-            .backward(p, g, &k.s, &dpp, nc, Some(&mut ds));
-        self.enc.backward(p, g, &k.s, &k.a, &da, nc, &mut ds);
-        if let Some(dt) = &self.dt {
-            let ddt32: Vec<f32> = ddt.iter().map(|&v| v as f32).collect();
-            dt.backward(p, g, &k.s, &k.dt, &ddt32, nc, &mut ds);
-        }
-        if let Some(inj) = &self.inj {
-            inj.backward(p, g, &k.s, &k.inj, &dinj, nc, &mut ds);
-        }
-        self.front.backward(p, g, &k.fe, &ds);
-    }
 }
 
-impl SampleModel for QuantumE2e {
+impl Net for QuantumE2e {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         match self.variant {
             E2eVariant::Transformer => "4a",
@@ -237,50 +191,160 @@ impl SampleModel for QuantumE2e {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
-        }
-    }
     fn is_causal(&self) -> bool {
         true
     }
-    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
-        let k = self.run(p, x, None);
-        Some(boundaries(
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d, q) = (
+            self.cfg.n_channels,
             self.cfg.n_times,
-            self.head.prefix_outputs(p, &k.head),
-        ))
+            self.cfg.d_model,
+            self.cfg.n_qubits,
+        );
+        let nc = self.front.n_chunks(t);
+        let s = |w: usize| be.alloc(&[b, nc, w]);
+        let (kp, ne) = (self.param_proj.d_out(), self.program.n_enc);
+        let ndt = self.dt.as_ref().map_or(0, |p| p.width());
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            front: self.front.plan(be, b, c, t),
+            pp: s(kp),
+            a: self.enc.plan(be, b, nc),
+            dt: self.dt.as_ref().map(|p| p.plan(be, b, nc)),
+            inj: self.inj.as_ref().map(|p| p.plan(be, b, nc)),
+            theta: s(kp),
+            inj_s: s(q),
+            enc: s(ne),
+            q: s(3 * q),
+            states: s(circuit_state_words(q)),
+            head: self.head.plan(be, b, nc),
+            dq: s(3 * q),
+            dtheta: s(kp),
+            denc: s(ne),
+            dpp: s(kp),
+            da: s(q),
+            dinj_s: s(q),
+            dinj: s(q),
+            ddt: s(ndt),
+            ds: s(d),
+        }
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = self.front.trace(p, &k.fe);
-        out.push(("param_proj".into(), k.pp.clone()));
-        out.push(("encoding_proj".into(), k.a.raw.clone()));
-        if self.dt.is_some() {
-            out.push(("dt_proj".into(), k.dt.raw.clone()));
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front);
+        let s = &a.front.pool.out;
+        self.param_proj.forward(be, p, s, &mut a.pp);
+        self.enc.forward(be, p, s, &mut a.a);
+        if let (Some(proj), Some(acts)) = (&self.dt, a.dt.as_mut()) {
+            proj.forward(be, p, s, acts);
+            be.scale_segments(&mut a.theta, &a.pp, &acts.out, &self.theta_segs);
+        } else {
+            be.copy(&mut a.theta, &a.pp);
         }
-        if self.inj.is_some() {
-            out.push(("input_injection_proj".into(), k.inj.raw.clone()));
+        match (&self.inj, a.inj.as_mut(), &self.inj_seg, a.dt.as_ref()) {
+            (Some(proj), Some(acts), Some(seg), Some(dt)) => {
+                proj.forward(be, p, s, acts);
+                be.scale_segments(&mut a.inj_s, &acts.out, &dt.out, std::slice::from_ref(seg));
+                be.concat_cols(&mut a.enc, &[&a.a.out, &a.inj_s]);
+            }
+            _ => be.copy(&mut a.enc, &a.a.out),
         }
-        out.push(("circuit".into(), k.q.clone()));
-        out.extend(self.head.trace(p, &k.head));
+        be.circuit(
+            &mut a.q,
+            Some(&mut a.states),
+            &a.theta,
+            Some(&a.enc),
+            &self.program,
+        );
+        self.head
+            .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dq, 0.0);
+        self.head
+            .backward(be, p, g, &a.q, &mut a.head, &a.io.dout, &mut a.dq);
+        be.fill(&mut a.dtheta, 0.0);
+        be.fill(&mut a.denc, 0.0);
+        be.circuit_bwd(
+            &mut a.dtheta,
+            Some(&mut a.denc),
+            &a.dq,
+            Some(&a.states),
+            &a.theta,
+            Some(&a.enc),
+            &self.program,
+        );
+        be.fill(&mut a.ddt, 0.0);
+        if let Some(dt) = a.dt.as_ref() {
+            be.fill(&mut a.dpp, 0.0);
+            be.scale_segments_bwd(
+                &mut a.dpp,
+                &mut a.ddt,
+                &a.dtheta,
+                &a.pp,
+                &dt.out,
+                &self.theta_segs,
+            );
+        } else {
+            be.copy(&mut a.dpp, &a.dtheta);
+        }
+        be.fill(&mut a.ds, 0.0);
+        let s = &a.front.pool.out;
+        match (&self.inj, a.inj.as_mut(), &self.inj_seg, a.dt.as_ref()) {
+            (Some(proj), Some(acts), Some(seg), Some(dt)) => {
+                be.split_cols(&a.denc, &mut [&mut a.da, &mut a.dinj_s]);
+                be.fill(&mut a.dinj, 0.0);
+                be.scale_segments_bwd(
+                    &mut a.dinj,
+                    &mut a.ddt,
+                    &a.dinj_s,
+                    &acts.out,
+                    &dt.out,
+                    std::slice::from_ref(seg),
+                );
+                proj.backward(be, p, g, s, acts, &a.dinj, &mut a.ds);
+            }
+            _ => be.copy(&mut a.da, &a.denc),
+        }
+        self.param_proj
+            .backward(be, p, g, s, &a.dpp, Some(&mut a.ds));
+        self.enc.backward(be, p, g, s, &mut a.a, &a.da, &mut a.ds);
+        if let (Some(proj), Some(acts)) = (&self.dt, a.dt.as_mut()) {
+            proj.backward(be, p, g, s, acts, &a.ddt, &mut a.ds);
+        }
+        self.front.backward(be, p, g, &mut a.front, &a.ds);
+    }
+    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = self.front.trace(&a.front);
+        out.push(("param_proj".into(), &a.pp));
+        out.push(("encoding_proj".into(), &a.a.raw));
+        if let Some(dt) = &a.dt {
+            out.push(("dt_proj".into(), &dt.raw));
+        }
+        if let Some(inj) = &a.inj {
+            out.push(("input_injection_proj".into(), &inj.raw));
+        }
+        out.push(("circuit".into(), &a.q));
+        out.extend(self.head.trace(&a.head, &a.io.out));
         out
+    }
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
+        let outs = self
+            .head
+            .prefix_outputs(p, a.head.op.out.as_slice(), self.cfg.n_classes);
+        Some(boundaries(self.cfg.n_times, outs))
     }
 }
 

@@ -261,7 +261,7 @@ impl Net for QuantumHydraSsm {
             .iter()
             .zip(&a.procs)
         {
-            out.push((format!("{name}.chunk_attention"), &pc.scores));
+            out.push((format!("{name}.chunk_attention"), &pc.pool.scores));
             out.push((format!("{name}.quantum_branches"), &pc.br.out));
             out.push((format!("{name}.output_proj"), &pc.out));
             out.push(((*name).into(), &pc.out));

@@ -271,7 +271,10 @@ impl Net for QuantumMambaSsm {
             ("feature_proj.1".into(), &a.fln.y),
             ("feature_proj.2".into(), &a.u),
             ("feature_proj".into(), &a.u),
-            ("quantum_processor.chunk_attention".into(), &a.proc.scores),
+            (
+                "quantum_processor.chunk_attention".into(),
+                &a.proc.pool.scores,
+            ),
             ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
             ("quantum_processor.output_proj".into(), &a.proc.out),
             ("quantum_processor".into(), &a.proc.out),

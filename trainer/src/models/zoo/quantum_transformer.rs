@@ -210,7 +210,10 @@ impl Net for QuantumTransformer {
             // eval mode: dropout is the identity
             ("dropout".to_string(), &a.xd),
             ("feature_proj".into(), &a.f0),
-            ("quantum_processor.chunk_attention".into(), &a.proc.scores),
+            (
+                "quantum_processor.chunk_attention".into(),
+                &a.proc.pool.scores,
+            ),
             ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
             ("quantum_processor.output_proj".into(), &a.proc.out),
             ("quantum_processor".into(), &a.proc.out),
