@@ -176,17 +176,16 @@ impl Backend for Cpu {
     fn to_token_major(&self, y: &mut CpuBuf, x: &CpuBuf) {
         let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
         assert_eq!(y.shape, [b, t, c], "to_token_major: y shape");
-        for (yb, xb) in y
-            .data
-            .chunks_exact_mut(t * c)
-            .zip(x.data.chunks_exact(c * t))
-        {
-            for ci in 0..c {
-                for ti in 0..t {
-                    yb[ti * c + ci] = xb[ci * t + ti];
+        y.data
+            .par_chunks_mut((t * c).max(1))
+            .zip(x.data.par_chunks((c * t).max(1)))
+            .for_each(|(yb, xb)| {
+                for ci in 0..c {
+                    for ti in 0..t {
+                        yb[ti * c + ci] = xb[ci * t + ti];
+                    }
                 }
-            }
-        }
+            });
     }
     fn split_cols(&self, x: &CpuBuf, parts: &mut [&mut CpuBuf]) {
         let w = x.last();
@@ -281,7 +280,6 @@ impl Backend for Cpu {
     }
 
     fn pad_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
-        y.data.fill(0.0);
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());
         let l2 = y.shape[1];
         assert!(
@@ -290,24 +288,21 @@ impl Backend for Cpu {
             y.shape,
             x.shape
         );
-        for (yb, xb) in y
-            .data
-            .chunks_exact_mut(l2 * w)
-            .zip(x.data.chunks_exact(l * w))
-        {
-            yb[..l * w].copy_from_slice(xb);
-        }
+        y.data
+            .par_chunks_mut((l2 * w).max(1))
+            .zip(x.data.par_chunks((l * w).max(1)))
+            .for_each(|(yb, xb)| {
+                yb[..l * w].copy_from_slice(xb);
+                yb[l * w..].fill(0.0);
+            });
     }
     fn pad_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
         let (l, w, l2) = (dx.shape[1], dx.last(), dy.shape[1]);
         assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
-        for (xb, yb) in dx
-            .data
-            .chunks_exact_mut(l * w)
-            .zip(dy.data.chunks_exact(l2 * w))
-        {
-            xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b);
-        }
+        dx.data
+            .par_chunks_mut((l * w).max(1))
+            .zip(dy.data.par_chunks((l2 * w).max(1)))
+            .for_each(|(xb, yb)| xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b));
     }
     fn chunk_mean(&self, y: &mut CpuBuf, x: &CpuBuf, cs: usize) {
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());

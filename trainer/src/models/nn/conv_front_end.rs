@@ -31,7 +31,8 @@ pub struct FrontActs<B: Backend> {
     cols: B::Buf,
     /// Conv3 output, token-major (B, T, D)
     conv: B::Buf,
-    /// the same channel-major (B, D, T), as `nn.Conv1d` returns it (trace)
+    /// the same channel-major (B, D, T), as `nn.Conv1d` returns it (trace only, see
+    /// [`ConvFrontEnd::trace_views`])
     conv_cm: B::Buf,
     norm: LayerNormActs<B>,
     /// ChunkPool; its `out` (B, nc, D) are the chunk summaries
@@ -89,7 +90,6 @@ impl ConvFrontEnd {
     pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut FrontActs<B>) {
         be.im2col3(&mut a.cols, x);
         self.conv.forward(be, p, &a.cols, &mut a.conv);
-        be.to_token_major(&mut a.conv_cm, &a.conv);
         self.norm.forward(be, p, &a.conv, &mut a.norm);
         self.pool.forward(be, p, &a.norm.y, &mut a.pool);
     }
@@ -111,7 +111,13 @@ impl ConvFrontEnd {
         self.conv.backward(be, p, g, &a.cols, &a.dconv, None);
     }
 
-    /// Reference names (`act.*` of the fixtures): `input_conv` (D, T) channel-major,
+    /// Fills the views [`Self::trace`] reports that a training step does not need (the
+    /// channel-major copy of the Conv3 output).
+    pub fn trace_views<B: Backend>(&self, be: &B, a: &mut FrontActs<B>) {
+        be.to_token_major(&mut a.conv_cm, &a.conv);
+    }
+
+    /// After [`Self::trace_views`]: reference names (`act.*` of the fixtures): `input_conv` (D, T) channel-major,
     /// `input_norm` (T, D), `chunk_attention.0` (pre-tanh), `.1` (tanh), `.2` and
     /// `chunk_attention` (scores).
     pub fn trace<'a, B: Backend>(&self, a: &'a FrontActs<B>) -> Vec<(String, &'a B::Buf)> {

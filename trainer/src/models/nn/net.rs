@@ -64,8 +64,9 @@ pub trait Net: Send + Sync {
     /// Backward from `io.dout`: accumulates d loss/d params into `g`.
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Self::Acts<B>);
     /// Named eval-mode intermediates after a forward (`act.<name>` of the parity fixtures),
-    /// each a (B, …) buffer.
-    fn trace<'a, B: Backend>(&self, a: &'a Self::Acts<B>) -> Vec<(String, &'a B::Buf)>;
+    /// each a (B, …) buffer; views that the training step does not need (a transposed copy)
+    /// are computed here, on `be`.
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Self::Acts<B>) -> Vec<(String, &'a B::Buf)>;
     /// Eval-mode outputs at the chunk boundaries of one window (see
     /// [`Model::boundary_outputs`]); `None` for models that cannot stream.
     fn boundary_outputs(&self, _p: &[f32], _x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
@@ -319,7 +320,7 @@ where
             let pp = host.unwrap_or(&*pl.p);
             self.net.forward(&self.be, pp, &mut pl.acts, None);
             self.net
-                .trace(&pl.acts)
+                .trace(&self.be, &mut pl.acts)
                 .into_iter()
                 .map(|(n, buf)| {
                     // the first sample of every (P, …) buffer

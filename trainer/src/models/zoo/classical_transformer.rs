@@ -170,7 +170,7 @@ impl Net for ClassicalTransformer {
         }
         self.embedding.backward(be, p, g, &a.xt, &a.du, None);
     }
-    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("embedding".to_string(), &a.emb),
             // eval mode: dropout is the identity

@@ -323,7 +323,9 @@ impl Net for QuantumE2e {
         }
         self.front.backward(be, p, g, &mut a.front, &a.ds);
     }
-    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        self.front.trace_views(be, &mut a.front);
+        let a: &'a Acts<B> = a;
         let mut out = self.front.trace(&a.front);
         out.push(("param_proj".into(), &a.pp));
         out.push(("encoding_proj".into(), &a.a.raw));

@@ -173,7 +173,7 @@ impl Net for QuantumMambaGated {
     /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU),
     /// `feature_proj.silu`, the `gated_recurrence*` names of [`GatedRecurrence::trace`],
     /// `output_layer.{0..3}` and `output_layer` (logits).
-    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("dropout".to_string(), &a.xd),
             ("feature_proj".into(), &a.a),

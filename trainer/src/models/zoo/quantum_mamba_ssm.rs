@@ -265,7 +265,7 @@ impl Net for QuantumMambaSsm {
             .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
         self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
     }
-    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("feature_proj.0".to_string(), &a.f0),
             ("feature_proj.1".into(), &a.fln.y),

@@ -205,7 +205,7 @@ impl Net for QuantumTransformer {
         be.act_bwd(Act::Silu, &mut a.df0, &a.du, &a.f0);
         self.feature_proj.backward(be, p, g, &a.xd, &a.df0, None);
     }
-    fn trace<'a, B: Backend>(&self, a: &'a Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             // eval mode: dropout is the identity
             ("dropout".to_string(), &a.xd),
