@@ -92,6 +92,7 @@ struct CircP {
   const float* enc;
   const float* dm;  // backward: (R, 3Q)
   double* states;   // (R, 2^Q) complex128 final states: written forward, read backward (or null)
+  const double* gstate;  // backward from a state gradient G (R, 2^Q complex128), or null: from dm
   i64 rows;
   int q;
   int k;
@@ -219,11 +220,14 @@ QSSM_KERNEL(circuit_bwd, CircP) {
   } else {
     run_forward(p, row, phi, lane);
   }
-  // λ = Σ_w (x_w X_w + y_w Y_w + z_w Z_w)|ψ⟩, one wire at a time (pairs of a wire are disjoint)
-  for (i64 i = lane; i < n; i += 32) lam[i] = {0.0, 0.0};
+  // λ = G/2 from a given state gradient, or λ = Σ_w (x_w X_w + y_w Y_w + z_w Z_w)|ψ⟩, one
+  // wire at a time (pairs of a wire are disjoint)
+  for (i64 i = lane; i < n; i += 32)
+    lam[i] = p.gstate ? cplx{0.5 * p.gstate[(row * n + i) * 2], 0.5 * p.gstate[(row * n + i) * 2 + 1]}
+                      : cplx{0.0, 0.0};
   __syncwarp();
-  const float* dmr = p.dm + row * 3 * p.q;
-  for (int w = 0; w < p.q; ++w) {
+  const float* dmr = p.dm ? p.dm + row * 3 * p.q : nullptr;
+  for (int w = 0; w < (p.gstate ? 0 : p.q); ++w) {
     int tb = p.q - 1 - w;
     double x = dmr[w], y = dmr[p.q + w], z = dmr[2 * p.q + w];
     for (i64 i = lane; i < half; i += 32) {
@@ -412,5 +416,170 @@ QSSM_KERNEL(superpose_bwd_coeffs, SupP) {
         p.g[p.idx[2 * k + j]] += (float)(direct - sum_dw_a * xs[j] / n3);
       }
     }
+  }
+}
+
+// ---- the S3 superposition core ------------------------------------------------------------------
+// One warp per row: three states ψ_k (R, 2^Q complex128 each), w = (α, β, γ)/√(Σ|c|² + 1e-9)
+// from params[coeffs..coeffs + 6], v = Σ w_k ψ_k, φ = v/(‖v‖ + 1e-9), m = ⟨X, Y, Z⟩ of φ.
+// Backward: G_φ = 2·Σ dm·O φ, G_v = G_φ/(r+ε) − φ·Re⟨G_φ, φ⟩·(r+ε)/(r(r+ε)) … (superpose.rs), the
+// state gradients G_ψk = conj(w_k)·G_v (written), the row's weight gradients Σ conj(ψ_k)·G_v
+// (ws[row·6 ..]), summed over rows in order by s3_coeffs.
+struct S3P {
+  float* m;
+  double* g0;
+  double* g1;
+  double* g2;
+  float* g;
+  double* ws;
+  const double* s0;
+  const double* s1;
+  const double* s2;
+  const float* dm;
+  const float* params;
+  i64 rows;
+  i64 coeffs;
+  int q;
+  int pad;
+};
+
+__device__ __forceinline__ void s3_w(const S3P& p, cplx w[3]) {
+  double s = 0.0;
+  for (int k = 0; k < 3; ++k) {
+    w[k] = {(double)p.params[p.coeffs + 2 * k], (double)p.params[p.coeffs + 2 * k + 1]};
+    s += w[k].re * w[k].re + w[k].im * w[k].im;
+  }
+  double n = sqrt(s + 1e-9);
+  for (int k = 0; k < 3; ++k) w[k] = {w[k].re / n, w[k].im / n};
+}
+
+// φ of one row into smem; returns r = ‖v‖
+__device__ double s3_phi(const S3P& p, i64 row, const cplx w[3], cplx* phi, int lane) {
+  const i64 n = (i64)1 << p.q;
+  const double* st[3] = {p.s0, p.s1, p.s2};
+  double ss = 0.0;
+  for (i64 i = lane; i < n; i += 32) {
+    cplx v = {0.0, 0.0};
+    for (int k = 0; k < 3; ++k) {
+      double a = st[k][(row * n + i) * 2], b = st[k][(row * n + i) * 2 + 1];
+      v.re += w[k].re * a - w[k].im * b;
+      v.im += w[k].re * b + w[k].im * a;
+    }
+    phi[i] = v;
+    ss += v.re * v.re + v.im * v.im;
+  }
+  double r = sqrt(warp_sum_d(ss));
+  double inv = 1.0 / (r + 1e-9);
+  for (i64 i = lane; i < n; i += 32) phi[i] = {phi[i].re * inv, phi[i].im * inv};
+  __syncwarp();
+  return r;
+}
+
+QSSM_KERNEL(s3_fwd, S3P) {
+  QSSM_DYN_SMEM(cplx, smem);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const i64 row = (i64)blockIdx.x * (blockDim.x / 32) + warp;
+  if (row >= p.rows) return;
+  const i64 n = (i64)1 << p.q, half = n / 2;
+  cplx* phi = smem + (i64)warp * 2 * n;
+  cplx w[3];
+  s3_w(p, w);
+  s3_phi(p, row, w, phi, lane);
+  for (int wi = 0; wi < p.q; ++wi) {
+    int tb = p.q - 1 - wi;
+    double x = 0.0, y = 0.0, z = 0.0;
+    for (i64 i = lane; i < half; i += 32) {
+      i64 k0 = pair_lo(i, tb);
+      cplx a0 = phi[k0], a1 = phi[k0 | ((i64)1 << tb)];
+      x += a0.re * a1.re + a0.im * a1.im;
+      y += a0.re * a1.im - a0.im * a1.re;
+      z += (a0.re * a0.re + a0.im * a0.im) - (a1.re * a1.re + a1.im * a1.im);
+    }
+    x = warp_sum_d(x);
+    y = warp_sum_d(y);
+    z = warp_sum_d(z);
+    if (lane == 0) {
+      float* mr = p.m + row * 3 * p.q;
+      mr[wi] = (float)(2.0 * x);
+      mr[p.q + wi] = (float)(2.0 * y);
+      mr[2 * p.q + wi] = (float)z;
+    }
+  }
+}
+
+QSSM_KERNEL(s3_bwd, S3P) {
+  QSSM_DYN_SMEM(cplx, smem);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const i64 row = (i64)blockIdx.x * (blockDim.x / 32) + warp;
+  if (row >= p.rows) return;
+  const i64 n = (i64)1 << p.q, half = n / 2;
+  cplx* phi = smem + (i64)warp * 2 * n;
+  cplx* gphi = phi + n;
+  cplx w[3];
+  s3_w(p, w);
+  const double r = s3_phi(p, row, w, phi, lane);
+  // G_φ = 2·Σ_w (x X + y Y + z Z)|φ⟩
+  for (i64 i = lane; i < n; i += 32) gphi[i] = {0.0, 0.0};
+  __syncwarp();
+  const float* dmr = p.dm + row * 3 * p.q;
+  for (int wi = 0; wi < p.q; ++wi) {
+    int tb = p.q - 1 - wi;
+    double x = 2.0 * dmr[wi], y = 2.0 * dmr[p.q + wi], z = 2.0 * dmr[2 * p.q + wi];
+    for (i64 i = lane; i < half; i += 32) {
+      i64 k0 = pair_lo(i, tb), k1 = k0 | ((i64)1 << tb);
+      cplx a0 = phi[k0], a1 = phi[k1];
+      gphi[k0].re += z * a0.re + x * a1.re + y * a1.im;
+      gphi[k0].im += z * a0.im + x * a1.im - y * a1.re;
+      gphi[k1].re += x * a0.re - y * a0.im - z * a1.re;
+      gphi[k1].im += x * a0.im + y * a0.re - z * a1.im;
+    }
+    __syncwarp();
+  }
+  // G_v = G_φ/re − φ·(re·coef), re = r + ε, coef = Re⟨G_φ, φ⟩·re / (r·re²)
+  const double re = r + 1e-9;
+  double dot = 0.0;
+  for (i64 i = lane; i < n; i += 32) dot += gphi[i].re * phi[i].re + gphi[i].im * phi[i].im;
+  dot = warp_sum_d(dot) * re;
+  const double coef = r > 0.0 ? dot / (r * re * re) : 0.0;
+  const double* st[3] = {p.s0, p.s1, p.s2};
+  double* go[3] = {p.g0, p.g1, p.g2};
+  double gw[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (i64 i = lane; i < n; i += 32) {
+    cplx gv = {gphi[i].re / re - phi[i].re * (re * coef), gphi[i].im / re - phi[i].im * (re * coef)};
+    for (int k = 0; k < 3; ++k) {
+      double a = st[k][(row * n + i) * 2], b = st[k][(row * n + i) * 2 + 1];
+      // G_w += conj(ψ)·G_v ; G_ψ = conj(w)·G_v
+      gw[2 * k] += a * gv.re + b * gv.im;
+      gw[2 * k + 1] += a * gv.im - b * gv.re;
+      go[k][(row * n + i) * 2] = w[k].re * gv.re + w[k].im * gv.im;
+      go[k][(row * n + i) * 2 + 1] = w[k].re * gv.im - w[k].im * gv.re;
+    }
+  }
+  for (int k = 0; k < 6; ++k) {
+    double v = warp_sum_d(gw[k]);
+    if (lane == 0) p.ws[row * 6 + k] = v;
+  }
+}
+
+// g[coeffs..+6] += the S3 weight backward of Σ_rows G_w (rows in order; superpose.rs)
+QSSM_KERNEL(s3_coeffs, S3P) {
+  if (gtid() != 0) return;
+  double gr[3] = {0.0, 0.0, 0.0}, gi[3] = {0.0, 0.0, 0.0};
+  for (i64 r = 0; r < p.rows; ++r)
+    for (int k = 0; k < 3; ++k) {
+      gr[k] += p.ws[r * 6 + 2 * k];
+      gi[k] += p.ws[r * 6 + 2 * k + 1];
+    }
+  double ar[3], ai[3], s2 = 0.0;
+  for (int k = 0; k < 3; ++k) {
+    ar[k] = (double)p.params[p.coeffs + 2 * k];
+    ai[k] = (double)p.params[p.coeffs + 2 * k + 1];
+    s2 += ar[k] * ar[k] + ai[k] * ai[k];
+  }
+  double n = sqrt(s2 + 1e-9), s = 0.0;
+  for (int k = 0; k < 3; ++k) s += gr[k] * ar[k] + gi[k] * ai[k];
+  for (int k = 0; k < 3; ++k) {
+    p.g[p.coeffs + 2 * k] += (float)(gr[k] / n - ar[k] * (s / (n * n * n)));
+    p.g[p.coeffs + 2 * k + 1] += (float)(gi[k] / n - ai[k] * (s / (n * n * n)));
   }
 }

@@ -512,6 +512,44 @@ pub trait Backend: Sync {
     fn l2_normalize(&self, y: &mut Self::Buf, norm: &mut Self::Buf, x: &Self::Buf, eps: f32);
     /// Backward of [`Self::l2_normalize`]: dx += dy/N − x·(Σ dy·x)/N³ per row.
     fn l2_normalize_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, x: &Self::Buf, norm: &Self::Buf);
+    /// Adjoint backward of [`Self::circuit`] from the gradient with respect to the final state,
+    /// `gstate` (R, 4·2^Q words: complex128 bits of G = ∂L/∂Re ψ + i·∂L/∂Im ψ, the layout of
+    /// `states`), instead of from expectation values: dθ, de += … (Jones & Gacon 2020).
+    #[allow(clippy::too_many_arguments)]
+    fn circuit_bwd_state(
+        &self,
+        dtheta: &mut Self::Buf,
+        denc: Option<&mut Self::Buf>,
+        gstate: &Self::Buf,
+        states: &Self::Buf,
+        theta: &Self::Buf,
+        enc: Option<&Self::Buf>,
+        prog: &Program,
+    );
+    /// The S3 superposition core's state-level mix and measurement, per row (spec groups-2-4
+    /// §2.3; [`crate::circuit::superpose`]): three Q-qubit states ψ_k (R, 4·2^Q words each, as
+    /// [`Self::circuit`] stores them), weights w = (α, β, γ)/√(Σ|c|² + 1e-9) from the six
+    /// parameters p\[coeffs..coeffs + 6\] (re, im of α, β, γ), v = Σ w_k ψ_k,
+    /// φ = v/(‖v‖ + 1e-9) → m (R, 3Q) = the X, Y, Z expectation values of φ (f64, rounded).
+    fn s3_measure(
+        &self,
+        m: &mut Self::Buf,
+        states: [&Self::Buf; 3],
+        p: &Self::Params,
+        coeffs: usize,
+    );
+    /// Backward of [`Self::s3_measure`]: `gstates[k]` ← ∂L/∂ψ_k (overwritten; the `gstate` of
+    /// [`Self::circuit_bwd_state`]), g\[coeffs..coeffs + 6\] += … (summed over rows in f64).
+    #[allow(clippy::too_many_arguments)]
+    fn s3_measure_bwd(
+        &self,
+        gstates: [&mut Self::Buf; 3],
+        g: &mut Self::Params,
+        dm: &Self::Buf,
+        states: [&Self::Buf; 3],
+        p: &Self::Params,
+        coeffs: usize,
+    );
     /// Combines three branch outputs with normalised complex coefficients, see
     /// [`Superpose`].
     fn superpose(&self, y: &mut Self::Buf, xs: [&Self::Buf; 3], p: &Self::Params, sp: &SuperposeP);

@@ -192,7 +192,7 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
 pub const BACKEND_MODELS: &[&str] = &[
-    "1a", "1b", "1c", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c",
+    "1a", "1b", "1c", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c", "4d", "4e",
 ];
 
 /// Builds the model for an id or class name on `device`.
@@ -243,6 +243,8 @@ where
         )),
         "4b" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Mamba), be)),
         "4c" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Hydra), be)),
+        "4d" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, false), be)),
+        "4e" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, true), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
         other => return Err(not_on(other)),
     })
@@ -268,8 +270,8 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "4a" => Box::new(Batched::new(QuantumE2e::new(cfg, E2eVariant::Transformer))),
         "4b" => Box::new(Batched::new(QuantumE2e::new(cfg, E2eVariant::Mamba))),
         "4c" => Box::new(Batched::new(QuantumE2e::new(cfg, E2eVariant::Hydra))),
-        "4d" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, false))),
-        "4e" => Box::new(PerSample::new(QuantumE2eSuperposition::new(cfg, true))),
+        "4d" => Box::new(Batched::new(QuantumE2eSuperposition::new(cfg, false))),
+        "4e" => Box::new(Batched::new(QuantumE2eSuperposition::new(cfg, true))),
         other => return Err(UnknownModel(other.to_string())),
     })
 }

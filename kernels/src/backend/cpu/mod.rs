@@ -1000,6 +1000,38 @@ impl Backend for Cpu {
             }
         }
     }
+    fn circuit_bwd_state(
+        &self,
+        dtheta: &mut CpuBuf,
+        denc: Option<&mut CpuBuf>,
+        gstate: &CpuBuf,
+        states: &CpuBuf,
+        theta: &CpuBuf,
+        enc: Option<&CpuBuf>,
+        prog: &Program,
+    ) {
+        quantum::circuit_bwd_state(dtheta, denc, gstate, states, theta, enc, prog);
+    }
+    fn s3_measure(&self, m: &mut CpuBuf, states: [&CpuBuf; 3], p: &[f32], coeffs: usize) {
+        quantum::s3_measure(m, states, &p[coeffs..coeffs + 6]);
+    }
+    fn s3_measure_bwd(
+        &self,
+        gstates: [&mut CpuBuf; 3],
+        g: &mut [f32],
+        dm: &CpuBuf,
+        states: [&CpuBuf; 3],
+        p: &[f32],
+        coeffs: usize,
+    ) {
+        quantum::s3_measure_bwd(
+            gstates,
+            &mut g[coeffs..coeffs + 6],
+            dm,
+            states,
+            &p[coeffs..coeffs + 6],
+        );
+    }
     fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
         quantum::superpose(y, xs, p, sp);
     }

@@ -4,7 +4,13 @@
 //! reduction over rows runs in row order (bit-identical for any thread count).
 use super::CpuBuf;
 use crate::backend::{circuit_state_words, Superpose, SuperposeP};
-use crate::circuit::{circuit_backward, circuit_forward, Program};
+use crate::circuit::superpose::{
+    s3_weights, s3_weights_backward, superpose_backward, superpose_forward,
+};
+use crate::circuit::{
+    apply_program_backward, circuit_backward, circuit_forward, expvals_xyz, expvals_xyz_backward,
+    Program,
+};
 use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
 use num_complex::Complex64;
 use rayon::prelude::*;
@@ -402,4 +408,191 @@ pub(super) fn superpose_bwd(
             }
         }
     }
+}
+
+pub(super) fn circuit_bwd_state(
+    dtheta: &mut CpuBuf,
+    denc: Option<&mut CpuBuf>,
+    gstate: &CpuBuf,
+    states: &CpuBuf,
+    theta: &CpuBuf,
+    enc: Option<&CpuBuf>,
+    prog: &Program,
+) {
+    let r = theta.rows();
+    assert_eq!(
+        theta.last(),
+        prog.n_theta,
+        "circuit_bwd_state: θ is not (R, K)"
+    );
+    assert_eq!(
+        dtheta.data.len(),
+        theta.data.len(),
+        "circuit_bwd_state: dθ vs θ"
+    );
+    let (k, ne, n) = (prog.n_theta, prog.n_enc, prog.state_len());
+    let sw = circuit_state_words(prog.n_qubits);
+    assert_eq!(states.data.len(), r * sw, "circuit_bwd_state: states");
+    assert_eq!(gstate.data.len(), r * sw, "circuit_bwd_state: gstate");
+    match enc {
+        Some(e) => assert_eq!(
+            e.data.len(),
+            r * ne,
+            "circuit_bwd_state: e is not (R, n_enc)"
+        ),
+        None => assert_eq!(ne, 0, "circuit_bwd_state: the program has encoding gates"),
+    }
+    let enc_s = enc.map_or(&[][..], |e| e.as_slice());
+    let mut de_local;
+    let (de, ne_c): (&mut [f32], usize) = match denc {
+        Some(d) if ne > 0 => {
+            assert_eq!(
+                d.data.len(),
+                r * ne,
+                "circuit_bwd_state: de is not (R, n_enc)"
+            );
+            (&mut d.data, ne)
+        }
+        _ => {
+            de_local = vec![0.0f32; r * ne.max(1)];
+            (&mut de_local, ne.max(1))
+        }
+    };
+    dtheta
+        .data
+        .par_chunks_mut(CIRCUIT_ROWS * k.max(1))
+        .zip(de.par_chunks_mut(CIRCUIT_ROWS * ne_c))
+        .enumerate()
+        .for_each_init(
+            || (vec![Complex64::new(0.0, 0.0); 3 * n], vec![0.0f64; k + ne]),
+            |(cs, f64s), (task, (dtc, dec))| {
+                let (psi, rest) = cs.split_at_mut(n);
+                let (gs, scratch) = rest.split_at_mut(n);
+                let (dth, de64) = f64s.split_at_mut(k);
+                for (i, dtr) in dtc.chunks_exact_mut(k.max(1)).enumerate() {
+                    let row = task * CIRCUIT_ROWS + i;
+                    let e = if ne > 0 {
+                        &enc_s[row * ne..(row + 1) * ne]
+                    } else {
+                        &[][..]
+                    };
+                    load_state(&states.data[row * sw..(row + 1) * sw], psi);
+                    load_state(&gstate.data[row * sw..(row + 1) * sw], gs);
+                    dth.fill(0.0);
+                    de64.fill(0.0);
+                    let th = &theta.data[row * k..(row + 1) * k];
+                    apply_program_backward(prog, th, e, psi, gs, dth, de64, scratch);
+                    dtr.iter_mut()
+                        .zip(dth.iter())
+                        .for_each(|(a, v)| *a += *v as f32);
+                    if ne > 0 {
+                        dec[i * ne..(i + 1) * ne]
+                            .iter_mut()
+                            .zip(de64.iter())
+                            .for_each(|(a, v)| *a += *v as f32);
+                    }
+                }
+            },
+        );
+}
+
+/// Rows × the three states of an S3 core: checks and returns (R, Q, words per row).
+fn s3_dims(m: &CpuBuf, states: &[&CpuBuf; 3]) -> (usize, usize, usize) {
+    let sw = states[0].last();
+    let n = sw / 4;
+    assert!(
+        n.is_power_of_two() && n >= 2,
+        "s3: states are not (R, 4·2^Q) words"
+    );
+    let q = n.trailing_zeros() as usize;
+    let r = states[0].rows();
+    for s in states {
+        assert_eq!(s.data.len(), r * sw, "s3: state buffers differ");
+    }
+    assert_eq!(m.data.len(), r * 3 * q, "s3: m is not (R, 3Q)");
+    (r, q, sw)
+}
+
+pub(super) fn s3_measure(m: &mut CpuBuf, states: [&CpuBuf; 3], p6: &[f32]) {
+    let (_, q, sw) = s3_dims(m, &states);
+    let n = 1usize << q;
+    let w = s3_weights(p6);
+    m.data.par_chunks_mut(3 * q).enumerate().for_each_init(
+        || (vec![Complex64::new(0.0, 0.0); 4 * n], vec![0.0f64; 3 * q]),
+        |(cs, out), (row, mr)| {
+            let (ps, phi) = cs.split_at_mut(3 * n);
+            for k in 0..3 {
+                load_state(
+                    &states[k].data[row * sw..(row + 1) * sw],
+                    &mut ps[k * n..(k + 1) * n],
+                );
+            }
+            let st: [&[Complex64]; 3] = [&ps[..n], &ps[n..2 * n], &ps[2 * n..]];
+            superpose_forward(&w, &st, phi);
+            expvals_xyz(phi, q, out);
+            mr.iter_mut()
+                .zip(out.iter())
+                .for_each(|(a, v)| *a = *v as f32);
+        },
+    );
+}
+
+pub(super) fn s3_measure_bwd(
+    gstates: [&mut CpuBuf; 3],
+    g6: &mut [f32],
+    dm: &CpuBuf,
+    states: [&CpuBuf; 3],
+    p6: &[f32],
+) {
+    let (r, q, sw) = s3_dims(dm, &states);
+    let n = 1usize << q;
+    let w = s3_weights(p6);
+    for gs in &gstates {
+        assert_eq!(gs.data.len(), r * sw, "s3_bwd: gstates");
+    }
+    // per row: the three state gradients, and the row's weight gradient (summed in row order)
+    let [g0, g1, g2] = gstates;
+    let mut gw_rows = vec![Complex64::new(0.0, 0.0); 3 * r];
+    g0.data
+        .par_chunks_mut(sw)
+        .zip(g1.data.par_chunks_mut(sw))
+        .zip(g2.data.par_chunks_mut(sw))
+        .zip(gw_rows.par_chunks_mut(3))
+        .enumerate()
+        .for_each_init(
+            || (vec![Complex64::new(0.0, 0.0); 8 * n], vec![0.0f64; 3 * q]),
+            |(cs, d64), (row, (((o0, o1), o2), gw))| {
+                let (ps, rest) = cs.split_at_mut(3 * n);
+                let (phi, rest) = rest.split_at_mut(n);
+                let (gphi, gst) = rest.split_at_mut(n);
+                for k in 0..3 {
+                    load_state(
+                        &states[k].data[row * sw..(row + 1) * sw],
+                        &mut ps[k * n..(k + 1) * n],
+                    );
+                }
+                let st: [&[Complex64]; 3] = [&ps[..n], &ps[n..2 * n], &ps[2 * n..]];
+                let rn = superpose_forward(&w, &st, phi);
+                d64.iter_mut()
+                    .zip(&dm.data[row * 3 * q..(row + 1) * 3 * q])
+                    .for_each(|(a, v)| *a = f64::from(*v));
+                gphi.fill(Complex64::new(0.0, 0.0));
+                expvals_xyz_backward(phi, q, d64, gphi);
+                gst.fill(Complex64::new(0.0, 0.0));
+                let (a, rest) = gst.split_at_mut(n);
+                let (b, c) = rest.split_at_mut(n);
+                let mut outs = [Some(a), Some(b), Some(c)];
+                superpose_backward(&w, &st, phi, rn, gphi, &mut outs, gw);
+                store_state(&gst[..n], o0);
+                store_state(&gst[n..2 * n], o1);
+                store_state(&gst[2 * n..], o2);
+            },
+        );
+    let mut gw = [Complex64::new(0.0, 0.0); 3];
+    for row in gw_rows.chunks_exact(3) {
+        for k in 0..3 {
+            gw[k] += row[k];
+        }
+    }
+    s3_weights_backward(p6, &gw, g6);
 }

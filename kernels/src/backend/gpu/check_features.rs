@@ -257,6 +257,61 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         ));
     }
 
+    // the S3 core over three circuits' states, and the adjoint from a state gradient
+    {
+        let prog = Program::unified_ansatz(q, layers, true);
+        let k = prog.n_theta;
+        let enc = buf(be, &g.vec(r * q, -3.0, 3.0), &[b, nc, q]);
+        let thetas: Vec<B::Buf> = (0..3)
+            .map(|_| buf(be, &g.vec(r * k, -3.2, 3.2), &[b, nc, k]))
+            .collect();
+        let mut sts: Vec<B::Buf> = (0..3)
+            .map(|_| be.alloc(&[b, nc, circuit_state_words(q)]))
+            .collect();
+        let mut mk = be.alloc(&[b, nc, 3 * q]);
+        for (th, st) in thetas.iter().zip(sts.iter_mut()) {
+            be.circuit(&mut mk, Some(st), th, Some(&enc), &prog);
+        }
+        // coefficients: the first six parameters
+        let mut m3 = be.alloc(&[b, nc, 3 * q]);
+        be.s3_measure(&mut m3, [&sts[0], &sts[1], &sts[2]], &p, 0);
+        out.push(("s3_measure".into(), host(be, &m3)));
+        let dm3 = buf(be, &g.vec(r * 3 * q, -1.0, 1.0), &[b, nc, 3 * q]);
+        let mut gs: Vec<B::Buf> = (0..3)
+            .map(|_| be.alloc(&[b, nc, circuit_state_words(q)]))
+            .collect();
+        be.zero_params(&mut gr);
+        {
+            let [g0, g1, g2] = &mut gs[..] else {
+                unreachable!("three states")
+            };
+            be.s3_measure_bwd(
+                [g0, g1, g2],
+                &mut gr,
+                &dm3,
+                [&sts[0], &sts[1], &sts[2]],
+                &p,
+                0,
+            );
+        }
+        be.params_download(&gr, &mut gh);
+        let mut dth = be.alloc(&[b, nc, k]);
+        let mut de = be.alloc(&[b, nc, q]);
+        be.circuit_bwd_state(
+            &mut dth,
+            Some(&mut de),
+            &gs[1],
+            &sts[1],
+            &thetas[1],
+            Some(&enc),
+            &prog,
+        );
+        out.push((
+            "s3_measure_bwd+circuit_bwd_state".into(),
+            [gh[..6].to_vec(), host(be, &dth), host(be, &de)].concat(),
+        ));
+    }
+
     // superposition, all three modes
     let wq = 3 * q;
     let xs: Vec<B::Buf> = (0..3)

@@ -86,6 +86,9 @@ pub const KERNELS: &[&str] = &[
     "scale_seg_fwd",
     "scale_seg_bwd_dx",
     "scale_seg_bwd_ds",
+    "s3_fwd",
+    "s3_bwd",
+    "s3_coeffs",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -495,6 +498,30 @@ impl<D: Device> Gpu<D> {
                 [32 * wpb as u32, 1, 1],
                 smem as u32,
                 &p as *const CircP as *const c_void,
+            )
+        }
+    }
+
+    /// One warp per row, φ and G_φ of each row in dynamic shared memory.
+    fn s3_launch(&self, kernel: &'static str, p: S3P) {
+        if p.rows == 0 {
+            return;
+        }
+        let per_warp = (2 * 16usize) << p.q;
+        let wpb = (40_960 / per_warp).clamp(1, 4);
+        assert!(
+            wpb * per_warp <= 48 * 1024,
+            "gpu S3 core: at most 10 qubits"
+        );
+        let blocks = (p.rows as usize).div_ceil(wpb) as u32;
+        // SAFETY: S3P is the kernels' #[repr(C)] parameter struct; the ops checked the sizes
+        unsafe {
+            self.dev.launch_raw(
+                kernel,
+                [blocks, 1, 1],
+                [32 * wpb as u32, 1, 1],
+                (wpb * per_warp) as u32,
+                &p as *const S3P as *const c_void,
             )
         }
     }
@@ -1727,6 +1754,64 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("l2norm_bwd", x.rows() * 32, q);
     }
+    fn circuit_bwd_state(
+        &self,
+        dtheta: &mut GpuBuf<D>,
+        denc: Option<&mut GpuBuf<D>>,
+        gstate: &GpuBuf<D>,
+        states: &GpuBuf<D>,
+        theta: &GpuBuf<D>,
+        enc: Option<&GpuBuf<D>>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, enc);
+        let words = theta.rows() * circuit_state_words(prog.n_qubits);
+        same("circuit_bwd_state dtheta", dtheta.len, theta.len);
+        same("circuit_bwd_state states", states.len, words);
+        same("circuit_bwd_state gstate", gstate.len, words);
+        p.dtheta = dtheta.addr;
+        if let Some(de) = denc {
+            same("circuit_bwd_state denc", de.len, theta.rows() * prog.n_enc);
+            p.denc = de.addr;
+        }
+        p.states = states.addr;
+        p.gstate = gstate.addr;
+        self.circuit_launch("circuit_bwd", prog, p);
+    }
+    fn s3_measure(&self, m: &mut GpuBuf<D>, states: [&GpuBuf<D>; 3], p: &GpuBuf<D>, coeffs: usize) {
+        let q = S3P {
+            m: m.addr,
+            ..s3_params(m.len, states, p, coeffs)
+        };
+        self.s3_launch("s3_fwd", q);
+    }
+    fn s3_measure_bwd(
+        &self,
+        [g0, g1, g2]: [&mut GpuBuf<D>; 3],
+        g: &mut GpuBuf<D>,
+        dm: &GpuBuf<D>,
+        states: [&GpuBuf<D>; 3],
+        p: &GpuBuf<D>,
+        coeffs: usize,
+    ) {
+        for gs in [&*g0, &*g1, &*g2] {
+            same("s3_measure_bwd gstates", gs.len, states[0].len);
+        }
+        let base = s3_params(dm.len, states, p, coeffs);
+        let mut sc = self.scratch();
+        let ws = sc.get(Slot::Partials, base.rows as usize * 6 * 8);
+        let q = S3P {
+            g0: g0.addr,
+            g1: g1.addr,
+            g2: g2.addr,
+            g: g.addr,
+            ws,
+            dm: dm.addr,
+            ..base
+        };
+        self.s3_launch("s3_bwd", q);
+        self.launch("s3_coeffs", [1, 1, 1], 32, q);
+    }
     fn superpose(&self, y: &mut GpuBuf<D>, xs: [&GpuBuf<D>; 3], p: &GpuBuf<D>, sp: &SuperposeP) {
         let q = self.superpose_params(y.len, xs, p, sp);
         let q = SupP { y: y.addr, ..q };
@@ -2009,6 +2094,7 @@ fn circuit_params<D: Device>(prog: &Program, theta: &GpuBuf<D>, enc: Option<&Gpu
         enc: enc.map_or(0, |e| e.addr),
         dm: 0,
         states: 0,
+        gstate: 0,
         rows: rows as i64,
         q: prog.n_qubits as i32,
         k: prog.n_theta as i32,
@@ -2054,4 +2140,34 @@ fn seg_params<D: Device>(x: &GpuBuf<D>, s: &GpuBuf<D>, segs: &[Segment]) -> SegP
         p.scale[i] = g.scale.map_or(-1, |k| k as i32);
     }
     p
+}
+
+/// The shared part of an [`S3P`]: three (R, 4·2^Q)-word states, m or dm of `n` = R·3Q values.
+fn s3_params<D: Device>(n: usize, states: [&GpuBuf<D>; 3], p: &GpuBuf<D>, coeffs: usize) -> S3P {
+    let sw = states[0].last();
+    let amps = sw / 4;
+    assert!(
+        amps.is_power_of_two() && amps >= 2,
+        "s3: states are not (R, 4·2^Q) words"
+    );
+    let q = amps.trailing_zeros() as usize;
+    let rows = states[0].rows();
+    for s in states {
+        same("s3 states", s.len, rows * sw);
+    }
+    same("s3 m", n, rows * 3 * q);
+    assert!(
+        coeffs + 6 <= p.len,
+        "s3: coefficients outside the parameters"
+    );
+    S3P {
+        s0: states[0].addr,
+        s1: states[1].addr,
+        s2: states[2].addr,
+        params: p.addr,
+        rows: rows as i64,
+        coeffs: coeffs as i64,
+        q: q as i32,
+        ..Default::default()
+    }
 }

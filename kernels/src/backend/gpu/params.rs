@@ -90,6 +90,11 @@ kernel_params! {
         neg_step: f32, bc2_sqrt: f32, w1: f32, b2: f32, c2: f32, eps: f32, decay: f32, wd: f32,
         mode: u32, pad: i32,
     }
+    /// `quantum.cu` (the S3 core)
+    pub struct S3P {
+        m: Ptr, g0: Ptr, g1: Ptr, g2: Ptr, g: Ptr, ws: Ptr, s0: Ptr, s1: Ptr, s2: Ptr, dm: Ptr,
+        params: Ptr, rows: i64, coeffs: i64, q: i32, pad: i32,
+    }
     /// `gated.cu`
     pub struct CellP {
         h: Ptr, gates: Ptr, tc: Ptr, dpre: Ptr, dh_prev: Ptr, pre: Ptr, h_prev: Ptr, dh: Ptr,
@@ -148,6 +153,7 @@ pub struct CircP {
     pub enc: Ptr,
     pub dm: Ptr,
     pub states: Ptr,
+    pub gstate: Ptr,
     pub rows: i64,
     pub q: i32,
     pub k: i32,

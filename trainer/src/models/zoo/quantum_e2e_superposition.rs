@@ -1,8 +1,9 @@
 //! 4d `QuantumMambaE2E_Superposition` and 4e `QuantumHydraE2E_Superposition` (reference
 //! `models/QuantumE2E_Superposition.py`, spec groups-2-4 §3.10–3.11): per chunk, three branch
-//! circuits combined at the state level (S3, §2.3) and measured once.
+//! circuits combined at the state level (S3, §2.3) and measured once; written once over the
+//! backend.
 //!
-//! x (C, T) → [`ConvFrontEnd`] ⇒ s (nc, D); shared a = π·tanh(`encoding_proj`(s_j)),
+//! x (B, C, T) → [`ConvFrontEnd`] ⇒ s (B, nc, D); shared a = π·tanh(`encoding_proj`(s_j)),
 //! dt = σ(`dt_proj`(s_j)) (one value), inj = π·tanh(`input_injection_proj`(s_j)). A core (4d:
 //! `quantum_core`; 4e: `quantum_core_fwd` and `quantum_core_bwd`, each with its own four
 //! projections `<p>feature_param_proj`, `<p>forward_mixing_param_proj`,
@@ -12,24 +13,27 @@
 //! ψ₂ = base → Bk²(Mb; dt) → E(dt·inj);  ψ₃ = base → U²(Md);
 //! q = M(S3(ψ₁, ψ₂, ψ₃; α, β, γ)) (3Q), α = `alpha_real` + i·`alpha_imag` etc. (six scalars).
 //!
-//! Each core is a [`SuperpositionCore`]; the shared prefix is recomputed in every branch, as
-//! the reference does (exact; the circuits are a small part of a step). 4e's bwd core runs on
+//! Each core runs its three branch circuits over all B·nc chunks ([`Backend::circuit`],
+//! Δ-modulation and the scaled injection by [`Backend::scale_segments`]), mixes the final states
+//! with [`Backend::s3_measure`] and backpropagates through [`Backend::s3_measure_bwd`] and
+//! [`Backend::circuit_bwd_state`]; the shared prefix is recomputed in every branch, as the
+//! reference does. 4e's bwd core runs on
 //! the chunks in reverse order and the result is flipped back — a no-op because chunks never
 //! interact, so q^bwd_j = core_bwd(s_j); its `act.*` traces are reported in the reference's
 //! reversed order. Then [`SeqPoolHead`]
 //! (OP_18 / OP_36 → SeqPool → H_silu). Streamable chunk by chunk (R1), Conv3 look-ahead of one
 //! sample. Parameter counts (EEG config, every T): 76,999 / 110,269.
 use super::quantum_e2e::{boundaries, CHUNK_SIZE};
-use crate::models::blocks::reverse::reverse_time;
-use crate::models::blocks::{
-    AngleMap, AngleProj, AngleProjOut, Block, BlockKind, CircuitGrads, CircuitInputs,
-    ComposedCircuit, ConvFrontEnd, ConvFrontEndCache, Linear, SeqPoolHead, SeqPoolHeadCache,
-    SuperpositionCore, SuperpositionRun,
+use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
+use crate::models::nn::{
+    AngleActs, AngleMap, AngleProj, ConvFrontEnd, FrontActs, Io, Linear, Net, SeqPoolActs,
+    SeqPoolHead,
 };
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{ModelConfig, SampleModel, SampleOutput};
-use crate::params::ParamLayout;
-use rand_chacha::ChaCha8Rng;
+use crate::models::ModelConfig;
+use crate::params::{Init, ParamLayout};
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{circuit_state_words, Backend, DropoutCfg, Segment};
+use qssm_kernels::circuit::Program;
 
 /// Names of a core's four angle projections (after the core's prefix), in registration order.
 const PROJ_NAMES: [&str; 4] = [
@@ -47,8 +51,8 @@ struct Core {
     /// projection prefix (`""`, `"fwd_"`, `"bwd_"`)
     prefix: &'static str,
     projs: Vec<Linear>,
-    /// branches + `<name>.{alpha,beta,gamma}_{real,imag}` (six shape-() scalars)
-    s3: SuperpositionCore,
+    /// start of `<name>.{alpha,beta,gamma}_{real,imag}` (six scalars)
+    coeffs: usize,
     /// the reference runs this core on the chunks in reverse order (traces only)
     reversed: bool,
 }
@@ -63,37 +67,66 @@ pub struct QuantumE2eSuperposition {
     enc: AngleProj,
     dt: AngleProj,
     inj: AngleProj,
+    /// the three branch programs: E(a)·U²(F)·D²(Mf; dt)·E(dt·inj), E(a)·U²(F)·Bk²(Mb; dt)·E(dt·inj),
+    /// E(a)·U²(F)·U²(Md)
+    programs: [Program; 3],
+    /// θ of a branch = [F | M] with M scaled by dt (branches 1, 2) or copied (branch 3)
+    segs: [[Segment; 2]; 3],
+    inj_seg: Segment,
     head: SeqPoolHead,
 }
 
-#[derive(Default)]
-struct CoreCache {
-    /// projection outputs (4 × (nc, 5QL))
-    pp: Vec<Vec<f32>>,
-    /// core evaluations per chunk (branch states, φ, q)
-    runs: Vec<SuperpositionRun>,
-    /// measurements (nc, 3Q)
-    q: Vec<f32>,
+/// Planned buffers of one core.
+pub struct CoreActs<B: Backend> {
+    /// F, Mf, Mb, Md (B, nc, 5QL)
+    pp: [B::Buf; 4],
+    /// per branch: [F | M] raw, θ, final states
+    raw: [B::Buf; 3],
+    theta: [B::Buf; 3],
+    states: [B::Buf; 3],
+    /// q (B, nc, 3Q)
+    m: B::Buf,
+    /// chunk-reversed copies for the trace of a reversed core
+    rev_pp: [B::Buf; 4],
+    rev_m: B::Buf,
+    // backward scratch
+    dm: B::Buf,
+    gstates: [B::Buf; 3],
+    dtheta: B::Buf,
+    draw: B::Buf,
+    denc: B::Buf,
+    dpp: [B::Buf; 4],
+    dfeat: B::Buf,
+    da_k: B::Buf,
+    dinj_k: B::Buf,
 }
 
-#[derive(Default)]
-struct Cache {
-    fe: ConvFrontEndCache,
-    s: Vec<f32>,
-    nc: usize,
-    a: AngleProjOut,
-    dt: AngleProjOut,
-    inj: AngleProjOut,
-    cores: Vec<CoreCache>,
-    /// concatenated measurements (nc, 3Q·cores)
-    q: Vec<f32>,
-    head: SeqPoolHeadCache,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    front: FrontActs<B>,
+    a: AngleActs<B>,
+    dt: AngleActs<B>,
+    inj: AngleActs<B>,
+    /// dt·inj, [a | dt·inj] (branches 1, 2)
+    inj_s: B::Buf,
+    enc: B::Buf,
+    cores: Vec<CoreActs<B>>,
+    /// [q_core0 | q_core1] (B, nc, 3Q·cores)
+    q: B::Buf,
+    scratch_m: B::Buf,
+    head: SeqPoolActs<B>,
+    // backward scratch
+    dq: B::Buf,
+    da: B::Buf,
+    dinj_s: B::Buf,
+    dinj: B::Buf,
+    ddt: B::Buf,
+    ds: B::Buf,
 }
 
-/// The three branches of a core on sources [F, Mf, Mb, Md], dts \[dt\]:
-/// E(a)·U²(F)·D²(Mf; dt)·E(dt·inj), E(a)·U²(F)·Bk²(Mb; dt)·E(dt·inj), E(a)·U²(F)·U²(Md).
-fn branches(q: usize, l: usize) -> [ComposedCircuit; 3] {
+/// The three branches' programs on sources [F, Mf, Mb, Md] (θ of a branch = [F | M_k]).
+fn programs(q: usize, l: usize) -> [Program; 3] {
     let blk = |kind, src, dt| Block {
         kind,
         src,
@@ -103,6 +136,8 @@ fn branches(q: usize, l: usize) -> [ComposedCircuit; 3] {
     let feat = blk(BlockKind::Unified, 0, None);
     let cc = |second: Block, inject: Option<usize>| {
         ComposedCircuit::new(q, l, true, vec![feat, second], inject)
+            .program()
+            .clone()
     };
     [
         cc(blk(BlockKind::Unified, 1, Some(0)), Some(0)),
@@ -118,7 +153,7 @@ impl QuantumE2eSuperposition {
         let (c, d, q, l) = (cfg.n_channels, cfg.d_model, cfg.n_qubits, cfg.n_layers);
         let pb = 5 * q * l;
         let mut lay = ParamLayout::new();
-        let front = ConvFrontEnd::new(&mut lay, c, d, CHUNK_SIZE, d / 4);
+        let front = ConvFrontEnd::new(&mut lay, (c, d, CHUNK_SIZE, d / 4));
         let specs: &[(&'static str, &'static str, bool)] = if bidirectional {
             &[
                 ("quantum_core_fwd", "fwd_", false),
@@ -141,18 +176,32 @@ impl QuantumE2eSuperposition {
         let enc = AngleProj::new(&mut lay, "encoding_proj", d, q, AngleMap::PiTanh);
         let dt = AngleProj::new(&mut lay, "dt_proj", d, 1, AngleMap::Sigmoid);
         let inj = AngleProj::new(&mut lay, "input_injection_proj", d, q, AngleMap::PiTanh);
+        let re = Init::Const((1.0f64 / 3.0f64.sqrt()) as f32);
         let cores: Vec<Core> = specs
             .iter()
             .zip(projs)
-            .map(|(&(name, prefix, reversed), projs)| Core {
-                name,
-                prefix,
-                projs,
-                s3: SuperpositionCore::new(&mut lay, name, branches(q, l)),
-                reversed,
+            .map(|(&(name, prefix, reversed), projs)| {
+                let coeffs = lay.len();
+                for coef in ["alpha", "beta", "gamma"] {
+                    lay.add(format!("{name}.{coef}_real"), &[], re);
+                    lay.add(format!("{name}.{coef}_imag"), &[], Init::Const(0.0));
+                }
+                Core {
+                    name,
+                    prefix,
+                    projs,
+                    coeffs,
+                    reversed,
+                }
             })
             .collect();
-        let head = SeqPoolHead::new(&mut lay, 3 * q * cores.len(), d, cfg.n_classes, cfg.dropout);
+        let head = SeqPoolHead::new(&mut lay, 3 * q * cores.len(), d, cfg.n_classes, [0, 1]);
+        let seg = |scale| Segment {
+            width: pb,
+            period: 5 * q,
+            prefix: 3 * q,
+            scale,
+        };
         Self {
             cfg,
             lay,
@@ -162,97 +211,25 @@ impl QuantumE2eSuperposition {
             enc,
             dt,
             inj,
+            programs: programs(q, l),
+            segs: [
+                [seg(None), seg(Some(0))],
+                [seg(None), seg(Some(0))],
+                [seg(None), seg(None)],
+            ],
+            inj_seg: Segment {
+                width: q,
+                period: q,
+                prefix: q,
+                scale: Some(0),
+            },
             head,
         }
     }
-
-    fn run(&self, p: &[f32], x: &[f32], rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, q) = (self.cfg.n_times, self.cfg.n_qubits);
-        let mut k = Cache::default();
-        k.s = self.front.forward(p, x, t, &mut k.fe);
-        let nc = self.front.n_chunks(t);
-        k.nc = nc;
-        k.a = self.enc.forward(p, &k.s, nc);
-        k.dt = self.dt.forward(p, &k.s, nc);
-        k.inj = self.inj.forward(p, &k.s, nc);
-        for core in &self.cores {
-            let mut cc = CoreCache {
-                pp: core.projs.iter().map(|l| l.apply(p, &k.s, nc)).collect(),
-                ..Default::default()
-            };
-            let pb = core.projs[0].d_out;
-            for j in 0..nc {
-                let src: Vec<&[f32]> = cc.pp.iter().map(|v| &v[j * pb..(j + 1) * pb]).collect();
-                let inp = CircuitInputs {
-                    sources: &src,
-                    dts: &k.dt.out[j..j + 1],
-                    a: &k.a.out[j * q..(j + 1) * q],
-                    inj: &k.inj.out[j * q..(j + 1) * q],
-                };
-                let run = core.s3.forward(p, &inp);
-                cc.q.extend_from_slice(&run.q);
-                cc.runs.push(run);
-            }
-            k.cores.push(cc);
-        }
-        let w = 3 * q;
-        k.q = Vec::with_capacity(nc * w * self.cores.len());
-        for j in 0..nc {
-            for cc in &k.cores {
-                k.q.extend_from_slice(&cc.q[j * w..(j + 1) * w]);
-            }
-        }
-        k.logits = self.head.forward(p, &k.q, nc, rng, &mut k.head);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (q, d, nc) = (self.cfg.n_qubits, self.cfg.d_model, k.nc);
-        let (w, nk) = (3 * q, self.cores.len());
-        let mut dqall = vec![0.0; nc * w * nk];
-        self.head.backward(p, g, &k.head, dlogits, &mut dqall);
-        let mut ds = vec![0.0f32; nc * d];
-        let mut da = vec![0.0f32; nc * q];
-        let mut ddt = vec![0.0f64; nc];
-        let mut dinj = vec![0.0f32; nc * q];
-        for (ci, (core, cc)) in self.cores.iter().zip(&k.cores).enumerate() {
-            let pb = core.projs[0].d_out;
-            let mut dpp = vec![vec![0.0f32; nc * pb]; 4];
-            for j in 0..nc {
-                let o = (j * nk + ci) * w;
-                let src: Vec<&[f32]> = cc.pp.iter().map(|v| &v[j * pb..(j + 1) * pb]).collect();
-                let inp = CircuitInputs {
-                    sources: &src,
-                    dts: &k.dt.out[j..j + 1],
-                    a: &k.a.out[j * q..(j + 1) * q],
-                    inj: &k.inj.out[j * q..(j + 1) * q],
-                };
-                let mut dsrc: Vec<&mut [f32]> = dpp
-                    .iter_mut()
-                    .map(|v| &mut v[j * pb..(j + 1) * pb])
-                    .collect();
-                let mut grads = CircuitGrads {
-                    sources: &mut dsrc,
-                    dts: &mut ddt[j..j + 1],
-                    a: &mut da[j * q..(j + 1) * q],
-                    inj: &mut dinj[j * q..(j + 1) * q],
-                };
-                core.s3
-                    .backward(p, g, &inp, &cc.runs[j], &dqall[o..o + w], &mut grads);
-            }
-            for (lin, dv) in core.projs.iter().zip(&dpp) {
-                lin.backward(p, g, &k.s, dv, nc, Some(&mut ds));
-            }
-        }
-        self.enc.backward(p, g, &k.s, &k.a, &da, nc, &mut ds);
-        let ddt32: Vec<f32> = ddt.iter().map(|&v| v as f32).collect();
-        self.dt.backward(p, g, &k.s, &k.dt, &ddt32, nc, &mut ds);
-        self.inj.backward(p, g, &k.s, &k.inj, &dinj, nc, &mut ds);
-        self.front.backward(p, g, &k.fe, &ds);
-    }
 }
 
-impl SampleModel for QuantumE2eSuperposition {
+impl Net for QuantumE2eSuperposition {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         if self.bidirectional {
             "4e"
@@ -273,58 +250,231 @@ impl SampleModel for QuantumE2eSuperposition {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
-        }
-    }
     fn is_causal(&self) -> bool {
         true
     }
-    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
-        let k = self.run(p, x, None);
-        Some(boundaries(
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d, q) = (
+            self.cfg.n_channels,
             self.cfg.n_times,
-            self.head.prefix_outputs(p, &k.head),
-        ))
-    }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let nc = k.nc;
-        let mut out = self.front.trace(p, &k.fe);
-        out.push(("encoding_proj".into(), k.a.raw.clone()));
-        out.push(("dt_proj".into(), k.dt.raw.clone()));
-        out.push(("input_injection_proj".into(), k.inj.raw.clone()));
-        for (core, cc) in self.cores.iter().zip(&k.cores) {
-            // the reference feeds the bwd core the chunks in reverse order
-            let order = |v: &[f32]| {
-                if core.reversed {
-                    reverse_time(v, nc, v.len() / nc)
-                } else {
-                    v.to_vec()
-                }
-            };
-            for (n, v) in PROJ_NAMES.iter().zip(&cc.pp) {
-                out.push((format!("{}{n}", core.prefix), order(v)));
-            }
-            out.push((core.name.into(), order(&cc.q)));
+            self.cfg.d_model,
+            self.cfg.n_qubits,
+        );
+        let nc = self.front.n_chunks(t);
+        let s = |w: usize| be.alloc(&[b, nc, w]);
+        let pb = 5 * q * self.cfg.n_layers;
+        let sw = circuit_state_words(q);
+        let nk = self.cores.len();
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            front: self.front.plan(be, b, c, t),
+            a: self.enc.plan(be, b, nc),
+            dt: self.dt.plan(be, b, nc),
+            inj: self.inj.plan(be, b, nc),
+            inj_s: s(q),
+            enc: s(2 * q),
+            cores: self
+                .cores
+                .iter()
+                .map(|_| CoreActs {
+                    pp: [0; 4].map(|_| s(pb)),
+                    raw: [0; 3].map(|_| s(2 * pb)),
+                    theta: [0; 3].map(|_| s(2 * pb)),
+                    states: [0; 3].map(|_| s(sw)),
+                    m: s(3 * q),
+                    rev_pp: [0; 4].map(|_| s(pb)),
+                    rev_m: s(3 * q),
+                    dm: s(3 * q),
+                    gstates: [0; 3].map(|_| s(sw)),
+                    dtheta: s(2 * pb),
+                    draw: s(2 * pb),
+                    denc: s(2 * q),
+                    dpp: [0; 4].map(|_| s(pb)),
+                    dfeat: s(pb),
+                    da_k: s(q),
+                    dinj_k: s(q),
+                })
+                .collect(),
+            q: s(3 * q * nk),
+            scratch_m: s(3 * q),
+            head: self.head.plan(be, b, nc),
+            dq: s(3 * q * nk),
+            da: s(q),
+            dinj_s: s(q),
+            dinj: s(q),
+            ddt: s(1),
+            ds: s(d),
         }
-        out.extend(self.head.trace(p, &k.head));
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front);
+        let s = &a.front.pool.out;
+        self.enc.forward(be, p, s, &mut a.a);
+        self.dt.forward(be, p, s, &mut a.dt);
+        self.inj.forward(be, p, s, &mut a.inj);
+        be.scale_segments(
+            &mut a.inj_s,
+            &a.inj.out,
+            &a.dt.out,
+            std::slice::from_ref(&self.inj_seg),
+        );
+        be.concat_cols(&mut a.enc, &[&a.a.out, &a.inj_s]);
+        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
+            for (lin, pp) in core.projs.iter().zip(ca.pp.iter_mut()) {
+                lin.forward(be, p, s, pp);
+            }
+            for k in 0..3 {
+                be.concat_cols(&mut ca.raw[k], &[&ca.pp[0], &ca.pp[k + 1]]);
+                be.scale_segments(&mut ca.theta[k], &ca.raw[k], &a.dt.out, &self.segs[k]);
+                let enc = if k < 2 { &a.enc } else { &a.a.out };
+                be.circuit(
+                    &mut a.scratch_m,
+                    Some(&mut ca.states[k]),
+                    &ca.theta[k],
+                    Some(enc),
+                    &self.programs[k],
+                );
+            }
+            let [s0, s1, s2] = &ca.states;
+            be.s3_measure(&mut ca.m, [s0, s1, s2], p, core.coeffs);
+        }
+        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.m).collect();
+        be.concat_cols(&mut a.q, &ms);
+        self.head
+            .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dq, 0.0);
+        self.head
+            .backward(be, p, g, &a.q, &mut a.head, &a.io.dout, &mut a.dq);
+        {
+            let mut parts: Vec<&mut B::Buf> = a.cores.iter_mut().map(|c| &mut c.dm).collect();
+            be.split_cols(&a.dq, &mut parts);
+        }
+        be.fill(&mut a.ds, 0.0);
+        be.fill(&mut a.ddt, 0.0);
+        be.fill(&mut a.da, 0.0);
+        be.fill(&mut a.dinj_s, 0.0);
+        let s = &a.front.pool.out;
+        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
+            {
+                let [g0, g1, g2] = &mut ca.gstates;
+                let [s0, s1, s2] = &ca.states;
+                be.s3_measure_bwd([g0, g1, g2], g, &ca.dm, [s0, s1, s2], p, core.coeffs);
+            }
+            for d in &mut ca.dpp {
+                be.fill(d, 0.0);
+            }
+            for k in 0..3 {
+                be.fill(&mut ca.dtheta, 0.0);
+                if k < 2 {
+                    // encodings [a | dt·inj]: gradient [da | d(dt·inj)]
+                    be.fill(&mut ca.denc, 0.0);
+                    be.circuit_bwd_state(
+                        &mut ca.dtheta,
+                        Some(&mut ca.denc),
+                        &ca.gstates[k],
+                        &ca.states[k],
+                        &ca.theta[k],
+                        Some(&a.enc),
+                        &self.programs[k],
+                    );
+                    be.split_cols(&ca.denc, &mut [&mut ca.da_k, &mut ca.dinj_k]);
+                    be.add_assign(&mut a.dinj_s, &ca.dinj_k);
+                } else {
+                    // the embedding alone
+                    be.fill(&mut ca.da_k, 0.0);
+                    be.circuit_bwd_state(
+                        &mut ca.dtheta,
+                        Some(&mut ca.da_k),
+                        &ca.gstates[k],
+                        &ca.states[k],
+                        &ca.theta[k],
+                        Some(&a.a.out),
+                        &self.programs[k],
+                    );
+                }
+                be.add_assign(&mut a.da, &ca.da_k);
+                // θ = [F | M_k] (M_k scaled by dt in branches 1, 2): [dF | dM_k]
+                be.fill(&mut ca.draw, 0.0);
+                be.scale_segments_bwd(
+                    &mut ca.draw,
+                    &mut a.ddt,
+                    &ca.dtheta,
+                    &ca.raw[k],
+                    &a.dt.out,
+                    &self.segs[k],
+                );
+                let [d0, rest @ ..] = &mut ca.dpp;
+                be.split_cols(&ca.draw, &mut [&mut ca.dfeat, &mut rest[k]]);
+                be.add_assign(d0, &ca.dfeat);
+            }
+            for (lin, dpp) in core.projs.iter().zip(&ca.dpp) {
+                lin.backward(be, p, g, s, dpp, Some(&mut a.ds));
+            }
+        }
+        be.fill(&mut a.dinj, 0.0);
+        be.scale_segments_bwd(
+            &mut a.dinj,
+            &mut a.ddt,
+            &a.dinj_s,
+            &a.inj.out,
+            &a.dt.out,
+            std::slice::from_ref(&self.inj_seg),
+        );
+        self.enc.backward(be, p, g, s, &mut a.a, &a.da, &mut a.ds);
+        self.dt.backward(be, p, g, s, &mut a.dt, &a.ddt, &mut a.ds);
+        self.inj
+            .backward(be, p, g, s, &mut a.inj, &a.dinj, &mut a.ds);
+        self.front.backward(be, p, g, &mut a.front, &a.ds);
+    }
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        self.front.trace_views(be, &mut a.front);
+        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
+            if core.reversed {
+                // the reference feeds the bwd core the chunks in reverse order
+                for (r, pp) in ca.rev_pp.iter_mut().zip(&ca.pp) {
+                    be.reverse_time(r, pp);
+                }
+                be.reverse_time(&mut ca.rev_m, &ca.m);
+            }
+        }
+        let a: &'a Acts<B> = a;
+        let mut out = self.front.trace(&a.front);
+        out.push(("encoding_proj".into(), &a.a.raw));
+        out.push(("dt_proj".into(), &a.dt.raw));
+        out.push(("input_injection_proj".into(), &a.inj.raw));
+        for (core, ca) in self.cores.iter().zip(&a.cores) {
+            let (pp, m) = if core.reversed {
+                (&ca.rev_pp, &ca.rev_m)
+            } else {
+                (&ca.pp, &ca.m)
+            };
+            for (n, v) in PROJ_NAMES.iter().zip(pp) {
+                out.push((format!("{}{n}", core.prefix), v));
+            }
+            out.push((core.name.into(), m));
+        }
+        out.extend(self.head.trace(&a.head, &a.io.out));
         out
+    }
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
+        let outs = self
+            .head
+            .prefix_outputs(p, a.head.op.out.as_slice(), self.cfg.n_classes);
+        Some(boundaries(self.cfg.n_times, outs))
     }
 }
