@@ -192,7 +192,7 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
 pub const BACKEND_MODELS: &[&str] = &[
-    "1a", "1b", "1c", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c", "4d", "4e",
+    "1a", "1b", "1c", "2d", "2e", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c", "4d", "4e",
 ];
 
 /// Builds the model for an id or class name on `device`.
@@ -243,6 +243,8 @@ where
         )),
         "4b" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Mamba), be)),
         "4c" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Hydra), be)),
+        "2d" => Box::new(Batched::on(QuantumHydraSuperposition::mamba_hydra(cfg), be)),
+        "2e" => Box::new(Batched::on(QuantumHydraSuperposition::hydra_hydra(cfg), be)),
         "4d" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, false), be)),
         "4e" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, true), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
@@ -260,8 +262,8 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
         "3b" => Box::new(Batched::new(TrueClassicalMamba::new(cfg))),
         "1c" => Box::new(Batched::new(QuantumHydraSsm::new(cfg))),
         "3c" => Box::new(Batched::new(TrueClassicalHydra::new(cfg))),
-        "2d" => Box::new(PerSample::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
-        "2e" => Box::new(PerSample::new(QuantumHydraSuperposition::hydra_hydra(cfg))),
+        "2d" => Box::new(Batched::new(QuantumHydraSuperposition::mamba_hydra(cfg))),
+        "2e" => Box::new(Batched::new(QuantumHydraSuperposition::hydra_hydra(cfg))),
         "mg" => Box::new(Batched::new(QuantumMambaGated::new(cfg))),
         "hg" => Box::new(Batched::new(QuantumHydraGated::new(cfg))),
         "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),

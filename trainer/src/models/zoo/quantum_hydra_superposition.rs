@@ -1,13 +1,13 @@
 //! 2d — `QuantumMambaHydraSSM` (≡ `QuantumHydraSSM`) and 2e — `QuantumHydraHydraSSM`
 //! (≡ `QuantumHydraSSMBidirectional`), reference `models/QuantumHydraSSM.py`, spec groups-2-4
-//! §3.4, §3.5:
+//! §3.4, §3.5; written once over the backend:
 //!
-//! x (C, T) → (T, C) → e_t = Drop(SiLU(LN(Linear(C→D)(x_t)))) (`input_proj`, per sample) →
+//! x (B, C, T) → (B, T, C) → e_t = Drop(SiLU(LN(Linear(C→D)(x_t)))) (`input_proj`, per sample) →
 //! s = ChunkPool(32, D/4) (`chunk_attention`, zero pad rows at the end of time, no dropout)
-//! (nc, D) → per chunk j: a = π·tanh(`encoding_proj`(s_j)) (Q), dt = σ(`dt_proj.2`(SiLU(
+//! (B, nc, D) → per chunk j: a = π·tanh(`encoding_proj`(s_j)) (Q), dt = σ(`dt_proj.2`(SiLU(
 //! `dt_proj.0`(s_j)))) (scalar), and per core Pf, Pb, Pd = `*forward_param_proj`,
 //! `*backward_param_proj`, `*diagonal_param_proj`(s_j) (5QL raw angles each) →
-//! q_j = S3(E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)) ([`SuperpositionCore`], 3Q) →
+//! q_j = S3(E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)) ([`Backend::s3_measure`] over the three branch circuits, 3Q) →
 //! OP_{3Q·cores} → SeqPool → H_silu ([`SeqPoolHead`]).
 //!
 //! 2d has one core (`quantum_core`, projections without prefix); 2e two (`quantum_core_fwd`
@@ -18,17 +18,16 @@
 //! Chunks are independent up to the softmax pooling over chunk features, so both models are
 //! causal chunk by chunk (spec §4.3 R1): the output after chunk k is the head over the first
 //! k+1 chunk features ([`crate::models::Model::boundary_outputs`]).
-use crate::models::blocks::angle_proj::{AngleMap, AngleProj, AngleProjOut};
-use crate::models::blocks::{
-    AttentionPool, AttentionPoolCache, Block, BlockKind, CircuitGrads, CircuitInputs,
-    ComposedCircuit, Linear, OutputProj, OutputProjCache, SeqPoolHead, SeqPoolHeadCache,
-    SuperpositionCore, SuperpositionRun,
+use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
+use crate::models::nn::{
+    AngleActs, AngleMap, AngleProj, AttentionPool, Io, Linear, Net, OutputProj, OutputProjActs,
+    PoolActs, SeqPoolActs, SeqPoolHead,
 };
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{to_token_major, ModelConfig, SampleModel, SampleOutput};
-use crate::params::ParamLayout;
-use qssm_kernels::ops::activation::{silu_backward, silu_forward};
-use rand_chacha::ChaCha8Rng;
+use crate::models::ModelConfig;
+use crate::params::{Init, ParamLayout};
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{circuit_state_words, Act, Backend, DropoutCfg, Segment};
+use qssm_kernels::circuit::Program;
 
 /// Chunk size of 2d/2e (the reference constructor's default, never overridden).
 pub const CHUNK_SIZE: usize = 32;
@@ -39,11 +38,11 @@ struct Core {
     /// `{prefix}forward_param_proj`, `{prefix}backward_param_proj`,
     /// `{prefix}diagonal_param_proj` (D → 5QL)
     projs: [Linear; 3],
-    core: SuperpositionCore,
     /// projection names (for traces)
     proj_names: [String; 3],
-    /// core name (for traces)
+    /// core name (for traces) and start of its six coefficients
     core_name: String,
+    coeffs: usize,
 }
 
 /// 2d `QuantumMambaHydraSSM` (one core) or 2e `QuantumHydraHydraSSM` (two cores).
@@ -58,35 +57,51 @@ pub struct QuantumHydraSuperposition {
     enc: AngleProj,
     dt0: Linear,
     dt2: AngleProj,
+    /// E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)
+    programs: [Program; 3],
+    segs: [Segment; 3],
     head: SeqPoolHead,
 }
 
-#[derive(Default)]
-struct Cache {
-    /// input, token-major (T, C)
-    xt: Vec<f32>,
-    inp: OutputProjCache,
-    /// `input_proj` output e (T, D)
-    e: Vec<f32>,
-    pool: AttentionPoolCache,
-    /// chunk summaries s (nc, D)
-    s: Vec<f32>,
-    /// encoding angles: raw (nc, Q) and a = π·tanh(raw)
-    enc: AngleProjOut,
-    /// `dt_proj.0` output (nc, N)
-    h0: Vec<f32>,
-    /// SiLU(h0) (nc, N)
-    h1: Vec<f32>,
-    /// `dt_proj.2`: raw (nc) and dt = σ(raw)
-    dt: AngleProjOut,
-    /// per core: the three projections (nc, K) each
-    pp: Vec<[Vec<f32>; 3]>,
-    /// per core, per chunk
-    runs: Vec<Vec<SuperpositionRun>>,
-    /// concatenated measurements (nc, 3Q·cores)
-    q: Vec<f32>,
-    head: SeqPoolHeadCache,
-    nc: usize,
+/// Planned buffers of one core.
+pub struct CoreActs<B: Backend> {
+    pp: [B::Buf; 3],
+    theta: [B::Buf; 3],
+    states: [B::Buf; 3],
+    m: B::Buf,
+    rev_pp: [B::Buf; 3],
+    rev_m: B::Buf,
+    dm: B::Buf,
+    gstates: [B::Buf; 3],
+    dtheta: B::Buf,
+    dpp: [B::Buf; 3],
+    da_k: B::Buf,
+}
+
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    inp: OutputProjActs<B>,
+    pool: PoolActs<B>,
+    enc: AngleActs<B>,
+    /// `dt_proj.0` output and its SiLU (B, nc, N)
+    h0: B::Buf,
+    h1: B::Buf,
+    dt: AngleActs<B>,
+    cores: Vec<CoreActs<B>>,
+    q: B::Buf,
+    scratch_m: B::Buf,
+    head: SeqPoolActs<B>,
+    // backward scratch
+    dq: B::Buf,
+    ds: B::Buf,
+    da: B::Buf,
+    ddt: B::Buf,
+    dh1: B::Buf,
+    dh0: B::Buf,
+    de: B::Buf,
+    dxt: B::Buf,
 }
 
 impl QuantumHydraSuperposition {
@@ -109,8 +124,8 @@ impl QuantumHydraSuperposition {
         let (c, d, q, l) = (cfg.n_channels, cfg.d_model, cfg.n_qubits, cfg.n_layers);
         let k = 5 * q * l;
         let mut lay = ParamLayout::new();
-        let input_proj = OutputProj::new(&mut lay, "input_proj", c, d, cfg.dropout);
-        let pool = AttentionPool::new(&mut lay, "chunk_attention", d, d / 4);
+        let input_proj = OutputProj::new(&mut lay, "input_proj", c, d, 2);
+        let pool = AttentionPool::chunks(&mut lay, "chunk_attention", d, d / 4, CHUNK_SIZE);
         let prefixes: &[(&str, &str)] = if bidirectional {
             &[("fwd_", "quantum_core_fwd"), ("bwd_", "quantum_core_bwd")]
         } else {
@@ -128,44 +143,47 @@ impl QuantumHydraSuperposition {
         let enc = AngleProj::new(&mut lay, "encoding_proj", d, q, AngleMap::PiTanh);
         let dt0 = Linear::new(&mut lay, "dt_proj.0", d, cfg.d_state, true);
         let dt2 = AngleProj::new(&mut lay, "dt_proj.2", cfg.d_state, 1, AngleMap::Sigmoid);
-        let branch = |kind, src, dt| {
+        let re = Init::Const((1.0f64 / 3.0f64.sqrt()) as f32);
+        let cores = projs
+            .into_iter()
+            .zip(prefixes)
+            .map(|((projs, proj_names), (_, core_name))| {
+                let coeffs = lay.len();
+                for coef in ["alpha", "beta", "gamma"] {
+                    lay.add(format!("{core_name}.{coef}_real"), &[], re);
+                    lay.add(format!("{core_name}.{coef}_imag"), &[], Init::Const(0.0));
+                }
+                Core {
+                    projs,
+                    proj_names,
+                    core_name: core_name.to_string(),
+                    coeffs,
+                }
+            })
+            .collect::<Vec<_>>();
+        let head = SeqPoolHead::new(&mut lay, 3 * q * cores.len(), d, cfg.n_classes, [0, 1]);
+        let branch = |kind, dt| {
             ComposedCircuit::new(
                 q,
                 l,
                 true,
                 vec![Block {
                     kind,
-                    src,
+                    src: 0,
                     offset: 0,
                     dt,
                 }],
                 None,
             )
+            .program()
+            .clone()
         };
-        let cores = projs
-            .into_iter()
-            .zip(prefixes)
-            .map(|((projs, proj_names), (_, core_name))| {
-                // sources [Pf, Pb, Pd], dts [dt]: E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)
-                let core = SuperpositionCore::new(
-                    &mut lay,
-                    core_name,
-                    [
-                        branch(BlockKind::Unified, 0, Some(0)),
-                        branch(BlockKind::Backward, 1, Some(0)),
-                        branch(BlockKind::Unified, 2, None),
-                    ],
-                );
-                Core {
-                    projs,
-                    core,
-                    proj_names,
-                    core_name: core_name.to_string(),
-                }
-            })
-            .collect::<Vec<_>>();
-        let n_q: usize = cores.iter().map(|c| c.core.n_out()).sum();
-        let head = SeqPoolHead::new(&mut lay, n_q, d, cfg.n_classes, cfg.dropout);
+        let seg = |scale| Segment {
+            width: k,
+            period: 5 * q,
+            prefix: 3 * q,
+            scale,
+        };
         Self {
             cfg,
             lay,
@@ -176,122 +194,19 @@ impl QuantumHydraSuperposition {
             enc,
             dt0,
             dt2,
+            programs: [
+                branch(BlockKind::Unified, Some(0)),
+                branch(BlockKind::Backward, Some(0)),
+                branch(BlockKind::Unified, None),
+            ],
+            segs: [seg(Some(0)), seg(Some(0)), seg(None)],
             head,
         }
     }
-
-    fn n_q(&self) -> usize {
-        self.cores.iter().map(|c| c.core.n_out()).sum()
-    }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (c, t) = (self.cfg.n_channels, self.cfg.n_times);
-        let mut k = Cache {
-            xt: to_token_major(x, c, t),
-            ..Default::default()
-        };
-        k.e = self
-            .input_proj
-            .forward(p, &k.xt, t, rng.as_deref_mut(), &mut k.inp);
-        k.s = self.pool.forward(p, &k.e, t, CHUNK_SIZE, &mut k.pool);
-        let nc = t.div_ceil(CHUNK_SIZE);
-        k.nc = nc;
-        k.enc = self.enc.forward(p, &k.s, nc);
-        k.h0 = self.dt0.apply(p, &k.s, nc);
-        k.h1 = vec![0.0; k.h0.len()];
-        silu_forward(&mut k.h1, &k.h0);
-        k.dt = self.dt2.forward(p, &k.h1, nc);
-        let (q, nq) = (self.cfg.n_qubits, self.n_q());
-        k.q = vec![0.0; nc * nq];
-        let mut col = 0;
-        for core in &self.cores {
-            let pp = core.projs.each_ref().map(|lin| lin.apply(p, &k.s, nc));
-            let kw = core.projs[0].d_out;
-            let w = core.core.n_out();
-            let runs: Vec<SuperpositionRun> = (0..nc)
-                .map(|j| {
-                    let srcs = [0, 1, 2].map(|i| &pp[i][j * kw..(j + 1) * kw]);
-                    let inp = CircuitInputs {
-                        sources: &srcs,
-                        dts: &k.dt.out[j..j + 1],
-                        a: &k.enc.out[j * q..(j + 1) * q],
-                        inj: &[],
-                    };
-                    core.core.forward(p, &inp)
-                })
-                .collect();
-            for (j, r) in runs.iter().enumerate() {
-                k.q[j * nq + col..j * nq + col + w].copy_from_slice(&r.q);
-            }
-            col += w;
-            k.pp.push(pp);
-            k.runs.push(runs);
-        }
-        self.head.forward(p, &k.q, nc, rng, &mut k.head);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d, q, nc, nq) = (
-            self.cfg.n_times,
-            self.cfg.d_model,
-            self.cfg.n_qubits,
-            k.nc,
-            self.n_q(),
-        );
-        let mut dq = vec![0.0; nc * nq];
-        self.head.backward(p, g, &k.head, dlogits, &mut dq);
-        let mut ds = vec![0.0; nc * d];
-        let mut da = vec![0.0f32; nc * q];
-        let mut ddt = vec![0.0f64; nc];
-        let mut col = 0;
-        for ((core, pp), runs) in self.cores.iter().zip(&k.pp).zip(&k.runs) {
-            let kw = core.projs[0].d_out;
-            let w = core.core.n_out();
-            let mut dpp = [0, 1, 2].map(|_| vec![0.0f32; nc * kw]);
-            for (j, run) in runs.iter().enumerate() {
-                let srcs = [0, 1, 2].map(|i| &pp[i][j * kw..(j + 1) * kw]);
-                let inp = CircuitInputs {
-                    sources: &srcs,
-                    dts: &k.dt.out[j..j + 1],
-                    a: &k.enc.out[j * q..(j + 1) * q],
-                    inj: &[],
-                };
-                let [d0, d1, d2] = &mut dpp;
-                let mut dsrc: [&mut [f32]; 3] = [
-                    &mut d0[j * kw..(j + 1) * kw],
-                    &mut d1[j * kw..(j + 1) * kw],
-                    &mut d2[j * kw..(j + 1) * kw],
-                ];
-                let mut grads = CircuitGrads {
-                    sources: &mut dsrc,
-                    dts: &mut ddt[j..j + 1],
-                    a: &mut da[j * q..(j + 1) * q],
-                    inj: &mut [],
-                };
-                let dqj = &dq[j * nq + col..j * nq + col + w];
-                core.core.backward(p, g, &inp, run, dqj, &mut grads);
-            }
-            for (lin, dy) in core.projs.iter().zip(&dpp) {
-                lin.backward(p, g, &k.s, dy, nc, Some(&mut ds));
-            }
-            col += w;
-        }
-        self.enc.backward(p, g, &k.s, &k.enc, &da, nc, &mut ds);
-        let ddt32: Vec<f32> = ddt.iter().map(|&v| v as f32).collect();
-        let mut dh1 = vec![0.0; k.h1.len()];
-        self.dt2.backward(p, g, &k.h1, &k.dt, &ddt32, nc, &mut dh1);
-        let mut dh0 = vec![0.0; k.h0.len()];
-        silu_backward(&mut dh0, &dh1, &k.h0);
-        self.dt0.backward(p, g, &k.s, &dh0, nc, Some(&mut ds));
-        let mut de = vec![0.0; t * d];
-        self.pool.backward(p, g, &k.pool, &ds, &mut de);
-        let mut dxt = vec![0.0; k.xt.len()];
-        self.input_proj.backward(p, g, &k.inp, &de, &mut dxt);
-    }
 }
 
-impl SampleModel for QuantumHydraSuperposition {
+impl Net for QuantumHydraSuperposition {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         if self.bidirectional {
             "2e"
@@ -312,143 +227,215 @@ impl SampleModel for QuantumHydraSuperposition {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).head.out
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.head.out, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.head.out.clone(),
-        }
-    }
     fn is_causal(&self) -> bool {
         true
     }
-    /// After chunk k (samples [0, min(32(k+1), T))): the head over chunk features f_0..f_k;
-    /// the last, partial chunk is closed by its zero pad rows as in the window forward.
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d, q) = (
+            self.cfg.n_channels,
+            self.cfg.n_times,
+            self.cfg.d_model,
+            self.cfg.n_qubits,
+        );
+        let nc = self.pool.n_out(t);
+        let s = |w: usize| be.alloc(&[b, nc, w]);
+        let k = 5 * q * self.cfg.n_layers;
+        let sw = circuit_state_words(q);
+        let n = self.cfg.d_state;
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: be.alloc(&[b, t, c]),
+            inp: self.input_proj.plan(be, b, t),
+            pool: self.pool.plan(be, b, t),
+            enc: self.enc.plan(be, b, nc),
+            h0: s(n),
+            h1: s(n),
+            dt: self.dt2.plan(be, b, nc),
+            cores: self
+                .cores
+                .iter()
+                .map(|_| CoreActs {
+                    pp: [0; 3].map(|_| s(k)),
+                    theta: [0; 3].map(|_| s(k)),
+                    states: [0; 3].map(|_| s(sw)),
+                    m: s(3 * q),
+                    rev_pp: [0; 3].map(|_| s(k)),
+                    rev_m: s(3 * q),
+                    dm: s(3 * q),
+                    gstates: [0; 3].map(|_| s(sw)),
+                    dtheta: s(k),
+                    dpp: [0; 3].map(|_| s(k)),
+                    da_k: s(q),
+                })
+                .collect(),
+            q: s(3 * q * self.cores.len()),
+            scratch_m: s(3 * q),
+            head: self.head.plan(be, b, nc),
+            dq: s(3 * q * self.cores.len()),
+            ds: s(d),
+            da: s(q),
+            ddt: s(1),
+            dh1: s(n),
+            dh0: s(n),
+            de: be.alloc(&[b, t, d]),
+            dxt: be.alloc(&[b, t, c]),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.input_proj.forward(be, p, &a.xt, &mut a.inp, drop);
+        self.pool.forward(be, p, &a.inp.out, &mut a.pool);
+        let s = &a.pool.out;
+        self.enc.forward(be, p, s, &mut a.enc);
+        self.dt0.forward(be, p, s, &mut a.h0);
+        be.act(Act::Silu, &mut a.h1, &a.h0);
+        self.dt2.forward(be, p, &a.h1, &mut a.dt);
+        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
+            for k in 0..3 {
+                core.projs[k].forward(be, p, s, &mut ca.pp[k]);
+                be.scale_segments(
+                    &mut ca.theta[k],
+                    &ca.pp[k],
+                    &a.dt.out,
+                    std::slice::from_ref(&self.segs[k]),
+                );
+                be.circuit(
+                    &mut a.scratch_m,
+                    Some(&mut ca.states[k]),
+                    &ca.theta[k],
+                    Some(&a.enc.out),
+                    &self.programs[k],
+                );
+            }
+            let [s0, s1, s2] = &ca.states;
+            be.s3_measure(&mut ca.m, [s0, s1, s2], p, core.coeffs);
+        }
+        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.m).collect();
+        be.concat_cols(&mut a.q, &ms);
+        self.head
+            .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dq, 0.0);
+        self.head
+            .backward(be, p, g, &a.q, &mut a.head, &a.io.dout, &mut a.dq);
+        {
+            let mut parts: Vec<&mut B::Buf> = a.cores.iter_mut().map(|c| &mut c.dm).collect();
+            be.split_cols(&a.dq, &mut parts);
+        }
+        be.fill(&mut a.ds, 0.0);
+        be.fill(&mut a.da, 0.0);
+        be.fill(&mut a.ddt, 0.0);
+        let s = &a.pool.out;
+        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
+            {
+                let [g0, g1, g2] = &mut ca.gstates;
+                let [s0, s1, s2] = &ca.states;
+                be.s3_measure_bwd([g0, g1, g2], g, &ca.dm, [s0, s1, s2], p, core.coeffs);
+            }
+            for k in 0..3 {
+                be.fill(&mut ca.dtheta, 0.0);
+                be.fill(&mut ca.da_k, 0.0);
+                be.circuit_bwd_state(
+                    &mut ca.dtheta,
+                    Some(&mut ca.da_k),
+                    &ca.gstates[k],
+                    &ca.states[k],
+                    &ca.theta[k],
+                    Some(&a.enc.out),
+                    &self.programs[k],
+                );
+                be.add_assign(&mut a.da, &ca.da_k);
+                be.fill(&mut ca.dpp[k], 0.0);
+                be.scale_segments_bwd(
+                    &mut ca.dpp[k],
+                    &mut a.ddt,
+                    &ca.dtheta,
+                    &ca.pp[k],
+                    &a.dt.out,
+                    std::slice::from_ref(&self.segs[k]),
+                );
+            }
+            for (lin, dy) in core.projs.iter().zip(&ca.dpp) {
+                lin.backward(be, p, g, s, dy, Some(&mut a.ds));
+            }
+        }
+        self.enc.backward(be, p, g, s, &mut a.enc, &a.da, &mut a.ds);
+        be.fill(&mut a.dh1, 0.0);
+        self.dt2
+            .backward(be, p, g, &a.h1, &mut a.dt, &a.ddt, &mut a.dh1);
+        be.fill(&mut a.dh0, 0.0);
+        be.act_bwd(Act::Silu, &mut a.dh0, &a.dh1, &a.h0);
+        self.dt0.backward(be, p, g, s, &a.dh0, Some(&mut a.ds));
+        be.fill(&mut a.de, 0.0);
+        self.pool.backward(be, p, g, &mut a.pool, &a.ds, &mut a.de);
+        be.fill(&mut a.dxt, 0.0);
+        self.input_proj
+            .backward(be, p, g, &a.xt, &mut a.inp, &a.de, &mut a.dxt);
+    }
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        // 2e's bwd core: the reference runs its projections and core on the chunk-reversed
+        // summaries, so its recorded intermediates list the chunks in reverse order
+        if let Some(ca) = a.cores.get_mut(1) {
+            for (r, pp) in ca.rev_pp.iter_mut().zip(&ca.pp) {
+                be.reverse_time(r, pp);
+            }
+            be.reverse_time(&mut ca.rev_m, &ca.m);
+        }
+        let a: &'a Acts<B> = a;
+        let mut out = vec![
+            ("input_proj.0".to_string(), &a.inp.o0),
+            ("input_proj.1".into(), &a.inp.ln.y),
+            ("input_proj.2".into(), &a.inp.o2),
+            ("input_proj.3".into(), &a.inp.out),
+            ("input_proj".into(), &a.inp.out),
+        ];
+        out.extend(self.pool.trace("chunk_attention", &a.pool));
+        out.push(("encoding_proj".into(), &a.enc.raw));
+        out.push(("dt_proj.0".into(), &a.h0));
+        out.push(("dt_proj.1".into(), &a.h1));
+        out.push(("dt_proj.2".into(), &a.dt.raw));
+        out.push(("dt_proj.3".into(), &a.dt.out));
+        out.push(("dt_proj".into(), &a.dt.out));
+        for (i, (core, ca)) in self.cores.iter().zip(&a.cores).enumerate() {
+            let (pp, m) = if i == 1 {
+                (&ca.rev_pp, &ca.rev_m)
+            } else {
+                (&ca.pp, &ca.m)
+            };
+            for (name, v) in core.proj_names.iter().zip(pp) {
+                out.push((name.clone(), v));
+            }
+            out.push((core.core_name.clone(), m));
+        }
+        out.extend(self.head.trace(&a.head, &a.io.out));
+        out
+    }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        // causal chunk by chunk (spec §4.3 R1): after chunk j the head over the first j+1
+        // chunk features; the last, partial chunk ends at T
         let t = self.cfg.n_times;
-        let k = self.run(p, x, None);
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
+        let outs = self
+            .head
+            .prefix_outputs(p, a.head.op.out.as_slice(), self.cfg.n_classes);
         Some(
-            self.head
-                .prefix_outputs(p, &k.head)
-                .into_iter()
+            outs.into_iter()
                 .enumerate()
                 .map(|(j, y)| (((j + 1) * CHUNK_SIZE).min(t), y))
                 .collect(),
         )
-    }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut op2 = vec![0.0; k.inp.o1.len()];
-        silu_forward(&mut op2, &k.inp.o1);
-        let mut out = vec![
-            ("input_proj.0".into(), k.inp.o0.clone()),
-            ("input_proj.1".into(), k.inp.o1.clone()),
-            ("input_proj.2".into(), op2),
-            ("input_proj.3".into(), k.e.clone()),
-            ("input_proj".into(), k.e.clone()),
-            ("chunk_attention.0".into(), self.pool.hidden_pre(p, &k.pool)),
-            ("chunk_attention.1".into(), k.pool.t1.clone()),
-            ("chunk_attention.2".into(), k.pool.scores.clone()),
-            ("chunk_attention".into(), k.pool.scores.clone()),
-            ("encoding_proj".into(), k.enc.raw.clone()),
-            ("dt_proj.0".into(), k.h0.clone()),
-            ("dt_proj.1".into(), k.h1.clone()),
-            ("dt_proj.2".into(), k.dt.raw.clone()),
-            ("dt_proj.3".into(), k.dt.out.clone()),
-            ("dt_proj".into(), k.dt.out.clone()),
-        ];
-        // 2e's bwd core: the reference runs its projections and core on the chunk-reversed
-        // summaries, so its recorded intermediates list the chunks in reverse order
-        let rows = |v: &[f32], w: usize, rev: bool| -> Vec<f32> {
-            let mut r: Vec<&[f32]> = v.chunks_exact(w).collect();
-            if rev {
-                r.reverse();
-            }
-            r.concat()
-        };
-        for (i, ((core, pp), runs)) in self.cores.iter().zip(&k.pp).zip(&k.runs).enumerate() {
-            let rev = i == 1;
-            for (name, v) in core.proj_names.iter().zip(pp) {
-                out.push((name.clone(), rows(v, core.projs[0].d_out, rev)));
-            }
-            let q: Vec<f32> = runs.iter().flat_map(|r| r.q.iter().copied()).collect();
-            out.push((core.core_name.clone(), rows(&q, core.core.n_out(), rev)));
-        }
-        out.extend(self.head.trace(p, &k.head));
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::{Rng, SeedableRng};
-
-    fn small(t: usize) -> ModelConfig {
-        ModelConfig {
-            n_channels: 5,
-            d_model: 16,
-            d_state: 4,
-            n_qubits: 3,
-            n_layers: 2,
-            dropout: 0.0,
-            ..ModelConfig::eeg(t)
-        }
-    }
-
-    /// Every parameter gradient of 2d and 2e (small config, two chunks with padding) vs
-    /// central finite differences of the loss.
-    #[test]
-    fn gradients_match_finite_differences() {
-        for bidir in [false, true] {
-            let m = QuantumHydraSuperposition::new(small(40), bidir);
-            let mut rng = ChaCha8Rng::seed_from_u64(9);
-            let mut p = m.layout().init(&mut rng);
-            // non-trivial coefficient phases
-            for s in m.layout().specs() {
-                if s.name.contains("quantum_core") {
-                    p[s.range.start] += rng.gen_range(-0.3..0.3);
-                }
-            }
-            let x: Vec<f32> = (0..5 * 40).map(|_| rng.gen_range(-1.0..1.0)).collect();
-            let mut g = vec![0.0; p.len()];
-            m.forward_backward(&p, &x, Target::Class(1), 1.0, None, &mut g);
-            let loss = |p: &[f32]| -> f64 {
-                let lg = m.forward_eval(p, &x);
-                let mx = lg.iter().cloned().fold(f32::MIN, f32::max) as f64;
-                let lse = lg.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln() + mx;
-                lse - lg[1] as f64
-            };
-            let gmax = g.iter().fold(0.0f32, |a, b| a.max(b.abs())) as f64;
-            let mut worst = 0.0f64;
-            for s in m.layout().specs() {
-                let step = (s.range.len() / 3).max(1);
-                for i in s.range.clone().step_by(step) {
-                    let h = 1e-3f32;
-                    let mut pp = p.clone();
-                    pp[i] += h;
-                    let lp = loss(&pp);
-                    pp[i] -= 2.0 * h;
-                    let lm = loss(&pp);
-                    let fd = (lp - lm) / (2.0 * h as f64);
-                    worst = worst.max((fd - g[i] as f64).abs());
-                }
-            }
-            eprintln!("bidir {bidir}: FD worst {worst:.2e} (max |g| {gmax:.2e})");
-            assert!(worst < 2e-2 * gmax.max(1e-3), "{worst} vs {gmax}");
-        }
     }
 }
