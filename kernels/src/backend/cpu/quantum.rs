@@ -596,3 +596,216 @@ pub(super) fn s3_measure_bwd(
     }
     s3_weights_backward(p6, &gw, g6);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::cpu::{Cpu, CpuBuf};
+    use crate::backend::{circuit_state_words, Backend, Segment};
+    use crate::circuit::Program;
+
+    /// The S3 core of 2d on 6 qubits, 2 layers: E(a)·D²(θ; dt), E(a)·Bk²(θ; dt), E(a)·U²(θ).
+    fn branches() -> [Program; 3] {
+        let mk = |backward: bool| {
+            let mut p = Program::empty(6);
+            p.push_ry_embedding(0);
+            for l in 0..2 {
+                if backward {
+                    p.push_backward_layer(30 * l);
+                } else {
+                    p.push_unified_layer(30 * l);
+                }
+            }
+            p
+        };
+        [mk(false), mk(true), mk(false)]
+    }
+
+    /// m = S3(ψ₁, ψ₂, ψ₃) for one row: θ (60) per branch, a (6), dt, six coefficients.
+    fn s3(th: [&[f32]; 3], a: &[f32], dt: f32, coef: &[f32]) -> Vec<f32> {
+        let progs = branches();
+        let seg = |scale| Segment {
+            width: 60,
+            period: 30,
+            prefix: 18,
+            scale,
+        };
+        let segs = [Some(0), Some(0), None].map(seg);
+        let dtb = CpuBuf::from_vec(vec![dt], &[1, 1]);
+        let enc = CpuBuf::from_vec(a.to_vec(), &[1, 6]);
+        let mut states: Vec<CpuBuf> = (0..3)
+            .map(|_| Cpu.alloc(&[1, circuit_state_words(6)]))
+            .collect();
+        let mut m = Cpu.alloc(&[1, 18]);
+        for k in 0..3 {
+            let raw = CpuBuf::from_vec(th[k].to_vec(), &[1, 60]);
+            let mut theta = Cpu.alloc(&[1, 60]);
+            Cpu.scale_segments(&mut theta, &raw, &dtb, &segs[k..k + 1]);
+            Cpu.circuit(&mut m, Some(&mut states[k]), &theta, Some(&enc), &progs[k]);
+        }
+        Cpu.s3_measure(&mut m, [&states[0], &states[1], &states[2]], coef, 0);
+        m.as_slice().to_vec()
+    }
+
+    /// Spec TV6: S3(TV3, TV4, TV5; α = 0.6+0.2i, β = −0.3+0.5i, γ = 0.4−0.1i).
+    #[test]
+    fn s3_measure_matches_tv6() {
+        let coef = [0.6f32, 0.2, -0.3, 0.5, 0.4, -0.1];
+        let th: Vec<f32> = (0..60).map(|k| 0.05 * (k + 1) as f32 - 1.0).collect();
+        let e: Vec<f32> = (0..6).map(|i| 0.4 * i as f32 - 1.0).collect();
+        let q = s3([&th, &th, &th], &e, 0.7, &coef);
+        let want = [
+            -0.074308738282,
+            0.012625631066,
+            0.266394287474,
+            0.163998936394,
+            0.095887111178,
+            0.401288597065,
+            0.402949931931,
+            -0.485450233878,
+            -0.293551687013,
+            -0.358261615082,
+            -0.567959526091,
+            -0.140661095312,
+            0.120450756503,
+            0.550000640601,
+            0.184452525613,
+            -0.161976541426,
+            -0.297909627990,
+            0.005030217838,
+        ];
+        let d = q
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        // f32 angles (the TV is float64 throughout) and the f32 output cast
+        assert!(d < 1e-6, "TV6 max diff {d:e}");
+    }
+
+    /// The S3 backward (coefficients) and the adjoint from a state gradient (angles of each
+    /// branch) against central differences of Σ c·m.
+    #[test]
+    fn s3_and_state_adjoint_vs_finite_differences() {
+        let progs = branches();
+        let mut seed = 0x5eed_u64;
+        let mut r = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((seed >> 40) as f32 / (1u64 << 24) as f32) * 3.0 - 1.5
+                })
+                .collect()
+        };
+        let (th, a, c, coef) = ([r(60), r(60), r(60)], r(6), r(18), r(6));
+        let loss = |th: [&[f32]; 3], coef: &[f32]| -> f64 {
+            s3(th, &a, 1.0, coef)
+                .iter()
+                .zip(&c)
+                .map(|(m, w)| f64::from(*m) * f64::from(*w))
+                .sum()
+        };
+        // analytic: states from the forward, then the backward ops (dt = 1: θ = raw)
+        let enc = CpuBuf::from_vec(a.clone(), &[1, 6]);
+        let thetas: Vec<CpuBuf> = th
+            .iter()
+            .map(|t| CpuBuf::from_vec(t.clone(), &[1, 60]))
+            .collect();
+        let mut states: Vec<CpuBuf> = (0..3)
+            .map(|_| Cpu.alloc(&[1, circuit_state_words(6)]))
+            .collect();
+        let mut m = Cpu.alloc(&[1, 18]);
+        for k in 0..3 {
+            Cpu.circuit(
+                &mut m,
+                Some(&mut states[k]),
+                &thetas[k],
+                Some(&enc),
+                &progs[k],
+            );
+        }
+        let dm = CpuBuf::from_vec(c.clone(), &[1, 18]);
+        let mut gs: Vec<CpuBuf> = (0..3)
+            .map(|_| Cpu.alloc(&[1, circuit_state_words(6)]))
+            .collect();
+        let mut gcoef = vec![0.0f32; 6];
+        {
+            let [g0, g1, g2] = &mut gs[..] else {
+                unreachable!("three branches")
+            };
+            Cpu.s3_measure_bwd(
+                [g0, g1, g2],
+                &mut gcoef,
+                &dm,
+                [&states[0], &states[1], &states[2]],
+                &coef,
+                0,
+            );
+        }
+        let dth: Vec<Vec<f32>> = (0..3)
+            .map(|k| {
+                let mut d = Cpu.alloc(&[1, 60]);
+                Cpu.circuit_bwd_state(
+                    &mut d,
+                    None,
+                    &gs[k],
+                    &states[k],
+                    &thetas[k],
+                    Some(&enc),
+                    &progs[k],
+                );
+                d.as_slice().to_vec()
+            })
+            .collect();
+        let h = 1e-2f32;
+        let mut worst = 0.0f64;
+        for i in 0..6 {
+            let mut p = coef.clone();
+            p[i] += h;
+            let up = loss([&th[0], &th[1], &th[2]], &p);
+            p[i] -= 2.0 * h;
+            let dn = loss([&th[0], &th[1], &th[2]], &p);
+            worst = worst.max(((up - dn) / (2.0 * h as f64) - f64::from(gcoef[i])).abs());
+        }
+        for (b, db) in dth.iter().enumerate() {
+            for i in (0..60).step_by(7) {
+                let mut t = th.clone();
+                t[b][i] += h;
+                let up = loss([&t[0], &t[1], &t[2]], &coef);
+                t[b][i] -= 2.0 * h;
+                let dn = loss([&t[0], &t[1], &t[2]], &coef);
+                worst = worst.max(((up - dn) / (2.0 * h as f64) - f64::from(db[i])).abs());
+            }
+        }
+        assert!(
+            worst < 2e-3,
+            "S3 / state-adjoint FD worst abs err {worst:e}"
+        );
+    }
+
+    /// Conv3's im2col equals the direct formula: column c·3 + k = x[c, t + k − 1], zero edges.
+    #[test]
+    fn im2col3_matches_the_direct_formula() {
+        let (b, c, t) = (2, 3, 5);
+        let x: Vec<f32> = (0..b * c * t).map(|i| i as f32 + 1.0).collect();
+        let xb = CpuBuf::from_vec(x.clone(), &[b, c, t]);
+        let mut y = Cpu.alloc(&[b, t, 3 * c]);
+        Cpu.im2col3(&mut y, &xb);
+        for bi in 0..b {
+            for ti in 0..t {
+                for ci in 0..c {
+                    for k in 0..3 {
+                        let ts = ti as isize + k as isize - 1;
+                        let want = if ts < 0 || ts >= t as isize {
+                            0.0
+                        } else {
+                            x[(bi * c + ci) * t + ts as usize]
+                        };
+                        assert_eq!(y.as_slice()[(bi * t + ti) * 3 * c + 3 * ci + k], want);
+                    }
+                }
+            }
+        }
+    }
+}

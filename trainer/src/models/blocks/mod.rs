@@ -2,11 +2,9 @@
 //! the flat buffer (see [`crate::params`]), a `forward` that fills a cache, and a `backward`
 //! that accumulates parameter gradients and returns (accumulates) the input gradient.
 //! Layout: one sample, token-major `(L, D)`.
-pub mod angle_proj;
 pub mod attention_pool;
 pub mod chunk_front;
 pub mod composed_circuit;
-pub mod conv_front_end;
 pub mod dropout;
 pub mod head;
 pub mod linear;
@@ -15,21 +13,15 @@ pub mod pool;
 pub mod positional;
 pub mod quantum_ssm_core;
 pub mod reverse;
-pub mod seq_pool_head;
-pub mod superposition_core;
 
-pub use angle_proj::{AngleMap, AngleProj, AngleProjOut};
 pub use attention_pool::{AttentionPool, AttentionPoolCache};
 pub use chunk_front::{ChunkFront, ChunkFrontCache};
 pub use composed_circuit::{
     Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun, ComposedCircuit,
 };
-pub use conv_front_end::{ConvFrontEnd, ConvFrontEndCache};
 pub use dropout::Dropout;
 pub use head::{ClassifierHead, HeadAct, HeadCache, OutputProj, OutputProjCache};
 pub use linear::Linear;
 pub use norm::{LayerNorm, NormCache, RmsNorm};
 pub use positional::PositionalEncoding;
 pub use quantum_ssm_core::{QssmCache, QuantumSsmCore};
-pub use seq_pool_head::{SeqPoolHead, SeqPoolHeadCache};
-pub use superposition_core::{SuperpositionCore, SuperpositionRun};
