@@ -109,6 +109,16 @@ fn compare_model<D: Device + 'static>(
             let gmax = gc.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             for s in layout.specs() {
                 let r = s.range.clone();
+                if ZERO_GRAD_BIASES.iter().any(|z| s.name.ends_with(z)) {
+                    // zero in exact arithmetic: both backends hold rounding noise, which must
+                    // stay far below the model's gradient scale
+                    let noise = gc[r.clone()]
+                        .iter()
+                        .chain(&gg[r])
+                        .fold(0.0f32, |m, v| m.max(v.abs()));
+                    assert!(noise <= 1e-3 * gmax, "{id} {}: |grad| {noise:e}", s.name);
+                    continue;
+                }
                 let e = rel_err(&gc[r.clone()], &gg[r], 1e-3 * gmax);
                 worst[1] = worst[1].max(e);
                 if e > 1e-4 {
