@@ -160,21 +160,12 @@ __device__ void run_forward(const CircP& p, i64 row, cplx* psi, int lane) {
   apply_gates(p, row, psi, lane);
 }
 
-QSSM_KERNEL(circuit_fwd, CircP) {
-  QSSM_DYN_SMEM(cplx, smem);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const i64 row = (i64)blockIdx.x * (blockDim.x / 32) + warp;
-  if (row >= p.rows) return;  // whole warps leave together
-  const i64 n = (i64)1 << p.q, half = n / 2;
-  cplx* psi = smem + (i64)warp * 2 * n;
-  run_forward(p, row, psi, lane);
-  if (p.states)
-    for (i64 i = lane; i < n; i += 32) {
-      p.states[(row * n + i) * 2] = psi[i].re;
-      p.states[(row * n + i) * 2 + 1] = psi[i].im;
-    }
-  for (int w = 0; w < p.q; ++w) {
-    int tb = p.q - 1 - w;
+// ⟨X_w⟩, ⟨Y_w⟩, ⟨Z_w⟩ of every wire of a state (warp-cooperative; simulate.rs `expvals_xyz`),
+// rounded to f32 into m[0..3Q] (order X_0..X_{Q−1}, Y_.., Z_..); lane 0 writes
+__device__ void measure_xyz(const cplx* psi, int q, float* m, int lane) {
+  const i64 half = (i64)1 << (q - 1);
+  for (int w = 0; w < q; ++w) {
+    int tb = q - 1 - w;
     double x = 0.0, y = 0.0, z = 0.0;
     for (i64 i = lane; i < half; i += 32) {
       i64 k0 = pair_lo(i, tb);
@@ -187,12 +178,27 @@ QSSM_KERNEL(circuit_fwd, CircP) {
     y = warp_sum_d(y);
     z = warp_sum_d(z);
     if (lane == 0) {
-      float* mr = p.m + row * 3 * p.q;
-      mr[w] = (float)(2.0 * x);
-      mr[p.q + w] = (float)(2.0 * y);
-      mr[2 * p.q + w] = (float)z;
+      m[w] = (float)(2.0 * x);
+      m[q + w] = (float)(2.0 * y);
+      m[2 * q + w] = (float)z;
     }
   }
+}
+
+QSSM_KERNEL(circuit_fwd, CircP) {
+  QSSM_DYN_SMEM(cplx, smem);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const i64 row = (i64)blockIdx.x * (blockDim.x / 32) + warp;
+  if (row >= p.rows) return;  // whole warps leave together
+  const i64 n = (i64)1 << p.q;
+  cplx* psi = smem + (i64)warp * 2 * n;
+  run_forward(p, row, psi, lane);
+  if (p.states)
+    for (i64 i = lane; i < n; i += 32) {
+      p.states[(row * n + i) * 2] = psi[i].re;
+      p.states[(row * n + i) * 2 + 1] = psi[i].im;
+    }
+  measure_xyz(psi, p.q, p.m + row * 3 * p.q, lane);
 }
 
 // Im⟨λ|P|φ⟩ on one pair (simulate.rs `im_lam_p_phi`)
@@ -480,31 +486,12 @@ QSSM_KERNEL(s3_fwd, S3P) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const i64 row = (i64)blockIdx.x * (blockDim.x / 32) + warp;
   if (row >= p.rows) return;
-  const i64 n = (i64)1 << p.q, half = n / 2;
+  const i64 n = (i64)1 << p.q;
   cplx* phi = smem + (i64)warp * 2 * n;
   cplx w[3];
   s3_w(p, w);
   s3_phi(p, row, w, phi, lane);
-  for (int wi = 0; wi < p.q; ++wi) {
-    int tb = p.q - 1 - wi;
-    double x = 0.0, y = 0.0, z = 0.0;
-    for (i64 i = lane; i < half; i += 32) {
-      i64 k0 = pair_lo(i, tb);
-      cplx a0 = phi[k0], a1 = phi[k0 | ((i64)1 << tb)];
-      x += a0.re * a1.re + a0.im * a1.im;
-      y += a0.re * a1.im - a0.im * a1.re;
-      z += (a0.re * a0.re + a0.im * a0.im) - (a1.re * a1.re + a1.im * a1.im);
-    }
-    x = warp_sum_d(x);
-    y = warp_sum_d(y);
-    z = warp_sum_d(z);
-    if (lane == 0) {
-      float* mr = p.m + row * 3 * p.q;
-      mr[wi] = (float)(2.0 * x);
-      mr[p.q + wi] = (float)(2.0 * y);
-      mr[2 * p.q + wi] = (float)z;
-    }
-  }
+  measure_xyz(phi, p.q, p.m + row * 3 * p.q, lane);
 }
 
 QSSM_KERNEL(s3_bwd, S3P) {

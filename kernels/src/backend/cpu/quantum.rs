@@ -168,6 +168,31 @@ pub(super) fn circuit(
         );
 }
 
+/// The encoding-gradient rows of a circuit backward: the caller's (R, n_enc) buffer, or a scratch
+/// of one element per row when it wants none or the program has no encoding (so that the row
+/// chunks of dθ and de always pair up); returns the slice and its row width.
+fn enc_grads<'a>(
+    denc: Option<&'a mut CpuBuf>,
+    scratch: &'a mut Vec<f32>,
+    r: usize,
+    ne: usize,
+) -> (&'a mut [f32], usize) {
+    match denc {
+        Some(d) if ne > 0 => {
+            assert_eq!(
+                d.data.len(),
+                r * ne,
+                "circuit backward: de is not (R, n_enc)"
+            );
+            (&mut d.data, ne)
+        }
+        _ => {
+            *scratch = vec![0.0f32; r * ne.max(1)];
+            (scratch, ne.max(1))
+        }
+    }
+}
+
 pub(super) fn circuit_bwd(
     dtheta: &mut CpuBuf,
     denc: Option<&mut CpuBuf>,
@@ -189,19 +214,8 @@ pub(super) fn circuit_bwd(
         );
     }
     let enc_s = enc.map_or(&[][..], |e| e.as_slice());
-    // de per row; a scratch of one element per row when the caller wants none or the program
-    // has no encoding (so that the row chunks of dθ and de always pair up)
-    let mut de_local;
-    let (de, ne_c): (&mut [f32], usize) = match denc {
-        Some(d) if ne > 0 => {
-            assert_eq!(d.data.len(), r * ne, "circuit_bwd: de is not (R, n_enc)");
-            (&mut d.data, ne)
-        }
-        _ => {
-            de_local = vec![0.0f32; r * ne.max(1)];
-            (&mut de_local, ne.max(1))
-        }
-    };
+    let mut de_local = Vec::new();
+    let (de, ne_c) = enc_grads(denc, &mut de_local, r, ne);
     let n = prog.state_len();
     dtheta
         .data
@@ -443,21 +457,8 @@ pub(super) fn circuit_bwd_state(
         None => assert_eq!(ne, 0, "circuit_bwd_state: the program has encoding gates"),
     }
     let enc_s = enc.map_or(&[][..], |e| e.as_slice());
-    let mut de_local;
-    let (de, ne_c): (&mut [f32], usize) = match denc {
-        Some(d) if ne > 0 => {
-            assert_eq!(
-                d.data.len(),
-                r * ne,
-                "circuit_bwd_state: de is not (R, n_enc)"
-            );
-            (&mut d.data, ne)
-        }
-        _ => {
-            de_local = vec![0.0f32; r * ne.max(1)];
-            (&mut de_local, ne.max(1))
-        }
-    };
+    let mut de_local = Vec::new();
+    let (de, ne_c) = enc_grads(denc, &mut de_local, r, ne);
     dtheta
         .data
         .par_chunks_mut(CIRCUIT_ROWS * k.max(1))
