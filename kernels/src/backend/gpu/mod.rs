@@ -477,51 +477,48 @@ impl<D: Device> Gpu<D> {
     /// One warp per row; dynamic shared memory: per warp φ, λ (2^Q complex128 each) and the
     /// f64 angle gradients.
     fn circuit_launch(&self, kernel: &'static str, prog: &Program, p: CircP) {
-        if p.rows == 0 {
-            return;
-        }
-        let n = prog.state_len();
-        let per_warp = 2 * n * 16;
-        let wpb = (40_960 / per_warp).clamp(1, 4);
-        let smem = wpb * per_warp + wpb * (prog.n_theta + prog.n_enc) * 8;
-        assert!(
-            smem <= 48 * 1024,
-            "gpu circuit: {} qubits need too much shared memory (at most 10)",
-            prog.n_qubits
-        );
-        let blocks = (p.rows as usize).div_ceil(wpb) as u32;
-        // SAFETY: CircP is the kernels' #[repr(C)] parameter struct; the ops checked the sizes
-        unsafe {
-            self.dev.launch_raw(
-                kernel,
-                [blocks, 1, 1],
-                [32 * wpb as u32, 1, 1],
-                smem as u32,
-                &p as *const CircP as *const c_void,
-            )
-        }
+        let per_warp = 2 * prog.state_len() * 16 + (prog.n_theta + prog.n_enc) * 8;
+        self.warp_rows_launch(kernel, p.rows as usize, per_warp, prog.n_qubits, p);
     }
 
     /// One warp per row, φ and G_φ of each row in dynamic shared memory.
     fn s3_launch(&self, kernel: &'static str, p: S3P) {
-        if p.rows == 0 {
+        self.warp_rows_launch(
+            kernel,
+            p.rows as usize,
+            (2 * 16usize) << p.q,
+            p.q as usize,
+            p,
+        );
+    }
+
+    /// A kernel with one warp per row and `per_warp` bytes of dynamic shared memory per warp
+    /// (the circuit and S3 kernels): up to 4 warps per block within 40 KiB; more than 48 KiB
+    /// for one warp (more than 10 qubits) is refused.
+    fn warp_rows_launch<P: KernelParams>(
+        &self,
+        kernel: &'static str,
+        rows: usize,
+        per_warp: usize,
+        qubits: usize,
+        p: P,
+    ) {
+        if rows == 0 {
             return;
         }
-        let per_warp = (2 * 16usize) << p.q;
         let wpb = (40_960 / per_warp).clamp(1, 4);
         assert!(
             wpb * per_warp <= 48 * 1024,
-            "gpu S3 core: at most 10 qubits"
+            "gpu {kernel}: {qubits} qubits need too much shared memory (at most 10)"
         );
-        let blocks = (p.rows as usize).div_ceil(wpb) as u32;
-        // SAFETY: S3P is the kernels' #[repr(C)] parameter struct; the ops checked the sizes
+        // SAFETY: P is the kernel's #[repr(C)] parameter struct; the ops checked the sizes
         unsafe {
             self.dev.launch_raw(
                 kernel,
-                [blocks, 1, 1],
+                [rows.div_ceil(wpb) as u32, 1, 1],
                 [32 * wpb as u32, 1, 1],
                 (wpb * per_warp) as u32,
-                &p as *const S3P as *const c_void,
+                &p as *const P as *const c_void,
             )
         }
     }

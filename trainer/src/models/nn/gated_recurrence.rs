@@ -97,7 +97,7 @@ impl<B: Backend> GatedActs<B> {
     pub fn h_final(&self) -> &B::Buf {
         &self.steps.last().expect("at least one chunk").h
     }
-    /// every h_c (B, n_c, H).
+    /// every h_c (B, n_c, H), after [`GatedRecurrence::trace_views`].
     pub fn all_states(&self) -> &B::Buf {
         &self.all_states
     }
@@ -207,7 +207,6 @@ impl GatedRecurrence {
         if let Some(cfg) = drop {
             be.dropout(&mut a.u, &mut a.mask, cfg, self.site);
         }
-        be.fill(&mut a.all_states, 0.0);
         for c in 0..a.steps.len() {
             let (done, rest) = a.steps.split_at_mut(c);
             let s = &mut rest[0];
@@ -227,15 +226,7 @@ impl GatedRecurrence {
             let [pf, pi, po, pg] = &s.pres;
             be.concat_cols(&mut s.pre, &[pf, pi, po, pg]);
             be.gated_cell(&mut s.h, [&mut s.gates, &mut s.tc], &s.pre, h_prev);
-            be.time_slice_bwd(&mut a.all_states, &s.h, c);
         }
-        // trace views of chunk 0
-        be.fill(&mut a.q0, 0.0);
-        be.pad_time_bwd(&mut a.q0, &a.br.out);
-        let [g0, g1, g2, g3] = &mut a.gates0;
-        be.split_cols(&a.steps[0].gates, &mut [g0, g1, g2, g3]);
-        be.time_slice(&mut a.agg0, &a.agg, 0);
-        be.time_slice(&mut a.u0, &a.u, 0);
     }
 
     /// Backward through time from `dh_final` = d loss/d h_{n_c} (B, H): accumulates the
@@ -295,7 +286,22 @@ impl GatedRecurrence {
         self.qsb.backward(be, p, g, x, &mut a.br, &a.dq, dx);
     }
 
-    /// Eval-mode intermediates named like the reference's submodules under `name` (e.g.
+    /// Fills the views that [`Self::trace`] and [`GatedActs::all_states`] report and a
+    /// training step does not need: every h_c, and chunk 0's q_t, gates, u_0.
+    pub fn trace_views<B: Backend>(&self, be: &B, a: &mut GatedActs<B>) {
+        be.fill(&mut a.all_states, 0.0);
+        for (c, s) in a.steps.iter().enumerate() {
+            be.time_slice_bwd(&mut a.all_states, &s.h, c);
+        }
+        be.fill(&mut a.q0, 0.0);
+        be.pad_time_bwd(&mut a.q0, &a.br.out);
+        let [g0, g1, g2, g3] = &mut a.gates0;
+        be.split_cols(&a.steps[0].gates, &mut [g0, g1, g2, g3]);
+        be.time_slice(&mut a.agg0, &a.agg, 0);
+        be.time_slice(&mut a.u0, &a.u, 0);
+    }
+
+    /// After [`Self::trace_views`]: eval-mode intermediates named like the reference's submodules under `name` (e.g.
     /// `gated_recurrence`), each recorded at its first call (chunk 0): `name` = h_{n_c} (H),
     /// `name.quantum_superposition` = q_t of chunk 0 (len₀, Q), `name.chunk_agg` and
     /// `name.dropout` = u_0 (H), `name.{forget_gate,input_gate,output_gate,candidate}` = f, i,
@@ -368,6 +374,7 @@ mod tests {
             let mut a = cgs.plan(&Cpu, 1, t);
             let xb = CpuBuf::from_vec(x.to_vec(), &[1, t, f]);
             cgs.forward(&Cpu, &p, &xb, &mut a, None);
+            cgs.trace_views(&Cpu, &mut a);
             a.all_states().as_slice().to_vec()
         };
         let s0 = states(&x);

@@ -235,7 +235,10 @@ impl Net for QuantumHydraGated {
     /// steps, time-reversed); `branch_global` (Q) with `branch_global.proj{1,2,3}` (K) and
     /// `branch_global.branch{1,2,3}` (Q); `global_proj` = h_g (H); `features` = ŝ (H);
     /// `output_layer` (logits).
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        self.fwd.trace_views(be, &mut a.cf);
+        self.bwd.trace_views(be, &mut a.cb);
+        let a: &'a Acts<B> = a;
         let mut out = vec![
             ("dropout".to_string(), &a.xd),
             ("feature_proj".into(), &a.xp),

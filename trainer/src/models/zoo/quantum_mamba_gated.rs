@@ -173,7 +173,9 @@ impl Net for QuantumMambaGated {
     /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU),
     /// `feature_proj.silu`, the `gated_recurrence*` names of [`GatedRecurrence::trace`],
     /// `output_layer.{0..3}` and `output_layer` (logits).
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        self.cgs.trace_views(be, &mut a.cgs);
+        let a: &'a Acts<B> = a;
         let mut out = vec![
             ("dropout".to_string(), &a.xd),
             ("feature_proj".into(), &a.a),
@@ -193,6 +195,7 @@ impl Net for QuantumMambaGated {
         let mut a = self.plan(&Cpu, 1);
         Cpu.upload(&mut a.io.x, x);
         self.forward(&Cpu, p, &mut a, None);
+        self.cgs.trace_views(&Cpu, &mut a.cgs);
         let mut hc = Cpu.alloc(&[1, h]);
         let mut o = Cpu.alloc(&[1, h]);
         let mut r = Cpu.alloc(&[1, h]);
