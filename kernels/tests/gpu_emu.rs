@@ -75,4 +75,16 @@ fn quantum_feature_ops_match_the_cpu_backend() {
         &feature_outputs(&Cpu, s),
         &feature_outputs(&Gpu::new(EmuDevice), s),
     );
+    // 6 qubits: 32 amplitude pairs, every lane of a circuit's warp busy (the models' size;
+    // the emulated model test runs 3 qubits)
+    let s6 = FeatureSize {
+        b: 1,
+        t: 9,
+        q: 6,
+        ..s
+    };
+    check(
+        &feature_outputs(&Cpu, s6),
+        &feature_outputs(&Gpu::new(EmuDevice), s6),
+    );
 }
