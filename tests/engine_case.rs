@@ -130,13 +130,44 @@ pub fn perturbed_init(id: &str, cfg: ModelConfig, seed: u64, b: usize, name: Str
 /// fixture's logits (≤ 1e-5); the card names the model and class, the input length is C·T,
 /// probabilities sum to 1 and the class is the argmax. Returns max |engine − trainer|.
 pub fn check_window_parity(case: &Case) -> f32 {
-    check_window_parity_within(case, 1e-5).0
+    check_window_parity_within(case, 1e-5, 1e-5).0
+}
+
+/// The largest logit change that 1-ulp perturbations of every parameter cause in the trainer's
+/// `forward_eval` (4 pseudo-random sign patterns, every sample of `case`): the float
+/// conditioning of the model at these weights. A chaotic recurrence (2b/2c at T ≥ 249, spec
+/// groups-2-4 §5.1) amplifies rounding so far that two correct implementations that round
+/// differently (a blocked GEMM against per-row dot products) can only agree to about this.
+pub fn ulp_sensitivity(case: &Case) -> f32 {
+    let mut worst = 0.0f32;
+    for k in 0..4u32 {
+        let shifted: Vec<f32> = case
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let up = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(97 * k) >> 31 == 1;
+                match (v == 0.0, up) {
+                    (true, _) => v,
+                    (false, true) => f32::from_bits(v.to_bits() + 1),
+                    (false, false) => f32::from_bits(v.to_bits() - 1),
+                }
+            })
+            .collect();
+        for i in 0..case.b {
+            let a = case.model.forward_eval(&case.params, case.window(i));
+            let b = case.model.forward_eval(&shifted, case.window(i));
+            worst = worst.max(max_abs_diff(&a, &b));
+        }
+    }
+    worst
 }
 
 /// [`check_window_parity`] with the engine-vs-fixture tolerance `fixture_tol` (2b's chaotic
-/// recurrence needs more, see `engine_window_group2_mixing.rs`); engine vs trainer stays
-/// ≤ 1e-5. Returns (max |engine − trainer|, max |engine − fixture|).
-pub fn check_window_parity_within(case: &Case, fixture_tol: f32) -> (f32, f32) {
+/// recurrence needs more, see `engine_window_group2_mixing.rs`) and the engine-vs-trainer
+/// tolerance `trainer_tol` (1e-5 except where [`ulp_sensitivity`] shows the model cannot be
+/// pinned that tightly). Returns (max |engine − trainer|, max |engine − fixture|).
+pub fn check_window_parity_within(case: &Case, fixture_tol: f32, trainer_tol: f32) -> (f32, f32) {
     let name = &case.name;
     let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
     assert_eq!(engine.model_id(), case.model.id());
@@ -147,7 +178,10 @@ pub fn check_window_parity_within(case: &Case, fixture_tol: f32) -> (f32, f32) {
         let p = engine.classify_window(case.window(i)).expect("classifies");
         let want = case.model.forward_eval(&case.params, case.window(i));
         let d = max_abs_diff(&p.logits, &want);
-        assert!(d <= 1e-5, "{name}: engine vs trainer, sample {i}: {d:e}");
+        assert!(
+            d <= trainer_tol,
+            "{name}: engine vs trainer, sample {i}: {d:e} (tolerance {trainer_tol:e})"
+        );
         d_trainer = d_trainer.max(d);
         if let Some(fx) = &case.want {
             let k = p.logits.len();

@@ -13,7 +13,7 @@ use qssm_engine::{EngineError, Model as Engine};
 use qssm_formats::model_file::{ModelFile, TensorDtype};
 use qssm_tests::engine_case::{
     blob, blob_with, card, check_missing_tensor_named, check_window_only,
-    check_window_parity_within, from_fixture, random_init, Case,
+    check_window_parity_within, from_fixture, random_init, ulp_sensitivity, Case,
 };
 use qssm_tests::max_abs_diff;
 use qssm_trainer::models::ModelConfig;
@@ -45,12 +45,18 @@ struct Tol {
     fixture: f32,
     /// f16 file vs f32 file: same class and logits within 1e-2 (false: reported only)
     f16_close: bool,
+    /// engine vs trainer within max(1e-5, 4 × [`ulp_sensitivity`]) instead of 1e-5: the
+    /// trainer's batched GEMMs round differently from the engine's per-row products, and the
+    /// recurrence of 2b/2c at the EEG configuration amplifies 1-ulp differences to 7e-6 (2b,
+    /// T = 125) … 2e-2 (2c, T = 497), measured by [`ulp_sensitivity`]
+    conditioned: bool,
 }
 
 /// 2a, 2c: as every other model (the fixture ≤ 1e-5, f16 close).
 const STRICT: Tol = Tol {
     fixture: 1e-5,
     f16_close: true,
+    conditioned: false,
 };
 
 /// 2b against its fixture: 5e-4 (spec §6; the trainer's own parity tolerance, see
@@ -59,15 +65,26 @@ const STRICT: Tol = Tol {
 const FIXTURE_2B: Tol = Tol {
     fixture: 5e-4,
     f16_close: true,
+    conditioned: false,
+};
+
+/// 2b/2c at the EEG configuration, T = 125 (nc = 8): f16 stays close, engine vs trainer within
+/// the float conditioning (see [`Tol::conditioned`]).
+const RECURRENT: Tol = Tol {
+    fixture: 1e-5,
+    f16_close: true,
+    conditioned: true,
 };
 
 /// 2b/2c at T ≥ 249 (nc ≥ 16 serial steps per layer): the recurrence is chaotic (spec §5.1),
 /// so rounding the weights to f16 moves the logits by more than 1e-2 and may change the class.
 /// The f16 file is then checked against the trainer run on the same f16-rounded parameters
-/// (≤ 1e-5), and its distance to the f32 file is only reported.
+/// (within the float conditioning, see [`Tol::conditioned`]), and its distance to the f32
+/// file is only reported.
 const CHAOTIC: Tol = Tol {
     fixture: 1e-5,
     f16_close: false,
+    conditioned: true,
 };
 
 /// The parameters of the layout as stored in the model file `bytes` (f16-rounded for an f16
@@ -83,11 +100,19 @@ fn params_of(case: &Case, bytes: &[u8]) -> Vec<f32> {
 }
 
 /// Engine (f32 file) vs trainer ≤ 1e-5 and vs the fixture ≤ `tol.fixture`; engine (f16 file)
-/// vs trainer on the f16-rounded parameters ≤ 1e-5; f16 file vs f32 file: same class, logits
+/// vs trainer on the f16-rounded parameters ≤ 1e-5 (both engine-vs-trainer bounds widen to
+/// the model's float conditioning where `tol.conditioned`); f16 file vs f32 file: same class, logits
 /// within 1e-2 (if `tol.f16_close`). Returns (max |engine − trainer/fixture|, max |f16 − f32|).
 fn check(case: &Case, tol: Tol) -> (f32, f32) {
-    let (d_trainer, d_fixture) = check_window_parity_within(case, tol.fixture);
     let name = &case.name;
+    let trainer_tol = if tol.conditioned {
+        let sens = ulp_sensitivity(case);
+        eprintln!("{name}: 1-ulp parameter perturbations move the trainer's logits by {sens:e}");
+        (4.0 * sens).max(1e-5)
+    } else {
+        1e-5
+    };
+    let (d_trainer, d_fixture) = check_window_parity_within(case, tol.fixture, trainer_tol);
     let e32 = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads the f32 file");
     let bytes16 = blob(case, TensorDtype::F16);
     let e16 = Engine::from_bytes(&bytes16).expect("engine loads the f16 file");
@@ -103,8 +128,8 @@ fn check(case: &Case, tol: Tol) -> (f32, f32) {
         let want16 = case.model.forward_eval(&params16, case.window(i));
         let d = max_abs_diff(&p16.logits, &want16);
         assert!(
-            d <= 1e-5,
-            "{name}: f16 engine vs trainer, sample {i}: {d:e}"
+            d <= trainer_tol,
+            "{name}: f16 engine vs trainer, sample {i}: {d:e} (tolerance {trainer_tol:e})"
         );
         d_trainer16 = d_trainer16.max(d);
         let d = max_abs_diff(&p.logits, &p16.logits);
@@ -175,13 +200,14 @@ fn small_random_models_match_the_trainer() {
 }
 
 /// The EEG configuration (C = 64, D = 128, N = 16, Q = 6, 2 layers) at 40, 80 and 160 Hz
-/// (T = 125 / 249 / 497), trainer random init; 2b/2c at T ≥ 249 are [`CHAOTIC`].
+/// (T = 125 / 249 / 497), trainer random init; 2b/2c are [`RECURRENT`] at T = 125 and
+/// [`CHAOTIC`] at T ≥ 249.
 fn eeg(id: &str, seed: u64) {
     for (i, t) in [125, 249, 497].into_iter().enumerate() {
-        let tol = if id != "2a" && t >= 249 {
-            CHAOTIC
-        } else {
-            STRICT
+        let tol = match (id, t) {
+            ("2a", _) => STRICT,
+            (_, 125) => RECURRENT,
+            _ => CHAOTIC,
         };
         check(
             &random_init(id, ModelConfig::eeg(t), seed + i as u64, 2),

@@ -131,6 +131,27 @@ QSSM_KERNEL(l2norm_bwd, RowP) {
   }
 }
 
+// y[r] = mean of row r of x (rows × d), summed in double (lane-strided, then a fixed
+// butterfly) and rounded once
+QSSM_KERNEL(row_mean, RowP) {
+  const int lane = threadIdx.x % 32;
+  const i64 warps = gstride() / 32;
+  for (i64 r = gtid() / 32; r < p.rows; r += warps) {
+    const float* xr = p.x + r * p.d;
+    double s = 0.0;
+    for (i64 c = lane; c < p.d; c += 32) s += (double)xr[c];
+    s = warp_sum_d(s);
+    if (lane == 0) p.y[r] = (float)(s / (double)p.d);
+  }
+}
+
+// dx (y, rows × d) += dy[r] / d; x = dy
+QSSM_KERNEL(row_mean_bwd, RowP) {
+  const i64 n = p.rows * p.d;
+  const float inv = 1.0f / (float)p.d;
+  for (i64 i = gtid(); i < n; i += gstride()) p.y[i] += p.x[i / p.d] * inv;
+}
+
 // softmax of each row of y (rows × d) divided by `scale`, max-shifted, in place
 QSSM_KERNEL(softmax_rows, RowP) {
   const int lane = threadIdx.x % 32;

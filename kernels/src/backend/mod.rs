@@ -285,6 +285,11 @@ pub trait Backend: Sync {
     fn scale(&self, y: &mut Self::Buf, x: &Self::Buf, c: f32);
     /// y += c·x (same element count; the backward of [`Self::scale`]).
     fn axpy(&self, y: &mut Self::Buf, c: f32, x: &Self::Buf);
+    /// y (rows) ← the mean of every row of x (rows, W), summed in f64 and rounded once (2b/2c's
+    /// ds = σ(mean_k Δ_k), spec groups-2-4 §3.2); y's element count is x's row count.
+    fn row_mean(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// Backward of [`Self::row_mean`]: dx\[r, ·\] += dy\[r\]/W.
+    fn row_mean_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
     /// x (rows, W) += p\[range\] on every row (a trainable offset such as `base_params`).
     fn add_param_row(&self, x: &mut Self::Buf, p: &Self::Params, range: Range<usize>);
     /// g\[range\] += Σ_rows dy (rows, W) (backward of [`Self::add_param_row`]), summed in

@@ -192,7 +192,8 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
 /// The models written once over the backend interface ([`super::nn::Net`]): the ones that
 /// run on every device.
 pub const BACKEND_MODELS: &[&str] = &[
-    "1a", "1b", "1c", "2d", "2e", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c", "4d", "4e",
+    "1a", "1b", "1c", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c", "4d",
+    "4e",
 ];
 
 /// Builds the model for an id or class name on `device`.
@@ -258,6 +259,8 @@ where
         "4d" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, false), be)),
         "4e" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, true), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
+        "2b" => Box::new(Batched::on(QuantumMixingSsm::mamba(cfg), be)),
+        "2c" => Box::new(Batched::on(QuantumMixingSsm::hydra(cfg), be)),
         _ => return None,
     })
 }
@@ -270,8 +273,6 @@ pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownMode
     }
     Ok(match entry.id {
         "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
-        "2b" => Box::new(PerSample::new(QuantumMixingSsm::mamba(cfg))),
-        "2c" => Box::new(PerSample::new(QuantumMixingSsm::hydra(cfg))),
         other => return Err(UnknownModel(other.to_string())),
     })
 }

@@ -464,6 +464,25 @@ impl Backend for Cpu {
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| yc.iter_mut().zip(xc).for_each(|(a, b)| *a += c * b));
     }
+    fn row_mean(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        let w = x.last().max(1);
+        same_len("row_mean", y.data.len(), x.rows());
+        y.data
+            .par_iter_mut()
+            .zip(x.data.par_chunks(w))
+            .for_each(|(m, r)| {
+                *m = (r.iter().map(|&v| v as f64).sum::<f64>() / w as f64) as f32;
+            });
+    }
+    fn row_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+        let w = dx.last().max(1);
+        same_len("row_mean_bwd", dy.data.len(), dx.rows());
+        let inv = 1.0 / w as f32;
+        dx.data
+            .par_chunks_mut(w)
+            .zip(dy.data.par_iter())
+            .for_each(|(r, &g)| r.iter_mut().for_each(|a| *a += g * inv));
+    }
     fn add_param_row(&self, x: &mut CpuBuf, p: &[f32], range: Range<usize>) {
         let w = x.last();
         same_len("add_param_row", range.len(), w);

@@ -219,6 +219,16 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         [host(be, &yn), host(be, &dxn)].concat(),
     ));
 
+    // row means (2b/2c's ds)
+    let mut rm = be.alloc(&[b, t, 1]);
+    be.row_mean(&mut rm, &x);
+    let mut drm = buf(be, &g.vec(b * t * f, -1.0, 1.0), &[b, t, f]);
+    be.row_mean_bwd(&mut drm, &rm);
+    out.push((
+        "row_mean fwd+bwd".into(),
+        [host(be, &rm), host(be, &drm)].concat(),
+    ));
+
     // chunk means (a short last chunk), time slices, the gated cell
     let mut cm = be.alloc(&[b, nc, f]);
     be.chunk_mean(&mut cm, &x, cs);

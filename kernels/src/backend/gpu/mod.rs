@@ -82,6 +82,8 @@ pub const KERNELS: &[&str] = &[
     "gated_cell_bwd",
     "l2norm_fwd",
     "l2norm_bwd",
+    "row_mean",
+    "row_mean_bwd",
     "im2col3",
     "scale_seg_fwd",
     "scale_seg_bwd_dx",
@@ -1716,6 +1718,28 @@ impl<D: Device> Backend for Gpu<D> {
             ..Default::default()
         };
         self.launch1("gated_cell_bwd", dh.len, p);
+    }
+    fn row_mean(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("row_mean", y.len, x.rows());
+        let q = RowP {
+            y: y.addr,
+            x: x.addr,
+            rows: x.rows() as i64,
+            d: x.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("row_mean", x.rows() * 32, q);
+    }
+    fn row_mean_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
+        same("row_mean_bwd", dy.len, dx.rows());
+        let q = RowP {
+            y: dx.addr,
+            x: dy.addr,
+            rows: dx.rows() as i64,
+            d: dx.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("row_mean_bwd", dx.len, q);
     }
     fn l2_normalize(&self, y: &mut GpuBuf<D>, norm: &mut GpuBuf<D>, x: &GpuBuf<D>, eps: f32) {
         same("l2_normalize", y.len, x.len);

@@ -9,10 +9,7 @@ pub mod dropout;
 pub mod head;
 pub mod linear;
 pub mod norm;
-pub mod pool;
 pub mod positional;
-pub mod quantum_ssm_core;
-pub mod reverse;
 
 pub use attention_pool::{AttentionPool, AttentionPoolCache};
 pub use chunk_front::{ChunkFront, ChunkFrontCache};
@@ -24,4 +21,3 @@ pub use head::{ClassifierHead, HeadAct, HeadCache, OutputProj, OutputProjCache};
 pub use linear::Linear;
 pub use norm::{LayerNorm, NormCache, RmsNorm};
 pub use positional::PositionalEncoding;
-pub use quantum_ssm_core::{QssmCache, QuantumSsmCore};

@@ -17,7 +17,6 @@ use crate::models::blocks::composed_circuit::{
     measure, measure_backward, Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun,
     ComposedCircuit,
 };
-use crate::models::blocks::quantum_ssm_core::sigmoid;
 use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{ModelConfig, SampleModel, SampleOutput};
@@ -29,6 +28,11 @@ use qssm_kernels::circuit::superpose::{
 use qssm_kernels::circuit::{apply_program, apply_program_backward, Program};
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
+
+/// f32 logistic σ(x) = 1/(1+e^{−x}) (torch's f32 `sigmoid`).
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
 
 /// Chunk size of the chunk pooling (constructor default).
 pub const CHUNK_SIZE: usize = 16;

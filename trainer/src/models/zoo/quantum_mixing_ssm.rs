@@ -1,11 +1,11 @@
 //! 2b — `ClassicalMambaQuantumSSM` and 2c — `ClassicalHydraQuantumSSM` (reference
 //! `models/QuantumMixingSSM.py`, spec groups-2-4 §3.2, §3.3):
 //!
-//! x (C, T) → [`ChunkFront`]: Drop(`feature_extractor.embedding`(x_t)) → ChunkPool(16, D/2) →
+//! Written once over the backend: x (B, C, T) → [`ChunkFront`]: Drop(`feature_extractor.embedding`(x_t)) → ChunkPool(16, D/2) →
 //! Drop ⇒ z (nc, D) → 2 residual quantum mixing layers z ← z + y → r = mean_j
 //! LN_`output_norm`(z_j) → H_relu (`classifier.0` → ReLU → Drop → `classifier.3`).
 //!
-//! * 2b: layer l = [`QuantumSsmCore`] `quantum_ssm_layers.l` run from h₀; **layer 1 starts from
+//! * 2b: layer l = [`QssmCore`] `quantum_ssm_layers.l` run from h₀; **layer 1 starts from
 //!   layer 0's final state** (h₀ of layer 0 = 0), so the backward carries d loss/d h from
 //!   layer 1's first step into layer 0's last step.
 //! * 2c: layer l = `quantum_hydra_layers.l` (`QuantumBidirectionalSSMCore`): f = QSSM_fwd(z, 0),
@@ -14,16 +14,13 @@
 //!
 //! Both are window models (not streamable, spec §4.3 R3/R4). Their recurrences are chaotic
 //! (spec §5.1): parity with the reference is only possible for short windows (nc ≤ 8).
-use crate::models::blocks::chunk_front::{ChunkFront, ChunkFrontCache};
-use crate::models::blocks::pool::{mean_pool_backward, mean_pool_forward};
-use crate::models::blocks::quantum_ssm_core::{QssmCache, QuantumSsmCore};
-use crate::models::blocks::reverse::reverse_time;
-use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{ModelConfig, SampleModel, SampleOutput};
+use crate::models::nn::{
+    ChunkFront, ChunkFrontActs, ClassifierHead, HeadActs, Io, LayerNorm, LayerNormActs, Linear,
+    Net, QssmActs, QssmCore,
+};
+use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
-use rand_chacha::ChaCha8Rng;
-use std::ops::Range;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 
 /// Chunk size of the group-2 chunk pooling (constructor default, never overridden).
 pub const CHUNK_SIZE: usize = 16;
@@ -31,44 +28,49 @@ pub const CHUNK_SIZE: usize = 16;
 /// Guard of the L1 normalisation of α, β, γ (reference `+ 1e-8`).
 const COEFF_EPS: f32 = 1e-8;
 
+/// Dropout sites: the embedding, the chunk summaries, the classifier's hidden layer.
+const SITES: [u32; 3] = [0, 1, 2];
+
 /// One `QuantumBidirectionalSSMCore` (2c layer; see the module docs).
 #[derive(Clone, Debug)]
 struct HydraLayer {
     /// α, β, γ, each (1,)
-    coeffs: [Range<usize>; 3],
-    fwd: QuantumSsmCore,
-    bwd: QuantumSsmCore,
+    coeffs: [usize; 3],
+    fwd: QssmCore,
+    bwd: QssmCore,
     diagonal: Linear,
     out_proj: Linear,
-    d: usize,
-    q: usize,
 }
 
-#[derive(Clone, Debug, Default)]
-struct HydraLayerCache {
-    fwd: QssmCache,
-    bwd: QssmCache,
-    z: Vec<f32>,
-    /// f, g (original chunk order), d
-    branches: [Vec<f32>; 3],
-    /// (α, β, γ) and t
-    a: [f32; 3],
-    t: f32,
-    m: Vec<f32>,
+/// Planned buffers of a [`HydraLayer`] for (B, nc).
+struct HydraActs<B: Backend> {
+    fwd: QssmActs<B>,
+    bwd: QssmActs<B>,
+    /// z reversed in chunk order, the backward core's output back in order, `diagonal`(z)
+    zr: B::Buf,
+    g: B::Buf,
+    dg: B::Buf,
+    /// the mix (B, nc, D) and the layer output y
+    m: B::Buf,
+    y: B::Buf,
+    // backward scratch
+    dm: B::Buf,
+    dbr: [B::Buf; 3],
+    dgr: B::Buf,
+    dzr: B::Buf,
 }
 
 impl HydraLayer {
     fn new(lay: &mut ParamLayout, name: &str, cfg: &ModelConfig) -> Self {
-        let (d, q) = (cfg.d_model, cfg.n_qubits);
+        let d = cfg.d_model;
         let coeffs = [("alpha", 1.0), ("beta", 1.0), ("gamma", 0.5)]
-            .map(|(k, v)| lay.add(format!("{name}.{k}"), &[1], Init::Const(v)));
+            .map(|(k, v)| lay.add(format!("{name}.{k}"), &[1], Init::Const(v)).start);
         let core = |lay: &mut ParamLayout, dir: &str| {
-            QuantumSsmCore::new(
+            QssmCore::new(
                 lay,
                 &format!("{name}.{dir}"),
-                d,
-                cfg.d_state,
-                q,
+                (d, cfg.d_state),
+                cfg.n_qubits,
                 cfg.n_layers,
             )
         };
@@ -82,74 +84,74 @@ impl HydraLayer {
             bwd,
             diagonal,
             out_proj,
-            d,
-            q,
         }
     }
 
-    fn forward(&self, p: &[f32], z: &[f32], l: usize, c: &mut HydraLayerCache) -> Vec<f32> {
-        let d = self.d;
-        let h0 = vec![0.0f32; self.q];
-        c.z = z.to_vec();
-        let f = self.fwd.forward(p, z, l, &h0, &mut c.fwd);
-        let gr = self
-            .bwd
-            .forward(p, &reverse_time(z, l, d), l, &h0, &mut c.bwd);
-        let dg = self.diagonal.apply(p, z, l);
-        c.a = self.coeffs.clone().map(|r| p[r.start]);
-        c.t = c.a[0].abs() + c.a[1].abs() + c.a[2].abs() + COEFF_EPS;
-        let w = c.a.map(|v| v / c.t);
-        c.branches = [f, reverse_time(&gr, l, d), dg];
-        let [f, g, dg] = &c.branches;
-        c.m = (0..l * d)
-            .map(|i| w[0] * f[i] + w[1] * g[i] + w[2] * dg[i])
-            .collect();
-        self.out_proj.apply(p, &c.m, l)
+    fn plan<B: Backend>(&self, be: &B, b: usize, nc: usize, d: usize) -> HydraActs<B> {
+        let s = || be.alloc(&[b, nc, d]);
+        HydraActs {
+            fwd: self.fwd.plan(be, b, nc),
+            bwd: self.bwd.plan(be, b, nc),
+            zr: s(),
+            g: s(),
+            dg: s(),
+            m: s(),
+            y: s(),
+            dm: s(),
+            dbr: [s(), s(), s()],
+            dgr: s(),
+            dzr: s(),
+        }
     }
 
-    fn backward(
+    /// z (B, nc, D) → `a.y`.
+    fn forward<B: Backend>(&self, be: &B, p: &B::Params, z: &B::Buf, a: &mut HydraActs<B>) {
+        self.fwd.forward(be, p, z, None, &mut a.fwd);
+        be.reverse_time(&mut a.zr, z);
+        self.bwd.forward(be, p, &a.zr, None, &mut a.bwd);
+        be.reverse_time(&mut a.g, &a.bwd.y);
+        self.diagonal.forward(be, p, z, &mut a.dg);
+        be.mix_l1(&mut a.m, [&a.fwd.y, &a.g, &a.dg], p, self.coeffs, COEFF_EPS);
+        self.out_proj.forward(be, p, &a.m, &mut a.y);
+    }
+
+    /// Backward from dy (B, nc, D): parameter gradients into `g`, dz (B, nc, D) += ….
+    #[allow(clippy::too_many_arguments)]
+    fn backward<B: Backend>(
         &self,
-        p: &[f32],
-        g: &mut [f32],
-        c: &HydraLayerCache,
-        dy: &[f32],
-        l: usize,
-        dz: &mut [f32],
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        z: &B::Buf,
+        a: &mut HydraActs<B>,
+        dy: &B::Buf,
+        dz: &mut B::Buf,
     ) {
-        let d = self.d;
-        let mut dm = vec![0.0; l * d];
-        self.out_proj.backward(p, g, &c.m, dy, l, Some(&mut dm));
-        // m = Σ_k (a_k/t)·b_k, t = Σ|a_i| + ε: dL/da_k = G_k/t − sign(a_k)·Σ_i G_i a_i/t²,
-        // G_k = Σ dm ⊙ b_k (sign(0) = 0 as PyTorch's abs backward)
-        let gk: Vec<f64> = c
-            .branches
-            .iter()
-            .map(|b| dm.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum())
-            .collect();
-        let t = c.t as f64;
-        let s: f64 = (0..3).map(|i| gk[i] * c.a[i] as f64).sum();
-        for (k, r) in self.coeffs.iter().enumerate() {
-            let sign = if c.a[k] > 0.0 {
-                1.0
-            } else if c.a[k] < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            g[r.start] += (gk[k] / t - sign * s / (t * t)) as f32;
+        be.fill(&mut a.dm, 0.0);
+        self.out_proj.backward(be, p, g, &a.m, dy, Some(&mut a.dm));
+        for d in &mut a.dbr {
+            be.fill(d, 0.0);
         }
-        let w = c.a.map(|v| v / c.t);
-        let zeros = vec![0.0f32; self.q];
-        let df: Vec<f32> = dm.iter().map(|v| w[0] * v).collect();
-        self.fwd.backward(p, g, &c.fwd, &df, &zeros, dz);
-        let dgr: Vec<f32> = reverse_time(&dm, l, d).iter().map(|v| w[1] * v).collect();
-        let mut dzr = vec![0.0; l * d];
-        self.bwd.backward(p, g, &c.bwd, &dgr, &zeros, &mut dzr);
-        dz.iter_mut()
-            .zip(reverse_time(&dzr, l, d))
-            .for_each(|(a, b)| *a += b);
-        let ddg: Vec<f32> = dm.iter().map(|v| w[2] * v).collect();
-        self.diagonal.backward(p, g, &c.z, &ddg, l, Some(dz));
+        {
+            let [df, dgb, ddg] = &mut a.dbr;
+            be.mix_l1_bwd(
+                [df, dgb, ddg],
+                g,
+                &a.dm,
+                [&a.fwd.y, &a.g, &a.dg],
+                p,
+                self.coeffs,
+                COEFF_EPS,
+            );
+        }
+        self.fwd
+            .backward(be, p, g, z, &mut a.fwd, &a.dbr[0], None, dz);
+        be.reverse_time(&mut a.dgr, &a.dbr[1]);
+        be.fill(&mut a.dzr, 0.0);
+        self.bwd
+            .backward(be, p, g, &a.zr, &mut a.bwd, &a.dgr, None, &mut a.dzr);
+        be.reverse_time_acc(dz, &a.dzr);
+        self.diagonal.backward(be, p, g, z, &a.dbr[2], Some(dz));
     }
 }
 
@@ -166,43 +168,43 @@ pub struct QuantumMixingSsm {
     cfg: ModelConfig,
     lay: ParamLayout,
     front: ChunkFront,
-    mamba: Vec<QuantumSsmCore>,
+    mamba: Vec<QssmCore>,
     hydra: Vec<HydraLayer>,
     out_norm: LayerNorm,
     head: ClassifierHead,
 }
 
-#[derive(Default)]
-struct Cache {
-    front: ChunkFrontCache,
-    /// layer inputs z (nc, D)
-    inputs: Vec<Vec<f32>>,
-    /// layer outputs y (nc, D)
-    ys: Vec<Vec<f32>>,
-    mamba: Vec<QssmCache>,
-    hydra: Vec<HydraLayerCache>,
-    z: Vec<f32>,
-    on: Vec<f32>,
-    onc: NormCache,
-    pooled: Vec<f32>,
-    head: HeadCache,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    front: ChunkFrontActs<B>,
+    mamba: Vec<QssmActs<B>>,
+    hydra: Vec<HydraActs<B>>,
+    /// residual stream: zs\[0\] = the chunk summaries, zs\[l+1\] = zs\[l\] + layer l (B, nc, D)
+    zs: Vec<B::Buf>,
+    on: LayerNormActs<B>,
+    pooled: B::Buf,
+    head: HeadActs<B>,
+    // backward scratch
+    dpooled: B::Buf,
+    don: B::Buf,
+    dz: B::Buf,
+    dprev: B::Buf,
 }
 
 impl QuantumMixingSsm {
     fn build(kind: Kind, cfg: ModelConfig) -> Self {
-        let (c, d, q) = (cfg.n_channels, cfg.d_model, cfg.n_qubits);
+        let (c, d) = (cfg.n_channels, cfg.d_model);
         let mut lay = ParamLayout::new();
-        let front = ChunkFront::new(&mut lay, c, d, CHUNK_SIZE, cfg.dropout);
+        let front = ChunkFront::new(&mut lay, (c, d, CHUNK_SIZE), [SITES[0], SITES[1]]);
         let (mut mamba, mut hydra) = (Vec::new(), Vec::new());
         for l in 0..cfg.n_layers {
             match kind {
-                Kind::Mamba => mamba.push(QuantumSsmCore::new(
+                Kind::Mamba => mamba.push(QssmCore::new(
                     &mut lay,
                     &format!("quantum_ssm_layers.{l}"),
-                    d,
-                    cfg.d_state,
-                    q,
+                    (d, cfg.d_state),
+                    cfg.n_qubits,
                     cfg.n_layers,
                 )),
                 Kind::Hydra => hydra.push(HydraLayer::new(
@@ -216,11 +218,9 @@ impl QuantumMixingSsm {
         let head = ClassifierHead::new(
             &mut lay,
             "classifier",
-            d,
-            d,
-            cfg.n_classes,
-            HeadAct::Relu,
-            cfg.dropout,
+            (d, d, cfg.n_classes),
+            Act::Relu,
+            SITES[2],
         );
         Self {
             kind,
@@ -244,70 +244,10 @@ impl QuantumMixingSsm {
     pub fn hydra(cfg: ModelConfig) -> Self {
         Self::build(Kind::Hydra, cfg)
     }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let nc = self.front.n_chunks(t);
-        let mut k = Cache::default();
-        self.front
-            .forward(p, x, t, rng.as_deref_mut(), &mut k.front);
-        let mut z = k.front.s.clone();
-        let mut h = vec![0.0f32; self.cfg.n_qubits];
-        for l in 0..self.cfg.n_layers {
-            let y = match self.kind {
-                Kind::Mamba => {
-                    let mut c = QssmCache::default();
-                    let y = self.mamba[l].forward(p, &z, nc, &h, &mut c);
-                    h = c.h_final().to_vec();
-                    k.mamba.push(c);
-                    y
-                }
-                Kind::Hydra => {
-                    let mut c = HydraLayerCache::default();
-                    let y = self.hydra[l].forward(p, &z, nc, &mut c);
-                    k.hydra.push(c);
-                    y
-                }
-            };
-            k.inputs.push(z.clone());
-            z.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-            k.ys.push(y);
-        }
-        k.on = vec![0.0; nc * d];
-        self.out_norm.forward(p, &z, nc, &mut k.on, &mut k.onc);
-        k.z = z;
-        k.pooled = mean_pool_forward(&k.on, nc, d);
-        k.logits = self.head.forward(p, &k.pooled, rng, &mut k.head);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let nc = self.front.n_chunks(t);
-        let mut dpooled = vec![0.0; d];
-        self.head.backward(p, g, &k.head, dlogits, &mut dpooled);
-        let mut don = vec![0.0; nc * d];
-        mean_pool_backward(&mut don, &dpooled, nc, d);
-        let mut dz = vec![0.0; nc * d];
-        self.out_norm
-            .backward(p, g, &k.z, &don, nc, &k.onc, &mut dz);
-        // d loss/d h carried from layer l+1's first step into layer l's last step (2b)
-        let mut dh = vec![0.0f32; self.cfg.n_qubits];
-        for l in (0..self.cfg.n_layers).rev() {
-            let mut dprev = dz.clone(); // residual path
-            match self.kind {
-                Kind::Mamba => {
-                    dh = self.mamba[l].backward(p, g, &k.mamba[l], &dz, &dh, &mut dprev);
-                }
-                Kind::Hydra => self.hydra[l].backward(p, g, &k.hydra[l], &dz, nc, &mut dprev),
-            }
-            dz = dprev;
-        }
-        self.front.backward(p, g, &k.front, dz);
-    }
 }
 
-impl SampleModel for QuantumMixingSsm {
+impl Net for QuantumMixingSsm {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         match self.kind {
             Kind::Mamba => "2b",
@@ -326,43 +266,110 @@ impl SampleModel for QuantumMixingSsm {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
+        let nc = self.front.n_chunks(t);
+        let sc = || be.alloc(&[b, nc, d]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            front: self.front.plan(be, b, c, t),
+            mamba: self.mamba.iter().map(|k| k.plan(be, b, nc)).collect(),
+            hydra: self.hydra.iter().map(|k| k.plan(be, b, nc, d)).collect(),
+            zs: (0..=self.cfg.n_layers).map(|_| sc()).collect(),
+            on: self.out_norm.plan(be, &[b, nc, d]),
+            pooled: be.alloc(&[b, d]),
+            head: self.head.plan(be, b),
+            dpooled: be.alloc(&[b, d]),
+            don: sc(),
+            dz: sc(),
+            dprev: sc(),
         }
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = self.front.trace(p, &k.front);
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front, drop);
+        be.copy(&mut a.zs[0], &a.front.s);
+        for l in 0..self.cfg.n_layers {
+            let (lo, hi) = a.zs.split_at_mut(l + 1);
+            let y = match self.kind {
+                Kind::Mamba => {
+                    // layer l starts from layer l−1's final state (layer 0 from zeros)
+                    let (done, rest) = a.mamba.split_at_mut(l);
+                    let h0 = done.last().map(|prev| self.mamba[l - 1].h_final(prev));
+                    self.mamba[l].forward(be, p, &lo[l], h0, &mut rest[0]);
+                    &rest[0].y
+                }
+                Kind::Hydra => {
+                    self.hydra[l].forward(be, p, &lo[l], &mut a.hydra[l]);
+                    &a.hydra[l].y
+                }
+            };
+            be.copy(&mut hi[0], &lo[l]);
+            be.add_assign(&mut hi[0], y);
+        }
+        let last = a.zs.last().expect("the chunk summaries");
+        self.out_norm.forward(be, p, last, &mut a.on);
+        be.mean_time(&mut a.pooled, &a.on.y);
+        self.head
+            .forward(be, p, &a.pooled, &mut a.head, &mut a.io.out, drop);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.head
+            .backward(be, p, g, &a.pooled, &mut a.head, &a.io.dout, &mut a.dpooled);
+        be.fill(&mut a.don, 0.0);
+        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.dz, 0.0);
+        let last = a.zs.last().expect("the chunk summaries");
+        self.out_norm
+            .backward(be, p, g, last, &a.on, &a.don, &mut a.dz);
+        for l in (0..self.cfg.n_layers).rev() {
+            be.copy(&mut a.dprev, &a.dz); // residual path
+            match self.kind {
+                Kind::Mamba => {
+                    // d loss/d h carried from layer l+1's first step into layer l's last step
+                    let (lo, hi) = a.mamba.split_at_mut(l + 1);
+                    let dh = hi.first().map(|next| &next.dh0);
+                    self.mamba[l].backward(be, p, g, &a.zs[l], &mut lo[l], &a.dz, dh, &mut a.dprev);
+                }
+                Kind::Hydra => {
+                    self.hydra[l].backward(be, p, g, &a.zs[l], &mut a.hydra[l], &a.dz, &mut a.dprev)
+                }
+            }
+            std::mem::swap(&mut a.dz, &mut a.dprev);
+        }
+        self.front.backward(be, p, g, &mut a.front, &a.dz);
+    }
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let a: &'a Acts<B> = a;
+        let mut out = self.front.trace(&a.front);
+        let ys: Vec<&B::Buf> = match self.kind {
+            Kind::Mamba => a.mamba.iter().map(|k| &k.y).collect(),
+            Kind::Hydra => a.hydra.iter().map(|k| &k.y).collect(),
+        };
         let prefix = match self.kind {
             Kind::Mamba => "quantum_ssm_layers",
             Kind::Hydra => "quantum_hydra_layers",
         };
-        for (l, y) in k.ys.iter().enumerate() {
-            out.push((format!("{prefix}.{l}"), y.clone()));
+        for (l, y) in ys.into_iter().enumerate() {
+            out.push((format!("{prefix}.{l}"), y));
         }
-        out.push(("output_norm".into(), k.on.clone()));
-        out.push(("pool".into(), k.pooled.clone()));
-        out.push(("classifier.0".into(), k.head.pre.clone()));
-        out.push(("classifier.1".into(), k.head.hidden.clone()));
-        out.push(("classifier.2".into(), k.head.hidden.clone()));
-        out.push(("classifier.3".into(), k.logits.clone()));
-        out.push(("classifier".into(), k.logits));
+        out.push(("output_norm".into(), &a.on.y));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier.0".into(), &a.head.pre));
+        out.push(("classifier.1".into(), &a.head.act));
+        out.push(("classifier.2".into(), &a.head.hidden));
+        out.push(("classifier.3".into(), &a.io.out));
+        out.push(("classifier".into(), &a.io.out));
         out
     }
 }
