@@ -93,6 +93,8 @@ struct CircP {
   const float* dm;  // backward: (R, 3Q)
   double* states;   // (R, 2^Q) complex128 final states: written forward, read backward (or null)
   const double* gstate;  // backward from a state gradient G (R, 2^Q complex128), or null: from dm
+  const double* init;    // initial states (R, 2^Q complex128), or null: |0…0⟩
+  double* ginit;         // backward: G w.r.t. the initial states (R, 2^Q complex128), or null
   i64 rows;
   int q;
   int k;
@@ -155,7 +157,9 @@ __device__ void apply_gates(const CircP& p, i64 row, cplx* psi, int lane) {
 
 __device__ void run_forward(const CircP& p, i64 row, cplx* psi, int lane) {
   const i64 n = (i64)1 << p.q;
-  for (i64 i = lane; i < n; i += 32) psi[i] = {i == 0 ? 1.0 : 0.0, 0.0};
+  for (i64 i = lane; i < n; i += 32)
+    psi[i] = p.init ? cplx{p.init[(row * n + i) * 2], p.init[(row * n + i) * 2 + 1]}
+                    : cplx{i == 0 ? 1.0 : 0.0, 0.0};
   __syncwarp();
   apply_gates(p, row, psi, lane);
 }
@@ -268,6 +272,12 @@ QSSM_KERNEL(circuit_bwd, CircP) {
     __syncwarp();
   }
   for (int i = lane; i < p.k; i += 32) p.dtheta[row * p.k + i] += (float)acc[i];
+  // λ = U†(G/2) after the sweep: G w.r.t. the initial state is 2λ
+  if (p.ginit)
+    for (i64 i = lane; i < n; i += 32) {
+      p.ginit[(row * n + i) * 2] = 2.0 * lam[i].re;
+      p.ginit[(row * n + i) * 2 + 1] = 2.0 * lam[i].im;
+    }
   if (p.denc)
     for (int i = lane; i < p.n_enc; i += 32) p.denc[row * p.n_enc + i] += (float)acc[p.k + i];
 }
@@ -568,5 +578,137 @@ QSSM_KERNEL(s3_coeffs, S3P) {
   for (int k = 0; k < 3; ++k) {
     p.g[p.coeffs + 2 * k] += (float)(gr[k] / n - ar[k] * (s / (n * n * n)));
     p.g[p.coeffs + 2 * k + 1] += (float)(gi[k] / n - ai[k] * (s / (n * n * n)));
+  }
+}
+
+// ---- 2a's linear combination of unitaries --------------------------------------------------------
+// One warp per sample: nc states ψ_j (B, nc, 2^Q complex128), w_j = m_j/(Σ_k |m_k| + 1e-8) from
+// the complex parameters params[mix + 2j], params[mix + 2j + 1]; v = Σ_j w_j ψ_j,
+// φ = v/(‖v‖ + 1e-9). Backward (superpose.rs): G_v = G_φ/re − φ·Re⟨G_φ, φ⟩·re/(r·re), re = r + ε,
+// G_ψj = conj(w_j)·G_v (written), the sample's G_wj = Σ conj(ψ_j)·G_v (ws[(b·nc + j)·2 ..]),
+// summed over samples in order by lcu_coeffs.
+struct LcuP {
+  double* phi;
+  double* gst;
+  double* ws;
+  float* g;
+  const double* states;
+  const double* gphi;
+  const float* params;
+  i64 rows;
+  i64 mix;
+  int nc;
+  int q;
+};
+
+// Σ_k |m_k| + 1e-8 (every lane, in k order as on the CPU)
+__device__ __forceinline__ double lcu_norm(const LcuP& p) {
+  double s = 0.0;
+  for (int k = 0; k < p.nc; ++k)
+    s += hypot((double)p.params[p.mix + 2 * k], (double)p.params[p.mix + 2 * k + 1]);
+  return s + 1e-8;
+}
+
+// v of one sample into out (lane-strided amplitudes); returns r = ‖v‖
+__device__ double lcu_v(const LcuP& p, i64 b, double s, double* out, int lane) {
+  const i64 n = (i64)1 << p.q;
+  double ss = 0.0;
+  for (i64 i = lane; i < n; i += 32) {
+    cplx v = {0.0, 0.0};
+    for (int j = 0; j < p.nc; ++j) {
+      double wr = p.params[p.mix + 2 * j] / s, wi = p.params[p.mix + 2 * j + 1] / s;
+      const double* a = p.states + ((b * p.nc + j) * n + i) * 2;
+      v.re += wr * a[0] - wi * a[1];
+      v.im += wr * a[1] + wi * a[0];
+    }
+    out[i * 2] = v.re;
+    out[i * 2 + 1] = v.im;
+    ss += v.re * v.re + v.im * v.im;
+  }
+  return sqrt(warp_sum_d(ss));
+}
+
+QSSM_KERNEL(lcu_fwd, LcuP) {
+  const int lane = threadIdx.x % 32;
+  const i64 n = (i64)1 << p.q, warps = gstride() / 32;
+  const double s = lcu_norm(p);
+  for (i64 b = gtid() / 32; b < p.rows; b += warps) {
+    double* out = p.phi + b * n * 2;
+    const double r = lcu_v(p, b, s, out, lane);
+    const double inv = 1.0 / (r + 1e-9);
+    // each lane rescales the words it wrote (amplitudes lane, lane + 32, …)
+    for (i64 i = lane; i < n; i += 32) {
+      out[2 * i] *= inv;
+      out[2 * i + 1] *= inv;
+    }
+  }
+}
+
+QSSM_KERNEL(lcu_bwd, LcuP) {
+  QSSM_DYN_SMEM(cplx, smem);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const i64 b = (i64)blockIdx.x * (blockDim.x / 32) + warp;
+  if (b >= p.rows) return;
+  const i64 n = (i64)1 << p.q;
+  double* phi = reinterpret_cast<double*>(smem + (i64)warp * n);
+  const double s = lcu_norm(p);
+  const double r = lcu_v(p, b, s, phi, lane);
+  const double re = r + 1e-9;
+  for (i64 i = lane; i < n; i += 32) {  // φ (the amplitudes this lane wrote)
+    phi[2 * i] /= re;
+    phi[2 * i + 1] /= re;
+  }
+  const double* gp = p.gphi + b * n * 2;
+  double dot = 0.0;
+  for (i64 i = lane; i < n; i += 32) dot += gp[2 * i] * phi[2 * i] + gp[2 * i + 1] * phi[2 * i + 1];
+  dot = warp_sum_d(dot) * re;
+  const double coef = r > 0.0 ? dot / (r * re * re) : 0.0;
+  for (int j = 0; j < p.nc; ++j) {
+    double wr = p.params[p.mix + 2 * j] / s, wi = p.params[p.mix + 2 * j + 1] / s;
+    const double* a = p.states + (b * p.nc + j) * n * 2;
+    double* go = p.gst + (b * p.nc + j) * n * 2;
+    double gwr = 0.0, gwi = 0.0;
+    for (i64 i = lane; i < n; i += 32) {
+      double gvr = gp[2 * i] / re - phi[2 * i] * (re * coef);
+      double gvi = gp[2 * i + 1] / re - phi[2 * i + 1] * (re * coef);
+      gwr += a[2 * i] * gvr + a[2 * i + 1] * gvi;
+      gwi += a[2 * i] * gvi - a[2 * i + 1] * gvr;
+      go[2 * i] = wr * gvr + wi * gvi;
+      go[2 * i + 1] = wr * gvi - wi * gvr;
+    }
+    gwr = warp_sum_d(gwr);
+    gwi = warp_sum_d(gwi);
+    if (lane == 0) {
+      p.ws[(b * p.nc + j) * 2] = gwr;
+      p.ws[(b * p.nc + j) * 2 + 1] = gwi;
+    }
+  }
+}
+
+// g[mix..mix + 2nc] += the LCU weight backward of Σ_samples G_w (samples in order;
+// superpose.rs lcu_weights_backward): G_mj = G_wj/s − (m_j/|m_j|)·Σ_i Re(conj(G_wi)·m_i)/s²
+QSSM_KERNEL(lcu_coeffs, LcuP) {
+  const int j = threadIdx.x;
+  const double s = lcu_norm(p);
+  double t = 0.0;
+  for (int i = 0; i < p.nc; ++i) {
+    double gr = 0.0, gi = 0.0;
+    for (i64 b = 0; b < p.rows; ++b) {
+      gr += p.ws[(b * p.nc + i) * 2];
+      gi += p.ws[(b * p.nc + i) * 2 + 1];
+    }
+    t += gr * p.params[p.mix + 2 * i] + gi * p.params[p.mix + 2 * i + 1];
+  }
+  for (int k = j; k < p.nc; k += blockDim.x) {
+    double gr = 0.0, gi = 0.0;
+    for (i64 b = 0; b < p.rows; ++b) {
+      gr += p.ws[(b * p.nc + k) * 2];
+      gi += p.ws[(b * p.nc + k) * 2 + 1];
+    }
+    double mr = p.params[p.mix + 2 * k], mi = p.params[p.mix + 2 * k + 1];
+    double a = hypot(mr, mi);
+    double ur = a > 0.0 ? mr / a : 0.0, ui = a > 0.0 ? mi / a : 0.0;
+    p.g[p.mix + 2 * k] += (float)(gr / s - ur * t / (s * s));
+    p.g[p.mix + 2 * k + 1] += (float)(gi / s - ui * t / (s * s));
   }
 }

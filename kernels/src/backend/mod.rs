@@ -555,6 +555,47 @@ pub trait Backend: Sync {
         p: &Self::Params,
         coeffs: usize,
     );
+    /// [`Self::circuit`] run from given initial states `init` (R, 4·2^Q words, the layout of
+    /// `states`) instead of |0…0⟩: the reference's `qml.StatePrep(v)` circuits (2a's QFF
+    /// layer on the LCU state, spec groups-2-4 §2.1, §3.1). No encoding gates; the final
+    /// states are always kept (`states`, R·[`circuit_state_words`]).
+    fn circuit_from(
+        &self,
+        m: &mut Self::Buf,
+        states: &mut Self::Buf,
+        init: &Self::Buf,
+        theta: &Self::Buf,
+        prog: &Program,
+    );
+    /// Adjoint backward of [`Self::circuit_from`]: dθ (R, K) += … and `ginit` ← the gradient
+    /// with respect to the initial states (overwritten; G = ∂L/∂Re ψ + i·∂L/∂Im ψ, as
+    /// [`Self::circuit_bwd_state`] takes it) from dm (R, 3Q).
+    fn circuit_from_bwd(
+        &self,
+        dtheta: &mut Self::Buf,
+        ginit: &mut Self::Buf,
+        dm: &Self::Buf,
+        states: &Self::Buf,
+        theta: &Self::Buf,
+        prog: &Program,
+    );
+    /// 2a's linear combination of unitaries (spec groups-2-4 §3.1; [`crate::circuit::superpose`]),
+    /// per sample: the nc chunk states ψ_j (B, nc, 4·2^Q words) mixed with
+    /// w_j = m_j/(Σ_k |m_k| + 1e-8), m = the complex parameters p\[mix\] ((nc, 2): re, im),
+    /// v = Σ_j w_j ψ_j, φ = v/(‖v‖ + 1e-9) → phi (B, 4·2^Q words). f64 throughout.
+    fn lcu(&self, phi: &mut Self::Buf, states: &Self::Buf, p: &Self::Params, mix: Range<usize>);
+    /// Backward of [`Self::lcu`]: `gstates` (B, nc, words) ← the state gradients (overwritten)
+    /// from gphi (B, words), and g\[mix\] += … (the weight gradients summed over samples in
+    /// order, in f64).
+    fn lcu_bwd(
+        &self,
+        gstates: &mut Self::Buf,
+        g: &mut Self::Params,
+        gphi: &Self::Buf,
+        states: &Self::Buf,
+        p: &Self::Params,
+        mix: Range<usize>,
+    );
     /// Combines three branch outputs with normalised complex coefficients, see
     /// [`Superpose`].
     fn superpose(&self, y: &mut Self::Buf, xs: [&Self::Buf; 3], p: &Self::Params, sp: &SuperposeP);

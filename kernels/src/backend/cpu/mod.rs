@@ -1031,6 +1031,41 @@ impl Backend for Cpu {
     ) {
         quantum::circuit_bwd_state(dtheta, denc, gstate, states, theta, enc, prog);
     }
+    fn circuit_from(
+        &self,
+        m: &mut CpuBuf,
+        states: &mut CpuBuf,
+        init: &CpuBuf,
+        theta: &CpuBuf,
+        prog: &Program,
+    ) {
+        quantum::circuit_from(m, states, init, theta, prog);
+    }
+    fn circuit_from_bwd(
+        &self,
+        dtheta: &mut CpuBuf,
+        ginit: &mut CpuBuf,
+        dm: &CpuBuf,
+        states: &CpuBuf,
+        theta: &CpuBuf,
+        prog: &Program,
+    ) {
+        quantum::circuit_from_bwd(dtheta, ginit, dm, states, theta, prog);
+    }
+    fn lcu(&self, phi: &mut CpuBuf, states: &CpuBuf, p: &[f32], mix: Range<usize>) {
+        quantum::lcu(phi, states, &p[mix]);
+    }
+    fn lcu_bwd(
+        &self,
+        gstates: &mut CpuBuf,
+        g: &mut [f32],
+        gphi: &CpuBuf,
+        states: &CpuBuf,
+        p: &[f32],
+        mix: Range<usize>,
+    ) {
+        quantum::lcu_bwd(gstates, &mut g[mix.clone()], gphi, states, &p[mix]);
+    }
     fn s3_measure(&self, m: &mut CpuBuf, states: [&CpuBuf; 3], p: &[f32], coeffs: usize) {
         quantum::s3_measure(m, states, &p[coeffs..coeffs + 6]);
     }

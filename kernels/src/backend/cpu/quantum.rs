@@ -5,11 +5,12 @@
 use super::CpuBuf;
 use crate::backend::{circuit_state_words, Superpose, SuperposeP};
 use crate::circuit::superpose::{
-    s3_weights, s3_weights_backward, superpose_backward, superpose_forward,
+    lcu_weights, lcu_weights_backward, s3_weights, s3_weights_backward, superpose_backward,
+    superpose_forward,
 };
 use crate::circuit::{
-    apply_program_backward, circuit_backward, circuit_forward, expvals_xyz, expvals_xyz_backward,
-    Program,
+    apply_program, apply_program_backward, circuit_backward, circuit_forward, expvals_xyz,
+    expvals_xyz_backward, Program,
 };
 use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
 use num_complex::Complex64;
@@ -596,6 +597,176 @@ pub(super) fn s3_measure_bwd(
         }
     }
     s3_weights_backward(p6, &gw, g6);
+}
+
+/// Rows, Q and words per row of a prepared-state circuit: θ (R, K), states and init
+/// (R, 4·2^Q words), m (R, 3Q).
+fn from_dims(m: &CpuBuf, states: &CpuBuf, init: &CpuBuf, theta: &CpuBuf, prog: &Program) -> usize {
+    let r = theta.rows();
+    assert_eq!(theta.last(), prog.n_theta, "circuit_from: θ is not (R, K)");
+    assert_eq!(prog.n_enc, 0, "circuit_from: the program has encoding gates");
+    let sw = circuit_state_words(prog.n_qubits);
+    assert_eq!(states.data.len(), r * sw, "circuit_from: states");
+    assert_eq!(init.data.len(), r * sw, "circuit_from: initial states");
+    assert_eq!(m.data.len(), r * 3 * prog.n_qubits, "circuit_from: m is not (R, 3Q)");
+    r
+}
+
+pub(super) fn circuit_from(
+    m: &mut CpuBuf,
+    states: &mut CpuBuf,
+    init: &CpuBuf,
+    theta: &CpuBuf,
+    prog: &Program,
+) {
+    from_dims(m, states, init, theta, prog);
+    let (q, k) = (prog.n_qubits, prog.n_theta);
+    let sw = circuit_state_words(q);
+    m.data
+        .par_chunks_mut(3 * q)
+        .zip(states.data.par_chunks_mut(sw))
+        .enumerate()
+        .for_each_init(
+            || {
+                (
+                    vec![Complex64::new(0.0, 0.0); prog.state_len()],
+                    vec![0.0f64; 3 * q],
+                )
+            },
+            |(psi, m64), (row, (mr, sr))| {
+                load_state(&init.data[row * sw..(row + 1) * sw], psi);
+                apply_program(prog, &theta.data[row * k..(row + 1) * k], &[], psi);
+                expvals_xyz(psi, q, m64);
+                mr.iter_mut()
+                    .zip(m64.iter())
+                    .for_each(|(a, v)| *a = *v as f32);
+                store_state(psi, sr);
+            },
+        );
+}
+
+pub(super) fn circuit_from_bwd(
+    dtheta: &mut CpuBuf,
+    ginit: &mut CpuBuf,
+    dm: &CpuBuf,
+    states: &CpuBuf,
+    theta: &CpuBuf,
+    prog: &Program,
+) {
+    from_dims(dm, states, ginit, theta, prog);
+    assert_eq!(dtheta.data.len(), theta.data.len(), "circuit_from_bwd: dθ vs θ");
+    let (q, k, n) = (prog.n_qubits, prog.n_theta, prog.state_len());
+    let sw = circuit_state_words(q);
+    dtheta
+        .data
+        .par_chunks_mut(k.max(1))
+        .zip(ginit.data.par_chunks_mut(sw))
+        .enumerate()
+        .for_each_init(
+            || (vec![Complex64::new(0.0, 0.0); 3 * n], vec![0.0f64; 3 * q + k]),
+            |(cs, f64s), (row, (dtr, gr))| {
+                let (psi, rest) = cs.split_at_mut(n);
+                let (g, scratch) = rest.split_at_mut(n);
+                let (dm64, dth) = f64s.split_at_mut(3 * q);
+                load_state(&states.data[row * sw..(row + 1) * sw], psi);
+                dm64.iter_mut()
+                    .zip(&dm.data[row * 3 * q..(row + 1) * 3 * q])
+                    .for_each(|(a, v)| *a = f64::from(*v));
+                g.fill(Complex64::new(0.0, 0.0));
+                expvals_xyz_backward(psi, q, dm64, g);
+                dth.fill(0.0);
+                let th = &theta.data[row * k..(row + 1) * k];
+                apply_program_backward(prog, th, &[], psi, g, dth, &mut [], scratch);
+                dtr.iter_mut()
+                    .zip(dth.iter())
+                    .for_each(|(a, v)| *a += *v as f32);
+                store_state(g, gr);
+            },
+        );
+}
+
+/// Samples, chunks, Q and words per state of an LCU: states (B, nc, 4·2^Q words), φ (B, words),
+/// nc complex weights.
+fn lcu_dims(phi: &CpuBuf, states: &CpuBuf, mix: &[f32]) -> (usize, usize, usize) {
+    let sw = states.last();
+    let n = sw / 4;
+    assert!(
+        n.is_power_of_two() && n >= 2,
+        "lcu: states are not (B, nc, 4·2^Q) words"
+    );
+    let b = phi.data.len() / sw;
+    assert_eq!(phi.data.len(), b * sw, "lcu: φ is not (B, 4·2^Q) words");
+    let nc = mix.len() / 2;
+    assert_eq!(states.data.len(), b * nc * sw, "lcu: states are not (B, nc, ·)");
+    (b, nc, n)
+}
+
+pub(super) fn lcu(phi: &mut CpuBuf, states: &CpuBuf, mix: &[f32]) {
+    let (_, nc, n) = lcu_dims(phi, states, mix);
+    let sw = 4 * n;
+    let mut w = vec![Complex64::new(0.0, 0.0); nc];
+    lcu_weights(mix, &mut w);
+    phi.data.par_chunks_mut(sw).enumerate().for_each_init(
+        || vec![Complex64::new(0.0, 0.0); (nc + 1) * n],
+        |cs, (row, pr)| {
+            let (ps, out) = cs.split_at_mut(nc * n);
+            for (j, psi) in ps.chunks_exact_mut(n).enumerate() {
+                let at = (row * nc + j) * sw;
+                load_state(&states.data[at..at + sw], psi);
+            }
+            let st: Vec<&[Complex64]> = ps.chunks_exact(n).collect();
+            superpose_forward(&w, &st, out);
+            store_state(out, pr);
+        },
+    );
+}
+
+pub(super) fn lcu_bwd(
+    gstates: &mut CpuBuf,
+    gmix: &mut [f32],
+    gphi: &CpuBuf,
+    states: &CpuBuf,
+    mix: &[f32],
+) {
+    let (b, nc, n) = lcu_dims(gphi, states, mix);
+    let sw = 4 * n;
+    assert_eq!(gstates.data.len(), states.data.len(), "lcu_bwd: gstates");
+    let mut w = vec![Complex64::new(0.0, 0.0); nc];
+    lcu_weights(mix, &mut w);
+    // per sample: the state gradients, and the sample's weight gradient (summed in order)
+    let mut gw_rows = vec![Complex64::new(0.0, 0.0); b * nc];
+    gstates
+        .data
+        .par_chunks_mut(nc * sw)
+        .zip(gw_rows.par_chunks_mut(nc))
+        .enumerate()
+        .for_each_init(
+            || vec![Complex64::new(0.0, 0.0); (2 * nc + 2) * n],
+            |cs, (row, (gr, gw))| {
+                let (ps, rest) = cs.split_at_mut(nc * n);
+                let (gs, rest) = rest.split_at_mut(nc * n);
+                let (phi, gp) = rest.split_at_mut(n);
+                for (j, psi) in ps.chunks_exact_mut(n).enumerate() {
+                    let at = (row * nc + j) * sw;
+                    load_state(&states.data[at..at + sw], psi);
+                }
+                load_state(&gphi.data[row * sw..(row + 1) * sw], gp);
+                let st: Vec<&[Complex64]> = ps.chunks_exact(n).collect();
+                let r = superpose_forward(&w, &st, phi);
+                gs.fill(Complex64::new(0.0, 0.0));
+                let mut g_st: Vec<Option<&mut [Complex64]>> =
+                    gs.chunks_exact_mut(n).map(Some).collect();
+                superpose_backward(&w, &st, phi, r, gp, &mut g_st, gw);
+                for (j, g) in gs.chunks_exact(n).enumerate() {
+                    store_state(g, &mut gr[j * sw..(j + 1) * sw]);
+                }
+            },
+        );
+    let mut gw = vec![Complex64::new(0.0, 0.0); nc];
+    for row in gw_rows.chunks_exact(nc) {
+        gw.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+    }
+    lcu_weights_backward(mix, &gw, gmix);
 }
 
 #[cfg(test)]

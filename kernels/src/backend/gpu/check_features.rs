@@ -320,6 +320,47 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
             "s3_measure_bwd+circuit_bwd_state".into(),
             [gh[..6].to_vec(), host(be, &dth), host(be, &de)].concat(),
         ));
+
+        // 2a: the LCU of the nc chunk states of every sample (one zero coefficient: the
+        // |m| = 0 subgradient), a QFF layer from the mixed state, and back to the chunk
+        // circuits' angles
+        let mut mix = g.vec(2 * nc, 0.0, 1.0);
+        mix[0] = 0.0;
+        mix[1] = 0.0;
+        let lp = be.params_from_host(&mix);
+        let mut glp = be.params_from_host(&vec![0.0; 2 * nc]);
+        let mut phi = be.alloc(&[b, circuit_state_words(q)]);
+        be.lcu(&mut phi, &sts[0], &lp, 0..2 * nc);
+        let mut qff = Program::empty(q);
+        qff.push_unified_layer(0);
+        let tq = buf(be, &g.vec(b * 5 * q, -3.2, 3.2), &[b, 5 * q]);
+        let mut mq = be.alloc(&[b, 3 * q]);
+        let mut sq = be.alloc(&[b, circuit_state_words(q)]);
+        be.circuit_from(&mut mq, &mut sq, &phi, &tq, &qff);
+        out.push(("lcu+circuit_from".into(), host(be, &mq)));
+        let dmq = buf(be, &g.vec(b * 3 * q, -1.0, 1.0), &[b, 3 * q]);
+        let mut dtq = be.alloc(&[b, 5 * q]);
+        let mut gphi = be.alloc(&[b, circuit_state_words(q)]);
+        be.circuit_from_bwd(&mut dtq, &mut gphi, &dmq, &sq, &tq, &qff);
+        let mut gst = be.alloc(&[b, nc, circuit_state_words(q)]);
+        be.lcu_bwd(&mut gst, &mut glp, &gphi, &sts[0], &lp, 0..2 * nc);
+        let mut gmix = vec![0.0; 2 * nc];
+        be.params_download(&glp, &mut gmix);
+        let mut dth0 = be.alloc(&[b, nc, k]);
+        let mut de0 = be.alloc(&[b, nc, q]);
+        be.circuit_bwd_state(
+            &mut dth0,
+            Some(&mut de0),
+            &gst,
+            &sts[0],
+            &thetas[0],
+            Some(&enc),
+            &prog,
+        );
+        out.push((
+            "circuit_from_bwd+lcu_bwd+circuit_bwd_state".into(),
+            [host(be, &dtq), gmix, host(be, &dth0), host(be, &de0)].concat(),
+        ));
     }
 
     // superposition, all three modes

@@ -91,6 +91,9 @@ pub const KERNELS: &[&str] = &[
     "s3_fwd",
     "s3_bwd",
     "s3_coeffs",
+    "lcu_fwd",
+    "lcu_bwd",
+    "lcu_coeffs",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -1799,6 +1802,75 @@ impl<D: Device> Backend for Gpu<D> {
         p.gstate = gstate.addr;
         self.circuit_launch("circuit_bwd", prog, p);
     }
+    fn circuit_from(
+        &self,
+        m: &mut GpuBuf<D>,
+        states: &mut GpuBuf<D>,
+        init: &GpuBuf<D>,
+        theta: &GpuBuf<D>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, None);
+        let words = theta.rows() * circuit_state_words(prog.n_qubits);
+        same("circuit_from m", m.len, theta.rows() * 3 * prog.n_qubits);
+        same("circuit_from states", states.len, words);
+        same("circuit_from init", init.len, words);
+        p.m = m.addr;
+        p.states = states.addr;
+        p.init = init.addr;
+        self.circuit_launch("circuit_fwd", prog, p);
+    }
+    fn circuit_from_bwd(
+        &self,
+        dtheta: &mut GpuBuf<D>,
+        ginit: &mut GpuBuf<D>,
+        dm: &GpuBuf<D>,
+        states: &GpuBuf<D>,
+        theta: &GpuBuf<D>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, None);
+        let words = theta.rows() * circuit_state_words(prog.n_qubits);
+        same("circuit_from_bwd dtheta", dtheta.len, theta.len);
+        same("circuit_from_bwd dm", dm.len, theta.rows() * 3 * prog.n_qubits);
+        same("circuit_from_bwd states", states.len, words);
+        same("circuit_from_bwd ginit", ginit.len, words);
+        p.dtheta = dtheta.addr;
+        p.dm = dm.addr;
+        p.states = states.addr;
+        p.ginit = ginit.addr;
+        self.circuit_launch("circuit_bwd", prog, p);
+    }
+    fn lcu(&self, phi: &mut GpuBuf<D>, states: &GpuBuf<D>, p: &GpuBuf<D>, mix: Range<usize>) {
+        let q = LcuP {
+            phi: phi.addr,
+            ..lcu_params(phi, states, p, &mix)
+        };
+        self.launch1("lcu_fwd", q.rows as usize * 32, q);
+    }
+    fn lcu_bwd(
+        &self,
+        gstates: &mut GpuBuf<D>,
+        g: &mut GpuBuf<D>,
+        gphi: &GpuBuf<D>,
+        states: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        mix: Range<usize>,
+    ) {
+        same("lcu_bwd gstates", gstates.len, states.len);
+        let base = lcu_params(gphi, states, p, &mix);
+        let mut sc = self.scratch();
+        let ws = sc.get(Slot::Partials, (base.rows * i64::from(base.nc)) as usize * 2 * 8);
+        let q = LcuP {
+            gst: gstates.addr,
+            g: g.addr,
+            gphi: gphi.addr,
+            ws,
+            ..base
+        };
+        self.warp_rows_launch("lcu_bwd", q.rows as usize, 16usize << q.q, q.q as usize, q);
+        self.launch("lcu_coeffs", [1, 1, 1], 32, q);
+    }
     fn s3_measure(&self, m: &mut GpuBuf<D>, states: [&GpuBuf<D>; 3], p: &GpuBuf<D>, coeffs: usize) {
         let q = S3P {
             m: m.addr,
@@ -2116,6 +2188,8 @@ fn circuit_params<D: Device>(prog: &Program, theta: &GpuBuf<D>, enc: Option<&Gpu
         dm: 0,
         states: 0,
         gstate: 0,
+        init: 0,
+        ginit: 0,
         rows: rows as i64,
         q: prog.n_qubits as i32,
         k: prog.n_theta as i32,
@@ -2164,6 +2238,30 @@ fn seg_params<D: Device>(x: &GpuBuf<D>, s: &GpuBuf<D>, segs: &[Segment]) -> SegP
 }
 
 /// The shared part of an [`S3P`]: three (R, 4·2^Q)-word states, m or dm of `n` = R·3Q values.
+/// The shapes of an LCU: φ (B, words), states (B, nc, words), nc = the complex `mix` pairs.
+fn lcu_params<D: Device>(phi: &GpuBuf<D>, states: &GpuBuf<D>, p: &GpuBuf<D>, mix: &Range<usize>) -> LcuP {
+    let sw = states.last();
+    let amps = sw / 4;
+    assert!(
+        amps.is_power_of_two() && amps >= 2,
+        "lcu: states are not (B, nc, 4·2^Q) words"
+    );
+    let rows = phi.len / sw;
+    same("lcu φ", phi.len, rows * sw);
+    let nc = mix.len() / 2;
+    same("lcu states", states.len, rows * nc * sw);
+    assert!(mix.end <= p.len, "lcu: mix_coeffs outside the parameters");
+    LcuP {
+        states: states.addr,
+        params: p.addr,
+        rows: rows as i64,
+        mix: mix.start as i64,
+        nc: nc as i32,
+        q: amps.trailing_zeros() as i32,
+        ..Default::default()
+    }
+}
+
 fn s3_params<D: Device>(n: usize, states: [&GpuBuf<D>; 3], p: &GpuBuf<D>, coeffs: usize) -> S3P {
     let sw = states[0].last();
     let amps = sw / 4;

@@ -95,6 +95,11 @@ kernel_params! {
         m: Ptr, g0: Ptr, g1: Ptr, g2: Ptr, g: Ptr, ws: Ptr, s0: Ptr, s1: Ptr, s2: Ptr, dm: Ptr,
         params: Ptr, rows: i64, coeffs: i64, q: i32, pad: i32,
     }
+    /// `quantum.cu` (2a's LCU)
+    pub struct LcuP {
+        phi: Ptr, gst: Ptr, ws: Ptr, g: Ptr, states: Ptr, gphi: Ptr, params: Ptr,
+        rows: i64, mix: i64, nc: i32, q: i32,
+    }
     /// `gated.cu`
     pub struct CellP {
         h: Ptr, gates: Ptr, tc: Ptr, dpre: Ptr, dh_prev: Ptr, pre: Ptr, h_prev: Ptr, dh: Ptr,
@@ -154,6 +159,8 @@ pub struct CircP {
     pub dm: Ptr,
     pub states: Ptr,
     pub gstate: Ptr,
+    pub init: Ptr,
+    pub ginit: Ptr,
     pub rows: i64,
     pub q: i32,
     pub k: i32,
