@@ -159,12 +159,13 @@ fn compare_model<D: Device + 'static>(
 
 fn check_all<D: Device + Clone + 'static>(dev: D, cfg: ModelConfig, b: usize, tol: [f32; 3]) {
     let mut failed = Vec::new();
-    for id in registry::BACKEND_MODELS
+    for id in registry::MODELS
         .iter()
-        .filter(|m| std::env::var("QSSM_ONLY").map_or(true, |o| o == **m))
+        .map(|m| m.id)
+        .filter(|m| std::env::var("QSSM_ONLY").map_or(true, |o| o == *m))
     {
         let mut c = cfg.clone();
-        if *id == "3a" {
+        if id == "3a" {
             c.d_model = c.d_model.max(8);
         }
         let (lines, worst) = compare_model(id, c, b, dev.clone());

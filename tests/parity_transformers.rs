@@ -9,7 +9,7 @@
 //! losses ≤ 1e-4. The frozen `pos_encoding` has no gradient in the reference (grad None) and
 //! none in ours ([`qssm_trainer::params::ParamSpec::receives_grad`]).
 use qssm_tests::Fixture;
-use qssm_trainer::models::blocks::positional::fill_sinusoidal;
+use qssm_trainer::models::nn::positional::fill_sinusoidal;
 use qssm_trainer::models::{registry, ModelConfig};
 
 qssm_tests::parity_suite!(

@@ -28,16 +28,6 @@ pub enum DeviceError {
     /// the feature is built but no GPU could be opened
     #[error("device 'cuda': {0}")]
     Unavailable(String),
-    /// the model is not written over the backend interface yet
-    #[error("model {model} does not run on device '{device}' yet (GPU models: {gpu_models}); use --device cpu")]
-    ModelNotOnDevice {
-        /// model id
-        model: String,
-        /// device name
-        device: &'static str,
-        /// the models that do
-        gpu_models: String,
-    },
 }
 
 impl ComputeDevice {

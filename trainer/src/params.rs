@@ -26,7 +26,7 @@ pub enum Init {
     /// Frozen sinusoidal table, filled by the model (not trainable).
     Frozen,
     /// Frozen sinusoidal positional-encoding table of shape (1, max_len, D) (spec §3.2),
-    /// filled by [`crate::models::blocks::positional::fill_sinusoidal`]; not trainable, like
+    /// filled by [`crate::models::nn::positional::fill_sinusoidal`]; not trainable, like
     /// [`Init::Frozen`] (the reference's `nn.Parameter(pe, requires_grad=False)`).
     Sinusoidal,
 }
@@ -216,7 +216,7 @@ impl ParamLayout {
                 Init::Frozen => {}
                 Init::Sinusoidal => {
                     let d = *s.shape.last().unwrap_or(&1);
-                    crate::models::blocks::positional::fill_sinusoidal(v, d);
+                    crate::models::nn::positional::fill_sinusoidal(v, d);
                 }
             }
         }

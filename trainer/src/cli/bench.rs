@@ -30,7 +30,7 @@ pub struct BenchArgs {
     /// timed steps (after one warm-up step)
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
-    /// device: `cpu`, or `cuda` (builds with the `cuda` feature; every model but 2a, 2b, 2c)
+    /// device: `cpu`, or `cuda` (builds with the `cuda` feature; every model)
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// also run N copies of each model at once on the device (the sweep case) and print the

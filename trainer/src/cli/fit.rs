@@ -127,7 +127,7 @@ pub struct FitArgs {
     /// directory for cached epoched arrays (keyed by preprocessing settings)
     #[arg(long, default_value = ".qssm-cache")]
     pub cache_dir: PathBuf,
-    /// device: `cpu`, or `cuda` (builds with the `cuda` feature; every model but 2a, 2b, 2c)
+    /// device: `cpu`, or `cuda` (builds with the `cuda` feature; every model)
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// worker threads (default: all cores)

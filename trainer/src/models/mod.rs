@@ -1,20 +1,18 @@
-//! The model zoo: configs, the [`Model`] interface the training loop and tests use, shared
-//! [`blocks`], the models themselves ([`zoo`]) and the [`registry`] of ids and class names.
+//! The model zoo: configs, the [`Model`] interface the training loop and tests use, the
+//! backend-generic blocks ([`nn`]), the models themselves ([`zoo`]) and the [`registry`] of
+//! ids and class names.
 //!
 //! Input windows are (C, T) channel-major in **millivolts** (the reference's layout and
 //! scale), batches (B, C, T); outputs are `n_classes` logits (or regression values) per window.
-//! [`Model`] is the batched interface everything above the zoo uses. Models written once over
-//! the backend interface ([`nn`]) run whole batches through backend ops; the models not ported
-//! yet are written per sample ([`SampleModel`]) and batched by [`PerSample`].
-pub mod blocks;
+//! [`Model`] is the batched interface everything above the zoo uses; every model is written
+//! once over the backend interface ([`nn::Net`]) and runs whole batches through backend ops
+//! ([`nn::Batched`]).
 pub mod nn;
 pub mod objective;
-pub mod per_sample;
 pub mod registry;
 pub mod zoo;
 
 pub use objective::Target;
-pub use per_sample::{PerSample, SampleModel};
 
 use crate::params::ParamLayout;
 use serde::{Deserialize, Serialize};
@@ -79,15 +77,6 @@ impl ModelConfig {
     }
 }
 
-/// Loss and logits of one training sample (the per-sample interface, [`SampleModel`]).
-#[derive(Clone, Debug)]
-pub struct SampleOutput {
-    /// cross-entropy −ln p_y (or the sample's MSE)
-    pub loss: f32,
-    /// logits (n_classes)
-    pub logits: Vec<f32>,
-}
-
 /// Result of a training step over a batch ([`Model::train_batch`]).
 #[derive(Clone, Debug)]
 pub struct StepOutput {
@@ -98,9 +87,8 @@ pub struct StepOutput {
 }
 
 /// A trainable model as the training loop, the CLI and the tests see it: a parameter layout
-/// and batched passes over host buffers. Implemented by [`nn::Batched`] for the models
-/// written once over the backend interface ([`nn::Net`]), and by [`PerSample`] for the models
-/// still written one sample at a time ([`SampleModel`]).
+/// and batched passes over host buffers. Implemented by [`nn::Batched`] for every model
+/// (each written once over the backend interface, [`nn::Net`]).
 pub trait Model: Send + Sync {
     /// Registry id, e.g. `1b`.
     fn id(&self) -> &'static str;
@@ -208,15 +196,4 @@ pub trait TrainSession {
     ) -> StepOutput;
     /// The current parameters, on the host.
     fn params(&self) -> Vec<f32>;
-}
-
-/// (C, T) channel-major → (T, C) token-major.
-pub fn to_token_major(x: &[f32], c: usize, t: usize) -> Vec<f32> {
-    let mut y = vec![0.0; c * t];
-    for ci in 0..c {
-        for ti in 0..t {
-            y[ti * c + ci] = x[ci * t + ti];
-        }
-    }
-    y
 }

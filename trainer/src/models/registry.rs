@@ -8,7 +8,7 @@ use super::zoo::{
     QuantumHydraGated, QuantumHydraSsm, QuantumMambaGated, QuantumMambaSsm, TrueClassicalHydra,
     TrueClassicalMamba,
 };
-use super::{Model, ModelConfig, PerSample};
+use super::{Model, ModelConfig};
 
 /// One registry entry.
 #[derive(Clone, Copy, Debug)]
@@ -189,13 +189,6 @@ pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
         .ok_or_else(|| UnknownModel(name.to_string()))
 }
 
-/// The models written once over the backend interface ([`super::nn::Net`]): the ones that
-/// run on every device.
-pub const BACKEND_MODELS: &[&str] = &[
-    "1a", "1b", "1c", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "mg", "hg", "4a", "4b", "4c", "4d",
-    "4e",
-];
-
 /// Builds the model for an id or class name on `device`.
 pub fn build_on(
     name: &str,
@@ -213,8 +206,8 @@ pub fn build_on(
     }
 }
 
-/// Builds a model written over the backend interface on backend `be` (an error for the
-/// models not ported to it yet).
+/// Builds the model for an id or class name on backend `be` (every model is written over the
+/// backend interface).
 pub fn build_on_backend<B>(
     name: &str,
     cfg: ModelConfig,
@@ -224,17 +217,13 @@ where
     B: qssm_kernels::backend::Backend + Send + 'static,
     B::Params: Send,
 {
-    let device = be.name();
-    let entry = lookup(name).map_err(|_| crate::device::DeviceError::Unknown(name.to_string()))?;
-    backend_net(entry.id, cfg, be).ok_or_else(|| crate::device::DeviceError::ModelNotOnDevice {
-        model: entry.id.to_string(),
-        device,
-        gpu_models: BACKEND_MODELS.join(", "),
-    })
+    let unknown = || crate::device::DeviceError::Unknown(name.to_string());
+    let entry = lookup(name).map_err(|_| unknown())?;
+    backend_net(entry.id, cfg, be).ok_or_else(unknown)
 }
 
-/// The model `id` written over the backend interface, on `be`; `None` for the models still
-/// run sample by sample (2a, 2b, 2c).
+/// The model `id` written over the backend interface, on `be` (the one list of
+/// constructors); `None` for an id not in [`MODELS`].
 fn backend_net<B>(id: &str, cfg: ModelConfig, be: B) -> Option<Box<dyn Model>>
 where
     B: qssm_kernels::backend::Backend + Send + 'static,
@@ -259,6 +248,7 @@ where
         "4d" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, false), be)),
         "4e" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, true), be)),
         "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
+        "2a" => Box::new(Batched::on(ClassicalQuantumAttention::new(cfg), be)),
         "2b" => Box::new(Batched::on(QuantumMixingSsm::mamba(cfg), be)),
         "2c" => Box::new(Batched::on(QuantumMixingSsm::hydra(cfg), be)),
         _ => return None,
@@ -268,13 +258,8 @@ where
 /// Builds the model for an id or class name (CPU).
 pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownModel> {
     let entry = lookup(name)?;
-    if let Some(m) = backend_net(entry.id, cfg.clone(), qssm_kernels::backend::cpu::Cpu) {
-        return Ok(m);
-    }
-    Ok(match entry.id {
-        "2a" => Box::new(PerSample::new(ClassicalQuantumAttention::new(cfg))),
-        other => return Err(UnknownModel(other.to_string())),
-    })
+    backend_net(entry.id, cfg, qssm_kernels::backend::cpu::Cpu)
+        .ok_or_else(|| UnknownModel(name.to_string()))
 }
 
 #[cfg(test)]
@@ -282,14 +267,14 @@ mod tests {
     use super::*;
     use qssm_kernels::backend::cpu::Cpu;
 
-    /// `BACKEND_MODELS` (what the CLI and the GPU tests list) names exactly the models that
-    /// `backend_net` builds.
+    /// Every model of the registry has its constructor in `backend_net` (one list), under its
+    /// own id and class name.
     #[test]
-    fn backend_models_list_matches_the_constructors() {
+    fn every_registry_model_has_a_constructor() {
         for m in MODELS {
-            let cfg = ModelConfig::eeg(64);
-            let built = backend_net(m.id, cfg, Cpu).is_some();
-            assert_eq!(built, BACKEND_MODELS.contains(&m.id), "{}", m.id);
+            let built = backend_net(m.id, ModelConfig::eeg(64), Cpu)
+                .unwrap_or_else(|| panic!("{}: no constructor", m.id));
+            assert_eq!((built.id(), built.class_name()), (m.id, m.class_name));
         }
     }
 }

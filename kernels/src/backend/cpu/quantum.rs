@@ -604,11 +604,18 @@ pub(super) fn s3_measure_bwd(
 fn from_dims(m: &CpuBuf, states: &CpuBuf, init: &CpuBuf, theta: &CpuBuf, prog: &Program) -> usize {
     let r = theta.rows();
     assert_eq!(theta.last(), prog.n_theta, "circuit_from: θ is not (R, K)");
-    assert_eq!(prog.n_enc, 0, "circuit_from: the program has encoding gates");
+    assert_eq!(
+        prog.n_enc, 0,
+        "circuit_from: the program has encoding gates"
+    );
     let sw = circuit_state_words(prog.n_qubits);
     assert_eq!(states.data.len(), r * sw, "circuit_from: states");
     assert_eq!(init.data.len(), r * sw, "circuit_from: initial states");
-    assert_eq!(m.data.len(), r * 3 * prog.n_qubits, "circuit_from: m is not (R, 3Q)");
+    assert_eq!(
+        m.data.len(),
+        r * 3 * prog.n_qubits,
+        "circuit_from: m is not (R, 3Q)"
+    );
     r
 }
 
@@ -654,7 +661,11 @@ pub(super) fn circuit_from_bwd(
     prog: &Program,
 ) {
     from_dims(dm, states, ginit, theta, prog);
-    assert_eq!(dtheta.data.len(), theta.data.len(), "circuit_from_bwd: dθ vs θ");
+    assert_eq!(
+        dtheta.data.len(),
+        theta.data.len(),
+        "circuit_from_bwd: dθ vs θ"
+    );
     let (q, k, n) = (prog.n_qubits, prog.n_theta, prog.state_len());
     let sw = circuit_state_words(q);
     dtheta
@@ -663,7 +674,12 @@ pub(super) fn circuit_from_bwd(
         .zip(ginit.data.par_chunks_mut(sw))
         .enumerate()
         .for_each_init(
-            || (vec![Complex64::new(0.0, 0.0); 3 * n], vec![0.0f64; 3 * q + k]),
+            || {
+                (
+                    vec![Complex64::new(0.0, 0.0); 3 * n],
+                    vec![0.0f64; 3 * q + k],
+                )
+            },
             |(cs, f64s), (row, (dtr, gr))| {
                 let (psi, rest) = cs.split_at_mut(n);
                 let (g, scratch) = rest.split_at_mut(n);
@@ -697,7 +713,11 @@ fn lcu_dims(phi: &CpuBuf, states: &CpuBuf, mix: &[f32]) -> (usize, usize, usize)
     let b = phi.data.len() / sw;
     assert_eq!(phi.data.len(), b * sw, "lcu: φ is not (B, 4·2^Q) words");
     let nc = mix.len() / 2;
-    assert_eq!(states.data.len(), b * nc * sw, "lcu: states are not (B, nc, ·)");
+    assert_eq!(
+        states.data.len(),
+        b * nc * sw,
+        "lcu: states are not (B, nc, ·)"
+    );
     (b, nc, n)
 }
 

@@ -1832,7 +1832,11 @@ impl<D: Device> Backend for Gpu<D> {
         let mut p = circuit_params(prog, theta, None);
         let words = theta.rows() * circuit_state_words(prog.n_qubits);
         same("circuit_from_bwd dtheta", dtheta.len, theta.len);
-        same("circuit_from_bwd dm", dm.len, theta.rows() * 3 * prog.n_qubits);
+        same(
+            "circuit_from_bwd dm",
+            dm.len,
+            theta.rows() * 3 * prog.n_qubits,
+        );
         same("circuit_from_bwd states", states.len, words);
         same("circuit_from_bwd ginit", ginit.len, words);
         p.dtheta = dtheta.addr;
@@ -1860,7 +1864,10 @@ impl<D: Device> Backend for Gpu<D> {
         same("lcu_bwd gstates", gstates.len, states.len);
         let base = lcu_params(gphi, states, p, &mix);
         let mut sc = self.scratch();
-        let ws = sc.get(Slot::Partials, (base.rows * i64::from(base.nc)) as usize * 2 * 8);
+        let ws = sc.get(
+            Slot::Partials,
+            (base.rows * i64::from(base.nc)) as usize * 2 * 8,
+        );
         let q = LcuP {
             gst: gstates.addr,
             g: g.addr,
@@ -2239,7 +2246,12 @@ fn seg_params<D: Device>(x: &GpuBuf<D>, s: &GpuBuf<D>, segs: &[Segment]) -> SegP
 
 /// The shared part of an [`S3P`]: three (R, 4·2^Q)-word states, m or dm of `n` = R·3Q values.
 /// The shapes of an LCU: φ (B, words), states (B, nc, words), nc = the complex `mix` pairs.
-fn lcu_params<D: Device>(phi: &GpuBuf<D>, states: &GpuBuf<D>, p: &GpuBuf<D>, mix: &Range<usize>) -> LcuP {
+fn lcu_params<D: Device>(
+    phi: &GpuBuf<D>,
+    states: &GpuBuf<D>,
+    p: &GpuBuf<D>,
+    mix: &Range<usize>,
+) -> LcuP {
     let sw = states.last();
     let amps = sw / 4;
     assert!(

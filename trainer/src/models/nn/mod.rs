@@ -2,14 +2,14 @@
 //! ([`qssm_kernels::backend::Backend`]): every block registers its tensors in the model's
 //! [`crate::params::ParamLayout`] (reference `state_dict` names), plans its activation
 //! buffers for one (B, T) with `plan`, and runs `forward` / `backward` as backend ops on
-//! (B, L, D) token-major buffers. The models of [`super::zoo`] that are ported to this
-//! design compose these blocks; the per-sample [`super::blocks`] serve the models not ported
-//! yet and are retired model by model.
+//! (B, L, D) token-major buffers. Every model of [`super::zoo`] is a composition of these
+//! blocks ([`Net`]), run by any backend through [`Batched`].
 pub mod angle_proj;
 pub mod attention_pool;
 pub mod branches;
 pub mod chunk_front;
 pub mod chunk_processor;
+pub mod circuit_program;
 pub mod conv_front_end;
 pub mod gated_recurrence;
 pub mod heads;
@@ -19,6 +19,7 @@ pub mod linear;
 pub mod mamba;
 pub mod net;
 pub mod norm;
+pub mod positional;
 pub mod qssm_core;
 pub mod session;
 pub mod ssm;
@@ -29,6 +30,7 @@ pub use attention_pool::{AttentionPool, PoolActs};
 pub use branches::{BranchActs, Branches};
 pub use chunk_front::{ChunkFront, ChunkFrontActs};
 pub use chunk_processor::{ChunkActs, ChunkProcessor};
+pub use circuit_program::{composed_program, Block, BlockKind};
 pub use conv_front_end::{ConvFrontEnd, FrontActs};
 pub use gated_recurrence::{GatedActs, GatedRecurrence};
 pub use heads::{ClassifierHead, HeadActs, OutputProj, OutputProjActs, SeqPoolActs, SeqPoolHead};
@@ -38,6 +40,7 @@ pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads};
 pub use net::{Batched, Io, Net, StepTargets};
 pub use norm::{LayerNorm, LayerNormActs, RmsNorm};
+pub use positional::PositionalEncoding;
 pub use qssm_core::{QssmActs, QssmCore};
 pub use ssm::{SelectiveSsm, SsmActs, SsmGrads};
 pub use transformer::{TransformerActs, TransformerBlock, TransformerGrads};

@@ -23,8 +23,8 @@
 //! 0.1·N(0,1)), `D` (D, ones), `x_proj.weight` (r+2N, D), `dt_proj.{weight,bias}` (D, r),(D)
 //! (bias = softplus⁻¹ of log-uniform dt ∈ [0.001, 0.1]), `quantum_input_proj.*` (Q, D),(Q),
 //! `quantum_output_proj.*` (D, 3Q),(D), `out_proj.*` (D, D),(D).
+use super::circuit_program::{composed_program, Block, BlockKind};
 use super::linear::Linear;
-use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
 use crate::params::{default_uniform, Init, ParamLayout};
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{circuit_state_words, Act, Backend, Segment};
@@ -155,13 +155,9 @@ impl QssmCore {
         let out_proj = Linear::new(lay, &format!("{name}.out_proj"), d, d, true);
         let block = Block {
             kind: BlockKind::Unified,
-            src: 0,
-            offset: 0,
             dt: Some(0),
         };
-        let program = ComposedCircuit::new(q, n_layers, true, vec![block], Some(0))
-            .program()
-            .clone();
+        let program = composed_program(q, n_layers, true, &[block], true);
         Self {
             circuit_params,
             d_skip,

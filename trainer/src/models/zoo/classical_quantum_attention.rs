@@ -1,41 +1,32 @@
 //! 2a — `ClassicalQuantumAttention` (reference `models/QuantumMixingSSM.py`,
 //! `QuantumAttentionMixingCore`; spec groups-2-4 §3.1):
 //!
-//! x (C, T) → [`ChunkFront`] s (nc, D) → θ_j = σ(`quantum_attention.param_proj`(s_j)) ∈ (0,1)^{5Q·L}
-//! → ψ_j = U^L(θ_j)|0⟩ (no embedding) → Φ = LCU(ψ; m = `quantum_attention.mix_coeffs`):
+//! Written once over the backend: x (B, C, T) → [`ChunkFront`] s (B, nc, D) → θ_j = σ(`quantum_attention.param_proj`(s_j)) ∈ (0,1)^{5Q·L}
+//! → ψ_j = U^L(θ_j)|0⟩ (no embedding) → Φ = LCU(ψ; m = `quantum_attention.mix_coeffs`) ([`Backend::lcu`]):
 //! w_j = m_j/(Σ_k|m_k| + 1e-8), Φ = Σ_j w_j ψ_j / (‖·‖₂ + 1e-9) → one unified layer with
 //! `quantum_attention.qff_params` applied to Φ (the reference's `StatePrep(Φ)` QFF circuit)
-//! → q = M (3Q) → `quantum_attention.output_proj` (3Q→D) → LN `output_norm` → H_relu.
+//! ([`Backend::circuit_from`]) → q = M (3Q) → `quantum_attention.output_proj` (3Q→D) → LN `output_norm` → H_relu.
 //!
 //! `mix_coeffs` is a complex64 (nc,) PyTorch parameter, stored as (nc, 2) (re, im) pairs: its
 //! length depends on T, so checkpoints are T-specific (43,877 / 43,885 / 43,901 parameters at
 //! T = 125/249/497 counting each complex once; +nc stored scalars). `n_layers` sets the
 //! circuit depth only (exactly one attention core); `d_state` is ignored. Not streamable as a
 //! causal model (one output per fixed window, spec §4.3 R2).
-use crate::models::blocks::chunk_front::{ChunkFront, ChunkFrontCache};
-use crate::models::blocks::composed_circuit::{
-    measure, measure_backward, Block, BlockKind, CircuitGrads, CircuitInputs, CircuitRun,
-    ComposedCircuit,
+use crate::models::nn::{
+    composed_program, Block, BlockKind, ChunkFront, ChunkFrontActs, ClassifierHead, HeadActs, Io,
+    LayerNorm, LayerNormActs, Linear, Net,
 };
-use crate::models::blocks::{ClassifierHead, HeadAct, HeadCache, LayerNorm, Linear, NormCache};
-use crate::models::objective::{loss_with_grad, Target};
-use crate::models::{ModelConfig, SampleModel, SampleOutput};
+use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
-use num_complex::Complex64;
-use qssm_kernels::circuit::superpose::{
-    lcu_weights, lcu_weights_backward, superpose_backward, superpose_forward,
-};
-use qssm_kernels::circuit::{apply_program, apply_program_backward, Program};
-use rand_chacha::ChaCha8Rng;
+use qssm_kernels::backend::{circuit_state_words, Act, Backend, DropoutCfg};
+use qssm_kernels::circuit::Program;
 use std::ops::Range;
-
-/// f32 logistic σ(x) = 1/(1+e^{−x}) (torch's f32 `sigmoid`).
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
 
 /// Chunk size of the chunk pooling (constructor default).
 pub const CHUNK_SIZE: usize = 16;
+
+/// Dropout sites: the embedding, the chunk summaries, the classifier's hidden layer.
+const SITES: [u32; 3] = [0, 1, 2];
 
 /// 2a ClassicalQuantumAttention (see the module docs).
 pub struct ClassicalQuantumAttention {
@@ -50,31 +41,41 @@ pub struct ClassicalQuantumAttention {
     output_proj: Linear,
     out_norm: LayerNorm,
     head: ClassifierHead,
-    state_circuit: ComposedCircuit,
+    /// U^L(θ)|0⟩ of every chunk (no embedding)
+    state_prog: Program,
+    /// one unified layer on the LCU state
     qff_prog: Program,
-    nc: usize,
 }
 
-#[derive(Default)]
-struct Cache {
-    front: ChunkFrontCache,
-    /// param_proj output (nc, K)
-    pp: Vec<f32>,
-    /// θ = σ(pp) (nc, K)
-    theta: Vec<f32>,
-    runs: Vec<CircuitRun>,
-    w: Vec<Complex64>,
-    /// normalised LCU state Φ and ‖Σ w_j ψ_j‖
-    phi: Vec<Complex64>,
-    r: f64,
-    /// state after the QFF layer
-    phi_out: Vec<Complex64>,
-    q: Vec<f32>,
-    o: Vec<f32>,
-    on: Vec<f32>,
-    onc: NormCache,
-    head: HeadCache,
-    logits: Vec<f32>,
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    front: ChunkFrontActs<B>,
+    /// param_proj(s) (B, nc, K), θ = σ of it
+    pp: B::Buf,
+    theta: B::Buf,
+    /// the chunk circuits' measurements (not used by the model) and final states ψ_j
+    m_chunks: B::Buf,
+    states: B::Buf,
+    /// Φ (B, words), `qff_params` on every row (B, 5Q), the final QFF states (B, words)
+    phi: B::Buf,
+    qff_rows: B::Buf,
+    qff_states: B::Buf,
+    /// measurements q (B, 3Q), output_proj(q) (B, D), LayerNorm
+    q: B::Buf,
+    o: B::Buf,
+    on: LayerNormActs<B>,
+    head: HeadActs<B>,
+    // backward scratch
+    don: B::Buf,
+    d_o: B::Buf,
+    dq: B::Buf,
+    dqff: B::Buf,
+    gphi: B::Buf,
+    gstates: B::Buf,
+    dtheta: B::Buf,
+    dpp: B::Buf,
+    ds: B::Buf,
 }
 
 impl ClassicalQuantumAttention {
@@ -83,7 +84,7 @@ impl ClassicalQuantumAttention {
         let (c, d, q) = (cfg.n_channels, cfg.d_model, cfg.n_qubits);
         let k = 5 * q * cfg.n_layers;
         let mut lay = ParamLayout::new();
-        let front = ChunkFront::new(&mut lay, c, d, CHUNK_SIZE, cfg.dropout);
+        let front = ChunkFront::new(&mut lay, (c, d, CHUNK_SIZE), [SITES[0], SITES[1]]);
         let nc = front.n_chunks(cfg.n_times);
         // direct parameters of `quantum_attention` first (state_dict order)
         let mix = lay.add_complex(
@@ -98,24 +99,15 @@ impl ClassicalQuantumAttention {
         let head = ClassifierHead::new(
             &mut lay,
             "classifier",
-            d,
-            d,
-            cfg.n_classes,
-            HeadAct::Relu,
-            cfg.dropout,
+            (d, d, cfg.n_classes),
+            Act::Relu,
+            SITES[2],
         );
-        let state_circuit = ComposedCircuit::new(
-            q,
-            cfg.n_layers,
-            false,
-            vec![Block {
-                kind: BlockKind::Unified,
-                src: 0,
-                offset: 0,
-                dt: None,
-            }],
-            None,
-        );
+        let block = Block {
+            kind: BlockKind::Unified,
+            dt: None,
+        };
+        let state_prog = composed_program(q, cfg.n_layers, false, &[block], false);
         let mut qff_prog = Program::empty(q);
         qff_prog.push_unified_layer(0);
         Self {
@@ -128,129 +120,14 @@ impl ClassicalQuantumAttention {
             output_proj,
             out_norm,
             head,
-            state_circuit,
+            state_prog,
             qff_prog,
-            nc,
         }
-    }
-
-    fn k(&self) -> usize {
-        self.param_proj.d_out
-    }
-
-    fn run(&self, p: &[f32], x: &[f32], mut rng: Option<&mut ChaCha8Rng>) -> Cache {
-        let (t, d, q, nc, kk) = (
-            self.cfg.n_times,
-            self.cfg.d_model,
-            self.cfg.n_qubits,
-            self.nc,
-            self.k(),
-        );
-        let mut k = Cache::default();
-        self.front
-            .forward(p, x, t, rng.as_deref_mut(), &mut k.front);
-        k.pp = self.param_proj.apply(p, &k.front.s, nc);
-        k.theta = k.pp.iter().map(|&v| sigmoid(v)).collect();
-        k.runs = k
-            .theta
-            .chunks_exact(kk)
-            .map(|th| {
-                let src = [th];
-                self.state_circuit.forward(&CircuitInputs {
-                    sources: &src,
-                    dts: &[],
-                    a: &[],
-                    inj: &[],
-                })
-            })
-            .collect();
-        k.w = vec![Complex64::new(0.0, 0.0); nc];
-        lcu_weights(&p[self.mix.clone()], &mut k.w);
-        let states: Vec<&[Complex64]> = k.runs.iter().map(|r| &r.psi[..]).collect();
-        k.phi = vec![Complex64::new(0.0, 0.0); 1 << q];
-        k.r = superpose_forward(&k.w, &states, &mut k.phi);
-        k.phi_out = k.phi.clone();
-        apply_program(&self.qff_prog, &p[self.qff.clone()], &[], &mut k.phi_out);
-        k.q = measure(&k.phi_out, q);
-        k.o = self.output_proj.apply(p, &k.q, 1);
-        k.on = vec![0.0; d];
-        self.out_norm.forward(p, &k.o, 1, &mut k.on, &mut k.onc);
-        k.logits = self.head.forward(p, &k.on, rng, &mut k.head);
-        k
-    }
-
-    fn backward(&self, p: &[f32], g: &mut [f32], k: &Cache, dlogits: &[f32]) {
-        let (d, q, nc, kk) = (self.cfg.d_model, self.cfg.n_qubits, self.nc, self.k());
-        let mut don = vec![0.0; d];
-        self.head.backward(p, g, &k.head, dlogits, &mut don);
-        let mut dout = vec![0.0; d];
-        self.out_norm
-            .backward(p, g, &k.o, &don, 1, &k.onc, &mut dout);
-        let mut dq = vec![0.0; 3 * q];
-        self.output_proj
-            .backward(p, g, &k.q, &dout, 1, Some(&mut dq));
-        // QFF layer on Φ, then the LCU
-        let mut gphi = measure_backward(&k.phi_out, q, &dq);
-        let mut dqff = vec![0.0f64; self.qff.len()];
-        let mut scratch = vec![Complex64::new(0.0, 0.0); 1 << q];
-        apply_program_backward(
-            &self.qff_prog,
-            &p[self.qff.clone()],
-            &[],
-            &k.phi_out,
-            &mut gphi,
-            &mut dqff,
-            &mut [],
-            &mut scratch,
-        );
-        g[self.qff.clone()]
-            .iter_mut()
-            .zip(&dqff)
-            .for_each(|(a, &b)| *a += b as f32);
-        let states: Vec<&[Complex64]> = k.runs.iter().map(|r| &r.psi[..]).collect();
-        let mut gst = vec![vec![Complex64::new(0.0, 0.0); 1 << q]; nc];
-        let mut gw = vec![Complex64::new(0.0, 0.0); nc];
-        {
-            let mut gs: Vec<Option<&mut [Complex64]>> =
-                gst.iter_mut().map(|v| Some(&mut v[..])).collect();
-            superpose_backward(&k.w, &states, &k.phi, k.r, &gphi, &mut gs, &mut gw);
-        }
-        lcu_weights_backward(&p[self.mix.clone()], &gw, &mut g[self.mix.clone()]);
-        // per-chunk state circuits → θ → σ → param_proj
-        let mut dpp = vec![0.0f32; nc * kk];
-        for j in 0..nc {
-            let th = &k.theta[j * kk..(j + 1) * kk];
-            let src = [th];
-            let inp = CircuitInputs {
-                sources: &src,
-                dts: &[],
-                a: &[],
-                inj: &[],
-            };
-            let mut dth = vec![0.0f32; kk];
-            {
-                let mut srcs: [&mut [f32]; 1] = [&mut dth];
-                let mut grads = CircuitGrads {
-                    sources: &mut srcs,
-                    dts: &mut [],
-                    a: &mut [],
-                    inj: &mut [],
-                };
-                self.state_circuit
-                    .backward(&inp, &k.runs[j], &gst[j], &mut grads);
-            }
-            for ((o, &dt), &s) in dpp[j * kk..(j + 1) * kk].iter_mut().zip(&dth).zip(th) {
-                *o = dt * s * (1.0 - s);
-            }
-        }
-        let mut ds = vec![0.0; nc * d];
-        self.param_proj
-            .backward(p, g, &k.front.s, &dpp, nc, Some(&mut ds));
-        self.front.backward(p, g, &k.front, ds);
     }
 }
 
-impl SampleModel for ClassicalQuantumAttention {
+impl Net for ClassicalQuantumAttention {
+    type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         "2a"
     }
@@ -263,38 +140,133 @@ impl SampleModel for ClassicalQuantumAttention {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn forward_eval(&self, p: &[f32], x: &[f32]) -> Vec<f32> {
-        self.run(p, x, None).logits
-    }
-    fn forward_backward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        target: Target<'_>,
-        scale: f32,
-        rng: Option<&mut ChaCha8Rng>,
-        g: &mut [f32],
-    ) -> SampleOutput {
-        let k = self.run(p, x, rng);
-        let (loss, dlogits) = loss_with_grad(&k.logits, target, scale);
-        self.backward(p, g, &k, &dlogits);
-        SampleOutput {
-            loss,
-            logits: k.logits,
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d, q) = (
+            self.cfg.n_channels,
+            self.cfg.n_times,
+            self.cfg.d_model,
+            self.cfg.n_qubits,
+        );
+        let nc = self.front.n_chunks(t);
+        let k = self.state_prog.n_theta;
+        let words = circuit_state_words(q);
+        let sc = |w: usize| be.alloc(&[b, nc, w]);
+        let s = |w: usize| be.alloc(&[b, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            front: self.front.plan(be, b, c, t),
+            pp: sc(k),
+            theta: sc(k),
+            m_chunks: sc(3 * q),
+            states: sc(words),
+            phi: s(words),
+            qff_rows: s(5 * q),
+            qff_states: s(words),
+            q: s(3 * q),
+            o: s(d),
+            on: self.out_norm.plan(be, &[b, d]),
+            head: self.head.plan(be, b),
+            don: s(d),
+            d_o: s(d),
+            dq: s(3 * q),
+            dqff: s(5 * q),
+            gphi: s(words),
+            gstates: sc(words),
+            dtheta: sc(k),
+            dpp: sc(k),
+            ds: sc(d),
         }
     }
-    fn trace(&self, p: &[f32], x: &[f32]) -> Vec<(String, Vec<f32>)> {
-        let k = self.run(p, x, None);
-        let mut out = self.front.trace(p, &k.front);
-        out.push(("quantum_attention.param_proj".into(), k.pp.clone()));
-        out.push(("quantum_attention.output_proj".into(), k.o.clone()));
-        out.push(("quantum_attention".into(), k.o.clone()));
-        out.push(("output_norm".into(), k.on.clone()));
-        out.push(("classifier.0".into(), k.head.pre.clone()));
-        out.push(("classifier.1".into(), k.head.hidden.clone()));
-        out.push(("classifier.2".into(), k.head.hidden.clone()));
-        out.push(("classifier.3".into(), k.logits.clone()));
-        out.push(("classifier".into(), k.logits));
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front, drop);
+        // ψ_j = U^L(σ(param_proj(s_j)))|0⟩ for every chunk of every sample
+        self.param_proj.forward(be, p, &a.front.s, &mut a.pp);
+        be.act(Act::Sigmoid, &mut a.theta, &a.pp);
+        be.circuit(
+            &mut a.m_chunks,
+            Some(&mut a.states),
+            &a.theta,
+            None,
+            &self.state_prog,
+        );
+        // Φ = LCU(ψ), then the QFF layer from Φ
+        be.lcu(&mut a.phi, &a.states, p, self.mix.clone());
+        be.fill(&mut a.qff_rows, 0.0);
+        be.add_param_row(&mut a.qff_rows, p, self.qff.clone());
+        be.circuit_from(
+            &mut a.q,
+            &mut a.qff_states,
+            &a.phi,
+            &a.qff_rows,
+            &self.qff_prog,
+        );
+        self.output_proj.forward(be, p, &a.q, &mut a.o);
+        self.out_norm.forward(be, p, &a.o, &mut a.on);
+        self.head
+            .forward(be, p, &a.on.y, &mut a.head, &mut a.io.out, drop);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.don, 0.0);
+        self.head
+            .backward(be, p, g, &a.on.y, &mut a.head, &a.io.dout, &mut a.don);
+        be.fill(&mut a.d_o, 0.0);
+        self.out_norm
+            .backward(be, p, g, &a.o, &a.on, &a.don, &mut a.d_o);
+        be.fill(&mut a.dq, 0.0);
+        self.output_proj
+            .backward(be, p, g, &a.q, &a.d_o, Some(&mut a.dq));
+        // QFF layer, then the LCU
+        be.fill(&mut a.dqff, 0.0);
+        be.circuit_from_bwd(
+            &mut a.dqff,
+            &mut a.gphi,
+            &a.dq,
+            &a.qff_states,
+            &a.qff_rows,
+            &self.qff_prog,
+        );
+        be.add_param_row_bwd(g, self.qff.clone(), &a.dqff);
+        be.lcu_bwd(&mut a.gstates, g, &a.gphi, &a.states, p, self.mix.clone());
+        // the chunk circuits → θ → σ → param_proj
+        be.fill(&mut a.dtheta, 0.0);
+        be.circuit_bwd_state(
+            &mut a.dtheta,
+            None,
+            &a.gstates,
+            &a.states,
+            &a.theta,
+            None,
+            &self.state_prog,
+        );
+        be.fill(&mut a.dpp, 0.0);
+        be.act_bwd(Act::Sigmoid, &mut a.dpp, &a.dtheta, &a.theta);
+        be.fill(&mut a.ds, 0.0);
+        self.param_proj
+            .backward(be, p, g, &a.front.s, &a.dpp, Some(&mut a.ds));
+        self.front.backward(be, p, g, &mut a.front, &a.ds);
+    }
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let a: &'a Acts<B> = a;
+        let mut out = self.front.trace(&a.front);
+        out.push(("quantum_attention.param_proj".into(), &a.pp));
+        out.push(("quantum_attention.output_proj".into(), &a.o));
+        out.push(("quantum_attention".into(), &a.o));
+        out.push(("output_norm".into(), &a.on.y));
+        out.push(("classifier.0".into(), &a.head.pre));
+        out.push(("classifier.1".into(), &a.head.act));
+        out.push(("classifier.2".into(), &a.head.hidden));
+        out.push(("classifier.3".into(), &a.io.out));
+        out.push(("classifier".into(), &a.io.out));
         out
     }
 }

@@ -4,7 +4,7 @@
 //! (frozen sinusoidal table, max_len = T) → 2 × TransformerBlock (bidirectional attention over
 //! all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
 //! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
-use crate::models::blocks::PositionalEncoding;
+use crate::models::nn::PositionalEncoding;
 use crate::models::nn::{
     Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, TransformerGrads,
 };

@@ -16,10 +16,9 @@
 //! §4.3 R1) with the Conv3 look-ahead of one sample. 4c registers `alpha`, `beta`, `gamma` (1,)
 //! first and never uses them (no gradient, never updated, spec §3.9). Parameter counts (EEG
 //! config, every T): 60,610 / 61,513 / 77,254.
-use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
 use crate::models::nn::{
-    AngleActs, AngleMap, AngleProj, ConvFrontEnd, FrontActs, Io, Linear, Net, SeqPoolActs,
-    SeqPoolHead,
+    composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
+    Io, Linear, Net, SeqPoolActs, SeqPoolHead,
 };
 use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
@@ -102,26 +101,22 @@ impl QuantumE2e {
             lay.add_unused("gamma", &[1], Init::Const(0.5));
         }
         let front = ConvFrontEnd::new(&mut lay, (c, d, CHUNK_SIZE, d / 4));
-        let unified = |offset: usize, dt: Option<usize>| Block {
+        let unified = |dt: Option<usize>| Block {
             kind: BlockKind::Unified,
-            src: 0,
-            offset,
             dt,
         };
         let (blocks, n_dt, inject) = match variant {
-            E2eVariant::Transformer => (vec![unified(0, None), unified(pb, None)], 0, None),
-            E2eVariant::Mamba => (vec![unified(0, None), unified(pb, Some(0))], 1, Some(0)),
+            E2eVariant::Transformer => (vec![unified(None), unified(None)], 0, None),
+            E2eVariant::Mamba => (vec![unified(None), unified(Some(0))], 1, Some(0)),
             E2eVariant::Hydra => (
                 vec![
-                    unified(0, None),
-                    unified(pb, Some(0)),
+                    unified(None),
+                    unified(Some(0)),
                     Block {
                         kind: BlockKind::Backward,
-                        src: 0,
-                        offset: 2 * pb,
                         dt: Some(1),
                     },
-                    unified(3 * pb, Some(2)),
+                    unified(Some(2)),
                 ],
                 3,
                 Some(0),
@@ -142,9 +137,7 @@ impl QuantumE2e {
             prefix: q,
             scale: Some(i),
         });
-        let program = ComposedCircuit::new(q, l, true, blocks.clone(), inject)
-            .program()
-            .clone();
+        let program = composed_program(q, l, true, &blocks, inject.is_some());
         let param_proj = Linear::new(&mut lay, "param_proj", d, blocks.len() * pb, true);
         let enc = AngleProj::new(&mut lay, "encoding_proj", d, q, AngleMap::PiTanh);
         let dt =

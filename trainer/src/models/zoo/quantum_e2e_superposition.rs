@@ -24,10 +24,9 @@
 //! (OP_18 / OP_36 → SeqPool → H_silu). Streamable chunk by chunk (R1), Conv3 look-ahead of one
 //! sample. Parameter counts (EEG config, every T): 76,999 / 110,269.
 use super::quantum_e2e::{boundaries, CHUNK_SIZE};
-use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
 use crate::models::nn::{
-    AngleActs, AngleMap, AngleProj, ConvFrontEnd, FrontActs, Io, Linear, Net, SeqPoolActs,
-    SeqPoolHead,
+    composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
+    Io, Linear, Net, SeqPoolActs, SeqPoolHead,
 };
 use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
@@ -127,22 +126,17 @@ pub struct Acts<B: Backend> {
 
 /// The three branches' programs on sources [F, Mf, Mb, Md] (θ of a branch = [F | M_k]).
 fn programs(q: usize, l: usize) -> [Program; 3] {
-    let blk = |kind, src, dt| Block {
-        kind,
-        src,
-        offset: 0,
-        dt,
+    let feat = Block {
+        kind: BlockKind::Unified,
+        dt: None,
     };
-    let feat = blk(BlockKind::Unified, 0, None);
-    let cc = |second: Block, inject: Option<usize>| {
-        ComposedCircuit::new(q, l, true, vec![feat, second], inject)
-            .program()
-            .clone()
+    let cc = |kind, dt: Option<usize>| {
+        composed_program(q, l, true, &[feat, Block { kind, dt }], dt.is_some())
     };
     [
-        cc(blk(BlockKind::Unified, 1, Some(0)), Some(0)),
-        cc(blk(BlockKind::Backward, 2, Some(0)), Some(0)),
-        cc(blk(BlockKind::Unified, 3, None), None),
+        cc(BlockKind::Unified, Some(0)),
+        cc(BlockKind::Backward, Some(0)),
+        cc(BlockKind::Unified, None),
     ]
 }
 

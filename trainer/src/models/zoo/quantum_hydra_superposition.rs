@@ -18,10 +18,9 @@
 //! Chunks are independent up to the softmax pooling over chunk features, so both models are
 //! causal chunk by chunk (spec §4.3 R1): the output after chunk k is the head over the first
 //! k+1 chunk features ([`crate::models::Model::boundary_outputs`]).
-use crate::models::blocks::{Block, BlockKind, ComposedCircuit};
 use crate::models::nn::{
-    AngleActs, AngleMap, AngleProj, AttentionPool, Io, Linear, Net, OutputProj, OutputProjActs,
-    PoolActs, SeqPoolActs, SeqPoolHead,
+    composed_program, AngleActs, AngleMap, AngleProj, AttentionPool, Block, BlockKind, Io, Linear,
+    Net, OutputProj, OutputProjActs, PoolActs, SeqPoolActs, SeqPoolHead,
 };
 use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
@@ -162,22 +161,7 @@ impl QuantumHydraSuperposition {
             })
             .collect::<Vec<_>>();
         let head = SeqPoolHead::new(&mut lay, 3 * q * cores.len(), d, cfg.n_classes, [0, 1]);
-        let branch = |kind, dt| {
-            ComposedCircuit::new(
-                q,
-                l,
-                true,
-                vec![Block {
-                    kind,
-                    src: 0,
-                    offset: 0,
-                    dt,
-                }],
-                None,
-            )
-            .program()
-            .clone()
-        };
+        let branch = |kind, dt| composed_program(q, l, true, &[Block { kind, dt }], false);
         let seg = |scale| Segment {
             width: k,
             period: 5 * q,

@@ -6,7 +6,7 @@
 //! max_len = nc) → 2 × TransformerBlock (bidirectional attention over the nc chunk tokens) →
 //! RMSNorm (`final_norm`) → mean over chunks → Linear(D, 2) (`classifier`).
 //! A window classifier only (global attention, spec §6).
-use crate::models::blocks::PositionalEncoding;
+use crate::models::nn::PositionalEncoding;
 use crate::models::nn::{
     ChunkActs, ChunkProcessor, Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock,
     TransformerGrads,
