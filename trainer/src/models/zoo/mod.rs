@@ -1,4 +1,4 @@
-//! The models of the reference study, each composed of [`super::blocks`].
+//! The models of the reference study, each composed of the backend-generic blocks of [`super::nn`].
 mod classical_quantum_attention;
 mod classical_transformer;
 mod quantum_e2e;
