@@ -1,6 +1,8 @@
 //! Same seed → bit-identical parameters whatever the number of threads: every registry model
 //! trains two steps (dropout on, gradient clipping, AdamW) in a rayon pool of 1 and of 2
-//! threads, and the parameter buffers must agree bit for bit. (Inside a pool the CPU backend
+//! threads, and the parameter buffers must agree bit for bit. B = 12 runs as two data-parallel
+//! shards (8 + 4, `nn::net::HOST_SHARD`), so the shard split and the ordered shard sum are
+//! covered too. (Inside a pool the CPU backend
 //! runs its GEMMs on the calling worker; the split GEMMs of a top-level caller are covered by
 //! `kernels`' gemm test and by `cli_fit`'s `--threads 1` vs `--threads 2` model files.)
 use qssm_trainer::fit::BatchWorkspace;
@@ -9,7 +11,7 @@ use qssm_trainer::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const B: usize = 6;
+const B: usize = 12;
 const T: usize = 64;
 
 fn two_steps(id: &str, threads: usize) -> Vec<u32> {

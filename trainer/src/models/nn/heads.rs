@@ -209,6 +209,23 @@ impl ClassifierHead {
         be.act_bwd(self.act, &mut a.dpre, &a.dh, &a.pre);
         self.l0.backward(be, p, g, x, &a.dpre, Some(dx));
     }
+
+    /// The reference's `act.*` of the head `name` (an `nn.Sequential`): `<name>.0`
+    /// (pre-activation), `<name>.1` (activation), `<name>.2` (after the dropout), each (B, H);
+    /// `<name>.3` and `<name>` are the outputs `y` of the forward (B, K).
+    pub fn trace<'a, B: Backend>(
+        name: &str,
+        a: &'a HeadActs<B>,
+        y: &'a B::Buf,
+    ) -> Vec<(String, &'a B::Buf)> {
+        vec![
+            (format!("{name}.0"), &a.pre),
+            (format!("{name}.1"), &a.act),
+            (format!("{name}.2"), &a.hidden),
+            (format!("{name}.3"), y),
+            (name.to_string(), y),
+        ]
+    }
 }
 
 /// OP_k → SeqPool → H_silu (see the module docs).
@@ -306,11 +323,7 @@ impl SeqPoolHead {
             ("output_proj".into(), &a.op.out),
         ];
         out.extend(self.seq.trace("seq_attention", &a.seq));
-        out.push(("classifier.0".into(), &a.head.pre));
-        out.push(("classifier.1".into(), &a.head.act));
-        out.push(("classifier.2".into(), &a.head.hidden));
-        out.push(("classifier.3".into(), y));
-        out.push(("classifier".into(), y));
+        out.extend(ClassifierHead::trace("classifier", &a.head, y));
         out
     }
 

@@ -6,11 +6,22 @@
 //! ops only) → `Backend::loss` (mean loss read back, d loss/d outputs on the backend) →
 //! `Net::backward` (accumulates into the flat gradient buffer) → outputs read back for metrics.
 //! Activation buffers are planned once per (model, B) and reused by every later step.
+//!
+//! On a host backend (the CPU), a batch of more than [`HOST_SHARD`] samples runs as
+//! data-parallel shards of [`HOST_SHARD`] samples, each a whole forward and backward on its own
+//! plan, the shard gradients summed in shard order with weights b_shard/B (the gradient of the
+//! batch mean). The shard size is fixed, so results do not depend on the number of threads; the
+//! split keeps both cores busy on the ~1,000 small ops of a small model's step, which a single
+//! batched pass runs mostly on one thread.
 use crate::models::{DeviceOptim, Model, ModelConfig, StepOutput, Target, TrainSession};
 use crate::params::ParamLayout;
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Backend, DropoutCfg, Targets};
+use rayon::prelude::*;
 use std::sync::Mutex;
+
+/// Samples per data-parallel shard of a step on a host backend (see the module docs).
+pub const HOST_SHARD: usize = 8;
 
 /// The buffers every model has: the input batch, the outputs and their gradient.
 pub struct Io<B: Backend> {
@@ -83,6 +94,8 @@ pub struct Batched<M: Net, B: Backend = Cpu> {
     net: M,
     // fields drop in order: the device buffers of the plans before the backend
     plans: Mutex<Vec<(usize, Plan<M, B>)>>,
+    /// host gradient buffers of the data-parallel shards, kept for reuse
+    shard_grads: Mutex<Vec<Vec<f32>>>,
     be: B,
 }
 
@@ -107,6 +120,7 @@ impl<M: Net, B: Backend> Batched<M, B> {
             net,
             be,
             plans: Mutex::new(Vec::new()),
+            shard_grads: Mutex::new(Vec::new()),
         }
     }
 
@@ -184,6 +198,12 @@ impl<M: Net, B: Backend> Batched<M, B> {
         r
     }
 
+    /// The shard size for a batch of `b` samples at parameters `p`: [`HOST_SHARD`] on a host
+    /// backend when the batch is larger, else `None` (one pass).
+    fn shard_of(&self, p: &[f32], b: usize) -> Option<usize> {
+        (self.be.host_params(p).is_some() && b > HOST_SHARD).then_some(HOST_SHARD)
+    }
+
     /// The first `n` elements of `x` on the host.
     pub(super) fn head(&self, x: &B::Buf, n: usize) -> Vec<f32> {
         let mut v = vec![0.0; self.be.numel(x)];
@@ -228,26 +248,12 @@ impl StepTargets {
     }
 }
 
-impl<M: Net, B: Backend + Send> Model for Batched<M, B>
+impl<M: Net, B: Backend + Send> Batched<M, B>
 where
     B::Params: Send,
 {
-    fn id(&self) -> &'static str {
-        self.net.id()
-    }
-    fn class_name(&self) -> &'static str {
-        self.net.class_name()
-    }
-    fn config(&self) -> &ModelConfig {
-        self.net.config()
-    }
-    fn layout(&self) -> &ParamLayout {
-        self.net.layout()
-    }
-    fn is_causal(&self) -> bool {
-        self.net.is_causal()
-    }
-    fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+    /// One eval pass of the whole batch (no sharding).
+    fn eval_one(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
         let k = self.net.config().n_classes;
         let host = self.be.host_params(p);
         self.with_plan(host.is_none().then_some(p), x, b, |pl, _| {
@@ -256,7 +262,9 @@ where
             self.head(&M::io(&mut pl.acts).out, b * k)
         })
     }
-    fn train_batch(
+
+    /// One training pass of the whole batch (no sharding): see [`Model::train_batch`].
+    fn train_one(
         &self,
         p: &[f32],
         x: &[f32],
@@ -265,7 +273,6 @@ where
         dropout_seeds: Option<&[u64]>,
         g: &mut [f32],
     ) -> StepOutput {
-        assert_eq!(targets.len(), b, "one target per sample");
         let t = StepTargets::new(targets);
         let k = self.net.config().n_classes;
         // on the CPU the host buffers are used in place; on a device they are copied
@@ -301,6 +308,120 @@ where
             StepOutput { loss, logits }
         })
     }
+
+    /// [`Model::train_batch`] as data-parallel shards of `shard` samples (module docs).
+    #[allow(clippy::too_many_arguments)]
+    fn train_shards(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        b: usize,
+        targets: &[Target<'_>],
+        dropout_seeds: Option<&[u64]>,
+        g: &mut [f32],
+        shard: usize,
+    ) -> StepOutput {
+        let per = x.len() / b;
+        let n = b.div_ceil(shard);
+        let parts: Vec<(usize, StepOutput, Vec<f32>)> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let (lo, hi) = (i * shard, ((i + 1) * shard).min(b));
+                let mut gi = self
+                    .shard_grads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pop()
+                    .unwrap_or_default();
+                gi.resize(g.len(), 0.0);
+                let out = self.train_one(
+                    p,
+                    &x[lo * per..hi * per],
+                    hi - lo,
+                    &targets[lo..hi],
+                    dropout_seeds.map(|s| &s[lo..hi]),
+                    &mut gi,
+                );
+                (hi - lo, out, gi)
+            })
+            .collect();
+        // g = Σ_i (b_i/B)·g_i, shards in order (per element, so any split of g is the same)
+        let w: Vec<f32> = parts.iter().map(|(bi, ..)| *bi as f32 / b as f32).collect();
+        g.par_chunks_mut(1 << 14).enumerate().for_each(|(c, gc)| {
+            let at = c << 14;
+            for (j, v) in gc.iter_mut().enumerate() {
+                *v = parts
+                    .iter()
+                    .zip(&w)
+                    .fold(0.0f32, |acc, ((.., gi), wi)| acc + wi * gi[at + j]);
+            }
+        });
+        let loss = parts
+            .iter()
+            .map(|(bi, out, _)| *bi as f64 * f64::from(out.loss))
+            .sum::<f64>()
+            / b as f64;
+        let mut logits = Vec::with_capacity(b * self.net.config().n_classes);
+        let mut pool = self.shard_grads.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, out, gi) in parts {
+            logits.extend_from_slice(&out.logits);
+            pool.push(gi);
+        }
+        StepOutput {
+            loss: loss as f32,
+            logits,
+        }
+    }
+}
+
+impl<M: Net, B: Backend + Send> Model for Batched<M, B>
+where
+    B::Params: Send,
+{
+    fn id(&self) -> &'static str {
+        self.net.id()
+    }
+    fn class_name(&self) -> &'static str {
+        self.net.class_name()
+    }
+    fn config(&self) -> &ModelConfig {
+        self.net.config()
+    }
+    fn layout(&self) -> &ParamLayout {
+        self.net.layout()
+    }
+    fn is_causal(&self) -> bool {
+        self.net.is_causal()
+    }
+    fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+        if let Some(shard) = self.shard_of(p, b) {
+            let per = x.len() / b;
+            let parts: Vec<Vec<f32>> = (0..b.div_ceil(shard))
+                .into_par_iter()
+                .map(|i| {
+                    let (lo, hi) = (i * shard, ((i + 1) * shard).min(b));
+                    self.eval_one(p, &x[lo * per..hi * per], hi - lo)
+                })
+                .collect();
+            return parts.concat();
+        }
+        self.eval_one(p, x, b)
+    }
+    fn train_batch(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        b: usize,
+        targets: &[Target<'_>],
+        dropout_seeds: Option<&[u64]>,
+        g: &mut [f32],
+    ) -> StepOutput {
+        assert_eq!(targets.len(), b, "one target per sample");
+        if let Some(shard) = self.shard_of(p, b) {
+            return self.train_shards(p, x, b, targets, dropout_seeds, g, shard);
+        }
+        self.train_one(p, x, b, targets, dropout_seeds, g)
+    }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         self.net.boundary_outputs(p, x)
     }
@@ -329,5 +450,72 @@ where
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::zoo::{QuantumMixingSsm, TrueClassicalMamba};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A batch of 12 runs as two shards (8 + 4) on the CPU and gives the single pass's loss,
+    /// outputs and gradient, dropout on, up to the rounding of the shard sum.
+    fn shards_match_one_pass<M: Net>(net: M) {
+        let m = Batched::new(net);
+        let cfg = m.net().config().clone();
+        let b = 12;
+        assert_eq!(m.shard_of(&[], b), Some(HOST_SHARD));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let p = m.net().layout().init(&mut rng);
+        let x: Vec<f32> = (0..b * cfg.n_channels * cfg.n_times)
+            .map(|_| rng.gen_range(-0.1..0.1))
+            .collect();
+        let targets: Vec<Target<'_>> = (0..b).map(|i| Target::Class(i % 2)).collect();
+        let seeds: Vec<u64> = (0..b as u64).map(|i| 100 + i).collect();
+        let mut g1 = vec![0.0; p.len()];
+        let one = m.train_one(&p, &x, b, &targets, Some(&seeds), &mut g1);
+        let mut g2 = vec![0.0; p.len()];
+        let sharded = m.train_batch(&p, &x, b, &targets, Some(&seeds), &mut g2);
+        let id = m.net().id();
+        assert!((one.loss - sharded.loss).abs() <= 1e-6, "{id}: loss");
+        let dl = one
+            .logits
+            .iter()
+            .zip(&sharded.logits)
+            .fold(0.0f32, |a, (u, v)| a.max((u - v).abs()));
+        assert!(dl <= 1e-6, "{id}: outputs differ by {dl:e}");
+        let scale = g1.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        let dg = g1
+            .iter()
+            .zip(&g2)
+            .fold(0.0f32, |a, (u, v)| a.max((u - v).abs()));
+        assert!(
+            scale > 0.0 && dg <= 1e-5 * scale,
+            "{id}: gradients differ by {dg:e} (max |g| {scale:e})"
+        );
+        let eval = m.forward_eval_batch(&p, &x, b);
+        let de = m
+            .eval_one(&p, &x, b)
+            .iter()
+            .zip(&eval)
+            .fold(0.0f32, |a, (u, v)| a.max((u - v).abs()));
+        assert!(de <= 1e-6, "{id}: eval outputs differ by {de:e}");
+    }
+
+    #[test]
+    fn shards_match_one_pass_3b_and_2b() {
+        let cfg = ModelConfig {
+            n_channels: 4,
+            n_times: 40,
+            d_model: 16,
+            d_state: 4,
+            n_qubits: 3,
+            n_classes: 2,
+            ..ModelConfig::eeg(40)
+        };
+        shards_match_one_pass(TrueClassicalMamba::new(cfg.clone()));
+        shards_match_one_pass(QuantumMixingSsm::mamba(cfg));
     }
 }

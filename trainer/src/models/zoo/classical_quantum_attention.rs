@@ -262,11 +262,7 @@ impl Net for ClassicalQuantumAttention {
         out.push(("quantum_attention.output_proj".into(), &a.o));
         out.push(("quantum_attention".into(), &a.o));
         out.push(("output_norm".into(), &a.on.y));
-        out.push(("classifier.0".into(), &a.head.pre));
-        out.push(("classifier.1".into(), &a.head.act));
-        out.push(("classifier.2".into(), &a.head.hidden));
-        out.push(("classifier.3".into(), &a.io.out));
-        out.push(("classifier".into(), &a.io.out));
+        out.extend(ClassifierHead::trace("classifier", &a.head, &a.io.out));
         out
     }
 }

@@ -365,11 +365,7 @@ impl Net for QuantumMixingSsm {
         }
         out.push(("output_norm".into(), &a.on.y));
         out.push(("pool".into(), &a.pooled));
-        out.push(("classifier.0".into(), &a.head.pre));
-        out.push(("classifier.1".into(), &a.head.act));
-        out.push(("classifier.2".into(), &a.head.hidden));
-        out.push(("classifier.3".into(), &a.io.out));
-        out.push(("classifier".into(), &a.io.out));
+        out.extend(ClassifierHead::trace("classifier", &a.head, &a.io.out));
         out
     }
 }
