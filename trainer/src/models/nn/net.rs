@@ -9,8 +9,9 @@
 //!
 //! On a host backend (the CPU), a batch of more than [`HOST_SHARD`] samples runs as
 //! data-parallel shards of [`HOST_SHARD`] samples, each a whole forward and backward on its own
-//! plan, the shard gradients summed in shard order with weights b_shard/B (the gradient of the
-//! batch mean). The shard size is fixed, so results do not depend on the number of threads; the
+//! plan of [`HOST_SHARD`] samples (the last shard zero-padded), the shard gradients summed in
+//! shard order with weights b_shard/B (the gradient of the batch mean). The shard size is fixed,
+//! so results do not depend on the number of threads; the
 //! split keeps both cores busy on the ~1,000 small ops of a small model's step, which a single
 //! batched pass runs mostly on one thread.
 use crate::models::{DeviceOptim, Model, ModelConfig, StepOutput, Target, TrainSession};
@@ -148,6 +149,20 @@ impl<M: Net, B: Backend> Batched<M, B> {
         b: usize,
         f: impl FnOnce(&mut Plan<M, B>, usize) -> R,
     ) -> R {
+        self.with_plan_at(p, x, b, b, f)
+    }
+
+    /// [`Self::with_plan`] on a plan of at least `plan_b` ≥ b samples (the data-parallel
+    /// shards all run on plans of the shard size, the last one padded, so that no reduction
+    /// over the rows depends on which plan the pool had free).
+    fn with_plan_at<R>(
+        &self,
+        p: Option<&[f32]>,
+        x: &[f32],
+        b: usize,
+        plan_b: usize,
+        f: impl FnOnce(&mut Plan<M, B>, usize) -> R,
+    ) -> R {
         let cfg = self.net.config();
         let per = cfg.n_channels * cfg.n_times;
         assert_eq!(
@@ -164,7 +179,7 @@ impl<M: Net, B: Backend> Batched<M, B> {
             let best = plans
                 .iter()
                 .enumerate()
-                .filter(|(_, (pb, _))| *pb >= b && *pb <= 4 * b.max(1))
+                .filter(|(_, (pb, _))| *pb >= plan_b && *pb <= 4 * plan_b.max(1))
                 .min_by_key(|(_, (pb, _))| *pb)
                 .map(|(i, _)| i);
             best.map(|i| plans.swap_remove(i))
@@ -172,9 +187,9 @@ impl<M: Net, B: Backend> Batched<M, B> {
         let (pb, mut plan) = taken.unwrap_or_else(|| {
             let zeros = vec![0.0; self.net.layout().len()];
             (
-                b,
+                plan_b,
                 Plan {
-                    acts: self.net.plan(&self.be, b),
+                    acts: self.net.plan(&self.be, plan_b),
                     p: self.be.params_from_host(&zeros),
                     g: self.be.params_from_host(&zeros),
                 },
@@ -252,18 +267,20 @@ impl<M: Net, B: Backend + Send> Batched<M, B>
 where
     B::Params: Send,
 {
-    /// One eval pass of the whole batch (no sharding).
-    fn eval_one(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+    /// One eval pass of the whole batch (no sharding) on a plan of at least `plan_b` samples.
+    fn eval_one(&self, p: &[f32], x: &[f32], b: usize, plan_b: usize) -> Vec<f32> {
         let k = self.net.config().n_classes;
         let host = self.be.host_params(p);
-        self.with_plan(host.is_none().then_some(p), x, b, |pl, _| {
+        self.with_plan_at(host.is_none().then_some(p), x, b, plan_b, |pl, _| {
             let pp = host.unwrap_or(&*pl.p);
             self.net.forward(&self.be, pp, &mut pl.acts, None);
             self.head(&M::io(&mut pl.acts).out, b * k)
         })
     }
 
-    /// One training pass of the whole batch (no sharding): see [`Model::train_batch`].
+    /// One training pass of the whole batch (no sharding; see [`Model::train_batch`]) on a
+    /// plan of at least `plan_b` samples.
+    #[allow(clippy::too_many_arguments)]
     fn train_one(
         &self,
         p: &[f32],
@@ -272,12 +289,13 @@ where
         targets: &[Target<'_>],
         dropout_seeds: Option<&[u64]>,
         g: &mut [f32],
+        plan_b: usize,
     ) -> StepOutput {
         let t = StepTargets::new(targets);
         let k = self.net.config().n_classes;
         // on the CPU the host buffers are used in place; on a device they are copied
         let host = self.be.host_params(p);
-        self.with_plan(host.is_none().then_some(p), x, b, |pl, pb| {
+        self.with_plan_at(host.is_none().then_some(p), x, b, plan_b, |pl, pb| {
             let pp = host.unwrap_or(&*pl.p);
             // padding samples get seed 0 and no target: their loss gradient is 0, so they
             // add nothing to the parameter gradients
@@ -341,6 +359,7 @@ where
                     &targets[lo..hi],
                     dropout_seeds.map(|s| &s[lo..hi]),
                     &mut gi,
+                    shard,
                 );
                 (hi - lo, out, gi)
             })
@@ -400,12 +419,12 @@ where
                 .into_par_iter()
                 .map(|i| {
                     let (lo, hi) = (i * shard, ((i + 1) * shard).min(b));
-                    self.eval_one(p, &x[lo * per..hi * per], hi - lo)
+                    self.eval_one(p, &x[lo * per..hi * per], hi - lo, shard)
                 })
                 .collect();
             return parts.concat();
         }
-        self.eval_one(p, x, b)
+        self.eval_one(p, x, b, b)
     }
     fn train_batch(
         &self,
@@ -420,7 +439,7 @@ where
         if let Some(shard) = self.shard_of(p, b) {
             return self.train_shards(p, x, b, targets, dropout_seeds, g, shard);
         }
-        self.train_one(p, x, b, targets, dropout_seeds, g)
+        self.train_one(p, x, b, targets, dropout_seeds, g, b)
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         self.net.boundary_outputs(p, x)
@@ -475,7 +494,7 @@ mod tests {
         let targets: Vec<Target<'_>> = (0..b).map(|i| Target::Class(i % 2)).collect();
         let seeds: Vec<u64> = (0..b as u64).map(|i| 100 + i).collect();
         let mut g1 = vec![0.0; p.len()];
-        let one = m.train_one(&p, &x, b, &targets, Some(&seeds), &mut g1);
+        let one = m.train_one(&p, &x, b, &targets, Some(&seeds), &mut g1, b);
         let mut g2 = vec![0.0; p.len()];
         let sharded = m.train_batch(&p, &x, b, &targets, Some(&seeds), &mut g2);
         let id = m.net().id();
@@ -497,7 +516,7 @@ mod tests {
         );
         let eval = m.forward_eval_batch(&p, &x, b);
         let de = m
-            .eval_one(&p, &x, b)
+            .eval_one(&p, &x, b, b)
             .iter()
             .zip(&eval)
             .fold(0.0f32, |a, (u, v)| a.max((u - v).abs()));
