@@ -29,10 +29,11 @@ FIT="--model 3b --data $P/data/eegmmidb --subjects 1-4 --sfreq 80 --epochs 10 --
   run compute-sanitizer --tool racecheck --error-exitcode 1 "$P/bin/gpu_cuda" --test-threads=1 ops_small
   run compute-sanitizer --tool synccheck --error-exitcode 1 "$P/bin/gpu_cuda" --test-threads=1 ops_small
   run "$P/bin/trainer" bench --device cuda --model 3a,3b,3c,1a,1b,1c --steps 20
+  run "$P/bin/trainer" bench --device cuda --model 2a,2b,2c,2d,2e,4a,4b,4c,4d,4e,mg,hg --steps 10
   run "$P/bin/trainer" bench --device cuda --model 3b,3c --n-times 497 --steps 10
   run "$P/bin/trainer" bench --device cuda --model 3b --steps 10 --concurrent 8
   QSSM_CUDA_PROFILE=1 run "$P/bin/trainer" bench --device cuda --model 3a,3b,3c,1b --steps 5
-  run "$P/bin/trainer" bench --device cpu --model 3a,3b,3c,1a,1b,1c --steps 3
+  run "$P/bin/trainer" bench --device cpu --model 3a,3b,3c,1a,1b,1c,2a,2b,2c,2d,2e,4a,4b,4c,4d,4e,mg,hg --steps 3
   run "$P/bin/trainer" fit --device cuda $FIT --out "$OUTDIR/fit-cuda"
   run "$P/bin/trainer" fit --device cpu $FIT --out "$OUTDIR/fit-cpu"
   run "$P/bin/trainer" fit --device cuda ${FIT/3b/1b} --out "$OUTDIR/fit-cuda-1b"
