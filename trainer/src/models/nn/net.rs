@@ -11,9 +11,9 @@
 //! data-parallel shards of [`HOST_SHARD`] samples, each a whole forward and backward on its own
 //! plan of [`HOST_SHARD`] samples (the last shard zero-padded), the shard gradients summed in
 //! shard order with weights b_shard/B (the gradient of the batch mean). The shard size is fixed,
-//! so results do not depend on the number of threads; the
-//! split keeps both cores busy on the ~1,000 small ops of a small model's step, which a single
-//! batched pass runs mostly on one thread.
+//! so results do not depend on the number of threads; the split keeps both cores busy on the
+//! ~1,000 small ops of a small model's step, which a single batched pass runs mostly on one
+//! thread.
 use crate::models::{DeviceOptim, Model, ModelConfig, StepOutput, Target, TrainSession};
 use crate::params::ParamLayout;
 use qssm_kernels::backend::cpu::Cpu;
