@@ -153,35 +153,7 @@ pub struct DropoutCfg<'a> {
     pub seeds: &'a [u64],
 }
 
-/// splitmix64's finaliser (Steele, Lea & Flood 2014).
-#[inline(always)]
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The 32-bit uniform draw of element `i` of dropout site `site` of a sample with seed
-/// `seed`: one 64-bit hash of (seed, site, i / 2) serves two elements (high half for even i,
-/// low half for odd i).
-#[inline(always)]
-pub fn dropout_draw(seed: u64, site: u32, i: u64) -> u32 {
-    let h = mix64(
-        seed ^ u64::from(site).wrapping_mul(0xD6E8_FEB8_6659_FD93)
-            ^ (i >> 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    );
-    if i & 1 == 0 {
-        (h >> 32) as u32
-    } else {
-        h as u32
-    }
-}
-
-/// The draw below which an element is dropped: ⌊p·2³²⌋ (p clamped to [0, 1]).
-pub fn dropout_threshold(p: f32) -> u64 {
-    (f64::from(p.clamp(0.0, 1.0)) * 4_294_967_296.0) as u64
-}
+pub use crate::ops::dropout::{dropout_draw, dropout_threshold};
 
 /// A compute backend: where buffers live and how the batched ops run.
 ///

@@ -5,42 +5,96 @@
 //! (L, E) tensors in every block); tanh and GELU's erf use `libm`. Everything is `no_std`.
 
 use super::fastmath::{exp_f32, log1p_unit_f32, sigmoid_f32 as sigmoid};
+use super::simd::simd_dispatch;
+
+/// Operands of a forward: y ← f(x).
+struct Unary<'a> {
+    y: &'a mut [f32],
+    x: &'a [f32],
+}
+
+/// Operands of a backward: dx += dy·f'(saved).
+struct Binary<'a> {
+    dx: &'a mut [f32],
+    dy: &'a [f32],
+    saved: &'a [f32],
+}
+
+/// `simd! { /// doc  pub fn name(y, x) { body over (yo, xv) } }` for forwards and
+/// `(dx, dy, saved)` for backwards: the public function runs its loop through
+/// [`simd_dispatch`] (AVX-512F/AVX2 builds of the same loop, bit-identical results).
+macro_rules! simd_unary {
+    ($(#[$m:meta])* pub fn $name:ident($y:ident, $x:ident) $body:block) => {
+        $(#[$m])*
+        pub fn $name($y: &mut [f32], $x: &[f32]) {
+            #[inline(always)]
+            fn kernel(p: Unary<'_>) {
+                let Unary { y: $y, x: $x } = p;
+                $body
+            }
+            simd_dispatch!(fn run(p: Unary<'_>) => kernel);
+            run(Unary { y: $y, x: $x });
+        }
+    };
+}
+macro_rules! simd_binary {
+    ($(#[$m:meta])* pub fn $name:ident($dx:ident, $dy:ident, $s:ident) $body:block) => {
+        $(#[$m])*
+        pub fn $name($dx: &mut [f32], $dy: &[f32], $s: &[f32]) {
+            #[inline(always)]
+            fn kernel(p: Binary<'_>) {
+                let Binary { dx: $dx, dy: $dy, saved: $s } = p;
+                $body
+            }
+            simd_dispatch!(fn run(p: Binary<'_>) => kernel);
+            run(Binary { dx: $dx, dy: $dy, saved: $s });
+        }
+    };
+}
 
 /// PyTorch's softplus threshold: above it softplus(x) = x.
 const SOFTPLUS_THRESHOLD: f32 = 20.0;
 
-/// SiLU(x) = x·σ(x).
-pub fn silu_forward(y: &mut [f32], x: &[f32]) {
-    for (yo, &xv) in y.iter_mut().zip(x) {
-        *yo = xv * sigmoid(xv);
+simd_unary! {
+    /// SiLU(x) = x·σ(x).
+    pub fn silu_forward(y, x) {
+        for (yo, &xv) in y.iter_mut().zip(x) {
+            *yo = xv * sigmoid(xv);
+        }
     }
 }
-/// Backward of [`silu_forward`].
-pub fn silu_backward(dx: &mut [f32], dy: &[f32], x: &[f32]) {
-    for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
-        let s = sigmoid(xv);
-        *g += d * (s * (1.0 + xv * (1.0 - s)));
+simd_binary! {
+    /// Backward of [`silu_forward`].
+    pub fn silu_backward(dx, dy, x) {
+        for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
+            let s = sigmoid(xv);
+            *g += d * (s * (1.0 + xv * (1.0 - s)));
+        }
     }
 }
-/// softplus(x) = ln(1+eˣ), returning x when x > 20 (PyTorch threshold).
-/// Evaluated as `max(x,0) + log1p(e^{−|x|})` (no overflow, no loss for very negative x).
-pub fn softplus_forward(y: &mut [f32], x: &[f32]) {
-    for (yo, &xv) in y.iter_mut().zip(x) {
-        *yo = if xv > SOFTPLUS_THRESHOLD {
-            xv
-        } else {
-            xv.max(0.0) + log1p_unit_f32(exp_f32(-xv.abs()))
-        };
+simd_unary! {
+    /// softplus(x) = ln(1+eˣ), returning x when x > 20 (PyTorch threshold).
+    /// Evaluated as `max(x,0) + log1p(e^{−|x|})` (no overflow, no loss for very negative x).
+    pub fn softplus_forward(y, x) {
+        for (yo, &xv) in y.iter_mut().zip(x) {
+            *yo = if xv > SOFTPLUS_THRESHOLD {
+                xv
+            } else {
+                xv.max(0.0) + log1p_unit_f32(exp_f32(-xv.abs()))
+            };
+        }
     }
 }
-/// Backward of [`softplus_forward`] (σ(x), 1 above the threshold).
-pub fn softplus_backward(dx: &mut [f32], dy: &[f32], x: &[f32]) {
-    for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
-        *g += if xv > SOFTPLUS_THRESHOLD {
-            d
-        } else {
-            d * sigmoid(xv)
-        };
+simd_binary! {
+    /// Backward of [`softplus_forward`] (σ(x), 1 above the threshold).
+    pub fn softplus_backward(dx, dy, x) {
+        for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
+            *g += if xv > SOFTPLUS_THRESHOLD {
+                d
+            } else {
+                d * sigmoid(xv)
+            };
+        }
     }
 }
 /// tanh.
@@ -49,10 +103,12 @@ pub fn tanh_forward(y: &mut [f32], x: &[f32]) {
         *yo = libm::tanhf(xv);
     }
 }
-/// Backward of [`tanh_forward`], from the saved output `y`: `dx += dy·(1−y²)`.
-pub fn tanh_backward(dx: &mut [f32], dy: &[f32], y: &[f32]) {
-    for ((g, &d), &yv) in dx.iter_mut().zip(dy).zip(y) {
-        *g += d * (1.0 - yv * yv);
+simd_binary! {
+    /// Backward of [`tanh_forward`], from the saved output `y`: `dx += dy·(1−y²)`.
+    pub fn tanh_backward(dx, dy, y) {
+        for ((g, &d), &yv) in dx.iter_mut().zip(dy).zip(y) {
+            *g += d * (1.0 - yv * yv);
+        }
     }
 }
 /// Logistic sigmoid σ(x) = 1/(1 + e⁻ˣ).
@@ -61,23 +117,29 @@ pub fn sigmoid_forward(y: &mut [f32], x: &[f32]) {
         *yo = 1.0 / (1.0 + libm::expf(-xv));
     }
 }
-/// Backward of [`sigmoid_forward`], from the saved output `y`: `dx += dy·y·(1−y)`.
-pub fn sigmoid_backward(dx: &mut [f32], dy: &[f32], y: &[f32]) {
-    for ((g, &d), &yv) in dx.iter_mut().zip(dy).zip(y) {
-        *g += d * yv * (1.0 - yv);
+simd_binary! {
+    /// Backward of [`sigmoid_forward`], from the saved output `y`: `dx += dy·y·(1−y)`.
+    pub fn sigmoid_backward(dx, dy, y) {
+        for ((g, &d), &yv) in dx.iter_mut().zip(dy).zip(y) {
+            *g += d * yv * (1.0 - yv);
+        }
     }
 }
-/// ReLU.
-pub fn relu_forward(y: &mut [f32], x: &[f32]) {
-    for (yo, &xv) in y.iter_mut().zip(x) {
-        *yo = if xv > 0.0 { xv } else { 0.0 };
+simd_unary! {
+    /// ReLU.
+    pub fn relu_forward(y, x) {
+        for (yo, &xv) in y.iter_mut().zip(x) {
+            *yo = if xv > 0.0 { xv } else { 0.0 };
+        }
     }
 }
-/// Backward of [`relu_forward`] (gradient 0 at x ≤ 0).
-pub fn relu_backward(dx: &mut [f32], dy: &[f32], x: &[f32]) {
-    for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
-        if xv > 0.0 {
-            *g += d;
+simd_binary! {
+    /// Backward of [`relu_forward`] (gradient 0 at x ≤ 0).
+    pub fn relu_backward(dx, dy, x) {
+        for ((g, &d), &xv) in dx.iter_mut().zip(dy).zip(x) {
+            if xv > 0.0 {
+                *g += d;
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 //! The products are `matrixmultiply::sgemm` calls on strided views (no per-head copies).
 
 use super::fastmath::{dot, exp_f32, sum};
+use super::simd::simd_dispatch;
 use alloc::vec;
 
 /// Checks the slice lengths every `sgemm` below relies on: (name, length, required length).
@@ -85,7 +86,7 @@ unsafe fn gemm(
 
 /// In place: `row ← softmax(row / scale)` (max-shifted). Separate passes so each loop
 /// vectorises (the divide, the 8-lane max, the branch-free `exp`, the 8-lane sum).
-#[inline]
+#[inline(always)]
 fn softmax_row(row: &mut [f32], scale: f32) {
     row.iter_mut().for_each(|s| *s /= scale);
     let mut acc = [f32::NEG_INFINITY; 8];
@@ -107,6 +108,93 @@ fn softmax_row(row: &mut [f32], scale: f32) {
     row.iter_mut().for_each(|s| *s *= inv);
 }
 
+/// Operands of [`softmax_kernel`]: the L×L scores of one head, and optionally a dropout mask
+/// with the buffer that receives the masked probabilities.
+struct Softmax<'a> {
+    p: &'a mut [f32],
+    l: usize,
+    scale: f32,
+    mask: Option<(&'a [f32], &'a mut [f32])>,
+}
+
+/// Every row of `p` ← softmax(row / scale); then `dropped = p ⊙ mask` if a mask is given.
+#[inline(always)]
+fn softmax_kernel(s: Softmax<'_>) {
+    for row in s.p.chunks_exact_mut(s.l) {
+        softmax_row(row, s.scale);
+    }
+    if let Some((m, dropped)) = s.mask {
+        mul_kernel(Mul {
+            out: dropped,
+            a: s.p,
+            b: m,
+        });
+    }
+}
+
+simd_dispatch!(
+    /// Runs [`softmax_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn softmax_dispatch(s: Softmax<'_>) => softmax_kernel
+);
+
+/// Operands of [`mul_kernel`].
+struct Mul<'a> {
+    out: &'a mut [f32],
+    a: &'a [f32],
+    b: &'a [f32],
+}
+
+/// out = a ⊙ b.
+#[inline(always)]
+fn mul_kernel(m: Mul<'_>) {
+    m.out
+        .iter_mut()
+        .zip(m.a.iter().zip(m.b))
+        .for_each(|(o, (x, y))| *o = x * y);
+}
+
+simd_dispatch!(
+    /// Runs [`mul_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn mul_dispatch(m: Mul<'_>) => mul_kernel
+);
+
+/// Operands of [`softmax_bwd_kernel`]: dP̃ of one head (L×L, becomes dS in place), the saved
+/// probabilities P and the dropout mask.
+struct SoftmaxBwd<'a> {
+    dp: &'a mut [f32],
+    p: &'a [f32],
+    mask: Option<&'a [f32]>,
+    l: usize,
+    scale: f32,
+}
+
+/// dP = dP̃ ⊙ M; per row, dS = P ⊙ (dP − Σ P ⊙ dP) / scale (softmax backward and the 1/√d_h
+/// of the scores).
+#[inline(always)]
+fn softmax_bwd_kernel(s: SoftmaxBwd<'_>) {
+    let SoftmaxBwd {
+        dp,
+        p,
+        mask,
+        l,
+        scale,
+    } = s;
+    if let Some(mh) = mask {
+        dp.iter_mut().zip(mh).for_each(|(a, m)| *a *= m);
+    }
+    for (dr, pr) in dp.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
+        let rs = dot(dr, pr);
+        dr.iter_mut()
+            .zip(pr)
+            .for_each(|(a, &pv)| *a = pv * (*a - rs) / scale);
+    }
+}
+
+simd_dispatch!(
+    /// Runs [`softmax_bwd_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn softmax_bwd_dispatch(s: SoftmaxBwd<'_>) => softmax_bwd_kernel
+);
+
 /// Forward: writes O (L, D) and the softmax probabilities `probs` (H, L, L) (before the
 /// dropout mask; saved for the backward). `drop_mask` (H, L, L), if given, multiplies the
 /// probabilities before they weight V (0 or 1/(1−p) per element, the reference's
@@ -127,6 +215,42 @@ pub fn attention_forward(
     d: usize,
     h: usize,
 ) {
+    let mut scratch = match drop_mask {
+        Some(_) => vec![0.0f32; l * l],
+        None => vec![],
+    };
+    attention_forward_in(o, probs, q, k, v, drop_mask, l, d, h, &mut scratch);
+}
+
+/// Working storage of [`attention_forward_in`] (L·L with a dropout mask, else 0) and of
+/// [`attention_backward_in`] (2·L·L), in floats.
+pub fn attention_scratch_len(l: usize, backward: bool) -> usize {
+    if backward {
+        2 * l * l
+    } else {
+        l * l
+    }
+}
+
+/// [`attention_forward`] with caller-lent working storage (`scratch`: at least
+/// [`attention_scratch_len`]`(L, false)` floats when a mask is given; any contents), so a
+/// training step allocates nothing per call.
+///
+/// # Panics
+/// As [`attention_forward`], or if `scratch` is too short.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_forward_in(
+    o: &mut [f32],
+    probs: &mut [f32],
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    drop_mask: Option<&[f32]>,
+    l: usize,
+    d: usize,
+    h: usize,
+    scratch: &mut [f32],
+) {
     assert!(
         h > 0 && d.is_multiple_of(h),
         "attention: D={d} not divisible by H={h}"
@@ -145,9 +269,12 @@ pub fn attention_forward(
         ("drop_mask", drop_mask.map_or(h * ll, <[f32]>::len), h * ll),
     ]);
     let scale = libm::sqrtf(dh as f32);
-    let mut dropped = match drop_mask {
-        Some(_) => vec![0.0f32; ll],
-        None => vec![],
+    let dropped: &mut [f32] = match drop_mask {
+        Some(_) => {
+            assert!(scratch.len() >= ll, "attention: scratch too short");
+            &mut scratch[..ll]
+        }
+        None => &mut [],
     };
     for hh in 0..h {
         let off = hh * dh;
@@ -167,20 +294,14 @@ pub fn attention_forward(
                 (p.as_mut_ptr(), l, 1),
             );
         }
-        for row in p.chunks_exact_mut(l) {
-            softmax_row(row, scale);
-        }
-        let pv: &[f32] = match drop_mask {
-            Some(mask) => {
-                let mh = &mask[hh * ll..(hh + 1) * ll];
-                dropped
-                    .iter_mut()
-                    .zip(p.iter().zip(mh))
-                    .for_each(|(a, (b, c))| *a = b * c);
-                &dropped
-            }
-            None => p,
-        };
+        let mh = drop_mask.map(|m| &m[hh * ll..(hh + 1) * ll]);
+        softmax_dispatch(Softmax {
+            p,
+            l,
+            scale,
+            mask: mh.map(|m| (m, &mut dropped[..])),
+        });
+        let pv: &[f32] = if mh.is_some() { dropped } else { p };
         // O_h (L×d_h, row stride D) = P̃ (L×L) · V_h (L×d_h, row stride D).
         // SAFETY: as above.
         unsafe {
@@ -221,6 +342,32 @@ pub fn attention_backward(
     d: usize,
     h: usize,
 ) {
+    let mut scratch = vec![0.0f32; attention_scratch_len(l, true)];
+    attention_backward_in(
+        [dq, dk, dv],
+        dout,
+        [q, k, v],
+        probs,
+        drop_mask,
+        (l, d, h),
+        &mut scratch,
+    );
+}
+
+/// [`attention_backward`] with caller-lent working storage (`scratch`: at least
+/// [`attention_scratch_len`]`(L, true)` floats, any contents); shapes (L, D, H).
+///
+/// # Panics
+/// As [`attention_backward`], or if `scratch` is too short.
+pub fn attention_backward_in(
+    [dq, dk, dv]: [&mut [f32]; 3],
+    dout: &[f32],
+    [q, k, v]: [&[f32]; 3],
+    probs: &[f32],
+    drop_mask: Option<&[f32]>,
+    (l, d, h): (usize, usize, usize),
+    scratch: &mut [f32],
+) {
     assert!(
         h > 0 && d.is_multiple_of(h),
         "attention: D={d} not divisible by H={h}"
@@ -242,25 +389,20 @@ pub fn attention_backward(
         ("drop_mask", drop_mask.map_or(h * ll, <[f32]>::len), h * ll),
     ]);
     let scale = libm::sqrtf(dh as f32);
-    let mut dp = vec![0.0f32; ll];
-    let mut dropped = match drop_mask {
-        Some(_) => vec![0.0f32; ll],
-        None => vec![],
-    };
+    assert!(scratch.len() >= 2 * ll, "attention: scratch too short");
+    let (dp, dropped) = scratch[..2 * ll].split_at_mut(ll);
     for hh in 0..h {
         let off = hh * dh;
         let p = &probs[hh * ll..(hh + 1) * ll];
         let mh = drop_mask.map(|m| &m[hh * ll..(hh + 1) * ll]);
-        let pv: &[f32] = match mh {
-            Some(mh) => {
-                dropped
-                    .iter_mut()
-                    .zip(p.iter().zip(mh))
-                    .for_each(|(a, (b, c))| *a = b * c);
-                &dropped
-            }
-            None => p,
-        };
+        if let Some(mh) = mh {
+            mul_dispatch(Mul {
+                out: dropped,
+                a: p,
+                b: mh,
+            });
+        }
+        let pv: &[f32] = if mh.is_some() { dropped } else { p };
         // SAFETY (all four products): head columns off..off+d_h with row stride D stay inside
         // l·d (checked above); the L×L buffers hold L·L.
         unsafe {
@@ -287,16 +429,13 @@ pub fn attention_backward(
                 (dp.as_mut_ptr(), l, 1),
             );
         }
-        if let Some(mh) = mh {
-            dp.iter_mut().zip(mh).for_each(|(a, m)| *a *= m);
-        }
-        // Softmax backward and the 1/√d_h of the scores, in place: dp becomes dS_raw.
-        for (dr, pr) in dp.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
-            let rs = dot(dr, pr);
-            dr.iter_mut()
-                .zip(pr)
-                .for_each(|(a, &pv)| *a = pv * (*a - rs) / scale);
-        }
+        softmax_bwd_dispatch(SoftmaxBwd {
+            dp,
+            p,
+            mask: mh,
+            l,
+            scale,
+        });
         unsafe {
             // dQ_h += dS (L×L) · K_h.
             gemm(

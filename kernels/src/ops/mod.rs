@@ -4,6 +4,7 @@ pub mod adam;
 pub mod attention;
 pub mod chunk_pool;
 pub mod conv1d;
+pub mod dropout;
 pub mod gated;
 pub mod linear;
 pub mod loss;

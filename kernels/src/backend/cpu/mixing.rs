@@ -2,7 +2,7 @@
 //! [`crate::ops`], in parallel over the batch.
 use super::CpuBuf;
 use crate::backend::{ScanGradBufs, ScanInputs, ScanP};
-use crate::ops::attention::{attention_backward, attention_forward};
+use crate::ops::attention::{attention_backward_in, attention_forward_in, attention_scratch_len};
 use crate::ops::scan::ScanDims;
 use crate::ops::scan_channels as sc;
 use core::cell::RefCell;
@@ -14,6 +14,8 @@ std::thread_local! {
     static STATES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     /// Per worker thread, grown once: the backward's dh and channel accumulators.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Per worker thread, grown once: attention's masked probabilities and dP (L·L each).
+    static ATTN: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with_buf<R>(
@@ -235,17 +237,20 @@ pub(super) fn attention(
         .zip(probs.as_mut_slice().par_chunks_mut(h * l * l))
         .enumerate()
         .for_each(|(i, (ob, pb))| {
-            attention_forward(
-                ob,
-                pb,
-                sample(q, b, i),
-                sample(k, b, i),
-                sample(v, b, i),
-                mask.map(|m| sample(m, b, i)),
-                l,
-                d,
-                h,
-            );
+            with_buf(&ATTN, attention_scratch_len(l, false), |scratch| {
+                attention_forward_in(
+                    ob,
+                    pb,
+                    sample(q, b, i),
+                    sample(k, b, i),
+                    sample(v, b, i),
+                    mask.map(|m| sample(m, b, i)),
+                    l,
+                    d,
+                    h,
+                    scratch,
+                )
+            });
         });
 }
 
@@ -264,19 +269,16 @@ pub(super) fn attention_bwd(
         .zip(dv.as_mut_slice().par_chunks_mut(l * d))
         .enumerate()
         .for_each(|(i, ((dqb, dkb), dvb))| {
-            attention_backward(
-                dqb,
-                dkb,
-                dvb,
-                sample(dout, b, i),
-                sample(q, b, i),
-                sample(k, b, i),
-                sample(v, b, i),
-                sample(probs, b, i),
-                mask.map(|m| sample(m, b, i)),
-                l,
-                d,
-                h,
-            );
+            with_buf(&ATTN, attention_scratch_len(l, true), |scratch| {
+                attention_backward_in(
+                    [dqb, dkb, dvb],
+                    sample(dout, b, i),
+                    [sample(q, b, i), sample(k, b, i), sample(v, b, i)],
+                    sample(probs, b, i),
+                    mask.map(|m| sample(m, b, i)),
+                    (l, d, h),
+                    scratch,
+                )
+            });
         });
 }

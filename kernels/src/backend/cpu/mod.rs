@@ -559,17 +559,10 @@ impl Backend for Cpu {
         let b = mask.dim0();
         assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
         let per = (mask.data.len() / b.max(1)).max(1);
-        let keep = 1.0 / (1.0 - cfg.p);
-        let thr = super::dropout_threshold(cfg.p);
         mask.data
             .par_chunks_mut(per)
             .zip(cfg.seeds.par_iter())
-            .for_each(|(mb, &seed)| {
-                for (i, m) in mb.iter_mut().enumerate() {
-                    let drop = u64::from(super::dropout_draw(seed, site, i as u64)) < thr;
-                    *m = if drop { 0.0 } else { keep };
-                }
-            });
+            .for_each(|(mb, &seed)| crate::ops::dropout::fill_mask(mb, seed, site, cfg.p));
     }
 
     fn linear(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], lin: &LinearP) {

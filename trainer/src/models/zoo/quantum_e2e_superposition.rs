@@ -26,12 +26,12 @@
 use super::quantum_e2e::{boundaries, CHUNK_SIZE};
 use crate::models::nn::{
     composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
-    Io, Linear, Net, SeqPoolActs, SeqPoolHead,
+    Io, Linear, Net, S3Acts, S3Core, SeqPoolActs, SeqPoolHead,
 };
 use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{circuit_state_words, Backend, DropoutCfg, Segment};
+use qssm_kernels::backend::{Backend, DropoutCfg, Segment};
 use qssm_kernels::circuit::Program;
 
 /// Names of a core's four angle projections (after the core's prefix), in registration order.
@@ -50,8 +50,9 @@ struct Core {
     /// projection prefix (`""`, `"fwd_"`, `"bwd_"`)
     prefix: &'static str,
     projs: Vec<Linear>,
-    /// start of `<name>.{alpha,beta,gamma}_{real,imag}` (six scalars)
-    coeffs: usize,
+    /// the three branches (θ of a branch = [F | M], M scaled by dt in branches 1, 2) mixed by
+    /// `<name>.{alpha,beta,gamma}_{real,imag}`
+    s3: S3Core,
     /// the reference runs this core on the chunks in reverse order (traces only)
     reversed: bool,
 }
@@ -66,11 +67,6 @@ pub struct QuantumE2eSuperposition {
     enc: AngleProj,
     dt: AngleProj,
     inj: AngleProj,
-    /// the three branch programs: E(a)·U²(F)·D²(Mf; dt)·E(dt·inj), E(a)·U²(F)·Bk²(Mb; dt)·E(dt·inj),
-    /// E(a)·U²(F)·U²(Md)
-    programs: [Program; 3],
-    /// θ of a branch = [F | M] with M scaled by dt (branches 1, 2) or copied (branch 3)
-    segs: [[Segment; 2]; 3],
     inj_seg: Segment,
     head: SeqPoolHead,
 }
@@ -79,21 +75,14 @@ pub struct QuantumE2eSuperposition {
 pub struct CoreActs<B: Backend> {
     /// F, Mf, Mb, Md (B, nc, 5QL)
     pp: [B::Buf; 4],
-    /// per branch: [F | M] raw, θ, final states
+    /// per branch: [F | M] raw
     raw: [B::Buf; 3],
-    theta: [B::Buf; 3],
-    states: [B::Buf; 3],
-    /// q (B, nc, 3Q)
-    m: B::Buf,
+    s3: S3Acts<B>,
     /// chunk-reversed copies for the trace of a reversed core
     rev_pp: [B::Buf; 4],
     rev_m: B::Buf,
     // backward scratch
     dm: B::Buf,
-    gstates: [B::Buf; 3],
-    dtheta: B::Buf,
-    draw: B::Buf,
-    denc: B::Buf,
     dpp: [B::Buf; 4],
     dfeat: B::Buf,
     da_k: B::Buf,
@@ -113,7 +102,6 @@ pub struct Acts<B: Backend> {
     cores: Vec<CoreActs<B>>,
     /// [q_core0 | q_core1] (B, nc, 3Q·cores)
     q: B::Buf,
-    scratch_m: B::Buf,
     head: SeqPoolActs<B>,
     // backward scratch
     dq: B::Buf,
@@ -124,7 +112,8 @@ pub struct Acts<B: Backend> {
     ds: B::Buf,
 }
 
-/// The three branches' programs on sources [F, Mf, Mb, Md] (θ of a branch = [F | M_k]).
+/// The three branches' programs on sources [F, Mf, Mb, Md] (θ of a branch = [F | M_k]):
+/// E(a)·U²(F)·D²(Mf; dt)·E(dt·inj), E(a)·U²(F)·Bk²(Mb; dt)·E(dt·inj), E(a)·U²(F)·U²(Md).
 fn programs(q: usize, l: usize) -> [Program; 3] {
     let feat = Block {
         kind: BlockKind::Unified,
@@ -171,6 +160,12 @@ impl QuantumE2eSuperposition {
         let dt = AngleProj::new(&mut lay, "dt_proj", d, 1, AngleMap::Sigmoid);
         let inj = AngleProj::new(&mut lay, "input_injection_proj", d, q, AngleMap::PiTanh);
         let re = Init::Const((1.0f64 / 3.0f64.sqrt()) as f32);
+        let seg = |scale| Segment {
+            width: pb,
+            period: 5 * q,
+            prefix: 3 * q,
+            scale,
+        };
         let cores: Vec<Core> = specs
             .iter()
             .zip(projs)
@@ -184,18 +179,20 @@ impl QuantumE2eSuperposition {
                     name,
                     prefix,
                     projs,
-                    coeffs,
+                    s3: S3Core::new(
+                        programs(q, l),
+                        [
+                            vec![seg(None), seg(Some(0))],
+                            vec![seg(None), seg(Some(0))],
+                            vec![seg(None), seg(None)],
+                        ],
+                        coeffs,
+                    ),
                     reversed,
                 }
             })
             .collect();
         let head = SeqPoolHead::new(&mut lay, 3 * q * cores.len(), d, cfg.n_classes, [0, 1]);
-        let seg = |scale| Segment {
-            width: pb,
-            period: 5 * q,
-            prefix: 3 * q,
-            scale,
-        };
         Self {
             cfg,
             lay,
@@ -205,12 +202,6 @@ impl QuantumE2eSuperposition {
             enc,
             dt,
             inj,
-            programs: programs(q, l),
-            segs: [
-                [seg(None), seg(Some(0))],
-                [seg(None), seg(Some(0))],
-                [seg(None), seg(None)],
-            ],
             inj_seg: Segment {
                 width: q,
                 period: q,
@@ -257,7 +248,6 @@ impl Net for QuantumE2eSuperposition {
         let nc = self.front.n_chunks(t);
         let s = |w: usize| be.alloc(&[b, nc, w]);
         let pb = 5 * q * self.cfg.n_layers;
-        let sw = circuit_state_words(q);
         let nk = self.cores.len();
         Acts {
             io: Io::plan(be, b, &self.cfg),
@@ -270,19 +260,13 @@ impl Net for QuantumE2eSuperposition {
             cores: self
                 .cores
                 .iter()
-                .map(|_| CoreActs {
+                .map(|core| CoreActs {
                     pp: [0; 4].map(|_| s(pb)),
                     raw: [0; 3].map(|_| s(2 * pb)),
-                    theta: [0; 3].map(|_| s(2 * pb)),
-                    states: [0; 3].map(|_| s(sw)),
-                    m: s(3 * q),
+                    s3: core.s3.plan(be, [b, nc]),
                     rev_pp: [0; 4].map(|_| s(pb)),
                     rev_m: s(3 * q),
                     dm: s(3 * q),
-                    gstates: [0; 3].map(|_| s(sw)),
-                    dtheta: s(2 * pb),
-                    draw: s(2 * pb),
-                    denc: s(2 * q),
                     dpp: [0; 4].map(|_| s(pb)),
                     dfeat: s(pb),
                     da_k: s(q),
@@ -290,7 +274,6 @@ impl Net for QuantumE2eSuperposition {
                 })
                 .collect(),
             q: s(3 * q * nk),
-            scratch_m: s(3 * q),
             head: self.head.plan(be, b, nc),
             dq: s(3 * q * nk),
             da: s(q),
@@ -329,20 +312,13 @@ impl Net for QuantumE2eSuperposition {
             }
             for k in 0..3 {
                 be.concat_cols(&mut ca.raw[k], &[&ca.pp[0], &ca.pp[k + 1]]);
-                be.scale_segments(&mut ca.theta[k], &ca.raw[k], &a.dt.out, &self.segs[k]);
-                let enc = if k < 2 { &a.enc } else { &a.a.out };
-                be.circuit(
-                    &mut a.scratch_m,
-                    Some(&mut ca.states[k]),
-                    &ca.theta[k],
-                    Some(enc),
-                    &self.programs[k],
-                );
             }
-            let [s0, s1, s2] = &ca.states;
-            be.s3_measure(&mut ca.m, [s0, s1, s2], p, core.coeffs);
+            let [r0, r1, r2] = &ca.raw;
+            let enc = [&a.enc, &a.enc, &a.a.out];
+            core.s3
+                .forward(be, p, [r0, r1, r2], &a.dt.out, enc, &mut ca.s3);
         }
-        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.m).collect();
+        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.s3.m).collect();
         be.concat_cols(&mut a.q, &ms);
         self.head
             .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
@@ -361,56 +337,35 @@ impl Net for QuantumE2eSuperposition {
         be.fill(&mut a.dinj_s, 0.0);
         let s = &a.front.pool.out;
         for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
-            {
-                let [g0, g1, g2] = &mut ca.gstates;
-                let [s0, s1, s2] = &ca.states;
-                be.s3_measure_bwd([g0, g1, g2], g, &ca.dm, [s0, s1, s2], p, core.coeffs);
-            }
+            let [r0, r1, r2] = &ca.raw;
+            let enc = [&a.enc, &a.enc, &a.a.out];
+            core.s3.backward(
+                be,
+                p,
+                g,
+                [r0, r1, r2],
+                &a.dt.out,
+                enc,
+                &mut ca.s3,
+                &ca.dm,
+                &mut a.ddt,
+            );
             for d in &mut ca.dpp {
                 be.fill(d, 0.0);
             }
             for k in 0..3 {
-                be.fill(&mut ca.dtheta, 0.0);
                 if k < 2 {
                     // encodings [a | dt·inj]: gradient [da | d(dt·inj)]
-                    be.fill(&mut ca.denc, 0.0);
-                    be.circuit_bwd_state(
-                        &mut ca.dtheta,
-                        Some(&mut ca.denc),
-                        &ca.gstates[k],
-                        &ca.states[k],
-                        &ca.theta[k],
-                        Some(&a.enc),
-                        &self.programs[k],
-                    );
-                    be.split_cols(&ca.denc, &mut [&mut ca.da_k, &mut ca.dinj_k]);
+                    be.split_cols(&ca.s3.denc[k], &mut [&mut ca.da_k, &mut ca.dinj_k]);
                     be.add_assign(&mut a.dinj_s, &ca.dinj_k);
+                    be.add_assign(&mut a.da, &ca.da_k);
                 } else {
                     // the embedding alone
-                    be.fill(&mut ca.da_k, 0.0);
-                    be.circuit_bwd_state(
-                        &mut ca.dtheta,
-                        Some(&mut ca.da_k),
-                        &ca.gstates[k],
-                        &ca.states[k],
-                        &ca.theta[k],
-                        Some(&a.a.out),
-                        &self.programs[k],
-                    );
+                    be.add_assign(&mut a.da, &ca.s3.denc[k]);
                 }
-                be.add_assign(&mut a.da, &ca.da_k);
-                // θ = [F | M_k] (M_k scaled by dt in branches 1, 2): [dF | dM_k]
-                be.fill(&mut ca.draw, 0.0);
-                be.scale_segments_bwd(
-                    &mut ca.draw,
-                    &mut a.ddt,
-                    &ca.dtheta,
-                    &ca.raw[k],
-                    &a.dt.out,
-                    &self.segs[k],
-                );
+                // θ = [F | M_k]: [dF | dM_k]
                 let [d0, rest @ ..] = &mut ca.dpp;
-                be.split_cols(&ca.draw, &mut [&mut ca.dfeat, &mut rest[k]]);
+                be.split_cols(&ca.s3.draw[k], &mut [&mut ca.dfeat, &mut rest[k]]);
                 be.add_assign(d0, &ca.dfeat);
             }
             for (lin, dpp) in core.projs.iter().zip(&ca.dpp) {
@@ -440,7 +395,7 @@ impl Net for QuantumE2eSuperposition {
                 for (r, pp) in ca.rev_pp.iter_mut().zip(&ca.pp) {
                     be.reverse_time(r, pp);
                 }
-                be.reverse_time(&mut ca.rev_m, &ca.m);
+                be.reverse_time(&mut ca.rev_m, &ca.s3.m);
             }
         }
         let a: &'a Acts<B> = a;
@@ -452,7 +407,7 @@ impl Net for QuantumE2eSuperposition {
             let (pp, m) = if core.reversed {
                 (&ca.rev_pp, &ca.rev_m)
             } else {
-                (&ca.pp, &ca.m)
+                (&ca.pp, &ca.s3.m)
             };
             for (n, v) in PROJ_NAMES.iter().zip(pp) {
                 out.push((format!("{}{n}", core.prefix), v));

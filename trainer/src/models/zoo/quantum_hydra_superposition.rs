@@ -20,13 +20,12 @@
 //! k+1 chunk features ([`crate::models::Model::boundary_outputs`]).
 use crate::models::nn::{
     composed_program, AngleActs, AngleMap, AngleProj, AttentionPool, Block, BlockKind, Io, Linear,
-    Net, OutputProj, OutputProjActs, PoolActs, SeqPoolActs, SeqPoolHead,
+    Net, OutputProj, OutputProjActs, PoolActs, S3Acts, S3Core, SeqPoolActs, SeqPoolHead,
 };
 use crate::models::ModelConfig;
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{circuit_state_words, Act, Backend, DropoutCfg, Segment};
-use qssm_kernels::circuit::Program;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Segment};
 
 /// Chunk size of 2d/2e (the reference constructor's default, never overridden).
 pub const CHUNK_SIZE: usize = 32;
@@ -39,9 +38,10 @@ struct Core {
     projs: [Linear; 3],
     /// projection names (for traces)
     proj_names: [String; 3],
-    /// core name (for traces) and start of its six coefficients
+    /// core name (for traces)
     core_name: String,
-    coeffs: usize,
+    /// E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd) mixed by the core's coefficients
+    s3: S3Core,
 }
 
 /// 2d `QuantumMambaHydraSSM` (one core) or 2e `QuantumHydraHydraSSM` (two cores).
@@ -56,25 +56,17 @@ pub struct QuantumHydraSuperposition {
     enc: AngleProj,
     dt0: Linear,
     dt2: AngleProj,
-    /// E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)
-    programs: [Program; 3],
-    segs: [Segment; 3],
     head: SeqPoolHead,
 }
 
 /// Planned buffers of one core.
 pub struct CoreActs<B: Backend> {
+    /// the raw angles Pf, Pb, Pd (B, nc, 5QL)
     pp: [B::Buf; 3],
-    theta: [B::Buf; 3],
-    states: [B::Buf; 3],
-    m: B::Buf,
+    s3: S3Acts<B>,
     rev_pp: [B::Buf; 3],
     rev_m: B::Buf,
     dm: B::Buf,
-    gstates: [B::Buf; 3],
-    dtheta: B::Buf,
-    dpp: [B::Buf; 3],
-    da_k: B::Buf,
 }
 
 /// Planned buffers of one batch.
@@ -90,7 +82,6 @@ pub struct Acts<B: Backend> {
     dt: AngleActs<B>,
     cores: Vec<CoreActs<B>>,
     q: B::Buf,
-    scratch_m: B::Buf,
     head: SeqPoolActs<B>,
     // backward scratch
     dq: B::Buf,
@@ -143,6 +134,15 @@ impl QuantumHydraSuperposition {
         let dt0 = Linear::new(&mut lay, "dt_proj.0", d, cfg.d_state, true);
         let dt2 = AngleProj::new(&mut lay, "dt_proj.2", cfg.d_state, 1, AngleMap::Sigmoid);
         let re = Init::Const((1.0f64 / 3.0f64.sqrt()) as f32);
+        let branch = |kind, dt| composed_program(q, l, true, &[Block { kind, dt }], false);
+        let seg = |scale| {
+            vec![Segment {
+                width: k,
+                period: 5 * q,
+                prefix: 3 * q,
+                scale,
+            }]
+        };
         let cores = projs
             .into_iter()
             .zip(prefixes)
@@ -156,18 +156,19 @@ impl QuantumHydraSuperposition {
                     projs,
                     proj_names,
                     core_name: core_name.to_string(),
-                    coeffs,
+                    s3: S3Core::new(
+                        [
+                            branch(BlockKind::Unified, Some(0)),
+                            branch(BlockKind::Backward, Some(0)),
+                            branch(BlockKind::Unified, None),
+                        ],
+                        [seg(Some(0)), seg(Some(0)), seg(None)],
+                        coeffs,
+                    ),
                 }
             })
             .collect::<Vec<_>>();
         let head = SeqPoolHead::new(&mut lay, 3 * q * cores.len(), d, cfg.n_classes, [0, 1]);
-        let branch = |kind, dt| composed_program(q, l, true, &[Block { kind, dt }], false);
-        let seg = |scale| Segment {
-            width: k,
-            period: 5 * q,
-            prefix: 3 * q,
-            scale,
-        };
         Self {
             cfg,
             lay,
@@ -178,12 +179,6 @@ impl QuantumHydraSuperposition {
             enc,
             dt0,
             dt2,
-            programs: [
-                branch(BlockKind::Unified, Some(0)),
-                branch(BlockKind::Backward, Some(0)),
-                branch(BlockKind::Unified, None),
-            ],
-            segs: [seg(Some(0)), seg(Some(0)), seg(None)],
             head,
         }
     }
@@ -224,7 +219,6 @@ impl Net for QuantumHydraSuperposition {
         let nc = self.pool.n_out(t);
         let s = |w: usize| be.alloc(&[b, nc, w]);
         let k = 5 * q * self.cfg.n_layers;
-        let sw = circuit_state_words(q);
         let n = self.cfg.d_state;
         Acts {
             io: Io::plan(be, b, &self.cfg),
@@ -238,22 +232,15 @@ impl Net for QuantumHydraSuperposition {
             cores: self
                 .cores
                 .iter()
-                .map(|_| CoreActs {
+                .map(|core| CoreActs {
                     pp: [0; 3].map(|_| s(k)),
-                    theta: [0; 3].map(|_| s(k)),
-                    states: [0; 3].map(|_| s(sw)),
-                    m: s(3 * q),
+                    s3: core.s3.plan(be, [b, nc]),
                     rev_pp: [0; 3].map(|_| s(k)),
                     rev_m: s(3 * q),
                     dm: s(3 * q),
-                    gstates: [0; 3].map(|_| s(sw)),
-                    dtheta: s(k),
-                    dpp: [0; 3].map(|_| s(k)),
-                    da_k: s(q),
                 })
                 .collect(),
             q: s(3 * q * self.cores.len()),
-            scratch_m: s(3 * q),
             head: self.head.plan(be, b, nc),
             dq: s(3 * q * self.cores.len()),
             ds: s(d),
@@ -284,27 +271,16 @@ impl Net for QuantumHydraSuperposition {
         self.dt0.forward(be, p, s, &mut a.h0);
         be.act(Act::Silu, &mut a.h1, &a.h0);
         self.dt2.forward(be, p, &a.h1, &mut a.dt);
+        let e = &a.enc.out;
         for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
-            for k in 0..3 {
-                core.projs[k].forward(be, p, s, &mut ca.pp[k]);
-                be.scale_segments(
-                    &mut ca.theta[k],
-                    &ca.pp[k],
-                    &a.dt.out,
-                    std::slice::from_ref(&self.segs[k]),
-                );
-                be.circuit(
-                    &mut a.scratch_m,
-                    Some(&mut ca.states[k]),
-                    &ca.theta[k],
-                    Some(&a.enc.out),
-                    &self.programs[k],
-                );
+            for (lin, pp) in core.projs.iter().zip(ca.pp.iter_mut()) {
+                lin.forward(be, p, s, pp);
             }
-            let [s0, s1, s2] = &ca.states;
-            be.s3_measure(&mut ca.m, [s0, s1, s2], p, core.coeffs);
+            let [p0, p1, p2] = &ca.pp;
+            core.s3
+                .forward(be, p, [p0, p1, p2], &a.dt.out, [e, e, e], &mut ca.s3);
         }
-        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.m).collect();
+        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.s3.m).collect();
         be.concat_cols(&mut a.q, &ms);
         self.head
             .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
@@ -321,36 +297,25 @@ impl Net for QuantumHydraSuperposition {
         be.fill(&mut a.da, 0.0);
         be.fill(&mut a.ddt, 0.0);
         let s = &a.pool.out;
+        let e = &a.enc.out;
         for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
-            {
-                let [g0, g1, g2] = &mut ca.gstates;
-                let [s0, s1, s2] = &ca.states;
-                be.s3_measure_bwd([g0, g1, g2], g, &ca.dm, [s0, s1, s2], p, core.coeffs);
+            let [p0, p1, p2] = &ca.pp;
+            core.s3.backward(
+                be,
+                p,
+                g,
+                [p0, p1, p2],
+                &a.dt.out,
+                [e, e, e],
+                &mut ca.s3,
+                &ca.dm,
+                &mut a.ddt,
+            );
+            // the three branches share the encoding: da = Σ_k ∂L/∂e_k, in branch order
+            for dk in &ca.s3.denc {
+                be.add_assign(&mut a.da, dk);
             }
-            for k in 0..3 {
-                be.fill(&mut ca.dtheta, 0.0);
-                be.fill(&mut ca.da_k, 0.0);
-                be.circuit_bwd_state(
-                    &mut ca.dtheta,
-                    Some(&mut ca.da_k),
-                    &ca.gstates[k],
-                    &ca.states[k],
-                    &ca.theta[k],
-                    Some(&a.enc.out),
-                    &self.programs[k],
-                );
-                be.add_assign(&mut a.da, &ca.da_k);
-                be.fill(&mut ca.dpp[k], 0.0);
-                be.scale_segments_bwd(
-                    &mut ca.dpp[k],
-                    &mut a.ddt,
-                    &ca.dtheta,
-                    &ca.pp[k],
-                    &a.dt.out,
-                    std::slice::from_ref(&self.segs[k]),
-                );
-            }
-            for (lin, dy) in core.projs.iter().zip(&ca.dpp) {
+            for (lin, dy) in core.projs.iter().zip(&ca.s3.draw) {
                 lin.backward(be, p, g, s, dy, Some(&mut a.ds));
             }
         }
@@ -374,7 +339,7 @@ impl Net for QuantumHydraSuperposition {
             for (r, pp) in ca.rev_pp.iter_mut().zip(&ca.pp) {
                 be.reverse_time(r, pp);
             }
-            be.reverse_time(&mut ca.rev_m, &ca.m);
+            be.reverse_time(&mut ca.rev_m, &ca.s3.m);
         }
         let a: &'a Acts<B> = a;
         let mut out = vec![
@@ -395,7 +360,7 @@ impl Net for QuantumHydraSuperposition {
             let (pp, m) = if i == 1 {
                 (&ca.rev_pp, &ca.rev_m)
             } else {
-                (&ca.pp, &ca.m)
+                (&ca.pp, &ca.s3.m)
             };
             for (name, v) in core.proj_names.iter().zip(pp) {
                 out.push((name.clone(), v));
