@@ -397,9 +397,16 @@ fn units_are_converted() {
         assert!(max_abs_diff(&a.logits, &b.logits) <= 1e-5);
         assert!(max_abs_diff(&a.logits, &c.logits) <= 1e-5);
     }
-    // a card unit the engine does not know: push works, push_in is a typed error
+    // a card naming no unit at all is refused when loaded (the one card check)
     let mut card = test_card(case.model.as_ref());
     card.input.unit = "arbitrary units".into();
+    assert!(matches!(
+        Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)),
+        Err(EngineError::Mismatch { what }) if what.contains("input.unit")
+    ));
+    // a card without a voltage unit (`none`, non-EEG tasks): push works, push_in is a typed
+    // error
+    card.input.unit = "none".into();
     let odd = Engine::from_bytes(&blob_with(&case, &card, TensorDtype::F32, |_| true)).unwrap();
     assert_eq!(odd.unit(), None);
     let mut s = odd.stream(StreamOptions::default()).unwrap();

@@ -610,21 +610,33 @@ fn classify_misuse_returns_codes_and_writes_nothing() {
 
 #[test]
 fn a_card_unit_that_is_not_a_voltage_cannot_be_converted() {
-    let m = load(&model_bytes("3b", "furlongs"));
+    // `none` (a non-EEG task's card) loads, but its values cannot be converted from volts
+    let m = load(&model_bytes("3b", "none"));
     let mut unit = 0;
     expect(
         unsafe { qssm_model_input_unit(m, &mut unit) },
         QssmStatus::UnknownUnit,
-        "'furlongs'",
+        "'none'",
     );
     assert_eq!(unit, 0);
     let x = vec![0.0f32; C * T];
     expect(
         classify(m, &x, QSSM_UNIT_MILLIVOLT).0,
         QssmStatus::UnknownUnit,
-        "furlongs",
+        "none",
     );
     unsafe { qssm_model_free(&mut { m }) };
+    // a card naming no unit at all is refused when the model is loaded
+    let bytes = model_bytes("3b", "furlongs");
+    let mut m = null_mut();
+    let st = unsafe { qssm_model_load(bytes.as_ptr(), bytes.len(), &mut m) };
+    assert!(m.is_null());
+    assert_eq!(st, QssmStatus::InvalidModel);
+    let msg = last_error();
+    assert!(
+        msg.contains("input.unit") && msg.contains("furlongs"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -1020,4 +1032,33 @@ fn the_last_error_is_per_thread() {
 fn a_model_is_shareable_across_threads() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Engine>();
+}
+
+/// The model-card classes of the hardening corpus through `qssm_model_load`: each refused with
+/// `QSSM_STATUS_INVALID_MODEL` and a one-line message naming the field, no handle written.
+#[test]
+fn contradictory_or_out_of_range_cards_are_refused_at_load() {
+    let good = model_bytes("3b", "mV");
+    type Break = fn(&mut ModelCard);
+    let cases: [(&str, Break); 6] = [
+        ("input.sfreq", |c| c.input.sfreq = 1e12),
+        ("input.sfreq", |c| c.input.sfreq = 0.0),
+        ("input.n_times", |c| c.input.n_times += 1),
+        ("input.channels", |c| {
+            c.input.channels[1] = c.input.channels[0].clone()
+        }),
+        ("dropout", |c| c.hyperparameters.dropout = 2.0),
+        ("input.unit", |c| c.input.unit = "mv".into()),
+    ];
+    for (field, breaks) in cases {
+        let file = qssm_formats::model_file::ModelFile::parse(&good).unwrap();
+        let mut card = file.card.clone();
+        breaks(&mut card);
+        let bytes = file.to_bytes_with_card(&card, TensorDtype::F32).unwrap();
+        let mut m = null_mut();
+        let st = unsafe { qssm_model_load(bytes.as_ptr(), bytes.len(), &mut m) };
+        assert!(m.is_null(), "{field}");
+        expect(st, QssmStatus::InvalidModel, field);
+        assert!(!last_error().contains('\n'));
+    }
 }

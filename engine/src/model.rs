@@ -10,7 +10,7 @@ use crate::arch::Arch;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use qssm_formats::model_file::{ModelCard, ModelFile};
 
 /// An architecture the engine can run.
@@ -119,11 +119,8 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
 ];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
-/// cards; the EEG models use ≤ 512).
-pub const MAX_DIM: usize = 1 << 24;
-
-/// Layout of the window the engine takes (the only one it accepts in a card).
-pub const CHANNEL_MAJOR: &str = "channel_major";
+/// cards; the EEG models use ≤ 512) and the window layout the engine takes: the card check's.
+pub use qssm_formats::model_file::{CHANNEL_MAJOR, MAX_DIM};
 
 /// A validated, ready-to-run model: card + weights (Linear matrices f32 or f16, the rest f32).
 ///
@@ -240,53 +237,15 @@ impl Model {
     }
 }
 
-/// Card checks shared by every architecture.
+/// Card checks shared by every architecture: the card's own check
+/// ([`ModelCard::validate`]: ranges and relations of its fields), then that the class name is
+/// the registered architecture's.
 fn validate_card(card: &ModelCard, entry: &SupportedModel) -> Result<(), EngineError> {
+    card.validate().map_err(|e| mismatch(e.to_string()))?;
     if !card.class_name.eq_ignore_ascii_case(entry.class_name) {
         return Err(mismatch(format!(
             "model_id {} is {}, but class_name is '{}'",
             entry.id, entry.class_name, card.class_name
-        )));
-    }
-    let hp = &card.hyperparameters;
-    let dims = [
-        ("n_channels", hp.n_channels),
-        ("n_times", hp.n_times),
-        ("d_model", hp.d_model),
-        ("d_state", hp.d_state),
-        ("n_layers", hp.n_layers),
-        ("n_classes", hp.n_classes),
-    ];
-    for (name, v) in dims {
-        if !(1..=MAX_DIM).contains(&v) {
-            return Err(mismatch(format!(
-                "hyperparameter {name} = {v} is outside 1..={MAX_DIM}"
-            )));
-        }
-    }
-    if hp.n_channels.checked_mul(hp.n_times).is_none() {
-        return Err(mismatch(format!(
-            "window of {} × {} values overflows",
-            hp.n_channels, hp.n_times
-        )));
-    }
-    if card.input.n_times != hp.n_times {
-        return Err(mismatch(format!(
-            "input.n_times = {} but hyperparameters.n_times = {}",
-            card.input.n_times, hp.n_times
-        )));
-    }
-    if card.input.channels.len() != hp.n_channels {
-        return Err(mismatch(format!(
-            "input lists {} channels but hyperparameters.n_channels = {}",
-            card.input.channels.len(),
-            hp.n_channels
-        )));
-    }
-    if card.input.layout != CHANNEL_MAJOR {
-        return Err(mismatch(format!(
-            "input.layout is '{}', the engine takes '{CHANNEL_MAJOR}' windows",
-            card.input.layout
         )));
     }
     Ok(())

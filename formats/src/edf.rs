@@ -124,6 +124,53 @@ pub enum EdfError {
     },
 }
 
+/// Something suspicious but legal in an EDF file: the reader reads it, and reports it through
+/// [`Edf::warnings`] so a tool can tell its user (MNE warns about the same things).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EdfWarning {
+    /// A data signal whose physical minimum equals its maximum: every sample reads as that
+    /// value (a disconnected or mis-scaled channel).
+    #[error("signal {signal} ({label}) is flat: physical minimum = maximum = {value}")]
+    FlatChannel {
+        /// signal index
+        signal: usize,
+        /// its label
+        label: String,
+        /// the physical value of every sample
+        value: f64,
+    },
+    /// Two data signals with the same label (trimmed, case-insensitive): a reader that picks
+    /// channels by name gets the first.
+    #[error("signals {first} and {other} are both labelled {label:?}; picking by name takes signal {first}")]
+    DuplicateLabel {
+        /// the label
+        label: String,
+        /// the first signal with it
+        first: usize,
+        /// a later one
+        other: usize,
+    },
+    /// An EDF+ file without an `EDF Annotations` signal: it has no readable events (cues).
+    /// `near` names a signal whose label resembles `EDF Annotations` (a damaged label).
+    #[error("EDF+ file without an 'EDF Annotations' signal (no events can be read){}", near.as_ref().map(|n| format!("; signal label {n:?} looks like a damaged one")).unwrap_or_default())]
+    NoAnnotationSignal {
+        /// a label resembling the annotation label
+        near: Option<String>,
+    },
+    /// A physical dimension in a non-standard spelling (e.g. `mv`), read as the standard unit.
+    #[error("signal {signal} ({label}): physical dimension {written:?} read as {read_as}")]
+    UnitSpelling {
+        /// signal index
+        signal: usize,
+        /// its label
+        label: String,
+        /// as written
+        written: String,
+        /// the unit it is read as
+        read_as: &'static str,
+    },
+}
+
 /// The 256-byte fixed header. Text fields are trimmed of trailing spaces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EdfHeader {
@@ -222,18 +269,7 @@ impl SignalHeader {
     }
 }
 
-/// Volts per unit of a physical-dimension string (`nV` 1e-9, `uV`/`µV`/`μV` 1e-6, `mV` 1e-3,
-/// `V` 1), case-insensitive, or `None` for anything else.
-pub fn volts_per_unit(dimension: &str) -> Option<f64> {
-    let d = dimension.trim().to_lowercase();
-    match d.as_str() {
-        "v" => Some(1.0),
-        "mv" => Some(1e-3),
-        "uv" | "\u{b5}v" | "\u{3bc}v" => Some(1e-6),
-        "nv" => Some(1e-9),
-        _ => None,
-    }
-}
+pub use crate::units::volts_per_unit;
 
 /// One EDF+ annotation (from a TAL with non-empty text).
 #[derive(Debug, Clone, PartialEq)]
@@ -284,11 +320,7 @@ fn text(bytes: &[u8]) -> String {
         .to_string()
 }
 
-/// The lowest sample rate of an ordinary (non-annotation) signal the reader accepts, Hz.
-pub const MIN_SFREQ_HZ: f64 = 1e-3;
-/// The highest sample rate of an ordinary signal the reader accepts, Hz (EEG amplifiers sample
-/// at most a few tens of kHz; a larger value is a damaged record duration).
-pub const MAX_SFREQ_HZ: f64 = 100_000.0;
+pub use crate::units::{MAX_SFREQ_HZ, MIN_SFREQ_HZ};
 
 fn parse_f64(bytes: &[u8], field: impl Fn() -> String) -> Result<f64, EdfError> {
     let s = text(bytes);
@@ -580,6 +612,65 @@ impl Edf {
     /// All signal headers, in file order (including "EDF Annotations" signals).
     pub fn signals(&self) -> &[SignalHeader] {
         &self.signals
+    }
+
+    /// Suspicious but legal features of the file ([`EdfWarning`]), in signal order: flat
+    /// channels, duplicate labels, an EDF+ file without an annotation signal, units in a
+    /// non-standard spelling.
+    pub fn warnings(&self) -> Vec<EdfWarning> {
+        let mut out = Vec::new();
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (s, sig) in self.signals.iter().enumerate() {
+            if sig.is_annotation {
+                continue;
+            }
+            if sig.physical_min == sig.physical_max {
+                out.push(EdfWarning::FlatChannel {
+                    signal: s,
+                    label: sig.label.clone(),
+                    value: sig.physical_min,
+                });
+            }
+            let key = sig.label.trim().to_lowercase();
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+                out.push(EdfWarning::DuplicateLabel {
+                    label: sig.label.clone(),
+                    first: *first,
+                    other: s,
+                });
+            } else {
+                seen.push((key, s));
+            }
+            let written = sig.physical_dimension.trim();
+            let canonical = ["V", "mV", "uV", "\u{b5}V", "\u{3bc}V", "nV"];
+            if let Some(v) = volts_per_unit(written) {
+                if !canonical.contains(&written) {
+                    let read_as = if v >= 1.0 {
+                        "V"
+                    } else if v >= 1e-3 {
+                        "mV"
+                    } else if v >= 1e-6 {
+                        "µV"
+                    } else {
+                        "nV"
+                    };
+                    out.push(EdfWarning::UnitSpelling {
+                        signal: s,
+                        label: sig.label.clone(),
+                        written: written.to_string(),
+                        read_as,
+                    });
+                }
+            }
+        }
+        if self.header.is_edf_plus() && !self.signals.iter().any(|s| s.is_annotation) {
+            let near = self.signals.iter().map(|s| s.label.clone()).find(|l| {
+                let l = l.to_lowercase();
+                l.contains("annot") || l.starts_with("edf")
+            });
+            out.push(EdfWarning::NoAnnotationSignal { near });
+        }
+        out
     }
 
     /// Indices of the ordinary (non-annotation) signals, in file order.

@@ -16,7 +16,10 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use safetensors::{Dtype, SafeTensors};
+
+mod validate;
 use serde::{Deserialize, Serialize};
+pub use validate::{CardError, CHANNEL_MAJOR, MAX_DIM, MAX_QUBITS};
 
 /// Value of the `format` metadata key.
 pub const FORMAT: &str = "qssm-model";
@@ -284,6 +287,27 @@ impl<'a> ModelFile<'a> {
             });
         }
         Ok(Self { card, tensors })
+    }
+
+    /// The same tensors under another card, serialised with `dtype` weights (e.g. a card
+    /// edited by a tool, or a conversion). Errors: as [`to_bytes`].
+    pub fn to_bytes_with_card(
+        &self,
+        card: &ModelCard,
+        dtype: TensorDtype,
+    ) -> Result<Vec<u8>, ModelFileError> {
+        let values: Vec<Vec<f32>> = self.tensors.iter().map(|t| t.to_f32()).collect();
+        let outs: Vec<TensorOut<'_>> = self
+            .tensors
+            .iter()
+            .zip(&values)
+            .map(|(t, v)| TensorOut {
+                name: &t.name,
+                shape: &t.shape,
+                data: v,
+            })
+            .collect();
+        to_bytes(card, &outs, dtype)
     }
 
     /// The tensor `name`, checked to have `shape`. Errors: `MissingTensor`, `ShapeMismatch`.

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "std")]
 
-use qssm_formats::edf::{Edf, EdfError};
+use qssm_formats::edf::{Edf, EdfError, EdfWarning};
 use std::path::PathBuf;
 
 /// `<workspace>/../shared/data/eegmmidb`, or `None` (with a note) when absent.
@@ -429,6 +429,7 @@ fn edf_open_missing_file_is_io_error() {
 fn edf_real_eegmmidb_s001r04() {
     let Some(root) = eegmmidb_root() else { return };
     let edf = Edf::open(root.join("S001/S001R04.edf")).unwrap();
+    assert_eq!(edf.warnings(), vec![], "a clean recording has no warnings");
     let h = edf.header();
     assert_eq!(h.n_signals, 65);
     assert_eq!(h.header_bytes, 16896);
@@ -482,4 +483,72 @@ fn edf_real_eegmmidb_s001r04() {
     // a 123-record file
     let edf = Edf::open(root.join("S002/S002R04.edf")).unwrap();
     assert_eq!(edf.header().n_records, 123);
+}
+
+/// Suspicious but legal files are read, and each oddity is reported by `Edf::warnings`: a flat
+/// channel, a duplicate label (case-insensitive), a unit in a non-standard spelling, an EDF+
+/// file whose annotation signal's label is damaged (it then has no events).
+#[test]
+fn edf_warnings_for_suspicious_but_legal_files() {
+    let (clean, _) = synthetic();
+    assert_eq!(Edf::from_bytes(&clean).unwrap().warnings(), vec![]);
+    let n_rec = 2;
+    let d: Vec<i16> = (0..4 * n_rec as i16).collect();
+    let mut sigs = vec![
+        data_sig("C3", "uV", -100.0, 100.0, -100, 100, 4, d.clone()),
+        data_sig("Flat", "uV", 7.0, 7.0, -100, 100, 4, d.clone()),
+        data_sig("c3 ", "mv", -1.0, 1.0, -100, 100, 4, d.clone()),
+        Sig {
+            label: "EDF Annotatio",
+            unit: "",
+            pmin: -1.0,
+            pmax: 1.0,
+            dmin: -32768,
+            dmax: 32767,
+            spr: 8,
+            digital: (0..8 * n_rec as i16).collect(),
+            ann: vec![],
+        },
+    ];
+    let edf = Edf::from_bytes(&write_edf(&sigs, n_rec, n_rec as i64, 1.0, true)).unwrap();
+    let w = edf.warnings();
+    assert_eq!(
+        w,
+        vec![
+            EdfWarning::FlatChannel {
+                signal: 1,
+                label: "Flat".into(),
+                value: 7.0
+            },
+            EdfWarning::DuplicateLabel {
+                label: "c3".into(),
+                first: 0,
+                other: 2
+            },
+            EdfWarning::UnitSpelling {
+                signal: 2,
+                label: "c3".into(),
+                written: "mv".into(),
+                read_as: "mV"
+            },
+            EdfWarning::NoAnnotationSignal {
+                near: Some("EDF Annotatio".into())
+            },
+        ],
+        "{w:#?}"
+    );
+    for x in &w {
+        assert!(!x.to_string().contains('\n'), "{x}");
+    }
+    assert!(edf.annotations().is_empty());
+    // the flat channel still reads (as its constant), the mv one as millivolts
+    assert!(edf
+        .volts(1)
+        .unwrap()
+        .iter()
+        .all(|&v| (v - 7e-6).abs() < 1e-18));
+    // a plain EDF (not EDF+) without annotations is not warned about
+    sigs.truncate(1);
+    let plain = Edf::from_bytes(&write_edf(&sigs, n_rec, n_rec as i64, 1.0, false)).unwrap();
+    assert_eq!(plain.warnings(), vec![]);
 }

@@ -7,7 +7,7 @@
 //! The conversion reports the rounding error per tensor (max |stored − original| in the
 //! model's unit of that parameter) and overall ([`Conversion`]); it is measured on the bytes
 //! actually produced (parsed back), so it is exactly what a reader of the new file sees.
-use qssm_formats::model_file::{self, ModelFile, ModelFileError, TensorDtype, TensorOut};
+use qssm_formats::model_file::{self, ModelFile, ModelFileError, TensorDtype};
 use std::path::Path;
 
 /// Errors of [`convert_bytes`] / [`convert_file`]. Each message is one line.
@@ -17,6 +17,9 @@ pub enum ConvertError {
     /// output cannot be written.
     #[error("{0}")]
     File(#[from] ModelFileError),
+    /// The input's model card is out of range or contradicts itself.
+    #[error("{0}")]
+    Card(#[from] qssm_formats::model_file::CardError),
     /// A weight of the input is NaN or ±∞.
     #[error("tensor '{name}' holds a non-finite value at index {index}")]
     NonFinite {
@@ -90,9 +93,11 @@ pub fn dtype_name(dtype: TensorDtype) -> &'static str {
 }
 
 /// Converts the model file `input` (bytes) to `dtype`. Errors: [`ConvertError::File`] (not a
-/// qssm model file), [`ConvertError::NonFinite`], [`ConvertError::Overflow`].
+/// qssm model file), [`ConvertError::Card`], [`ConvertError::NonFinite`],
+/// [`ConvertError::Overflow`].
 pub fn convert_bytes(input: &[u8], dtype: TensorDtype) -> Result<Conversion, ConvertError> {
     let file = ModelFile::parse(input)?;
+    file.card.validate()?;
     let values: Vec<Vec<f32>> = file.tensors.iter().map(|t| t.to_f32()).collect();
     for (t, v) in file.tensors.iter().zip(&values) {
         if let Some(index) = v.iter().position(|x| !x.is_finite()) {
@@ -102,17 +107,7 @@ pub fn convert_bytes(input: &[u8], dtype: TensorDtype) -> Result<Conversion, Con
             });
         }
     }
-    let outs: Vec<TensorOut<'_>> = file
-        .tensors
-        .iter()
-        .zip(&values)
-        .map(|(t, v)| TensorOut {
-            name: &t.name,
-            shape: &t.shape,
-            data: v,
-        })
-        .collect();
-    let bytes = model_file::to_bytes(&file.card, &outs, dtype)?;
+    let bytes = file.to_bytes_with_card(&file.card, dtype)?;
     let back = ModelFile::parse(&bytes)?;
     let mut tensors = Vec::with_capacity(values.len());
     for (t, v) in file.tensors.iter().zip(&values) {

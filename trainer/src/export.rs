@@ -140,6 +140,33 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
     }
 }
 
+/// The model file of `params` of `model` with its card, as bytes (f32 or f16 weights).
+///
+/// # Errors
+/// [`ModelFileError`] if the tensors cannot be serialised.
+pub fn to_bytes(
+    model: &dyn Model,
+    params: &[f32],
+    info: &ExportInfo,
+    dtype: TensorDtype,
+) -> Result<Vec<u8>, ModelFileError> {
+    model_file::to_bytes(&model_card(model, info), &tensors(model, params), dtype)
+}
+
+/// The named tensors of `params` in `model`'s layout.
+fn tensors<'a>(model: &'a dyn Model, params: &'a [f32]) -> Vec<TensorOut<'a>> {
+    model
+        .layout()
+        .specs()
+        .iter()
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &params[s.range.clone()],
+        })
+        .collect()
+}
+
 /// Writes `params` of `model` with its card to `path` (atomic), as f32 or f16.
 pub fn export(
     path: &Path,
@@ -149,17 +176,7 @@ pub fn export(
     dtype: TensorDtype,
 ) -> Result<(), ModelFileError> {
     let card = model_card(model, info);
-    let tensors: Vec<TensorOut<'_>> = model
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &params[s.range.clone()],
-        })
-        .collect();
-    model_file::write_model_file(path, &card, &tensors, dtype)
+    model_file::write_model_file(path, &card, &tensors(model, params), dtype)
 }
 
 /// Loads the weights of a model file into a fresh buffer in `model`'s layout, checking every

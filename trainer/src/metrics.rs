@@ -196,21 +196,31 @@ pub fn f1_weighted(pred: &[usize], labels: &[usize], n_classes: usize) -> f64 {
     acc / n as f64
 }
 
+/// Deserialises an f64 written by `serde_json`, which writes NaN and ±∞ as `null`: `null`
+/// reads back as NaN (a diverged epoch's metrics survive a checkpoint round trip).
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Everything the reference logs for one classification evaluation (`val_*` each epoch,
 /// `test_*` once).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassificationMetrics {
     /// Accuracy of `argmax(logits)` (see [`accuracy`], [`argmax_rows`]).
+    #[serde(deserialize_with = "nan_if_null")]
     pub acc: f64,
     /// ROC AUC of `softmax(logits)[:, 1]` (see [`roc_auc`]); 0.0 where sklearn would raise.
+    #[serde(deserialize_with = "nan_if_null")]
     pub auc: f64,
     /// Support-weighted F1 (see [`f1_weighted`]).
+    #[serde(deserialize_with = "nan_if_null")]
     pub f1: f64,
     /// Confusion matrix, rows = true class, columns = predicted class (see
     /// [`confusion_matrix`]).
     pub confusion: Vec<Vec<u64>>,
     /// The loss reported with the metrics, supplied by the caller (the reference reports the
     /// mean of the per-batch mean cross-entropies).
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
 }
 
@@ -292,12 +302,16 @@ pub fn r2_score(pred: &[f32], target: &[f32]) -> f64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegressionMetrics {
     /// See [`mse`].
+    #[serde(deserialize_with = "nan_if_null")]
     pub mse: f64,
     /// See [`mae`].
+    #[serde(deserialize_with = "nan_if_null")]
     pub mae: f64,
     /// See [`r2_score`].
+    #[serde(deserialize_with = "nan_if_null")]
     pub r2: f64,
     /// The loss reported with the metrics, supplied by the caller.
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
 }
 

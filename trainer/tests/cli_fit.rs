@@ -117,6 +117,18 @@ fn unknown_model_id() {
     assert_clean_failure(&o, "unknown model '9z'", &out);
 }
 
+/// `--sfreq 0` is a typed error (it used to panic in the resampler's planner).
+#[test]
+fn zero_sample_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let data = bundled();
+    let mut args = fit_args(data.to_str().unwrap(), out.to_str().unwrap(), "3b");
+    *args.last_mut().unwrap() = "0";
+    let o = trainer(&args, tmp.path());
+    assert_clean_failure(&o, "rates must be finite and positive", &out);
+}
+
 /// A data directory with subjects 1..=4 where subject 1's R04 is replaced by `bytes`.
 fn data_with_bad_run(root: &Path, bytes: &[u8]) {
     for s in 1..=4u32 {
@@ -247,6 +259,8 @@ fn impossible_hyperparameters_are_rejected() {
         ("--d-model", "100", "--d-model 100"),
         ("--n-qubits", "40", "--n-qubits 40"),
         ("--dropout", "1.5", "--dropout 1.5"),
+        ("--hidden-dim", "0", "--hidden-dim must be at least 1"),
+        ("--chunk-size", "0", "--chunk-size and --hidden-dim"),
     ] {
         let mut args = fit_args(data, &out_s, "3b");
         args.extend([flag, value]);

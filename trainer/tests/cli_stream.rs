@@ -299,3 +299,39 @@ fn qssm_stream_errors_are_one_line() {
     assert_eq!(rec.source_labels[8], "C3..");
     assert_eq!(rec.channels[8], "C3");
 }
+
+/// A flat channel (physical minimum = maximum) in a recording is read (as its constant) and
+/// reported: in [`Recording::warnings`] and as a `warning:` line of `qssm stream`.
+#[test]
+fn qssm_stream_warns_about_a_flat_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(edf()).unwrap();
+    // signal 3's physical maximum (after the labels, transducers, units and minima of the 65
+    // signals) := its minimum
+    let ns = 65;
+    let pmax = 256 + ns * (16 + 80 + 8 + 8) + 3 * 8;
+    bytes[pmax..pmax + 8].copy_from_slice(b"-8092   ");
+    let flat = tmp.path().join("flat.edf");
+    std::fs::write(&flat, &bytes).unwrap();
+    let model = tmp.path().join("m.safetensors");
+    write_model(&model, "3b", false, None);
+    let m = Engine::from_path(&model).unwrap();
+    let rec = Recording::load(&flat, m.channels(), m.sfreq()).unwrap();
+    assert_eq!(rec.warnings.len(), 1, "{:?}", rec.warnings);
+    assert!(rec.warnings[0].contains("flat"), "{:?}", rec.warnings);
+    let o = qssm(&[
+        "stream",
+        "--model",
+        model.to_str().unwrap(),
+        "--edf",
+        flat.to_str().unwrap(),
+        "--trials-only",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("warning: ") && l.contains("signal 3") && l.contains("flat")),
+        "{err}"
+    );
+}

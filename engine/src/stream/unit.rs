@@ -39,23 +39,9 @@ impl Unit {
     /// `µV` / `μV` / `uV` / `microvolt(s)`, `mV` / `millivolt(s)`, `V` / `volt(s)` (the
     /// symbols case-sensitive — `mV` ≠ `MV` — the words not). `None` for anything else.
     pub fn parse(s: &str) -> Option<Unit> {
-        let s = s.trim();
-        match s {
-            "µV" | "μV" | "uV" => return Some(Self::Microvolt),
-            "mV" => return Some(Self::Millivolt),
-            "V" => return Some(Self::Volt),
-            _ => {}
-        }
-        let word = s.strip_suffix('s').unwrap_or(s);
-        if word.eq_ignore_ascii_case("microvolt") {
-            Some(Self::Microvolt)
-        } else if word.eq_ignore_ascii_case("millivolt") {
-            Some(Self::Millivolt)
-        } else if word.eq_ignore_ascii_case("volt") {
-            Some(Self::Volt)
-        } else {
-            None
-        }
+        // the one rule for cards and stream metadata (qssm_formats::units)
+        let v = qssm_formats::units::card_unit_volts(s)?;
+        Self::ALL.into_iter().find(|u| u.volts() == v)
     }
 
     /// The factor that converts a value in `self` to `to` (`value_to = value_self · factor`),

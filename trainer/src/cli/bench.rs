@@ -41,6 +41,18 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints one line per model.
 pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    for (flag, v) in [
+        ("--batch-size", a.batch_size),
+        ("--n-times", a.n_times),
+        ("--channels", a.channels),
+        ("--chunk-size", a.chunk_size),
+        ("--steps", a.steps),
+        ("--concurrent", a.concurrent),
+    ] {
+        if v == 0 {
+            return Err(format!("{flag} must be at least 1").into());
+        }
+    }
     let device = ComputeDevice::open(&a.device)?;
     // the class column as wide as the longest reference class name
     let w = registry::MODELS

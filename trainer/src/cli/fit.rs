@@ -4,7 +4,9 @@ use super::subjects::parse_subjects;
 use crate::data::synthetic::{self, SyntheticTask};
 use crate::data::{discover_subjects, subject_split, EegmmidbConfig, EpochCache, EpochSet};
 use crate::export::{export, ExportInfo};
-use crate::fit::{evaluate, fit, FitConfig, Labels, Recipe, Windows};
+use crate::fit::{
+    evaluate, fit_with, Checkpointing, FitConfig, Labels, OnNonFinite, Recipe, Windows,
+};
 use crate::models::{registry, AnsatzKind, Model, ModelConfig};
 use qssm_formats::model_file::{write_atomic, SplitInfo, TensorDtype};
 use rand::SeedableRng;
@@ -20,6 +22,15 @@ pub enum RecipeArg {
     Ablation,
     /// Adam + ReduceLROnPlateau
     Gated,
+}
+
+/// `--on-nonfinite` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonFiniteArg {
+    /// stop the run with an error
+    Stop,
+    /// skip the step and go on
+    Skip,
 }
 
 /// `--ansatz` values.
@@ -101,9 +112,14 @@ pub struct FitArgs {
     /// subject directory found under --data
     #[arg(long)]
     pub subjects: Option<String>,
-    /// seed of the subject split, initialisation, shuffling and dropout
+    /// seed of the subject split (synthetic tasks: of the generated set and its split) and,
+    /// unless --init-seed is given, of the initialisation, shuffling and dropout too
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
+    /// seed of the parameter initialisation, shuffling and dropout, separate from the split
+    /// seed (default: --seed); sweeps vary it to separate training noise from split noise
+    #[arg(long)]
+    pub init_seed: Option<u64>,
     /// maximum training epochs (passes over the training set); default 50 (EEG) or 100
     /// (synthetic)
     #[arg(long)]
@@ -121,9 +137,20 @@ pub struct FitArgs {
     /// or a strict drop in validation MSE (synthetic, default 20)
     #[arg(long)]
     pub patience: Option<usize>,
-    /// output directory (model.safetensors, results.json); default `runs/<id>_<sfreq>Hz_seed<seed>`
+    /// output directory (model.safetensors, results.json, and checkpoint.safetensors, rewritten
+    /// after every epoch); default `runs/<id>_<sfreq>Hz_seed<seed>`
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// continue an interrupted run from `<out>/checkpoint.safetensors` (same model, options and
+    /// data; refused otherwise); without a checkpoint the run starts from scratch. The result
+    /// equals an uninterrupted run's
+    #[arg(long)]
+    pub resume: bool,
+    /// a step whose loss or gradient is NaN/∞: `stop` the run with an error naming the epoch,
+    /// step and tensor, or `skip` the step (no update; counted in the history). On `--device
+    /// cuda` the update happens on the device, so a non-finite loss always stops
+    #[arg(long, value_enum, default_value_t = NonFiniteArg::Stop)]
+    pub on_nonfinite: NonFiniteArg,
     /// directory for cached epoched arrays (keyed by preprocessing settings)
     #[arg(long, default_value = ".qssm-cache")]
     pub cache_dir: PathBuf,
@@ -293,6 +320,8 @@ fn model_config(a: &FitArgs, n_times: usize) -> ModelConfig {
         n_qubits: a.n_qubits.unwrap_or(base.n_qubits),
         n_layers: a.n_layers.unwrap_or(base.n_layers),
         dropout: a.dropout.unwrap_or(base.dropout),
+        chunk_size: a.chunk_size,
+        hidden_dim: a.hidden_dim,
         ..base
     }
 }
@@ -308,6 +337,9 @@ fn check_hyperparameters(c: &ModelConfig) -> Result<(), String> {
     }
     if c.d_state == 0 || c.n_layers == 0 {
         return Err("--d-state and --n-layers must be at least 1".into());
+    }
+    if c.chunk_size == 0 || c.hidden_dim == 0 {
+        return Err("--chunk-size and --hidden-dim must be at least 1".into());
     }
     if !(2..=12).contains(&c.n_qubits) {
         return Err(format!(
@@ -349,19 +381,26 @@ fn train_and_export(
     };
     let device = crate::device::ComputeDevice::open(&a.device)?;
     let model = registry::build_on(id, mcfg, &device).map_err(|e| e.to_string())?;
-    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(a.seed));
+    let init_seed = a.init_seed.unwrap_or(a.seed);
+    let params = model
+        .layout()
+        .init(&mut ChaCha8Rng::seed_from_u64(init_seed));
     let fcfg = FitConfig {
         epochs,
         batch_size: a.batch_size,
         lr: a.lr,
         weight_decay: a.weight_decay,
         patience: a.patience.unwrap_or(default_patience),
-        seed: a.seed,
+        seed: init_seed,
         clip_norm: 1.0,
         progress: !a.no_progress,
         recipe: match a.recipe {
             RecipeArg::Ablation => Recipe::Ablation,
             RecipeArg::Gated => Recipe::Gated,
+        },
+        on_nonfinite: match a.on_nonfinite {
+            NonFiniteArg::Stop => OnNonFinite::Stop,
+            NonFiniteArg::Skip => OnNonFinite::Skip,
         },
     };
     eprintln!(
@@ -372,20 +411,63 @@ fn train_and_export(
         rayon::current_num_threads(),
         device
     );
-    let out = fit(model.as_ref(), params, p.train, p.val, &fcfg, &mut |r| {
-        eprintln!(
-            "epoch {:>3}  lr {:.2e}  train loss {:.4}{}  val loss {:.4}  {}  ({:.1} s)",
-            r.epoch + 1,
-            r.lr,
-            r.train_loss,
-            r.train_acc
-                .map(|v| format!(" acc {v:.3}"))
-                .unwrap_or_default(),
-            r.val_loss,
-            r.val.summary(),
-            r.seconds
-        )
-    })?;
+    let task = format!("{:?}", a.task).to_lowercase();
+    let init = match a.init_seed {
+        Some(i) if i != a.seed => format!("_init{i}"),
+        _ => String::new(),
+    };
+    let out_dir = a.out.clone().unwrap_or_else(|| match a.task {
+        Task::Eeg => PathBuf::from(format!(
+            "runs/{}_{}Hz_seed{}{init}",
+            model.id(),
+            a.sfreq,
+            a.seed
+        )),
+        _ => PathBuf::from(format!(
+            "runs/{}_{}_L{}_seed{}{init}",
+            model.id(),
+            task,
+            a.seq_len,
+            a.seed
+        )),
+    });
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let ckpt = Checkpointing {
+        path: out_dir.join("checkpoint.safetensors"),
+        resume: a.resume,
+    };
+    if a.resume {
+        if ckpt.path.exists() {
+            eprintln!("resuming from {}", ckpt.path.display());
+        } else {
+            eprintln!(
+                "no checkpoint at {}: starting from scratch",
+                ckpt.path.display()
+            );
+        }
+    }
+    let out = fit_with(
+        model.as_ref(),
+        params,
+        p.train,
+        p.val,
+        &fcfg,
+        Some(&ckpt),
+        &mut |r| {
+            eprintln!(
+                "epoch {:>3}  lr {:.2e}  train loss {:.4}{}  val loss {:.4}  {}  ({:.1} s)",
+                r.epoch + 1,
+                r.lr,
+                r.train_loss,
+                r.train_acc
+                    .map(|v| format!(" acc {v:.3}"))
+                    .unwrap_or_default(),
+                r.val_loss,
+                r.val.summary(),
+                r.seconds
+            )
+        },
+    )?;
     let ev = evaluate(model.as_ref(), &out.best_params, p.test, a.batch_size);
     println!(
         "test: {}  ({} samples, best epoch {}, training {:.1} s)",
@@ -394,18 +476,6 @@ fn train_and_export(
         out.best_epoch + 1,
         out.training_time_s
     );
-    let task = format!("{:?}", a.task).to_lowercase();
-    let out_dir = a.out.clone().unwrap_or_else(|| match a.task {
-        Task::Eeg => PathBuf::from(format!("runs/{}_{}Hz_seed{}", model.id(), a.sfreq, a.seed)),
-        _ => PathBuf::from(format!(
-            "runs/{}_{}_L{}_seed{}",
-            model.id(),
-            task,
-            a.seq_len,
-            a.seed
-        )),
-    });
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let metrics = json!({"test": ev.metrics, "best_val_score": out.best_val_score, "best_epoch": out.best_epoch, "epochs_trained": out.history.len()});
     let training = json!({"recipe": fcfg, "optimizer": "AdamW", "betas": [0.9, 0.999], "eps": 1e-8, "schedule": "CosineAnnealingLR(T_max=epochs)",
         "loss": if matches!(a.task, Task::Eeg) { "cross-entropy" } else { "mse" },
@@ -421,7 +491,7 @@ fn train_and_export(
         TensorDtype::F32,
     )?;
     let results = json!({
-        "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "n_params": model.layout().n_params(),
+        "model_id": model.id(), "model_name": model.class_name(), "seed": a.seed, "init_seed": init_seed, "n_params": model.layout().n_params(),
         "hyperparameters": hyperparameters(model.as_ref(), a, epochs),
         "data_info": p.data_info, "history": out.history, "metrics": metrics, "training": training,
         "training_time": out.training_time_s, "threads": rayon::current_num_threads(),

@@ -13,6 +13,14 @@ fn parse_unit(s: &str) -> Result<Unit, String> {
     Unit::parse(s).ok_or_else(|| format!("unknown unit '{s}' (use uV, mV or V)"))
 }
 
+/// Parses `--duration`: a finite number of seconds greater than 0.
+fn parse_duration(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
+}
+
 /// Arguments of `qssm stream`.
 #[derive(clap::Args, Debug)]
 pub struct StreamArgs {
@@ -35,8 +43,8 @@ pub struct StreamArgs {
     /// 0.25 s rounded up to the model's step)
     #[arg(long)]
     pub hop: Option<usize>,
-    /// replay only the first SECONDS of the recording
-    #[arg(long, value_name = "SECONDS")]
+    /// replay only the first SECONDS of the recording (a positive number)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
     pub duration: Option<f64>,
     /// print only trial predictions and the summary, no per-hop lines
     #[arg(long)]
@@ -67,6 +75,9 @@ pub fn run(a: StreamArgs) -> Result<(), Box<dyn std::error::Error>> {
         model.input_unit()
     );
     let rec = Recording::load(&a.edf, model.channels(), model.sfreq())?;
+    for w in &rec.warnings {
+        eprintln!("warning: {}: {w}", a.edf.display());
+    }
     let resampled = if rec.source_sfreq == rec.sfreq {
         String::from("no resampling")
     } else {

@@ -67,6 +67,14 @@ pub enum EegError {
         #[source]
         source: EdfError,
     },
+    /// The run cannot be resampled to the target rate (a rate of 0, or an absurdly long FFT).
+    #[error("{path}: {source}")]
+    Resample {
+        /// the run file
+        path: PathBuf,
+        /// the plan that was refused
+        source: crate::data::resample::PlanError,
+    },
     /// A run has no T1/T2 cue annotation.
     #[error("{0}: EDF without the expected annotations (no T1/T2 cues)")]
     NoCueAnnotations(PathBuf),
@@ -314,6 +322,10 @@ fn load_run(cfg: &EegmmidbConfig, path: &Path) -> Result<RunEpochs, EegError> {
         source,
     };
     let edf = Edf::open(path).map_err(edf_err)?;
+    // read when the run is first epoched (later loads come from the cache)
+    for w in edf.warnings() {
+        eprintln!("warning: {}: {w}", path.display());
+    }
     let picks = edf.ordinary_signals();
     let channel_names: Vec<String> = picks
         .iter()
@@ -350,6 +362,12 @@ fn load_run(cfg: &EegmmidbConfig, path: &Path) -> Result<RunEpochs, EegError> {
     }
     let block = edf.data_volts(&picks).map_err(edf_err)?;
     let c = block.n_channels;
+    crate::data::resample::check_plan(block.n_times, block.sfreq, cfg.sfreq as f64).map_err(
+        |source| EegError::Resample {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
     let plan = FftResampler::new(block.n_times, block.sfreq, cfg.sfreq as f64);
     let data = plan.process_channels(&block.data);
     let n = plan.n_out();

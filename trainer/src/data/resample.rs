@@ -54,6 +54,67 @@ pub fn auto_npad(n: usize) -> (usize, usize) {
     (total / 2, total / 2 + total % 2)
 }
 
+/// Longest FFT (samples per channel, input padded or output) a resampling plan may use: 2^25
+/// (58 h at 160 Hz; a complex f64 buffer of 512 MiB). Longer plans come only from absurd
+/// rates or lengths, and are refused before anything is allocated ([`check_plan`]).
+pub const MAX_PLAN_LEN: usize = 1 << 25;
+
+/// A resampling that cannot be planned.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// A rate is not finite and positive.
+    #[error(
+        "cannot resample from {from_sfreq} Hz to {to_sfreq} Hz: rates must be finite and positive"
+    )]
+    BadRate {
+        /// source rate, Hz
+        from_sfreq: f64,
+        /// target rate, Hz
+        to_sfreq: f64,
+    },
+    /// The plan would exceed [`MAX_PLAN_LEN`].
+    #[error(
+        "resampling {n_in} samples from {from_sfreq} Hz to {to_sfreq} Hz needs an FFT of \
+         {len:e} samples, more than the {MAX_PLAN_LEN} allowed"
+    )]
+    TooLarge {
+        /// input samples per channel
+        n_in: usize,
+        /// source rate, Hz
+        from_sfreq: f64,
+        /// target rate, Hz
+        to_sfreq: f64,
+        /// the FFT length the plan would need
+        len: f64,
+    },
+}
+
+/// Checks, before planning, that [`FftResampler::new`]`(n_in, from_sfreq, to_sfreq)` can be
+/// planned: both rates finite and positive, and every FFT within [`MAX_PLAN_LEN`].
+///
+/// # Errors
+/// [`PlanError::BadRate`], [`PlanError::TooLarge`] (with the length the plan would need).
+pub fn check_plan(n_in: usize, from_sfreq: f64, to_sfreq: f64) -> Result<(), PlanError> {
+    if !(from_sfreq.is_finite() && from_sfreq > 0.0 && to_sfreq.is_finite() && to_sfreq > 0.0) {
+        return Err(PlanError::BadRate {
+            from_sfreq,
+            to_sfreq,
+        });
+    }
+    let (l, r) = auto_npad(n_in.min(MAX_PLAN_LEN));
+    let padded = (n_in + l + r) as f64;
+    let len = padded.max(padded * to_sfreq / from_sfreq);
+    if n_in > MAX_PLAN_LEN || len > MAX_PLAN_LEN as f64 {
+        return Err(PlanError::TooLarge {
+            n_in,
+            from_sfreq,
+            to_sfreq,
+            len,
+        });
+    }
+    Ok(())
+}
+
 /// A planned resampler for signals of a fixed length `n_in` and a fixed ratio.
 pub struct FftResampler {
     n_in: usize,
@@ -298,6 +359,30 @@ mod tests {
             (4920.5, 4920.0),
         ] {
             assert_eq!(round_half_even(x), r, "{x}");
+        }
+    }
+
+    #[test]
+    fn plans_are_bounded() {
+        assert_eq!(check_plan(20_000, 160.0, 40.0), Ok(()));
+        assert_eq!(check_plan(20_000, 128.0, 160.0), Ok(()));
+        // a 1 mHz file resampled to 100 kHz
+        let e = check_plan(10_000, 1e-3, 1e5).unwrap_err();
+        assert!(
+            matches!(e, PlanError::TooLarge { len, .. } if len > 1e12),
+            "{e}"
+        );
+        assert!(check_plan(MAX_PLAN_LEN + 1, 1.0, 1.0).is_err());
+        for (a, b) in [
+            (0.0, 40.0),
+            (160.0, 0.0),
+            (f64::NAN, 40.0),
+            (160.0, f64::INFINITY),
+        ] {
+            assert!(matches!(
+                check_plan(100, a, b),
+                Err(PlanError::BadRate { .. })
+            ));
         }
     }
 

@@ -5,6 +5,8 @@
 //! training set shuffled every epoch, early stopping after `patience` epochs without a strict
 //! gain in validation accuracy (classes) or a strict drop in validation MSE (values), the
 //! best-validation weights kept (earliest epoch reaching the optimum).
+use super::checkpoint::{fingerprint, Checkpoint, CheckpointError, Checkpointing, Schedule, State};
+use super::health::{first_nonfinite, OnNonFinite, OutlierDetector, Z_OUTLIER};
 use super::step::BatchWorkspace;
 use super::{evaluate, Labels, Windows};
 use crate::metrics::{accuracy, argmax_rows};
@@ -53,6 +55,9 @@ pub struct FitConfig {
     pub progress: bool,
     /// optimiser and schedule
     pub recipe: Recipe,
+    /// a step whose loss or gradient is NaN/∞: stop the run (default) or skip the step
+    #[serde(default)]
+    pub on_nonfinite: OnNonFinite,
 }
 
 impl Default for FitConfig {
@@ -67,6 +72,7 @@ impl Default for FitConfig {
             clip_norm: 1.0,
             recipe: Recipe::Ablation,
             progress: true,
+            on_nonfinite: OnNonFinite::Stop,
         }
     }
 }
@@ -77,17 +83,27 @@ pub struct EpochRecord {
     /// epoch index, from 0
     pub epoch: usize,
     /// learning rate used during the epoch
+    #[serde(deserialize_with = "crate::metrics::nan_if_null")]
     pub lr: f64,
     /// mean training loss (train mode, dropout on)
+    #[serde(deserialize_with = "crate::metrics::nan_if_null")]
     pub train_loss: f64,
     /// training accuracy (train mode; classification only)
     pub train_acc: Option<f64>,
     /// validation loss (mean of batch means)
+    #[serde(deserialize_with = "crate::metrics::nan_if_null")]
     pub val_loss: f64,
     /// validation metrics
     pub val: super::Metrics,
     /// wall time of the epoch, seconds
+    #[serde(deserialize_with = "crate::metrics::nan_if_null")]
     pub seconds: f64,
+    /// steps skipped for a non-finite loss or gradient (`OnNonFinite::Skip`)
+    #[serde(default)]
+    pub skipped_steps: usize,
+    /// steps whose loss or gradient norm was an outlier (z > 5 against the previous 128)
+    #[serde(default)]
+    pub outlier_steps: usize,
 }
 
 /// What [`fit`] returns.
@@ -111,13 +127,20 @@ pub struct FitOutcome {
 /// Errors of the training loop.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
-    /// The loss became NaN or infinite.
-    #[error("training diverged: non-finite loss at epoch {epoch}, step {step}")]
+    /// The loss or a gradient became NaN or infinite.
+    #[error(
+        "training diverged: non-finite {tensor} at epoch {}, step {} (lower --lr, or \
+         --on-nonfinite skip to skip such steps)",
+        .epoch + 1,
+        .step + 1
+    )]
     NonFinite {
-        /// epoch
+        /// epoch (from 0)
         epoch: usize,
-        /// step within the epoch
+        /// step within the epoch (from 0)
         step: usize,
+        /// `loss`, or the gradient of the first parameter tensor holding a NaN/∞
+        tensor: String,
     },
     /// An empty training or validation set.
     #[error("empty {0} set: nothing to train on (check --subjects and the data directory)")]
@@ -125,6 +148,9 @@ pub enum FitError {
     /// Optimiser misuse (internal).
     #[error("optimiser: {0}")]
     Optim(#[from] crate::optim::OptimError),
+    /// A checkpoint could not be written or resumed from.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -136,12 +162,36 @@ fn splitmix(mut z: u64) -> u64 {
 
 /// Trains `model` from `params` on `train`, selecting on `val`. `on_epoch` sees every record
 /// as it is produced (for logging).
+///
+/// # Errors
+/// See [`FitError`].
 pub fn fit(
+    model: &dyn Model,
+    params: Vec<f32>,
+    train: Windows<'_>,
+    val: Windows<'_>,
+    cfg: &FitConfig,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<FitOutcome, FitError> {
+    fit_with(model, params, train, val, cfg, None, on_epoch)
+}
+
+/// [`fit`], writing a [`Checkpoint`] after every epoch to `ckpt.path` (atomically) and, with
+/// `ckpt.resume`, continuing from that file when it exists: a resumed run computes exactly
+/// what the uninterrupted run would have (same updates, same selection, same history apart
+/// from wall times). On a device backend the optimiser moments are read back from the device
+/// once per epoch for the checkpoint.
+///
+/// # Errors
+/// See [`FitError`]; [`FitError::Checkpoint`] for a checkpoint that cannot be written, or one
+/// to resume from that is corrupt or belongs to another run (model, recipe or data differ).
+pub fn fit_with(
     model: &dyn Model,
     mut params: Vec<f32>,
     train: Windows<'_>,
     val: Windows<'_>,
     cfg: &FitConfig,
+    ckpt: Option<&Checkpointing>,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<FitOutcome, FitError> {
     if train.is_empty() {
@@ -185,12 +235,56 @@ pub fn fit(
         Opt::AdamW(o, _) => DeviceOptim::adamw(o.config(), Some(cfg.clip_norm)),
         Opt::Adam(o, _) => DeviceOptim::adam(o.config(), Some(cfg.clip_norm)),
     };
-    let mut session = model.device_session(&params, dev_opt);
-    let mut ws = BatchWorkspace::default();
-    let mut grads = vec![0.0f32; params.len()];
+    let fp = ckpt.map(|_| fingerprint(model, cfg, train, val));
+    let resumed = match ckpt {
+        Some(c) if c.resume && c.path.exists() => Some(Checkpoint::load(
+            &c.path,
+            params.len(),
+            fp.as_deref().unwrap_or_default(),
+        )?),
+        _ => None,
+    };
     let mut best = (params.clone(), 0usize, f64::NEG_INFINITY);
     let mut since_best = 0usize;
     let mut history = Vec::new();
+    let (mut start, mut elapsed0) = (0usize, 0.0f64);
+    if let Some(c) = &resumed {
+        params.clone_from(&c.params);
+        best = (
+            c.best_params.clone(),
+            c.state.best_epoch,
+            f64::from_bits(c.state.best_score_bits),
+        );
+        since_best = c.state.since_best;
+        history.clone_from(&c.state.history);
+        (start, elapsed0) = (c.state.next_epoch, c.state.elapsed_s);
+        opt = match (opt, &c.state.schedule) {
+            (Opt::AdamW(o, _), Schedule::Cosine(s)) => {
+                Opt::AdamW(AdamW::from_state(*o.config(), c.adam.clone())?, s.clone())
+            }
+            (Opt::Adam(o, _), Schedule::Plateau(s)) => {
+                Opt::Adam(Adam::from_state(*o.config(), c.adam.clone())?, s.clone())
+            }
+            _ => {
+                return Err(CheckpointError::Corrupt {
+                    path: ckpt
+                        .map(|c| c.path.display().to_string())
+                        .unwrap_or_default(),
+                    why: "its schedule is not this recipe's".into(),
+                }
+                .into())
+            }
+        };
+    }
+    let mut session = model.device_session(&params, dev_opt);
+    if let (Some(s), Some(c)) = (session.as_mut(), &resumed) {
+        s.restore_optim(&c.adam);
+    }
+    let mut ws = BatchWorkspace::default();
+    let mut grads = vec![0.0f32; params.len()];
+    let (mut loss_watch, mut norm_watch) = (OutlierDetector::default(), OutlierDetector::default());
+    // a resumed run that had already stopped early stays stopped
+    let stopped = resumed.is_some() && since_best >= cfg.patience;
     let n_steps = train.len().div_ceil(cfg.batch_size);
     let bar = if cfg.progress {
         ProgressBar::new((cfg.epochs * n_steps) as u64)
@@ -204,8 +298,12 @@ pub fn fit(
         .expect("valid template")
         .progress_chars("=> "),
     );
+    bar.set_position((start.min(cfg.epochs) * n_steps) as u64);
     let t0 = Instant::now();
-    for epoch in 0..cfg.epochs {
+    for epoch in start..cfg.epochs {
+        if stopped {
+            break;
+        }
         let te = Instant::now();
         let lr = match &opt {
             Opt::AdamW(_, s) => s.lr(),
@@ -217,6 +315,7 @@ pub fn fit(
             cfg.seed ^ ((epoch as u64) << 32),
         )));
         let (mut loss_sum, mut preds, mut labels) = (0.0f64, Vec::new(), Vec::new());
+        let (mut skipped, mut outliers) = (0usize, 0usize);
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
             let windows: Vec<&[f32]> = idx.iter().map(|&i| train.window(i)).collect();
             let targets: Vec<Target<'_>> = idx.iter().map(|&i| train.target(i)).collect();
@@ -232,9 +331,15 @@ pub fn fit(
                 .collect();
             let out = match session.as_mut() {
                 Some(s) => {
+                    // the device applies the update inside the step: a non-finite loss stops
+                    // the run whatever the policy (the parameters may already hold it)
                     let out = s.step(ws.gather(&windows), idx.len(), &targets, Some(&seeds), lr);
                     if !out.loss.is_finite() {
-                        return Err(FitError::NonFinite { epoch, step });
+                        return Err(FitError::NonFinite {
+                            epoch,
+                            step,
+                            tensor: "loss".into(),
+                        });
                     }
                     out
                 }
@@ -247,10 +352,53 @@ pub fn fit(
                         Some(&seeds),
                         &mut grads,
                     );
-                    if !out.loss.is_finite() {
-                        return Err(FitError::NonFinite { epoch, step });
+                    let norm = clip_grad_norm(&mut grads, cfg.clip_norm);
+                    let bad = if !out.loss.is_finite() {
+                        Some("loss".to_string())
+                    } else if !norm.is_finite() {
+                        Some(format!(
+                            "gradient of {}",
+                            first_nonfinite(model.layout(), &grads)
+                                .unwrap_or_else(|| "a parameter".into())
+                        ))
+                    } else {
+                        None
+                    };
+                    match (bad, cfg.on_nonfinite) {
+                        (Some(tensor), OnNonFinite::Stop) => {
+                            return Err(FitError::NonFinite {
+                                epoch,
+                                step,
+                                tensor,
+                            })
+                        }
+                        (Some(tensor), OnNonFinite::Skip) => {
+                            skipped += 1;
+                            bar.suspend(|| {
+                                eprintln!(
+                                    "epoch {}, step {}: non-finite {tensor}: step skipped",
+                                    epoch + 1,
+                                    step + 1
+                                )
+                            });
+                            bar.inc(1);
+                            continue;
+                        }
+                        (None, _) => {}
                     }
-                    clip_grad_norm(&mut grads, cfg.clip_norm);
+                    if let Some(z) = norm_watch.update(f64::from(norm)) {
+                        if z > Z_OUTLIER {
+                            outliers += 1;
+                            bar.suspend(|| {
+                                eprintln!(
+                                    "epoch {}, step {}: gradient norm {norm:.3e} is an \
+                                     outlier (z = {z:.1})",
+                                    epoch + 1,
+                                    step + 1
+                                )
+                            });
+                        }
+                    }
                     match &mut opt {
                         Opt::AdamW(o, _) => o.step(&mut params, &grads, &active, lr)?,
                         Opt::Adam(o, _) => o.step(&mut params, &grads, &active, lr)?,
@@ -258,6 +406,19 @@ pub fn fit(
                     out
                 }
             };
+            if let Some(z) = loss_watch.update(f64::from(out.loss)) {
+                if z > Z_OUTLIER {
+                    outliers += 1;
+                    bar.suspend(|| {
+                        eprintln!(
+                            "epoch {}, step {}: loss {:.4} is an outlier (z = {z:.1})",
+                            epoch + 1,
+                            step + 1,
+                            out.loss
+                        )
+                    });
+                }
+            }
             loss_sum += out.loss as f64;
             if let Labels::Classes(y) = train.labels {
                 preds.extend(argmax_rows(&out.logits, k));
@@ -272,12 +433,15 @@ pub fn fit(
         let rec = EpochRecord {
             epoch,
             lr,
-            train_loss: loss_sum / n_steps as f64,
+            // mean over the steps that ran
+            train_loss: loss_sum / (n_steps - skipped).max(1) as f64,
             train_acc: matches!(train.labels, Labels::Classes(_))
                 .then(|| accuracy(&preds, &labels)),
             val_loss: ev.metrics.loss(),
             val: ev.metrics.clone(),
             seconds: te.elapsed().as_secs_f64(),
+            skipped_steps: skipped,
+            outlier_steps: outliers,
         };
         bar.set_message(format!("val {}", rec.val.summary()));
         let score = rec.val.score();
@@ -297,6 +461,32 @@ pub fn fit(
         }
         bar.suspend(|| on_epoch(&rec));
         history.push(rec);
+        if let (Some(c), Some(fp)) = (ckpt, &fp) {
+            let (adam, schedule) = match &opt {
+                Opt::AdamW(o, s) => (o.state(), Schedule::Cosine(s.clone())),
+                Opt::Adam(o, s) => (o.state(), Schedule::Plateau(s.clone())),
+            };
+            let adam = match &session {
+                Some(s) => s.optim_state(),
+                None => adam.clone(),
+            };
+            Checkpoint {
+                fingerprint: fp.clone(),
+                params: params.clone(),
+                best_params: best.0.clone(),
+                adam,
+                state: State {
+                    next_epoch: epoch + 1,
+                    best_epoch: best.1,
+                    best_score_bits: best.2.to_bits(),
+                    since_best,
+                    elapsed_s: elapsed0 + t0.elapsed().as_secs_f64(),
+                    schedule,
+                    history: history.clone(),
+                },
+            }
+            .save(&c.path)?;
+        }
         if since_best >= cfg.patience {
             break;
         }
@@ -308,6 +498,6 @@ pub fn fit(
         last_params: params,
         best_val_score: best.2,
         history,
-        training_time_s: t0.elapsed().as_secs_f64(),
+        training_time_s: elapsed0 + t0.elapsed().as_secs_f64(),
     })
 }

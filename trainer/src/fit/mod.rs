@@ -5,15 +5,19 @@
 //! Determinism: a batch runs through the model's batched passes, whose ops reduce over the
 //! batch in a fixed order (see `qssm_kernels::backend`), so a run with the same seed gives
 //! bit-identical weights whatever the number of threads.
+pub mod checkpoint;
 pub mod evaluate;
+pub mod health;
 pub mod loop_;
 pub mod step;
 
 use crate::models::Target;
 
 pub use crate::models::StepOutput;
+pub use checkpoint::{Checkpoint, CheckpointError, Checkpointing};
 pub use evaluate::{evaluate, Evaluation, Metrics};
-pub use loop_::{fit, EpochRecord, FitConfig, FitOutcome, Recipe};
+pub use health::OnNonFinite;
+pub use loop_::{fit, fit_with, EpochRecord, FitConfig, FitOutcome, Recipe};
 pub use step::BatchWorkspace;
 
 /// Labels of a set of windows.

@@ -196,4 +196,10 @@ pub trait TrainSession {
     ) -> StepOutput;
     /// The current parameters, on the host.
     fn params(&self) -> Vec<f32>;
+    /// The optimiser's moments and step counts, on the host (for checkpoints; elements outside
+    /// the trainable ranges have step 0).
+    fn optim_state(&self) -> crate::optim::AdamState;
+    /// Continues from a checkpointed optimiser state (moments, and the step count of the
+    /// trainable elements).
+    fn restore_optim(&mut self, state: &crate::optim::AdamState);
 }

@@ -75,6 +75,14 @@ pub enum ReplayError {
     /// The recording holds no samples.
     #[error("{0}: the recording holds no samples")]
     Empty(PathBuf),
+    /// The recording cannot be resampled to the model's rate (an absurdly long FFT).
+    #[error("{path}: {source}")]
+    Resample {
+        /// the recording
+        path: PathBuf,
+        /// the plan that was refused
+        source: crate::data::resample::PlanError,
+    },
     /// A sample is NaN or ±∞ after resampling.
     #[error("{path}: non-finite sample in channel {channel} at sample {sample}")]
     NonFinite {

@@ -42,6 +42,9 @@ pub struct Recording {
     pub n_times: usize,
     /// T1/T2 cues sorted by onset
     pub cues: Vec<Cue>,
+    /// suspicious but legal features of the file (flat or duplicate channels, a damaged
+    /// annotation label, …: [`qssm_formats::edf::EdfWarning`]), one line each
+    pub warnings: Vec<String>,
 }
 
 /// A label normalised for matching: trimmed, trailing BCI2000 padding dots removed, lower case
@@ -106,6 +109,12 @@ impl Recording {
         if block.n_times == 0 {
             return Err(ReplayError::Empty(path.to_path_buf()));
         }
+        crate::data::resample::check_plan(block.n_times, block.sfreq, sfreq).map_err(|e| {
+            ReplayError::Resample {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        })?;
         let plan = FftResampler::new(block.n_times, block.sfreq, sfreq);
         let n_times = plan.n_out();
         let data = plan.process_channels(&block.data);
@@ -145,6 +154,7 @@ impl Recording {
             data,
             n_times,
             cues,
+            warnings: edf.warnings().iter().map(|w| w.to_string()).collect(),
         })
     }
 

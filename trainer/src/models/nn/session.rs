@@ -4,7 +4,7 @@
 //! ([`Backend::adam_step`]), so nothing else crosses to the host until [`TrainSession::params`].
 use super::net::{Batched, Net, StepTargets};
 use crate::models::{DeviceOptim, StepOutput, Target, TrainSession};
-use crate::optim::bias_scalars;
+use crate::optim::{bias_scalars, AdamState};
 use qssm_kernels::backend::{AdamBufs, Backend, DropoutCfg};
 use qssm_kernels::ops::adam::AdamScalars;
 
@@ -103,5 +103,22 @@ impl<M: Net, B: Backend> TrainSession for Session<'_, M, B> {
         let mut h = vec![0.0; self.model.net().layout().len()];
         self.model.backend().params_download(&self.p, &mut h);
         h
+    }
+    fn optim_state(&self) -> AdamState {
+        let (be, lay) = (self.model.backend(), self.model.net().layout());
+        let n = lay.len();
+        let mut st = AdamState::zeros(n);
+        be.params_download(&self.m, &mut st.m);
+        be.params_download(&self.v, &mut st.v);
+        for r in lay.trainable_ranges() {
+            st.step[r].fill(self.t);
+        }
+        st
+    }
+    fn restore_optim(&mut self, state: &AdamState) {
+        let be = self.model.backend();
+        be.params_upload(&mut self.m, &state.m);
+        be.params_upload(&mut self.v, &state.v);
+        self.t = state.step.iter().copied().max().unwrap_or(0);
     }
 }
