@@ -7,8 +7,10 @@ pub mod export;
 pub mod fit;
 pub mod models;
 pub mod qssm;
+pub mod report;
 pub mod stream;
 pub mod subjects;
+pub mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +36,14 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Re-store an existing model file's weights in another dtype (f16: half the size).
     Export(export::ExportArgs),
+    /// Plan a grid of fits (models × rates × seeds × options) and run what is not complete,
+    /// here (--local N) or as a SLURM job array (--slurm).
+    Sweep(Box<sweep::SweepArgs>),
+    /// Aggregate a sweep's results into the study's table (Markdown, CSV) and plots (PNG).
+    Report(report::ReportArgs),
+    /// Run one run of a sweep manifest (what `sweep`'s processes and array tasks execute).
+    #[command(hide = true)]
+    SweepTask(sweep::SweepTaskArgs),
 }
 
 /// Runs the parsed command.
@@ -44,5 +54,8 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Bench(a) => bench::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Export(a) => export::run(a),
+        Command::Sweep(a) => sweep::run(*a),
+        Command::SweepTask(a) => sweep::run_task(a),
+        Command::Report(a) => report::run(a),
     }
 }
