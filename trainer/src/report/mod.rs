@@ -1,6 +1,8 @@
 //! `trainer report`: a sweep's results as the study's table (Markdown and CSV) and figures
 //! (PNG). Reads every complete `results.json` of the sweep ([`runs`]), aggregates per model
-//! and sampling rate and per split seed ([`table`]), and draws [`plots`].
+//! and sampling rate and per split seed ([`table`]), places reference results in our spread
+//! ([`compare`]), and draws [`plots`].
+pub mod compare;
 pub mod plots;
 pub mod runs;
 pub mod table;

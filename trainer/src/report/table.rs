@@ -207,6 +207,37 @@ pub fn markdown(runs: &[RunResult], reference: &[ReferenceRun]) -> String {
         }
         s.push('\n');
     }
+    if with_ref {
+        s.push_str(&placement_markdown(runs, reference));
+    }
+    s
+}
+
+/// The rank test of [`super::compare`] as a Markdown table with a verdict per model and rate.
+fn placement_markdown(runs: &[RunResult], reference: &[ReferenceRun]) -> String {
+    let mut s = String::from(
+        "\nIs the reference one more draw from our init-seed distribution? (rank test over the splits, see `trainer/src/report/compare.rs`; mean percentile ½ expected)\n\n| model | sfreq (Hz) | splits | reference − ours (points) | mean percentile | P(≥) | P(≤) | verdict (5 %) |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for p in super::compare::placements(runs, reference) {
+        let verdict = if p.p_above < 0.05 {
+            "reference above our spread"
+        } else if p.p_below < 0.05 {
+            "reference below our spread"
+        } else {
+            "within our spread"
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:+.2} | {:.2} | {:.3} | {:.3} | {verdict} |",
+            p.model,
+            p.sfreq,
+            p.splits.len(),
+            100.0 * p.gap,
+            p.mean_percentile,
+            p.p_above,
+            p.p_below
+        );
+    }
     s
 }
 
