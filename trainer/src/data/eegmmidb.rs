@@ -362,13 +362,13 @@ fn load_run(cfg: &EegmmidbConfig, path: &Path) -> Result<RunEpochs, EegError> {
     }
     let block = edf.data_volts(&picks).map_err(edf_err)?;
     let c = block.n_channels;
-    crate::data::resample::check_plan(block.n_times, block.sfreq, cfg.sfreq as f64).map_err(
-        |source| EegError::Resample {
-            path: path.to_path_buf(),
-            source,
-        },
-    )?;
-    let plan = FftResampler::new(block.n_times, block.sfreq, cfg.sfreq as f64);
+    let plan =
+        FftResampler::try_new(block.n_times, block.sfreq, cfg.sfreq as f64).map_err(|source| {
+            EegError::Resample {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let data = plan.process_channels(&block.data);
     let n = plan.n_out();
     if let Some(bad) = data.iter().position(|v| !v.is_finite()) {

@@ -151,6 +151,16 @@ impl FftResampler {
         Self::with_npad(n_in, from_sfreq, to_sfreq, auto_npad(n_in))
     }
 
+    /// As [`FftResampler::new`] for rates and lengths that come from input (a file's header, a
+    /// model card): checked by [`check_plan`] before anything is planned or allocated.
+    ///
+    /// # Errors
+    /// [`PlanError::BadRate`], [`PlanError::TooLarge`].
+    pub fn try_new(n_in: usize, from_sfreq: f64, to_sfreq: f64) -> Result<Self, PlanError> {
+        check_plan(n_in, from_sfreq, to_sfreq)?;
+        Ok(Self::new(n_in, from_sfreq, to_sfreq))
+    }
+
     /// As [`FftResampler::new`] with explicit `(left, right)` padding (MNE's integer `npad`
     /// gives `(npad, npad)`).
     ///
@@ -373,6 +383,10 @@ mod tests {
             "{e}"
         );
         assert!(check_plan(MAX_PLAN_LEN + 1, 1.0, 1.0).is_err());
+        // the fallible constructor refuses what check_plan refuses, before planning
+        assert!(FftResampler::try_new(10_000, 1e-3, 1e5).is_err());
+        assert!(FftResampler::try_new(100, 0.0, 80.0).is_err());
+        assert_eq!(FftResampler::try_new(160, 160.0, 80.0).unwrap().n_out(), 80);
         for (a, b) in [
             (0.0, 40.0),
             (160.0, 0.0),

@@ -109,13 +109,12 @@ impl Recording {
         if block.n_times == 0 {
             return Err(ReplayError::Empty(path.to_path_buf()));
         }
-        crate::data::resample::check_plan(block.n_times, block.sfreq, sfreq).map_err(|e| {
+        let plan = FftResampler::try_new(block.n_times, block.sfreq, sfreq).map_err(|e| {
             ReplayError::Resample {
                 path: path.to_path_buf(),
                 source: e,
             }
         })?;
-        let plan = FftResampler::new(block.n_times, block.sfreq, sfreq);
         let n_times = plan.n_out();
         let data = plan.process_channels(&block.data);
         if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
