@@ -25,6 +25,9 @@ pub enum DeviceError {
     /// `cuda` asked of a build without the `cuda` feature
     #[error("device 'cuda' is not in this build: rebuild with `cargo build --release --features cuda` (needs nvcc, see gpu/README.md)")]
     NotBuilt,
+    /// a configuration the model cannot be built with
+    #[error(transparent)]
+    Config(#[from] crate::models::config_check::ConfigError),
     /// the feature is built but no GPU could be opened
     #[error("device 'cuda': {0}")]
     Unavailable(String),

@@ -7,6 +7,7 @@
 //! [`Model`] is the batched interface everything above the zoo uses; every model is written
 //! once over the backend interface ([`nn::Net`]) and runs whole batches through backend ops
 //! ([`nn::Batched`]).
+pub mod config_check;
 pub mod nn;
 pub mod objective;
 pub mod registry;

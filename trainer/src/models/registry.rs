@@ -1,4 +1,5 @@
 //! The zoo registry: ids, class names and constructors.
+use super::config_check::ConfigError;
 use super::nn::Batched;
 use super::zoo::QuantumHydraSuperposition;
 use super::zoo::{ClassicalQuantumAttention, QuantumMixingSsm};
@@ -176,6 +177,17 @@ pub const MODELS: &[ModelEntry] = &[
     },
 ];
 
+/// Why a model could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// not in the registry
+    #[error(transparent)]
+    Unknown(#[from] UnknownModel),
+    /// a configuration the model cannot be built with
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
 /// Error for an id or class name that is not in the registry.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown model '{0}' (known: {known})", known = MODELS.iter().map(|m| format!("{} ({})", m.id, m.class_name)).collect::<Vec<_>>().join(", "))]
@@ -219,6 +231,7 @@ where
 {
     let unknown = || crate::device::DeviceError::Unknown(name.to_string());
     let entry = lookup(name).map_err(|_| unknown())?;
+    entry.check_config(&cfg)?;
     backend_net(entry.id, cfg, be).ok_or_else(unknown)
 }
 
@@ -256,10 +269,15 @@ where
 }
 
 /// Builds the model for an id or class name (CPU).
-pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, UnknownModel> {
+///
+/// # Errors
+/// [`BuildError::Unknown`]; [`BuildError::Config`] for a configuration the model cannot be
+/// built with ([`ModelEntry::check_config`]).
+pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, BuildError> {
     let entry = lookup(name)?;
+    entry.check_config(&cfg)?;
     backend_net(entry.id, cfg, qssm_kernels::backend::cpu::Cpu)
-        .ok_or_else(|| UnknownModel(name.to_string()))
+        .ok_or_else(|| UnknownModel(name.to_string()).into())
 }
 
 #[cfg(test)]
