@@ -124,8 +124,9 @@ pub struct Collected {
     pub unreadable: Vec<(PathBuf, String)>,
 }
 
-/// Collects the runs of the sweep folder `dir`: those of its `sweep.json`, or every
-/// `results.json` below it when it has no manifest.
+/// Collects the runs of the sweep folder `dir`: those of its `sweep.json` in the manifest's
+/// order, or, when it has no manifest (a folder holding several sweeps), every `results.json`
+/// up to 4 levels below it, ordered by model, rate, split seed and init seed.
 pub fn collect(dir: &Path) -> Result<Collected, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a folder", dir.display()));
@@ -157,6 +158,16 @@ pub fn collect(dir: &Path) -> Result<Collected, String> {
                 .unwrap_or_default();
             read(name, p, &mut c);
         }
+        // runs gathered from several sweeps: in grid order (model, rate, split, init seed)
+        c.runs.sort_by(|a, b| {
+            (&a.model, a.sfreq, a.seed, a.init_seed, &a.name).cmp(&(
+                &b.model,
+                b.sfreq,
+                b.seed,
+                b.init_seed,
+                &b.name,
+            ))
+        });
     }
     Ok(c)
 }
