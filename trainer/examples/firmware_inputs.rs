@@ -47,7 +47,11 @@ fn main() {
         .load_subjects(&EegmmidbConfig::new(&args[2], sfreq), &[subject])
         .expect("EEGMMIDB subject");
     let (c, t) = (set.n_channels, set.n_times);
-    assert_eq!((c, t), (m16.n_channels(), m16.n_times()), "window shape of the model");
+    assert_eq!(
+        (c, t),
+        (m16.n_channels(), m16.n_times()),
+        "window shape of the model"
+    );
     // channel-major (C, T) → time-major (T, C): the samples in push order
     let mut window = vec![0.0f32; c * t];
     for ch in 0..c {

@@ -44,6 +44,7 @@ impl Widen for u16 {
 /// magnitude bits shifted into f32 position are an f32 with the exponent off by 127 − 15, fixed
 /// by an exact multiplication with 2^112 (which also normalises f16 subnormals), then the sign is
 /// put back.
+#[cfg(not(all(feature = "cortex-m-fpu", target_arch = "arm")))]
 #[inline(always)]
 pub(crate) fn f16_to_f32(h: u16) -> f32 {
     /// 2^112
@@ -51,6 +52,27 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let h = u32::from(h);
     let mag = f32::from_bits((h & 0x7fff) << 13) * SCALE;
     f32::from_bits(mag.to_bits() | ((h & 0x8000) << 16))
+}
+
+/// IEEE binary16 bits → f32 with the FPU's half-precision conversion (feature `cortex-m-fpu`:
+/// Cortex-M4F/M7 FPv4/FPv5, M33/M55): `vcvtb.f32.f16` is exact, as the portable version, and
+/// takes 2 instructions instead of ~8 in the device's hot loop (Arm Architecture Reference
+/// Manual, "VCVTB, VCVTT").
+#[cfg(all(feature = "cortex-m-fpu", target_arch = "arm"))]
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let out: f32;
+    // SAFETY: register-only conversion; the feature is only for FPUs with FP16 conversions.
+    unsafe {
+        core::arch::asm!(
+            "vmov {o}, {h}",
+            "vcvtb.f32.f16 {o}, {o}",
+            h = in(reg) u32::from(h),
+            o = out(sreg) out,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    out
 }
 
 /// `y (d_out) = W (d_out, d_in)·x (d_in) + b`, f32 weights. `y` is overwritten.
