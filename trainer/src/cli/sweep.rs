@@ -15,7 +15,7 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("backend").required(true).args(["local", "slurm"])))]
 pub struct SweepArgs {
-    /// grid file (TOML: models, sfreq, seeds, init_seeds and a [fit] table of fit options; see
+    /// grid file (TOML: models, sfreq, seeds, init_seeds and a `[fit]` table of fit options; see
     /// the README); the options below override its keys
     #[arg(long)]
     pub grid: Option<PathBuf>,
@@ -36,7 +36,7 @@ pub struct SweepArgs {
     /// data=../eeg`
     #[arg(long = "set", value_name = "KEY=VALUES")]
     pub set: Vec<String>,
-    /// sweep folder: sweep.json, runs/<name>/ (one fit's output each), logs/, sweep.sbatch
+    /// sweep folder: `sweep.json`, `runs/<name>/` (one fit's output each), `logs/`, `sweep.sbatch`
     #[arg(long)]
     pub out: PathBuf,
     /// run the pending runs here, N at a time (the CPU threads are split between them)
