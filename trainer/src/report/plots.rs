@@ -262,6 +262,24 @@ pub fn accuracy_bars(runs: &[RunResult], path: &Path) -> Res {
 pub fn splits(runs: &[RunResult], reference: &[ReferenceRun], path: &Path) -> Res {
     let groups = group(runs, true);
     let width = (110 * groups.len() as u32 + 150).clamp(500, 4000);
+    // a strip plot: zoom on the values (every run and every reference result), 5 points margin
+    let values = runs
+        .iter()
+        .map(|r| r.acc)
+        .chain(reference.iter().map(|r| r.acc))
+        .map(|a| 100.0 * a)
+        .filter(|a| a.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), a| {
+        (l.min(a), h.max(a))
+    });
+    let (lo, hi) = if lo <= hi {
+        (
+            ((lo - 5.0) / 5.0).floor().max(0.0) * 5.0,
+            (((hi + 5.0) / 5.0).ceil() * 5.0).min(100.0),
+        )
+    } else {
+        (0.0, 100.0)
+    };
     render(path, (width, 450), |area| {
         let mut c = ChartBuilder::on(area)
             .caption(
@@ -271,7 +289,7 @@ pub fn splits(runs: &[RunResult], reference: &[ReferenceRun], path: &Path) -> Re
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(55)
-            .build_cartesian_2d(-0.5..groups.len() as f64 - 0.5, 0.0..100.0)
+            .build_cartesian_2d(-0.5..groups.len() as f64 - 0.5, lo..hi)
             .map_err(err)?;
         let labels: Vec<String> = groups
             .iter()
