@@ -4,14 +4,15 @@
 //! On each split s we have n_s runs (init seeds) and the reference has one run. If the
 //! reference's training were statistically the same as ours, its accuracy would be
 //! exchangeable with our n_s accuracies, so its rank R_s (our runs below it, ties counted ½)
-//! would be uniform on {0, 1, …, n_s} and independent across splits. The statistic is the mean
+//! would be uniform on {0, 1, …, n_s} and independent across splits (ties: equal within the
+//! reference's printed resolution, [`super::table::REFERENCE_RESOLUTION`]). The statistic is the mean
 //! percentile P = (1/S) Σ R_s / n_s (½ under the hypothesis); its exact distribution is the
 //! convolution of the S discrete uniforms, enumerated here (normal approximation beyond 10⁶
 //! combinations). P near 1: the reference scores above our spread on most splits. Ties make
 //! the test slightly conservative. (A per-split permutation test; cf. the rank statistics of
 //! Wilcoxon and Mann–Whitney.)
 use super::runs::RunResult;
-use super::table::{group, ReferenceRun};
+use super::table::{compare_to_reference, group, ReferenceRun};
 
 /// The test's result for one model and rate.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,14 +47,10 @@ pub fn placements(runs: &[RunResult], reference: &[ReferenceRun]) -> Vec<Placeme
         let accs = g.accs();
         let rank = accs
             .iter()
-            .map(|&a| {
-                if a < r.acc {
-                    1.0
-                } else if a == r.acc {
-                    0.5
-                } else {
-                    0.0
-                }
+            .map(|&a| match compare_to_reference(a, r.acc) {
+                -1 => 1.0,
+                0 => 0.5,
+                _ => 0.0,
             })
             .sum::<f64>();
         let our_mean = accs.iter().sum::<f64>() / accs.len() as f64;

@@ -94,6 +94,23 @@ pub struct ReferenceRun {
     pub acc: f64,
 }
 
+/// Resolution of a reference accuracy as the CSV gives it (percent with 2 decimals: 1e-4 as a
+/// fraction). Our accuracies are exact fractions (e.g. 146/174 = 83.908 %), so one within half
+/// of it of a reference value (83.91 %) is the same result: a tie.
+pub const REFERENCE_RESOLUTION: f64 = 1e-4;
+
+/// −1, 0 or 1 as our accuracy `ours` is below, equal to (within half of
+/// [`REFERENCE_RESOLUTION`]) or above the reference's `reference`.
+pub fn compare_to_reference(ours: f64, reference: f64) -> i8 {
+    if (ours - reference).abs() <= 0.5 * REFERENCE_RESOLUTION {
+        0
+    } else if ours < reference {
+        -1
+    } else {
+        1
+    }
+}
+
 /// Parses a reference CSV: a header naming `model`, `sfreq`, `seed` and `acc` (percent) columns,
 /// then one row per run; `#` lines are comments.
 pub fn parse_reference(text: &str) -> Result<Vec<ReferenceRun>, String> {
@@ -158,7 +175,7 @@ pub fn markdown(runs: &[RunResult], reference: &[ReferenceRun]) -> String {
     let with_ref = !reference.is_empty();
     s.push_str("| model | sfreq (Hz) | split | runs | test acc (%) | min | median | max |");
     if with_ref {
-        s.push_str(" reference | our runs below it | within our range |");
+        s.push_str(" reference | our runs below it (ties) | within our range |");
     }
     s.push('\n');
     s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -192,13 +209,26 @@ pub fn markdown(runs: &[RunResult], reference: &[ReferenceRun]) -> String {
                 .find(|r| r.model == g.model && r.sfreq == g.sfreq && Some(r.seed) == g.seed)
             {
                 Some(r) => {
-                    let below = a.iter().filter(|&&x| x < r.acc).count();
-                    let within = r.acc >= a[0] && r.acc <= a[a.len() - 1];
+                    let below = a
+                        .iter()
+                        .filter(|&&x| compare_to_reference(x, r.acc) < 0)
+                        .count();
+                    let within = compare_to_reference(a[0], r.acc) <= 0
+                        && compare_to_reference(a[a.len() - 1], r.acc) >= 0;
+                    let ties = a
+                        .iter()
+                        .filter(|&&x| compare_to_reference(x, r.acc) == 0)
+                        .count();
                     let _ = write!(
                         s,
-                        " {} | {below} of {} | {} |",
+                        " {} | {below} of {}{} | {} |",
                         pct(r.acc),
                         a.len(),
+                        if ties > 0 {
+                            format!(" ({ties})")
+                        } else {
+                            String::new()
+                        },
                         if within { "yes" } else { "no" }
                     );
                 }
