@@ -326,8 +326,11 @@ fn model_config(a: &FitArgs, n_times: usize) -> ModelConfig {
     }
 }
 
-/// Rejects hyperparameters no model of the zoo can be built with (clear errors before any
-/// data is read, instead of a panic deep inside a block).
+/// The command line's policy on hyperparameters, with errors naming the flags, before any data
+/// is read: stricter than the library's check of a configuration
+/// ([`crate::models::registry::ModelEntry::check_config`], which `registry::build_on` runs
+/// too): `d_model` a multiple of 16 and at most 12 qubits (the reference's shapes and what a
+/// training run can simulate), and every size flag ≥ 1 even where the chosen model ignores it.
 fn check_hyperparameters(c: &ModelConfig) -> Result<(), String> {
     if c.d_model < 16 || !c.d_model.is_multiple_of(16) {
         return Err(format!(

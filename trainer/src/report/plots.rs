@@ -6,19 +6,20 @@ use super::table::{group, mean_sd, ReferenceRun};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 /// Font family name the plots use (DejaVu Sans, registered once).
 const FONT: &str = "sans-serif";
 
 fn register_font() -> Result<(), String> {
-    static ONCE: Once = Once::new();
-    let mut result = Ok(());
-    ONCE.call_once(|| {
-        result = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-            .map_err(|_| "the embedded DejaVu Sans font did not load".to_string());
-    });
-    result
+    // registered once per process; a failure is remembered, not retried without a font
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the embedded DejaVu Sans font did not load".to_string())
+        })
+        .clone()
 }
 
 /// Colours of successive series (sampling rates, splits).
