@@ -2,8 +2,10 @@
 
 /// `simd_dispatch!(fn name(p: Operands<'_>) => kernel);` defines `fn name(p)` that runs the
 /// `#[inline(always)]` function `kernel` compiled for AVX-512F or AVX2 when the CPU has it
-/// (feature `std`, x86), else the portable build. The kernels have no FMA contraction and fix
-/// their reduction order in code, so every build gives bit-identical results.
+/// (feature `std`, x86; the AVX2 build also needs FMA, which AVX-512F implies), else the
+/// portable build. The kernels have no FMA contraction (a fused multiply-add is written out
+/// where wanted, and has one definition) and fix their reduction order in code, so every build
+/// gives bit-identical results.
 macro_rules! simd_dispatch {
     ($(#[$meta:meta])* fn $name:ident($p:ident: $ty:ty) => $kernel:ident) => {
         $(#[$meta])*
@@ -14,7 +16,7 @@ macro_rules! simd_dispatch {
                 unsafe fn wide($p: $ty) {
                     $kernel($p)
                 }
-                #[target_feature(enable = "avx2")]
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($p: $ty) {
                     $kernel($p)
                 }
@@ -22,8 +24,8 @@ macro_rules! simd_dispatch {
                     // SAFETY: AVX-512F support was just checked.
                     return unsafe { wide($p) };
                 }
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: AVX2 support was just checked.
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: AVX2 and FMA support were just checked.
                     return unsafe { avx2($p) };
                 }
             }

@@ -62,9 +62,9 @@ fn a_transposed(a: &CpuBuf, dims: ScanDims) -> Vec<f32> {
     at
 }
 
-/// The states buffer of a batch: (B, L+1, N, E) in the kernels' channel-minor layout.
+/// The states buffer of one sample, in the kernels' layout.
 pub(super) fn states_len(dims: ScanDims) -> usize {
-    (dims.l + 1) * dims.n * dims.e
+    sc::states_len(dims)
 }
 
 pub(super) fn scan(
