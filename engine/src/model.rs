@@ -11,7 +11,8 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::string::{String, ToString};
-use qssm_formats::model_file::{ModelCard, ModelFile};
+use qssm_formats::model_file::{conditioning, ModelCard, ModelFile, ModelFileError};
+use qssm_kernels::signal::Sos;
 
 /// An architecture the engine can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,8 +134,21 @@ pub struct Model {
     /// registry id, normalised to lower case
     id: &'static str,
     pub(crate) arch: Arch,
+    /// the card's causal input filter (identity when it has none)
+    pub(crate) filter: Sos,
     /// bytes of weight storage
     weight_bytes: usize,
+}
+
+/// The card's causal input filter ([`qssm_formats::model_file::conditioning`]), checked: a
+/// filter this engine cannot run is refused at load.
+fn input_filter(card: &ModelCard) -> Result<Sos, EngineError> {
+    let c = conditioning(card)?;
+    Sos::from_rows(&c.sos).map_err(|e| {
+        EngineError::File(ModelFileError::BadCard(format!(
+            "preprocessing.filter: {e}"
+        )))
+    })
 }
 
 fn mismatch(what: String) -> EngineError {
@@ -163,6 +177,7 @@ impl Model {
                 id: card.model_id.clone(),
             })?;
         validate_card(card, entry)?;
+        let filter = input_filter(card)?;
         let mut ld = Loader::new(file)?;
         let arch = Arch::load(entry.id, &mut ld, card)?;
         let weight_bytes = ld.bytes();
@@ -171,6 +186,7 @@ impl Model {
             card: card.clone(),
             id: entry.id,
             arch,
+            filter,
             weight_bytes,
         })
     }
@@ -181,6 +197,15 @@ impl Model {
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self, EngineError> {
         let bytes = qssm_formats::model_file::read_bytes(path.as_ref())?;
         Self::from_bytes(&bytes)
+    }
+
+    /// The card's causal input filter (the identity without one): what [`crate::Stream`]
+    /// applies to every pushed sample. The window path ([`Self::classify_window`]) takes
+    /// windows of the already filtered signal, as the trainer's epochs were cut from filtered
+    /// recordings: run a recording through [`Sos::filter_channel`] (per channel, from a zero
+    /// state at its start) before cutting windows from it.
+    pub fn input_filter(&self) -> &Sos {
+        &self.filter
     }
 
     /// The model card (hyperparameters, input contract, training recipe, metrics, …).

@@ -46,6 +46,14 @@
 //! Units: [`Stream::push`] takes values in the card's unit (`input.unit`; **millivolts** for
 //! the reference models); [`Stream::push_in`] takes an explicit [`Unit`] and scales.
 //!
+//! Input filter: when the card records a causal IIR filter (`preprocessing.filter`, see
+//! [`qssm_formats::model_file::conditioning`]; `trainer fit --highpass/--lowpass/--notch`),
+//! every pushed sample is filtered first, with the trainer's code (`qssm_kernels::signal::Sos`)
+//! and a state that starts at zero with the stream, as the trainer's filter started at the
+//! start of each recording. The filter conditions the continuous signal: [`Stream::reset`]
+//! (a new trial) keeps its state, [`Stream::restart`] zeroes it too. Its state (2 floats per
+//! section and channel) is part of the stream state, so snapshots carry it.
+//!
 //! Memory (llama2.c `RunState` / TFLM arena style): the state (`header + model state`) and the
 //! scratch (per-step activations) are two f32 buffers whose sizes are known right after load
 //! ([`Model::stream_state_len`], [`Model::stream_scratch_len`], or in bytes
@@ -156,8 +164,14 @@ impl Model {
     /// (EEG 3b: 4 + 256 + 2·(768 + 4096) = 9988 floats); for causal 1b, 3·D + 2 +
     /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, H + 3n (EEG: 4 + 64 + 18 =
     /// 86); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
+    /// A card filter adds 2 floats per section and channel.
     pub fn stream_state_len(&self) -> Result<usize, EngineError> {
-        Ok(header::LEN + causal_step(self)?.state_len())
+        Ok(header::LEN + causal_step(self)?.state_len() + self.filter_state_len())
+    }
+
+    /// Floats of the input filter's state (2 per section and channel; 0 without a filter).
+    fn filter_state_len(&self) -> usize {
+        self.filter.state_len(self.n_channels())
     }
 
     /// Floats of a stream's scratch buffer: the converted input sample (C), logits and
@@ -209,8 +223,10 @@ pub struct Stream<'a> {
     count: u64,
     /// the card's unit, if recognised
     unit: Option<Unit>,
-    /// header (4) + model state
+    /// header (4) + model state + input filter state
     state: Buf<'a>,
+    /// where the input filter's state starts in `state`
+    filter_at: usize,
     /// input (C) + logits (K) + probabilities (K) + model scratch
     scratch: Buf<'a>,
 }
@@ -271,6 +287,7 @@ impl<'a> Stream<'a> {
                 chunk,
             });
         }
+        let filter_at = state.len() - model.filter_state_len();
         let mut s = Self {
             model,
             step,
@@ -278,9 +295,10 @@ impl<'a> Stream<'a> {
             count: 0,
             unit: model.unit(),
             state,
+            filter_at,
             scratch,
         };
-        s.reset();
+        s.restart();
         Ok(s)
     }
 
@@ -299,12 +317,16 @@ impl<'a> Stream<'a> {
         if let Some(channel) = sample.iter().position(|v| !v.is_finite()) {
             return Err(non_finite(channel, self.count));
         }
-        let skip = self.input_len();
+        let (c, skip) = (sample.len(), self.input_len() - sample.len());
+        let (input, rest) = self.scratch.split_at_mut(c);
+        input.copy_from_slice(sample);
+        let (model_state, filter_state) = self.state.split_at_mut(self.filter_at);
+        self.model.filter.step(input, filter_state);
         self.step.step(
-            sample,
+            input,
             self.count,
-            &mut self.state[header::LEN..],
-            &mut self.scratch[skip..],
+            &mut model_state[header::LEN..],
+            &mut rest[skip..],
         );
         self.advance()
     }
@@ -333,13 +355,21 @@ impl<'a> Stream<'a> {
                 return Err(non_finite(channel, count));
             }
         }
+        let (model_state, filter_state) = self.state.split_at_mut(self.filter_at);
+        self.model.filter.step(input, filter_state);
         self.step.step(
             input,
             self.count,
-            &mut self.state[header::LEN..],
+            &mut model_state[header::LEN..],
             &mut rest[skip..],
         );
         self.advance()
+    }
+
+    /// The input the model saw at the last push: the sample in the card's unit, after the
+    /// card's input filter (C values; zeros before the first push). Never allocates.
+    pub fn last_input(&self) -> &[f32] {
+        &self.scratch[..self.model.n_channels()]
     }
 
     /// The prediction for the samples seen so far, computed now regardless of the hop; `None`
@@ -354,13 +384,23 @@ impl<'a> Stream<'a> {
         self.predict(false).map(Some)
     }
 
-    /// Forgets every sample: the state returns to zero (as after creation). Never allocates.
+    /// Starts a new trial: the model forgets every sample (its state returns to zero, 0
+    /// samples seen); the input filter, which conditions the continuous signal, keeps its state
+    /// (see the [module docs](self)). Without a card filter this is the state after creation.
+    /// Never allocates.
     pub fn reset(&mut self) {
         self.count = 0;
         let len = self.state.len();
         let (h, rest) = self.state.split_at_mut(header::LEN);
         header::write(h, len, 0);
-        rest.fill(0.0);
+        rest[..self.filter_at - header::LEN].fill(0.0);
+    }
+
+    /// [`Self::reset`] and the input filter's state zeroed too: the stream as after creation
+    /// (for a new recording). Never allocates.
+    pub fn restart(&mut self) {
+        self.reset();
+        self.state[self.filter_at..].fill(0.0);
     }
 
     /// t: samples consumed since creation or the last [`Self::reset`] (or as restored).

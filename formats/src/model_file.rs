@@ -17,7 +17,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use safetensors::{Dtype, SafeTensors};
 
+mod conditioning;
 mod validate;
+pub use conditioning::{conditioning, Conditioning};
 use serde::{Deserialize, Serialize};
 pub use validate::{CardError, CHANNEL_MAJOR, MAX_DIM, MAX_QUBITS};
 

@@ -22,3 +22,4 @@ extern crate alloc;
 pub mod backend;
 pub mod circuit;
 pub mod ops;
+pub mod signal;

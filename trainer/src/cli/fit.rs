@@ -1,6 +1,7 @@
 //! `trainer fit`: EEGMMIDB (or a synthetic task) → split → training → test metrics → model
 //! file + results.
 use super::subjects::parse_subjects;
+use crate::data::input_filter::card_entry as filter_card;
 use crate::data::synthetic::{self, SyntheticTask};
 use crate::data::{discover_subjects, subject_split, EegmmidbConfig, EpochCache, EpochSet};
 use crate::export::{export, ExportInfo};
@@ -9,6 +10,7 @@ use crate::fit::{
 };
 use crate::models::{registry, AnsatzKind, Model, ModelConfig};
 use qssm_formats::model_file::{write_atomic, SplitInfo, TensorDtype};
+use qssm_kernels::signal::design::{design, FilterSpec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -108,6 +110,24 @@ pub struct FitArgs {
     /// resampling rate in Hz (40, 80 or 160 in the reference; window T = 3.1·sfreq + 1)
     #[arg(long, default_value_t = 80)]
     pub sfreq: u32,
+    /// causal Butterworth high-pass cutoff in Hz, run over each whole recording after
+    /// resampling and recorded in the model card, so the engine's stream applies the same
+    /// filter (EEG drift: 0.5–1 Hz); default none, as the reference
+    #[arg(long, value_name = "HZ")]
+    pub highpass: Option<f64>,
+    /// causal Butterworth low-pass cutoff in Hz (below sfreq/2), as --highpass; both together
+    /// make a band-pass
+    #[arg(long, value_name = "HZ")]
+    pub lowpass: Option<f64>,
+    /// order of the --highpass and --lowpass Butterworth filters (1..=8)
+    #[arg(long, default_value_t = 4)]
+    pub filter_order: usize,
+    /// causal notch at this frequency in Hz (line noise: 50 or 60), as --highpass
+    #[arg(long, value_name = "HZ")]
+    pub notch: Option<f64>,
+    /// quality factor of the --notch (centre / −3 dB bandwidth)
+    #[arg(long, default_value_t = 30.0)]
+    pub notch_q: f64,
     /// subjects: N (1..=N, the reference's sample_size) or a list like 1-10,12; default: every
     /// subject directory found under --data
     #[arg(long)]
@@ -222,7 +242,16 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
                 return Err(format!("{} subjects leave an empty train, validation or test set in the 70/15/15 subject split; use at least 4", ids.len()).into());
             }
-            let cfg = EegmmidbConfig::new(&a.data, a.sfreq);
+            let mut cfg = EegmmidbConfig::new(&a.data, a.sfreq);
+            let filter_spec = FilterSpec {
+                fs: a.sfreq as f64,
+                highpass_hz: a.highpass,
+                lowpass_hz: a.lowpass,
+                order: a.filter_order,
+                notch_hz: a.notch,
+                notch_q: a.notch_q,
+            };
+            cfg.filter = design(&filter_spec).map_err(|e| format!("input filter: {e}"))?;
             let cache = EpochCache::new(&a.cache_dir);
             let t_load = Instant::now();
             let train = cache.load_subjects(&cfg, &split.train)?;
@@ -244,7 +273,7 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             let preprocessing = json!({
                 "dataset": "PhysioNet EEGMMIDB v1.0.0", "runs": cfg.runs, "events": {"T1": 0, "T2": 1},
                 "window_s": [cfg.tmin_s, cfg.tmax_s], "resample": "FFT resampling of each whole run, as MNE's raw.resample(npad='auto') (see qssm_trainer::data::resample)",
-                "scale": "volts x 1e3 (millivolts)", "filter": "none", "normalisation": "none",
+                "scale": "volts x 1e3 (millivolts)", "filter": filter_card(&cfg.filter, &filter_spec), "normalisation": "none",
             });
             let prepared = Prepared {
                 train: windows(&train),

@@ -8,7 +8,7 @@
 //!   `missing_runs` (comma-separated run numbers), `sfreq`, `n_times`.
 //!
 //! The key is a text made of: [`LOADER_VERSION`], the canonical dataset root, the subject id,
-//! sfreq, runs, tmin/tmax, the expected channel list, and for each run file its size and the
+//! sfreq, runs, tmin/tmax, the expected channel list, the input filter's sections (if any), and for each run file its size and the
 //! 64-bit XXH3 of its bytes (or "missing"): the content, not the name or size, so a file
 //! replaced by another of the same size is seen. `hash` is the XXH3 of the key; a file is only
 //! used if its stored key equals the current key, so any change of settings, loader version or
@@ -80,8 +80,14 @@ impl EpochCache {
             .expected_channels
             .as_ref()
             .map_or("any".to_string(), |c| c.join(","));
+        // the filter enters the key only when there is one, so unfiltered keys are as before
+        let filter = if cfg.filter.is_identity() {
+            String::new()
+        } else {
+            format!("\nfilter={:?}", cfg.filter.sections())
+        };
         Ok(format!(
-            "qssm-eegmmidb-epochs v{LOADER_VERSION}\nroot={}\nsubject={subject}\nsfreq={}\nruns={:?}\ntmin={:?}\ntmax={:?}\nchannels={channels}\nfiles={}",
+            "qssm-eegmmidb-epochs v{LOADER_VERSION}\nroot={}\nsubject={subject}\nsfreq={}\nruns={:?}\ntmin={:?}\ntmax={:?}\nchannels={channels}\nfiles={}{filter}",
             root.display(),
             cfg.sfreq,
             cfg.runs,

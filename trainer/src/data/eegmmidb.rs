@@ -26,6 +26,7 @@
 
 use super::resample::{round_half_even, FftResampler};
 use qssm_formats::edf::{Edf, EdfError};
+use qssm_kernels::signal::Sos;
 use std::path::{Path, PathBuf};
 
 /// The 64 EEGMMIDB EEG channel labels in EDF order, exactly as stored in the files (the dots
@@ -133,6 +134,10 @@ pub struct EegmmidbConfig {
     pub tmax_s: f64,
     /// Channel labels every run must have, in order; `None` only checks that all runs agree.
     pub expected_channels: Option<Vec<String>>,
+    /// Causal IIR filter run over each whole run (after resampling, in millivolts, from a zero
+    /// state at the run's first sample) before the windows are cut: what the engine's stream
+    /// applies to every pushed sample. Identity by default.
+    pub filter: Sos,
 }
 
 impl EegmmidbConfig {
@@ -145,6 +150,7 @@ impl EegmmidbConfig {
             tmin_s: 1.0,
             tmax_s: 4.1,
             expected_channels: Some(EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect()),
+            filter: Sos::identity(),
         }
     }
 
@@ -378,6 +384,15 @@ fn load_run(cfg: &EegmmidbConfig, path: &Path) -> Result<RunEpochs, EegError> {
             sample: bad % n.max(1),
         });
     }
+    // the run in millivolts (the model's unit), filtered causally channel by channel
+    let mut mv: Vec<f32> = data.iter().map(|&v| (v * 1e3) as f32).collect();
+    if !cfg.filter.is_identity() {
+        let mut state = vec![0.0f32; cfg.filter.state_len(1)];
+        for row in mv.chunks_exact_mut(n.max(1)) {
+            state.fill(0.0);
+            cfg.filter.filter_channel(row, &mut state);
+        }
+    }
 
     // Cue events, ordered by onset (MNE sorts events by sample).
     let sf = cfg.sfreq as f64;
@@ -410,8 +425,7 @@ fn load_run(cfg: &EegmmidbConfig, path: &Path) -> Result<RunEpochs, EegError> {
         }
         let start = start as usize;
         for ch in 0..c {
-            let row = &data[ch * n + start..ch * n + start + t];
-            x.extend(row.iter().map(|&v| (v * 1e3) as f32));
+            x.extend_from_slice(&mv[ch * n + start..ch * n + start + t]);
         }
         y.push(label);
     }

@@ -8,6 +8,8 @@
 //! * [`split`]: MT19937 + numpy `RandomState.permutation` + scikit-learn `train_test_split`,
 //!   giving the reference's train/val/test subject lists bit for bit.
 //! * [`cache`]: per-subject safetensors cache of epoched arrays keyed by the settings.
+//! * [`input_filter`]: the optional causal IIR filter of the recordings
+//!   ([`EegmmidbConfig::filter`]) as the model card records it for the engine.
 //!
 //! Shapes use N trials, C channels (64), T time samples (125/249/497 at 40/80/160 Hz).
 //!
@@ -22,6 +24,7 @@
 //! ```
 pub mod cache;
 pub mod eegmmidb;
+pub mod input_filter;
 pub mod resample;
 pub mod split;
 pub mod synthetic;

@@ -1,0 +1,183 @@
+//! The causal input filter end to end (issue "Live EEG in": causal preprocessing identical in
+//! training and streaming): S001R04 (bundled, 160 Hz) with a 1–30 Hz Butterworth band-pass
+//! (order 4) and a 50 Hz notch. The trainer's filtered epochs (data loader) must equal what the
+//! engine's stream feeds its model (`Stream::last_input`) when the raw recording is pushed
+//! sample by sample through a causal 3b whose card records the filter (≤ 1e-5); a card filter
+//! the engine cannot run is refused at load; `reset` keeps the filter running, `restart`
+//! zeroes it.
+use qssm_engine::{Model as Engine, StreamOptions};
+use qssm_formats::edf::Edf;
+use qssm_formats::model_file::TensorDtype;
+use qssm_kernels::signal::design::{design, FilterSpec};
+use qssm_trainer::data::input_filter::card_entry;
+use qssm_trainer::data::{load_subject, EegmmidbConfig, EEGMMIDB_CHANNELS};
+use qssm_trainer::export::{export, ExportInfo};
+use qssm_trainer::models::{registry, ModelConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn bundled() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/eegmmidb")
+}
+
+fn spec() -> FilterSpec {
+    FilterSpec {
+        fs: 160.0,
+        highpass_hz: Some(1.0),
+        lowpass_hz: Some(30.0),
+        order: 4,
+        notch_hz: Some(50.0),
+        notch_q: 30.0,
+    }
+}
+
+/// A random-init causal 3b at 160 Hz (T = 497) whose card has `filter`.
+fn model_bytes(filter: serde_json::Value) -> Vec<u8> {
+    let cfg = ModelConfig {
+        causal: true,
+        ..ModelConfig::eeg(497)
+    };
+    let model = registry::build("3b", cfg).unwrap();
+    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(5));
+    let info = ExportInfo {
+        sfreq: 160.0,
+        channels: EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect(),
+        unit: "mV".into(),
+        preprocessing: serde_json::json!({ "filter": filter }),
+        split: None,
+        training: serde_json::json!({}),
+        metrics: serde_json::json!({}),
+    };
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "qssm-input-filter-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("3b.safetensors");
+    export(&path, model.as_ref(), &params, &info, TensorDtype::F32).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}
+
+#[test]
+fn trainer_epochs_equal_engine_stream_filtering() {
+    let sos = design(&spec()).unwrap();
+    assert_eq!(sos.sections().len(), 5);
+    // the trainer's data path
+    let mut cfg = EegmmidbConfig::new(bundled(), 160);
+    cfg.runs = vec![4];
+    cfg.filter = sos;
+    let epochs = load_subject(&cfg, 1).unwrap();
+    let unfiltered = {
+        let mut c = cfg.clone();
+        c.filter = qssm_kernels::signal::Sos::identity();
+        load_subject(&c, 1).unwrap()
+    };
+    assert_ne!(epochs.x, unfiltered.x, "the filter changed nothing");
+
+    // the engine's stream over the raw recording (160 Hz: no resampling), in millivolts
+    let engine = Engine::from_bytes(&model_bytes(card_entry(&sos, &spec()))).unwrap();
+    assert_eq!(engine.input_filter().sections(), sos.sections());
+    let edf = Edf::open(bundled().join("S001/S001R04.edf")).unwrap();
+    let block = edf.data_volts(&edf.ordinary_signals()).unwrap();
+    let (c, n) = (block.n_channels, block.n_times);
+    let mut stream = engine.stream(StreamOptions { hop: 1 << 20 }).unwrap();
+    let mut seen = vec![0.0f32; c * n];
+    let mut sample = vec![0.0f32; c];
+    for t in 0..n {
+        for (ch, v) in sample.iter_mut().enumerate() {
+            *v = (block.data[ch * n + t] * 1e3) as f32;
+        }
+        stream.push(&sample).unwrap();
+        for (ch, &v) in stream.last_input().iter().enumerate() {
+            seen[ch * n + t] = v;
+        }
+    }
+    // the loader's windows: cue onsets (T1/T2, by onset) + 1.0 s, T = 497
+    let mut onsets: Vec<i64> = edf
+        .annotations()
+        .iter()
+        .filter(|a| matches!(a.text.trim(), "T1" | "T2"))
+        .map(|a| (a.onset_s * 160.0).round() as i64)
+        .collect();
+    onsets.sort_unstable();
+    let (t_len, w0) = (epochs.n_times, cfg.window_start());
+    let mut k = 0;
+    let mut worst = 0.0f32;
+    for onset in onsets {
+        let start = onset + w0;
+        if start < 0 || start as usize + t_len > n {
+            continue;
+        }
+        let trial = epochs.trial(k);
+        for ch in 0..c {
+            for i in 0..t_len {
+                let d = (trial[ch * t_len + i] - seen[ch * n + start as usize + i]).abs();
+                worst = worst.max(d);
+            }
+        }
+        k += 1;
+    }
+    assert_eq!(k, epochs.n_trials());
+    assert!(worst <= 1e-5, "trainer vs engine filtering: {worst}");
+}
+
+#[test]
+fn reset_keeps_the_filter_restart_zeroes_it() {
+    let sos = design(&spec()).unwrap();
+    let engine = Engine::from_bytes(&model_bytes(card_entry(&sos, &spec()))).unwrap();
+    let mut a = engine.stream(StreamOptions { hop: 1 << 20 }).unwrap();
+    let mut b = engine.stream(StreamOptions { hop: 1 << 20 }).unwrap();
+    let s1 = vec![0.1f32; 64];
+    let s2 = vec![-0.05f32; 64];
+    for s in [&s1, &s2, &s1] {
+        a.push(s).unwrap();
+        b.push(s).unwrap();
+    }
+    a.reset();
+    a.push(&s2).unwrap();
+    b.push(&s2).unwrap();
+    // the filter continued through the reset: same conditioned input as without it
+    assert_eq!(a.last_input(), b.last_input());
+    assert_eq!(a.samples_seen(), 1);
+    a.restart();
+    let mut fresh = engine.stream(StreamOptions { hop: 1 << 20 }).unwrap();
+    a.push(&s1).unwrap();
+    fresh.push(&s1).unwrap();
+    assert_eq!(a.last_input(), fresh.last_input());
+    assert_eq!(a.state(), fresh.state());
+}
+
+#[test]
+fn a_filter_the_engine_cannot_run_is_refused_at_load() {
+    for (filter, needle) in [
+        (
+            serde_json::json!({"kind": "fir", "taps": [1.0]}),
+            "not supported",
+        ),
+        (
+            serde_json::json!({"kind": "sos", "sos": [[1.0, 0.0, 0.0, 1.0, 0.0]]}),
+            "section 0",
+        ),
+        (
+            serde_json::json!({"kind": "sos", "sos": [[1.0, 0.0, 0.0, 1.0, -2.5, 1.2]]}),
+            "unit circle",
+        ),
+        (serde_json::json!("butterworth 1-30 Hz"), "not supported"),
+    ] {
+        let err = match Engine::from_bytes(&model_bytes(filter.clone())) {
+            Ok(_) => panic!("a card with filter {filter} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("preprocessing.filter") && err.contains(needle),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+    }
+}
