@@ -45,8 +45,12 @@ fn scan(c: &mut Criterion) {
         });
         sc::forward(&mut y, &mut hs, &x, &delta, &at, &bm, &cm, &d, None, dims);
         let (mut dx, mut ddelta) = (vec![0.0; l * e], vec![0.0; l * e]);
-        let (mut dat, mut dbm, mut dcm, mut dd) =
-            (vec![0.0; n * e], vec![0.0; l * n], vec![0.0; l * n], vec![0.0; e]);
+        let (mut dat, mut dbm, mut dcm, mut dd) = (
+            vec![0.0; n * e],
+            vec![0.0; l * n],
+            vec![0.0; l * n],
+            vec![0.0; e],
+        );
         let mut scratch = vec![0.0; sc::backward_scratch_len(dims)];
         g.bench_function(BenchmarkId::new("backward", l), |bch| {
             bch.iter(|| {

@@ -46,6 +46,34 @@ pub struct LinearP {
     pub d_out: usize,
 }
 
+impl LinearP {
+    /// The sub-layer computing output features `rows` of this one: a contiguous block of W's
+    /// rows (and b's entries) in the same parameter buffer, so its output (rows, |rows|) is
+    /// that column block of the full layer's, and its backward accumulates into the same
+    /// gradient ranges. A layer whose output is split (Mamba's `in_proj` → x ‖ z) runs as its
+    /// sub-layers, each writing its own buffer: no split copy forward, no concat backward.
+    ///
+    /// # Panics
+    /// If `rows` is not within 0..d_out.
+    pub fn out_rows(&self, rows: Range<usize>) -> LinearP {
+        assert!(
+            rows.start <= rows.end && rows.end <= self.d_out,
+            "out_rows {rows:?} of a layer with {} outputs",
+            self.d_out
+        );
+        let w0 = self.w.start;
+        LinearP {
+            w: w0 + rows.start * self.d_in..w0 + rows.end * self.d_in,
+            b: self
+                .b
+                .as_ref()
+                .map(|b| b.start + rows.start..b.start + rows.end),
+            d_in: self.d_in,
+            d_out: rows.len(),
+        }
+    }
+}
+
 /// A causal depthwise conv1d's tensors (PyTorch `Conv1d(E, E, k, groups=E, padding=k−1)`
 /// truncated to the first L outputs).
 #[derive(Clone, Debug, PartialEq, Eq)]

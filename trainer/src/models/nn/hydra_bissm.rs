@@ -18,7 +18,9 @@ const MIX_EPS: f32 = 1e-8;
 /// One Hydra block of 1c over width D, inner width E.
 #[derive(Clone, Debug)]
 pub struct HydraBlock {
-    in_proj: Linear,
+    /// `in_proj` (2E outputs) as its two halves: xs (rows 0..E) and xg (rows E..2E)
+    in_xs: Linear,
+    in_xg: Linear,
     /// α, β, γ (one scalar each)
     coeffs: [usize; 3],
     fwd: SelectiveSsm,
@@ -32,7 +34,6 @@ pub struct HydraBlock {
 
 /// Planned activations of one [`HydraBlock`] for a batch (B, L).
 pub struct HydraActs<B: Backend> {
-    xz: B::Buf,
     xs: B::Buf,
     xg: B::Buf,
     xr: B::Buf,
@@ -60,7 +61,6 @@ pub struct HydraGrads<B: Backend> {
     drb: B::Buf,
     dxs: B::Buf,
     dxr: B::Buf,
-    dxz: B::Buf,
     ssm: SsmGrads<B>,
 }
 
@@ -84,7 +84,8 @@ impl HydraBlock {
         lay.add_unused(format!("{prefix}.norm.weight"), &[d], Init::Const(1.0));
         lay.add_unused(format!("{prefix}.norm.bias"), &[d], Init::Const(0.0));
         Self {
-            in_proj,
+            in_xs: in_proj.out_rows(0..e),
+            in_xg: in_proj.out_rows(e..2 * e),
             coeffs: [alpha, beta, gamma],
             fwd,
             bwd,
@@ -101,7 +102,6 @@ impl HydraBlock {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         HydraActs {
-            xz: s(2 * e),
             xs: s(e),
             xg: s(e),
             xr: s(e),
@@ -131,15 +131,14 @@ impl HydraBlock {
             drb: s(e),
             dxs: s(e),
             dxr: s(e),
-            dxz: s(2 * e),
             ssm: self.fwd.plan_grads(be, b, l),
         }
     }
 
     /// u (B, L, D) → `a.out` (B, L, D).
     pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut HydraActs<B>) {
-        self.in_proj.forward(be, p, u, &mut a.xz);
-        be.split_cols(&a.xz, &mut [&mut a.xs, &mut a.xg]);
+        self.in_xs.forward(be, p, u, &mut a.xs);
+        self.in_xg.forward(be, p, u, &mut a.xg);
         self.fwd.forward(be, p, &a.xs, None, &mut a.fa);
         be.reverse_time(&mut a.xr, &a.xs);
         self.bwd.forward(be, p, &a.xr, None, &mut a.ba);
@@ -207,7 +206,7 @@ impl HydraBlock {
         be.reverse_time_acc(&mut k.dxs, &k.dxr);
         self.diagonal
             .backward(be, p, g, &a.xs, ddg, Some(&mut k.dxs));
-        be.concat_cols(&mut k.dxz, &[&k.dxs, &k.dxg]);
-        self.in_proj.backward(be, p, g, u, &k.dxz, Some(du));
+        self.in_xs.backward(be, p, g, u, &k.dxs, Some(du));
+        self.in_xg.backward(be, p, g, u, &k.dxg, Some(du));
     }
 }

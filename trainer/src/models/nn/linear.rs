@@ -34,6 +34,14 @@ impl Linear {
         }
     }
 
+    /// The sub-layer of output features `rows` ([`LinearP::out_rows`]): same parameters, its
+    /// output is that column block of this layer's.
+    pub fn out_rows(&self, rows: core::ops::Range<usize>) -> Linear {
+        Linear {
+            p: self.p.out_rows(rows),
+        }
+    }
+
     /// Output features.
     pub fn d_out(&self) -> usize {
         self.p.d_out

@@ -29,7 +29,9 @@ pub fn causal_conv(lay: &mut ParamLayout, name: &str, e: usize, k: usize) -> Con
 #[derive(Clone, Debug)]
 pub struct MambaBlock {
     norm: Option<RmsNorm>,
-    in_proj: Linear,
+    /// `in_proj` (2E outputs) as its two halves: x (rows 0..E) and z (rows E..2E)
+    in_x: Linear,
+    in_z: Linear,
     conv: ConvP,
     ssm: SelectiveSsm,
     out_proj: Linear,
@@ -41,7 +43,6 @@ pub struct MambaBlock {
 /// Planned activations of one [`MambaBlock`] for a batch (B, L).
 pub struct MambaActs<B: Backend> {
     v: Option<(B::Buf, B::Buf)>,
-    xz: B::Buf,
     xin: B::Buf,
     z: B::Buf,
     conv: B::Buf,
@@ -58,7 +59,6 @@ pub struct MambaActs<B: Backend> {
 /// backward runs one block at a time).
 pub struct MambaGrads<B: Backend> {
     dv: Option<B::Buf>,
-    dxz: B::Buf,
     dxin: B::Buf,
     dz: B::Buf,
     dconv: B::Buf,
@@ -80,7 +80,8 @@ impl MambaBlock {
         lay.add_unused(format!("{prefix}.norm.bias"), &[d], Init::Const(0.0));
         Self {
             norm: None,
-            in_proj,
+            in_x: in_proj.out_rows(0..e),
+            in_z: in_proj.out_rows(e..2 * e),
             conv,
             ssm,
             out_proj,
@@ -106,7 +107,8 @@ impl MambaBlock {
         let norm = RmsNorm::new(lay, &format!("{prefix}.norm"), d);
         Self {
             norm: Some(norm),
-            in_proj,
+            in_x: in_proj.out_rows(0..e),
+            in_z: in_proj.out_rows(e..2 * e),
             conv,
             ssm,
             out_proj,
@@ -122,7 +124,6 @@ impl MambaBlock {
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaActs {
             v: self.norm.as_ref().map(|_| (s(d), be.alloc(&[b, l]))),
-            xz: s(2 * e),
             xin: s(e),
             z: s(e),
             conv: s(e),
@@ -140,7 +141,6 @@ impl MambaBlock {
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaGrads {
             dv: self.norm.as_ref().map(|_| s(d)),
-            dxz: s(2 * e),
             dxin: s(e),
             dz: s(e),
             dconv: s(e),
@@ -169,8 +169,8 @@ impl MambaBlock {
             }
             _ => u,
         };
-        self.in_proj.forward(be, p, v, &mut a.xz);
-        be.split_cols(&a.xz, &mut [&mut a.xin, &mut a.z]);
+        self.in_x.forward(be, p, v, &mut a.xin);
+        self.in_z.forward(be, p, v, &mut a.z);
         be.conv1d(&mut a.conv, &a.xin, p, &self.conv);
         be.act(Act::Silu, &mut a.xc, &a.conv);
         self.ssm.forward(be, p, &a.xc, h0, &mut a.ssm);
@@ -206,10 +206,8 @@ impl MambaBlock {
         be.fill(&mut k.dgated, 0.0);
         self.out_proj
             .backward(be, p, g, &a.gated, dout, Some(&mut k.dgated));
-        be.fill(&mut k.dy, 0.0);
-        be.mul_acc(&mut k.dy, &k.dgated, &a.sz);
-        be.fill(&mut k.dsz, 0.0);
-        be.mul_acc(&mut k.dsz, &k.dgated, &a.ssm.y);
+        be.mul(&mut k.dy, &k.dgated, &a.sz);
+        be.mul(&mut k.dsz, &k.dgated, &a.ssm.y);
         be.fill(&mut k.dz, 0.0);
         be.act_bwd(Act::Silu, &mut k.dz, &k.dsz, &a.z);
         for buf in [&mut k.dxc, &mut k.dconv, &mut k.dxin] {
@@ -221,14 +219,17 @@ impl MambaBlock {
         // conv, in_proj, norm
         be.act_bwd(Act::Silu, &mut k.dconv, &k.dxc, &a.conv);
         be.conv1d_bwd(&mut k.dxin, g, &k.dconv, &a.xin, p, &self.conv);
-        be.concat_cols(&mut k.dxz, &[&k.dxin, &k.dz]);
         match (&self.norm, &a.v, &mut k.dv) {
             (Some(norm), Some((v, rstd)), Some(dv)) => {
                 be.fill(dv, 0.0);
-                self.in_proj.backward(be, p, g, v, &k.dxz, Some(dv));
+                self.in_x.backward(be, p, g, v, &k.dxin, Some(dv));
+                self.in_z.backward(be, p, g, v, &k.dz, Some(dv));
                 norm.backward(be, p, g, u, rstd, dv, du);
             }
-            _ => self.in_proj.backward(be, p, g, u, &k.dxz, Some(du)),
+            _ => {
+                self.in_x.backward(be, p, g, u, &k.dxin, Some(du));
+                self.in_z.backward(be, p, g, u, &k.dz, Some(du));
+            }
         }
     }
 }

@@ -28,7 +28,9 @@ pub struct TransformerBlock {
     k_proj: Linear,
     v_proj: Linear,
     att_out: Linear,
-    in_proj: Linear,
+    /// `in_proj` (2E outputs) as its two halves: gate g (rows 0..E) and value v (rows E..2E)
+    in_gate: Linear,
+    in_val: Linear,
     out_proj: Linear,
     heads: usize,
     d: usize,
@@ -52,7 +54,6 @@ pub struct TransformerActs<B: Backend> {
     x1: B::Buf,
     n2: B::Buf,
     r2: B::Buf,
-    gv: B::Buf,
     gate: B::Buf,
     val: B::Buf,
     sg: B::Buf,
@@ -71,7 +72,6 @@ pub struct TransformerGrads<B: Backend> {
     dsg: B::Buf,
     dval: B::Buf,
     dgate: B::Buf,
-    dgv: B::Buf,
     dn2: B::Buf,
     da: B::Buf,
     d_o: B::Buf,
@@ -118,7 +118,8 @@ impl TransformerBlock {
             k_proj,
             v_proj,
             att_out,
-            in_proj,
+            in_gate: in_proj.out_rows(0..e),
+            in_val: in_proj.out_rows(e..2 * e),
             out_proj,
             heads,
             d,
@@ -145,7 +146,6 @@ impl TransformerBlock {
             x1: s(d),
             n2: s(d),
             r2: be.alloc(&[b, l]),
-            gv: s(2 * e),
             gate: s(e),
             val: s(e),
             sg: s(e),
@@ -167,7 +167,6 @@ impl TransformerBlock {
             dsg: s(e),
             dval: s(e),
             dgate: s(e),
-            dgv: s(2 * e),
             dn2: s(d),
             da: s(d),
             d_o: s(d),
@@ -209,8 +208,8 @@ impl TransformerBlock {
         be.copy(&mut a.x1, &a.att);
         be.add_assign(&mut a.x1, x);
         self.norm2.forward(be, p, &a.x1, &mut a.n2, &mut a.r2);
-        self.in_proj.forward(be, p, &a.n2, &mut a.gv);
-        be.split_cols(&a.gv, &mut [&mut a.gate, &mut a.val]);
+        self.in_gate.forward(be, p, &a.n2, &mut a.gate);
+        self.in_val.forward(be, p, &a.n2, &mut a.val);
         be.act(Act::Silu, &mut a.sg, &a.gate);
         be.mul(&mut a.m, &a.sg, &a.val);
         self.out_proj.forward(be, p, &a.m, &mut a.out);
@@ -260,9 +259,10 @@ impl TransformerBlock {
         be.mul_acc(&mut k.dsg, &k.dm, &a.val);
         be.mul_acc(&mut k.dval, &k.dm, &a.sg);
         be.act_bwd(Act::Silu, &mut k.dgate, &k.dsg, &a.gate);
-        be.concat_cols(&mut k.dgv, &[&k.dgate, &k.dval]);
-        self.in_proj
-            .backward(be, p, g, &a.n2, &k.dgv, Some(&mut k.dn2));
+        self.in_gate
+            .backward(be, p, g, &a.n2, &k.dgate, Some(&mut k.dn2));
+        self.in_val
+            .backward(be, p, g, &a.n2, &k.dval, Some(&mut k.dn2));
         self.norm2
             .backward(be, p, g, &a.x1, &a.r2, &k.dn2, &mut k.dx1);
         // attention branch: x1 = x + drop(mhsa(norm1(x)))
