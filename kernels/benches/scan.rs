@@ -38,12 +38,22 @@ fn scan(c: &mut Criterion) {
         let mut ring = vec![0.0; 2 * n * e];
         g.throughput(Throughput::Elements((l * e * n) as u64));
         g.bench_function(BenchmarkId::new("forward_states", l), |bch| {
-            bch.iter(|| sc::forward(&mut y, &mut hs, &x, &delta, &at, &bm, &cm, &d, None, dims))
+            bch.iter(|| {
+                sc::forward(
+                    &mut y, &mut hs, &x, &delta, &at, &bm, &cm, &d, None, dims, false,
+                )
+            })
         });
         g.bench_function(BenchmarkId::new("forward_ring", l), |bch| {
-            bch.iter(|| sc::forward(&mut y, &mut ring, &x, &delta, &at, &bm, &cm, &d, None, dims))
+            bch.iter(|| {
+                sc::forward(
+                    &mut y, &mut ring, &x, &delta, &at, &bm, &cm, &d, None, dims, false,
+                )
+            })
         });
-        sc::forward(&mut y, &mut hs, &x, &delta, &at, &bm, &cm, &d, None, dims);
+        sc::forward(
+            &mut y, &mut hs, &x, &delta, &at, &bm, &cm, &d, None, dims, false,
+        );
         let (mut dx, mut ddelta) = (vec![0.0; l * e], vec![0.0; l * e]);
         let (mut dat, mut dbm, mut dcm, mut dd) = (
             vec![0.0; n * e],
@@ -75,6 +85,7 @@ fn scan(c: &mut Criterion) {
                     &cm,
                     &d,
                     dims,
+                    false,
                 )
             })
         });

@@ -2,7 +2,9 @@
 //   h_t[e,n] = exp(Δ_t[e]·A[e,n])·h_{t−1}[e,n] + (Δ_t[e] if dt_on_b else 1)·B_t[n]·x_t[e]
 //   y_t[e]   = Σ_n C_t[n]·h_t[e,n] + D[e]·x_t[e]
 // x, Δ, y: (B, L, E); B, C: (B, L, N); A: a[e·a_stride + n]; states: (B, L+1, E, N).
-// One thread per (sample, channel, state): B·E·N threads, sequential over time.
+// One thread per (sample, channel, state): B·E·N threads, sequential over time. With
+// `reverse`, step s consumes time L−1−s: states are stored by step, y and the gradients at
+// their own time rows (a bidirectional SSM's backward branch without reversal copies).
 // The backward writes per-channel contributions to dB, dC ((B·L, E, N)) and per-sample
 // partials of dA ((B, E, N)) and dD ((B, E)); the backend sums them in a fixed order.
 #include "common.cuh"
@@ -20,7 +22,7 @@ struct ScanP {
   const float* h0;  // initial states (B, E, N), or null (zeros)
   i64 b, l, e, n, a_stride;
   int dt_on_b;
-  int pad;
+  int reverse;  // step s consumes time L−1−s (states stay by step)
 };
 
 struct ScanBwdP {
@@ -42,7 +44,7 @@ struct ScanBwdP {
   const float* d;
   i64 b, l, e, n, a_stride;
   int dt_on_b;
-  int pad;
+  int reverse;  // step s consumes time L−1−s (states stay by step)
 };
 
 // Lanes per channel: G = min(next power of two ≥ N, 32); lane j of a channel's group holds
@@ -88,7 +90,7 @@ QSSM_KERNEL(scan_fwd, ScanP) {
   const float dc = valid ? p.d[c] : 0.0f;
   // the step's inputs, loaded one step ahead (software pipelining)
   auto load = [&](i64 t, float* xv, float* dt, float bn[2], float cn[2]) {
-    const i64 row = bb * L + t;
+    const i64 row = bb * L + (p.reverse ? L - 1 - t : t);
     *xv = valid ? p.x[row * E + c] : 0.0f;
     *dt = valid ? p.delta[row * E + c] : 0.0f;
     for (int k = 0; k < 2; ++k) {
@@ -101,7 +103,7 @@ QSSM_KERNEL(scan_fwd, ScanP) {
   for (i64 t = 0; t < L; ++t) {
     const float xv = nx, dt = ndt, bn[2] = {nb[0], nb[1]}, cn[2] = {nc[0], nc[1]};
     if (t + 1 < L) load(t + 1, &nx, &ndt, nb, nc);
-    const i64 row = bb * L + t;
+    const i64 row = bb * L + (p.reverse ? L - 1 - t : t);
     const float u = p.dt_on_b ? dt * xv : xv;
     float acc = 0.0f;
     for (int k = 0; k < 2; ++k) {
@@ -128,7 +130,7 @@ struct BwdIn {
 
 __device__ __forceinline__ BwdIn scan_bwd_load(const ScanBwdP& p, i64 bb, i64 c, int j, int g,
                                                const bool has[2], bool valid, i64 t) {
-  const i64 E = p.e, N = p.n, L = p.l, row = bb * L + t;
+  const i64 E = p.e, N = p.n, L = p.l, row = bb * L + (p.reverse ? L - 1 - t : t);
   const float* st = p.states + (bb * (L + 1) * E + c) * N;
   BwdIn in;
   in.xv = valid ? p.x[row * E + c] : 0.0f;
@@ -168,7 +170,7 @@ QSSM_KERNEL(scan_bwd, ScanBwdP) {
   for (i64 t = L - 1; t >= 0; --t) {
     const BwdIn in = next;
     if (t > 0) next = scan_bwd_load(p, bb, c, j, g, has, valid, t - 1);
-    const i64 row = bb * L + t;
+    const i64 row = bb * L + (p.reverse ? L - 1 - t : t);
     const float dtb = p.dt_on_b ? in.dt : 1.0f;
     const float u = dtb * in.xv;
     float dx = 0.0f, ddt = 0.0f;

@@ -145,6 +145,11 @@ pub struct ScanP {
     pub a_row_stride: usize,
     /// input term Δ·B·x (Mamba) or B·x (3c's Hydra)
     pub dt_on_b: bool,
+    /// scan from the last time step to the first (the backward branch of a bidirectional
+    /// SSM): step s consumes time L−1−s, y and the gradients stay at their own time rows,
+    /// `h0` is the state before time L−1 and `h_last` the state after time 0. The same as
+    /// reversing x, Δ, B, C in time, scanning, and reversing y — without the copies.
+    pub reverse: bool,
 }
 
 /// One column segment of [`Backend::scale_segments`].

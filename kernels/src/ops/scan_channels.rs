@@ -9,7 +9,9 @@
 //! `y_t[e] = D[e]·x_t[e] + Σ_n C_t[n]·h_t[n,e]` (summed in n order).
 //!
 //! Shapes: x, Δ, y (L, E); B, C (L, N); A transposed to `at` (N, E) by [`transpose_a`];
-//! states (L+1, N, E); h0 / h_last / dh0 in the usual (E, N) layout.
+//! states (L+1, N, E); h0 / h_last / dh0 in the usual (E, N) layout. With `reverse`, step s
+//! consumes time L−1−s (a bidirectional SSM's backward branch without reversal copies): the
+//! states are stored by step, y and every gradient at their own time rows.
 //!
 //! Arithmetic: every multiply-add of the recurrence, its gradients and its `exp` is one fused
 //! multiply-add ([`fma`]: one rounding), which the AVX-512/AVX2+FMA builds execute as one
@@ -62,6 +64,7 @@ pub fn forward(
     d: &[f32],
     h0: Option<&[f32]>,
     dims: ScanDims,
+    reverse: bool,
 ) {
     let ScanDims { l, e, n, .. } = dims;
     let ring = hs.len() == 2 * n * e && l > 1;
@@ -95,6 +98,7 @@ pub fn forward(
         cm,
         d,
         dims,
+        reverse,
     });
 }
 
@@ -108,6 +112,7 @@ struct Fwd<'a> {
     cm: &'a [f32],
     d: &'a [f32],
     dims: ScanDims,
+    reverse: bool,
 }
 
 simd_dispatch!(
@@ -127,6 +132,7 @@ fn fwd_kernel(p: Fwd<'_>) {
         cm,
         d,
         dims,
+        reverse,
     } = p;
     let ScanDims {
         l, e, n, dt_on_b, ..
@@ -134,6 +140,8 @@ fn fwd_kernel(p: Fwd<'_>) {
     let ne = n * e;
     let ring = hs.len() == 2 * ne && l > 1;
     for t in 0..l {
+        // step t consumes time `tt`; the states are stored by step
+        let tt = if reverse { l - 1 - t } else { t };
         let (prev, next): (&[f32], &mut [f32]) = if ring {
             let (s0, s1) = hs.split_at_mut(ne);
             if t % 2 == 0 {
@@ -145,13 +153,13 @@ fn fwd_kernel(p: Fwd<'_>) {
             let (done, rest) = hs.split_at_mut((t + 1) * ne);
             (&done[t * ne..], &mut rest[..ne])
         };
-        let (xt, dt) = (&x[t * e..][..e], &delta[t * e..][..e]);
-        let yt = &mut y[t * e..][..e];
+        let (xt, dt) = (&x[tt * e..][..e], &delta[tt * e..][..e]);
+        let yt = &mut y[tt * e..][..e];
         for ((yv, &dv), &xv) in yt.iter_mut().zip(&d[..e]).zip(xt) {
             *yv = dv * xv;
         }
         for nn in 0..n {
-            let (b, c) = (bm[t * n + nn], cm[t * n + nn]);
+            let (b, c) = (bm[tt * n + nn], cm[tt * n + nn]);
             fwd_lane(
                 &mut next[nn * e..][..e],
                 yt,
@@ -252,6 +260,7 @@ pub fn backward(
     cm: &[f32],
     d: &[f32],
     dims: ScanDims,
+    reverse: bool,
 ) {
     let ScanDims { l, e, n, .. } = dims;
     assert!(
@@ -303,6 +312,7 @@ pub fn backward(
         cm,
         d,
         dims,
+        reverse,
     });
     if let Some(dh0) = dh0 {
         let dh = &scratch[..ne];
@@ -332,6 +342,7 @@ struct Bwd<'a> {
     cm: &'a [f32],
     d: &'a [f32],
     dims: ScanDims,
+    reverse: bool,
 }
 
 simd_dispatch!(
@@ -359,6 +370,7 @@ fn bwd_kernel(p: Bwd<'_>) {
         cm,
         d,
         dims,
+        reverse,
     } = p;
     let ScanDims {
         l, e, n, dt_on_b, ..
@@ -367,13 +379,15 @@ fn bwd_kernel(p: Bwd<'_>) {
     let (s_dt, s_bx) = sums.split_at_mut(e);
     let (s_dt, s_bx) = (&mut s_dt[..e], &mut s_bx[..e]);
     for t in (0..l).rev() {
+        // step t consumed time `tt`; the states are stored by step
+        let tt = if reverse { l - 1 - t } else { t };
         let hprev = &hs[t * ne..][..ne];
         let hcur = &hs[(t + 1) * ne..][..ne];
-        let (xt, dt, gy) = (&x[t * e..][..e], &delta[t * e..][..e], &dy[t * e..][..e]);
+        let (xt, dt, gy) = (&x[tt * e..][..e], &delta[tt * e..][..e], &dy[tt * e..][..e]);
         s_dt.fill(0.0);
         s_bx.fill(0.0);
         for nn in 0..n {
-            let (b, c) = (bm[t * n + nn], cm[t * n + nn]);
+            let (b, c) = (bm[tt * n + nn], cm[tt * n + nn]);
             let (dc, db) = bwd_lane(
                 &mut dh[nn * e..][..e],
                 &mut dat[nn * e..][..e],
@@ -389,10 +403,10 @@ fn bwd_kernel(p: Bwd<'_>) {
                 c,
                 dt_on_b,
             );
-            dcm[t * n + nn] += dc;
-            dbm[t * n + nn] += db;
+            dcm[tt * n + nn] += dc;
+            dbm[tt * n + nn] += db;
         }
-        let (dxt, ddt) = (&mut dx[t * e..][..e], &mut ddelta[t * e..][..e]);
+        let (dxt, ddt) = (&mut dx[tt * e..][..e], &mut ddelta[tt * e..][..e]);
         let (dd, d, s_dt, s_bx) = (&mut dd[..e], &d[..e], &s_dt[..e], &s_bx[..e]);
         for i in 0..e {
             dd[i] += gy[i] * xt[i];
@@ -621,6 +635,7 @@ mod tests {
                 &d,
                 Some(&h0),
                 dims,
+                false,
             );
             forward(
                 &mut y1,
@@ -633,6 +648,7 @@ mod tests {
                 &d,
                 Some(&h0),
                 dims,
+                false,
             );
             assert_eq!(y0, y1, "L = {l}");
             let (mut h0f, mut h1f) = (vec![0.0; e * n], vec![0.0; e * n]);
@@ -724,6 +740,7 @@ mod tests {
                 &d,
                 Some(&h0),
                 dims,
+                false,
             );
             let (mut dx1, mut ddl1, mut dat) = (z(l * e), z(l * e), z(n * e));
             let (mut db1, mut dc1, mut dd1, mut dh01) = (z(l * n), z(l * n), z(e), z(e * n));
@@ -749,6 +766,7 @@ mod tests {
                 &cm,
                 &d,
                 dims,
+                false,
             );
             let mut da1 = z(na);
             for ei in 0..e {
@@ -777,6 +795,86 @@ mod tests {
             close("dC", &dc0, &dc1);
             close("dD", &dd0, &dd1);
             close("dh0", &dh00, &dh01);
+        }
+    }
+
+    /// `reverse` equals scanning the time-reversed inputs and reversing the outputs, bit for
+    /// bit: y, the final state, and every gradient.
+    #[test]
+    fn reverse_equals_scanning_reversed_time() {
+        let mut r = rng(41);
+        let (l, e, n) = (7, 21, 3);
+        for dt_on_b in [true, false] {
+            let dims = ScanDims {
+                l,
+                e,
+                n,
+                a_row_stride: n,
+                dt_on_b,
+            };
+            let x = grid_uniform(&mut r, l * e, -1.0, 1.0);
+            let delta = grid_uniform(&mut r, l * e, 0.05, 1.0);
+            let at = grid_uniform(&mut r, n * e, -2.0, -0.2);
+            let bm = grid_uniform(&mut r, l * n, -1.0, 1.0);
+            let cm = grid_uniform(&mut r, l * n, -1.0, 1.0);
+            let d = grid_uniform(&mut r, e, 0.5, 1.5);
+            let h0 = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            let dy = grid_uniform(&mut r, l * e, -1.0, 1.0);
+            let dhl = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            let rev = |v: &[f32], w: usize| -> Vec<f32> {
+                v.chunks_exact(w).rev().flatten().copied().collect()
+            };
+            let z = |k: usize| vec![0.0f32; k];
+            // (inputs, reverse flag) → (y, states, dx, dΔ, dA, dB, dC, dD, dh0)
+            let run = |x: &[f32], dl: &[f32], bm: &[f32], cm: &[f32], dy: &[f32], rv: bool| {
+                let (mut y, mut hs) = (z(l * e), z((l + 1) * n * e));
+                forward(&mut y, &mut hs, x, dl, &at, bm, cm, &d, Some(&h0), dims, rv);
+                let (mut dx, mut ddl, mut dat) = (z(l * e), z(l * e), z(n * e));
+                let (mut db, mut dc, mut dd, mut dh0) = (z(l * n), z(l * n), z(e), z(e * n));
+                let mut scratch = z(backward_scratch_len(dims));
+                backward(
+                    Grads {
+                        dx: &mut dx,
+                        ddelta: &mut ddl,
+                        dat: &mut dat,
+                        dbm: &mut db,
+                        dcm: &mut dc,
+                        dd: &mut dd,
+                        dh0: Some(&mut dh0),
+                    },
+                    &mut scratch,
+                    dy,
+                    Some(&dhl),
+                    &hs,
+                    x,
+                    dl,
+                    &at,
+                    bm,
+                    cm,
+                    &d,
+                    dims,
+                    rv,
+                );
+                (y, hs, dx, ddl, dat, db, dc, dd, dh0)
+            };
+            let a = run(&x, &delta, &bm, &cm, &dy, true);
+            let b = run(
+                &rev(&x, e),
+                &rev(&delta, e),
+                &rev(&bm, n),
+                &rev(&cm, n),
+                &rev(&dy, e),
+                false,
+            );
+            assert_eq!(a.0, rev(&b.0, e), "y");
+            assert_eq!(a.1, b.1, "states (stored by step)");
+            assert_eq!(a.2, rev(&b.2, e), "dx");
+            assert_eq!(a.3, rev(&b.3, e), "dΔ");
+            assert_eq!(a.4, b.4, "dA");
+            assert_eq!(a.5, rev(&b.5, n), "dB");
+            assert_eq!(a.6, rev(&b.6, n), "dC");
+            assert_eq!(a.7, b.7, "dD");
+            assert_eq!(a.8, b.8, "dh0");
         }
     }
 }

@@ -100,6 +100,7 @@ pub(super) fn scan(
             d,
             sx.h0.map(|h| sample(h, b, i)),
             dims,
+            p.reverse,
         );
         if let Some(hb) = hb {
             sc::final_state(hb, hs, dims);
@@ -199,6 +200,7 @@ pub(super) fn scan_bwd(
                         cm,
                         d,
                         dims,
+                        p.reverse,
                     )
                 });
             };
@@ -207,7 +209,7 @@ pub(super) fn scan_bwd(
                 None => with_buf(&STATES, states_len(dims) + l * e, |buf| {
                     // recompute this sample's states
                     let (hs, y) = buf.split_at_mut(states_len(dims));
-                    sc::forward(y, hs, x, delta, at, bm, cm, d, h0, dims);
+                    sc::forward(y, hs, x, delta, at, bm, cm, d, h0, dims, p.reverse);
                     backward(hs);
                 }),
             }

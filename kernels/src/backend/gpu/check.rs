@@ -207,12 +207,19 @@ pub fn op_outputs<B: Backend>(be: &B, s: CheckSize) -> Vec<(String, Vec<f32>)> {
         be.neg_exp(&mut a, &p, ranges[5].start..ranges[5].start + n);
         a
     };
-    for (a_row_stride, dt_on_b, store) in [(n, true, true), (0, true, false), (n, false, true)] {
+    for (a_row_stride, dt_on_b, store, reverse) in [
+        (n, true, true, false),
+        (0, true, false, false),
+        (n, false, true, false),
+        (n, true, true, true),
+        (0, true, false, true),
+    ] {
         let dims = ScanP {
             e,
             n,
             a_row_stride,
             dt_on_b,
+            reverse,
         };
         let av = if a_row_stride == 0 { &a_shared } else { &a };
         let sx = || ScanInputs::<B> {
@@ -235,7 +242,8 @@ pub fn op_outputs<B: Backend>(be: &B, s: CheckSize) -> Vec<(String, Vec<f32>)> {
             ranges[6].clone(),
             dims,
         );
-        let tag = format!("stride={a_row_stride} dt_on_b={dt_on_b} states={store}");
+        let tag =
+            format!("stride={a_row_stride} dt_on_b={dt_on_b} states={store} reverse={reverse}");
         out.push((
             format!("scan {tag}"),
             [host(be, &ys), host(be, &hl)].concat(),

@@ -436,7 +436,7 @@ impl<D: Device> Gpu<D> {
             n: dims.n as i64,
             a_stride: dims.a_row_stride as i64,
             dt_on_b: i32::from(dims.dt_on_b),
-            pad: 0,
+            reverse: i32::from(dims.reverse),
         };
         self.launch1("scan_fwd", Self::scan_threads(b, dims.e, dims.n), p);
     }
@@ -1413,7 +1413,7 @@ impl<D: Device> Backend for Gpu<D> {
             n: n as i64,
             a_stride: dims.a_row_stride as i64,
             dt_on_b: i32::from(dims.dt_on_b),
-            pad: 0,
+            reverse: i32::from(dims.reverse),
         };
         self.launch1("scan_bwd", Self::scan_threads(b, e, n), q);
         // dB, dC (B, L, N) += Σ_e of the (B·L, E, N) contributions

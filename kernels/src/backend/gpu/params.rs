@@ -63,13 +63,13 @@ kernel_params! {
     /// `scan.cu` (forward)
     pub struct ScanP {
         y: Ptr, h_last: Ptr, states: Ptr, x: Ptr, delta: Ptr, a: Ptr, bm: Ptr, cm: Ptr, d: Ptr, h0: Ptr,
-        b: i64, l: i64, e: i64, n: i64, a_stride: i64, dt_on_b: i32, pad: i32,
+        b: i64, l: i64, e: i64, n: i64, a_stride: i64, dt_on_b: i32, reverse: i32,
     }
     /// `scan.cu` (backward)
     pub struct ScanBwdP {
         dx: Ptr, ddelta: Ptr, dbm_part: Ptr, dcm_part: Ptr, da_part: Ptr, dd_part: Ptr, dh0: Ptr,
         dy: Ptr, dh_last: Ptr, states: Ptr, x: Ptr, delta: Ptr, a: Ptr, bm: Ptr, cm: Ptr, d: Ptr,
-        b: i64, l: i64, e: i64, n: i64, a_stride: i64, dt_on_b: i32, pad: i32,
+        b: i64, l: i64, e: i64, n: i64, a_stride: i64, dt_on_b: i32, reverse: i32,
     }
     /// `loss.cu` (`loss_rows`)
     pub struct LossP {

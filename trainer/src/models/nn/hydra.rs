@@ -3,7 +3,8 @@
 //!
 //! `z ‖ x ‖ B ‖ C ‖ δ = in_proj(u)` (widths E, E, N, N, R); `x = SiLU(conv1d(x))` (causal);
 //! `Δ = softplus(ssm.dt_proj(δ))`; `y_f = scan(x, Δ, B, C)`,
-//! `y_b = rev(scan(rev x, rev Δ, rev B, rev C))` — one set of SSM parameters and the same
+//! `y_b = rev(scan(rev x, rev Δ, rev B, rev C))` (run as one scan from the last time step,
+//! [`ScanP::reverse`]: no reversal copies) — one set of SSM parameters and the same
 //! streams for both directions, input term B·x **without Δ**, A = −exp(A_log) (E, N);
 //! `out = out_proj(RMSNorm(y_f + y_b) ⊙ SiLU(z))` (D·x enters twice, as in the reference).
 //! The conv runs before the reversal, so it is anti-causal for the backward direction.
@@ -43,7 +44,6 @@ pub struct ClassicalHydraActs<B: Backend> {
     bm: B::Buf,
     cm: B::Buf,
     a: B::Buf,
-    rev: [B::Buf; 4],
     states: [B::Buf; 2],
     ysum: B::Buf,
     ybr: B::Buf,
@@ -62,11 +62,8 @@ pub struct ClassicalHydraGrads<B: Backend> {
     dsz: B::Buf,
     dz: B::Buf,
     dysum: B::Buf,
-    dy_r: B::Buf,
-    /// dx, dΔ, dB, dC of the forward direction
+    /// dx, dΔ, dB, dC (both directions accumulate into them)
     fwd: [B::Buf; 4],
-    /// the same of the backward direction, in reversed time
-    bwd: [B::Buf; 4],
     da: B::Buf,
     ddt_pre: B::Buf,
     ddl: B::Buf,
@@ -106,6 +103,7 @@ impl ClassicalHydraBlock {
                 n,
                 a_row_stride: n,
                 dt_on_b: false,
+                reverse: false,
             },
             d,
             r,
@@ -128,7 +126,6 @@ impl ClassicalHydraBlock {
             bm: s(n),
             cm: s(n),
             a: be.alloc(&[e, n]),
-            rev: [s(e), s(e), s(n), s(n)],
             states: [be.alloc(&[b, l + 1, e, n]), be.alloc(&[b, l + 1, e, n])],
             ysum: s(e),
             ybr: s(e),
@@ -150,15 +147,21 @@ impl ClassicalHydraBlock {
             dsz: s(e),
             dz: s(e),
             dysum: s(e),
-            dy_r: s(e),
             fwd: [s(e), s(e), s(n), s(n)],
-            bwd: [s(e), s(e), s(n), s(n)],
             da: be.alloc(&[e, n]),
             ddt_pre: s(e),
             ddl: s(r),
             dconv: s(e),
             dxin: s(e),
             dzx: s(2 * e + 2 * n + r),
+        }
+    }
+
+    /// The scan of the backward direction.
+    fn reversed(&self) -> ScanP {
+        ScanP {
+            reverse: true,
+            ..self.dims
         }
     }
 
@@ -180,11 +183,6 @@ impl ClassicalHydraBlock {
         self.dt_proj.forward(be, p, &a.dl, &mut a.dt_pre);
         be.act(Act::Softplus, &mut a.delta, &a.dt_pre);
         be.neg_exp(&mut a.a, p, self.a_log.clone());
-        let [xr, dr, br, cr] = &mut a.rev;
-        be.reverse_time(xr, &a.x);
-        be.reverse_time(dr, &a.delta);
-        be.reverse_time(br, &a.bm);
-        be.reverse_time(cr, &a.cm);
         let [sf, sb] = &mut a.states;
         let fwd = ScanInputs {
             x: &a.x,
@@ -203,12 +201,13 @@ impl ClassicalHydraBlock {
             self.d_skip.clone(),
             self.dims,
         );
+        // the backward direction: the same streams scanned from the last time step
         let bwd = ScanInputs {
-            x: xr,
-            delta: dr,
+            x: &a.x,
+            delta: &a.delta,
             a: &a.a,
-            bm: br,
-            cm: cr,
+            bm: &a.bm,
+            cm: &a.cm,
             h0: None,
         };
         be.scan(
@@ -218,9 +217,9 @@ impl ClassicalHydraBlock {
             bwd,
             p,
             self.d_skip.clone(),
-            self.dims,
+            self.reversed(),
         );
-        be.reverse_time_acc(&mut a.ysum, &a.ybr);
+        be.add_assign(&mut a.ysum, &a.ybr);
         self.norm.forward(be, p, &a.ysum, &mut a.yn, &mut a.rstd);
         be.act(Act::Silu, &mut a.sz, &a.z);
         be.mul(&mut a.gated, &a.yn, &a.sz);
@@ -255,7 +254,7 @@ impl ClassicalHydraBlock {
         ] {
             be.fill(buf, 0.0);
         }
-        for buf in k.fwd.iter_mut().chain(k.bwd.iter_mut()) {
+        for buf in k.fwd.iter_mut() {
             be.fill(buf, 0.0);
         }
         self.out_proj
@@ -265,8 +264,8 @@ impl ClassicalHydraBlock {
         be.act_bwd(Act::Silu, &mut k.dz, &k.dsz, &a.z);
         self.norm
             .backward(be, p, g, &a.ysum, &a.rstd, &k.dyn_, &mut k.dysum);
-        // both scans: the forward direction directly, the backward one in reversed time
-        // (un-reversed below); A_log and D are shared
+        // both scans accumulate into the same gradients (A_log and D are shared; the
+        // backward direction scans from the last time step)
         let [dx, ddelta, dbm, dcm] = &mut k.fwd;
         let fwd = ScanInputs {
             x: &a.x,
@@ -296,39 +295,34 @@ impl ClassicalHydraBlock {
             d.clone(),
             self.dims,
         );
-        be.reverse_time(&mut k.dy_r, &k.dysum);
-        let [xr, dr, br, cr] = &a.rev;
+        let [dx, ddelta, dbm, dcm] = &mut k.fwd;
         let bwd = ScanInputs {
-            x: xr,
-            delta: dr,
+            x: &a.x,
+            delta: &a.delta,
             a: &a.a,
-            bm: br,
-            cm: cr,
+            bm: &a.bm,
+            cm: &a.cm,
             h0: None,
         };
-        let [dxr, ddr, dbr, dcr] = &mut k.bwd;
         let grads = ScanGradBufs {
-            dx: dxr,
-            ddelta: ddr,
+            dx,
+            ddelta,
             da: &mut k.da,
-            dbm: dbr,
-            dcm: dcr,
+            dbm,
+            dcm,
             dh0: None,
         };
         be.scan_bwd(
             grads,
             g,
-            &k.dy_r,
+            &k.dysum,
             None,
             Some(&a.states[1]),
             bwd,
             p,
             d,
-            self.dims,
+            self.reversed(),
         );
-        for (f, b) in k.fwd.iter_mut().zip(&k.bwd) {
-            be.reverse_time_acc(f, b);
-        }
         let [dx, ddelta, dbm, dcm] = &k.fwd;
         be.neg_exp_bwd(g, self.a_log.clone(), &k.da, &a.a);
         be.act_bwd(Act::Softplus, &mut k.ddt_pre, ddelta, &a.dt_pre);

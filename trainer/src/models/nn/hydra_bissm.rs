@@ -5,7 +5,8 @@
 //! `BiSSM(xs) = out_proj(ā·fwd(xs) + β̄·rev(bwd(rev(xs))) + γ̄·diagonal(xs))`,
 //! `ā = α/(|α|+|β|+|γ|+1e-8)` etc. (signed, L1-normalised), `fwd`/`bwd` two independent
 //! [`SelectiveSsm`]s of the QuantumSSM.py flavour, each scanning from a zero state, `rev` the
-//! time reversal. No conv, no normalisation: both `norm` LayerNorms are constructed by the
+//! time reversal (`rev(bwd(rev(xs)))` runs as one scan from the last time step,
+//! [`SelectiveSsm::reversed`]: no reversal copies). No conv, no normalisation: both `norm` LayerNorms are constructed by the
 //! reference but never used (registered with `add_unused`).
 use super::linear::Linear;
 use super::ssm::{SelectiveSsm, SsmActs, SsmGrads};
@@ -36,10 +37,8 @@ pub struct HydraBlock {
 pub struct HydraActs<B: Backend> {
     xs: B::Buf,
     xg: B::Buf,
-    xr: B::Buf,
     fa: SsmActs<B>,
     ba: SsmActs<B>,
-    r: B::Buf,
     dg: B::Buf,
     comb: B::Buf,
     s: B::Buf,
@@ -58,9 +57,7 @@ pub struct HydraGrads<B: Backend> {
     dcomb: B::Buf,
     /// d(forward branch), d(reversed branch), d(diagonal)
     dbr: [B::Buf; 3],
-    drb: B::Buf,
     dxs: B::Buf,
-    dxr: B::Buf,
     ssm: SsmGrads<B>,
 }
 
@@ -75,7 +72,7 @@ impl HydraBlock {
         let beta = lay.add(format!("{bi}.beta"), &[1], Init::Const(1.0)).start;
         let gamma = lay.add(format!("{bi}.gamma"), &[1], Init::Const(0.5)).start;
         let fwd = SelectiveSsm::quantum_ssm(lay, &format!("{bi}.forward_ssm"), e, n);
-        let bwd = SelectiveSsm::quantum_ssm(lay, &format!("{bi}.backward_ssm"), e, n);
+        let bwd = SelectiveSsm::quantum_ssm(lay, &format!("{bi}.backward_ssm"), e, n).reversed();
         let diagonal = Linear::new(lay, &format!("{bi}.diagonal"), e, e, false);
         let bi_out = Linear::new(lay, &format!("{bi}.out_proj"), e, e, false);
         lay.add_unused(format!("{bi}.norm.weight"), &[e], Init::Const(1.0));
@@ -104,10 +101,8 @@ impl HydraBlock {
         HydraActs {
             xs: s(e),
             xg: s(e),
-            xr: s(e),
             fa: self.fwd.plan(be, b, l),
             ba: self.bwd.plan(be, b, l),
-            r: s(e),
             dg: s(e),
             comb: s(e),
             s: s(e),
@@ -128,9 +123,7 @@ impl HydraBlock {
             dxg: s(e),
             dcomb: s(e),
             dbr: [s(e), s(e), s(e)],
-            drb: s(e),
             dxs: s(e),
-            dxr: s(e),
             ssm: self.fwd.plan_grads(be, b, l),
         }
     }
@@ -140,11 +133,16 @@ impl HydraBlock {
         self.in_xs.forward(be, p, u, &mut a.xs);
         self.in_xg.forward(be, p, u, &mut a.xg);
         self.fwd.forward(be, p, &a.xs, None, &mut a.fa);
-        be.reverse_time(&mut a.xr, &a.xs);
-        self.bwd.forward(be, p, &a.xr, None, &mut a.ba);
-        be.reverse_time(&mut a.r, &a.ba.y);
+        // the backward branch scans xs from its last time step (no reversal copies)
+        self.bwd.forward(be, p, &a.xs, None, &mut a.ba);
         self.diagonal.forward(be, p, &a.xs, &mut a.dg);
-        be.mix_l1(&mut a.comb, [&a.fa.y, &a.r, &a.dg], p, self.coeffs, MIX_EPS);
+        be.mix_l1(
+            &mut a.comb,
+            [&a.fa.y, &a.ba.y, &a.dg],
+            p,
+            self.coeffs,
+            MIX_EPS,
+        );
         self.bi_out.forward(be, p, &a.comb, &mut a.s);
         be.act(Act::Silu, &mut a.sg, &a.xg);
         be.mul(&mut a.gated, &a.s, &a.sg);
@@ -172,7 +170,6 @@ impl HydraBlock {
             &mut k.dxg,
             &mut k.dcomb,
             &mut k.dxs,
-            &mut k.dxr,
         ] {
             be.fill(buf, 0.0);
         }
@@ -191,7 +188,7 @@ impl HydraBlock {
             [df, dr, ddg],
             g,
             &k.dcomb,
-            [&a.fa.y, &a.r, &a.dg],
+            [&a.fa.y, &a.ba.y, &a.dg],
             p,
             self.coeffs,
             MIX_EPS,
@@ -199,11 +196,9 @@ impl HydraBlock {
         self.fwd.backward(
             be, p, g, &a.xs, None, &a.fa, df, None, &mut k.dxs, None, &mut k.ssm,
         );
-        be.reverse_time(&mut k.drb, dr);
         self.bwd.backward(
-            be, p, g, &a.xr, None, &a.ba, &k.drb, None, &mut k.dxr, None, &mut k.ssm,
+            be, p, g, &a.xs, None, &a.ba, dr, None, &mut k.dxs, None, &mut k.ssm,
         );
-        be.reverse_time_acc(&mut k.dxs, &k.dxr);
         self.diagonal
             .backward(be, p, g, &a.xs, ddg, Some(&mut k.dxs));
         self.in_xs.backward(be, p, g, u, &k.dxs, Some(du));

@@ -97,6 +97,7 @@ impl SelectiveSsm {
                 n,
                 a_row_stride: 0,
                 dt_on_b: true,
+                reverse: false,
             },
             r,
             a_len: n,
@@ -129,10 +130,20 @@ impl SelectiveSsm {
                 n,
                 a_row_stride: n,
                 dt_on_b: true,
+                reverse: false,
             },
             r,
             a_len: e * n,
         }
+    }
+
+    /// This SSM scanning from the last time step to the first (a bidirectional SSM's backward
+    /// branch): the same as reversing x in time, running [`Self::forward`] and reversing y,
+    /// since everything but the scan is row-wise ([`ScanP::reverse`]); h0 is then the state
+    /// before the last time step and the final state the one after the first.
+    pub fn reversed(mut self) -> Self {
+        self.dims.reverse = true;
+        self
     }
 
     /// Allocates the activations of a batch (b, l).
