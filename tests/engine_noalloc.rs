@@ -7,10 +7,13 @@
 //! chunk boundaries, on-demand predictions that close a partial chunk in scratch; group 4's 4b
 //! and 4d: the Conv3 look-ahead, per-chunk composed / S3-superposed circuits; 2d: per-sample
 //! front-end, chunks of 32, S3-superposed circuits), at EEG size,
-//! from f32 and f16 model files, with owned and caller-lent buffers. Its own test binary
+//! from f32 and f16 model files (3b and causal 1b also with an input filter and normalisation
+//! in the card), with owned and caller-lent buffers. Its own test binary
 //! because a `#[global_allocator]` is process-wide.
 use qssm_engine::{EngineError, Model as Engine, Stream, StreamOptions, Unit};
 use qssm_formats::model_file::{to_bytes, TensorDtype, TensorOut};
+use qssm_kernels::signal::design::{design, FilterSpec};
+use qssm_trainer::data::input_filter::{card_entry, normalisation_card, ChannelStats};
 use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, ModelConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -67,7 +70,7 @@ fn allocations_in(f: impl FnOnce()) -> usize {
 /// A random-weight EEG-size model file (C 64; 3b: D 128, N 16, 2 blocks; causal 1b: D 128,
 /// N 16, Q 6, 2 blocks; mg: n 6, H 64, chunk 8; 4b, 4d, 2d: D 128, Q 6, L 2) with the card the
 /// trainer's export writes.
-fn model_file(id: &str, dtype: TensorDtype) -> Vec<u8> {
+fn model_file(id: &str, dtype: TensorDtype, preprocessing: serde_json::Value) -> Vec<u8> {
     let cfg = ModelConfig {
         causal: id == "1b",
         ..ModelConfig::eeg(32)
@@ -84,7 +87,7 @@ fn model_file(id: &str, dtype: TensorDtype) -> Vec<u8> {
         sfreq: 160.0,
         channels: (1..=cfg.n_channels).map(|i| format!("Ch{i}")).collect(),
         unit: "mV".into(),
-        preprocessing: serde_json::json!({}),
+        preprocessing,
         split: None,
         training: serde_json::json!({}),
         metrics: serde_json::json!({}),
@@ -187,16 +190,48 @@ fn streaming_allocates_nothing_after_creation() {
         ("2d", 32),
     ] {
         for dtype in [TensorDtype::F32, TensorDtype::F16] {
-            check_model(id, step, dtype, &samples);
+            check_model(id, step, dtype, &samples, serde_json::json!({}));
+        }
+    }
+    // input conditioning in the card (a band-pass + notch filter and a per-channel z-score):
+    // applied in every push, still nothing allocated
+    let spec = FilterSpec {
+        fs: 160.0,
+        highpass_hz: Some(1.0),
+        lowpass_hz: Some(30.0),
+        order: 4,
+        notch_hz: Some(50.0),
+        notch_q: 30.0,
+    };
+    let sos = design(&spec).unwrap();
+    let stats = ChannelStats {
+        mean: (0..64).map(|c| c as f32 * 1e-3).collect(),
+        std: (0..64).map(|c| 0.02 + c as f32 * 1e-4).collect(),
+    };
+    let pre = serde_json::json!({
+        "filter": card_entry(&sos, &spec),
+        "normalisation": normalisation_card(&stats),
+    });
+    for (id, step) in [("3b", 1), ("1b", 32)] {
+        for dtype in [TensorDtype::F32, TensorDtype::F16] {
+            check_model(id, step, dtype, &samples, pre.clone());
         }
     }
 }
 
 /// [`exercise`] on model `id` (step = its chunk) from a `dtype` file, hops of 1 and 5 steps,
 /// owned and lent buffers: no allocation.
-fn check_model(id: &str, step: usize, dtype: TensorDtype, samples: &[Vec<f32>]) {
-    let bytes = model_file(id, dtype);
+fn check_model(
+    id: &str,
+    step: usize,
+    dtype: TensorDtype,
+    samples: &[Vec<f32>],
+    preprocessing: serde_json::Value,
+) {
+    let conditioned = preprocessing.get("filter").is_some();
+    let bytes = model_file(id, dtype, preprocessing);
     let model = Engine::from_bytes(&bytes).expect("loads");
+    assert_eq!(!model.input_filter().is_identity(), conditioned);
     let ns = model.stream_state_len().unwrap();
     let mut snap = vec![0.0f32; ns];
     let mut short = vec![0.0f32; ns - 1];
@@ -225,7 +260,7 @@ fn check_model(id: &str, step: usize, dtype: TensorDtype, samples: &[Vec<f32>]) 
             "{id} {dtype:?} hop {hop}: {n} allocations creating + running a stream on lent buffers"
         );
         eprintln!(
-            "{id} {dtype:?} hop {hop}: 0 allocations over {} samples",
+            "{id} {dtype:?} hop {hop} (conditioned: {conditioned}): 0 allocations over {} samples",
             samples.len()
         );
     }

@@ -11,7 +11,9 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use qssm_formats::model_file::{conditioning, ModelCard, ModelFile, ModelFileError};
+use qssm_kernels::signal::zscore::normalise_channels;
 use qssm_kernels::signal::Sos;
 
 /// An architecture the engine can run.
@@ -136,19 +138,23 @@ pub struct Model {
     pub(crate) arch: Arch,
     /// the card's causal input filter (identity when it has none)
     pub(crate) filter: Sos,
+    /// the card's per-channel (mean, std), applied after the filter
+    pub(crate) normalisation: Option<(Vec<f32>, Vec<f32>)>,
     /// bytes of weight storage
     weight_bytes: usize,
 }
 
-/// The card's causal input filter ([`qssm_formats::model_file::conditioning`]), checked: a
-/// filter this engine cannot run is refused at load.
-fn input_filter(card: &ModelCard) -> Result<Sos, EngineError> {
+/// The card's input conditioning ([`qssm_formats::model_file::conditioning`]), checked: a
+/// filter or normalisation this engine cannot run is refused at load.
+type Normalisation = Option<(Vec<f32>, Vec<f32>)>;
+fn input_conditioning(card: &ModelCard) -> Result<(Sos, Normalisation), EngineError> {
     let c = conditioning(card)?;
-    Sos::from_rows(&c.sos).map_err(|e| {
+    let sos = Sos::from_rows(&c.sos).map_err(|e| {
         EngineError::File(ModelFileError::BadCard(format!(
             "preprocessing.filter: {e}"
         )))
-    })
+    })?;
+    Ok((sos, c.normalisation))
 }
 
 fn mismatch(what: String) -> EngineError {
@@ -177,7 +183,7 @@ impl Model {
                 id: card.model_id.clone(),
             })?;
         validate_card(card, entry)?;
-        let filter = input_filter(card)?;
+        let (filter, normalisation) = input_conditioning(card)?;
         let mut ld = Loader::new(file)?;
         let arch = Arch::load(entry.id, &mut ld, card)?;
         let weight_bytes = ld.bytes();
@@ -187,6 +193,7 @@ impl Model {
             id: entry.id,
             arch,
             filter,
+            normalisation,
             weight_bytes,
         })
     }
@@ -206,6 +213,55 @@ impl Model {
     /// state at its start) before cutting windows from it.
     pub fn input_filter(&self) -> &Sos {
         &self.filter
+    }
+
+    /// The card's per-channel normalisation (mean, std; C values each), applied after the
+    /// filter: what [`crate::Stream`] applies to every pushed sample.
+    pub fn normalisation(&self) -> Option<(&[f32], &[f32])> {
+        self.normalisation
+            .as_ref()
+            .map(|(m, s)| (m.as_slice(), s.as_slice()))
+    }
+
+    /// Applies the card's normalisation (if any) to a (C, T) channel-major block of the
+    /// filtered signal in place — e.g. windows cut from a filtered recording, before
+    /// [`Self::classify_window`]. Errors: [`EngineError::WrongInputLength`] if `x` is not C·t.
+    pub fn normalise(&self, x: &mut [f32], t: usize) -> Result<(), EngineError> {
+        let c = self.n_channels();
+        if x.len() != c * t {
+            return Err(EngineError::WrongInputLength {
+                expected: c * t,
+                found: x.len(),
+            });
+        }
+        if let Some((m, s)) = &self.normalisation {
+            normalise_channels(x, t, m, s);
+        }
+        Ok(())
+    }
+
+    /// Conditions a whole (C, T) channel-major recording in place as the trainer did before
+    /// cutting its windows (and as a stream does sample by sample): the card's filter over
+    /// each channel from a zero state at the first sample, then its normalisation. Windows
+    /// cut from the result are what [`Self::classify_window`] expects. Errors:
+    /// [`EngineError::WrongInputLength`] if `x` is not C·t. Allocates the filter state (a few
+    /// floats).
+    pub fn condition_recording(&self, x: &mut [f32], t: usize) -> Result<(), EngineError> {
+        let c = self.n_channels();
+        if x.len() != c * t {
+            return Err(EngineError::WrongInputLength {
+                expected: c * t,
+                found: x.len(),
+            });
+        }
+        if !self.filter.is_identity() {
+            let mut state = alloc::vec![0.0f32; self.filter.state_len(1)];
+            for row in x.chunks_exact_mut(t.max(1)) {
+                state.fill(0.0);
+                self.filter.filter_channel(row, &mut state);
+            }
+        }
+        self.normalise(x, t)
     }
 
     /// The model card (hyperparameters, input contract, training recipe, metrics, …).

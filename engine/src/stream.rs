@@ -46,11 +46,13 @@
 //! Units: [`Stream::push`] takes values in the card's unit (`input.unit`; **millivolts** for
 //! the reference models); [`Stream::push_in`] takes an explicit [`Unit`] and scales.
 //!
-//! Input filter: when the card records a causal IIR filter (`preprocessing.filter`, see
+//! Input conditioning: when the card records a causal IIR filter (`preprocessing.filter`, see
 //! [`qssm_formats::model_file::conditioning`]; `trainer fit --highpass/--lowpass/--notch`),
 //! every pushed sample is filtered first, with the trainer's code (`qssm_kernels::signal::Sos`)
 //! and a state that starts at zero with the stream, as the trainer's filter started at the
-//! start of each recording. The filter conditions the continuous signal: [`Stream::reset`]
+//! start of each recording; then the card's per-channel normalisation
+//! (`preprocessing.normalisation`), if any. The filter conditions the continuous signal:
+//! [`Stream::reset`]
 //! (a new trial) keeps its state, [`Stream::restart`] zeroes it too. Its state (2 floats per
 //! section and channel) is part of the stream state, so snapshots carry it.
 //!
@@ -91,6 +93,7 @@ use crate::window::{argmax, Prediction};
 use alloc::vec;
 use buffer::Buf;
 use qssm_kernels::ops::loss::cross_entropy_forward;
+use qssm_kernels::signal::zscore::normalise_sample;
 
 /// Options of a [`Stream`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,6 +325,9 @@ impl<'a> Stream<'a> {
         input.copy_from_slice(sample);
         let (model_state, filter_state) = self.state.split_at_mut(self.filter_at);
         self.model.filter.step(input, filter_state);
+        if let Some((m, s)) = &self.model.normalisation {
+            normalise_sample(input, m, s);
+        }
         self.step.step(
             input,
             self.count,
@@ -357,6 +363,9 @@ impl<'a> Stream<'a> {
         }
         let (model_state, filter_state) = self.state.split_at_mut(self.filter_at);
         self.model.filter.step(input, filter_state);
+        if let Some((m, s)) = &self.model.normalisation {
+            normalise_sample(input, m, s);
+        }
         self.step.step(
             input,
             self.count,
@@ -367,7 +376,8 @@ impl<'a> Stream<'a> {
     }
 
     /// The input the model saw at the last push: the sample in the card's unit, after the
-    /// card's input filter (C values; zeros before the first push). Never allocates.
+    /// card's input filter and normalisation (C values; zeros before the first push). Never
+    /// allocates.
     pub fn last_input(&self) -> &[f32] {
         &self.scratch[..self.model.n_channels()]
     }

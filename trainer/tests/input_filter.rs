@@ -4,12 +4,15 @@
 //! engine's stream feeds its model (`Stream::last_input`) when the raw recording is pushed
 //! sample by sample through a causal 3b whose card records the filter (≤ 1e-5); a card filter
 //! the engine cannot run is refused at load; `reset` keeps the filter running, `restart`
-//! zeroes it.
+//! zeroes it. With `--normalise` statistics in the card too, the normalised epochs equal the
+//! stream's input the same way; bad normalisation entries are refused at load.
 use qssm_engine::{Model as Engine, StreamOptions};
 use qssm_formats::edf::Edf;
 use qssm_formats::model_file::TensorDtype;
 use qssm_kernels::signal::design::{design, FilterSpec};
-use qssm_trainer::data::input_filter::card_entry;
+use qssm_trainer::data::input_filter::{
+    apply_stats, card_entry, channel_stats, normalisation_card,
+};
 use qssm_trainer::data::{load_subject, EegmmidbConfig, EEGMMIDB_CHANNELS};
 use qssm_trainer::export::{export, ExportInfo};
 use qssm_trainer::models::{registry, ModelConfig};
@@ -35,6 +38,11 @@ fn spec() -> FilterSpec {
 
 /// A random-init causal 3b at 160 Hz (T = 497) whose card has `filter`.
 fn model_bytes(filter: serde_json::Value) -> Vec<u8> {
+    model_bytes_with(serde_json::json!({ "filter": filter }))
+}
+
+/// A random-init causal 3b at 160 Hz (T = 497) whose card has `preprocessing`.
+fn model_bytes_with(preprocessing: serde_json::Value) -> Vec<u8> {
     let cfg = ModelConfig {
         causal: true,
         ..ModelConfig::eeg(497)
@@ -45,7 +53,7 @@ fn model_bytes(filter: serde_json::Value) -> Vec<u8> {
         sfreq: 160.0,
         channels: EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect(),
         unit: "mV".into(),
-        preprocessing: serde_json::json!({ "filter": filter }),
+        preprocessing,
         split: None,
         training: serde_json::json!({}),
         metrics: serde_json::json!({}),
@@ -66,23 +74,53 @@ fn model_bytes(filter: serde_json::Value) -> Vec<u8> {
 
 #[test]
 fn trainer_epochs_equal_engine_stream_filtering() {
+    trainer_epochs_equal_engine_stream(false);
+}
+
+#[test]
+fn trainer_epochs_equal_engine_stream_filtering_and_normalisation() {
+    trainer_epochs_equal_engine_stream(true);
+}
+
+/// The trainer's epochs (filtered, and normalised with their own statistics if `normalise`)
+/// against the engine's streamed input under a card recording the same conditioning.
+fn trainer_epochs_equal_engine_stream(normalise: bool) {
     let sos = design(&spec()).unwrap();
     assert_eq!(sos.sections().len(), 5);
     // the trainer's data path
     let mut cfg = EegmmidbConfig::new(bundled(), 160);
     cfg.runs = vec![4];
     cfg.filter = sos;
-    let epochs = load_subject(&cfg, 1).unwrap();
+    let mut epochs = load_subject(&cfg, 1).unwrap();
     let unfiltered = {
         let mut c = cfg.clone();
         c.filter = qssm_kernels::signal::Sos::identity();
         load_subject(&c, 1).unwrap()
     };
     assert_ne!(epochs.x, unfiltered.x, "the filter changed nothing");
+    let mut pre = serde_json::json!({ "filter": card_entry(&sos, &spec()) });
+    if normalise {
+        let stats = channel_stats(&epochs).unwrap();
+        apply_stats(&mut epochs, &stats);
+        pre["normalisation"] = normalisation_card(&stats);
+        // the statistics normalise the training windows: mean ≈ 0, std ≈ 1 per channel
+        let again = channel_stats(&epochs).unwrap();
+        assert!(
+            again.mean.iter().all(|m| m.abs() < 1e-4),
+            "{:?}",
+            again.mean
+        );
+        assert!(
+            again.std.iter().all(|s| (s - 1.0).abs() < 1e-4),
+            "{:?}",
+            again.std
+        );
+    }
 
     // the engine's stream over the raw recording (160 Hz: no resampling), in millivolts
-    let engine = Engine::from_bytes(&model_bytes(card_entry(&sos, &spec()))).unwrap();
+    let engine = Engine::from_bytes(&model_bytes_with(pre)).unwrap();
     assert_eq!(engine.input_filter().sections(), sos.sections());
+    assert_eq!(engine.normalisation().is_some(), normalise);
     let edf = Edf::open(bundled().join("S001/S001R04.edf")).unwrap();
     let block = edf.data_volts(&edf.ordinary_signals()).unwrap();
     let (c, n) = (block.n_channels, block.n_times);
@@ -179,5 +217,42 @@ fn a_filter_the_engine_cannot_run_is_refused_at_load() {
             "{err}"
         );
         assert_eq!(err.lines().count(), 1);
+    }
+    let zscore = |mean: serde_json::Value, std: serde_json::Value| {
+        serde_json::json!({"filter": "none", "normalisation":
+            {"kind": "per_channel_zscore", "mean": mean, "std": std}})
+    };
+    for (pre, needle) in [
+        (
+            zscore(
+                serde_json::json!(vec![0.0; 63]),
+                serde_json::json!(vec![1.0; 64]),
+            ),
+            "mean is not 64",
+        ),
+        (
+            zscore(
+                serde_json::json!(vec![0.0; 64]),
+                serde_json::json!(vec![0.0; 64]),
+            ),
+            "not positive",
+        ),
+        (
+            serde_json::json!({"normalisation": {"kind": "robust"}}),
+            "not supported",
+        ),
+        (
+            serde_json::json!({"normalisation": "per trial"}),
+            "not supported",
+        ),
+    ] {
+        let err = match Engine::from_bytes(&model_bytes_with(pre.clone())) {
+            Ok(_) => panic!("a card with preprocessing {pre} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("preprocessing.normalisation") && err.contains(needle),
+            "{err}"
+        );
     }
 }

@@ -14,7 +14,7 @@
 //! states are stored by step, y and every gradient at their own time rows.
 //!
 //! Arithmetic: every multiply-add of the recurrence, its gradients and its `exp` is one fused
-//! multiply-add ([`fma`]: one rounding), which the AVX-512/AVX2+FMA builds execute as one
+//! multiply-add (`fma`: one rounding), which the AVX-512/AVX2+FMA builds execute as one
 //! instruction; a fused operation has one exact definition, so every build still gives
 //! bit-identical results. The results differ from the unfused oracle of [`super::scan`] by a
 //! few ulp (the tests bound the difference).

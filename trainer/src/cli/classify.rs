@@ -50,7 +50,9 @@ pub fn run(a: ClassifyArgs) -> Result<(), Box<dyn std::error::Error>> {
     if sfreq.fract() != 0.0 || sfreq <= 0.0 {
         return Err(format!("model sfreq {sfreq} Hz is not a whole number of Hz").into());
     }
-    let cfg = EegmmidbConfig::new(&a.data, sfreq as u32);
+    let mut cfg = EegmmidbConfig::new(&a.data, sfreq as u32);
+    // the card's input filter runs over each whole run, as in training
+    cfg.filter = *model.input_filter();
     let set = EpochCache::new(&a.cache_dir).load_subjects(&cfg, &subjects)?;
     if set.channel_names != card.input.channels {
         return Err(format!(
@@ -71,8 +73,12 @@ pub fn run(a: ClassifyArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let t0 = Instant::now();
     let mut logits = Vec::with_capacity(set.n_trials() * model.n_classes());
+    let mut window = vec![0.0f32; set.n_channels * set.n_times];
     for i in 0..set.n_trials() {
-        logits.extend(model.classify_window(set.trial(i))?.logits);
+        // and its normalisation (if any) on the windows, as in training
+        window.copy_from_slice(set.trial(i));
+        model.normalise(&mut window, set.n_times)?;
+        logits.extend(model.classify_window(&window)?.logits);
     }
     let per_window_ms = t0.elapsed().as_secs_f64() * 1e3 / set.n_trials().max(1) as f64;
     let labels: Vec<usize> = set.y.iter().map(|v| *v as usize).collect();

@@ -1,7 +1,9 @@
 //! `trainer fit`: EEGMMIDB (or a synthetic task) → split → training → test metrics → model
 //! file + results.
 use super::subjects::parse_subjects;
-use crate::data::input_filter::card_entry as filter_card;
+use crate::data::input_filter::{
+    apply_stats, card_entry as filter_card, channel_stats, normalisation_card,
+};
 use crate::data::synthetic::{self, SyntheticTask};
 use crate::data::{discover_subjects, subject_split, EegmmidbConfig, EpochCache, EpochSet};
 use crate::export::{export, ExportInfo};
@@ -128,6 +130,10 @@ pub struct FitArgs {
     /// quality factor of the --notch (centre / −3 dB bandwidth)
     #[arg(long, default_value_t = 30.0)]
     pub notch_q: f64,
+    /// normalise every channel by the mean and standard deviation of the training windows
+    /// (after the filter), recorded in the model card so the engine's stream applies them too
+    #[arg(long)]
+    pub normalise: bool,
     /// subjects: N (1..=N, the reference's sample_size) or a list like 1-10,12; default: every
     /// subject directory found under --data
     #[arg(long)]
@@ -254,9 +260,18 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             cfg.filter = design(&filter_spec).map_err(|e| format!("input filter: {e}"))?;
             let cache = EpochCache::new(&a.cache_dir);
             let t_load = Instant::now();
-            let train = cache.load_subjects(&cfg, &split.train)?;
-            let val = cache.load_subjects(&cfg, &split.val)?;
-            let test = cache.load_subjects(&cfg, &split.test)?;
+            let mut train = cache.load_subjects(&cfg, &split.train)?;
+            let mut val = cache.load_subjects(&cfg, &split.val)?;
+            let mut test = cache.load_subjects(&cfg, &split.test)?;
+            let normalisation = if a.normalise {
+                let stats = channel_stats(&train)?;
+                for set in [&mut train, &mut val, &mut test] {
+                    apply_stats(set, &stats);
+                }
+                normalisation_card(&stats)
+            } else {
+                json!("none")
+            };
             eprintln!(
                 "data: {} subjects at {} Hz (T = {}): train {:?} ({} windows), val {:?} ({}), test {:?} ({}) [{:.1} s]",
                 ids.len(),
@@ -273,7 +288,7 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             let preprocessing = json!({
                 "dataset": "PhysioNet EEGMMIDB v1.0.0", "runs": cfg.runs, "events": {"T1": 0, "T2": 1},
                 "window_s": [cfg.tmin_s, cfg.tmax_s], "resample": "FFT resampling of each whole run, as MNE's raw.resample(npad='auto') (see qssm_trainer::data::resample)",
-                "scale": "volts x 1e3 (millivolts)", "filter": filter_card(&cfg.filter, &filter_spec), "normalisation": "none",
+                "scale": "volts x 1e3 (millivolts)", "filter": filter_card(&cfg.filter, &filter_spec), "normalisation": normalisation,
             });
             let prepared = Prepared {
                 train: windows(&train),

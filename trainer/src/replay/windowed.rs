@@ -1,7 +1,9 @@
 //! Windowed replay (models the engine cannot stream: the reference 1b, 1c, hg, …): each trial
 //! window is cut from the recording, converted to the replay unit and then to the card's
 //! unit, and classified with one timed [`Model::classify_window`](qssm_engine::Model) call —
-//! in real-time mode when its last sample would have arrived.
+//! in real-time mode when its last sample would have arrived. A card with input conditioning
+//! (filter, normalisation) has the whole recording conditioned first (as the trainer's runs
+//! were), and the windows cut from that.
 use super::{
     pace, per_volt, Context, Latency, Mode, ReplayError, ReplayEvent, ReplayReport, TrialResult,
 };
@@ -20,6 +22,17 @@ pub(super) fn run(
     let (model, rec) = (ctx.model, ctx.rec);
     let len = model.n_times();
     let (scale, factor) = (per_volt(ctx.unit), ctx.unit.factor_to(card_unit));
+    // a card with input conditioning (filter, normalisation): the whole recording in the
+    // card's unit, conditioned once as the trainer conditioned its runs, windows cut from it
+    let conditioned = if model.input_filter().is_identity() && model.normalisation().is_none() {
+        None
+    } else {
+        let n = rec.n_times;
+        let mut whole = rec.window(0, n, scale);
+        whole.iter_mut().for_each(|v| *v *= factor);
+        model.condition_recording(&mut whole, n)?;
+        Some(whole)
+    };
     let mut latency = Latency::default();
     let mut results = Vec::new();
     let mut skipped = 0;
@@ -41,10 +54,23 @@ pub(super) fn run(
         if ctx.realtime {
             pace(t0, (start + len) as f64 / rec.sfreq);
         }
-        let mut x = rec.window(start, len, scale);
-        if factor != 1.0 {
-            x.iter_mut().for_each(|v| *v *= factor);
-        }
+        let x = match &conditioned {
+            Some(whole) => {
+                let n = rec.n_times;
+                whole
+                    .chunks_exact(n)
+                    .flat_map(|row| &row[start..start + len])
+                    .copied()
+                    .collect()
+            }
+            None => {
+                let mut x = rec.window(start, len, scale);
+                if factor != 1.0 {
+                    x.iter_mut().for_each(|v| *v *= factor);
+                }
+                x
+            }
+        };
         let call = Instant::now();
         let p = model.classify_window(&x)?;
         latency.record(call.elapsed());
