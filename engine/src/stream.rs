@@ -52,9 +52,9 @@
 //! and a state that starts at zero with the stream, as the trainer's filter started at the
 //! start of each recording; then the card's per-channel normalisation
 //! (`preprocessing.normalisation`), if any. The filter conditions the continuous signal:
-//! [`Stream::reset`]
-//! (a new trial) keeps its state, [`Stream::restart`] zeroes it too. Its state (2 floats per
-//! section and channel) is part of the stream state, so snapshots carry it.
+//! [`Stream::reset`] (a new trial) keeps its state, [`Stream::restart`] zeroes it too. Its
+//! state (2 floats per section and channel) is part of the stream state, so snapshots carry
+//! it.
 //!
 //! Memory (llama2.c `RunState` / TFLM arena style): the state (`header + model state`) and the
 //! scratch (per-step activations) are two f32 buffers whose sizes are known right after load

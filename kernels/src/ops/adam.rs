@@ -2,6 +2,7 @@
 //! 2015; Loshchilov & Hutter 2019 for the decoupled weight decay), as its CPU kernels round
 //! it. The trainer's host optimiser and the backends' fused steps ([`crate::backend`]) share
 //! it, so every device updates parameters with the same formula.
+use super::fastmath::fma;
 
 /// How weight decay enters the step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,19 +67,6 @@ impl AdamScalars {
                 (true, false) => WeightDecay::L2,
             },
         }
-    }
-}
-
-/// a·b + c rounded once (hardware FMA where the caller's code is compiled with it).
-#[inline(always)]
-fn fma(a: f32, b: f32, c: f32) -> f32 {
-    #[cfg(feature = "std")]
-    {
-        a.mul_add(b, c)
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        libm::fmaf(a, b, c)
     }
 }
 

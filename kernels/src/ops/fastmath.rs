@@ -73,6 +73,52 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     y * s1 * s2
 }
 
+/// a·b + c with one rounding (IEEE fusedMultiplyAdd): one instruction where the caller is
+/// compiled with FMA (the AVX-512 and AVX2+FMA builds of `simd_dispatch!`), the same value
+/// everywhere (`libm::fmaf` without `std`).
+#[inline(always)]
+pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        a.mul_add(b, c)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::fmaf(a, b, c)
+    }
+}
+
+/// `eˣ` of [`exp_f32`] (the same Cody–Waite reduction, Cephes polynomial
+/// and two-factor scaling, so the same range behaviour: `+∞` above ln(f32::MAX), gradual
+/// underflow, NaN through), with every multiply-add fused: 10 fewer operations per element on
+/// the scan's hot path, and no less accurate.
+#[inline(always)]
+pub(crate) fn exp_fma(x: f32) -> f32 {
+    const LO: f32 = -104.0;
+    const HI: f32 = 88.75;
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const MAGIC: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(LO, HI);
+    let t = fma(x, LOG2E, MAGIC);
+    let kf = t - MAGIC;
+    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let r = fma(kf, -LN2_LO, fma(kf, -LN2_HI, x));
+    let mut p = 1.987_569_2e-4f32;
+    p = fma(p, r, 1.398_199_9e-3);
+    p = fma(p, r, 8.333_452e-3);
+    p = fma(p, r, 4.166_579_6e-2);
+    p = fma(p, r, 1.666_666_5e-1);
+    p = fma(p, r, 0.5);
+    let y = fma(p, r * r, r) + 1.0;
+    let k1 = k >> 1;
+    let k2 = k.wrapping_sub(k1);
+    let s1 = f32::from_bits((k1.wrapping_add(127) as u32) << 23);
+    let s2 = f32::from_bits((k2.wrapping_add(127) as u32) << 23);
+    y * s1 * s2
+}
+
 /// Logistic σ(x) = 1/(1+e^{−x}), branch-free. Relative error of a few ulp for all x (no
 /// cancellation for either sign); 0 below x ≈ −88.7, 1 above x ≈ 17.
 #[inline(always)]

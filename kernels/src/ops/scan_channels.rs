@@ -14,10 +14,11 @@
 //! states are stored by step, y and every gradient at their own time rows.
 //!
 //! Arithmetic: every multiply-add of the recurrence, its gradients and its `exp` is one fused
-//! multiply-add (`fma`: one rounding), which the AVX-512/AVX2+FMA builds execute as one
+//! multiply-add (`fastmath::fma`: one rounding), which the AVX-512/AVX2+FMA builds execute as one
 //! instruction; a fused operation has one exact definition, so every build still gives
 //! bit-identical results. The results differ from the unfused oracle of [`super::scan`] by a
 //! few ulp (the tests bound the difference).
+use super::fastmath::{exp_fma, fma};
 pub use super::scan::ScanDims;
 use super::simd::simd_dispatch;
 
@@ -523,51 +524,6 @@ fn lane_block<const W: usize>(
     }
 }
 
-/// a·b + c with one rounding (IEEE fusedMultiplyAdd): one instruction in the FMA builds of
-/// [`simd_dispatch`], the same value everywhere.
-#[inline(always)]
-fn fma(a: f32, b: f32, c: f32) -> f32 {
-    #[cfg(feature = "std")]
-    {
-        a.mul_add(b, c)
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        libm::fmaf(a, b, c)
-    }
-}
-
-/// `eˣ` of [`super::fastmath`]'s `exp_f32` (the same Cody–Waite reduction, Cephes polynomial
-/// and two-factor scaling, so the same range behaviour: `+∞` above ln(f32::MAX), gradual
-/// underflow, NaN through), with every multiply-add fused: 10 fewer operations per element on
-/// the scan's hot path, and no less accurate.
-#[inline(always)]
-fn exp_fma(x: f32) -> f32 {
-    const LO: f32 = -104.0;
-    const HI: f32 = 88.75;
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const MAGIC: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.clamp(LO, HI);
-    let t = fma(x, LOG2E, MAGIC);
-    let kf = t - MAGIC;
-    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let r = fma(kf, -LN2_LO, fma(kf, -LN2_HI, x));
-    let mut p = 1.987_569_2e-4f32;
-    p = fma(p, r, 1.398_199_9e-3);
-    p = fma(p, r, 8.333_452e-3);
-    p = fma(p, r, 4.166_579_6e-2);
-    p = fma(p, r, 1.666_666_5e-1);
-    p = fma(p, r, 0.5);
-    let y = fma(p, r * r, r) + 1.0;
-    let k1 = k >> 1;
-    let k2 = k.wrapping_sub(k1);
-    let s1 = f32::from_bits((k1.wrapping_add(127) as u32) << 23);
-    let s2 = f32::from_bits((k2.wrapping_add(127) as u32) << 23);
-    y * s1 * s2
-}
-
 #[inline(always)]
 fn arr<const W: usize>(s: &[f32]) -> &[f32; W] {
     s.try_into().expect("block width")
@@ -601,6 +557,29 @@ mod tests {
     use crate::ops::scan::{scan_backward, scan_forward, ScanGrads};
     use crate::ops::testutil::*;
 
+    /// Random scan inputs of one sample (A in the kernels' (N, E) layout, negative).
+    struct Inputs {
+        x: Vec<f32>,
+        delta: Vec<f32>,
+        at: Vec<f32>,
+        bm: Vec<f32>,
+        cm: Vec<f32>,
+        d: Vec<f32>,
+        h0: Vec<f32>,
+    }
+
+    fn inputs(r: &mut TestRng, l: usize, e: usize, n: usize) -> Inputs {
+        Inputs {
+            x: grid_uniform(r, l * e, -1.0, 1.0),
+            delta: grid_uniform(r, l * e, 0.05, 1.0),
+            at: grid_uniform(r, n * e, -2.0, -0.2),
+            bm: grid_uniform(r, l * n, -1.0, 1.0),
+            cm: grid_uniform(r, l * n, -1.0, 1.0),
+            d: grid_uniform(r, e, 0.5, 1.5),
+            h0: grid_uniform(r, e * n, -1.0, 1.0),
+        }
+    }
+
     /// The ring-of-two forward gives the full forward's y and final state, bit for bit.
     #[test]
     fn ring_forward_equals_full_forward() {
@@ -614,13 +593,15 @@ mod tests {
                 a_row_stride: n,
                 dt_on_b: true,
             };
-            let x = grid_uniform(&mut r, l * e, -1.0, 1.0);
-            let delta = grid_uniform(&mut r, l * e, 0.05, 1.0);
-            let at = grid_uniform(&mut r, n * e, -2.0, -0.2);
-            let bm = grid_uniform(&mut r, l * n, -1.0, 1.0);
-            let cm = grid_uniform(&mut r, l * n, -1.0, 1.0);
-            let d = grid_uniform(&mut r, e, 0.5, 1.5);
-            let h0 = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            let Inputs {
+                x,
+                delta,
+                at,
+                bm,
+                cm,
+                d,
+                h0,
+            } = inputs(&mut r, l, e, n);
             let (mut y0, mut y1) = (vec![0.0; l * e], vec![0.0; l * e]);
             let mut hs = vec![0.0; (l + 1) * n * e];
             let mut ring = vec![0.0; 2 * n * e];
@@ -812,13 +793,15 @@ mod tests {
                 a_row_stride: n,
                 dt_on_b,
             };
-            let x = grid_uniform(&mut r, l * e, -1.0, 1.0);
-            let delta = grid_uniform(&mut r, l * e, 0.05, 1.0);
-            let at = grid_uniform(&mut r, n * e, -2.0, -0.2);
-            let bm = grid_uniform(&mut r, l * n, -1.0, 1.0);
-            let cm = grid_uniform(&mut r, l * n, -1.0, 1.0);
-            let d = grid_uniform(&mut r, e, 0.5, 1.5);
-            let h0 = grid_uniform(&mut r, e * n, -1.0, 1.0);
+            let Inputs {
+                x,
+                delta,
+                at,
+                bm,
+                cm,
+                d,
+                h0,
+            } = inputs(&mut r, l, e, n);
             let dy = grid_uniform(&mut r, l * e, -1.0, 1.0);
             let dhl = grid_uniform(&mut r, e * n, -1.0, 1.0);
             let rev = |v: &[f32], w: usize| -> Vec<f32> {

@@ -317,6 +317,13 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             train_and_export(&a, entry.id, prepared, 50, 10)
         }
         Task::Adding | Task::SelectiveCopy => {
+            if a.highpass.is_some() || a.lowpass.is_some() || a.notch.is_some() || a.normalise {
+                return Err(
+                    "--highpass, --lowpass, --notch and --normalise condition EEG \
+                            recordings; the synthetic tasks have none"
+                        .into(),
+                );
+            }
             let task = if a.task == Task::Adding {
                 SyntheticTask::Adding
             } else {
