@@ -6,9 +6,15 @@
 //! classified window by window). For each, every trial prediction must equal the engine's
 //! `classify_window` on the training loader's window of that trial (same class, logits
 //! within 1e-4), the trial labels and count must be the loader's, and the hop predictions
-//! must fall on hop boundaries. Errors (missing channel, bad hop, bad unit) are one line.
+//! must fall on hop boundaries. Errors (missing channel, bad hop, bad unit) are one line. A
+//! card with input conditioning (filter + normalisation) is checked the same way against the
+//! loader's conditioned windows, streamed (3b) and windowed (1c).
 use qssm_engine::{Model as Engine, Unit};
 use qssm_formats::model_file::TensorDtype;
+use qssm_kernels::signal::design::{design, FilterSpec};
+use qssm_trainer::data::input_filter::{
+    apply_stats, card_entry, channel_stats, normalisation_card,
+};
 use qssm_trainer::data::{load_subject, EegmmidbConfig, EpochSet, EEGMMIDB_CHANNELS};
 use qssm_trainer::export::{export, ExportInfo};
 use qssm_trainer::models::{registry, ModelConfig};
@@ -30,6 +36,23 @@ fn edf() -> PathBuf {
 /// Writes a random-init model `id` (EEG configuration at 40 Hz) with the EEGMMIDB channels
 /// (or `channels`) to `path`.
 fn write_model(path: &Path, id: &str, causal: bool, channels: Option<Vec<String>>) {
+    write_model_with(
+        path,
+        id,
+        causal,
+        channels,
+        serde_json::json!({ "resample_hz": 40 }),
+    );
+}
+
+/// [`write_model`] with the card's `preprocessing`.
+fn write_model_with(
+    path: &Path,
+    id: &str,
+    causal: bool,
+    channels: Option<Vec<String>>,
+    preprocessing: serde_json::Value,
+) {
     let cfg = ModelConfig {
         causal,
         ..ModelConfig::eeg(125)
@@ -41,7 +64,7 @@ fn write_model(path: &Path, id: &str, causal: bool, channels: Option<Vec<String>
         channels: channels
             .unwrap_or_else(|| EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect()),
         unit: "mV".into(),
-        preprocessing: serde_json::json!({ "resample_hz": 40 }),
+        preprocessing,
         split: None,
         training: serde_json::json!({}),
         metrics: serde_json::json!({}),
@@ -133,6 +156,52 @@ fn check_replay(
         report.latency.percentile_us(99.0).unwrap()
     );
     (report.mode, hops.len())
+}
+
+/// A card with input conditioning (1–15 Hz order-4 band-pass, per-channel z-score of the
+/// training windows): the streamed 3b (filter and normalisation in every push) and the windowed
+/// 1c (the whole recording conditioned first) give the predictions of `classify_window` on the
+/// loader's conditioned windows.
+#[test]
+fn replay_of_a_conditioned_model_matches_the_conditioned_loader_windows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = FilterSpec {
+        fs: 40.0,
+        highpass_hz: Some(1.0),
+        lowpass_hz: Some(15.0),
+        order: 4,
+        notch_hz: None,
+        notch_q: 30.0,
+    };
+    let sos = design(&spec).unwrap();
+    let mut cfg = EegmmidbConfig::new(bundled(), 40);
+    cfg.runs = vec![4];
+    cfg.filter = sos;
+    let mut set = load_subject(&cfg, 1).unwrap();
+    let stats = channel_stats(&set).unwrap();
+    apply_stats(&mut set, &stats);
+    let pre = serde_json::json!({
+        "filter": card_entry(&sos, &spec),
+        "normalisation": normalisation_card(&stats),
+    });
+    for (id, tol) in [("3b", 1e-4f32), ("1c", 1e-6)] {
+        let path = tmp.path().join(format!("{id}-conditioned.safetensors"));
+        write_model_with(&path, id, false, None, pre.clone());
+        let model = Engine::from_path(&path).unwrap();
+        assert!(!model.input_filter().is_identity() && model.normalisation().is_some());
+        let (mode, _) = check_replay(
+            &format!("{id} conditioned"),
+            &model,
+            &set,
+            &ReplayOptions::default(),
+            tol,
+        );
+        assert_eq!(
+            matches!(mode, Mode::Streamed { .. }),
+            id == "3b",
+            "{mode:?}"
+        );
+    }
 }
 
 #[test]
