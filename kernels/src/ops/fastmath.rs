@@ -166,6 +166,16 @@ mod tests {
 
     #[test]
     fn exp_f32_accuracy() {
+        exp_accuracy("exp_f32", exp_f32);
+    }
+
+    /// The fused variant meets the same bound and range behaviour.
+    #[test]
+    fn exp_fma_accuracy() {
+        exp_accuracy("exp_fma", exp_fma);
+    }
+
+    fn exp_accuracy(name: &str, exp_f32: fn(f32) -> f32) {
         let mut rng = rng(60);
         let mut xs = uniform(&mut rng, 200_000, -104.0, 89.0);
         xs.extend(uniform(&mut rng, 100_000, -1.0, 1.0));
@@ -187,7 +197,7 @@ mod tests {
             }
         }
         println!(
-            "exp_f32: worst error {worst:.2} ulp over {} samples",
+            "{name}: worst error {worst:.2} ulp over {} samples",
             xs.len()
         );
         assert!(worst <= 2.0, "{worst} ulp");
