@@ -209,8 +209,8 @@ impl Model {
     /// The card's causal input filter (the identity without one): what [`crate::Stream`]
     /// applies to every pushed sample. The window path ([`Self::classify_window`]) takes
     /// windows of the already filtered signal, as the trainer's epochs were cut from filtered
-    /// recordings: run a recording through [`Sos::filter_channel`] (per channel, from a zero
-    /// state at its start) before cutting windows from it.
+    /// recordings: condition a recording with [`Self::condition_recording`] (filter and
+    /// normalisation) before cutting windows from it.
     pub fn input_filter(&self) -> &Sos {
         &self.filter
     }
@@ -227,13 +227,7 @@ impl Model {
     /// filtered signal in place — e.g. windows cut from a filtered recording, before
     /// [`Self::classify_window`]. Errors: [`EngineError::WrongInputLength`] if `x` is not C·t.
     pub fn normalise(&self, x: &mut [f32], t: usize) -> Result<(), EngineError> {
-        let c = self.n_channels();
-        if x.len() != c * t {
-            return Err(EngineError::WrongInputLength {
-                expected: c * t,
-                found: x.len(),
-            });
-        }
+        self.check_block(x, t)?;
         if let Some((m, s)) = &self.normalisation {
             normalise_channels(x, t, m, s);
         }
@@ -244,24 +238,24 @@ impl Model {
     /// cutting its windows (and as a stream does sample by sample): the card's filter over
     /// each channel from a zero state at the first sample, then its normalisation. Windows
     /// cut from the result are what [`Self::classify_window`] expects. Errors:
-    /// [`EngineError::WrongInputLength`] if `x` is not C·t. Allocates the filter state (a few
-    /// floats).
+    /// [`EngineError::WrongInputLength`] if `x` is not C·t. No allocation.
     pub fn condition_recording(&self, x: &mut [f32], t: usize) -> Result<(), EngineError> {
-        let c = self.n_channels();
-        if x.len() != c * t {
-            return Err(EngineError::WrongInputLength {
-                expected: c * t,
-                found: x.len(),
-            });
-        }
-        if !self.filter.is_identity() {
-            let mut state = alloc::vec![0.0f32; self.filter.state_len(1)];
-            for row in x.chunks_exact_mut(t.max(1)) {
-                state.fill(0.0);
-                self.filter.filter_channel(row, &mut state);
-            }
-        }
+        self.check_block(x, t)?;
+        self.filter.filter_recording(x, t);
         self.normalise(x, t)
+    }
+
+    /// `x` must hold C·t values (a (C, t) channel-major block).
+    fn check_block(&self, x: &[f32], t: usize) -> Result<(), EngineError> {
+        let expected = self.n_channels() * t;
+        if x.len() == expected {
+            Ok(())
+        } else {
+            Err(EngineError::WrongInputLength {
+                expected,
+                found: x.len(),
+            })
+        }
     }
 
     /// The model card (hyperparameters, input contract, training recipe, metrics, …).

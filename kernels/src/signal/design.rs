@@ -207,6 +207,8 @@ mod tests {
     #[test]
     fn butterworth_magnitude() {
         let fs = 160.0;
+        // worst relative error in the pass band (|H| ≥ 0.5) and in the stop band
+        let mut worst = [0.0f64; 2];
         for m in 1..=8 {
             for (hp, lp) in [
                 (Some(0.5), None),
@@ -233,16 +235,20 @@ mod tests {
                     let want =
                         hp.map_or(1.0, |f0| wt(f0, true)) * lp.map_or(1.0, |f0| wt(f0, false));
                     let got = magnitude(&sos, f, fs);
-                    // the coefficients are f32: with poles near z = 1 (0.5 Hz at 160 Hz) their
-                    // rounding moves the deep stop band by up to ~2e-4 relative; the pass band
-                    // and the cutoff are exact to ~1e-6
-                    assert!(
-                        (got - want).abs() <= 1e-3 * want.max(1e-3),
-                        "M {m} hp {hp:?} lp {lp:?} f {f}: {got} vs {want}"
-                    );
+                    let rel = (got - want).abs() / want;
+                    let band = if want >= 0.5 { 0 } else { 1 };
+                    worst[band] = worst[band].max(rel);
                 }
             }
         }
+        println!(
+            "relative error: pass band {:.1e}, stop band {:.1e}",
+            worst[0], worst[1]
+        );
+        // the coefficients are stored in f32: measured 4.4e-5 in the pass band and 2.7e-4 in
+        // the stop band (poles near z = 1, 0.5 Hz at 160 Hz, are the most sensitive)
+        assert!(worst[0] <= 1e-4, "pass band {}", worst[0]);
+        assert!(worst[1] <= 5e-4, "stop band {}", worst[1]);
     }
 
     #[test]

@@ -177,6 +177,27 @@ impl Sos {
         }
     }
 
+    /// A (C, T) channel-major recording filtered in place, every channel from a zero state at
+    /// its first sample: what the trainer does to each run before cutting windows, and what a
+    /// stream does sample by sample (the same outputs, bit for bit). No allocation.
+    ///
+    /// # Panics
+    /// If `x.len()` is not a multiple of `t` (t > 0).
+    pub fn filter_recording(&self, x: &mut [f32], t: usize) {
+        if self.is_identity() || t == 0 {
+            return;
+        }
+        assert!(
+            x.len().is_multiple_of(t),
+            "filter_recording: x is not (C, T)"
+        );
+        let mut state = [0.0f32; 2 * MAX_SECTIONS];
+        for row in x.chunks_exact_mut(t) {
+            state.fill(0.0);
+            self.filter_channel(row, &mut state);
+        }
+    }
+
     /// The cascade on one input value; `s` holds (s1, s2) per section.
     #[inline(always)]
     fn run(&self, x: f32, s: &mut [f32]) -> f32 {
@@ -228,6 +249,9 @@ mod tests {
             let mut st = vec![0.0; sos.state_len(1)];
             sos.filter_channel(&mut whole[ch * t..(ch + 1) * t], &mut st);
         }
+        let mut rec = x.clone();
+        sos.filter_recording(&mut rec, t);
+        assert_eq!(rec, whole, "filter_recording");
         let mut state = vec![0.0; sos.state_len(c)];
         for n in 0..t {
             let mut sample: Vec<f32> = (0..c).map(|ch| x[ch * t + n]).collect();

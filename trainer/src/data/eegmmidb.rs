@@ -386,13 +386,7 @@ fn load_run(cfg: &EegmmidbConfig, path: &Path) -> Result<RunEpochs, EegError> {
     }
     // the run in millivolts (the model's unit), filtered causally channel by channel
     let mut mv: Vec<f32> = data.iter().map(|&v| (v * 1e3) as f32).collect();
-    if !cfg.filter.is_identity() {
-        let mut state = vec![0.0f32; cfg.filter.state_len(1)];
-        for row in mv.chunks_exact_mut(n.max(1)) {
-            state.fill(0.0);
-            cfg.filter.filter_channel(row, &mut state);
-        }
-    }
+    cfg.filter.filter_recording(&mut mv, n);
 
     // Cue events, ordered by onset (MNE sorts events by sample).
     let sf = cfg.sfreq as f64;
