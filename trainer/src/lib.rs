@@ -12,6 +12,7 @@ pub mod data;
 pub mod device;
 pub mod export;
 pub mod fit;
+pub mod live;
 pub mod metrics;
 pub mod models;
 pub mod optim;

@@ -369,6 +369,58 @@ fn qssm_stream_errors_are_one_line() {
     assert_eq!(rec.channels[8], "C3");
 }
 
+/// `--continuous`: the file as a live stream (no trials, one prediction per hop over everything
+/// so far, the live summary); `--lsl-in`/`--lsl-out` and `qssm replay` need feature `lsl`
+/// (without it, one error line that says how to build it; with it, `lsl_roundtrip.rs`).
+#[test]
+fn qssm_stream_continuous_and_lsl_without_the_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("3b.safetensors");
+    write_model(&p, "3b", false, None);
+    let (model, edf) = (p.to_str().unwrap(), edf());
+    let edf = edf.to_str().unwrap();
+    let o = qssm(&[
+        "stream",
+        "--model",
+        model,
+        "--edf",
+        edf,
+        "--continuous",
+        "--duration",
+        "10",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("mode: the recording as a live stream"),
+        "{out}"
+    );
+    let hops: Vec<&str> = out.lines().filter(|l| l.starts_with("hop ")).collect();
+    assert_eq!(hops.len(), 40, "10 s at 40 Hz, hop 10: {out}");
+    assert!(hops[39].contains("n =    400"), "{}", hops[39]);
+    assert!(!out.lines().any(|l| l.starts_with("trial")), "{out}");
+    assert!(out.contains("stopped: the stream ended"), "{out}");
+    assert!(
+        out.contains("latency (sample timestamp → prediction): p50"),
+        "{out}"
+    );
+    // --lsl-out needs a live session
+    one_line_error(
+        &qssm(&["stream", "--model", model, "--edf", edf, "--lsl-out", "x"]),
+        "--lsl-in or --continuous",
+    );
+    if cfg!(not(feature = "lsl")) {
+        one_line_error(
+            &qssm(&["stream", "--model", model, "--lsl-in", "amp"]),
+            "built without LSL support",
+        );
+        one_line_error(
+            &qssm(&["replay", "--edf", edf, "--lsl-out", "amp"]),
+            "built without LSL support",
+        );
+    }
+}
+
 /// A flat channel (physical minimum = maximum) in a recording is read (as its constant) and
 /// reported: in [`Recording::warnings`] and as a `warning:` line of `qssm stream`.
 #[test]

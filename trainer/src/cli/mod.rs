@@ -7,6 +7,7 @@ pub mod export;
 pub mod fit;
 pub mod models;
 pub mod qssm;
+pub mod replay;
 pub mod report;
 pub mod stream;
 pub mod subjects;

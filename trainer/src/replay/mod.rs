@@ -23,13 +23,16 @@
 //! ([`Latency`]); with [`ReplayOptions::realtime`] sample i is pushed no earlier than i / sfreq
 //! seconds after the start (windowed: a trial is classified when its last sample would have
 //! arrived).
+mod channels;
 mod latency;
 mod recording;
 mod streamed;
 mod windowed;
 
+pub use channels::pick_channels;
 pub use latency::Latency;
 pub use recording::{Cue, Recording};
+pub use streamed::open_stream;
 
 use crate::data::resample::round_half_even;
 use qssm_engine::{EngineError, Model, Unit};
@@ -220,7 +223,7 @@ impl ReplayReport {
 
 /// Values per volt of `unit` (1e6, 1e3, 1), exact powers of ten as the training loader's
 /// `× 1e3`.
-fn per_volt(unit: Unit) -> f64 {
+pub fn per_volt(unit: Unit) -> f64 {
     match unit {
         Unit::Microvolt => 1e6,
         Unit::Millivolt => 1e3,

@@ -7,7 +7,7 @@
 //! Cues (EEGMMIDB convention, as [`crate::data::eegmmidb`]): `T1` → label 0 (left fist),
 //! `T2` → label 1 (right fist), `T0` (rest) and other texts ignored; onset sample =
 //! round(onset_s · sfreq) half to even (MNE's `time_as_index(..., use_rounding=True)`).
-use super::ReplayError;
+use super::{pick_channels, ReplayError};
 use crate::data::resample::{round_half_even, FftResampler};
 use qssm_formats::edf::Edf;
 use std::path::Path;
@@ -47,17 +47,10 @@ pub struct Recording {
     pub warnings: Vec<String>,
 }
 
-/// A label normalised for matching: trimmed, trailing BCI2000 padding dots removed, lower case
-/// (`"C3.."` ~ `"c3"`, `"Fcz."` ~ `"FCz"`).
-fn normalise(label: &str) -> String {
-    label.trim().trim_end_matches('.').to_ascii_lowercase()
-}
-
 impl Recording {
     /// Reads `path` and prepares it for a model that takes `channels` (card order) at `sfreq`
-    /// Hz. Each card channel is matched to an EDF signal by exact label first, then by
-    /// normalised label (trimmed, trailing BCI2000 padding dots removed, case-insensitive:
-    /// `C3..` matches `c3`).
+    /// Hz. Each card channel is matched to an EDF signal by [`pick_channels`] (exact label
+    /// first, then normalised: `C3..` matches `c3`).
     ///
     /// Errors: [`ReplayError::Edf`] (unreadable, not EDF, mixed rates among the picked
     /// signals, unknown physical unit), [`ReplayError::MissingChannels`] (every card channel
@@ -80,25 +73,15 @@ impl Recording {
             .iter()
             .map(|&i| edf.signals()[i].label.as_str())
             .collect();
-        let mut picks = Vec::with_capacity(channels.len());
-        let mut missing = Vec::new();
-        for name in channels {
-            let found = labels.iter().position(|l| l == name).or_else(|| {
-                let n = normalise(name);
-                labels.iter().position(|l| normalise(l) == n)
-            });
-            match found {
-                Some(k) => picks.push(ordinary[k]),
-                None => missing.push(name.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(ReplayError::MissingChannels {
+        let picks: Vec<usize> = pick_channels(channels, &labels)
+            .map_err(|missing| ReplayError::MissingChannels {
                 path: path.to_path_buf(),
                 missing,
                 available: labels.len(),
-            });
-        }
+            })?
+            .into_iter()
+            .map(|k| ordinary[k])
+            .collect();
         let block = edf.data_volts(&picks).map_err(edf_err)?;
         if !(block.sfreq.is_finite() && block.sfreq > 0.0) {
             return Err(ReplayError::BadRate {

@@ -10,18 +10,19 @@ use qssm_engine::{EngineError, Model, Stream, StreamOptions};
 use std::time::Instant;
 
 /// A stream over `model` with `hop`, or with the default hop ([`DEFAULT_HOP_S`] · sfreq
-/// rounded up to a multiple of the model's step) when `hop` is `None`.
-fn open_stream(model: &Model, hop: Option<usize>) -> Result<Stream<'_>, ReplayError> {
+/// rounded up to a multiple of the model's step) when `hop` is `None`. Errors: the engine's
+/// ([`EngineError::InvalidHop`], a model that cannot stream).
+pub fn open_stream(model: &Model, hop: Option<usize>) -> Result<Stream<'_>, EngineError> {
     if let Some(hop) = hop {
-        return Ok(model.stream(StreamOptions { hop })?);
+        return model.stream(StreamOptions { hop });
     }
     let want = ((DEFAULT_HOP_S * model.sfreq()).round() as usize).max(1);
     match model.stream(StreamOptions { hop: want }) {
         Err(EngineError::InvalidHop { chunk, .. }) if chunk > 0 => {
             let hop = want.div_ceil(chunk) * chunk;
-            Ok(model.stream(StreamOptions { hop })?)
+            model.stream(StreamOptions { hop })
         }
-        other => Ok(other?),
+        other => other,
     }
 }
 
