@@ -15,6 +15,7 @@ pub mod fit;
 pub mod live;
 pub mod metrics;
 pub mod models;
+pub mod onnx;
 pub mod optim;
 pub mod params;
 pub mod replay;

@@ -215,3 +215,60 @@ fn overflow_and_bad_files_are_one_line_errors() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+/// `--format onnx`: the window graph next to the model file (`<stem>.onnx`, `<stem>.f16.onnx`
+/// with `--dtype f16`), or one error line naming what the exporter cannot express.
+#[test]
+fn export_onnx_writes_the_window_graph_or_names_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("m3b.safetensors");
+    write_f32(&p, "3b", 1.0);
+    let o = trainer(&[
+        "export",
+        "--model-file",
+        p.to_str().unwrap(),
+        "--format",
+        "onnx",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("ONNX opset 17") && out.contains("(f32 weights)"),
+        "{out}"
+    );
+    let f32_len = std::fs::metadata(tmp.path().join("m3b.onnx"))
+        .unwrap()
+        .len();
+    let o = trainer(&[
+        "export",
+        "--model-file",
+        p.to_str().unwrap(),
+        "--format",
+        "onnx",
+        "--dtype",
+        "f16",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f16_len = std::fs::metadata(tmp.path().join("m3b.f16.onnx"))
+        .unwrap()
+        .len();
+    assert!(f16_len < f32_len * 6 / 10, "{f16_len} vs {f32_len}");
+    // a quantum model: refused, naming the operations, nothing written
+    let q = tmp.path().join("m1b.safetensors");
+    write_f32(&q, "1b", 1.0);
+    let o = trainer(&[
+        "export",
+        "--model-file",
+        q.to_str().unwrap(),
+        "--format",
+        "onnx",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot be exported to ONNX yet") && err.contains("circuit"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("m1b.onnx").exists());
+}

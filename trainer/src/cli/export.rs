@@ -3,9 +3,12 @@
 //! card (whose `dtype` records the new storage); see [`crate::convert`]. Prints the max abs
 //! rounding error of every tensor and overall, checks that the inference engine loads the new
 //! file (for the architectures it runs), then writes it atomically.
+//!
+//! `--format onnx` writes the model's window graph as an ONNX file instead ([`crate::onnx`]),
+//! with f32 weights or, with `--dtype f16`, f16 initializers widened by `Cast` nodes.
 use crate::convert::{convert_bytes, dtype_name};
 use qssm_engine::{EngineError, Model as EngineModel};
-use qssm_formats::model_file::{read_bytes, write_atomic, TensorDtype};
+use qssm_formats::model_file::{read_bytes, write_atomic, ModelFile, TensorDtype};
 use std::path::PathBuf;
 
 /// `--dtype` values.
@@ -26,23 +29,39 @@ impl From<DtypeArg> for TensorDtype {
     }
 }
 
+/// `--format` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    /// a qssm model file (safetensors + model card)
+    Safetensors,
+    /// an ONNX window graph (opset 17, dynamic batch)
+    Onnx,
+}
+
 /// Arguments of `trainer export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     /// existing model file (e.g. `model.safetensors` written by `trainer fit`)
     #[arg(long)]
     pub model_file: PathBuf,
-    /// weight dtype of the new file
-    #[arg(long, value_enum, default_value_t = DtypeArg::F16)]
-    pub dtype: DtypeArg,
-    /// where to write the new file (default: next to the input, `<stem>.<dtype>.safetensors`)
+    /// weight dtype of the new file (default: f16 for a model file, f32 for ONNX)
+    #[arg(long, value_enum)]
+    pub dtype: Option<DtypeArg>,
+    /// where to write the new file (default: next to the input, `<stem>.<dtype>.safetensors`
+    /// or `<stem>.onnx` / `<stem>.f16.onnx`)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// what to write
+    #[arg(long, value_enum, default_value_t = FormatArg::Safetensors)]
+    pub format: FormatArg,
 }
 
 /// Runs `trainer export`.
 pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let dtype = TensorDtype::from(a.dtype);
+    if a.format == FormatArg::Onnx {
+        return run_onnx(&a);
+    }
+    let dtype = TensorDtype::from(a.dtype.unwrap_or(DtypeArg::F16));
     let name = dtype_name(dtype);
     let out = a.out.clone().unwrap_or_else(|| {
         let stem = a
@@ -97,6 +116,43 @@ pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
         out.display(),
         conv.bytes.len(),
         input.len()
+    );
+    Ok(())
+}
+
+/// `--format onnx`.
+fn run_onnx(a: &ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let f16 = a.dtype == Some(DtypeArg::F16);
+    let out = a.out.clone().unwrap_or_else(|| {
+        let stem = a
+            .model_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let suffix = if f16 { ".f16.onnx" } else { ".onnx" };
+        a.model_file.with_file_name(format!("{stem}{suffix}"))
+    });
+    let bytes = read_bytes(&a.model_file)?;
+    let file = ModelFile::parse(&bytes).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
+    let mut graph =
+        crate::onnx::window_graph(&file).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
+    if f16 {
+        crate::onnx::to_f16_initializers(&mut graph);
+    }
+    graph.write(&out)?;
+    let g = &graph.graph;
+    println!(
+        "wrote {}: ONNX opset {}, {} nodes, {} initializers ({} weights), input {} (batch, {}, {}), output {} (batch, {})",
+        out.display(),
+        graph.opset,
+        g.nodes.len(),
+        g.initializers.len(),
+        if f16 { "f16" } else { "f32" },
+        crate::onnx::INPUT,
+        file.card.input.channels.len(),
+        file.card.input.n_times,
+        crate::onnx::OUTPUT,
+        file.card.hyperparameters.n_classes,
     );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The zoo registry: ids, class names and constructors.
 use super::config_check::ConfigError;
-use super::nn::Batched;
+use super::nn::{Batched, Net};
 use super::zoo::QuantumHydraSuperposition;
 use super::zoo::{ClassicalQuantumAttention, QuantumMixingSsm};
 use super::zoo::{ClassicalTransformer, QuantumTransformer};
@@ -235,37 +235,63 @@ where
     backend_net(entry.id, cfg, be).ok_or_else(unknown)
 }
 
-/// The model `id` written over the backend interface, on `be` (the one list of
+/// Something done with a model's [`Net`] description, whatever its concrete type (the registry
+/// holds one list of constructors; [`visit_net`] hands the right one to the visitor).
+pub trait NetVisitor {
+    /// What the visit gives.
+    type Output;
+    /// Called with the model's description.
+    fn visit<M: Net + 'static>(self, net: M) -> Self::Output;
+}
+
+/// Builds the [`Net`] of model `id` for `cfg` and hands it to `v` (the one list of
 /// constructors); `None` for an id not in [`MODELS`].
+pub fn visit_net<V: NetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
+    Some(match id {
+        "3a" => v.visit(ClassicalTransformer::new(cfg)),
+        "1a" => v.visit(QuantumTransformer::new(cfg)),
+        "1b" => v.visit(QuantumMambaSsm::new(cfg)),
+        "1c" => v.visit(QuantumHydraSsm::new(cfg)),
+        "3b" => v.visit(TrueClassicalMamba::new(cfg)),
+        "mg" => v.visit(QuantumMambaGated::new(cfg)),
+        "hg" => v.visit(QuantumHydraGated::new(cfg)),
+        "4a" => v.visit(QuantumE2e::new(cfg, E2eVariant::Transformer)),
+        "4b" => v.visit(QuantumE2e::new(cfg, E2eVariant::Mamba)),
+        "4c" => v.visit(QuantumE2e::new(cfg, E2eVariant::Hydra)),
+        "2d" => v.visit(QuantumHydraSuperposition::mamba_hydra(cfg)),
+        "2e" => v.visit(QuantumHydraSuperposition::hydra_hydra(cfg)),
+        "4d" => v.visit(QuantumE2eSuperposition::new(cfg, false)),
+        "4e" => v.visit(QuantumE2eSuperposition::new(cfg, true)),
+        "3c" => v.visit(TrueClassicalHydra::new(cfg)),
+        "2a" => v.visit(ClassicalQuantumAttention::new(cfg)),
+        "2b" => v.visit(QuantumMixingSsm::mamba(cfg)),
+        "2c" => v.visit(QuantumMixingSsm::hydra(cfg)),
+        _ => return None,
+    })
+}
+
+/// Boxes a net as a [`Model`] on a backend.
+struct OnBackend<B>(B);
+
+impl<B> NetVisitor for OnBackend<B>
+where
+    B: qssm_kernels::backend::Backend + Send + 'static,
+    B::Params: Send,
+{
+    type Output = Box<dyn Model>;
+    fn visit<M: Net + 'static>(self, net: M) -> Box<dyn Model> {
+        Box::new(Batched::on(net, self.0))
+    }
+}
+
+/// The model `id` written over the backend interface, on `be`; `None` for an id not in
+/// [`MODELS`].
 fn backend_net<B>(id: &str, cfg: ModelConfig, be: B) -> Option<Box<dyn Model>>
 where
     B: qssm_kernels::backend::Backend + Send + 'static,
     B::Params: Send,
 {
-    Some(match id {
-        "3a" => Box::new(Batched::on(ClassicalTransformer::new(cfg), be)),
-        "1a" => Box::new(Batched::on(QuantumTransformer::new(cfg), be)),
-        "1b" => Box::new(Batched::on(QuantumMambaSsm::new(cfg), be)),
-        "1c" => Box::new(Batched::on(QuantumHydraSsm::new(cfg), be)),
-        "3b" => Box::new(Batched::on(TrueClassicalMamba::new(cfg), be)),
-        "mg" => Box::new(Batched::on(QuantumMambaGated::new(cfg), be)),
-        "hg" => Box::new(Batched::on(QuantumHydraGated::new(cfg), be)),
-        "4a" => Box::new(Batched::on(
-            QuantumE2e::new(cfg, E2eVariant::Transformer),
-            be,
-        )),
-        "4b" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Mamba), be)),
-        "4c" => Box::new(Batched::on(QuantumE2e::new(cfg, E2eVariant::Hydra), be)),
-        "2d" => Box::new(Batched::on(QuantumHydraSuperposition::mamba_hydra(cfg), be)),
-        "2e" => Box::new(Batched::on(QuantumHydraSuperposition::hydra_hydra(cfg), be)),
-        "4d" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, false), be)),
-        "4e" => Box::new(Batched::on(QuantumE2eSuperposition::new(cfg, true), be)),
-        "3c" => Box::new(Batched::on(TrueClassicalHydra::new(cfg), be)),
-        "2a" => Box::new(Batched::on(ClassicalQuantumAttention::new(cfg), be)),
-        "2b" => Box::new(Batched::on(QuantumMixingSsm::mamba(cfg), be)),
-        "2c" => Box::new(Batched::on(QuantumMixingSsm::hydra(cfg), be)),
-        _ => return None,
-    })
+    visit_net(id, cfg, OnBackend(be))
 }
 
 /// Builds the model for an id or class name (CPU).

@@ -1,0 +1,79 @@
+"""The ONNX check (issue 16): every exported window graph passes onnx.checker (full_check) and,
+run by onnxruntime (CPU, one thread), gives the inference engine's logits: within 1e-4 for the
+f32 graph, the same class for the f16 graph. Cases come from
+`cargo run -p qssm-tests --example onnx_cases -- DIR` (cases.json + raw little-endian f32).
+Models the exporter refuses are listed with the reason. Exit status 1 on any failure."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+TOL = 1e-4
+
+
+def session(path):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def main(d):
+    d = Path(d)
+    cases = json.loads((d / "cases.json").read_text())["cases"]
+    failed, checked, refused = [], 0, []
+    for c in cases:
+        name = c["name"]
+        if "refused" in c:
+            refused.append(f"{name}: {c['refused']}")
+            continue
+        b, ch, t = c["shape"]
+        k = c["n_classes"]
+        x = np.fromfile(d / f"{name}.x.bin", dtype="<f4").reshape(b, ch, t)
+        want = np.fromfile(d / f"{name}.logits.bin", dtype="<f4").reshape(b, k)
+        want16 = np.fromfile(d / f"{name}.logits_f16.bin", dtype="<f4").reshape(b, k)
+        for suffix, ref, exact in (("", want, True), (".f16", want16, False)):
+            path = d / f"{name}{suffix}.onnx"
+            model = onnx.load(str(path))
+            onnx.checker.check_model(model, full_check=True)
+            meta = {p.key: p.value for p in model.metadata_props}
+            assert json.loads(meta["qssm.model_card"])["model_id"] == c["model_id"], name
+            got = session(path).run(["logits"], {"input": x})[0]
+            diff = float(np.abs(got - ref).max())
+            same = bool((got.argmax(1) == ref.argmax(1)).all())
+            ok = diff <= TOL and same if exact else same
+            print(f"{name}{suffix}: max |onnxruntime - engine| = {diff:.3e}, classes equal: {same}"
+                  f"{'' if ok else '  FAILED'}")
+            checked += 1
+            if not ok:
+                failed.append(f"{name}{suffix}")
+    print("window latency, one window, one thread (median of 50):")
+    for c in cases:
+        if "refused" in c or "engine_window_us" not in c:
+            continue
+        b, ch, t = c["shape"]
+        x = np.fromfile(d / f"{c['name']}.x.bin", dtype="<f4").reshape(b, ch, t)[:1]
+        s = session(d / f"{c['name']}.onnx")
+        for _ in range(5):
+            s.run(["logits"], {"input": x})
+        ts = []
+        for _ in range(50):
+            t0 = time.perf_counter()
+            s.run(["logits"], {"input": x})
+            ts.append((time.perf_counter() - t0) * 1e6)
+        ort_us = sorted(ts)[len(ts) // 2]
+        eng = c["engine_window_us"]
+        print(f"  {c['name']}: engine {eng:.0f} us, onnxruntime {ort_us:.0f} us, "
+              f"onnxruntime / engine = {ort_us / eng:.2f}")
+    for r in refused:
+        print(f"refused: {r}")
+    print(f"{checked} graphs checked, {len(failed)} failed, {len(refused)} cases refused by the exporter")
+    return 1 if failed or checked == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
