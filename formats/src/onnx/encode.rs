@@ -23,6 +23,10 @@ fn tensor(t: &Tensor) -> TensorProto {
             DataType::FLOAT16,
             v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         ),
+        TensorData::F64(v) => (
+            DataType::DOUBLE,
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
         TensorData::I64(v) => (
             DataType::INT64,
             v.iter().flat_map(|x| x.to_le_bytes()).collect(),

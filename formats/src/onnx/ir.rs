@@ -60,6 +60,8 @@ pub enum TensorData {
     F32(Vec<f32>),
     /// float16 bit patterns
     F16(Vec<u16>),
+    /// float64
+    F64(Vec<f64>),
     /// int64
     I64(Vec<i64>),
     /// bool
@@ -71,6 +73,7 @@ impl TensorData {
         match self {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
+            Self::F64(v) => v.len(),
             Self::I64(v) => v.len(),
             Self::Bool(v) => v.len(),
         }

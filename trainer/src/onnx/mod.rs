@@ -11,6 +11,7 @@
 //! an operation without an ONNX form yet (the circuit simulator's state vectors, the gated
 //! cell, chunk pooling, …) is refused with [`OnnxExportError::Unsupported`], which names them.
 //! Checked against onnxruntime by `.ci/onnx/check.sh`.
+mod circuit;
 mod recorder;
 mod scan;
 

@@ -18,7 +18,7 @@ use crate::params::ParamLayout;
 use qssm_formats::onnx::{Attr, Node, Tensor, TensorData};
 use qssm_kernels::backend::{
     Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Segment,
-    SuperposeP, Targets,
+    Superpose, SuperposeP, Targets,
 };
 use qssm_kernels::circuit::Program;
 use qssm_kernels::ops::adam::AdamScalars;
@@ -30,11 +30,17 @@ use std::sync::Mutex;
 /// it holds (`None`: zeros, never written).
 #[derive(Clone, Debug)]
 pub struct RecBuf {
+    /// unique per allocation (keys the circuit states kept by the recorder)
+    id: usize,
     shape: Vec<usize>,
     value: Option<String>,
 }
 
 impl RecBuf {
+    fn id(&self) -> usize {
+        self.id
+    }
+
     /// The value this buffer holds (`None` before the first write).
     pub fn value(&self) -> Option<&str> {
         self.value.as_deref()
@@ -58,6 +64,10 @@ pub(super) struct State {
     pub missing: BTreeSet<&'static str>,
     /// the batch size as a 1-element int64 tensor (from the graph input), once built
     batch: Option<String>,
+    /// final circuit states by the id of the `states` buffer they were written to
+    pub states: HashMap<usize, super::circuit::State>,
+    /// buffers allocated
+    buffers: usize,
 }
 
 /// The recording backend: ops append ONNX nodes (see `trainer::onnx`).
@@ -253,6 +263,19 @@ impl Recorder {
         }
     }
 
+    /// `v` reshaped to `dims` (−1 and 0 as ONNX `Reshape` reads them).
+    pub(super) fn reshape(&self, v: &str, dims: &[i64]) -> String {
+        let s = self.ints(dims);
+        self.binary("Reshape", v, &s)
+    }
+
+    /// `v` reshaped to the shape of buffer `b` with its leading dimension left free (−1).
+    fn to_buf_shape(&self, v: &str, b: &RecBuf) -> String {
+        let mut dims: Vec<i64> = vec![-1];
+        dims.extend(b.shape[1..].iter().map(|&d| d as i64));
+        self.reshape(v, &dims)
+    }
+
     fn unary(&self, op: &str, x: &str) -> String {
         self.op(op, &[x], vec![])
     }
@@ -328,7 +351,10 @@ impl Backend for Recorder {
     }
 
     fn alloc(&self, shape: &[usize]) -> RecBuf {
+        let mut st = self.lock();
+        st.buffers += 1;
         RecBuf {
+            id: st.buffers,
             shape: shape.to_vec(),
             value: None,
         }
@@ -774,13 +800,44 @@ impl Backend for Recorder {
 
     fn chunk_pool(
         &self,
-        _s: &mut RecBuf,
-        _wts: &mut RecBuf,
-        _u: &RecBuf,
-        _scores: &RecBuf,
-        _valid: Option<usize>,
+        s: &mut RecBuf,
+        wts: &mut RecBuf,
+        u: &RecBuf,
+        scores: &RecBuf,
+        valid: Option<usize>,
     ) {
-        self.missing("chunk_pool");
+        // per chunk of cs rows: w = softmax(scores) (rows ≥ valid: −∞), s = Σ w·u
+        let (nc, f, rows) = (s.shape[1], s.shape[2], u.shape[1]);
+        let cs = rows / nc.max(1);
+        let a = self.val(scores);
+        let a = self.reshape(&a, &[-1, nc as i64, cs as i64]);
+        let a = match valid {
+            Some(v) if v < rows => {
+                let mask: Vec<f32> = (0..rows)
+                    .map(|i| if i < v { 0.0 } else { f32::NEG_INFINITY })
+                    .collect();
+                let m = self.constant(
+                    &format!("chunk_pool_mask_{nc}x{cs}_valid{v}"),
+                    &[nc as i64, cs as i64],
+                    TensorData::F32(mask),
+                );
+                self.binary("Add", &a, &m)
+            }
+            _ => a,
+        };
+        let w = self.op("Softmax", &[&a], vec![("axis", Attr::Int(-1))]);
+        let uv = self.val(u);
+        let u4 = self.reshape(&uv, &[-1, nc as i64, cs as i64, f as i64]);
+        let last = self.ints(&[-1]);
+        let w4 = self.binary("Unsqueeze", &w, &last);
+        let prod = self.binary("Mul", &u4, &w4);
+        let two = self.ints(&[2]);
+        s.value = Some(self.op(
+            "ReduceSum",
+            &[&prod, &two],
+            vec![("keepdims", Attr::Int(0))],
+        ));
+        wts.value = Some(self.to_buf_shape(&w, wts));
     }
 
     fn chunk_pool_bwd(
@@ -796,13 +853,21 @@ impl Backend for Recorder {
 
     fn circuit(
         &self,
-        _m: &mut RecBuf,
-        _states: Option<&mut RecBuf>,
-        _theta: &RecBuf,
-        _enc: Option<&RecBuf>,
-        _prog: &Program,
+        m: &mut RecBuf,
+        states: Option<&mut RecBuf>,
+        theta: &RecBuf,
+        enc: Option<&RecBuf>,
+        prog: &Program,
     ) {
-        self.missing("circuit (state-vector simulation)");
+        let th = self.val(theta);
+        let en = enc.map(|e| self.val(e));
+        let (mv, st) = super::circuit::record(self, &th, en.as_deref(), prog);
+        m.value = Some(self.to_buf_shape(&mv, m));
+        if let Some(s) = states {
+            // the final states, for the operations that continue from them
+            self.lock().states.insert(s.id(), st);
+            s.value = Some(format!("<circuit states {}>", s.id()));
+        }
     }
 
     fn circuit_bwd(
@@ -915,8 +980,46 @@ impl Backend for Recorder {
         self.missing("lcu_bwd");
     }
 
-    fn superpose(&self, _y: &mut RecBuf, _xs: [&RecBuf; 3], _p: &[f32], _sp: &SuperposeP) {
-        self.missing("superpose");
+    fn superpose(&self, y: &mut RecBuf, xs: [&RecBuf; 3], p: &[f32], sp: &SuperposeP) {
+        // the coefficients are constants of the file: computed here in f32 as the CPU does
+        let c = sp.coeffs.map(|[re, im]| (p[re], p[im]));
+        let n = (c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + sp.eps).sqrt();
+        let mag = c.map(|(r, i)| (r * r + i * i).sqrt() / n);
+        let x = xs.map(|x| self.val(x));
+        let scaled = |k: usize, f: f32| {
+            let s = self.float_scalar(f);
+            self.binary("Mul", &x[k], &s)
+        };
+        y.value = Some(match sp.mode {
+            Superpose::Concat => {
+                let parts: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
+                let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.op("Concat", &refs, vec![("axis", Attr::Int(-1))])
+            }
+            Superpose::Sum => {
+                let t: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
+                let s01 = self.binary("Add", &t[0], &t[1]);
+                self.binary("Add", &s01, &t[2])
+            }
+            Superpose::Modulus | Superpose::ModulusRaw => {
+                let cb = if sp.mode == Superpose::Modulus {
+                    c.map(|(r, i)| (r / n, i / n))
+                } else {
+                    c
+                };
+                let part = |f: fn((f32, f32)) -> f32| {
+                    let t: Vec<String> = (0..3).map(|k| scaled(k, f(cb[k]))).collect();
+                    let s01 = self.binary("Add", &t[0], &t[1]);
+                    self.binary("Add", &s01, &t[2])
+                };
+                let re = part(|c| c.0);
+                let im = part(|c| c.1);
+                let rr = self.binary("Mul", &re, &re);
+                let ii = self.binary("Mul", &im, &im);
+                let sq = self.binary("Add", &rr, &ii);
+                self.unary("Sqrt", &sq)
+            }
+        });
     }
 
     fn superpose_bwd(
@@ -931,15 +1034,20 @@ impl Backend for Recorder {
         self.missing("superpose_bwd");
     }
 
-    fn mix_l1(
-        &self,
-        _y: &mut RecBuf,
-        _xs: [&RecBuf; 3],
-        _p: &[f32],
-        _coeffs: [usize; 3],
-        _eps: f32,
-    ) {
-        self.missing("mix_l1");
+    fn mix_l1(&self, y: &mut RecBuf, xs: [&RecBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {
+        // y = Σ_k c_k / (Σ|c| + eps) · x_k, the weights constants of the file (f32, as the CPU)
+        let c = coeffs.map(|i| p[i]);
+        let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
+        let w = c.map(|v| v / s);
+        let t: Vec<String> = (0..3)
+            .map(|k| {
+                let x = self.val(xs[k]);
+                let f = self.float_scalar(w[k]);
+                self.binary("Mul", &x, &f)
+            })
+            .collect();
+        let s01 = self.binary("Add", &t[0], &t[1]);
+        y.value = Some(self.binary("Add", &s01, &t[2]));
     }
 
     fn mix_l1_bwd(
