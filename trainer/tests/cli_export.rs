@@ -267,8 +267,8 @@ fn export_onnx_writes_the_window_graph_or_names_what_is_missing() {
     assert!(!o.status.success());
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("cannot be exported to ONNX yet") && err.contains("circuit"),
+        err.contains("cannot be exported to ONNX yet") && err.contains("gated_cell"),
         "{err}"
     );
-    assert!(!tmp.path().join("m1b.onnx").exists());
+    assert!(!tmp.path().join("mhg.onnx").exists());
 }
