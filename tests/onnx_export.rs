@@ -2,12 +2,11 @@
 //! `.ci/onnx/check.sh`): for every model of the registry, a model file of its reference
 //! fixture (or its random init where the fixture is absent) is exported.
 //!
-//! * 1a, 1b, 1c, 3a, 3b, 3c: a checked graph (`Model::check`: every value defined before use, once),
+//! * every model: a checked graph (`Model::check`: every value defined before use, once),
 //!   input `input` (batch, C, T) and output `logits` (batch, K) with a symbolic batch, opset 17,
 //!   the model card in `metadata_props`, every weight matrix an initializer under its
 //!   `state_dict` name, the same bytes on a second export; the f16 variant stores every f32
 //!   initializer as f16 behind a `Cast`;
-//! * every other model: [`OnnxExportError::Unsupported`], one line naming the operations;
 //! * a model file missing a tensor: the model-file error naming it.
 use qssm_formats::model_file::{ModelFile, TensorDtype};
 use qssm_formats::onnx::{Dim, TensorData};
@@ -16,111 +15,86 @@ use qssm_trainer::models::registry::MODELS;
 use qssm_trainer::models::ModelConfig;
 use qssm_trainer::onnx::{to_f16_initializers, window_graph, OnnxExportError, OPSET};
 
-const EXPORTED: [&str; 6] = ["1a", "1b", "1c", "3a", "3b", "3c"];
-
 fn case(id: &str) -> Case {
     from_fixture(id).unwrap_or_else(|| random_init(id, ModelConfig::eeg(64), 5, 2))
 }
 
 #[test]
-fn exportable_models_give_checked_graphs_and_the_rest_are_refused_by_name() {
+fn every_model_exports_a_checked_graph() {
     for m in MODELS {
         let c = case(m.id);
         let bytes = blob(&c, TensorDtype::F32);
         let file = ModelFile::parse(&bytes).unwrap();
         let cfg = c.model.config();
-        match window_graph(&file) {
-            Ok(g) => {
-                assert!(EXPORTED.contains(&m.id), "{}: exported", m.id);
-                g.check().unwrap();
-                assert_eq!(g.opset, OPSET);
-                let inp = &g.graph.inputs[0];
-                assert_eq!(inp.name, "input");
-                assert_eq!(
-                    inp.dims,
-                    [
-                        Dim::Param("batch".into()),
-                        Dim::Fixed(cfg.n_channels as i64),
-                        Dim::Fixed(cfg.n_times as i64)
-                    ]
-                );
-                let out = &g.graph.outputs[0];
-                assert_eq!(out.name, "logits");
-                assert_eq!(out.dims[1], Dim::Fixed(cfg.n_classes as i64));
-                let meta: Vec<&str> = g.metadata.iter().map(|(k, _)| k.as_str()).collect();
-                assert!(meta.contains(&"qssm.model_card"), "{meta:?}");
-                // every used weight matrix is an initializer under its name (transposed weights
-                // carry a suffix; scalar coefficients are folded into constants)
-                let names: Vec<&str> = g
-                    .graph
-                    .initializers
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect();
-                for s in c
-                    .model
-                    .layout()
-                    .specs()
-                    .iter()
-                    .filter(|s| s.used && !s.complex && s.shape.len() >= 2)
-                {
-                    assert!(
-                        names.iter().any(|n| n.starts_with(&s.name)),
-                        "{}: no initializer for {}",
-                        m.id,
-                        s.name
-                    );
-                }
-                let again = window_graph(&file).unwrap();
-                assert_eq!(
-                    g.encode().unwrap(),
-                    again.encode().unwrap(),
-                    "{}: deterministic",
-                    m.id
-                );
-                let mut h = g.clone();
-                to_f16_initializers(&mut h);
-                h.check().unwrap();
-                assert!(h
-                    .graph
-                    .initializers
-                    .iter()
-                    .all(|t| !matches!(t.data, TensorData::F32(_))));
-                let count = |g: &qssm_formats::onnx::Model, f16: bool| -> usize {
-                    g.graph
-                        .initializers
-                        .iter()
-                        .map(|t| match (&t.data, f16) {
-                            (TensorData::F32(v), false) => v.len(),
-                            (TensorData::F16(v), true) => v.len(),
-                            _ => 0,
-                        })
-                        .sum()
-                };
-                assert_eq!(
-                    count(&h, true),
-                    count(&g, false),
-                    "{}: every f32 value as f16",
-                    m.id
-                );
-            }
-            Err(e) => {
-                assert!(!EXPORTED.contains(&m.id), "{}: {e}", m.id);
-                assert!(
-                    matches!(e, OnnxExportError::Unsupported { .. }),
-                    "{}: {e}",
-                    m.id
-                );
-                let msg = e.to_string();
-                assert!(
-                    !msg.contains('\n') && msg.contains(&format!("model '{}'", m.id)),
-                    "{msg}"
-                );
-                if let OnnxExportError::Unsupported { ops, .. } = &e {
-                    assert!(!ops.is_empty() && msg.contains(ops.as_str()), "{msg}");
-                }
-            }
+        let g = window_graph(&file).unwrap_or_else(|e| panic!("{}: {e}", m.id));
+        g.check().unwrap();
+        assert_eq!(g.opset, OPSET);
+        let inp = &g.graph.inputs[0];
+        assert_eq!(inp.name, "input");
+        assert_eq!(
+            inp.dims,
+            [
+                Dim::Param("batch".into()),
+                Dim::Fixed(cfg.n_channels as i64),
+                Dim::Fixed(cfg.n_times as i64)
+            ]
+        );
+        let out = &g.graph.outputs[0];
+        assert_eq!(out.name, "logits");
+        assert_eq!(out.dims[1], Dim::Fixed(cfg.n_classes as i64));
+        let meta: Vec<&str> = g.metadata.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(meta.contains(&"qssm.model_card"), "{meta:?}");
+        // every used weight matrix is an initializer under its name (transposed weights carry a
+        // suffix; scalar and complex coefficients are folded into constants)
+        let names: Vec<&str> = g
+            .graph
+            .initializers
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        for s in c
+            .model
+            .layout()
+            .specs()
+            .iter()
+            .filter(|s| s.used && !s.complex && s.shape.len() >= 2)
+        {
+            assert!(
+                names.iter().any(|n| n.starts_with(&s.name)),
+                "{}: no initializer for {}",
+                m.id,
+                s.name
+            );
         }
+        let again = window_graph(&file).unwrap();
+        assert_eq!(
+            g.encode().unwrap(),
+            again.encode().unwrap(),
+            "{}: deterministic",
+            m.id
+        );
+        let mut h = g.clone();
+        to_f16_initializers(&mut h);
+        h.check().unwrap();
+        let count = |g: &qssm_formats::onnx::Model, f16: bool| -> usize {
+            g.graph
+                .initializers
+                .iter()
+                .map(|t| match (&t.data, f16) {
+                    (TensorData::F32(v), false) => v.len(),
+                    (TensorData::F16(v), true) => v.len(),
+                    _ => 0,
+                })
+                .sum()
+        };
+        assert!(count(&g, false) > 0);
+        assert_eq!(
+            count(&h, true),
+            count(&g, false),
+            "{}: every f32 value as f16",
+            m.id
+        );
+        assert_eq!(count(&h, false), 0, "{}: no f32 initializer left", m.id);
     }
 }
 

@@ -1,6 +1,8 @@
 """The ONNX check (issue 16): every exported window graph passes onnx.checker (full_check) and,
 run by onnxruntime (CPU, one thread), gives the inference engine's logits: within 1e-4 for the
-f32 graph, the same class for the f16 graph. Cases come from
+f32 graph (or 4x the model's float conditioning where that is larger: the logit change that
+1-ulp weight perturbations cause, which bounds how well two correct implementations that round
+differently can agree — 2b's chaotic recurrence), the same class for the f16 graph. Cases come from
 `cargo run -p qssm-tests --example onnx_cases -- DIR` (cases.json + raw little-endian f32).
 Models the exporter refuses are listed with the reason. Exit status 1 on any failure."""
 import json
@@ -36,6 +38,7 @@ def main(d):
         x = np.fromfile(d / f"{name}.x.bin", dtype="<f4").reshape(b, ch, t)
         want = np.fromfile(d / f"{name}.logits.bin", dtype="<f4").reshape(b, k)
         want16 = np.fromfile(d / f"{name}.logits_f16.bin", dtype="<f4").reshape(b, k)
+        tol = max(TOL, 4.0 * c.get("ulp_sensitivity", 0.0))
         for suffix, ref, exact in (("", want, True), (".f16", want16, False)):
             path = d / f"{name}{suffix}.onnx"
             model = onnx.load(str(path))
@@ -45,8 +48,9 @@ def main(d):
             got = session(path).run(["logits"], {"input": x})[0]
             diff = float(np.abs(got - ref).max())
             same = bool((got.argmax(1) == ref.argmax(1)).all())
-            ok = diff <= TOL and same if exact else same
-            print(f"{name}{suffix}: max |onnxruntime - engine| = {diff:.3e}, classes equal: {same}"
+            ok = diff <= tol and same if exact else same
+            print(f"{name}{suffix}: max |onnxruntime - engine| = {diff:.3e}"
+                  f"{f' (tolerance {tol:.1e})' if exact and tol > TOL else ''}, classes equal: {same}"
                   f"{'' if ok else '  FAILED'}")
             checked += 1
             if not ok:

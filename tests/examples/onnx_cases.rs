@@ -12,7 +12,7 @@
 //! `cargo run --release -p qssm-tests --example onnx_cases -- OUT_DIR`.
 use qssm_engine::Model as Engine;
 use qssm_formats::model_file::{ModelFile, TensorDtype};
-use qssm_tests::engine_case::{blob, from_fixture, random_init, Case};
+use qssm_tests::engine_case::{blob, from_fixture, random_init, ulp_sensitivity, Case};
 use qssm_trainer::data::{load_subject, EegmmidbConfig};
 use qssm_trainer::models::registry::MODELS;
 use qssm_trainer::models::ModelConfig;
@@ -82,6 +82,9 @@ fn write_case(dir: &Path, name: &str, case: &Case) -> serde_json::Value {
         "shape": [case.b, cfg.n_channels, cfg.n_times],
         "n_classes": cfg.n_classes,
         "engine_window_us": engine_window_us(case),
+        // the logit change 1-ulp weight perturbations cause: two correct implementations
+        // that round differently agree only to about this (2b/2c's chaotic recurrence)
+        "ulp_sensitivity": ulp_sensitivity(case),
     })
 }
 

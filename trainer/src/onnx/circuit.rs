@@ -40,14 +40,26 @@ pub(super) fn record(
     prog: &Program,
 ) -> (String, State) {
     let q = prog.n_qubits;
-    let k = prog.n_theta as i64;
-    let theta = r.reshape(theta, &[-1, k]);
-    let th = angles(r, &theta);
+    let theta = r.reshape(theta, &[-1, prog.n_theta as i64]);
+    let st = initial(r, &theta, q);
+    let st = apply(r, st, &theta, enc, prog);
+    (expvals(r, &st, q), st)
+}
+
+/// The gates of `prog` applied to `st` (one state per row of θ (R, K)).
+pub(super) fn apply(
+    r: &Recorder,
+    mut st: State,
+    theta: &str,
+    enc: Option<&str>,
+    prog: &Program,
+) -> State {
+    let q = prog.n_qubits;
+    let th = angles(r, theta);
     let en = enc.map(|e| {
         let e = r.reshape(e, &[-1, prog.n_enc as i64]);
         angles(r, &e)
     });
-    let mut st = initial(r, &theta, q);
     for g in &prog.gates {
         let (src, i) = match g.angle {
             AngleSrc::Theta(i) => (&th, i),
@@ -66,7 +78,48 @@ pub(super) fn record(
             GateKind::Crx { ctrl } => controlled_rx(r, &st, ctrl as usize, wire, &c, &s),
         };
     }
-    (expvals(r, &st, q), st)
+    st
+}
+
+/// φ = v / (‖v‖₂ + 1e-9), v = Σ_k w_k·ψ_k with complex constants w (the superposition of
+/// [`qssm_kernels::circuit::superpose::superpose_forward`], float64).
+pub(super) fn superpose(r: &Recorder, w: &[(f64, f64)], states: &[State], q: usize) -> State {
+    let scalar = |v: f64| {
+        r.constant(
+            &format!("circuit_f64_{:016x}", v.to_bits()),
+            &[],
+            TensorData::F64(vec![v]),
+        )
+    };
+    let (mut re, mut im): (Option<String>, Option<String>) = (None, None);
+    for (&(wr, wi), st) in w.iter().zip(states) {
+        let (a, b) = (scalar(wr), scalar(wi));
+        let tre = lin(r, &st.re, &a, &st.im, &b, true);
+        let tim = lin(r, &st.im, &a, &st.re, &b, false);
+        re = Some(match re {
+            None => tre,
+            Some(acc) => r.op("Add", &[&acc, &tre], vec![]),
+        });
+        im = Some(match im {
+            None => tim,
+            Some(acc) => r.op("Add", &[&acc, &tim], vec![]),
+        });
+    }
+    let (re, im) = (
+        re.expect("at least one state"),
+        im.expect("at least one state"),
+    );
+    let axes: Vec<i64> = (1..=q as i64).collect();
+    let axes = r.ints(&axes);
+    let sq = lin(r, &re, &re, &im, &im, false);
+    let n2 = r.op("ReduceSum", &[&sq, &axes], vec![("keepdims", Attr::Int(1))]);
+    let n = r.op("Sqrt", &[&n2], vec![]);
+    let eps = scalar(1e-9);
+    let d = r.op("Add", &[&n, &eps], vec![]);
+    State {
+        re: r.op("Div", &[&re, &d], vec![]),
+        im: r.op("Div", &[&im, &d], vec![]),
+    }
 }
 
 /// cos(θ/2), sin(θ/2) in f32, widened to float64: (R, K) each.
@@ -90,7 +143,7 @@ fn column(r: &Recorder, m: &str, i: u16, q: usize) -> String {
 }
 
 /// |0…0⟩ for every row of `rows` (R, ·).
-fn initial(r: &Recorder, rows: &str, q: usize) -> State {
+pub(super) fn initial(r: &Recorder, rows: &str, q: usize) -> State {
     let dims: Vec<i64> = std::iter::once(1)
         .chain(std::iter::repeat_n(2, q))
         .collect();
@@ -192,7 +245,7 @@ fn controlled_rx(r: &Recorder, st: &State, ctrl: usize, target: usize, c: &str, 
 }
 
 /// ⟨X_w⟩, ⟨Y_w⟩, ⟨Z_w⟩ of every wire: (R, 3Q) f32.
-fn expvals(r: &Recorder, st: &State, q: usize) -> String {
+pub(super) fn expvals(r: &Recorder, st: &State, q: usize) -> String {
     let axes: Vec<i64> = (1..=q as i64).collect();
     let axes = r.ints(&axes);
     let two = r.constant("circuit_two_f64", &[], TensorData::F64(vec![2.0]));

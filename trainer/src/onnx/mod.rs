@@ -5,12 +5,14 @@
 //! (batch, n_classes), dynamic batch, opset [`OPSET`], weights as initializers named after the
 //! `state_dict` tensors, the model card in `metadata_props` (`qssm.model_card`).
 //!
-//! What it expresses today: every operation of the classical models (3a transformer, 3b Mamba,
-//! 3c Hydra: linear layers, RMSNorm/LayerNorm, causal depthwise conv1d, activations, the
-//! selective scan as a `Loop`, multi-head attention, mean pooling). A model whose forward uses
-//! an operation without an ONNX form yet (the circuit simulator's state vectors, the gated
-//! cell, chunk pooling, …) is refused with [`OnnxExportError::Unsupported`], which names them.
-//! Checked against onnxruntime by `.ci/onnx/check.sh`.
+//! It expresses every operation of the 18 models' eval forward passes: linear layers, norms,
+//! causal depthwise conv1d, activations, the selective scan as a `Loop`, attention, chunk
+//! pooling and means, the gated cell, and the circuit simulator in standard operators
+//! ([`circuit`]: float64 real/imaginary state tensors, one axis per wire; rotations and CRX by
+//! split/mix/concat; the superpositions; X/Y/Z expectation values as reductions). Training-only
+//! operations (backward passes, dropout, the optimiser) have no ONNX form; a forward pass that
+//! used one would be refused with [`OnnxExportError::Unsupported`], naming them. Checked against
+//! onnxruntime by `.ci/onnx/check.sh`.
 mod circuit;
 mod recorder;
 mod scan;
@@ -165,7 +167,15 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         });
     };
     let mut nodes = rec.nodes;
-    nodes.push(Node::new("Identity", &[&out], &[OUTPUT]));
+    let mut inits = rec.inits;
+    // the output buffer is (B, K); ops that treat buffers as rows may leave a (B, 1, K) value
+    let shape = format!("{OUTPUT}_shape");
+    inits.push(qssm_formats::onnx::Tensor {
+        name: shape.clone(),
+        dims: vec![2],
+        data: qssm_formats::onnx::TensorData::I64(vec![-1, cfg.n_classes as i64]),
+    });
+    nodes.push(Node::new("Reshape", &[&out, &shape], &[OUTPUT]));
     let batch = || Dim::Param("batch".into());
     let graph = Graph {
         name: format!("qssm_{id}_window"),
@@ -182,7 +192,7 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             OUTPUT,
             vec![batch(), Dim::Fixed(cfg.n_classes as i64)],
         )],
-        initializers: rec.inits,
+        initializers: inits,
     };
     let card_json = serde_json::to_string(card).unwrap_or_default();
     let model = Model {
@@ -224,4 +234,28 @@ pub fn to_f16_initializers(model: &mut Model) {
     }
     casts.append(&mut g.nodes);
     g.nodes = casts;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qssm_kernels::backend::LinearP;
+
+    /// An operation without an ONNX form (here a backward) is recorded as missing, by name,
+    /// which `window_graph` turns into [`OnnxExportError::Unsupported`].
+    #[test]
+    fn training_operations_are_recorded_as_missing() {
+        let rec = Recorder::new(&ParamLayout::new(), INPUT);
+        let (mut dx, dy, x) = (rec.alloc(&[1, 3]), rec.alloc(&[1, 2]), rec.alloc(&[1, 3]));
+        let lin = LinearP {
+            w: 0..6,
+            b: None,
+            d_in: 3,
+            d_out: 2,
+        };
+        let mut g = vec![0.0f32; 6];
+        rec.linear_bwd(Some(&mut dx), &mut g, &dy, &x, &[0.0; 6], &lin);
+        let st = rec.finish();
+        assert_eq!(st.missing.into_iter().collect::<Vec<_>>(), ["linear_bwd"]);
+    }
 }

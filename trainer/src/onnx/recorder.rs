@@ -20,6 +20,7 @@ use qssm_kernels::backend::{
     Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Segment,
     Superpose, SuperposeP, Targets,
 };
+use qssm_kernels::circuit::superpose::{lcu_weights, s3_weights};
 use qssm_kernels::circuit::Program;
 use qssm_kernels::ops::adam::AdamScalars;
 use std::collections::{BTreeSet, HashMap};
@@ -255,6 +256,27 @@ impl Recorder {
         )
     }
 
+    /// Keeps `st` as the content of the circuit-state buffer `b` (its value is not a tensor:
+    /// only the operations that continue from states read it, through [`Self::state_of`]).
+    fn keep_state(&self, b: &mut RecBuf, st: super::circuit::State) {
+        self.lock().states.insert(b.id(), st);
+        b.value = Some(format!("<circuit states {}>", b.id()));
+    }
+
+    /// The circuit state a circuit operation left in `b`.
+    fn state_of(&self, b: &RecBuf) -> Option<super::circuit::State> {
+        self.lock().states.get(&b.id()).cloned()
+    }
+
+    /// Makes `b` hold `v`, reshaped to b's declared shape (leading dimension free): the ops
+    /// treat buffers as rows like the other backends, so a value may arrive as (B·L, W) or
+    /// (B, 1, W) for a (B, L, W) or (B, W) buffer; every value read then has its buffer's shape
+    /// and broadcasting never sees two different ranks. (`Reshape` costs no copy.)
+    fn put(&self, b: &mut RecBuf, v: String) {
+        let v = self.to_buf_shape(&v, b);
+        b.value = Some(v);
+    }
+
     /// The value of `b` (zeros of its shape if never written).
     pub(super) fn val(&self, b: &RecBuf) -> String {
         match &b.value {
@@ -373,7 +395,7 @@ impl Backend for Recorder {
     }
 
     fn fill(&self, x: &mut RecBuf, v: f32) {
-        x.value = Some(self.filled(&x.shape, v));
+        self.put(x, self.filled(&x.shape, v));
     }
 
     fn params_from_host(&self, host: &[f32]) -> Vec<f32> {
@@ -390,39 +412,45 @@ impl Backend for Recorder {
 
     fn copy(&self, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
-        y.value = Some(if y.shape == x.shape {
-            v
-        } else {
-            let mut dims: Vec<i64> = vec![-1];
-            dims.extend(y.shape[1..].iter().map(|&d| d as i64));
-            let s = self.ints(&dims);
-            self.binary("Reshape", &v, &s)
-        });
+        self.put(
+            y,
+            if y.shape == x.shape {
+                v
+            } else {
+                let mut dims: Vec<i64> = vec![-1];
+                dims.extend(y.shape[1..].iter().map(|&d| d as i64));
+                let s = self.ints(&dims);
+                self.binary("Reshape", &v, &s)
+            },
+        );
     }
 
     fn add_assign(&self, y: &mut RecBuf, x: &RecBuf) {
         let (a, b) = (self.val(y), self.val(x));
-        y.value = Some(self.binary("Add", &a, &b));
+        self.put(y, self.binary("Add", &a, &b));
     }
 
     fn mul(&self, y: &mut RecBuf, a: &RecBuf, b: &RecBuf) {
         let (a, b) = (self.val(a), self.val(b));
-        y.value = Some(self.binary("Mul", &a, &b));
+        self.put(y, self.binary("Mul", &a, &b));
     }
 
     fn mul_acc(&self, y: &mut RecBuf, a: &RecBuf, b: &RecBuf) {
         let (a, b, c) = (self.val(a), self.val(b), self.val(y));
         let m = self.binary("Mul", &a, &b);
-        y.value = Some(self.binary("Add", &c, &m));
+        self.put(y, self.binary("Add", &c, &m));
     }
 
     fn to_token_major(&self, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
-        y.value = Some(self.op(
-            "Transpose",
-            &[&v],
-            vec![("perm", Attr::Ints(vec![0, 2, 1]))],
-        ));
+        self.put(
+            y,
+            self.op(
+                "Transpose",
+                &[&v],
+                vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+            ),
+        );
     }
 
     fn split_cols(&self, x: &RecBuf, parts: &mut [&mut RecBuf]) {
@@ -436,35 +464,38 @@ impl Backend for Recorder {
         let refs: Vec<&str> = outs.iter().map(String::as_str).collect();
         self.op_into("Split", &[&v, &split], &refs, vec![("axis", Attr::Int(-1))]);
         for (p, o) in parts.iter_mut().zip(outs) {
-            p.value = Some(o);
+            self.put(p, o);
         }
     }
 
     fn concat_cols(&self, y: &mut RecBuf, parts: &[&RecBuf]) {
         let vals: Vec<String> = parts.iter().map(|p| self.val(p)).collect();
         let refs: Vec<&str> = vals.iter().map(String::as_str).collect();
-        y.value = Some(self.op("Concat", &refs, vec![("axis", Attr::Int(-1))]));
+        self.put(y, self.op("Concat", &refs, vec![("axis", Attr::Int(-1))]));
     }
 
     fn reverse_time(&self, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
-        y.value = Some(self.reverse_time_value(&v));
+        self.put(y, self.reverse_time_value(&v));
     }
 
     fn reverse_time_acc(&self, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
         let r = self.reverse_time_value(&v);
         let c = self.val(y);
-        y.value = Some(self.binary("Add", &c, &r));
+        self.put(y, self.binary("Add", &c, &r));
     }
 
     fn mean_time(&self, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
-        y.value = Some(self.op(
-            "ReduceMean",
-            &[&v],
-            vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(0))],
-        ));
+        self.put(
+            y,
+            self.op(
+                "ReduceMean",
+                &[&v],
+                vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(0))],
+            ),
+        );
     }
 
     fn mean_time_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
@@ -476,22 +507,40 @@ impl Backend for Recorder {
         let rows = table.start..table.start + l * d;
         let t = self.param(p, &rows, &[l as i64, d as i64], "", <[f32]>::to_vec);
         let v = self.val(x);
-        x.value = Some(self.binary("Add", &v, &t));
+        self.put(x, self.binary("Add", &v, &t));
     }
 
     fn pad_time(&self, y: &mut RecBuf, x: &RecBuf) {
         let extra = (y.shape[1] - x.shape[1]) as i64;
         let v = self.val(x);
         let pads = self.ints(&[0, 0, 0, 0, extra, 0]);
-        y.value = Some(self.binary("Pad", &v, &pads));
+        self.put(y, self.binary("Pad", &v, &pads));
     }
 
     fn pad_time_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
         self.missing("pad_time_bwd");
     }
 
-    fn chunk_mean(&self, _y: &mut RecBuf, _x: &RecBuf, _cs: usize) {
-        self.missing("chunk_mean");
+    fn chunk_mean(&self, y: &mut RecBuf, x: &RecBuf, cs: usize) {
+        // the mean of every chunk of cs rows, the last one over its true length
+        let (l, w) = (x.shape[1], x.shape[2]);
+        let cs = cs.max(1);
+        let nc = l.div_ceil(cs);
+        let v = self.val(x);
+        let pads = self.ints(&[0, 0, 0, 0, (nc * cs - l) as i64, 0]);
+        let padded = self.binary("Pad", &v, &pads);
+        let r = self.reshape(&padded, &[-1, nc as i64, cs as i64, w as i64]);
+        let two = self.ints(&[2]);
+        let sum = self.op("ReduceSum", &[&r, &two], vec![("keepdims", Attr::Int(0))]);
+        let inv: Vec<f32> = (0..nc)
+            .map(|j| 1.0 / (((j + 1) * cs).min(l) - j * cs) as f32)
+            .collect();
+        let inv = self.constant(
+            &format!("chunk_mean_inv_{l}_{cs}"),
+            &[nc as i64, 1],
+            TensorData::F32(inv),
+        );
+        self.put(y, self.binary("Mul", &sum, &inv));
     }
 
     fn chunk_mean_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf, _cs: usize) {
@@ -501,19 +550,77 @@ impl Backend for Recorder {
     fn time_slice(&self, y: &mut RecBuf, x: &RecBuf, t: usize) {
         let v = self.val(x);
         let i = self.int_scalar(t as i64);
-        y.value = Some(self.op("Gather", &[&v, &i], vec![("axis", Attr::Int(1))]));
+        self.put(
+            y,
+            self.op("Gather", &[&v, &i], vec![("axis", Attr::Int(1))]),
+        );
     }
 
-    fn time_slice_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf, _t: usize) {
-        self.missing("time_slice_bwd");
+    fn time_slice_bwd(&self, dx: &mut RecBuf, dy: &RecBuf, t: usize) {
+        // dx[:, t, :] += dy: dy placed at time t of a zero (B, L, W) block
+        let l = dx.shape[1] as i64;
+        let v = self.val(dy);
+        let one = self.ints(&[1]);
+        let u = self.binary("Unsqueeze", &v, &one);
+        let pads = self.ints(&[0, t as i64, 0, 0, l - 1 - t as i64, 0]);
+        let placed = self.binary("Pad", &u, &pads);
+        let acc = self.val(dx);
+        self.put(dx, self.binary("Add", &acc, &placed));
     }
 
-    fn im2col3(&self, _y: &mut RecBuf, _x: &RecBuf) {
-        self.missing("im2col3");
+    fn im2col3(&self, y: &mut RecBuf, x: &RecBuf) {
+        // y[t, 3c + k] = x[c, t + k − 1] (zeros outside): pad time, three shifted slices
+        let (c, t) = (x.shape[1] as i64, x.shape[2] as i64);
+        let v = self.val(x);
+        let pads = self.ints(&[0, 0, 1, 0, 0, 1]);
+        let padded = self.binary("Pad", &v, &pads);
+        let (axes, last) = (self.ints(&[2]), self.ints(&[-1]));
+        let taps: Vec<String> = (0..3)
+            .map(|k| {
+                let (a, b) = (self.ints(&[k]), self.ints(&[k + t]));
+                let sl = self.op("Slice", &[&padded, &a, &b, &axes], vec![]);
+                self.binary("Unsqueeze", &sl, &last)
+            })
+            .collect();
+        let refs: Vec<&str> = taps.iter().map(String::as_str).collect();
+        let st = self.op("Concat", &refs, vec![("axis", Attr::Int(-1))]); // (B, C, T, 3)
+        let tr = self.op(
+            "Transpose",
+            &[&st],
+            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+        );
+        self.put(y, self.reshape(&tr, &[0, 0, 3 * c]));
     }
 
-    fn scale_segments(&self, _y: &mut RecBuf, _x: &RecBuf, _s: &RecBuf, _segs: &[Segment]) {
-        self.missing("scale_segments");
+    fn scale_segments(&self, y: &mut RecBuf, x: &RecBuf, s: &RecBuf, segs: &[Segment]) {
+        // y = x ⊙ (s·M + base): M (S, W) has a 1 where column j is scaled by s[·, k], base
+        // a 1 where it is copied (each product has one non-zero term: exact)
+        let w: usize = segs.iter().map(|g| g.width).sum();
+        let sw = *s.shape.last().unwrap_or(&0);
+        let (mut m, mut base) = (vec![0.0f32; sw * w], vec![0.0f32; w]);
+        let mut o = 0;
+        for g in segs {
+            for j in 0..g.width {
+                match g.scale {
+                    Some(k) if j % g.period < g.prefix => m[k * w + o + j] = 1.0,
+                    _ => base[o + j] = 1.0,
+                }
+            }
+            o += g.width;
+        }
+        let key = format!("scale_segments_{:016x}", fnv(&m, &base));
+        let mm = self.constant(
+            &format!("{key}_m"),
+            &[sw as i64, w as i64],
+            TensorData::F32(m),
+        );
+        let bb = self.constant(&format!("{key}_base"), &[w as i64], TensorData::F32(base));
+        let sv = self.val(s);
+        let f = self.binary("MatMul", &sv, &mm);
+        let f = self.binary("Add", &f, &bb);
+        let xv = self.val(x);
+        let out = self.binary("Mul", &xv, &f);
+        self.put(y, self.to_buf_shape(&out, y));
     }
 
     fn scale_segments_bwd(
@@ -530,17 +637,26 @@ impl Backend for Recorder {
 
     fn scale(&self, y: &mut RecBuf, x: &RecBuf, c: f32) {
         let (v, c) = (self.val(x), self.float_scalar(c));
-        y.value = Some(self.binary("Mul", &v, &c));
+        self.put(y, self.binary("Mul", &v, &c));
     }
 
     fn axpy(&self, y: &mut RecBuf, c: f32, x: &RecBuf) {
         let (v, c, acc) = (self.val(x), self.float_scalar(c), self.val(y));
         let m = self.binary("Mul", &v, &c);
-        y.value = Some(self.binary("Add", &acc, &m));
+        self.put(y, self.binary("Add", &acc, &m));
     }
 
-    fn row_mean(&self, _y: &mut RecBuf, _x: &RecBuf) {
-        self.missing("row_mean");
+    fn row_mean(&self, y: &mut RecBuf, x: &RecBuf) {
+        // mean of every row in float64, rounded once (as the CPU)
+        let v = self.val(x);
+        let d = self.op("Cast", &[&v], vec![("to", Attr::Int(11))]);
+        let m = self.op(
+            "ReduceMean",
+            &[&d],
+            vec![("axes", Attr::Ints(vec![-1])), ("keepdims", Attr::Int(0))],
+        );
+        let f = self.op("Cast", &[&m], vec![("to", Attr::Int(1))]);
+        self.put(y, self.to_buf_shape(&f, y));
     }
 
     fn row_mean_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
@@ -551,7 +667,7 @@ impl Backend for Recorder {
         let n = range.len() as i64;
         let r = self.param(p, &range, &[n], "", <[f32]>::to_vec);
         let v = self.val(x);
-        x.value = Some(self.binary("Add", &v, &r));
+        self.put(x, self.binary("Add", &v, &r));
     }
 
     fn add_param_row_bwd(&self, _g: &mut [f32], _range: Range<usize>, _dy: &RecBuf) {
@@ -560,7 +676,7 @@ impl Backend for Recorder {
 
     fn act(&self, act: Act, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
-        y.value = Some(self.activation(act, &v));
+        self.put(y, self.activation(act, &v));
     }
 
     fn act_bwd(&self, _act: Act, _dx: &mut RecBuf, _dy: &RecBuf, _saved: &RecBuf) {
@@ -570,9 +686,12 @@ impl Backend for Recorder {
     fn neg_exp(&self, y: &mut RecBuf, p: &[f32], range: Range<usize>) {
         // A = −exp(A_log), folded into the initializer (f32, as the other backends compute it)
         let dims: Vec<i64> = y.shape.iter().map(|&d| d as i64).collect();
-        y.value = Some(self.param(p, &range, &dims, ".neg_exp", |v| {
-            v.iter().map(|&a| -a.exp()).collect()
-        }));
+        self.put(
+            y,
+            self.param(p, &range, &dims, ".neg_exp", |v| {
+                v.iter().map(|&a| -a.exp()).collect()
+            }),
+        );
     }
 
     fn neg_exp_bwd(&self, _g: &mut [f32], _range: Range<usize>, _da: &RecBuf, _a: &RecBuf) {
@@ -605,7 +724,7 @@ impl Backend for Recorder {
             let b = self.param(p, b, &[dout as i64], "", <[f32]>::to_vec);
             out = self.binary("Add", &out, &b);
         }
-        y.value = Some(out);
+        self.put(y, out);
     }
 
     fn linear_bwd(
@@ -625,8 +744,8 @@ impl Backend for Recorder {
         let r = self.rstd(&v);
         let n = self.binary("Mul", &v, &r);
         let w = self.param(p, &w, &[w.len() as i64], "", <[f32]>::to_vec);
-        y.value = Some(self.binary("Mul", &n, &w));
-        rstd.value = Some(r);
+        self.put(y, self.binary("Mul", &n, &w));
+        self.put(rstd, r);
     }
 
     fn rmsnorm_bwd(
@@ -654,11 +773,14 @@ impl Backend for Recorder {
         let [w, b] = wb;
         let w = self.param(p, &w, &[w.len() as i64], "", <[f32]>::to_vec);
         let b = self.param(p, &b, &[b.len() as i64], "", <[f32]>::to_vec);
-        y.value = Some(self.op(
-            "LayerNormalization",
-            &[&v, &w, &b],
-            vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(1e-5))],
-        ));
+        self.put(
+            y,
+            self.op(
+                "LayerNormalization",
+                &[&v, &w, &b],
+                vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(1e-5))],
+            ),
+        );
     }
 
     fn layernorm_bwd(
@@ -694,11 +816,14 @@ impl Backend for Recorder {
                 ("pads", Attr::Ints(vec![k - 1, 0])),
             ],
         );
-        y.value = Some(self.op(
-            "Transpose",
-            &[&c],
-            vec![("perm", Attr::Ints(vec![0, 2, 1]))],
-        ));
+        self.put(
+            y,
+            self.op(
+                "Transpose",
+                &[&c],
+                vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+            ),
+        );
     }
 
     fn conv1d_bwd(
@@ -724,9 +849,9 @@ impl Backend for Recorder {
         dims: ScanP,
     ) {
         let (yv, hv) = super::scan::record(self, sx, p, d, dims);
-        y.value = Some(yv);
+        self.put(y, yv);
         if let Some(h) = h_last {
-            h.value = Some(hv);
+            self.put(h, hv);
         }
     }
 
@@ -780,8 +905,8 @@ impl Backend for Recorder {
             vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
         );
         let merge = self.ints(&[0, 0, dmodel as i64]);
-        o.value = Some(self.binary("Reshape", &ot, &merge));
-        probs.value = Some(pr);
+        self.put(o, self.binary("Reshape", &ot, &merge));
+        self.put(probs, pr);
     }
 
     fn attention_bwd(
@@ -832,12 +957,15 @@ impl Backend for Recorder {
         let w4 = self.binary("Unsqueeze", &w, &last);
         let prod = self.binary("Mul", &u4, &w4);
         let two = self.ints(&[2]);
-        s.value = Some(self.op(
-            "ReduceSum",
-            &[&prod, &two],
-            vec![("keepdims", Attr::Int(0))],
-        ));
-        wts.value = Some(self.to_buf_shape(&w, wts));
+        self.put(
+            s,
+            self.op(
+                "ReduceSum",
+                &[&prod, &two],
+                vec![("keepdims", Attr::Int(0))],
+            ),
+        );
+        self.put(wts, self.to_buf_shape(&w, wts));
     }
 
     fn chunk_pool_bwd(
@@ -862,11 +990,9 @@ impl Backend for Recorder {
         let th = self.val(theta);
         let en = enc.map(|e| self.val(e));
         let (mv, st) = super::circuit::record(self, &th, en.as_deref(), prog);
-        m.value = Some(self.to_buf_shape(&mv, m));
+        self.put(m, self.to_buf_shape(&mv, m));
         if let Some(s) = states {
-            // the final states, for the operations that continue from them
-            self.lock().states.insert(s.id(), st);
-            s.value = Some(format!("<circuit states {}>", s.id()));
+            self.keep_state(s, st);
         }
     }
 
@@ -885,12 +1011,39 @@ impl Backend for Recorder {
 
     fn gated_cell(
         &self,
-        _h: &mut RecBuf,
-        _saved: [&mut RecBuf; 2],
-        _pre: &RecBuf,
-        _h_prev: Option<&RecBuf>,
+        h: &mut RecBuf,
+        saved: [&mut RecBuf; 2],
+        pre: &RecBuf,
+        h_prev: Option<&RecBuf>,
     ) {
-        self.missing("gated_cell");
+        // f, i, o = σ(a_f, a_i, a_o); g = tanh(a_g); h = o ⊙ tanh(f ⊙ h_prev + i ⊙ g)
+        let hd = *h.shape.last().unwrap_or(&0) as i64;
+        let v = self.val(pre);
+        let split = self.ints(&[hd, hd, hd, hd]);
+        let parts: Vec<String> = (0..4).map(|_| self.fresh("gate")).collect();
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        self.op_into("Split", &[&v, &split], &refs, vec![("axis", Attr::Int(-1))]);
+        let f = self.unary("Sigmoid", &parts[0]);
+        let i = self.unary("Sigmoid", &parts[1]);
+        let o = self.unary("Sigmoid", &parts[2]);
+        let g = self.unary("Tanh", &parts[3]);
+        let ig = self.binary("Mul", &i, &g);
+        let inner = match h_prev {
+            Some(hp) => {
+                let hp = self.val(hp);
+                let fh = self.binary("Mul", &f, &hp);
+                self.binary("Add", &fh, &ig)
+            }
+            None => ig,
+        };
+        let tc = self.unary("Tanh", &inner);
+        self.put(h, self.binary("Mul", &o, &tc));
+        let [gates, tcb] = saved;
+        self.put(
+            gates,
+            self.op("Concat", &[&f, &i, &o, &g], vec![("axis", Attr::Int(-1))]),
+        );
+        self.put(tcb, tc);
     }
 
     fn gated_cell_bwd(
@@ -904,8 +1057,17 @@ impl Backend for Recorder {
         self.missing("gated_cell_bwd");
     }
 
-    fn l2_normalize(&self, _y: &mut RecBuf, _norm: &mut RecBuf, _x: &RecBuf, _eps: f32) {
-        self.missing("l2_normalize");
+    fn l2_normalize(&self, y: &mut RecBuf, norm: &mut RecBuf, x: &RecBuf, eps: f32) {
+        // y = x / √(Σx² + eps) per row
+        let v = self.val(x);
+        let sq = self.binary("Mul", &v, &v);
+        let last = self.ints(&[-1]);
+        let s = self.op("ReduceSum", &[&sq, &last], vec![("keepdims", Attr::Int(1))]);
+        let e = self.float_scalar(eps);
+        let s = self.binary("Add", &s, &e);
+        let n = self.unary("Sqrt", &s);
+        self.put(y, self.binary("Div", &v, &n));
+        self.put(norm, self.to_buf_shape(&n, norm));
     }
 
     fn l2_normalize_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf, _x: &RecBuf, _norm: &RecBuf) {
@@ -925,8 +1087,20 @@ impl Backend for Recorder {
         self.missing("circuit_bwd_state");
     }
 
-    fn s3_measure(&self, _m: &mut RecBuf, _states: [&RecBuf; 3], _p: &[f32], _coeffs: usize) {
-        self.missing("s3_measure");
+    fn s3_measure(&self, m: &mut RecBuf, states: [&RecBuf; 3], p: &[f32], coeffs: usize) {
+        // φ = normalise(Σ_k w_k ψ_k), w = s3_weights(p[coeffs..coeffs + 6]); m = ⟨X, Y, Z⟩(φ)
+        let Some(sts) = states
+            .iter()
+            .map(|b| self.state_of(b))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return self.missing("s3_measure of states no circuit wrote");
+        };
+        let w = s3_weights(&p[coeffs..coeffs + 6]).map(|z| (z.re, z.im));
+        let q = *m.shape.last().unwrap_or(&0) / 3;
+        let phi = super::circuit::superpose(self, &w, &sts, q);
+        let mv = super::circuit::expvals(self, &phi, q);
+        self.put(m, self.to_buf_shape(&mv, m));
     }
 
     fn s3_measure_bwd(
@@ -943,13 +1117,21 @@ impl Backend for Recorder {
 
     fn circuit_from(
         &self,
-        _m: &mut RecBuf,
-        _states: &mut RecBuf,
-        _init: &RecBuf,
-        _theta: &RecBuf,
-        _prog: &Program,
+        m: &mut RecBuf,
+        states: &mut RecBuf,
+        init: &RecBuf,
+        theta: &RecBuf,
+        prog: &Program,
     ) {
-        self.missing("circuit_from (state-vector simulation)");
+        let Some(st) = self.state_of(init) else {
+            return self.missing("circuit_from a state no circuit wrote");
+        };
+        let th = self.val(theta);
+        let th = self.reshape(&th, &[-1, prog.n_theta as i64]);
+        let out = super::circuit::apply(self, st, &th, None, prog);
+        let mv = super::circuit::expvals(self, &out, prog.n_qubits);
+        self.put(m, self.to_buf_shape(&mv, m));
+        self.keep_state(states, out);
     }
 
     fn circuit_from_bwd(
@@ -964,8 +1146,31 @@ impl Backend for Recorder {
         self.missing("circuit_from_bwd");
     }
 
-    fn lcu(&self, _phi: &mut RecBuf, _states: &RecBuf, _p: &[f32], _mix: Range<usize>) {
-        self.missing("lcu");
+    fn lcu(&self, phi: &mut RecBuf, states: &RecBuf, p: &[f32], mix: Range<usize>) {
+        // φ_b = normalise(Σ_j w_j ψ_{b, j}), w = lcu_weights(mix) over the nc chunk states
+        let Some(st) = self.state_of(states) else {
+            return self.missing("lcu of states no circuit wrote");
+        };
+        let nc = mix.len() / 2;
+        let mut w = vec![num_complex::Complex64::new(0.0, 0.0); nc];
+        lcu_weights(&p[mix], &mut w);
+        let q = (*states.shape.last().unwrap_or(&0) / 4).trailing_zeros() as usize;
+        let mut dims = vec![-1i64, nc as i64];
+        dims.extend(std::iter::repeat_n(2, q));
+        let per = |v: &str, j: usize| {
+            let r = self.reshape(v, &dims);
+            let i = self.int_scalar(j as i64);
+            self.op("Gather", &[&r, &i], vec![("axis", Attr::Int(1))])
+        };
+        let chunks: Vec<super::circuit::State> = (0..nc)
+            .map(|j| super::circuit::State {
+                re: per(&st.re, j),
+                im: per(&st.im, j),
+            })
+            .collect();
+        let w: Vec<(f64, f64)> = w.iter().map(|z| (z.re, z.im)).collect();
+        let out = super::circuit::superpose(self, &w, &chunks, q);
+        self.keep_state(phi, out);
     }
 
     fn lcu_bwd(
@@ -990,36 +1195,39 @@ impl Backend for Recorder {
             let s = self.float_scalar(f);
             self.binary("Mul", &x[k], &s)
         };
-        y.value = Some(match sp.mode {
-            Superpose::Concat => {
-                let parts: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
-                let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-                self.op("Concat", &refs, vec![("axis", Attr::Int(-1))])
-            }
-            Superpose::Sum => {
-                let t: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
-                let s01 = self.binary("Add", &t[0], &t[1]);
-                self.binary("Add", &s01, &t[2])
-            }
-            Superpose::Modulus | Superpose::ModulusRaw => {
-                let cb = if sp.mode == Superpose::Modulus {
-                    c.map(|(r, i)| (r / n, i / n))
-                } else {
-                    c
-                };
-                let part = |f: fn((f32, f32)) -> f32| {
-                    let t: Vec<String> = (0..3).map(|k| scaled(k, f(cb[k]))).collect();
+        self.put(
+            y,
+            match sp.mode {
+                Superpose::Concat => {
+                    let parts: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
+                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                    self.op("Concat", &refs, vec![("axis", Attr::Int(-1))])
+                }
+                Superpose::Sum => {
+                    let t: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
                     let s01 = self.binary("Add", &t[0], &t[1]);
                     self.binary("Add", &s01, &t[2])
-                };
-                let re = part(|c| c.0);
-                let im = part(|c| c.1);
-                let rr = self.binary("Mul", &re, &re);
-                let ii = self.binary("Mul", &im, &im);
-                let sq = self.binary("Add", &rr, &ii);
-                self.unary("Sqrt", &sq)
-            }
-        });
+                }
+                Superpose::Modulus | Superpose::ModulusRaw => {
+                    let cb = if sp.mode == Superpose::Modulus {
+                        c.map(|(r, i)| (r / n, i / n))
+                    } else {
+                        c
+                    };
+                    let part = |f: fn((f32, f32)) -> f32| {
+                        let t: Vec<String> = (0..3).map(|k| scaled(k, f(cb[k]))).collect();
+                        let s01 = self.binary("Add", &t[0], &t[1]);
+                        self.binary("Add", &s01, &t[2])
+                    };
+                    let re = part(|c| c.0);
+                    let im = part(|c| c.1);
+                    let rr = self.binary("Mul", &re, &re);
+                    let ii = self.binary("Mul", &im, &im);
+                    let sq = self.binary("Add", &rr, &ii);
+                    self.unary("Sqrt", &sq)
+                }
+            },
+        );
     }
 
     fn superpose_bwd(
@@ -1047,7 +1255,7 @@ impl Backend for Recorder {
             })
             .collect();
         let s01 = self.binary("Add", &t[0], &t[1]);
-        y.value = Some(self.binary("Add", &s01, &t[2]));
+        self.put(y, self.binary("Add", &s01, &t[2]));
     }
 
     fn mix_l1_bwd(
@@ -1088,4 +1296,15 @@ impl Backend for Recorder {
     fn host_params<'a>(&self, host: &'a [f32]) -> Option<&'a [f32]> {
         Some(host)
     }
+}
+
+/// FNV-1a of two float slices' bits (a short key for a constant mask).
+fn fnv(a: &[f32], b: &[f32]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in a.iter().chain(b) {
+        for byte in v.to_bits().to_le_bytes() {
+            h = (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
