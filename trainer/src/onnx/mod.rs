@@ -8,7 +8,7 @@
 //! It expresses every operation of the 18 models' eval forward passes: linear layers, norms,
 //! causal depthwise conv1d, activations, the selective scan as a `Loop`, attention, chunk
 //! pooling and means, the gated cell, and the circuit simulator in standard operators
-//! ([`circuit`]: float64 real/imaginary state tensors, one axis per wire; rotations and CRX by
+//! (`circuit.rs`: float64 real/imaginary state tensors, one axis per wire; rotations and CRX by
 //! split/mix/concat; the superpositions; X/Y/Z expectation values as reductions). Training-only
 //! operations (backward passes, dropout, the optimiser) have no ONNX form; a forward pass that
 //! used one would be refused with [`OnnxExportError::Unsupported`], naming them. Checked against
