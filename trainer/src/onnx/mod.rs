@@ -13,9 +13,13 @@
 //! operations (backward passes, dropout, the optimiser) have no ONNX form; a forward pass that
 //! used one would be refused with [`OnnxExportError::Unsupported`], naming them. Checked against
 //! onnxruntime by `.ci/onnx/check.sh`.
+mod backend;
 mod circuit;
+mod layers;
+mod quantum;
 mod recorder;
 mod scan;
+mod sequence;
 
 pub use recorder::{RecBuf, Recorder};
 

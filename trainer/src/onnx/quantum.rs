@@ -1,0 +1,216 @@
+//! The circuit operations as ONNX nodes: circuits per row ([`super::circuit`]), the states kept
+//! for the operations that continue from them (`circuit_from`, LCU, S3 measurement), chunk
+//! attention pooling (masked softmax per chunk), and the file's mixing coefficients folded into
+//! constants (superposition, L1 mix).
+use super::recorder::{RecBuf, Recorder};
+use qssm_formats::onnx::{Attr, TensorData};
+use qssm_kernels::backend::{Superpose, SuperposeP};
+use qssm_kernels::circuit::superpose::{lcu_weights, s3_weights};
+use qssm_kernels::circuit::Program;
+use std::ops::Range;
+
+impl Recorder {
+    pub(super) fn chunk_pool_rec(
+        &self,
+        s: &mut RecBuf,
+        wts: &mut RecBuf,
+        u: &RecBuf,
+        scores: &RecBuf,
+        valid: Option<usize>,
+    ) {
+        // per chunk of cs rows: w = softmax(scores) (rows ≥ valid: −∞), s = Σ w·u
+        let (nc, f, rows) = (s.shape[1], s.shape[2], u.shape[1]);
+        let cs = rows / nc.max(1);
+        let a = self.val(scores);
+        let a = self.reshape(&a, &[-1, nc as i64, cs as i64]);
+        let a = match valid {
+            Some(v) if v < rows => {
+                let mask: Vec<f32> = (0..rows)
+                    .map(|i| if i < v { 0.0 } else { f32::NEG_INFINITY })
+                    .collect();
+                let m = self.constant(
+                    &format!("chunk_pool_mask_{nc}x{cs}_valid{v}"),
+                    &[nc as i64, cs as i64],
+                    TensorData::F32(mask),
+                );
+                self.binary("Add", &a, &m)
+            }
+            _ => a,
+        };
+        let w = self.op("Softmax", &[&a], vec![("axis", Attr::Int(-1))]);
+        let uv = self.val(u);
+        let u4 = self.reshape(&uv, &[-1, nc as i64, cs as i64, f as i64]);
+        let last = self.ints(&[-1]);
+        let w4 = self.binary("Unsqueeze", &w, &last);
+        let prod = self.binary("Mul", &u4, &w4);
+        let two = self.ints(&[2]);
+        self.put(
+            s,
+            self.op(
+                "ReduceSum",
+                &[&prod, &two],
+                vec![("keepdims", Attr::Int(0))],
+            ),
+        );
+        self.put(wts, self.to_buf_shape(&w, wts));
+    }
+
+    pub(super) fn circuit_rec(
+        &self,
+        m: &mut RecBuf,
+        states: Option<&mut RecBuf>,
+        theta: &RecBuf,
+        enc: Option<&RecBuf>,
+        prog: &Program,
+    ) {
+        let th = self.val(theta);
+        let en = enc.map(|e| self.val(e));
+        let (mv, st) = super::circuit::record(self, &th, en.as_deref(), prog);
+        self.put(m, self.to_buf_shape(&mv, m));
+        if let Some(s) = states {
+            self.keep_state(s, st);
+        }
+    }
+
+    pub(super) fn s3_measure_rec(
+        &self,
+        m: &mut RecBuf,
+        states: [&RecBuf; 3],
+        p: &[f32],
+        coeffs: usize,
+    ) {
+        // φ = normalise(Σ_k w_k ψ_k), w = s3_weights(p[coeffs..coeffs + 6]); m = ⟨X, Y, Z⟩(φ)
+        let Some(sts) = states
+            .iter()
+            .map(|b| self.state_of(b))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return self.missing("s3_measure of states no circuit wrote");
+        };
+        let w = s3_weights(&p[coeffs..coeffs + 6]).map(|z| (z.re, z.im));
+        let q = *m.shape.last().unwrap_or(&0) / 3;
+        let phi = super::circuit::superpose(self, &w, &sts, q);
+        let mv = super::circuit::expvals(self, &phi, q);
+        self.put(m, self.to_buf_shape(&mv, m));
+    }
+
+    pub(super) fn circuit_from_rec(
+        &self,
+        m: &mut RecBuf,
+        states: &mut RecBuf,
+        init: &RecBuf,
+        theta: &RecBuf,
+        prog: &Program,
+    ) {
+        let Some(st) = self.state_of(init) else {
+            return self.missing("circuit_from a state no circuit wrote");
+        };
+        let th = self.val(theta);
+        let th = self.reshape(&th, &[-1, prog.n_theta as i64]);
+        let out = super::circuit::apply(self, st, &th, None, prog);
+        let mv = super::circuit::expvals(self, &out, prog.n_qubits);
+        self.put(m, self.to_buf_shape(&mv, m));
+        self.keep_state(states, out);
+    }
+
+    pub(super) fn lcu_rec(&self, phi: &mut RecBuf, states: &RecBuf, p: &[f32], mix: Range<usize>) {
+        // φ_b = normalise(Σ_j w_j ψ_{b, j}), w = lcu_weights(mix) over the nc chunk states
+        let Some(st) = self.state_of(states) else {
+            return self.missing("lcu of states no circuit wrote");
+        };
+        let nc = mix.len() / 2;
+        let mut w = vec![num_complex::Complex64::new(0.0, 0.0); nc];
+        lcu_weights(&p[mix], &mut w);
+        let q = (*states.shape.last().unwrap_or(&0) / 4).trailing_zeros() as usize;
+        let mut dims = vec![-1i64, nc as i64];
+        dims.extend(std::iter::repeat_n(2, q));
+        let per = |v: &str, j: usize| {
+            let r = self.reshape(v, &dims);
+            let i = self.int_scalar(j as i64);
+            self.op("Gather", &[&r, &i], vec![("axis", Attr::Int(1))])
+        };
+        let chunks: Vec<super::circuit::State> = (0..nc)
+            .map(|j| super::circuit::State {
+                re: per(&st.re, j),
+                im: per(&st.im, j),
+            })
+            .collect();
+        let w: Vec<(f64, f64)> = w.iter().map(|z| (z.re, z.im)).collect();
+        let out = super::circuit::superpose(self, &w, &chunks, q);
+        self.keep_state(phi, out);
+    }
+
+    pub(super) fn superpose_rec(
+        &self,
+        y: &mut RecBuf,
+        xs: [&RecBuf; 3],
+        p: &[f32],
+        sp: &SuperposeP,
+    ) {
+        // the coefficients are constants of the file: computed here in f32 as the CPU does
+        let c = sp.coeffs.map(|[re, im]| (p[re], p[im]));
+        let n = (c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + sp.eps).sqrt();
+        let mag = c.map(|(r, i)| (r * r + i * i).sqrt() / n);
+        let x = xs.map(|x| self.val(x));
+        let scaled = |k: usize, f: f32| {
+            let s = self.float_scalar(f);
+            self.binary("Mul", &x[k], &s)
+        };
+        self.put(
+            y,
+            match sp.mode {
+                Superpose::Concat => {
+                    let parts: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
+                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                    self.op("Concat", &refs, vec![("axis", Attr::Int(-1))])
+                }
+                Superpose::Sum => {
+                    let t: Vec<String> = (0..3).map(|k| scaled(k, mag[k])).collect();
+                    let s01 = self.binary("Add", &t[0], &t[1]);
+                    self.binary("Add", &s01, &t[2])
+                }
+                Superpose::Modulus | Superpose::ModulusRaw => {
+                    let cb = if sp.mode == Superpose::Modulus {
+                        c.map(|(r, i)| (r / n, i / n))
+                    } else {
+                        c
+                    };
+                    let part = |f: fn((f32, f32)) -> f32| {
+                        let t: Vec<String> = (0..3).map(|k| scaled(k, f(cb[k]))).collect();
+                        let s01 = self.binary("Add", &t[0], &t[1]);
+                        self.binary("Add", &s01, &t[2])
+                    };
+                    let re = part(|c| c.0);
+                    let im = part(|c| c.1);
+                    let rr = self.binary("Mul", &re, &re);
+                    let ii = self.binary("Mul", &im, &im);
+                    let sq = self.binary("Add", &rr, &ii);
+                    self.unary("Sqrt", &sq)
+                }
+            },
+        );
+    }
+
+    pub(super) fn mix_l1_rec(
+        &self,
+        y: &mut RecBuf,
+        xs: [&RecBuf; 3],
+        p: &[f32],
+        coeffs: [usize; 3],
+        eps: f32,
+    ) {
+        // y = Σ_k c_k / (Σ|c| + eps) · x_k, the weights constants of the file (f32, as the CPU)
+        let c = coeffs.map(|i| p[i]);
+        let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
+        let w = c.map(|v| v / s);
+        let t: Vec<String> = (0..3)
+            .map(|k| {
+                let x = self.val(xs[k]);
+                let f = self.float_scalar(w[k]);
+                self.binary("Mul", &x, &f)
+            })
+            .collect();
+        let s01 = self.binary("Add", &t[0], &t[1]);
+        self.put(y, self.binary("Add", &s01, &t[2]));
+    }
+}
