@@ -1,4 +1,4 @@
-//! The recording backend ([`Recorder`]): a [`Backend`] whose buffers hold the *name* of the
+//! The recording backend ([`Recorder`]): a [`Backend`](qssm_kernels::backend::Backend) whose buffers hold the *name* of the
 //! ONNX value they currently contain, and whose operations append ONNX nodes instead of
 //! computing. A model's shared `forward` (the trainer's, the same code the CPU and CUDA
 //! backends run) on a [`Recorder`] leaves the whole window graph behind.
