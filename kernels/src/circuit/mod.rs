@@ -11,6 +11,7 @@
 //! A circuit is a [`Program`]: a flat list of gates whose angles come from a trainable angle
 //! vector θ (K) or an encoding vector e (data-encoding gates). Sources: reference
 //! `models/QuantumSSM.py` (unified ansatz), Jones & Gacon 2020 (adjoint differentiation).
+pub mod entangling;
 pub mod program;
 pub mod simulate;
 
@@ -25,5 +26,7 @@ pub use simulate::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_entangling;
 #[cfg(test)]
 mod tests_layers;

@@ -14,7 +14,7 @@ use num_complex::Complex64;
 
 /// Pauli axis of a rotation gate exp(−iθ/2·P).
 #[derive(Clone, Copy)]
-enum Axis {
+pub(super) enum Axis {
     X,
     Y,
     Z,
@@ -55,7 +55,7 @@ fn f32_angles<'a>(
 /// `tm` clear in k and — if `cm` is given — the control bit `cm` set in k. Nested
 /// `chunks_exact_mut` iteration: no per-element index arithmetic or bounds checks.
 #[inline(always)]
-fn for_pairs_mut(
+pub(super) fn for_pairs_mut(
     v: &mut [Complex64],
     tm: usize,
     cm: Option<usize>,
@@ -143,7 +143,7 @@ fn for_pairs_mut2(
 
 /// Calls `f(a0, a1)` for every pair (k, k | m) of `v` with bit m clear in k (read-only).
 #[inline(always)]
-fn for_pairs_ref(v: &[Complex64], m: usize, mut f: impl FnMut(Complex64, Complex64)) {
+pub(super) fn for_pairs_ref(v: &[Complex64], m: usize, mut f: impl FnMut(Complex64, Complex64)) {
     for blk in v.chunks_exact(2 * m) {
         let (lo, hi) = blk.split_at(m);
         for (&a0, &a1) in lo.iter().zip(hi) {
@@ -154,7 +154,13 @@ fn for_pairs_ref(v: &[Complex64], m: usize, mut f: impl FnMut(Complex64, Complex
 
 /// exp(−iθ/2·P) on one amplitude pair, given (c, s); pass −s for the adjoint.
 #[inline(always)]
-fn rot(axis: Axis, c: f64, s: f64, a0: Complex64, a1: Complex64) -> (Complex64, Complex64) {
+pub(super) fn rot(
+    axis: Axis,
+    c: f64,
+    s: f64,
+    a0: Complex64,
+    a1: Complex64,
+) -> (Complex64, Complex64) {
     match axis {
         // [[c, −is], [−is, c]];  −is·a = (s·a.im, −s·a.re)
         Axis::X => (
@@ -176,7 +182,13 @@ fn rot(axis: Axis, c: f64, s: f64, a0: Complex64, a1: Complex64) -> (Complex64, 
 
 /// Im⟨λ|P|φ⟩ restricted to one amplitude pair (φ0, φ1), (λ0, λ1).
 #[inline(always)]
-fn im_lam_p_phi(axis: Axis, l0: Complex64, l1: Complex64, p0: Complex64, p1: Complex64) -> f64 {
+pub(super) fn im_lam_p_phi(
+    axis: Axis,
+    l0: Complex64,
+    l1: Complex64,
+    p0: Complex64,
+    p1: Complex64,
+) -> f64 {
     // Im(conj(a)·b) = a.re·b.im − a.im·b.re ;  Re(conj(a)·b) = a.re·b.re + a.im·b.im
     match axis {
         // (Pφ) = (φ1, φ0)
