@@ -5,7 +5,7 @@
 //!
 //! * [`amplitude_encode`]: x (d) zero-padded to 2^n and divided by ‖x‖_ε = √(Σx² + ε²),
 //!   ε = 1e-6 (a zero input gives the zero vector, not an error: spec §2.4 DECISION).
-//! * [`EntanglingLayers`]: per layer l, Rot(W[l,i,0], W[l,i,1], W[l,i,2]) = RZ(ω)·RY(θ)·RZ(φ)
+//! * [`EntanglingLayers`]: per layer l, Rot(W\[l,i,0\], W\[l,i,1\], W\[l,i,2\]) = RZ(ω)·RY(θ)·RZ(φ)
 //!   on every wire i, then CNOT(i → (i + r_l) mod M) for i = 0..M−1 in order, with PennyLane's
 //!   ranges r_l = (l mod (M − 1)) + 1 (no CNOT for M = 1). Schuld et al., "Circuit-centric
 //!   quantum classifiers", 2020; PennyLane `qml.StronglyEntanglingLayers`.
