@@ -10,18 +10,15 @@
 //! * a stream at 160 Hz is resampled causally to the model's 40 Hz (one model sample per 4);
 //! * a stream whose labels, units or rate do not fit the card is refused before any sample is
 //!   pulled, with one line naming the problem.
+mod support;
+
 use qssm_engine::{Model as Engine, StreamOptions, Unit};
-use qssm_formats::model_file::TensorDtype;
 use qssm_trainer::data::EEGMMIDB_CHANNELS;
-use qssm_trainer::export::{export, ExportInfo};
 use qssm_trainer::live::{
     self, LiveError, LiveEvent, LiveOptions, NoSink, Pulled, RecordingSource, SampleSource,
     StopReason, StreamLayout,
 };
-use qssm_trainer::models::{registry, ModelConfig};
 use qssm_trainer::replay::Recording;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
 fn edf() -> PathBuf {
@@ -32,22 +29,7 @@ fn edf() -> PathBuf {
 fn model(id: &str, causal: bool) -> Engine {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    let cfg = ModelConfig {
-        causal,
-        ..ModelConfig::eeg(125)
-    };
-    let m = registry::build(id, cfg).unwrap();
-    let params = m.layout().init(&mut ChaCha8Rng::seed_from_u64(5));
-    let info = ExportInfo {
-        sfreq: 40.0,
-        channels: EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect(),
-        unit: "mV".into(),
-        preprocessing: serde_json::json!({ "resample_hz": 40 }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-    };
-    export(&path, m.as_ref(), &params, &info, TensorDtype::F32).unwrap();
+    support::write_eeg_model(&path, id, causal, 5);
     Engine::from_path(&path).unwrap()
 }
 

@@ -18,15 +18,12 @@
 //! (see `.ci/lsl/roundtrip.sh`).
 #![cfg(feature = "lsl")]
 
+mod support;
+
 use qssm_engine::{Model as Engine, Unit};
-use qssm_formats::model_file::TensorDtype;
 use qssm_trainer::data::EEGMMIDB_CHANNELS;
-use qssm_trainer::export::{export, ExportInfo};
 use qssm_trainer::live::{self, LiveEvent, LiveOptions, NoSink, RecordingSource};
-use qssm_trainer::models::{registry, ModelConfig};
 use qssm_trainer::replay::Recording;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -53,22 +50,6 @@ fn require_loopback_only() {
         ["lo"],
         "LSL tests run only in a network namespace with just the loopback interface (.ci/lsl/run-local.sh)"
     );
-}
-
-/// A random-init 3b at 40 Hz (T = 125), EEGMMIDB channels, millivolts.
-fn write_model(path: &Path) {
-    let m = registry::build("3b", ModelConfig::eeg(125)).unwrap();
-    let params = m.layout().init(&mut ChaCha8Rng::seed_from_u64(11));
-    let info = ExportInfo {
-        sfreq: 40.0,
-        channels: EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect(),
-        unit: "mV".into(),
-        preprocessing: serde_json::json!({ "resample_hz": 40 }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-    };
-    export(path, m.as_ref(), &params, &info, TensorDtype::F32).unwrap();
 }
 
 fn qssm(args: &[&str]) -> Child {
@@ -228,7 +209,7 @@ fn lsl_round_trip_equals_the_file_replay_and_refuses_a_misfit_stream() {
     require_loopback_only();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("3b.safetensors");
-    write_model(&model);
+    support::write_eeg_model(&model, "3b", false, 11);
     round_trip(&model, "40hz", Some(40.0), 10.0);
     round_trip(&model, "160hz", None, 10.0);
 

@@ -134,6 +134,29 @@ pub struct SuperposeP {
     pub mode: Superpose,
 }
 
+impl SuperposeP {
+    /// The raw coefficients c_k = (re, im) from `p` and the normaliser
+    /// n = √(Σ_k |c_k|² + eps) (f32, the one formula of every backend and the ONNX export).
+    pub fn coefficients(&self, p: &[f32]) -> ([(f32, f32); 3], f32) {
+        let c = self.coeffs.map(|[re, im]| (p[re], p[im]));
+        let n = libm::sqrtf(c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + self.eps);
+        (c, n)
+    }
+
+    /// |c̄_k| = |c_k| / n (the `Concat` and `Sum` weights).
+    pub fn magnitudes(&self, p: &[f32]) -> [f32; 3] {
+        let (c, n) = self.coefficients(p);
+        c.map(|(r, i)| libm::sqrtf(r * r + i * i) / n)
+    }
+}
+
+/// The weights of [`Backend::mix_l1`]: w_k = c_k / (Σ_j |c_j| + eps), c_k = p\[coeffs\[k\]\].
+pub fn mix_l1_weights(p: &[f32], coeffs: [usize; 3], eps: f32) -> [f32; 3] {
+    let c = coeffs.map(|i| p[i]);
+    let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
+    c.map(|v| v / s)
+}
+
 /// Variant and sizes of a batched selective scan (see [`crate::ops::scan`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScanP {

@@ -56,6 +56,18 @@ pub struct ExportArgs {
     pub format: FormatArg,
 }
 
+/// `--out`, or the model file's stem + `suffix` next to it.
+fn output_path(a: &ExportArgs, suffix: &str) -> PathBuf {
+    a.out.clone().unwrap_or_else(|| {
+        let stem = a
+            .model_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        a.model_file.with_file_name(format!("{stem}{suffix}"))
+    })
+}
+
 /// Runs `trainer export`.
 pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.format == FormatArg::Onnx {
@@ -63,15 +75,7 @@ pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let dtype = TensorDtype::from(a.dtype.unwrap_or(DtypeArg::F16));
     let name = dtype_name(dtype);
-    let out = a.out.clone().unwrap_or_else(|| {
-        let stem = a
-            .model_file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
-        a.model_file
-            .with_file_name(format!("{stem}.{name}.safetensors"))
-    });
+    let out = output_path(&a, &format!(".{name}.safetensors"));
     let input = read_bytes(&a.model_file)?;
     let conv =
         convert_bytes(&input, dtype).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
@@ -123,15 +127,7 @@ pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// `--format onnx`.
 fn run_onnx(a: &ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let f16 = a.dtype == Some(DtypeArg::F16);
-    let out = a.out.clone().unwrap_or_else(|| {
-        let stem = a
-            .model_file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
-        let suffix = if f16 { ".f16.onnx" } else { ".onnx" };
-        a.model_file.with_file_name(format!("{stem}{suffix}"))
-    });
+    let out = output_path(a, if f16 { ".f16.onnx" } else { ".onnx" });
     let bytes = read_bytes(&a.model_file)?;
     let file = ModelFile::parse(&bytes).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
     let mut graph =

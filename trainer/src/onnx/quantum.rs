@@ -4,7 +4,7 @@
 //! constants (superposition, L1 mix).
 use super::recorder::{RecBuf, Recorder};
 use qssm_formats::onnx::{Attr, TensorData};
-use qssm_kernels::backend::{Superpose, SuperposeP};
+use qssm_kernels::backend::{mix_l1_weights, Superpose, SuperposeP};
 use qssm_kernels::circuit::superpose::{lcu_weights, s3_weights};
 use qssm_kernels::circuit::Program;
 use std::ops::Range;
@@ -147,10 +147,9 @@ impl Recorder {
         p: &[f32],
         sp: &SuperposeP,
     ) {
-        // the coefficients are constants of the file: computed here in f32 as the CPU does
-        let c = sp.coeffs.map(|[re, im]| (p[re], p[im]));
-        let n = (c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + sp.eps).sqrt();
-        let mag = c.map(|(r, i)| (r * r + i * i).sqrt() / n);
+        // the coefficients are constants of the file, by the backends' one formula
+        let (c, n) = sp.coefficients(p);
+        let mag = sp.magnitudes(p);
         let x = xs.map(|x| self.val(x));
         let scaled = |k: usize, f: f32| {
             let s = self.float_scalar(f);
@@ -200,9 +199,7 @@ impl Recorder {
         eps: f32,
     ) {
         // y = Σ_k c_k / (Σ|c| + eps) · x_k, the weights constants of the file (f32, as the CPU)
-        let c = coeffs.map(|i| p[i]);
-        let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
-        let w = c.map(|v| v / s);
+        let w = mix_l1_weights(p, coeffs, eps);
         let t: Vec<String> = (0..3)
             .map(|k| {
                 let x = self.val(xs[k]);

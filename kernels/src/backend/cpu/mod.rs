@@ -1098,9 +1098,7 @@ impl Backend for Cpu {
         for x in xs {
             same_len("mix_l1", y.data.len(), x.data.len());
         }
-        let c = coeffs.map(|i| p[i]);
-        let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
-        let w = c.map(|v| v / s);
+        let w = super::mix_l1_weights(p, coeffs, eps);
         y.data
             .par_chunks_mut(ELEMS)
             .zip(xs[0].data.par_chunks(ELEMS))

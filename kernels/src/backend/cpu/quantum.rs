@@ -266,18 +266,6 @@ pub(super) fn circuit_bwd(
         );
 }
 
-/// The raw coefficients c_k = (re, im) and the norm n = √(Σ|c|² + eps).
-fn coefficients(p: &[f32], sp: &SuperposeP) -> ([(f32, f32); 3], f32) {
-    let c = sp.coeffs.map(|[re, im]| (p[re], p[im]));
-    let n = (c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + sp.eps).sqrt();
-    (c, n)
-}
-
-/// |c̄_k| = |c_k| / n.
-fn magnitudes(c: &[(f32, f32); 3], n: f32) -> [f32; 3] {
-    c.map(|(r, i)| (r * r + i * i).sqrt() / n)
-}
-
 fn widths(y: &CpuBuf, xs: &[&CpuBuf; 3], mode: Superpose) -> (usize, usize) {
     let (rows, w) = (xs[0].rows(), xs[0].last());
     for x in xs {
@@ -290,10 +278,10 @@ fn widths(y: &CpuBuf, xs: &[&CpuBuf; 3], mode: Superpose) -> (usize, usize) {
 
 pub(super) fn superpose(y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
     let (_, w) = widths(y, &xs, sp.mode);
-    let (c, n) = coefficients(p, sp);
+    let (c, n) = sp.coefficients(p);
     match sp.mode {
         Superpose::Concat => {
-            let a = magnitudes(&c, n);
+            let a = sp.magnitudes(p);
             for (j, yr) in y.data.chunks_exact_mut(3 * w).enumerate() {
                 for k in 0..3 {
                     let xr = &xs[k].data[j * w..(j + 1) * w];
@@ -305,7 +293,7 @@ pub(super) fn superpose(y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &Superp
             }
         }
         Superpose::Sum => {
-            let a = magnitudes(&c, n);
+            let a = sp.magnitudes(p);
             for (i, o) in y.data.iter_mut().enumerate() {
                 *o = a[0] * xs[0].data[i] + a[1] * xs[1].data[i] + a[2] * xs[2].data[i];
             }
@@ -343,11 +331,11 @@ pub(super) fn superpose_bwd(
     sp: &SuperposeP,
 ) {
     let (rows, w) = widths(dy, &xs, sp.mode);
-    let (c, n) = coefficients(p, sp);
+    let (c, n) = sp.coefficients(p);
     let n64 = f64::from(n);
     match sp.mode {
         Superpose::Concat | Superpose::Sum => {
-            let a = magnitudes(&c, n);
+            let a = sp.magnitudes(p);
             // dw_k = Σ dy ⊙ x_k (f64, element order)
             let mut dw = [0.0f64; 3];
             for j in 0..rows {
