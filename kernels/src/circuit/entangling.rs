@@ -9,6 +9,8 @@
 //!   on every wire i, then CNOT(i → (i + r_l) mod M) for i = 0..M−1 in order, with PennyLane's
 //!   ranges r_l = (l mod (M − 1)) + 1 (no CNOT for M = 1). Schuld et al., "Circuit-centric
 //!   quantum classifiers", 2020; PennyLane `qml.StronglyEntanglingLayers`.
+//! * [`RyChain`]: Quantum-Train's parameter-only circuit (spec §5.2): from |0…0⟩, per block b,
+//!   RY(φ\[b,q\]) on every wire q, then the open chain CNOT(q → q+1), q = 0..n−2.
 //! * [`marginal_probs`]: q_j = Σ_r |ψ_{j·2^(n−m)+r}|², PennyLane's `qml.probs(wires=range(m))`.
 //!
 //! Backward (adjoint method, Jones & Gacon 2020, spec §2.5): λ = O·ψ with O = diag(∂L/∂p)
@@ -216,6 +218,69 @@ impl EntanglingLayers {
                     rotate(psi, n, i, axis, w[base + k], true);
                     rotate(lam, n, i, axis, w[base + k], true);
                 }
+            }
+        }
+    }
+}
+
+/// Quantum-Train's circuit (see the [module docs](self)): `n_blocks` blocks of RY on all
+/// `n_wires` wires followed by an open CNOT chain; angles φ (n_blocks, n_wires) row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RyChain {
+    /// N: wires
+    pub n_wires: usize,
+    /// B: blocks
+    pub n_blocks: usize,
+}
+
+impl RyChain {
+    /// B·N angles.
+    pub fn n_params(&self) -> usize {
+        self.n_wires * self.n_blocks
+    }
+
+    /// The final state from |0…0⟩ into `psi` (2^N). Panics on a length mismatch.
+    pub fn forward(&self, phi: &[f64], psi: &mut [Complex64]) {
+        let n = self.n_wires;
+        assert!(
+            phi.len() == self.n_params() && psi.len() == 1 << n,
+            "RyChain::forward: shapes"
+        );
+        psi.fill(Complex64::new(0.0, 0.0));
+        psi[0] = Complex64::new(1.0, 0.0);
+        for b in 0..self.n_blocks {
+            for q in 0..n {
+                ry(psi, n, q, phi[b * n + q]);
+            }
+            for q in 0..n.saturating_sub(1) {
+                cnot(psi, n, q, q + 1);
+            }
+        }
+    }
+
+    /// Adjoint backward from the final state `psi` (returned to |0…0⟩) and λ = O·ψ
+    /// ([`marginal_probs_backward`]); **accumulates** ∂L/∂φ into `dphi`.
+    pub fn backward(
+        &self,
+        phi: &[f64],
+        psi: &mut [Complex64],
+        lam: &mut [Complex64],
+        dphi: &mut [f64],
+    ) {
+        let n = self.n_wires;
+        assert!(
+            dphi.len() == self.n_params() && lam.len() == psi.len(),
+            "RyChain::backward: shapes"
+        );
+        for b in (0..self.n_blocks).rev() {
+            for q in (0..n.saturating_sub(1)).rev() {
+                cnot(psi, n, q, q + 1);
+                cnot(lam, n, q, q + 1);
+            }
+            for q in (0..n).rev() {
+                dphi[b * n + q] += im_lam_p_psi(lam, psi, n, q, Axis::Y);
+                rotate(psi, n, q, Axis::Y, phi[b * n + q], true);
+                rotate(lam, n, q, Axis::Y, phi[b * n + q], true);
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The paper models' circuit blocks against the spec's golden vectors (hqc-mamba-and-quantum-
 //! train §2.6, checked there against PennyLane 0.45.1): G1a (probabilities, f, ∂f/∂x, ∂f/∂W),
-//! G1b, G2; the adjoint gradients against parameter shift (W) and central differences (x);
+//! G1b, G2 (Quantum-Train's RY chain); the adjoint gradients against parameter shift (W) and central differences (x);
 //! PennyLane's ranges; a 13-qubit register.
 use super::entangling::*;
 use alloc::vec;
@@ -140,21 +140,46 @@ fn g1b_probabilities() {
 #[test]
 fn g2_ry_blocks_with_a_cnot_chain() {
     let n = 3;
-    let mut psi = vec![Complex64::new(0.0, 0.0); 1 << n];
-    psi[0] = Complex64::new(1.0, 0.0);
-    for b in 0..2 {
-        for q in 0..3 {
-            ry(&mut psi, n, q, 0.1 * (1 + 3 * b + q) as f64);
-        }
-        cnot(&mut psi, n, 0, 1);
-        cnot(&mut psi, n, 1, 2);
-    }
-    let mut p = vec![0.0; 8];
-    marginal_probs(&psi, n, 3, &mut p);
+    let chain = RyChain {
+        n_wires: n,
+        n_blocks: 2,
+    };
+    let phi: Vec<f64> = (0..6).map(|i| 0.1 * (1 + i) as f64).collect(); // 0.1·(1 + 3b + q)
+    let probs = |phi: &[f64]| {
+        let mut psi = vec![Complex64::new(0.0, 0.0); 1 << n];
+        chain.forward(phi, &mut psi);
+        let mut p = vec![0.0; 8];
+        marginal_probs(&psi, n, 3, &mut p);
+        (p, psi)
+    };
+    let (p, psi_end) = probs(&phi);
     #[rustfmt::skip]
     let want = [0.72609341, 0.15097852, 0.03566709, 0.04162892, 0.00123528, 0.00764621,
         0.00469197, 0.03205861];
     close(&p, &want, 5e-9, "probs");
+    // adjoint = parameter shift for f = Σ_k k·p_k
+    let gk: Vec<f64> = (0..8).map(|k| k as f64).collect();
+    let f = |phi: &[f64]| {
+        probs(phi)
+            .0
+            .iter()
+            .zip(&gk)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+    };
+    let mut psi = psi_end;
+    let mut lam = vec![Complex64::new(0.0, 0.0); 8];
+    marginal_probs_backward(&psi, n, 3, &gk, &mut lam);
+    let mut dphi = vec![0.0; 6];
+    chain.backward(&phi, &mut psi, &mut lam, &mut dphi);
+    assert!((psi[0].re - 1.0).abs() < 1e-14, "ψ back to |000⟩");
+    for k in 0..6 {
+        let (mut up, mut dn) = (phi.clone(), phi.clone());
+        up[k] += PI_2;
+        dn[k] -= PI_2;
+        let ps = (f(&up) - f(&dn)) / 2.0;
+        assert!((ps - dphi[k]).abs() < 1e-12, "φ[{k}]: {ps} vs {}", dphi[k]);
+    }
 }
 
 #[test]
