@@ -340,7 +340,10 @@ pub fn run(
                     };
                     sink.publish(&p)?;
                     predictions += 1;
-                    latency.record(Duration::from_secs_f64((source.clock() - ts).max(0.0)));
+                    // a timestamp from the future or a non-finite one counts as 0 (never a panic)
+                    latency.record(
+                        Duration::try_from_secs_f64(source.clock() - ts).unwrap_or_default(),
+                    );
                     on_event(LiveEvent::Prediction(&p));
                     Ok(())
                 },

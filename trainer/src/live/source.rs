@@ -70,8 +70,9 @@ impl SampleSource for RecordingSource<'_> {
             self.t0 = Instant::now();
         }
         if let Some(speed) = self.speed {
-            let due =
-                self.t0 + Duration::from_secs_f64(self.next as f64 / (self.rec.sfreq * speed));
+            let due = self.t0
+                + Duration::try_from_secs_f64(self.next as f64 / (self.rec.sfreq * speed))
+                    .unwrap_or_default();
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
