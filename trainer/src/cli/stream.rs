@@ -21,17 +21,13 @@ pub(crate) fn parse_unit(s: &str) -> Result<Unit, String> {
     Unit::parse(s).ok_or_else(|| format!("unknown unit '{s}' (use uV, mV or V)"))
 }
 
-/// Parses `--duration`: a finite number of seconds greater than 0.
+/// Parses `--duration`, `--timeout` and the other durations: a finite number of seconds
+/// greater than 0.
 pub(crate) fn parse_duration(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("'{s}' is not a positive number of seconds")),
     }
-}
-
-/// Parses `--timeout` / `--resolve-timeout`: a finite number of seconds greater than 0.
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    parse_duration(s)
 }
 
 /// Arguments of `qssm stream`.
@@ -77,17 +73,17 @@ pub struct StreamArgs {
     #[arg(long)]
     pub trials_only: bool,
     /// live: end when no sample arrives for this long (the stream stopped), seconds
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_duration)]
     pub timeout: f64,
     /// live: how long to look for the --lsl-in stream, seconds
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_duration)]
     pub resolve_timeout: f64,
     /// live: end after this many input samples
     #[arg(long, value_name = "N")]
     pub max_samples: Option<u64>,
     /// with --lsl-out: wait at most this long for a consumer of the predictions before taking
     /// the first sample, seconds (default: start at once)
-    #[arg(long, value_name = "SECONDS", requires = "lsl_out", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", requires = "lsl_out", value_parser = parse_duration)]
     pub wait_consumer: Option<f64>,
 }
 
