@@ -6,13 +6,10 @@
 //! classify`. Each bad input must give a typed error in one line (never a panic or an abort),
 //! each suspicious but legal one a `warning:` line. Files are patched copies of the bundled
 //! S001 recordings and of a freshly exported model (nothing binary is checked in).
+mod support;
+
 use qssm_engine::Model as Engine;
 use qssm_formats::model_file::{ModelFile, TensorDtype};
-use qssm_trainer::data::EEGMMIDB_CHANNELS;
-use qssm_trainer::export::{export, ExportInfo};
-use qssm_trainer::models::{registry, ModelConfig};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -22,18 +19,7 @@ fn s001() -> PathBuf {
 
 /// A random-init 3b at the 40 Hz EEG configuration with the EEGMMIDB channels, in mV.
 fn good_model(path: &Path) {
-    let model = registry::build("3b", ModelConfig::eeg(125)).unwrap();
-    let params = model.layout().init(&mut ChaCha8Rng::seed_from_u64(3));
-    let info = ExportInfo {
-        sfreq: 40.0,
-        channels: EEGMMIDB_CHANNELS.iter().map(|s| s.to_string()).collect(),
-        unit: "mV".into(),
-        preprocessing: serde_json::json!({ "resample_hz": 40 }),
-        split: None,
-        training: serde_json::json!({}),
-        metrics: serde_json::json!({}),
-    };
-    export(path, model.as_ref(), &params, &info, TensorDtype::F32).unwrap();
+    support::write_eeg_model(path, "3b", false, 3);
 }
 
 /// `good` with its card changed by `f`, re-serialised.

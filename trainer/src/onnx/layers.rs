@@ -184,6 +184,6 @@ impl Recorder {
         let s = self.binary("Add", &s, &e);
         let n = self.unary("Sqrt", &s);
         self.put(y, self.binary("Div", &v, &n));
-        self.put(norm, self.to_buf_shape(&n, norm));
+        self.put(norm, n);
     }
 }

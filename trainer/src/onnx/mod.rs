@@ -171,15 +171,8 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         });
     };
     let mut nodes = rec.nodes;
-    let mut inits = rec.inits;
-    // the output buffer is (B, K); ops that treat buffers as rows may leave a (B, 1, K) value
-    let shape = format!("{OUTPUT}_shape");
-    inits.push(qssm_formats::onnx::Tensor {
-        name: shape.clone(),
-        dims: vec![2],
-        data: qssm_formats::onnx::TensorData::I64(vec![-1, cfg.n_classes as i64]),
-    });
-    nodes.push(Node::new("Reshape", &[&out, &shape], &[OUTPUT]));
+    // the output buffer's value already has its shape (batch, K): `Recorder::put`
+    nodes.push(Node::new("Identity", &[&out], &[OUTPUT]));
     let batch = || Dim::Param("batch".into());
     let graph = Graph {
         name: format!("qssm_{id}_window"),
@@ -196,7 +189,7 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             OUTPUT,
             vec![batch(), Dim::Fixed(cfg.n_classes as i64)],
         )],
-        initializers: inits,
+        initializers: rec.inits,
     };
     let card_json = serde_json::to_string(card).unwrap_or_default();
     let model = Model {

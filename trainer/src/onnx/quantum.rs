@@ -52,7 +52,7 @@ impl Recorder {
                 vec![("keepdims", Attr::Int(0))],
             ),
         );
-        self.put(wts, self.to_buf_shape(&w, wts));
+        self.put(wts, w);
     }
 
     pub(super) fn circuit_rec(
@@ -66,7 +66,7 @@ impl Recorder {
         let th = self.val(theta);
         let en = enc.map(|e| self.val(e));
         let (mv, st) = super::circuit::record(self, &th, en.as_deref(), prog);
-        self.put(m, self.to_buf_shape(&mv, m));
+        self.put(m, mv);
         if let Some(s) = states {
             self.keep_state(s, st);
         }
@@ -91,7 +91,7 @@ impl Recorder {
         let q = *m.shape.last().unwrap_or(&0) / 3;
         let phi = super::circuit::superpose(self, &w, &sts, q);
         let mv = super::circuit::expvals(self, &phi, q);
-        self.put(m, self.to_buf_shape(&mv, m));
+        self.put(m, mv);
     }
 
     pub(super) fn circuit_from_rec(
@@ -109,7 +109,7 @@ impl Recorder {
         let th = self.reshape(&th, &[-1, prog.n_theta as i64]);
         let out = super::circuit::apply(self, st, &th, None, prog);
         let mv = super::circuit::expvals(self, &out, prog.n_qubits);
-        self.put(m, self.to_buf_shape(&mv, m));
+        self.put(m, mv);
         self.keep_state(states, out);
     }
 

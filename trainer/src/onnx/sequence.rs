@@ -99,7 +99,7 @@ impl Recorder {
         let f = self.binary("Add", &f, &bb);
         let xv = self.val(x);
         let out = self.binary("Mul", &xv, &f);
-        self.put(y, self.to_buf_shape(&out, y));
+        self.put(y, out);
     }
 
     pub(super) fn row_mean_rec(&self, y: &mut RecBuf, x: &RecBuf) {
@@ -112,7 +112,7 @@ impl Recorder {
             vec![("axes", Attr::Ints(vec![-1])), ("keepdims", Attr::Int(0))],
         );
         let f = self.op("Cast", &[&m], vec![("to", Attr::Int(1))]);
-        self.put(y, self.to_buf_shape(&f, y));
+        self.put(y, f);
     }
 }
 

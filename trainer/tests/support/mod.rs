@@ -1,5 +1,6 @@
-//! Shared by the live-EEG tests (`live_session.rs`, `lsl_roundtrip.rs`): a random-init model
-//! file at the EEG configuration the bundled recordings are replayed at.
+//! Shared by the tests that need a model file (`live_session.rs`, `lsl_roundtrip.rs`,
+//! `malformed_inputs.rs`): a random-init model at the EEG configuration the bundled recordings
+//! are replayed at.
 use qssm_formats::model_file::TensorDtype;
 use qssm_trainer::data::EEGMMIDB_CHANNELS;
 use qssm_trainer::export::{export, ExportInfo};
