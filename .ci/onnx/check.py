@@ -4,7 +4,10 @@ f32 graph (or 4x the model's float conditioning where that is larger: the logit 
 1-ulp weight perturbations cause, which bounds how well two correct implementations that round
 differently can agree — 2b's chaotic recurrence), the same class for the f16 graph. Cases come from
 `cargo run -p qssm-tests --example onnx_cases -- DIR` (cases.json + raw little-endian f32).
-Models the exporter refuses are listed with the reason. Exit status 1 on any failure."""
+The step graphs of the streaming models, stepped through a window with their state fed back,
+give the engine's stream within the same tolerance. Latency of one window and of one step,
+engine against onnxruntime, one thread each. Models the exporter refuses are listed with the
+reason. Exit status 1 on any failure."""
 import json
 import sys
 import time
@@ -22,6 +25,24 @@ def session(path):
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def stream(s, x, n, timed=False):
+    """Streams x (B, C, T) through the step graph session s, n samples per step, the state
+    starting at zeros and fed back; yields the logits (B, K) after each step (or, timed, the
+    seconds each step took)."""
+    b, _, t = x.shape
+    state_in = [i for i in s.get_inputs() if i.name.startswith("state.")]
+    state = {i.name: np.zeros([b] + list(i.shape[1:]), dtype=np.float32) for i in state_in}
+    outs = ["logits"] + ["next_" + i.name for i in state_in]
+    for j in range(t // n):
+        xs = x[:, :, j * n:(j + 1) * n]
+        feed = {"sample": np.ascontiguousarray(xs[:, :, 0] if n == 1 else xs), **state}
+        t0 = time.perf_counter()
+        res = s.run(outs, feed)
+        dt = time.perf_counter() - t0
+        state = {i.name: v for i, v in zip(state_in, res[1:])}
+        yield dt if timed else res[0]
 
 
 def main(d):
@@ -55,6 +76,27 @@ def main(d):
             checked += 1
             if not ok:
                 failed.append(f"{name}{suffix}")
+    # step graphs: a window streamed step by step through onnxruntime, the state fed back,
+    # against the engine's stream
+    steps = [c for c in cases if "refused" not in c and "len" in c.get("step", {})]
+    for c in steps:
+        name, n = c["name"], c["step"]["len"]
+        b, ch, t = c["shape"]
+        k = c["n_classes"]
+        x = np.fromfile(d / f"{name}.x.bin", dtype="<f4").reshape(b, ch, t)
+        want = np.fromfile(d / f"{name}.stream.bin", dtype="<f4").reshape(b, t // n, k)
+        path = d / f"{name}.step.onnx"
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+        s = session(path)
+        got = np.stack([o for o in stream(s, x, n)], axis=1)
+        diff = float(np.abs(got - want).max())
+        tol = max(TOL, 4.0 * c.get("ulp_sensitivity", 0.0))
+        ok = diff <= tol
+        print(f"{name}.step: {t // n} steps of {n} sample(s), max |onnxruntime - engine stream| = "
+              f"{diff:.3e}{'' if ok else '  FAILED'}")
+        checked += 1
+        if not ok:
+            failed.append(f"{name}.step")
     print("window latency, one window, one thread (median of 50):")
     for c in cases:
         if "refused" in c or "engine_window_us" not in c:
@@ -72,6 +114,20 @@ def main(d):
         ort_us = sorted(ts)[len(ts) // 2]
         eng = c["engine_window_us"]
         print(f"  {c['name']}: engine {eng:.0f} us, onnxruntime {ort_us:.0f} us, "
+              f"onnxruntime / engine = {ort_us / eng:.2f}")
+    print("step latency, one stream, one thread (median over the steps of 4 windows):")
+    for c in steps:
+        name, n = c["name"], c["step"]["len"]
+        b, ch, t = c["shape"]
+        x = np.fromfile(d / f"{name}.x.bin", dtype="<f4").reshape(b, ch, t)[:1]
+        s = session(d / f"{name}.step.onnx")
+        ts = []
+        for _ in range(4):
+            for dt in stream(s, x, n, timed=True):
+                ts.append(dt * 1e6)
+        ort_us = sorted(ts)[len(ts) // 2]
+        eng = c["step"]["engine_step_us"]
+        print(f"  {name}: engine {eng:.1f} us, onnxruntime {ort_us:.1f} us, "
               f"onnxruntime / engine = {ort_us / eng:.2f}")
     for r in refused:
         print(f"refused: {r}")

@@ -1,10 +1,12 @@
 // Causal depthwise conv1d over time of x (B, L, E): PyTorch Conv1d(E, E, k, groups=E,
-// padding=k−1) truncated to the first L outputs; w (E, k), bias (E).
+// padding=k−1) truncated to the first L outputs; w (E, k), bias (E). Its streaming form
+// (conv1d_step) continues from the k−1 inputs before x, kept in hist (B, k−1, E).
 #include "common.cuh"
 
 struct ConvP {
   float* y;
   float* ws;
+  float* hist;
   const float* x;
   const float* w;
   const float* bias;
@@ -67,5 +69,34 @@ QSSM_KERNEL(conv1d_dw_partial, ConvP) {
     float* o = p.ws + ch * (p.e * p.k + p.e);
     for (i64 j = 0; j < p.k; ++j) o[c * p.k + j] = dw[j];
     o[p.e * p.k + c] = db;
+  }
+}
+
+// Streaming form: y (B, L, E) over x (B, L, E) continuing from hist (B, k−1, E), the k−1
+// inputs before x, oldest first (zeros at the start of a stream: the zero padding); then
+// hist ← the last k−1 inputs of [hist; x]. One thread per (b, c) owns its history column, so
+// the in-place update does not race. The taps are summed in the order of conv1d_fwd.
+QSSM_KERNEL(conv1d_step, ConvP) {
+  i64 n = p.b * p.e, m = p.k - 1;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 c = i % p.e, b = i / p.e;
+    float* h = p.hist + b * m * p.e + c;
+    const float* x = p.x + b * p.l * p.e + c;
+    float* y = p.y + b * p.l * p.e + c;
+    for (i64 t = 0; t < p.l; ++t) {
+      float s = p.bias[c];
+      for (i64 j = 0; j < p.k; ++j) {
+        i64 ts = t - m + j;  // < 0: the history row m + ts
+        float v = ts >= 0 ? x[ts * p.e] : h[(m + ts) * p.e];
+        s += p.w[c * p.k + j] * v;
+      }
+      y[t * p.e] = s;
+    }
+    // row j of the new history is row L + j of [hist; x]; L ≥ 1 keeps every read ahead of the
+    // writes
+    for (i64 j = 0; j < m; ++j) {
+      i64 src = p.l + j;
+      h[j * p.e] = src < m ? h[src * p.e] : x[(src - m) * p.e];
+    }
   }
 }

@@ -57,6 +57,34 @@ QSSM_KERNEL(mean_time, GlueP) {
   }
 }
 
+// Streaming mean over time: sum (B, D) += Σ_t x (B, L, D) in time order, y (B, D) = sum /
+// (count + L); count (B) is advanced by running_count, launched after this kernel.
+struct MeanStepP {
+  float* y;
+  float* sum;
+  float* count;
+  const float* x;
+  i64 b;
+  i64 l;
+  i64 d;
+};
+
+QSSM_KERNEL(running_mean, MeanStepP) {
+  i64 n = p.b * p.d;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 b = i / p.d, c = i % p.d;
+    float s = p.sum[i];
+    for (i64 t = 0; t < p.l; ++t) s += p.x[(b * p.l + t) * p.d + c];
+    p.sum[i] = s;
+    p.y[i] = s / (p.count[b] + (float)p.l);
+  }
+}
+
+// count (B) += L
+QSSM_KERNEL(running_count, MeanStepP) {
+  for (i64 b = gtid(); b < p.b; b += gstride()) p.count[b] += (float)p.l;
+}
+
 // dx (B, L, D) += dy (B, D) · s
 QSSM_KERNEL(mean_time_bwd, GlueP) {
   i64 n = p.d0 * p.d1 * p.d2;

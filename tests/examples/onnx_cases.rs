@@ -6,6 +6,11 @@
 //! * `<id>_eeg`: the trainer's random init at the EEG configuration (64 channels, 40 Hz,
 //!   T = 125) on the first 8 windows of the bundled S001R04 (the training loader's, mV).
 //!
+//! For the models that stream (3b, causal 1b (`1b_causal_eeg`), mg;
+//! `qssm_trainer::onnx::step_graph`), also the step graph
+//! `<name>.step.onnx` with the engine's streamed logits (`<name>.stream.bin`, one row per step
+//! of every window) and the engine's median step latency.
+//!
 //! The engine's logits come from model files of the same weights (f32, and f16 for the f16
 //! graph), with the engine's median `classify_window` latency on one window (this thread) for
 //! the speed comparison. Models the exporter refuses are listed with the refusal. Usage:
@@ -16,7 +21,7 @@ use qssm_tests::engine_case::{blob, from_fixture, random_init, ulp_sensitivity, 
 use qssm_trainer::data::{load_subject, EegmmidbConfig};
 use qssm_trainer::models::registry::MODELS;
 use qssm_trainer::models::ModelConfig;
-use qssm_trainer::onnx::{to_f16_initializers, window_graph};
+use qssm_trainer::onnx::{step_graph, to_f16_initializers, window_graph};
 use std::path::{Path, PathBuf};
 
 fn write_f32(path: &Path, v: &[f32]) {
@@ -55,6 +60,37 @@ fn engine_window_us(case: &Case) -> f64 {
     t[t.len() / 2]
 }
 
+/// The engine's streamed logits of every window of the case (f32 file), one row per
+/// prediction (hop = the step length): (B, T / len, K); and the median latency of one step
+/// (the `push` that completes a step, this thread), µs.
+fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
+    let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
+    let cfg = case.model.config();
+    let (c, t) = (cfg.n_channels, cfg.n_times);
+    let opts = qssm_engine::StreamOptions { hop: len };
+    let mut logits = Vec::new();
+    let mut step_us = Vec::new();
+    let mut sample = vec![0.0f32; c];
+    for i in 0..case.b {
+        let w = case.window(i);
+        let mut s = engine.stream(opts).expect("the model streams");
+        for k in 0..(t / len) * len {
+            for (ch, v) in sample.iter_mut().enumerate() {
+                *v = w[ch * t + k];
+            }
+            let t0 = std::time::Instant::now();
+            let out = s.push(&sample).expect("push");
+            let dt = t0.elapsed().as_secs_f64() * 1e6;
+            if let Some(p) = out {
+                step_us.push(dt);
+                logits.extend_from_slice(p.logits);
+            }
+        }
+    }
+    step_us.sort_by(f64::total_cmp);
+    (logits, step_us[step_us.len() / 2])
+}
+
 /// Writes one case; returns its manifest entry, or the refusal.
 fn write_case(dir: &Path, name: &str, case: &Case) -> serde_json::Value {
     let bytes = blob(case, TensorDtype::F32);
@@ -76,8 +112,25 @@ fn write_case(dir: &Path, name: &str, case: &Case) -> serde_json::Value {
         &dir.join(format!("{name}.logits_f16.bin")),
         &engine_logits(case, TensorDtype::F16),
     );
+    // the step graph of a model that streams: the engine's stream over the same windows
+    let step = match step_graph(&file) {
+        Ok(g) => {
+            g.write(&dir.join(format!("{name}.step.onnx"))).unwrap();
+            let len: usize = g
+                .metadata
+                .iter()
+                .find(|(k, _)| k == "qssm.step_len")
+                .and_then(|(_, v)| v.parse().ok())
+                .expect("step length in the metadata");
+            let (logits, us) = engine_stream(case, len);
+            write_f32(&dir.join(format!("{name}.stream.bin")), &logits);
+            serde_json::json!({ "len": len, "engine_step_us": us })
+        }
+        Err(e) => serde_json::json!({ "refused": e.to_string() }),
+    };
     serde_json::json!({
         "name": name,
+        "step": step,
         "model_id": case.model.id(),
         "shape": [case.b, cfg.n_channels, cfg.n_times],
         "n_classes": cfg.n_classes,
@@ -105,6 +158,14 @@ fn main() {
         let mut case = random_init(id, ModelConfig::eeg(125), 7, 8);
         case.x = eeg.x[..8 * per].to_vec();
         cases.push(write_case(&dir, &format!("{id}_eeg"), &case));
+        if id == "1b" {
+            // the causal variant, which streams chunk by chunk
+            let mut cfg = ModelConfig::eeg(125);
+            cfg.causal = true;
+            let mut case = random_init(id, cfg, 7, 8);
+            case.x = eeg.x[..8 * per].to_vec();
+            cases.push(write_case(&dir, "1b_causal_eeg", &case));
+        }
     }
     let manifest = serde_json::json!({ "cases": cases });
     std::fs::write(

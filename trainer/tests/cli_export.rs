@@ -269,3 +269,62 @@ fn export_onnx_writes_the_window_graph_or_names_what_is_missing() {
     assert!(err.contains("bad.safetensors"), "{err}");
     assert!(!tmp.path().join("bad.onnx").exists());
 }
+
+/// `--graph step`: the streaming step graph of a causal model (`<stem>.step.onnx`) with the
+/// sample and every state tensor as inputs, the logits and the next state as outputs; a model
+/// without a streaming form, or `--graph step` without `--format onnx`, gives one error line
+/// and writes nothing.
+#[test]
+fn export_onnx_step_graph_of_a_causal_model_or_a_clear_refusal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("m3b.safetensors");
+    write_f32(&p, "3b", 1.0);
+    let args = |p: &Path| {
+        vec![
+            "export".to_string(),
+            "--model-file".into(),
+            p.to_str().unwrap().into(),
+            "--format".into(),
+            "onnx".into(),
+            "--graph".into(),
+            "step".into(),
+        ]
+    };
+    let run = |a: Vec<String>| trainer(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(args(&p));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for want in [
+        "sample (batch, 64)",
+        "state.layers.0.conv1d (batch, 3, 256)",
+        "state.layers.1.ssm (batch, 256, 16)",
+        "state.pool.count (batch, 1)",
+        "logits (batch, 2)",
+        "next_state.pool.sum (batch, 128)",
+    ] {
+        assert!(out.contains(want), "{want} missing: {out}");
+    }
+    assert!(tmp.path().join("m3b.step.onnx").exists());
+    // a model that does not stream: one line naming it
+    let q = tmp.path().join("m1c.safetensors");
+    write_f32(&q, "1c", 1.0);
+    let o = run(args(&q));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("'1c'") && err.contains("no step graph"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("m1c.step.onnx").exists());
+    // a step graph is an ONNX graph
+    let mut a = args(&p);
+    a.truncate(3);
+    a.extend(["--graph".into(), "step".into()]);
+    let o = run(a);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--format onnx"),
+        "{err}"
+    );
+}

@@ -51,6 +51,19 @@ impl ValueInfo {
             kind,
         }
     }
+
+    /// The dimensions as text: `(batch, 64, 3)`.
+    pub fn shape_text(&self) -> String {
+        let dims: Vec<String> = self
+            .dims
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => n.to_string(),
+                Dim::Param(p) => p.clone(),
+            })
+            .collect();
+        format!("({})", dims.join(", "))
+    }
 }
 
 /// Values of an initializer or constant.

@@ -273,6 +273,16 @@ pub trait Backend: Sync {
     fn mean_time(&self, y: &mut Self::Buf, x: &Self::Buf);
     /// dx (B, L, D) += dy (B, D) / L.
     fn mean_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// Streaming form of [`Self::mean_time`]: sum (B, D) += Σ_t x (B, L, D) (in time order),
+    /// count (B, 1) += L, y (B, D) ← sum / count. `sum` and `count` are zeros at the start of a
+    /// stream; after the chunks of a sequence, y is its mean over time (to rounding).
+    fn running_mean(
+        &self,
+        y: &mut Self::Buf,
+        x: &Self::Buf,
+        sum: &mut Self::Buf,
+        count: &mut Self::Buf,
+    );
     /// x (B, L, D) += the first L rows of the (max_len, D) table at `table` in `p`.
     fn add_table_rows(&self, x: &mut Self::Buf, p: &Self::Params, table: Range<usize>);
     /// y (B, L₂, W) ← x (B, L, W) followed by L₂ − L zero rows per sample (L₂ ≥ L).
@@ -399,6 +409,18 @@ pub trait Backend: Sync {
     );
     /// Causal depthwise conv1d over time of x (B, L, E).
     fn conv1d(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, conv: &ConvP);
+    /// Streaming form of [`Self::conv1d`]: y (B, L, E) over x (B, L, E) continuing from `hist`
+    /// (B, k−1, E), the k−1 inputs before x, oldest first (zeros at the start of a stream: the
+    /// zero padding); then `hist` ← the last k−1 inputs of [hist; x]. Chunks of a sequence
+    /// stepped in order give [`Self::conv1d`] of the whole sequence.
+    fn conv1d_step(
+        &self,
+        y: &mut Self::Buf,
+        x: &Self::Buf,
+        hist: &mut Self::Buf,
+        p: &Self::Params,
+        conv: &ConvP,
+    );
     /// Backward of [`Self::conv1d`]: dx += …, g\[w\], g\[b\] += ….
     fn conv1d_bwd(
         &self,

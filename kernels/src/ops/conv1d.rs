@@ -41,6 +41,55 @@ pub fn conv1d_causal_forward(
     }
 }
 
+/// Streaming form of [`conv1d_causal_forward`] on a chunk of L new tokens: x, y (L, E);
+/// w: (E, k); b: (E); `hist` ((k−1), E): the k−1 inputs before x, oldest first (zeros at the
+/// start of a stream: the zero padding), afterwards the last k−1 inputs of [hist; x]. The taps
+/// are summed in the order of [`conv1d_causal_forward`] (those on the initial zeros add 0), so
+/// chunks stepped in order reproduce it. `y` is overwritten; nothing is allocated.
+///
+/// Panics if a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_causal_continue(
+    y: &mut [f32],
+    hist: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    l: usize,
+    e: usize,
+    k: usize,
+) {
+    if l == 0 || e == 0 || k == 0 {
+        return;
+    }
+    let m = k - 1;
+    let (y, x, b, w) = (&mut y[..l * e], &x[..l * e], &b[..e], &w[..e * k]);
+    let hist = &mut hist[..m * e];
+    for (t, yr) in y.chunks_exact_mut(e).enumerate() {
+        yr.copy_from_slice(b);
+        for j in 0..k {
+            // tap j reads input t − m + j of the stream: before x, history row t + j
+            let row = if t + j >= m {
+                &x[(t + j - m) * e..(t + j - m + 1) * e]
+            } else {
+                &hist[(t + j) * e..(t + j + 1) * e]
+            };
+            for (c, (yo, &xv)) in yr.iter_mut().zip(row).enumerate() {
+                *yo += w[c * k + j] * xv;
+            }
+        }
+    }
+    // row j of the new history is row L + j of [hist; x] (L ≥ 1: reads stay ahead of writes)
+    for j in 0..m {
+        let src = l + j;
+        if src < m {
+            hist.copy_within(src * e..(src + 1) * e, j * e);
+        } else {
+            hist[j * e..(j + 1) * e].copy_from_slice(&x[(src - m) * e..(src - m + 1) * e]);
+        }
+    }
+}
+
 /// Backward of [`conv1d_causal_forward`]; accumulates dx (L,E), dw (E,k), db (E).
 #[allow(clippy::too_many_arguments)]
 pub fn conv1d_causal_backward(
@@ -245,6 +294,49 @@ mod step_tests {
                     "(L,E,k)=({l},{e},{k}) t={t}: {y:?} vs {yt:?}"
                 );
             }
+        }
+    }
+
+    /// Chunks of any sizes stepped through [`conv1d_causal_continue`] reproduce
+    /// [`conv1d_causal_forward`] of the whole sequence (equal values; taps on the initial zero
+    /// history add 0), and the history afterwards holds the last k−1 inputs.
+    #[test]
+    fn chunks_continue_the_sequence_op() {
+        let mut rng = rng(33);
+        for &(e, k, ref chunks) in &[
+            (3, 4, vec![1usize; 9]),
+            (5, 4, vec![2, 1, 5, 3]),
+            (4, 1, vec![3, 2]),
+            (3, 2, vec![1, 4, 1]),
+            (2, 7, vec![2, 9, 1, 3]),
+        ] {
+            let l: usize = chunks.iter().sum();
+            let x = uniform(&mut rng, l * e, -1.0, 1.0);
+            let w = uniform(&mut rng, e * k, -0.5, 0.5);
+            let b = uniform(&mut rng, e, -0.5, 0.5);
+            let mut want = vec![0.0; l * e];
+            conv1d_causal_forward(&mut want, &x, &w, &b, l, e, k);
+            let mut hist = vec![0.0; (k - 1) * e];
+            let mut got = vec![f32::NAN; l * e];
+            let mut t0 = 0;
+            for &n in chunks {
+                let r = t0 * e..(t0 + n) * e;
+                conv1d_causal_continue(&mut got[r.clone()], &mut hist, &x[r], &w, &b, n, e, k);
+                t0 += n;
+            }
+            assert_eq!(got, want, "(E,k)={e},{k} chunks {chunks:?}");
+            let m = k - 1;
+            let tail: Vec<f32> = (0..m * e)
+                .map(|i| {
+                    let t = l as isize - m as isize + (i / e) as isize;
+                    if t < 0 {
+                        0.0
+                    } else {
+                        x[t as usize * e + i % e]
+                    }
+                })
+                .collect();
+            assert_eq!(hist, tail, "(E,k)={e},{k}: history");
         }
     }
 }

@@ -5,7 +5,8 @@
 //! file (for the architectures it runs), then writes it atomically.
 //!
 //! `--format onnx` writes the model's window graph as an ONNX file instead ([`crate::onnx`]),
-//! with f32 weights or, with `--dtype f16`, f16 initializers widened by `Cast` nodes.
+//! with f32 weights or, with `--dtype f16`, f16 initializers widened by `Cast` nodes;
+//! `--graph step` writes the streaming step graph of a causal model (3b) instead.
 use crate::convert::{convert_bytes, dtype_name};
 use qssm_engine::{EngineError, Model as EngineModel};
 use qssm_formats::model_file::{read_bytes, write_atomic, ModelFile, TensorDtype};
@@ -54,6 +55,19 @@ pub struct ExportArgs {
     /// what to write
     #[arg(long, value_enum, default_value_t = FormatArg::Safetensors)]
     pub format: FormatArg,
+    /// which ONNX graph: the whole window, or one streaming step with its state as inputs and
+    /// outputs (causal models: 3b)
+    #[arg(long, value_enum, default_value_t = GraphArg::Window)]
+    pub graph: GraphArg,
+}
+
+/// `--graph` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphArg {
+    /// input (batch, C, T) → logits (batch, K)
+    Window,
+    /// (sample (batch, C), state.*) → (logits, next_state.*)
+    Step,
 }
 
 /// `--out`, or the model file's stem + `suffix` next to it.
@@ -72,6 +86,9 @@ fn output_path(a: &ExportArgs, suffix: &str) -> PathBuf {
 pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.format == FormatArg::Onnx {
         return run_onnx(&a);
+    }
+    if a.graph == GraphArg::Step {
+        return Err("--graph step needs --format onnx".into());
     }
     let dtype = TensorDtype::from(a.dtype.unwrap_or(DtypeArg::F16));
     let name = dtype_name(dtype);
@@ -127,28 +144,42 @@ pub fn run(a: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// `--format onnx`.
 fn run_onnx(a: &ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let f16 = a.dtype == Some(DtypeArg::F16);
-    let out = output_path(a, if f16 { ".f16.onnx" } else { ".onnx" });
+    let step = a.graph == GraphArg::Step;
+    let suffix = match (step, f16) {
+        (false, false) => ".onnx",
+        (false, true) => ".f16.onnx",
+        (true, false) => ".step.onnx",
+        (true, true) => ".step.f16.onnx",
+    };
+    let out = output_path(a, suffix);
     let bytes = read_bytes(&a.model_file)?;
     let file = ModelFile::parse(&bytes).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
-    let mut graph =
-        crate::onnx::window_graph(&file).map_err(|e| format!("{}: {e}", a.model_file.display()))?;
+    let graph = if step {
+        crate::onnx::step_graph(&file)
+    } else {
+        crate::onnx::window_graph(&file)
+    };
+    let mut graph = graph.map_err(|e| format!("{}: {e}", a.model_file.display()))?;
     if f16 {
         crate::onnx::to_f16_initializers(&mut graph);
     }
     graph.write(&out)?;
     let g = &graph.graph;
+    let io = |v: &[qssm_formats::onnx::ValueInfo]| {
+        v.iter()
+            .map(|i| format!("{} {}", i.name, i.shape_text()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "wrote {}: ONNX opset {}, {} nodes, {} initializers ({} weights), input {} (batch, {}, {}), output {} (batch, {})",
+        "wrote {}: ONNX opset {}, {} nodes, {} initializers ({} weights); inputs {}; outputs {}",
         out.display(),
         graph.opset,
         g.nodes.len(),
         g.initializers.len(),
         if f16 { "f16" } else { "f32" },
-        crate::onnx::INPUT,
-        file.card.input.channels.len(),
-        file.card.input.n_times,
-        crate::onnx::OUTPUT,
-        file.card.hyperparameters.n_classes,
+        io(&g.inputs),
+        io(&g.outputs),
     );
     Ok(())
 }

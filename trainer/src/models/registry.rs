@@ -1,6 +1,6 @@
 //! The zoo registry: ids, class names and constructors.
 use super::config_check::ConfigError;
-use super::nn::{Batched, Net};
+use super::nn::{Batched, Net, StepNet};
 use super::zoo::QuantumHydraSuperposition;
 use super::zoo::{ClassicalQuantumAttention, QuantumMixingSsm};
 use super::zoo::{ClassicalTransformer, QuantumTransformer};
@@ -233,6 +233,26 @@ where
     let entry = lookup(name).map_err(|_| unknown())?;
     entry.check_config(&cfg)?;
     backend_net(entry.id, cfg, be).ok_or_else(unknown)
+}
+
+/// Something done with a causal model's streaming form ([`StepNet`]), whatever its concrete
+/// type ([`visit_step_net`]).
+pub trait StepNetVisitor {
+    /// What the visit gives.
+    type Output;
+    /// Called with the model's description.
+    fn visit<M: StepNet + 'static>(self, net: M) -> Self::Output;
+}
+
+/// Hands `v` the streaming form of model `id` in configuration `cfg`; `None` where the model
+/// (in this configuration) has none written yet. Written: 3b, the causal 1b, mg.
+pub fn visit_step_net<V: StepNetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
+    Some(match id {
+        "3b" => v.visit(TrueClassicalMamba::new(cfg)),
+        "1b" if cfg.causal => v.visit(QuantumMambaSsm::new(cfg)),
+        "mg" => v.visit(QuantumMambaGated::new(cfg)),
+        _ => return None,
+    })
 }
 
 /// Something done with a model's [`Net`] description, whatever its concrete type (the registry

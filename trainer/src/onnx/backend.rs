@@ -137,6 +137,18 @@ impl Backend for Recorder {
         );
     }
 
+    fn running_mean(&self, y: &mut RecBuf, x: &RecBuf, sum: &mut RecBuf, count: &mut RecBuf) {
+        let l = x.shape[1] as f32;
+        let (v, s, n) = (self.val(x), self.val(sum), self.val(count));
+        let axes = self.ints(&[1]);
+        let chunk = self.op("ReduceSum", &[&v, &axes], vec![("keepdims", Attr::Int(0))]);
+        let s = self.binary("Add", &s, &chunk);
+        let n = self.binary("Add", &n, &self.float_scalar(l));
+        self.put(sum, s.clone());
+        self.put(count, n.clone());
+        self.put(y, self.binary("Div", &s, &n));
+    }
+
     fn mean_time_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
         self.missing("mean_time_bwd");
     }
@@ -314,6 +326,9 @@ impl Backend for Recorder {
 
     fn conv1d(&self, y: &mut RecBuf, x: &RecBuf, p: &[f32], conv: &ConvP) {
         self.conv1d_rec(y, x, p, conv)
+    }
+    fn conv1d_step(&self, y: &mut RecBuf, x: &RecBuf, hist: &mut RecBuf, p: &[f32], conv: &ConvP) {
+        self.conv1d_step_rec(y, x, hist, p, conv)
     }
     fn conv1d_bwd(
         &self,

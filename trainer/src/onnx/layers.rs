@@ -98,6 +98,57 @@ impl Recorder {
         );
     }
 
+    /// The streaming conv1d: `Concat(hist, x)` over time, an unpadded depthwise `Conv` (its L
+    /// outputs), and the new history as the last k−1 rows of the concatenation.
+    pub(super) fn conv1d_step_rec(
+        &self,
+        y: &mut RecBuf,
+        x: &RecBuf,
+        hist: &mut RecBuf,
+        p: &[f32],
+        conv: &ConvP,
+    ) {
+        let (e, k) = (conv.e as i64, conv.k as i64);
+        let (l, m) = (x.shape[1] as i64, k - 1);
+        let w = self.param(p, &conv.w, &[e, 1, k], "", <[f32]>::to_vec);
+        let b = self.param(p, &conv.b, &[e], "", <[f32]>::to_vec);
+        let v = self.val(x);
+        let cat = if m > 0 {
+            let h = self.val(hist);
+            self.op("Concat", &[&h, &v], vec![("axis", Attr::Int(1))])
+        } else {
+            v
+        };
+        let ct = self.op(
+            "Transpose",
+            &[&cat],
+            vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+        );
+        let c = self.op(
+            "Conv",
+            &[&ct, &w, &b],
+            vec![
+                ("group", Attr::Int(e)),
+                ("kernel_shape", Attr::Ints(vec![k])),
+            ],
+        );
+        self.put(
+            y,
+            self.op(
+                "Transpose",
+                &[&c],
+                vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+            ),
+        );
+        if m > 0 {
+            let (starts, ends, axes) = (self.ints(&[l]), self.ints(&[l + m]), self.ints(&[1]));
+            self.put(
+                hist,
+                self.op("Slice", &[&cat, &starts, &ends, &axes], vec![]),
+            );
+        }
+    }
+
     pub(super) fn attention_rec(
         &self,
         o: &mut RecBuf,

@@ -5,6 +5,16 @@
 //! (batch, n_classes), dynamic batch, opset [`OPSET`], weights as initializers named after the
 //! `state_dict` tensors, the model card in `metadata_props` (`qssm.model_card`).
 //!
+//! For the causal models (3b, the causal 1b, mg), [`step_graph`] records one step of the
+//! model's streaming form ([`crate::models::nn::StepNet`], the blocks' own steps) the same way:
+//! input [`STEP_INPUT`] (batch, C) (3b: one sample) or (batch, C, L) (1b, mg: one chunk of L
+//! samples), and every recurrent state tensor as `state.<name>`; outputs the logits after the
+//! step and `next_state.<name>`. A runtime streams by feeding each step's `next_state.*` back
+//! as the next step's `state.*`, starting from zeros. The states: per Mamba block the conv1d's
+//! last k−1 inputs `layers.i.conv1d` (batch, 3, E) and the SSM state `layers.i.ssm`
+//! (batch, E, N) (`mamba_layers.i.*` in 1b); the mean pool's running sum `pool.sum`
+//! (batch, D) and count `pool.count` (batch, 1); mg's recurrent `cgs.h` (batch, H).
+//!
 //! It expresses every operation of the 18 models' eval forward passes: linear layers, norms,
 //! causal depthwise conv1d, activations, the selective scan as a `Loop`, attention, chunk
 //! pooling and means, the gated cell, and the circuit simulator in standard operators
@@ -24,7 +34,8 @@ mod sequence;
 pub use recorder::{RecBuf, Recorder};
 
 use crate::models::nn::Net;
-use crate::models::registry::{self, NetVisitor};
+use crate::models::nn::StepNet;
+use crate::models::registry::{self, NetVisitor, StepNetVisitor};
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
 use qssm_formats::model_file::{ModelCard, ModelFile, ModelFileError};
@@ -39,6 +50,15 @@ pub const INPUT: &str = "input";
 
 /// Name of the graph output.
 pub const OUTPUT: &str = "logits";
+
+/// Name of a step graph's sample (or chunk) input.
+pub const STEP_INPUT: &str = "sample";
+
+/// Prefix of a step graph's state inputs (`state.layers.0.ssm`).
+pub const STATE_IN: &str = "state.";
+
+/// Prefix of a step graph's next-state outputs (`next_state.layers.0.ssm`).
+pub const STATE_OUT: &str = "next_state.";
 
 /// Why a model file cannot be exported. Each message is one line.
 #[derive(Debug, thiserror::Error)]
@@ -134,12 +154,73 @@ impl NetVisitor for Record<'_> {
     }
 }
 
-/// The window graph of the model in `file` (see the [module docs](self)).
-///
-/// Errors: [`OnnxExportError::ModelFile`] (unreadable card or weights, a tensor missing or of
-/// the wrong shape), [`OnnxExportError::Model`] (an unknown model), and
-/// [`OnnxExportError::Unsupported`] naming every operation without an ONNX form.
-pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
+/// Runs a causal net's eval step on a [`Recorder`]: the step input and every state tensor are
+/// graph inputs; the outputs and the next state are graph outputs.
+struct RecordStep<'a> {
+    params: &'a [f32],
+}
+
+/// What a step recording gives, beyond a [`Recording`]: the step length and the state tensors
+/// (name, shape without the batch, the value holding the next state).
+struct StepRecording {
+    rec: Recording,
+    step_len: usize,
+    state: Vec<(String, Vec<usize>, String)>,
+}
+
+impl StepNetVisitor for RecordStep<'_> {
+    type Output = Result<StepRecording, String>;
+    fn visit<M: StepNet + 'static>(self, net: M) -> Self::Output {
+        let layout: &ParamLayout = net.layout();
+        if layout.len() != self.params.len() {
+            return Err(format!(
+                "{} parameters given for a layout of {}",
+                self.params.len(),
+                layout.len()
+            ));
+        }
+        let (c, len) = (net.config().n_channels, net.step_len());
+        let rec = Recorder::new(layout, STEP_INPUT);
+        let mut s = net.plan_step(&rec, 1);
+        let x = if len == 1 {
+            rec.reshape(STEP_INPUT, &[-1, c as i64, 1])
+        } else {
+            STEP_INPUT.to_string()
+        };
+        M::step_io(&mut s).x.set(&x);
+        for (name, buf) in M::state(&mut s) {
+            buf.set(&format!("{STATE_IN}{name}"));
+        }
+        net.step(
+            &rec,
+            rec.host_params(self.params).unwrap_or(self.params),
+            &mut s,
+        );
+        let output = M::step_io(&mut s).out.value().map(str::to_string);
+        let mut state = Vec::new();
+        for (name, buf) in M::state(&mut s) {
+            let value = buf.value().map_or_else(|| rec.val(buf), str::to_string);
+            state.push((name, buf.shape[1..].to_vec(), value));
+        }
+        drop(s);
+        let layout_len = layout.len();
+        let st = rec.finish();
+        Ok(StepRecording {
+            rec: Recording {
+                nodes: st.nodes,
+                inits: st.inits,
+                output,
+                missing: st.missing.into_iter().collect(),
+                layout_len,
+            },
+            step_len: len,
+            state,
+        })
+    }
+}
+
+/// A model file's card, configuration and parameters, ready to record.
+fn prepare(file: &ModelFile<'_>) -> Result<(String, ModelConfig, Vec<f32>), OnnxExportError> {
     let card = &file.card;
     let id = card.model_id.clone();
     let cfg = config_from_card(card);
@@ -148,6 +229,37 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         reason: e.to_string(),
     })?;
     let params = crate::export::load_params(file, model.as_ref())?;
+    Ok((id, cfg, params))
+}
+
+/// The recorded nodes, or why they cannot be a graph; the output value.
+fn finished(
+    id: &str,
+    rec: Recording,
+) -> Result<(Vec<Node>, Vec<qssm_formats::onnx::Tensor>, String), OnnxExportError> {
+    if !rec.missing.is_empty() {
+        return Err(OnnxExportError::Unsupported {
+            id: id.to_string(),
+            ops: rec.missing.join(", "),
+        });
+    }
+    let Some(out) = rec.output else {
+        return Err(OnnxExportError::Unsupported {
+            id: id.to_string(),
+            ops: "nothing (the forward pass wrote no output)".into(),
+        });
+    };
+    Ok((rec.nodes, rec.inits, out))
+}
+
+/// The window graph of the model in `file` (see the [module docs](self)).
+///
+/// Errors: [`OnnxExportError::ModelFile`] (unreadable card or weights, a tensor missing or of
+/// the wrong shape), [`OnnxExportError::Model`] (an unknown model), and
+/// [`OnnxExportError::Unsupported`] naming every operation without an ONNX form.
+pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
+    let card = &file.card;
+    let (id, cfg, params) = prepare(file)?;
     let rec = registry::visit_net(&id, cfg.clone(), Record { params: &params })
         .ok_or_else(|| OnnxExportError::Model {
             id: id.clone(),
@@ -157,20 +269,8 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             id: id.clone(),
             reason,
         })?;
-    if !rec.missing.is_empty() {
-        return Err(OnnxExportError::Unsupported {
-            id,
-            ops: rec.missing.join(", "),
-        });
-    }
     debug_assert_eq!(rec.layout_len, params.len());
-    let Some(out) = rec.output else {
-        return Err(OnnxExportError::Unsupported {
-            id,
-            ops: "nothing (the forward pass wrote no output)".into(),
-        });
-    };
-    let mut nodes = rec.nodes;
+    let (mut nodes, inits, out) = finished(&id, rec)?;
     // the output buffer's value already has its shape (batch, K): `Recorder::put`
     nodes.push(Node::new("Identity", &[&out], &[OUTPUT]));
     let batch = || Dim::Param("batch".into());
@@ -189,7 +289,7 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             OUTPUT,
             vec![batch(), Dim::Fixed(cfg.n_classes as i64)],
         )],
-        initializers: rec.inits,
+        initializers: inits,
     };
     let card_json = serde_json::to_string(card).unwrap_or_default();
     let model = Model {
@@ -204,6 +304,96 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
                 cfg.n_channels, cfg.n_times, card.input.sfreq, card.input.unit
             )),
             ("qssm.output".into(), format!("{OUTPUT}: (batch, {}) logits", cfg.n_classes)),
+        ],
+    };
+    model.check()?;
+    Ok(model)
+}
+
+/// The step graph of the causal model in `file`: one streaming step (see the module docs).
+///
+/// Inputs: [`STEP_INPUT`], the next sample (batch, C) (per-sample models: 3b) or the next chunk
+/// (batch, C, L) (chunked models), in the card's unit after its preprocessing; and every state
+/// tensor `state.<name>` (zeros at the start of a stream). Outputs: [`OUTPUT`] (batch, K), the
+/// logits after this step, and `next_state.<name>` for every state tensor, to feed to the next
+/// step. The state tensors and their shapes are listed in the metadata (`qssm.state`).
+///
+/// Errors: those of [`window_graph`], and [`OnnxExportError::Model`] for a model (or a
+/// configuration: 1b without `causal`) that has no streaming form.
+pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
+    let card = &file.card;
+    let (id, cfg, params) = prepare(file)?;
+    let rec = registry::visit_step_net(&id, cfg.clone(), RecordStep { params: &params })
+        .ok_or_else(|| OnnxExportError::Model {
+            id: id.clone(),
+            reason: "has no step graph: it does not stream sample by sample or chunk by chunk \
+                     in this exporter (streamed: 3b, causal 1b, mg)"
+                .into(),
+        })?
+        .map_err(|reason| OnnxExportError::Model {
+            id: id.clone(),
+            reason,
+        })?;
+    let (len, state) = (rec.step_len, rec.state);
+    let (mut nodes, inits, out) = finished(&id, rec.rec)?;
+    nodes.push(Node::new("Identity", &[&out], &[OUTPUT]));
+    let batch = || Dim::Param("batch".into());
+    let dims = |shape: &[usize]| {
+        std::iter::once(batch())
+            .chain(shape.iter().map(|&d| Dim::Fixed(d as i64)))
+            .collect::<Vec<_>>()
+    };
+    let input_shape = if len == 1 {
+        vec![cfg.n_channels]
+    } else {
+        vec![cfg.n_channels, len]
+    };
+    let mut inputs = vec![ValueInfo::f32(STEP_INPUT, dims(&input_shape))];
+    let mut outputs = vec![ValueInfo::f32(
+        OUTPUT,
+        vec![batch(), Dim::Fixed(cfg.n_classes as i64)],
+    )];
+    let mut described = Vec::new();
+    for (name, shape, value) in &state {
+        let (sin, sout) = (format!("{STATE_IN}{name}"), format!("{STATE_OUT}{name}"));
+        nodes.push(Node::new("Identity", &[value], &[&sout]));
+        inputs.push(ValueInfo::f32(&sin, dims(shape)));
+        outputs.push(ValueInfo::f32(&sout, dims(shape)));
+        described.push(format!("{name} {shape:?}"));
+    }
+    let graph = Graph {
+        name: format!("qssm_{id}_step"),
+        nodes,
+        inputs,
+        outputs,
+        initializers: inits,
+    };
+    let card_json = serde_json::to_string(card).unwrap_or_default();
+    let model = Model {
+        graph,
+        opset: OPSET,
+        producer: "qssm".into(),
+        metadata: vec![
+            ("qssm.model_card".into(), card_json),
+            ("qssm.model_id".into(), id.clone()),
+            ("qssm.graph".into(), "step".into()),
+            ("qssm.step_len".into(), len.to_string()),
+            ("qssm.input".into(), format!(
+                "{STEP_INPUT}: the next {} (batch, {} channels{}) at {} Hz in {}, after the card's preprocessing",
+                if len == 1 { "sample".to_string() } else { format!("chunk of {len} samples") },
+                cfg.n_channels,
+                if len == 1 { String::new() } else { format!(", {len} samples") },
+                card.input.sfreq,
+                card.input.unit
+            )),
+            ("qssm.output".into(), format!(
+                "{OUTPUT}: (batch, {}) logits after this step; {STATE_OUT}<name>: the state for the next step",
+                cfg.n_classes
+            )),
+            ("qssm.state".into(), format!(
+                "{STATE_IN}<name> in, {STATE_OUT}<name> out, zeros at the start of a stream, shapes after the batch: {}",
+                described.join("; ")
+            )),
         ],
     };
     model.check()?;

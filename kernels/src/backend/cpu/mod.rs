@@ -18,7 +18,7 @@ use super::{
 use crate::circuit::Program;
 use crate::ops::activation as a;
 use crate::ops::adam::{adam_element, AdamScalars};
-use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_forward};
+use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_continue, conv1d_causal_forward};
 use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
 use crate::ops::norm::{layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward};
 use core::ops::Range;
@@ -256,6 +256,20 @@ impl Backend for Cpu {
                 yb.iter_mut().zip(row).for_each(|(a, b)| *a += b);
             }
             yb.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    fn running_mean(&self, y: &mut CpuBuf, x: &CpuBuf, sum: &mut CpuBuf, count: &mut CpuBuf) {
+        let (b, l, d) = (x.shape[0], x.shape[1], x.last());
+        assert_eq!(y.shape, [b, d], "running_mean: y shape");
+        assert_eq!(sum.shape, [b, d], "running_mean: sum shape");
+        same_len("running_mean: count", count.data.len(), b);
+        let rows = y.data.chunks_exact_mut(d).zip(sum.data.chunks_exact_mut(d));
+        for (((yb, sb), xb), n) in rows.zip(x.data.chunks_exact(l * d)).zip(&mut count.data) {
+            for row in xb.chunks_exact(d) {
+                sb.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            }
+            *n += l as f32;
+            yb.iter_mut().zip(sb.iter()).for_each(|(o, s)| *o = s / *n);
         }
     }
     fn mean_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
@@ -781,6 +795,26 @@ impl Backend for Cpu {
             .par_chunks_mut(l * e)
             .zip(x.data.par_chunks(l * e))
             .for_each(|(yb, xb)| conv1d_causal_forward(yb, xb, w, b, l, e, conv.k));
+    }
+    fn conv1d_step(&self, y: &mut CpuBuf, x: &CpuBuf, hist: &mut CpuBuf, p: &[f32], conv: &ConvP) {
+        same_len("conv1d_step", y.data.len(), x.data.len());
+        let (l, e, k) = (x.shape[1], conv.e, conv.k);
+        assert_eq!(x.last(), e, "conv1d_step: x width");
+        same_len(
+            "conv1d_step: hist",
+            hist.data.len(),
+            x.shape[0] * k.saturating_sub(1) * e,
+        );
+        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
+        let m = k.saturating_sub(1) * e;
+        let rows = y
+            .data
+            .chunks_exact_mut(l * e)
+            .zip(x.data.chunks_exact(l * e));
+        for (i, (yb, xb)) in rows.enumerate() {
+            let hb = &mut hist.data[i * m..(i + 1) * m];
+            conv1d_causal_continue(yb, hb, xb, w, b, l, e, k);
+        }
     }
     fn conv1d_bwd(
         &self,

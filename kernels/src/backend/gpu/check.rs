@@ -110,6 +110,16 @@ pub fn op_outputs<B: Backend>(be: &B, s: CheckSize) -> Vec<(String, Vec<f32>)> {
     let mut mt = be.alloc(&[b, e]);
     be.mean_time(&mut mt, &xe);
     out.push(("mean_time".into(), host(be, &mt)));
+    // streaming mean: twice over the whole sequence from a running state (count L, then 2L)
+    let (mut rs, mut rc) = (be.alloc(&[b, e]), be.alloc(&[b, 1]));
+    let mut rm = be.alloc(&[b, e]);
+    be.running_mean(&mut rm, &xe, &mut rs, &mut rc);
+    let first = host(be, &rm);
+    be.running_mean(&mut rm, &ye, &mut rs, &mut rc);
+    out.push((
+        "running_mean".into(),
+        [first, host(be, &rm), host(be, &rs), host(be, &rc)].concat(),
+    ));
     let mut mtb = be.alloc(&[b, l, e]);
     be.copy(&mut mtb, &ye);
     be.mean_time_bwd(&mut mtb, &mt);
@@ -187,6 +197,26 @@ pub fn op_outputs<B: Backend>(be: &B, s: CheckSize) -> Vec<(String, Vec<f32>)> {
     let mut yc = be.alloc(&[b, l, e]);
     be.conv1d(&mut yc, &xe, &p, &conv);
     out.push(("conv1d".into(), host(be, &yc)));
+    // streaming form: the sequence in two chunks (L₁ = ⌈L/2⌉, then the rest) through one
+    // history, and the history afterwards
+    let l1 = l.div_ceil(2);
+    let mut hist = be.alloc(&[b, k - 1, e]);
+    let mut steps = Vec::new();
+    for (t0, n) in [(0, l1), (l1, l - l1)] {
+        if n == 0 {
+            continue;
+        }
+        let xs: Vec<f32> = host(be, &xe)
+            .chunks_exact(l * e)
+            .flat_map(|r| r[t0 * e..(t0 + n) * e].to_vec())
+            .collect();
+        let xs = buf(be, &xs, &[b, n, e]);
+        let mut ys = be.alloc(&[b, n, e]);
+        be.conv1d_step(&mut ys, &xs, &mut hist, &p, &conv);
+        steps.push(host(be, &ys));
+    }
+    steps.push(host(be, &hist));
+    out.push(("conv1d_step".into(), steps.concat()));
     let mut dxc = be.alloc(&[b, l, e]);
     be.zero_params(&mut gr);
     be.conv1d_bwd(&mut dxc, &mut gr, &ye, &xe, &p, &conv);

@@ -47,6 +47,8 @@ pub const KERNELS: &[&str] = &[
     "reverse_time",
     "mean_time",
     "mean_time_bwd",
+    "running_mean",
+    "running_count",
     "gemm",
     "gemm_reduce",
     "rmsnorm_fwd",
@@ -59,6 +61,7 @@ pub const KERNELS: &[&str] = &[
     "conv1d_fwd",
     "conv1d_bwd_dx",
     "conv1d_dw_partial",
+    "conv1d_step",
     "scan_fwd",
     "scan_bwd",
     "loss_rows",
@@ -805,6 +808,30 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("mean_time", b * d, p);
     }
+    fn running_mean(
+        &self,
+        y: &mut GpuBuf<D>,
+        x: &GpuBuf<D>,
+        sum: &mut GpuBuf<D>,
+        count: &mut GpuBuf<D>,
+    ) {
+        let (b, l, d) = (x.shape[0], x.shape[1], x.last());
+        assert_eq!(y.shape, [b, d], "running_mean: y shape");
+        assert_eq!(sum.shape, [b, d], "running_mean: sum shape");
+        same("running_mean: count", count.len, b);
+        let p = MeanStepP {
+            y: y.addr,
+            sum: sum.addr,
+            count: count.addr,
+            x: x.addr,
+            b: b as i64,
+            l: l as i64,
+            d: d as i64,
+        };
+        // every thread of a sample reads its count before running_count advances it
+        self.launch1("running_mean", b * d, p);
+        self.launch1("running_count", b, p);
+    }
     fn mean_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
         let (b, l, d) = (dx.shape[0], dx.shape[1], dx.last());
         same("mean_time_bwd", dy.len, b * d);
@@ -1290,6 +1317,36 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("conv1d_fwd", x.len, q);
     }
+    fn conv1d_step(
+        &self,
+        y: &mut GpuBuf<D>,
+        x: &GpuBuf<D>,
+        hist: &mut GpuBuf<D>,
+        p: &GpuBuf<D>,
+        conv: &ConvP,
+    ) {
+        same("conv1d_step", y.len, x.len);
+        assert_eq!(x.last(), conv.e, "conv1d_step: x width");
+        let b = x.dim0();
+        same(
+            "conv1d_step: hist",
+            hist.len,
+            b * conv.k.saturating_sub(1) * conv.e,
+        );
+        let q = params::ConvP {
+            y: y.addr,
+            hist: hist.addr,
+            x: x.addr,
+            w: p.at(conv.w.start),
+            bias: p.at(conv.b.start),
+            b: b as i64,
+            l: x.shape[1] as i64,
+            e: conv.e as i64,
+            k: conv.k as i64,
+            ..Default::default()
+        };
+        self.launch1("conv1d_step", b * conv.e, q);
+    }
     fn conv1d_bwd(
         &self,
         dx: &mut GpuBuf<D>,
@@ -1310,6 +1367,7 @@ impl<D: Device> Backend for Gpu<D> {
         let q = params::ConvP {
             y: dx.addr,
             ws,
+            hist: 0,
             x: dy.addr,
             w: p.at(conv.w.start),
             bias: 0,

@@ -55,9 +55,11 @@ kernel_params! {
         rows: i64, d: i64, chunk: i64, chunks: i64, ws_stride: i64, ws_off: i64,
         kind: i32, pad: i32,
     }
+    /// `glue.cu` (`running_mean`, `running_count`)
+    pub struct MeanStepP { y: Ptr, sum: Ptr, count: Ptr, x: Ptr, b: i64, l: i64, d: i64 }
     /// `conv.cu`
     pub struct ConvP {
-        y: Ptr, ws: Ptr, x: Ptr, w: Ptr, bias: Ptr,
+        y: Ptr, ws: Ptr, hist: Ptr, x: Ptr, w: Ptr, bias: Ptr,
         b: i64, l: i64, e: i64, k: i64, chunk: i64, chunks: i64,
     }
     /// `scan.cu` (forward)

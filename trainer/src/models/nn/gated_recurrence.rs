@@ -197,6 +197,35 @@ impl GatedRecurrence {
         a: &mut GatedActs<B>,
         drop: Option<DropoutCfg<'_>>,
     ) {
+        self.run(be, p, x, a, drop, None);
+    }
+
+    /// Streaming form of [`Self::forward`] (eval mode): the next chunk x (B, C, F) (activations
+    /// `a` planned for T = C) from the recurrent state `h` (B, H) (zeros at the start of a
+    /// stream: h_0), which then holds h after the chunk. Chunks stepped in order give the
+    /// forward's h_c.
+    pub fn step<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        x: &B::Buf,
+        h: &mut B::Buf,
+        a: &mut GatedActs<B>,
+    ) {
+        self.run(be, p, x, a, None, Some(&*h));
+        be.copy(h, a.h_final());
+    }
+
+    /// The forward from h_0 = `h0` (zeros if `None`).
+    fn run<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        x: &B::Buf,
+        a: &mut GatedActs<B>,
+        drop: Option<DropoutCfg<'_>>,
+        h0: Option<&B::Buf>,
+    ) {
         self.qsb.forward(be, p, x, &mut a.br);
         be.chunk_mean(&mut a.mu, &a.br.out, self.chunk);
         self.agg.forward(be, p, &a.mu, &mut a.a);
@@ -210,7 +239,7 @@ impl GatedRecurrence {
         for c in 0..a.steps.len() {
             let (done, rest) = a.steps.split_at_mut(c);
             let s = &mut rest[0];
-            let h_prev = done.last().map(|p| &p.h);
+            let h_prev = done.last().map(|p| &p.h).or(h0);
             be.time_slice(&mut s.u, &a.u, c);
             match h_prev {
                 Some(hp) => be.concat_cols(&mut s.z, &[hp, &s.u]),

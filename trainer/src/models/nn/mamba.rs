@@ -55,6 +55,14 @@ pub struct MambaActs<B: Backend> {
     pub out: B::Buf,
 }
 
+/// Recurrent state of a [`MambaBlock`] on `b` streams ([`MambaBlock::step`]).
+pub struct MambaState<B: Backend> {
+    /// the conv1d's last k−1 inputs (B, k−1, E), oldest first
+    pub conv: B::Buf,
+    /// the SSM state (B, E, N)
+    pub h: B::Buf,
+}
+
 /// Activation-gradient scratch of a [`MambaBlock`], shared by all blocks of a model (the
 /// backward runs one block at a time).
 pub struct MambaGrads<B: Backend> {
@@ -162,6 +170,43 @@ impl MambaBlock {
         h0: Option<&B::Buf>,
         a: &mut MambaActs<B>,
     ) {
+        self.run(be, p, u, h0, None, a);
+    }
+
+    /// Allocates the recurrent state of `b` streams (zeros: the start of a stream).
+    pub fn plan_state<B: Backend>(&self, be: &B, b: usize) -> MambaState<B> {
+        MambaState {
+            conv: be.alloc(&[b, self.conv.k - 1, self.e]),
+            h: be.alloc(&[b, self.e, self.ssm.d_state()]),
+        }
+    }
+
+    /// Streaming form of [`Self::forward`]: the next L tokens u (B, L, D) (activations `a`
+    /// planned for L) continuing from `st` (the conv1d's last inputs and the SSM state), which
+    /// then holds the state after them. Steps over the chunks of a sequence equal the forward
+    /// over the whole of it from zero states.
+    pub fn step<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        u: &B::Buf,
+        st: &mut MambaState<B>,
+        a: &mut MambaActs<B>,
+    ) {
+        self.run(be, p, u, Some(&st.h), Some(&mut st.conv), a);
+        be.copy(&mut st.h, &a.ssm.h_last);
+    }
+
+    /// The forward, whole-sequence (`conv_hist` `None`: zero padding) or streamed.
+    fn run<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        u: &B::Buf,
+        h0: Option<&B::Buf>,
+        conv_hist: Option<&mut B::Buf>,
+        a: &mut MambaActs<B>,
+    ) {
         let v = match (&self.norm, &mut a.v) {
             (Some(norm), Some((v, rstd))) => {
                 norm.forward(be, p, u, v, rstd);
@@ -171,7 +216,10 @@ impl MambaBlock {
         };
         self.in_x.forward(be, p, v, &mut a.xin);
         self.in_z.forward(be, p, v, &mut a.z);
-        be.conv1d(&mut a.conv, &a.xin, p, &self.conv);
+        match conv_hist {
+            Some(hist) => be.conv1d_step(&mut a.conv, &a.xin, hist, p, &self.conv),
+            None => be.conv1d(&mut a.conv, &a.xin, p, &self.conv),
+        }
         be.act(Act::Silu, &mut a.xc, &a.conv);
         self.ssm.forward(be, p, &a.xc, h0, &mut a.ssm);
         be.act(Act::Silu, &mut a.sz, &a.z);

@@ -24,6 +24,7 @@ pub mod qssm_core;
 pub mod s3_core;
 pub mod session;
 pub mod ssm;
+pub mod step;
 pub mod transformer;
 
 pub use angle_proj::{AngleActs, AngleMap, AngleProj};
@@ -38,11 +39,12 @@ pub use heads::{ClassifierHead, HeadActs, OutputProj, OutputProjActs, SeqPoolAct
 pub use hydra::{ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads};
 pub use hydra_bissm::{HydraActs, HydraBlock, HydraGrads};
 pub use linear::Linear;
-pub use mamba::{MambaActs, MambaBlock, MambaGrads};
+pub use mamba::{MambaActs, MambaBlock, MambaGrads, MambaState};
 pub use net::{Batched, Io, Net, StepTargets};
 pub use norm::{LayerNorm, LayerNormActs, RmsNorm};
 pub use positional::PositionalEncoding;
 pub use qssm_core::{QssmActs, QssmCore};
 pub use s3_core::{S3Acts, S3Core};
 pub use ssm::{SelectiveSsm, SsmActs, SsmGrads};
+pub use step::StepNet;
 pub use transformer::{TransformerActs, TransformerBlock, TransformerGrads};

@@ -146,6 +146,11 @@ impl SelectiveSsm {
         self
     }
 
+    /// N, the state size per channel.
+    pub fn d_state(&self) -> usize {
+        self.dims.n
+    }
+
     /// Allocates the activations of a batch (b, l).
     pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> SsmActs<B> {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);

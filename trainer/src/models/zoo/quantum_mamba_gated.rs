@@ -7,11 +7,13 @@
 //!
 //! Fully causal (§1.11): every per-step op acts on one time step, the gated update fires once
 //! per chunk (latency ≤ C samples) and the classifier reads h after the last, possibly short,
-//! chunk; `ModelConfig::causal` therefore changes nothing. Parameter count at the EEG config
+//! chunk; `ModelConfig::causal` therefore changes nothing. Its streaming form ([`StepNet`])
+//! takes one chunk per step. Parameter count at the EEG config
 //! (F = 64, n = 6, 2 circuit layers, H = 64, O = 2): 54,704 with the unified ansatz, 52,328 with
 //! the legacy one, for every T and C.
 use crate::models::nn::gated_recurrence::gated_program;
-use crate::models::nn::{GatedActs, GatedRecurrence, Io, Linear, Net};
+use crate::models::nn::step::step_io;
+use crate::models::nn::{GatedActs, GatedRecurrence, Io, Linear, Net, StepNet};
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
 use qssm_kernels::backend::cpu::Cpu;
@@ -215,6 +217,53 @@ impl Net for QuantumMambaGated {
             })
             .collect();
         Some(outs)
+    }
+}
+
+/// Planned buffers of one streaming step (one chunk of B streams) and the state h (B, H).
+pub struct Step<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    a: B::Buf,
+    xp: B::Buf,
+    cgs: GatedActs<B>,
+    h: B::Buf,
+    o0: B::Buf,
+    r: B::Buf,
+}
+
+impl StepNet for QuantumMambaGated {
+    type Step<B: Backend> = Step<B>;
+    fn step_len(&self) -> usize {
+        self.cgs.chunk()
+    }
+    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Step<B> {
+        let (f, h, cs) = (self.cfg.n_channels, self.cfg.hidden_dim, self.cgs.chunk());
+        Step {
+            io: step_io(be, b, &self.cfg, cs),
+            xt: be.alloc(&[b, cs, f]),
+            a: be.alloc(&[b, cs, f]),
+            xp: be.alloc(&[b, cs, f]),
+            cgs: self.cgs.plan(be, b, cs),
+            h: be.alloc(&[b, h]),
+            o0: be.alloc(&[b, h]),
+            r: be.alloc(&[b, h]),
+        }
+    }
+    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+        &mut s.io
+    }
+    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+        vec![("cgs.h".into(), &mut s.h)]
+    }
+    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+        be.to_token_major(&mut s.xt, &s.io.x);
+        self.feature_proj.forward(be, p, &s.xt, &mut s.a);
+        be.act(Act::Silu, &mut s.xp, &s.a);
+        self.cgs.step(be, p, &s.xp, &mut s.h, &mut s.cgs);
+        self.head0.forward(be, p, &s.h, &mut s.o0);
+        be.act(Act::Relu, &mut s.r, &s.o0);
+        self.head3.forward(be, p, &s.r, &mut s.io.out);
     }
 }
 

@@ -7,10 +7,12 @@
 //! Linear(D, 2).
 //!
 //! Causal variant (`--causal`, qssm extension): every scan starts from zero and the pad rows of
-//! the last chunk take no pooling weight, so the model streams chunk by chunk.
+//! the last chunk take no pooling weight, so the model streams chunk by chunk: its streaming
+//! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
+use crate::models::nn::step::step_io;
 use crate::models::nn::{
     ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
-    MambaGrads, Net,
+    MambaGrads, MambaState, Net, StepNet,
 };
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
@@ -318,5 +320,93 @@ impl Net for QuantumMambaSsm {
             outs.push((((j + 1) * CHUNK_SIZE).min(t), logits.as_slice().to_vec()));
         }
         Some(outs)
+    }
+}
+
+/// Planned buffers of one streaming step (one chunk of B streams) and the state (causal
+/// variant).
+pub struct Step<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    f0: B::Buf,
+    fln: LayerNormActs<B>,
+    u: B::Buf,
+    proc: ChunkActs<B>,
+    hs: Vec<B::Buf>,
+    blocks: Vec<MambaActs<B>>,
+    states: Vec<MambaState<B>>,
+    on: LayerNormActs<B>,
+    pooled: B::Buf,
+    h0: B::Buf,
+    r: B::Buf,
+    /// running sum of output_norm over the chunks (B, D) and the chunks seen (B, 1)
+    sum: B::Buf,
+    count: B::Buf,
+}
+
+impl StepNet for QuantumMambaSsm {
+    type Step<B: Backend> = Step<B>;
+    fn step_len(&self) -> usize {
+        CHUNK_SIZE
+    }
+    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Step<B> {
+        let (c, d, cs) = (self.cfg.n_channels, self.cfg.d_model, CHUNK_SIZE);
+        Step {
+            io: step_io(be, b, &self.cfg, cs),
+            xt: be.alloc(&[b, cs, c]),
+            f0: be.alloc(&[b, cs, d]),
+            fln: self.feat_ln.plan(be, &[b, cs, d]),
+            u: be.alloc(&[b, cs, d]),
+            proc: self.proc.plan(be, b, cs),
+            hs: (0..=self.blocks.len())
+                .map(|_| be.alloc(&[b, 1, d]))
+                .collect(),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
+            states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
+            on: self.out_norm.plan(be, &[b, 1, d]),
+            pooled: be.alloc(&[b, d]),
+            h0: be.alloc(&[b, d]),
+            r: be.alloc(&[b, d]),
+            sum: be.alloc(&[b, d]),
+            count: be.alloc(&[b, 1]),
+        }
+    }
+    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+        &mut s.io
+    }
+    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+        let mut out = Vec::new();
+        for (i, st) in s.states.iter_mut().enumerate() {
+            out.push((format!("mamba_layers.{i}.conv1d"), &mut st.conv));
+            out.push((format!("mamba_layers.{i}.ssm"), &mut st.h));
+        }
+        out.push(("pool.sum".into(), &mut s.sum));
+        out.push(("pool.count".into(), &mut s.count));
+        out
+    }
+    /// One chunk: the features and the chunk processor on its samples, then every block's
+    /// step on the chunk's feature (each block from its own state: the causal variant), and
+    /// the head on the running mean of output_norm. Only the causal variant streams:
+    /// [`crate::models::registry::visit_step_net`] offers no other.
+    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+        be.to_token_major(&mut s.xt, &s.io.x);
+        self.feat0.forward(be, p, &s.xt, &mut s.f0);
+        self.feat_ln.forward(be, p, &s.f0, &mut s.fln);
+        be.act(Act::Silu, &mut s.u, &s.fln.y);
+        self.proc.forward(be, p, &s.u, &mut s.proc);
+        be.copy(&mut s.hs[0], &s.proc.out);
+        for i in 0..self.blocks.len() {
+            let blk = &mut s.blocks[i];
+            self.blocks[i].step(be, p, &s.hs[i], &mut s.states[i], blk);
+            let (lo, hi) = s.hs.split_at_mut(i + 1);
+            be.copy(&mut hi[0], &lo[i]);
+            be.add_assign(&mut hi[0], &blk.out);
+        }
+        let last = s.hs.last().expect("at least the processor output");
+        self.out_norm.forward(be, p, last, &mut s.on);
+        be.running_mean(&mut s.pooled, &s.on.y, &mut s.sum, &mut s.count);
+        self.head0.forward(be, p, &s.pooled, &mut s.h0);
+        be.act(Act::Relu, &mut s.r, &s.h0);
+        self.head3.forward(be, p, &s.r, &mut s.io.out);
     }
 }

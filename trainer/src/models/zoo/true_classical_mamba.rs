@@ -2,11 +2,15 @@
 //!
 //! x (B, C, T) → (B, T, C) → Linear(C, D) (`embedding`) → Dropout → 2 × Mamba block (RMSNorm
 //! pre-norm, residual inside) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2)
-//! (`classifier`). Causal up to the mean pool (spec §6). Written once over the backend.
-use crate::models::nn::{Io, Linear, MambaActs, MambaBlock, MambaGrads, Net, RmsNorm};
+//! (`classifier`). Causal up to the mean pool (spec §6). Written once over the backend, with
+//! its streaming form ([`StepNet`]: one sample per step; the blocks' steps, then the running
+//! mean of final_norm).
+use crate::models::nn::step::{step_io, stream_window};
+use crate::models::nn::{
+    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, RmsNorm, StepNet,
+};
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Backend, DropoutCfg};
 
 /// 3b TrueClassicalMamba. Parameter count 241,922 at the EEG config, for every T.
@@ -183,22 +187,71 @@ impl Net for TrueClassicalMamba {
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
         // causal up to the mean pool (spec §6): the output after sample t is the classifier
-        // of the running mean of final_norm(u_0..u_t)
-        let mut a = self.plan(&Cpu, 1);
-        Cpu.upload(&mut a.io.x, x);
-        self.forward(&Cpu, p, &mut a, None);
-        let d = self.cfg.d_model;
-        let mut sum = vec![0.0f32; d];
-        let mut mean = Cpu.alloc(&[1, d]);
-        let mut logits = Cpu.alloc(&[1, self.cfg.n_classes]);
-        let mut outs = Vec::with_capacity(self.cfg.n_times);
-        for (t, row) in a.fnorm.as_slice().chunks_exact(d).enumerate() {
-            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            let m: Vec<f32> = sum.iter().map(|s| s / (t + 1) as f32).collect();
-            Cpu.upload(&mut mean, &m);
-            self.classifier.forward(&Cpu, p, &mean, &mut logits);
-            outs.push((t + 1, logits.as_slice().to_vec()));
+        // of the running mean of final_norm(u_0..u_t), which the streaming form computes
+        Some(stream_window(self, p, x))
+    }
+}
+
+/// Planned buffers of one streaming step (one sample of B streams) and the state.
+pub struct Step<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    emb: B::Buf,
+    blocks: Vec<MambaActs<B>>,
+    states: Vec<MambaState<B>>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    /// running sum of final_norm (B, D) and the samples seen (B, 1)
+    sum: B::Buf,
+    count: B::Buf,
+}
+
+impl StepNet for TrueClassicalMamba {
+    type Step<B: Backend> = Step<B>;
+    fn step_len(&self) -> usize {
+        1
+    }
+    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Step<B> {
+        let (c, d) = (self.cfg.n_channels, self.cfg.d_model);
+        Step {
+            io: step_io(be, b, &self.cfg, 1),
+            xt: be.alloc(&[b, 1, c]),
+            emb: be.alloc(&[b, 1, d]),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
+            states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
+            fnorm: be.alloc(&[b, 1, d]),
+            frstd: be.alloc(&[b, 1]),
+            pooled: be.alloc(&[b, d]),
+            sum: be.alloc(&[b, d]),
+            count: be.alloc(&[b, 1]),
         }
-        Some(outs)
+    }
+    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+        &mut s.io
+    }
+    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+        let mut out = Vec::new();
+        for (i, st) in s.states.iter_mut().enumerate() {
+            out.push((format!("layers.{i}.conv1d"), &mut st.conv));
+            out.push((format!("layers.{i}.ssm"), &mut st.h));
+        }
+        out.push(("pool.sum".into(), &mut s.sum));
+        out.push(("pool.count".into(), &mut s.count));
+        out
+    }
+    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+        be.to_token_major(&mut s.xt, &s.io.x);
+        self.embedding.forward(be, p, &s.xt, &mut s.emb);
+        for i in 0..s.blocks.len() {
+            let (done, rest) = s.blocks.split_at_mut(i);
+            let u = done.last().map_or(&s.emb, |b| &b.out);
+            self.blocks[i].step(be, p, u, &mut s.states[i], &mut rest[0]);
+        }
+        let h = s.blocks.last().map_or(&s.emb, |b| &b.out);
+        self.final_norm
+            .forward(be, p, h, &mut s.fnorm, &mut s.frstd);
+        be.running_mean(&mut s.pooled, &s.fnorm, &mut s.sum, &mut s.count);
+        self.classifier.forward(be, p, &s.pooled, &mut s.io.out);
     }
 }

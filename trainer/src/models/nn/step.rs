@@ -1,0 +1,66 @@
+//! The streaming form of a causal model ([`StepNet`]), written next to its window forward from
+//! the blocks' own steps (`MambaBlock::step`, the backend's `conv1d_step`, `scan` from a state,
+//! `running_mean`): one step takes the next [`StepNet::step_len`] samples of every stream of a
+//! batch (3b: one sample; causal 1b and mg: one chunk) and the recurrent state, and leaves the
+//! outputs after them. Because it is built from backend operations, the same step runs on the
+//! CPU, on a GPU, and on the ONNX recorder (the exported step graph).
+//!
+//! Stepping a window through, chunk after chunk, gives the model's outputs at every chunk
+//! boundary ([`super::Net::boundary_outputs`] of the causal models is this) and, at the end,
+//! the window forward's outputs; `trainer/tests/step_forms.rs` checks both.
+use super::net::Io;
+use super::Net;
+use crate::models::ModelConfig;
+use qssm_kernels::backend::Backend;
+
+/// A causal [`Net`]'s streaming form (see the [module docs](self)).
+pub trait StepNet: Net {
+    /// Planned buffers of one step for a batch size: input, outputs, scratch and the state.
+    type Step<B: Backend>: Send;
+    /// Samples per step (1 for a per-sample model, the chunk size for a chunked one).
+    fn step_len(&self) -> usize;
+    /// Allocates a step for `b` streams, its state at the start of a stream (zeros).
+    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Self::Step<B>;
+    /// The step's input x (B, C, [`Self::step_len`]) (channel-major, as the windows) and
+    /// outputs (B, K).
+    fn step_io<B: Backend>(s: &mut Self::Step<B>) -> &mut Io<B>;
+    /// The recurrent state, by name (`layers.0.conv1d`, `pool.sum`, …): what carries one step
+    /// to the next; zeros at the start of a stream. The ONNX step graph's state inputs and
+    /// outputs have these names.
+    fn state<B: Backend>(s: &mut Self::Step<B>) -> Vec<(String, &mut B::Buf)>;
+    /// One eval-mode step: reads `step_io.x` and the state, writes `step_io.out` and the next
+    /// state.
+    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Self::Step<B>);
+}
+
+/// The input/output buffers of a step: x (B, C, len), outputs (B, K).
+pub fn step_io<B: Backend>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<B> {
+    Io {
+        x: be.alloc(&[b, cfg.n_channels, len]),
+        out: be.alloc(&[b, cfg.n_classes]),
+        dout: be.alloc(&[b, cfg.n_classes]),
+    }
+}
+
+/// Streams one window x (C, T) (channel-major) through `net` on the CPU, one step at a time,
+/// and returns the outputs after every step, with the number of samples seen: (n, outputs).
+/// A last, partial chunk (T not a multiple of the step length) is not stepped: its samples
+/// belong to a chunk that has not completed.
+pub fn stream_window<M: StepNet>(net: &M, p: &[f32], x: &[f32]) -> Vec<(usize, Vec<f32>)> {
+    use qssm_kernels::backend::cpu::Cpu;
+    let cfg = net.config();
+    let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len());
+    let mut s = net.plan_step(&Cpu, 1);
+    let mut chunk = vec![0.0f32; c * len];
+    let mut outs = Vec::with_capacity(t / len.max(1));
+    for k in 0..t / len.max(1) {
+        for (ch, row) in chunk.chunks_exact_mut(len).enumerate() {
+            row.copy_from_slice(&x[ch * t + k * len..ch * t + (k + 1) * len]);
+        }
+        let io = M::step_io(&mut s);
+        Cpu.upload(&mut io.x, &chunk);
+        net.step(&Cpu, p, &mut s);
+        outs.push(((k + 1) * len, M::step_io(&mut s).out.as_slice().to_vec()));
+    }
+    outs
+}

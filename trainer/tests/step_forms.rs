@@ -1,0 +1,145 @@
+//! The streaming forms of the causal models ([`StepNet`]), written next to their window
+//! forwards, against those forwards: the output after the first t samples stepped equals the
+//! window forward of the same model over those t samples, and a batch of streams steps as each
+//! stream alone.
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::Backend;
+use qssm_trainer::models::nn::step::stream_window;
+use qssm_trainer::models::nn::{Net, StepNet};
+use qssm_trainer::models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};
+use qssm_trainer::models::ModelConfig;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn window(rng: &mut ChaCha8Rng, c: usize, t: usize) -> Vec<f32> {
+    (0..c * t).map(|_| rng.gen_range(-0.1f32..0.1)).collect()
+}
+
+/// The eval forward of `net` (configured for T = t) on the first `t` samples of the window
+/// x (C, `full`).
+fn forward_prefix<M: Net>(net: &M, p: &[f32], x: &[f32], full: usize) -> Vec<f32> {
+    let (c, t) = (net.config().n_channels, net.config().n_times);
+    let prefix: Vec<f32> = (0..c)
+        .flat_map(|ch| x[ch * full..ch * full + t].to_vec())
+        .collect();
+    let mut a = net.plan(&Cpu, 1);
+    Cpu.upload(&mut M::io(&mut a).x, &prefix);
+    net.forward(&Cpu, p, &mut a, None);
+    M::io(&mut a).out.as_slice().to_vec()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// 3b: after t samples stepped, the logits equal the window forward over those t samples
+/// (the model with T = t; its parameters do not depend on T), for t = 1 … T.
+#[test]
+fn true_classical_mamba_steps_equal_the_window_forward_on_every_prefix() {
+    let cfg = ModelConfig::eeg(160);
+    let net = TrueClassicalMamba::new(cfg.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let p = net.layout().init(&mut rng);
+    let x = window(&mut rng, cfg.n_channels, cfg.n_times);
+    let outs = stream_window(&net, &p, &x);
+    assert_eq!(outs.len(), cfg.n_times);
+    let mut worst = 0.0f32;
+    for &t in &[1usize, 2, 3, 4, 5, 17, 64, 159, 160] {
+        let (n, got) = &outs[t - 1];
+        assert_eq!(*n, t);
+        let mut c = cfg.clone();
+        c.n_times = t;
+        let want = forward_prefix(&TrueClassicalMamba::new(c), &p, &x, cfg.n_times);
+        let d = max_abs_diff(got, &want);
+        worst = worst.max(d);
+        assert!(
+            d <= 2e-5,
+            "t = {t}: max |Δlogit| {d:e} ({got:?} vs {want:?})"
+        );
+    }
+    eprintln!("3b step vs window forward: max |Δlogit| {worst:e}");
+}
+
+/// 3b: B streams stepped together give each stream's outputs alone (the state is per stream).
+#[test]
+fn true_classical_mamba_batch_of_streams_steps_as_each_alone() {
+    let mut cfg = ModelConfig::eeg(24);
+    cfg.n_channels = 5;
+    let net = TrueClassicalMamba::new(cfg.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let p = net.layout().init(&mut rng);
+    let (b, c, t) = (3usize, cfg.n_channels, cfg.n_times);
+    let xs: Vec<Vec<f32>> = (0..b).map(|_| window(&mut rng, c, t)).collect();
+    let alone: Vec<_> = xs.iter().map(|x| stream_window(&net, &p, x)).collect();
+    let mut s = net.plan_step(&Cpu, b);
+    for k in 0..t {
+        let sample: Vec<f32> = xs
+            .iter()
+            .flat_map(|x| (0..c).map(move |ch| x[ch * t + k]))
+            .collect();
+        Cpu.upload(&mut TrueClassicalMamba::step_io(&mut s).x, &sample);
+        net.step(&Cpu, &p, &mut s);
+        let out = TrueClassicalMamba::step_io(&mut s).out.as_slice().to_vec();
+        // the same arithmetic per stream, but matrix products of another batch size may
+        // round differently
+        for (i, row) in out.chunks_exact(cfg.n_classes).enumerate() {
+            let d = max_abs_diff(row, &alone[i][k].1);
+            assert!(d <= 1e-6, "stream {i}, sample {k}: {d:e}");
+        }
+    }
+}
+
+/// Causal 1b: after k chunks of 32 samples stepped, the logits equal the window forward over
+/// those 32·k samples (the chunk processor, each block from its own zero state, the mean over
+/// the chunks); the samples of a last, partial chunk are not stepped.
+#[test]
+fn causal_quantum_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
+    let mut cfg = ModelConfig::eeg(100);
+    cfg.causal = true;
+    let net = QuantumMambaSsm::new(cfg.clone());
+    assert_eq!(net.step_len(), 32);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let p = net.layout().init(&mut rng);
+    let x = window(&mut rng, cfg.n_channels, cfg.n_times);
+    let outs = stream_window(&net, &p, &x);
+    assert_eq!(outs.iter().map(|o| o.0).collect::<Vec<_>>(), [32, 64, 96]);
+    for (t, got) in &outs {
+        let mut c = cfg.clone();
+        c.n_times = *t;
+        let want = forward_prefix(&QuantumMambaSsm::new(c), &p, &x, cfg.n_times);
+        let d = max_abs_diff(got, &want);
+        assert!(
+            d <= 2e-5,
+            "t = {t}: max |Δlogit| {d:e} ({got:?} vs {want:?})"
+        );
+    }
+}
+
+/// mg: after k chunks stepped, the logits equal the window forward over those k chunks (the
+/// gated recurrence from its state h, the head on h).
+#[test]
+fn gated_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
+    let cfg = ModelConfig::eeg(42);
+    let net = QuantumMambaGated::new(cfg.clone());
+    let len = net.step_len();
+    assert_eq!(len, cfg.chunk_size);
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let p = net.layout().init(&mut rng);
+    let x = window(&mut rng, cfg.n_channels, cfg.n_times);
+    let outs = stream_window(&net, &p, &x);
+    assert_eq!(outs.len(), cfg.n_times / len);
+    for (t, got) in &outs {
+        let mut c = cfg.clone();
+        c.n_times = *t;
+        let want = forward_prefix(&QuantumMambaGated::new(c), &p, &x, cfg.n_times);
+        let d = max_abs_diff(got, &want);
+        assert!(
+            d <= 2e-5,
+            "t = {t}: max |Δlogit| {d:e} ({got:?} vs {want:?})"
+        );
+    }
+}
