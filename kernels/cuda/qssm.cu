@@ -8,4 +8,5 @@
 #include "loss.cu"
 #include "optim.cu"
 #include "quantum.cu"
+#include "qproj.cu"
 #include "gated.cu"

@@ -62,7 +62,7 @@ fn engine_window_us(case: &Case) -> f64 {
 
 /// The engine's streamed logits of every window of the case (f32 file), one row per
 /// prediction (hop = the step length): (B, T / len, K); and the median latency of one step
-/// (the `push` that completes a step, this thread), µs.
+/// (the `push`es of its `len` samples together, this thread), µs.
 fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
     let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
     let cfg = case.model.config();
@@ -74,15 +74,16 @@ fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
     for i in 0..case.b {
         let w = case.window(i);
         let mut s = engine.stream(opts).expect("the model streams");
+        let mut spent = 0.0;
         for k in 0..(t / len) * len {
             for (ch, v) in sample.iter_mut().enumerate() {
                 *v = w[ch * t + k];
             }
             let t0 = std::time::Instant::now();
             let out = s.push(&sample).expect("push");
-            let dt = t0.elapsed().as_secs_f64() * 1e6;
+            spent += t0.elapsed().as_secs_f64() * 1e6;
             if let Some(p) = out {
-                step_us.push(dt);
+                step_us.push(std::mem::take(&mut spent));
                 logits.extend_from_slice(p.logits);
             }
         }

@@ -23,6 +23,7 @@
 //!
 //! Shape legend: B batch, T time, L sequence length seen by an op, C channels, D `d_model`,
 //! E `d_inner`, N `d_state`, R `dt_rank`, H heads.
+use crate::circuit::qproj::QProj;
 use crate::circuit::Program;
 use crate::ops::adam::AdamScalars;
 use core::ops::Range;
@@ -155,6 +156,21 @@ pub fn mix_l1_weights(p: &[f32], coeffs: [usize; 3], eps: f32) -> [f32; 3] {
     let c = coeffs.map(|i| p[i]);
     let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
     c.map(|v| v / s)
+}
+
+/// A quantum projection of [`Backend::qproj`] ([`crate::circuit::qproj`]) and where its
+/// tensors sit in the parameters: circuit weights W (L, n, 3), the affine's γ and β (empty
+/// ranges without an affine).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QProjP {
+    /// shape and options
+    pub qp: QProj,
+    /// W (3·L·n)
+    pub w: Range<usize>,
+    /// γ ([`crate::circuit::qproj::Affine::len`])
+    pub gamma: Range<usize>,
+    /// β (as γ)
+    pub beta: Range<usize>,
 }
 
 /// Variant and sizes of a batched selective scan (see [`crate::ops::scan`]).
@@ -541,6 +557,20 @@ pub trait Backend: Sync {
         theta: &Self::Buf,
         enc: Option<&Self::Buf>,
         prog: &Program,
+    );
+    /// The quantum projection of the HQC Mamba ([`crate::circuit::qproj`]), one circuit per
+    /// row: y (R, d_out) from x (R, d_in).
+    fn qproj(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, qp: &QProjP);
+    /// Backward of [`Self::qproj`]: dx (R, d_in) += … (if given) and g\[W, γ, β\] += … from
+    /// dy (R, d_out); the rows' parameter gradients are summed in row order.
+    fn qproj_bwd(
+        &self,
+        dx: Option<&mut Self::Buf>,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        qp: &QProjP,
     );
     /// The gated cell of the gated models ([`crate::ops::gated`]), per sample: pre-activations
     /// (B, 4H) = \[a_f | a_i | a_o | a_g\] and h_prev (B, H) (zeros if `None`) → gates

@@ -13,6 +13,7 @@
 //! `models/QuantumSSM.py` (unified ansatz), Jones & Gacon 2020 (adjoint differentiation).
 pub mod entangling;
 pub mod program;
+pub mod qproj;
 pub mod simulate;
 
 pub use program::{scale_rotation_angles_backward, AngleSrc, Gate, GateKind, Program};
@@ -30,3 +31,5 @@ mod tests;
 mod tests_entangling;
 #[cfg(test)]
 mod tests_layers;
+#[cfg(test)]
+mod tests_qproj;

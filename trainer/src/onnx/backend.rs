@@ -4,8 +4,8 @@
 use super::recorder::{RecBuf, Recorder};
 use qssm_formats::onnx::Attr;
 use qssm_kernels::backend::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Segment,
-    SuperposeP, Targets,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, QProjP, ScanGradBufs, ScanInputs, ScanP,
+    Segment, SuperposeP, Targets,
 };
 use qssm_kernels::circuit::Program;
 use qssm_kernels::ops::adam::AdamScalars;
@@ -442,6 +442,22 @@ impl Backend for Recorder {
         _prog: &Program,
     ) {
         self.missing("circuit_bwd");
+    }
+
+    fn qproj(&self, _y: &mut RecBuf, _x: &RecBuf, _p: &[f32], _qp: &QProjP) {
+        self.missing("qproj (the HQC Mamba's quantum projection)");
+    }
+
+    fn qproj_bwd(
+        &self,
+        _dx: Option<&mut RecBuf>,
+        _g: &mut [f32],
+        _dy: &RecBuf,
+        _x: &RecBuf,
+        _p: &[f32],
+        _qp: &QProjP,
+    ) {
+        self.missing("qproj_bwd");
     }
 
     fn gated_cell(

@@ -7,13 +7,14 @@
 //! threads. This backend is the oracle every other backend is tested against.
 mod gemm;
 mod mixing;
+mod qproj;
 mod quantum;
 
 pub use gemm::{sgemm, View};
 
 use super::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs, ScanInputs, ScanP, Segment,
-    SuperposeP, Targets,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, QProjP, ScanGradBufs, ScanInputs, ScanP,
+    Segment, SuperposeP, Targets,
 };
 use crate::circuit::Program;
 use crate::ops::activation as a;
@@ -931,6 +932,20 @@ impl Backend for Cpu {
         wts: &CpuBuf,
     ) {
         quantum::chunk_pool_bwd(du, dscores, ds, u, wts);
+    }
+    fn qproj(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
+        qproj::qproj(y, x, p, qp);
+    }
+    fn qproj_bwd(
+        &self,
+        dx: Option<&mut CpuBuf>,
+        g: &mut [f32],
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        p: &[f32],
+        qp: &QProjP,
+    ) {
+        qproj::qproj_bwd(dx, g, dy, x, p, qp);
     }
     fn circuit(
         &self,

@@ -2,7 +2,8 @@
 //! pooling, circuits, superposition, and the small glue they need): outputs of one backend,
 //! compared with [`super::check::compare`].
 use super::check::Gen;
-use crate::backend::{circuit_state_words, Act, Backend, Segment, Superpose, SuperposeP};
+use crate::backend::{circuit_state_words, Act, Backend, QProjP, Segment, Superpose, SuperposeP};
+use crate::circuit::qproj::{Affine, QProj};
 use crate::circuit::Program;
 
 /// Sizes of one run of [`feature_outputs`].
@@ -413,5 +414,49 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
             .concat(),
         ));
     }
+    qproj_outputs(be, &mut out, &mut g);
     out
+}
+
+/// The quantum projection (HQC Mamba) in each affine mode, with and without rescale, a
+/// register wider than the input (ancillas) and one narrower than the readout allows, forward
+/// and backward (dx, dW, dγ, dβ).
+fn qproj_outputs<B: Backend>(be: &B, out: &mut Vec<(String, Vec<f32>)>, g: &mut Gen) {
+    for (d_in, d_out, layers, affine, rescale) in [
+        (5, 12, 2, Affine::PerOutput, true),
+        (9, 3, 1, Affine::Scalar, false),
+        (6, 8, 3, Affine::None, true),
+    ] {
+        let qp = QProj::new(d_in, d_out, layers, affine, rescale);
+        let (nw, na) = (qp.n_weights(), affine.len(d_out));
+        let np = nw + 2 * na;
+        let ph = g.vec(np, 0.0, 2.0);
+        let p = be.params_from_host(&ph);
+        let mut gr = be.params_from_host(&vec![0.0; np]);
+        let args = QProjP {
+            qp,
+            w: 0..nw,
+            gamma: nw..nw + na,
+            beta: nw + na..np,
+        };
+        let rows = 37; // more rows than one block's warps
+        let mut x = be.alloc(&[rows, d_in]);
+        be.upload(&mut x, &g.vec(rows * d_in, -1.0, 1.0));
+        let mut y = be.alloc(&[rows, d_out]);
+        be.qproj(&mut y, &x, &p, &args);
+        let mut yh = vec![0.0; rows * d_out];
+        be.download(&y, &mut yh);
+        let name = format!("qproj {d_in}→{d_out} L{layers} {affine:?} rescale {rescale}");
+        out.push((name.clone(), yh));
+        let mut dy = be.alloc(&[rows, d_out]);
+        be.upload(&mut dy, &g.vec(rows * d_out, -1.0, 1.0));
+        let mut dx = be.alloc(&[rows, d_in]);
+        be.fill(&mut dx, 0.5); // accumulates
+        be.qproj_bwd(Some(&mut dx), &mut gr, &dy, &x, &p, &args);
+        let mut dxh = vec![0.0; rows * d_in];
+        be.download(&dx, &mut dxh);
+        let mut gh = vec![0.0; np];
+        be.params_download(&gr, &mut gh);
+        out.push((format!("{name} backward"), [dxh, gh].concat()));
+    }
 }

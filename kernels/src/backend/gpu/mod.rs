@@ -26,9 +26,10 @@ pub mod check;
 pub mod check_features;
 
 use super::{
-    circuit_state_words, Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, ScanGradBufs,
+    circuit_state_words, Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, QProjP, ScanGradBufs,
     ScanInputs, ScanP, Segment, Superpose, SuperposeP, Targets,
 };
+use crate::circuit::qproj::Affine;
 use crate::circuit::{AngleSrc, GateKind, Program};
 use crate::ops::adam::AdamScalars;
 use core::ffi::c_void;
@@ -97,6 +98,9 @@ pub const KERNELS: &[&str] = &[
     "lcu_fwd",
     "lcu_bwd",
     "lcu_coeffs",
+    "qproj_fwd",
+    "qproj_bwd",
+    "qproj_reduce",
 ];
 
 /// A device buffer with its shape (activations, and the flat parameter/gradient buffers).
@@ -487,6 +491,48 @@ impl<D: Device> Gpu<D> {
     fn circuit_launch(&self, kernel: &'static str, prog: &Program, p: CircP) {
         let per_warp = 2 * prog.state_len() * 16 + (prog.n_theta + prog.n_enc) * 8;
         self.warp_rows_launch(kernel, p.rows as usize, per_warp, prog.n_qubits, p);
+    }
+
+    /// The parameter pointers and sizes of a quantum projection's kernels.
+    fn qproj_args(&self, p: &GpuBuf<D>, qp: &QProjP) -> QProjArgs {
+        let q = &qp.qp;
+        let layers = q.layers.n_layers();
+        assert!(
+            layers <= QPROJ_MAX_LAYERS,
+            "gpu qproj: {layers} entangling layers > {QPROJ_MAX_LAYERS}"
+        );
+        let mut ranges = [0i32; QPROJ_MAX_LAYERS];
+        for (r, &v) in ranges.iter_mut().zip(&q.layers.ranges) {
+            *r = v as i32;
+        }
+        let affine = match q.affine {
+            Affine::PerOutput => 0,
+            Affine::Scalar => 1,
+            Affine::None => 2,
+        };
+        QProjArgs {
+            w: p.at(qp.w.start),
+            gamma: if qp.gamma.is_empty() {
+                0
+            } else {
+                p.at(qp.gamma.start)
+            },
+            beta: if qp.beta.is_empty() {
+                0
+            } else {
+                p.at(qp.beta.start)
+            },
+            d_in: q.d_in as i32,
+            d_out: q.d_out as i32,
+            n: q.n as i32,
+            m: q.m as i32,
+            layers: layers as i32,
+            affine,
+            rescale: q.rescale as i32,
+            per: (q.n_weights() + 2 * qp.gamma.len()) as i32,
+            ranges,
+            ..Default::default()
+        }
     }
 
     /// One warp per row, φ and G_φ of each row in dynamic shared memory.
@@ -1701,6 +1747,63 @@ impl<D: Device> Backend for Gpu<D> {
             p.states = s.addr;
         }
         self.circuit_launch("circuit_fwd", prog, p);
+    }
+    fn qproj(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, qp: &QProjP) {
+        let q = &qp.qp;
+        let rows = x.len / q.d_in.max(1);
+        same("qproj: x", x.len, rows * q.d_in);
+        same("qproj: y", y.len, rows * q.d_out);
+        let a = QProjArgs {
+            y: y.addr,
+            x: x.addr,
+            rows: rows as i64,
+            ..self.qproj_args(p, qp)
+        };
+        self.warp_rows_launch("qproj_fwd", rows, 16 << q.n, q.n, a);
+    }
+    fn qproj_bwd(
+        &self,
+        dx: Option<&mut GpuBuf<D>>,
+        g: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        qp: &QProjP,
+    ) {
+        let q = &qp.qp;
+        let rows = x.len / q.d_in.max(1);
+        same("qproj_bwd: x", x.len, rows * q.d_in);
+        same("qproj_bwd: dy", dy.len, rows * q.d_out);
+        if let Some(d) = &dx {
+            same("qproj_bwd: dx", d.len, rows * q.d_in);
+        }
+        if rows == 0 {
+            return;
+        }
+        let base = self.qproj_args(p, qp);
+        let mut sc = self.scratch();
+        let ws = sc.get(Slot::Partials, rows * base.per as usize * 8);
+        let a = QProjArgs {
+            dx: dx.map_or(0, |d| d.addr),
+            ws,
+            gw: g.at(qp.w.start),
+            gg: if qp.gamma.is_empty() {
+                0
+            } else {
+                g.at(qp.gamma.start)
+            },
+            gb: if qp.beta.is_empty() {
+                0
+            } else {
+                g.at(qp.beta.start)
+            },
+            x: x.addr,
+            dy: dy.addr,
+            rows: rows as i64,
+            ..base
+        };
+        self.warp_rows_launch("qproj_bwd", rows, 32 << q.n, q.n, a);
+        self.launch1("qproj_reduce", a.per as usize, a);
     }
     fn circuit_bwd(
         &self,

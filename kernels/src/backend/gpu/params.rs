@@ -107,6 +107,12 @@ kernel_params! {
         h: Ptr, gates: Ptr, tc: Ptr, dpre: Ptr, dh_prev: Ptr, pre: Ptr, h_prev: Ptr, dh: Ptr,
         b: i64, hd: i64,
     }
+    /// `qproj.cu` (`qproj_fwd`, `qproj_bwd`, `qproj_reduce`)
+    pub struct QProjArgs {
+        y: Ptr, dx: Ptr, ws: Ptr, gw: Ptr, gg: Ptr, gb: Ptr, x: Ptr, dy: Ptr, w: Ptr,
+        gamma: Ptr, beta: Ptr, rows: i64, d_in: i32, d_out: i32, n: i32, m: i32, layers: i32,
+        affine: i32, rescale: i32, per: i32, ranges: [i32; QPROJ_MAX_LAYERS],
+    }
     /// `quantum.cu` (chunk attention pooling)
     pub struct PoolP {
         s: Ptr, wts: Ptr, du: Ptr, dscores: Ptr, u: Ptr, scores: Ptr, ds: Ptr,
@@ -118,6 +124,9 @@ kernel_params! {
         params: Ptr, ws: Ptr, rows: i64, w: i64, idx: [i64; 6], blocks: i64, eps: f32, mode: i32,
     }
 }
+
+/// Entangling layers a [`QProjArgs`] holds (`qproj.cu` `QPROJ_MAX_LAYERS`).
+pub const QPROJ_MAX_LAYERS: usize = 16;
 
 /// Segments a [`SegP`] holds (`glue.cu` `SEG_MAX`).
 pub const SEG_MAX: usize = 8;

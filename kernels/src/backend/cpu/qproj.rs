@@ -1,0 +1,87 @@
+//! The quantum projection on the CPU ([`crate::circuit::qproj`]): rows in parallel tasks, each
+//! with its own scratch; the backward keeps every row's parameter gradients and sums them in
+//! row order (bit-identical for any thread count).
+use super::CpuBuf;
+use crate::backend::QProjP;
+use rayon::prelude::*;
+
+/// Rows per parallel task.
+const ROWS: usize = 16;
+
+pub(super) fn qproj(y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
+    let q = &qp.qp;
+    let rows = x.data.len() / q.d_in;
+    assert!(
+        x.data.len() == rows * q.d_in && y.data.len() == rows * q.d_out,
+        "qproj: x {:?} / y {:?} for {} → {}",
+        x.shape,
+        y.shape,
+        q.d_in,
+        q.d_out
+    );
+    let (w, gamma, beta) = (&p[qp.w.clone()], &p[qp.gamma.clone()], &p[qp.beta.clone()]);
+    y.data
+        .par_chunks_mut(ROWS * q.d_out)
+        .zip(x.data.par_chunks(ROWS * q.d_in))
+        .for_each(|(ys, xs)| {
+            let mut s = q.scratch();
+            for (yr, xr) in ys.chunks_exact_mut(q.d_out).zip(xs.chunks_exact(q.d_in)) {
+                q.forward(xr, w, gamma, beta, yr, &mut s);
+            }
+        });
+}
+
+pub(super) fn qproj_bwd(
+    dx: Option<&mut CpuBuf>,
+    g: &mut [f32],
+    dy: &CpuBuf,
+    x: &CpuBuf,
+    p: &[f32],
+    qp: &QProjP,
+) {
+    let q = &qp.qp;
+    let rows = x.data.len() / q.d_in;
+    assert_eq!(
+        dy.data.len(),
+        rows * q.d_out,
+        "qproj_bwd: dy {:?}",
+        dy.shape
+    );
+    let (w, gamma, beta) = (&p[qp.w.clone()], &p[qp.gamma.clone()], &p[qp.beta.clone()]);
+    let (nw, na) = (q.n_weights(), qp.gamma.len());
+    let per = nw + 2 * na;
+    // every row's (dW, dγ, dβ), summed in row order below
+    let mut partial = vec![0.0f64; rows * per];
+    let work = |t: usize, parts: &mut [f64], mut dxs: Option<&mut [f32]>| {
+        let mut s = q.scratch();
+        for (i, part) in parts.chunks_exact_mut(per).enumerate() {
+            let r = t * ROWS + i;
+            let (dw, rest) = part.split_at_mut(nw);
+            let (dg, db) = rest.split_at_mut(na);
+            let xr = &x.data[r * q.d_in..(r + 1) * q.d_in];
+            let dyr = &dy.data[r * q.d_out..(r + 1) * q.d_out];
+            let dxr = dxs
+                .as_deref_mut()
+                .map(|d| &mut d[i * q.d_in..(i + 1) * q.d_in]);
+            q.backward(xr, w, gamma, beta, dyr, dxr, dw, dg, db, &mut s);
+        }
+    };
+    let tasks = partial.par_chunks_mut(ROWS * per).enumerate();
+    match dx {
+        Some(d) => {
+            assert_eq!(d.data.len(), rows * q.d_in, "qproj_bwd: dx {:?}", d.shape);
+            tasks
+                .zip(d.data.par_chunks_mut(ROWS * q.d_in))
+                .for_each(|((t, parts), dxs)| work(t, parts, Some(dxs)));
+        }
+        None => tasks.for_each(|(t, parts)| work(t, parts, None)),
+    }
+    let mut sum = vec![0.0f64; per];
+    for part in partial.chunks_exact(per) {
+        sum.iter_mut().zip(part).for_each(|(a, v)| *a += v);
+    }
+    let targets = qp.w.clone().chain(qp.gamma.clone()).chain(qp.beta.clone());
+    for (i, v) in targets.zip(&sum) {
+        g[i] += *v as f32;
+    }
+}
