@@ -13,6 +13,7 @@
 //! then the batched scan ([`qssm_kernels::backend::Backend::scan`]).
 use super::linear::Linear;
 use super::norm::RmsNorm;
+use super::proj::{Proj, ProjKind};
 use super::ssm::{SelectiveSsm, SsmActs, SsmGrads};
 use crate::params::{default_uniform, Init, ParamLayout};
 use qssm_kernels::backend::{Act, Backend, ConvP};
@@ -29,20 +30,28 @@ pub fn causal_conv(lay: &mut ParamLayout, name: &str, e: usize, k: usize) -> Con
 #[derive(Clone, Debug)]
 pub struct MambaBlock {
     norm: Option<RmsNorm>,
-    /// `in_proj` (2E outputs) as its two halves: x (rows 0..E) and z (rows E..2E)
-    in_x: Linear,
-    in_z: Linear,
+    in_proj: InProj,
     conv: ConvP,
     ssm: SelectiveSsm,
-    out_proj: Linear,
+    out_proj: Proj,
     residual: bool,
     d: usize,
     e: usize,
 }
 
+/// `in_proj` (2E outputs): a Linear layer as its two halves x (rows 0..E) and z (rows E..2E),
+/// or a projection whose whole (rows, 2E) output is split.
+#[derive(Clone, Debug)]
+enum InProj {
+    Halves { x: Linear, z: Linear },
+    Whole(Proj),
+}
+
 /// Planned activations of one [`MambaBlock`] for a batch (B, L).
 pub struct MambaActs<B: Backend> {
     v: Option<(B::Buf, B::Buf)>,
+    /// the whole in_proj output (B, L, 2E) (a whole in_proj only)
+    xz: Option<B::Buf>,
     xin: B::Buf,
     z: B::Buf,
     conv: B::Buf,
@@ -67,6 +76,7 @@ pub struct MambaState<B: Backend> {
 /// backward runs one block at a time).
 pub struct MambaGrads<B: Backend> {
     dv: Option<B::Buf>,
+    dxz: Option<B::Buf>,
     dxin: B::Buf,
     dz: B::Buf,
     dconv: B::Buf,
@@ -83,13 +93,15 @@ impl MambaBlock {
         let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
         let conv = causal_conv(lay, &format!("{prefix}.conv1d"), e, 4);
         let ssm = SelectiveSsm::quantum_ssm(lay, &format!("{prefix}.ssm"), e, n);
-        let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
+        let out_proj = Proj::Linear(Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false));
         lay.add_unused(format!("{prefix}.norm.weight"), &[d], Init::Const(1.0));
         lay.add_unused(format!("{prefix}.norm.bias"), &[d], Init::Const(0.0));
         Self {
             norm: None,
-            in_x: in_proj.out_rows(0..e),
-            in_z: in_proj.out_rows(e..2 * e),
+            in_proj: InProj::Halves {
+                x: in_proj.out_rows(0..e),
+                z: in_proj.out_rows(e..2 * e),
+            },
             conv,
             ssm,
             out_proj,
@@ -100,23 +112,29 @@ impl MambaBlock {
     }
 
     /// 3b's block `layers.i` (TrueClassicalMamba.py): RMSNorm pre-norm, d_conv 4,
-    /// dt_rank ⌈D/16⌉, A_log (E, N), residual inside.
+    /// dt_rank ⌈D/16⌉, A_log (E, N), residual inside; `in_proj`, `x_proj` and `out_proj` of
+    /// the given kind (Linear: 3b and the HQC Mamba's classical twin; quantum: the HQC Mamba,
+    /// spec hqc-mamba-and-quantum-train §3.2).
     pub fn true_classical(
         lay: &mut ParamLayout,
         prefix: &str,
-        d: usize,
-        e: usize,
-        n: usize,
+        (d, e, n): (usize, usize, usize),
+        proj: &ProjKind,
     ) -> Self {
-        let in_proj = Linear::new(lay, &format!("{prefix}.in_proj"), d, 2 * e, false);
-        let ssm = SelectiveSsm::true_classical(lay, prefix, d, e, n);
+        let in_proj = match proj.build(lay, &format!("{prefix}.in_proj"), d, 2 * e) {
+            Proj::Linear(l) => InProj::Halves {
+                x: l.out_rows(0..e),
+                z: l.out_rows(e..2 * e),
+            },
+            whole => InProj::Whole(whole),
+        };
+        let ssm = SelectiveSsm::true_classical(lay, prefix, (d, e, n), proj);
         let conv = causal_conv(lay, &format!("{prefix}.conv1d"), e, 4);
-        let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, d, false);
+        let out_proj = proj.build(lay, &format!("{prefix}.out_proj"), e, d);
         let norm = RmsNorm::new(lay, &format!("{prefix}.norm"), d);
         Self {
             norm: Some(norm),
-            in_x: in_proj.out_rows(0..e),
-            in_z: in_proj.out_rows(e..2 * e),
+            in_proj,
             conv,
             ssm,
             out_proj,
@@ -132,6 +150,7 @@ impl MambaBlock {
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaActs {
             v: self.norm.as_ref().map(|_| (s(d), be.alloc(&[b, l]))),
+            xz: self.whole_in_proj().then(|| s(2 * e)),
             xin: s(e),
             z: s(e),
             conv: s(e),
@@ -143,12 +162,17 @@ impl MambaBlock {
         }
     }
 
+    fn whole_in_proj(&self) -> bool {
+        matches!(self.in_proj, InProj::Whole(_))
+    }
+
     /// Allocates the backward scratch of a batch (b, l).
     pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaGrads<B> {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaGrads {
             dv: self.norm.as_ref().map(|_| s(d)),
+            dxz: self.whole_in_proj().then(|| s(2 * e)),
             dxin: s(e),
             dz: s(e),
             dconv: s(e),
@@ -214,8 +238,17 @@ impl MambaBlock {
             }
             _ => u,
         };
-        self.in_x.forward(be, p, v, &mut a.xin);
-        self.in_z.forward(be, p, v, &mut a.z);
+        match (&self.in_proj, &mut a.xz) {
+            (InProj::Halves { x, z }, _) => {
+                x.forward(be, p, v, &mut a.xin);
+                z.forward(be, p, v, &mut a.z);
+            }
+            (InProj::Whole(proj), Some(xz)) => {
+                proj.forward(be, p, v, xz);
+                be.split_cols(xz, &mut [&mut a.xin, &mut a.z]);
+            }
+            (InProj::Whole(_), None) => unreachable!("planned with the block"),
+        }
         match conv_hist {
             Some(hist) => be.conv1d_step(&mut a.conv, &a.xin, hist, p, &self.conv),
             None => be.conv1d(&mut a.conv, &a.xin, p, &self.conv),
@@ -270,14 +303,37 @@ impl MambaBlock {
         match (&self.norm, &a.v, &mut k.dv) {
             (Some(norm), Some((v, rstd)), Some(dv)) => {
                 be.fill(dv, 0.0);
-                self.in_x.backward(be, p, g, v, &k.dxin, Some(dv));
-                self.in_z.backward(be, p, g, v, &k.dz, Some(dv));
+                let d = (&k.dxin, &k.dz, k.dxz.as_mut());
+                self.in_proj_backward(be, p, g, v, d, dv);
                 norm.backward(be, p, g, u, rstd, dv, du);
             }
             _ => {
-                self.in_x.backward(be, p, g, u, &k.dxin, Some(du));
-                self.in_z.backward(be, p, g, u, &k.dz, Some(du));
+                let d = (&k.dxin, &k.dz, k.dxz.as_mut());
+                self.in_proj_backward(be, p, g, u, d, du);
             }
+        }
+    }
+
+    /// in_proj's backward from (dx, dz) into `dv` (+=); `dxz`: scratch of a whole in_proj.
+    fn in_proj_backward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        v: &B::Buf,
+        (dxin, dz, dxz): (&B::Buf, &B::Buf, Option<&mut B::Buf>),
+        dv: &mut B::Buf,
+    ) {
+        match (&self.in_proj, dxz) {
+            (InProj::Halves { x, z }, _) => {
+                x.backward(be, p, g, v, dxin, Some(dv));
+                z.backward(be, p, g, v, dz, Some(dv));
+            }
+            (InProj::Whole(proj), Some(dxz)) => {
+                be.concat_cols(dxz, &[dxin, dz]);
+                proj.backward(be, p, g, v, dxz, Some(dv));
+            }
+            (InProj::Whole(_), None) => unreachable!("planned with the block"),
         }
     }
 }

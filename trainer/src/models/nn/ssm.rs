@@ -10,6 +10,7 @@
 //! A = −exp(A_log), then the batched scan ([`qssm_kernels::backend::Backend::scan`]), whose
 //! states are kept for the backward.
 use super::linear::Linear;
+use super::proj::{Proj, ProjKind};
 use crate::params::{Init, ParamLayout};
 use qssm_kernels::backend::{Act, Backend, ScanGradBufs, ScanInputs, ScanP};
 use std::ops::Range;
@@ -37,7 +38,7 @@ pub fn dt_proj(lay: &mut ParamLayout, name: &str, r: usize, e: usize, floor: f32
 /// One selective SSM over E channels with state size N and dt_rank R.
 #[derive(Clone, Debug)]
 pub struct SelectiveSsm {
-    x_proj: Linear,
+    x_proj: Proj,
     dt_proj: Linear,
     a_log: Range<usize>,
     d: Range<usize>,
@@ -83,7 +84,13 @@ impl SelectiveSsm {
         let r = e / 16;
         let a_log = lay.add(format!("{prefix}.A_log"), &[n], Init::ALog);
         let d = lay.add(format!("{prefix}.D"), &[e], Init::Const(1.0));
-        let x_proj = Linear::new(lay, &format!("{prefix}.x_proj"), e, r + 2 * n, false);
+        let x_proj = Proj::Linear(Linear::new(
+            lay,
+            &format!("{prefix}.x_proj"),
+            e,
+            r + 2 * n,
+            false,
+        ));
         let dt_proj = dt_proj(lay, &format!("{prefix}.dt_proj"), r, e, 0.0);
         let out_proj = Linear::new(lay, &format!("{prefix}.out_proj"), e, e, false);
         Self {
@@ -106,16 +113,16 @@ impl SelectiveSsm {
 
     /// `SelectiveSSM` (TrueClassicalMamba.py) of block `{prefix}`: `{prefix}.x_proj` (owned by
     /// the block in the reference), then `{prefix}.ssm.A_log` (E, N), `.ssm.D`, `.ssm.dt_proj`
-    /// (dt floored at 1e-4); dt_rank ⌈d_model/16⌉.
+    /// (dt floored at 1e-4); dt_rank ⌈d_model/16⌉. `x_proj` of the given kind (the HQC
+    /// Mamba's is quantum).
     pub fn true_classical(
         lay: &mut ParamLayout,
         prefix: &str,
-        d_model: usize,
-        e: usize,
-        n: usize,
+        (d_model, e, n): (usize, usize, usize),
+        x_proj: &ProjKind,
     ) -> Self {
         let r = dt_rank_ceil(d_model);
-        let x_proj = Linear::new(lay, &format!("{prefix}.x_proj"), e, r + 2 * n, false);
+        let x_proj = x_proj.build(lay, &format!("{prefix}.x_proj"), e, r + 2 * n);
         let a_log = lay.add(format!("{prefix}.ssm.A_log"), &[e, n], Init::ALog);
         let d = lay.add(format!("{prefix}.ssm.D"), &[e], Init::Const(1.0));
         let dt_proj = dt_proj(lay, &format!("{prefix}.ssm.dt_proj"), r, e, 1e-4);

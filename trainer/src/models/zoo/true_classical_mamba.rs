@@ -7,14 +7,20 @@
 //! mean of final_norm).
 use crate::models::nn::step::{step_io, stream_window};
 use crate::models::nn::{
-    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, RmsNorm, StepNet,
+    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, ProjKind, RmsNorm, StepNet,
 };
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
 use qssm_kernels::backend::{Backend, DropoutCfg};
 
 /// 3b TrueClassicalMamba. Parameter count 241,922 at the EEG config, for every T.
+///
+/// The same network is the paper's model A (spec hqc-mamba-and-quantum-train §3.3, see
+/// [`Self::hqc_mamba`]): the HQC selective-SSM Mamba, whose blocks' `in_proj`, `x_proj` and
+/// `out_proj` are quantum projections, and its classical twin.
 pub struct TrueClassicalMamba {
+    id: &'static str,
+    class_name: &'static str,
     cfg: ModelConfig,
     lay: ParamLayout,
     embedding: Linear,
@@ -45,19 +51,46 @@ pub struct Acts<B: Backend> {
 }
 
 impl TrueClassicalMamba {
-    /// Builds the layout for `cfg` (d_inner = 2·d_model).
+    /// 3b: the layout for `cfg` (d_inner = 2·d_model, Linear projections).
     pub fn new(cfg: ModelConfig) -> Self {
-        let (c, d, e) = (cfg.n_channels, cfg.d_model, 2 * cfg.d_model);
+        Self::build(cfg, ("3b", "TrueClassicalMamba"), 2, &ProjKind::Linear)
+    }
+
+    /// The paper's model A (spec hqc-mamba-and-quantum-train §3.3): this network with
+    /// d_inner = `expand`·d_model and every block's `in_proj`, `x_proj` and `out_proj` of kind
+    /// `proj`: quantum for the HQC Mamba (`hqc-mamba`; d_model 128, expand 4: 38,610
+    /// parameters, 168 of them circuit weights), Linear for its classical twin
+    /// (`hqc-mamba-classical`; d_model 16: 13,690). Input (B, 1, T): one feature per step
+    /// (the pixels of an image in raster order); `n_classes` outputs; dropout `cfg.dropout`
+    /// after the embedding (the paper: none).
+    pub fn hqc_mamba(cfg: ModelConfig, expand: usize, proj: &ProjKind) -> Self {
+        let names = match proj {
+            ProjKind::Quantum(_) => ("hqc-mamba", "HqcMamba"),
+            ProjKind::Linear => ("hqc-mamba-classical", "HqcMambaClassical"),
+        };
+        Self::build(cfg, names, expand, proj)
+    }
+
+    fn build(
+        cfg: ModelConfig,
+        (id, class_name): (&'static str, &'static str),
+        expand: usize,
+        proj: &ProjKind,
+    ) -> Self {
+        let (c, d, e) = (cfg.n_channels, cfg.d_model, expand * cfg.d_model);
         let mut lay = ParamLayout::new();
         let embedding = Linear::new(&mut lay, "embedding", c, d, true);
         let blocks = (0..cfg.n_layers)
             .map(|i| {
-                MambaBlock::true_classical(&mut lay, &format!("layers.{i}"), d, e, cfg.d_state)
+                let dims = (d, e, cfg.d_state);
+                MambaBlock::true_classical(&mut lay, &format!("layers.{i}"), dims, proj)
             })
             .collect();
         let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
         Self {
+            id,
+            class_name,
             cfg,
             lay,
             embedding,
@@ -71,10 +104,10 @@ impl TrueClassicalMamba {
 impl Net for TrueClassicalMamba {
     type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
-        "3b"
+        self.id
     }
     fn class_name(&self) -> &'static str {
-        "TrueClassicalMamba"
+        self.class_name
     }
     fn config(&self) -> &ModelConfig {
         &self.cfg
