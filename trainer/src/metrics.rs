@@ -135,6 +135,56 @@ pub fn roc_auc(scores: &[f32], labels: &[usize]) -> f64 {
     u2 as f64 / (2 * n_pos * n_neg) as f64
 }
 
+/// Column `class` of `softmax(logits, dim=1)` for a row-major `(N, n_classes)` matrix, in
+/// `f32` as [`positive_class_scores`] computes column 1.
+///
+/// # Panics
+/// If `class ≥ n_classes` or `n_classes` does not divide `logits.len()`.
+pub fn class_scores(logits: &[f32], n_classes: usize, class: usize) -> Vec<f32> {
+    assert!(class < n_classes, "class {class} of {n_classes}");
+    check_rows(logits, n_classes);
+    logits
+        .chunks_exact(n_classes)
+        .map(|row| {
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = row.iter().map(|&x| (x - m).exp()).sum();
+            (row[class] - m).exp() * (1.0 / sum)
+        })
+        .collect()
+}
+
+/// Macro-averaged one-vs-rest ROC AUC of a K-class classifier (K > 2): the mean over the
+/// classes c present among the labels (and absent from some) of [`roc_auc`] of the softmax
+/// column c against `label == c`, as `sklearn.metrics.roc_auc_score(y, p,
+/// multi_class='ovr', average='macro')` when every class is present. 0.0 when no class
+/// qualifies or a score is not finite.
+///
+/// # Panics
+/// If `n_classes` does not divide `logits.len()` or the lengths differ.
+pub fn roc_auc_ovr(logits: &[f32], labels: &[usize], n_classes: usize) -> f64 {
+    check_rows(logits, n_classes);
+    let mut sum = 0.0;
+    let mut used = 0;
+    for c in 0..n_classes {
+        let pos = labels.iter().filter(|&&y| y == c).count();
+        if pos == 0 || pos == labels.len() {
+            continue;
+        }
+        let onehot: Vec<usize> = labels.iter().map(|&y| usize::from(y == c)).collect();
+        let scores = class_scores(logits, n_classes, c);
+        if scores.iter().any(|s| !s.is_finite()) {
+            return 0.0;
+        }
+        sum += roc_auc(&scores, &onehot);
+        used += 1;
+    }
+    if used == 0 {
+        0.0
+    } else {
+        sum / used as f64
+    }
+}
+
 /// `n_classes × n_classes` confusion matrix, `cm[true][predicted]` (sklearn's
 /// `confusion_matrix(y, pred)` layout).
 ///
@@ -209,7 +259,8 @@ pub struct ClassificationMetrics {
     /// Accuracy of `argmax(logits)` (see [`accuracy`], [`argmax_rows`]).
     #[serde(deserialize_with = "nan_if_null")]
     pub acc: f64,
-    /// ROC AUC of `softmax(logits)[:, 1]` (see [`roc_auc`]); 0.0 where sklearn would raise.
+    /// ROC AUC of `softmax(logits)[:, 1]` (see [`roc_auc`]; more than two classes: the
+    /// macro one-vs-rest AUC, [`roc_auc_ovr`]); 0.0 where sklearn would raise.
     #[serde(deserialize_with = "nan_if_null")]
     pub auc: f64,
     /// Support-weighted F1 (see [`f1_weighted`]).
@@ -240,10 +291,14 @@ impl ClassificationMetrics {
             labels.len()
         );
         let pred = argmax_rows(logits, n_classes);
-        let scores = positive_class_scores(logits, n_classes);
+        let auc = if n_classes == 2 {
+            roc_auc(&positive_class_scores(logits, n_classes), labels)
+        } else {
+            roc_auc_ovr(logits, labels, n_classes)
+        };
         Self {
             acc: accuracy(&pred, labels),
-            auc: roc_auc(&scores, labels),
+            auc,
             f1: f1_weighted(&pred, labels, n_classes),
             confusion: confusion_matrix(&pred, labels, n_classes),
             loss,
@@ -358,6 +413,24 @@ fn sum_sq_diff(pred: &[f32], target: &[f32]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// Macro one-vs-rest AUC against `sklearn.metrics.roc_auc_score(y, softmax(logits),
+    /// multi_class='ovr', average='macro')` (scikit-learn 1.9.1): 0.8833333333333333.
+    #[test]
+    fn macro_ovr_auc_matches_sklearn() {
+        let logits: [f32; 21] = [
+            2.0, 0.5, -1.0, 0.1, 0.3, 0.2, -0.5, 1.5, 0.0, 0.0, 0.2, 0.9, 1.0, 1.1, 0.3, 0.3, -0.2,
+            0.4, 0.7, 0.1, 0.2,
+        ];
+        let y = [0, 1, 1, 2, 0, 2, 1];
+        let auc = roc_auc_ovr(&logits, &y, 3);
+        assert!((auc - 0.8833333333333333).abs() < 1e-12, "{auc}");
+        let m = ClassificationMetrics::compute(&logits, &y, 3, 0.0);
+        assert_eq!(m.auc, auc);
+        // a class absent from the labels is skipped, as is an all-one-class label set
+        assert_eq!(roc_auc_ovr(&logits[..6], &[0, 0], 3), 0.0);
+    }
+
     use super::*;
 
     /// Brute-force AUC over all positive/negative pairs.

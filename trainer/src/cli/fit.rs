@@ -1,6 +1,8 @@
-//! `trainer fit`: EEGMMIDB (or a synthetic task) → split → training → test metrics → model
-//! file + results.
+//! `trainer fit`: EEGMMIDB (or a synthetic task, or an image-sequence task of the paper
+//! models) → split → training → test metrics → model file + results.
 use super::subjects::parse_subjects;
+use crate::data::image_set::ImageSet;
+use crate::data::image_tasks::ImageTask;
 use crate::data::input_filter::{
     apply_stats, card_entry as filter_card, channel_stats, normalisation_card,
 };
@@ -10,8 +12,11 @@ use crate::export::{export, ExportInfo};
 use crate::fit::{
     evaluate, fit_with, Checkpointing, FitConfig, Labels, OnNonFinite, Recipe, Windows,
 };
+use crate::models::nn::{QProjOptions, QuantumInit};
+use crate::models::paper::{self, PaperOptions};
 use crate::models::{registry, AnsatzKind, Model, ModelConfig};
 use qssm_formats::model_file::{write_atomic, SplitInfo, TensorDtype};
+use qssm_kernels::circuit::qproj::Affine;
 use qssm_kernels::signal::design::{design, FilterSpec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -55,6 +60,42 @@ pub enum Task {
     Adding,
     /// selective copy with 8 markers (regression, 8 outputs)
     SelectiveCopy,
+    /// sequential scikit-learn digits: 8×8 pixels as T = 64 steps, 10 classes (paper models)
+    Sdigits,
+    /// sequential MNIST on the test set: 28×28 as T = 784, 10 classes, 8,000 / 2,000 split
+    #[value(name = "smnist-10k")]
+    Smnist10k,
+}
+
+impl Task {
+    /// The image-sequence task, if this is one.
+    fn images(self) -> Option<ImageTask> {
+        match self {
+            Self::Sdigits => Some(ImageTask::Sdigits),
+            Self::Smnist10k => Some(ImageTask::Smnist10k),
+            _ => None,
+        }
+    }
+}
+
+/// `--qproj-affine` values (spec hqc-mamba-and-quantum-train §3.8 A2).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AffineArg {
+    /// γ, β per output
+    PerOutput,
+    /// one γ, one β
+    Scalar,
+    /// none
+    None,
+}
+
+/// `--qproj-init` values (spec §3.8 A6).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QInitArg {
+    /// U[0, 2π)
+    Uniform,
+    /// N(0, 0.1²)
+    Normal,
 }
 
 /// Arguments of `trainer fit` (defaults: the reference's recipe).
@@ -106,9 +147,25 @@ pub struct FitArgs {
     /// samples generated for a synthetic task (split 80/10/10)
     #[arg(long, default_value_t = 5000)]
     pub n_samples: usize,
-    /// EEGMMIDB root holding SNNN/SNNNRKK.edf (PhysioNet layout)
-    #[arg(long, default_value = "data/eegmmidb")]
-    pub data: PathBuf,
+    /// the task's data folder (default: data/eegmmidb, data/digits or data/mnist; EEGMMIDB in
+    /// the PhysioNet layout SNNN/SNNNRKK.edf)
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// paper models (hqc-mamba): d_inner / d_model
+    #[arg(long, default_value_t = 4)]
+    pub expand: usize,
+    /// hqc-mamba: entangling layers per quantum projection (L_Q)
+    #[arg(long, default_value_t = 1)]
+    pub qproj_layers: usize,
+    /// hqc-mamba: the quantum projections' output affine
+    #[arg(long, value_enum, default_value_t = AffineArg::PerOutput)]
+    pub qproj_affine: AffineArg,
+    /// hqc-mamba: no input-RMS rescale of the quantum projections (the paper-minimal variant)
+    #[arg(long)]
+    pub qproj_no_rescale: bool,
+    /// hqc-mamba: circuit weight initialisation
+    #[arg(long, value_enum, default_value_t = QInitArg::Uniform)]
+    pub qproj_init: QInitArg,
     /// resampling rate in Hz (40, 80 or 160 in the reference; window T = 3.1·sfreq + 1)
     #[arg(long, default_value_t = 80)]
     pub sfreq: u32,
@@ -229,26 +286,31 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             .num_threads(n)
             .build_global()?;
     }
-    let entry = registry::lookup(&a.model)?;
+    let id = match paper::lookup(&a.model) {
+        Some(m) => m.id,
+        None => registry::lookup(&a.model)?.id,
+    };
     check_hyperparameters(&model_config(&a, 1))?;
+    if a.qproj_layers == 0 || a.qproj_layers > 16 || a.expand == 0 {
+        return Err("--qproj-layers must be in 1..=16 and --expand at least 1".into());
+    }
+    let data = data_dir(&a);
     match a.task {
         Task::Eeg => {
-            if !a.data.is_dir() {
-                return Err(format!(
-                    "EEGMMIDB data directory {} does not exist",
-                    a.data.display()
-                )
-                .into());
+            if !data.is_dir() {
+                return Err(
+                    format!("EEGMMIDB data directory {} does not exist", data.display()).into(),
+                );
             }
             let ids = match &a.subjects {
                 Some(s) => parse_subjects(s)?,
-                None => discover_subjects(&a.data)?,
+                None => discover_subjects(&data)?,
             };
             let split = subject_split(&ids, a.seed as u32);
             if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
                 return Err(format!("{} subjects leave an empty train, validation or test set in the 70/15/15 subject split; use at least 4", ids.len()).into());
             }
-            let mut cfg = EegmmidbConfig::new(&a.data, a.sfreq);
+            let mut cfg = EegmmidbConfig::new(&data, a.sfreq);
             let filter_spec = FilterSpec {
                 fs: a.sfreq as f64,
                 highpass_hz: a.highpass,
@@ -314,7 +376,59 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
                 data_info: json!({"task": "eeg", "sample_size": ids.len(), "sampling_freq": a.sfreq, "n_train": train.n_trials(), "n_val": val.n_trials(), "n_test": test.n_trials(),
                     "split": {"train": split.train, "val": split.val, "test": split.test}}),
             };
-            train_and_export(&a, entry.id, prepared, 50, 10)
+            train_and_export(&a, id, prepared, 50, 10)
+        }
+        Task::Sdigits | Task::Smnist10k => {
+            let task = a.task.images().expect("an image task");
+            if a.highpass.is_some() || a.lowpass.is_some() || a.notch.is_some() || a.normalise {
+                return Err(
+                    "--highpass, --lowpass, --notch and --normalise condition EEG \
+                     recordings; the image tasks have none"
+                        .into(),
+                );
+            }
+            let set = task.load(&data)?;
+            let s = task.split(&set, a.seed)?;
+            eprintln!(
+                "data: {} from {} (T = {}): train {}, val {}, test {} images",
+                task.name(),
+                data.display(),
+                set.pixels(),
+                s.train.len(),
+                s.val.len(),
+                s.test.len()
+            );
+            fn images(set: &ImageSet) -> Windows<'_> {
+                Windows {
+                    x: &set.x,
+                    labels: Labels::Classes(&set.y),
+                    window_len: set.pixels(),
+                }
+            }
+            let prepared = Prepared {
+                train: images(&s.train),
+                val: images(&s.val),
+                test: images(&s.test),
+                n_channels: 1,
+                n_times: set.pixels(),
+                output_dim: set.n_classes,
+                info: ExportInfo {
+                    sfreq: 1.0,
+                    channels: vec!["pixel".into()],
+                    unit: "none".into(),
+                    preprocessing: json!({"task": task.name(), "data": data.display().to_string(),
+                    "pixels": "raster order, one per step", "scale": match task {
+                        ImageTask::Sdigits => "pixel / 16",
+                        ImageTask::Smnist10k => "(pixel / 255 - 0.1307) / 0.3081",
+                    }}),
+                    split: None,
+                    training: json!(null),
+                    metrics: json!(null),
+                },
+                data_info: json!({"task": task.name(), "seq_len": set.pixels(), "n_train": s.train.len(), "n_val": s.val.len(), "n_test": s.test.len(),
+                    "split": format!("stratified {} test images (seed {}), validation: stratified 10 % of the rest (seed {})", task.n_test(), a.seed, a.seed.wrapping_add(1))}),
+            };
+            train_and_export(&a, id, prepared, 30, 10)
         }
         Task::Adding | Task::SelectiveCopy => {
             if a.highpass.is_some() || a.lowpass.is_some() || a.notch.is_some() || a.normalise {
@@ -357,14 +471,49 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
                 },
                 data_info: json!({"task": task.name(), "seq_len": a.seq_len, "n_train": train.len(), "n_val": val.len(), "n_test": test.len(), "baseline_mse": task.baseline_mse()}),
             };
-            train_and_export(&a, entry.id, prepared, 100, 20)
+            train_and_export(&a, id, prepared, 100, 20)
         }
     }
 }
 
-/// The EEG configuration for windows of `n_times` with the command line's hyperparameters.
+/// `--data`, or the task's bundled folder.
+pub(super) fn data_dir(a: &FitArgs) -> PathBuf {
+    a.data.clone().unwrap_or_else(|| {
+        PathBuf::from(match a.task.images() {
+            Some(t) => t.default_dir(),
+            None => "data/eegmmidb",
+        })
+    })
+}
+
+/// The paper models' options from the command line.
+fn paper_options(a: &FitArgs) -> PaperOptions {
+    PaperOptions {
+        expand: a.expand,
+        qproj: QProjOptions {
+            layers: a.qproj_layers,
+            affine: match a.qproj_affine {
+                AffineArg::PerOutput => Affine::PerOutput,
+                AffineArg::Scalar => Affine::Scalar,
+                AffineArg::None => Affine::None,
+            },
+            rescale: !a.qproj_no_rescale,
+            init: match a.qproj_init {
+                QInitArg::Uniform => QuantumInit::Uniform,
+                QInitArg::Normal => QuantumInit::Normal,
+            },
+        },
+    }
+}
+
+/// The EEG configuration for windows of `n_times` with the command line's hyperparameters (a
+/// paper model: its own d_model and no dropout unless given).
 fn model_config(a: &FitArgs, n_times: usize) -> ModelConfig {
-    let base = ModelConfig::eeg(n_times);
+    let mut base = ModelConfig::eeg(n_times);
+    if let Some(m) = paper::lookup(&a.model) {
+        base.d_model = m.d_model;
+        base.dropout = 0.0;
+    }
     ModelConfig {
         d_model: a.d_model.unwrap_or(base.d_model),
         d_state: a.d_state.unwrap_or(base.d_state),
@@ -418,7 +567,8 @@ fn train_and_export(
     if a.batch_size == 0 || epochs == 0 {
         return Err("--batch-size and --epochs must be at least 1".into());
     }
-    if a.causal && !registry::lookup(id)?.streamable {
+    let paper = paper::lookup(id);
+    if a.causal && paper.is_none() && !registry::lookup(id)?.streamable {
         return Err(format!("model {id} has no causal variant (see `trainer models`)").into());
     }
     let mcfg = ModelConfig {
@@ -434,7 +584,10 @@ fn train_and_export(
         ..model_config(a, p.n_times)
     };
     let device = crate::device::ComputeDevice::open(&a.device)?;
-    let model = registry::build_on(id, mcfg, &device).map_err(|e| e.to_string())?;
+    let model = match paper {
+        Some(m) => m.build_on(mcfg, &paper_options(a), &device),
+        None => registry::build_on(id, mcfg, &device).map_err(|e| e.to_string())?,
+    };
     let init_seed = a.init_seed.unwrap_or(a.seed);
     let params = model
         .layout()
@@ -477,6 +630,9 @@ fn train_and_export(
             a.sfreq,
             a.seed
         )),
+        Task::Sdigits | Task::Smnist10k => {
+            PathBuf::from(format!("runs/{}_{}_seed{}{init}", model.id(), task, a.seed))
+        }
         _ => PathBuf::from(format!(
             "runs/{}_{}_L{}_seed{}{init}",
             model.id(),
@@ -530,10 +686,11 @@ fn train_and_export(
         out.best_epoch + 1,
         out.training_time_s
     );
+    let classes = matches!(a.task, Task::Eeg | Task::Sdigits | Task::Smnist10k);
     let metrics = json!({"test": ev.metrics, "best_val_score": out.best_val_score, "best_epoch": out.best_epoch, "epochs_trained": out.history.len()});
     let training = json!({"recipe": fcfg, "optimizer": "AdamW", "betas": [0.9, 0.999], "eps": 1e-8, "schedule": "CosineAnnealingLR(T_max=epochs)",
-        "loss": if matches!(a.task, Task::Eeg) { "cross-entropy" } else { "mse" },
-        "selection": if matches!(a.task, Task::Eeg) { "best validation accuracy" } else { "lowest validation MSE" }});
+        "loss": if classes { "cross-entropy" } else { "mse" },
+        "selection": if classes { "best validation accuracy" } else { "lowest validation MSE" }});
     p.info.training = training.clone();
     p.info.metrics = metrics.clone();
     let model_path = out_dir.join("model.safetensors");
@@ -567,7 +724,14 @@ fn train_and_export(
 
 fn hyperparameters(m: &dyn Model, a: &FitArgs, epochs: usize) -> serde_json::Value {
     let c = m.config();
-    json!({"n_qubits": c.n_qubits, "n_layers": c.n_layers, "d_model": c.d_model, "d_state": c.d_state, "n_channels": c.n_channels,
+    let mut h = json!({"n_qubits": c.n_qubits, "n_layers": c.n_layers, "d_model": c.d_model, "d_state": c.d_state, "n_channels": c.n_channels,
         "n_timesteps": c.n_times, "output_dim": c.n_classes, "n_epochs": epochs, "batch_size": a.batch_size, "learning_rate": a.lr,
-        "weight_decay": a.weight_decay})
+        "weight_decay": a.weight_decay});
+    if paper::lookup(m.id()).is_some() {
+        let o = paper_options(a);
+        h["expand"] = json!(o.expand);
+        h["qproj"] = json!({"layers": o.qproj.layers, "affine": format!("{:?}", o.qproj.affine),
+            "rescale": o.qproj.rescale, "init": format!("{:?}", o.qproj.init)});
+    }
+    h
 }

@@ -1,4 +1,6 @@
-//! `trainer models`: the registry as a table.
+//! `trainer models`: the registry as a table, then the paper models.
+use crate::device::ComputeDevice;
+use crate::models::paper::{PaperOptions, PAPER_MODELS};
 use crate::models::registry::{build, MODELS};
 use crate::models::ModelConfig;
 
@@ -42,6 +44,29 @@ pub fn run(a: ModelsArgs) -> Result<(), Box<dyn std::error::Error>> {
             m.mixing,
             n,
             if m.streamable { "yes" } else { "no" }
+        );
+    }
+    println!();
+    println!(
+        "paper models (trainer fit --task sdigits | smnist-10k; spec hqc-mamba-and-quantum-train):"
+    );
+    let o = PaperOptions::default();
+    for m in PAPER_MODELS {
+        let cfg = ModelConfig {
+            n_channels: 1,
+            d_model: m.d_model,
+            n_classes: 10,
+            ..ModelConfig::eeg(784)
+        };
+        let n = m.build_on(cfg, &o, &ComputeDevice::Cpu).layout().n_params();
+        let what = if m.quantum {
+            "quantum in/x/out projections"
+        } else {
+            "its classical twin"
+        };
+        println!(
+            "{:<20} {:<18} d_model {:>3}, expand {}: {n} parameters ({what})",
+            m.id, m.class_name, m.d_model, o.expand
         );
     }
     Ok(())

@@ -171,11 +171,16 @@ pub fn run(a: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
     // every run's arguments must parse, and its data folder exist, before anything starts
     for r in &manifest.runs {
         let f = parse_fit_args(&r.args).map_err(|e| format!("run {}: {e}", r.name))?;
-        if matches!(f.task, super::fit::Task::Eeg) && !f.data.is_dir() {
+        let data = super::fit::data_dir(&f);
+        let needs_data = !matches!(
+            f.task,
+            super::fit::Task::Adding | super::fit::Task::SelectiveCopy
+        );
+        if needs_data && !data.is_dir() {
             return Err(format!(
-                "run {}: EEGMMIDB data directory {} does not exist (set it with --set data=DIR)",
+                "run {}: data directory {} does not exist (set it with --set data=DIR)",
                 r.name,
-                f.data.display()
+                data.display()
             )
             .into());
         }

@@ -10,8 +10,9 @@
 //! * [`cache`]: per-subject safetensors cache of epoched arrays keyed by the settings.
 //! * [`input_filter`]: the optional causal IIR filter of the recordings
 //!   ([`EegmmidbConfig::filter`]) as the model card records it for the engine.
-//! * [`mnist`], [`digits`], [`image_set`]: the image datasets of the paper models (MNIST test
-//!   set, scikit-learn digits) and their stratified splits.
+//! * [`mnist`], [`digits`], [`image_set`], [`image_tasks`]: the image datasets of the paper
+//!   models (MNIST test set, scikit-learn digits), their stratified splits and the
+//!   image-sequence tasks (sdigits, smnist-10k).
 //!
 //! Shapes use N trials, C channels (64), T time samples (125/249/497 at 40/80/160 Hz).
 //!
@@ -28,6 +29,7 @@ pub mod cache;
 pub mod digits;
 pub mod eegmmidb;
 pub mod image_set;
+pub mod image_tasks;
 pub mod input_filter;
 pub mod mnist;
 pub mod resample;

@@ -10,6 +10,7 @@
 pub mod config_check;
 pub mod nn;
 pub mod objective;
+pub mod paper;
 pub mod quantum_train;
 pub mod registry;
 pub mod zoo;

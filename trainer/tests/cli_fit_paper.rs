@@ -1,0 +1,135 @@
+//! `trainer fit` on the paper models' image-sequence tasks (spec hqc-mamba-and-quantum-train
+//! §6.3) with the bundled scikit-learn digits: the HQC Mamba (small, quantum projections) and
+//! its classical twin train a short run and write a model file and results with the split, the
+//! options and 10-class metrics; bad options give one error line and no output.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn digits() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/digits")
+}
+
+fn trainer(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("trainer runs")
+}
+
+fn results(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn hqc_mamba_and_its_twin_train_on_sdigits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits();
+    let data = data.to_str().unwrap();
+    for (model, extra) in [
+        // small: d_model 16, expand 2 (in_proj 16 → 64 on 6 qubits)
+        (
+            "hqc-mamba",
+            &[
+                "--d-model",
+                "16",
+                "--expand",
+                "2",
+                "--qproj-affine",
+                "scalar",
+            ][..],
+        ),
+        ("hqc-mamba-classical", &[][..]),
+    ] {
+        let out = tmp.path().join(model);
+        let mut args = vec![
+            "fit",
+            "--model",
+            model,
+            "--task",
+            "sdigits",
+            "--data",
+            data,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--no-progress",
+            "--out",
+        ];
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        let o = trainer(&args, tmp.path());
+        assert!(
+            o.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = results(&out);
+        assert_eq!(r["model_id"], model);
+        assert_eq!(r["data_info"]["task"], "sdigits");
+        assert_eq!(r["data_info"]["n_test"], 360);
+        assert_eq!(
+            r["data_info"]["n_train"].as_u64().unwrap() + r["data_info"]["n_val"].as_u64().unwrap(),
+            1437
+        );
+        assert_eq!(r["hyperparameters"]["output_dim"], 10);
+        assert_eq!(r["hyperparameters"]["n_timesteps"], 64);
+        let acc = r["metrics"]["test"]["acc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{acc}");
+        let auc = r["metrics"]["test"]["auc"].as_f64().unwrap();
+        assert!(auc > 0.0 && auc <= 1.0, "macro one-vs-rest AUC {auc}");
+        assert!(out.join("model.safetensors").exists());
+        if model == "hqc-mamba" {
+            assert_eq!(r["hyperparameters"]["expand"], 2);
+            assert_eq!(r["hyperparameters"]["qproj"]["affine"], "Scalar");
+        } else {
+            assert_eq!(r["n_params"], 13_690);
+        }
+    }
+}
+
+#[test]
+fn bad_options_are_one_line_errors_before_any_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = out.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "--model",
+                "hqc-mamba",
+                "--task",
+                "sdigits",
+                "--qproj-layers",
+                "0",
+            ],
+            "--qproj-layers",
+        ),
+        (
+            vec![
+                "--model",
+                "hqc-mamba",
+                "--task",
+                "sdigits",
+                "--data",
+                "/nonexistent/digits",
+            ],
+            "digits.csv.gz",
+        ),
+        (
+            vec!["--model", "hqc-mamba", "--task", "sdigits", "--notch", "50"],
+            "image tasks",
+        ),
+    ] {
+        let mut a = vec!["fit", "--epochs", "1", "--no-progress", "--out", o];
+        a.extend(args);
+        let r = trainer(&a, tmp.path());
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{a:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{want} not in {err}");
+        assert!(!out.join("results.json").exists());
+    }
+}
