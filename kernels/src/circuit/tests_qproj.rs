@@ -185,3 +185,33 @@ fn hqc_register_sizes() {
         assert_eq!((qp.n, qp.m, qp.n_weights()), (n, m, k), "{d_in} → {d_out}");
     }
 }
+
+/// With the input-RMS rescale and β = 0, QProj is positively homogeneous like a Linear layer
+/// (spec §3.4 step 6): QProj(αx) = α·QProj(x) for α > 0, up to the ε of the norm; without the
+/// rescale it is scale invariant.
+#[test]
+fn positive_homogeneity_with_rescale() {
+    let x = values(11, 12, -1.0, 1.0);
+    for rescale in [true, false] {
+        let qp = QProj::new(12, 20, 2, Affine::PerOutput, rescale);
+        let w = values(12, qp.n_weights(), 0.0, core::f32::consts::TAU);
+        let g = values(13, 20, 0.5, 1.5);
+        let b = vec![0.0f32; 20];
+        let mut s = qp.scratch();
+        let mut y1 = vec![0.0f32; 20];
+        qp.forward(&x, &w, &g, &b, &mut y1, &mut s);
+        for alpha in [0.25f32, 3.0, 40.0] {
+            let xs: Vec<f32> = x.iter().map(|v| alpha * v).collect();
+            let mut y2 = vec![0.0f32; 20];
+            qp.forward(&xs, &w, &g, &b, &mut y2, &mut s);
+            let k = if rescale { alpha } else { 1.0 };
+            for (a, c) in y1.iter().zip(&y2) {
+                assert!(
+                    (k * a - c).abs() <= 1e-5 * (1.0 + c.abs()),
+                    "rescale {rescale}, α = {alpha}: {} vs {c}",
+                    k * a
+                );
+            }
+        }
+    }
+}
