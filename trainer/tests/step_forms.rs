@@ -75,7 +75,7 @@ fn true_classical_mamba_batch_of_streams_steps_as_each_alone() {
     let (b, c, t) = (3usize, cfg.n_channels, cfg.n_times);
     let xs: Vec<Vec<f32>> = (0..b).map(|_| window(&mut rng, c, t)).collect();
     let alone: Vec<_> = xs.iter().map(|x| stream_window(&net, &p, x)).collect();
-    let mut s = net.plan_step(&Cpu, b);
+    let mut s = net.plan_step(&Cpu, b, 1);
     for k in 0..t {
         let sample: Vec<f32> = xs
             .iter()
@@ -95,7 +95,8 @@ fn true_classical_mamba_batch_of_streams_steps_as_each_alone() {
 
 /// Causal 1b: after k chunks of 32 samples stepped, the logits equal the window forward over
 /// those 32·k samples (the chunk processor, each block from its own zero state, the mean over
-/// the chunks); the samples of a last, partial chunk are not stepped.
+/// the chunks); the last, partial chunk (4 samples) is stepped on a plan of its length, and
+/// gives the window forward over all T.
 #[test]
 fn causal_quantum_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
     let mut cfg = ModelConfig::eeg(100);
@@ -106,7 +107,10 @@ fn causal_quantum_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
     let p = net.layout().init(&mut rng);
     let x = window(&mut rng, cfg.n_channels, cfg.n_times);
     let outs = stream_window(&net, &p, &x);
-    assert_eq!(outs.iter().map(|o| o.0).collect::<Vec<_>>(), [32, 64, 96]);
+    assert_eq!(
+        outs.iter().map(|o| o.0).collect::<Vec<_>>(),
+        [32, 64, 96, 100]
+    );
     for (t, got) in &outs {
         let mut c = cfg.clone();
         c.n_times = *t;
@@ -120,7 +124,7 @@ fn causal_quantum_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
 }
 
 /// mg: after k chunks stepped, the logits equal the window forward over those k chunks (the
-/// gated recurrence from its state h, the head on h).
+/// gated recurrence from its state h, the head on h); the last, partial chunk too.
 #[test]
 fn gated_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
     let cfg = ModelConfig::eeg(42);
@@ -131,7 +135,9 @@ fn gated_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
     let p = net.layout().init(&mut rng);
     let x = window(&mut rng, cfg.n_channels, cfg.n_times);
     let outs = stream_window(&net, &p, &x);
-    assert_eq!(outs.len(), cfg.n_times / len);
+    // 5 chunks of 8, then a partial chunk of 2 ending at T
+    assert_eq!(outs.len(), cfg.n_times.div_ceil(len));
+    assert_eq!(outs.last().map(|o| o.0), Some(cfg.n_times));
     for (t, got) in &outs {
         let mut c = cfg.clone();
         c.n_times = *t;

@@ -181,7 +181,7 @@ impl StepNetVisitor for RecordStep<'_> {
         }
         let (c, len) = (net.config().n_channels, net.step_len());
         let rec = Recorder::new(layout, STEP_INPUT);
-        let mut s = net.plan_step(&rec, 1);
+        let mut s = net.plan_step(&rec, 1, len);
         let x = if len == 1 {
             rec.reshape(STEP_INPUT, &[-1, c as i64, 1])
         } else {

@@ -19,8 +19,9 @@ pub trait StepNet: Net {
     type Step<B: Backend>: Send;
     /// Samples per step (1 for a per-sample model, the chunk size for a chunked one).
     fn step_len(&self) -> usize;
-    /// Allocates a step for `b` streams, its state at the start of a stream (zeros).
-    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Self::Step<B>;
+    /// Allocates a step of `len` samples (the step length, or fewer for the last, partial
+    /// chunk of a window) for `b` streams, its state at the start of a stream (zeros).
+    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Self::Step<B>;
     /// The step's input x (B, C, [`Self::step_len`]) (channel-major, as the windows) and
     /// outputs (B, K).
     fn step_io<B: Backend>(s: &mut Self::Step<B>) -> &mut Io<B>;
@@ -44,23 +45,34 @@ pub fn step_io<B: Backend>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> I
 
 /// Streams one window x (C, T) (channel-major) through `net` on the CPU, one step at a time,
 /// and returns the outputs after every step, with the number of samples seen: (n, outputs).
-/// A last, partial chunk (T not a multiple of the step length) is not stepped: its samples
-/// belong to a chunk that has not completed.
+/// When T is not a multiple of the step length, the last, partial chunk is stepped on a plan
+/// of its length, continuing from the state of the full steps (the window forward's last
+/// chunk): the model's outputs at every chunk boundary and at T
+/// ([`super::Net::boundary_outputs`] of the causal models).
 pub fn stream_window<M: StepNet>(net: &M, p: &[f32], x: &[f32]) -> Vec<(usize, Vec<f32>)> {
     use qssm_kernels::backend::cpu::Cpu;
     let cfg = net.config();
-    let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len());
-    let mut s = net.plan_step(&Cpu, 1);
-    let mut chunk = vec![0.0f32; c * len];
-    let mut outs = Vec::with_capacity(t / len.max(1));
-    for k in 0..t / len.max(1) {
-        for (ch, row) in chunk.chunks_exact_mut(len).enumerate() {
-            row.copy_from_slice(&x[ch * t + k * len..ch * t + (k + 1) * len]);
+    let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len().max(1));
+    let mut s = net.plan_step(&Cpu, 1, len);
+    let mut outs = Vec::with_capacity(t.div_ceil(len));
+    let step = |s: &mut M::Step<Cpu>, t0: usize, n: usize| {
+        let chunk: Vec<f32> = (0..c)
+            .flat_map(|ch| x[ch * t + t0..ch * t + t0 + n].iter().copied())
+            .collect();
+        Cpu.upload(&mut M::step_io(s).x, &chunk);
+        net.step(&Cpu, p, s);
+        (t0 + n, M::step_io(s).out.as_slice().to_vec())
+    };
+    for k in 0..t / len {
+        outs.push(step(&mut s, k * len, len));
+    }
+    let rest = t % len;
+    if rest > 0 {
+        let mut last = net.plan_step(&Cpu, 1, rest);
+        for ((_, from), (_, to)) in M::state(&mut s).into_iter().zip(M::state(&mut last)) {
+            Cpu.copy(to, from);
         }
-        let io = M::step_io(&mut s);
-        Cpu.upload(&mut io.x, &chunk);
-        net.step(&Cpu, p, &mut s);
-        outs.push(((k + 1) * len, M::step_io(&mut s).out.as_slice().to_vec()));
+        outs.push(step(&mut last, t - rest, rest));
     }
     outs
 }

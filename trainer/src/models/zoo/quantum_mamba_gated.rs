@@ -12,11 +12,10 @@
 //! (F = 64, n = 6, 2 circuit layers, H = 64, O = 2): 54,704 with the unified ansatz, 52,328 with
 //! the legacy one, for every T and C.
 use crate::models::nn::gated_recurrence::gated_program;
-use crate::models::nn::step::step_io;
+use crate::models::nn::step::{step_io, stream_window};
 use crate::models::nn::{GatedActs, GatedRecurrence, Io, Linear, Net, StepNet};
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 
 /// Dropout sites: the input, u_c (inside the recurrence), after the ReLU.
@@ -192,31 +191,9 @@ impl Net for QuantumMambaGated {
         out
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
-        // causal chunk by chunk (spec gated §1.11): after chunk c the head reads h_c
-        let (t, h, c) = (self.cfg.n_times, self.cfg.hidden_dim, self.cgs.chunk());
-        let mut a = self.plan(&Cpu, 1);
-        Cpu.upload(&mut a.io.x, x);
-        self.forward(&Cpu, p, &mut a, None);
-        self.cgs.trace_views(&Cpu, &mut a.cgs);
-        let mut hc = Cpu.alloc(&[1, h]);
-        let mut o = Cpu.alloc(&[1, h]);
-        let mut r = Cpu.alloc(&[1, h]);
-        let mut logits = Cpu.alloc(&[1, self.cfg.n_classes]);
-        let outs = a
-            .cgs
-            .all_states()
-            .as_slice()
-            .chunks_exact(h)
-            .enumerate()
-            .map(|(i, row)| {
-                Cpu.upload(&mut hc, row);
-                self.head0.forward(&Cpu, p, &hc, &mut o);
-                Cpu.act(Act::Relu, &mut r, &o);
-                self.head3.forward(&Cpu, p, &r, &mut logits);
-                (((i + 1) * c).min(t), logits.as_slice().to_vec())
-            })
-            .collect();
-        Some(outs)
+        // causal chunk by chunk (spec gated §1.11): after chunk c the head reads h_c; the
+        // streaming form
+        Some(stream_window(self, p, x))
     }
 }
 
@@ -237,8 +214,13 @@ impl StepNet for QuantumMambaGated {
     fn step_len(&self) -> usize {
         self.cgs.chunk()
     }
-    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Step<B> {
-        let (f, h, cs) = (self.cfg.n_channels, self.cfg.hidden_dim, self.cgs.chunk());
+    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+        // a partial chunk: its mean is over its true length
+        let (f, h, cs) = (
+            self.cfg.n_channels,
+            self.cfg.hidden_dim,
+            len.min(self.cgs.chunk()),
+        );
         Step {
             io: step_io(be, b, &self.cfg, cs),
             xt: be.alloc(&[b, cs, f]),

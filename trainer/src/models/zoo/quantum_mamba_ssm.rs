@@ -9,14 +9,13 @@
 //! Causal variant (`--causal`, qssm extension): every scan starts from zero and the pad rows of
 //! the last chunk take no pooling weight, so the model streams chunk by chunk: its streaming
 //! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
-use crate::models::nn::step::step_io;
+use crate::models::nn::step::{step_io, stream_window};
 use crate::models::nn::{
     ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
     MambaGrads, MambaState, Net, StepNet,
 };
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Act, Backend, DropoutCfg};
 
 /// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.
@@ -295,31 +294,9 @@ impl Net for QuantumMambaSsm {
         out
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
-        if !self.cfg.causal {
-            return None;
-        }
         // causal variant: after chunk k the head reads the running mean of
-        // output_norm(c_0..c_k); the last, partial chunk ends at T
-        let (t, d) = (self.cfg.n_times, self.cfg.d_model);
-        let mut a = self.plan(&Cpu, 1);
-        Cpu.upload(&mut a.io.x, x);
-        self.forward(&Cpu, p, &mut a, None);
-        let mut sum = vec![0.0f32; d];
-        let mut mean = Cpu.alloc(&[1, d]);
-        let mut h = Cpu.alloc(&[1, d]);
-        let mut r = Cpu.alloc(&[1, d]);
-        let mut logits = Cpu.alloc(&[1, self.cfg.n_classes]);
-        let mut outs = Vec::new();
-        for (j, row) in a.on.y.as_slice().chunks_exact(d).enumerate() {
-            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            let m: Vec<f32> = sum.iter().map(|s| s / (j + 1) as f32).collect();
-            Cpu.upload(&mut mean, &m);
-            self.head0.forward(&Cpu, p, &mean, &mut h);
-            Cpu.act(Act::Relu, &mut r, &h);
-            self.head3.forward(&Cpu, p, &r, &mut logits);
-            outs.push((((j + 1) * CHUNK_SIZE).min(t), logits.as_slice().to_vec()));
-        }
-        Some(outs)
+        // output_norm(c_0..c_k); the last, partial chunk ends at T: the streaming form
+        self.cfg.causal.then(|| stream_window(self, p, x))
     }
 }
 
@@ -349,8 +326,9 @@ impl StepNet for QuantumMambaSsm {
     fn step_len(&self) -> usize {
         CHUNK_SIZE
     }
-    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Step<B> {
-        let (c, d, cs) = (self.cfg.n_channels, self.cfg.d_model, CHUNK_SIZE);
+    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+        // a partial chunk: the processor's pad rows take no pooling weight (causal variant)
+        let (c, d, cs) = (self.cfg.n_channels, self.cfg.d_model, len.min(CHUNK_SIZE));
         Step {
             io: step_io(be, b, &self.cfg, cs),
             xt: be.alloc(&[b, cs, c]),

@@ -225,7 +225,8 @@ impl Net for TrueClassicalMamba {
     }
 }
 
-/// Planned buffers of one streaming step (one sample of B streams) and the state.
+/// Planned buffers of one streaming step (one sample of B streams; a plan of L samples steps
+/// L at once) and the state.
 pub struct Step<B: Backend> {
     io: Io<B>,
     xt: B::Buf,
@@ -245,16 +246,16 @@ impl StepNet for TrueClassicalMamba {
     fn step_len(&self) -> usize {
         1
     }
-    fn plan_step<B: Backend>(&self, be: &B, b: usize) -> Step<B> {
+    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         let (c, d) = (self.cfg.n_channels, self.cfg.d_model);
         Step {
-            io: step_io(be, b, &self.cfg, 1),
-            xt: be.alloc(&[b, 1, c]),
-            emb: be.alloc(&[b, 1, d]),
-            blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
+            io: step_io(be, b, &self.cfg, len),
+            xt: be.alloc(&[b, len, c]),
+            emb: be.alloc(&[b, len, d]),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, len)).collect(),
             states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
-            fnorm: be.alloc(&[b, 1, d]),
-            frstd: be.alloc(&[b, 1]),
+            fnorm: be.alloc(&[b, len, d]),
+            frstd: be.alloc(&[b, len]),
             pooled: be.alloc(&[b, d]),
             sum: be.alloc(&[b, d]),
             count: be.alloc(&[b, 1]),
