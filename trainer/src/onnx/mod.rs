@@ -291,23 +291,17 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         )],
         initializers: inits,
     };
-    let card_json = serde_json::to_string(card).unwrap_or_default();
-    let model = Model {
+    finish_model(
         graph,
-        opset: OPSET,
-        producer: "qssm".into(),
-        metadata: vec![
-            ("qssm.model_card".into(), card_json),
-            ("qssm.model_id".into(), id.clone()),
+        card,
+        vec![
             ("qssm.input".into(), format!(
                 "{INPUT}: (batch, {} channels, {} samples) at {} Hz in {}, channel-major, after the card's preprocessing",
                 cfg.n_channels, cfg.n_times, card.input.sfreq, card.input.unit
             )),
             ("qssm.output".into(), format!("{OUTPUT}: (batch, {}) logits", cfg.n_classes)),
         ],
-    };
-    model.check()?;
-    Ok(model)
+    )
 }
 
 /// The step graph of the causal model in `file`: one streaming step (see the module docs).
@@ -368,14 +362,10 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         outputs,
         initializers: inits,
     };
-    let card_json = serde_json::to_string(card).unwrap_or_default();
-    let model = Model {
+    finish_model(
         graph,
-        opset: OPSET,
-        producer: "qssm".into(),
-        metadata: vec![
-            ("qssm.model_card".into(), card_json),
-            ("qssm.model_id".into(), id.clone()),
+        card,
+        vec![
             ("qssm.graph".into(), "step".into()),
             ("qssm.step_len".into(), len.to_string()),
             ("qssm.input".into(), format!(
@@ -395,6 +385,29 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
                 described.join("; ")
             )),
         ],
+    )
+}
+
+/// The model around a recorded graph: opset, producer, the card and its id in the metadata,
+/// then `extra` metadata; checked.
+fn finish_model(
+    graph: Graph,
+    card: &ModelCard,
+    extra: Vec<(String, String)>,
+) -> Result<Model, OnnxExportError> {
+    let mut metadata = vec![
+        (
+            "qssm.model_card".into(),
+            serde_json::to_string(card).unwrap_or_default(),
+        ),
+        ("qssm.model_id".into(), card.model_id.clone()),
+    ];
+    metadata.extend(extra);
+    let model = Model {
+        graph,
+        opset: OPSET,
+        producer: "qssm".into(),
+        metadata,
     };
     model.check()?;
     Ok(model)

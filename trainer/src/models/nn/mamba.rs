@@ -72,6 +72,19 @@ pub struct MambaState<B: Backend> {
     pub h: B::Buf,
 }
 
+impl<B: Backend> MambaState<B> {
+    /// The state tensors of blocks `{prefix}.0`, `{prefix}.1`, … by name (`{prefix}.i.conv1d`,
+    /// `{prefix}.i.ssm`), for [`super::StepNet::state`].
+    pub fn named<'a>(prefix: &str, states: &'a mut [Self]) -> Vec<(String, &'a mut B::Buf)> {
+        let mut out = Vec::with_capacity(2 * states.len());
+        for (i, st) in states.iter_mut().enumerate() {
+            out.push((format!("{prefix}.{i}.conv1d"), &mut st.conv));
+            out.push((format!("{prefix}.{i}.ssm"), &mut st.h));
+        }
+        out
+    }
+}
+
 /// Activation-gradient scratch of a [`MambaBlock`], shared by all blocks of a model (the
 /// backward runs one block at a time).
 pub struct MambaGrads<B: Backend> {

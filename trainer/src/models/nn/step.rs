@@ -34,6 +34,36 @@ pub trait StepNet: Net {
     fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Self::Step<B>);
 }
 
+/// The state of a streamed mean pool over time: the running sum (B, D) and the count of rows
+/// seen (B, 1) ([`Backend::running_mean`]).
+pub struct RunningMean<B: Backend> {
+    sum: B::Buf,
+    count: B::Buf,
+}
+
+impl<B: Backend> RunningMean<B> {
+    /// Zero state for `b` streams of width `d`.
+    pub fn plan(be: &B, b: usize, d: usize) -> Self {
+        Self {
+            sum: be.alloc(&[b, d]),
+            count: be.alloc(&[b, 1]),
+        }
+    }
+
+    /// y (B, D) ← the mean over every row so far, after adding x (B, L, D).
+    pub fn update(&mut self, be: &B, y: &mut B::Buf, x: &B::Buf) {
+        be.running_mean(y, x, &mut self.sum, &mut self.count);
+    }
+
+    /// The state by name (`pool.sum`, `pool.count`).
+    pub fn named(&mut self) -> [(String, &mut B::Buf); 2] {
+        [
+            ("pool.sum".into(), &mut self.sum),
+            ("pool.count".into(), &mut self.count),
+        ]
+    }
+}
+
 /// The input/output buffers of a step: x (B, C, len), outputs (B, K).
 pub fn step_io<B: Backend>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<B> {
     Io {

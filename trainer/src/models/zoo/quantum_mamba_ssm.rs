@@ -9,7 +9,7 @@
 //! Causal variant (`--causal`, qssm extension): every scan starts from zero and the pad rows of
 //! the last chunk take no pooling weight, so the model streams chunk by chunk: its streaming
 //! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
-use crate::models::nn::step::{step_io, stream_window};
+use crate::models::nn::step::{step_io, stream_window, RunningMean};
 use crate::models::nn::{
     ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
     MambaGrads, MambaState, Net, StepNet,
@@ -316,9 +316,8 @@ pub struct Step<B: Backend> {
     pooled: B::Buf,
     h0: B::Buf,
     r: B::Buf,
-    /// running sum of output_norm over the chunks (B, D) and the chunks seen (B, 1)
-    sum: B::Buf,
-    count: B::Buf,
+    /// the mean pool over the chunks' output_norm rows
+    pool: RunningMean<B>,
 }
 
 impl StepNet for QuantumMambaSsm {
@@ -345,21 +344,15 @@ impl StepNet for QuantumMambaSsm {
             pooled: be.alloc(&[b, d]),
             h0: be.alloc(&[b, d]),
             r: be.alloc(&[b, d]),
-            sum: be.alloc(&[b, d]),
-            count: be.alloc(&[b, 1]),
+            pool: RunningMean::plan(be, b, d),
         }
     }
     fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
     fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
-        let mut out = Vec::new();
-        for (i, st) in s.states.iter_mut().enumerate() {
-            out.push((format!("mamba_layers.{i}.conv1d"), &mut st.conv));
-            out.push((format!("mamba_layers.{i}.ssm"), &mut st.h));
-        }
-        out.push(("pool.sum".into(), &mut s.sum));
-        out.push(("pool.count".into(), &mut s.count));
+        let mut out = MambaState::named("mamba_layers", &mut s.states);
+        out.extend(s.pool.named());
         out
     }
     /// One chunk: the features and the chunk processor on its samples, then every block's
@@ -382,7 +375,7 @@ impl StepNet for QuantumMambaSsm {
         }
         let last = s.hs.last().expect("at least the processor output");
         self.out_norm.forward(be, p, last, &mut s.on);
-        be.running_mean(&mut s.pooled, &s.on.y, &mut s.sum, &mut s.count);
+        s.pool.update(be, &mut s.pooled, &s.on.y);
         self.head0.forward(be, p, &s.pooled, &mut s.h0);
         be.act(Act::Relu, &mut s.r, &s.h0);
         self.head3.forward(be, p, &s.r, &mut s.io.out);

@@ -5,7 +5,7 @@
 //! (`classifier`). Causal up to the mean pool (spec §6). Written once over the backend, with
 //! its streaming form ([`StepNet`]: one sample per step; the blocks' steps, then the running
 //! mean of final_norm).
-use crate::models::nn::step::{step_io, stream_window};
+use crate::models::nn::step::{step_io, stream_window, RunningMean};
 use crate::models::nn::{
     Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, ProjKind, RmsNorm, StepNet,
 };
@@ -236,9 +236,8 @@ pub struct Step<B: Backend> {
     fnorm: B::Buf,
     frstd: B::Buf,
     pooled: B::Buf,
-    /// running sum of final_norm (B, D) and the samples seen (B, 1)
-    sum: B::Buf,
-    count: B::Buf,
+    /// the mean pool over the samples' final_norm rows
+    pool: RunningMean<B>,
 }
 
 impl StepNet for TrueClassicalMamba {
@@ -257,21 +256,15 @@ impl StepNet for TrueClassicalMamba {
             fnorm: be.alloc(&[b, len, d]),
             frstd: be.alloc(&[b, len]),
             pooled: be.alloc(&[b, d]),
-            sum: be.alloc(&[b, d]),
-            count: be.alloc(&[b, 1]),
+            pool: RunningMean::plan(be, b, d),
         }
     }
     fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
     fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
-        let mut out = Vec::new();
-        for (i, st) in s.states.iter_mut().enumerate() {
-            out.push((format!("layers.{i}.conv1d"), &mut st.conv));
-            out.push((format!("layers.{i}.ssm"), &mut st.h));
-        }
-        out.push(("pool.sum".into(), &mut s.sum));
-        out.push(("pool.count".into(), &mut s.count));
+        let mut out = MambaState::named("layers", &mut s.states);
+        out.extend(s.pool.named());
         out
     }
     fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
@@ -285,7 +278,7 @@ impl StepNet for TrueClassicalMamba {
         let h = s.blocks.last().map_or(&s.emb, |b| &b.out);
         self.final_norm
             .forward(be, p, h, &mut s.fnorm, &mut s.frstd);
-        be.running_mean(&mut s.pooled, &s.fnorm, &mut s.sum, &mut s.count);
+        s.pool.update(be, &mut s.pooled, &s.fnorm);
         self.classifier.forward(be, p, &s.pooled, &mut s.io.out);
     }
 }
