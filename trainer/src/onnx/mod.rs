@@ -124,13 +124,7 @@ impl NetVisitor for Record<'_> {
     type Output = Result<Recording, String>;
     fn visit<M: Net + 'static>(self, net: M) -> Self::Output {
         let layout: &ParamLayout = net.layout();
-        if layout.len() != self.params.len() {
-            return Err(format!(
-                "{} parameters given for a layout of {}",
-                self.params.len(),
-                layout.len()
-            ));
-        }
+        check_layout(layout, self.params)?;
         let rec = Recorder::new(layout, INPUT);
         let mut acts = net.plan(&rec, 1);
         M::io(&mut acts).x.set(INPUT);
@@ -172,13 +166,7 @@ impl StepNetVisitor for RecordStep<'_> {
     type Output = Result<StepRecording, String>;
     fn visit<M: StepNet + 'static>(self, net: M) -> Self::Output {
         let layout: &ParamLayout = net.layout();
-        if layout.len() != self.params.len() {
-            return Err(format!(
-                "{} parameters given for a layout of {}",
-                self.params.len(),
-                layout.len()
-            ));
-        }
+        check_layout(layout, self.params)?;
         let (c, len) = (net.config().n_channels, net.step_len());
         let rec = Recorder::new(layout, STEP_INPUT);
         let mut s = net.plan_step(&rec, 1, len);
@@ -216,6 +204,19 @@ impl StepNetVisitor for RecordStep<'_> {
             step_len: len,
             state,
         })
+    }
+}
+
+/// Whether `params` fills `layout`.
+fn check_layout(layout: &ParamLayout, params: &[f32]) -> Result<(), String> {
+    if layout.len() == params.len() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} parameters given for a layout of {}",
+            params.len(),
+            layout.len()
+        ))
     }
 }
 

@@ -127,6 +127,14 @@ impl<D: Device> GpuBuf<D> {
     fn at(&self, elem: usize) -> u64 {
         self.addr + 4 * elem as u64
     }
+    /// The address of the first element of `r`, or null (0) for an empty range.
+    fn at_or_null(&self, r: &Range<usize>) -> u64 {
+        if r.is_empty() {
+            0
+        } else {
+            self.at(r.start)
+        }
+    }
     fn last(&self) -> usize {
         self.shape.last().copied().unwrap_or(1)
     }
@@ -512,16 +520,8 @@ impl<D: Device> Gpu<D> {
         };
         QProjArgs {
             w: p.at(qp.w.start),
-            gamma: if qp.gamma.is_empty() {
-                0
-            } else {
-                p.at(qp.gamma.start)
-            },
-            beta: if qp.beta.is_empty() {
-                0
-            } else {
-                p.at(qp.beta.start)
-            },
+            gamma: p.at_or_null(&qp.gamma),
+            beta: p.at_or_null(&qp.beta),
             d_in: q.d_in as i32,
             d_out: q.d_out as i32,
             n: q.n as i32,
@@ -1787,16 +1787,8 @@ impl<D: Device> Backend for Gpu<D> {
             dx: dx.map_or(0, |d| d.addr),
             ws,
             gw: g.at(qp.w.start),
-            gg: if qp.gamma.is_empty() {
-                0
-            } else {
-                g.at(qp.gamma.start)
-            },
-            gb: if qp.beta.is_empty() {
-                0
-            } else {
-                g.at(qp.beta.start)
-            },
+            gg: g.at_or_null(&qp.gamma),
+            gb: g.at_or_null(&qp.beta),
             x: x.addr,
             dy: dy.addr,
             rows: rows as i64,

@@ -78,7 +78,11 @@ pub fn step_io<B: Backend>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> I
 /// When T is not a multiple of the step length, the last, partial chunk is stepped on a plan
 /// of its length, continuing from the state of the full steps (the window forward's last
 /// chunk): the model's outputs at every chunk boundary and at T
-/// ([`super::Net::boundary_outputs`] of the causal models).
+/// ([`super::Net::boundary_outputs`] of the causal models). x is in the model's input unit
+/// (EEG: millivolts, after the card's preprocessing).
+///
+/// Panics if x holds fewer than C·T values (a caller's error: the windows of the trainer's
+/// loaders always have C·T).
 pub fn stream_window<M: StepNet>(net: &M, p: &[f32], x: &[f32]) -> Vec<(usize, Vec<f32>)> {
     use qssm_kernels::backend::cpu::Cpu;
     let cfg = net.config();
