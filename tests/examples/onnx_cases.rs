@@ -8,8 +8,9 @@
 //!
 //! For the models that stream (3b, causal 1b (`1b_causal_eeg`), mg;
 //! `qssm_trainer::onnx::step_graph`), also the step graph
-//! `<name>.step.onnx` with the engine's streamed logits (`<name>.stream.bin`, one row per step
-//! of every window) and the engine's median step latency.
+//! `<name>.step.onnx` (one sample per step) with the engine's streamed logits
+//! (`<name>.stream.bin`, one row per prediction of every window: every `hop` samples, the
+//! chunk length of the chunked models) and the engine's median time per sample.
 //!
 //! The engine's logits come from model files of the same weights (f32, and f16 for the f16
 //! graph), with the engine's median `classify_window` latency on one window (this thread) for
@@ -61,8 +62,8 @@ fn engine_window_us(case: &Case) -> f64 {
 }
 
 /// The engine's streamed logits of every window of the case (f32 file), one row per
-/// prediction (hop = the step length): (B, T / len, K); and the median latency of one step
-/// (the `push`es of its `len` samples together, this thread), µs.
+/// prediction (every `len` samples): (B, T / len, K); and the median time per sample of a
+/// hop (the `push`es of its `len` samples together, divided by `len`; this thread), µs.
 fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
     let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
     let cfg = case.model.config();
@@ -89,7 +90,7 @@ fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
         }
     }
     step_us.sort_by(f64::total_cmp);
-    (logits, step_us[step_us.len() / 2])
+    (logits, step_us[step_us.len() / 2] / len as f64)
 }
 
 /// Writes one case; returns its manifest entry, or the refusal.
@@ -120,12 +121,12 @@ fn write_case(dir: &Path, name: &str, case: &Case) -> serde_json::Value {
             let len: usize = g
                 .metadata
                 .iter()
-                .find(|(k, _)| k == "qssm.step_len")
+                .find(|(k, _)| k == "qssm.hop")
                 .and_then(|(_, v)| v.parse().ok())
-                .expect("step length in the metadata");
+                .expect("the hop in the metadata");
             let (logits, us) = engine_stream(case, len);
             write_f32(&dir.join(format!("{name}.stream.bin")), &logits);
-            serde_json::json!({ "len": len, "engine_step_us": us })
+            serde_json::json!({ "hop": len, "engine_sample_us": us })
         }
         Err(e) => serde_json::json!({ "refused": e.to_string() }),
     };

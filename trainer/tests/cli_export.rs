@@ -270,8 +270,8 @@ fn export_onnx_writes_the_window_graph_or_names_what_is_missing() {
     assert!(!tmp.path().join("bad.onnx").exists());
 }
 
-/// `--graph step`: the streaming step graph of a causal model (`<stem>.step.onnx`) with the
-/// sample and every state tensor as inputs, the logits and the next state as outputs; a model
+/// `--graph step`: the streaming step graph of a causal model (`<stem>.step.onnx`), one sample
+/// per step (also for a chunked model), with the sample and every state tensor as inputs, the logits and the next state as outputs; a model
 /// without a streaming form, or `--graph step` without `--format onnx`, gives one error line
 /// and writes nothing.
 #[test]
@@ -305,6 +305,23 @@ fn export_onnx_step_graph_of_a_causal_model_or_a_clear_refusal() {
         assert!(out.contains(want), "{want} missing: {out}");
     }
     assert!(tmp.path().join("m3b.step.onnx").exists());
+    // a chunked model (mg, chunks of 8) also steps one sample at a time: the chunk's samples so
+    // far, the position in it and the last chunk's logits are state too
+    let m = tmp.path().join("mmg.safetensors");
+    write_f32(&m, "mg", 1.0);
+    let o = run(args(&m));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for want in [
+        "inputs sample (batch, 64),",
+        "state.chunk (batch, 64, 7)",
+        "state.position (1)",
+        "state.logits (batch, 2)",
+        "outputs logits (batch, 2),",
+        "next_state.position (1)",
+    ] {
+        assert!(out.contains(want), "{want} missing: {out}");
+    }
     // a model that does not stream: one line naming it
     let q = tmp.path().join("m1c.safetensors");
     write_f32(&q, "1c", 1.0);

@@ -7,13 +7,16 @@
 //!
 //! For the causal models (3b, the causal 1b, mg), [`step_graph`] records one step of the
 //! model's streaming form ([`crate::models::nn::StepNet`], the blocks' own steps) the same way:
-//! input [`STEP_INPUT`] (batch, C) (3b: one sample) or (batch, C, L) (1b, mg: one chunk of L
-//! samples), and every recurrent state tensor as `state.<name>`; outputs the logits after the
-//! step and `next_state.<name>`. A runtime streams by feeding each step's `next_state.*` back
-//! as the next step's `state.*`, starting from zeros. The states: per Mamba block the conv1d's
-//! last k−1 inputs `layers.i.conv1d` (batch, 3, E) and the SSM state `layers.i.ssm`
-//! (batch, E, N) (`mamba_layers.i.*` in 1b); the mean pool's running sum `pool.sum`
-//! (batch, D) and count `pool.count` (batch, 1); mg's recurrent `cgs.h` (batch, H).
+//! input [`STEP_INPUT`], the next sample (batch, C), and every recurrent state tensor as
+//! `state.<name>`; outputs the logits after the sample and `next_state.<name>`. A runtime
+//! streams by feeding each step's `next_state.*` back as the next step's `state.*`, starting
+//! from zeros. The states: per Mamba block the conv1d's last k−1 inputs `layers.i.conv1d`
+//! (batch, 3, E) and the SSM state `layers.i.ssm` (batch, E, N) (`mamba_layers.i.*` in 1b);
+//! the mean pool's running sum `pool.sum` (batch, D) and count `pool.count` (batch, 1); mg's
+//! recurrent `cgs.h` (batch, H). The chunked models (1b: L = 32 samples, mg: its chunk size)
+//! compute once per chunk, in an `If` branch recorded from their chunk step; their graph also
+//! keeps the chunk's samples so far `chunk` (batch, C, L − 1), the position in the chunk
+//! `position` (int64 (1)) and the last chunk's `logits` (batch, K).
 //!
 //! It expresses every operation of the 18 models' eval forward passes: linear layers, norms,
 //! causal depthwise conv1d, activations, the selective scan as a `Loop`, attention, chunk
@@ -59,6 +62,9 @@ pub const STATE_IN: &str = "state.";
 
 /// Prefix of a step graph's next-state outputs (`next_state.layers.0.ssm`).
 pub const STATE_OUT: &str = "next_state.";
+
+/// The chunk a chunked model's step graph assembles from its samples (a value inside the graph).
+const CHUNK: &str = "chunk";
 
 /// Why a model file cannot be exported. Each message is one line.
 #[derive(Debug, thiserror::Error)]
@@ -168,12 +174,13 @@ impl StepNetVisitor for RecordStep<'_> {
         let layout: &ParamLayout = net.layout();
         check_layout(layout, self.params)?;
         let (c, len) = (net.config().n_channels, net.step_len());
-        let rec = Recorder::new(layout, STEP_INPUT);
+        // a chunked model's step runs on the chunk the per-sample graph assembles (`chunked`)
+        let rec = Recorder::new(layout, if len == 1 { STEP_INPUT } else { CHUNK });
         let mut s = net.plan_step(&rec, 1, len);
         let x = if len == 1 {
             rec.reshape(STEP_INPUT, &[-1, c as i64, 1])
         } else {
-            STEP_INPUT.to_string()
+            CHUNK.to_string()
         };
         M::step_io(&mut s).x.set(&x);
         for (name, buf) in M::state(&mut s) {
@@ -305,13 +312,20 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
     )
 }
 
-/// The step graph of the causal model in `file`: one streaming step (see the module docs).
+/// The step graph of the causal model in `file`: one streaming step per sample (see the
+/// module docs).
 ///
-/// Inputs: [`STEP_INPUT`], the next sample (batch, C) (per-sample models: 3b) or the next chunk
-/// (batch, C, L) (chunked models), in the card's unit after its preprocessing; and every state
-/// tensor `state.<name>` (zeros at the start of a stream). Outputs: [`OUTPUT`] (batch, K), the
-/// logits after this step, and `next_state.<name>` for every state tensor, to feed to the next
-/// step. The state tensors and their shapes are listed in the metadata (`qssm.state`).
+/// Inputs: [`STEP_INPUT`], the next sample (batch, C) in the card's unit after its
+/// preprocessing, and every state tensor `state.<name>` (zeros at the start of a stream).
+/// Outputs: [`OUTPUT`] (batch, K), the model's logits after this sample, and
+/// `next_state.<name>` for every state tensor, to feed to the next step. A chunked model
+/// (causal 1b, mg: chunks of L samples) computes once per chunk: its graph keeps the chunk's
+/// samples so far (`state.chunk`, (batch, C, L − 1)), the position in the chunk
+/// (`state.position`, int64 (1), shared by the batch's streams, which step together) and the
+/// logits of the last complete chunk (`state.logits`, zeros before the first), and runs the
+/// chunk's step in an `If` branch when the L-th sample arrives; its logits change every L
+/// samples (the metadata's `qssm.hop`), as the engine's `Stream` emits. The state tensors and
+/// their shapes are listed in the metadata (`qssm.state`).
 ///
 /// Errors: those of [`window_graph`], and [`OnnxExportError::Model`] for a model (or a
 /// configuration: 1b without `causal`) that has no streaming form.
@@ -330,37 +344,27 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             reason,
         })?;
     let (len, state) = (rec.step_len, rec.state);
-    let (mut nodes, inits, out) = finished(&id, rec.rec)?;
-    nodes.push(Node::new("Identity", &[&out], &[OUTPUT]));
-    let batch = || Dim::Param("batch".into());
-    let dims = |shape: &[usize]| {
-        std::iter::once(batch())
-            .chain(shape.iter().map(|&d| Dim::Fixed(d as i64)))
-            .collect::<Vec<_>>()
-    };
-    let input_shape = if len == 1 {
-        vec![cfg.n_channels]
+    let (nodes, mut inits, out) = finished(&id, rec.rec)?;
+    let (c, k) = (cfg.n_channels, cfg.n_classes);
+    let step = if len == 1 {
+        per_sample(nodes, &out, &state, c, k)
     } else {
-        vec![cfg.n_channels, len]
+        chunked(nodes, &mut inits, &out, &state, (c, len, k))
     };
-    let mut inputs = vec![ValueInfo::f32(STEP_INPUT, dims(&input_shape))];
-    let mut outputs = vec![ValueInfo::f32(
-        OUTPUT,
-        vec![batch(), Dim::Fixed(cfg.n_classes as i64)],
-    )];
-    let mut described = Vec::new();
-    for (name, shape, value) in &state {
-        let (sin, sout) = (format!("{STATE_IN}{name}"), format!("{STATE_OUT}{name}"));
-        nodes.push(Node::new("Identity", &[value], &[&sout]));
-        inputs.push(ValueInfo::f32(&sin, dims(shape)));
-        outputs.push(ValueInfo::f32(&sout, dims(shape)));
-        described.push(format!("{name} {shape:?}"));
-    }
+    let described: Vec<String> = step
+        .inputs
+        .iter()
+        .filter_map(|v| {
+            v.name
+                .strip_prefix(STATE_IN)
+                .map(|n| format!("{n} {}", v.shape_text()))
+        })
+        .collect();
     let graph = Graph {
         name: format!("qssm_{id}_step"),
-        nodes,
-        inputs,
-        outputs,
+        nodes: step.nodes,
+        inputs: step.inputs,
+        outputs: step.outputs,
         initializers: inits,
     };
     finish_model(
@@ -368,25 +372,179 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         card,
         vec![
             ("qssm.graph".into(), "step".into()),
-            ("qssm.step_len".into(), len.to_string()),
+            ("qssm.step_len".into(), "1".into()),
+            ("qssm.hop".into(), len.to_string()),
             ("qssm.input".into(), format!(
-                "{STEP_INPUT}: the next {} (batch, {} channels{}) at {} Hz in {}, after the card's preprocessing",
-                if len == 1 { "sample".to_string() } else { format!("chunk of {len} samples") },
-                cfg.n_channels,
-                if len == 1 { String::new() } else { format!(", {len} samples") },
+                "{STEP_INPUT}: the next sample (batch, {c} channels) at {} Hz in {}, after the card's preprocessing",
                 card.input.sfreq,
                 card.input.unit
             )),
             ("qssm.output".into(), format!(
-                "{OUTPUT}: (batch, {}) logits after this step; {STATE_OUT}<name>: the state for the next step",
-                cfg.n_classes
+                "{OUTPUT}: (batch, {k}) logits after this sample{}; {STATE_OUT}<name>: the state for the next step",
+                if len == 1 { String::new() } else { format!(" (they change every {len} samples, when a chunk is complete; zeros before the first)") }
             )),
             ("qssm.state".into(), format!(
-                "{STATE_IN}<name> in, {STATE_OUT}<name> out, zeros at the start of a stream, shapes after the batch: {}",
+                "{STATE_IN}<name> in, {STATE_OUT}<name> out, zeros at the start of a stream: {}",
                 described.join("; ")
             )),
         ],
     )
+}
+
+/// The nodes and interface of a step graph.
+struct StepGraph {
+    nodes: Vec<Node>,
+    inputs: Vec<ValueInfo>,
+    outputs: Vec<ValueInfo>,
+}
+
+/// (batch, dims…)
+fn batch_dims(shape: &[usize]) -> Vec<Dim> {
+    std::iter::once(Dim::Param("batch".into()))
+        .chain(shape.iter().map(|&d| Dim::Fixed(d as i64)))
+        .collect()
+}
+
+/// A per-sample model's step graph: the recorded step as it is, its output and next state
+/// renamed to the graph's outputs. `state`: (name, shape after the batch, next value).
+fn per_sample(
+    mut nodes: Vec<Node>,
+    out: &str,
+    state: &[(String, Vec<usize>, String)],
+    c: usize,
+    k: usize,
+) -> StepGraph {
+    nodes.push(Node::new("Identity", &[out], &[OUTPUT]));
+    let mut inputs = vec![ValueInfo::f32(STEP_INPUT, batch_dims(&[c]))];
+    let mut outputs = vec![ValueInfo::f32(OUTPUT, batch_dims(&[k]))];
+    for (name, shape, value) in state {
+        let (sin, sout) = (format!("{STATE_IN}{name}"), format!("{STATE_OUT}{name}"));
+        nodes.push(Node::new("Identity", &[value], &[&sout]));
+        inputs.push(ValueInfo::f32(&sin, batch_dims(shape)));
+        outputs.push(ValueInfo::f32(&sout, batch_dims(shape)));
+    }
+    StepGraph {
+        nodes,
+        inputs,
+        outputs,
+    }
+}
+
+/// A chunked model's per-sample step graph around its recorded chunk step `nodes` (which read
+/// [`CHUNK`] (batch, C, L)): the sample is appended to the kept samples; when they make a
+/// chunk, an `If` runs the chunk's step, otherwise it passes the logits and the model's state
+/// through (see [`step_graph`]). `(c, l, k)`: channels, chunk length, classes.
+fn chunked(
+    nodes: Vec<Node>,
+    inits: &mut Vec<qssm_formats::onnx::Tensor>,
+    out: &str,
+    state: &[(String, Vec<usize>, String)],
+    (c, l, k): (usize, usize, usize),
+) -> StepGraph {
+    use qssm_formats::onnx::{Attr, Tensor, TensorData, ValueKind};
+    let (kept_in, kept_out) = (format!("{STATE_IN}chunk"), format!("{STATE_OUT}chunk"));
+    let (pos_in, pos_out) = (
+        format!("{STATE_IN}position"),
+        format!("{STATE_OUT}position"),
+    );
+    let (last_in, last_out) = (format!("{STATE_IN}logits"), format!("{STATE_OUT}logits"));
+    let mut int = |name: &str, v: i64| {
+        inits.push(Tensor {
+            name: name.into(),
+            dims: vec![1],
+            data: TensorData::I64(vec![v]),
+        });
+    };
+    int("step.one", 1);
+    int("step.axis_time", 2);
+    int("step.chunk_len", l as i64);
+    let position = || ValueInfo::of("", ValueKind::I64, vec![Dim::Fixed(1)]);
+    // a branch: Identity of each value to the branch's outputs, named `{tag}.{output}`
+    let branch = |tag: &str, mut body: Vec<Node>, values: &[&str]| {
+        let mut outputs = Vec::new();
+        let names = std::iter::once((OUTPUT.to_string(), vec![k]))
+            .chain(state.iter().map(|(n, s, _)| (n.clone(), s.clone())));
+        for ((name, shape), v) in names.zip(values) {
+            let o = format!("{tag}.{name}");
+            body.push(Node::new("Identity", &[v], &[&o]));
+            outputs.push(ValueInfo::f32(&o, batch_dims(&shape)));
+        }
+        Attr::Graph(Box::new(Graph {
+            name: format!("chunk_{tag}"),
+            nodes: body,
+            inputs: Vec::new(),
+            outputs,
+            initializers: Vec::new(),
+        }))
+    };
+    let stepped: Vec<&str> = std::iter::once(out)
+        .chain(state.iter().map(|(_, _, v)| v.as_str()))
+        .collect();
+    let state_in: Vec<String> = state
+        .iter()
+        .map(|(n, _, _)| format!("{STATE_IN}{n}"))
+        .collect();
+    let held: Vec<&str> = std::iter::once(last_in.as_str())
+        .chain(state_in.iter().map(String::as_str))
+        .collect();
+    let then_branch = branch("then", nodes, &stepped);
+    let else_branch = branch("else", Vec::new(), &held);
+    let state_out: Vec<String> = state
+        .iter()
+        .map(|(n, _, _)| format!("{STATE_OUT}{n}"))
+        .collect();
+    let if_outputs: Vec<&str> = std::iter::once(OUTPUT)
+        .chain(state_out.iter().map(String::as_str))
+        .collect();
+    let nodes = vec![
+        Node::new(
+            "Unsqueeze",
+            &[STEP_INPUT, "step.axis_time"],
+            &["step.sample"],
+        ),
+        Node::new("Concat", &[&kept_in, "step.sample"], &[CHUNK]).attr("axis", Attr::Int(2)),
+        Node::new(
+            "Slice",
+            &[CHUNK, "step.one", "step.chunk_len", "step.axis_time"],
+            &[&kept_out],
+        ),
+        Node::new("Add", &[&pos_in, "step.one"], &["step.count"]),
+        Node::new("Equal", &["step.count", "step.chunk_len"], &["step.full"]),
+        Node::new("Mod", &["step.count", "step.chunk_len"], &[&pos_out]),
+        Node::new("If", &["step.full"], &if_outputs)
+            .attr("then_branch", then_branch)
+            .attr("else_branch", else_branch),
+        Node::new("Identity", &[OUTPUT], &[&last_out]),
+    ];
+    let mut inputs = vec![ValueInfo::f32(STEP_INPUT, batch_dims(&[c]))];
+    let mut outputs = vec![ValueInfo::f32(OUTPUT, batch_dims(&[k]))];
+    for (name, shape, _) in state {
+        inputs.push(ValueInfo::f32(
+            &format!("{STATE_IN}{name}"),
+            batch_dims(shape),
+        ));
+        outputs.push(ValueInfo::f32(
+            &format!("{STATE_OUT}{name}"),
+            batch_dims(shape),
+        ));
+    }
+    inputs.push(ValueInfo::f32(&kept_in, batch_dims(&[c, l - 1])));
+    outputs.push(ValueInfo::f32(&kept_out, batch_dims(&[c, l - 1])));
+    inputs.push(ValueInfo {
+        name: pos_in,
+        ..position()
+    });
+    outputs.push(ValueInfo {
+        name: pos_out,
+        ..position()
+    });
+    inputs.push(ValueInfo::f32(&last_in, batch_dims(&[k])));
+    outputs.push(ValueInfo::f32(&last_out, batch_dims(&[k])));
+    StepGraph {
+        nodes,
+        inputs,
+        outputs,
+    }
 }
 
 /// The model around a recorded graph: opset, producer, the card and its id in the metadata,
