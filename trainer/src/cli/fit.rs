@@ -31,6 +31,8 @@ pub enum RecipeArg {
     Ablation,
     /// Adam + ReduceLROnPlateau
     Gated,
+    /// AdamW at a constant learning rate (Adam with --weight-decay 0)
+    Constant,
 }
 
 /// `--on-nonfinite` values.
@@ -108,11 +110,12 @@ pub struct FitArgs {
     /// every SSM scan from a zero state and no padding in the chunk softmax
     #[arg(long)]
     pub causal: bool,
-    /// optimiser/schedule: `ablation` (AdamW + cosine, the EEG ablation) or `gated` (Adam +
-    /// ReduceLROnPlateau on validation accuracy, the gated models' script; use with
-    /// --subjects 50 --chunk-size 8 to reproduce it)
-    #[arg(long, value_enum, default_value_t = RecipeArg::Ablation)]
-    pub recipe: RecipeArg,
+    /// optimiser/schedule: `ablation` (AdamW + cosine, the EEG ablation; the default),
+    /// `gated` (Adam + ReduceLROnPlateau on validation accuracy, the gated models' script; use
+    /// with --subjects 50 --chunk-size 8 to reproduce it) or `constant` (AdamW at a constant
+    /// rate; quantum-train's default)
+    #[arg(long, value_enum)]
+    pub recipe: Option<RecipeArg>,
     /// circuit ansatz of the gated models: unified5 (current code) or legacy4 (behind the
     /// published gated numbers)
     #[arg(long, value_enum, default_value_t = AnsatzArg::Unified5)]
@@ -210,12 +213,16 @@ pub struct FitArgs {
     /// mini-batch size
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// AdamW learning rate (cosine-annealed per epoch to 0 at the last epoch)
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// AdamW decoupled weight decay
-    #[arg(long, default_value_t = 1e-4)]
-    pub weight_decay: f64,
+    /// learning rate (the ablation recipe anneals it per epoch to 0 at the last epoch);
+    /// default 1e-3, quantum-train 5e-4
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// AdamW decoupled weight decay; default 1e-4, quantum-train 0
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// clip the gradient to this global L2 norm before each step; default 1, quantum-train 10
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
     /// early stopping: epochs without a strict gain in validation accuracy (EEG, default 10)
     /// or a strict drop in validation MSE (synthetic, default 20)
     #[arg(long)]
@@ -290,6 +297,13 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some(m) => m.id,
         None => registry::lookup(&a.model)?.id,
     };
+    if paper::lookup(id).is_some_and(|m| m.arch == paper::PaperArch::QuantumTrain)
+        && a.task != Task::Smnist10k
+    {
+        return Err(
+            format!("{id}: its target CNN classifies 28×28 images; use --task smnist-10k").into(),
+        );
+    }
     check_hyperparameters(&model_config(&a, 1))?;
     if a.qproj_layers == 0 || a.qproj_layers > 16 || a.expand == 0 {
         return Err("--qproj-layers must be in 1..=16 and --expand at least 1".into());
@@ -585,9 +599,10 @@ fn train_and_export(
     };
     let device = crate::device::ComputeDevice::open(&a.device)?;
     let model = match paper {
-        Some(m) => m.build_on(mcfg, &paper_options(a), &device),
+        Some(m) => m.build_on(mcfg, &paper_options(a), &device)?,
         None => registry::build_on(id, mcfg, &device).map_err(|e| e.to_string())?,
     };
+    let opt = optimiser(a, paper);
     let init_seed = a.init_seed.unwrap_or(a.seed);
     let params = model
         .layout()
@@ -595,16 +610,13 @@ fn train_and_export(
     let fcfg = FitConfig {
         epochs,
         batch_size: a.batch_size,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
+        lr: opt.lr,
+        weight_decay: opt.weight_decay,
         patience: a.patience.unwrap_or(default_patience),
         seed: init_seed,
-        clip_norm: 1.0,
+        clip_norm: opt.clip_norm,
         progress: !a.no_progress,
-        recipe: match a.recipe {
-            RecipeArg::Ablation => Recipe::Ablation,
-            RecipeArg::Gated => Recipe::Gated,
-        },
+        recipe: opt.recipe,
         on_nonfinite: match a.on_nonfinite {
             NonFiniteArg::Stop => OnNonFinite::Stop,
             NonFiniteArg::Skip => OnNonFinite::Skip,
@@ -688,7 +700,15 @@ fn train_and_export(
     );
     let classes = matches!(a.task, Task::Eeg | Task::Sdigits | Task::Smnist10k);
     let metrics = json!({"test": ev.metrics, "best_val_score": out.best_val_score, "best_epoch": out.best_epoch, "epochs_trained": out.history.len()});
-    let training = json!({"recipe": fcfg, "optimizer": "AdamW", "betas": [0.9, 0.999], "eps": 1e-8, "schedule": "CosineAnnealingLR(T_max=epochs)",
+    let (optimizer, schedule) = match fcfg.recipe {
+        Recipe::Ablation => ("AdamW", "CosineAnnealingLR(T_max=epochs)"),
+        Recipe::Gated => (
+            "Adam",
+            "ReduceLROnPlateau(mode=max, factor=0.5, patience=5)",
+        ),
+        Recipe::Constant => ("AdamW", "constant"),
+    };
+    let training = json!({"recipe": fcfg, "optimizer": optimizer, "betas": [0.9, 0.999], "eps": 1e-8, "schedule": schedule,
         "loss": if classes { "cross-entropy" } else { "mse" },
         "selection": if classes { "best validation accuracy" } else { "lowest validation MSE" }});
     p.info.training = training.clone();
@@ -722,12 +742,41 @@ fn train_and_export(
     Ok(())
 }
 
+/// The optimiser of a run: the command line's choices, else the model's defaults.
+struct Optimiser {
+    recipe: Recipe,
+    lr: f64,
+    weight_decay: f64,
+    clip_norm: f32,
+}
+
+/// The command line's optimiser options over the defaults of `paper`'s model (or the EEG
+/// ablation's: AdamW + cosine, lr 1e-3, weight decay 1e-4, clip 1).
+fn optimiser(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Optimiser {
+    let (recipe, lr, weight_decay, clip_norm) = paper
+        .map(|m| m.arch)
+        .unwrap_or(paper::PaperArch::Mamba)
+        .optimiser_defaults();
+    Optimiser {
+        recipe: match a.recipe {
+            Some(RecipeArg::Ablation) => Recipe::Ablation,
+            Some(RecipeArg::Gated) => Recipe::Gated,
+            Some(RecipeArg::Constant) => Recipe::Constant,
+            None => recipe,
+        },
+        lr: a.lr.unwrap_or(lr),
+        weight_decay: a.weight_decay.unwrap_or(weight_decay),
+        clip_norm: a.clip_norm.unwrap_or(clip_norm),
+    }
+}
+
 fn hyperparameters(m: &dyn Model, a: &FitArgs, epochs: usize) -> serde_json::Value {
     let c = m.config();
+    let opt = optimiser(a, paper::lookup(m.id()));
     let mut h = json!({"n_qubits": c.n_qubits, "n_layers": c.n_layers, "d_model": c.d_model, "d_state": c.d_state, "n_channels": c.n_channels,
-        "n_timesteps": c.n_times, "output_dim": c.n_classes, "n_epochs": epochs, "batch_size": a.batch_size, "learning_rate": a.lr,
-        "weight_decay": a.weight_decay});
-    if paper::lookup(m.id()).is_some() {
+        "n_timesteps": c.n_times, "output_dim": c.n_classes, "n_epochs": epochs, "batch_size": a.batch_size, "learning_rate": opt.lr,
+        "weight_decay": opt.weight_decay, "clip_norm": opt.clip_norm});
+    if paper::lookup(m.id()).is_some_and(|p| p.arch == paper::PaperArch::Mamba) {
         let o = paper_options(a);
         h["expand"] = json!(o.expand);
         h["qproj"] = json!({"layers": o.qproj.layers, "affine": format!("{:?}", o.qproj.affine),

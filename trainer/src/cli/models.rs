@@ -1,6 +1,6 @@
 //! `trainer models`: the registry as a table, then the paper models.
 use crate::device::ComputeDevice;
-use crate::models::paper::{PaperOptions, PAPER_MODELS};
+use crate::models::paper::{PaperArch, PaperOptions, PAPER_MODELS};
 use crate::models::registry::{build, MODELS};
 use crate::models::ModelConfig;
 
@@ -58,16 +58,31 @@ pub fn run(a: ModelsArgs) -> Result<(), Box<dyn std::error::Error>> {
             n_classes: 10,
             ..ModelConfig::eeg(784)
         };
-        let n = m.build_on(cfg, &o, &ComputeDevice::Cpu).layout().n_params();
-        let what = if m.quantum {
-            "quantum in/x/out projections"
-        } else {
-            "its classical twin"
-        };
-        println!(
-            "{:<20} {:<18} d_model {:>3}, expand {}: {n} parameters ({what})",
-            m.id, m.class_name, m.d_model, o.expand
-        );
+        let n = m
+            .build_on(cfg, &o, &ComputeDevice::Cpu)?
+            .layout()
+            .n_params();
+        match m.arch {
+            PaperArch::Mamba => println!(
+                "{:<20} {:<18} d_model {:>3}, expand {}: {n} parameters ({})",
+                m.id,
+                m.class_name,
+                m.d_model,
+                o.expand,
+                if m.quantum {
+                    "quantum in/x/out projections"
+                } else {
+                    "its classical twin"
+                }
+            ),
+            PaperArch::QuantumTrain => println!(
+                "{:<20} {:<18} qt-seed, smnist-10k only: {n} parameters (13-qubit circuit + \
+                 mapping MLP) generating the {} weights of a CNN",
+                m.id,
+                m.class_name,
+                crate::models::quantum_train::N_WEIGHTS
+            ),
+        }
     }
     Ok(())
 }

@@ -32,6 +32,10 @@ pub enum Recipe {
     /// the gated models' (`run_gated_models.py`, spec gated §1.13): Adam without weight decay,
     /// ReduceLROnPlateau(max, factor 0.5, patience 5) on the validation score
     Gated,
+    /// AdamW (with the configured weight decay: 0 is Adam) at a constant learning rate (the
+    /// cosine schedule with its floor at the base rate); Quantum-Train's (spec
+    /// hqc-mamba-and-quantum-train §5.2: Adam, lr 5e-4)
+    Constant,
 }
 
 /// Training recipe (defaults: the reference's).
@@ -217,6 +221,17 @@ pub fn fit_with(
                 },
             ),
             CosineAnnealingLR::new(cfg.lr, cfg.epochs, 0.0),
+        ),
+        Recipe::Constant => Opt::AdamW(
+            AdamW::new(
+                params.len(),
+                AdamWConfig {
+                    lr: cfg.lr,
+                    weight_decay: cfg.weight_decay,
+                    ..AdamWConfig::reference()
+                },
+            ),
+            CosineAnnealingLR::new(cfg.lr, cfg.epochs, cfg.lr),
         ),
         Recipe::Gated => Opt::Adam(
             Adam::new(

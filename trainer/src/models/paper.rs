@@ -1,12 +1,16 @@
-//! The paper models that `trainer fit` trains on the image-sequence tasks
+//! The paper models that `trainer fit` trains on the image tasks
 //! ([`crate::data::image_tasks`]; spec hqc-mamba-and-quantum-train): model A, the HQC
 //! selective-SSM Mamba (`hqc-mamba`), and its classical twin (`hqc-mamba-classical`), both the
-//! 3b network ([`TrueClassicalMamba::hqc_mamba`]) with quantum or Linear projections. They are
-//! not in the EEG zoo's [`super::registry::MODELS`] (no reference fixtures, no engine form yet).
+//! 3b network ([`TrueClassicalMamba::hqc_mamba`]) with quantum or Linear projections; and
+//! model B, Quantum-Train (`quantum-train`, variant qt-seed: [`QuantumTrain`], on the
+//! host CPU). They are not in the EEG zoo's [`super::registry::MODELS`] (no reference
+//! fixtures, no engine form yet).
 use super::nn::{Batched, ProjKind, QProjOptions};
+use super::quantum_train::QuantumTrain;
 use super::zoo::TrueClassicalMamba;
 use super::{Model, ModelConfig};
 use crate::device::ComputeDevice;
+use crate::fit::Recipe;
 
 /// A paper model of `trainer fit`.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +23,29 @@ pub struct PaperModel {
     pub d_model: usize,
     /// whether the projections are quantum
     pub quantum: bool,
+    /// the network
+    pub arch: PaperArch,
+}
+
+/// The network of a paper model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaperArch {
+    /// model A: the 3b network with quantum or Linear projections
+    Mamba,
+    /// model B: Quantum-Train qt-seed (its target CNN classifies 28×28 images)
+    QuantumTrain,
+}
+
+impl PaperArch {
+    /// The optimiser's defaults of the model's paper: (recipe, learning rate, weight decay,
+    /// gradient-clip norm). Model A: the EEG ablation's AdamW + cosine (1e-3, 1e-4, 1);
+    /// Quantum-Train: Adam at a constant 5e-4, no weight decay, global clip 10 (§5.2).
+    pub fn optimiser_defaults(self) -> (Recipe, f64, f64, f32) {
+        match self {
+            Self::Mamba => (Recipe::Ablation, 1e-3, 1e-4, 1.0),
+            Self::QuantumTrain => (Recipe::Constant, 5e-4, 0.0, 10.0),
+        }
+    }
 }
 
 /// The paper models.
@@ -28,12 +55,21 @@ pub const PAPER_MODELS: &[PaperModel] = &[
         class_name: "HqcMamba",
         d_model: 128,
         quantum: true,
+        arch: PaperArch::Mamba,
     },
     PaperModel {
         id: "hqc-mamba-classical",
         class_name: "HqcMambaClassical",
         d_model: 16,
         quantum: false,
+        arch: PaperArch::Mamba,
+    },
+    PaperModel {
+        id: "quantum-train",
+        class_name: "QuantumTrain",
+        d_model: 16,
+        quantum: true,
+        arch: PaperArch::QuantumTrain,
     },
 ];
 
@@ -63,26 +99,36 @@ impl Default for PaperOptions {
 }
 
 impl PaperModel {
-    /// The network for `cfg` on `device`.
+    /// The network for `cfg` on `device`, or why it cannot be built (Quantum-Train: a
+    /// configuration other than 28×28 images, or a GPU).
     pub fn build_on(
         &self,
         cfg: ModelConfig,
         o: &PaperOptions,
         device: &ComputeDevice,
-    ) -> Box<dyn Model> {
+    ) -> Result<Box<dyn Model>, String> {
+        if self.arch == PaperArch::QuantumTrain {
+            if !matches!(device, ComputeDevice::Cpu) {
+                return Err(format!(
+                    "{}: runs on the CPU only (its target CNN has no CUDA kernels yet); use --device cpu",
+                    self.id
+                ));
+            }
+            return Ok(Box::new(QuantumTrain::new(cfg)?));
+        }
         let kind = if self.quantum {
             ProjKind::Quantum(o.qproj)
         } else {
             ProjKind::Linear
         };
         let net = TrueClassicalMamba::hqc_mamba(cfg, o.expand, &kind);
-        match device {
+        Ok(match device {
             ComputeDevice::Cpu => Box::new(Batched::new(net)),
             #[cfg(feature = "cuda")]
             ComputeDevice::Cuda(dev) => {
                 let gpu = qssm_kernels::backend::gpu::Gpu::new(dev.clone());
                 Box::new(Batched::on(net, gpu))
             }
-        }
+        })
     }
 }

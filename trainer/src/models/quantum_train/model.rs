@@ -1,0 +1,273 @@
+//! Quantum-Train qt-seed as a trainable [`Model`] (spec §5.1–5.2): parameters are the circuit
+//! angles `phi` (8, 13) and the mapping MLP (`mapping.fc1.weight` (20, 14), `mapping.fc1.bias`,
+//! `mapping.fc2.weight` (1, 20), `mapping.fc2.bias`): 425 in all. Every step generates the
+//! CNN's θ once (circuit, then the MLP over the first M basis indices), runs the batch through
+//! the CNN, and sends ∂L/∂θ back through the MLP and, by the adjoint method, the circuit.
+//!
+//! Input: the `smnist-10k` images as (B, 1, 784) (28×28, row-major, normalised); output 10
+//! logits. It runs on the host CPU (images in parallel; per-image gradients summed in a fixed
+//! order, so results do not depend on the thread count).
+use super::generator::{
+    circuit_probs, circuit_probs_bwd, generate_theta, generate_theta_bwd, MappingMlp, QT_SEED,
+};
+use super::target_cnn::{TargetCnn, N_CLASSES, N_WEIGHTS, SIDE};
+use crate::models::objective::{loss_with_grad, Target};
+use crate::models::{Model, ModelConfig, StepOutput};
+use crate::params::{Init, ParamLayout};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Hidden width of the mapping MLP.
+const HIDDEN: usize = 20;
+
+/// Images per gradient partial: partials are summed in image order.
+const SHARD: usize = 8;
+
+/// Quantum-Train, seed variant (see the [module docs](self)).
+#[derive(Debug)]
+pub struct QuantumTrain {
+    cfg: ModelConfig,
+    layout: ParamLayout,
+    phi: Range<usize>,
+    fc1_w: Range<usize>,
+    fc1_b: Range<usize>,
+    fc2_w: Range<usize>,
+    fc2_b: Range<usize>,
+}
+
+/// Xavier-uniform bound with gain g for a (fan_out, fan_in) weight.
+fn xavier(g: f32, fan_in: usize, fan_out: usize) -> Init {
+    let b = g * (6.0 / (fan_in + fan_out) as f32).sqrt();
+    Init::Uniform(-b, b)
+}
+
+impl QuantumTrain {
+    /// The model for `cfg`; refuses a configuration other than one channel of 28×28 = 784
+    /// samples and 10 classes (the target CNN's input and output).
+    pub fn new(cfg: ModelConfig) -> Result<Self, String> {
+        if cfg.n_channels != 1 || cfg.n_times != SIDE * SIDE || cfg.n_classes != N_CLASSES {
+            return Err(format!(
+                "quantum-train's target CNN takes one 28×28 image (1 channel, 784 samples) and \
+                 gives {N_CLASSES} classes; got {} channel(s), {} samples, {} classes \
+                 (use --task smnist-10k)",
+                cfg.n_channels, cfg.n_times, cfg.n_classes
+            ));
+        }
+        let n = QT_SEED.n_wires;
+        let mut layout = ParamLayout::new();
+        let phi = layout.add("phi", &[QT_SEED.n_blocks, n], Init::Normal(0.1));
+        let fc1_w = layout.add(
+            "mapping.fc1.weight",
+            &[HIDDEN, n + 1],
+            xavier(0.5, n + 1, HIDDEN),
+        );
+        let fc1_b = layout.add("mapping.fc1.bias", &[HIDDEN], Init::Const(0.0));
+        let fc2_w = layout.add("mapping.fc2.weight", &[1, HIDDEN], xavier(0.5, HIDDEN, 1));
+        let fc2_b = layout.add("mapping.fc2.bias", &[1], Init::Const(0.0));
+        Ok(Self {
+            cfg,
+            layout,
+            phi,
+            fc1_w,
+            fc1_b,
+            fc2_w,
+            fc2_b,
+        })
+    }
+
+    fn phi(&self, p: &[f32]) -> Vec<f64> {
+        p[self.phi.clone()].iter().map(|&v| v as f64).collect()
+    }
+
+    fn mlp(&self, p: &[f32]) -> MappingMlp {
+        MappingMlp {
+            fc1_w: p[self.fc1_w.clone()].to_vec(),
+            fc1_b: p[self.fc1_b.clone()].to_vec(),
+            fc2_w: p[self.fc2_w.clone()].to_vec(),
+            fc2_b: p[self.fc2_b.start],
+        }
+    }
+
+    /// The circuit's probabilities (2^13) and the CNN weights θ (M) the parameters generate.
+    pub fn generate(&self, p: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let probs = circuit_probs(&QT_SEED, &self.phi(p));
+        let theta = generate_theta(&probs, QT_SEED.n_wires, &self.mlp(p), N_WEIGHTS);
+        (probs, theta)
+    }
+}
+
+impl Model for QuantumTrain {
+    fn id(&self) -> &'static str {
+        "quantum-train"
+    }
+
+    fn class_name(&self) -> &'static str {
+        "QuantumTrain"
+    }
+
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+        let (_, theta) = self.generate(p);
+        let cnn = TargetCnn::new(&theta);
+        x[..b * SIDE * SIDE]
+            .par_chunks(SIDE * SIDE)
+            .flat_map_iter(|img| cnn.logits(img))
+            .collect()
+    }
+
+    fn train_batch(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        b: usize,
+        targets: &[Target<'_>],
+        _dropout_seeds: Option<&[u64]>,
+        g: &mut [f32],
+    ) -> StepOutput {
+        let (probs, theta) = self.generate(p);
+        let cnn = TargetCnn::new(&theta);
+        let scale = 1.0 / b as f32;
+        let img = SIDE * SIDE;
+        // per shard of images: (loss sum, logits, ∂L/∂θ), then summed in shard order
+        let shards: Vec<(f32, Vec<f32>, Vec<f32>)> = x[..b * img]
+            .par_chunks(SHARD * img)
+            .zip(targets.par_chunks(SHARD))
+            .map(|(xs, ts)| {
+                let mut dtheta = vec![0.0f32; N_WEIGHTS];
+                let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(ts.len() * N_CLASSES));
+                for (xi, &t) in xs.chunks(img).zip(ts) {
+                    let a = cnn.forward(xi);
+                    let (l, d) = loss_with_grad(&a.logits, t, scale);
+                    loss += l;
+                    cnn.backward(xi, &a, &d, &mut dtheta);
+                    logits.extend_from_slice(&a.logits);
+                }
+                (loss, logits, dtheta)
+            })
+            .collect();
+        let mut dtheta = vec![0.0f32; N_WEIGHTS];
+        let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(b * N_CLASSES));
+        for (l, z, d) in shards {
+            loss += l;
+            logits.extend(z);
+            dtheta.iter_mut().zip(&d).for_each(|(a, v)| *a += v);
+        }
+        let mlp = self.mlp(p);
+        let (gm, dp) = generate_theta_bwd(&probs, QT_SEED.n_wires, &mlp, &dtheta);
+        let dphi = circuit_probs_bwd(&QT_SEED, &self.phi(p), &dp);
+        g.fill(0.0);
+        for (o, v) in g[self.phi.clone()].iter_mut().zip(dphi) {
+            *o = v as f32;
+        }
+        g[self.fc1_w.clone()].copy_from_slice(&gm.fc1_w);
+        g[self.fc1_b.clone()].copy_from_slice(&gm.fc1_b);
+        g[self.fc2_w.clone()].copy_from_slice(&gm.fc2_w);
+        g[self.fc2_b.start] = gm.fc2_b;
+        StepOutput {
+            loss: loss * scale,
+            logits,
+        }
+    }
+
+    fn trace(&self, p: &[f32], _x: &[f32]) -> Vec<(String, Vec<f32>)> {
+        let (probs, theta) = self.generate(p);
+        vec![("probs".into(), probs), ("theta".into(), theta)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn model() -> QuantumTrain {
+        let mut cfg = ModelConfig::eeg(SIDE * SIDE);
+        cfg.n_channels = 1;
+        cfg.n_classes = N_CLASSES;
+        QuantumTrain::new(cfg).expect("the 28×28 configuration")
+    }
+
+    /// The spec's counts (§5.4): 104 circuit angles + 321 mapping weights = 425.
+    #[test]
+    fn parameter_counts_are_the_specs() {
+        let m = model();
+        assert_eq!(m.layout().n_params(), 425);
+        assert_eq!(m.phi.len(), 104);
+        let mut bad = m.config().clone();
+        bad.n_times = 64;
+        assert!(QuantumTrain::new(bad).unwrap_err().contains("smnist-10k"));
+    }
+
+    /// The training loss's gradient of every circuit angle and a sample of the mapping
+    /// weights against central differences (the whole chain θ → MLP → p → φ).
+    #[test]
+    fn loss_gradient_matches_central_differences() {
+        let m = model();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut p = m.layout().init(&mut rng);
+        // larger angles than the init, so that p spreads over the basis, and a large weight
+        // on p_i in the mapping, so that θ depends on p well above the f32 forward's rounding
+        for v in &mut p[m.phi.clone()] {
+            *v = rng.gen_range(-1.5..1.5);
+        }
+        let n_in = QT_SEED.n_wires + 1;
+        for j in 0..HIDDEN {
+            p[m.fc1_w.start + j * n_in + n_in - 1] = if j % 2 == 0 { 400.0 } else { -400.0 };
+        }
+        let b = 3;
+        let x: Vec<f32> = (0..b * SIDE * SIDE)
+            .map(|_| rng.gen_range(-0.4..2.8))
+            .collect();
+        let targets = [1usize, 7, 4].map(Target::Class);
+        let mut g = vec![0.0f32; p.len()];
+        let out = m.train_batch(&p, &x, b, &targets, None, &mut g);
+        assert!(out.loss.is_finite() && out.logits.len() == b * N_CLASSES);
+        let labels = [1usize, 7, 4];
+        // mean cross-entropy in f64 from the f32 logits
+        let loss = |q: &[f32]| -> f64 {
+            let z = m.forward_eval_batch(q, &x, b);
+            z.chunks(N_CLASSES)
+                .zip(labels)
+                .map(|(zi, y)| {
+                    let mx = zi.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+                    let lse = mx + zi.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln();
+                    lse - zi[y] as f64
+                })
+                .sum::<f64>()
+                / b as f64
+        };
+        assert!((loss(&p) - out.loss as f64).abs() < 1e-4 * (1.0 + loss(&p)));
+        let picks: Vec<usize> = m
+            .phi
+            .clone()
+            .chain(m.fc1_w.clone().step_by(17))
+            .chain(m.fc1_b.clone())
+            .chain(m.fc2_w.clone())
+            .chain(m.fc2_b.clone())
+            .collect();
+        // the loss is piecewise smooth in φ (ReLUs and max pools over 6,676 generated weights)
+        // and computed from f32 logits: central differences agree to about 2e-5 + 0.5 %, which
+        // still tells a wrong sign, index or factor apart
+        let mut worst = 0.0f64;
+        for k in picks {
+            let fd = super::super::closest_central_difference(&loss, &mut p, k, g[k] as f64);
+            let err = (fd - g[k] as f64).abs();
+            worst = worst.max(err / (2e-5 + 5e-3 * fd.abs()));
+            assert!(
+                err <= 2e-5 + 5e-3 * fd.abs(),
+                "parameter {k}: gradient {} vs central difference {fd}",
+                g[k]
+            );
+        }
+        eprintln!("worst error / bound: {worst:.2}");
+        assert!(g[m.phi.clone()].iter().any(|&v| v != 0.0));
+    }
+}
