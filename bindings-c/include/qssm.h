@@ -103,8 +103,9 @@ typedef struct QssmModel QssmModel;
 typedef struct QssmStream QssmStream;
 
 // The physical unit of signal values passed in: one of `QSSM_UNIT_MICROVOLT`,
-// `QSSM_UNIT_MILLIVOLT`, `QSSM_UNIT_VOLT`. Values are scaled (in f32) to the model card's
-// unit before use. 0 is deliberately not a unit, so zeroed memory is rejected.
+// `QSSM_UNIT_MILLIVOLT`, `QSSM_UNIT_VOLT`, or `QSSM_UNIT_NONE` for a model whose input has no
+// physical unit. Values are scaled (in f32) to the model card's unit before use. 0 is
+// deliberately not a unit, so zeroed memory is rejected.
 typedef uint32_t QssmUnit;
 
 // The memory order of a chunk of n samples × C channels passed to `qssm_stream_push`: one of
@@ -119,6 +120,10 @@ typedef uint32_t QssmLayout;
 
 // Volts (SI; MNE's `get_data`).
 #define QSSM_UNIT_VOLT 3
+
+// No physical unit: values passed as they are, for a model whose card's input unit is `none`
+// (the paper models' image inputs, e.g. `qt-cnn`: normalised pixels), and only for one.
+#define QSSM_UNIT_NONE 4
 
 // Sample-major (interleaved): `x[t·C + c]`, one sample of all C channels after another (LSL's
 // `pull_chunk` order).
@@ -256,10 +261,11 @@ QssmStatus qssm_model_can_stream(const QssmModel *model,
                                  bool *out_can);
 
 // The unit the model works in (the card's `input.unit`; `QSSM_UNIT_MILLIVOLT` for the
-// reference models). Inputs in any `QSSM_UNIT_*` are converted to it.
+// reference models, `QSSM_UNIT_NONE` for a model whose input has no unit, e.g. `qt-cnn`'s
+// image pixels). Inputs in any voltage `QSSM_UNIT_*` are converted to a voltage unit.
 //
 // Errors: `QSSM_STATUS_NULL_ARGUMENT`, `QSSM_STATUS_UNKNOWN_UNIT` (the card's unit is not
-// µV, mV or V; the message names it).
+// µV, mV, V or none; the message names it).
 //
 // # Safety
 // `model` must be a live handle; `out_unit` must point to a writable `QssmUnit`.

@@ -34,6 +34,8 @@ enum class Unit : QssmUnit {
     Microvolt = QSSM_UNIT_MICROVOLT,
     Millivolt = QSSM_UNIT_MILLIVOLT,
     Volt = QSSM_UNIT_VOLT,
+    // no physical unit (a model whose card's input unit is `none`, e.g. qt-cnn's pixels)
+    Unitless = QSSM_UNIT_NONE,
 };
 
 // Memory order of a pushed chunk (see QSSM_LAYOUT_*).

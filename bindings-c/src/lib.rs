@@ -76,7 +76,7 @@ pub use stream::{
 };
 pub use unit::{
     QssmLayout, QssmUnit, QSSM_LAYOUT_CHANNEL_MAJOR, QSSM_LAYOUT_SAMPLE_MAJOR, QSSM_UNIT_MICROVOLT,
-    QSSM_UNIT_MILLIVOLT, QSSM_UNIT_VOLT,
+    QSSM_UNIT_MILLIVOLT, QSSM_UNIT_NONE, QSSM_UNIT_VOLT,
 };
 
 /// Version of this C ABI (bumped on every incompatible change of `qssm.h`; the library itself

@@ -308,10 +308,11 @@ pub unsafe extern "C" fn qssm_model_can_stream(
 }
 
 /// The unit the model works in (the card's `input.unit`; `QSSM_UNIT_MILLIVOLT` for the
-/// reference models). Inputs in any `QSSM_UNIT_*` are converted to it.
+/// reference models, `QSSM_UNIT_NONE` for a model whose input has no unit, e.g. `qt-cnn`'s
+/// image pixels). Inputs in any voltage `QSSM_UNIT_*` are converted to a voltage unit.
 ///
 /// Errors: `QSSM_STATUS_NULL_ARGUMENT`, `QSSM_STATUS_UNKNOWN_UNIT` (the card's unit is not
-/// µV, mV or V; the message names it).
+/// µV, mV, V or none; the message names it).
 ///
 /// # Safety
 /// `model` must be a live handle; `out_unit` must point to a writable `QssmUnit`.
@@ -323,7 +324,11 @@ pub unsafe extern "C" fn qssm_model_input_unit(
     // SAFETY: forwarded contract.
     unsafe {
         getter(model, out_unit, "out_unit", |m| {
-            unit::model_unit(&m.model).map(unit::code)
+            if unit::unitless(&m.model) {
+                Ok(unit::QSSM_UNIT_NONE)
+            } else {
+                unit::model_unit(&m.model).map(unit::code)
+            }
         })
     }
 }

@@ -529,7 +529,7 @@ fn classify_misuse_returns_codes_and_writes_nothing() {
         QssmStatus::WrongLength,
         "159 floats",
     );
-    for bad in [0, 4, 42] {
+    for bad in [0, 5, 42] {
         expect(
             untouched(classify(m, &x, bad)),
             QssmStatus::UnknownUnit,
@@ -610,21 +610,22 @@ fn classify_misuse_returns_codes_and_writes_nothing() {
 
 #[test]
 fn a_card_unit_that_is_not_a_voltage_cannot_be_converted() {
-    // `none` (a non-EEG task's card) loads, but its values cannot be converted from volts
+    // `none` (a non-EEG task's card) loads and takes QSSM_UNIT_NONE; its values cannot be
+    // converted from volts
     let m = load(&model_bytes("3b", "none"));
     let mut unit = 0;
-    expect(
+    assert_eq!(
         unsafe { qssm_model_input_unit(m, &mut unit) },
-        QssmStatus::UnknownUnit,
-        "'none'",
+        QssmStatus::Ok
     );
-    assert_eq!(unit, 0);
+    assert_eq!(unit, QSSM_UNIT_NONE);
     let x = vec![0.0f32; C * T];
     expect(
         classify(m, &x, QSSM_UNIT_MILLIVOLT).0,
         QssmStatus::UnknownUnit,
-        "none",
+        "'none'",
     );
+    assert_eq!(classify(m, &x, QSSM_UNIT_NONE).0, QssmStatus::Ok);
     unsafe { qssm_model_free(&mut { m }) };
     // a card naming no unit at all is refused when the model is loaded
     let bytes = model_bytes("3b", "furlongs");
@@ -1061,4 +1062,71 @@ fn contradictory_or_out_of_range_cards_are_refused_at_load() {
         expect(st, QssmStatus::InvalidModel, field);
         assert!(!last_error().contains('\n'));
     }
+}
+
+/// An image model (`qt-cnn`, Quantum-Train's target CNN; card unit `none`) classifies through
+/// the C ABI with `QSSM_UNIT_NONE`, bit-identical to the engine; a voltage unit is refused for
+/// it, and `QSSM_UNIT_NONE` for an EEG model.
+#[test]
+fn an_image_model_classifies_with_the_unitless_code() {
+    use qssm_trainer::export::{to_bytes as model_file, ExportInfo};
+    use qssm_trainer::models::quantum_train::TargetCnnModel;
+    use qssm_trainer::models::Model as _;
+    let cfg = ModelConfig {
+        n_channels: 1,
+        n_classes: 10,
+        ..ModelConfig::eeg(784)
+    };
+    let cnn = TargetCnnModel::new(cfg).unwrap();
+    let params: Vec<f32> = noise(5, cnn.layout().len())
+        .iter()
+        .map(|v| v * 0.2)
+        .collect();
+    let info = ExportInfo {
+        sfreq: 1.0,
+        channels: vec!["pixel".into()],
+        unit: "none".into(),
+        preprocessing: serde_json::json!({"task": "smnist-10k"}),
+        split: None,
+        training: serde_json::json!(null),
+        metrics: serde_json::json!(null),
+    };
+    let bytes = model_file(&cnn, &params, &info, TensorDtype::F32).unwrap();
+    let engine = Engine::from_bytes(&bytes).unwrap();
+    let m = load(&bytes);
+    let mut unit = 0;
+    assert_eq!(
+        unsafe { qssm_model_input_unit(m, &mut unit) },
+        QssmStatus::Ok
+    );
+    assert_eq!(unit, QSSM_UNIT_NONE);
+    let image = noise(6, 784);
+    let want = engine.classify_window(&image).unwrap();
+    let (mut logits, mut probs, mut class) = ([0.0f32; 10], [0.0f32; 10], 99usize);
+    let run = |unit, logits: &mut [f32; 10], probs: &mut [f32; 10], class: &mut usize| unsafe {
+        qssm_model_classify_window(
+            m,
+            image.as_ptr(),
+            image.len(),
+            unit,
+            logits.as_mut_ptr(),
+            probs.as_mut_ptr(),
+            10,
+            class,
+        )
+    };
+    let st = run(QSSM_UNIT_NONE, &mut logits, &mut probs, &mut class);
+    assert_eq!(st, QssmStatus::Ok, "{}", last_error());
+    assert_eq!(logits.to_vec(), want.logits);
+    assert_eq!(probs.to_vec(), want.probabilities);
+    assert_eq!(class, want.class);
+    let st = run(QSSM_UNIT_MILLIVOLT, &mut logits, &mut probs, &mut class);
+    expect(st, QssmStatus::UnknownUnit, "QSSM_UNIT_NONE");
+    unsafe { qssm_model_free(&mut { m }) };
+    // an EEG model takes voltages only
+    let eeg = load(&model_bytes("3b", "mV"));
+    let x = noise(3, C * T);
+    let (st, ..) = classify(eeg, &x, QSSM_UNIT_NONE);
+    expect(st, QssmStatus::UnknownUnit, "no unit");
+    unsafe { qssm_model_free(&mut { eeg }) };
 }

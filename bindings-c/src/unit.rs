@@ -5,8 +5,9 @@ use crate::status::{Error, QssmStatus, Result};
 use qssm_engine::{Model, Unit};
 
 /// The physical unit of signal values passed in: one of `QSSM_UNIT_MICROVOLT`,
-/// `QSSM_UNIT_MILLIVOLT`, `QSSM_UNIT_VOLT`. Values are scaled (in f32) to the model card's
-/// unit before use. 0 is deliberately not a unit, so zeroed memory is rejected.
+/// `QSSM_UNIT_MILLIVOLT`, `QSSM_UNIT_VOLT`, or `QSSM_UNIT_NONE` for a model whose input has no
+/// physical unit. Values are scaled (in f32) to the model card's unit before use. 0 is
+/// deliberately not a unit, so zeroed memory is rejected.
 pub type QssmUnit = u32;
 /// Microvolts, µV = 1e-6 V (BrainFlow's EXG unit, LSL's "microvolts", most EDF files).
 pub const QSSM_UNIT_MICROVOLT: QssmUnit = 1;
@@ -14,6 +15,9 @@ pub const QSSM_UNIT_MICROVOLT: QssmUnit = 1;
 pub const QSSM_UNIT_MILLIVOLT: QssmUnit = 2;
 /// Volts (SI; MNE's `get_data`).
 pub const QSSM_UNIT_VOLT: QssmUnit = 3;
+/// No physical unit: values passed as they are, for a model whose card's input unit is `none`
+/// (the paper models' image inputs, e.g. `qt-cnn`: normalised pixels), and only for one.
+pub const QSSM_UNIT_NONE: QssmUnit = 4;
 
 /// The memory order of a chunk of n samples × C channels passed to `qssm_stream_push`: one of
 /// `QSSM_LAYOUT_SAMPLE_MAJOR`, `QSSM_LAYOUT_CHANNEL_MAJOR`. 0 is deliberately not a layout.
@@ -34,7 +38,7 @@ pub(crate) fn unit(code: QssmUnit) -> Result<Unit> {
         other => Err(Error::new(
             QssmStatus::UnknownUnit,
             format!(
-                "unit code {other} is not QSSM_UNIT_MICROVOLT (1), QSSM_UNIT_MILLIVOLT (2) or QSSM_UNIT_VOLT (3)"
+                "unit code {other} is not QSSM_UNIT_MICROVOLT (1), QSSM_UNIT_MILLIVOLT (2), QSSM_UNIT_VOLT (3) or QSSM_UNIT_NONE (4)"
             ),
         )),
     }
@@ -76,8 +80,32 @@ pub(crate) fn model_unit(model: &Model) -> Result<Unit> {
     })
 }
 
-/// The factor from `from` (a C code) to the model's unit, both checked.
+/// Whether the model's input has no physical unit (card unit `none`).
+pub(crate) fn unitless(model: &Model) -> bool {
+    model.input_unit() == "none"
+}
+
+/// The factor from `from` (a C code) to the model's unit, both checked: 1 for
+/// `QSSM_UNIT_NONE` into a unitless model; `QSSM_STATUS_UNKNOWN_UNIT` when one side has a unit
+/// and the other has none.
 pub(crate) fn factor(from: QssmUnit, model: &Model) -> Result<f32> {
-    let from = unit(from)?;
-    Ok(from.factor_to(model_unit(model)?))
+    match (from == QSSM_UNIT_NONE, unitless(model)) {
+        (true, true) => Ok(1.0),
+        (true, false) => Err(Error::new(
+            QssmStatus::UnknownUnit,
+            format!(
+                "QSSM_UNIT_NONE is for models whose input has no unit; this model takes '{}'",
+                model.input_unit()
+            ),
+        )),
+        (false, true) => {
+            unit(from)?;
+            Err(Error::new(
+                QssmStatus::UnknownUnit,
+                "this model's input has no physical unit (card unit 'none', e.g. image pixels): \
+                 pass QSSM_UNIT_NONE",
+            ))
+        }
+        (false, false) => Ok(unit(from)?.factor_to(model_unit(model)?)),
+    }
 }

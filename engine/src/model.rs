@@ -119,6 +119,11 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
         class_name: "QuantumHydraHydraSSM",
         source: "models/QuantumHydraSSM.py",
     },
+    SupportedModel {
+        id: "qt-cnn",
+        class_name: "ClassicalTargetNN",
+        source: "quantum_train/models/classical_target_nn.py (Quantum-Train seed)",
+    },
 ];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd

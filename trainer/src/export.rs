@@ -107,8 +107,10 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
 pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
     let c = model.config();
     let entry = crate::models::registry::lookup(model.id()).ok();
-    // every model with a circuit (all but group 3)
-    let circuit = (entry.map(|e| e.group) != Some(3)).then(|| circuit_layout(model));
+    // every zoo model with a circuit (all but group 3); the paper models record none
+    let circuit = entry
+        .is_some_and(|e| e.group != 3)
+        .then(|| circuit_layout(model));
     ModelCard {
         qssm_version: env!("CARGO_PKG_VERSION").into(),
         model_id: model.id().into(),

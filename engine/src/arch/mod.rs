@@ -33,6 +33,7 @@ mod seq_pool_head;
 mod ssm;
 mod statevec;
 pub(crate) mod step;
+mod target_cnn;
 mod transformer;
 
 use crate::error::EngineError;
@@ -66,6 +67,8 @@ pub(crate) enum Arch {
     ClassicalTransformer(Box<ctransformer::ClassicalTransformer>),
     /// 1a (window-only)
     QuantumTransformer(Box<qtransformer::QuantumTransformer>),
+    /// qt-cnn, Quantum-Train's target CNN (window-only: one 28×28 image)
+    TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
 impl Arch {
@@ -120,6 +123,10 @@ impl Arch {
                 let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
                 Ok(Self::QuantumHydraSup(Box::new(m)))
             }
+            "qt-cnn" => {
+                let m = target_cnn::TargetCnnArch::load(ld, card)?;
+                Ok(Self::TargetCnn(Box::new(m)))
+            }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),
         }
     }
@@ -139,7 +146,8 @@ impl Arch {
             | Self::QuantumHydraGated(_)
             | Self::TrueClassicalHydra(_)
             | Self::ClassicalTransformer(_)
-            | Self::QuantumTransformer(_) => None,
+            | Self::QuantumTransformer(_)
+            | Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) => Some(m.as_ref()),
             Self::QuantumMambaGated(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
@@ -161,6 +169,7 @@ impl Arch {
             Self::TrueClassicalHydra(m) => m.logits(xt),
             Self::ClassicalTransformer(m) => m.logits(xt),
             Self::QuantumTransformer(m) => m.logits(xt),
+            Self::TargetCnn(m) => m.logits(xt),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod loss;
 pub mod norm;
 pub mod scan;
 pub mod scan_channels;
+pub mod target_cnn;
 
 mod fastmath;
 mod simd;

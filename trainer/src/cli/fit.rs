@@ -297,7 +297,7 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some(m) => m.id,
         None => registry::lookup(&a.model)?.id,
     };
-    if paper::lookup(id).is_some_and(|m| m.arch == paper::PaperArch::QuantumTrain)
+    if paper::lookup(id).is_some_and(|m| m.arch != paper::PaperArch::Mamba)
         && a.task != Task::Smnist10k
     {
         return Err(

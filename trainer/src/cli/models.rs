@@ -82,6 +82,11 @@ pub fn run(a: ModelsArgs) -> Result<(), Box<dyn std::error::Error>> {
                 m.class_name,
                 crate::models::quantum_train::N_WEIGHTS
             ),
+            PaperArch::TargetCnn => println!(
+                "{:<20} {:<18} smnist-10k only: {n} parameters (quantum-train's target CNN \
+                 trained directly: the baseline)",
+                m.id, m.class_name
+            ),
         }
     }
     Ok(())

@@ -3,10 +3,10 @@
 //! selective-SSM Mamba (`hqc-mamba`), and its classical twin (`hqc-mamba-classical`), both the
 //! 3b network ([`TrueClassicalMamba::hqc_mamba`]) with quantum or Linear projections; and
 //! model B, Quantum-Train (`quantum-train`, variant qt-seed: [`QuantumTrain`], on the
-//! host CPU). They are not in the EEG zoo's [`super::registry::MODELS`] (no reference
+//! host CPU), and its target CNN trained directly (`qt-cnn`, the baseline). They are not in the EEG zoo's [`super::registry::MODELS`] (no reference
 //! fixtures, no engine form yet).
 use super::nn::{Batched, ProjKind, QProjOptions};
-use super::quantum_train::QuantumTrain;
+use super::quantum_train::{QuantumTrain, TargetCnnModel};
 use super::zoo::TrueClassicalMamba;
 use super::{Model, ModelConfig};
 use crate::device::ComputeDevice;
@@ -34,16 +34,20 @@ pub enum PaperArch {
     Mamba,
     /// model B: Quantum-Train qt-seed (its target CNN classifies 28×28 images)
     QuantumTrain,
+    /// model B's target CNN with its own weights (the directly trained baseline; the file a
+    /// trained Quantum-Train exports)
+    TargetCnn,
 }
 
 impl PaperArch {
     /// The optimiser's defaults of the model's paper: (recipe, learning rate, weight decay,
     /// gradient-clip norm). Model A: the EEG ablation's AdamW + cosine (1e-3, 1e-4, 1);
-    /// Quantum-Train: Adam at a constant 5e-4, no weight decay, global clip 10 (§5.2).
+    /// Quantum-Train and its CNN: Adam at a constant 5e-4, no weight decay, global clip 10
+    /// (§5.2).
     pub fn optimiser_defaults(self) -> (Recipe, f64, f64, f32) {
         match self {
             Self::Mamba => (Recipe::Ablation, 1e-3, 1e-4, 1.0),
-            Self::QuantumTrain => (Recipe::Constant, 5e-4, 0.0, 10.0),
+            Self::QuantumTrain | Self::TargetCnn => (Recipe::Constant, 5e-4, 0.0, 10.0),
         }
     }
 }
@@ -70,6 +74,13 @@ pub const PAPER_MODELS: &[PaperModel] = &[
         d_model: 16,
         quantum: true,
         arch: PaperArch::QuantumTrain,
+    },
+    PaperModel {
+        id: "qt-cnn",
+        class_name: "ClassicalTargetNN",
+        d_model: 16,
+        quantum: false,
+        arch: PaperArch::TargetCnn,
     },
 ];
 
@@ -107,14 +118,18 @@ impl PaperModel {
         o: &PaperOptions,
         device: &ComputeDevice,
     ) -> Result<Box<dyn Model>, String> {
-        if self.arch == PaperArch::QuantumTrain {
+        if self.arch != PaperArch::Mamba {
             if !matches!(device, ComputeDevice::Cpu) {
                 return Err(format!(
                     "{}: runs on the CPU only (its target CNN has no CUDA kernels yet); use --device cpu",
                     self.id
                 ));
             }
-            return Ok(Box::new(QuantumTrain::new(cfg)?));
+            return Ok(if self.arch == PaperArch::QuantumTrain {
+                Box::new(QuantumTrain::new(cfg)?)
+            } else {
+                Box::new(TargetCnnModel::new(cfg)?)
+            });
         }
         let kind = if self.quantum {
             ProjKind::Quantum(o.qproj)

@@ -8,13 +8,16 @@
 //! The forward path is checked against the spec's golden test G3 (the published epoch-5
 //! checkpoint on the MNIST test set, `trainer/tests/quantum_train_g3.rs`); the backward (the
 //! CNN's, the mapping MLP's and the circuit's adjoint) against central differences.
-//! [`QuantumTrain`] is the trainable model `trainer fit --model quantum-train` trains.
+//! [`QuantumTrain`] is the trainable model `trainer fit --model quantum-train` trains;
+//! [`TargetCnnModel`] (`qt-cnn`) is the same CNN with its weights trained directly (the
+//! baseline) or taken from a trained Quantum-Train (`trainer export --format generated-cnn`),
+//! which the inference engine runs.
 pub mod generator;
 mod model;
-pub mod target_cnn;
 
 pub use generator::{circuit_probs, generate_theta, MappingMlp, QT_SEED};
-pub use model::QuantumTrain;
+pub use model::{QuantumTrain, TargetCnnModel};
+pub use qssm_kernels::ops::target_cnn;
 pub use target_cnn::{TargetCnn, N_WEIGHTS};
 
 /// The central difference of `f` in parameter k closest to the gradient `g`, over the steps
@@ -36,4 +39,47 @@ fn closest_central_difference(f: &dyn Fn(&[f32]) -> f64, p: &mut [f32], k: usize
         }
     }
     best
+}
+
+#[cfg(test)]
+mod target_cnn_tests {
+    use super::target_cnn::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// ∂(w·logits)/∂θ against central differences on random θ and image, for a sample of θ
+    /// entries in every tensor.
+    #[test]
+    fn backward_matches_central_differences() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut theta: Vec<f32> = (0..N_WEIGHTS).map(|_| rng.gen_range(-0.3..0.3)).collect();
+        let x: Vec<f32> = (0..SIDE * SIDE).map(|_| rng.gen_range(-0.5..2.5)).collect();
+        let w: Vec<f32> = (0..N_CLASSES).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let f = |t: &[f32]| -> f64 {
+            let z = TargetCnn::new(t).logits(&x);
+            z.iter()
+                .zip(&w)
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum()
+        };
+        let cnn_theta = theta.clone();
+        let cnn = TargetCnn::new(&cnn_theta);
+        let a = cnn.forward(&x);
+        let mut g = vec![0.0f32; N_WEIGHTS];
+        cnn.backward(&x, &a, &w, &mut g);
+        let (mut start, mut checked) = (0, 0);
+        for (wn, bn) in SIZES {
+            for k in (start..start + wn + bn).step_by(((wn + bn) / 23).max(1)) {
+                let fd = super::closest_central_difference(&f, &mut theta, k, g[k] as f64);
+                assert!(
+                    (fd - g[k] as f64).abs() <= 5e-3 * (1.0 + fd.abs()),
+                    "θ[{k}]: backward {} vs central difference {fd}",
+                    g[k]
+                );
+                checked += 1;
+            }
+            start += wn + bn;
+        }
+        assert!(checked > 80, "{checked}");
+    }
 }

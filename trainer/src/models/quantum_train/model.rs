@@ -10,10 +10,10 @@
 use super::generator::{
     circuit_probs, circuit_probs_bwd, generate_theta, generate_theta_bwd, MappingMlp, QT_SEED,
 };
-use super::target_cnn::{TargetCnn, N_CLASSES, N_WEIGHTS, SIDE};
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{Model, ModelConfig, StepOutput};
 use crate::params::{Init, ParamLayout};
+use qssm_kernels::ops::target_cnn::{self, TargetCnn, N_CLASSES, N_WEIGHTS, SIDE};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -45,14 +45,7 @@ impl QuantumTrain {
     /// The model for `cfg`; refuses a configuration other than one channel of 28×28 = 784
     /// samples and 10 classes (the target CNN's input and output).
     pub fn new(cfg: ModelConfig) -> Result<Self, String> {
-        if cfg.n_channels != 1 || cfg.n_times != SIDE * SIDE || cfg.n_classes != N_CLASSES {
-            return Err(format!(
-                "quantum-train's target CNN takes one 28×28 image (1 channel, 784 samples) and \
-                 gives {N_CLASSES} classes; got {} channel(s), {} samples, {} classes \
-                 (use --task smnist-10k)",
-                cfg.n_channels, cfg.n_times, cfg.n_classes
-            ));
-        }
+        check_config("quantum-train", &cfg)?;
         let n = QT_SEED.n_wires;
         let mut layout = ParamLayout::new();
         let phi = layout.add("phi", &[QT_SEED.n_blocks, n], Init::Normal(0.1));
@@ -96,6 +89,137 @@ impl QuantumTrain {
     }
 }
 
+/// The CNN with weights θ on a batch x (B, 784): logits (B, 10), images in parallel.
+fn cnn_logits(theta: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+    let cnn = TargetCnn::new(theta);
+    x[..b * SIDE * SIDE]
+        .par_chunks(SIDE * SIDE)
+        .flat_map_iter(|img| cnn.logits(img))
+        .collect()
+}
+
+/// One training pass of the CNN with weights θ over a batch x (B, 784): the mean loss, the
+/// logits (B, 10) and ∂(mean loss)/∂θ (M). Images in parallel, in shards of [`SHARD`] whose
+/// partial gradients are summed in shard order.
+fn cnn_batch(
+    theta: &[f32],
+    x: &[f32],
+    b: usize,
+    targets: &[Target<'_>],
+) -> (f32, Vec<f32>, Vec<f32>) {
+    let cnn = TargetCnn::new(theta);
+    let scale = 1.0 / b as f32;
+    let img = SIDE * SIDE;
+    let shards: Vec<(f32, Vec<f32>, Vec<f32>)> = x[..b * img]
+        .par_chunks(SHARD * img)
+        .zip(targets.par_chunks(SHARD))
+        .map(|(xs, ts)| {
+            let mut dtheta = vec![0.0f32; N_WEIGHTS];
+            let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(ts.len() * N_CLASSES));
+            for (xi, &t) in xs.chunks(img).zip(ts) {
+                let a = cnn.forward(xi);
+                let (l, d) = loss_with_grad(&a.logits, t, scale);
+                loss += l;
+                cnn.backward(xi, &a, &d, &mut dtheta);
+                logits.extend_from_slice(&a.logits);
+            }
+            (loss, logits, dtheta)
+        })
+        .collect();
+    let mut dtheta = vec![0.0f32; N_WEIGHTS];
+    let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(b * N_CLASSES));
+    for (l, z, d) in shards {
+        loss += l;
+        logits.extend(z);
+        dtheta.iter_mut().zip(&d).for_each(|(a, v)| *a += v);
+    }
+    (loss * scale, logits, dtheta)
+}
+
+/// The configuration check both models share: one 28×28 image in, 10 classes out.
+fn check_config(id: &str, cfg: &ModelConfig) -> Result<(), String> {
+    if cfg.n_channels != 1 || cfg.n_times != SIDE * SIDE || cfg.n_classes != N_CLASSES {
+        return Err(format!(
+            "{id}'s target CNN takes one 28×28 image (1 channel, 784 samples) and gives \
+             {N_CLASSES} classes; got {} channel(s), {} samples, {} classes (use --task \
+             smnist-10k)",
+            cfg.n_channels, cfg.n_times, cfg.n_classes
+        ));
+    }
+    Ok(())
+}
+
+/// The qt-seed target CNN trained directly (spec §5.5 B11 (i), the baseline of every
+/// Quantum-Train claim), and the model of a CNN that Quantum-Train generated
+/// (`trainer export --format generated-cnn`): its 6,676 weights are the parameters, named as
+/// the seed's `state_dict` (`conv1.weight`, …, [`target_cnn::TENSORS`]), PyTorch's default
+/// initialisation (U(±1/√fan_in) for weights and biases).
+#[derive(Debug)]
+pub struct TargetCnnModel {
+    cfg: ModelConfig,
+    layout: ParamLayout,
+}
+
+impl TargetCnnModel {
+    /// The model for `cfg` (one 28×28 image, 10 classes; refused otherwise).
+    pub fn new(cfg: ModelConfig) -> Result<Self, String> {
+        check_config("qt-cnn", &cfg)?;
+        let mut layout = ParamLayout::new();
+        for (name, shape) in target_cnn::TENSORS {
+            // fan_in of the weight this tensor belongs to: the product after the first dim
+            let weight_shape = target_cnn::TENSORS
+                .iter()
+                .find(|(n, _)| *n == name.replace(".bias", ".weight"))
+                .map_or(shape, |(_, s)| *s);
+            let fan_in: usize = weight_shape[1..].iter().product();
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            layout.add(name, shape, Init::Uniform(-bound, bound));
+        }
+        debug_assert_eq!(layout.len(), N_WEIGHTS);
+        Ok(Self { cfg, layout })
+    }
+}
+
+impl Model for TargetCnnModel {
+    fn id(&self) -> &'static str {
+        "qt-cnn"
+    }
+
+    fn class_name(&self) -> &'static str {
+        "ClassicalTargetNN"
+    }
+
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+        cnn_logits(p, x, b)
+    }
+
+    fn train_batch(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        b: usize,
+        targets: &[Target<'_>],
+        _dropout_seeds: Option<&[u64]>,
+        g: &mut [f32],
+    ) -> StepOutput {
+        let (loss, logits, dtheta) = cnn_batch(p, x, b, targets);
+        g.copy_from_slice(&dtheta);
+        StepOutput { loss, logits }
+    }
+
+    fn trace(&self, _p: &[f32], _x: &[f32]) -> Vec<(String, Vec<f32>)> {
+        Vec::new()
+    }
+}
+
 impl Model for QuantumTrain {
     fn id(&self) -> &'static str {
         "quantum-train"
@@ -114,12 +238,7 @@ impl Model for QuantumTrain {
     }
 
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
-        let (_, theta) = self.generate(p);
-        let cnn = TargetCnn::new(&theta);
-        x[..b * SIDE * SIDE]
-            .par_chunks(SIDE * SIDE)
-            .flat_map_iter(|img| cnn.logits(img))
-            .collect()
+        cnn_logits(&self.generate(p).1, x, b)
     }
 
     fn train_batch(
@@ -132,33 +251,7 @@ impl Model for QuantumTrain {
         g: &mut [f32],
     ) -> StepOutput {
         let (probs, theta) = self.generate(p);
-        let cnn = TargetCnn::new(&theta);
-        let scale = 1.0 / b as f32;
-        let img = SIDE * SIDE;
-        // per shard of images: (loss sum, logits, ∂L/∂θ), then summed in shard order
-        let shards: Vec<(f32, Vec<f32>, Vec<f32>)> = x[..b * img]
-            .par_chunks(SHARD * img)
-            .zip(targets.par_chunks(SHARD))
-            .map(|(xs, ts)| {
-                let mut dtheta = vec![0.0f32; N_WEIGHTS];
-                let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(ts.len() * N_CLASSES));
-                for (xi, &t) in xs.chunks(img).zip(ts) {
-                    let a = cnn.forward(xi);
-                    let (l, d) = loss_with_grad(&a.logits, t, scale);
-                    loss += l;
-                    cnn.backward(xi, &a, &d, &mut dtheta);
-                    logits.extend_from_slice(&a.logits);
-                }
-                (loss, logits, dtheta)
-            })
-            .collect();
-        let mut dtheta = vec![0.0f32; N_WEIGHTS];
-        let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(b * N_CLASSES));
-        for (l, z, d) in shards {
-            loss += l;
-            logits.extend(z);
-            dtheta.iter_mut().zip(&d).for_each(|(a, v)| *a += v);
-        }
+        let (loss, logits, dtheta) = cnn_batch(&theta, x, b, targets);
         let mlp = self.mlp(p);
         let (gm, dp) = generate_theta_bwd(&probs, QT_SEED.n_wires, &mlp, &dtheta);
         let dphi = circuit_probs_bwd(&QT_SEED, &self.phi(p), &dp);
@@ -170,10 +263,7 @@ impl Model for QuantumTrain {
         g[self.fc1_b.clone()].copy_from_slice(&gm.fc1_b);
         g[self.fc2_w.clone()].copy_from_slice(&gm.fc2_w);
         g[self.fc2_b.start] = gm.fc2_b;
-        StepOutput {
-            loss: loss * scale,
-            logits,
-        }
+        StepOutput { loss, logits }
     }
 
     fn trace(&self, p: &[f32], _x: &[f32]) -> Vec<(String, Vec<f32>)> {

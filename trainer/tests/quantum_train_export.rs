@@ -1,0 +1,142 @@
+//! A trained Quantum-Train is purely classical at inference (spec hqc-mamba-and-quantum-train
+//! §5.1): `trainer export --format generated-cnn` writes the CNN its parameters generate as a
+//! `qt-cnn` model file, and the inference engine classifies MNIST images with it exactly as the
+//! trainer's Quantum-Train does (the same network description, `qssm_kernels::ops::target_cnn`);
+//! an f16 file gives the same classes. Another model's file is refused with one line.
+use qssm_engine::Model as Engine;
+use qssm_formats::model_file::TensorDtype;
+use qssm_trainer::data::image_tasks::ImageTask;
+use qssm_trainer::export::{export, ExportInfo};
+use qssm_trainer::models::quantum_train::QuantumTrain;
+use qssm_trainer::models::{registry, Model, ModelConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .output()
+        .expect("trainer runs")
+}
+
+fn info() -> ExportInfo {
+    ExportInfo {
+        sfreq: 1.0,
+        channels: vec!["pixel".into()],
+        unit: "none".into(),
+        preprocessing: serde_json::json!({"task": "smnist-10k", "scale": "(pixel / 255 - 0.1307) / 0.3081"}),
+        split: None,
+        training: serde_json::json!(null),
+        metrics: serde_json::json!(null),
+    }
+}
+
+fn image_config() -> ModelConfig {
+    ModelConfig {
+        n_channels: 1,
+        n_classes: 10,
+        ..ModelConfig::eeg(784)
+    }
+}
+
+fn export_cnn(file: &Path, dtype: &str) -> PathBuf {
+    let out = file.with_file_name(format!("cnn-{dtype}.safetensors"));
+    let o = trainer(&[
+        "export",
+        "--model-file",
+        file.to_str().unwrap(),
+        "--format",
+        "generated-cnn",
+        "--dtype",
+        dtype,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("the engine loads it"));
+    out
+}
+
+#[test]
+fn the_generated_cnn_classifies_through_the_engine_as_quantum_train_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qt = QuantumTrain::new(image_config()).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    // spread angles and a visible weight on p, so that the circuit shapes θ
+    let mut p = qt.layout().init(&mut rng);
+    for s in qt.layout().specs() {
+        if s.name == "phi" {
+            for v in &mut p[s.range.clone()] {
+                *v = rng.gen_range(-1.5..1.5);
+            }
+        }
+    }
+    let file = tmp.path().join("qt.safetensors");
+    export(&file, &qt, &p, &info(), TensorDtype::F32).unwrap();
+
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
+    let set = ImageTask::Smnist10k.load(&data).unwrap();
+    let n = 16;
+    let x = &set.x[..n * 784];
+    let want = qt.forward_eval_batch(&p, x, n);
+
+    let f32_file = export_cnn(&file, "f32");
+    let engine = Engine::from_path(&f32_file).unwrap();
+    assert_eq!(engine.model_id(), "qt-cnn");
+    assert_eq!((engine.n_channels(), engine.n_classes()), (1, 10));
+    let mut worst = 0.0f32;
+    for (i, w) in want.chunks(10).enumerate() {
+        let got = engine
+            .classify_window(&x[i * 784..(i + 1) * 784])
+            .unwrap()
+            .logits;
+        for (a, b) in got.iter().zip(w) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "engine vs trainer: {worst}");
+
+    let f16_file = export_cnn(&file, "f16");
+    let half = Engine::from_path(&f16_file).unwrap();
+    for (i, w) in want.chunks(10).enumerate() {
+        let got = half
+            .classify_window(&x[i * 784..(i + 1) * 784])
+            .unwrap()
+            .logits;
+        let arg = |z: &[f32]| (0..10).fold(0, |b, k| if z[k] > z[b] { k } else { b });
+        assert_eq!(arg(&got), arg(w), "image {i}: {got:?} vs {w:?}");
+        let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let d = got
+            .iter()
+            .zip(w)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        // f16 weights: relative error ~1e-4 of the logits (measured ≤ 1.1e-4)
+        assert!(
+            d <= 5e-4 * scale,
+            "image {i}: f16 logits differ by {d} (scale {scale})"
+        );
+    }
+
+    // another model's file: one line, nothing written
+    let m = registry::build("3b", ModelConfig::eeg(125)).unwrap();
+    let other = tmp.path().join("m3b.safetensors");
+    let p3 = m.layout().init(&mut rng);
+    export(&other, m.as_ref(), &p3, &info(), TensorDtype::F32).unwrap();
+    let o = trainer(&[
+        "export",
+        "--model-file",
+        other.to_str().unwrap(),
+        "--format",
+        "generated-cnn",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("quantum-train") && err.contains("'3b'"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("m3b.cnn.f32.safetensors").exists());
+}
