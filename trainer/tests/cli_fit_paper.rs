@@ -86,6 +86,13 @@ fn hqc_mamba_and_its_twin_train_on_sdigits() {
         let auc = r["metrics"]["test"]["auc"].as_f64().unwrap();
         assert!(auc > 0.0 && auc <= 1.0, "macro one-vs-rest AUC {auc}");
         assert!(out.join("model.safetensors").exists());
+        // spec §3.6: four parameter groups, a constant rate
+        let groups = r["hyperparameters"]["param_groups"].as_array().unwrap();
+        let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["in_proj", "x_proj", "out_proj", "other"]);
+        assert_eq!(groups[1]["lr"], 1e-4);
+        assert_eq!(groups[3]["weight_decay"], 0.01);
+        assert_eq!(r["training"]["schedule"], "constant");
         if model == "hqc-mamba" {
             assert_eq!(r["hyperparameters"]["expand"], 2);
             assert_eq!(r["hyperparameters"]["qproj"]["affine"], "Scalar");
@@ -141,6 +148,7 @@ fn quantum_train_trains_on_smnist_10k() {
 #[test]
 fn bad_options_are_one_line_errors_before_any_output() {
     let tmp = tempfile::tempdir().unwrap();
+    let mnist = mnist();
     let out = tmp.path().join("run");
     let o = out.to_str().unwrap();
     for (args, want) in [
@@ -174,6 +182,20 @@ fn bad_options_are_one_line_errors_before_any_output() {
         (
             vec!["--model", "quantum-train", "--task", "sdigits"],
             "smnist-10k",
+        ),
+        // the §3.6 groups are model A's
+        (
+            vec![
+                "--model",
+                "qt-cnn",
+                "--task",
+                "smnist-10k",
+                "--data",
+                mnist.to_str().unwrap(),
+                "--param-groups",
+                "paper",
+            ],
+            "--param-groups paper",
         ),
     ] {
         let mut a = vec!["fit", "--epochs", "1", "--no-progress", "--out", o];

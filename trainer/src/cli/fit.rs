@@ -91,6 +91,16 @@ pub enum AffineArg {
     None,
 }
 
+/// `--param-groups` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupsArg {
+    /// the HQC Mamba's groups (spec §3.6): in_proj, x_proj, out_proj at 0.3, 0.1, 0.3 × --lr
+    /// without weight decay, the rest at --lr with --weight-decay
+    Paper,
+    /// one group at --lr with --weight-decay
+    Single,
+}
+
 /// `--qproj-init` values (spec §3.8 A6).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QInitArg {
@@ -169,6 +179,14 @@ pub struct FitArgs {
     /// hqc-mamba: circuit weight initialisation
     #[arg(long, value_enum, default_value_t = QInitArg::Uniform)]
     pub qproj_init: QInitArg,
+    /// optimiser parameter groups: `paper` (hqc-mamba and its twin's default, spec §3.6; CPU)
+    /// or `single` (every other model's)
+    #[arg(long, value_enum)]
+    pub param_groups: Option<GroupsArg>,
+    /// with --param-groups paper: no weight decay on A_log, D, biases and norms (the Mamba
+    /// reference's exemption; spec §3.6 `wd_mamba_exempt`)
+    #[arg(long)]
+    pub wd_mamba_exempt: bool,
     /// resampling rate in Hz (40, 80 or 160 in the reference; window T = 3.1·sfreq + 1)
     #[arg(long, default_value_t = 80)]
     pub sfreq: u32,
@@ -304,6 +322,7 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             format!("{id}: its target CNN classifies 28×28 images; use --task smnist-10k").into(),
         );
     }
+    param_groups(&a, paper::lookup(id))?;
     check_hyperparameters(&model_config(&a, 1))?;
     if a.qproj_layers == 0 || a.qproj_layers > 16 || a.expand == 0 {
         return Err("--qproj-layers must be in 1..=16 and --expand at least 1".into());
@@ -603,6 +622,19 @@ fn train_and_export(
         None => registry::build_on(id, mcfg, &device).map_err(|e| e.to_string())?,
     };
     let opt = optimiser(a, paper);
+    let grouped = param_groups(a, paper)?;
+    if grouped && !matches!(device, crate::device::ComputeDevice::Cpu) {
+        return Err(
+            "--param-groups paper runs on the CPU (the device optimiser has one rate and \
+                    weight decay): use --param-groups single with --device cuda"
+                .into(),
+        );
+    }
+    let groups = if grouped {
+        paper::hqc_param_groups(model.layout(), opt.lr, opt.weight_decay, a.wd_mamba_exempt)
+    } else {
+        Vec::new()
+    };
     let init_seed = a.init_seed.unwrap_or(a.seed);
     let params = model
         .layout()
@@ -621,6 +653,7 @@ fn train_and_export(
             NonFiniteArg::Stop => OnNonFinite::Stop,
             NonFiniteArg::Skip => OnNonFinite::Skip,
         },
+        groups,
     };
     eprintln!(
         "model: {} {} ({} parameters), {} threads, device {}",
@@ -754,9 +787,8 @@ struct Optimiser {
 /// ablation's: AdamW + cosine, lr 1e-3, weight decay 1e-4, clip 1).
 fn optimiser(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Optimiser {
     let (recipe, lr, weight_decay, clip_norm) = paper
-        .map(|m| m.arch)
-        .unwrap_or(paper::PaperArch::Mamba)
-        .optimiser_defaults();
+        .map(|m| m.arch.optimiser_defaults())
+        .unwrap_or((Recipe::Ablation, 1e-3, 1e-4, 1.0));
     Optimiser {
         recipe: match a.recipe {
             Some(RecipeArg::Ablation) => Recipe::Ablation,
@@ -770,12 +802,39 @@ fn optimiser(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Optimiser {
     }
 }
 
+/// Whether the run trains with model A's parameter groups: `--param-groups`, else the
+/// model's default (paper groups for the HQC Mamba and its twin). Errors: paper groups for
+/// another model, or `--wd-mamba-exempt` without them.
+fn param_groups(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Result<bool, String> {
+    let mamba = paper.is_some_and(|m| m.arch == paper::PaperArch::Mamba);
+    let grouped =
+        match a.param_groups {
+            Some(GroupsArg::Paper) if !mamba => return Err(
+                "--param-groups paper is the HQC Mamba's recipe (hqc-mamba, hqc-mamba-classical)"
+                    .into(),
+            ),
+            Some(g) => g == GroupsArg::Paper,
+            None => mamba,
+        };
+    if a.wd_mamba_exempt && !grouped {
+        return Err("--wd-mamba-exempt applies to --param-groups paper".into());
+    }
+    Ok(grouped)
+}
+
 fn hyperparameters(m: &dyn Model, a: &FitArgs, epochs: usize) -> serde_json::Value {
     let c = m.config();
     let opt = optimiser(a, paper::lookup(m.id()));
     let mut h = json!({"n_qubits": c.n_qubits, "n_layers": c.n_layers, "d_model": c.d_model, "d_state": c.d_state, "n_channels": c.n_channels,
         "n_timesteps": c.n_times, "output_dim": c.n_classes, "n_epochs": epochs, "batch_size": a.batch_size, "learning_rate": opt.lr,
         "weight_decay": opt.weight_decay, "clip_norm": opt.clip_norm});
+    if let Ok(true) = param_groups(a, paper::lookup(m.id())) {
+        let g = paper::hqc_param_groups(m.layout(), opt.lr, opt.weight_decay, a.wd_mamba_exempt);
+        h["param_groups"] = g
+            .iter()
+            .map(|g| json!({"name": g.name, "lr": g.lr, "weight_decay": g.weight_decay}))
+            .collect();
+    }
     if paper::lookup(m.id()).is_some_and(|p| p.arch == paper::PaperArch::Mamba) {
         let o = paper_options(a);
         h["expand"] = json!(o.expand);

@@ -62,6 +62,11 @@ pub struct FitConfig {
     /// a step whose loss or gradient is NaN/∞: stop the run (default) or skip the step
     #[serde(default)]
     pub on_nonfinite: OnNonFinite,
+    /// parameter groups with their own rates and weight decays (AdamW recipes on the host
+    /// optimiser; their rates follow the schedule: group lr · current / base); empty: one
+    /// group at `lr` and `weight_decay`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<crate::optim::ParamGroup>,
 }
 
 impl Default for FitConfig {
@@ -77,6 +82,7 @@ impl Default for FitConfig {
             recipe: Recipe::Ablation,
             progress: true,
             on_nonfinite: OnNonFinite::Stop,
+            groups: Vec::new(),
         }
     }
 }
@@ -149,6 +155,9 @@ pub enum FitError {
     /// An empty training or validation set.
     #[error("empty {0} set: nothing to train on (check --subjects and the data directory)")]
     Empty(&'static str),
+    /// Parameter groups with a recipe or device that cannot step them.
+    #[error("parameter groups need an AdamW recipe (ablation or constant) on the host optimiser (CPU); {0}")]
+    Groups(&'static str),
     /// Optimiser misuse (internal).
     #[error("optimiser: {0}")]
     Optim(#[from] crate::optim::OptimError),
@@ -291,7 +300,18 @@ pub fn fit_with(
             }
         };
     }
-    let mut session = model.device_session(&params, dev_opt);
+    if !cfg.groups.is_empty() && cfg.recipe == Recipe::Gated {
+        return Err(FitError::Groups("the gated recipe is Adam"));
+    }
+    let mut session = if cfg.groups.is_empty() {
+        model.device_session(&params, dev_opt)
+    } else {
+        // the device optimiser has one rate and weight decay
+        if model.device_session(&params, dev_opt).is_some() {
+            return Err(FitError::Groups("this model trains on a device"));
+        }
+        None
+    };
     if let (Some(s), Some(c)) = (session.as_mut(), &resumed) {
         s.restore_optim(&c.adam);
     }
@@ -415,6 +435,10 @@ pub fn fit_with(
                         }
                     }
                     match &mut opt {
+                        Opt::AdamW(o, _) if !cfg.groups.is_empty() => {
+                            let factor = if cfg.lr > 0.0 { lr / cfg.lr } else { 0.0 };
+                            o.step_groups(&mut params, &grads, &active, &cfg.groups, factor)?
+                        }
                         Opt::AdamW(o, _) => o.step(&mut params, &grads, &active, lr)?,
                         Opt::Adam(o, _) => o.step(&mut params, &grads, &active, lr)?,
                     }

@@ -204,6 +204,39 @@ impl AdamW {
         adam_step(&h, &mut self.state, params, grads, active, lr)
     }
 
+    /// One step with parameter groups: the elements of each group that are in `active` at
+    /// learning rate `group.lr · factor` (`factor`: the schedule's current rate over its base
+    /// rate) and the group's weight decay; elements in no group are not updated. Groups must
+    /// be disjoint.
+    ///
+    /// # Errors
+    /// As [`AdamW::step`]; every group's rate and weight decay are checked before any update.
+    pub fn step_groups(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        active: &[Range<usize>],
+        groups: &[super::ParamGroup],
+        factor: f64,
+    ) -> Result<(), OptimError> {
+        for g in groups {
+            check_hyper("lr", g.lr * factor, g.lr * factor >= 0.0)?;
+            check_hyper("weight_decay", g.weight_decay, g.weight_decay >= 0.0)?;
+        }
+        let c = self.config;
+        for g in groups {
+            let h = Hyper {
+                betas: c.betas,
+                eps: c.eps,
+                weight_decay: g.weight_decay,
+                decoupled: true,
+            };
+            let ranges = super::intersect(&g.ranges, active);
+            adam_step(&h, &mut self.state, params, grads, &ranges, g.lr * factor)?;
+        }
+        Ok(())
+    }
+
     /// [`AdamW::step`] with every element active.
     ///
     /// # Errors
@@ -537,6 +570,66 @@ mod tests {
             .zip(b)
             .map(|(&x, &y)| (f64::from(x) - y).abs() / y.abs().max(1e-3))
             .fold(0.0, f64::max)
+    }
+
+    /// Two groups with their own rates and weight decays step exactly as two optimisers
+    /// restricted to their elements would; an element in no group stays as it is.
+    #[test]
+    fn parameter_groups_step_as_separate_optimisers() {
+        use crate::optim::ParamGroup;
+        let p0 = vec![0.7f32, -0.4, 1.3, 0.2, 0.9];
+        let groups = [
+            ParamGroup {
+                name: "a".into(),
+                ranges: vec![0..2],
+                lr: 1e-2,
+                weight_decay: 0.1,
+            },
+            ParamGroup {
+                name: "b".into(),
+                ranges: vec![2..4],
+                lr: 3e-3,
+                weight_decay: 0.0,
+            },
+        ];
+        let mut grouped = AdamW::new(5, AdamWConfig::default());
+        let mut p = p0.clone();
+        let mut want = p0.clone();
+        let mut separate: Vec<AdamW> = groups
+            .iter()
+            .map(|g| {
+                AdamW::new(
+                    5,
+                    AdamWConfig {
+                        lr: g.lr,
+                        weight_decay: g.weight_decay,
+                        ..AdamWConfig::default()
+                    },
+                )
+            })
+            .collect();
+        for step in 0..5 {
+            let g: Vec<f32> = p.iter().map(|v| 2.0 * v - 0.1 * step as f32).collect();
+            // factor 0.5: a schedule at half its base rate scales every group
+            grouped
+                .step_groups(&mut p, &g, &[0..5], &groups, 0.5)
+                .unwrap();
+            let gw: Vec<f32> = want.iter().map(|v| 2.0 * v - 0.1 * step as f32).collect();
+            for (o, grp) in separate.iter_mut().zip(&groups) {
+                o.step(&mut want, &gw, &grp.ranges, grp.lr * 0.5).unwrap();
+            }
+        }
+        assert_eq!(p, want);
+        assert_eq!(p[4], p0[4]);
+        assert_ne!(p[0], p0[0]);
+        // a negative rate is refused before anything moves
+        let mut bad = groups.clone();
+        bad[1].lr = -1.0;
+        let before = p.clone();
+        assert!(grouped
+            .step_groups(&mut p, &before, &[0..5], &bad, 1.0)
+            .is_err());
+        assert_eq!(p, before);
     }
 
     #[test]

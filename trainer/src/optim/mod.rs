@@ -37,10 +37,12 @@
 //! before the element-wise `f32` kernels; this module does the same.
 mod adamw;
 mod clip;
+mod groups;
 mod schedule;
 
 pub use adamw::{bias_scalars, ranges_from_mask, Adam, AdamConfig, AdamState, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, grad_norm};
+pub use groups::{intersect, ParamGroup};
 pub use schedule::{
     CosineAnnealingLR, PlateauConfig, PlateauMode, ReduceLROnPlateau, ThresholdMode,
 };
