@@ -581,18 +581,19 @@ mod tests {
         let groups = [
             ParamGroup {
                 name: "a".into(),
-                ranges: vec![0..2],
+                ranges: vec![0..1, 3..4],
                 lr: 1e-2,
                 weight_decay: 0.1,
             },
             ParamGroup {
                 name: "b".into(),
-                ranges: vec![2..4],
+                ranges: vec![1..2, 2..3],
                 lr: 3e-3,
                 weight_decay: 0.0,
             },
         ];
         let mut grouped = AdamW::new(5, AdamWConfig::default());
+        let all = std::slice::from_ref(&(0..5));
         let mut p = p0.clone();
         let mut want = p0.clone();
         let mut separate: Vec<AdamW> = groups
@@ -611,9 +612,7 @@ mod tests {
         for step in 0..5 {
             let g: Vec<f32> = p.iter().map(|v| 2.0 * v - 0.1 * step as f32).collect();
             // factor 0.5: a schedule at half its base rate scales every group
-            grouped
-                .step_groups(&mut p, &g, &[0..5], &groups, 0.5)
-                .unwrap();
+            grouped.step_groups(&mut p, &g, all, &groups, 0.5).unwrap();
             let gw: Vec<f32> = want.iter().map(|v| 2.0 * v - 0.1 * step as f32).collect();
             for (o, grp) in separate.iter_mut().zip(&groups) {
                 o.step(&mut want, &gw, &grp.ranges, grp.lr * 0.5).unwrap();
@@ -627,7 +626,7 @@ mod tests {
         bad[1].lr = -1.0;
         let before = p.clone();
         assert!(grouped
-            .step_groups(&mut p, &before, &[0..5], &bad, 1.0)
+            .step_groups(&mut p, &before, all, &bad, 1.0)
             .is_err());
         assert_eq!(p, before);
     }

@@ -45,6 +45,6 @@ mod tests {
             intersect(&[0..4, 10..20], &[2..12, 15..16, 30..40]),
             vec![2..4, 10..12, 15..16]
         );
-        assert!(intersect(&[0..4], &[4..8]).is_empty());
+        assert!(intersect(&[0..4, 9..9], &[4..8, 8..9]).is_empty());
     }
 }
