@@ -220,7 +220,7 @@ pub fn fit_with(
         Adam(Adam, ReduceLROnPlateau),
     }
     let mut opt = match cfg.recipe {
-        Recipe::Ablation => Opt::AdamW(
+        Recipe::Ablation | Recipe::Constant => Opt::AdamW(
             AdamW::new(
                 params.len(),
                 AdamWConfig {
@@ -229,18 +229,16 @@ pub fn fit_with(
                     ..AdamWConfig::reference()
                 },
             ),
-            CosineAnnealingLR::new(cfg.lr, cfg.epochs, 0.0),
-        ),
-        Recipe::Constant => Opt::AdamW(
-            AdamW::new(
-                params.len(),
-                AdamWConfig {
-                    lr: cfg.lr,
-                    weight_decay: cfg.weight_decay,
-                    ..AdamWConfig::reference()
+            // the constant recipe: the cosine's floor at the base rate
+            CosineAnnealingLR::new(
+                cfg.lr,
+                cfg.epochs,
+                if cfg.recipe == Recipe::Constant {
+                    cfg.lr
+                } else {
+                    0.0
                 },
             ),
-            CosineAnnealingLR::new(cfg.lr, cfg.epochs, cfg.lr),
         ),
         Recipe::Gated => Opt::Adam(
             Adam::new(
