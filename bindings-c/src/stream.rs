@@ -322,7 +322,12 @@ fn push(
         ));
     }
     let n = data.len() / c;
-    let engine_unit = unit::unit(unit)?;
+    // a unitless model takes its values as they are (`factor` checked QSSM_UNIT_NONE)
+    let engine_unit = if unit::unitless(m) {
+        None
+    } else {
+        Some(unit::unit(unit)?)
+    };
     if let Some(i) = data.iter().position(|v| !(v * factor).is_finite()) {
         let (ch, t) = if sample_major {
             (i % c, i / c)
@@ -353,7 +358,11 @@ fn push(
             }
             sample
         };
-        match stream.push_in(x, engine_unit) {
+        let pushed = match engine_unit {
+            Some(u) => stream.push_in(x, u),
+            None => stream.push(x),
+        };
+        match pushed {
             Ok(Some(p)) => {
                 latest.store(&p);
                 predictions += 1;

@@ -626,6 +626,40 @@ fn a_card_unit_that_is_not_a_voltage_cannot_be_converted() {
         "'none'",
     );
     assert_eq!(classify(m, &x, QSSM_UNIT_NONE).0, QssmStatus::Ok);
+    // and it streams its values as they are
+    let s = new_stream(m, 1);
+    let engine = Engine::from_bytes(&model_bytes("3b", "none")).unwrap();
+    let mut es = engine.stream(StreamOptions { hop: 1 }).unwrap();
+    let chunk = noise(8, 3 * C);
+    let mut made = 0;
+    let st = unsafe {
+        qssm_stream_push(
+            s,
+            chunk.as_ptr(),
+            chunk.len(),
+            C,
+            QSSM_LAYOUT_SAMPLE_MAJOR,
+            QSSM_UNIT_NONE,
+            &mut made,
+        )
+    };
+    assert_eq!(st, QssmStatus::Ok, "{}", last_error());
+    assert_eq!(made, 3);
+    let mut want = Vec::new();
+    for x in chunk.chunks(C) {
+        want = es
+            .push(x)
+            .unwrap()
+            .expect("a prediction per sample")
+            .logits
+            .to_vec();
+    }
+    let (mut logits, mut class, mut seen) = ([0.0f32; K], 0usize, 0u64);
+    let st =
+        unsafe { qssm_stream_latest(s, logits.as_mut_ptr(), null_mut(), K, &mut class, &mut seen) };
+    assert_eq!(st, QssmStatus::Ok, "{}", last_error());
+    assert_eq!(logits.to_vec(), want);
+    unsafe { qssm_stream_free(&mut { s }) };
     unsafe { qssm_model_free(&mut { m }) };
     // a card naming no unit at all is refused when the model is loaded
     let bytes = model_bytes("3b", "furlongs");
