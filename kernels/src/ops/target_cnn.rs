@@ -224,7 +224,8 @@ impl<'a> TargetCnn<'a> {
         }
     }
 
-    /// The forward pass of one normalised 28×28 image (row-major), keeping its activations.
+    /// The forward pass of one normalised 28×28 image x (784, row-major, MNIST-normalised
+    /// pixels), keeping its activations. Panics if x holds fewer than 784 values.
     pub fn forward(&self, x: &[f32]) -> Activations {
         let [c1, c2, f1, f2] = self.layers;
         let a1 = conv3x3_relu(x, 1, SIDE, SIDE, c1.0, c1.1);
@@ -249,13 +250,14 @@ impl<'a> TargetCnn<'a> {
         }
     }
 
-    /// Logits (10) of one normalised 28×28 image.
+    /// Logits (10) of one normalised 28×28 image x (784; see [`Self::forward`]).
     pub fn logits(&self, x: &[f32]) -> Vec<f32> {
         self.forward(x).logits
     }
 
     /// Backward of [`Self::forward`] for image x with activations `a`: accumulates ∂L/∂θ into
-    /// `dtheta` (M, θ's layout) for dlogits = ∂L/∂logits (10).
+    /// `dtheta` (M, θ's layout) for dlogits = ∂L/∂logits (10); `a` must be `forward(x)`'s.
+    /// Panics if `dtheta` is shorter than M.
     pub fn backward(&self, x: &[f32], a: &Activations, dlogits: &[f32], dtheta: &mut [f32]) {
         let [c1, c2, f1, f2] = self.layers;
         let [g1, g2, gf1, gf2] = split_mut(dtheta);

@@ -301,15 +301,11 @@ pub fn fit_with(
     if !cfg.groups.is_empty() && cfg.recipe == Recipe::Gated {
         return Err(FitError::Groups("the gated recipe is Adam"));
     }
-    let mut session = if cfg.groups.is_empty() {
-        model.device_session(&params, dev_opt)
-    } else {
+    let mut session = model.device_session(&params, dev_opt);
+    if !cfg.groups.is_empty() && session.is_some() {
         // the device optimiser has one rate and weight decay
-        if model.device_session(&params, dev_opt).is_some() {
-            return Err(FitError::Groups("this model trains on a device"));
-        }
-        None
-    };
+        return Err(FitError::Groups("this model trains on a device"));
+    }
     if let (Some(s), Some(c)) = (session.as_mut(), &resumed) {
         s.restore_optim(&c.adam);
     }
