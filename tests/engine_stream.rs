@@ -343,9 +343,14 @@ fn random_push_patterns_match_a_plain_stream() {
                             want.last()
                         );
                     }
-                    // on demand, regardless of the hop
-                    let now = s.prediction().unwrap().unwrap();
-                    assert_eq!(now.samples_seen, seg.len() as u64);
+                    // on demand, regardless of the hop (now and then, so that samples are
+                    // also held back and run in blocks of up to 4 between predictions)
+                    if rng.below(3) == 0 {
+                        let now = s.prediction().unwrap().unwrap();
+                        assert_eq!(now.samples_seen, seg.len() as u64);
+                        let want = reference_run(&eng, &seg);
+                        assert!(same_bits(now.logits, want.last().unwrap()));
+                    }
                 }
             }
         }
@@ -596,11 +601,18 @@ fn eeg_3b_state_size() {
     let case = synthetic("3b", 64, 8, 128, 16, 2, 2);
     let eng = engine(&case, TensorDtype::F32);
     let (d, e, n) = (128, 256, 16);
-    let state = 4 + 2 * d + 2 * (3 * e + e * n);
+    // header, 4 held-back samples and their count, the running mean, per block conv + SSM
+    let state = 4 + 1 + 4 * 64 + 2 * d + 2 * (3 * e + e * n);
     assert_eq!(eng.stream_state_len().unwrap(), state);
-    assert_eq!(state, 9988);
-    let scratch = 64 + 2 * 2 + 2 * d + (2 * d + 6 * e + 8 + 2 * n);
+    assert_eq!(state, 10245);
+    let scratch = 64 + 2 * 2 + 9 * d + 14 * e + 4 * (8 + 2 * n);
     assert_eq!(eng.stream_scratch_len().unwrap(), scratch);
+    // the device budget (issue 19): state + scratch ≤ 64 KiB
+    assert!(
+        4 * (state + scratch) <= 64 * 1024,
+        "{} B",
+        4 * (state + scratch)
+    );
     eprintln!(
         "EEG 3b stream: state {} bytes, scratch {} bytes, weights {} bytes",
         required_state_bytes(&eng).unwrap(),
@@ -626,12 +638,19 @@ fn invalid_snapshots_are_rejected_and_leave_the_state_unchanged() {
     bad_count[2] = 0.5;
     let mut nan = good.clone();
     nan[100] = f32::NAN;
+    // 3b's count of held-back samples (the first model-state float) must be 0, 1, 2 or 3
+    let mut pending_frac = good.clone();
+    pending_frac[4] = 1.5;
+    let mut pending_big = good.clone();
+    pending_big[4] = 4.0;
     for (what, snap) in [
         ("short", &good[..good.len() - 1]),
         ("foreign", &foreign[..]),
         ("tag", &bad_tag[..]),
         ("count", &bad_count[..]),
         ("nan", &nan[..]),
+        ("pending count 1.5", &pending_frac[..]),
+        ("pending count 4", &pending_big[..]),
         ("zeros", &vec![0.0; good.len()][..]),
     ] {
         match s.restore(snap) {

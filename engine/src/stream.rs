@@ -8,7 +8,9 @@
 //! * **3b** (`TrueClassicalMamba`, causal up to its mean pool, spec §6), step 1: the recurrent
 //!   mode of its Mamba blocks (Gu & Dao 2023 §3.3; `mamba_simple.py:step()`): per block a
 //!   conv ring buffer (3, E) and an SSM state (E, N), plus a running sum (D) of the
-//!   `final_norm` outputs for the mean pool;
+//!   `final_norm` outputs for the mean pool; up to 3 samples are held back (in the state) so
+//!   that 4 share each read of the weights, and run before any prediction, with the same
+//!   floats as one at a time;
 //! * **1b, causal variant** (card `causal = true`: every block's scan from zero, pad rows
 //!   masked), step = its chunk size 32: per sample the features and the chunk-attention score
 //!   (an online softmax pool, D + 2 floats), per completed chunk the quantum branches and one
@@ -163,8 +165,9 @@ impl Model {
     }
 
     /// Floats of a stream's state buffer: a 4-float header (layout tag, length, sample count)
-    /// plus the model's recurrent state — for 3b, 2·D + n_layers·(3·E + E·N)
-    /// (EEG 3b: 4 + 256 + 2·(768 + 4096) = 9988 floats); for causal 1b, 3·D + 2 +
+    /// plus the model's recurrent state — for 3b, 1 + 4·C (up to 4 held-back samples) +
+    /// 2·D + n_layers·(3·E + E·N) (EEG 3b: 4 + 257 + 256 + 2·(768 + 4096) = 10245 floats);
+    /// for causal 1b, 3·D + 2 +
     /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, H + 3n (EEG: 4 + 64 + 18 =
     /// 86); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
     /// A card filter adds 2 floats per section and channel.
@@ -178,8 +181,9 @@ impl Model {
     }
 
     /// Floats of a stream's scratch buffer: the converted input sample (C), logits and
-    /// probabilities (2·K), and the model's per-step activations (for 3b, 4·D + 6·E + R + 2·N
-    /// with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 2088 = 2156 floats; the quantum models add a circuit
+    /// probabilities (2·K), and the model's per-step activations (for 3b, which runs 4 samples
+    /// at a time, 9·D + 14·E + 4·(R + 2·N) with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 4896 = 4964 floats;
+    /// the quantum models add a circuit
     /// state vector, 4·2^n + 1 floats). Errors: [`EngineError::NotCausal`].
     pub fn stream_scratch_len(&self) -> Result<usize, EngineError> {
         Ok(self.n_channels() + 2 * self.n_classes() + causal_step(self)?.scratch_len())
@@ -466,6 +470,9 @@ impl<'a> Stream<'a> {
         if from.iter().any(|v| !v.is_finite()) {
             return Err(invalid("non-finite values"));
         }
+        self.step
+            .check_state(&from[header::LEN..self.filter_at])
+            .map_err(invalid)?;
         self.state.copy_from_slice(from);
         self.count = count;
         Ok(())
@@ -507,6 +514,11 @@ impl<'a> Stream<'a> {
         let (_, rest) = self.scratch.split_at_mut(c);
         let (logits, rest) = rest.split_at_mut(k);
         let (probabilities, model_scratch) = rest.split_at_mut(k);
+        self.step.flush(
+            self.count,
+            &mut self.state[header::LEN..self.filter_at],
+            model_scratch,
+        );
         let state = &self.state[header::LEN..];
         if boundary {
             self.step

@@ -8,7 +8,7 @@
 //! into a caller slice, no allocation). `Linear` weights stay in the file's dtype
 //! ([`Matrix`]: f32 or f16); the window mode widens f16 to a temporary f32 copy per call,
 //! the recurrent mode reads f16 directly ([`super::matvec`]).
-use super::matvec::{f16_to_f32, matvec_f16, matvec_f32};
+use super::matvec::{f16_to_f32, linear_rows_f16, linear_rows_f32, matvec_f16, matvec_f32};
 use crate::error::EngineError;
 use crate::weights::{Loader, Matrix};
 use alloc::borrow::Cow;
@@ -68,6 +68,29 @@ impl Linear {
             Matrix::F32(w) => matvec_f32(y, w, x, b, self.d_in, self.d_out),
             Matrix::F16(w) => matvec_f16(y, w, x, b, self.d_in, self.d_out),
         }
+    }
+
+    /// `nb` tokens, token i's input at `x[i·x_stride..]` (in) and output at `y[i·y_stride..]`
+    /// (out): each exactly [`Self::apply_one`] on that token (on a Cortex-M the weights are read
+    /// once per block of up to 4 tokens, [`super::matvec::blocked`]); no allocation.
+    pub(crate) fn apply_rows(
+        &self,
+        y: &mut [f32],
+        y_stride: usize,
+        x: &[f32],
+        x_stride: usize,
+        nb: usize,
+    ) {
+        let (b, d_in, d_out) = (self.b.as_deref(), self.d_in, self.d_out);
+        match &self.w {
+            Matrix::F32(w) => linear_rows_f32(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
+            Matrix::F16(w) => linear_rows_f16(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
+        }
+    }
+
+    /// Input width.
+    pub(crate) fn d_in(&self) -> usize {
+        self.d_in
     }
 
     /// Output width.

@@ -8,8 +8,8 @@
 //! not required), no residual inside, [`SelectiveSsm::load_quantum_ssm`].
 //! 3b: RMSNorm pre-norm `norm`, residual inside, [`SelectiveSsm::load_true_classical`].
 //!
-//! Recurrent mode ([`MambaBlock::step`], streaming; `mamba_simple.py:step()`): one token at a
-//! time with per-block state = conv ring buffer (3, E) + SSM state (N, E) (transposed for
+//! Recurrent mode ([`MambaBlock::step_rows`], streaming; `mamba_simple.py:step()`): tokens in
+//! order, a few at a time, with per-block state = conv ring buffer (3, E) + SSM state (N, E) (transposed for
 //! the vectorised step).
 use super::layers::{CausalConv, Linear, RmsNorm};
 use super::ssm::SelectiveSsm;
@@ -92,52 +92,67 @@ impl MambaBlock {
         self.ssm.state_len()
     }
 
-    /// Floats of recurrent state [`Self::step`] keeps per block: conv history (3, E), then the
+    /// Floats of recurrent state [`Self::step_rows`] keeps per block: conv history (3, E), then the
     /// SSM state stored transposed, (N, E).
     pub(crate) fn step_state_len(&self) -> usize {
         self.conv.state_len() + self.ssm.state_len()
     }
 
-    /// Floats of scratch [`Self::step`] needs.
-    pub(crate) fn step_scratch_len(&self) -> usize {
+    /// Floats of scratch [`Self::step_rows`] needs for `nb` tokens: the normalised input
+    /// (nb, D) (later the block output), x ‖ z (nb, 2E), the conv output (E), the SSM's own.
+    pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (d, e) = (self.out_proj.d_out(), self.e);
-        // v (D), xz (2E), conv/gate (E), SiLU(conv) (E), scan (E), out (D), the SSM's own
-        d + 2 * e + 3 * e + d + self.ssm.step_scratch_len()
+        nb * (d + 2 * e) + e + self.ssm.rows_scratch_len(nb)
     }
 
-    /// One token of time `t` (steps since the zero state): `u` (D) is the block input and
-    /// becomes its output (`u + out` with the residual, `out` without); `state` (length
-    /// [`Self::step_state_len`]) is advanced; `scratch` ≥ [`Self::step_scratch_len`]. No
-    /// allocation. Same math as [`Self::apply`] at that time step.
-    pub(crate) fn step(&self, u: &mut [f32], state: &mut [f32], t: u64, scratch: &mut [f32]) {
-        let (d, e) = (u.len(), self.e);
+    /// `nb` consecutive tokens of times t0, t0 + 1, … (steps since the zero state): `u`
+    /// (nb, D), token-major, holds the block inputs and becomes the outputs (`u + out` with the
+    /// residual, `out` without); `state` (length [`Self::step_state_len`]) advances token by
+    /// token; `scratch` ≥ [`Self::rows_scratch_len`]. The projections (`in_proj`, the SSM's
+    /// `x_proj`/`dt_proj`, `out_proj`) run over all the tokens at once, the conv and the scan
+    /// token by token. No allocation. Each token gets the same math as [`Self::apply`] at its
+    /// time step, and the same floats whatever `nb` (one call with nb = 4 or four with nb = 1).
+    pub(crate) fn step_rows(
+        &self,
+        u: &mut [f32],
+        nb: usize,
+        state: &mut [f32],
+        t0: u64,
+        scratch: &mut [f32],
+    ) {
+        let (d, e) = (self.out_proj.d_out(), self.e);
         let (hist, h) = state.split_at_mut(self.conv.state_len());
-        let (v, rest) = scratch.split_at_mut(d);
-        let (xz, rest) = rest.split_at_mut(2 * e);
-        let (cv, rest) = rest.split_at_mut(e);
-        let (xs, rest) = rest.split_at_mut(e);
-        let (ys, rest) = rest.split_at_mut(e);
-        let (out, ssm_scratch) = rest.split_at_mut(d);
-        let v: &[f32] = match &self.norm {
+        let (v, rest) = scratch.split_at_mut(nb * d);
+        let (xz, rest) = rest.split_at_mut(nb * 2 * e);
+        let (cv, ssm_scratch) = rest.split_at_mut(e);
+        let v_in: &[f32] = match &self.norm {
             Some(norm) => {
-                norm.apply_one(v, u);
+                for (vt, ut) in v.chunks_exact_mut(d).zip(u.chunks_exact(d)) {
+                    norm.apply_one(vt, ut);
+                }
                 v
             }
             None => u,
         };
-        self.in_proj.apply_one(xz, v);
-        let (xin, z) = xz.split_at(e);
-        self.conv.step(cv, hist, xin, t);
-        silu_forward(xs, cv);
-        self.ssm.step(ys, xs, h, ssm_scratch);
-        // gate: SiLU(z) ⊙ y (into the conv buffer, no longer needed)
-        silu_forward(cv, z);
-        cv.iter_mut().zip(ys.iter()).for_each(|(g, yv)| *g *= yv);
-        self.out_proj.apply_one(out, cv);
+        self.in_proj.apply_rows(xz, 2 * e, v_in, d, nb);
+        // x ← SiLU(conv1d(x)) token by token (the conv's ring buffer advances)
+        for (i, row) in xz.chunks_exact_mut(2 * e).enumerate() {
+            let x = &mut row[..e];
+            self.conv.step(cv, hist, x, t0 + i as u64);
+            silu_forward(x, cv);
+        }
+        // x ← SSM(x), then the gate x ← SiLU(z) ⊙ x
+        self.ssm.step_rows(xz, 2 * e, nb, h, ssm_scratch);
+        for row in xz.chunks_exact_mut(2 * e) {
+            let (x, z) = row.split_at_mut(e);
+            silu_forward(cv, z);
+            x.iter_mut().zip(cv.iter()).for_each(|(g, s)| *g *= s);
+        }
+        self.out_proj.apply_rows(v, d, xz, 2 * e, nb);
         if self.residual {
-            u.iter_mut().zip(out.iter()).for_each(|(o, x)| *o += x);
+            u.iter_mut().zip(v.iter()).for_each(|(o, x)| *o += x);
         } else {
-            u.copy_from_slice(out);
+            u[..nb * d].copy_from_slice(v);
         }
     }
 

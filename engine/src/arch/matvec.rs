@@ -11,17 +11,31 @@
 //!
 //! f16 weights are widened in registers by [`f16_to_f32`] (exact for every finite binary16
 //! value; the loader rejects ±∞/NaN), so an f16 model streams from half the weight memory.
+//!
+//! [`linear_rows_f32`] / [`linear_rows_f16`] apply the layer to a few tokens at once (a
+//! streaming model that holds back a handful of samples, see `cmamba.rs`). On 32-bit Arm
+//! (Cortex-M) they and the single-token functions run [`blocked`]: a register block of 4 output
+//! rows × up to 4 tokens, so each weight is loaded and widened once per block of tokens instead
+//! of once per token (two f16 weights per 32-bit load, `vcvtb`/`vcvtt`); each output is one
+//! sequential sum over the inputs, so a token's result does not depend on how many tokens share
+//! the call. Elsewhere they loop over the tokens with the single-token kernels.
 
 /// Rows per block of the x86 kernel.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 const ROWS: usize = 8;
 /// Lanes of the partial sums.
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 const LANES: usize = 8;
 
 /// A weight element that widens to f32.
 pub(crate) trait Widen: Copy {
     /// The value as f32 (exact).
     fn widen(self) -> f32;
+    /// Two adjacent elements as f32 (exact).
+    #[inline(always)]
+    fn widen_pair(pair: &[Self; 2]) -> (f32, f32) {
+        (pair[0].widen(), pair[1].widen())
+    }
 }
 
 impl Widen for f32 {
@@ -36,6 +50,28 @@ impl Widen for u16 {
     #[inline(always)]
     fn widen(self) -> f32 {
         f16_to_f32(self)
+    }
+
+    /// One 32-bit load and the FPU's two half-precision conversions (feature `cortex-m-fpu`).
+    #[cfg(all(feature = "cortex-m-fpu", target_arch = "arm"))]
+    #[inline(always)]
+    fn widen_pair(pair: &[u16; 2]) -> (f32, f32) {
+        // SAFETY: `pair` is 4 readable bytes; the unaligned read is a plain `ldr` on Armv7-M.
+        let bits = unsafe { core::ptr::read_unaligned(pair.as_ptr().cast::<u32>()) };
+        let (lo, hi): (f32, f32);
+        // SAFETY: register-only conversions; the feature is only for FPUs with FP16 conversions.
+        unsafe {
+            core::arch::asm!(
+                "vmov {lo}, {bits}",
+                "vcvtt.f32.f16 {hi}, {lo}",
+                "vcvtb.f32.f16 {lo}, {lo}",
+                bits = in(reg) bits,
+                lo = out(sreg) lo,
+                hi = out(sreg) hi,
+                options(pure, nomem, nostack, preserves_flags)
+            );
+        }
+        (lo, hi)
     }
 }
 
@@ -86,6 +122,8 @@ pub(crate) fn matvec_f32(
     d_out: usize,
 ) {
     check(y, w.len(), x, b, d_in, d_out);
+    #[cfg(target_arch = "arm")]
+    return blocked(y, d_out, w, x, d_in, b, d_in, d_out, 1);
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         if x86::available() {
@@ -93,6 +131,7 @@ pub(crate) fn matvec_f32(
             return unsafe { x86::matvec(y, w, x, b, d_in, d_out) };
         }
     }
+    #[cfg(not(target_arch = "arm"))]
     kernel(y, w, x, b, d_in, d_out)
 }
 
@@ -107,6 +146,8 @@ pub(crate) fn matvec_f16(
     d_out: usize,
 ) {
     check(y, w.len(), x, b, d_in, d_out);
+    #[cfg(target_arch = "arm")]
+    return blocked(y, d_out, w, x, d_in, b, d_in, d_out, 1);
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         if x86::available() {
@@ -114,7 +155,182 @@ pub(crate) fn matvec_f16(
             return unsafe { x86::matvec(y, w, x, b, d_in, d_out) };
         }
     }
+    #[cfg(not(target_arch = "arm"))]
     kernel(y, w, x, b, d_in, d_out)
+}
+
+/// `y_i (d_out) = W (d_out, d_in)·x_i (d_in) + b` for the `nb` tokens i < nb, token i's input
+/// at `x[i·x_stride..]` and output at `y[i·y_stride..]`, f32 weights. Each token's output equals
+/// [`matvec_f32`] on that token, bit for bit. Panics if a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn linear_rows_f32(
+    y: &mut [f32],
+    y_stride: usize,
+    w: &[f32],
+    x: &[f32],
+    x_stride: usize,
+    b: Option<&[f32]>,
+    d_in: usize,
+    d_out: usize,
+    nb: usize,
+) {
+    if nb == 0 {
+        return;
+    }
+    check_rows(y.len(), y_stride, x.len(), x_stride, d_in, d_out, nb);
+    check(y, w.len(), x, b, d_in, d_out);
+    #[cfg(target_arch = "arm")]
+    return blocked(y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
+    #[cfg(not(target_arch = "arm"))]
+    for i in 0..nb {
+        let yi = &mut y[i * y_stride..][..d_out];
+        matvec_f32(yi, w, &x[i * x_stride..][..d_in], b, d_in, d_out);
+    }
+}
+
+/// [`linear_rows_f32`] over f16 weights (binary16 bits, finite): each token's output equals
+/// [`matvec_f16`] on that token, bit for bit. Panics if a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn linear_rows_f16(
+    y: &mut [f32],
+    y_stride: usize,
+    w: &[u16],
+    x: &[f32],
+    x_stride: usize,
+    b: Option<&[f32]>,
+    d_in: usize,
+    d_out: usize,
+    nb: usize,
+) {
+    if nb == 0 {
+        return;
+    }
+    check_rows(y.len(), y_stride, x.len(), x_stride, d_in, d_out, nb);
+    check(y, w.len(), x, b, d_in, d_out);
+    #[cfg(target_arch = "arm")]
+    return blocked(y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
+    #[cfg(not(target_arch = "arm"))]
+    for i in 0..nb {
+        let yi = &mut y[i * y_stride..][..d_out];
+        matvec_f16(yi, w, &x[i * x_stride..][..d_in], b, d_in, d_out);
+    }
+}
+
+/// Panics unless the `nb` strided token rows of x and y fit their slices.
+fn check_rows(
+    y_len: usize,
+    y_stride: usize,
+    x_len: usize,
+    x_stride: usize,
+    d_in: usize,
+    d_out: usize,
+    nb: usize,
+) {
+    let fits = |len: usize, stride: usize, width: usize| {
+        (nb - 1)
+            .checked_mul(stride)
+            .and_then(|v| v.checked_add(width))
+            .is_some_and(|need| len >= need)
+    };
+    assert!(
+        fits(y_len, y_stride, d_out),
+        "matvec: y too short for the tokens"
+    );
+    assert!(
+        fits(x_len, x_stride, d_in),
+        "matvec: x too short for the tokens"
+    );
+}
+
+/// Output rows per register block of [`blocked`].
+const BLOCK_ROWS: usize = 4;
+
+/// The blocked kernel (the one 32-bit Arm runs; compiled and tested everywhere): for each group
+/// of up to 4 tokens and each block of [`BLOCK_ROWS`] output rows, a 4 × NT block of
+/// accumulators in registers; every pair of weights is loaded and widened once
+/// ([`Widen::widen_pair`]) and multiplied into all NT tokens. Each accumulator is one
+/// sequential sum over j = 0..d_in (products rounded, then added, in order), then the bias, so
+/// the result for a token does not depend on `nb` or on which rows share its block. Lengths are
+/// the caller's to check (the `linear_rows_*` and `matvec_*` wrappers): panics otherwise.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn blocked<T: Widen>(
+    y: &mut [f32],
+    y_stride: usize,
+    w: &[T],
+    x: &[f32],
+    x_stride: usize,
+    b: Option<&[f32]>,
+    d_in: usize,
+    d_out: usize,
+    nb: usize,
+) {
+    let mut t0 = 0;
+    while t0 < nb {
+        let nt = (nb - t0).min(4);
+        let xs = &x[t0 * x_stride..];
+        let ys = &mut y[t0 * y_stride..];
+        match nt {
+            1 => block::<T, 1>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+            2 => block::<T, 2>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+            3 => block::<T, 3>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+            _ => block::<T, 4>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+        }
+        t0 += nt;
+    }
+}
+
+/// NT tokens (x rows at stride `x_stride`) through all `d_out` rows of W, 4 rows at a time
+/// (a last partial block repeats its last row and keeps only the real ones).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block<T: Widen, const NT: usize>(
+    y: &mut [f32],
+    y_stride: usize,
+    w: &[T],
+    x: &[f32],
+    x_stride: usize,
+    b: Option<&[f32]>,
+    d_in: usize,
+    d_out: usize,
+) {
+    let pairs = d_in / 2;
+    let xr: [&[f32]; NT] = core::array::from_fn(|t| &x[t * x_stride..][..d_in]);
+    let mut o = 0;
+    while o < d_out {
+        let nr = (d_out - o).min(BLOCK_ROWS);
+        let wr: [&[T]; BLOCK_ROWS] =
+            core::array::from_fn(|r| &w[(o + r.min(nr - 1)) * d_in..][..d_in]);
+        let mut acc = [[0.0f32; NT]; BLOCK_ROWS];
+        for p in 0..pairs {
+            let j = 2 * p;
+            let wv: [(f32, f32); BLOCK_ROWS] = core::array::from_fn(|r| {
+                let pair: &[T; 2] = wr[r][j..j + 2].try_into().expect("two weights");
+                T::widen_pair(pair)
+            });
+            for t in 0..NT {
+                let (x0, x1) = (xr[t][j], xr[t][j + 1]);
+                for r in 0..BLOCK_ROWS {
+                    acc[r][t] += wv[r].0 * x0;
+                    acc[r][t] += wv[r].1 * x1;
+                }
+            }
+        }
+        if d_in % 2 == 1 {
+            let j = d_in - 1;
+            for t in 0..NT {
+                for r in 0..BLOCK_ROWS {
+                    acc[r][t] += wr[r][j].widen() * xr[t][j];
+                }
+            }
+        }
+        for (t, yt) in y.chunks_mut(y_stride.max(1)).take(NT).enumerate() {
+            for r in 0..nr {
+                yt[o + r] = acc[r][t] + b.map_or(0.0, |b| b[o + r]);
+            }
+        }
+        o += nr;
+    }
 }
 
 /// Panics unless every operand is at least as long as its shape.
@@ -133,6 +349,7 @@ fn check(y: &[f32], w_len: usize, x: &[f32], b: Option<&[f32]>, d_in: usize, d_o
 /// The portable kernel (any target; the reference for the x86 one): per row, [`LANES`]-lane
 /// partial sums (vectorisable), a scalar tail for `d_in mod 8`, a fixed-order reduction and
 /// the bias. Lengths already checked.
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 pub(crate) fn kernel<T: Widen>(
     y: &mut [f32],
     w: &[T],
@@ -254,12 +471,14 @@ mod x86 {
 }
 
 /// Pairwise sum of the 8 lanes (fixed order).
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 #[inline(always)]
 fn reduce(a: &[f32; LANES]) -> f32 {
     ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
 
 /// Σ w·x over the `d_in mod 8` tail.
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 #[inline(always)]
 fn tail<T: Widen>(w: &[T], x: &[f32]) -> f32 {
     w.iter().zip(x).map(|(&wv, &xv)| wv.widen() * xv).sum()
@@ -268,6 +487,7 @@ fn tail<T: Widen>(w: &[T], x: &[f32]) -> f32 {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
+    use alloc::vec;
     use alloc::vec::Vec;
 
     /// splitmix64 → uniform [−1, 1)
@@ -369,6 +589,77 @@ mod tests {
                 assert!(same(&y16, &y16f));
             }
         }
+    }
+
+    /// The blocked kernel (what a Cortex-M runs) against f64, and its invariance: a token's
+    /// output is the same bits whatever the number of tokens in the call and whichever rows
+    /// share its register block (odd widths, row tails, strides), for f32 and f16 weights; and
+    /// `linear_rows_*` give each token exactly the single-token result on this target.
+    #[test]
+    fn blocked_kernel_is_accurate_and_independent_of_the_blocking() {
+        for &(d_in, d_out) in &[
+            (1, 1),
+            (7, 5),
+            (64, 128),
+            (13, 9),
+            (256, 40),
+            (8, 256),
+            (2, 3),
+        ] {
+            let nb = 7;
+            let (xs, ys) = (d_in + 3, d_out + 2); // token strides with gaps
+            let w = noise(d_in as u64 * 7 + d_out as u64, d_in * d_out);
+            let w16: Vec<u16> = w.iter().map(|&v| f32_to_f16_bits(v)).collect();
+            let w16f: Vec<f32> = w16.iter().map(|&h| f16_to_f32(h)).collect();
+            let x = noise(3 + d_in as u64, nb * xs);
+            let bias = noise(5, d_out);
+            for b in [None, Some(&bias[..])] {
+                let all32 = {
+                    let mut y = vec![f32::NAN; nb * ys];
+                    blocked(&mut y, ys, &w, &x, xs, b, d_in, d_out, nb);
+                    y
+                };
+                let all16 = {
+                    let mut y = vec![f32::NAN; nb * ys];
+                    blocked(&mut y, ys, &w16, &x, xs, b, d_in, d_out, nb);
+                    y
+                };
+                for i in 0..nb {
+                    let xi = &x[i * xs..][..d_in];
+                    let want = reference(&w16f, xi, b, d_in, d_out);
+                    let tol = 1e-6 * (d_in as f64).sqrt().max(1.0);
+                    let y16 = &all16[i * ys..][..d_out];
+                    for o in 0..d_out {
+                        let e = (f64::from(y16[o]) - want[o]).abs();
+                        assert!(e < tol, "({d_in},{d_out}) token {i} row {o}: {e}");
+                    }
+                    // the f16 weights widened = the same floats as f32 weights
+                    let mut y = vec![f32::NAN; d_out];
+                    blocked(&mut y, d_out, &w16f, xi, d_in, b, d_in, d_out, 1);
+                    assert_eq!(bits(&y), bits(y16), "({d_in},{d_out}) token {i}: f16");
+                    // alone, or as the first of 1..=4 tokens
+                    for n in 1..=4.min(nb - i) {
+                        let mut y = vec![f32::NAN; n * ys];
+                        blocked(&mut y, ys, &w, &x[i * xs..], xs, b, d_in, d_out, n);
+                        let got = &y[..d_out];
+                        assert_eq!(bits(got), bits(&all32[i * ys..][..d_out]), "n {n}");
+                    }
+                    // linear_rows_* = the single-token functions, bit for bit
+                    let mut one = vec![f32::NAN; d_out];
+                    matvec_f16(&mut one, &w16, xi, b, d_in, d_out);
+                    let mut rows = vec![f32::NAN; nb * ys];
+                    linear_rows_f16(&mut rows, ys, &w16, &x, xs, b, d_in, d_out, nb);
+                    assert_eq!(bits(&one), bits(&rows[i * ys..][..d_out]));
+                    matvec_f32(&mut one, &w, xi, b, d_in, d_out);
+                    linear_rows_f32(&mut rows, ys, &w, &x, xs, b, d_in, d_out, nb);
+                    assert_eq!(bits(&one), bits(&rows[i * ys..][..d_out]));
+                }
+            }
+        }
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
     }
 
     /// Round-to-nearest f32 → binary16 bits for values of magnitude < 65504 (test helper).

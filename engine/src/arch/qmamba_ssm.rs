@@ -12,7 +12,7 @@
 //! The causal variant streams chunk by chunk ([`CausalStep`] with step cs = 32): per sample
 //! the feature projection and the chunk-attention score, pooled online
 //! ([`ChunkProcessor::push_row`]); per completed chunk its output row through the blocks' recurrent
-//! mode ([`MambaBlock::step`], one step per chunk) and `output_norm` into a running mean
+//! mode ([`MambaBlock::step_rows`], one step per chunk) and `output_norm` into a running mean
 //! ([`running_mean`]). State: sum and compensation (2·D), the pool (D + 2), per block the conv
 //! history (3, E) and SSM state (N, E). Logits exist after every sample: between chunk
 //! boundaries the partial chunk is closed tentatively in scratch (what the window path
@@ -160,7 +160,7 @@ impl QuantumMambaSsm {
     /// Floats of scratch [`Self::chunk_out`] needs: on, c, v (3·D), a block state copy, then
     /// the chunk processor's or the blocks' own.
     fn chunk_out_len(&self) -> usize {
-        let blk = self.blocks.iter().map(MambaBlock::step_scratch_len).max();
+        let blk = self.blocks.iter().map(|b| b.rows_scratch_len(1)).max();
         3 * self.d + self.block_state_max() + self.proc.step_scratch_len().max(blk.unwrap_or(0))
     }
 
@@ -191,7 +191,7 @@ impl QuantumMambaSsm {
                 }
             };
             v.copy_from_slice(c);
-            blk.step(v, st, j, work);
+            blk.step_rows(v, 1, st, j, work);
             c.iter_mut().zip(v.iter()).for_each(|(a, b)| *a += b);
             offset += n;
         }

@@ -12,7 +12,7 @@
 //! not (L+1)·E·N; each segment starts from the previous one's final state, which is
 //! arithmetically identical to one long scan.
 //!
-//! Recurrent mode ([`SelectiveSsm::step`], streaming): the same math for one token with
+//! Recurrent mode ([`SelectiveSsm::step_rows`], streaming): the same math token by token with
 //! [`qssm_kernels::ops::scan::scan_step_transposed`] updating the state in place (Mamba paper
 //! §3.3 / `selective_state_update`), no allocation. The streaming state is stored
 //! **transposed, (N, E)** (with a transposed copy of A made at load), so the step runs as
@@ -162,33 +162,46 @@ impl SelectiveSsm {
         self.dims.e * self.dims.n
     }
 
-    /// Floats of scratch [`Self::step`] needs: x_proj output (R+2N) and Δ (E), plus the
-    /// scan output (E) when there is an `out_proj`.
-    pub(crate) fn step_scratch_len(&self) -> usize {
+    /// Floats of scratch [`Self::step_rows`] needs for `nb` tokens: x_proj outputs (nb, R+2N),
+    /// Δ (nb, E) and the scan output (E).
+    pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (e, n) = (self.dims.e, self.dims.n);
-        self.r + 2 * n + e + if self.out_proj.is_some() { e } else { 0 }
+        nb * (self.r + 2 * n + e) + e
     }
 
-    /// One token: x (E) → y (E), the state `h` (N, E) — transposed — advanced in place by one step;
-    /// `scratch` ≥ [`Self::step_scratch_len`]. No allocation. Same math as [`Self::apply`].
-    pub(crate) fn step(&self, y: &mut [f32], x: &[f32], h: &mut [f32], scratch: &mut [f32]) {
+    /// `nb` consecutive tokens, in place: token i's input x (E) at `xy[i·stride..]` is replaced
+    /// by its output y (E); the state `h` (N, E) — transposed — advances token by token;
+    /// `scratch` ≥ [`Self::rows_scratch_len`]. `x_proj` and `dt_proj` run over all the tokens
+    /// at once ([`Linear::apply_rows`]), the scan token by token. No allocation. Each token's
+    /// output is the same as one [`scan_step_transposed`] step of the same math as
+    /// [`Self::apply`], bit for bit whatever `nb`.
+    pub(crate) fn step_rows(
+        &self,
+        xy: &mut [f32],
+        stride: usize,
+        nb: usize,
+        h: &mut [f32],
+        scratch: &mut [f32],
+    ) {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
-        let (xdbl, rest) = scratch.split_at_mut(r + 2 * n);
-        let (delta, rest) = rest.split_at_mut(e);
-        self.x_proj.apply_one(xdbl, x);
-        let (dl, bc) = xdbl.split_at(r);
-        let (bm, cm) = bc.split_at(n);
-        // Δ = softplus(dt_proj(δ)); `y` holds the pre-activation meanwhile
-        self.dt_proj.apply_one(y, dl);
-        softplus_forward(delta, &y[..e]);
-        match &self.out_proj {
-            None => {
-                scan_step_transposed(y, h, x, delta, &self.a_t, bm, cm, &self.d_skip, self.dims)
-            }
-            Some(op) => {
-                let ys = &mut rest[..e];
-                scan_step_transposed(ys, h, x, delta, &self.a_t, bm, cm, &self.d_skip, self.dims);
-                op.apply_one(y, ys);
+        let w = r + 2 * n;
+        let (xdbl, rest) = scratch.split_at_mut(nb * w);
+        let (delta, rest) = rest.split_at_mut(nb * e);
+        let ys = &mut rest[..e];
+        self.x_proj.apply_rows(xdbl, w, xy, stride, nb);
+        // Δ = softplus(dt_proj(δ)), the pre-activation through `ys`
+        self.dt_proj.apply_rows(delta, e, xdbl, w, nb);
+        for dt in delta.chunks_exact_mut(e) {
+            ys.copy_from_slice(dt);
+            softplus_forward(dt, ys);
+        }
+        for (i, (row, dt)) in xdbl.chunks_exact(w).zip(delta.chunks_exact(e)).enumerate() {
+            let (bm, cm) = row[r..].split_at(n);
+            let x = &mut xy[i * stride..][..e];
+            scan_step_transposed(ys, h, x, dt, &self.a_t, bm, cm, &self.d_skip, self.dims);
+            match &self.out_proj {
+                None => x.copy_from_slice(ys),
+                Some(op) => op.apply_one(x, ys),
             }
         }
     }

@@ -24,7 +24,18 @@ pub(crate) trait CausalStep: Sync {
     /// Consumes sample `t` (0-based since the zero state): `x` (C) in the model's unit,
     /// finite. Advances `state`.
     fn step(&self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]);
-    /// Logits (K) of the prefix of `t ≥ 1` samples from the state after those samples,
+    /// Completes the samples `step` holds back to run together (3b runs its projections over
+    /// blocks of samples), so that `state` is the state after all `t` samples so far; a stream
+    /// calls it before [`Self::logits`] / [`Self::boundary_logits`]. Never allocates. The
+    /// result must not depend on when it is called (the same floats with or without a flush in
+    /// between). Default: nothing held back.
+    fn flush(&self, _t: u64, _state: &mut [f32], _scratch: &mut [f32]) {}
+    /// Whether `state` (restored from a snapshot: finite values of the right length) is one this
+    /// model can continue from; `Err` names what is wrong. Default: any finite state.
+    fn check_state(&self, _state: &[f32]) -> Result<(), &'static str> {
+        Ok(())
+    }
+    /// Logits (K) of the prefix of `t ≥ 1` samples from the state after those samples (flushed),
     /// written into `logits` (between chunk boundaries: the partial chunk closed in scratch,
     /// the state unchanged).
     fn logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]);
@@ -51,6 +62,7 @@ pub(crate) trait CausalStep: Sync {
             self.step(x, t, &mut state, &mut scratch);
             t += 1;
         }
+        self.flush(t, &mut state, &mut scratch);
         let mut logits = alloc::vec![0.0; k];
         self.logits(t, &state, &mut scratch, &mut logits);
         logits

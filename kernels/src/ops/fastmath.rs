@@ -73,6 +73,44 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     y * s1 * s2
 }
 
+/// [`exp_f32`] with its argument clamped to [−87, 88.7], where eˣ and every intermediate of the
+/// reduction are normal floats, so 2ᵏ is applied by adding k to the exponent bits instead of
+/// two multiplications, and the clamp is a max and a min (one instruction each on FPUs with
+/// `vmaxnm`/`vminnm` or SIMD) instead of two compare-and-selects: about 12 fewer instructions
+/// per call on a Cortex-M7, for the streaming scan's 2·E·N calls per token.
+///
+/// **Bit-identical to [`exp_f32`] for x ∈ [−87, 88.7]** (the same operations in the same order;
+/// the scaling is exact in both, tested). Outside: x < −87 gives e⁻⁸⁷ ≈ 1.6e−38 instead of a
+/// subnormal or 0 (absolute error < 1.7e−38), x > 88.7 gives e^88.7 ≈ 3.3e38 instead of a larger
+/// value or +∞, and NaN gives e⁻⁸⁷ (the caller passes finite values: the scan's Δ·A, Δ ≥ 0,
+/// A < 0).
+#[inline(always)]
+pub(crate) fn exp_clamped(x: f32) -> f32 {
+    const LO: f32 = -87.0; // e^LO > 2^-126 with k = round(LO·log2 e) = -126 and r < 0.35: normal
+    const HI: f32 = 88.7; // k = 128, r < 0: e^HI < f32::MAX
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const MAGIC: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // max/min, not clamp: NaN maps into the range (one instruction each, no compare-and-select)
+    #[allow(clippy::manual_clamp)]
+    let x = x.max(LO).min(HI);
+    let t = x * LOG2E + MAGIC;
+    let kf = t - MAGIC;
+    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let r = x - kf * LN2_HI - kf * LN2_LO;
+    let mut p = 1.987_569_2e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    // y ∈ [0.70, 1.42] and −126 ≤ k ≤ 128 with y < 1 at k = 128: y·2ᵏ is normal, so adding k
+    // to the biased exponent is exactly the multiplication
+    f32::from_bits((y.to_bits() as i32).wrapping_add(k << 23) as u32)
+}
+
 /// a·b + c with one rounding (IEEE fusedMultiplyAdd): one instruction where the caller is
 /// compiled with FMA (the AVX-512 and AVX2+FMA builds of `simd_dispatch!`), the same value
 /// everywhere (`libm::fmaf` without `std`).
@@ -208,6 +246,34 @@ mod tests {
         assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
         assert!(exp_f32(f32::NAN).is_nan());
         assert!(exp_f32(88.72).is_finite());
+    }
+
+    /// The clamped variant equals [`exp_f32`] bit for bit on [−87, 88.7] (every float of
+    /// [−1, 1] at a stride, a dense grid of the whole range, the ends), and outside gives the
+    /// values at the ends of the range.
+    #[test]
+    fn exp_clamped_is_exp_f32_in_range() {
+        let (lo, hi) = (-87.0f32, 88.7f32);
+        let mut xs: Vec<f32> = (0..=2_000_000)
+            .map(|i| lo + (hi - lo) * (i as f32 / 2_000_000.0))
+            .collect();
+        // every 7th float bit pattern of [0, 1], both signs
+        xs.extend((0..1.0f32.to_bits()).step_by(7).map(f32::from_bits));
+        xs.extend((0..1.0f32.to_bits()).step_by(7).map(|b| -f32::from_bits(b)));
+        xs.extend_from_slice(&[lo, hi, -86.99, 88.376, 88.38, -0.0, 0.34657, -0.34657]);
+        let mut n = 0usize;
+        for &x in xs.iter().filter(|x| (lo..=hi).contains(*x)) {
+            assert_eq!(exp_clamped(x).to_bits(), exp_f32(x).to_bits(), "exp({x:e})");
+            n += 1;
+        }
+        assert!(n > 150_000_000, "{n} arguments checked");
+        for x in [-87.5, -104.0, -1e30, f32::NEG_INFINITY, f32::NAN] {
+            assert_eq!(exp_clamped(x), exp_f32(lo), "exp({x})");
+        }
+        for x in [88.71, 1e30, f32::INFINITY] {
+            assert_eq!(exp_clamped(x), exp_f32(hi), "exp({x})");
+            assert!(exp_clamped(x).is_finite());
+        }
     }
 
     #[test]

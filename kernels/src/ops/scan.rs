@@ -11,7 +11,7 @@
 
 use alloc::vec;
 
-use super::fastmath::{dot, exp_f32, sum};
+use super::fastmath::{dot, exp_clamped, exp_f32, sum};
 use super::simd::simd_dispatch;
 
 /// Dimensions and variant of one scan.
@@ -589,7 +589,85 @@ pub fn scan_step_transposed(
             return unsafe { step_t_avx2(p) };
         }
     }
+    #[cfg(target_arch = "arm")]
+    return step_t_channels(p);
+    #[cfg(not(target_arch = "arm"))]
     step_t_kernel(p);
+}
+
+/// [`step_t_kernel`] in channel-outer order, for scalar FPUs (32-bit Arm: Cortex-M4F/M7, which
+/// have no float SIMD to gain from the state-row order): two channels at a time, whose Δ, Δ·x
+/// and outputs stay in registers while their N states are visited row by row (the two states
+/// of a row are adjacent: one 64-bit load and store), sharing the loads of B and C; so each
+/// element costs its `exp` and three multiply-adds plus about two memory operations, instead of
+/// also reloading and storing `y`, Δ and x. Same operations in the same order per element and
+/// the same order of the output sum (n = 0..N, then D·x), so it is **bit-identical** to
+/// [`step_t_kernel`] (tested).
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+fn step_t_channels(p: Step<'_>) {
+    let Step {
+        y,
+        h,
+        x,
+        delta,
+        a,
+        bm,
+        cm,
+        d,
+        dims,
+    } = p;
+    let ScanDims {
+        e,
+        n,
+        a_row_stride,
+        dt_on_b,
+        ..
+    } = dims;
+    let (bm, cm) = (&bm[..n], &cm[..n]);
+    let (y, x, delta, d) = (&mut y[..e], &x[..e], &delta[..e], &d[..e]);
+    let h = &mut h[..n * e];
+    let per_channel_a = a_row_stride != 0;
+    let a = if per_channel_a { &a[..n * e] } else { &a[..n] };
+    let elem = |dt: f32, av: f32, hv: &mut f32, bx: f32, bk: f32| {
+        *hv = exp_clamped(dt * av) * *hv + bx * bk;
+    };
+    let mut ch = 0;
+    while ch + 2 <= e {
+        let (dt0, dt1) = (delta[ch], delta[ch + 1]);
+        let (x0, x1) = (x[ch], x[ch + 1]);
+        let (bx0, bx1) = if dt_on_b {
+            (dt0 * x0, dt1 * x1)
+        } else {
+            (x0, x1)
+        };
+        let (mut acc0, mut acc1) = (0.0f32, 0.0f32);
+        for (k, (hr, (&bk, &ck))) in h.chunks_exact_mut(e).zip(bm.iter().zip(cm)).enumerate() {
+            let (a0, a1) = if per_channel_a {
+                (a[k * e + ch], a[k * e + ch + 1])
+            } else {
+                (a[k], a[k])
+            };
+            let hv = &mut hr[ch..ch + 2];
+            elem(dt0, a0, &mut hv[0], bx0, bk);
+            elem(dt1, a1, &mut hv[1], bx1, bk);
+            acc0 += ck * hv[0];
+            acc1 += ck * hv[1];
+        }
+        y[ch] = acc0 + d[ch] * x0;
+        y[ch + 1] = acc1 + d[ch + 1] * x1;
+        ch += 2;
+    }
+    if ch < e {
+        let (dt, xv) = (delta[ch], x[ch]);
+        let bx = if dt_on_b { dt * xv } else { xv };
+        let mut acc = 0.0f32;
+        for (k, (hr, (&bk, &ck))) in h.chunks_exact_mut(e).zip(bm.iter().zip(cm)).enumerate() {
+            let av = if per_channel_a { a[k * e + ch] } else { a[k] };
+            elem(dt, av, &mut hr[ch], bx, bk);
+            acc += ck * hr[ch];
+        }
+        y[ch] = acc + d[ch] * xv;
+    }
 }
 
 /// AVX2 build of [`step_t_kernel`].
@@ -599,6 +677,7 @@ unsafe fn step_t_avx2(p: Step<'_>) {
     step_t_kernel(p)
 }
 
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 #[inline(always)]
 fn step_t_kernel(p: Step<'_>) {
     let Step {
@@ -629,7 +708,7 @@ fn step_t_kernel(p: Step<'_>) {
             let ak = a[k];
             for (((hv, yv), &dt), &xv) in hk.iter_mut().zip(y.iter_mut()).zip(delta).zip(x) {
                 let bx = if dt_on_b { dt * xv } else { xv };
-                *hv = exp_f32(dt * ak) * *hv + bx * bk;
+                *hv = exp_clamped(dt * ak) * *hv + bx * bk;
                 *yv += ck * *hv;
             }
         } else {
@@ -638,7 +717,7 @@ fn step_t_kernel(p: Step<'_>) {
                 hk.iter_mut().zip(y.iter_mut()).zip(delta).zip(x).zip(ak)
             {
                 let bx = if dt_on_b { dt * xv } else { xv };
-                *hv = exp_f32(dt * av) * *hv + bx * bk;
+                *hv = exp_clamped(dt * av) * *hv + bx * bk;
                 *yv += ck * *hv;
             }
         }
@@ -653,18 +732,18 @@ mod tests {
     use super::*;
     use crate::ops::testutil::*;
 
-    struct Case {
-        dims: ScanDims,
-        x: Vec<f32>,
-        delta: Vec<f32>,
-        a: Vec<f32>,
-        bm: Vec<f32>,
-        cm: Vec<f32>,
-        d: Vec<f32>,
-        h0: Vec<f32>,
+    pub(super) struct Case {
+        pub(super) dims: ScanDims,
+        pub(super) x: Vec<f32>,
+        pub(super) delta: Vec<f32>,
+        pub(super) a: Vec<f32>,
+        pub(super) bm: Vec<f32>,
+        pub(super) cm: Vec<f32>,
+        pub(super) d: Vec<f32>,
+        pub(super) h0: Vec<f32>,
     }
 
-    fn case(
+    pub(super) fn case(
         rng: &mut TestRng,
         l: usize,
         e: usize,
@@ -1198,6 +1277,53 @@ mod step_tests {
                             .collect();
                         let eh = max_abs_diff(&h, &wh);
                         assert!(eh < 1e-6, "{tag}: h err {eh}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The channel-outer step (32-bit Arm) is bit-identical to the state-row one, for both A
+    /// layouts, with and without Δ on B, over several steps of a carried state.
+    #[test]
+    fn channel_order_step_is_bit_identical() {
+        let mut rng = rng(41);
+        for &(e, n) in &[(1, 1), (5, 3), (16, 16), (24, 7)] {
+            for per_channel_a in [false, true] {
+                for dt_on_b in [false, true] {
+                    let c = super::tests::case(&mut rng, 3, e, n, per_channel_a, dt_on_b);
+                    let dims = ScanDims { l: 1, ..c.dims };
+                    // the kernels take A transposed, (N, E), when it is per channel
+                    let a: Vec<f32> = if per_channel_a {
+                        (0..n * e).map(|i| c.a[(i % e) * n + i / e]).collect()
+                    } else {
+                        c.a.clone()
+                    };
+                    let (mut h1, mut h2) = (c.h0.clone(), c.h0.clone());
+                    let (mut y1, mut y2) = (vec![f32::NAN; e], vec![f32::NAN; e]);
+                    for t in 0..3 {
+                        let (te, tn) = (t * e..(t + 1) * e, t * n..(t + 1) * n);
+                        macro_rules! step {
+                            ($y:expr, $h:expr) => {
+                                Step {
+                                    y: $y,
+                                    h: $h,
+                                    x: &c.x[te.clone()],
+                                    delta: &c.delta[te.clone()],
+                                    a: &a,
+                                    bm: &c.bm[tn.clone()],
+                                    cm: &c.cm[tn.clone()],
+                                    d: &c.d,
+                                    dims,
+                                }
+                            };
+                        }
+                        step_t_kernel(step!(&mut y1, &mut h1));
+                        step_t_channels(step!(&mut y2, &mut h2));
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        let tag = format!("E{e} N{n} perA={per_channel_a} dtB={dt_on_b} t={t}");
+                        assert_eq!(bits(&y1), bits(&y2), "{tag}: y");
+                        assert_eq!(bits(&h1), bits(&h2), "{tag}: h");
                     }
                 }
             }
