@@ -18,7 +18,9 @@
 //! rows × up to 4 tokens, so each weight is loaded and widened once per block of tokens instead
 //! of once per token (two f16 weights per 32-bit load, `vcvtb`/`vcvtt`); each output is one
 //! sequential sum over the inputs, so a token's result does not depend on how many tokens share
-//! the call. Elsewhere they loop over the tokens with the single-token kernels.
+//! the call. On x86_64 with AVX2 (feature `std`) up to 4 tokens share each load of the weights
+//! in the AVX2 kernel, each bit-identical to its single-token result; elsewhere they loop over
+//! the tokens with the single-token kernels.
 
 /// Rows per block of the x86 kernel.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
@@ -181,6 +183,13 @@ pub(crate) fn linear_rows_f32(
     check(y, w.len(), x, b, d_in, d_out);
     #[cfg(target_arch = "arm")]
     return blocked(y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        if nb > 1 && x86::available() {
+            // SAFETY: the CPU features were just checked; every token row by `check_rows`.
+            return unsafe { x86::matmul(y, y_stride, w, x, x_stride, b, d_in, d_out, nb) };
+        }
+    }
     #[cfg(not(target_arch = "arm"))]
     for i in 0..nb {
         let yi = &mut y[i * y_stride..][..d_out];
@@ -209,6 +218,13 @@ pub(crate) fn linear_rows_f16(
     check(y, w.len(), x, b, d_in, d_out);
     #[cfg(target_arch = "arm")]
     return blocked(y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        if nb > 1 && x86::available() {
+            // SAFETY: the CPU features were just checked; every token row by `check_rows`.
+            return unsafe { x86::matmul(y, y_stride, w, x, x_stride, b, d_in, d_out, nb) };
+        }
+    }
     #[cfg(not(target_arch = "arm"))]
     for i in 0..nb {
         let yi = &mut y[i * y_stride..][..d_out];
@@ -444,6 +460,104 @@ mod x86 {
             let row = &w[(o + r) * d_in..(o + r + 1) * d_in];
             y[o + r] =
                 hsum(*a) + tail(&row[split..], &x[split..d_in]) + b.map_or(0.0, |b| b[o + r]);
+        }
+    }
+
+    /// `R` rows starting at row `o` for `NT` tokens (x rows at stride `x_stride`, y rows at
+    /// `y_stride`): each weight vector is loaded (and widened) once for all NT tokens, and each
+    /// (row, token) accumulates exactly as [`rows`] does for that token alone (same lanes,
+    /// same order, same reduction), so the result is bit-identical to [`matvec`] per token.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn rows_tokens<T: Load8, const R: usize, const NT: usize>(
+        y: &mut [f32],
+        y_stride: usize,
+        w: &[T],
+        x: &[f32],
+        x_stride: usize,
+        b: Option<&[f32]>,
+        d_in: usize,
+        o: usize,
+    ) {
+        let split = d_in - d_in % 8;
+        let base = w.as_ptr().add(o * d_in);
+        let mut acc = [[_mm256_setzero_ps(); NT]; R];
+        let mut i = 0;
+        while i < split {
+            let xv: [__m256; NT] =
+                core::array::from_fn(|t| _mm256_loadu_ps(x.as_ptr().add(t * x_stride + i)));
+            for (r, ar) in acc.iter_mut().enumerate() {
+                let wv = T::load8(base.add(r * d_in + i));
+                for (a, &xt) in ar.iter_mut().zip(&xv) {
+                    *a = _mm256_fmadd_ps(wv, xt, *a);
+                }
+            }
+            i += 8;
+        }
+        for (r, ar) in acc.iter().enumerate() {
+            let row = &w[(o + r) * d_in..(o + r + 1) * d_in];
+            for (t, a) in ar.iter().enumerate() {
+                let xt = &x[t * x_stride..][..d_in];
+                y[t * y_stride + o + r] =
+                    hsum(*a) + tail(&row[split..], &xt[split..]) + b.map_or(0.0, |b| b[o + r]);
+            }
+        }
+    }
+
+    /// All rows for `NT` tokens, two rows at a time (8 + 4 + 2 of the 16 vector registers).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tokens<T: Load8, const NT: usize>(
+        y: &mut [f32],
+        y_stride: usize,
+        w: &[T],
+        x: &[f32],
+        x_stride: usize,
+        b: Option<&[f32]>,
+        d_in: usize,
+        d_out: usize,
+    ) {
+        let mut o = 0;
+        while o + 2 <= d_out {
+            rows_tokens::<T, 2, NT>(y, y_stride, w, x, x_stride, b, d_in, o);
+            o += 2;
+        }
+        if o < d_out {
+            rows_tokens::<T, 1, NT>(y, y_stride, w, x, x_stride, b, d_in, o);
+        }
+    }
+
+    /// `nb` tokens, up to 4 sharing each load of the weights (a stream that runs several
+    /// samples at once reads the weight matrices once per 4 tokens instead of once per token);
+    /// per token bit-identical to [`matvec`].
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C ([`available`]); operands hold their shapes (checked by
+    /// the caller for every token row).
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn matmul<T: Load8>(
+        y: &mut [f32],
+        y_stride: usize,
+        w: &[T],
+        x: &[f32],
+        x_stride: usize,
+        b: Option<&[f32]>,
+        d_in: usize,
+        d_out: usize,
+        nb: usize,
+    ) {
+        let mut t0 = 0;
+        while t0 < nb {
+            let nt = (nb - t0).min(4);
+            let (ys, xs) = (&mut y[t0 * y_stride..], &x[t0 * x_stride..]);
+            match nt {
+                1 => tokens::<T, 1>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+                2 => tokens::<T, 2>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+                3 => tokens::<T, 3>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+                _ => tokens::<T, 4>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
+            }
+            t0 += nt;
         }
     }
 
