@@ -120,6 +120,11 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
         source: "models/QuantumHydraSSM.py",
     },
     SupportedModel {
+        id: "hqc-mamba-classical",
+        class_name: "HqcMambaClassical",
+        source: "the HQC Mamba's classical twin (spec hqc-mamba-and-quantum-train §3.3: the 3b network, d_inner = 4·d_model, one input channel)",
+    },
+    SupportedModel {
         id: "qt-cnn",
         class_name: "ClassicalTargetNN",
         source: "quantum_train/models/classical_target_nn.py (Quantum-Train seed)",

@@ -1,5 +1,7 @@
 //! 3b — `TrueClassicalMamba` (reference `models/TrueClassicalMamba.py`, spec §4.5), eval mode
-//! (dropout = identity):
+//! (dropout = identity), and the same network as the HQC Mamba's classical twin
+//! (`hqc-mamba-classical`: one input channel, d_inner = 4·d_model; spec
+//! hqc-mamba-and-quantum-train §3.3):
 //!
 //! x (T, C) → Linear(C, D) (`embedding`) → n_layers × [`MambaBlock`] (`layers.i`: RMSNorm
 //! pre-norm, residual inside, SSM from a zero state) → RMSNorm (`final_norm`) → mean over T →
@@ -35,13 +37,35 @@ pub(crate) struct TrueClassicalMamba {
 }
 
 impl TrueClassicalMamba {
-    /// Loads every tensor (shapes from the card's hyperparameters, E = 2·D).
-    pub(crate) fn load(ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
+    /// Loads every tensor (shapes from the card's hyperparameters). `expand` = E / D: 2 for 3b;
+    /// for the HQC Mamba's classical twin (`hqc-mamba-classical`, the same network with
+    /// d_inner = 4·d_model, spec hqc-mamba-and-quantum-train §3.3) it is read from the first
+    /// block's `in_proj.weight` (2E, D), and every block must agree.
+    pub(crate) fn load(
+        ld: &mut Loader<'_, '_>,
+        card: &ModelCard,
+        expand: Option<usize>,
+    ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
         let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);
+        let e = match expand {
+            Some(k) => k * d,
+            None if hp.n_layers == 0 => 2 * d,
+            None => {
+                let rows = ld.shape("layers.0.in_proj.weight")?[0];
+                if rows == 0 || rows % (2 * d) != 0 {
+                    return Err(EngineError::Mismatch {
+                        what: format!(
+                            "layers.0.in_proj.weight has {rows} rows, not 2·expand·d_model with d_model = {d}"
+                        ),
+                    });
+                }
+                rows / 2
+            }
+        };
         let embedding = Linear::load(ld, "embedding", c, d, true)?;
         let blocks = (0..hp.n_layers)
-            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), d, n))
+            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), d, e, n))
             .collect::<Result<Vec<_>, _>>()?;
         let final_norm = RmsNorm::load(ld, "final_norm", d)?;
         let classifier = Linear::load(ld, "classifier", d, hp.n_classes, true)?;

@@ -68,9 +68,9 @@ impl MambaBlock {
         ld: &mut Loader<'_, '_>,
         prefix: &str,
         d: usize,
+        e: usize,
         n: usize,
     ) -> Result<Self, EngineError> {
-        let e = 2 * d;
         let norm = RmsNorm::load(ld, &format!("{prefix}.norm"), d)?;
         let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
         let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;

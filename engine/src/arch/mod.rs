@@ -84,7 +84,11 @@ impl Arch {
                 Ok(Self::QuantumMambaSsm(Box::new(m)))
             }
             "3b" => {
-                let m = cmamba::TrueClassicalMamba::load(ld, card)?;
+                let m = cmamba::TrueClassicalMamba::load(ld, card, Some(2))?;
+                Ok(Self::TrueClassicalMamba(Box::new(m)))
+            }
+            "hqc-mamba-classical" => {
+                let m = cmamba::TrueClassicalMamba::load(ld, card, None)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
             "1c" => {
