@@ -265,3 +265,103 @@ fn check_model(
         );
     }
 }
+
+/// Model A (`hqc-mamba`: quantum `in_proj`, `x_proj`, `out_proj`, one QProj circuit each per
+/// token, state vectors carved out of the stream's scratch), f32 and f16, owned and lent
+/// buffers: pushing pixels, predictions (hop 8 and on demand), snapshot/restore and reset
+/// allocate nothing.
+#[test]
+fn model_a_streams_without_allocating() {
+    use qssm_trainer::models::nn::{Batched, ProjKind, QProjOptions};
+    use qssm_trainer::models::zoo::TrueClassicalMamba;
+    use qssm_trainer::models::Model as _;
+    let cfg = ModelConfig {
+        n_channels: 1,
+        d_model: 32,
+        d_state: 16,
+        n_layers: 2,
+        n_classes: 10,
+        dropout: 0.0,
+        ..ModelConfig::eeg(64)
+    };
+    let proj = ProjKind::Quantum(QProjOptions::default());
+    let net = Batched::new(TrueClassicalMamba::hqc_mamba(cfg, 4, &proj));
+    let mut s = 11u64;
+    let params: Vec<f32> = (0..net.layout().len())
+        .map(|_| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.6
+        })
+        .collect();
+    let info = ExportInfo {
+        sfreq: 1.0,
+        channels: vec!["pixel".into()],
+        unit: "none".into(),
+        preprocessing: serde_json::json!({}),
+        split: None,
+        training: serde_json::json!({}),
+        metrics: serde_json::json!({}),
+    };
+    let card = model_card(&net, &info);
+    let tensors: Vec<TensorOut<'_>> = net
+        .layout()
+        .specs()
+        .iter()
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &params[s.range.clone()],
+        })
+        .collect();
+    let pixels: Vec<[f32; 1]> = (0..100).map(|t| [(t as f32 * 0.37).sin()]).collect();
+    for dtype in [TensorDtype::F32, TensorDtype::F16] {
+        let bytes = to_bytes(&card, &tensors, dtype).expect("serialises");
+        let model = Engine::from_bytes(&bytes).expect("loads");
+        assert_eq!(model.model_id(), "hqc-mamba");
+        let ns = model.stream_state_len().unwrap();
+        let mut snap = vec![0.0f32; ns];
+        let run = |st: &mut Stream<'_>, snap: &mut [f32]| {
+            let mut emitted = 0;
+            for (i, x) in pixels.iter().enumerate() {
+                if let Some(p) = st.push(x).expect("push") {
+                    emitted += p.class + 1;
+                }
+                if i % 7 == 0 {
+                    emitted += st.prediction().unwrap().map_or(0, |p| p.class + 1);
+                }
+                match i {
+                    20 => {
+                        st.snapshot(snap).unwrap();
+                    }
+                    40 => st.restore(snap).unwrap(),
+                    60 => st.reset(),
+                    _ => {}
+                }
+            }
+            assert!(matches!(
+                st.push(&[f32::NAN]),
+                Err(EngineError::NonFiniteInput { .. })
+            ));
+            emitted
+        };
+        let mut own = model.stream(StreamOptions { hop: 8 }).unwrap();
+        own.push(&pixels[0]).unwrap();
+        own.reset();
+        let mut emitted = 0;
+        let n = allocations_in(|| emitted = run(&mut own, &mut snap));
+        assert_eq!(n, 0, "hqc-mamba {dtype:?}: {n} allocations (owned buffers)");
+        assert!(emitted > 0);
+        let mut st = vec![0.0f32; ns];
+        let mut sc = vec![0.0f32; model.stream_scratch_len().unwrap()];
+        let n = allocations_in(|| {
+            let mut lent =
+                Stream::with_buffers(&model, StreamOptions { hop: 8 }, &mut st, &mut sc).unwrap();
+            emitted = run(&mut lent, &mut snap);
+        });
+        assert_eq!(n, 0, "hqc-mamba {dtype:?}: {n} allocations (lent buffers)");
+        eprintln!(
+            "hqc-mamba {dtype:?}: 0 allocations over {} pixels",
+            pixels.len()
+        );
+    }
+}

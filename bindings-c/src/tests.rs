@@ -80,6 +80,7 @@ fn model_bytes_as(id: &str, unit: &str, card_id: Option<&str>) -> Vec<u8> {
             wire_order: "wire 0 = most significant bit".into(),
             chunk_size: 32,
         }),
+        architecture: None,
         input: InputSpec {
             sfreq: 160.0,
             n_times: c.n_times,

@@ -52,11 +52,14 @@
 //!   look-ahead) → LayerNorm → chunk attention pooling (16) → one composed circuit per chunk
 //!   (4d/4e: S3 superposition of three branch states per core) → `output_proj` → softmax
 //!   pooling over chunks → SiLU head; stream chunk by chunk, predictions at t = 16(k+1) + 1.
-//! * **hqc-mamba-classical** `HqcMambaClassical`, the HQC Mamba's classical twin (spec
-//!   hqc-mamba-and-quantum-train §3.3): the 3b network with d_inner = expand·d_model (expand read
-//!   from `layers.0.in_proj.weight`) over one unitless input channel (a digit image as a pixel
-//!   sequence); streams pixel by pixel like 3b. The quantum `hqc-mamba` (QProj projections)
-//!   is not in the engine yet;
+//! * **hqc-mamba** `HqcMamba` (model A of spec hqc-mamba-and-quantum-train §3.3–3.4) and its
+//!   classical twin **hqc-mamba-classical**: the 3b network with d_inner = expand·d_model (the
+//!   card's `architecture.expand`) over one unitless input channel (an image as a pixel
+//!   sequence); model A's `in_proj`, `x_proj` and `out_proj` are quantum projections (QProj:
+//!   amplitude encoding, `StronglyEntanglingLayers`, marginal probabilities, affine; the
+//!   trainer's `qssm_kernels::circuit::qproj`, options from the card's
+//!   `architecture.qproj`), one circuit per token, so inference itself is quantum. Both
+//!   stream pixel by pixel like 3b, the circuits' state vectors in the stream's scratch;
 //! * **qt-cnn** `ClassicalTargetNN` (the Quantum-Train seed's target CNN, spec
 //!   hqc-mamba-and-quantum-train §5.2), window-only: one 28×28 image (1 channel, 784 samples,
 //!   row-major) → two 3×3 conv + ReLU + 2×2 max-pool stages → 200 → 30 → 10; the weights of a

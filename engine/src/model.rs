@@ -120,6 +120,11 @@ pub const SUPPORTED_MODELS: &[SupportedModel] = &[
         source: "models/QuantumHydraSSM.py",
     },
     SupportedModel {
+        id: "hqc-mamba",
+        class_name: "HqcMamba",
+        source: "the HQC selective-SSM Mamba (spec hqc-mamba-and-quantum-train §3.3–3.4: the 3b network with quantum in_proj, x_proj and out_proj, QProj)",
+    },
+    SupportedModel {
         id: "hqc-mamba-classical",
         class_name: "HqcMambaClassical",
         source: "the HQC Mamba's classical twin (spec hqc-mamba-and-quantum-train §3.3: the 3b network, d_inner = 4·d_model, one input channel)",

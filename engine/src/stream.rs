@@ -10,7 +10,8 @@
 //!   conv ring buffer (3, E) and an SSM state (E, N), plus a running sum (D) of the
 //!   `final_norm` outputs for the mean pool; up to 3 samples are held back (in the state) so
 //!   that 4 share each read of the weights, and run before any prediction, with the same
-//!   floats as one at a time;
+//!   floats as one at a time; the same for the HQC Mamba (`hqc-mamba`, one pixel per step, its
+//!   quantum projections one circuit per token) and its classical twin;
 //! * **1b, causal variant** (card `causal = true`: every block's scan from zero, pad rows
 //!   masked), step = its chunk size 32: per sample the features and the chunk-attention score
 //!   (an online softmax pool, D + 2 floats), per completed chunk the quantum branches and one

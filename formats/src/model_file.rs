@@ -121,6 +121,29 @@ pub struct CircuitLayout {
     pub chunk_size: usize,
 }
 
+/// Architecture options a model id and the hyperparameters do not fix (the paper models'
+/// flags, spec hqc-mamba-and-quantum-train §3.3–3.4); absent for the reference zoo.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    /// d_inner / d_model of the Mamba blocks
+    pub expand: usize,
+    /// the quantum projections' options (`hqc-mamba`), absent for Linear projections
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qproj: Option<QProjOptions>,
+}
+
+/// Options of the HQC Mamba's quantum projection QProj (spec hqc-mamba-and-quantum-train
+/// §3.4): amplitude encoding, `StronglyEntanglingLayers`, marginal probabilities, affine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QProjOptions {
+    /// L_Q: entangling layers per projection circuit
+    pub layers: usize,
+    /// the output affine: `per_output` (γ, β per output), `scalar` (one γ, β) or `none`
+    pub affine: String,
+    /// whether the outputs are scaled by the input RMS ρ = ‖x‖_ε / √d_in
+    pub rescale: bool,
+}
+
 /// What the model expects as input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
@@ -164,6 +187,9 @@ pub struct ModelCard {
     pub hyperparameters: Hyperparameters,
     /// circuit layout (quantum models)
     pub circuit: Option<CircuitLayout>,
+    /// architecture options beyond the hyperparameters (the paper models); absent otherwise
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
     /// input contract
     pub input: InputSpec,
     /// preprocessing applied to the training data (free-form, documented by the trainer)

@@ -127,6 +127,7 @@ pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
             dropout: c.dropout,
         },
         circuit,
+        architecture: model.architecture(),
         input: InputSpec {
             sfreq: info.sfreq,
             n_times: c.n_times,

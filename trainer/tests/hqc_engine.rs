@@ -2,13 +2,14 @@
 //! §3.3: the 3b network with d_inner = 4·d_model over one pixel per step) in the inference
 //! engine: its window classification equals the trainer's eval forward, its stream — pushed
 //! pixel by pixel, unitless — equals the trainer on every prefix it predicts and the window at
-//! the end, an f16 file gives
-//! the same classes, and the quantum `hqc-mamba`, which the engine cannot run yet, is refused
-//! by name.
-use qssm_engine::{EngineError, Model as Engine, StreamOptions};
-use qssm_formats::model_file::TensorDtype;
+//! the end, and an f16 file gives the same classes; and the same for model A itself
+//! (`hqc-mamba`, quantum `in_proj`, `x_proj` and `out_proj`: the trainer's QProj), with its
+//! QProj flags read from the card.
+use qssm_engine::{Model as Engine, StreamOptions};
+use qssm_formats::model_file::{to_bytes, TensorDtype, TensorOut};
+use qssm_kernels::circuit::qproj::Affine;
 use qssm_trainer::data::image_tasks::ImageTask;
-use qssm_trainer::export::{export, ExportInfo};
+use qssm_trainer::export::{export, model_card, ExportInfo};
 use qssm_trainer::models::nn::{Batched, ProjKind, QProjOptions};
 use qssm_trainer::models::zoo::TrueClassicalMamba;
 use qssm_trainer::models::{Model, ModelConfig};
@@ -45,29 +46,35 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
 }
 
-#[test]
-fn the_classical_twin_classifies_and_streams_in_the_engine() {
+/// The network of `proj` (d_model `d`, expand 4) on sdigits windows of `t` pixels.
+fn network(d: usize, t: usize, proj: &ProjKind) -> Batched<TrueClassicalMamba> {
+    let c = ModelConfig {
+        d_model: d,
+        n_times: t,
+        ..cfg()
+    };
+    Batched::new(TrueClassicalMamba::hqc_mamba(c, 4, proj))
+}
+
+/// Exports `net` with parameters `p` and checks the engine against the trainer on `n` digits:
+/// window logits within `tol`, the stream (hop 8, pixel by pixel) against the trainer on each
+/// predicted prefix and the window at the end within `tol`, an f16 file's classes. Returns the
+/// worst differences (window, stream).
+fn check_engine(id: &str, d: usize, proj: &ProjKind, p: &[f32], n: usize, tol: f32) -> (f32, f32) {
     let tmp = tempfile::tempdir().unwrap();
-    let net = Batched::new(TrueClassicalMamba::hqc_mamba(cfg(), 4, &ProjKind::Linear));
-    assert_eq!(net.id(), "hqc-mamba-classical");
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    // trained-looking parameters: the init, perturbed so that every tensor matters
-    let mut p = net.layout().init(&mut rng);
-    for v in &mut p {
-        *v += rng.gen_range(-0.05..0.05);
-    }
-    let file = tmp.path().join("twin.safetensors");
-    export(&file, &net, &p, &info(), TensorDtype::F32).unwrap();
+    let net = network(d, 64, proj);
+    assert_eq!(net.id(), id);
+    let file = tmp.path().join("m.safetensors");
+    export(&file, &net, p, &info(), TensorDtype::F32).unwrap();
     let engine = Engine::from_path(&file).unwrap();
-    assert_eq!(engine.model_id(), "hqc-mamba-classical");
+    assert_eq!(engine.model_id(), id);
     assert_eq!((engine.n_channels(), engine.n_times()), (1, 64));
     assert!(engine.can_stream());
 
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/digits");
     let set = ImageTask::Sdigits.load(&data).unwrap();
-    let n = 12;
     let x = &set.x[..n * 64];
-    let want = net.forward_eval_batch(&p, x, n);
+    let want = net.forward_eval_batch(p, x, n);
     let (mut worst_window, mut worst_stream) = (0.0f32, 0.0f32);
     for (i, w) in want.chunks(10).enumerate() {
         let img = &x[i * 64..(i + 1) * 64];
@@ -80,15 +87,7 @@ fn the_classical_twin_classifies_and_streams_in_the_engine() {
             if let Some(pred) = s.push(&[v]).unwrap() {
                 assert_eq!(pred.samples_seen, t as u64 + 1);
                 // the trainer's network on the prefix (no parameter depends on T)
-                let short = Batched::new(TrueClassicalMamba::hqc_mamba(
-                    ModelConfig {
-                        n_times: t + 1,
-                        ..cfg()
-                    },
-                    4,
-                    &ProjKind::Linear,
-                ));
-                let prefix = short.forward_eval_batch(&p, &img[..=t], 1);
+                let prefix = network(d, t + 1, proj).forward_eval_batch(p, &img[..=t], 1);
                 worst_stream = worst_stream.max(max_diff(pred.logits, &prefix));
                 last = Some(pred.logits.to_vec());
             }
@@ -96,45 +95,98 @@ fn the_classical_twin_classifies_and_streams_in_the_engine() {
         let last = last.expect("a prediction at 64 pixels");
         worst_stream = worst_stream.max(max_diff(&last, &got.logits));
     }
-    eprintln!("engine vs trainer {worst_window:e}, stream vs trainer/window {worst_stream:e}");
-    assert!(worst_window <= 1e-5, "engine vs trainer: {worst_window}");
+    eprintln!(
+        "{id}: engine vs trainer {worst_window:e}, stream vs trainer/window {worst_stream:e}"
+    );
     assert!(
-        worst_stream <= 1e-5,
-        "stream vs trainer/window: {worst_stream}"
+        worst_window <= tol,
+        "{id}: engine vs trainer: {worst_window}"
+    );
+    assert!(
+        worst_stream <= tol,
+        "{id}: stream vs trainer/window: {worst_stream}"
     );
 
     // f16 weights: the same classes
-    let half = tmp.path().join("twin16.safetensors");
-    export(&half, &net, &p, &info(), TensorDtype::F16).unwrap();
+    let half = tmp.path().join("m16.safetensors");
+    export(&half, &net, p, &info(), TensorDtype::F16).unwrap();
     let h = Engine::from_path(&half).unwrap();
     let arg = |z: &[f32]| (0..z.len()).fold(0, |b, k| if z[k] > z[b] { k } else { b });
     for (i, w) in want.chunks(10).enumerate() {
         let got = h.classify_window(&x[i * 64..(i + 1) * 64]).unwrap();
-        assert_eq!(got.class, arg(w), "image {i}");
+        assert_eq!(
+            got.class,
+            arg(w),
+            "{id} f16, image {i}: {:?} vs {w:?}",
+            got.logits
+        );
     }
+    (worst_window, worst_stream)
 }
 
-/// The quantum HQC Mamba has no engine form yet: its file is refused with the model's name.
-#[test]
-fn the_quantum_hqc_mamba_is_refused_by_name() {
-    let tmp = tempfile::tempdir().unwrap();
-    let net = Batched::new(TrueClassicalMamba::hqc_mamba(
-        ModelConfig {
-            d_model: 8,
-            d_state: 4,
-            ..cfg()
-        },
-        2,
-        &ProjKind::Quantum(QProjOptions::default()),
-    ));
-    let p = net.layout().init(&mut ChaCha8Rng::seed_from_u64(1));
-    let file = tmp.path().join("hqc.safetensors");
-    export(&file, &net, &p, &info(), TensorDtype::F32).unwrap();
-    match Engine::from_path(&file) {
-        Err(e @ EngineError::UnsupportedModel { .. }) => {
-            let msg = e.to_string();
-            assert!(msg.contains("'hqc-mamba'") && !msg.contains('\n'), "{msg}");
-        }
-        other => panic!("{:?}", other.map(|m| m.model_id().to_string())),
+/// Initial parameters perturbed so that every tensor matters.
+fn params(net: &Batched<TrueClassicalMamba>, seed: u64, spread: f32) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut p = net.layout().init(&mut rng);
+    for v in &mut p {
+        *v += rng.gen_range(-spread..spread);
     }
+    p
+}
+
+#[test]
+fn the_classical_twin_classifies_and_streams_in_the_engine() {
+    let net = network(16, 64, &ProjKind::Linear);
+    let p = params(&net, 5, 0.05);
+    check_engine("hqc-mamba-classical", 16, &ProjKind::Linear, &p, 12, 1e-5);
+}
+
+/// Model A itself (d_model 128, expand 4, one entangling layer per projection: circuits of
+/// 10, 9 and 9 qubits per token and block): the engine runs the trainer's QProj, so the
+/// window and the stream equal the trainer's forward.
+#[test]
+fn the_hqc_mamba_classifies_and_streams_in_the_engine() {
+    let proj = ProjKind::Quantum(QProjOptions::default());
+    let net = network(128, 64, &proj);
+    let p = params(&net, 6, 0.05);
+    check_engine("hqc-mamba", 128, &proj, &p, 4, 1e-4);
+}
+
+/// The other QProj flags (scalar affine, no rescale, two entangling layers) are read from the
+/// card; a card without the options is refused with one line.
+#[test]
+fn qproj_flags_come_from_the_card() {
+    let proj = ProjKind::Quantum(QProjOptions {
+        layers: 2,
+        affine: Affine::Scalar,
+        rescale: false,
+        ..QProjOptions::default()
+    });
+    let net = network(32, 64, &proj);
+    let p = params(&net, 7, 0.05);
+    check_engine("hqc-mamba", 32, &proj, &p, 2, 1e-4);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("m.safetensors");
+    let mut card = model_card(&net, &info());
+    card.architecture.as_mut().unwrap().qproj = None;
+    let outs: Vec<TensorOut<'_>> = net
+        .layout()
+        .specs()
+        .iter()
+        .map(|s| TensorOut {
+            name: &s.name,
+            shape: &s.shape,
+            data: &p[s.range.clone()],
+        })
+        .collect();
+    std::fs::write(&file, to_bytes(&card, &outs, TensorDtype::F32).unwrap()).unwrap();
+    let err = Engine::from_path(&file)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hqc-mamba") && err.contains("qproj") && !err.contains('\n'),
+        "{err}"
+    );
 }

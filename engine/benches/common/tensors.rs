@@ -144,6 +144,7 @@ pub fn model_file(info: &CardInfo<'_>, tensors: &[Tensor], dtype: TensorDtype) -
             dropout: 0.1,
         },
         circuit,
+        architecture: None,
         input: InputSpec {
             sfreq: info.sfreq,
             n_times: info.t,

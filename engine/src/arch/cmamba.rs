@@ -23,7 +23,7 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec::Vec;
-use qssm_formats::model_file::ModelCard;
+use qssm_formats::model_file::{ModelCard, QProjOptions, MAX_DIM};
 
 /// Loaded 3b.
 #[derive(Clone, Debug)]
@@ -37,14 +37,16 @@ pub(crate) struct TrueClassicalMamba {
 }
 
 impl TrueClassicalMamba {
-    /// Loads every tensor (shapes from the card's hyperparameters). `expand` = E / D: 2 for 3b;
-    /// for the HQC Mamba's classical twin (`hqc-mamba-classical`, the same network with
-    /// d_inner = 4·d_model, spec hqc-mamba-and-quantum-train §3.3) it is read from the first
-    /// block's `in_proj.weight` (2E, D), and every block must agree.
+    /// Loads every tensor (shapes from the card's hyperparameters). `expand` = E / D: 2 for 3b,
+    /// the card's `architecture.expand` for the HQC Mamba and its classical twin (spec
+    /// hqc-mamba-and-quantum-train §3.3); `None`: read from the first block's
+    /// `in_proj.weight` (2E, D) (a twin's card without `architecture`), and every block must
+    /// agree. `q`: the quantum projections' options (`hqc-mamba`), `None` for Linear ones.
     pub(crate) fn load(
         ld: &mut Loader<'_, '_>,
         card: &ModelCard,
         expand: Option<usize>,
+        q: Option<&QProjOptions>,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
         let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);
@@ -63,9 +65,14 @@ impl TrueClassicalMamba {
                 rows / 2
             }
         };
+        if e == 0 || e > MAX_DIM {
+            return Err(EngineError::Mismatch {
+                what: format!("d_inner {e} (expand × d_model {d}) outside 1..={MAX_DIM}"),
+            });
+        }
         let embedding = Linear::load(ld, "embedding", c, d, true)?;
         let blocks = (0..hp.n_layers)
-            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), d, e, n))
+            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), (d, e, n), q))
             .collect::<Result<Vec<_>, _>>()?;
         let final_norm = RmsNorm::load(ld, "final_norm", d)?;
         let classifier = Linear::load(ld, "classifier", d, hp.n_classes, true)?;

@@ -12,12 +12,14 @@
 //! order, a few at a time, with per-block state = conv ring buffer (3, E) + SSM state (N, E) (transposed for
 //! the vectorised step).
 use super::layers::{CausalConv, Linear, RmsNorm};
+use super::proj::Proj;
 use super::ssm::SelectiveSsm;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
+use qssm_formats::model_file::QProjOptions;
 use qssm_kernels::ops::activation::silu_forward;
 
 /// Kernel width of the depthwise conv (`d_conv` = 4 in both reference files).
@@ -27,10 +29,10 @@ const D_CONV: usize = 4;
 #[derive(Clone, Debug)]
 pub(crate) struct MambaBlock {
     norm: Option<RmsNorm>,
-    in_proj: Linear,
+    in_proj: Proj,
     conv: CausalConv,
     ssm: SelectiveSsm,
-    out_proj: Linear,
+    out_proj: Proj,
     residual: bool,
     e: usize,
 }
@@ -49,6 +51,7 @@ impl MambaBlock {
         let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
         let ssm = SelectiveSsm::load_quantum_ssm(ld, prefix, e, n)?;
         let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
+        let (in_proj, out_proj) = (Proj::Linear(in_proj), Proj::Linear(out_proj));
         ld.accept_unused(&format!("{prefix}.norm.weight"), &[d])?;
         ld.accept_unused(&format!("{prefix}.norm.bias"), &[d])?;
         Ok(Self {
@@ -62,20 +65,21 @@ impl MambaBlock {
         })
     }
 
-    /// 3b's `layers.i` (prefix): `norm.weight` (D), `in_proj.weight` (2E, D), `x_proj.weight`,
-    /// `conv1d.weight` (E, 1, 4), `conv1d.bias` (E), `ssm.*`, `out_proj.weight` (D, E).
+    /// 3b's `layers.i` (prefix): `norm.weight` (D), `in_proj` (D → 2E), `x_proj`,
+    /// `conv1d.weight` (E, 1, 4), `conv1d.bias` (E), `ssm.*`, `out_proj` (E → D); the
+    /// projections Linear (`*.weight`), or quantum with the card's options `q` (the HQC Mamba,
+    /// [`Proj`]).
     pub(crate) fn load_true_classical(
         ld: &mut Loader<'_, '_>,
         prefix: &str,
-        d: usize,
-        e: usize,
-        n: usize,
+        (d, e, n): (usize, usize, usize),
+        q: Option<&QProjOptions>,
     ) -> Result<Self, EngineError> {
         let norm = RmsNorm::load(ld, &format!("{prefix}.norm"), d)?;
-        let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
+        let in_proj = Proj::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, q)?;
         let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
-        let ssm = SelectiveSsm::load_true_classical(ld, prefix, d, e, n)?;
-        let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
+        let ssm = SelectiveSsm::load_true_classical(ld, prefix, (d, e, n), q)?;
+        let out_proj = Proj::load(ld, &format!("{prefix}.out_proj"), e, d, q)?;
         Ok(Self {
             norm: Some(norm),
             in_proj,
@@ -99,10 +103,16 @@ impl MambaBlock {
     }
 
     /// Floats of scratch [`Self::step_rows`] needs for `nb` tokens: the normalised input
-    /// (nb, D) (later the block output), x ‖ z (nb, 2E), the conv output (E), the SSM's own.
+    /// (nb, D) (later the block output), x ‖ z (nb, 2E), the conv output (E), then the SSM's
+    /// own or the quantum projections' (whichever is larger: they run one after another).
     pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (d, e) = (self.out_proj.d_out(), self.e);
-        nb * (d + 2 * e) + e + self.ssm.rows_scratch_len(nb)
+        let shared = self
+            .ssm
+            .rows_scratch_len(nb)
+            .max(self.in_proj.scratch_len())
+            .max(self.out_proj.scratch_len());
+        nb * (d + 2 * e) + e + shared
     }
 
     /// `nb` consecutive tokens of times t0, t0 + 1, … (steps since the zero state): `u`
@@ -134,7 +144,7 @@ impl MambaBlock {
             }
             None => u,
         };
-        self.in_proj.apply_rows(xz, 2 * e, v_in, d, nb);
+        self.in_proj.apply_rows(xz, 2 * e, v_in, d, nb, ssm_scratch);
         // x ← SiLU(conv1d(x)) token by token (the conv's ring buffer advances)
         for (i, row) in xz.chunks_exact_mut(2 * e).enumerate() {
             let x = &mut row[..e];
@@ -148,7 +158,7 @@ impl MambaBlock {
             silu_forward(cv, z);
             x.iter_mut().zip(cv.iter()).for_each(|(g, s)| *g *= s);
         }
-        self.out_proj.apply_rows(v, d, xz, 2 * e, nb);
+        self.out_proj.apply_rows(v, d, xz, 2 * e, nb, ssm_scratch);
         if self.residual {
             u.iter_mut().zip(v.iter()).for_each(|(o, x)| *o += x);
         } else {

@@ -17,6 +17,7 @@ mod layers;
 mod mamba_block;
 mod matvec;
 mod online_pool;
+mod proj;
 mod qe2e;
 mod qhydra_gated;
 mod qhydra_ssm;
@@ -39,6 +40,7 @@ mod transformer;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 
@@ -84,11 +86,22 @@ impl Arch {
                 Ok(Self::QuantumMambaSsm(Box::new(m)))
             }
             "3b" => {
-                let m = cmamba::TrueClassicalMamba::load(ld, card, Some(2))?;
+                let m = cmamba::TrueClassicalMamba::load(ld, card, Some(2), None)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
-            "hqc-mamba-classical" => {
-                let m = cmamba::TrueClassicalMamba::load(ld, card, None)?;
+            "hqc-mamba-classical" | "hqc-mamba" => {
+                let arch = card.architecture.as_ref();
+                let q = arch.and_then(|a| a.qproj.as_ref());
+                if (id == "hqc-mamba") != q.is_some() {
+                    return Err(EngineError::Mismatch {
+                        what: format!(
+                            "model '{id}' with{} architecture.qproj in its card",
+                            if q.is_some() { "" } else { "out" }
+                        ),
+                    });
+                }
+                let expand = arch.map(|a| a.expand);
+                let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
             "1c" => {

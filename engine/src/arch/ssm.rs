@@ -18,11 +18,13 @@
 //! **transposed, (N, E)** (with a transposed copy of A made at load), so the step runs as
 //! vertical SIMD over the E channels; it agrees with the window path to rounding.
 use super::layers::Linear;
+use super::proj::Proj;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
+use qssm_formats::model_file::QProjOptions;
 use qssm_kernels::ops::activation::softplus_forward;
 use qssm_kernels::ops::scan::{scan_forward, scan_step_transposed, ScanDims};
 
@@ -32,7 +34,7 @@ const SEGMENT: usize = 16;
 /// One selective SSM over E channels with state size N.
 #[derive(Clone, Debug)]
 pub(crate) struct SelectiveSsm {
-    x_proj: Linear,
+    x_proj: Proj,
     dt_proj: Linear,
     /// A = −exp(A_log): (N) shared, or (E, N)
     a: Vec<f32>,
@@ -71,7 +73,13 @@ impl SelectiveSsm {
         let r = e / 16;
         let a_log = ld.take(&format!("{module}.A_log"), &[n])?;
         let d_skip = ld.take(&format!("{module}.D"), &[e])?;
-        let x_proj = Linear::load(ld, &format!("{module}.x_proj"), e, r + 2 * n, false)?;
+        let x_proj = Proj::Linear(Linear::load(
+            ld,
+            &format!("{module}.x_proj"),
+            e,
+            r + 2 * n,
+            false,
+        )?);
         let dt_proj = Linear::load(ld, &format!("{module}.dt_proj"), r, e, true)?;
         let out_proj = Some(Linear::load(
             ld,
@@ -97,18 +105,18 @@ impl SelectiveSsm {
         ))
     }
 
-    /// 3b's SSM of block `prefix` (e.g. `layers.0`): tensors `<prefix>.x_proj.weight (R+2N, E)`,
+    /// 3b's SSM of block `prefix` (e.g. `layers.0`): tensors `<prefix>.x_proj.weight (R+2N, E)`
+    /// (or the HQC Mamba's quantum `x_proj` with the card's options `q`, [`Proj`]),
     /// `<prefix>.ssm.{A_log (E, N), D (E), dt_proj.weight (E, R), dt_proj.bias (E)}`,
     /// R = ⌈d_model/16⌉.
     pub(crate) fn load_true_classical(
         ld: &mut Loader<'_, '_>,
         prefix: &str,
-        d_model: usize,
-        e: usize,
-        n: usize,
+        (d_model, e, n): (usize, usize, usize),
+        q: Option<&QProjOptions>,
     ) -> Result<Self, EngineError> {
         let r = d_model.div_ceil(16);
-        let x_proj = Linear::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, false)?;
+        let x_proj = Proj::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, q)?;
         let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[e, n])?;
         let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
         let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
@@ -130,7 +138,7 @@ impl SelectiveSsm {
     }
 
     fn assemble(
-        x_proj: Linear,
+        x_proj: Proj,
         dt_proj: Linear,
         a_log: &[f32],
         d_skip: Vec<f32>,
@@ -163,10 +171,10 @@ impl SelectiveSsm {
     }
 
     /// Floats of scratch [`Self::step_rows`] needs for `nb` tokens: x_proj outputs (nb, R+2N),
-    /// Δ (nb, E) and the scan output (E).
+    /// Δ (nb, E), the scan output (E) and a quantum `x_proj`'s own.
     pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (e, n) = (self.dims.e, self.dims.n);
-        nb * (self.r + 2 * n + e) + e
+        nb * (self.r + 2 * n + e) + e + self.x_proj.scratch_len()
     }
 
     /// `nb` consecutive tokens, in place: token i's input x (E) at `xy[i·stride..]` is replaced
@@ -187,8 +195,8 @@ impl SelectiveSsm {
         let w = r + 2 * n;
         let (xdbl, rest) = scratch.split_at_mut(nb * w);
         let (delta, rest) = rest.split_at_mut(nb * e);
-        let ys = &mut rest[..e];
-        self.x_proj.apply_rows(xdbl, w, xy, stride, nb);
+        let (ys, pscratch) = rest.split_at_mut(e);
+        self.x_proj.apply_rows(xdbl, w, xy, stride, nb, pscratch);
         // Δ = softplus(dt_proj(δ)), the pre-activation through `ys`
         self.dt_proj.apply_rows(delta, e, xdbl, w, nb);
         for dt in delta.chunks_exact_mut(e) {

@@ -44,6 +44,20 @@ pub(crate) fn carve(scratch: &mut [f32], n: usize) -> &mut [Complex64] {
     unsafe { core::slice::from_raw_parts_mut(floats.as_mut_ptr().cast::<Complex64>(), n) }
 }
 
+/// Floats of scratch [`carve_f64`] needs for `n` f64 values.
+pub(crate) const fn f64_scratch_floats(n: usize) -> usize {
+    scratch_floats(n.div_ceil(2))
+}
+
+/// `n` f64 values inside `scratch` (≥ [`f64_scratch_floats`]`(n)` floats), on an f64 boundary;
+/// the contents are whatever the floats held. Panics if `scratch` is too short.
+pub(crate) fn carve_f64(scratch: &mut [f32], n: usize) -> &mut [f64] {
+    let pairs = carve(scratch, n.div_ceil(2));
+    // SAFETY: `Complex64` is `#[repr(C)]` { re: f64, im: f64 }, so `pairs` is 2·len f64s,
+    // f64-aligned and exclusively borrowed; every bit pattern is a valid f64; n ≤ 2·len.
+    unsafe { core::slice::from_raw_parts_mut(pairs.as_mut_ptr().cast::<f64>(), n) }
+}
+
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;

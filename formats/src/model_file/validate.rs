@@ -191,6 +191,7 @@ mod tests {
                 wire_order: "wire 0 = most significant bit".into(),
                 chunk_size: 16,
             }),
+            architecture: None,
             input: InputSpec {
                 sfreq: 40.0,
                 n_times: 125,

@@ -81,6 +81,18 @@ pub struct QProjScratch {
     w: Vec<f64>,
 }
 
+/// Caller-owned buffers of one [`QProj::forward_in`] (lengths [`QProj::buffer_lens`]).
+pub struct QProjBuffers<'a> {
+    /// the state vector (2^n amplitudes)
+    pub psi: &'a mut [Complex64],
+    /// the marginal probabilities (2^m)
+    pub q: &'a mut [f64],
+    /// the input in f64 (d_in)
+    pub x: &'a mut [f64],
+    /// the circuit weights in f64 (3·L·n)
+    pub w: &'a mut [f64],
+}
+
 impl QProj {
     /// QProj(d_in → d_out) with `n_layers` entangling layers. Panics if d_in or d_out is 0.
     pub fn new(d_in: usize, d_out: usize, n_layers: usize, affine: Affine, rescale: bool) -> Self {
@@ -129,21 +141,72 @@ impl QProj {
 
     /// Runs the circuit on x: leaves ψ_L in `s.psi`, q in `s.q`; returns (‖x‖_ε, ρ).
     fn run(&self, x: &[f32], w: &[f32], s: &mut QProjScratch) -> (f64, f64) {
-        for (a, &v) in s.x.iter_mut().zip(x) {
+        let b = QProjBuffers {
+            psi: &mut s.psi,
+            q: &mut s.q,
+            x: &mut s.x,
+            w: &mut s.w,
+        };
+        self.run_in(x, w, b)
+    }
+
+    /// [`Self::run`] in caller buffers.
+    fn run_in(&self, x: &[f32], w: &[f32], b: QProjBuffers<'_>) -> (f64, f64) {
+        for (a, &v) in b.x.iter_mut().zip(x) {
             *a = v as f64;
         }
-        for (a, &v) in s.w.iter_mut().zip(w) {
+        for (a, &v) in b.w.iter_mut().zip(w) {
             *a = v as f64;
         }
-        let norm = amplitude_encode(&s.x, &mut s.psi);
-        self.layers.forward(&s.w, &mut s.psi, self.n);
-        marginal_probs(&s.psi, self.n, self.m, &mut s.q);
+        let norm = amplitude_encode(b.x, b.psi);
+        self.layers.forward(b.w, b.psi, self.n);
+        marginal_probs(b.psi, self.n, self.m, b.q);
         let rho = if self.rescale {
             norm / libm::sqrt(self.d_in as f64)
         } else {
             1.0
         };
         (norm, rho)
+    }
+
+    /// Lengths of the [`QProjBuffers`] of [`Self::forward_in`]: (ψ amplitudes 2^n, q 2^m,
+    /// x d_in, w 3·L·n).
+    pub fn buffer_lens(&self) -> (usize, usize, usize, usize) {
+        (1 << self.n, 1 << self.m, self.d_in, self.n_weights())
+    }
+
+    /// [`Self::forward`] in caller buffers (lengths [`Self::buffer_lens`]), allocating nothing:
+    /// the same operations, so the same floats. For a streaming engine that carves the
+    /// buffers out of its scratch. Panics on a length mismatch.
+    pub fn forward_in(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        y: &mut [f32],
+        b: QProjBuffers<'_>,
+    ) {
+        let (np, nq, nx, nw) = self.buffer_lens();
+        assert!(
+            x.len() == self.d_in && y.len() == self.d_out && w.len() == nw,
+            "QProj::forward_in: shapes"
+        );
+        assert!(
+            b.psi.len() == np && b.q.len() == nq && b.x.len() == nx && b.w.len() == nw,
+            "QProj::forward_in: buffers"
+        );
+        let (_, rho) = self.run_in(x, w, QProjBuffers { q: &mut *b.q, ..b });
+        self.readout(gamma, beta, rho, b.q, y);
+    }
+
+    /// y_j = ρ·γ_j·(2^m·q_j − 1) + β_j.
+    fn readout(&self, gamma: &[f32], beta: &[f32], rho: f64, q: &[f64], y: &mut [f32]) {
+        let scale = (1usize << self.m) as f64;
+        for (j, yj) in y.iter_mut().enumerate() {
+            let (g, b) = self.affine_at(gamma, beta, j);
+            *yj = (rho * g * (scale * q[j] - 1.0) + b) as f32;
+        }
     }
 
     /// y (d_out) from x (d_in), circuit weights `w` (3·L·n) and the affine's γ, β
@@ -162,11 +225,7 @@ impl QProj {
             "QProj::forward: shapes"
         );
         let (_, rho) = self.run(x, w, s);
-        let scale = (1usize << self.m) as f64;
-        for (j, yj) in y.iter_mut().enumerate() {
-            let (g, b) = self.affine_at(gamma, beta, j);
-            *yj = (rho * g * (scale * s.q[j] - 1.0) + b) as f32;
-        }
+        self.readout(gamma, beta, rho, &s.q, y);
     }
 
     /// Backward of [`Self::forward`] for dy (d_out): **accumulates** ∂L/∂x into `dx` (d_in, if

@@ -125,6 +125,11 @@ pub trait Model: Send + Sync {
     fn is_causal(&self) -> bool {
         false
     }
+    /// Architecture options the id and the hyperparameters do not fix, recorded in the model
+    /// card (the HQC Mamba's expand and quantum-projection flags); `None` for the zoo.
+    fn architecture(&self) -> Option<qssm_formats::model_file::Architecture> {
+        None
+    }
     /// Eval-mode outputs at every chunk boundary of a causal model (3b: after every sample;
     /// chunked models: after every completed chunk, the last possibly partial): element k is
     /// `(n_k, outputs)`: what a stream would emit having seen the first n_k samples, which

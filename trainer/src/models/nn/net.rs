@@ -61,6 +61,10 @@ pub trait Net: Send + Sync {
     fn is_causal(&self) -> bool {
         false
     }
+    /// Architecture options for the card (see [`Model::architecture`]).
+    fn architecture(&self) -> Option<qssm_formats::model_file::Architecture> {
+        None
+    }
     /// Allocates every buffer a step of batch `b` needs.
     fn plan<B: Backend>(&self, be: &B, b: usize) -> Self::Acts<B>;
     /// The input/output buffers inside `a`.
@@ -411,6 +415,9 @@ where
     }
     fn is_causal(&self) -> bool {
         self.net.is_causal()
+    }
+    fn architecture(&self) -> Option<qssm_formats::model_file::Architecture> {
+        self.net.architecture()
     }
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
         if let Some(shard) = self.shard_of(p, b) {

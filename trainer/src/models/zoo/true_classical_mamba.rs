@@ -11,7 +11,9 @@ use crate::models::nn::{
 };
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
+use qssm_formats::model_file::{Architecture, QProjOptions as QProjCard};
 use qssm_kernels::backend::{Backend, DropoutCfg};
+use qssm_kernels::circuit::qproj::Affine;
 
 /// 3b TrueClassicalMamba. Parameter count 241,922 at the EEG config, for every T.
 ///
@@ -27,6 +29,8 @@ pub struct TrueClassicalMamba {
     blocks: Vec<MambaBlock>,
     final_norm: RmsNorm,
     classifier: Linear,
+    /// the HQC Mamba's options for the card (`None` for 3b)
+    architecture: Option<Architecture>,
 }
 
 /// Planned buffers of one batch.
@@ -68,7 +72,23 @@ impl TrueClassicalMamba {
             ProjKind::Quantum(_) => ("hqc-mamba", "HqcMamba"),
             ProjKind::Linear => ("hqc-mamba-classical", "HqcMambaClassical"),
         };
-        Self::build(cfg, names, expand, proj)
+        let qproj = match proj {
+            ProjKind::Quantum(o) => Some(QProjCard {
+                layers: o.layers,
+                affine: match o.affine {
+                    Affine::PerOutput => "per_output",
+                    Affine::Scalar => "scalar",
+                    Affine::None => "none",
+                }
+                .into(),
+                rescale: o.rescale,
+            }),
+            ProjKind::Linear => None,
+        };
+        Self {
+            architecture: Some(Architecture { expand, qproj }),
+            ..Self::build(cfg, names, expand, proj)
+        }
     }
 
     fn build(
@@ -97,6 +117,7 @@ impl TrueClassicalMamba {
             blocks,
             final_norm,
             classifier,
+            architecture: None,
         }
     }
 }
@@ -117,6 +138,9 @@ impl Net for TrueClassicalMamba {
     }
     fn is_causal(&self) -> bool {
         true
+    }
+    fn architecture(&self) -> Option<Architecture> {
+        self.architecture.clone()
     }
     fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
         let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
