@@ -8,7 +8,7 @@
 //! into a caller slice, no allocation). `Linear` weights stay in the file's dtype
 //! ([`Matrix`]: f32 or f16); the window mode widens f16 to a temporary f32 copy per call,
 //! the recurrent mode reads f16 directly ([`super::matvec`]).
-use super::matvec::{f16_to_f32, linear_rows_f16, linear_rows_f32, matvec_f16, matvec_f32};
+use super::matvec::{f16_to_f32, linear_rows, matvec};
 use crate::error::EngineError;
 use crate::weights::{Loader, Matrix};
 use alloc::borrow::Cow;
@@ -65,8 +65,8 @@ impl Linear {
     pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
         let b = self.b.as_deref();
         match &self.w {
-            Matrix::F32(w) => matvec_f32(y, w, x, b, self.d_in, self.d_out),
-            Matrix::F16(w) => matvec_f16(y, w, x, b, self.d_in, self.d_out),
+            Matrix::F32(w) => matvec(y, w, x, b, self.d_in, self.d_out),
+            Matrix::F16(w) => matvec(y, w, x, b, self.d_in, self.d_out),
         }
     }
 
@@ -83,8 +83,8 @@ impl Linear {
     ) {
         let (b, d_in, d_out) = (self.b.as_deref(), self.d_in, self.d_out);
         match &self.w {
-            Matrix::F32(w) => linear_rows_f32(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
-            Matrix::F16(w) => linear_rows_f16(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
+            Matrix::F32(w) => linear_rows(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
+            Matrix::F16(w) => linear_rows(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
         }
     }
 

@@ -12,14 +12,14 @@
 //! f16 weights are widened in registers by [`f16_to_f32`] (exact for every finite binary16
 //! value; the loader rejects ±∞/NaN), so an f16 model streams from half the weight memory.
 //!
-//! [`linear_rows_f32`] / [`linear_rows_f16`] apply the layer to a few tokens at once (a
+//! [`linear_rows`] applies the layer to a few tokens at once (a
 //! streaming model that holds back a handful of samples, see `cmamba.rs`). On 32-bit Arm
-//! (Cortex-M) they and the single-token functions run [`blocked`]: a register block of 4 output
+//! (Cortex-M) it and the single-token [`matvec`] run [`blocked`]: a register block of 4 output
 //! rows × up to 4 tokens, so each weight is loaded and widened once per block of tokens instead
 //! of once per token (two f16 weights per 32-bit load, `vcvtb`/`vcvtt`); each output is one
 //! sequential sum over the inputs, so a token's result does not depend on how many tokens share
 //! the call. On x86_64 with AVX2 (feature `std`) up to 4 tokens share each load of the weights
-//! in the AVX2 kernel, each bit-identical to its single-token result; elsewhere they loop over
+//! in the AVX2 kernel, each bit-identical to its single-token result; elsewhere it loops over
 //! the tokens with the single-token kernels.
 
 /// Rows per block of the x86 kernel.
@@ -113,35 +113,21 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
     out
 }
 
-/// `y (d_out) = W (d_out, d_in)·x (d_in) + b`, f32 weights. `y` is overwritten.
-/// Panics if a slice is shorter than its shape.
-pub(crate) fn matvec_f32(
-    y: &mut [f32],
-    w: &[f32],
-    x: &[f32],
-    b: Option<&[f32]>,
-    d_in: usize,
-    d_out: usize,
-) {
-    check(y, w.len(), x, b, d_in, d_out);
-    #[cfg(target_arch = "arm")]
-    return blocked(y, d_out, w, x, d_in, b, d_in, d_out, 1);
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if x86::available() {
-            // SAFETY: the CPU features were just checked; lengths by `check`.
-            return unsafe { x86::matvec(y, w, x, b, d_in, d_out) };
-        }
-    }
-    #[cfg(not(target_arch = "arm"))]
-    kernel(y, w, x, b, d_in, d_out)
-}
+/// A weight element type the kernels read: f32, or IEEE binary16 bits (`u16`, finite).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+pub(crate) trait Weight: Widen + x86::Load8 {}
+/// A weight element type the kernels read: f32, or IEEE binary16 bits (`u16`, finite).
+#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+pub(crate) trait Weight: Widen {}
 
-/// `y (d_out) = W (d_out, d_in)·x (d_in) + b`, f16 weights (binary16 bits, finite), f32
-/// accumulation. `y` is overwritten. Panics if a slice is shorter than its shape.
-pub(crate) fn matvec_f16(
+impl Weight for f32 {}
+impl Weight for u16 {}
+
+/// `y (d_out) = W (d_out, d_in)·x (d_in) + b` over f32 or f16 weights (f32 accumulation). `y`
+/// is overwritten. Panics if a slice is shorter than its shape.
+pub(crate) fn matvec<T: Weight>(
     y: &mut [f32],
-    w: &[u16],
+    w: &[T],
     x: &[f32],
     b: Option<&[f32]>,
     d_in: usize,
@@ -162,13 +148,14 @@ pub(crate) fn matvec_f16(
 }
 
 /// `y_i (d_out) = W (d_out, d_in)·x_i (d_in) + b` for the `nb` tokens i < nb, token i's input
-/// at `x[i·x_stride..]` and output at `y[i·y_stride..]`, f32 weights. Each token's output equals
-/// [`matvec_f32`] on that token, bit for bit. Panics if a slice is shorter than its shape.
+/// at `x[i·x_stride..]` and output at `y[i·y_stride..]`, over f32 or f16 weights. Each token's
+/// output equals [`matvec`] on that token, bit for bit. Panics if a slice is shorter than its
+/// shape.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn linear_rows_f32(
+pub(crate) fn linear_rows<T: Weight>(
     y: &mut [f32],
     y_stride: usize,
-    w: &[f32],
+    w: &[T],
     x: &[f32],
     x_stride: usize,
     b: Option<&[f32]>,
@@ -193,42 +180,7 @@ pub(crate) fn linear_rows_f32(
     #[cfg(not(target_arch = "arm"))]
     for i in 0..nb {
         let yi = &mut y[i * y_stride..][..d_out];
-        matvec_f32(yi, w, &x[i * x_stride..][..d_in], b, d_in, d_out);
-    }
-}
-
-/// [`linear_rows_f32`] over f16 weights (binary16 bits, finite): each token's output equals
-/// [`matvec_f16`] on that token, bit for bit. Panics if a slice is shorter than its shape.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn linear_rows_f16(
-    y: &mut [f32],
-    y_stride: usize,
-    w: &[u16],
-    x: &[f32],
-    x_stride: usize,
-    b: Option<&[f32]>,
-    d_in: usize,
-    d_out: usize,
-    nb: usize,
-) {
-    if nb == 0 {
-        return;
-    }
-    check_rows(y.len(), y_stride, x.len(), x_stride, d_in, d_out, nb);
-    check(y, w.len(), x, b, d_in, d_out);
-    #[cfg(target_arch = "arm")]
-    return blocked(y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if nb > 1 && x86::available() {
-            // SAFETY: the CPU features were just checked; every token row by `check_rows`.
-            return unsafe { x86::matmul(y, y_stride, w, x, x_stride, b, d_in, d_out, nb) };
-        }
-    }
-    #[cfg(not(target_arch = "arm"))]
-    for i in 0..nb {
-        let yi = &mut y[i * y_stride..][..d_out];
-        matvec_f16(yi, w, &x[i * x_stride..][..d_in], b, d_in, d_out);
+        matvec(yi, w, &x[i * x_stride..][..d_in], b, d_in, d_out);
     }
 }
 
@@ -406,7 +358,7 @@ mod x86 {
     }
 
     /// Eight weights from `p` as f32 lanes.
-    pub(super) trait Load8: super::Widen {
+    pub(crate) trait Load8: super::Widen {
         /// # Safety
         /// `p` points at 8 readable elements; the CPU has AVX2 and F16C.
         unsafe fn load8(p: *const Self) -> __m256;
@@ -676,7 +628,7 @@ mod tests {
                 let b = with_bias.then_some(&bias[..]);
                 let want = reference(&w, &x, b, d_in, d_out);
                 let mut y = alloc::vec![f32::NAN; d_out];
-                matvec_f32(&mut y, &w, &x, b, d_in, d_out);
+                matvec(&mut y, &w, &x, b, d_in, d_out);
                 let mut y_portable = alloc::vec![f32::NAN; d_out];
                 kernel(&mut y_portable, &w, &x, b, d_in, d_out);
                 let tol = 1e-6 * (d_in as f64).sqrt().max(1.0);
@@ -694,9 +646,9 @@ mod tests {
                 let same =
                     |p: &[f32], q: &[f32]| p.iter().zip(q).all(|(u, v)| u.to_bits() == v.to_bits());
                 let mut y16 = alloc::vec![f32::NAN; d_out];
-                matvec_f16(&mut y16, &w16, &x, b, d_in, d_out);
+                matvec(&mut y16, &w16, &x, b, d_in, d_out);
                 let mut y16f = alloc::vec![f32::NAN; d_out];
-                matvec_f32(&mut y16f, &w16f, &x, b, d_in, d_out);
+                matvec(&mut y16f, &w16f, &x, b, d_in, d_out);
                 assert!(same(&y16, &y16f));
                 kernel(&mut y16, &w16, &x, b, d_in, d_out);
                 kernel(&mut y16f, &w16f, &x, b, d_in, d_out);
@@ -760,12 +712,12 @@ mod tests {
                     }
                     // linear_rows_* = the single-token functions, bit for bit
                     let mut one = vec![f32::NAN; d_out];
-                    matvec_f16(&mut one, &w16, xi, b, d_in, d_out);
+                    matvec(&mut one, &w16, xi, b, d_in, d_out);
                     let mut rows = vec![f32::NAN; nb * ys];
-                    linear_rows_f16(&mut rows, ys, &w16, &x, xs, b, d_in, d_out, nb);
+                    linear_rows(&mut rows, ys, &w16, &x, xs, b, d_in, d_out, nb);
                     assert_eq!(bits(&one), bits(&rows[i * ys..][..d_out]));
-                    matvec_f32(&mut one, &w, xi, b, d_in, d_out);
-                    linear_rows_f32(&mut rows, ys, &w, &x, xs, b, d_in, d_out, nb);
+                    matvec(&mut one, &w, xi, b, d_in, d_out);
+                    linear_rows(&mut rows, ys, &w, &x, xs, b, d_in, d_out, nb);
                     assert_eq!(bits(&one), bits(&rows[i * ys..][..d_out]));
                 }
             }

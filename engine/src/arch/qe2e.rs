@@ -38,7 +38,7 @@
 //! t is the window forward on those t samples (the reference's zero edge and pad rows).
 use super::composed_circuit::{check_card, Angles, BlockSpec, Circuit, PI_F32};
 use super::layers::{LayerNorm, Linear};
-use super::matvec::{matvec_f16, matvec_f32};
+use super::matvec::matvec;
 use super::online_pool::{pool_mean, pool_push, ChunkAttention, POOL_HEAD};
 use super::s3_core::S3Core;
 use super::seq_pool_head::SeqPoolHead;
@@ -344,8 +344,8 @@ impl QuantumE2e {
         }
         let (b, k, d) = (Some(&self.conv_b[..]), 3 * c, self.d);
         match &self.conv_w {
-            Matrix::F32(w) => matvec_f32(tmp, w, cols, b, k, d),
-            Matrix::F16(w) => matvec_f16(tmp, w, cols, b, k, d),
+            Matrix::F32(w) => matvec(tmp, w, cols, b, k, d),
+            Matrix::F16(w) => matvec(tmp, w, cols, b, k, d),
         }
         self.input_norm.apply_one(u, tmp);
     }

@@ -40,20 +40,15 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// Branch-free `eˣ` in f32 (Cody–Waite reduction `x = k·ln2 + r`, Cephes degree-6 polynomial,
-/// scale by 2ᵏ as two exact power-of-two factors): ≤ 2 ulp for normal results, `+∞` above
-/// ln(f32::MAX), gradual underflow to 0 below, NaN in ⇒ NaN out. Written with selects and bit
-/// operations only so loops calling it auto-vectorise (libm's `expf` branches).
+/// eˣ = y·2ᵏ for x in [−104, 88.75]: the Cody–Waite reduction x = k·ln2 + r (k rounded to
+/// nearest, |r| ≤ ln2/2) and the Cephes degree-6 polynomial y = e^r ∈ [0.70, 1.42]. Shared by
+/// [`exp_f32`] and [`exp_clamped`], which differ only in their clamps and in how they apply 2ᵏ.
 #[inline(always)]
-pub(crate) fn exp_f32(x: f32) -> f32 {
-    const LO: f32 = -104.0; // e^LO < 2^-150: rounds to 0
-    const HI: f32 = 88.75; // e^HI > f32::MAX: overflows to +∞
+fn exp_reduced(x: f32) -> (f32, i32) {
     const LOG2E: f32 = core::f32::consts::LOG2_E;
     const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
     const LN2_HI: f32 = 0.693_359_4; // 0.693359375, few mantissa bits: k·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // NaN compares false and passes through unchanged.
-    let x = x.clamp(LO, HI);
     let t = x * LOG2E + MAGIC;
     let kf = t - MAGIC;
     let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
@@ -64,7 +59,19 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
-    let y = p * r * r + r + 1.0;
+    (p * r * r + r + 1.0, k)
+}
+
+/// Branch-free `eˣ` in f32 (Cody–Waite reduction `x = k·ln2 + r`, Cephes degree-6 polynomial,
+/// scale by 2ᵏ as two exact power-of-two factors): ≤ 2 ulp for normal results, `+∞` above
+/// ln(f32::MAX), gradual underflow to 0 below, NaN in ⇒ NaN out. Written with selects and bit
+/// operations only so loops calling it auto-vectorise (libm's `expf` branches).
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const LO: f32 = -104.0; // e^LO < 2^-150: rounds to 0
+    const HI: f32 = 88.75; // e^HI > f32::MAX: overflows to +∞
+                           // NaN compares false and passes through unchanged.
+    let (y, k) = exp_reduced(x.clamp(LO, HI));
     // 2^k = 2^k1 · 2^k2 with k1, k2 ∈ [−75, 64]: both factors are normal floats.
     let k1 = k >> 1;
     let k2 = k.wrapping_sub(k1);
@@ -88,24 +95,9 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 pub(crate) fn exp_clamped(x: f32) -> f32 {
     const LO: f32 = -87.0; // e^LO > 2^-126 with k = round(LO·log2 e) = -126 and r < 0.35: normal
     const HI: f32 = 88.7; // k = 128, r < 0: e^HI < f32::MAX
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const MAGIC: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // max/min, not clamp: NaN maps into the range (one instruction each, no compare-and-select)
+                          // max/min, not clamp: NaN maps into the range (one instruction each, no compare-and-select)
     #[allow(clippy::manual_clamp)]
-    let x = x.max(LO).min(HI);
-    let t = x * LOG2E + MAGIC;
-    let kf = t - MAGIC;
-    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let r = x - kf * LN2_HI - kf * LN2_LO;
-    let mut p = 1.987_569_2e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let y = p * r * r + r + 1.0;
+    let (y, k) = exp_reduced(x.max(LO).min(HI));
     // y ∈ [0.70, 1.42] and −126 ≤ k ≤ 128 with y < 1 at k = 128: y·2ᵏ is normal, so adding k
     // to the biased exponent is exactly the multiplication
     f32::from_bits((y.to_bits() as i32).wrapping_add(k << 23) as u32)

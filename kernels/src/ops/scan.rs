@@ -626,47 +626,81 @@ fn step_t_channels(p: Step<'_>) {
     let (bm, cm) = (&bm[..n], &cm[..n]);
     let (y, x, delta, d) = (&mut y[..e], &x[..e], &delta[..e], &d[..e]);
     let h = &mut h[..n * e];
-    let per_channel_a = a_row_stride != 0;
-    let a = if per_channel_a { &a[..n * e] } else { &a[..n] };
-    let elem = |dt: f32, av: f32, hv: &mut f32, bx: f32, bk: f32| {
-        *hv = exp_clamped(dt * av) * *hv + bx * bk;
+    let a = if a_row_stride != 0 {
+        &a[..n * e]
+    } else {
+        &a[..n]
+    };
+    let g = Group {
+        e,
+        per_channel_a: a_row_stride != 0,
+        dt_on_b,
+        a,
+        bm,
+        cm,
     };
     let mut ch = 0;
     while ch + 2 <= e {
-        let (dt0, dt1) = (delta[ch], delta[ch + 1]);
-        let (x0, x1) = (x[ch], x[ch + 1]);
-        let (bx0, bx1) = if dt_on_b {
-            (dt0 * x0, dt1 * x1)
+        if g.per_channel_a {
+            g.run::<2, true>(ch, y, h, x, delta, d);
         } else {
-            (x0, x1)
-        };
-        let (mut acc0, mut acc1) = (0.0f32, 0.0f32);
-        for (k, (hr, (&bk, &ck))) in h.chunks_exact_mut(e).zip(bm.iter().zip(cm)).enumerate() {
-            let (a0, a1) = if per_channel_a {
-                (a[k * e + ch], a[k * e + ch + 1])
-            } else {
-                (a[k], a[k])
-            };
-            let hv = &mut hr[ch..ch + 2];
-            elem(dt0, a0, &mut hv[0], bx0, bk);
-            elem(dt1, a1, &mut hv[1], bx1, bk);
-            acc0 += ck * hv[0];
-            acc1 += ck * hv[1];
+            g.run::<2, false>(ch, y, h, x, delta, d);
         }
-        y[ch] = acc0 + d[ch] * x0;
-        y[ch + 1] = acc1 + d[ch + 1] * x1;
         ch += 2;
     }
     if ch < e {
-        let (dt, xv) = (delta[ch], x[ch]);
-        let bx = if dt_on_b { dt * xv } else { xv };
-        let mut acc = 0.0f32;
-        for (k, (hr, (&bk, &ck))) in h.chunks_exact_mut(e).zip(bm.iter().zip(cm)).enumerate() {
-            let av = if per_channel_a { a[k * e + ch] } else { a[k] };
-            elem(dt, av, &mut hr[ch], bx, bk);
-            acc += ck * hr[ch];
+        if g.per_channel_a {
+            g.run::<1, true>(ch, y, h, x, delta, d);
+        } else {
+            g.run::<1, false>(ch, y, h, x, delta, d);
         }
-        y[ch] = acc + d[ch] * xv;
+    }
+}
+
+/// The operands [`step_t_channels`] shares between its channel groups.
+struct Group<'a> {
+    e: usize,
+    per_channel_a: bool,
+    dt_on_b: bool,
+    a: &'a [f32],
+    bm: &'a [f32],
+    cm: &'a [f32],
+}
+
+impl Group<'_> {
+    /// Channels ch..ch+L: their Δ, Δ·x and outputs in registers, the state rows in order;
+    /// `P`: A per channel (N, E), else shared (N).
+    #[inline(always)]
+    fn run<const L: usize, const P: bool>(
+        &self,
+        ch: usize,
+        y: &mut [f32],
+        h: &mut [f32],
+        x: &[f32],
+        delta: &[f32],
+        d: &[f32],
+    ) {
+        let e = self.e;
+        let dt: [f32; L] = core::array::from_fn(|l| delta[ch + l]);
+        let xv: [f32; L] = core::array::from_fn(|l| x[ch + l]);
+        let bx: [f32; L] =
+            core::array::from_fn(|l| if self.dt_on_b { dt[l] * xv[l] } else { xv[l] });
+        let mut acc = [0.0f32; L];
+        for (k, (hr, (&bk, &ck))) in h
+            .chunks_exact_mut(e)
+            .zip(self.bm.iter().zip(self.cm))
+            .enumerate()
+        {
+            let hv = &mut hr[ch..ch + L];
+            for l in 0..L {
+                let av = if P { self.a[k * e + ch + l] } else { self.a[k] };
+                hv[l] = exp_clamped(dt[l] * av) * hv[l] + bx[l] * bk;
+                acc[l] += ck * hv[l];
+            }
+        }
+        for l in 0..L {
+            y[ch + l] = acc[l] + d[ch + l] * xv[l];
+        }
     }
 }
 
