@@ -155,7 +155,8 @@ fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
 
 impl Model {
     /// Whether [`Self::stream`] works for this model: its card says `causal = true` and the
-    /// engine has a recurrent mode for the architecture (3b, the causal 1b, mg).
+    /// engine has a recurrent mode for the architecture (3b, the causal 1b, mg, 2d/2e, 4a–4e,
+    /// the HQC Mamba and its twin).
     pub fn can_stream(&self) -> bool {
         causal_step(self).is_ok()
     }

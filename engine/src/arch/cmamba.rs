@@ -12,9 +12,10 @@
 //! compensation), then per block the conv history (3, E) and the SSM state (N, E); the logits
 //! of a prefix of t samples are `classifier(sum / t)`. The stream holds up to [`BLOCK`] − 1
 //! samples back (in the state) and runs [`BLOCK`] at a time, so every weight matrix is read once
-//! per block rather than once per sample (on a Cortex-M7 the f16 projections cost about a third
-//! of the instructions per sample); [`CausalStep::flush`] runs the held-back ones before a
-//! prediction. Every token gets the same floats whatever the blocking.
+//! per block rather than once per sample (on a Cortex-M7 this and the scan's channel order
+//! halved the instructions per sample, `engine/examples/cortex-m7/README.md`);
+//! [`CausalStep::flush`] runs the held-back ones before a prediction. Every token gets the same
+//! floats whatever the blocking.
 use super::layers::{mean_over_rows, Linear, RmsNorm};
 use super::mamba_block::MambaBlock;
 use super::running_mean;

@@ -9,8 +9,8 @@
 //! 3b: RMSNorm pre-norm `norm`, residual inside, [`SelectiveSsm::load_true_classical`].
 //!
 //! Recurrent mode ([`MambaBlock::step_rows`], streaming; `mamba_simple.py:step()`): tokens in
-//! order, a few at a time, with per-block state = conv ring buffer (3, E) + SSM state (N, E) (transposed for
-//! the vectorised step).
+//! order, a few at a time, with per-block state = conv ring buffer (3, E) + SSM state (N, E)
+//! (transposed for the vectorised step).
 use super::layers::{CausalConv, Linear, RmsNorm};
 use super::proj::Proj;
 use super::ssm::SelectiveSsm;
