@@ -302,20 +302,10 @@ fn model_a_streams_without_allocating() {
         training: serde_json::json!({}),
         metrics: serde_json::json!({}),
     };
-    let card = model_card(&net, &info);
-    let tensors: Vec<TensorOut<'_>> = net
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &params[s.range.clone()],
-        })
-        .collect();
     let pixels: Vec<[f32; 1]> = (0..100).map(|t| [(t as f32 * 0.37).sin()]).collect();
     for dtype in [TensorDtype::F32, TensorDtype::F16] {
-        let bytes = to_bytes(&card, &tensors, dtype).expect("serialises");
+        let bytes =
+            qssm_trainer::export::to_bytes(&net, &params, &info, dtype).expect("serialises");
         let model = Engine::from_bytes(&bytes).expect("loads");
         assert_eq!(model.model_id(), "hqc-mamba");
         let ns = model.stream_state_len().unwrap();

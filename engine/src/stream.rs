@@ -184,7 +184,7 @@ impl Model {
 
     /// Floats of a stream's scratch buffer: the converted input sample (C), logits and
     /// probabilities (2·K), and the model's per-step activations (for 3b, which runs 4 samples
-    /// at a time, 9·D + 14·E + 4·(R + 2·N) with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 4896 = 4964 floats;
+    /// at a time, 9·D + 15·E + 4·(R + 2·N) with R = ⌈D/16⌉; EEG 3b: 64 + 4 + 5152 = 5220 floats;
     /// the quantum models add a circuit
     /// state vector, 4·2^n + 1 floats). Errors: [`EngineError::NotCausal`].
     pub fn stream_scratch_len(&self) -> Result<usize, EngineError> {

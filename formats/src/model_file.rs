@@ -129,13 +129,13 @@ pub struct Architecture {
     pub expand: usize,
     /// the quantum projections' options (`hqc-mamba`), absent for Linear projections
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qproj: Option<QProjOptions>,
+    pub qproj: Option<QProjCard>,
 }
 
 /// Options of the HQC Mamba's quantum projection QProj (spec hqc-mamba-and-quantum-train
 /// §3.4): amplitude encoding, `StronglyEntanglingLayers`, marginal probabilities, affine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QProjOptions {
+pub struct QProjCard {
     /// L_Q: entangling layers per projection circuit
     pub layers: usize,
     /// the output affine: `per_output` (γ, β per output), `scalar` (one γ, β) or `none`

@@ -156,8 +156,9 @@ pub fn to_bytes(
     model_file::to_bytes(&model_card(model, info), &tensors(model, params), dtype)
 }
 
-/// The named tensors of `params` in `model`'s layout.
-fn tensors<'a>(model: &'a dyn Model, params: &'a [f32]) -> Vec<TensorOut<'a>> {
+/// The named tensors of `params` (the flat parameter vector, in `model`'s layout order) as
+/// [`TensorOut`]s: `state_dict` names, shapes, row-major f32 values.
+pub fn tensors<'a>(model: &'a dyn Model, params: &'a [f32]) -> Vec<TensorOut<'a>> {
     model
         .layout()
         .specs()

@@ -95,7 +95,7 @@ fn hqc_mamba_and_its_twin_train_on_sdigits() {
         assert_eq!(r["training"]["schedule"], "constant");
         if model == "hqc-mamba" {
             assert_eq!(r["hyperparameters"]["expand"], 2);
-            assert_eq!(r["hyperparameters"]["qproj"]["affine"], "Scalar");
+            assert_eq!(r["hyperparameters"]["qproj"]["affine"], "scalar");
         } else {
             assert_eq!(r["n_params"], 13_690);
         }

@@ -6,10 +6,10 @@
 //! (`hqc-mamba`, quantum `in_proj`, `x_proj` and `out_proj`: the trainer's QProj), with its
 //! QProj flags read from the card.
 use qssm_engine::{Model as Engine, StreamOptions};
-use qssm_formats::model_file::{to_bytes, TensorDtype, TensorOut};
+use qssm_formats::model_file::{to_bytes, TensorDtype};
 use qssm_kernels::circuit::qproj::Affine;
 use qssm_trainer::data::image_tasks::ImageTask;
-use qssm_trainer::export::{export, model_card, ExportInfo};
+use qssm_trainer::export::{export, model_card, tensors, ExportInfo};
 use qssm_trainer::models::nn::{Batched, ProjKind, QProjOptions};
 use qssm_trainer::models::zoo::TrueClassicalMamba;
 use qssm_trainer::models::{Model, ModelConfig};
@@ -170,16 +170,7 @@ fn qproj_flags_come_from_the_card() {
     let file = tmp.path().join("m.safetensors");
     let mut card = model_card(&net, &info());
     card.architecture.as_mut().unwrap().qproj = None;
-    let outs: Vec<TensorOut<'_>> = net
-        .layout()
-        .specs()
-        .iter()
-        .map(|s| TensorOut {
-            name: &s.name,
-            shape: &s.shape,
-            data: &p[s.range.clone()],
-        })
-        .collect();
+    let outs = tensors(&net, &p);
     std::fs::write(&file, to_bytes(&card, &outs, TensorDtype::F32).unwrap()).unwrap();
     let err = Engine::from_path(&file)
         .map(|_| ())

@@ -24,7 +24,7 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec::Vec;
-use qssm_formats::model_file::{ModelCard, QProjOptions, MAX_DIM};
+use qssm_formats::model_file::{ModelCard, QProjCard, MAX_DIM};
 
 /// Loaded 3b.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ impl TrueClassicalMamba {
         ld: &mut Loader<'_, '_>,
         card: &ModelCard,
         expand: Option<usize>,
-        q: Option<&QProjOptions>,
+        q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
         let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);

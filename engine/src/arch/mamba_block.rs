@@ -19,7 +19,7 @@ use crate::weights::Loader;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
-use qssm_formats::model_file::QProjOptions;
+use qssm_formats::model_file::QProjCard;
 use qssm_kernels::ops::activation::silu_forward;
 
 /// Kernel width of the depthwise conv (`d_conv` = 4 in both reference files).
@@ -73,7 +73,7 @@ impl MambaBlock {
         ld: &mut Loader<'_, '_>,
         prefix: &str,
         (d, e, n): (usize, usize, usize),
-        q: Option<&QProjOptions>,
+        q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let norm = RmsNorm::load(ld, &format!("{prefix}.norm"), d)?;
         let in_proj = Proj::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, q)?;

@@ -113,6 +113,26 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
     out
 }
 
+/// Runs `$kernel::<T, NT>(y, y_stride, w, x, x_stride, b, d_in, d_out)` over the `nb` tokens in
+/// groups of up to 4 (NT = the group's size), each group's rows starting at its first token.
+macro_rules! token_groups {
+    ($kernel:ident, $t:ty, $y:expr, $ys:expr, $w:expr, $x:expr, $xs:expr, $b:expr, $di:expr, $do:expr, $nb:expr) => {{
+        let (y, y_stride, x, x_stride, nb) = ($y, $ys, $x, $xs, $nb);
+        let mut t0 = 0;
+        while t0 < nb {
+            let nt = (nb - t0).min(4);
+            let (ys, xs) = (&mut y[t0 * y_stride..], &x[t0 * x_stride..]);
+            match nt {
+                1 => $kernel::<$t, 1>(ys, y_stride, $w, xs, x_stride, $b, $di, $do),
+                2 => $kernel::<$t, 2>(ys, y_stride, $w, xs, x_stride, $b, $di, $do),
+                3 => $kernel::<$t, 3>(ys, y_stride, $w, xs, x_stride, $b, $di, $do),
+                _ => $kernel::<$t, 4>(ys, y_stride, $w, xs, x_stride, $b, $di, $do),
+            }
+            t0 += nt;
+        }
+    }};
+}
+
 /// A weight element type the kernels read: f32, or IEEE binary16 bits (`u16`, finite).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) trait Weight: Widen + x86::Load8 {}
@@ -219,7 +239,7 @@ const BLOCK_ROWS: usize = 4;
 /// ([`Widen::widen_pair`]) and multiplied into all NT tokens. Each accumulator is one
 /// sequential sum over j = 0..d_in (products rounded, then added, in order), then the bias, so
 /// the result for a token does not depend on `nb` or on which rows share its block. Lengths are
-/// the caller's to check (the `linear_rows_*` and `matvec_*` wrappers): panics otherwise.
+/// the caller's to check ([`linear_rows`] and [`matvec`]): panics otherwise.
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn blocked<T: Widen>(
@@ -233,19 +253,7 @@ pub(crate) fn blocked<T: Widen>(
     d_out: usize,
     nb: usize,
 ) {
-    let mut t0 = 0;
-    while t0 < nb {
-        let nt = (nb - t0).min(4);
-        let xs = &x[t0 * x_stride..];
-        let ys = &mut y[t0 * y_stride..];
-        match nt {
-            1 => block::<T, 1>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-            2 => block::<T, 2>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-            3 => block::<T, 3>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-            _ => block::<T, 4>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-        }
-        t0 += nt;
-    }
+    token_groups!(block, T, y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
 }
 
 /// NT tokens (x rows at stride `x_stride`) through all `d_out` rows of W, 4 rows at a time
@@ -499,18 +507,7 @@ mod x86 {
         d_out: usize,
         nb: usize,
     ) {
-        let mut t0 = 0;
-        while t0 < nb {
-            let nt = (nb - t0).min(4);
-            let (ys, xs) = (&mut y[t0 * y_stride..], &x[t0 * x_stride..]);
-            match nt {
-                1 => tokens::<T, 1>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-                2 => tokens::<T, 2>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-                3 => tokens::<T, 3>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-                _ => tokens::<T, 4>(ys, y_stride, w, xs, x_stride, b, d_in, d_out),
-            }
-            t0 += nt;
-        }
+        token_groups!(tokens, T, y, y_stride, w, x, x_stride, b, d_in, d_out, nb);
     }
 
     /// # Safety
@@ -660,7 +657,7 @@ mod tests {
     /// The blocked kernel (what a Cortex-M runs) against f64, and its invariance: a token's
     /// output is the same bits whatever the number of tokens in the call and whichever rows
     /// share its register block (odd widths, row tails, strides), for f32 and f16 weights; and
-    /// `linear_rows_*` give each token exactly the single-token result on this target.
+    /// [`linear_rows`] gives each token exactly the single-token result on this target.
     #[test]
     fn blocked_kernel_is_accurate_and_independent_of_the_blocking() {
         for &(d_in, d_out) in &[
@@ -710,7 +707,7 @@ mod tests {
                         let got = &y[..d_out];
                         assert_eq!(bits(got), bits(&all32[i * ys..][..d_out]), "n {n}");
                     }
-                    // linear_rows_* = the single-token functions, bit for bit
+                    // linear_rows = the single-token matvec, bit for bit
                     let mut one = vec![f32::NAN; d_out];
                     matvec(&mut one, &w16, xi, b, d_in, d_out);
                     let mut rows = vec![f32::NAN; nb * ys];

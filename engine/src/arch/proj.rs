@@ -18,7 +18,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use qssm_formats::model_file::QProjOptions;
+use qssm_formats::model_file::QProjCard;
 use qssm_kernels::circuit::qproj::{Affine, QProj, QProjBuffers};
 
 /// A Linear or quantum projection.
@@ -49,7 +49,7 @@ impl Proj {
         name: &str,
         d_in: usize,
         d_out: usize,
-        q: Option<&QProjOptions>,
+        q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let Some(q) = q else {
             return Ok(Self::Linear(Linear::load(ld, name, d_in, d_out, false)?));

@@ -24,7 +24,7 @@ use crate::weights::Loader;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
-use qssm_formats::model_file::QProjOptions;
+use qssm_formats::model_file::QProjCard;
 use qssm_kernels::ops::activation::softplus_forward;
 use qssm_kernels::ops::scan::{scan_forward, scan_step_transposed, ScanDims};
 
@@ -113,7 +113,7 @@ impl SelectiveSsm {
         ld: &mut Loader<'_, '_>,
         prefix: &str,
         (d_model, e, n): (usize, usize, usize),
-        q: Option<&QProjOptions>,
+        q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let r = d_model.div_ceil(16);
         let x_proj = Proj::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, q)?;
@@ -171,16 +171,16 @@ impl SelectiveSsm {
     }
 
     /// Floats of scratch [`Self::step_rows`] needs for `nb` tokens: x_proj outputs (nb, R+2N),
-    /// Δ (nb, E), the scan output (E) and a quantum `x_proj`'s own.
+    /// dt_proj outputs (nb, E), Δ (E), the scan output (E) and a quantum `x_proj`'s own.
     pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (e, n) = (self.dims.e, self.dims.n);
-        nb * (self.r + 2 * n + e) + e + self.x_proj.scratch_len()
+        nb * (self.r + 2 * n + e) + 2 * e + self.x_proj.scratch_len()
     }
 
     /// `nb` consecutive tokens, in place: token i's input x (E) at `xy[i·stride..]` is replaced
     /// by its output y (E); the state `h` (N, E) — transposed — advances token by token;
     /// `scratch` ≥ [`Self::rows_scratch_len`]. `x_proj` and `dt_proj` run over all the tokens
-    /// at once ([`Linear::apply_rows`]), the scan token by token. No allocation. Each token's
+    /// at once ([`Proj::apply_rows`]), the scan token by token. No allocation. Each token's
     /// output is the same as one [`scan_step_transposed`] step of the same math as
     /// [`Self::apply`], bit for bit whatever `nb`.
     pub(crate) fn step_rows(
@@ -194,19 +194,18 @@ impl SelectiveSsm {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let w = r + 2 * n;
         let (xdbl, rest) = scratch.split_at_mut(nb * w);
-        let (delta, rest) = rest.split_at_mut(nb * e);
+        let (pre, rest) = rest.split_at_mut(nb * e);
+        let (delta, rest) = rest.split_at_mut(e);
         let (ys, pscratch) = rest.split_at_mut(e);
         self.x_proj.apply_rows(xdbl, w, xy, stride, nb, pscratch);
-        // Δ = softplus(dt_proj(δ)), the pre-activation through `ys`
-        self.dt_proj.apply_rows(delta, e, xdbl, w, nb);
-        for dt in delta.chunks_exact_mut(e) {
-            ys.copy_from_slice(dt);
-            softplus_forward(dt, ys);
-        }
-        for (i, (row, dt)) in xdbl.chunks_exact(w).zip(delta.chunks_exact(e)).enumerate() {
+        // dt_proj's pre-activations for all the tokens (δ: the first R of each x_proj row)
+        self.dt_proj.apply_rows(pre, e, xdbl, w, nb);
+        for (i, (row, pre)) in xdbl.chunks_exact(w).zip(pre.chunks_exact(e)).enumerate() {
             let (bm, cm) = row[r..].split_at(n);
+            // Δ = softplus(dt_proj(δ))
+            softplus_forward(delta, pre);
             let x = &mut xy[i * stride..][..e];
-            scan_step_transposed(ys, h, x, dt, &self.a_t, bm, cm, &self.d_skip, self.dims);
+            scan_step_transposed(ys, h, x, delta, &self.a_t, bm, cm, &self.d_skip, self.dims);
             match &self.out_proj {
                 None => x.copy_from_slice(ys),
                 Some(op) => op.apply_one(x, ys),

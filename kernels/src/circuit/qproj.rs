@@ -175,9 +175,11 @@ impl QProj {
         (1 << self.n, 1 << self.m, self.d_in, self.n_weights())
     }
 
-    /// [`Self::forward`] in caller buffers (lengths [`Self::buffer_lens`]), allocating nothing:
-    /// the same operations, so the same floats. For a streaming engine that carves the
-    /// buffers out of its scratch. Panics on a length mismatch.
+    /// y (d_out) from x (d_in), circuit weights `w` (3·L·n) and the affine's γ, β
+    /// ([`Affine::len`] each), in caller buffers `b` (lengths [`Self::buffer_lens`]): allocates
+    /// nothing, so a streaming engine can carve the buffers out of its scratch; [`Self::forward`]
+    /// is this with the buffers of a [`QProjScratch`]. Method: the module docs (spec
+    /// hqc-mamba-and-quantum-train §3.4). Panics on a length mismatch.
     pub fn forward_in(
         &self,
         x: &[f32],
@@ -210,7 +212,8 @@ impl QProj {
     }
 
     /// y (d_out) from x (d_in), circuit weights `w` (3·L·n) and the affine's γ, β
-    /// ([`Affine::len`] each). Panics on a length mismatch.
+    /// ([`Affine::len`] each), in the task's scratch ([`Self::forward_in`]). Panics on a length
+    /// mismatch.
     pub fn forward(
         &self,
         x: &[f32],
@@ -220,12 +223,13 @@ impl QProj {
         y: &mut [f32],
         s: &mut QProjScratch,
     ) {
-        assert!(
-            x.len() == self.d_in && y.len() == self.d_out && w.len() == self.n_weights(),
-            "QProj::forward: shapes"
-        );
-        let (_, rho) = self.run(x, w, s);
-        self.readout(gamma, beta, rho, &s.q, y);
+        let b = QProjBuffers {
+            psi: &mut s.psi,
+            q: &mut s.q,
+            x: &mut s.x,
+            w: &mut s.w,
+        };
+        self.forward_in(x, w, gamma, beta, y, b);
     }
 
     /// Backward of [`Self::forward`] for dy (d_out): **accumulates** ∂L/∂x into `dx` (d_in, if

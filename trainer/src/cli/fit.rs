@@ -835,11 +835,14 @@ fn hyperparameters(m: &dyn Model, a: &FitArgs, epochs: usize) -> serde_json::Val
             .map(|g| json!({"name": g.name, "lr": g.lr, "weight_decay": g.weight_decay}))
             .collect();
     }
-    if paper::lookup(m.id()).is_some_and(|p| p.arch == paper::PaperArch::Mamba) {
-        let o = paper_options(a);
-        h["expand"] = json!(o.expand);
-        h["qproj"] = json!({"layers": o.qproj.layers, "affine": format!("{:?}", o.qproj.affine),
-            "rescale": o.qproj.rescale, "init": format!("{:?}", o.qproj.init)});
+    // the architecture options as the model card records them (model A), plus the
+    // training-only circuit init
+    if let Some(arch) = m.architecture() {
+        h["expand"] = json!(arch.expand);
+        if let Some(q) = arch.qproj {
+            h["qproj"] = json!(q);
+            h["qproj"]["init"] = json!(format!("{:?}", paper_options(a).qproj.init));
+        }
     }
     h
 }

@@ -11,7 +11,7 @@ use crate::models::nn::{
 };
 use crate::models::ModelConfig;
 use crate::params::ParamLayout;
-use qssm_formats::model_file::{Architecture, QProjOptions as QProjCard};
+use qssm_formats::model_file::{Architecture, QProjCard};
 use qssm_kernels::backend::{Backend, DropoutCfg};
 use qssm_kernels::circuit::qproj::Affine;
 
