@@ -230,11 +230,13 @@ fn wrong_shape_is_named() {
 #[test]
 fn unknown_model_id_is_rejected() {
     let case = synthetic("3b");
-    // a reference model the engine does not run (yet), if any is left
-    let unsupported = qssm_trainer::models::registry::MODELS
+    // every registry model the engine does not run (Quantum-Train's generator file)
+    let unsupported = qssm_formats::registry::MODELS
         .iter()
         .map(|m| m.id)
-        .find(|id| !qssm_engine::SUPPORTED_MODELS.iter().any(|s| s.id == *id));
+        .filter(|id| !qssm_engine::supported_models().any(|s| s.id == *id))
+        .collect::<Vec<_>>();
+    assert_eq!(unsupported, ["quantum-train", "qt-liu"]);
     let ids = ["9z", "", "TrueClassicalMamba"];
     for id in ids.into_iter().chain(unsupported) {
         let mut card = test_card(case.model.as_ref());
@@ -408,7 +410,7 @@ fn card_accessors() {
     assert_eq!(engine.channels(), ["Ch1", "Ch2", "Ch3", "Ch4"]);
     assert_eq!(engine.input_unit(), "mV");
     assert_eq!(engine.card().class_name, "QuantumMambaSSM");
-    assert!(qssm_engine::SUPPORTED_MODELS.iter().any(|m| m.id == "3b"));
+    assert!(qssm_engine::supported_models().any(|m| m.id == "3b"));
 }
 
 #[test]

@@ -159,8 +159,7 @@ fn compare_model<D: Device + 'static>(
 
 fn check_all<D: Device + Clone + 'static>(dev: D, cfg: ModelConfig, b: usize, tol: [f32; 3]) {
     let mut failed = Vec::new();
-    for id in registry::MODELS
-        .iter()
+    for id in registry::zoo()
         .map(|m| m.id)
         .filter(|m| std::env::var("QSSM_ONLY").map_or(true, |o| o == *m))
     {

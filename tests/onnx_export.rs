@@ -11,7 +11,7 @@
 use qssm_formats::model_file::{ModelFile, TensorDtype};
 use qssm_formats::onnx::{Dim, TensorData};
 use qssm_tests::engine_case::{blob, blob_with, card, from_fixture, random_init, Case};
-use qssm_trainer::models::registry::MODELS;
+use qssm_trainer::models::registry::zoo;
 use qssm_trainer::models::ModelConfig;
 use qssm_trainer::onnx::{to_f16_initializers, window_graph, OnnxExportError, OPSET};
 
@@ -21,7 +21,7 @@ fn case(id: &str) -> Case {
 
 #[test]
 fn every_model_exports_a_checked_graph() {
-    for m in MODELS {
+    for m in zoo() {
         let c = case(m.id);
         let bytes = blob(&c, TensorDtype::F32);
         let file = ModelFile::parse(&bytes).unwrap();

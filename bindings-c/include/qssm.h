@@ -251,7 +251,7 @@ QssmStatus qssm_model_is_causal(const QssmModel *model,
 
 // Whether streams can be created over this model: its card says causal **and** this engine
 // has a recurrent (streaming) mode for the architecture (3b, causal 1b, causal
-// QuantumMambaGated, 2d, 2e, 4a–4e; see the engine's `SUPPORTED_MODELS`).
+// QuantumMambaGated, 2d, 2e, 4a–4e; see `qssm_engine::supported_models`).
 //
 // Errors: `QSSM_STATUS_NULL_ARGUMENT`.
 //

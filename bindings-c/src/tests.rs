@@ -270,10 +270,9 @@ fn loading_errors_have_codes_and_messages() {
     expect(st, QssmStatus::NullArgument, "out_model");
     // an architecture the engine does not run: a reference model it does not run (yet), if
     // any is left, else a 3b file whose card names an unknown model id
-    let unsupported = registry::MODELS
-        .iter()
+    let unsupported = registry::zoo()
         .map(|m| m.id)
-        .find(|id| !qssm_engine::SUPPORTED_MODELS.iter().any(|s| s.id == *id));
+        .find(|id| !qssm_engine::supported_models().any(|s| s.id == *id));
     let (mut b, id) = match unsupported {
         Some(id) => (model_bytes(id, "mV"), id),
         None => (model_bytes_as("3b", "mV", Some("9z")), "9z"),

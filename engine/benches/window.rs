@@ -4,7 +4,7 @@
 //! * 1c `QuantumHydraSSM` (D 128, E 256, N 16, Q 6, 2 Hydra blocks; T 497 = 3.1 s at 160 Hz:
 //!   16 chunks × 3 processors × 3 circuits, 2 × 2 selective scans over 16 chunk tokens);
 //! * hg `QuantumHydraGated` (n 6, H 64, chunk 8, unified ansatz; T 249 = 3.1 s at 80 Hz),
-//!   benched only if this engine build runs it (`SUPPORTED_MODELS`).
+//!   benched only if this engine build runs it (`supported_models`).
 //!
 //! Besides criterion's statistics the bench prints each model's weight bytes (f32 and f16
 //! files) and the distribution of single-window times (mean, median, p99, max).
@@ -17,7 +17,7 @@ mod tensors;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use models::{model_file, SPECS};
-use qssm_engine::{Model, SUPPORTED_MODELS};
+use qssm_engine::{supported_models, Model};
 use qssm_formats::model_file::TensorDtype;
 use std::time::Instant;
 use tensors::{Lcg, C};
@@ -48,7 +48,7 @@ fn print_latency(name: &str, model: &Model, x: &[f32]) {
 
 fn window(c: &mut Criterion) {
     for spec in &SPECS {
-        if !SUPPORTED_MODELS.iter().any(|m| m.id == spec.id) {
+        if !supported_models().any(|m| m.id == spec.id) {
             println!("{}: not supported by this engine build, skipped", spec.id);
             continue;
         }

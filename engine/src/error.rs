@@ -18,8 +18,12 @@ pub enum EngineError {
     #[error("model file: {0}")]
     File(#[from] ModelFileError),
     /// The card's `model_id` is not an architecture this engine runs (see
-    /// [`crate::SUPPORTED_MODELS`]).
-    #[error("unsupported model '{id}' (the engine runs the models listed in SUPPORTED_MODELS)")]
+    /// [`crate::supported_models`]): not in the registry, or a file that holds no inference
+    /// model (Quantum-Train's generator).
+    #[error(
+        "unsupported model '{id}' (the engine runs the registry's inference models, `trainer \
+         models`; a Quantum-Train file runs after `trainer export --format generated-cnn`)"
+    )]
     UnsupportedModel {
         /// the card's `model_id`
         id: String,

@@ -13,128 +13,17 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use qssm_formats::model_file::{conditioning, ModelCard, ModelFile, ModelFileError};
+use qssm_formats::registry::{self, ModelInfo};
 use qssm_kernels::signal::zscore::normalise_channels;
 use qssm_kernels::signal::Sos;
 
-/// An architecture the engine can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SupportedModel {
-    /// registry id as in the reference study and the card's `model_id` (`1b`)
-    pub id: &'static str,
-    /// reference class name, the card's `class_name` (`QuantumMambaSSM`)
-    pub class_name: &'static str,
-    /// reference source file
-    pub source: &'static str,
+/// Every model this engine runs: the registry's inference models
+/// ([`qssm_formats::registry`]; all but the two Quantum-Train variants, whose files hold a
+/// weight generator: `trainer export --format generated-cnn` turns them into `qt-cnn` and
+/// `qt-liu-cnn` files).
+pub fn supported_models() -> impl Iterator<Item = &'static ModelInfo> + Clone {
+    registry::MODELS.iter().filter(|m| m.inference)
 }
-
-/// Every architecture this engine runs.
-pub const SUPPORTED_MODELS: &[SupportedModel] = &[
-    SupportedModel {
-        id: "1b",
-        class_name: "QuantumMambaSSM",
-        source: "models/QuantumSSM.py",
-    },
-    SupportedModel {
-        id: "3b",
-        class_name: "TrueClassicalMamba",
-        source: "models/TrueClassicalMamba.py",
-    },
-    SupportedModel {
-        id: "1c",
-        class_name: "QuantumHydraSSM",
-        source: "models/QuantumSSM.py",
-    },
-    SupportedModel {
-        id: "mg",
-        class_name: "QuantumMambaGated",
-        source: "models/QuantumGatedRecurrence.py",
-    },
-    SupportedModel {
-        id: "hg",
-        class_name: "QuantumHydraGated",
-        source: "models/QuantumGatedRecurrence.py",
-    },
-    SupportedModel {
-        id: "3c",
-        class_name: "TrueClassicalHydra",
-        source: "models/TrueClassicalHydra.py",
-    },
-    SupportedModel {
-        id: "3a",
-        class_name: "ClassicalTransformer",
-        source: "models/ClassicalTransformer.py",
-    },
-    SupportedModel {
-        id: "1a",
-        class_name: "QuantumTransformer",
-        source: "models/QuantumTransformer.py",
-    },
-    SupportedModel {
-        id: "4a",
-        class_name: "QuantumTransformerE2E",
-        source: "models/QuantumE2E.py",
-    },
-    SupportedModel {
-        id: "4b",
-        class_name: "QuantumMambaE2E",
-        source: "models/QuantumE2E.py",
-    },
-    SupportedModel {
-        id: "4c",
-        class_name: "QuantumHydraE2E",
-        source: "models/QuantumE2E.py",
-    },
-    SupportedModel {
-        id: "4d",
-        class_name: "QuantumMambaE2E_Superposition",
-        source: "models/QuantumE2E_Superposition.py",
-    },
-    SupportedModel {
-        id: "4e",
-        class_name: "QuantumHydraE2E_Superposition",
-        source: "models/QuantumE2E_Superposition.py",
-    },
-    SupportedModel {
-        id: "2a",
-        class_name: "ClassicalQuantumAttention",
-        source: "models/QuantumMixingSSM.py",
-    },
-    SupportedModel {
-        id: "2b",
-        class_name: "ClassicalMambaQuantumSSM",
-        source: "models/QuantumMixingSSM.py",
-    },
-    SupportedModel {
-        id: "2c",
-        class_name: "ClassicalHydraQuantumSSM",
-        source: "models/QuantumMixingSSM.py",
-    },
-    SupportedModel {
-        id: "2d",
-        class_name: "QuantumMambaHydraSSM",
-        source: "models/QuantumHydraSSM.py",
-    },
-    SupportedModel {
-        id: "2e",
-        class_name: "QuantumHydraHydraSSM",
-        source: "models/QuantumHydraSSM.py",
-    },
-    SupportedModel {
-        id: "hqc-mamba",
-        class_name: "HqcMamba",
-        source: "the HQC selective-SSM Mamba (spec hqc-mamba-and-quantum-train §3.3–3.4: the 3b network with quantum in_proj, x_proj and out_proj, QProj)",
-    },
-    SupportedModel {
-        id: "hqc-mamba-classical",
-        class_name: "HqcMambaClassical",
-        source: "the HQC Mamba's classical twin (spec hqc-mamba-and-quantum-train §3.3: the 3b network, d_inner = 4·d_model, one input channel)",
-    },
-    SupportedModel {
-        id: "qt-cnn",
-        class_name: "ClassicalTargetNN",
-        source: "quantum_train/models/classical_target_nn.py (Quantum-Train seed)",
-    },
-];
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
 /// cards; the EEG models use ≤ 512) and the window layout the engine takes: the card check's.
@@ -191,9 +80,8 @@ impl Model {
     /// Loads from an already parsed [`ModelFile`] (see [`Self::from_bytes`] for the errors).
     pub fn from_model_file(file: &ModelFile<'_>) -> Result<Self, EngineError> {
         let card = &file.card;
-        let entry = SUPPORTED_MODELS
-            .iter()
-            .find(|m| m.id.eq_ignore_ascii_case(&card.model_id))
+        let entry = registry::by_id(&card.model_id)
+            .filter(|m| m.inference)
             .ok_or_else(|| EngineError::UnsupportedModel {
                 id: card.model_id.clone(),
             })?;
@@ -330,7 +218,7 @@ impl Model {
 /// Card checks shared by every architecture: the card's own check
 /// ([`ModelCard::validate`]: ranges and relations of its fields), then that the class name is
 /// the registered architecture's.
-fn validate_card(card: &ModelCard, entry: &SupportedModel) -> Result<(), EngineError> {
+fn validate_card(card: &ModelCard, entry: &ModelInfo) -> Result<(), EngineError> {
     card.validate().map_err(|e| mismatch(e.to_string()))?;
     if !card.class_name.eq_ignore_ascii_case(entry.class_name) {
         return Err(mismatch(format!(

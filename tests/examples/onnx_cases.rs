@@ -20,7 +20,7 @@ use qssm_engine::Model as Engine;
 use qssm_formats::model_file::{ModelFile, TensorDtype};
 use qssm_tests::engine_case::{blob, from_fixture, random_init, ulp_sensitivity, Case};
 use qssm_trainer::data::{load_subject, EegmmidbConfig};
-use qssm_trainer::models::registry::MODELS;
+use qssm_trainer::models::registry::zoo;
 use qssm_trainer::models::ModelConfig;
 use qssm_trainer::onnx::{step_graph, to_f16_initializers, window_graph};
 use std::path::{Path, PathBuf};
@@ -152,7 +152,7 @@ fn main() {
     let eeg = load_subject(&cfg, 1).expect("bundled S001R04");
     let per = eeg.x.len() / eeg.y.len();
     let mut cases = Vec::new();
-    for m in MODELS {
+    for m in zoo() {
         let id = m.id;
         if let Some(case) = from_fixture(id) {
             cases.push(write_case(&dir, &format!("{id}_fixture"), &case));

@@ -106,11 +106,9 @@ fn circuit_layout(model: &dyn Model) -> CircuitLayout {
 /// The model card of `model` with `info`.
 pub fn model_card(model: &dyn Model, info: &ExportInfo) -> ModelCard {
     let c = model.config();
-    let entry = crate::models::registry::lookup(model.id()).ok();
+    let group = qssm_formats::registry::by_id(model.id()).and_then(|e| e.zoo_group());
     // every zoo model with a circuit (all but group 3); the paper models record none
-    let circuit = entry
-        .is_some_and(|e| e.group != 3)
-        .then(|| circuit_layout(model));
+    let circuit = group.is_some_and(|g| g != 3).then(|| circuit_layout(model));
     ModelCard {
         qssm_version: env!("CARGO_PKG_VERSION").into(),
         model_id: model.id().into(),

@@ -22,7 +22,7 @@ fn small_config(t: usize) -> ModelConfig {
 fn streamable_models_are_causal_at_every_boundary() {
     let t = 40;
     let mut checked = 0;
-    for entry in registry::MODELS.iter().filter(|e| e.streamable) {
+    for entry in registry::zoo().filter(|e| e.streamable) {
         let model = registry::build(entry.id, small_config(t)).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let p = model.layout().init(&mut rng);

@@ -16,7 +16,7 @@ use std::process::Command;
 #[test]
 fn every_model_fits_both_synthetic_tasks() {
     let dir = tempfile::tempdir().unwrap();
-    for entry in registry::MODELS {
+    for entry in registry::zoo() {
         for (task, out_dim) in [("adding", 1usize), ("selective-copy", 8)] {
             let out = dir.path().join(format!("{}_{task}", entry.id));
             let o = Command::new(env!("CARGO_BIN_EXE_trainer"))

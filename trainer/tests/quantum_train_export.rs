@@ -7,7 +7,7 @@ use qssm_engine::Model as Engine;
 use qssm_formats::model_file::TensorDtype;
 use qssm_trainer::data::image_tasks::ImageTask;
 use qssm_trainer::export::{export, ExportInfo};
-use qssm_trainer::models::quantum_train::QuantumTrain;
+use qssm_trainer::models::quantum_train::{QuantumTrain, QuantumTrainLiu};
 use qssm_trainer::models::{registry, Model, ModelConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -139,4 +139,42 @@ fn the_generated_cnn_classifies_through_the_engine_as_quantum_train_does() {
         "{err}"
     );
     assert!(!tmp.path().join("m3b.cnn.f32.safetensors").exists());
+}
+
+/// qt-liu (spec §5.3): its generated CNN (no activations, 6,690 weights) is written as a
+/// `qt-liu-cnn` file, which the engine runs exactly as the trainer's qt-liu does; the file
+/// records the notebook's (0.5, 0.5) scaling only as text, the images here are scaled so.
+#[test]
+fn the_qt_liu_cnn_classifies_through_the_engine_as_qt_liu_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qt = QuantumTrainLiu::new(image_config()).unwrap();
+    assert_eq!(qt.id(), "qt-liu");
+    let p = qt.layout().init(&mut ChaCha8Rng::seed_from_u64(4));
+    let file = tmp.path().join("liu.safetensors");
+    export(&file, &qt, &p, &info(), TensorDtype::F32).unwrap();
+
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
+    let set = ImageTask::Smnist10k
+        .load_normalised(&data, (0.5, 0.5))
+        .unwrap();
+    let n = 8;
+    let x = &set.x[..n * 784];
+    let want = qt.forward_eval_batch(&p, x, n);
+
+    let engine = Engine::from_path(export_cnn(&file, "f32")).unwrap();
+    assert_eq!(engine.model_id(), "qt-liu-cnn");
+    assert_eq!(engine.card().class_name, "CNNModel");
+    let mut worst = 0.0f32;
+    for (i, w) in want.chunks(10).enumerate() {
+        let got = engine
+            .classify_window(&x[i * 784..(i + 1) * 784])
+            .unwrap()
+            .logits;
+        let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in got.iter().zip(w) {
+            worst = worst.max((a - b).abs() / scale);
+        }
+    }
+    // one network description, the same θ, one image at a time on both sides
+    assert!(worst <= 1e-6, "engine vs trainer (relative): {worst}");
 }

@@ -28,7 +28,10 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
 
 /// (accuracy, mean cross-entropy) of the CNN with weights θ on the normalised test set.
 fn evaluate(theta: &[f32], x: &[f32], y: &[u8]) -> (f64, f64) {
-    let cnn = TargetCnn::new(theta);
+    let cnn = TargetCnn::new(
+        qssm_trainer::models::quantum_train::target_cnn::SEED_CNN,
+        theta,
+    );
     let (mut correct, mut ce) = (0usize, 0.0f64);
     for (i, &label) in y.iter().enumerate() {
         let z = cnn.logits(&x[i * 784..(i + 1) * 784]);

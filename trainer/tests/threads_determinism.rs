@@ -61,7 +61,7 @@ fn two_steps(id: &str, threads: usize) -> Vec<u32> {
 
 #[test]
 fn two_training_steps_are_bit_identical_with_one_and_two_threads() {
-    for entry in registry::MODELS {
+    for entry in registry::zoo() {
         let one = two_steps(entry.id, 1);
         let two = two_steps(entry.id, 2);
         let differ = one.iter().zip(&two).filter(|(a, b)| a != b).count();

@@ -87,9 +87,8 @@ fn every_model_trains_two_epochs_on_bundled_eeg() {
     let only: Option<Vec<String>> = std::env::var("QSSM_ZOO_ONLY")
         .ok()
         .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
-    for entry in registry::MODELS
-        .iter()
-        .filter(|e| only.as_ref().is_none_or(|o| o.iter().any(|i| i == e.id)))
+    for entry in
+        registry::zoo().filter(|e| only.as_ref().is_none_or(|o| o.iter().any(|i| i == e.id)))
     {
         let model = registry::build(entry.id, ModelConfig::eeg(set.n_times)).unwrap();
         let run = |seeds: &[u64]| -> Vec<_> {
@@ -138,7 +137,7 @@ fn every_model_trains_two_epochs_on_bundled_eeg() {
             "{id} seed {seed}: train loss (eval mode) {before:.4} -> {after:.4}; running mean epoch 1 {a:.4}, epoch 2 {b:.4}"
         );
     }
-    for entry in registry::MODELS {
+    for entry in registry::zoo() {
         let runs: Vec<Run> = report.iter().filter(|r| r.0 == entry.id).copied().collect();
         if runs.is_empty() {
             continue;

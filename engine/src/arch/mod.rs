@@ -69,7 +69,7 @@ pub(crate) enum Arch {
     ClassicalTransformer(Box<ctransformer::ClassicalTransformer>),
     /// 1a (window-only)
     QuantumTransformer(Box<qtransformer::QuantumTransformer>),
-    /// qt-cnn, Quantum-Train's target CNN (window-only: one 28×28 image)
+    /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
@@ -140,8 +140,10 @@ impl Arch {
                 let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
                 Ok(Self::QuantumHydraSup(Box::new(m)))
             }
-            "qt-cnn" => {
-                let m = target_cnn::TargetCnnArch::load(ld, card)?;
+            "qt-cnn" | "qt-liu-cnn" => {
+                use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
+                let spec = if id == "qt-cnn" { SEED_CNN } else { LIU_CNN };
+                let m = target_cnn::TargetCnnArch::load(ld, card, spec)?;
                 Ok(Self::TargetCnn(Box::new(m)))
             }
             other => Err(EngineError::UnsupportedModel { id: other.into() }),

@@ -18,6 +18,7 @@ pub mod simulate;
 
 pub use program::{scale_rotation_angles_backward, AngleSrc, Gate, GateKind, Program};
 pub mod superpose;
+pub mod u3_ring;
 
 pub use program::scale_rotation_angles;
 pub use simulate::{

@@ -27,7 +27,7 @@ fn main() {
     short[236..244].copy_from_slice(b"2       ");
     write(&corpus.join("edf"), "s001r04_2records.edf", &short);
     // model files, and the same framed for the C ABI (first byte even: load)
-    for e in qssm_trainer::models::registry::MODELS {
+    for e in qssm_trainer::models::registry::zoo() {
         if let Some(b) = qssm_fuzz::model_bytes(e.id) {
             write(
                 &corpus.join("model_file"),

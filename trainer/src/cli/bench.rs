@@ -55,8 +55,7 @@ pub fn run(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let device = ComputeDevice::open(&a.device)?;
     // the class column as wide as the longest reference class name
-    let w = registry::MODELS
-        .iter()
+    let w = registry::zoo()
         .map(|e| e.class_name.len())
         .max()
         .unwrap_or(5);

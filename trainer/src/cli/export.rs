@@ -9,7 +9,8 @@
 //! `--graph step` writes the streaming step graph of a causal model (3b) instead.
 //!
 //! `--format generated-cnn` turns a trained Quantum-Train file into the classical CNN its
-//! parameters generate (model `qt-cnn`, 6,676 weights), which the inference engine runs.
+//! parameters generate (model `qt-cnn`, 6,676 weights; from qt-liu `qt-liu-cnn`, 6,690), which
+//! the inference engine runs.
 use crate::convert::{convert_bytes, dtype_name};
 use qssm_engine::{EngineError, Model as EngineModel};
 use qssm_formats::model_file::{read_bytes, write_atomic, ModelFile, TensorDtype};
@@ -193,36 +194,47 @@ fn run_onnx(a: &ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `--format generated-cnn`: the CNN weights θ a quantum-train file's circuit and mapping MLP
-/// generate, written as a `qt-cnn` model file (same input contract and preprocessing, the
-/// Quantum-Train card's training and metrics kept), in `--dtype` (default f32); the engine must
-/// load it.
+/// `--format generated-cnn`: the CNN weights θ a quantum-train (qt-liu) file's circuit and
+/// mapping network generate, written as a `qt-cnn` (`qt-liu-cnn`) model file (same input
+/// contract and preprocessing, the Quantum-Train card's training and metrics kept), in
+/// `--dtype` (default f32); the engine must load it.
 fn run_generated_cnn(a: &ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     use crate::export::{load_params, to_bytes, ExportInfo};
-    use crate::models::quantum_train::{QuantumTrain, TargetCnnModel};
+    use crate::models::quantum_train::{QuantumTrain, QuantumTrainLiu, TargetCnnModel};
+    use qssm_kernels::ops::target_cnn::LIU_CNN;
     let bytes = read_bytes(&a.model_file)?;
     let at = |e: &dyn std::fmt::Display| format!("{}: {e}", a.model_file.display());
     let file = ModelFile::parse(&bytes).map_err(|e| at(&e))?;
     let card = &file.card;
-    if card.model_id != "quantum-train" {
-        return Err(at(&format!(
-            "--format generated-cnn takes a quantum-train model file; this one holds '{}'",
-            card.model_id
-        ))
-        .into());
-    }
     let cfg = crate::onnx::config_from_card(card);
-    let qt = QuantumTrain::new(cfg.clone()).map_err(|e| at(&e))?;
-    let params = load_params(&file, &qt).map_err(|e| at(&e))?;
-    let (_, theta) = qt.generate(&params);
-    let cnn = TargetCnnModel::new(cfg).map_err(|e| at(&e))?;
+    let (theta, cnn) = match card.model_id.as_str() {
+        "quantum-train" => {
+            let qt = QuantumTrain::new(cfg.clone()).map_err(|e| at(&e))?;
+            let params = load_params(&file, &qt).map_err(|e| at(&e))?;
+            let cnn = TargetCnnModel::new(cfg).map_err(|e| at(&e))?;
+            (qt.generate(&params).1, cnn)
+        }
+        "qt-liu" => {
+            let qt = QuantumTrainLiu::new(cfg.clone()).map_err(|e| at(&e))?;
+            let params = load_params(&file, &qt).map_err(|e| at(&e))?;
+            let cnn = TargetCnnModel::with_spec("qt-liu-cnn", LIU_CNN, cfg).map_err(|e| at(&e))?;
+            (qt.generate(&params), cnn)
+        }
+        other => {
+            return Err(at(&format!(
+                "--format generated-cnn takes a quantum-train (or qt-liu) model file; this one \
+                 holds '{other}'"
+            ))
+            .into())
+        }
+    };
     let info = ExportInfo {
         sfreq: card.input.sfreq,
         channels: card.input.channels.clone(),
         unit: card.input.unit.clone(),
         preprocessing: card.preprocessing.clone(),
         split: card.split.clone(),
-        training: serde_json::json!({"generated_by": "quantum-train", "quantum_train": card.training}),
+        training: serde_json::json!({"generated_by": card.model_id, "quantum_train": card.training}),
         metrics: card.metrics.clone(),
     };
     let dtype = TensorDtype::from(a.dtype.unwrap_or(DtypeArg::F32));

@@ -2,7 +2,7 @@
 //! models) → split → training → test metrics → model file + results.
 use super::subjects::parse_subjects;
 use crate::data::image_set::ImageSet;
-use crate::data::image_tasks::ImageTask;
+use crate::data::image_tasks::{ImageTask, MNIST_MEAN, MNIST_STD};
 use crate::data::input_filter::{
     apply_stats, card_entry as filter_card, channel_stats, normalisation_card,
 };
@@ -33,6 +33,18 @@ pub enum RecipeArg {
     Gated,
     /// AdamW at a constant learning rate (Adam with --weight-decay 0)
     Constant,
+    /// Adam with L2 weight decay, eps 1e-6, ReduceLROnPlateau on the training loss (qt-liu's)
+    PlateauLoss,
+}
+
+/// `--qt-variant` values (spec hqc-mamba-and-quantum-train §5.2–5.3).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QtVariantArg {
+    /// the seed's: 13-qubit RY/CNOT chain, ReLU mapping MLP, the CNN with ReLUs (qt-seed)
+    Seed,
+    /// the authors': U3/CU3 ring, post-processed probabilities, linear mapping, the CNN
+    /// without activations (qt-liu)
+    Liu,
 }
 
 /// `--on-nonfinite` values.
@@ -122,10 +134,15 @@ pub struct FitArgs {
     pub causal: bool,
     /// optimiser/schedule: `ablation` (AdamW + cosine, the EEG ablation; the default),
     /// `gated` (Adam + ReduceLROnPlateau on validation accuracy, the gated models' script; use
-    /// with --subjects 50 --chunk-size 8 to reproduce it) or `constant` (AdamW at a constant
-    /// rate; quantum-train's default)
+    /// with --subjects 50 --chunk-size 8 to reproduce it), `constant` (AdamW at a constant
+    /// rate; quantum-train's default) or `plateau-loss` (Adam with L2 weight decay, eps 1e-6,
+    /// ReduceLROnPlateau on the training loss; qt-liu's default)
     #[arg(long, value_enum)]
     pub recipe: Option<RecipeArg>,
+    /// Quantum-Train's variant, for `--model quantum-train` (and its CNN `qt-cnn`): `seed`
+    /// (qt-seed, the default) or `liu` (qt-liu: the model `qt-liu`, its CNN `qt-liu-cnn`)
+    #[arg(long, value_enum)]
+    pub qt_variant: Option<QtVariantArg>,
     /// circuit ansatz of the gated models: unified5 (current code) or legacy4 (behind the
     /// published gated numbers)
     #[arg(long, value_enum, default_value_t = AnsatzArg::Unified5)]
@@ -311,9 +328,22 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             .num_threads(n)
             .build_global()?;
     }
-    let id = match paper::lookup(&a.model) {
-        Some(m) => m.id,
-        None => registry::lookup(&a.model)?.id,
+    let id = match (paper::lookup(&a.model).map(|m| m.id()), a.qt_variant) {
+        (Some("quantum-train"), Some(QtVariantArg::Liu)) => "qt-liu",
+        (Some("qt-cnn"), Some(QtVariantArg::Liu)) => "qt-liu-cnn",
+        (Some(id @ ("qt-liu" | "qt-liu-cnn")), Some(QtVariantArg::Seed)) => {
+            return Err(format!("{id} is the liu variant; --qt-variant seed contradicts it").into())
+        }
+        (Some(id @ ("quantum-train" | "qt-cnn" | "qt-liu" | "qt-liu-cnn")), _) => id,
+        (_, Some(_)) => {
+            return Err(format!(
+                "--qt-variant is an option of --model quantum-train (and qt-cnn), not of '{}'",
+                a.model
+            )
+            .into())
+        }
+        (Some(id), None) => id,
+        (None, None) => registry::lookup(&a.model)?.id,
     };
     if paper::lookup(id).is_some_and(|m| m.arch != paper::PaperArch::Mamba)
         && a.task != Task::Smnist10k
@@ -420,7 +450,9 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
                         .into(),
                 );
             }
-            let set = task.load(&data)?;
+            let (mean, std) =
+                paper::lookup(id).map_or((MNIST_MEAN, MNIST_STD), |m| m.arch.mnist_scaling());
+            let set = task.load_normalised(&data, (mean, std))?;
             let s = task.split(&set, a.seed)?;
             eprintln!(
                 "data: {} from {} (T = {}): train {}, val {}, test {} images",
@@ -451,8 +483,8 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
                     unit: "none".into(),
                     preprocessing: json!({"task": task.name(), "data": data.display().to_string(),
                     "pixels": "raster order, one per step", "scale": match task {
-                        ImageTask::Sdigits => "pixel / 16",
-                        ImageTask::Smnist10k => "(pixel / 255 - 0.1307) / 0.3081",
+                        ImageTask::Sdigits => "pixel / 16".to_string(),
+                        ImageTask::Smnist10k => format!("(pixel / 255 - {mean}) / {std}"),
                     }}),
                     split: None,
                     training: json!(null),
@@ -561,7 +593,7 @@ fn model_config(a: &FitArgs, n_times: usize) -> ModelConfig {
 
 /// The command line's policy on hyperparameters, with errors naming the flags, before any data
 /// is read: stricter than the library's check of a configuration
-/// ([`crate::models::registry::ModelEntry::check_config`], which `registry::build_on` runs
+/// ([`crate::models::config_check::check_config`], which `registry::build_on` runs
 /// too): `d_model` a multiple of 16 and at most 12 qubits (the reference's shapes and what a
 /// training run can simulate), and every size flag ≥ 1 even where the chosen model ignores it.
 fn check_hyperparameters(c: &ModelConfig) -> Result<(), String> {
@@ -740,8 +772,17 @@ fn train_and_export(
             "ReduceLROnPlateau(mode=max, factor=0.5, patience=5)",
         ),
         Recipe::Constant => ("AdamW", "constant"),
+        Recipe::PlateauLoss => (
+            "Adam (L2 weight decay)",
+            "ReduceLROnPlateau(mode=min on the training loss, factor=0.5, patience=5)",
+        ),
     };
-    let training = json!({"recipe": fcfg, "optimizer": optimizer, "betas": [0.9, 0.999], "eps": 1e-8, "schedule": schedule,
+    let eps = if fcfg.recipe == Recipe::PlateauLoss {
+        1e-6
+    } else {
+        1e-8
+    };
+    let training = json!({"recipe": fcfg, "optimizer": optimizer, "betas": [0.9, 0.999], "eps": eps, "schedule": schedule,
         "loss": if classes { "cross-entropy" } else { "mse" },
         "selection": if classes { "best validation accuracy" } else { "lowest validation MSE" }});
     p.info.training = training.clone();
@@ -785,7 +826,7 @@ struct Optimiser {
 
 /// The command line's optimiser options over the defaults of `paper`'s model (or the EEG
 /// ablation's: AdamW + cosine, lr 1e-3, weight decay 1e-4, clip 1).
-fn optimiser(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Optimiser {
+fn optimiser(a: &FitArgs, paper: Option<paper::PaperModel>) -> Optimiser {
     let (recipe, lr, weight_decay, clip_norm) = paper
         .map(|m| m.arch.optimiser_defaults())
         .unwrap_or((Recipe::Ablation, 1e-3, 1e-4, 1.0));
@@ -794,6 +835,7 @@ fn optimiser(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Optimiser {
             Some(RecipeArg::Ablation) => Recipe::Ablation,
             Some(RecipeArg::Gated) => Recipe::Gated,
             Some(RecipeArg::Constant) => Recipe::Constant,
+            Some(RecipeArg::PlateauLoss) => Recipe::PlateauLoss,
             None => recipe,
         },
         lr: a.lr.unwrap_or(lr),
@@ -805,7 +847,7 @@ fn optimiser(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Optimiser {
 /// Whether the run trains with model A's parameter groups: `--param-groups`, else the
 /// model's default (paper groups for the HQC Mamba and its twin). Errors: paper groups for
 /// another model, or `--wd-mamba-exempt` without them.
-fn param_groups(a: &FitArgs, paper: Option<&paper::PaperModel>) -> Result<bool, String> {
+fn param_groups(a: &FitArgs, paper: Option<paper::PaperModel>) -> Result<bool, String> {
     let mamba = paper.is_some_and(|m| m.arch == paper::PaperArch::Mamba);
     let grouped =
         match a.param_groups {

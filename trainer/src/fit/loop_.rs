@@ -13,7 +13,7 @@ use crate::metrics::{accuracy, argmax_rows};
 use crate::models::{DeviceOptim, Model, Target};
 use crate::optim::{
     clip_grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, PlateauConfig,
-    ReduceLROnPlateau,
+    PlateauMode, ReduceLROnPlateau,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -36,6 +36,11 @@ pub enum Recipe {
     /// cosine schedule with its floor at the base rate); Quantum-Train's (spec
     /// hqc-mamba-and-quantum-train §5.2: Adam, lr 5e-4)
     Constant,
+    /// Adam with L2 weight decay (the configured weight decay, added to the gradient) and
+    /// eps 1e-6, ReduceLROnPlateau(min, factor 0.5, patience 5) on the mean training loss of
+    /// each epoch: the Quantum-Train authors' notebook (spec hqc-mamba-and-quantum-train
+    /// §5.3, qt-liu)
+    PlateauLoss,
 }
 
 /// Training recipe (defaults: the reference's).
@@ -249,6 +254,26 @@ pub fn fit_with(
                 },
             ),
             ReduceLROnPlateau::new(cfg.lr, PlateauConfig::gated_reference()),
+        ),
+        Recipe::PlateauLoss => Opt::Adam(
+            Adam::new(
+                params.len(),
+                AdamConfig {
+                    lr: cfg.lr,
+                    eps: 1e-6,
+                    weight_decay: cfg.weight_decay,
+                    ..AdamConfig::default()
+                },
+            ),
+            ReduceLROnPlateau::new(
+                cfg.lr,
+                PlateauConfig {
+                    mode: PlateauMode::Min,
+                    factor: 0.5,
+                    patience: 5,
+                    ..PlateauConfig::default()
+                },
+            ),
         ),
     };
     // on a device backend the parameters and the optimiser live on the device for the whole
@@ -483,7 +508,11 @@ pub fn fit_with(
                 s.step();
             }
             Opt::Adam(_, s) => {
-                s.step(score);
+                s.step(if cfg.recipe == Recipe::PlateauLoss {
+                    rec.train_loss
+                } else {
+                    score
+                });
             }
         }
         if score > best.2 {

@@ -1,7 +1,7 @@
 //! Which [`ModelConfig`]s a model of the zoo can be built with: checked before a constructor
 //! runs, so that a zero or absurd dimension is a [`ConfigError`] naming the field instead of a
 //! panic deep inside a block (found by building every model with each field at 0 or 1).
-use super::registry::ModelEntry;
+use super::registry::ModelInfo;
 use super::ModelConfig;
 use qssm_formats::model_file::{MAX_DIM, MAX_QUBITS};
 
@@ -19,66 +19,65 @@ pub struct ConfigError {
     pub why: String,
 }
 
-impl ModelEntry {
-    /// Checks `cfg` for this model: C, T, classes and layers in 1..=`MAX_DIM` (C·T without
-    /// overflow); `d_model` and `d_state` likewise, except for the gated models, which do not
-    /// use them; 2..=`MAX_QUBITS` qubits for every model with
-    /// circuits (all but group 3); hidden size and chunk size ≥ 1 for the gated models;
-    /// dropout in [0, 1).
-    ///
-    /// # Errors
-    /// The first field out of range.
-    pub fn check_config(&self, cfg: &ModelConfig) -> Result<(), ConfigError> {
-        let err = |field, value: &dyn ToString, why: String| ConfigError {
-            model: self.id,
-            field,
-            value: value.to_string(),
-            why,
-        };
-        let gated = self.group == 0;
-        let mut dims = vec![
-            ("n_channels", cfg.n_channels),
-            ("n_times", cfg.n_times),
-            ("n_classes", cfg.n_classes),
-            ("n_layers", cfg.n_layers),
-        ];
-        if !gated {
-            dims.push(("d_model", cfg.d_model));
-            dims.push(("d_state", cfg.d_state));
-        }
-        if gated {
-            dims.push(("hidden_dim", cfg.hidden_dim));
-            dims.push(("chunk_size", cfg.chunk_size));
-        }
-        for (field, v) in dims {
-            if !(1..=MAX_DIM).contains(&v) {
-                return Err(err(field, &v, format!("outside 1..={MAX_DIM}")));
-            }
-        }
-        if cfg.n_channels.checked_mul(cfg.n_times).is_none() {
-            return Err(err(
-                "n_times",
-                &cfg.n_times,
-                format!("a window of {} channels × it overflows", cfg.n_channels),
-            ));
-        }
-        if self.group != 3 && !(2..=MAX_QUBITS).contains(&cfg.n_qubits) {
-            return Err(err(
-                "n_qubits",
-                &cfg.n_qubits,
-                format!("outside 2..={MAX_QUBITS} (the circuits entangle neighbouring wires)"),
-            ));
-        }
-        if !(cfg.dropout.is_finite() && (0.0..1.0).contains(&cfg.dropout)) {
-            return Err(err("dropout", &cfg.dropout, "outside [0, 1)".into()));
-        }
-        Ok(())
+/// Checks `cfg` for the zoo model `entry`: C, T, classes and layers in 1..=`MAX_DIM` (C·T without
+/// overflow); `d_model` and `d_state` likewise, except for the gated models, which do not
+/// use them; 2..=`MAX_QUBITS` qubits for every model with
+/// circuits (all but group 3); hidden size and chunk size ≥ 1 for the gated models;
+/// dropout in [0, 1).
+///
+/// # Errors
+/// The first field out of range.
+pub fn check_config(entry: &ModelInfo, cfg: &ModelConfig) -> Result<(), ConfigError> {
+    let err = |field, value: &dyn ToString, why: String| ConfigError {
+        model: entry.id,
+        field,
+        value: value.to_string(),
+        why,
+    };
+    let group = entry.zoo_group();
+    let gated = group == Some(0);
+    let mut dims = vec![
+        ("n_channels", cfg.n_channels),
+        ("n_times", cfg.n_times),
+        ("n_classes", cfg.n_classes),
+        ("n_layers", cfg.n_layers),
+    ];
+    if !gated {
+        dims.push(("d_model", cfg.d_model));
+        dims.push(("d_state", cfg.d_state));
     }
+    if gated {
+        dims.push(("hidden_dim", cfg.hidden_dim));
+        dims.push(("chunk_size", cfg.chunk_size));
+    }
+    for (field, v) in dims {
+        if !(1..=MAX_DIM).contains(&v) {
+            return Err(err(field, &v, format!("outside 1..={MAX_DIM}")));
+        }
+    }
+    if cfg.n_channels.checked_mul(cfg.n_times).is_none() {
+        return Err(err(
+            "n_times",
+            &cfg.n_times,
+            format!("a window of {} channels × it overflows", cfg.n_channels),
+        ));
+    }
+    if group != Some(3) && !(2..=MAX_QUBITS).contains(&cfg.n_qubits) {
+        return Err(err(
+            "n_qubits",
+            &cfg.n_qubits,
+            format!("outside 2..={MAX_QUBITS} (the circuits entangle neighbouring wires)"),
+        ));
+    }
+    if !(cfg.dropout.is_finite() && (0.0..1.0).contains(&cfg.dropout)) {
+        return Err(err("dropout", &cfg.dropout, "outside [0, 1)".into()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::registry::{self, MODELS};
+    use super::super::registry::{self, zoo};
     use super::*;
 
     fn small() -> ModelConfig {
@@ -110,15 +109,15 @@ mod tests {
             ("chunk_size", |c| c.chunk_size = 0),
             ("dropout", |c| c.dropout = 1.0),
         ];
-        for m in MODELS {
-            assert_eq!(m.check_config(&small()), Ok(()), "{}", m.id);
+        for m in zoo() {
+            assert_eq!(check_config(m, &small()), Ok(()), "{}", m.id);
             for (field, edit) in edits {
                 let mut c = small();
                 edit(&mut c);
                 let must_refuse = match field {
-                    "d_model" | "d_state" => m.group != 0,
-                    "n_qubits" => m.group != 3,
-                    "hidden_dim" => m.group == 0,
+                    "d_model" | "d_state" => m.zoo_group() != Some(0),
+                    "n_qubits" => m.zoo_group() != Some(3),
+                    "hidden_dim" => m.zoo_group() == Some(0),
                     "chunk_size" => false,
                     _ => true,
                 };

@@ -95,8 +95,13 @@ pub struct StepOutput {
 pub trait Model: Send + Sync {
     /// Registry id, e.g. `1b`.
     fn id(&self) -> &'static str;
-    /// Reference class name, e.g. `QuantumMambaSSM`.
-    fn class_name(&self) -> &'static str;
+    /// Reference class name, e.g. `QuantumMambaSSM`: the registry's
+    /// ([`qssm_formats::registry`]) for [`Self::id`].
+    fn class_name(&self) -> &'static str {
+        qssm_formats::registry::by_id(self.id())
+            .map(|m| m.class_name)
+            .expect("every model's id is in the registry (tested for each constructor)")
+    }
     /// Its configuration.
     fn config(&self) -> &ModelConfig;
     /// Named tensors (reference `state_dict` names) in one flat buffer.

@@ -3,24 +3,24 @@
 //! selective-SSM Mamba (`hqc-mamba`), and its classical twin (`hqc-mamba-classical`), both the
 //! 3b network ([`TrueClassicalMamba::hqc_mamba`]) with quantum or Linear projections; and
 //! model B, Quantum-Train (`quantum-train`, variant qt-seed: [`QuantumTrain`], on the
-//! host CPU), and its target CNN trained directly (`qt-cnn`, the baseline). They are not in the EEG zoo's [`super::registry::MODELS`] (no reference
-//! fixtures, no engine form yet).
+//! host CPU), and its target CNN trained directly (`qt-cnn`, the baseline). The registry lists
+//! them as [`qssm_formats::registry::Family::Paper`]; they have no reference fixtures.
 use super::nn::{Batched, ProjKind, QProjOptions};
-use super::quantum_train::{QuantumTrain, TargetCnnModel};
+use super::quantum_train::{QuantumTrain, QuantumTrainLiu, TargetCnnModel};
 use super::zoo::TrueClassicalMamba;
 use super::{Model, ModelConfig};
 use crate::device::ComputeDevice;
 use crate::fit::Recipe;
 use crate::optim::ParamGroup;
 use crate::params::ParamLayout;
+use qssm_formats::registry::ModelInfo;
+use qssm_kernels::ops::target_cnn::LIU_CNN;
 
-/// A paper model of `trainer fit`.
+/// A paper model of `trainer fit`: its registry entry and configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct PaperModel {
-    /// id (`hqc-mamba`)
-    pub id: &'static str,
-    /// class name
-    pub class_name: &'static str,
+    /// the registry entry (id `hqc-mamba`, class name)
+    pub info: &'static ModelInfo,
     /// d_model of the paper's configuration (§3.3: 128 hybrid, 16 classical)
     pub d_model: usize,
     /// whether the projections are quantum
@@ -39,6 +39,10 @@ pub enum PaperArch {
     /// model B's target CNN with its own weights (the directly trained baseline; the file a
     /// trained Quantum-Train exports)
     TargetCnn,
+    /// model B, the authors' variant qt-liu (§5.3)
+    QuantumTrainLiu,
+    /// qt-liu's target CNN with its own weights (the file a trained qt-liu exports)
+    TargetCnnLiu,
 }
 
 impl PaperArch {
@@ -51,47 +55,63 @@ impl PaperArch {
         match self {
             Self::Mamba => (Recipe::Constant, 1e-3, 0.01, 1.0),
             Self::QuantumTrain | Self::TargetCnn => (Recipe::Constant, 5e-4, 0.0, 10.0),
+            // the notebook: Adam(lr 1e-4, weight_decay 1e-5, eps 1e-6) + ReduceLROnPlateau on
+            // the training loss; no clipping (a clip norm this large never acts)
+            Self::QuantumTrainLiu | Self::TargetCnnLiu => (Recipe::PlateauLoss, 1e-4, 1e-5, 1e12),
         }
+    }
+
+    /// The (mean, std) the model's source scales MNIST pixels with, (pixel/255 − mean)/std:
+    /// qt-liu's notebook (0.5, 0.5), everything else MNIST's own statistics (spec §3.3, §5.2).
+    pub fn mnist_scaling(self) -> (f32, f32) {
+        use crate::data::image_tasks::{MNIST_MEAN, MNIST_STD};
+        match self {
+            Self::QuantumTrainLiu | Self::TargetCnnLiu => (0.5, 0.5),
+            _ => (MNIST_MEAN, MNIST_STD),
+        }
+    }
+
+    /// Whether the model is Quantum-Train or one of its CNNs (28×28 images only, host CPU).
+    pub fn is_cnn(self) -> bool {
+        self != Self::Mamba
     }
 }
 
-/// The paper models.
-pub const PAPER_MODELS: &[PaperModel] = &[
-    PaperModel {
-        id: "hqc-mamba",
-        class_name: "HqcMamba",
-        d_model: 128,
-        quantum: true,
-        arch: PaperArch::Mamba,
-    },
-    PaperModel {
-        id: "hqc-mamba-classical",
-        class_name: "HqcMambaClassical",
-        d_model: 16,
-        quantum: false,
-        arch: PaperArch::Mamba,
-    },
-    PaperModel {
-        id: "quantum-train",
-        class_name: "QuantumTrain",
-        d_model: 16,
-        quantum: true,
-        arch: PaperArch::QuantumTrain,
-    },
-    PaperModel {
-        id: "qt-cnn",
-        class_name: "ClassicalTargetNN",
-        d_model: 16,
-        quantum: false,
-        arch: PaperArch::TargetCnn,
-    },
-];
+impl PaperModel {
+    /// The paper model of a registry entry; `None` for a model of the zoo.
+    fn of(info: &'static ModelInfo) -> Option<Self> {
+        let (d_model, quantum, arch) = match info.id {
+            "hqc-mamba" => (128, true, PaperArch::Mamba),
+            "hqc-mamba-classical" => (16, false, PaperArch::Mamba),
+            "quantum-train" => (16, true, PaperArch::QuantumTrain),
+            "qt-cnn" => (16, false, PaperArch::TargetCnn),
+            "qt-liu" => (16, true, PaperArch::QuantumTrainLiu),
+            "qt-liu-cnn" => (16, false, PaperArch::TargetCnnLiu),
+            _ => return None,
+        };
+        Some(Self {
+            info,
+            d_model,
+            quantum,
+            arch,
+        })
+    }
+
+    /// The registry id (`hqc-mamba`).
+    pub fn id(&self) -> &'static str {
+        self.info.id
+    }
+}
+
+/// The paper models of the registry ([`qssm_formats::registry::paper_models`]), each with its
+/// configuration.
+pub fn paper_models() -> impl Iterator<Item = PaperModel> {
+    qssm_formats::registry::paper_models().filter_map(PaperModel::of)
+}
 
 /// The paper model of this id or class name (case-insensitive), if it is one.
-pub fn lookup(name: &str) -> Option<&'static PaperModel> {
-    PAPER_MODELS
-        .iter()
-        .find(|m| m.id.eq_ignore_ascii_case(name) || m.class_name.eq_ignore_ascii_case(name))
+pub fn lookup(name: &str) -> Option<PaperModel> {
+    qssm_formats::registry::lookup(name).and_then(PaperModel::of)
 }
 
 /// Options of model A (spec §3.3 expand, §3.4/§3.8 the quantum projection's flags).
@@ -121,17 +141,20 @@ impl PaperModel {
         o: &PaperOptions,
         device: &ComputeDevice,
     ) -> Result<Box<dyn Model>, String> {
-        if self.arch != PaperArch::Mamba {
+        if self.arch.is_cnn() {
             if !matches!(device, ComputeDevice::Cpu) {
                 return Err(format!(
                     "{}: runs on the CPU only (its target CNN has no CUDA kernels yet); use --device cpu",
-                    self.id
+                    self.id()
                 ));
             }
-            return Ok(if self.arch == PaperArch::QuantumTrain {
-                Box::new(QuantumTrain::new(cfg)?)
-            } else {
-                Box::new(TargetCnnModel::new(cfg)?)
+            return Ok(match self.arch {
+                PaperArch::QuantumTrain => Box::new(QuantumTrain::new(cfg)?),
+                PaperArch::QuantumTrainLiu => Box::new(QuantumTrainLiu::new(cfg)?),
+                PaperArch::TargetCnnLiu => {
+                    Box::new(TargetCnnModel::with_spec("qt-liu-cnn", LIU_CNN, cfg)?)
+                }
+                _ => Box::new(TargetCnnModel::new(cfg)?),
             });
         }
         let kind = if self.quantum {
@@ -203,11 +226,36 @@ pub fn hqc_param_groups(
 mod tests {
     use super::*;
 
+    /// Every paper model of the registry has its configuration here, and builds under its own
+    /// id and class name.
+    #[test]
+    fn every_registry_paper_model_is_configured() {
+        assert_eq!(
+            paper_models().count(),
+            qssm_formats::registry::paper_models().count()
+        );
+        for m in paper_models() {
+            let cfg = ModelConfig {
+                n_channels: 1,
+                n_classes: 10,
+                d_model: m.d_model,
+                ..ModelConfig::eeg(784)
+            };
+            let model = m
+                .build_on(cfg, &PaperOptions::default(), &ComputeDevice::Cpu)
+                .unwrap();
+            assert_eq!(
+                (model.id(), model.class_name()),
+                (m.id(), m.info.class_name)
+            );
+        }
+    }
+
     /// Every tensor of the HQC model and its twin is in exactly one group; the projections'
     /// groups hold exactly the projection tensors (quantum weights, γ, β; Linear weights).
     #[test]
     fn the_groups_cover_every_tensor_once() {
-        for m in PAPER_MODELS.iter().filter(|m| m.arch == PaperArch::Mamba) {
+        for m in paper_models().filter(|m| m.arch == PaperArch::Mamba) {
             let cfg = ModelConfig {
                 n_channels: 1,
                 n_classes: 10,
@@ -224,7 +272,7 @@ mod tests {
                 for (gi, g) in groups.iter().enumerate() {
                     for r in &g.ranges {
                         for o in &mut owner[r.clone()] {
-                            assert!(o.is_none(), "{}: element in two groups", m.id);
+                            assert!(o.is_none(), "{}: element in two groups", m.id());
                             *o = Some(gi);
                         }
                     }
@@ -232,7 +280,7 @@ mod tests {
                 assert!(
                     owner.iter().all(Option::is_some),
                     "{}: element in no group",
-                    m.id
+                    m.id()
                 );
                 for s in layout.specs() {
                     let g = &groups[owner[s.range.start].unwrap()];

@@ -1,4 +1,6 @@
-//! The zoo registry: ids, class names and constructors.
+//! The zoo's constructors: the registry ([`qssm_formats::registry`]) lists the models once;
+//! here each zoo id gets its constructor ([`visit_net`]) and its configuration check.
+use super::config_check::check_config;
 use super::config_check::ConfigError;
 use super::nn::{Batched, Net, StepNet};
 use super::zoo::QuantumHydraSuperposition;
@@ -11,171 +13,13 @@ use super::zoo::{
 };
 use super::{Model, ModelConfig};
 
-/// One registry entry.
-#[derive(Clone, Copy, Debug)]
-pub struct ModelEntry {
-    /// id as in the reference study (`1b`)
-    pub id: &'static str,
-    /// reference class name (`QuantumMambaSSM`)
-    pub class_name: &'static str,
-    /// ablation group: 1 quantum features + classical mixing, 3 classical; 0 the gated models
-    /// (`mg`, `hg`), which are outside the ablation grid (spec gated-and-protocols §1)
-    pub group: u8,
-    /// feature extraction kind
-    pub features: &'static str,
-    /// sequence mixing kind
-    pub mixing: &'static str,
-    /// whether the model can run step by step on a stream (see spec §6)
-    pub streamable: bool,
-}
+pub use qssm_formats::registry::{Family, ModelInfo};
 
-/// Every model this build can train.
-pub const MODELS: &[ModelEntry] = &[
-    ModelEntry {
-        id: "1a",
-        class_name: "QuantumTransformer",
-        group: 1,
-        features: "quantum",
-        mixing: "transformer",
-        streamable: false,
-    },
-    ModelEntry {
-        id: "3a",
-        class_name: "ClassicalTransformer",
-        group: 3,
-        features: "classical",
-        mixing: "transformer",
-        streamable: false,
-    },
-    ModelEntry {
-        id: "1b",
-        class_name: "QuantumMambaSSM",
-        group: 1,
-        features: "quantum",
-        mixing: "mamba",
-        streamable: true, // in its causal configuration (`--causal`)
-    },
-    ModelEntry {
-        id: "3b",
-        class_name: "TrueClassicalMamba",
-        group: 3,
-        features: "classical",
-        mixing: "mamba",
-        streamable: true,
-    },
-    ModelEntry {
-        id: "1c",
-        class_name: "QuantumHydraSSM",
-        group: 1,
-        features: "quantum",
-        mixing: "hydra",
-        streamable: false,
-    },
-    ModelEntry {
-        id: "3c",
-        class_name: "TrueClassicalHydra",
-        group: 3,
-        features: "classical",
-        mixing: "hydra",
-        streamable: false,
-    },
-    ModelEntry {
-        id: "2a",
-        class_name: "ClassicalQuantumAttention",
-        group: 2,
-        features: "classical",
-        mixing: "quantum-attention",
-        streamable: false, // one output per fixed window (LCU over all chunks)
-    },
-    ModelEntry {
-        id: "2b",
-        class_name: "ClassicalMambaQuantumSSM",
-        group: 2,
-        features: "classical",
-        mixing: "quantum-mamba",
-        streamable: false, // layer 1 starts from layer 0's final state
-    },
-    ModelEntry {
-        id: "2c",
-        class_name: "ClassicalHydraQuantumSSM",
-        group: 2,
-        features: "classical",
-        mixing: "quantum-hydra",
-        streamable: false, // backward recurrences
-    },
-    ModelEntry {
-        id: "2d",
-        class_name: "QuantumMambaHydraSSM",
-        group: 2,
-        features: "classical",
-        mixing: "quantum-superposition",
-        streamable: true, // chunk by chunk (spec groups-2-4 §4.3 R1)
-    },
-    ModelEntry {
-        id: "2e",
-        class_name: "QuantumHydraHydraSSM",
-        group: 2,
-        features: "classical",
-        mixing: "quantum-superposition-x2",
-        streamable: true, // chunk by chunk (spec groups-2-4 §4.3 R1)
-    },
-    ModelEntry {
-        id: "mg",
-        class_name: "QuantumMambaGated",
-        group: 0,
-        features: "quantum",
-        mixing: "gated-recurrence",
-        streamable: true,
-    },
-    ModelEntry {
-        id: "hg",
-        class_name: "QuantumHydraGated",
-        group: 0,
-        features: "quantum",
-        mixing: "gated-recurrence",
-        streamable: false,
-    },
-    ModelEntry {
-        id: "4a",
-        class_name: "QuantumTransformerE2E",
-        group: 4,
-        features: "quantum",
-        mixing: "quantum-transformer",
-        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (spec groups-2-4 §4.3 R1)
-    },
-    ModelEntry {
-        id: "4b",
-        class_name: "QuantumMambaE2E",
-        group: 4,
-        features: "quantum",
-        mixing: "quantum-mamba",
-        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
-    },
-    ModelEntry {
-        id: "4c",
-        class_name: "QuantumHydraE2E",
-        group: 4,
-        features: "quantum",
-        mixing: "quantum-hydra",
-        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
-    },
-    ModelEntry {
-        id: "4d",
-        class_name: "QuantumMambaE2E_Superposition",
-        group: 4,
-        features: "quantum",
-        mixing: "quantum-mamba-superposition",
-        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
-    },
-    ModelEntry {
-        id: "4e",
-        class_name: "QuantumHydraE2E_Superposition",
-        group: 4,
-        features: "quantum",
-        mixing: "quantum-hydra-superposition",
-        streamable: true, // chunk by chunk, Conv3 look-ahead of one sample (R1)
-    },
-];
+/// The models of the EEG zoo this build trains: the registry's zoo
+/// ([`qssm_formats::registry::zoo_models`]), each with its constructor in [`visit_net`].
+pub fn zoo() -> impl Iterator<Item = &'static ModelInfo> + Clone {
+    qssm_formats::registry::zoo_models()
+}
 
 /// Why a model could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -190,14 +34,13 @@ pub enum BuildError {
 
 /// Error for an id or class name that is not in the registry.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown model '{0}' (known: {known})", known = MODELS.iter().map(|m| format!("{} ({})", m.id, m.class_name)).collect::<Vec<_>>().join(", "))]
+#[error("unknown model '{0}' (known: {known})", known = zoo().map(|m| format!("{} ({})", m.id, m.class_name)).collect::<Vec<_>>().join(", "))]
 pub struct UnknownModel(pub String);
 
-/// Finds an entry by id (`1b`) or class name (`QuantumMambaSSM`), case-insensitive.
-pub fn lookup(name: &str) -> Result<&'static ModelEntry, UnknownModel> {
-    MODELS
-        .iter()
-        .find(|m| m.id.eq_ignore_ascii_case(name) || m.class_name.eq_ignore_ascii_case(name))
+/// Finds a zoo model by id (`1b`) or class name (`QuantumMambaSSM`), case-insensitive.
+pub fn lookup(name: &str) -> Result<&'static ModelInfo, UnknownModel> {
+    qssm_formats::registry::lookup(name)
+        .filter(|m| m.is_zoo())
         .ok_or_else(|| UnknownModel(name.to_string()))
 }
 
@@ -231,7 +74,7 @@ where
 {
     let unknown = || crate::device::DeviceError::Unknown(name.to_string());
     let entry = lookup(name).map_err(|_| unknown())?;
-    entry.check_config(&cfg)?;
+    check_config(entry, &cfg)?;
     backend_net(entry.id, cfg, be).ok_or_else(unknown)
 }
 
@@ -265,7 +108,7 @@ pub trait NetVisitor {
 }
 
 /// Builds the [`Net`] of model `id` for `cfg` and hands it to `v` (the one list of
-/// constructors); `None` for an id not in [`MODELS`].
+/// constructors); `None` for an id not in [`zoo`].
 pub fn visit_net<V: NetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
     Some(match id {
         "3a" => v.visit(ClassicalTransformer::new(cfg)),
@@ -305,7 +148,7 @@ where
 }
 
 /// The model `id` written over the backend interface, on `be`; `None` for an id not in
-/// [`MODELS`].
+/// [`zoo`].
 fn backend_net<B>(id: &str, cfg: ModelConfig, be: B) -> Option<Box<dyn Model>>
 where
     B: qssm_kernels::backend::Backend + Send + 'static,
@@ -318,10 +161,10 @@ where
 ///
 /// # Errors
 /// [`BuildError::Unknown`]; [`BuildError::Config`] for a configuration the model cannot be
-/// built with ([`ModelEntry::check_config`]).
+/// built with ([`check_config`]).
 pub fn build(name: &str, cfg: ModelConfig) -> Result<Box<dyn Model>, BuildError> {
     let entry = lookup(name)?;
-    entry.check_config(&cfg)?;
+    check_config(entry, &cfg)?;
     backend_net(entry.id, cfg, qssm_kernels::backend::cpu::Cpu)
         .ok_or_else(|| UnknownModel(name.to_string()).into())
 }
@@ -331,11 +174,11 @@ mod tests {
     use super::*;
     use qssm_kernels::backend::cpu::Cpu;
 
-    /// Every model of the registry has its constructor in `backend_net` (one list), under its
-    /// own id and class name.
+    /// Every zoo model of the registry has its constructor in `backend_net` (one list), under
+    /// its own id and class name.
     #[test]
     fn every_registry_model_has_a_constructor() {
-        for m in MODELS {
+        for m in zoo() {
             let built = backend_net(m.id, ModelConfig::eeg(64), Cpu)
                 .unwrap_or_else(|| panic!("{}: no constructor", m.id));
             assert_eq!((built.id(), built.class_name()), (m.id, m.class_name));

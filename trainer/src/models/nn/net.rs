@@ -49,10 +49,8 @@ impl<B: Backend> Io<B> {
 pub trait Net: Send + Sync {
     /// Planned activation (and activation-gradient) buffers for one batch size.
     type Acts<B: Backend>: Send;
-    /// Registry id (`3b`).
+    /// Registry id (`3b`; the class name comes with it from the registry).
     fn id(&self) -> &'static str;
-    /// Reference class name.
-    fn class_name(&self) -> &'static str;
     /// Configuration.
     fn config(&self) -> &ModelConfig;
     /// Parameter layout.
@@ -403,9 +401,6 @@ where
 {
     fn id(&self) -> &'static str {
         self.net.id()
-    }
-    fn class_name(&self) -> &'static str {
-        self.net.class_name()
     }
     fn config(&self) -> &ModelConfig {
         self.net.config()

@@ -11,11 +11,14 @@
 //! [`QuantumTrain`] is the trainable model `trainer fit --model quantum-train` trains;
 //! [`TargetCnnModel`] (`qt-cnn`) is the same CNN with its weights trained directly (the
 //! baseline) or taken from a trained Quantum-Train (`trainer export --format generated-cnn`),
-//! which the inference engine runs.
+//! which the inference engine runs. [`QuantumTrainLiu`] is the authors' variant qt-liu (§5.3;
+//! `--qt-variant liu`), whose CNN (`qt-liu-cnn`) has no ReLUs.
 pub mod generator;
+pub mod liu;
 mod model;
 
 pub use generator::{circuit_probs, generate_theta, MappingMlp, QT_SEED};
+pub use liu::QuantumTrainLiu;
 pub use model::{QuantumTrain, TargetCnnModel};
 pub use qssm_kernels::ops::target_cnn;
 pub use target_cnn::{TargetCnn, N_WEIGHTS};
@@ -41,6 +44,31 @@ fn closest_central_difference(f: &dyn Fn(&[f32]) -> f64, p: &mut [f32], k: usize
     best
 }
 
+/// One 28×28 image in, 10 classes out: the Quantum-Train models' configuration (tests).
+#[cfg(test)]
+fn image_config() -> crate::models::ModelConfig {
+    crate::models::ModelConfig {
+        n_channels: 1,
+        n_classes: target_cnn::N_CLASSES,
+        ..crate::models::ModelConfig::eeg(target_cnn::SIDE * target_cnn::SIDE)
+    }
+}
+
+/// Mean cross-entropy in f64 of f32 logits (B, 10) against class labels (tests).
+#[cfg(test)]
+fn mean_cross_entropy(z: &[f32], labels: &[usize]) -> f64 {
+    let k = target_cnn::N_CLASSES;
+    z.chunks(k)
+        .zip(labels)
+        .map(|(zi, &y)| {
+            let mx = zi.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+            let lse = mx + zi.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln();
+            lse - zi[y] as f64
+        })
+        .sum::<f64>()
+        / labels.len() as f64
+}
+
 #[cfg(test)]
 mod target_cnn_tests {
     use super::target_cnn::*;
@@ -51,24 +79,35 @@ mod target_cnn_tests {
     /// entries in every tensor.
     #[test]
     fn backward_matches_central_differences() {
+        for spec in [SEED_CNN, LIU_CNN] {
+            check_backward(spec);
+        }
+    }
+
+    fn check_backward(spec: CnnSpec) {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut theta: Vec<f32> = (0..N_WEIGHTS).map(|_| rng.gen_range(-0.3..0.3)).collect();
+        // the CNN without activations grows its values layer by layer: smaller weights keep
+        // its f32 logits, and so the central differences, as precise as the other's
+        let r = if spec.relu { 0.3 } else { 0.1 };
+        let mut theta: Vec<f32> = (0..spec.n_weights())
+            .map(|_| rng.gen_range(-r..r))
+            .collect();
         let x: Vec<f32> = (0..SIDE * SIDE).map(|_| rng.gen_range(-0.5..2.5)).collect();
         let w: Vec<f32> = (0..N_CLASSES).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let f = |t: &[f32]| -> f64 {
-            let z = TargetCnn::new(t).logits(&x);
+            let z = TargetCnn::new(spec, t).logits(&x);
             z.iter()
                 .zip(&w)
                 .map(|(a, b)| (*a as f64) * (*b as f64))
                 .sum()
         };
         let cnn_theta = theta.clone();
-        let cnn = TargetCnn::new(&cnn_theta);
+        let cnn = TargetCnn::new(spec, &cnn_theta);
         let a = cnn.forward(&x);
-        let mut g = vec![0.0f32; N_WEIGHTS];
+        let mut g = vec![0.0f32; spec.n_weights()];
         cnn.backward(&x, &a, &w, &mut g);
         let (mut start, mut checked) = (0, 0);
-        for (wn, bn) in SIZES {
+        for (wn, bn) in spec.sizes() {
             for k in (start..start + wn + bn).step_by(((wn + bn) / 23).max(1)) {
                 let fd = super::closest_central_difference(&f, &mut theta, k, g[k] as f64);
                 assert!(

@@ -13,7 +13,7 @@ use super::generator::{
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{Model, ModelConfig, StepOutput};
 use crate::params::{Init, ParamLayout};
-use qssm_kernels::ops::target_cnn::{self, TargetCnn, N_CLASSES, N_WEIGHTS, SIDE};
+use qssm_kernels::ops::target_cnn::{CnnSpec, TargetCnn, N_CLASSES, N_WEIGHTS, SEED_CNN, SIDE};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -90,32 +90,34 @@ impl QuantumTrain {
     }
 }
 
-/// The CNN with weights θ on a batch x (B, 784): logits (B, 10), images in parallel.
-fn cnn_logits(theta: &[f32], x: &[f32], b: usize) -> Vec<f32> {
-    let cnn = TargetCnn::new(theta);
+/// The CNN `spec` with weights θ on a batch x (B, 784): logits (B, 10), images in parallel.
+pub(super) fn cnn_logits(spec: CnnSpec, theta: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+    let cnn = TargetCnn::new(spec, theta);
     x[..b * SIDE * SIDE]
         .par_chunks(SIDE * SIDE)
         .flat_map_iter(|img| cnn.logits(img))
         .collect()
 }
 
-/// One training pass of the CNN with weights θ over a batch x (B, 784): the mean loss, the
-/// logits (B, 10) and ∂(mean loss)/∂θ (M). Images in parallel, in shards of [`SHARD`] whose
-/// partial gradients are summed in shard order.
-fn cnn_batch(
+/// One training pass of the CNN `spec` with weights θ over a batch x (B, 784): the mean loss,
+/// the logits (B, 10) and ∂(mean loss)/∂θ (M). Images in parallel, in shards of [`SHARD`]
+/// whose partial gradients are summed in shard order.
+pub(super) fn cnn_batch(
+    spec: CnnSpec,
     theta: &[f32],
     x: &[f32],
     b: usize,
     targets: &[Target<'_>],
 ) -> (f32, Vec<f32>, Vec<f32>) {
-    let cnn = TargetCnn::new(theta);
+    let cnn = TargetCnn::new(spec, theta);
+    let m = spec.n_weights();
     let scale = 1.0 / b as f32;
     let img = SIDE * SIDE;
     let shards: Vec<(f32, Vec<f32>, Vec<f32>)> = x[..b * img]
         .par_chunks(SHARD * img)
         .zip(targets.par_chunks(SHARD))
         .map(|(xs, ts)| {
-            let mut dtheta = vec![0.0f32; N_WEIGHTS];
+            let mut dtheta = vec![0.0f32; m];
             let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(ts.len() * N_CLASSES));
             for (xi, &t) in xs.chunks(img).zip(ts) {
                 let a = cnn.forward(xi);
@@ -127,7 +129,7 @@ fn cnn_batch(
             (loss, logits, dtheta)
         })
         .collect();
-    let mut dtheta = vec![0.0f32; N_WEIGHTS];
+    let mut dtheta = vec![0.0f32; m];
     let (mut loss, mut logits) = (0.0f32, Vec::with_capacity(b * N_CLASSES));
     for (l, z, d) in shards {
         loss += l;
@@ -137,8 +139,8 @@ fn cnn_batch(
     (loss * scale, logits, dtheta)
 }
 
-/// The configuration check both models share: one 28×28 image in, 10 classes out.
-fn check_config(id: &str, cfg: &ModelConfig) -> Result<(), String> {
+/// The configuration check the Quantum-Train models share: one 28×28 image in, 10 classes out.
+pub(super) fn check_config(id: &str, cfg: &ModelConfig) -> Result<(), String> {
     if cfg.n_channels != 1 || cfg.n_times != SIDE * SIDE || cfg.n_classes != N_CLASSES {
         return Err(format!(
             "{id}'s target CNN takes one 28×28 image (1 channel, 784 samples) and gives \
@@ -150,44 +152,54 @@ fn check_config(id: &str, cfg: &ModelConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// The qt-seed target CNN trained directly (spec §5.5 B11 (i), the baseline of every
+/// A Quantum-Train target CNN trained directly (spec §5.5 B11 (i), the baseline of every
 /// Quantum-Train claim), and the model of a CNN that Quantum-Train generated
-/// (`trainer export --format generated-cnn`): its 6,676 weights are the parameters, named as
-/// the seed's `state_dict` (`conv1.weight`, …, [`target_cnn::TENSORS`]), PyTorch's default
-/// initialisation (U(±1/√fan_in) for weights and biases).
+/// (`trainer export --format generated-cnn`): `qt-cnn` (qt-seed's CNN, 6,676 weights) or
+/// `qt-liu-cnn` (qt-liu's, 6,690). Its weights are the parameters, named as the sources'
+/// `state_dict` (`conv1.weight`, …, [`CnnSpec::tensors`]), PyTorch's default initialisation
+/// (U(±1/√fan_in) for weights and biases).
 #[derive(Debug)]
 pub struct TargetCnnModel {
+    id: &'static str,
+    spec: CnnSpec,
     cfg: ModelConfig,
     layout: ParamLayout,
 }
 
 impl TargetCnnModel {
-    /// The model for `cfg` (one 28×28 image, 10 classes; refused otherwise).
+    /// `qt-cnn` for `cfg` (one 28×28 image, 10 classes; refused otherwise).
     pub fn new(cfg: ModelConfig) -> Result<Self, String> {
-        check_config("qt-cnn", &cfg)?;
+        Self::with_spec("qt-cnn", SEED_CNN, cfg)
+    }
+
+    /// The CNN `spec` under registry id `id` (`qt-cnn`, `qt-liu-cnn`) for `cfg`.
+    pub fn with_spec(id: &'static str, spec: CnnSpec, cfg: ModelConfig) -> Result<Self, String> {
+        check_config(id, &cfg)?;
         let mut layout = ParamLayout::new();
-        for (name, shape) in target_cnn::TENSORS {
+        let tensors = spec.tensors();
+        for (name, shape) in &tensors {
             // fan_in of the weight this tensor belongs to: the product after the first dim
-            let weight_shape = target_cnn::TENSORS
+            let weight_shape = tensors
                 .iter()
                 .find(|(n, _)| *n == name.replace(".bias", ".weight"))
-                .map_or(shape, |(_, s)| *s);
+                .map_or(shape, |(_, s)| s);
             let fan_in: usize = weight_shape[1..].iter().product();
             let bound = 1.0 / (fan_in as f32).sqrt();
-            layout.add(name, shape, Init::Uniform(-bound, bound));
+            layout.add(*name, shape, Init::Uniform(-bound, bound));
         }
-        debug_assert_eq!(layout.len(), N_WEIGHTS);
-        Ok(Self { cfg, layout })
+        debug_assert_eq!(layout.len(), spec.n_weights());
+        Ok(Self {
+            id,
+            spec,
+            cfg,
+            layout,
+        })
     }
 }
 
 impl Model for TargetCnnModel {
     fn id(&self) -> &'static str {
-        "qt-cnn"
-    }
-
-    fn class_name(&self) -> &'static str {
-        "ClassicalTargetNN"
+        self.id
     }
 
     fn config(&self) -> &ModelConfig {
@@ -199,7 +211,7 @@ impl Model for TargetCnnModel {
     }
 
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
-        cnn_logits(p, x, b)
+        cnn_logits(self.spec, p, x, b)
     }
 
     fn train_batch(
@@ -211,7 +223,7 @@ impl Model for TargetCnnModel {
         _dropout_seeds: Option<&[u64]>,
         g: &mut [f32],
     ) -> StepOutput {
-        let (loss, logits, dtheta) = cnn_batch(p, x, b, targets);
+        let (loss, logits, dtheta) = cnn_batch(self.spec, p, x, b, targets);
         g.copy_from_slice(&dtheta);
         StepOutput { loss, logits }
     }
@@ -226,10 +238,6 @@ impl Model for QuantumTrain {
         "quantum-train"
     }
 
-    fn class_name(&self) -> &'static str {
-        "QuantumTrain"
-    }
-
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }
@@ -239,7 +247,7 @@ impl Model for QuantumTrain {
     }
 
     fn forward_eval_batch(&self, p: &[f32], x: &[f32], b: usize) -> Vec<f32> {
-        cnn_logits(&self.generate(p).1, x, b)
+        cnn_logits(SEED_CNN, &self.generate(p).1, x, b)
     }
 
     fn train_batch(
@@ -252,7 +260,7 @@ impl Model for QuantumTrain {
         g: &mut [f32],
     ) -> StepOutput {
         let (probs, theta) = self.generate(p);
-        let (loss, logits, dtheta) = cnn_batch(&theta, x, b, targets);
+        let (loss, logits, dtheta) = cnn_batch(SEED_CNN, &theta, x, b, targets);
         let mlp = self.mlp(p);
         let (gm, dp) = generate_theta_bwd(&probs, QT_SEED.n_wires, &mlp, &dtheta);
         let dphi = circuit_probs_bwd(&QT_SEED, &self.phi(p), &dp);
@@ -280,10 +288,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn model() -> QuantumTrain {
-        let mut cfg = ModelConfig::eeg(SIDE * SIDE);
-        cfg.n_channels = 1;
-        cfg.n_classes = N_CLASSES;
-        QuantumTrain::new(cfg).expect("the 28×28 configuration")
+        QuantumTrain::new(super::super::image_config()).expect("the 28×28 configuration")
     }
 
     /// The spec's counts (§5.4): 104 circuit angles + 321 mapping weights = 425.
@@ -323,18 +328,8 @@ mod tests {
         assert!(out.loss.is_finite() && out.logits.len() == b * N_CLASSES);
         let labels = [1usize, 7, 4];
         // mean cross-entropy in f64 from the f32 logits
-        let loss = |q: &[f32]| -> f64 {
-            let z = m.forward_eval_batch(q, &x, b);
-            z.chunks(N_CLASSES)
-                .zip(labels)
-                .map(|(zi, y)| {
-                    let mx = zi.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
-                    let lse = mx + zi.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln();
-                    lse - zi[y] as f64
-                })
-                .sum::<f64>()
-                / b as f64
-        };
+        let loss =
+            |q: &[f32]| super::super::mean_cross_entropy(&m.forward_eval_batch(q, &x, b), &labels);
         assert!((loss(&p) - out.loss as f64).abs() < 1e-4 * (1.0 + loss(&p)));
         let picks: Vec<usize> = m
             .phi

@@ -131,9 +131,6 @@ impl Net for ClassicalQuantumAttention {
     fn id(&self) -> &'static str {
         "2a"
     }
-    fn class_name(&self) -> &'static str {
-        "ClassicalQuantumAttention"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

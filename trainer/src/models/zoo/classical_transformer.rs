@@ -85,9 +85,6 @@ impl Net for ClassicalTransformer {
     fn id(&self) -> &'static str {
         "3a"
     }
-    fn class_name(&self) -> &'static str {
-        "ClassicalTransformer"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

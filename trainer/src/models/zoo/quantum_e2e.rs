@@ -171,13 +171,6 @@ impl Net for QuantumE2e {
             E2eVariant::Hydra => "4c",
         }
     }
-    fn class_name(&self) -> &'static str {
-        match self.variant {
-            E2eVariant::Transformer => "QuantumTransformerE2E",
-            E2eVariant::Mamba => "QuantumMambaE2E",
-            E2eVariant::Hydra => "QuantumHydraE2E",
-        }
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

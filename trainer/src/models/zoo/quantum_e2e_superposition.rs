@@ -222,13 +222,6 @@ impl Net for QuantumE2eSuperposition {
             "4d"
         }
     }
-    fn class_name(&self) -> &'static str {
-        if self.bidirectional {
-            "QuantumHydraE2E_Superposition"
-        } else {
-            "QuantumMambaE2E_Superposition"
-        }
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

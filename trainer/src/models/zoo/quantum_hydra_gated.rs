@@ -127,9 +127,6 @@ impl Net for QuantumHydraGated {
     fn id(&self) -> &'static str {
         "hg"
     }
-    fn class_name(&self) -> &'static str {
-        "QuantumHydraGated"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

@@ -118,9 +118,6 @@ impl Net for QuantumHydraSsm {
     fn id(&self) -> &'static str {
         "1c"
     }
-    fn class_name(&self) -> &'static str {
-        "QuantumHydraSSM"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

@@ -193,13 +193,6 @@ impl Net for QuantumHydraSuperposition {
             "2d"
         }
     }
-    fn class_name(&self) -> &'static str {
-        if self.bidirectional {
-            "QuantumHydraHydraSSM"
-        } else {
-            "QuantumMambaHydraSSM"
-        }
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

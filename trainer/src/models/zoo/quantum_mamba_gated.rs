@@ -88,9 +88,6 @@ impl Net for QuantumMambaGated {
     fn id(&self) -> &'static str {
         "mg"
     }
-    fn class_name(&self) -> &'static str {
-        "QuantumMambaGated"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

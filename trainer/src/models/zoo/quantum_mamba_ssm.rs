@@ -116,9 +116,6 @@ impl Net for QuantumMambaSsm {
     fn id(&self) -> &'static str {
         "1b"
     }
-    fn class_name(&self) -> &'static str {
-        "QuantumMambaSSM"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

@@ -254,12 +254,6 @@ impl Net for QuantumMixingSsm {
             Kind::Hydra => "2c",
         }
     }
-    fn class_name(&self) -> &'static str {
-        match self.kind {
-            Kind::Mamba => "ClassicalMambaQuantumSSM",
-            Kind::Hydra => "ClassicalHydraQuantumSSM",
-        }
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

@@ -113,9 +113,6 @@ impl Net for QuantumTransformer {
     fn id(&self) -> &'static str {
         "1a"
     }
-    fn class_name(&self) -> &'static str {
-        "QuantumTransformer"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

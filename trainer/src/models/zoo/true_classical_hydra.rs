@@ -84,9 +84,6 @@ impl Net for TrueClassicalHydra {
     fn id(&self) -> &'static str {
         "3c"
     }
-    fn class_name(&self) -> &'static str {
-        "TrueClassicalHydra"
-    }
     fn config(&self) -> &ModelConfig {
         &self.cfg
     }

@@ -22,7 +22,6 @@ use qssm_kernels::circuit::qproj::Affine;
 /// `out_proj` are quantum projections, and its classical twin.
 pub struct TrueClassicalMamba {
     id: &'static str,
-    class_name: &'static str,
     cfg: ModelConfig,
     lay: ParamLayout,
     embedding: Linear,
@@ -57,7 +56,7 @@ pub struct Acts<B: Backend> {
 impl TrueClassicalMamba {
     /// 3b: the layout for `cfg` (d_inner = 2·d_model, Linear projections).
     pub fn new(cfg: ModelConfig) -> Self {
-        Self::build(cfg, ("3b", "TrueClassicalMamba"), 2, &ProjKind::Linear)
+        Self::build(cfg, "3b", 2, &ProjKind::Linear)
     }
 
     /// The paper's model A (spec hqc-mamba-and-quantum-train §3.3): this network with
@@ -68,9 +67,9 @@ impl TrueClassicalMamba {
     /// (the pixels of an image in raster order); `n_classes` outputs; dropout `cfg.dropout`
     /// after the embedding (the paper: none).
     pub fn hqc_mamba(cfg: ModelConfig, expand: usize, proj: &ProjKind) -> Self {
-        let names = match proj {
-            ProjKind::Quantum(_) => ("hqc-mamba", "HqcMamba"),
-            ProjKind::Linear => ("hqc-mamba-classical", "HqcMambaClassical"),
+        let id = match proj {
+            ProjKind::Quantum(_) => "hqc-mamba",
+            ProjKind::Linear => "hqc-mamba-classical",
         };
         let qproj = match proj {
             ProjKind::Quantum(o) => Some(QProjCard {
@@ -87,16 +86,11 @@ impl TrueClassicalMamba {
         };
         Self {
             architecture: Some(Architecture { expand, qproj }),
-            ..Self::build(cfg, names, expand, proj)
+            ..Self::build(cfg, id, expand, proj)
         }
     }
 
-    fn build(
-        cfg: ModelConfig,
-        (id, class_name): (&'static str, &'static str),
-        expand: usize,
-        proj: &ProjKind,
-    ) -> Self {
+    fn build(cfg: ModelConfig, id: &'static str, expand: usize, proj: &ProjKind) -> Self {
         let (c, d, e) = (cfg.n_channels, cfg.d_model, expand * cfg.d_model);
         let mut lay = ParamLayout::new();
         let embedding = Linear::new(&mut lay, "embedding", c, d, true);
@@ -110,7 +104,6 @@ impl TrueClassicalMamba {
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
         Self {
             id,
-            class_name,
             cfg,
             lay,
             embedding,
@@ -126,9 +119,6 @@ impl Net for TrueClassicalMamba {
     type Acts<B: Backend> = Acts<B>;
     fn id(&self) -> &'static str {
         self.id
-    }
-    fn class_name(&self) -> &'static str {
-        self.class_name
     }
     fn config(&self) -> &ModelConfig {
         &self.cfg
