@@ -143,6 +143,31 @@ fn quantum_train_trains_on_smnist_10k() {
     let lr = |e: usize| r["history"][e]["lr"].as_f64().unwrap();
     assert_eq!(lr(0), lr(1));
     assert!(out.join("model.safetensors").exists());
+
+    // `--qt-tensor-gain`: 8 gains more, recorded with the architecture options
+    let gain = tmp.path().join("qt-gain");
+    let o = trainer(
+        &[
+            "fit",
+            "--model",
+            "quantum-train",
+            "--qt-tensor-gain",
+            "--task",
+            "smnist-10k",
+            "--data",
+            data.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--out",
+            gain.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = results(&gain);
+    assert_eq!(r["n_params"], 433);
+    assert_eq!(r["hyperparameters"]["qt_tensor_gain"], true);
 }
 
 /// qt-liu (`--qt-variant liu`, spec §5.3) trains with the notebook's recipe by default (Adam
@@ -235,6 +260,29 @@ fn bad_options_are_one_line_errors_before_any_output() {
         ),
         // the variant is Quantum-Train's option
         (vec!["--model", "3b", "--qt-variant", "liu"], "--qt-variant"),
+        // the per-tensor gain is qt-seed's option
+        (
+            vec![
+                "--model",
+                "qt-cnn",
+                "--task",
+                "smnist-10k",
+                "--qt-tensor-gain",
+            ],
+            "--qt-tensor-gain",
+        ),
+        (
+            vec![
+                "--model",
+                "quantum-train",
+                "--qt-variant",
+                "liu",
+                "--task",
+                "smnist-10k",
+                "--qt-tensor-gain",
+            ],
+            "--qt-tensor-gain",
+        ),
         // the §3.6 groups are model A's
         (
             vec![

@@ -178,3 +178,58 @@ fn the_qt_liu_cnn_classifies_through_the_engine_as_qt_liu_does() {
     // one network description, the same θ, one image at a time on both sides
     assert!(worst <= 1e-6, "engine vs trainer (relative): {worst}");
 }
+
+/// qt-seed with `--qt-tensor-gain`: the exporter tells the form by its gain tensors, and the
+/// CNN it writes is the standardised, scaled one the trainer classifies with; a trained gain
+/// (not its initial value) is what the file carries.
+#[test]
+fn the_tensor_gain_form_exports_its_standardised_cnn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qt = QuantumTrain::with_tensor_gain(image_config()).unwrap();
+    assert!(qt.has_tensor_gain());
+    assert_eq!(qt.layout().n_params(), 425 + 8);
+    let mut p = qt.layout().init(&mut ChaCha8Rng::seed_from_u64(21));
+    let gain = qt
+        .layout()
+        .specs()
+        .iter()
+        .find(|s| s.name == "tensor_gain.fc1.weight")
+        .expect("fc1's gain")
+        .range
+        .start;
+    p[gain] *= 1.7;
+    let file = tmp.path().join("qt-gain.safetensors");
+    export(&file, &qt, &p, &info(), TensorDtype::F32).unwrap();
+
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
+    let set = ImageTask::Smnist10k.load(&data).unwrap();
+    let n = 8;
+    let x = &set.x[..n * 784];
+    let want = qt.forward_eval_batch(&p, x, n);
+    let engine = Engine::from_path(export_cnn(&file, "f32")).unwrap();
+    assert_eq!(engine.model_id(), "qt-cnn");
+    let mut worst = 0.0f32;
+    for (i, w) in want.chunks(10).enumerate() {
+        let got = engine
+            .classify_window(&x[i * 784..(i + 1) * 784])
+            .unwrap()
+            .logits;
+        for (a, b) in got.iter().zip(w) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "engine vs trainer: {worst}");
+    // the plain form's CNN from the same mapping differs: the gains are applied
+    let plain = QuantumTrain::new(image_config()).unwrap();
+    let mut q = vec![0.0f32; plain.layout().n_params()];
+    for s in plain.layout().specs() {
+        let src = qt
+            .layout()
+            .specs()
+            .iter()
+            .find(|t| t.name == s.name)
+            .unwrap();
+        q[s.range.clone()].copy_from_slice(&p[src.range.clone()]);
+    }
+    assert_ne!(plain.generate(&q).1, qt.generate(&p).1);
+}

@@ -209,7 +209,14 @@ fn run_generated_cnn(a: &ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let cfg = crate::onnx::config_from_card(card);
     let (theta, cnn) = match card.model_id.as_str() {
         "quantum-train" => {
-            let qt = QuantumTrain::new(cfg.clone()).map_err(|e| at(&e))?;
+            // the `--qt-tensor-gain` form is told by its gain tensors
+            let names = file.tensors.iter().map(|t| t.name.as_str());
+            let qt = if QuantumTrain::names_have_tensor_gain(names) {
+                QuantumTrain::with_tensor_gain(cfg.clone())
+            } else {
+                QuantumTrain::new(cfg.clone())
+            }
+            .map_err(|e| at(&e))?;
             let params = load_params(&file, &qt).map_err(|e| at(&e))?;
             let cnn = TargetCnnModel::new(cfg).map_err(|e| at(&e))?;
             (qt.generate(&params).1, cnn)

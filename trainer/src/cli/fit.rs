@@ -143,6 +143,12 @@ pub struct FitArgs {
     /// (qt-seed, the default) or `liu` (qt-liu: the model `qt-liu`, its CNN `qt-liu-cnn`)
     #[arg(long, value_enum)]
     pub qt_variant: Option<QtVariantArg>,
+    /// qt-seed only: standardise each generated CNN tensor and scale it by a learnable gain
+    /// started at PyTorch's init scale (8 more parameters; weight standardisation with the
+    /// QTLSTM notebook's per-tensor scale; not the seed's method, which keeps its raw
+    /// mapping outputs and often starts with a dead or exploding CNN)
+    #[arg(long)]
+    pub qt_tensor_gain: bool,
     /// circuit ansatz of the gated models: unified5 (current code) or legacy4 (behind the
     /// published gated numbers)
     #[arg(long, value_enum, default_value_t = AnsatzArg::Unified5)]
@@ -345,6 +351,12 @@ pub fn run(a: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(id), None) => id,
         (None, None) => registry::lookup(&a.model)?.id,
     };
+    if a.qt_tensor_gain && id != "quantum-train" {
+        return Err(format!(
+            "--qt-tensor-gain is an option of quantum-train's qt-seed variant, not of '{id}'"
+        )
+        .into());
+    }
     if paper::lookup(id).is_some_and(|m| m.arch != paper::PaperArch::Mamba)
         && a.task != Task::Smnist10k
     {
@@ -555,6 +567,7 @@ pub(super) fn data_dir(a: &FitArgs) -> PathBuf {
 fn paper_options(a: &FitArgs) -> PaperOptions {
     PaperOptions {
         expand: a.expand,
+        qt_tensor_gain: a.qt_tensor_gain,
         qproj: QProjOptions {
             layers: a.qproj_layers,
             affine: match a.qproj_affine {
@@ -885,6 +898,10 @@ fn hyperparameters(m: &dyn Model, a: &FitArgs, epochs: usize) -> serde_json::Val
             h["qproj"] = json!(q);
             h["qproj"]["init"] = json!(format!("{:?}", paper_options(a).qproj.init));
         }
+    }
+    if m.id() == "quantum-train" {
+        // the file's tensors tell the form too (`tensor_gain.*`)
+        h["qt_tensor_gain"] = json!(a.qt_tensor_gain);
     }
     h
 }

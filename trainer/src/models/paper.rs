@@ -121,6 +121,9 @@ pub struct PaperOptions {
     pub expand: usize,
     /// the quantum projections' options
     pub qproj: QProjOptions,
+    /// Quantum-Train qt-seed: standardise each generated tensor with a learnable gain
+    /// ([`QuantumTrain::with_tensor_gain`])
+    pub qt_tensor_gain: bool,
 }
 
 impl Default for PaperOptions {
@@ -128,6 +131,7 @@ impl Default for PaperOptions {
         Self {
             expand: 4,
             qproj: QProjOptions::default(),
+            qt_tensor_gain: false,
         }
     }
 }
@@ -149,6 +153,9 @@ impl PaperModel {
                 ));
             }
             return Ok(match self.arch {
+                PaperArch::QuantumTrain if o.qt_tensor_gain => {
+                    Box::new(QuantumTrain::with_tensor_gain(cfg)?)
+                }
                 PaperArch::QuantumTrain => Box::new(QuantumTrain::new(cfg)?),
                 PaperArch::QuantumTrainLiu => Box::new(QuantumTrainLiu::new(cfg)?),
                 PaperArch::TargetCnnLiu => {

@@ -16,6 +16,7 @@
 pub mod generator;
 pub mod liu;
 mod model;
+pub mod tensor_gain;
 
 pub use generator::{circuit_probs, generate_theta, MappingMlp, QT_SEED};
 pub use liu::QuantumTrainLiu;

@@ -10,6 +10,7 @@
 use super::generator::{
     circuit_probs, circuit_probs_bwd, generate_theta, generate_theta_bwd, MappingMlp, QT_SEED,
 };
+use super::tensor_gain;
 use crate::models::objective::{loss_with_grad, Target};
 use crate::models::{Model, ModelConfig, StepOutput};
 use crate::params::{Init, ParamLayout};
@@ -34,6 +35,13 @@ pub struct QuantumTrain {
     fc1_b: Range<usize>,
     fc2_w: Range<usize>,
     fc2_b: Range<usize>,
+    /// the per-tensor gains of `--qt-tensor-gain` ([`tensor_gain`]), one per CNN tensor
+    gains: Option<Range<usize>>,
+}
+
+/// The name of the gain of the CNN tensor `tensor` (`--qt-tensor-gain`): `tensor_gain.fc1.weight`.
+pub fn gain_name(tensor: &str) -> String {
+    format!("tensor_gain.{tensor}")
 }
 
 /// Xavier-uniform bound with gain g for a (fan_out, fan_in) weight.
@@ -46,6 +54,28 @@ impl QuantumTrain {
     /// The model for `cfg`; refuses a configuration other than one channel of 28×28 = 784
     /// samples and 10 classes (the target CNN's input and output).
     pub fn new(cfg: ModelConfig) -> Result<Self, String> {
+        Self::build(cfg, false)
+    }
+
+    /// The model with each generated CNN tensor standardised and scaled by a learnable gain
+    /// ([`tensor_gain`]; `--qt-tensor-gain`, not the seed's method): 8 more parameters,
+    /// `tensor_gain.conv1.weight` … `tensor_gain.fc2.bias` (shape (1) each).
+    pub fn with_tensor_gain(cfg: ModelConfig) -> Result<Self, String> {
+        Self::build(cfg, true)
+    }
+
+    /// Whether a model file's tensor names are those of the `--qt-tensor-gain` form.
+    pub fn names_have_tensor_gain<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
+        let first = gain_name(SEED_CNN.tensors()[0].0);
+        names.any(|n| n == first)
+    }
+
+    /// Whether the generated tensors are standardised with learnable gains.
+    pub fn has_tensor_gain(&self) -> bool {
+        self.gains.is_some()
+    }
+
+    fn build(cfg: ModelConfig, gain: bool) -> Result<Self, String> {
         check_config("quantum-train", &cfg)?;
         let n = QT_SEED.n_wires;
         let mut layout = ParamLayout::new();
@@ -58,6 +88,15 @@ impl QuantumTrain {
         let fc1_b = layout.add("mapping.fc1.bias", &[HIDDEN], Init::Const(0.0));
         let fc2_w = layout.add("mapping.fc2.weight", &[1, HIDDEN], xavier(0.5, HIDDEN, 1));
         let fc2_b = layout.add("mapping.fc2.bias", &[1], Init::Const(0.0));
+        let gains = gain.then(|| {
+            let init = tensor_gain::initial_gains(&SEED_CNN);
+            let names = SEED_CNN.tensors();
+            let first = layout.len();
+            for ((name, _), g) in names.iter().zip(init) {
+                layout.add(gain_name(name), &[1], Init::Const(g));
+            }
+            first..layout.len()
+        });
         Ok(Self {
             cfg,
             layout,
@@ -66,6 +105,7 @@ impl QuantumTrain {
             fc1_b,
             fc2_w,
             fc2_b,
+            gains,
         })
     }
 
@@ -82,8 +122,19 @@ impl QuantumTrain {
         }
     }
 
-    /// The circuit's probabilities (2^13) and the CNN weights θ (M) the parameters generate.
+    /// The circuit's probabilities (2^13) and the CNN weights θ (M) the parameters generate
+    /// (with `--qt-tensor-gain`, after the per-tensor standardisation and gains).
     pub fn generate(&self, p: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let (probs, raw) = self.generate_raw(p);
+        let theta = match &self.gains {
+            Some(r) => tensor_gain::forward(&SEED_CNN, &raw, &p[r.clone()]),
+            None => raw,
+        };
+        (probs, theta)
+    }
+
+    /// The probabilities and the mapping MLP's outputs θ before any gain.
+    fn generate_raw(&self, p: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let probs = circuit_probs(&QT_SEED, &self.phi(p));
         let theta = generate_theta(&probs, QT_SEED.n_wires, &self.mlp(p), N_WEIGHTS);
         (probs, theta)
@@ -259,12 +310,21 @@ impl Model for QuantumTrain {
         _dropout_seeds: Option<&[u64]>,
         g: &mut [f32],
     ) -> StepOutput {
-        let (probs, theta) = self.generate(p);
-        let (loss, logits, dtheta) = cnn_batch(SEED_CNN, &theta, x, b, targets);
+        let (probs, raw) = self.generate_raw(p);
+        g.fill(0.0);
+        let (loss, logits, dtheta) = match &self.gains {
+            Some(r) => {
+                let theta = tensor_gain::forward(&SEED_CNN, &raw, &p[r.clone()]);
+                let (loss, logits, d) = cnn_batch(SEED_CNN, &theta, x, b, targets);
+                let (dtheta, dg) = tensor_gain::backward(&SEED_CNN, &raw, &p[r.clone()], &d);
+                g[r.clone()].copy_from_slice(&dg);
+                (loss, logits, dtheta)
+            }
+            None => cnn_batch(SEED_CNN, &raw, x, b, targets),
+        };
         let mlp = self.mlp(p);
         let (gm, dp) = generate_theta_bwd(&probs, QT_SEED.n_wires, &mlp, &dtheta);
         let dphi = circuit_probs_bwd(&QT_SEED, &self.phi(p), &dp);
-        g.fill(0.0);
         for (o, v) in g[self.phi.clone()].iter_mut().zip(dphi) {
             *o = v as f32;
         }
