@@ -109,27 +109,30 @@ fn quantum_train_trains_on_smnist_10k() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("qt");
     let data = mnist();
-    let o = trainer(
-        &[
+    // `trainer fit --model quantum-train` on smnist-10k, batch 64, with `extra` options
+    let fit = |out: &Path, epochs: &str, extra: &[&str]| {
+        let mut a = vec![
             "fit",
             "--model",
             "quantum-train",
             "--task",
             "smnist-10k",
             "--data",
+        ];
+        a.extend([
             data.to_str().unwrap(),
             "--epochs",
-            "2",
+            epochs,
             "--batch-size",
             "64",
-            "--no-progress",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = results(&out);
+        ]);
+        a.extend(["--no-progress", "--out", out.to_str().unwrap()]);
+        a.extend(extra);
+        let o = trainer(&a, tmp.path());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        results(out)
+    };
+    let r = fit(&out, "2", &[]);
     assert_eq!(r["model_id"], "quantum-train");
     assert_eq!(r["n_params"], 425);
     assert_eq!(r["data_info"]["n_test"], 2000);
@@ -145,27 +148,7 @@ fn quantum_train_trains_on_smnist_10k() {
     assert!(out.join("model.safetensors").exists());
 
     // `--qt-tensor-gain`: 8 gains more, recorded with the architecture options
-    let gain = tmp.path().join("qt-gain");
-    let o = trainer(
-        &[
-            "fit",
-            "--model",
-            "quantum-train",
-            "--qt-tensor-gain",
-            "--task",
-            "smnist-10k",
-            "--data",
-            data.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--no-progress",
-            "--out",
-            gain.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = results(&gain);
+    let r = fit(&tmp.path().join("qt-gain"), "1", &["--qt-tensor-gain"]);
     assert_eq!(r["n_params"], 433);
     assert_eq!(r["hyperparameters"]["qt_tensor_gain"], true);
 }

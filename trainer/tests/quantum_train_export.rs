@@ -59,6 +59,22 @@ fn export_cnn(file: &Path, dtype: &str) -> PathBuf {
     out
 }
 
+/// The largest |engine − trainer| logit difference over the images of `x` (784 each) against
+/// the trainer's logits `want` (10 per image).
+fn max_logit_difference(engine: &Engine, x: &[f32], want: &[f32]) -> f32 {
+    let mut worst = 0.0f32;
+    for (i, w) in want.chunks(10).enumerate() {
+        let got = engine
+            .classify_window(&x[i * 784..(i + 1) * 784])
+            .unwrap()
+            .logits;
+        for (a, b) in got.iter().zip(w) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    worst
+}
+
 #[test]
 fn the_generated_cnn_classifies_through_the_engine_as_quantum_train_does() {
     let tmp = tempfile::tempdir().unwrap();
@@ -86,16 +102,7 @@ fn the_generated_cnn_classifies_through_the_engine_as_quantum_train_does() {
     let engine = Engine::from_path(&f32_file).unwrap();
     assert_eq!(engine.model_id(), "qt-cnn");
     assert_eq!((engine.n_channels(), engine.n_classes()), (1, 10));
-    let mut worst = 0.0f32;
-    for (i, w) in want.chunks(10).enumerate() {
-        let got = engine
-            .classify_window(&x[i * 784..(i + 1) * 784])
-            .unwrap()
-            .logits;
-        for (a, b) in got.iter().zip(w) {
-            worst = worst.max((a - b).abs());
-        }
-    }
+    let worst = max_logit_difference(&engine, x, &want);
     assert!(worst <= 1e-5, "engine vs trainer: {worst}");
 
     let f16_file = export_cnn(&file, "f16");
@@ -208,16 +215,7 @@ fn the_tensor_gain_form_exports_its_standardised_cnn() {
     let want = qt.forward_eval_batch(&p, x, n);
     let engine = Engine::from_path(export_cnn(&file, "f32")).unwrap();
     assert_eq!(engine.model_id(), "qt-cnn");
-    let mut worst = 0.0f32;
-    for (i, w) in want.chunks(10).enumerate() {
-        let got = engine
-            .classify_window(&x[i * 784..(i + 1) * 784])
-            .unwrap()
-            .logits;
-        for (a, b) in got.iter().zip(w) {
-            worst = worst.max((a - b).abs());
-        }
-    }
+    let worst = max_logit_difference(&engine, x, &want);
     assert!(worst <= 1e-5, "engine vs trainer: {worst}");
     // the plain form's CNN from the same mapping differs: the gains are applied
     let plain = QuantumTrain::new(image_config()).unwrap();
