@@ -45,6 +45,32 @@ fn closest_central_difference(f: &dyn Fn(&[f32]) -> f64, p: &mut [f32], k: usize
     best
 }
 
+/// Asserts that the gradient `g` of every parameter in `picks` agrees with the closest
+/// central difference of the loss `f` ([`closest_central_difference`]) within
+/// `abs_tol + rel_tol·|fd|`; prints the worst error / bound.
+#[cfg(test)]
+fn assert_gradient_matches(
+    f: &dyn Fn(&[f32]) -> f64,
+    p: &mut [f32],
+    g: &[f32],
+    picks: impl IntoIterator<Item = usize>,
+    (abs_tol, rel_tol): (f64, f64),
+) {
+    let mut worst = 0.0f64;
+    for k in picks {
+        let fd = closest_central_difference(f, p, k, g[k] as f64);
+        let err = (fd - g[k] as f64).abs();
+        let bound = abs_tol + rel_tol * fd.abs();
+        worst = worst.max(err / bound);
+        assert!(
+            err <= bound,
+            "parameter {k}: gradient {} vs central difference {fd}",
+            g[k]
+        );
+    }
+    eprintln!("worst error / bound: {worst:.2}");
+}
+
 /// One 28×28 image in, 10 classes out: the Quantum-Train models' configuration (tests).
 #[cfg(test)]
 fn image_config() -> crate::models::ModelConfig {

@@ -423,18 +423,7 @@ mod tests {
         // the loss is piecewise smooth in φ (ReLUs and max pools over 6,676 generated weights)
         // and computed from f32 logits: central differences agree to about 2e-5 + 0.5 %, which
         // still tells a wrong sign, index or factor apart
-        let mut worst = 0.0f64;
-        for k in picks {
-            let fd = super::super::closest_central_difference(&loss, &mut p, k, g[k] as f64);
-            let err = (fd - g[k] as f64).abs();
-            worst = worst.max(err / (abs_tol + 5e-3 * fd.abs()));
-            assert!(
-                err <= abs_tol + 5e-3 * fd.abs(),
-                "parameter {k}: gradient {} vs central difference {fd}",
-                g[k]
-            );
-        }
-        eprintln!("worst error / bound: {worst:.2}");
+        super::super::assert_gradient_matches(&loss, &mut p, &g, picks, (abs_tol, 5e-3));
         assert!(g[m.phi.clone()].iter().any(|&v| v != 0.0));
         g
     }
