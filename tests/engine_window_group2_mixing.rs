@@ -10,7 +10,7 @@
 //! `causal = true` is inconsistent, 2a's `mix_coeffs` must match the card's window length,
 //! missing tensors are named.
 use qssm_engine::{EngineError, Model as Engine};
-use qssm_formats::model_file::{ModelFile, TensorDtype};
+use qssm_formats::model_file::{ModelFile, ModelFileError, TensorDtype};
 use qssm_tests::engine_case::{
     blob, blob_with, card, check_missing_tensor_named, check_window_only,
     check_window_parity_within, from_fixture, random_init, ulp_sensitivity, Case,
@@ -239,7 +239,7 @@ fn streaming_is_a_typed_error() {
 }
 
 /// 2a's `mix_coeffs` (nc, 2) fixes the window length: a card whose T needs another chunk count
-/// is a typed error; a T with the same chunk count loads.
+/// is a typed error naming the tensor and both shapes; a T with the same chunk count loads.
 #[test]
 fn mix_coeffs_must_match_the_window_length() {
     let case = small("2a"); // T = 40: 3 chunks
@@ -250,8 +250,12 @@ fn mix_coeffs_must_match_the_window_length() {
         let r = Engine::from_bytes(&blob_with(&case, &c, TensorDtype::F32, |_| true));
         match (r, ok) {
             (Ok(e), true) => assert_eq!(e.n_times(), t),
-            (Err(EngineError::Mismatch { what }), false) => {
-                assert!(what.contains("mix_coeffs"), "T = {t}: {what}")
+            (Err(e @ EngineError::File(ModelFileError::ShapeMismatch { .. })), false) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("quantum_attention.mix_coeffs"),
+                    "T = {t}: {msg}"
+                )
             }
             (r, _) => panic!("T = {t}: {:?}", r.map(|_| ())),
         }

@@ -88,7 +88,7 @@ impl Model {
         validate_card(card, entry)?;
         let (filter, normalisation) = input_conditioning(card)?;
         let mut ld = Loader::new(file)?;
-        let arch = Arch::load(entry.id, &mut ld, card)?;
+        let arch = Arch::load(entry, &mut ld, card)?;
         let weight_bytes = ld.bytes();
         ld.finish(entry.id)?;
         Ok(Self {

@@ -43,7 +43,7 @@ impl Model {
                 sample: i % t,
             });
         }
-        let logits = self.arch.logits(&to_token_major(x, c, t));
+        let logits = self.arch.logits(x, c, t);
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput { index });
         }
@@ -57,17 +57,6 @@ impl Model {
             class,
         })
     }
-}
-
-/// (C, T) channel-major → (T, C) token-major, the layout of the kernels.
-fn to_token_major(x: &[f32], c: usize, t: usize) -> Vec<f32> {
-    let mut y = vec![0.0; c * t];
-    for (ci, row) in x.chunks_exact(t).enumerate() {
-        for (ti, v) in row.iter().enumerate() {
-            y[ti * c + ci] = *v;
-        }
-    }
-    y
 }
 
 /// Index of the first largest value (finite input).

@@ -4,8 +4,6 @@
 //! rows (**pad rows included**, as in the reference: they score a constant and dilute the last
 //! chunk), run the [`QsbQssm`] branches on each chunk summary, then `output_proj` =
 //! Linear(9Q, D) → LayerNorm(D) → SiLU. Output (nc, D).
-//! 1a's `QuantumFeatureProcessor` (reference `models/QuantumTransformer.py`) is the same with
-//! QGR-flavour branches ([`QsbQgr`], 3Q outputs; [`ChunkProcessor::load_qgr`]).
 //!
 //! Recurrent mode (streaming the causal variant, whose pad rows get no weight): one row at a
 //! time ([`ChunkProcessor::push_row`]) into an online softmax pool — running max of the scores,
@@ -14,57 +12,16 @@
 //! chunk or a partial last one alike. Equal to the window path to rounding; no allocation.
 use super::layers::{LayerNorm, Linear};
 use super::qsb::QsbQssm;
-use super::qsb_qgr::QsbQgr;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
-use qssm_kernels::circuit::Program;
 use qssm_kernels::ops::activation::{silu_forward, tanh_forward};
 use qssm_kernels::ops::chunk_pool::chunk_pool_forward;
 
 /// Pool slots before the weighted row sum: running max of the scores, softmax denominator.
 const POOL_HEAD: usize = 2;
-
-/// The branch block of a [`ChunkProcessor`]: chunk summaries (nc, F) → (nc, width).
-#[derive(Clone, Debug)]
-enum Branches {
-    /// QSSM flavour (1b, 1c): width 9Q
-    Qssm(QsbQssm),
-    /// QGR flavour (1a): width 3Q
-    Qgr(QsbQgr),
-}
-
-impl Branches {
-    fn out_dim(&self) -> usize {
-        match self {
-            Self::Qssm(b) => b.out_dim(),
-            Self::Qgr(b) => b.out_dim(),
-        }
-    }
-
-    fn apply(&self, s: &[f32], nc: usize) -> Vec<f32> {
-        match self {
-            Self::Qssm(b) => b.apply(s, nc),
-            Self::Qgr(b) => b.apply(s, nc),
-        }
-    }
-
-    fn scratch_len(&self) -> usize {
-        match self {
-            Self::Qssm(b) => b.scratch_len(),
-            Self::Qgr(b) => b.scratch_len(),
-        }
-    }
-
-    fn apply_one(&self, out: &mut [f32], s: &[f32], scratch: &mut [f32]) {
-        match self {
-            Self::Qssm(b) => b.apply_one(out, s, scratch),
-            Self::Qgr(b) => b.apply_one(out, s, scratch),
-        }
-    }
-}
 
 /// The chunk processor over input width F, chunk size cs, output width D.
 #[derive(Clone, Debug)]
@@ -73,7 +30,7 @@ pub(crate) struct ChunkProcessor {
     f: usize,
     att0: Linear,
     att2: Linear,
-    qsb: Branches,
+    qsb: QsbQssm,
     out0: Linear,
     out_ln: LayerNorm,
 }
@@ -91,38 +48,9 @@ impl ChunkProcessor {
         q: usize,
         n_layers: usize,
     ) -> Result<Self, EngineError> {
-        Self::load_with(ld, prefix, f, d, cs, |ld, pre| {
-            QsbQssm::load(ld, pre, f, q, n_layers).map(Branches::Qssm)
-        })
-    }
-
-    /// 1a's `QuantumFeatureProcessor`: the same tensors with `<prefix>quantum_branches.*` a
-    /// [`QsbQgr`] on the circuit `program` (no encoding gates; the caller checks its qubits).
-    pub(crate) fn load_qgr(
-        ld: &mut Loader<'_, '_>,
-        prefix: &str,
-        f: usize,
-        d: usize,
-        cs: usize,
-        program: Program,
-    ) -> Result<Self, EngineError> {
-        Self::load_with(ld, prefix, f, d, cs, |ld, pre| {
-            QsbQgr::load(ld, pre, f, program).map(Branches::Qgr)
-        })
-    }
-
-    /// Shared loader: `branches(ld, "<prefix>quantum_branches.")` loads the branch block.
-    fn load_with(
-        ld: &mut Loader<'_, '_>,
-        prefix: &str,
-        f: usize,
-        d: usize,
-        cs: usize,
-        branches: impl FnOnce(&mut Loader<'_, '_>, &str) -> Result<Branches, EngineError>,
-    ) -> Result<Self, EngineError> {
         let att0 = Linear::load(ld, &format!("{prefix}chunk_attention.0"), f, f / 2, true)?;
         let att2 = Linear::load(ld, &format!("{prefix}chunk_attention.2"), f / 2, 1, true)?;
-        let qsb = branches(ld, &format!("{prefix}quantum_branches."))?;
+        let qsb = QsbQssm::load(ld, &format!("{prefix}quantum_branches."), f, q, n_layers)?;
         let out0 = Linear::load(
             ld,
             &format!("{prefix}output_proj.0"),

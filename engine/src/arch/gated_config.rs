@@ -12,6 +12,7 @@ use alloc::format;
 use alloc::string::String;
 use qssm_formats::model_file::ModelCard;
 use qssm_kernels::circuit::Program;
+use qssm_models::AnsatzKind;
 
 /// Everything a gated model's shapes depend on.
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ pub(crate) struct GatedConfig {
     pub(crate) chunk: usize,
     /// the circuit of every QSB branch (no encoding gates)
     pub(crate) program: Program,
+    /// which ansatz `program` is
+    pub(crate) ansatz: AnsatzKind,
 }
 
 fn mismatch(what: String) -> EngineError {
@@ -66,10 +69,13 @@ impl GatedConfig {
                 "{id} circuit with {q} qubits × {layers} layers has too many angles"
             )));
         }
-        let program = if cl.ansatz.starts_with("unified") {
-            Program::unified_ansatz(q, layers, false)
+        let (program, ansatz) = if cl.ansatz.starts_with("unified") {
+            (
+                Program::unified_ansatz(q, layers, false),
+                AnsatzKind::Unified5,
+            )
         } else if cl.ansatz.starts_with("legacy4") {
-            Program::legacy_ansatz(q, layers)
+            (Program::legacy_ansatz(q, layers), AnsatzKind::Legacy4)
         } else {
             return Err(mismatch(format!(
                 "{id} circuit ansatz '{}' is neither 'unified…' nor 'legacy4…'",
@@ -96,6 +102,7 @@ impl GatedConfig {
             h,
             chunk: cl.chunk_size,
             program,
+            ansatz,
         })
     }
 }

@@ -1,48 +1,46 @@
-//! The architectures the engine runs, one module per model, composed of shared inference
-//! blocks ([`layers`], [`ssm`], [`mamba_block`], [`hydra_block`], [`qsb`], [`qsb_qgr`],
-//! [`chunk_processor`], [`gated_recurrence`]) which in turn call the `qssm_kernels` forward
-//! ops. The window path works on one token-major window
-//! (T, C); causal architectures also run in recurrent mode ([`step::CausalStep`], one sample
-//! at a time, for [`crate::stream`]).
+//! The architectures the engine runs. The window-only zoo models (1c, hg, 3c, 3a, 1a, 2a–2c and
+//! the reference 1b) run their one description, the trainer's (`qssm_models`, see [`shared`]).
+//! The streamable models (3b, causal 1b, mg, 2d, 2e, 4a–4e, the HQC Mambas) and the
+//! Quantum-Train CNNs still have engine modules here, composed of inference blocks ([`layers`],
+//! [`ssm`], [`mamba_block`], [`qsb`], [`qsb_qgr`], [`chunk_processor`], [`gated_recurrence`])
+//! over the `qssm_kernels` forward ops, with a window path on one token-major window (T, C) and
+//! a recurrent mode ([`step::CausalStep`], one sample or chunk at a time, for
+//! [`crate::stream`]); moving their streaming forms next to the shared blocks' window forms is
+//! the rest of the one-description work.
 mod chunk_processor;
-mod chydra;
 mod circuit_card;
 mod cmamba;
 mod composed_circuit;
-mod ctransformer;
 mod gated_config;
 mod gated_recurrence;
-mod hydra_block;
 mod layers;
 mod mamba_block;
 mod matvec;
 mod online_pool;
 mod proj;
 mod qe2e;
-mod qhydra_gated;
-mod qhydra_ssm;
 mod qhydra_sup;
 mod qmamba_gated;
 mod qmamba_ssm;
-mod qmixing;
 mod qsb;
 mod qsb_qgr;
-mod qtransformer;
 mod running_mean;
 mod s3_core;
 mod seq_pool_head;
+mod shared;
 mod ssm;
 mod statevec;
 pub(crate) mod step;
 mod target_cnn;
-mod transformer;
 
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
+use qssm_formats::registry::ModelInfo;
 
 /// A loaded architecture.
 #[derive(Clone, Debug)]
@@ -51,37 +49,29 @@ pub(crate) enum Arch {
     QuantumMambaSsm(Box<qmamba_ssm::QuantumMambaSsm>),
     /// 3b
     TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
-    /// 1c (window-only)
-    QuantumHydraSsm(Box<qhydra_ssm::QuantumHydraSsm>),
     /// mg
     QuantumMambaGated(Box<qmamba_gated::QuantumMambaGated>),
-    /// hg (window-only)
-    QuantumHydraGated(Box<qhydra_gated::QuantumHydraGated>),
     /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
     QuantumE2e(Box<qe2e::QuantumE2e>),
-    /// 2a, 2b, 2c (group 2 sequence mixing, window-only)
-    QuantumMixing(Box<qmixing::QuantumMixing>),
     /// 2d, 2e (group 2 superposition, streams chunk by chunk)
     QuantumHydraSup(Box<qhydra_sup::QuantumHydraSup>),
-    /// 3c (window-only)
-    TrueClassicalHydra(Box<chydra::TrueClassicalHydra>),
-    /// 3a (window-only)
-    ClassicalTransformer(Box<ctransformer::ClassicalTransformer>),
-    /// 1a (window-only)
-    QuantumTransformer(Box<qtransformer::QuantumTransformer>),
+    /// the window-only zoo models (1c, hg, 3c, 3a, 1a, 2a–2c, the reference 1b): their one
+    /// description, [`shared`]
+    Shared(Arc<dyn shared::WindowNet>),
     /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
 impl Arch {
-    /// Loads the architecture with registry id `id` (already checked to be supported).
+    /// Loads the architecture of registry entry `entry` (already checked to be supported).
     pub(crate) fn load(
-        id: &str,
+        entry: &ModelInfo,
         ld: &mut Loader<'_, '_>,
         card: &ModelCard,
     ) -> Result<Self, EngineError> {
+        let id = entry.id;
         match id {
-            "1b" => {
+            "1b" if card.causal => {
                 let m = qmamba_ssm::QuantumMambaSsm::load(ld, card)?;
                 Ok(Self::QuantumMambaSsm(Box::new(m)))
             }
@@ -104,41 +94,20 @@ impl Arch {
                 let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
-            "1c" => {
-                let m = qhydra_ssm::QuantumHydraSsm::load(ld, card)?;
-                Ok(Self::QuantumHydraSsm(Box::new(m)))
-            }
             "mg" => {
                 let m = qmamba_gated::QuantumMambaGated::load(ld, card)?;
                 Ok(Self::QuantumMambaGated(Box::new(m)))
-            }
-            "hg" => {
-                let m = qhydra_gated::QuantumHydraGated::load(ld, card)?;
-                Ok(Self::QuantumHydraGated(Box::new(m)))
-            }
-            "3c" => {
-                let m = chydra::TrueClassicalHydra::load(ld, card)?;
-                Ok(Self::TrueClassicalHydra(Box::new(m)))
-            }
-            "3a" => {
-                let m = ctransformer::ClassicalTransformer::load(ld, card)?;
-                Ok(Self::ClassicalTransformer(Box::new(m)))
-            }
-            "1a" => {
-                let m = qtransformer::QuantumTransformer::load(ld, card)?;
-                Ok(Self::QuantumTransformer(Box::new(m)))
             }
             "4a" | "4b" | "4c" | "4d" | "4e" => {
                 let m = qe2e::QuantumE2e::load(id, ld, card)?;
                 Ok(Self::QuantumE2e(Box::new(m)))
             }
-            "2a" | "2b" | "2c" => {
-                let m = qmixing::QuantumMixing::load(id, ld, card)?;
-                Ok(Self::QuantumMixing(Box::new(m)))
-            }
             "2d" | "2e" => {
                 let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
                 Ok(Self::QuantumHydraSup(Box::new(m)))
+            }
+            "1b" | "1c" | "hg" | "3c" | "3a" | "1a" | "2a" | "2b" | "2c" => {
+                Ok(Self::Shared(shared::load(entry, card, ld)?))
             }
             "qt-cnn" | "qt-liu-cnn" => {
                 use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
@@ -151,22 +120,15 @@ impl Arch {
     }
 
     /// The recurrent mode of the architecture, if it has one (3b, the causal variant of 1b,
-    /// mg); `None` for window-only architectures (the reference 1b: its block 1 starts from
-    /// block 0's final state; 1c: backward scans over the whole window; hg: a time-reversed
-    /// branch and a global mean; 3c: backward scans; 3a, 1a: global attention; 2a: one LCU over
-    /// the window's chunks; 2b: layer 1 starts from layer 0's final state; 2c: backward
-    /// recurrences; spec §6, gated §1.11, groups-2-4 §3.1–3.3).
+    /// mg, 2d, 2e, 4a–4e, the HQC Mambas); `None` for window-only architectures (the reference
+    /// 1b: its block 1 starts from block 0's final state; 1c: backward scans over the whole
+    /// window; hg: a time-reversed branch and a global mean; 3c: backward scans; 3a, 1a: global
+    /// attention; 2a: one LCU over the window's chunks; 2b: layer 1 starts from layer 0's final
+    /// state; 2c: backward recurrences; spec §6, gated §1.11, groups-2-4 §3.1–3.3).
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
-            Self::QuantumMambaSsm(m) if m.is_causal() => Some(m.as_ref()),
-            Self::QuantumMambaSsm(_)
-            | Self::QuantumHydraSsm(_)
-            | Self::QuantumMixing(_)
-            | Self::QuantumHydraGated(_)
-            | Self::TrueClassicalHydra(_)
-            | Self::ClassicalTransformer(_)
-            | Self::QuantumTransformer(_)
-            | Self::TargetCnn(_) => None,
+            Self::QuantumMambaSsm(m) => Some(m.as_ref()),
+            Self::Shared(_) | Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) => Some(m.as_ref()),
             Self::QuantumMambaGated(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
@@ -174,21 +136,28 @@ impl Arch {
         }
     }
 
-    /// Token-major window xt (T, C) → logits (n_classes).
-    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
+    /// Window x (C, T) channel-major → logits (n_classes).
+    pub(crate) fn logits(&self, x: &[f32], c: usize, t: usize) -> Vec<f32> {
+        let xt = || to_token_major(x, c, t);
         match self {
-            Self::QuantumMambaSsm(m) => m.logits(xt),
-            Self::QuantumMambaGated(m) => m.logits(xt),
-            Self::QuantumHydraGated(m) => m.logits(xt),
-            Self::TrueClassicalMamba(m) => m.logits(xt),
-            Self::QuantumHydraSsm(m) => m.logits(xt),
-            Self::QuantumMixing(m) => m.logits(xt),
-            Self::QuantumE2e(m) => m.logits(xt),
-            Self::QuantumHydraSup(m) => m.logits(xt),
-            Self::TrueClassicalHydra(m) => m.logits(xt),
-            Self::ClassicalTransformer(m) => m.logits(xt),
-            Self::QuantumTransformer(m) => m.logits(xt),
-            Self::TargetCnn(m) => m.logits(xt),
+            Self::Shared(m) => m.logits(x),
+            Self::QuantumMambaSsm(m) => m.logits(&xt()),
+            Self::QuantumMambaGated(m) => m.logits(&xt()),
+            Self::TrueClassicalMamba(m) => m.logits(&xt()),
+            Self::QuantumE2e(m) => m.logits(&xt()),
+            Self::QuantumHydraSup(m) => m.logits(&xt()),
+            Self::TargetCnn(m) => m.logits(&xt()),
         }
     }
+}
+
+/// (C, T) channel-major → (T, C) token-major, the layout of the engine's own forward passes.
+fn to_token_major(x: &[f32], c: usize, t: usize) -> Vec<f32> {
+    let mut y = alloc::vec![0.0; c * t];
+    for (ci, row) in x.chunks_exact(t).enumerate() {
+        for (ti, v) in row.iter().enumerate() {
+            y[ti * c + ci] = *v;
+        }
+    }
+    y
 }

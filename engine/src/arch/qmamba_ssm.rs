@@ -1,11 +1,11 @@
-//! 1b — `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2), eval mode
-//! (dropout = identity):
+//! The causal variant of 1b — `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2;
+//! card `causal`), eval mode (dropout = identity). The reference 1b (window-only: its block i
+//! starts from block i−1's final SSM state) runs its shared description ([`super::shared`]).
 //!
 //! x (T, C) → u = SiLU(LayerNorm(Linear(C, D)(x))) (`feature_proj.0/.1`) (T, D)
-//! → [`ChunkProcessor`] (`quantum_processor.`, cs = 32) (nc, D)
-//! → n_layers × [`MambaBlock`] with residual `c = c + block(c)`, **block i starting from block
-//! i−1's final SSM state** (block 0 from zeros; the causal variant, card `causal`, starts
-//! every block from zeros and gives the chunk softmax's pad rows no weight)
+//! → [`ChunkProcessor`] (`quantum_processor.`, cs = 32, the pad rows of the last chunk without
+//! weight in the chunk softmax) (nc, D)
+//! → n_layers × [`MambaBlock`] with residual `c = c + block(c)`, every block's scan from zeros
 //! → LayerNorm (`output_norm`) → mean over the nc chunks → Linear(D, D) (`output_layer.0`) →
 //! ReLU → Linear(D, n_classes) (`output_layer.3`).
 //!
@@ -37,8 +37,6 @@ pub(crate) const CHUNK_SIZE: usize = 32;
 /// Loaded 1b.
 #[derive(Clone, Debug)]
 pub(crate) struct QuantumMambaSsm {
-    /// causal variant (card `causal`): no state chaining, pad rows masked in the chunk softmax
-    causal: bool,
     t: usize,
     d: usize,
     feat0: Linear,
@@ -72,7 +70,7 @@ pub(crate) fn check_qssm_card(card: &ModelCard, id: &str) -> Result<(), EngineEr
 }
 
 impl QuantumMambaSsm {
-    /// Checks the 1b-specific card fields and loads every tensor (shapes from the card's
+    /// Checks the 1b-specific card fields and loads every tensor of the causal variant (shapes from the card's
     /// hyperparameters, E = 2·D).
     pub(crate) fn load(ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
@@ -95,7 +93,6 @@ impl QuantumMambaSsm {
         let head0 = Linear::load(ld, "output_layer.0", d, d, true)?;
         let head3 = Linear::load(ld, "output_layer.3", d, hp.n_classes, true)?;
         Ok(Self {
-            causal: card.causal,
             t,
             d,
             feat0,
@@ -115,14 +112,12 @@ impl QuantumMambaSsm {
         let f1 = self.feat_ln.apply(&f0, t);
         let mut u = f0; // reuse the buffer
         silu_forward(&mut u, &f1);
-        let mut c = self.proc.apply(&u, t, self.causal);
+        let mut c = self.proc.apply(&u, t, true);
         let nc = self.proc.n_chunks(t);
         let mut state = vec![0.0; self.blocks.first().map_or(0, MambaBlock::state_len)];
         for blk in &self.blocks {
-            if self.causal {
-                // causal variant: every block's scan starts from zero
-                state.iter_mut().for_each(|v| *v = 0.0);
-            }
+            // every block's scan starts from zero
+            state.iter_mut().for_each(|v| *v = 0.0);
             let y = blk.apply(&c, nc, &mut state);
             c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
         }
@@ -143,11 +138,6 @@ enum Blocks<'s> {
 }
 
 impl QuantumMambaSsm {
-    /// Whether this is the causal variant (card `causal`), the only one that streams.
-    pub(crate) fn is_causal(&self) -> bool {
-        self.causal
-    }
-
     /// The largest per-block recurrent state.
     fn block_state_max(&self) -> usize {
         self.blocks

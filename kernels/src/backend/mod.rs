@@ -28,7 +28,6 @@ use crate::circuit::Program;
 use crate::ops::adam::AdamScalars;
 use core::ops::Range;
 
-#[cfg(feature = "std")]
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "cuda-emu"))]
 pub mod gpu;

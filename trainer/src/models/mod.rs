@@ -1,6 +1,6 @@
-//! The model zoo: configs, the [`Model`] interface the training loop and tests use, the
-//! backend-generic blocks ([`nn`]), the models themselves ([`zoo`]) and the [`registry`] of
-//! ids and class names.
+//! The model zoo as the trainer sees it: the [`Model`] interface the training loop and tests
+//! use, the blocks ([`nn`]) and models ([`zoo`]) written once in `qssm_models` (shared with
+//! the engine), the paper models, and the [`registry`] of constructors.
 //!
 //! Input windows are (C, T) channel-major in **millivolts** (the reference's layout and
 //! scale), batches (B, C, T); outputs are `n_classes` logits (or regression values) per window.
@@ -13,72 +13,13 @@ pub mod objective;
 pub mod paper;
 pub mod quantum_train;
 pub mod registry;
-pub mod zoo;
 
 pub use objective::Target;
+/// The models of the reference study ([`qssm_models::zoo`], shared with the engine).
+pub use qssm_models::zoo;
+pub use qssm_models::{AnsatzKind, ModelConfig};
 
 use crate::params::ParamLayout;
-use serde::{Deserialize, Serialize};
-
-/// Circuit ansatz of the gated models (spec gated-and-protocols §1.2): the current code's
-/// unified 5-angle ansatz, or the legacy 4-angle one behind the published gated numbers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AnsatzKind {
-    /// RX, RY, RZ per wire, forward and backward CRX rings (5·Q angles per layer)
-    #[default]
-    Unified5,
-    /// RY, forward CRX ring, RY, backward CRX ring (4·Q angles per layer)
-    Legacy4,
-}
-
-/// Hyperparameters shared by the zoo (names as in the reference's `create_model`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelConfig {
-    /// C: input channels (64 EEG electrodes; 2 for the synthetic tasks)
-    pub n_channels: usize,
-    /// T: samples per window (125/249/497 at 40/80/160 Hz)
-    pub n_times: usize,
-    /// D: `d_model`
-    pub d_model: usize,
-    /// N: `d_state`
-    pub d_state: usize,
-    /// Q: qubits per circuit
-    pub n_qubits: usize,
-    /// number of model blocks and of circuit layers (the reference's `--n-layers`)
-    pub n_layers: usize,
-    /// the reference's `output_dim`: logits (classification) or regression outputs
-    pub n_classes: usize,
-    /// dropout probability in training
-    pub dropout: f32,
-    /// H: hidden size of the gated recurrence (gated models)
-    pub hidden_dim: usize,
-    /// chunk size of the gated recurrence (gated models; 8 in the gated EEG runs)
-    pub chunk_size: usize,
-    /// circuit ansatz of the gated models
-    pub ansatz: AnsatzKind,
-    /// causal variant (streamable models only): see the registry
-    pub causal: bool,
-}
-
-impl ModelConfig {
-    /// The EEG ablation configuration of the reference (spec §0) for a window of `n_times`.
-    pub fn eeg(n_times: usize) -> Self {
-        Self {
-            n_channels: 64,
-            n_times,
-            d_model: 128,
-            d_state: 16,
-            n_qubits: 6,
-            n_layers: 2,
-            n_classes: 2,
-            dropout: 0.1,
-            hidden_dim: 64,
-            chunk_size: 8,
-            ansatz: AnsatzKind::Unified5,
-            causal: false,
-        }
-    }
-}
 
 /// Result of a training step over a batch ([`Model::train_batch`]).
 #[derive(Clone, Debug)]

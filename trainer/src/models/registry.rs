@@ -1,17 +1,12 @@
-//! The zoo's constructors: the registry ([`qssm_formats::registry`]) lists the models once;
-//! here each zoo id gets its constructor ([`visit_net`]) and its configuration check.
+//! The zoo as the trainer builds it: the registry ([`qssm_formats::registry`]) lists the
+//! models once, `qssm_models::zoo` holds the one list of constructors ([`visit_net`]), and here
+//! each id becomes a [`Model`] on a backend after its configuration check.
 use super::config_check::check_config;
 use super::config_check::ConfigError;
-use super::nn::{Batched, Net, StepNet};
-use super::zoo::QuantumHydraSuperposition;
-use super::zoo::{ClassicalQuantumAttention, QuantumMixingSsm};
-use super::zoo::{ClassicalTransformer, QuantumTransformer};
-use super::zoo::{E2eVariant, QuantumE2e, QuantumE2eSuperposition};
-use super::zoo::{
-    QuantumHydraGated, QuantumHydraSsm, QuantumMambaGated, QuantumMambaSsm, TrueClassicalHydra,
-    TrueClassicalMamba,
-};
+use super::nn::{Batched, Net};
 use super::{Model, ModelConfig};
+
+pub use qssm_models::zoo::{visit_net, visit_step_net, NetVisitor, StepNetVisitor};
 
 pub use qssm_formats::registry::{Family, ModelInfo};
 
@@ -76,61 +71,6 @@ where
     let entry = lookup(name).map_err(|_| unknown())?;
     check_config(entry, &cfg)?;
     backend_net(entry.id, cfg, be).ok_or_else(unknown)
-}
-
-/// Something done with a causal model's streaming form ([`StepNet`]), whatever its concrete
-/// type ([`visit_step_net`]).
-pub trait StepNetVisitor {
-    /// What the visit gives.
-    type Output;
-    /// Called with the model's description.
-    fn visit<M: StepNet + 'static>(self, net: M) -> Self::Output;
-}
-
-/// Hands `v` the streaming form of model `id` in configuration `cfg`; `None` where the model
-/// (in this configuration) has none written yet. Written: 3b, the causal 1b, mg.
-pub fn visit_step_net<V: StepNetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
-    Some(match id {
-        "3b" => v.visit(TrueClassicalMamba::new(cfg)),
-        "1b" if cfg.causal => v.visit(QuantumMambaSsm::new(cfg)),
-        "mg" => v.visit(QuantumMambaGated::new(cfg)),
-        _ => return None,
-    })
-}
-
-/// Something done with a model's [`Net`] description, whatever its concrete type (the registry
-/// holds one list of constructors; [`visit_net`] hands the right one to the visitor).
-pub trait NetVisitor {
-    /// What the visit gives.
-    type Output;
-    /// Called with the model's description.
-    fn visit<M: Net + 'static>(self, net: M) -> Self::Output;
-}
-
-/// Builds the [`Net`] of model `id` for `cfg` and hands it to `v` (the one list of
-/// constructors); `None` for an id not in [`zoo`].
-pub fn visit_net<V: NetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
-    Some(match id {
-        "3a" => v.visit(ClassicalTransformer::new(cfg)),
-        "1a" => v.visit(QuantumTransformer::new(cfg)),
-        "1b" => v.visit(QuantumMambaSsm::new(cfg)),
-        "1c" => v.visit(QuantumHydraSsm::new(cfg)),
-        "3b" => v.visit(TrueClassicalMamba::new(cfg)),
-        "mg" => v.visit(QuantumMambaGated::new(cfg)),
-        "hg" => v.visit(QuantumHydraGated::new(cfg)),
-        "4a" => v.visit(QuantumE2e::new(cfg, E2eVariant::Transformer)),
-        "4b" => v.visit(QuantumE2e::new(cfg, E2eVariant::Mamba)),
-        "4c" => v.visit(QuantumE2e::new(cfg, E2eVariant::Hydra)),
-        "2d" => v.visit(QuantumHydraSuperposition::mamba_hydra(cfg)),
-        "2e" => v.visit(QuantumHydraSuperposition::hydra_hydra(cfg)),
-        "4d" => v.visit(QuantumE2eSuperposition::new(cfg, false)),
-        "4e" => v.visit(QuantumE2eSuperposition::new(cfg, true)),
-        "3c" => v.visit(TrueClassicalHydra::new(cfg)),
-        "2a" => v.visit(ClassicalQuantumAttention::new(cfg)),
-        "2b" => v.visit(QuantumMixingSsm::mamba(cfg)),
-        "2c" => v.visit(QuantumMixingSsm::hydra(cfg)),
-        _ => return None,
-    })
 }
 
 /// Boxes a net as a [`Model`] on a backend.

@@ -3,8 +3,12 @@
 //! Measured on our shapes against `matrixmultiply` and OpenBLAS (see ARCHITECTURE.md): the
 //! fastest of the three on every shape, and, like them, it never splits the k reduction
 //! across threads, so results do not depend on the number of threads (checked by a test).
+//! Without feature `std` (the `no_std` engine), the product runs on the calling thread through
+//! `matrixmultiply`, which needs no operating system.
+#[cfg(feature = "std")]
 use gemm::Parallelism;
 
+#[cfg(feature = "std")]
 /// Below this many multiply-adds a product runs on the calling thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 18;
 
@@ -38,7 +42,10 @@ impl View<'_> {
 /// # Panics
 /// If a view is too short for its shape.
 pub fn sgemm(m: usize, k: usize, n: usize, a: View<'_>, b: View<'_>, beta: f32, c: &mut [f32]) {
+    #[cfg(feature = "std")]
     let parallel = m * n * k >= PARALLEL_MIN_FLOPS && rayon::current_thread_index().is_none();
+    #[cfg(not(feature = "std"))]
+    let parallel = false;
     sgemm_on(m, k, n, a, b, beta, c, parallel);
 }
 
@@ -69,6 +76,22 @@ fn sgemm_on(
         }
         return;
     }
+    product(m, k, n, a, b, beta, c, parallel);
+}
+
+/// C ← A·B + β·C through the `gemm` crate (checked shapes, k > 0).
+#[cfg(feature = "std")]
+#[allow(clippy::too_many_arguments)]
+fn product(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_>,
+    b: View<'_>,
+    beta: f32,
+    c: &mut [f32],
+    parallel: bool,
+) {
     let par = if parallel {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
@@ -97,6 +120,40 @@ fn sgemm_on(
             false,
             false,
             par,
+        );
+    }
+}
+
+/// C ← A·B + β·C through `matrixmultiply` on the calling thread (checked shapes, k > 0).
+#[cfg(not(feature = "std"))]
+#[allow(clippy::too_many_arguments)]
+fn product(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_>,
+    b: View<'_>,
+    beta: f32,
+    c: &mut [f32],
+    _parallel: bool,
+) {
+    // SAFETY: the caller's asserts bound every element the strides reach; C is m×n row-major.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.data.as_ptr(),
+            a.rs as isize,
+            a.cs as isize,
+            b.data.as_ptr(),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
         );
     }
 }

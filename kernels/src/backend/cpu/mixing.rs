@@ -1,36 +1,67 @@
 //! Per-sample sequence mixing of the CPU backend: the selective scan and attention of
 //! [`crate::ops`], in parallel over the batch.
+use super::par::*;
 use super::CpuBuf;
 use crate::backend::{ScanGradBufs, ScanInputs, ScanP};
 use crate::ops::attention::{attention_backward_in, attention_forward_in, attention_scratch_len};
 use crate::ops::scan::ScanDims;
 use crate::ops::scan_channels as sc;
-use core::cell::RefCell;
-use rayon::prelude::*;
+use alloc::{vec, vec::Vec};
 
-std::thread_local! {
-    /// Per worker thread, grown once: the states of one sample when the backward recomputes
-    /// them, or the ring of two states of an inference forward.
-    static STATES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// Per worker thread, grown once: the backward's dh and channel accumulators.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// Per worker thread, grown once: attention's masked probabilities and dP (L·L each).
-    static ATTN: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+#[cfg(feature = "std")]
+mod scratch {
+    use core::cell::RefCell;
+
+    std::thread_local! {
+        /// Per worker thread, grown once: the states of one sample when the backward recomputes
+        /// them, or the ring of two states of an inference forward.
+        pub static STATES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        /// Per worker thread, grown once: the backward's dh and channel accumulators.
+        pub static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        /// Per worker thread, grown once: attention's masked probabilities and dP (L·L each).
+        pub static ATTN: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Zeroed-on-growth scratch of `len` values from the thread's buffer `key`.
+    pub fn with_buf<R>(
+        key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+        len: usize,
+        f: impl FnOnce(&mut [f32]) -> R,
+    ) -> R {
+        key.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < len {
+                s.resize(len, 0.0);
+            }
+            f(&mut s[..len])
+        })
+    }
 }
 
-fn with_buf<R>(
-    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
-    len: usize,
-    f: impl FnOnce(&mut [f32]) -> R,
-) -> R {
-    key.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < len {
-            s.resize(len, 0.0);
-        }
-        f(&mut s[..len])
-    })
+/// Without threads (`no_std`): scratch allocated per call, the same contents as a fresh
+/// thread buffer (callers never read scratch before writing it).
+#[cfg(not(feature = "std"))]
+mod scratch {
+    use alloc::vec;
+
+    /// Names of the scratch kinds (one per use, as the thread buffers of `std`).
+    pub enum Kind {
+        /// states
+        States,
+        /// dh and channel accumulators
+        Scratch,
+        /// attention's probabilities
+        Attn,
+    }
+    pub use Kind::{Attn as ATTN, Scratch as SCRATCH, States as STATES};
+
+    /// `len` zeroed values for `f`.
+    pub fn with_buf<R>(_key: &Kind, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+        f(&mut vec![0.0f32; len])
+    }
 }
+
+use scratch::{with_buf, ATTN, SCRATCH, STATES};
 
 fn dims_of(sx: &ScanInputs<'_, super::Cpu>, p: ScanP) -> (usize, ScanDims) {
     let b = sx.x.dim0();

@@ -7,6 +7,7 @@
 //! threads. This backend is the oracle every other backend is tested against.
 mod gemm;
 mod mixing;
+mod par;
 mod qproj;
 mod quantum;
 
@@ -22,8 +23,9 @@ use crate::ops::adam::{adam_element, AdamScalars};
 use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_continue, conv1d_causal_forward};
 use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
 use crate::ops::norm::{layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward};
+use alloc::{vec, vec::Vec};
 use core::ops::Range;
-use rayon::prelude::*;
+use par::*;
 
 /// RMSNorm epsilon of every reference model (PyTorch `nn.RMSNorm(eps=1e-5)` / the reference's
 /// own RMSNorm).
@@ -76,6 +78,17 @@ impl CpuBuf {
     pub fn rows(&self) -> usize {
         self.data.len() / self.last().max(1)
     }
+}
+
+/// eˣ: the platform's `exp` with `std` (the results the parity fixtures were matched with),
+/// `libm`'s without.
+#[cfg(feature = "std")]
+fn exp_f32(x: f32) -> f32 {
+    x.exp()
+}
+#[cfg(not(feature = "std"))]
+fn exp_f32(x: f32) -> f32 {
+    libm::expf(x)
 }
 
 /// The CPU backend (stateless: threads come from rayon's pool).
@@ -554,7 +567,7 @@ impl Backend for Cpu {
         y.data
             .iter_mut()
             .zip(&p[range])
-            .for_each(|(o, v)| *o = -v.exp());
+            .for_each(|(o, v)| *o = -exp_f32(*v));
     }
     fn neg_exp_bwd(&self, g: &mut [f32], range: Range<usize>, da: &CpuBuf, a: &CpuBuf) {
         same_len("neg_exp_bwd", da.data.len(), range.len());
@@ -1041,7 +1054,7 @@ impl Backend for Cpu {
             .zip(x.data.chunks_exact(w))
             .zip(norm.data.iter_mut())
         {
-            *n = (xr.iter().map(|v| v * v).sum::<f32>() + eps).sqrt();
+            *n = libm::sqrtf(xr.iter().map(|v| v * v).sum::<f32>() + eps);
             yr.iter_mut().zip(xr).for_each(|(a, v)| *a = v / *n);
         }
     }
@@ -1252,10 +1265,7 @@ impl Backend for Cpu {
         g.fill(0.0);
     }
     fn grad_norm(&self, g: &[f32]) -> f64 {
-        g.iter()
-            .map(|&v| f64::from(v) * f64::from(v))
-            .sum::<f64>()
-            .sqrt()
+        libm::sqrt(g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>())
     }
     fn scale_params(&self, g: &mut [f32], c: f32) {
         g.iter_mut().for_each(|v| *v *= c);

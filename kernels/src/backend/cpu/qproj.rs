@@ -1,9 +1,10 @@
 //! The quantum projection on the CPU ([`crate::circuit::qproj`]): rows in parallel tasks of
 //! [`ROWS`], each with its own scratch; the backward accumulates each task's parameter
 //! gradients in row order and sums the tasks in order (bit-identical for any thread count).
+use super::par::*;
 use super::CpuBuf;
 use crate::backend::QProjP;
-use rayon::prelude::*;
+use alloc::vec;
 
 /// Rows per parallel task.
 const ROWS: usize = 16;

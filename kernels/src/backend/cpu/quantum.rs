@@ -2,6 +2,7 @@
 //! circuit per row (forward and adjoint backward, [`crate::circuit`]), and the superposition
 //! of three branch outputs with normalised complex coefficients. Rows run in parallel; every
 //! reduction over rows runs in row order (bit-identical for any thread count).
+use super::par::*;
 use super::CpuBuf;
 use crate::backend::{circuit_state_words, Superpose, SuperposeP};
 use crate::circuit::superpose::{
@@ -13,8 +14,8 @@ use crate::circuit::{
     expvals_xyz_backward, Program,
 };
 use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
+use alloc::{vec, vec::Vec};
 use num_complex::Complex64;
-use rayon::prelude::*;
 
 /// Rows per parallel task of the circuit ops.
 const CIRCUIT_ROWS: usize = 8;
@@ -306,7 +307,7 @@ pub(super) fn superpose(y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &Superp
             };
             for (i, o) in y.data.iter_mut().enumerate() {
                 let (re, im) = modulus_parts(&cb, xs, i);
-                *o = (re * re + im * im).sqrt();
+                *o = libm::sqrtf(re * re + im * im);
             }
         }
     }
@@ -381,7 +382,7 @@ pub(super) fn superpose_bwd(
             let mut dcb = [(0.0f64, 0.0f64); 3];
             for i in 0..rows * w {
                 let (re, im) = modulus_parts(&cb, xs, i);
-                let out = (re * re + im * im).sqrt();
+                let out = libm::sqrtf(re * re + im * im);
                 if out <= 0.0 {
                     continue;
                 }

@@ -2,7 +2,7 @@
 //! the Adam/AdamW moments stay in backend buffers; a step uploads the batch and reads back the
 //! loss and the logits; the clip and the optimiser step run on the backend
 //! ([`Backend::adam_step`]), so nothing else crosses to the host until [`TrainSession::params`].
-use super::net::{Batched, Net, StepTargets};
+use super::{Batched, Net, StepTargets};
 use crate::models::{DeviceOptim, StepOutput, Target, TrainSession};
 use crate::optim::{bias_scalars, AdamState};
 use qssm_kernels::backend::{AdamBufs, Backend, DropoutCfg};

@@ -1,0 +1,113 @@
+//! The streaming form of a causal model ([`StepNet`]), written next to its window forward from
+//! the blocks' own steps (`MambaBlock::step`, the backend's `conv1d_step`, `scan` from a state,
+//! `running_mean`): one step takes the next [`StepNet::step_len`] samples of every stream of a
+//! batch (3b: one sample; causal 1b and mg: one chunk) and the recurrent state, and leaves the
+//! outputs after them. Because it is built from backend operations, the same step runs on the
+//! CPU, on a GPU, and on the ONNX recorder (the exported step graph).
+//!
+//! Stepping a window through, chunk after chunk, gives the model's outputs at every chunk
+//! boundary ([`super::Net::boundary_outputs`] of the causal models is this) and, at the end,
+//! the window forward's outputs; `trainer/tests/step_forms.rs` checks both.
+use super::net::Io;
+use super::Net;
+use crate::prelude::*;
+use crate::ModelConfig;
+use qssm_kernels::backend::Backend;
+
+/// A causal [`Net`]'s streaming form (see the [module docs](self)).
+pub trait StepNet: Net {
+    /// Planned buffers of one step for a batch size: input, outputs, scratch and the state.
+    type Step<B: Backend>: Send;
+    /// Samples per step (1 for a per-sample model, the chunk size for a chunked one).
+    fn step_len(&self) -> usize;
+    /// Allocates a step of `len` samples (the step length, or fewer for the last, partial
+    /// chunk of a window) for `b` streams, its state at the start of a stream (zeros).
+    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Self::Step<B>;
+    /// The step's input x (B, C, [`Self::step_len`]) (channel-major, as the windows) and
+    /// outputs (B, K).
+    fn step_io<B: Backend>(s: &mut Self::Step<B>) -> &mut Io<B>;
+    /// The recurrent state, by name (`layers.0.conv1d`, `pool.sum`, …): what carries one step
+    /// to the next; zeros at the start of a stream. The ONNX step graph's state inputs and
+    /// outputs have these names.
+    fn state<B: Backend>(s: &mut Self::Step<B>) -> Vec<(String, &mut B::Buf)>;
+    /// One eval-mode step: reads `step_io.x` and the state, writes `step_io.out` and the next
+    /// state.
+    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Self::Step<B>);
+}
+
+/// The state of a streamed mean pool over time: the running sum (B, D) and the count of rows
+/// seen (B, 1) ([`Backend::running_mean`]).
+pub struct RunningMean<B: Backend> {
+    sum: B::Buf,
+    count: B::Buf,
+}
+
+impl<B: Backend> RunningMean<B> {
+    /// Zero state for `b` streams of width `d`.
+    pub fn plan(be: &B, b: usize, d: usize) -> Self {
+        Self {
+            sum: be.alloc(&[b, d]),
+            count: be.alloc(&[b, 1]),
+        }
+    }
+
+    /// y (B, D) ← the mean over every row so far, after adding x (B, L, D).
+    pub fn update(&mut self, be: &B, y: &mut B::Buf, x: &B::Buf) {
+        be.running_mean(y, x, &mut self.sum, &mut self.count);
+    }
+
+    /// The state by name (`pool.sum`, `pool.count`).
+    pub fn named(&mut self) -> [(String, &mut B::Buf); 2] {
+        [
+            ("pool.sum".into(), &mut self.sum),
+            ("pool.count".into(), &mut self.count),
+        ]
+    }
+}
+
+/// The input/output buffers of a step: x (B, C, len), outputs (B, K).
+pub fn step_io<B: Backend>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<B> {
+    Io {
+        x: be.alloc(&[b, cfg.n_channels, len]),
+        out: be.alloc(&[b, cfg.n_classes]),
+        dout: be.alloc(&[b, cfg.n_classes]),
+    }
+}
+
+/// Streams one window x (C, T) (channel-major) through `net` on the CPU, one step at a time,
+/// and returns the outputs after every step, with the number of samples seen: (n, outputs).
+/// When T is not a multiple of the step length, the last, partial chunk is stepped on a plan
+/// of its length, continuing from the state of the full steps (the window forward's last
+/// chunk): the model's outputs at every chunk boundary and at T
+/// ([`super::Net::boundary_outputs`] of the causal models). x is in the model's input unit
+/// (EEG: millivolts, after the card's preprocessing).
+///
+/// Panics if x holds fewer than C·T values (a caller's error: the windows of the trainer's
+/// loaders always have C·T).
+pub fn stream_window<M: StepNet>(net: &M, p: &[f32], x: &[f32]) -> Vec<(usize, Vec<f32>)> {
+    use qssm_kernels::backend::cpu::Cpu;
+    let cfg = net.config();
+    let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len().max(1));
+    let mut s = net.plan_step(&Cpu, 1, len);
+    let mut outs = Vec::with_capacity(t.div_ceil(len));
+    let step = |s: &mut M::Step<Cpu>, t0: usize, n: usize| {
+        let chunk: Vec<f32> = (0..c)
+            .flat_map(|ch| x[ch * t + t0..ch * t + t0 + n].iter().copied())
+            .collect();
+        Cpu.upload(&mut M::step_io(s).x, &chunk);
+        net.step(&Cpu, p, s);
+        (t0 + n, M::step_io(s).out.as_slice().to_vec())
+    };
+    for k in 0..t / len {
+        outs.push(step(&mut s, k * len, len));
+    }
+    let rest = t % len;
+    if rest > 0 {
+        let mut last = net.plan_step(&Cpu, 1, rest);
+        for ((_, from), (_, to)) in M::state(&mut s).into_iter().zip(M::state(&mut last)) {
+            Cpu.copy(to, from);
+        }
+        outs.push(step(&mut last, t - rest, rest));
+    }
+    outs
+}

@@ -1,0 +1,183 @@
+//! 3a — `ClassicalTransformer` (reference `models/ClassicalTransformer.py`, spec §4.4):
+//!
+//! x (B, C, T) → (B, T, C) → Linear(C, D) (`embedding`) → Dropout → + `pos_encoding`\[:T\]
+//! (frozen sinusoidal table, max_len = T) → 2 × TransformerBlock (bidirectional attention over
+//! all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
+//! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
+use crate::nn::PositionalEncoding;
+use crate::nn::{Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, TransformerGrads};
+use crate::params::ParamLayout;
+use crate::prelude::*;
+use crate::ModelConfig;
+use qssm_kernels::backend::{Backend, DropoutCfg};
+
+/// Attention heads of the reference's transformer blocks (default `n_heads`).
+pub const N_HEADS: usize = 4;
+/// MLP expansion of the transformer blocks (`expand`, E = 2·D).
+const EXPAND: usize = 2;
+
+/// 3a ClassicalTransformer. Parameter count (PyTorch `model.parameters()`, frozen
+/// `pos_encoding` included) 339,202 + 128·T at the EEG config: 355,202 / 371,074 / 402,818
+/// at T = 125 / 249 / 497.
+pub struct ClassicalTransformer {
+    cfg: ModelConfig,
+    lay: ParamLayout,
+    pos: PositionalEncoding,
+    embedding: Linear,
+    blocks: Vec<TransformerBlock>,
+    final_norm: RmsNorm,
+    classifier: Linear,
+}
+
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    emb: B::Buf,
+    /// dropped embedding + PE = block 0's input
+    u0: B::Buf,
+    mask: B::Buf,
+    dropped: bool,
+    blocks: Vec<TransformerActs<B>>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    k: Option<TransformerGrads<B>>,
+    du: B::Buf,
+    dprev: B::Buf,
+    dfn: B::Buf,
+    dpooled: B::Buf,
+}
+
+impl ClassicalTransformer {
+    /// Builds the layout for `cfg` (max_len = T), in the reference's `state_dict` order:
+    /// `pos_encoding` (own parameter) first, then `embedding`, `layers`, `final_norm`,
+    /// `classifier`.
+    pub fn new(cfg: ModelConfig) -> Self {
+        let (c, d, t) = (cfg.n_channels, cfg.d_model, cfg.n_times);
+        let mut lay = ParamLayout::new();
+        let pos = PositionalEncoding::new(&mut lay, "pos_encoding", t, d);
+        let embedding = Linear::new(&mut lay, "embedding", c, d, true);
+        let blocks = (0..cfg.n_layers)
+            .map(|i| {
+                // dropout site 0 is the embedding's, then three per block
+                let site = 1 + 3 * i as u32;
+                TransformerBlock::new(&mut lay, &format!("layers.{i}"), d, N_HEADS, EXPAND, site)
+            })
+            .collect();
+        let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
+        let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
+        Self {
+            cfg,
+            lay,
+            pos,
+            embedding,
+            blocks,
+            final_norm,
+            classifier,
+        }
+    }
+}
+
+impl Net for ClassicalTransformer {
+    type Acts<B: Backend> = Acts<B>;
+    fn id(&self) -> &'static str {
+        "3a"
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let s = |w: usize| be.alloc(&[b, t, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: s(c),
+            emb: s(d),
+            u0: s(d),
+            mask: s(d),
+            dropped: false,
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
+            fnorm: s(d),
+            frstd: be.alloc(&[b, t]),
+            pooled: be.alloc(&[b, d]),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
+            du: s(d),
+            dprev: s(d),
+            dfn: s(d),
+            dpooled: be.alloc(&[b, d]),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.embedding.forward(be, p, &a.xt, &mut a.emb);
+        be.copy(&mut a.u0, &a.emb);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.u0, &mut a.mask, cfg, 0);
+        }
+        self.pos.add(be, p, &mut a.u0);
+        for i in 0..a.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let u = done.last().map_or(&a.u0, |b| &b.out);
+            self.blocks[i].forward(be, p, u, &mut rest[0], drop);
+        }
+        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.final_norm
+            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.classifier
+            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
+        be.fill(&mut a.dfn, 0.0);
+        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.du, 0.0);
+        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.final_norm
+            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.du);
+        if let Some(k) = a.k.as_mut() {
+            for i in (0..a.blocks.len()).rev() {
+                be.fill(&mut a.dprev, 0.0);
+                let u = if i == 0 { &a.u0 } else { &a.blocks[i - 1].out };
+                self.blocks[i].backward(be, p, g, u, &a.blocks[i], &a.du, &mut a.dprev, k);
+                core::mem::swap(&mut a.du, &mut a.dprev);
+            }
+        }
+        // + pos_encoding: frozen, identity for du
+        if a.dropped {
+            be.mul(&mut a.dprev, &a.du, &a.mask);
+            core::mem::swap(&mut a.du, &mut a.dprev);
+        }
+        self.embedding.backward(be, p, g, &a.xt, &a.du, None);
+    }
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("embedding".to_string(), &a.emb),
+            // eval mode: dropout is the identity
+            ("dropout".to_string(), &a.emb),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("layers.{i}"), &blk.out));
+        }
+        out.push(("final_norm".into(), &a.fnorm));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier".into(), &a.io.out));
+        out
+    }
+}

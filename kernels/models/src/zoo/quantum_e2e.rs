@@ -1,0 +1,348 @@
+//! 4a `QuantumTransformerE2E`, 4b `QuantumMambaE2E`, 4c `QuantumHydraE2E` (reference
+//! `models/QuantumE2E.py`, spec groups-2-4 §3.6–3.9): one composed circuit per chunk, written
+//! once over the backend.
+//!
+//! x (B, C, T) → [`ConvFrontEnd`] (Conv3 → LayerNorm → ChunkPool(16, D/4)) ⇒ s (B, nc, D); per
+//! chunk P = `param_proj`(s_j) (raw angles; 2·5QL for 4a/4b, 4·5QL for 4c), a = π·tanh(`encoding_proj`),
+//! dt = σ(`dt_proj`) (4b: 1, 4c: 3 values), inj = π·tanh(`input_injection_proj`), and
+//!
+//! * 4a: q_j = M(|0⟩ → E(a) → U²(P\[0:60\]) → U²(P\[60:120\]));
+//! * 4b: q_j = M(|0⟩ → E(a) → U²(F) → D²(Mx; dt) → E(dt·inj));
+//! * 4c: q_j = M(|0⟩ → E(a) → U²(F) → D²(Pf; dt_f) → Bk²(Pb; dt_b) → D²(Pd; dt_d) → E(dt_f·inj));
+//!
+//! (the Δ-modulation and the scaled injection are [`Backend::scale_segments`], the circuit one
+//! [`Backend::circuit`] over all B·nc chunks), then [`SeqPoolHead`] (OP_18 → SeqPool → H_silu).
+//! Chunks never interact except in the final softmax pooling ⇒ streamable chunk by chunk (spec
+//! §4.3 R1) with the Conv3 look-ahead of one sample. 4c registers `alpha`, `beta`, `gamma` (1,)
+//! first and never uses them (no gradient, never updated, spec §3.9). Parameter counts (EEG
+//! config, every T): 60,610 / 61,513 / 77,254.
+use crate::nn::{
+    composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
+    Io, Linear, Net, SeqPoolActs, SeqPoolHead,
+};
+use crate::params::{Init, ParamLayout};
+use crate::prelude::*;
+use crate::ModelConfig;
+use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::{circuit_state_words, Backend, DropoutCfg, Segment};
+use qssm_kernels::circuit::Program;
+
+/// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
+pub const CHUNK_SIZE: usize = 16;
+
+/// Which of the three single-circuit E2E models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum E2eVariant {
+    /// 4a `QuantumTransformerE2E`: E·U²·U²
+    Transformer,
+    /// 4b `QuantumMambaE2E`: E·U²·D²·E(dt·inj)
+    Mamba,
+    /// 4c `QuantumHydraE2E`: E·U²·D²·Bk²·D²·E(dt_f·inj)
+    Hydra,
+}
+
+/// 4a / 4b / 4c (see the module docs).
+pub struct QuantumE2e {
+    cfg: ModelConfig,
+    lay: ParamLayout,
+    variant: E2eVariant,
+    front: ConvFrontEnd,
+    param_proj: Linear,
+    enc: AngleProj,
+    dt: Option<AngleProj>,
+    inj: Option<AngleProj>,
+    /// θ from the raw angles: one segment per block (Δ-modulated blocks scaled by their dt)
+    theta_segs: Vec<Segment>,
+    /// the injection angles scaled by dt\[inject\]
+    inj_seg: Option<Segment>,
+    program: Program,
+    head: SeqPoolHead,
+}
+
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    front: FrontActs<B>,
+    /// param_proj (B, nc, Kp)
+    pp: B::Buf,
+    a: AngleActs<B>,
+    dt: Option<AngleActs<B>>,
+    inj: Option<AngleActs<B>>,
+    /// θ (B, nc, Kp), dt·inj (B, nc, Q), the encodings (B, nc, n_enc)
+    theta: B::Buf,
+    inj_s: B::Buf,
+    enc: B::Buf,
+    /// measurements (B, nc, 3Q) and the final states
+    q: B::Buf,
+    states: B::Buf,
+    head: SeqPoolActs<B>,
+    // backward scratch
+    dq: B::Buf,
+    dtheta: B::Buf,
+    denc: B::Buf,
+    dpp: B::Buf,
+    da: B::Buf,
+    dinj_s: B::Buf,
+    dinj: B::Buf,
+    ddt: B::Buf,
+    ds: B::Buf,
+}
+
+impl QuantumE2e {
+    /// Builds the layout for `cfg` (C = `n_channels`, D = `d_model`, Q = `n_qubits`,
+    /// L = `n_layers` circuit layers per block, outputs = `n_classes`).
+    pub fn new(cfg: ModelConfig, variant: E2eVariant) -> Self {
+        let (c, d, q, l) = (cfg.n_channels, cfg.d_model, cfg.n_qubits, cfg.n_layers);
+        let pb = 5 * q * l;
+        let mut lay = ParamLayout::new();
+        if variant == E2eVariant::Hydra {
+            // registered first, never used (spec §3.9)
+            lay.add_unused("alpha", &[1], Init::Const(1.0));
+            lay.add_unused("beta", &[1], Init::Const(1.0));
+            lay.add_unused("gamma", &[1], Init::Const(0.5));
+        }
+        let front = ConvFrontEnd::new(&mut lay, (c, d, CHUNK_SIZE, d / 4));
+        let unified = |dt: Option<usize>| Block {
+            kind: BlockKind::Unified,
+            dt,
+        };
+        let (blocks, n_dt, inject) = match variant {
+            E2eVariant::Transformer => (vec![unified(None), unified(None)], 0, None),
+            E2eVariant::Mamba => (vec![unified(None), unified(Some(0))], 1, Some(0)),
+            E2eVariant::Hydra => (
+                vec![
+                    unified(None),
+                    unified(Some(0)),
+                    Block {
+                        kind: BlockKind::Backward,
+                        dt: Some(1),
+                    },
+                    unified(Some(2)),
+                ],
+                3,
+                Some(0),
+            ),
+        };
+        let theta_segs = blocks
+            .iter()
+            .map(|b| Segment {
+                width: pb,
+                period: 5 * q,
+                prefix: 3 * q,
+                scale: b.dt,
+            })
+            .collect();
+        let inj_seg = inject.map(|i| Segment {
+            width: q,
+            period: q,
+            prefix: q,
+            scale: Some(i),
+        });
+        let program = composed_program(q, l, true, &blocks, inject.is_some());
+        let param_proj = Linear::new(&mut lay, "param_proj", d, blocks.len() * pb, true);
+        let enc = AngleProj::new(&mut lay, "encoding_proj", d, q, AngleMap::PiTanh);
+        let dt =
+            (n_dt > 0).then(|| AngleProj::new(&mut lay, "dt_proj", d, n_dt, AngleMap::Sigmoid));
+        let inj = inject
+            .map(|_| AngleProj::new(&mut lay, "input_injection_proj", d, q, AngleMap::PiTanh));
+        let head = SeqPoolHead::new(&mut lay, 3 * q, d, cfg.n_classes, [0, 1]);
+        Self {
+            cfg,
+            lay,
+            variant,
+            front,
+            param_proj,
+            enc,
+            dt,
+            inj,
+            theta_segs,
+            inj_seg,
+            program,
+            head,
+        }
+    }
+}
+
+impl Net for QuantumE2e {
+    type Acts<B: Backend> = Acts<B>;
+    fn id(&self) -> &'static str {
+        match self.variant {
+            E2eVariant::Transformer => "4a",
+            E2eVariant::Mamba => "4b",
+            E2eVariant::Hydra => "4c",
+        }
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn is_causal(&self) -> bool {
+        true
+    }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d, q) = (
+            self.cfg.n_channels,
+            self.cfg.n_times,
+            self.cfg.d_model,
+            self.cfg.n_qubits,
+        );
+        let nc = self.front.n_chunks(t);
+        let s = |w: usize| be.alloc(&[b, nc, w]);
+        let (kp, ne) = (self.param_proj.d_out(), self.program.n_enc);
+        let ndt = self.dt.as_ref().map_or(0, |p| p.width());
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            front: self.front.plan(be, b, c, t),
+            pp: s(kp),
+            a: self.enc.plan(be, b, nc),
+            dt: self.dt.as_ref().map(|p| p.plan(be, b, nc)),
+            inj: self.inj.as_ref().map(|p| p.plan(be, b, nc)),
+            theta: s(kp),
+            inj_s: s(q),
+            enc: s(ne),
+            q: s(3 * q),
+            states: s(circuit_state_words(q)),
+            head: self.head.plan(be, b, nc),
+            dq: s(3 * q),
+            dtheta: s(kp),
+            denc: s(ne),
+            dpp: s(kp),
+            da: s(q),
+            dinj_s: s(q),
+            dinj: s(q),
+            ddt: s(ndt),
+            ds: s(d),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front);
+        let s = &a.front.pool.out;
+        self.param_proj.forward(be, p, s, &mut a.pp);
+        self.enc.forward(be, p, s, &mut a.a);
+        if let (Some(proj), Some(acts)) = (&self.dt, a.dt.as_mut()) {
+            proj.forward(be, p, s, acts);
+            be.scale_segments(&mut a.theta, &a.pp, &acts.out, &self.theta_segs);
+        } else {
+            be.copy(&mut a.theta, &a.pp);
+        }
+        match (&self.inj, a.inj.as_mut(), &self.inj_seg, a.dt.as_ref()) {
+            (Some(proj), Some(acts), Some(seg), Some(dt)) => {
+                proj.forward(be, p, s, acts);
+                be.scale_segments(&mut a.inj_s, &acts.out, &dt.out, core::slice::from_ref(seg));
+                be.concat_cols(&mut a.enc, &[&a.a.out, &a.inj_s]);
+            }
+            _ => be.copy(&mut a.enc, &a.a.out),
+        }
+        be.circuit(
+            &mut a.q,
+            Some(&mut a.states),
+            &a.theta,
+            Some(&a.enc),
+            &self.program,
+        );
+        self.head
+            .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dq, 0.0);
+        self.head
+            .backward(be, p, g, &a.q, &mut a.head, &a.io.dout, &mut a.dq);
+        be.fill(&mut a.dtheta, 0.0);
+        be.fill(&mut a.denc, 0.0);
+        be.circuit_bwd(
+            &mut a.dtheta,
+            Some(&mut a.denc),
+            &a.dq,
+            Some(&a.states),
+            &a.theta,
+            Some(&a.enc),
+            &self.program,
+        );
+        be.fill(&mut a.ddt, 0.0);
+        if let Some(dt) = a.dt.as_ref() {
+            be.fill(&mut a.dpp, 0.0);
+            be.scale_segments_bwd(
+                &mut a.dpp,
+                &mut a.ddt,
+                &a.dtheta,
+                &a.pp,
+                &dt.out,
+                &self.theta_segs,
+            );
+        } else {
+            be.copy(&mut a.dpp, &a.dtheta);
+        }
+        be.fill(&mut a.ds, 0.0);
+        let s = &a.front.pool.out;
+        match (&self.inj, a.inj.as_mut(), &self.inj_seg, a.dt.as_ref()) {
+            (Some(proj), Some(acts), Some(seg), Some(dt)) => {
+                be.split_cols(&a.denc, &mut [&mut a.da, &mut a.dinj_s]);
+                be.fill(&mut a.dinj, 0.0);
+                be.scale_segments_bwd(
+                    &mut a.dinj,
+                    &mut a.ddt,
+                    &a.dinj_s,
+                    &acts.out,
+                    &dt.out,
+                    core::slice::from_ref(seg),
+                );
+                proj.backward(be, p, g, s, acts, &a.dinj, &mut a.ds);
+            }
+            _ => be.copy(&mut a.da, &a.denc),
+        }
+        self.param_proj
+            .backward(be, p, g, s, &a.dpp, Some(&mut a.ds));
+        self.enc.backward(be, p, g, s, &mut a.a, &a.da, &mut a.ds);
+        if let (Some(proj), Some(acts)) = (&self.dt, a.dt.as_mut()) {
+            proj.backward(be, p, g, s, acts, &a.ddt, &mut a.ds);
+        }
+        self.front.backward(be, p, g, &mut a.front, &a.ds);
+    }
+    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        self.front.trace_views(be, &mut a.front);
+        let a: &'a Acts<B> = a;
+        let mut out = self.front.trace(&a.front);
+        out.push(("param_proj".into(), &a.pp));
+        out.push(("encoding_proj".into(), &a.a.raw));
+        if let Some(dt) = &a.dt {
+            out.push(("dt_proj".into(), &dt.raw));
+        }
+        if let Some(inj) = &a.inj {
+            out.push(("input_injection_proj".into(), &inj.raw));
+        }
+        out.push(("circuit".into(), &a.q));
+        out.extend(self.head.trace(&a.head, &a.io.out));
+        out
+    }
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        let mut a = self.plan(&Cpu, 1);
+        Cpu.upload(&mut a.io.x, x);
+        self.forward(&Cpu, p, &mut a, None);
+        let outs = self
+            .head
+            .prefix_outputs(p, a.head.op.out.as_slice(), self.cfg.n_classes);
+        Some(boundaries(self.cfg.n_times, outs))
+    }
+}
+
+/// Pairs the head's prefix outputs (one per chunk) with the number of samples each depends
+/// on: chunk k ends at sample 16(k+1), and Conv3 reads one sample ahead ⇒ n_k =
+/// min(16(k+1) + 1, T) (the last, partial chunk closes the window: n = T).
+pub(crate) fn boundaries(t: usize, outs: Vec<Vec<f32>>) -> Vec<(usize, Vec<f32>)> {
+    outs.into_iter()
+        .enumerate()
+        .map(|(k, o)| (((k + 1) * CHUNK_SIZE + 1).min(t), o))
+        .collect()
+}

@@ -1,0 +1,381 @@
+//! 1b — `QuantumMambaSSM` (reference `models/QuantumSSM.py`, spec §4.2), written once over the
+//! backend:
+//!
+//! x (B, C, T) → u = SiLU(LayerNorm(Linear(C, D)(x))) (B, T, D) → chunk processor (cs = 32)
+//! (B, nc, D) → Dropout → 2 × Mamba block with residual, **block 1 starting from block 0's
+//! final SSM state** → LayerNorm → mean over chunks → Linear(D, D) → ReLU → Dropout →
+//! Linear(D, 2).
+//!
+//! Causal variant (`--causal`, qssm extension): every scan starts from zero and the pad rows of
+//! the last chunk take no pooling weight, so the model streams chunk by chunk: its streaming
+//! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
+use crate::nn::step::{step_io, stream_window, RunningMean};
+use crate::nn::{
+    ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
+    MambaGrads, MambaState, Net, StepNet,
+};
+use crate::params::ParamLayout;
+use crate::prelude::*;
+use crate::ModelConfig;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+
+/// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.
+pub const CHUNK_SIZE: usize = 32;
+
+/// 1b QuantumMambaSSM. Parameter count 429,795 at the EEG config, for every T.
+pub struct QuantumMambaSsm {
+    cfg: ModelConfig,
+    lay: ParamLayout,
+    feat0: Linear,
+    feat_ln: LayerNorm,
+    proc: ChunkProcessor,
+    blocks: Vec<MambaBlock>,
+    out_norm: LayerNorm,
+    head0: Linear,
+    head3: Linear,
+}
+
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    f0: B::Buf,
+    fln: LayerNormActs<B>,
+    u: B::Buf,
+    proc: ChunkActs<B>,
+    /// residual stream: hs\[0\] = dropped processor output, hs\[i+1\] = hs\[i\] + block i (B, nc, D)
+    hs: Vec<B::Buf>,
+    mask0: B::Buf,
+    blocks: Vec<MambaActs<B>>,
+    on: LayerNormActs<B>,
+    pooled: B::Buf,
+    h0: B::Buf,
+    r: B::Buf,
+    /// head input after dropout
+    rd: B::Buf,
+    mask_head: B::Buf,
+    dropped: bool,
+    // backward scratch
+    k: Option<MambaGrads<B>>,
+    dr: B::Buf,
+    dh0: B::Buf,
+    dpooled: B::Buf,
+    don: B::Buf,
+    dc: B::Buf,
+    dprev: B::Buf,
+    dh: [B::Buf; 2],
+    du: B::Buf,
+    df1: B::Buf,
+    df0: B::Buf,
+}
+
+impl QuantumMambaSsm {
+    /// Builds the layout for `cfg` (d_inner = 2·d_model).
+    pub fn new(cfg: ModelConfig) -> Self {
+        let (c, d, e) = (cfg.n_channels, cfg.d_model, 2 * cfg.d_model);
+        let mut lay = ParamLayout::new();
+        let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
+        let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
+        let proc = ChunkProcessor::qssm(
+            &mut lay,
+            "quantum_processor.",
+            (d, d, CHUNK_SIZE),
+            cfg.n_qubits,
+            cfg.n_layers,
+        )
+        .with_pad_mask(cfg.causal);
+        let blocks = (0..cfg.n_layers)
+            .map(|i| {
+                MambaBlock::quantum_ssm(&mut lay, &format!("mamba_layers.{i}"), d, e, cfg.d_state)
+            })
+            .collect();
+        let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
+        let head0 = Linear::new(&mut lay, "output_layer.0", d, d, true);
+        let head3 = Linear::new(&mut lay, "output_layer.3", d, cfg.n_classes, true);
+        Self {
+            cfg,
+            lay,
+            feat0,
+            feat_ln,
+            proc,
+            blocks,
+            out_norm,
+            head0,
+            head3,
+        }
+    }
+
+    /// Whether block i starts from block i−1's final state (the reference; not the causal
+    /// variant).
+    fn chained(&self, i: usize) -> bool {
+        i > 0 && !self.cfg.causal
+    }
+}
+
+impl Net for QuantumMambaSsm {
+    type Acts<B: Backend> = Acts<B>;
+    fn id(&self) -> &'static str {
+        "1b"
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn is_causal(&self) -> bool {
+        self.cfg.causal
+    }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
+        let nc = self.proc.n_chunks(t);
+        let e = 2 * d;
+        let n = self.cfg.d_state;
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let sc = |w: usize| be.alloc(&[b, nc, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xt: st(c),
+            f0: st(d),
+            fln: self.feat_ln.plan(be, &[b, t, d]),
+            u: st(d),
+            proc: self.proc.plan(be, b, t),
+            hs: (0..=self.blocks.len()).map(|_| sc(d)).collect(),
+            mask0: sc(d),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
+            on: self.out_norm.plan(be, &[b, nc, d]),
+            pooled: be.alloc(&[b, d]),
+            h0: be.alloc(&[b, d]),
+            r: be.alloc(&[b, d]),
+            rd: be.alloc(&[b, d]),
+            mask_head: be.alloc(&[b, d]),
+            dropped: false,
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
+            dr: be.alloc(&[b, d]),
+            dh0: be.alloc(&[b, d]),
+            dpooled: be.alloc(&[b, d]),
+            don: sc(d),
+            dc: sc(d),
+            dprev: sc(d),
+            dh: [0; 2].map(|_| be.alloc(&[b, e, n])),
+            du: st(d),
+            df1: st(d),
+            df0: st(d),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.feat0.forward(be, p, &a.xt, &mut a.f0);
+        self.feat_ln.forward(be, p, &a.f0, &mut a.fln);
+        be.act(Act::Silu, &mut a.u, &a.fln.y);
+        self.proc.forward(be, p, &a.u, &mut a.proc);
+        be.copy(&mut a.hs[0], &a.proc.out);
+        let drop = drop.filter(|c| c.p > 0.0);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.hs[0], &mut a.mask0, cfg, 0);
+        }
+        for i in 0..self.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let h0 = self.chained(i).then(|| &done[i - 1].ssm.h_last);
+            self.blocks[i].forward(be, p, &a.hs[i], h0, &mut rest[0]);
+            let (lo, hi) = a.hs.split_at_mut(i + 1);
+            be.copy(&mut hi[0], &lo[i]);
+            be.add_assign(&mut hi[0], &rest[0].out);
+        }
+        let last = a.hs.last().expect("at least the processor output");
+        self.out_norm.forward(be, p, last, &mut a.on);
+        be.mean_time(&mut a.pooled, &a.on.y);
+        self.head0.forward(be, p, &a.pooled, &mut a.h0);
+        be.act(Act::Relu, &mut a.r, &a.h0);
+        be.copy(&mut a.rd, &a.r);
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.rd, &mut a.mask_head, cfg, 1);
+        }
+        self.head3.forward(be, p, &a.rd, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dr, 0.0);
+        self.head3
+            .backward(be, p, g, &a.rd, &a.io.dout, Some(&mut a.dr));
+        if a.dropped {
+            be.mul(&mut a.dh0, &a.dr, &a.mask_head);
+            core::mem::swap(&mut a.dr, &mut a.dh0);
+        }
+        be.fill(&mut a.dh0, 0.0);
+        be.act_bwd(Act::Relu, &mut a.dh0, &a.dr, &a.h0);
+        be.fill(&mut a.dpooled, 0.0);
+        self.head0
+            .backward(be, p, g, &a.pooled, &a.dh0, Some(&mut a.dpooled));
+        be.fill(&mut a.don, 0.0);
+        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.dc, 0.0);
+        let last = a.hs.last().expect("at least the processor output");
+        self.out_norm
+            .backward(be, p, g, last, &a.on, &a.don, &mut a.dc);
+        if let Some(k) = a.k.as_mut() {
+            // dh[0]: upstream gradient of block i's final state (from block i+1's h0)
+            let mut have_dh = false;
+            for i in (0..self.blocks.len()).rev() {
+                be.copy(&mut a.dprev, &a.dc); // residual path
+                let chained = self.chained(i);
+                let h0 = chained.then(|| &a.blocks[i - 1].ssm.h_last);
+                let [dh_next, dh0] = &mut a.dh;
+                if chained {
+                    be.fill(dh0, 0.0);
+                }
+                self.blocks[i].backward(
+                    be,
+                    p,
+                    g,
+                    &a.hs[i],
+                    h0,
+                    &a.blocks[i],
+                    &a.dc,
+                    have_dh.then_some(&*dh_next),
+                    &mut a.dprev,
+                    chained.then_some(dh0),
+                    k,
+                );
+                have_dh = chained;
+                a.dh.swap(0, 1);
+                core::mem::swap(&mut a.dc, &mut a.dprev);
+            }
+        }
+        if a.dropped {
+            be.mul(&mut a.dprev, &a.dc, &a.mask0);
+            core::mem::swap(&mut a.dc, &mut a.dprev);
+        }
+        be.fill(&mut a.du, 0.0);
+        self.proc.backward(be, p, g, &mut a.proc, &a.dc, &mut a.du);
+        be.fill(&mut a.df1, 0.0);
+        be.act_bwd(Act::Silu, &mut a.df1, &a.du, &a.fln.y);
+        be.fill(&mut a.df0, 0.0);
+        self.feat_ln
+            .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
+        self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
+    }
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            ("feature_proj.0".to_string(), &a.f0),
+            ("feature_proj.1".into(), &a.fln.y),
+            ("feature_proj.2".into(), &a.u),
+            ("feature_proj".into(), &a.u),
+            (
+                "quantum_processor.chunk_attention".into(),
+                &a.proc.pool.scores,
+            ),
+            ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
+            ("quantum_processor.output_proj".into(), &a.proc.out),
+            ("quantum_processor".into(), &a.proc.out),
+            // eval mode: dropout is the identity
+            ("dropout".into(), &a.hs[0]),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("mamba_layers.{i}"), &blk.out));
+        }
+        out.push(("output_norm".into(), &a.on.y));
+        out.push(("output_layer.0".into(), &a.h0));
+        out.push(("output_layer.1".into(), &a.r));
+        out.push(("output_layer.2".into(), &a.rd));
+        out.push(("output_layer.3".into(), &a.io.out));
+        out.push(("output_layer".into(), &a.io.out));
+        out
+    }
+    fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
+        // causal variant: after chunk k the head reads the running mean of
+        // output_norm(c_0..c_k); the last, partial chunk ends at T: the streaming form
+        self.cfg.causal.then(|| stream_window(self, p, x))
+    }
+}
+
+/// Planned buffers of one streaming step (one chunk of B streams) and the state (causal
+/// variant).
+pub struct Step<B: Backend> {
+    io: Io<B>,
+    xt: B::Buf,
+    f0: B::Buf,
+    fln: LayerNormActs<B>,
+    u: B::Buf,
+    proc: ChunkActs<B>,
+    hs: Vec<B::Buf>,
+    blocks: Vec<MambaActs<B>>,
+    states: Vec<MambaState<B>>,
+    on: LayerNormActs<B>,
+    pooled: B::Buf,
+    h0: B::Buf,
+    r: B::Buf,
+    /// the mean pool over the chunks' output_norm rows
+    pool: RunningMean<B>,
+}
+
+impl StepNet for QuantumMambaSsm {
+    type Step<B: Backend> = Step<B>;
+    fn step_len(&self) -> usize {
+        CHUNK_SIZE
+    }
+    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+        // a partial chunk: the processor's pad rows take no pooling weight (causal variant)
+        let (c, d, cs) = (self.cfg.n_channels, self.cfg.d_model, len.min(CHUNK_SIZE));
+        Step {
+            io: step_io(be, b, &self.cfg, cs),
+            xt: be.alloc(&[b, cs, c]),
+            f0: be.alloc(&[b, cs, d]),
+            fln: self.feat_ln.plan(be, &[b, cs, d]),
+            u: be.alloc(&[b, cs, d]),
+            proc: self.proc.plan(be, b, cs),
+            hs: (0..=self.blocks.len())
+                .map(|_| be.alloc(&[b, 1, d]))
+                .collect(),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
+            states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
+            on: self.out_norm.plan(be, &[b, 1, d]),
+            pooled: be.alloc(&[b, d]),
+            h0: be.alloc(&[b, d]),
+            r: be.alloc(&[b, d]),
+            pool: RunningMean::plan(be, b, d),
+        }
+    }
+    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+        &mut s.io
+    }
+    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+        let mut out = MambaState::named("mamba_layers", &mut s.states);
+        out.extend(s.pool.named());
+        out
+    }
+    /// One chunk: the features and the chunk processor on its samples, then every block's
+    /// step on the chunk's feature (each block from its own state: the causal variant), and
+    /// the head on the running mean of output_norm. Only the causal variant streams:
+    /// the trainer's registry (`visit_step_net`) offers no other.
+    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+        be.to_token_major(&mut s.xt, &s.io.x);
+        self.feat0.forward(be, p, &s.xt, &mut s.f0);
+        self.feat_ln.forward(be, p, &s.f0, &mut s.fln);
+        be.act(Act::Silu, &mut s.u, &s.fln.y);
+        self.proc.forward(be, p, &s.u, &mut s.proc);
+        be.copy(&mut s.hs[0], &s.proc.out);
+        for i in 0..self.blocks.len() {
+            let blk = &mut s.blocks[i];
+            self.blocks[i].step(be, p, &s.hs[i], &mut s.states[i], blk);
+            let (lo, hi) = s.hs.split_at_mut(i + 1);
+            be.copy(&mut hi[0], &lo[i]);
+            be.add_assign(&mut hi[0], &blk.out);
+        }
+        let last = s.hs.last().expect("at least the processor output");
+        self.out_norm.forward(be, p, last, &mut s.on);
+        s.pool.update(be, &mut s.pooled, &s.on.y);
+        self.head0.forward(be, p, &s.pooled, &mut s.h0);
+        be.act(Act::Relu, &mut s.r, &s.h0);
+        self.head3.forward(be, p, &s.r, &mut s.io.out);
+    }
+}

@@ -1,0 +1,226 @@
+//! 1a — `QuantumTransformer` (reference `models/QuantumTransformer.py`, spec §4.1):
+//!
+//! x (C, T) → (T, C) → Dropout (on the raw EEG) → u = SiLU(Linear(C, C)(·)) (`feature_proj`)
+//! → `QuantumFeatureProcessor` (cs = 16, F = C, QGR-flavour branches, 18-d modulus output,
+//! Linear(18, D) + LayerNorm + SiLU) (nc, D) → + `pos_encoding`\[:nc\] (frozen sinusoidal table,
+//! max_len = nc) → 2 × TransformerBlock (bidirectional attention over the nc chunk tokens) →
+//! RMSNorm (`final_norm`) → mean over chunks → Linear(D, 2) (`classifier`).
+//! A window classifier only (global attention, spec §6).
+use crate::nn::PositionalEncoding;
+use crate::nn::{
+    ChunkActs, ChunkProcessor, Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock,
+    TransformerGrads,
+};
+use crate::params::ParamLayout;
+use crate::prelude::*;
+use crate::ModelConfig;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+
+/// Chunk size of the reference's `QuantumFeatureProcessor` in 1a.
+pub const CHUNK_SIZE: usize = 16;
+use super::classical_transformer::N_HEADS;
+/// MLP expansion of the transformer blocks (E = 2·D).
+const EXPAND: usize = 2;
+/// Dropout site of the raw-input dropout (the blocks use sites 0..3·layers).
+const INPUT_SITE: u32 = 1000;
+
+/// 1a QuantumTransformer. Parameter count (PyTorch `model.parameters()`, frozen
+/// `pos_encoding` included) 351,729 + 128·⌈T/16⌉ at the EEG config: 352,753 / 353,777 /
+/// 355,825 at T = 125 / 249 / 497.
+pub struct QuantumTransformer {
+    cfg: ModelConfig,
+    lay: ParamLayout,
+    pos: PositionalEncoding,
+    feature_proj: Linear,
+    proc: ChunkProcessor,
+    blocks: Vec<TransformerBlock>,
+    final_norm: RmsNorm,
+    classifier: Linear,
+}
+
+/// Planned buffers of one batch.
+pub struct Acts<B: Backend> {
+    io: Io<B>,
+    /// input (B, T, C) after dropout
+    xd: B::Buf,
+    mask: B::Buf,
+    /// feature_proj output (B, T, C)
+    f0: B::Buf,
+    u: B::Buf,
+    proc: ChunkActs<B>,
+    /// chunk tokens + PE (B, nc, D): block 0's input
+    h0: B::Buf,
+    blocks: Vec<TransformerActs<B>>,
+    fnorm: B::Buf,
+    frstd: B::Buf,
+    pooled: B::Buf,
+    // backward scratch
+    k: Option<TransformerGrads<B>>,
+    dpooled: B::Buf,
+    dfn: B::Buf,
+    dh: B::Buf,
+    dprev: B::Buf,
+    du: B::Buf,
+    df0: B::Buf,
+}
+
+impl QuantumTransformer {
+    /// Builds the layout for `cfg` (feature_dim = n_channels, max_len = ⌈T/16⌉), in the
+    /// reference's `state_dict` order: `pos_encoding` (own parameter) first, then
+    /// `feature_proj`, `quantum_processor`, `transformer_layers`, `final_norm`, `classifier`.
+    pub fn new(cfg: ModelConfig) -> Self {
+        let (c, d, t) = (cfg.n_channels, cfg.d_model, cfg.n_times);
+        let mut lay = ParamLayout::new();
+        let nc = t.div_ceil(CHUNK_SIZE);
+        let pos = PositionalEncoding::new(&mut lay, "pos_encoding", nc, d);
+        let feature_proj = Linear::new(&mut lay, "feature_proj", c, c, true);
+        let proc = ChunkProcessor::qgr(
+            &mut lay,
+            "quantum_processor.",
+            (c, d, CHUNK_SIZE),
+            cfg.n_qubits,
+            cfg.n_layers,
+        );
+        let blocks = (0..cfg.n_layers)
+            .map(|i| {
+                TransformerBlock::new(
+                    &mut lay,
+                    &format!("transformer_layers.{i}"),
+                    d,
+                    N_HEADS,
+                    EXPAND,
+                    3 * i as u32,
+                )
+            })
+            .collect();
+        let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
+        let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
+        Self {
+            cfg,
+            lay,
+            pos,
+            feature_proj,
+            proc,
+            blocks,
+            final_norm,
+            classifier,
+        }
+    }
+}
+
+impl Net for QuantumTransformer {
+    type Acts<B: Backend> = Acts<B>;
+    fn id(&self) -> &'static str {
+        "1a"
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+        let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
+        let nc = self.proc.n_chunks(t);
+        let st = |w: usize| be.alloc(&[b, t, w]);
+        let sc = |w: usize| be.alloc(&[b, nc, w]);
+        Acts {
+            io: Io::plan(be, b, &self.cfg),
+            xd: st(c),
+            mask: st(c),
+            f0: st(c),
+            u: st(c),
+            proc: self.proc.plan(be, b, t),
+            h0: sc(d),
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
+            fnorm: sc(d),
+            frstd: be.alloc(&[b, nc]),
+            pooled: be.alloc(&[b, d]),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
+            dpooled: be.alloc(&[b, d]),
+            dfn: sc(d),
+            dh: sc(d),
+            dprev: sc(d),
+            du: st(c),
+            df0: st(c),
+        }
+    }
+    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        be.to_token_major(&mut a.xd, &a.io.x);
+        // dropout on the raw input: feature_proj's input gradient is never needed
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.xd, &mut a.mask, cfg, INPUT_SITE);
+        }
+        self.feature_proj.forward(be, p, &a.xd, &mut a.f0);
+        be.act(Act::Silu, &mut a.u, &a.f0);
+        self.proc.forward(be, p, &a.u, &mut a.proc);
+        be.copy(&mut a.h0, &a.proc.out);
+        self.pos.add(be, p, &mut a.h0);
+        for i in 0..a.blocks.len() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let u = done.last().map_or(&a.h0, |b| &b.out);
+            self.blocks[i].forward(be, p, u, &mut rest[0], drop);
+        }
+        let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
+        self.final_norm
+            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
+        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
+    }
+    fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.classifier
+            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
+        be.fill(&mut a.dfn, 0.0);
+        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.dh, 0.0);
+        let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
+        self.final_norm
+            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.dh);
+        if let Some(k) = a.k.as_mut() {
+            for i in (0..a.blocks.len()).rev() {
+                be.fill(&mut a.dprev, 0.0);
+                let u = if i == 0 { &a.h0 } else { &a.blocks[i - 1].out };
+                self.blocks[i].backward(be, p, g, u, &a.blocks[i], &a.dh, &mut a.dprev, k);
+                core::mem::swap(&mut a.dh, &mut a.dprev);
+            }
+        }
+        // + pos_encoding: frozen, identity for dh
+        be.fill(&mut a.du, 0.0);
+        self.proc.backward(be, p, g, &mut a.proc, &a.dh, &mut a.du);
+        be.fill(&mut a.df0, 0.0);
+        be.act_bwd(Act::Silu, &mut a.df0, &a.du, &a.f0);
+        self.feature_proj.backward(be, p, g, &a.xd, &a.df0, None);
+    }
+    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+        let mut out = vec![
+            // eval mode: dropout is the identity
+            ("dropout".to_string(), &a.xd),
+            ("feature_proj".into(), &a.f0),
+            (
+                "quantum_processor.chunk_attention".into(),
+                &a.proc.pool.scores,
+            ),
+            ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
+            ("quantum_processor.output_proj".into(), &a.proc.out),
+            ("quantum_processor".into(), &a.proc.out),
+        ];
+        for (i, blk) in a.blocks.iter().enumerate() {
+            out.push((format!("transformer_layers.{i}"), &blk.out));
+        }
+        out.push(("final_norm".into(), &a.fnorm));
+        out.push(("pool".into(), &a.pooled));
+        out.push(("classifier".into(), &a.io.out));
+        out
+    }
+}
