@@ -147,7 +147,9 @@ impl From<EngineError> for Error {
             | EngineError::Mismatch { .. }
             | EngineError::UnexpectedTensor { .. }
             | EngineError::NonFiniteWeight { .. } => QssmStatus::InvalidModel,
-            EngineError::UnsupportedModel { .. } => QssmStatus::UnsupportedModel,
+            EngineError::UnsupportedModel { .. } | EngineError::ModelNotBuiltIn { .. } => {
+                QssmStatus::UnsupportedModel
+            }
             EngineError::WrongInputLength { .. } => QssmStatus::WrongLength,
             EngineError::NonFiniteInput { .. } => QssmStatus::NonFiniteInput,
             EngineError::NonFiniteOutput { .. } => QssmStatus::NonFiniteOutput,

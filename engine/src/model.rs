@@ -20,9 +20,12 @@ use qssm_kernels::signal::Sos;
 /// Every model this engine runs: the registry's inference models
 /// ([`qssm_formats::registry`]; all but the two Quantum-Train variants, whose files hold a
 /// weight generator: `trainer export --format generated-cnn` turns them into `qt-cnn` and
-/// `qt-liu-cnn` files).
+/// `qt-liu-cnn` files), less the window-only zoo models in a build without feature
+/// `window-only-models`.
 pub fn supported_models() -> impl Iterator<Item = &'static ModelInfo> + Clone {
-    registry::MODELS.iter().filter(|m| m.inference)
+    registry::MODELS
+        .iter()
+        .filter(|m| m.inference && crate::arch::built_in(m.id))
 }
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd

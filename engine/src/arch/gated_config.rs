@@ -12,7 +12,6 @@ use alloc::format;
 use alloc::string::String;
 use qssm_formats::model_file::ModelCard;
 use qssm_kernels::circuit::Program;
-use qssm_models::AnsatzKind;
 
 /// Everything a gated model's shapes depend on.
 #[derive(Clone, Debug)]
@@ -27,8 +26,9 @@ pub(crate) struct GatedConfig {
     pub(crate) chunk: usize,
     /// the circuit of every QSB branch (no encoding gates)
     pub(crate) program: Program,
-    /// which ansatz `program` is
-    pub(crate) ansatz: AnsatzKind,
+    /// whether `program` is the legacy 4-angle ansatz (else the unified 5-angle one)
+    #[cfg_attr(not(feature = "window-only-models"), allow(dead_code))]
+    pub(crate) legacy4: bool,
 }
 
 fn mismatch(what: String) -> EngineError {
@@ -69,13 +69,10 @@ impl GatedConfig {
                 "{id} circuit with {q} qubits × {layers} layers has too many angles"
             )));
         }
-        let (program, ansatz) = if cl.ansatz.starts_with("unified") {
-            (
-                Program::unified_ansatz(q, layers, false),
-                AnsatzKind::Unified5,
-            )
+        let (program, legacy4) = if cl.ansatz.starts_with("unified") {
+            (Program::unified_ansatz(q, layers, false), false)
         } else if cl.ansatz.starts_with("legacy4") {
-            (Program::legacy_ansatz(q, layers), AnsatzKind::Legacy4)
+            (Program::legacy_ansatz(q, layers), true)
         } else {
             return Err(mismatch(format!(
                 "{id} circuit ansatz '{}' is neither 'unified…' nor 'legacy4…'",
@@ -102,7 +99,7 @@ impl GatedConfig {
             h,
             chunk: cl.chunk_size,
             program,
-            ansatz,
+            legacy4,
         })
     }
 }

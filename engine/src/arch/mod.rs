@@ -27,6 +27,7 @@ mod qsb_qgr;
 mod running_mean;
 mod s3_core;
 mod seq_pool_head;
+#[cfg(feature = "window-only-models")]
 mod shared;
 mod ssm;
 mod statevec;
@@ -37,6 +38,7 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::boxed::Box;
 use alloc::format;
+#[cfg(feature = "window-only-models")]
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
@@ -56,10 +58,22 @@ pub(crate) enum Arch {
     /// 2d, 2e (group 2 superposition, streams chunk by chunk)
     QuantumHydraSup(Box<qhydra_sup::QuantumHydraSup>),
     /// the window-only zoo models (1c, hg, 3c, 3a, 1a, 2a–2c, the reference 1b): their one
-    /// description, [`shared`]
+    /// description, [`shared`] (feature `window-only-models`)
+    #[cfg(feature = "window-only-models")]
     Shared(Arc<dyn shared::WindowNet>),
     /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
+}
+
+/// The window-only zoo models, which run their `qssm-models` description (feature
+/// `window-only-models`), as does the reference (non-causal) 1b.
+pub(crate) const WINDOW_ONLY: [&str; 8] = ["1c", "hg", "3c", "3a", "1a", "2a", "2b", "2c"];
+
+/// Whether this build runs model `id` (every inference model of the registry, less the
+/// window-only ones without feature `window-only-models`; 1b counts as built in for its
+/// causal variant, which streams).
+pub(crate) fn built_in(id: &str) -> bool {
+    cfg!(feature = "window-only-models") || !WINDOW_ONLY.contains(&id)
 }
 
 impl Arch {
@@ -106,9 +120,15 @@ impl Arch {
                 let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
                 Ok(Self::QuantumHydraSup(Box::new(m)))
             }
+            #[cfg(feature = "window-only-models")]
             "1b" | "1c" | "hg" | "3c" | "3a" | "1a" | "2a" | "2b" | "2c" => {
                 Ok(Self::Shared(shared::load(entry, card, ld)?))
             }
+            #[cfg(not(feature = "window-only-models"))]
+            _ if id == "1b" || WINDOW_ONLY.contains(&id) => Err(EngineError::ModelNotBuiltIn {
+                id: id.into(),
+                feature: "window-only-models",
+            }),
             "qt-cnn" | "qt-liu-cnn" => {
                 use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
                 let spec = if id == "qt-cnn" { SEED_CNN } else { LIU_CNN };
@@ -128,7 +148,9 @@ impl Arch {
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
             Self::QuantumMambaSsm(m) => Some(m.as_ref()),
-            Self::Shared(_) | Self::TargetCnn(_) => None,
+            #[cfg(feature = "window-only-models")]
+            Self::Shared(_) => None,
+            Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) => Some(m.as_ref()),
             Self::QuantumMambaGated(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
@@ -140,6 +162,7 @@ impl Arch {
     pub(crate) fn logits(&self, x: &[f32], c: usize, t: usize) -> Vec<f32> {
         let xt = || to_token_major(x, c, t);
         match self {
+            #[cfg(feature = "window-only-models")]
             Self::Shared(m) => m.logits(x),
             Self::QuantumMambaSsm(m) => m.logits(&xt()),
             Self::QuantumMambaGated(m) => m.logits(&xt()),

@@ -26,7 +26,7 @@ use qssm_kernels::backend::Backend;
 use qssm_models::config_check::check_config;
 use qssm_models::nn::Net;
 use qssm_models::zoo::{self, visit_net, NetVisitor};
-use qssm_models::ModelConfig;
+use qssm_models::{AnsatzKind, ModelConfig};
 
 /// A model's window forward with its parameters (object-safe: each model is its own type).
 pub(crate) trait WindowNet: Send + Sync {
@@ -170,7 +170,11 @@ fn config(
         let g = GatedConfig::from_card(entry.id, card, ld, h_tensor)?;
         cfg.hidden_dim = g.h;
         cfg.chunk_size = g.chunk;
-        cfg.ansatz = g.ansatz;
+        cfg.ansatz = if g.legacy4 {
+            AnsatzKind::Legacy4
+        } else {
+            AnsatzKind::Unified5
+        };
     }
     check_config(entry, &cfg).map_err(|e| EngineError::Mismatch {
         what: e.to_string(),
