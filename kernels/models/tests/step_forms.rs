@@ -4,10 +4,10 @@
 //! stream alone.
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::Backend;
-use qssm_trainer::models::nn::step::stream_window;
-use qssm_trainer::models::nn::{Net, StepNet};
-use qssm_trainer::models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};
-use qssm_trainer::models::ModelConfig;
+use qssm_models::nn::step::stream_window;
+use qssm_models::nn::{Net, StepNet};
+use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};
+use qssm_models::ModelConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
