@@ -147,9 +147,7 @@ impl From<EngineError> for Error {
             | EngineError::Mismatch { .. }
             | EngineError::UnexpectedTensor { .. }
             | EngineError::NonFiniteWeight { .. } => QssmStatus::InvalidModel,
-            EngineError::UnsupportedModel { .. } | EngineError::ModelNotBuiltIn { .. } => {
-                QssmStatus::UnsupportedModel
-            }
+            EngineError::UnsupportedModel { .. } => QssmStatus::UnsupportedModel,
             EngineError::WrongInputLength { .. } => QssmStatus::WrongLength,
             EngineError::NonFiniteInput { .. } => QssmStatus::NonFiniteInput,
             EngineError::NonFiniteOutput { .. } => QssmStatus::NonFiniteOutput,

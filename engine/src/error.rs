@@ -28,15 +28,6 @@ pub enum EngineError {
         /// the card's `model_id`
         id: String,
     },
-    /// A registry model this engine runs only when built with a cargo feature that this build
-    /// lacks (a firmware that only streams leaves the window-only models out to save flash).
-    #[error("model '{id}' is not in this build of the engine (cargo feature `{feature}`)")]
-    ModelNotBuiltIn {
-        /// the card's `model_id`
-        id: String,
-        /// the feature that adds it
-        feature: &'static str,
-    },
     /// The card contradicts itself or the tensors' storage (e.g. `hyperparameters.n_times`
     /// ≠ `input.n_times`, channel list of the wrong length, circuit layout ≠ hyperparameters,
     /// a zero or out-of-range dimension, card dtype ≠ tensor dtype).

@@ -89,10 +89,14 @@
 //! ```
 //!
 //! Allocation happens at load, per window (activations), and once per stream (its state and
-//! scratch, unless the caller lends them); never per streamed sample. Weights: the `nn.Linear`
-//! matrices stay in the file's dtype (an f16 file keeps them as f16, widened in registers with
-//! f32 accumulation when streaming, to a temporary f32 copy per window), the other tensors are
-//! widened to f32 at load. Feature `std` (default) adds [`Model::from_path`],
+//! scratch, unless the caller lends them); never per streamed sample. Weights: every parameter
+//! is stored once, in the file's dtype, laid out as the model's shared description's parameter
+//! buffer (an f16 file keeps f16: widened to a temporary f32 copy per window, and read in place,
+//! widened in registers with f32 accumulation, by the stream's matrix-vector products); a
+//! stream also keeps f32 copies of the small tensors (biases, norms, conv kernels, SSM
+//! parameters). A window runs the model's description from `qssm_models`, the trainer's own, on
+//! the CPU backend (the HQC Mambas and the Quantum-Train CNNs: the engine's forms). Feature
+//! `std` (default) adds [`Model::from_path`],
 //! `std::error::Error` for [`EngineError`], and run-time AVX2 dispatch of the streaming
 //! kernels on x86.
 #![no_std]

@@ -1,11 +1,14 @@
-//! The loaded model ([`Model`]): the model card plus validated f32 weights of one supported
-//! architecture. Loading parses the file ([`ModelFile::parse`], zero-copy), checks the card
-//! for self-consistency, takes every tensor the architecture needs by its reference
-//! `state_dict` name with the exact shape implied by the card's hyperparameters, keeps the
-//! `nn.Linear` weight matrices in the file's dtype (f32 or f16), widens every other tensor to
-//! one owned f32 `Vec`, and rejects any tensor the architecture does not have.
+//! The loaded model ([`Model`]): the model card plus the validated weights of one supported
+//! model. Loading parses the file ([`ModelFile::parse`], zero-copy), checks the card for
+//! self-consistency, builds the model's shared description (`qssm_models`, every zoo model)
+//! from the card and takes every tensor of its layout by its reference `state_dict` name with
+//! the exact shape, once, in the file's dtype (f32 or f16), and rejects any tensor the model
+//! does not have. A model that streams also gets its streaming form, whose weight matrices are
+//! views of the same parameters. The paper models (the HQC Mambas, the Quantum-Train CNNs) load
+//! into their engine forms directly.
 //! All allocation happens here; [`Model::classify_window`](crate::Model::classify_window) only
 //! allocates its per-window activations.
+use crate::arch::shared::SharedModel;
 use crate::arch::Arch;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -20,12 +23,9 @@ use qssm_kernels::signal::Sos;
 /// Every model this engine runs: the registry's inference models
 /// ([`qssm_formats::registry`]; all but the two Quantum-Train variants, whose files hold a
 /// weight generator: `trainer export --format generated-cnn` turns them into `qt-cnn` and
-/// `qt-liu-cnn` files), less the window-only zoo models in a build without feature
-/// `window-only-models`.
+/// `qt-liu-cnn` files).
 pub fn supported_models() -> impl Iterator<Item = &'static ModelInfo> + Clone {
-    registry::MODELS
-        .iter()
-        .filter(|m| m.inference && crate::arch::built_in(m.id))
+    registry::MODELS.iter().filter(|m| m.inference)
 }
 
 /// Upper bound on every hyperparameter dimension (guards the shape arithmetic against absurd
@@ -42,7 +42,12 @@ pub struct Model {
     card: ModelCard,
     /// registry id, normalised to lower case
     id: &'static str,
-    pub(crate) arch: Arch,
+    /// the zoo model's shared description and its parameters (the window path); `None` for
+    /// the paper models
+    pub(crate) shared: Option<SharedModel>,
+    /// the engine's streaming form (3b, causal 1b, mg, 2d, 2e, 4a–4e), or the paper models'
+    /// engine form (window and stream); `None` for the window-only zoo models
+    pub(crate) arch: Option<Arch>,
     /// the card's causal input filter (identity when it has none)
     pub(crate) filter: Sos,
     /// the card's per-channel (mean, std), applied after the filter
@@ -91,12 +96,30 @@ impl Model {
         validate_card(card, entry)?;
         let (filter, normalisation) = input_conditioning(card)?;
         let mut ld = Loader::new(file)?;
-        let arch = Arch::load(entry, &mut ld, card)?;
-        let weight_bytes = ld.bytes();
-        ld.finish(entry.id)?;
+        let (shared, arch, weight_bytes) = if entry.is_zoo() {
+            let shared = SharedModel::load(entry, card, &mut ld)?;
+            let mut bytes = ld.bytes();
+            ld.finish(entry.id)?;
+            let arch = if crate::arch::streams(entry.id, card) {
+                // every tensor is in the shared store; the stream's matrices are views of it
+                let mut views = Loader::sharing(file, shared.layout(), shared.store())?;
+                let arch = Arch::load(entry, &mut views, card)?;
+                bytes += views.bytes();
+                Some(arch)
+            } else {
+                None
+            };
+            (Some(shared), arch, bytes)
+        } else {
+            let arch = Arch::load(entry, &mut ld, card)?;
+            let bytes = ld.bytes();
+            ld.finish(entry.id)?;
+            (None, Some(arch), bytes)
+        };
         Ok(Self {
             card: card.clone(),
             id: entry.id,
+            shared,
             arch,
             filter,
             normalisation,

@@ -148,9 +148,13 @@ fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
     if !model.card().causal {
         return Err(not_causal("its model card says causal = false"));
     }
-    model.arch.causal_step().ok_or_else(|| {
-        not_causal("the engine has no recurrent (streaming) mode for this architecture yet")
-    })
+    model
+        .arch
+        .as_ref()
+        .and_then(|a| a.causal_step())
+        .ok_or_else(|| {
+            not_causal("the engine has no recurrent (streaming) mode for this architecture yet")
+        })
 }
 
 impl Model {

@@ -3,24 +3,74 @@
 //! rejects non-finite values, and at the end rejects tensors nobody asked for. Used only at
 //! load time (the one place that allocates).
 //!
-//! Storage: the weight matrices of `nn.Linear` layers ([`Loader::take_matrix`], ≈ 99 % of the
-//! parameters) keep the file's dtype — a [`Matrix`] of f32 or of raw IEEE binary16 bits — so an
-//! f16 file takes half the memory; every other tensor ([`Loader::take`]: biases, norms, conv
-//! kernels, SSM parameters) is widened to an owned `Vec<f32>`.
+//! Storage: every parameter of a model is kept once, in the file's dtype, in one [`Store`] laid
+//! out as the model's shared description's parameter buffer (`qssm_models`): the window path
+//! runs on it, and the streaming code's weight matrices ([`Loader::take_matrix`], ≈ 99 % of the
+//! parameters) are [`Matrix`] views of it (f32 or raw IEEE binary16 bits), so an f16 file takes
+//! half the memory; the streaming code's other tensors ([`Loader::take`]: biases, norms, conv
+//! kernels, SSM parameters) are small owned `Vec<f32>` copies.
 use crate::error::EngineError;
 use alloc::format;
 use alloc::string::ToString;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 use qssm_formats::model_file::{ModelFile, ModelFileError, TensorDtype};
+use qssm_models::params::ParamLayout;
 
-/// A weight matrix (out, in) row-major, stored in the model file's dtype.
-#[derive(Clone, Debug)]
-pub(crate) enum Matrix {
+/// Parameters in the model file's dtype, in one buffer.
+pub(crate) enum Store {
     /// f32 values
     F32(Vec<f32>),
     /// IEEE binary16 bit patterns (all finite: checked at load)
     F16(Vec<u16>),
+}
+
+impl Store {
+    /// Values stored.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::F32(v) => v.len(),
+            Self::F16(v) => v.len(),
+        }
+    }
+}
+
+impl core::fmt::Debug for Store {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let dtype = if matches!(self, Self::F32(_)) {
+            "f32"
+        } else {
+            "f16"
+        };
+        write!(f, "Store({dtype} × {})", self.len())
+    }
+}
+
+/// A weight matrix (out, in) row-major: a range of a [`Store`], in the file's dtype.
+#[derive(Clone, Debug)]
+pub(crate) struct Matrix {
+    store: Arc<Store>,
+    range: Range<usize>,
+}
+
+/// The values of a [`Matrix`].
+pub(crate) enum MatrixView<'a> {
+    /// f32 values
+    F32(&'a [f32]),
+    /// IEEE binary16 bit patterns
+    F16(&'a [u16]),
+}
+
+impl Matrix {
+    /// The matrix's values.
+    pub(crate) fn view(&self) -> MatrixView<'_> {
+        match &*self.store {
+            Store::F32(v) => MatrixView::F32(&v[self.range.clone()]),
+            Store::F16(v) => MatrixView::F16(&v[self.range.clone()]),
+        }
+    }
 }
 
 /// Hands out the tensors of one model file, each at most once.
@@ -29,6 +79,8 @@ pub(crate) struct Loader<'f, 'a> {
     taken: Vec<bool>,
     /// bytes of weight storage handed out so far
     bytes: usize,
+    /// the model's parameters already loaded in its description's layout: matrices are views
+    shared: Option<(&'f ParamLayout, Arc<Store>)>,
 }
 
 impl<'f, 'a> Loader<'f, 'a> {
@@ -56,7 +108,21 @@ impl<'f, 'a> Loader<'f, 'a> {
             file,
             taken: vec![false; file.tensors.len()],
             bytes: 0,
+            shared: None,
         })
+    }
+
+    /// A loader whose matrices are views of `store`, the parameters of `layout` (loaded by
+    /// another loader of the same file): [`Self::take_matrix`] checks the file's tensor and
+    /// copies nothing.
+    pub(crate) fn sharing(
+        file: &'f ModelFile<'a>,
+        layout: &'f ParamLayout,
+        store: Arc<Store>,
+    ) -> Result<Self, EngineError> {
+        let mut ld = Self::new(file)?;
+        ld.shared = Some((layout, store));
+        Ok(ld)
     }
 
     /// Bytes of weight storage handed out so far (f32 tensors 4 bytes per value, f16
@@ -96,19 +162,42 @@ impl<'f, 'a> Loader<'f, 'a> {
     }
 
     /// The weight matrix `name` with exactly `shape`, kept in the file's dtype (f16 bits stay
-    /// f16). Errors as [`Self::take`].
+    /// f16): a view of the shared store where the loader has one ([`Self::sharing`]), else its
+    /// own copy. Errors as [`Self::take`].
     pub(crate) fn take_matrix(
         &mut self,
         name: &str,
         shape: &[usize],
     ) -> Result<Matrix, EngineError> {
+        let view = self.shared.as_ref().and_then(|(layout, store)| {
+            layout
+                .get(name)
+                .map(|spec| (store.clone(), spec.range.clone()))
+        });
+        if let Some((store, range)) = view {
+            self.file.expect(name, shape)?;
+            self.mark(name);
+            return Ok(Matrix { store, range });
+        }
+        let store = self.take_stored(name, shape)?;
+        let range = 0..store.len();
+        Ok(Matrix {
+            store: Arc::new(store),
+            range,
+        })
+    }
+
+    /// The tensor `name` with exactly `shape`, in the file's dtype. Errors as [`Self::take`].
+    pub(crate) fn take_stored(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<Store, EngineError> {
         let t = self.file.expect(name, shape)?;
         if t.dtype == TensorDtype::F32 {
-            return self.take(name, shape).map(Matrix::F32);
+            return self.take(name, shape).map(Store::F32);
         }
-        if let Some(i) = self.file.tensors.iter().position(|u| u.name == name) {
-            self.taken[i] = true;
-        }
+        self.mark(name);
         let bits: Vec<u16> = t
             .bytes
             .chunks_exact(2)
@@ -122,7 +211,14 @@ impl<'f, 'a> Loader<'f, 'a> {
             });
         }
         self.bytes += 2 * bits.len();
-        Ok(Matrix::F16(bits))
+        Ok(Store::F16(bits))
+    }
+
+    /// Marks tensor `name` as taken.
+    fn mark(&mut self, name: &str) {
+        if let Some(i) = self.file.tensors.iter().position(|u| u.name == name) {
+            self.taken[i] = true;
+        }
     }
 
     /// Like [`Self::take`] for a tensor the reference constructs but never uses (1b's

@@ -43,7 +43,14 @@ impl Model {
                 sample: i % t,
             });
         }
-        let logits = self.arch.logits(x, c, t);
+        let logits = match (&self.shared, &self.arch) {
+            (Some(shared), _) => shared.logits(x),
+            (None, Some(arch)) => arch
+                .logits(x, c, t)
+                .unwrap_or_else(|| vec![f32::NAN; self.n_classes()]),
+            // every loaded model has one of the two
+            (None, None) => vec![f32::NAN; self.n_classes()],
+        };
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput { index });
         }

@@ -15,10 +15,7 @@ use super::qsb::QsbQssm;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
-use alloc::vec::Vec;
 use qssm_kernels::ops::activation::{silu_forward, tanh_forward};
-use qssm_kernels::ops::chunk_pool::chunk_pool_forward;
 
 /// Pool slots before the weighted row sum: running max of the scores, softmax denominator.
 const POOL_HEAD: usize = 2;
@@ -68,36 +65,6 @@ impl ChunkProcessor {
             out0,
             out_ln,
         })
-    }
-
-    /// Number of chunks ⌈T/cs⌉.
-    pub(crate) fn n_chunks(&self, t: usize) -> usize {
-        t.div_ceil(self.cs)
-    }
-
-    /// u (T, F) → (nc, D). `mask_pad`: the causal variant, whose pad rows get no softmax
-    /// weight (score −∞) instead of the reference's constant score.
-    pub(crate) fn apply(&self, u: &[f32], t: usize, mask_pad: bool) -> Vec<f32> {
-        let (cs, f) = (self.cs, self.f);
-        let nc = self.n_chunks(t);
-        let rows = nc * cs;
-        let mut up = vec![0.0; rows * f];
-        up[..t * f].copy_from_slice(&u[..t * f]);
-        let a1 = self.att0.apply(&up, rows);
-        let mut t1 = vec![0.0; a1.len()];
-        tanh_forward(&mut t1, &a1);
-        let mut scores = self.att2.apply(&t1, rows);
-        if mask_pad {
-            scores[t..].iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
-        }
-        let (mut s, mut wts) = (vec![0.0; nc * f], vec![0.0; rows]);
-        chunk_pool_forward(&mut s, &mut wts, &up, &scores, nc, cs, f);
-        let qv = self.qsb.apply(&s, nc);
-        let o0 = self.out0.apply(&qv, nc);
-        let o1 = self.out_ln.apply(&o0, nc);
-        let mut out = vec![0.0; o1.len()];
-        silu_forward(&mut out, &o1);
-        out
     }
 
     /// Chunk size cs.

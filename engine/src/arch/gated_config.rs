@@ -18,8 +18,6 @@ use qssm_kernels::circuit::Program;
 pub(crate) struct GatedConfig {
     /// F: input features (EEG channels)
     pub(crate) f: usize,
-    /// T: samples per window
-    pub(crate) t: usize,
     /// H: hidden size of the recurrence
     pub(crate) h: usize,
     /// C: chunk size of the recurrence
@@ -27,7 +25,6 @@ pub(crate) struct GatedConfig {
     /// the circuit of every QSB branch (no encoding gates)
     pub(crate) program: Program,
     /// whether `program` is the legacy 4-angle ansatz (else the unified 5-angle one)
-    #[cfg_attr(not(feature = "window-only-models"), allow(dead_code))]
     pub(crate) legacy4: bool,
 }
 
@@ -95,7 +92,6 @@ impl GatedConfig {
         };
         Ok(Self {
             f: hp.n_channels,
-            t: hp.n_times,
             h,
             chunk: cl.chunk_size,
             program,

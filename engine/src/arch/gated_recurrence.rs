@@ -21,8 +21,6 @@ use super::qsb_qgr::QsbQgr;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
-use alloc::vec::Vec;
 use qssm_kernels::circuit::Program;
 use qssm_kernels::ops::activation::silu_forward;
 use qssm_kernels::ops::gated::gated_cell_forward;
@@ -74,26 +72,6 @@ impl GatedRecurrence {
             h,
             chunk,
         })
-    }
-
-    /// Window: x (T, F) token-major → h_{n_c} (H).
-    pub(crate) fn apply(&self, x: &[f32], t: usize) -> Vec<f32> {
-        let (q, c) = (self.q, self.chunk);
-        let qs = self.qsb.apply(x, t);
-        let mut h = vec![0.0f32; self.h];
-        let mut mu = vec![0.0f32; q];
-        let mut scratch = vec![0.0f32; self.close_scratch_len()];
-        for (ci, rows) in qs.chunks(c * q).enumerate() {
-            let len = rows.len() / q;
-            debug_assert_eq!(ci * c + len, (ci * c + c).min(t));
-            // mean over the chunk's true length: sum row by row, then × 1/len (trainer order)
-            mu.fill(0.0);
-            for row in rows.chunks_exact(q) {
-                mu.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-            }
-            self.close_chunk(&mut h, &mut mu, len, &mut scratch);
-        }
-        h
     }
 
     /// Floats of recurrent state: h (H), then the running sum of q_t over the current chunk (Q).

@@ -10,7 +10,7 @@
 //! the recurrent mode reads f16 directly ([`super::matvec`]).
 use super::matvec::{f16_to_f32, linear_rows, matvec};
 use crate::error::EngineError;
-use crate::weights::{Loader, Matrix};
+use crate::weights::{Loader, Matrix, MatrixView};
 use alloc::borrow::Cow;
 use alloc::format;
 use alloc::vec;
@@ -51,9 +51,9 @@ impl Linear {
 
     /// x (L, in) → new (L, out). f16 weights are widened to a temporary f32 copy.
     pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
-        let w: Cow<'_, [f32]> = match &self.w {
-            Matrix::F32(w) => Cow::Borrowed(w),
-            Matrix::F16(w) => Cow::Owned(w.iter().map(|&h| f16_to_f32(h)).collect()),
+        let w: Cow<'_, [f32]> = match self.w.view() {
+            MatrixView::F32(w) => Cow::Borrowed(w),
+            MatrixView::F16(w) => Cow::Owned(w.iter().map(|&h| f16_to_f32(h)).collect()),
         };
         let mut y = vec![0.0; l * self.d_out];
         linear_forward(&mut y, x, &w, self.b.as_deref(), l, self.d_in, self.d_out);
@@ -64,9 +64,9 @@ impl Linear {
     /// into `y`; no allocation.
     pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
         let b = self.b.as_deref();
-        match &self.w {
-            Matrix::F32(w) => matvec(y, w, x, b, self.d_in, self.d_out),
-            Matrix::F16(w) => matvec(y, w, x, b, self.d_in, self.d_out),
+        match self.w.view() {
+            MatrixView::F32(w) => matvec(y, w, x, b, self.d_in, self.d_out),
+            MatrixView::F16(w) => matvec(y, w, x, b, self.d_in, self.d_out),
         }
     }
 
@@ -82,9 +82,9 @@ impl Linear {
         nb: usize,
     ) {
         let (b, d_in, d_out) = (self.b.as_deref(), self.d_in, self.d_out);
-        match &self.w {
-            Matrix::F32(w) => linear_rows(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
-            Matrix::F16(w) => linear_rows(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
+        match self.w.view() {
+            MatrixView::F32(w) => linear_rows(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
+            MatrixView::F16(w) => linear_rows(y, y_stride, w, x, x_stride, b, d_in, d_out, nb),
         }
     }
 
@@ -115,16 +115,6 @@ impl LayerNorm {
             b: ld.take(&format!("{name}.bias"), &[d])?,
             d,
         })
-    }
-
-    /// x (L, d) → new (L, d).
-    pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
-        let mut y = vec![0.0; l * self.d];
-        let (mut mean, mut rstd) = (vec![0.0; l], vec![0.0; l]);
-        layernorm_forward(
-            &mut y, &mut mean, &mut rstd, x, &self.w, &self.b, l, self.d, NORM_EPS,
-        );
-        y
     }
 
     /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as

@@ -1,12 +1,12 @@
-//! The architectures the engine runs. The window-only zoo models (1c, hg, 3c, 3a, 1a, 2a–2c and
-//! the reference 1b) run their one description, the trainer's (`qssm_models`, see [`shared`]).
-//! The streamable models (3b, causal 1b, mg, 2d, 2e, 4a–4e, the HQC Mambas) and the
-//! Quantum-Train CNNs still have engine modules here, composed of inference blocks ([`layers`],
-//! [`ssm`], [`mamba_block`], [`qsb`], [`qsb_qgr`], [`chunk_processor`], [`gated_recurrence`])
-//! over the `qssm_kernels` forward ops, with a window path on one token-major window (T, C) and
-//! a recurrent mode ([`step::CausalStep`], one sample or chunk at a time, for
-//! [`crate::stream`]); moving their streaming forms next to the shared blocks' window forms is
-//! the rest of the one-description work.
+//! The architectures the engine runs. Every zoo model's window runs its one description, the
+//! trainer's (`qssm_models`, see [`shared`]), on parameters stored once in the file's dtype.
+//! The streaming forms of 3b, the causal 1b, mg, 2d, 2e and 4a–4e ([`step::CausalStep`], one
+//! sample or chunk at a time, for [`crate::stream`]) are still engine modules here, whose weight
+//! matrices are views of those parameters, composed of inference blocks ([`layers`], [`ssm`],
+//! [`mamba_block`], [`qsb`], [`qsb_qgr`], [`chunk_processor`], [`gated_recurrence`]) over the
+//! `qssm_kernels` forward ops; replacing them by the shared blocks' own steps
+//! (`qssm_models::nn::StepNet`) is the rest of the one-description work. The paper models (the
+//! HQC Mambas, the Quantum-Train CNNs) load into engine forms with their own window path.
 mod chunk_processor;
 mod circuit_card;
 mod cmamba;
@@ -27,8 +27,7 @@ mod qsb_qgr;
 mod running_mean;
 mod s3_core;
 mod seq_pool_head;
-#[cfg(feature = "window-only-models")]
-mod shared;
+pub(crate) mod shared;
 mod ssm;
 mod statevec;
 pub(crate) mod step;
@@ -38,8 +37,6 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::boxed::Box;
 use alloc::format;
-#[cfg(feature = "window-only-models")]
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 use qssm_formats::registry::ModelInfo;
@@ -49,31 +46,28 @@ use qssm_formats::registry::ModelInfo;
 pub(crate) enum Arch {
     /// 1b
     QuantumMambaSsm(Box<qmamba_ssm::QuantumMambaSsm>),
-    /// 3b
+    /// 3b (its streaming form)
     TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
+    /// hqc-mamba, hqc-mamba-classical: the 3b network with the card's expand and projections
+    /// (window and stream)
+    HqcMamba(Box<cmamba::TrueClassicalMamba>),
     /// mg
     QuantumMambaGated(Box<qmamba_gated::QuantumMambaGated>),
     /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
     QuantumE2e(Box<qe2e::QuantumE2e>),
     /// 2d, 2e (group 2 superposition, streams chunk by chunk)
     QuantumHydraSup(Box<qhydra_sup::QuantumHydraSup>),
-    /// the window-only zoo models (1c, hg, 3c, 3a, 1a, 2a–2c, the reference 1b): their one
-    /// description, [`shared`] (feature `window-only-models`)
-    #[cfg(feature = "window-only-models")]
-    Shared(Arc<dyn shared::WindowNet>),
     /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
-/// The window-only zoo models, which run their `qssm-models` description (feature
-/// `window-only-models`), as does the reference (non-causal) 1b.
-pub(crate) const WINDOW_ONLY: [&str; 8] = ["1c", "hg", "3c", "3a", "1a", "2a", "2b", "2c"];
-
-/// Whether this build runs model `id` (every inference model of the registry, less the
-/// window-only ones without feature `window-only-models`; 1b counts as built in for its
-/// causal variant, which streams).
-pub(crate) fn built_in(id: &str) -> bool {
-    cfg!(feature = "window-only-models") || !WINDOW_ONLY.contains(&id)
+/// Whether zoo model `id` with this card has an engine streaming form ([`Arch`]): 3b, the causal
+/// 1b, mg, 2d, 2e, 4a–4e. The others are window-only and run only their shared description.
+pub(crate) fn streams(id: &str, card: &ModelCard) -> bool {
+    matches!(
+        id,
+        "3b" | "mg" | "4a" | "4b" | "4c" | "4d" | "4e" | "2d" | "2e"
+    ) || (id == "1b" && card.causal)
 }
 
 impl Arch {
@@ -106,7 +100,7 @@ impl Arch {
                 }
                 let expand = arch.map(|a| a.expand);
                 let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
-                Ok(Self::TrueClassicalMamba(Box::new(m)))
+                Ok(Self::HqcMamba(Box::new(m)))
             }
             "mg" => {
                 let m = qmamba_gated::QuantumMambaGated::load(ld, card)?;
@@ -120,15 +114,6 @@ impl Arch {
                 let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
                 Ok(Self::QuantumHydraSup(Box::new(m)))
             }
-            #[cfg(feature = "window-only-models")]
-            "1b" | "1c" | "hg" | "3c" | "3a" | "1a" | "2a" | "2b" | "2c" => {
-                Ok(Self::Shared(shared::load(entry, card, ld)?))
-            }
-            #[cfg(not(feature = "window-only-models"))]
-            _ if id == "1b" || WINDOW_ONLY.contains(&id) => Err(EngineError::ModelNotBuiltIn {
-                id: id.into(),
-                feature: "window-only-models",
-            }),
             "qt-cnn" | "qt-liu-cnn" => {
                 use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
                 let spec = if id == "qt-cnn" { SEED_CNN } else { LIU_CNN };
@@ -148,28 +133,23 @@ impl Arch {
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
             Self::QuantumMambaSsm(m) => Some(m.as_ref()),
-            #[cfg(feature = "window-only-models")]
-            Self::Shared(_) => None,
             Self::TargetCnn(_) => None,
-            Self::TrueClassicalMamba(m) => Some(m.as_ref()),
+            Self::TrueClassicalMamba(m) | Self::HqcMamba(m) => Some(m.as_ref()),
             Self::QuantumMambaGated(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
             Self::QuantumHydraSup(m) => Some(m.as_ref()),
         }
     }
 
-    /// Window x (C, T) channel-major → logits (n_classes).
-    pub(crate) fn logits(&self, x: &[f32], c: usize, t: usize) -> Vec<f32> {
+    /// Window x (C, T) channel-major → logits (n_classes), for the models whose window the
+    /// engine computes itself (the HQC Mambas, the Quantum-Train CNNs); `None` for the zoo's
+    /// streaming forms (a zoo model's window runs its shared description).
+    pub(crate) fn logits(&self, x: &[f32], c: usize, t: usize) -> Option<Vec<f32>> {
         let xt = || to_token_major(x, c, t);
         match self {
-            #[cfg(feature = "window-only-models")]
-            Self::Shared(m) => m.logits(x),
-            Self::QuantumMambaSsm(m) => m.logits(&xt()),
-            Self::QuantumMambaGated(m) => m.logits(&xt()),
-            Self::TrueClassicalMamba(m) => m.logits(&xt()),
-            Self::QuantumE2e(m) => m.logits(&xt()),
-            Self::QuantumHydraSup(m) => m.logits(&xt()),
-            Self::TargetCnn(m) => m.logits(&xt()),
+            Self::HqcMamba(m) => Some(m.logits(&xt())),
+            Self::TargetCnn(m) => Some(m.logits(&xt())),
+            _ => None,
         }
     }
 }

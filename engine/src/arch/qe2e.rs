@@ -28,9 +28,10 @@
 //! the *previous* sample (it needs one sample of look-ahead) → LayerNorm → chunk-attention score,
 //! pooled online (running max, softmax denominator, weighted row sum); per completed chunk its
 //! circuits and `output_proj` row, pooled online over chunks by `seq_attention`. State: the
-//! last two input samples (2C), the chunk pool (D + 2) and the sequence pool (D + 2). The window
-//! forward is a stream over the window's T samples closed with [`CausalStep::logits`] (last
-//! Conv3 row with x\[T\] = 0, pad rows, head), so both paths share every float operation.
+//! last two input samples (2C), the chunk pool (D + 2) and the sequence pool (D + 2). A window
+//! runs the model's shared description (`qssm_models`); a stream of the window's T samples
+//! closed with [`CausalStep::logits`] (last Conv3 row with x\[T\] = 0, pad rows, head) equals it
+//! to rounding (tests/engine_stream_chunked.rs).
 //!
 //! Streaming predictions come at chunk boundaries: once sample 16(k+1) has arrived (t =
 //! 16(k+1) + 1 samples seen), chunk k is complete and [`CausalStep::boundary_logits`] gives the
@@ -45,7 +46,7 @@ use super::seq_pool_head::SeqPoolHead;
 use super::statevec::{self, MAX_QUBITS};
 use super::step::CausalStep;
 use crate::error::EngineError;
-use crate::weights::{Loader, Matrix};
+use crate::weights::{Loader, Matrix, MatrixView};
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -78,7 +79,6 @@ enum Body {
 #[derive(Clone, Debug)]
 pub(crate) struct QuantumE2e {
     c: usize,
-    t: usize,
     d: usize,
     q: usize,
     /// angles per two-layer block, 5Q·L
@@ -109,7 +109,7 @@ impl QuantumE2e {
         card: &ModelCard,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d) = (hp.n_channels, hp.n_times, hp.d_model);
+        let (c, d) = (hp.n_channels, hp.d_model);
         let (q, layers, pb) = check_card(id, card, 4, CHUNK_SIZE)?;
         if id == "4c" {
             for name in ["alpha", "beta", "gamma"] {
@@ -197,7 +197,6 @@ impl QuantumE2e {
         let tail = SeqPoolHead::load(ld, q_out, d, hp.n_classes)?;
         Ok(Self {
             c,
-            t,
             d,
             q,
             pb,
@@ -213,12 +212,6 @@ impl QuantumE2e {
             proj_len,
             q_out,
         })
-    }
-
-    /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
-    /// window (see the module docs).
-    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        self.window_logits(&xt[..self.t * self.c], self.c, self.tail.cls3.d_out())
     }
 
     /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).
@@ -343,9 +336,9 @@ impl QuantumE2e {
             cols[3 * ci + 2] = next.map_or(0.0, |x| x[ci]);
         }
         let (b, k, d) = (Some(&self.conv_b[..]), 3 * c, self.d);
-        match &self.conv_w {
-            Matrix::F32(w) => matvec(tmp, w, cols, b, k, d),
-            Matrix::F16(w) => matvec(tmp, w, cols, b, k, d),
+        match self.conv_w.view() {
+            MatrixView::F32(w) => matvec(tmp, w, cols, b, k, d),
+            MatrixView::F16(w) => matvec(tmp, w, cols, b, k, d),
         }
         self.input_norm.apply_one(u, tmp);
     }

@@ -15,12 +15,13 @@
 //! branch circuits are compiled at load ([`super::composed_circuit`]); the S3 core is shared
 //! with group 4 ([`super::s3_core`]).
 //!
-//! One code path serves the window and the stream (spec §4.3 R1): per sample the front-end row
+//! The streaming form (spec §4.3 R1; a window runs the model's shared description,
+//! `qssm_models`): per sample the front-end row
 //! and its chunk-attention score, pooled online (running max, softmax denominator, weighted
 //! row sum); per completed chunk its circuits and `output_proj` row, pooled online over chunks
-//! by `seq_attention`. State: the chunk pool (D + 2) and the sequence pool (D + 2). The window
-//! forward is a stream over the window's T samples closed with [`CausalStep::logits`] (pad
-//! rows of a partial last chunk, head), so both paths share every float operation.
+//! by `seq_attention`. State: the chunk pool (D + 2) and the sequence pool (D + 2). A stream of
+//! a window's T samples closed with [`CausalStep::logits`] (pad rows of a partial last chunk,
+//! head) equals the window forward to rounding.
 //!
 //! Without look-ahead, [`CausalStep::logits`] at t = 32(k+1) is the head over chunks 0..=k —
 //! the trainer's `boundary_outputs` entry at min(32(k+1), T); at other t it is the window
@@ -51,7 +52,6 @@ fn mismatch(what: String) -> EngineError {
 #[derive(Clone, Debug)]
 pub(crate) struct QuantumHydraSup {
     c: usize,
-    t: usize,
     d: usize,
     q: usize,
     /// angles per two-layer block, 5Q·L
@@ -80,7 +80,7 @@ impl QuantumHydraSup {
         card: &ModelCard,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);
+        let (c, d, n) = (hp.n_channels, hp.d_model, hp.d_state);
         if n == 0 {
             return Err(mismatch(format!("{id} needs d_state ≥ 1 (dt MLP width)")));
         }
@@ -120,7 +120,6 @@ impl QuantumHydraSup {
         let tail = SeqPoolHead::load(ld, q_out, d, hp.n_classes)?;
         Ok(Self {
             c,
-            t,
             d,
             q,
             pb,
@@ -135,12 +134,6 @@ impl QuantumHydraSup {
             tail,
             q_out,
         })
-    }
-
-    /// Token-major window xt (T, C) → logits (K): the stream over the T samples, closed as a
-    /// window (see the module docs).
-    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        self.window_logits(&xt[..self.t * self.c], self.c, self.tail.cls3.d_out())
     }
 
     /// Floats of an attention score's scratch (hidden pre-activation, tanh, score).

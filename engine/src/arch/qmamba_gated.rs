@@ -16,15 +16,12 @@ use super::layers::Linear;
 use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::Loader;
-use alloc::vec;
-use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 use qssm_kernels::ops::activation::silu_forward;
 
 /// Loaded mg.
 #[derive(Clone, Debug)]
 pub(crate) struct QuantumMambaGated {
-    t: usize,
     f: usize,
     h: usize,
     chunk: usize,
@@ -50,7 +47,6 @@ impl QuantumMambaGated {
             true,
         )?;
         Ok(Self {
-            t: cfg.t,
             f,
             h,
             chunk: cfg.chunk,
@@ -59,17 +55,6 @@ impl QuantumMambaGated {
             head0,
             head3,
         })
-    }
-
-    /// Token-major window xt (T, F) → logits (O).
-    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        let a = self.feature_proj.apply(xt, self.t);
-        let mut xp = vec![0.0; a.len()];
-        silu_forward(&mut xp, &a);
-        let h = self.cgs.apply(&xp, self.t);
-        let mut logits = vec![0.0; self.head3.d_out()];
-        self.head(&h, &mut vec![0.0; self.h], &mut logits);
-        logits
     }
 
     /// h (H) → logits (O) through `output_layer`, `r` (H) scratch. No allocation.

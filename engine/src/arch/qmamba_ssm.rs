@@ -19,17 +19,16 @@
 //! computes on a window of that many samples, whose last chunk is padded and masked).
 use super::chunk_processor::ChunkProcessor;
 use super::circuit_card::{check_circuit, AnsatzRule};
-use super::layers::{mean_over_rows, LayerNorm, Linear};
+use super::layers::{LayerNorm, Linear};
 use super::mamba_block::MambaBlock;
 use super::running_mean;
 use super::step::CausalStep;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
-use qssm_kernels::ops::activation::{relu_forward, silu_forward};
+use qssm_kernels::ops::activation::silu_forward;
 
 /// Chunk size of 1b's `ChunkedQuantumProcessor`.
 pub(crate) const CHUNK_SIZE: usize = 32;
@@ -37,7 +36,6 @@ pub(crate) const CHUNK_SIZE: usize = 32;
 /// Loaded 1b.
 #[derive(Clone, Debug)]
 pub(crate) struct QuantumMambaSsm {
-    t: usize,
     d: usize,
     feat0: Linear,
     feat_ln: LayerNorm,
@@ -74,9 +72,8 @@ impl QuantumMambaSsm {
     /// hyperparameters, E = 2·D).
     pub(crate) fn load(ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d, n, q, layers) = (
+        let (c, d, n, q, layers) = (
             hp.n_channels,
-            hp.n_times,
             hp.d_model,
             hp.d_state,
             hp.n_qubits,
@@ -93,7 +90,6 @@ impl QuantumMambaSsm {
         let head0 = Linear::load(ld, "output_layer.0", d, d, true)?;
         let head3 = Linear::load(ld, "output_layer.3", d, hp.n_classes, true)?;
         Ok(Self {
-            t,
             d,
             feat0,
             feat_ln,
@@ -103,30 +99,6 @@ impl QuantumMambaSsm {
             head0,
             head3,
         })
-    }
-
-    /// Token-major window xt (T, C) → logits (n_classes).
-    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        let (t, d) = (self.t, self.d);
-        let f0 = self.feat0.apply(xt, t);
-        let f1 = self.feat_ln.apply(&f0, t);
-        let mut u = f0; // reuse the buffer
-        silu_forward(&mut u, &f1);
-        let mut c = self.proc.apply(&u, t, true);
-        let nc = self.proc.n_chunks(t);
-        let mut state = vec![0.0; self.blocks.first().map_or(0, MambaBlock::state_len)];
-        for blk in &self.blocks {
-            // every block's scan starts from zero
-            state.iter_mut().for_each(|v| *v = 0.0);
-            let y = blk.apply(&c, nc, &mut state);
-            c.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-        }
-        let on = self.out_norm.apply(&c, nc);
-        let pooled = mean_over_rows(&on, nc, d);
-        let h0 = self.head0.apply(&pooled, 1);
-        let mut r = vec![0.0; h0.len()];
-        relu_forward(&mut r, &h0);
-        self.head3.apply(&r, 1)
     }
 }
 

@@ -10,9 +10,6 @@ use super::statevec::{self, MAX_QUBITS};
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
-use alloc::vec::Vec;
-use num_complex::Complex64;
 use qssm_kernels::circuit::{circuit_forward, Program};
 use qssm_kernels::ops::activation::tanh_forward;
 
@@ -70,35 +67,6 @@ impl QsbQssm {
     /// Output width 9Q.
     pub(crate) fn out_dim(&self) -> usize {
         9 * self.q
-    }
-
-    /// s (nc, F) → (nc, 9Q), per chunk `[branch 1: X0..,Y0..,Z0.. | branch 2 | branch 3]`.
-    pub(crate) fn apply(&self, s: &[f32], nc: usize) -> Vec<f32> {
-        let (q, k) = (self.q, self.k);
-        let pre = self.input_proj.apply(s, nc);
-        let mut enc = vec![0.0f32; nc * q];
-        tanh_forward(&mut enc, &pre);
-        enc.iter_mut().for_each(|v| *v *= PI_F32);
-        let theta = [0, 1, 2].map(|b| self.proj[b].apply(s, nc));
-        let mut psi = vec![Complex64::new(0.0, 0.0); self.program.state_len()];
-        let mut m = vec![0.0f64; 3 * q];
-        let mut out = vec![0.0f32; nc * 9 * q];
-        for j in 0..nc {
-            for (b, th) in theta.iter().enumerate() {
-                circuit_forward(
-                    &self.program,
-                    &th[j * k..(j + 1) * k],
-                    &enc[j * q..(j + 1) * q],
-                    &mut psi,
-                    &mut m,
-                );
-                let row = &mut out[j * 9 * q + b * 3 * q..j * 9 * q + (b + 1) * 3 * q];
-                for (o, mv) in row.iter_mut().zip(&m) {
-                    *o = (self.w[b] as f64 * mv) as f32;
-                }
-            }
-        }
-        out
     }
 
     /// Floats of scratch [`Self::apply_one`] needs: encoding pre-activations and angles (2Q),

@@ -14,7 +14,6 @@ use super::statevec::{self, MAX_QUBITS};
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
 use num_complex::Complex64;
 use qssm_kernels::circuit::{circuit_forward, Program};
@@ -78,20 +77,6 @@ impl QsbQgr {
     /// Output width 3n.
     pub(crate) fn out_dim(&self) -> usize {
         3 * self.q
-    }
-
-    /// s (rows, F) → (rows, 3n), `[X0.., Y0.., Z0..]` per row.
-    pub(crate) fn apply(&self, s: &[f32], rows: usize) -> Vec<f32> {
-        let (k, w) = (self.k, self.out_dim());
-        let pre = [0, 1, 2].map(|b| self.proj[b].apply(s, rows));
-        let mut theta = vec![0.0f32; k];
-        let mut psi = vec![Complex64::new(0.0, 0.0); self.program.state_len()];
-        let mut out = vec![0.0f32; rows * w];
-        for (j, row) in out.chunks_exact_mut(w).enumerate() {
-            let fill = |b: usize, th: &mut [f32]| th.copy_from_slice(&pre[b][j * k..(j + 1) * k]);
-            self.combine(fill, row, &mut theta, &mut psi);
-        }
-        out
     }
 
     /// Floats of scratch [`Self::apply_one`] needs: θ (K) and a state vector.

@@ -13,7 +13,7 @@ use super::circuit_card::{check_circuit, AnsatzRule};
 use super::gated_config::GatedConfig;
 use super::matvec::f16_to_f32;
 use crate::error::EngineError;
-use crate::weights::{Loader, Matrix};
+use crate::weights::{Loader, Store};
 use alloc::format;
 use alloc::string::ToString;
 use alloc::sync::Arc;
@@ -25,54 +25,92 @@ use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::Backend;
 use qssm_models::config_check::check_config;
 use qssm_models::nn::Net;
+use qssm_models::params::ParamLayout;
 use qssm_models::zoo::{self, visit_net, NetVisitor};
 use qssm_models::{AnsatzKind, ModelConfig};
 
-/// A model's window forward with its parameters (object-safe: each model is its own type).
-pub(crate) trait WindowNet: Send + Sync {
-    /// Registry id.
-    fn id(&self) -> &'static str;
-    /// Window x (C, T) channel-major → outputs (n_classes), eval mode.
-    fn logits(&self, x: &[f32]) -> Vec<f32>;
+/// A zoo model as its shared description runs it: the registry id and configuration (from the
+/// card), the description's parameter layout, and every parameter once, in the file's dtype
+/// ([`Store`]; the streaming code's weight matrices are views of it). The [`Net`] itself is
+/// built again for every window (its constructor only lays out names and ranges), so a build
+/// that never classifies a window (a streaming firmware) links no window forward at all.
+#[derive(Clone)]
+pub(crate) struct SharedModel {
+    id: &'static str,
+    cfg: ModelConfig,
+    layout: ParamLayout,
+    store: Arc<Store>,
 }
 
-impl core::fmt::Debug for dyn WindowNet {
+impl core::fmt::Debug for SharedModel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "WindowNet({})", self.id())
+        write!(f, "SharedModel({}, {:?})", self.id, self.store)
     }
 }
 
-/// A model's parameters in the layout's flat order, in the file's dtype.
-enum Params {
-    /// f32 values
-    F32(Vec<f32>),
-    /// IEEE binary16 bit patterns (finite: the loader rejects ±∞/NaN)
-    F16(Vec<u16>),
-}
-
-/// A [`Net`] and its parameters.
-struct OnCpu<M: Net> {
-    net: M,
-    params: Params,
-}
-
-impl<M: Net> WindowNet for OnCpu<M> {
-    fn id(&self) -> &'static str {
-        self.net.id()
+impl SharedModel {
+    /// Builds model `entry` from the card and takes every tensor of its layout from `ld`.
+    /// Errors: [`EngineError::Mismatch`] (a card the model cannot be built from),
+    /// `File(MissingTensor)`, `File(ShapeMismatch)`, [`EngineError::NonFiniteWeight`].
+    pub(crate) fn load(
+        entry: &ModelInfo,
+        card: &ModelCard,
+        ld: &mut Loader<'_, '_>,
+    ) -> Result<Self, EngineError> {
+        let cfg = config(entry, card, ld)?;
+        let (layout, store) =
+            visit_net(entry.id, cfg.clone(), Take { ld }).unwrap_or_else(|| {
+                Err(EngineError::UnsupportedModel {
+                    id: format!("{} (no shared description)", entry.id),
+                })
+            })?;
+        Ok(Self {
+            id: entry.id,
+            cfg,
+            layout,
+            store: Arc::new(store),
+        })
     }
 
-    fn logits(&self, x: &[f32]) -> Vec<f32> {
+    /// The description's parameter layout (names and ranges of [`Self::store`]).
+    pub(crate) fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// The parameters.
+    pub(crate) fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// Window x (C, T) channel-major → outputs (n_classes), the description's eval forward on
+    /// the CPU backend (f16 parameters widened, exactly, to a temporary f32 buffer).
+    pub(crate) fn logits(&self, x: &[f32]) -> Vec<f32> {
         let widened: Vec<f32>;
-        let p: &[f32] = match &self.params {
-            Params::F32(p) => p,
-            Params::F16(bits) => {
+        let p: &[f32] = match &*self.store {
+            Store::F32(p) => p,
+            Store::F16(bits) => {
                 widened = bits.iter().map(|&h| f16_to_f32(h)).collect();
                 &widened
             }
         };
-        let mut acts = self.net.plan(&Cpu, 1);
-        Cpu.upload(&mut M::io(&mut acts).x, x);
-        self.net.forward(&Cpu, p, &mut acts, None);
+        // the id was built at load, so the visit always runs
+        visit_net(self.id, self.cfg.clone(), Window { p, x })
+            .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
+    }
+}
+
+/// Runs a net's eval forward on one window.
+struct Window<'a> {
+    p: &'a [f32],
+    x: &'a [f32],
+}
+
+impl NetVisitor for Window<'_> {
+    type Output = Vec<f32>;
+    fn visit<M: Net + 'static>(self, net: M) -> Vec<f32> {
+        let mut acts = net.plan(&Cpu, 1);
+        Cpu.upload(&mut M::io(&mut acts).x, self.x);
+        net.forward(&Cpu, self.p, &mut acts, None);
         let out = &M::io(&mut acts).out;
         let mut v = vec![0.0; Cpu.numel(out)];
         Cpu.download(out, &mut v);
@@ -86,7 +124,7 @@ struct Take<'l, 'f, 'a> {
 }
 
 impl NetVisitor for Take<'_, '_, '_> {
-    type Output = Result<Arc<dyn WindowNet>, EngineError>;
+    type Output = Result<(ParamLayout, Store), EngineError>;
     fn visit<M: Net + 'static>(self, net: M) -> Self::Output {
         let layout = net.layout();
         let (mut p32, mut p16) = (Vec::new(), Vec::new());
@@ -97,25 +135,25 @@ impl NetVisitor for Take<'_, '_, '_> {
                 continue;
             }
             let at = s.range.clone();
-            match self.ld.take_matrix(&s.name, &s.shape)? {
-                Matrix::F32(v) => {
+            match self.ld.take_stored(&s.name, &s.shape)? {
+                Store::F32(v) => {
                     p32.resize(layout.len(), 0.0);
                     p32[at].copy_from_slice(&v);
                 }
-                Matrix::F16(v) => {
+                Store::F16(v) => {
                     p16.resize(layout.len(), 0);
                     p16[at].copy_from_slice(&v);
                 }
             }
         }
         // the loader admits one dtype per file (the card's)
-        let params = if p16.is_empty() {
+        let store = if p16.is_empty() {
             p32.resize(layout.len(), 0.0);
-            Params::F32(p32)
+            Store::F32(p32)
         } else {
-            Params::F16(p16)
+            Store::F16(p16)
         };
-        Ok(Arc::new(OnCpu { net, params }))
+        Ok((layout.clone(), store))
     }
 }
 
@@ -129,7 +167,7 @@ fn config(
     ld: &Loader<'_, '_>,
 ) -> Result<ModelConfig, EngineError> {
     let hp = &card.hyperparameters;
-    if card.causal {
+    if card.causal && !entry.streamable {
         return Err(EngineError::Mismatch {
             what: format!(
                 "{} is window-only (its output at a time depends on later samples), card says causal = true",
@@ -180,20 +218,4 @@ fn config(
         what: e.to_string(),
     })?;
     Ok(cfg)
-}
-
-/// Builds model `entry` from the card and takes its parameters from `ld`. Errors:
-/// [`EngineError::Mismatch`] (a configuration the model cannot be built with),
-/// `File(MissingTensor)`, `File(ShapeMismatch)`, [`EngineError::NonFiniteWeight`].
-pub(crate) fn load(
-    entry: &ModelInfo,
-    card: &ModelCard,
-    ld: &mut Loader<'_, '_>,
-) -> Result<Arc<dyn WindowNet>, EngineError> {
-    let cfg = config(entry, card, ld)?;
-    visit_net(entry.id, cfg, Take { ld }).unwrap_or_else(|| {
-        Err(EngineError::UnsupportedModel {
-            id: format!("{} (no shared description)", entry.id),
-        })
-    })
 }

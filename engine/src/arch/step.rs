@@ -50,21 +50,4 @@ pub(crate) trait CausalStep: Sync {
     fn boundary_logits(&self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
         self.logits(t, state, scratch, logits);
     }
-    /// Window forward by the recurrent mode: steps over the samples of a token-major window
-    /// xt (T, C) from the zero state, then [`Self::logits`] with t = T → logits (K). For the
-    /// architectures whose window path *is* their stream (2d/2e, 4a–4e), so that both share
-    /// every float operation. Allocates state, scratch and the output (window path only).
-    fn window_logits(&self, xt: &[f32], c: usize, k: usize) -> alloc::vec::Vec<f32> {
-        let mut state = alloc::vec![0.0; self.state_len()];
-        let mut scratch = alloc::vec![0.0; self.scratch_len()];
-        let mut t = 0u64;
-        for x in xt.chunks_exact(c) {
-            self.step(x, t, &mut state, &mut scratch);
-            t += 1;
-        }
-        self.flush(t, &mut state, &mut scratch);
-        let mut logits = alloc::vec![0.0; k];
-        self.logits(t, &state, &mut scratch, &mut logits);
-        logits
-    }
 }
