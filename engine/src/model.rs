@@ -102,7 +102,8 @@ impl Model {
             ld.finish(entry.id)?;
             let arch = if crate::arch::streams(entry.id, card) {
                 // every tensor is in the shared store; the stream's matrices are views of it
-                let mut views = Loader::sharing(file, shared.layout(), shared.store())?;
+                let mut views =
+                    Loader::sharing(file, shared.layout(), shared.starts(), shared.store())?;
                 let arch = Arch::load(entry, &mut views, card)?;
                 bytes += views.bytes();
                 Some(arch)

@@ -79,8 +79,9 @@ pub(crate) struct Loader<'f, 'a> {
     taken: Vec<bool>,
     /// bytes of weight storage handed out so far
     bytes: usize,
-    /// the model's parameters already loaded in its description's layout: matrices are views
-    shared: Option<(&'f ParamLayout, Arc<Store>)>,
+    /// the model's parameters already loaded in its description's layout, tensor i of the
+    /// layout at `starts[i]` of the store: matrices are views
+    shared: Option<(&'f ParamLayout, &'f [usize], Arc<Store>)>,
 }
 
 impl<'f, 'a> Loader<'f, 'a> {
@@ -113,15 +114,16 @@ impl<'f, 'a> Loader<'f, 'a> {
     }
 
     /// A loader whose matrices are views of `store`, the parameters of `layout` (loaded by
-    /// another loader of the same file): [`Self::take_matrix`] checks the file's tensor and
-    /// copies nothing.
+    /// another loader of the same file; tensor i of the layout at `starts[i]`):
+    /// [`Self::take_matrix`] checks the file's tensor and copies nothing.
     pub(crate) fn sharing(
         file: &'f ModelFile<'a>,
         layout: &'f ParamLayout,
+        starts: &'f [usize],
         store: Arc<Store>,
     ) -> Result<Self, EngineError> {
         let mut ld = Self::new(file)?;
-        ld.shared = Some((layout, store));
+        ld.shared = Some((layout, starts, store));
         Ok(ld)
     }
 
@@ -169,10 +171,10 @@ impl<'f, 'a> Loader<'f, 'a> {
         name: &str,
         shape: &[usize],
     ) -> Result<Matrix, EngineError> {
-        let view = self.shared.as_ref().and_then(|(layout, store)| {
-            layout
-                .get(name)
-                .map(|spec| (store.clone(), spec.range.clone()))
+        let view = self.shared.as_ref().and_then(|(layout, starts, store)| {
+            let i = layout.specs().iter().position(|s| s.name == name)?;
+            let start = starts[i];
+            Some((store.clone(), start..start + layout.specs()[i].range.len()))
         });
         if let Some((store, range)) = view {
             self.file.expect(name, shape)?;

@@ -39,8 +39,15 @@ pub(crate) struct SharedModel {
     id: &'static str,
     cfg: ModelConfig,
     layout: ParamLayout,
+    /// where tensor i of the layout starts in the store: the layout's order, each tensor at a
+    /// multiple of [`ALIGN`] values (the streams' matrix-vector products read rows from aligned
+    /// starts, as from separately allocated matrices)
+    starts: Vec<usize>,
     store: Arc<Store>,
 }
+
+/// Values per alignment unit of a tensor's start in the store (64 bytes of f32).
+const ALIGN: usize = 16;
 
 impl core::fmt::Debug for SharedModel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -58,8 +65,8 @@ impl SharedModel {
         ld: &mut Loader<'_, '_>,
     ) -> Result<Self, EngineError> {
         let cfg = config(entry, card, ld)?;
-        let (layout, store) =
-            visit_net(entry.id, cfg.clone(), Take { ld }).unwrap_or_else(|| {
+        let (layout, starts, store) = visit_net(entry.id, cfg.clone(), Take { ld })
+            .unwrap_or_else(|| {
                 Err(EngineError::UnsupportedModel {
                     id: format!("{} (no shared description)", entry.id),
                 })
@@ -68,13 +75,19 @@ impl SharedModel {
             id: entry.id,
             cfg,
             layout,
+            starts,
             store: Arc::new(store),
         })
     }
 
-    /// The description's parameter layout (names and ranges of [`Self::store`]).
+    /// The description's parameter layout.
     pub(crate) fn layout(&self) -> &ParamLayout {
         &self.layout
+    }
+
+    /// Where tensor i of [`Self::layout`] starts in [`Self::store`].
+    pub(crate) fn starts(&self) -> &[usize] {
+        &self.starts
     }
 
     /// The parameters.
@@ -83,16 +96,23 @@ impl SharedModel {
     }
 
     /// Window x (C, T) channel-major → outputs (n_classes), the description's eval forward on
-    /// the CPU backend (f16 parameters widened, exactly, to a temporary f32 buffer).
+    /// the CPU backend, on a temporary f32 parameter buffer in the layout (f16 widened exactly).
     pub(crate) fn logits(&self, x: &[f32]) -> Vec<f32> {
-        let widened: Vec<f32>;
-        let p: &[f32] = match &*self.store {
-            Store::F32(p) => p,
-            Store::F16(bits) => {
-                widened = bits.iter().map(|&h| f16_to_f32(h)).collect();
-                &widened
+        let mut p = vec![0.0f32; self.layout.len()];
+        for (spec, &start) in self.layout.specs().iter().zip(&self.starts) {
+            let (dst, n) = (&mut p[spec.range.clone()], spec.range.len());
+            if !spec.used {
+                continue; // zeros: never read
             }
-        };
+            match &*self.store {
+                Store::F32(v) => dst.copy_from_slice(&v[start..start + n]),
+                Store::F16(v) => dst
+                    .iter_mut()
+                    .zip(&v[start..start + n])
+                    .for_each(|(d, &h)| *d = f16_to_f32(h)),
+            }
+        }
+        let p = &p;
         // the id was built at load, so the visit always runs
         visit_net(self.id, self.cfg.clone(), Window { p, x })
             .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
@@ -124,36 +144,50 @@ struct Take<'l, 'f, 'a> {
 }
 
 impl NetVisitor for Take<'_, '_, '_> {
-    type Output = Result<(ParamLayout, Store), EngineError>;
+    type Output = Result<(ParamLayout, Vec<usize>, Store), EngineError>;
     fn visit<M: Net + 'static>(self, net: M) -> Self::Output {
         let layout = net.layout();
-        let (mut p32, mut p16) = (Vec::new(), Vec::new());
+        // every used tensor at an aligned start, in layout order
+        let mut starts = Vec::with_capacity(layout.specs().len());
+        let mut end = 0usize;
         for s in layout.specs() {
+            let start = end.next_multiple_of(ALIGN);
+            starts.push(start);
+            if s.used {
+                end = start + s.range.len();
+            }
+        }
+        let (mut p32, mut p16) = (Vec::new(), Vec::new());
+        for (s, &start) in layout.specs().iter().zip(&starts) {
             if !s.used {
                 // constructed but never read by the forward (1b's `mamba_layers.i.norm`)
                 self.ld.accept_unused(&s.name, &s.shape)?;
                 continue;
             }
-            let at = s.range.clone();
+            let at = start..start + s.range.len();
+            // the loader admits one dtype per file (the card's): one of the two is allocated
             match self.ld.take_stored(&s.name, &s.shape)? {
                 Store::F32(v) => {
-                    p32.resize(layout.len(), 0.0);
+                    if p32.is_empty() {
+                        p32 = vec![0.0f32; end];
+                    }
                     p32[at].copy_from_slice(&v);
                 }
                 Store::F16(v) => {
-                    p16.resize(layout.len(), 0);
+                    if p16.is_empty() {
+                        p16 = vec![0u16; end];
+                    }
                     p16[at].copy_from_slice(&v);
                 }
             }
         }
-        // the loader admits one dtype per file (the card's)
         let store = if p16.is_empty() {
-            p32.resize(layout.len(), 0.0);
+            p32.resize(end, 0.0);
             Store::F32(p32)
         } else {
             Store::F16(p16)
         };
-        Ok((layout.clone(), store))
+        Ok((layout.clone(), starts, store))
     }
 }
 
