@@ -200,7 +200,6 @@ fn config(
     card: &ModelCard,
     ld: &Loader<'_, '_>,
 ) -> Result<ModelConfig, EngineError> {
-    let hp = &card.hyperparameters;
     if card.causal && !entry.streamable {
         return Err(EngineError::Mismatch {
             what: format!(
@@ -221,18 +220,7 @@ fn config(
     if let Some((chunk, ansatz)) = circuit {
         check_circuit(entry.id, card, 1, chunk, ansatz)?;
     }
-    let mut cfg = ModelConfig {
-        n_channels: hp.n_channels,
-        n_times: hp.n_times,
-        d_model: hp.d_model,
-        d_state: hp.d_state,
-        n_qubits: hp.n_qubits,
-        n_layers: hp.n_layers,
-        n_classes: hp.n_classes,
-        dropout: hp.dropout,
-        causal: card.causal,
-        ..ModelConfig::eeg(hp.n_times)
-    };
+    let mut cfg = ModelConfig::from_card(card);
     let h_tensor = match entry.id {
         "mg" => Some("gated_recurrence.chunk_agg.1.weight"),
         "hg" => Some("branch_forward.chunk_agg.1.weight"),

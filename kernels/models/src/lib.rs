@@ -72,6 +72,27 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The configuration a model card records: its hyperparameters, its causal flag and the
+    /// circuit layout's chunk size (the gated models' recurrence chunk). What the card does not
+    /// record keeps [`Self::eeg`]'s value (the gated models' hidden size and ansatz: the engine
+    /// reads them from the stored tensors and the layout's ansatz name).
+    pub fn from_card(card: &qssm_formats::model_file::ModelCard) -> Self {
+        let h = &card.hyperparameters;
+        let mut c = Self::eeg(h.n_times);
+        c.n_channels = h.n_channels;
+        c.d_model = h.d_model;
+        c.d_state = h.d_state;
+        c.n_qubits = h.n_qubits;
+        c.n_layers = h.n_layers;
+        c.n_classes = h.n_classes;
+        c.dropout = h.dropout;
+        c.causal = card.causal;
+        if let Some(circ) = &card.circuit {
+            c.chunk_size = circ.chunk_size;
+        }
+        c
+    }
+
     /// The EEG ablation configuration of the reference (spec §0) for a window of `n_times`.
     pub fn eeg(n_times: usize) -> Self {
         Self {

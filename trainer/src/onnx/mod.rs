@@ -93,23 +93,9 @@ pub enum OnnxExportError {
     Onnx(#[from] OnnxError),
 }
 
-/// The trainer's configuration for a card's model (the card's hyperparameters; the gated
-/// models' chunk size from its circuit layout).
+/// The trainer's configuration for a card's model ([`ModelConfig::from_card`]).
 pub fn config_from_card(card: &ModelCard) -> ModelConfig {
-    let h = &card.hyperparameters;
-    let mut c = ModelConfig::eeg(h.n_times);
-    c.n_channels = h.n_channels;
-    c.d_model = h.d_model;
-    c.d_state = h.d_state;
-    c.n_qubits = h.n_qubits;
-    c.n_layers = h.n_layers;
-    c.n_classes = h.n_classes;
-    c.dropout = h.dropout;
-    c.causal = card.causal;
-    if let Some(circ) = &card.circuit {
-        c.chunk_size = circ.chunk_size;
-    }
-    c
+    ModelConfig::from_card(card)
 }
 
 /// Runs a net's eval forward pass on a [`Recorder`].
