@@ -117,8 +117,8 @@ impl LayerNorm {
         })
     }
 
-    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as
-    /// [`Self::apply`].
+    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as the
+    /// window forward's LayerNorm (`qssm_kernels::ops::norm::layernorm_forward`).
     pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
         let (mut mean, mut rstd) = ([0.0f32; 1], [0.0f32; 1]);
         layernorm_forward(
@@ -151,8 +151,8 @@ impl RmsNorm {
         y
     }
 
-    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as
-    /// [`Self::apply`].
+    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as the
+    /// window forward's LayerNorm (`qssm_kernels::ops::norm::layernorm_forward`).
     pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
         let mut rstd = [0.0f32; 1];
         rmsnorm_forward(y, &mut rstd, x, &self.w, 1, self.d, NORM_EPS);

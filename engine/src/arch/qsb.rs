@@ -75,9 +75,9 @@ impl QsbQssm {
         2 * self.q + self.k + statevec::scratch_floats(self.program.state_len())
     }
 
-    /// One chunk summary s (F) → `out` (9Q), laid out as a row of [`Self::apply`];
-    /// `scratch` ≥ [`Self::scratch_len`]. The circuits run from the [`Program`] built at load;
-    /// no allocation. Same math as [`Self::apply`] (projections as matrix–vector products).
+    /// One chunk summary s (F) → `out` (9Q), laid out as a row of the window forward's branch
+    /// output; `scratch` ≥ [`Self::scratch_len`]. The circuits run from the [`Program`] built
+    /// at load; no allocation (projections as matrix–vector products).
     pub(crate) fn apply_one(&self, out: &mut [f32], s: &[f32], scratch: &mut [f32]) {
         let q = self.q;
         let (pre, rest) = scratch.split_at_mut(q);

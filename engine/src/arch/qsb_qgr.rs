@@ -6,9 +6,9 @@
 //! `|ᾱ·m₁ + β̄·m₂ + γ̄·m₃|` (3n values, elementwise complex modulus, ≥ 0) with
 //! c̄ = c/√(|α|²+|β|²+|γ|²+1e-9) (computed once at load). n qubits, F input width.
 //!
-//! Two modes with the same per-row arithmetic: [`QsbQgr::apply`] (window: `rows` inputs,
-//! projections batched) and [`QsbQgr::apply_one`] (streaming: one input, everything in
-//! caller scratch, the circuit run from the [`Program`] built at load, no allocation).
+//! The streaming mode ([`QsbQgr::apply_one`]: one input, everything in caller scratch, the
+//! circuit run from the [`Program`] built at load, no allocation); a window runs the model's
+//! shared description.
 use super::layers::Linear;
 use super::statevec::{self, MAX_QUBITS};
 use crate::error::EngineError;
@@ -84,8 +84,8 @@ impl QsbQgr {
         self.k + statevec::scratch_floats(self.program.state_len())
     }
 
-    /// One input s (F) → `out` (3n); `scratch` ≥ [`Self::scratch_len`]. No allocation. Same
-    /// math as [`Self::apply`] (the projections as matrix–vector products).
+    /// One input s (F) → `out` (3n); `scratch` ≥ [`Self::scratch_len`]. No allocation (the
+    /// projections as matrix–vector products).
     pub(crate) fn apply_one(&self, out: &mut [f32], s: &[f32], scratch: &mut [f32]) {
         let (theta, rest) = scratch.split_at_mut(self.k);
         let psi = statevec::carve(rest, self.program.state_len());
