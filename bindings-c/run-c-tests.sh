@@ -122,7 +122,8 @@ step "misuse (C)"
 
 # --- 6. valgrind ---------------------------------------------------------------------------
 vg=(valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible
-    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1)
+    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
+    --suppressions="$here/valgrind.supp")
 step "valgrind stream_edf"
 "${vg[@]}" --log-file="$work/valgrind-stream_edf.log" \
     "$work/stream_edf" "$model" "$work/windows.f32" 16 >"$work/stream_edf.vg.out"
