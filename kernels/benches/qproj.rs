@@ -1,5 +1,5 @@
 //! Criterion benches of the HQC Mamba's quantum projection on the CPU backend
-//! (`Backend::qproj` / `qproj_bwd`, spec hqc-mamba-and-quantum-train §3.4), for the three
+//! (`Infer::qproj` / `qproj_bwd`, spec hqc-mamba-and-quantum-train §3.4), for the three
 //! projections of the HQC configuration (in_proj 128 → 1024 on 10 qubits, x_proj 512 → 40 and
 //! out_proj 512 → 128 on 9), over batches of 1 … 1024 tokens: the throughput is in tokens
 //! (one circuit each), so criterion's per-element time is the per-sample circuit time and its
@@ -8,7 +8,7 @@
 //! `cargo bench -p qssm-kernels --bench qproj`
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{Backend, QProjP};
+use qssm_kernels::backend::{Backend, Infer, QProjP};
 use qssm_kernels::circuit::qproj::{Affine, QProj};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

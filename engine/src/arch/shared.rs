@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 use qssm_formats::registry::ModelInfo;
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::Backend;
+use qssm_kernels::backend::Infer;
 use qssm_models::config_check::check_config;
 use qssm_models::nn::Net;
 use qssm_models::params::ParamLayout;

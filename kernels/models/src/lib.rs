@@ -2,8 +2,9 @@
 //!
 //! The blocks ([`nn`]: Mamba, Hydra, selective SSMs, transformer, chunk processors, quantum
 //! projections and branches, gated recurrence, heads) and the models of the reference study
-//! ([`zoo`]), each a composition of blocks generic over the backend interface
-//! ([`qssm_kernels::backend::Backend`]), with its parameters named as the reference's PyTorch
+//! ([`zoo`]), each a composition of blocks generic over the backend interface: forward passes
+//! and streaming steps over its inference half ([`qssm_kernels::backend::Infer`]), backward
+//! passes over the training backend ([`qssm_kernels::backend::Backend`]), with its parameters named as the reference's PyTorch
 //! `state_dict` ([`params::ParamLayout`]). The trainer trains them on the CPU or a GPU; the
 //! engine runs the same descriptions for inference. A causal model's streaming form
 //! ([`nn::StepNet`]) sits next to its window forward.

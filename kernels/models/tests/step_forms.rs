@@ -3,7 +3,7 @@
 //! window forward of the same model over those t samples, and a batch of streams steps as each
 //! stream alone.
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::Backend;
+use qssm_kernels::backend::Infer;
 use qssm_models::nn::step::stream_window;
 use qssm_models::nn::{Net, StepNet};
 use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};

@@ -2,16 +2,17 @@
 //! forward/backward pair where it has a backward (Gu & Dao's Mamba kernels, llm.c and
 //! candle's `BackendStorage` are the models for this split).
 //!
-//! A model is written once as a composition of blocks generic over [`Backend`]; a backend
+//! A model is written once as a composition of blocks generic over [`Infer`] (forward) and
+//! [`Backend`] (forward and backward, for training); a backend
 //! decides where the numbers live and how an op runs: [`cpu::Cpu`] on the host (the oracle for
 //! every other backend), a CUDA backend on device buffers and a stream, an ONNX recorder
 //! that emits a node per op. Blocks never touch element storage directly.
 //!
 //! Conventions (as in [`crate::ops`], which the CPU backend runs):
-//! * **Buffers** ([`Backend::Buf`]) carry their shape; the last dimension is the feature
+//! * **Buffers** ([`Infer::Buf`]) carry their shape; the last dimension is the feature
 //!   dimension of row-wise ops, the leading ones are rows (B·T for a (B, T, D) sequence).
 //!   Sequence buffers are token-major: (B, L, D), row `b·L + t`.
-//! * **Parameters and gradients** are one flat buffer each ([`Backend::Params`]); an op with
+//! * **Parameters and gradients** are one flat buffer each ([`Infer::Params`]); an op with
 //!   weights takes the buffer and the tensor's range in it (the trainer's `ParamLayout`
 //!   ranges, named by the reference `state_dict`).
 //! * Every backward **accumulates** (`+=`) into its gradient outputs, parameters and inputs
@@ -105,7 +106,7 @@ pub enum Act {
     Sigmoid,
 }
 
-/// How [`Backend::superpose`] combines three same-shape branch outputs x_k (rows, W) with the
+/// How [`Infer::superpose`] combines three same-shape branch outputs x_k (rows, W) with the
 /// complex coefficients c_k = (re, im) of the parameter buffer, normalised as
 /// c̄_k = c_k / √(Σ_j |c_j|² + eps) (the reference's `QuantumSuperpositionBranches` and 1c's
 /// top-level mix).
@@ -123,7 +124,7 @@ pub enum Superpose {
     ModulusRaw,
 }
 
-/// The coefficient ranges and constant of [`Backend::superpose`].
+/// The coefficient ranges and constant of [`Infer::superpose`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SuperposeP {
     /// parameter indices of (re, im) of c₀, c₁, c₂
@@ -150,14 +151,14 @@ impl SuperposeP {
     }
 }
 
-/// The weights of [`Backend::mix_l1`]: w_k = c_k / (Σ_j |c_j| + eps), c_k = p\[coeffs\[k\]\].
+/// The weights of [`Infer::mix_l1`]: w_k = c_k / (Σ_j |c_j| + eps), c_k = p\[coeffs\[k\]\].
 pub fn mix_l1_weights(p: &[f32], coeffs: [usize; 3], eps: f32) -> [f32; 3] {
     let c = coeffs.map(|i| p[i]);
     let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
     c.map(|v| v / s)
 }
 
-/// A quantum projection of [`Backend::qproj`] ([`crate::circuit::qproj`]) and where its
+/// A quantum projection of [`Infer::qproj`] ([`crate::circuit::qproj`]) and where its
 /// tensors sit in the parameters: circuit weights W (L, n, 3), the affine's γ and β (empty
 /// ranges without an affine).
 #[derive(Clone, Debug, PartialEq)]
@@ -190,7 +191,7 @@ pub struct ScanP {
     pub reverse: bool,
 }
 
-/// One column segment of [`Backend::scale_segments`].
+/// One column segment of [`Infer::scale_segments`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     /// columns of the segment
@@ -226,17 +227,18 @@ pub struct DropoutCfg<'a> {
 
 pub use crate::ops::dropout::{dropout_draw, dropout_threshold};
 
-/// A compute backend: where buffers live and how the batched ops run.
+/// The inference half of a compute backend: where buffers live and how the batched forward
+/// ops run. A backend that only runs models (the ONNX recorder, an inference engine)
+/// implements this alone; every forward pass and streaming step of the blocks is written
+/// against it, so a model runs wherever its forward ops exist.
 ///
 /// Shapes are checked by the ops (a mismatch is a programming error in a block, so it
 /// panics); nothing an input file contains reaches an op unchecked.
-pub trait Backend: Sync {
+pub trait Infer: Sync {
     /// An activation buffer with its shape.
     type Buf: Send + Sync;
     /// A flat parameter or gradient buffer (`[f32]` on the host).
     type Params: ?Sized + Sync;
-    /// An owned [`Self::Params`] (`Vec<f32>` on the host).
-    type ParamBuf: core::ops::DerefMut<Target = Self::Params> + Send + Sync;
 
     /// Short name (`cpu`, `cuda`).
     fn name(&self) -> &'static str;
@@ -257,13 +259,6 @@ pub trait Backend: Sync {
         self.shape(x).iter().product()
     }
 
-    /// A flat parameter/gradient buffer holding `host`.
-    fn params_from_host(&self, host: &[f32]) -> Self::ParamBuf;
-    /// Host → parameter buffer (same length).
-    fn params_upload(&self, p: &mut Self::Params, host: &[f32]);
-    /// Parameter buffer → host (same length).
-    fn params_download(&self, p: &Self::Params, host: &mut [f32]);
-
     // ---- glue ------------------------------------------------------------------------
     /// y ← x (same element count).
     fn copy(&self, y: &mut Self::Buf, x: &Self::Buf);
@@ -271,8 +266,6 @@ pub trait Backend: Sync {
     fn add_assign(&self, y: &mut Self::Buf, x: &Self::Buf);
     /// y ← a ⊙ b.
     fn mul(&self, y: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf);
-    /// y += a ⊙ b (the backward of [`Self::mul`] for each factor).
-    fn mul_acc(&self, y: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf);
     /// (B, C, T) channel-major → (B, T, C) token-major.
     fn to_token_major(&self, y: &mut Self::Buf, x: &Self::Buf);
     /// Splits the columns of x (rows, Σwᵢ) into `parts` (rows, wᵢ), in order.
@@ -282,12 +275,8 @@ pub trait Backend: Sync {
     fn concat_cols(&self, y: &mut Self::Buf, parts: &[&Self::Buf]);
     /// (B, L, W): y[b, t] ← x[b, L−1−t].
     fn reverse_time(&self, y: &mut Self::Buf, x: &Self::Buf);
-    /// (B, L, W): y[b, t] += x[b, L−1−t].
-    fn reverse_time_acc(&self, y: &mut Self::Buf, x: &Self::Buf);
     /// y (B, D) ← mean over L of x (B, L, D).
     fn mean_time(&self, y: &mut Self::Buf, x: &Self::Buf);
-    /// dx (B, L, D) += dy (B, D) / L.
-    fn mean_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
     /// Streaming form of [`Self::mean_time`]: sum (B, D) += Σ_t x (B, L, D) (in time order),
     /// count (B, 1) += L, y (B, D) ← sum / count. `sum` and `count` are zeros at the start of a
     /// stream; after the chunks of a sequence, y is its mean over time (to rounding).
@@ -302,19 +291,11 @@ pub trait Backend: Sync {
     fn add_table_rows(&self, x: &mut Self::Buf, p: &Self::Params, table: Range<usize>);
     /// y (B, L₂, W) ← x (B, L, W) followed by L₂ − L zero rows per sample (L₂ ≥ L).
     fn pad_time(&self, y: &mut Self::Buf, x: &Self::Buf);
-    /// dx (B, L, W) += the first L rows per sample of dy (B, L₂, W) (backward of
-    /// [`Self::pad_time`]).
-    fn pad_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
     /// y (B, nc, W) ← the mean of every chunk of `cs` rows of x (B, L, W), nc = ⌈L/cs⌉; the
     /// last chunk is averaged over its true length (no padding).
     fn chunk_mean(&self, y: &mut Self::Buf, x: &Self::Buf, cs: usize);
-    /// dx (B, L, W) += dy of each row's chunk / that chunk's length (backward of
-    /// [`Self::chunk_mean`]).
-    fn chunk_mean_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, cs: usize);
     /// y (B, W) ← x\[:, t, :\] of x (B, L, W).
     fn time_slice(&self, y: &mut Self::Buf, x: &Self::Buf, t: usize);
-    /// dx\[:, t, :\] += dy (B, W) (backward of [`Self::time_slice`]).
-    fn time_slice_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, t: usize);
     /// Conv3's im2col: x (B, C, T) channel-major → y (B, T, 3C), column c·3 + k =
     /// x\[c, t + k − 1\] (zero outside 0..T).
     fn im2col3(&self, y: &mut Self::Buf, x: &Self::Buf);
@@ -322,18 +303,6 @@ pub trait Backend: Sync {
     /// columns of every `period` multiplied by s\[r, j\] (s (R, S)); the other columns copied
     /// (Δ-modulated ansatz layers and scaled injections of the group-2/4 circuits).
     fn scale_segments(&self, y: &mut Self::Buf, x: &Self::Buf, s: &Self::Buf, segs: &[Segment]);
-    /// Backward of [`Self::scale_segments`]: dx += dy (× s where scaled), ds\[r, j\] += Σ x·dy
-    /// over the columns s\[r, j\] scales (summed in f64, in column order).
-    #[allow(clippy::too_many_arguments)]
-    fn scale_segments_bwd(
-        &self,
-        dx: &mut Self::Buf,
-        ds: &mut Self::Buf,
-        dy: &Self::Buf,
-        x: &Self::Buf,
-        s: &Self::Buf,
-        segs: &[Segment],
-    );
     /// y ← c·x (same element count).
     fn scale(&self, y: &mut Self::Buf, x: &Self::Buf, c: f32);
     /// y += c·x (same element count; the backward of [`Self::scale`]).
@@ -341,61 +310,27 @@ pub trait Backend: Sync {
     /// y (rows) ← the mean of every row of x (rows, W), summed in f64 and rounded once (2b/2c's
     /// ds = σ(mean_k Δ_k), spec groups-2-4 §3.2); y's element count is x's row count.
     fn row_mean(&self, y: &mut Self::Buf, x: &Self::Buf);
-    /// Backward of [`Self::row_mean`]: dx\[r, ·\] += dy\[r\]/W.
-    fn row_mean_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
     /// x (rows, W) += p\[range\] on every row (a trainable offset such as `base_params`).
     fn add_param_row(&self, x: &mut Self::Buf, p: &Self::Params, range: Range<usize>);
-    /// g\[range\] += Σ_rows dy (rows, W) (backward of [`Self::add_param_row`]), summed in
-    /// a fixed order.
-    fn add_param_row_bwd(&self, g: &mut Self::Params, range: Range<usize>, dy: &Self::Buf);
 
     // ---- element-wise ----------------------------------------------------------------
     /// y ← act(x).
     fn act(&self, act: Act, y: &mut Self::Buf, x: &Self::Buf);
-    /// dx += dy · act'(·); `saved` is x, or y for [`Act::Tanh`].
-    fn act_bwd(&self, act: Act, dx: &mut Self::Buf, dy: &Self::Buf, saved: &Self::Buf);
     /// y ← −exp(p\[range\]) (A = −exp(A_log)); y's element count = the range length.
     fn neg_exp(&self, y: &mut Self::Buf, p: &Self::Params, range: Range<usize>);
-    /// g\[range\] += da ⊙ a (backward of [`Self::neg_exp`], given its output a).
-    fn neg_exp_bwd(&self, g: &mut Self::Params, range: Range<usize>, da: &Self::Buf, a: &Self::Buf);
     /// Train-mode dropout in place on x (B, …): masks (0 or 1/(1−p)) written to `mask`
     /// (same shape), see [`DropoutCfg`]. `site` names the dropout site within the model.
     fn dropout(&self, x: &mut Self::Buf, mask: &mut Self::Buf, cfg: DropoutCfg<'_>, site: u32);
-    /// The masks alone (0 or 1/(1−p) per element of `mask` (B, …)), for a dropout applied
-    /// inside another op (attention's probabilities); the same draws as [`Self::dropout`].
-    fn dropout_mask(&self, mask: &mut Self::Buf, cfg: DropoutCfg<'_>, site: u32);
 
     // ---- layers with parameters ----------------------------------------------------------
     /// y (rows, out) ← x (rows, in)·Wᵀ + b: one GEMM over all rows.
     fn linear(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, lin: &LinearP);
-    /// dx += dy·W (if `dx`), dW += dyᵀ·x, db += Σ_rows dy.
-    fn linear_bwd(
-        &self,
-        dx: Option<&mut Self::Buf>,
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        x: &Self::Buf,
-        p: &Self::Params,
-        lin: &LinearP,
-    );
     /// RMSNorm over the last dim (eps 1e-5): y ← x·rstd·w, rstd (rows) saved.
     fn rmsnorm(
         &self,
         y: &mut Self::Buf,
         rstd: &mut Self::Buf,
         x: &Self::Buf,
-        p: &Self::Params,
-        w: Range<usize>,
-    );
-    /// Backward of [`Self::rmsnorm`]: dx += …, g\[w\] += ….
-    #[allow(clippy::too_many_arguments)]
-    fn rmsnorm_bwd(
-        &self,
-        dx: &mut Self::Buf,
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        x: &Self::Buf,
-        rstd: &Self::Buf,
         p: &Self::Params,
         w: Range<usize>,
     );
@@ -406,19 +341,6 @@ pub trait Backend: Sync {
         y: &mut Self::Buf,
         stats: [&mut Self::Buf; 2],
         x: &Self::Buf,
-        p: &Self::Params,
-        wb: [Range<usize>; 2],
-    );
-    /// Backward of [`Self::layernorm`]: dx += …, g\[w\], g\[b\] += … (summed over rows in a
-    /// fixed order). `stats` = (μ, rstd) of the forward.
-    #[allow(clippy::too_many_arguments)]
-    fn layernorm_bwd(
-        &self,
-        dx: &mut Self::Buf,
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        x: &Self::Buf,
-        stats: [&Self::Buf; 2],
         p: &Self::Params,
         wb: [Range<usize>; 2],
     );
@@ -433,16 +355,6 @@ pub trait Backend: Sync {
         y: &mut Self::Buf,
         x: &Self::Buf,
         hist: &mut Self::Buf,
-        p: &Self::Params,
-        conv: &ConvP,
-    );
-    /// Backward of [`Self::conv1d`]: dx += …, g\[w\], g\[b\] += ….
-    fn conv1d_bwd(
-        &self,
-        dx: &mut Self::Buf,
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        x: &Self::Buf,
         p: &Self::Params,
         conv: &ConvP,
     );
@@ -464,22 +376,6 @@ pub trait Backend: Sync {
         d: Range<usize>,
         dims: ScanP,
     );
-    /// Backward of [`Self::scan`] with the same inputs: accumulates dx, dΔ, dA, dB, dC,
-    /// g\[d\], and dh0 (B, E, N) if given; `dh_last` (B, E, N) is the upstream gradient of the
-    /// final states; `states` are the forward's, if it stored them (else recomputed).
-    #[allow(clippy::too_many_arguments)]
-    fn scan_bwd(
-        &self,
-        grads: ScanGradBufs<'_, Self>,
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        dh_last: Option<&Self::Buf>,
-        states: Option<&Self::Buf>,
-        sx: ScanInputs<'_, Self>,
-        p: &Self::Params,
-        d: Range<usize>,
-        dims: ScanP,
-    );
     /// Multi-head scaled dot-product self-attention core, per sample, no mask: o (B, L, D)
     /// and probabilities (B, H, L, L) from q, k, v (B, L, D); `drop_mask` (B, H, L, L)
     /// multiplies the probabilities in training.
@@ -491,19 +387,6 @@ pub trait Backend: Sync {
         q: &Self::Buf,
         k: &Self::Buf,
         v: &Self::Buf,
-        drop_mask: Option<&Self::Buf>,
-        heads: usize,
-    );
-    /// Backward of [`Self::attention`]: dq, dk, dv += ….
-    #[allow(clippy::too_many_arguments)]
-    fn attention_bwd(
-        &self,
-        dq: &mut Self::Buf,
-        dk: &mut Self::Buf,
-        dv: &mut Self::Buf,
-        dout: &Self::Buf,
-        qkv: [&Self::Buf; 3],
-        probs: &Self::Buf,
         drop_mask: Option<&Self::Buf>,
         heads: usize,
     );
@@ -520,15 +403,6 @@ pub trait Backend: Sync {
         scores: &Self::Buf,
         valid: Option<usize>,
     );
-    /// Backward of [`Self::chunk_pool`]: du, dscores += ….
-    fn chunk_pool_bwd(
-        &self,
-        du: &mut Self::Buf,
-        dscores: &mut Self::Buf,
-        ds: &Self::Buf,
-        u: &Self::Buf,
-        wts: &Self::Buf,
-    );
     /// One circuit per row ([`crate::circuit::circuit_forward`]: |0…0⟩, the gates of `prog`,
     /// complex128 state): angles θ (R, K) and encodings e (R, n_enc) (`None` when the program
     /// has no encoding gates) → the X, Y, Z expectation values of every wire m (R, 3Q),
@@ -543,34 +417,9 @@ pub trait Backend: Sync {
         enc: Option<&Self::Buf>,
         prog: &Program,
     );
-    /// Adjoint-method backward of [`Self::circuit`] (Jones & Gacon 2020) from the forward's
-    /// final `states` (recomputed per row when `None`): dθ (R, K) and de (R, n_enc) += … from
-    /// dm (R, 3Q).
-    #[allow(clippy::too_many_arguments)]
-    fn circuit_bwd(
-        &self,
-        dtheta: &mut Self::Buf,
-        denc: Option<&mut Self::Buf>,
-        dm: &Self::Buf,
-        states: Option<&Self::Buf>,
-        theta: &Self::Buf,
-        enc: Option<&Self::Buf>,
-        prog: &Program,
-    );
     /// The quantum projection of the HQC Mamba ([`crate::circuit::qproj`]), one circuit per
     /// row: y (R, d_out) from x (R, d_in).
     fn qproj(&self, y: &mut Self::Buf, x: &Self::Buf, p: &Self::Params, qp: &QProjP);
-    /// Backward of [`Self::qproj`]: dx (R, d_in) += … (if given) and g\[W, γ, β\] += … from
-    /// dy (R, d_out); the rows' parameter gradients are summed in row order.
-    fn qproj_bwd(
-        &self,
-        dx: Option<&mut Self::Buf>,
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        x: &Self::Buf,
-        p: &Self::Params,
-        qp: &QProjP,
-    );
     /// The gated cell of the gated models ([`crate::ops::gated`]), per sample: pre-activations
     /// (B, 4H) = \[a_f | a_i | a_o | a_g\] and h_prev (B, H) (zeros if `None`) → gates
     /// (B, 4H) = \[f | i | o | g\] and tc (B, H), both saved, and h (B, H) = o ⊙ tc.
@@ -581,35 +430,9 @@ pub trait Backend: Sync {
         pre: &Self::Buf,
         h_prev: Option<&Self::Buf>,
     );
-    /// Backward of [`Self::gated_cell`] from `saved` = (gates, tc): dpre (B, 4H) += … and,
-    /// if given, dh_prev (B, H) += … from dh (B, H).
-    fn gated_cell_bwd(
-        &self,
-        dpre: &mut Self::Buf,
-        dh_prev: Option<&mut Self::Buf>,
-        dh: &Self::Buf,
-        saved: [&Self::Buf; 2],
-        h_prev: Option<&Self::Buf>,
-    );
     /// Each row of x (rows, W) divided by its L2 norm: y = x/N, N = √(Σ x² + eps) saved per
     /// row (hg's feature normalisation).
     fn l2_normalize(&self, y: &mut Self::Buf, norm: &mut Self::Buf, x: &Self::Buf, eps: f32);
-    /// Backward of [`Self::l2_normalize`]: dx += dy/N − x·(Σ dy·x)/N³ per row.
-    fn l2_normalize_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, x: &Self::Buf, norm: &Self::Buf);
-    /// Adjoint backward of [`Self::circuit`] from the gradient with respect to the final state,
-    /// `gstate` (R, 4·2^Q words: complex128 bits of G = ∂L/∂Re ψ + i·∂L/∂Im ψ, the layout of
-    /// `states`), instead of from expectation values: dθ, de += … (Jones & Gacon 2020).
-    #[allow(clippy::too_many_arguments)]
-    fn circuit_bwd_state(
-        &self,
-        dtheta: &mut Self::Buf,
-        denc: Option<&mut Self::Buf>,
-        gstate: &Self::Buf,
-        states: &Self::Buf,
-        theta: &Self::Buf,
-        enc: Option<&Self::Buf>,
-        prog: &Program,
-    );
     /// The S3 superposition core's state-level mix and measurement, per row (spec groups-2-4
     /// §2.3; [`crate::circuit::superpose`]): three Q-qubit states ψ_k (R, 4·2^Q words each, as
     /// [`Self::circuit`] stores them), weights w = (α, β, γ)/√(Σ|c|² + 1e-9) from the six
@@ -618,18 +441,6 @@ pub trait Backend: Sync {
     fn s3_measure(
         &self,
         m: &mut Self::Buf,
-        states: [&Self::Buf; 3],
-        p: &Self::Params,
-        coeffs: usize,
-    );
-    /// Backward of [`Self::s3_measure`]: `gstates[k]` ← ∂L/∂ψ_k (overwritten; the `gstate` of
-    /// [`Self::circuit_bwd_state`]), g\[coeffs..coeffs + 6\] += … (summed over rows in f64).
-    #[allow(clippy::too_many_arguments)]
-    fn s3_measure_bwd(
-        &self,
-        gstates: [&mut Self::Buf; 3],
-        g: &mut Self::Params,
-        dm: &Self::Buf,
         states: [&Self::Buf; 3],
         p: &Self::Params,
         coeffs: usize,
@@ -646,49 +457,14 @@ pub trait Backend: Sync {
         theta: &Self::Buf,
         prog: &Program,
     );
-    /// Adjoint backward of [`Self::circuit_from`]: dθ (R, K) += … and `ginit` ← the gradient
-    /// with respect to the initial states (overwritten; G = ∂L/∂Re ψ + i·∂L/∂Im ψ, as
-    /// [`Self::circuit_bwd_state`] takes it) from dm (R, 3Q).
-    fn circuit_from_bwd(
-        &self,
-        dtheta: &mut Self::Buf,
-        ginit: &mut Self::Buf,
-        dm: &Self::Buf,
-        states: &Self::Buf,
-        theta: &Self::Buf,
-        prog: &Program,
-    );
     /// 2a's linear combination of unitaries (spec groups-2-4 §3.1; [`crate::circuit::superpose`]),
     /// per sample: the nc chunk states ψ_j (B, nc, 4·2^Q words) mixed with
     /// w_j = m_j/(Σ_k |m_k| + 1e-8), m = the complex parameters p\[mix\] ((nc, 2): re, im),
     /// v = Σ_j w_j ψ_j, φ = v/(‖v‖ + 1e-9) → phi (B, 4·2^Q words). f64 throughout.
     fn lcu(&self, phi: &mut Self::Buf, states: &Self::Buf, p: &Self::Params, mix: Range<usize>);
-    /// Backward of [`Self::lcu`]: `gstates` (B, nc, words) ← the state gradients (overwritten)
-    /// from gphi (B, words), and g\[mix\] += … (the weight gradients summed over samples in
-    /// order, in f64).
-    fn lcu_bwd(
-        &self,
-        gstates: &mut Self::Buf,
-        g: &mut Self::Params,
-        gphi: &Self::Buf,
-        states: &Self::Buf,
-        p: &Self::Params,
-        mix: Range<usize>,
-    );
     /// Combines three branch outputs with normalised complex coefficients, see
     /// [`Superpose`].
     fn superpose(&self, y: &mut Self::Buf, xs: [&Self::Buf; 3], p: &Self::Params, sp: &SuperposeP);
-    /// Backward of [`Self::superpose`]: dxs\[k\] += …, and the six coefficient reals' gradients
-    /// into `g` (sums in f64, in a fixed order).
-    fn superpose_bwd(
-        &self,
-        dxs: [&mut Self::Buf; 3],
-        g: &mut Self::Params,
-        dy: &Self::Buf,
-        xs: [&Self::Buf; 3],
-        p: &Self::Params,
-        sp: &SuperposeP,
-    );
 
     /// y ← Σ_k w_k·x_k over three same-shape buffers, w_k = c_k / (Σ_j |c_j| + eps) with the
     /// scalar parameters c_k = p\[coeffs\[k\]\] (signed, L1-normalised; 1c's α, β, γ).
@@ -700,7 +476,241 @@ pub trait Backend: Sync {
         coeffs: [usize; 3],
         eps: f32,
     );
-    /// Backward of [`Self::mix_l1`]: dxs\[k\] += w_k·dy; g\[coeffs\[j\]\] += ∂L/∂c_j
+
+    // ---- objective and optimiser ------------------------------------------------------------
+    /// y += a ⊙ b (the backward of [`Self::mul`] for each factor).
+    fn mul_acc(&self, y: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf);
+    /// dx (B, L, W) += the first L rows per sample of dy (B, L₂, W) (backward of
+    /// [`Self::pad_time`]).
+    fn pad_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// dx\[:, t, :\] += dy (B, W) (backward of [`Self::time_slice`]).
+    fn time_slice_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, t: usize);
+    /// The masks alone (0 or 1/(1−p) per element of `mask` (B, …)), for a dropout applied
+    /// inside another op (attention's probabilities); the same draws as [`Self::dropout`].
+    fn dropout_mask(&self, mask: &mut Self::Buf, cfg: DropoutCfg<'_>, site: u32);
+}
+
+/// A training backend: [`Infer`] plus the backward of every op, the loss, and the
+/// optimiser on flat parameter and gradient buffers.
+pub trait Backend: Infer {
+    /// An owned [`Infer::Params`] (`Vec<f32>` on the host).
+    type ParamBuf: core::ops::DerefMut<Target = Self::Params> + Send + Sync;
+    /// A flat parameter/gradient buffer holding `host`.
+    fn params_from_host(&self, host: &[f32]) -> Self::ParamBuf;
+    /// Host → parameter buffer (same length).
+    fn params_upload(&self, p: &mut Self::Params, host: &[f32]);
+    /// Parameter buffer → host (same length).
+    fn params_download(&self, p: &Self::Params, host: &mut [f32]);
+    /// (B, L, W): y[b, t] += x[b, L−1−t].
+    fn reverse_time_acc(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// dx (B, L, D) += dy (B, D) / L.
+    fn mean_time_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// dx (B, L, W) += dy of each row's chunk / that chunk's length (backward of
+    /// [`Infer::chunk_mean`]).
+    fn chunk_mean_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, cs: usize);
+    /// Backward of [`Infer::scale_segments`]: dx += dy (× s where scaled), ds\[r, j\] += Σ x·dy
+    /// over the columns s\[r, j\] scales (summed in f64, in column order).
+    #[allow(clippy::too_many_arguments)]
+    fn scale_segments_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        ds: &mut Self::Buf,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        s: &Self::Buf,
+        segs: &[Segment],
+    );
+    /// Backward of [`Infer::row_mean`]: dx\[r, ·\] += dy\[r\]/W.
+    fn row_mean_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf);
+    /// g\[range\] += Σ_rows dy (rows, W) (backward of [`Infer::add_param_row`]), summed in
+    /// a fixed order.
+    fn add_param_row_bwd(&self, g: &mut Self::Params, range: Range<usize>, dy: &Self::Buf);
+    /// dx += dy · act'(·); `saved` is x, or y for [`Act::Tanh`].
+    fn act_bwd(&self, act: Act, dx: &mut Self::Buf, dy: &Self::Buf, saved: &Self::Buf);
+    /// g\[range\] += da ⊙ a (backward of [`Infer::neg_exp`], given its output a).
+    fn neg_exp_bwd(&self, g: &mut Self::Params, range: Range<usize>, da: &Self::Buf, a: &Self::Buf);
+    /// dx += dy·W (if `dx`), dW += dyᵀ·x, db += Σ_rows dy.
+    fn linear_bwd(
+        &self,
+        dx: Option<&mut Self::Buf>,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        lin: &LinearP,
+    );
+    /// Backward of [`Infer::rmsnorm`]: dx += …, g\[w\] += ….
+    #[allow(clippy::too_many_arguments)]
+    fn rmsnorm_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        rstd: &Self::Buf,
+        p: &Self::Params,
+        w: Range<usize>,
+    );
+    /// Backward of [`Infer::layernorm`]: dx += …, g\[w\], g\[b\] += … (summed over rows in a
+    /// fixed order). `stats` = (μ, rstd) of the forward.
+    #[allow(clippy::too_many_arguments)]
+    fn layernorm_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        stats: [&Self::Buf; 2],
+        p: &Self::Params,
+        wb: [Range<usize>; 2],
+    );
+    /// Backward of [`Infer::conv1d`]: dx += …, g\[w\], g\[b\] += ….
+    fn conv1d_bwd(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        conv: &ConvP,
+    );
+    /// Backward of [`Infer::scan`] with the same inputs: accumulates dx, dΔ, dA, dB, dC,
+    /// g\[d\], and dh0 (B, E, N) if given; `dh_last` (B, E, N) is the upstream gradient of the
+    /// final states; `states` are the forward's, if it stored them (else recomputed).
+    #[allow(clippy::too_many_arguments)]
+    fn scan_bwd(
+        &self,
+        grads: ScanGradBufs<'_, Self>,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        dh_last: Option<&Self::Buf>,
+        states: Option<&Self::Buf>,
+        sx: ScanInputs<'_, Self>,
+        p: &Self::Params,
+        d: Range<usize>,
+        dims: ScanP,
+    );
+    /// Backward of [`Infer::attention`]: dq, dk, dv += ….
+    #[allow(clippy::too_many_arguments)]
+    fn attention_bwd(
+        &self,
+        dq: &mut Self::Buf,
+        dk: &mut Self::Buf,
+        dv: &mut Self::Buf,
+        dout: &Self::Buf,
+        qkv: [&Self::Buf; 3],
+        probs: &Self::Buf,
+        drop_mask: Option<&Self::Buf>,
+        heads: usize,
+    );
+    /// Backward of [`Infer::chunk_pool`]: du, dscores += ….
+    fn chunk_pool_bwd(
+        &self,
+        du: &mut Self::Buf,
+        dscores: &mut Self::Buf,
+        ds: &Self::Buf,
+        u: &Self::Buf,
+        wts: &Self::Buf,
+    );
+    /// Adjoint-method backward of [`Infer::circuit`] (Jones & Gacon 2020) from the forward's
+    /// final `states` (recomputed per row when `None`): dθ (R, K) and de (R, n_enc) += … from
+    /// dm (R, 3Q).
+    #[allow(clippy::too_many_arguments)]
+    fn circuit_bwd(
+        &self,
+        dtheta: &mut Self::Buf,
+        denc: Option<&mut Self::Buf>,
+        dm: &Self::Buf,
+        states: Option<&Self::Buf>,
+        theta: &Self::Buf,
+        enc: Option<&Self::Buf>,
+        prog: &Program,
+    );
+    /// Backward of [`Infer::qproj`]: dx (R, d_in) += … (if given) and g\[W, γ, β\] += … from
+    /// dy (R, d_out); the rows' parameter gradients are summed in row order.
+    fn qproj_bwd(
+        &self,
+        dx: Option<&mut Self::Buf>,
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        x: &Self::Buf,
+        p: &Self::Params,
+        qp: &QProjP,
+    );
+    /// Backward of [`Infer::gated_cell`] from `saved` = (gates, tc): dpre (B, 4H) += … and,
+    /// if given, dh_prev (B, H) += … from dh (B, H).
+    fn gated_cell_bwd(
+        &self,
+        dpre: &mut Self::Buf,
+        dh_prev: Option<&mut Self::Buf>,
+        dh: &Self::Buf,
+        saved: [&Self::Buf; 2],
+        h_prev: Option<&Self::Buf>,
+    );
+    /// Backward of [`Infer::l2_normalize`]: dx += dy/N − x·(Σ dy·x)/N³ per row.
+    fn l2_normalize_bwd(&self, dx: &mut Self::Buf, dy: &Self::Buf, x: &Self::Buf, norm: &Self::Buf);
+    /// Adjoint backward of [`Infer::circuit`] from the gradient with respect to the final state,
+    /// `gstate` (R, 4·2^Q words: complex128 bits of G = ∂L/∂Re ψ + i·∂L/∂Im ψ, the layout of
+    /// `states`), instead of from expectation values: dθ, de += … (Jones & Gacon 2020).
+    #[allow(clippy::too_many_arguments)]
+    fn circuit_bwd_state(
+        &self,
+        dtheta: &mut Self::Buf,
+        denc: Option<&mut Self::Buf>,
+        gstate: &Self::Buf,
+        states: &Self::Buf,
+        theta: &Self::Buf,
+        enc: Option<&Self::Buf>,
+        prog: &Program,
+    );
+    /// Backward of [`Infer::s3_measure`]: `gstates[k]` ← ∂L/∂ψ_k (overwritten; the `gstate` of
+    /// [`Self::circuit_bwd_state`]), g\[coeffs..coeffs + 6\] += … (summed over rows in f64).
+    #[allow(clippy::too_many_arguments)]
+    fn s3_measure_bwd(
+        &self,
+        gstates: [&mut Self::Buf; 3],
+        g: &mut Self::Params,
+        dm: &Self::Buf,
+        states: [&Self::Buf; 3],
+        p: &Self::Params,
+        coeffs: usize,
+    );
+    /// Adjoint backward of [`Infer::circuit_from`]: dθ (R, K) += … and `ginit` ← the gradient
+    /// with respect to the initial states (overwritten; G = ∂L/∂Re ψ + i·∂L/∂Im ψ, as
+    /// [`Self::circuit_bwd_state`] takes it) from dm (R, 3Q).
+    fn circuit_from_bwd(
+        &self,
+        dtheta: &mut Self::Buf,
+        ginit: &mut Self::Buf,
+        dm: &Self::Buf,
+        states: &Self::Buf,
+        theta: &Self::Buf,
+        prog: &Program,
+    );
+    /// Backward of [`Infer::lcu`]: `gstates` (B, nc, words) ← the state gradients (overwritten)
+    /// from gphi (B, words), and g\[mix\] += … (the weight gradients summed over samples in
+    /// order, in f64).
+    fn lcu_bwd(
+        &self,
+        gstates: &mut Self::Buf,
+        g: &mut Self::Params,
+        gphi: &Self::Buf,
+        states: &Self::Buf,
+        p: &Self::Params,
+        mix: Range<usize>,
+    );
+    /// Backward of [`Infer::superpose`]: dxs\[k\] += …, and the six coefficient reals' gradients
+    /// into `g` (sums in f64, in a fixed order).
+    fn superpose_bwd(
+        &self,
+        dxs: [&mut Self::Buf; 3],
+        g: &mut Self::Params,
+        dy: &Self::Buf,
+        xs: [&Self::Buf; 3],
+        p: &Self::Params,
+        sp: &SuperposeP,
+    );
+    /// Backward of [`Infer::mix_l1`]: dxs\[k\] += w_k·dy; g\[coeffs\[j\]\] += ∂L/∂c_j
     /// (= G_j/S − sgn(c_j)·Σ_k G_k·c_k/S², G_k = Σ dy ⊙ x_k, S = Σ|c| + eps; sgn(0) = 0 as in
     /// PyTorch's `abs` backward).
     #[allow(clippy::too_many_arguments)]
@@ -714,8 +724,6 @@ pub trait Backend: Sync {
         coeffs: [usize; 3],
         eps: f32,
     );
-
-    // ---- objective and optimiser ------------------------------------------------------------
     /// Mean loss over the batch of outputs (B, K) (cross-entropy or MSE, see [`Targets`]),
     /// and d(mean loss)/d outputs written to `dout` (overwritten). Targets for b ≤ B samples:
     /// the first b rows are the batch (mean over b), the rest padding (zero gradient). The
@@ -743,7 +751,7 @@ pub trait Backend: Sync {
     }
 }
 
-/// f32 words per row of the `states` buffer of [`Backend::circuit`]: the 2^Q complex128
+/// f32 words per row of the `states` buffer of [`Infer::circuit`]: the 2^Q complex128
 /// amplitudes of a Q-qubit state, four words each.
 pub fn circuit_state_words(n_qubits: usize) -> usize {
     4 << n_qubits
@@ -764,7 +772,7 @@ pub struct AdamBufs<'a, B: Backend + ?Sized> {
 }
 
 /// The inputs of a batched scan (all (B, L, ·) but `a`).
-pub struct ScanInputs<'a, B: Backend + ?Sized> {
+pub struct ScanInputs<'a, B: Infer + ?Sized> {
     /// x (B, L, E)
     pub x: &'a B::Buf,
     /// Δ (B, L, E)

@@ -1,20 +1,18 @@
-//! The [`Backend`] implementation of the [`Recorder`]: every forward operation appends its ONNX
-//! nodes (the glue here; layers, sequence and quantum operations in their modules); backward,
-//! dropout, loss and optimiser operations are recorded as missing (a window graph has none).
+//! The [`Infer`] implementation of the [`Recorder`]: every forward operation appends its ONNX
+//! nodes (the glue here; layers, sequence and quantum operations in their modules); train-mode
+//! dropout is recorded as missing (an eval-mode graph has none). The recorder implements no
+//! training backend, so no backward can be recorded.
 use super::recorder::{RecBuf, Recorder};
 use qssm_formats::onnx::Attr;
 use qssm_kernels::backend::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, QProjP, ScanGradBufs, ScanInputs, ScanP,
-    Segment, SuperposeP, Targets,
+    Act, ConvP, DropoutCfg, Infer, LinearP, QProjP, ScanInputs, ScanP, Segment, SuperposeP,
 };
 use qssm_kernels::circuit::Program;
-use qssm_kernels::ops::adam::AdamScalars;
 use std::ops::Range;
 
-impl Backend for Recorder {
+impl Infer for Recorder {
     type Buf = RecBuf;
     type Params = [f32];
-    type ParamBuf = Vec<f32>;
 
     fn name(&self) -> &'static str {
         "onnx"
@@ -46,18 +44,6 @@ impl Backend for Recorder {
         self.put(x, self.filled(&x.shape, v));
     }
 
-    fn params_from_host(&self, host: &[f32]) -> Vec<f32> {
-        host.to_vec()
-    }
-
-    fn params_upload(&self, p: &mut [f32], host: &[f32]) {
-        p.copy_from_slice(host);
-    }
-
-    fn params_download(&self, p: &[f32], host: &mut [f32]) {
-        host.copy_from_slice(p);
-    }
-
     fn copy(&self, y: &mut RecBuf, x: &RecBuf) {
         // same element count: `put` gives the value y's shape
         let v = self.val(x);
@@ -72,12 +58,6 @@ impl Backend for Recorder {
     fn mul(&self, y: &mut RecBuf, a: &RecBuf, b: &RecBuf) {
         let (a, b) = (self.val(a), self.val(b));
         self.put(y, self.binary("Mul", &a, &b));
-    }
-
-    fn mul_acc(&self, y: &mut RecBuf, a: &RecBuf, b: &RecBuf) {
-        let (a, b, c) = (self.val(a), self.val(b), self.val(y));
-        let m = self.binary("Mul", &a, &b);
-        self.put(y, self.binary("Add", &c, &m));
     }
 
     fn to_token_major(&self, y: &mut RecBuf, x: &RecBuf) {
@@ -118,13 +98,6 @@ impl Backend for Recorder {
         self.put(y, self.reverse_time_value(&v));
     }
 
-    fn reverse_time_acc(&self, y: &mut RecBuf, x: &RecBuf) {
-        let v = self.val(x);
-        let r = self.reverse_time_value(&v);
-        let c = self.val(y);
-        self.put(y, self.binary("Add", &c, &r));
-    }
-
     fn mean_time(&self, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
         self.put(
@@ -149,10 +122,6 @@ impl Backend for Recorder {
         self.put(y, self.binary("Div", &s, &n));
     }
 
-    fn mean_time_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
-        self.missing("mean_time_bwd");
-    }
-
     fn add_table_rows(&self, x: &mut RecBuf, p: &[f32], table: Range<usize>) {
         let (l, d) = (x.shape[1], x.shape[2]);
         let rows = table.start..table.start + l * d;
@@ -168,15 +137,8 @@ impl Backend for Recorder {
         self.put(y, self.binary("Pad", &v, &pads));
     }
 
-    fn pad_time_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
-        self.missing("pad_time_bwd");
-    }
-
     fn chunk_mean(&self, y: &mut RecBuf, x: &RecBuf, cs: usize) {
         self.chunk_mean_rec(y, x, cs)
-    }
-    fn chunk_mean_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf, _cs: usize) {
-        self.missing("chunk_mean_bwd");
     }
 
     fn time_slice(&self, y: &mut RecBuf, x: &RecBuf, t: usize) {
@@ -188,25 +150,11 @@ impl Backend for Recorder {
         );
     }
 
-    fn time_slice_bwd(&self, dx: &mut RecBuf, dy: &RecBuf, t: usize) {
-        self.time_slice_bwd_rec(dx, dy, t)
-    }
     fn im2col3(&self, y: &mut RecBuf, x: &RecBuf) {
         self.im2col3_rec(y, x)
     }
     fn scale_segments(&self, y: &mut RecBuf, x: &RecBuf, s: &RecBuf, segs: &[Segment]) {
         self.scale_segments_rec(y, x, s, segs)
-    }
-    fn scale_segments_bwd(
-        &self,
-        _dx: &mut RecBuf,
-        _ds: &mut RecBuf,
-        _dy: &RecBuf,
-        _x: &RecBuf,
-        _s: &RecBuf,
-        _segs: &[Segment],
-    ) {
-        self.missing("scale_segments_bwd");
     }
 
     fn scale(&self, y: &mut RecBuf, x: &RecBuf, c: f32) {
@@ -223,9 +171,6 @@ impl Backend for Recorder {
     fn row_mean(&self, y: &mut RecBuf, x: &RecBuf) {
         self.row_mean_rec(y, x)
     }
-    fn row_mean_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
-        self.missing("row_mean_bwd");
-    }
 
     fn add_param_row(&self, x: &mut RecBuf, p: &[f32], range: Range<usize>) {
         let n = range.len() as i64;
@@ -234,17 +179,9 @@ impl Backend for Recorder {
         self.put(x, self.binary("Add", &v, &r));
     }
 
-    fn add_param_row_bwd(&self, _g: &mut [f32], _range: Range<usize>, _dy: &RecBuf) {
-        self.missing("add_param_row_bwd");
-    }
-
     fn act(&self, act: Act, y: &mut RecBuf, x: &RecBuf) {
         let v = self.val(x);
         self.put(y, self.activation(act, &v));
-    }
-
-    fn act_bwd(&self, _act: Act, _dx: &mut RecBuf, _dy: &RecBuf, _saved: &RecBuf) {
-        self.missing("act_bwd");
     }
 
     fn neg_exp(&self, y: &mut RecBuf, p: &[f32], range: Range<usize>) {
@@ -258,47 +195,16 @@ impl Backend for Recorder {
         );
     }
 
-    fn neg_exp_bwd(&self, _g: &mut [f32], _range: Range<usize>, _da: &RecBuf, _a: &RecBuf) {
-        self.missing("neg_exp_bwd");
-    }
-
     fn dropout(&self, _x: &mut RecBuf, _mask: &mut RecBuf, _cfg: DropoutCfg<'_>, _site: u32) {
         self.missing("dropout (train mode)");
-    }
-
-    fn dropout_mask(&self, _mask: &mut RecBuf, _cfg: DropoutCfg<'_>, _site: u32) {
-        self.missing("dropout_mask (train mode)");
     }
 
     fn linear(&self, y: &mut RecBuf, x: &RecBuf, p: &[f32], lin: &LinearP) {
         self.linear_rec(y, x, p, lin)
     }
-    fn linear_bwd(
-        &self,
-        _dx: Option<&mut RecBuf>,
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _x: &RecBuf,
-        _p: &[f32],
-        _lin: &LinearP,
-    ) {
-        self.missing("linear_bwd");
-    }
 
     fn rmsnorm(&self, y: &mut RecBuf, rstd: &mut RecBuf, x: &RecBuf, p: &[f32], w: Range<usize>) {
         self.rmsnorm_rec(y, rstd, x, p, w)
-    }
-    fn rmsnorm_bwd(
-        &self,
-        _dx: &mut RecBuf,
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _x: &RecBuf,
-        _rstd: &RecBuf,
-        _p: &[f32],
-        _w: Range<usize>,
-    ) {
-        self.missing("rmsnorm_bwd");
     }
 
     fn layernorm(
@@ -311,35 +217,12 @@ impl Backend for Recorder {
     ) {
         self.layernorm_rec(y, _stats, x, p, wb)
     }
-    fn layernorm_bwd(
-        &self,
-        _dx: &mut RecBuf,
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _x: &RecBuf,
-        _stats: [&RecBuf; 2],
-        _p: &[f32],
-        _wb: [Range<usize>; 2],
-    ) {
-        self.missing("layernorm_bwd");
-    }
 
     fn conv1d(&self, y: &mut RecBuf, x: &RecBuf, p: &[f32], conv: &ConvP) {
         self.conv1d_rec(y, x, p, conv)
     }
     fn conv1d_step(&self, y: &mut RecBuf, x: &RecBuf, hist: &mut RecBuf, p: &[f32], conv: &ConvP) {
         self.conv1d_step_rec(y, x, hist, p, conv)
-    }
-    fn conv1d_bwd(
-        &self,
-        _dx: &mut RecBuf,
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _x: &RecBuf,
-        _p: &[f32],
-        _conv: &ConvP,
-    ) {
-        self.missing("conv1d_bwd");
     }
 
     fn scan(
@@ -359,21 +242,6 @@ impl Backend for Recorder {
         }
     }
 
-    fn scan_bwd(
-        &self,
-        _grads: ScanGradBufs<'_, Self>,
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _dh_last: Option<&RecBuf>,
-        _states: Option<&RecBuf>,
-        _sx: ScanInputs<'_, Self>,
-        _p: &[f32],
-        _d: Range<usize>,
-        _dims: ScanP,
-    ) {
-        self.missing("scan_bwd");
-    }
-
     fn attention(
         &self,
         o: &mut RecBuf,
@@ -386,19 +254,6 @@ impl Backend for Recorder {
     ) {
         self.attention_rec(o, probs, q, k, v, drop_mask, heads)
     }
-    fn attention_bwd(
-        &self,
-        _dq: &mut RecBuf,
-        _dk: &mut RecBuf,
-        _dv: &mut RecBuf,
-        _dout: &RecBuf,
-        _qkv: [&RecBuf; 3],
-        _probs: &RecBuf,
-        _drop_mask: Option<&RecBuf>,
-        _heads: usize,
-    ) {
-        self.missing("attention_bwd");
-    }
 
     fn chunk_pool(
         &self,
@@ -409,16 +264,6 @@ impl Backend for Recorder {
         valid: Option<usize>,
     ) {
         self.chunk_pool_rec(s, wts, u, scores, valid)
-    }
-    fn chunk_pool_bwd(
-        &self,
-        _du: &mut RecBuf,
-        _dscores: &mut RecBuf,
-        _ds: &RecBuf,
-        _u: &RecBuf,
-        _wts: &RecBuf,
-    ) {
-        self.missing("chunk_pool_bwd");
     }
 
     fn circuit(
@@ -431,33 +276,9 @@ impl Backend for Recorder {
     ) {
         self.circuit_rec(m, states, theta, enc, prog)
     }
-    fn circuit_bwd(
-        &self,
-        _dtheta: &mut RecBuf,
-        _denc: Option<&mut RecBuf>,
-        _dm: &RecBuf,
-        _states: Option<&RecBuf>,
-        _theta: &RecBuf,
-        _enc: Option<&RecBuf>,
-        _prog: &Program,
-    ) {
-        self.missing("circuit_bwd");
-    }
 
     fn qproj(&self, _y: &mut RecBuf, _x: &RecBuf, _p: &[f32], _qp: &QProjP) {
         self.missing("qproj (the HQC Mamba's quantum projection)");
-    }
-
-    fn qproj_bwd(
-        &self,
-        _dx: Option<&mut RecBuf>,
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _x: &RecBuf,
-        _p: &[f32],
-        _qp: &QProjP,
-    ) {
-        self.missing("qproj_bwd");
     }
 
     fn gated_cell(
@@ -469,50 +290,13 @@ impl Backend for Recorder {
     ) {
         self.gated_cell_rec(h, saved, pre, h_prev)
     }
-    fn gated_cell_bwd(
-        &self,
-        _dpre: &mut RecBuf,
-        _dh_prev: Option<&mut RecBuf>,
-        _dh: &RecBuf,
-        _saved: [&RecBuf; 2],
-        _h_prev: Option<&RecBuf>,
-    ) {
-        self.missing("gated_cell_bwd");
-    }
 
     fn l2_normalize(&self, y: &mut RecBuf, norm: &mut RecBuf, x: &RecBuf, eps: f32) {
         self.l2_normalize_rec(y, norm, x, eps)
     }
-    fn l2_normalize_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf, _x: &RecBuf, _norm: &RecBuf) {
-        self.missing("l2_normalize_bwd");
-    }
-
-    fn circuit_bwd_state(
-        &self,
-        _dtheta: &mut RecBuf,
-        _denc: Option<&mut RecBuf>,
-        _gstate: &RecBuf,
-        _states: &RecBuf,
-        _theta: &RecBuf,
-        _enc: Option<&RecBuf>,
-        _prog: &Program,
-    ) {
-        self.missing("circuit_bwd_state");
-    }
 
     fn s3_measure(&self, m: &mut RecBuf, states: [&RecBuf; 3], p: &[f32], coeffs: usize) {
         self.s3_measure_rec(m, states, p, coeffs)
-    }
-    fn s3_measure_bwd(
-        &self,
-        _gstates: [&mut RecBuf; 3],
-        _g: &mut [f32],
-        _dm: &RecBuf,
-        _states: [&RecBuf; 3],
-        _p: &[f32],
-        _coeffs: usize,
-    ) {
-        self.missing("s3_measure_bwd");
     }
 
     fn circuit_from(
@@ -525,87 +309,31 @@ impl Backend for Recorder {
     ) {
         self.circuit_from_rec(m, states, init, theta, prog)
     }
-    fn circuit_from_bwd(
-        &self,
-        _dtheta: &mut RecBuf,
-        _ginit: &mut RecBuf,
-        _dm: &RecBuf,
-        _states: &RecBuf,
-        _theta: &RecBuf,
-        _prog: &Program,
-    ) {
-        self.missing("circuit_from_bwd");
-    }
 
     fn lcu(&self, phi: &mut RecBuf, states: &RecBuf, p: &[f32], mix: Range<usize>) {
         self.lcu_rec(phi, states, p, mix)
-    }
-    fn lcu_bwd(
-        &self,
-        _gstates: &mut RecBuf,
-        _g: &mut [f32],
-        _gphi: &RecBuf,
-        _states: &RecBuf,
-        _p: &[f32],
-        _mix: Range<usize>,
-    ) {
-        self.missing("lcu_bwd");
     }
 
     fn superpose(&self, y: &mut RecBuf, xs: [&RecBuf; 3], p: &[f32], sp: &SuperposeP) {
         self.superpose_rec(y, xs, p, sp)
     }
-    fn superpose_bwd(
-        &self,
-        _dxs: [&mut RecBuf; 3],
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _xs: [&RecBuf; 3],
-        _p: &[f32],
-        _sp: &SuperposeP,
-    ) {
-        self.missing("superpose_bwd");
-    }
 
     fn mix_l1(&self, y: &mut RecBuf, xs: [&RecBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {
         self.mix_l1_rec(y, xs, p, coeffs, eps)
     }
-    fn mix_l1_bwd(
-        &self,
-        _dxs: [&mut RecBuf; 3],
-        _g: &mut [f32],
-        _dy: &RecBuf,
-        _xs: [&RecBuf; 3],
-        _p: &[f32],
-        _coeffs: [usize; 3],
-        _eps: f32,
-    ) {
-        self.missing("mix_l1_bwd");
-    }
 
-    fn loss(&self, _dout: &mut RecBuf, _out: &RecBuf, _targets: Targets<'_>) -> f32 {
-        self.missing("loss");
-        0.0
+    fn mul_acc(&self, y: &mut RecBuf, a: &RecBuf, b: &RecBuf) {
+        let (a, b, c) = (self.val(a), self.val(b), self.val(y));
+        let m = self.binary("Mul", &a, &b);
+        self.put(y, self.binary("Add", &c, &m));
     }
-
-    fn zero_params(&self, g: &mut [f32]) {
-        g.fill(0.0);
+    fn pad_time_bwd(&self, _dx: &mut RecBuf, _dy: &RecBuf) {
+        self.missing("pad_time_bwd");
     }
-
-    fn grad_norm(&self, _g: &[f32]) -> f64 {
-        self.missing("grad_norm");
-        0.0
+    fn time_slice_bwd(&self, dx: &mut RecBuf, dy: &RecBuf, t: usize) {
+        self.time_slice_bwd_rec(dx, dy, t)
     }
-
-    fn scale_params(&self, _g: &mut [f32], _c: f32) {
-        self.missing("scale_params");
-    }
-
-    fn adam_step(&self, _bufs: AdamBufs<'_, Self>, _max_norm: Option<f32>, _s: &AdamScalars) {
-        self.missing("adam_step");
-    }
-
-    fn host_params<'a>(&self, host: &'a [f32]) -> Option<&'a [f32]> {
-        Some(host)
+    fn dropout_mask(&self, _mask: &mut RecBuf, _cfg: DropoutCfg<'_>, _site: u32) {
+        self.missing("dropout_mask (train mode)");
     }
 }

@@ -23,8 +23,11 @@
 //! pooling and means, the gated cell, and the circuit simulator in standard operators
 //! (`circuit.rs`: float64 real/imaginary state tensors, one axis per wire; rotations and CRX by
 //! split/mix/concat; the superpositions; X/Y/Z expectation values as reductions). Training-only
-//! operations (backward passes, dropout, the optimiser) have no ONNX form; a forward pass that
-//! used one would be refused with [`OnnxExportError::Unsupported`], naming them. Checked against
+//! operations have no ONNX form: the recorder implements only the inference half of the backend
+//! interface ([`qssm_kernels::backend::Infer`]), so a backward pass or an optimiser step cannot
+//! be recorded at all, and a forward pass that used train-mode dropout (or another forward
+//! operation without an ONNX form) is refused with [`OnnxExportError::Unsupported`], naming
+//! them. Checked against
 //! onnxruntime by `.ci/onnx/check.sh`.
 mod backend;
 mod circuit;
@@ -43,7 +46,6 @@ use crate::models::ModelConfig;
 use crate::params::ParamLayout;
 use qssm_formats::model_file::{ModelCard, ModelFile, ModelFileError};
 use qssm_formats::onnx::{Dim, Graph, Model, Node, OnnxError, ValueInfo};
-use qssm_kernels::backend::Backend;
 
 /// The operator set of the exported graphs (LayerNormalization needs 17).
 pub const OPSET: i64 = 17;
@@ -120,12 +122,7 @@ impl NetVisitor for Record<'_> {
         let rec = Recorder::new(layout, INPUT);
         let mut acts = net.plan(&rec, 1);
         M::io(&mut acts).x.set(INPUT);
-        net.forward(
-            &rec,
-            rec.host_params(self.params).unwrap_or(self.params),
-            &mut acts,
-            None,
-        );
+        net.forward(&rec, self.params, &mut acts, None);
         let output = M::io(&mut acts).out.value().map(str::to_string);
         drop(acts);
         let layout_len = layout.len();
@@ -172,11 +169,7 @@ impl StepNetVisitor for RecordStep<'_> {
         for (name, buf) in M::state(&mut s) {
             buf.set(&format!("{STATE_IN}{name}"));
         }
-        net.step(
-            &rec,
-            rec.host_params(self.params).unwrap_or(self.params),
-            &mut s,
-        );
+        net.step(&rec, self.params, &mut s);
         let output = M::step_io(&mut s).out.value().map(str::to_string);
         let mut state = Vec::new();
         for (name, buf) in M::state(&mut s) {
@@ -584,23 +577,23 @@ pub fn to_f16_initializers(model: &mut Model) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qssm_kernels::backend::LinearP;
+    use qssm_kernels::backend::{DropoutCfg, Infer};
 
-    /// An operation without an ONNX form (here a backward) is recorded as missing, by name,
-    /// which `window_graph` turns into [`OnnxExportError::Unsupported`].
+    /// A forward operation without an ONNX form (here train-mode dropout) is recorded as
+    /// missing, by name, which `window_graph` turns into [`OnnxExportError::Unsupported`].
     #[test]
-    fn training_operations_are_recorded_as_missing() {
+    fn operations_without_an_onnx_form_are_recorded_as_missing() {
         let rec = Recorder::new(&ParamLayout::new(), INPUT);
-        let (mut dx, dy, x) = (rec.alloc(&[1, 3]), rec.alloc(&[1, 2]), rec.alloc(&[1, 3]));
-        let lin = LinearP {
-            w: 0..6,
-            b: None,
-            d_in: 3,
-            d_out: 2,
+        let mut mask = rec.alloc(&[1, 3]);
+        let cfg = DropoutCfg {
+            p: 0.1,
+            seeds: &[7],
         };
-        let mut g = vec![0.0f32; 6];
-        rec.linear_bwd(Some(&mut dx), &mut g, &dy, &x, &[0.0; 6], &lin);
+        rec.dropout_mask(&mut mask, cfg, 0);
         let st = rec.finish();
-        assert_eq!(st.missing.into_iter().collect::<Vec<_>>(), ["linear_bwd"]);
+        assert_eq!(
+            st.missing.into_iter().collect::<Vec<_>>(),
+            ["dropout_mask (train mode)"]
+        );
     }
 }

@@ -12,8 +12,10 @@
 //! become initializers named after the reference's `state_dict` tensors (`layers.0.in_proj.weight`),
 //! in the layout the ONNX operator wants (W transposed for `MatMul`, A = −exp(A_log) folded).
 //!
-//! Operations without an ONNX form yet (the circuit simulator's, the gated cell, …) and every
-//! backward are recorded as missing; [`Recorder::finish`] then refuses the graph with the list.
+//! The recorder is an inference backend ([`qssm_kernels::backend::Infer`] only): a backward
+//! pass cannot be recorded at all. Forward operations without an ONNX form (train-mode
+//! dropout, the HQC Mamba's quantum projection, …) are recorded as missing;
+//! [`Recorder::finish`] then refuses the graph with the list.
 use crate::params::ParamLayout;
 use qssm_formats::onnx::{Attr, Node, Tensor, TensorData};
 use qssm_kernels::backend::Act;

@@ -11,7 +11,7 @@
 //! same loop. The trip count is the fixed L of the model's window.
 use super::recorder::Recorder;
 use qssm_formats::onnx::{Attr, Dim, Graph, Node, ValueInfo, ValueKind};
-use qssm_kernels::backend::{Backend, ScanInputs, ScanP};
+use qssm_kernels::backend::{Infer, ScanInputs, ScanP};
 use std::ops::Range;
 
 /// Records the scan; returns (y (B, L, E), h_last (B, E, N)) value names.

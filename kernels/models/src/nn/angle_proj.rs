@@ -9,7 +9,7 @@
 //! Rows: s (B, L, D) → raw (B, L, O) (the Linear output, the reference's `act.<name>`) → out.
 use super::linear::Linear;
 use crate::params::ParamLayout;
-use qssm_kernels::backend::{Act, Backend};
+use qssm_kernels::backend::{Act, Backend, Infer};
 
 const PI_F32: f32 = core::f32::consts::PI;
 
@@ -30,7 +30,7 @@ pub struct AngleProj {
 }
 
 /// Planned activations of an [`AngleProj`] for (B, L).
-pub struct AngleActs<B: Backend> {
+pub struct AngleActs<B: Infer> {
     /// Linear output (B, L, O)
     pub raw: B::Buf,
     /// tanh(raw) (PiTanh) or σ(raw) (Sigmoid)
@@ -56,7 +56,7 @@ impl AngleProj {
     }
 
     /// Buffers for (B, L).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> AngleActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> AngleActs<B> {
         let s = || be.alloc(&[b, l, self.width()]);
         AngleActs {
             raw: s(),
@@ -68,7 +68,7 @@ impl AngleProj {
     }
 
     /// s (B, L, D) → `a.out`.
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, s: &B::Buf, a: &mut AngleActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, s: &B::Buf, a: &mut AngleActs<B>) {
         self.lin.forward(be, p, s, &mut a.raw);
         match self.map {
             AngleMap::PiTanh => {

@@ -16,7 +16,7 @@
 use super::linear::Linear;
 use crate::params::ParamLayout;
 use crate::prelude::*;
-use qssm_kernels::backend::{Act, Backend};
+use qssm_kernels::backend::{Act, Backend, Infer};
 
 /// `Pool_h` with input width F and hidden width h.
 #[derive(Clone, Debug)]
@@ -30,7 +30,7 @@ pub struct AttentionPool {
 }
 
 /// Planned activations (and backward scratch) of an [`AttentionPool`] for (B, L).
-pub struct PoolActs<B: Backend> {
+pub struct PoolActs<B: Infer> {
     l: usize,
     up: B::Buf,
     /// `<name>.0` output, before tanh (B, nc·cs, h)
@@ -87,7 +87,7 @@ impl AttentionPool {
     }
 
     /// Buffers for (B, L).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> PoolActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> PoolActs<B> {
         let rows = self.n_out(l) * self.block(l);
         let (f, h) = (self.f, self.att0.d_out());
         PoolActs {
@@ -106,7 +106,7 @@ impl AttentionPool {
     }
 
     /// u (B, L, F) → `a.out` (B, nc, F).
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut PoolActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut PoolActs<B>) {
         be.pad_time(&mut a.up, u);
         self.att0.forward(be, p, &a.up, &mut a.a1);
         be.act(Act::Tanh, &mut a.t1, &a.a1);
@@ -141,11 +141,7 @@ impl AttentionPool {
 
     /// `<name>.0` (pre-tanh), `<name>.1` (tanh), `<name>.2` and `<name>` (scores), each
     /// (B, nc·cs, ·).
-    pub fn trace<'a, B: Backend>(
-        &self,
-        name: &str,
-        a: &'a PoolActs<B>,
-    ) -> Vec<(String, &'a B::Buf)> {
+    pub fn trace<'a, B: Infer>(&self, name: &str, a: &'a PoolActs<B>) -> Vec<(String, &'a B::Buf)> {
         vec![
             (format!("{name}.0"), &a.a1),
             (format!("{name}.1"), &a.t1),

@@ -9,13 +9,13 @@
 //!   θ_k = 2π·σ(`proj_k`(s) + `branch_k.base_params`); output |ᾱ·m₁ + β̄·m₂ + γ̄·m₃| (3Q),
 //!   ε = 1e-9.
 //!
-//! m_k (R, 3Q) are the X, Y, Z expectation values of every wire ([`Backend::circuit`],
+//! m_k (R, 3Q) are the X, Y, Z expectation values of every wire ([`Infer::circuit`],
 //! complex128 state, adjoint backward). Input s (B, L, F) → output (B, L, width).
 use super::linear::Linear;
 use crate::params::{default_uniform, Init, ParamLayout};
 use crate::prelude::*;
 use core::ops::Range;
-use qssm_kernels::backend::{circuit_state_words, Act, Backend, Superpose, SuperposeP};
+use qssm_kernels::backend::{circuit_state_words, Act, Backend, Infer, Superpose, SuperposeP};
 use qssm_kernels::circuit::Program;
 
 const PI_F32: f32 = core::f32::consts::PI;
@@ -41,7 +41,7 @@ pub struct Branches {
 }
 
 /// Planned activations of [`Branches`] for (B, L) rows.
-pub struct BranchActs<B: Backend> {
+pub struct BranchActs<B: Infer> {
     /// proj_k(s) (B, L, K): θ_k (QSSM) or the pre-activation (QGR, base added)
     pre: [B::Buf; 3],
     /// QGR: raw proj_k(s) before the base (trace); QSSM: unused (empty)
@@ -152,7 +152,7 @@ impl Branches {
     }
 
     /// Buffers for (B, L) rows.
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> BranchActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> BranchActs<B> {
         let k = self.program.n_theta;
         let s = |w: usize| be.alloc(&[b, l, w]);
         let qgr = matches!(self.angles, Angles::Sigmoid { .. });
@@ -176,7 +176,7 @@ impl Branches {
     }
 
     /// s (B, L, F) → `a.out`.
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, s: &B::Buf, a: &mut BranchActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, s: &B::Buf, a: &mut BranchActs<B>) {
         match &self.angles {
             Angles::Encoded { input_proj } => {
                 let [e_pre, tanh_e, e] = &mut a.enc;
@@ -283,7 +283,7 @@ impl Branches {
     /// Named per-branch intermediates after a forward (QGR flavour, as the reference's
     /// submodules report them): `<prefix>proj{k}` = proj_k(s) (B, L, K) and
     /// `<prefix>branch{k}` = m_k (B, L, 3Q).
-    pub fn trace<'a, B: Backend>(
+    pub fn trace<'a, B: Infer>(
         &self,
         a: &'a BranchActs<B>,
         prefix: &str,

@@ -12,7 +12,7 @@ use super::attention_pool::{AttentionPool, PoolActs};
 use super::linear::Linear;
 use crate::params::ParamLayout;
 use crate::prelude::*;
-use qssm_kernels::backend::{Backend, DropoutCfg};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer};
 
 /// Embedding → Dropout → ChunkPool → Dropout.
 #[derive(Clone, Debug)]
@@ -25,7 +25,7 @@ pub struct ChunkFront {
 }
 
 /// Planned activations of a [`ChunkFront`] for (B, T).
-pub struct ChunkFrontActs<B: Backend> {
+pub struct ChunkFrontActs<B: Infer> {
     /// input, token-major (B, T, C)
     xt: B::Buf,
     /// `feature_extractor.embedding` output (B, T, D)
@@ -63,7 +63,7 @@ impl ChunkFront {
     }
 
     /// Buffers for (B, C, T) inputs.
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, c: usize, t: usize) -> ChunkFrontActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, c: usize, t: usize) -> ChunkFrontActs<B> {
         let d = self.d;
         let nc = self.n_chunks(t);
         ChunkFrontActs {
@@ -82,7 +82,7 @@ impl ChunkFront {
     }
 
     /// x (B, C, T) → `a.s` (B, nc, D); train mode (dropout) when `drop` is given.
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -134,7 +134,7 @@ impl ChunkFront {
     /// `feature_extractor{,.embedding,.dropout}` (B, T, D), `chunk_attention.{0,1}`
     /// (B, nc·cs, D/2), `chunk_attention{,.2}` (B, nc·cs, 1) scores, `dropout` (B, nc, D) (its
     /// first call).
-    pub fn trace<'a, B: Backend>(&self, a: &'a ChunkFrontActs<B>) -> Vec<(String, &'a B::Buf)> {
+    pub fn trace<'a, B: Infer>(&self, a: &'a ChunkFrontActs<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("feature_extractor.embedding".to_string(), &a.emb),
             ("feature_extractor.dropout".into(), &a.e),

@@ -15,7 +15,7 @@ use super::linear::Linear;
 use super::norm::{LayerNorm, LayerNormActs};
 use crate::params::ParamLayout;
 use crate::prelude::*;
-use qssm_kernels::backend::{Act, Backend};
+use qssm_kernels::backend::{Act, Backend, Infer};
 use qssm_kernels::circuit::Program;
 
 /// The chunk processor over input width F, chunk size cs, output width D.
@@ -31,7 +31,7 @@ pub struct ChunkProcessor {
 }
 
 /// Planned activations (and backward scratch) of a [`ChunkProcessor`] for (B, T).
-pub struct ChunkActs<B: Backend> {
+pub struct ChunkActs<B: Infer> {
     /// the chunk pooling: scores (B, nc·cs, 1), chunk summaries `out` (B, nc, F)
     pub pool: PoolActs<B>,
     /// the branch block
@@ -126,7 +126,7 @@ impl ChunkProcessor {
     }
 
     /// Buffers for (B, T).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
         let nc = self.n_chunks(t);
         let (f, d) = (self.f, self.d);
         let w = self.branches.out_dim();
@@ -144,7 +144,7 @@ impl ChunkProcessor {
     }
 
     /// u (B, T, F) → `a.out` (B, nc, D).
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut ChunkActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut ChunkActs<B>) {
         self.pool.forward(be, p, u, &mut a.pool);
         self.branches.forward(be, p, &a.pool.out, &mut a.br);
         self.out0.forward(be, p, &a.br.out, &mut a.o0);

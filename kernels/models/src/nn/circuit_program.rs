@@ -1,5 +1,5 @@
 //! Circuits composed of the reference's layer macros (spec groups-2-4 §2.2, §2.5), compiled
-//! once into a gate [`Program`] that [`qssm_kernels::backend::Backend::circuit`] runs for every
+//! once into a gate [`Program`] that [`qssm_kernels::backend::Infer::circuit`] runs for every
 //! row: an optional RY embedding E(a), a sequence of L-layer blocks — unified U^L,
 //! Δ-modulated D^L (rotation angles × dt) or backward Bk^L (optionally × dt) — each taking the
 //! next 5Q·L angles of θ, and an optional input injection E(dt·inj) at the end.
@@ -9,7 +9,7 @@
 //! 2b step = E(h)·D²(P; ds)·E(ds·u); 2d branches E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd).
 //!
 //! The Δ-modulation is not part of the program: the models scale the rotation angles of a
-//! block by its dt with [`qssm_kernels::backend::Backend::scale_segments`] (f32 products, as
+//! block by its dt with [`qssm_kernels::backend::Infer::scale_segments`] (f32 products, as
 //! torch formed them) before the circuit runs; [`Block::dt`] records which dt scales a block.
 use qssm_kernels::circuit::Program;
 

@@ -6,7 +6,7 @@
 //!
 //! Conv3: `y[t, o] = b[o] + Σ_{c, k∈{0,1,2}} W[o, c, k]·x[c, t+k−1]`, `x[c, −1] = x[c, T] = 0`
 //! (centred: a **one-sample look-ahead**). It runs as an im2col (B, T, 3C)
-//! ([`Backend::im2col3`]) times W viewed as (D, 3C): exactly a Linear.
+//! ([`Infer::im2col3`]) times W viewed as (D, 3C): exactly a Linear.
 //!
 //! Registration order (= state_dict order): `input_conv.{weight,bias}` (D, C, 3), (D)
 //! [init U(±1/√(3C)), PyTorch's default, fan_in = 3C]; `input_norm.{weight,bias}` (D);
@@ -16,7 +16,7 @@ use super::linear::Linear;
 use super::norm::{LayerNorm, LayerNormActs};
 use crate::params::{default_uniform, ParamLayout};
 use crate::prelude::*;
-use qssm_kernels::backend::{Backend, LinearP};
+use qssm_kernels::backend::{Backend, Infer, LinearP};
 
 /// Conv3 → LayerNorm → ChunkPool(cs, h).
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub struct ConvFrontEnd {
 }
 
 /// Planned activations of a [`ConvFrontEnd`] for (B, T).
-pub struct FrontActs<B: Backend> {
+pub struct FrontActs<B: Infer> {
     cols: B::Buf,
     /// Conv3 output, token-major (B, T, D)
     conv: B::Buf,
@@ -74,7 +74,7 @@ impl ConvFrontEnd {
     }
 
     /// Buffers for (B, C, T) inputs.
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, c: usize, t: usize) -> FrontActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, c: usize, t: usize) -> FrontActs<B> {
         let d = self.d;
         FrontActs {
             cols: be.alloc(&[b, t, 3 * c]),
@@ -88,7 +88,7 @@ impl ConvFrontEnd {
     }
 
     /// x (B, C, T) → `a.pool.out` (B, nc, D).
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut FrontActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut FrontActs<B>) {
         be.im2col3(&mut a.cols, x);
         self.conv.forward(be, p, &a.cols, &mut a.conv);
         self.norm.forward(be, p, &a.conv, &mut a.norm);
@@ -114,14 +114,14 @@ impl ConvFrontEnd {
 
     /// Fills the views [`Self::trace`] reports that a training step does not need (the
     /// channel-major copy of the Conv3 output).
-    pub fn trace_views<B: Backend>(&self, be: &B, a: &mut FrontActs<B>) {
+    pub fn trace_views<B: Infer>(&self, be: &B, a: &mut FrontActs<B>) {
         be.to_token_major(&mut a.conv_cm, &a.conv);
     }
 
     /// After [`Self::trace_views`]: reference names (`act.*` of the fixtures): `input_conv` (D, T) channel-major,
     /// `input_norm` (T, D), `chunk_attention.0` (pre-tanh), `.1` (tanh), `.2` and
     /// `chunk_attention` (scores).
-    pub fn trace<'a, B: Backend>(&self, a: &'a FrontActs<B>) -> Vec<(String, &'a B::Buf)> {
+    pub fn trace<'a, B: Infer>(&self, a: &'a FrontActs<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("input_conv".to_string(), &a.conv_cm),
             ("input_norm".into(), &a.norm.y),

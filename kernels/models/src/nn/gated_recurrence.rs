@@ -7,7 +7,7 @@
 //! μ_c = mean_t q_t → u_c = Dropout(SiLU(LN(W_a·μ_c + b_a))) (H, every chunk at once) → the
 //! recurrence over chunks, batched over B: z = [h_{c−1}; u_c] (2H) →
 //! a = [W_f; W_i; W_o; W_g]·z + b → h_c = o ⊙ tanh(f ⊙ h_{c−1} + i ⊙ g)
-//! ([`Backend::gated_cell`]), h_0 = 0. Output h_{n_c} (B, H).
+//! ([`Infer::gated_cell`]), h_0 = 0. Output h_{n_c} (B, H).
 //!
 //! State-dict names under `<prefix>`: `quantum_superposition.*`, `chunk_agg.0` (Linear(Q, H)),
 //! `chunk_agg.1` (LayerNorm(H)), `{forget_gate,input_gate,output_gate,candidate}.0`
@@ -19,7 +19,7 @@ use super::norm::{LayerNorm, LayerNormActs};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::{AnsatzKind, ModelConfig};
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 use qssm_kernels::circuit::Program;
 
 /// The circuit of the gated models' QSB branches for `cfg` (spec §1.2): the unified 5-angle
@@ -50,7 +50,7 @@ pub struct GatedRecurrence {
 }
 
 /// Buffers of one chunk step (B, ·).
-struct Step<B: Backend> {
+struct Step<B: Infer> {
     u: B::Buf,
     z: B::Buf,
     pres: [B::Buf; 4],
@@ -61,7 +61,7 @@ struct Step<B: Backend> {
 }
 
 /// Planned activations (and backward scratch) of a [`GatedRecurrence`] for (B, T).
-pub struct GatedActs<B: Backend> {
+pub struct GatedActs<B: Infer> {
     br: BranchActs<B>,
     mu: B::Buf,
     a: B::Buf,
@@ -93,7 +93,7 @@ pub struct GatedActs<B: Backend> {
     dq: B::Buf,
 }
 
-impl<B: Backend> GatedActs<B> {
+impl<B: Infer> GatedActs<B> {
     /// h_{n_c} (B, H), the block's output.
     pub fn h_final(&self) -> &B::Buf {
         &self.steps.last().expect("at least one chunk").h
@@ -144,7 +144,7 @@ impl GatedRecurrence {
     }
 
     /// Buffers for (B, T).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, t: usize) -> GatedActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, t: usize) -> GatedActs<B> {
         let (q, h) = (self.q, self.h);
         let nc = self.n_chunks(t).max(1);
         let v = |w: usize| be.alloc(&[b, w]);
@@ -190,7 +190,7 @@ impl GatedRecurrence {
     }
 
     /// x (B, T, F) → `a.h_final()`; dropout on u_c when `drop` is given.
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -205,7 +205,7 @@ impl GatedRecurrence {
     /// `a` planned for T = C) from the recurrent state `h` (B, H) (zeros at the start of a
     /// stream: h_0), which then holds h after the chunk. Chunks stepped in order give the
     /// forward's h_c.
-    pub fn step<B: Backend>(
+    pub fn step<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -218,7 +218,7 @@ impl GatedRecurrence {
     }
 
     /// The forward from h_0 = `h0` (zeros if `None`).
-    fn run<B: Backend>(
+    fn run<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -318,7 +318,7 @@ impl GatedRecurrence {
 
     /// Fills the views that [`Self::trace`] and [`GatedActs::all_states`] report and a
     /// training step does not need: every h_c, and chunk 0's q_t, gates, u_0.
-    pub fn trace_views<B: Backend>(&self, be: &B, a: &mut GatedActs<B>) {
+    pub fn trace_views<B: Infer>(&self, be: &B, a: &mut GatedActs<B>) {
         be.fill(&mut a.all_states, 0.0);
         for (c, s) in a.steps.iter().enumerate() {
             be.time_slice_bwd(&mut a.all_states, &s.h, c);
@@ -336,7 +336,7 @@ impl GatedRecurrence {
     /// `name.quantum_superposition` = q_t of chunk 0 (len₀, Q), `name.chunk_agg` and
     /// `name.dropout` = u_0 (H), `name.{forget_gate,input_gate,output_gate,candidate}` = f, i,
     /// o, g of chunk 0 (H); plus `name.all_states` = every h_c (n_c, H).
-    pub fn trace<'a, B: Backend>(
+    pub fn trace<'a, B: Infer>(
         &self,
         name: &str,
         a: &'a GatedActs<B>,

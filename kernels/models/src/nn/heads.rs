@@ -13,7 +13,7 @@ use super::norm::{LayerNorm, LayerNormActs};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// OP_k (see the module docs).
 #[derive(Clone, Debug)]
@@ -25,7 +25,7 @@ pub struct OutputProj {
 }
 
 /// Planned activations of an [`OutputProj`].
-pub struct OutputProjActs<B: Backend> {
+pub struct OutputProjActs<B: Infer> {
     /// `<name>.0` output (B, L, D)
     pub o0: B::Buf,
     /// `<name>.1` (LayerNorm) output
@@ -53,7 +53,7 @@ impl OutputProj {
     }
 
     /// Buffers for (B, L).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> OutputProjActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> OutputProjActs<B> {
         let s = || be.alloc(&[b, l, self.d]);
         OutputProjActs {
             o0: s(),
@@ -68,7 +68,7 @@ impl OutputProj {
     }
 
     /// x (B, L, k) → `a.out` (B, L, D).
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -123,7 +123,7 @@ pub struct ClassifierHead {
 }
 
 /// Planned activations of a [`ClassifierHead`] for B rows.
-pub struct HeadActs<B: Backend> {
+pub struct HeadActs<B: Infer> {
     /// `<name>.0` output (B, H)
     pub pre: B::Buf,
     /// after the activation (B, H)
@@ -155,7 +155,7 @@ impl ClassifierHead {
     }
 
     /// Buffers for B rows.
-    pub fn plan<B: Backend>(&self, be: &B, b: usize) -> HeadActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize) -> HeadActs<B> {
         let s = || be.alloc(&[b, self.l0.d_out()]);
         HeadActs {
             pre: s(),
@@ -169,7 +169,7 @@ impl ClassifierHead {
     }
 
     /// x (B, D) → y (B, K).
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -214,7 +214,7 @@ impl ClassifierHead {
     /// The reference's `act.*` of the head `name` (an `nn.Sequential`): `<name>.0`
     /// (pre-activation), `<name>.1` (activation), `<name>.2` (after the dropout), each (B, H);
     /// `<name>.3` and `<name>` are the outputs `y` of the forward (B, K).
-    pub fn trace<'a, B: Backend>(
+    pub fn trace<'a, B: Infer>(
         name: &str,
         a: &'a HeadActs<B>,
         y: &'a B::Buf,
@@ -239,7 +239,7 @@ pub struct SeqPoolHead {
 }
 
 /// Planned activations of a [`SeqPoolHead`] for (B, nc).
-pub struct SeqPoolActs<B: Backend> {
+pub struct SeqPoolActs<B: Infer> {
     /// OP_k
     pub op: OutputProjActs<B>,
     /// SeqPool; its `out` (B, 1, D) is the pooled feature
@@ -261,7 +261,7 @@ impl SeqPoolHead {
     }
 
     /// Buffers for (B, nc).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, nc: usize) -> SeqPoolActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, nc: usize) -> SeqPoolActs<B> {
         SeqPoolActs {
             op: self.op.plan(be, b, nc),
             seq: self.seq.plan(be, b, nc),
@@ -272,7 +272,7 @@ impl SeqPoolHead {
     }
 
     /// q (B, nc, k) → outputs y (B, n_out).
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -311,7 +311,7 @@ impl SeqPoolHead {
     /// (nc, D); `seq_attention.{0,1}` (nc, D/4), `seq_attention.2` and `seq_attention` (nc)
     /// scores; `classifier.{0,1,2}` (D/2); `classifier.3` and `classifier` are the outputs,
     /// `y` of the forward.
-    pub fn trace<'a, B: Backend>(
+    pub fn trace<'a, B: Infer>(
         &self,
         a: &'a SeqPoolActs<B>,
         y: &'a B::Buf,

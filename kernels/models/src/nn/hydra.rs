@@ -15,7 +15,7 @@ use super::ssm::{dt_proj, dt_rank_ceil};
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use core::ops::Range;
-use qssm_kernels::backend::{Act, Backend, ConvP, ScanGradBufs, ScanInputs, ScanP};
+use qssm_kernels::backend::{Act, Backend, ConvP, Infer, ScanGradBufs, ScanInputs, ScanP};
 
 /// One bidirectional Hydra block over width D, inner width E, state N.
 #[derive(Clone, Debug)]
@@ -33,7 +33,7 @@ pub struct ClassicalHydraBlock {
 }
 
 /// Planned activations of one [`ClassicalHydraBlock`] for a batch (B, L).
-pub struct ClassicalHydraActs<B: Backend> {
+pub struct ClassicalHydraActs<B: Infer> {
     zx: B::Buf,
     z: B::Buf,
     xin: B::Buf,
@@ -57,7 +57,7 @@ pub struct ClassicalHydraActs<B: Backend> {
 }
 
 /// Backward scratch of a [`ClassicalHydraBlock`], shared by all blocks of a model.
-pub struct ClassicalHydraGrads<B: Backend> {
+pub struct ClassicalHydraGrads<B: Infer> {
     dgated: B::Buf,
     dyn_: B::Buf,
     dsz: B::Buf,
@@ -112,7 +112,7 @@ impl ClassicalHydraBlock {
     }
 
     /// Allocates the activations of a batch (b, l).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> ClassicalHydraActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> ClassicalHydraActs<B> {
         let (d, e, n, r) = (self.d, self.dims.e, self.dims.n, self.r);
         let s = |w: usize| be.alloc(&[b, l, w]);
         ClassicalHydraActs {
@@ -139,7 +139,7 @@ impl ClassicalHydraBlock {
     }
 
     /// Allocates the backward scratch of a batch (b, l).
-    pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> ClassicalHydraGrads<B> {
+    pub fn plan_grads<B: Infer>(&self, be: &B, b: usize, l: usize) -> ClassicalHydraGrads<B> {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let s = |w: usize| be.alloc(&[b, l, w]);
         ClassicalHydraGrads {
@@ -167,7 +167,7 @@ impl ClassicalHydraBlock {
     }
 
     /// u (B, L, D) → `a.out` (B, L, D).
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,

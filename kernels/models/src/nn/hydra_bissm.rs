@@ -12,7 +12,7 @@ use super::linear::Linear;
 use super::ssm::{SelectiveSsm, SsmActs, SsmGrads};
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
-use qssm_kernels::backend::{Act, Backend};
+use qssm_kernels::backend::{Act, Backend, Infer};
 
 /// Added to the L1 norm of the mixing weights (reference constant).
 const MIX_EPS: f32 = 1e-8;
@@ -35,7 +35,7 @@ pub struct HydraBlock {
 }
 
 /// Planned activations of one [`HydraBlock`] for a batch (B, L).
-pub struct HydraActs<B: Backend> {
+pub struct HydraActs<B: Infer> {
     xs: B::Buf,
     xg: B::Buf,
     fa: SsmActs<B>,
@@ -50,7 +50,7 @@ pub struct HydraActs<B: Backend> {
 }
 
 /// Backward scratch of a [`HydraBlock`], shared by all blocks of a model.
-pub struct HydraGrads<B: Backend> {
+pub struct HydraGrads<B: Infer> {
     dgated: B::Buf,
     ds: B::Buf,
     dsg: B::Buf,
@@ -96,7 +96,7 @@ impl HydraBlock {
     }
 
     /// Allocates the activations of a batch (b, l).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> HydraActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> HydraActs<B> {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         HydraActs {
@@ -114,7 +114,7 @@ impl HydraBlock {
     }
 
     /// Allocates the backward scratch of a batch (b, l).
-    pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> HydraGrads<B> {
+    pub fn plan_grads<B: Infer>(&self, be: &B, b: usize, l: usize) -> HydraGrads<B> {
         let e = self.e;
         let s = |w: usize| be.alloc(&[b, l, w]);
         HydraGrads {
@@ -130,7 +130,7 @@ impl HydraBlock {
     }
 
     /// u (B, L, D) → `a.out` (B, L, D).
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut HydraActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut HydraActs<B>) {
         self.in_xs.forward(be, p, u, &mut a.xs);
         self.in_xg.forward(be, p, u, &mut a.xg);
         self.fwd.forward(be, p, &a.xs, None, &mut a.fa);

@@ -1,7 +1,7 @@
 //! `nn.Linear` over the last dim of a (rows, d_in) buffer: one GEMM for every row of the batch.
 use crate::params::{default_uniform, Init, ParamLayout};
 use crate::prelude::*;
-use qssm_kernels::backend::{Backend, LinearP};
+use qssm_kernels::backend::{Backend, Infer, LinearP};
 
 /// A fully connected layer (`y = x·Wᵀ + b`, W (d_out, d_in)).
 #[derive(Clone, Debug)]
@@ -49,7 +49,7 @@ impl Linear {
     }
 
     /// y (rows, d_out) ← x (rows, d_in)·Wᵀ + b.
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, x: &B::Buf, y: &mut B::Buf) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, y: &mut B::Buf) {
         be.linear(y, x, p, &self.p);
     }
 

@@ -10,14 +10,14 @@
 //!   `SelectiveSSM`: A_log (E, N), dt_rank ⌈D/16⌉, `x_proj` owned by the block.
 //!
 //! SSM: p = x_proj(x) split [δ (R) | B (N) | C (N)], Δ = softplus(dt_proj(δ)), A = −exp(A_log),
-//! then the batched scan ([`qssm_kernels::backend::Backend::scan`]).
+//! then the batched scan ([`qssm_kernels::backend::Infer::scan`]).
 use super::linear::Linear;
 use super::norm::RmsNorm;
 use super::proj::{Proj, ProjKind};
 use super::ssm::{SelectiveSsm, SsmActs, SsmGrads};
 use crate::params::{default_uniform, Init, ParamLayout};
 use crate::prelude::*;
-use qssm_kernels::backend::{Act, Backend, ConvP};
+use qssm_kernels::backend::{Act, Backend, ConvP, Infer};
 
 /// Registers a causal depthwise conv1d `{name}.weight` (E, 1, k), `{name}.bias` (E) with
 /// PyTorch's default init.
@@ -49,7 +49,7 @@ enum InProj {
 }
 
 /// Planned activations of one [`MambaBlock`] for a batch (B, L).
-pub struct MambaActs<B: Backend> {
+pub struct MambaActs<B: Infer> {
     v: Option<(B::Buf, B::Buf)>,
     /// the whole in_proj output (B, L, 2E) (a whole in_proj only)
     xz: Option<B::Buf>,
@@ -66,14 +66,14 @@ pub struct MambaActs<B: Backend> {
 }
 
 /// Recurrent state of a [`MambaBlock`] on `b` streams ([`MambaBlock::step`]).
-pub struct MambaState<B: Backend> {
+pub struct MambaState<B: Infer> {
     /// the conv1d's last k−1 inputs (B, k−1, E), oldest first
     pub conv: B::Buf,
     /// the SSM state (B, E, N)
     pub h: B::Buf,
 }
 
-impl<B: Backend> MambaState<B> {
+impl<B: Infer> MambaState<B> {
     /// The state tensors of blocks `{prefix}.0`, `{prefix}.1`, … by name (`{prefix}.i.conv1d`,
     /// `{prefix}.i.ssm`), for [`super::StepNet::state`].
     pub fn named<'a>(prefix: &str, states: &'a mut [Self]) -> Vec<(String, &'a mut B::Buf)> {
@@ -88,7 +88,7 @@ impl<B: Backend> MambaState<B> {
 
 /// Activation-gradient scratch of a [`MambaBlock`], shared by all blocks of a model (the
 /// backward runs one block at a time).
-pub struct MambaGrads<B: Backend> {
+pub struct MambaGrads<B: Infer> {
     dv: Option<B::Buf>,
     dxz: Option<B::Buf>,
     dxin: B::Buf,
@@ -159,7 +159,7 @@ impl MambaBlock {
     }
 
     /// Allocates the activations of a batch (b, l).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> MambaActs<B> {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaActs {
@@ -181,7 +181,7 @@ impl MambaBlock {
     }
 
     /// Allocates the backward scratch of a batch (b, l).
-    pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> MambaGrads<B> {
+    pub fn plan_grads<B: Infer>(&self, be: &B, b: usize, l: usize) -> MambaGrads<B> {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaGrads {
@@ -200,7 +200,7 @@ impl MambaBlock {
 
     /// u (B, L, D) → `a.out` (B, L, D), SSM from `h0` (B, E, N) (zeros if `None`); the final
     /// states land in `a.ssm.h_last`.
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -212,7 +212,7 @@ impl MambaBlock {
     }
 
     /// Allocates the recurrent state of `b` streams (zeros: the start of a stream).
-    pub fn plan_state<B: Backend>(&self, be: &B, b: usize) -> MambaState<B> {
+    pub fn plan_state<B: Infer>(&self, be: &B, b: usize) -> MambaState<B> {
         MambaState {
             conv: be.alloc(&[b, self.conv.k - 1, self.e]),
             h: be.alloc(&[b, self.e, self.ssm.d_state()]),
@@ -223,7 +223,7 @@ impl MambaBlock {
     /// planned for L) continuing from `st` (the conv1d's last inputs and the SSM state), which
     /// then holds the state after them. Steps over the chunks of a sequence equal the forward
     /// over the whole of it from zero states.
-    pub fn step<B: Backend>(
+    pub fn step<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -236,7 +236,7 @@ impl MambaBlock {
     }
 
     /// The forward, whole-sequence (`conv_hist` `None`: zero padding) or streamed.
-    fn run<B: Backend>(
+    fn run<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,

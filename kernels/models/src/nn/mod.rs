@@ -1,5 +1,6 @@
-//! Blocks written once, batched and generic over the compute backend
-//! ([`qssm_kernels::backend::Backend`]): every block registers its tensors in the model's
+//! Blocks written once, batched and generic over the compute backend (forward and streaming
+//! step over [`qssm_kernels::backend::Infer`], backward over
+//! [`qssm_kernels::backend::Backend`]): every block registers its tensors in the model's
 //! [`crate::params::ParamLayout`] (reference `state_dict` names), plans its activation
 //! buffers for one (B, T) with `plan`, and runs `forward` / `backward` as backend ops on
 //! (B, L, D) token-major buffers. Every model of [`crate::zoo`] is a composition of these

@@ -5,10 +5,10 @@
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Backend, DropoutCfg};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer};
 
 /// The buffers every model has: the input batch, the outputs and their gradient.
-pub struct Io<B: Backend> {
+pub struct Io<B: Infer> {
     /// x (B, C, T) channel-major, as the windows come (EEG: millivolts)
     pub x: B::Buf,
     /// outputs (B, K): logits or regression values
@@ -17,7 +17,7 @@ pub struct Io<B: Backend> {
     pub dout: B::Buf,
 }
 
-impl<B: Backend> Io<B> {
+impl<B: Infer> Io<B> {
     /// Plans the three buffers for batch `b`.
     pub fn plan(be: &B, b: usize, cfg: &ModelConfig) -> Self {
         Self {
@@ -31,7 +31,7 @@ impl<B: Backend> Io<B> {
 /// A model as a composition of backend-generic blocks.
 pub trait Net: Send + Sync {
     /// Planned activation (and activation-gradient) buffers for one batch size.
-    type Acts<B: Backend>: Send;
+    type Acts<B: Infer>: Send;
     /// Registry id (`3b`; the class name comes with it from the registry).
     fn id(&self) -> &'static str;
     /// Configuration.
@@ -47,11 +47,11 @@ pub trait Net: Send + Sync {
         None
     }
     /// Allocates every buffer a step of batch `b` needs.
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Self::Acts<B>;
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Self::Acts<B>;
     /// The input/output buffers inside `a`.
-    fn io<B: Backend>(a: &mut Self::Acts<B>) -> &mut Io<B>;
+    fn io<B: Infer>(a: &mut Self::Acts<B>) -> &mut Io<B>;
     /// Forward of `io.x` into `io.out`; train mode (dropout) when `drop` is given.
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -63,7 +63,7 @@ pub trait Net: Send + Sync {
     /// Named eval-mode intermediates after a forward (`act.<name>` of the parity fixtures),
     /// each a (B, …) buffer; views that the training step does not need (a transposed copy)
     /// are computed here, on `be`.
-    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Self::Acts<B>) -> Vec<(String, &'a B::Buf)>;
+    fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Self::Acts<B>) -> Vec<(String, &'a B::Buf)>;
     /// Eval-mode outputs at every chunk boundary of one window x (C, T) of a causal model
     /// (3b: after every sample; chunked models: after every completed chunk, the last possibly
     /// partial): element k is `(n_k, outputs)`, what a stream would emit having seen the first

@@ -2,7 +2,7 @@
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use core::ops::Range;
-use qssm_kernels::backend::Backend;
+use qssm_kernels::backend::{Backend, Infer};
 
 /// RMSNorm with a (D) weight.
 #[derive(Clone, Debug)]
@@ -18,7 +18,7 @@ impl RmsNorm {
     }
 
     /// y ← RMSNorm(x); `rstd` (rows) saved for the backward.
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -52,7 +52,7 @@ pub struct LayerNorm {
 }
 
 /// Planned activations of a [`LayerNorm`] over (rows, D): output and the saved statistics.
-pub struct LayerNormActs<B: Backend> {
+pub struct LayerNormActs<B: Infer> {
     /// y (…, D)
     pub y: B::Buf,
     /// μ and rstd (rows)
@@ -68,7 +68,7 @@ impl LayerNorm {
     }
 
     /// Buffers for an input of `shape` (…, D).
-    pub fn plan<B: Backend>(&self, be: &B, shape: &[usize]) -> LayerNormActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, shape: &[usize]) -> LayerNormActs<B> {
         let rows = &shape[..shape.len() - 1];
         LayerNormActs {
             y: be.alloc(shape),
@@ -77,7 +77,7 @@ impl LayerNorm {
     }
 
     /// `a.y` ← LayerNorm(x).
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut LayerNormActs<B>) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut LayerNormActs<B>) {
         let [m, r] = &mut a.stats;
         be.layernorm(&mut a.y, [m, r], x, p, self.wb.clone());
     }

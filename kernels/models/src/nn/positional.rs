@@ -11,7 +11,7 @@
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use core::ops::Range;
-use qssm_kernels::backend::Backend;
+use qssm_kernels::backend::Infer;
 
 /// Fills `v` = (1, max_len, D) row-major (row p = position p) with the sinusoidal table.
 /// Every f32 operation mirrors the reference:
@@ -83,7 +83,7 @@ impl PositionalEncoding {
     ///
     /// # Panics
     /// If L > max_len (the reference fails the same way: its table is sized at construction).
-    pub fn add<B: Backend>(&self, be: &B, p: &B::Params, x: &mut B::Buf) {
+    pub fn add<B: Infer>(&self, be: &B, p: &B::Params, x: &mut B::Buf) {
         let l = be.shape(x)[1];
         assert!(
             l <= self.max_len,

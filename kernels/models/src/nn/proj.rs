@@ -11,7 +11,7 @@
 use super::linear::Linear;
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
-use qssm_kernels::backend::{Backend, QProjP};
+use qssm_kernels::backend::{Backend, Infer, QProjP};
 use qssm_kernels::circuit::qproj::{Affine, QProj};
 
 /// Initialisation of the circuit weights (spec §3.4 A6).
@@ -102,7 +102,7 @@ impl Proj {
     }
 
     /// y (rows, d_out) from x (rows, d_in).
-    pub fn forward<B: Backend>(&self, be: &B, p: &B::Params, x: &B::Buf, y: &mut B::Buf) {
+    pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, y: &mut B::Buf) {
         match self {
             Self::Linear(l) => l.forward(be, p, x, y),
             Self::Quantum(q) => be.qproj(y, x, p, q),

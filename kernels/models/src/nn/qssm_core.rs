@@ -1,12 +1,12 @@
 //! `QuantumSSMCore` of 2b and 2c written once over the backend (spec groups-2-4 §3.2
 //! "QSSM(z, h₀)", reference `models/QuantumMixingSSM.py`): a recurrence over the nc chunk
 //! summaries whose state is Q RY angles and whose transition is one circuit evaluation per
-//! chunk, run for a whole batch at once (one [`Backend::circuit`] over the B samples per step).
+//! chunk, run for a whole batch at once (one [`Infer::circuit`] over the B samples per step).
 //!
 //! For chunk j (z_j ∈ ℝ^D, every map per row, all rows of the batch in one op):
 //! * p_j = `x_proj`(z_j) ∈ ℝ^{r+2N} (no bias, r = ⌈D/16⌉); only δ_j = p_j\[0:r\] is used (the
 //!   reference computes the "B" and "C" slices and drops them: those rows get zero gradient);
-//! * Δ_j = softplus(`dt_proj`(δ_j)) ∈ ℝ^D; ds_j = σ(mean_k Δ_jk) ∈ (0.5, 1) ([`Backend::row_mean`]);
+//! * Δ_j = softplus(`dt_proj`(δ_j)) ∈ ℝ^D; ds_j = σ(mean_k Δ_jk) ∈ (0.5, 1) ([`Infer::row_mean`]);
 //! * u_j = π·tanh(`quantum_input_proj`(z_j)) ∈ ℝ^Q;
 //! * sequentially q_j = M(|0⟩ → E(h_{j−1}) → D²(P; ds_j) → E(ds_j·u_j)) ∈ ℝ^{3Q},
 //!   P = `circuit_params` (5Q·L, shared by every step and sample), h_j = π·tanh(q_j\[2Q:3Q\])
@@ -29,7 +29,7 @@ use crate::params::{default_uniform, Init, ParamLayout};
 use crate::prelude::*;
 use core::ops::Range;
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{circuit_state_words, Act, Backend, Segment};
+use qssm_kernels::backend::{circuit_state_words, Act, Backend, Infer, Segment};
 use qssm_kernels::circuit::Program;
 
 const PI_F32: f32 = core::f32::consts::PI;
@@ -56,7 +56,7 @@ pub struct QssmCore {
 }
 
 /// Planned activations (and backward scratch) of a [`QssmCore`] for (B, L).
-pub struct QssmActs<B: Backend> {
+pub struct QssmActs<B: Infer> {
     l: usize,
     /// x_proj(z) (B, L, r+2N), its δ = \[0:r\] and unused \[r:r+2N\] columns
     xp: B::Buf,
@@ -188,7 +188,7 @@ impl QssmCore {
     }
 
     /// Buffers for (B, L).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> QssmActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> QssmActs<B> {
         let (d, q, r, n) = (self.d, self.q, self.r, self.n);
         let k = self.program.n_theta;
         let s = |w: usize| be.alloc(&[b, l, w]);
@@ -249,12 +249,12 @@ impl QssmCore {
     }
 
     /// The final state h_{L−1} (B, Q) after a forward.
-    pub fn h_final<'a, B: Backend>(&self, a: &'a QssmActs<B>) -> &'a B::Buf {
+    pub fn h_final<'a, B: Infer>(&self, a: &'a QssmActs<B>) -> &'a B::Buf {
         &a.h[a.l - 1]
     }
 
     /// z (B, L, D), h₀ (B, Q) (`None`: zeros) → `a.y` (B, L, D).
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,

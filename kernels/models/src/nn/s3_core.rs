@@ -1,8 +1,8 @@
 //! The S3 superposition core of 2d/2e and 4d/4e, written once over the backend (spec
 //! groups-2-4 §2.3; reference `QuantumSuperpositionCore` of `models/QuantumHydraSSM.py` and
 //! `models/QuantumE2E_Superposition.py`): three branch circuits over every row, their angles
-//! Δ-modulated ([`Backend::scale_segments`] by the row's dt), the final states mixed with the
-//! core's complex coefficients α, β, γ and measured once ([`Backend::s3_measure`]).
+//! Δ-modulated ([`Infer::scale_segments`] by the row's dt), the final states mixed with the
+//! core's complex coefficients α, β, γ and measured once ([`Infer::s3_measure`]).
 //!
 //! Rows R = B·nc chunk summaries. Per branch k: θ_k = scale(raw_k; dt) (R, K_k) and encodings
 //! e_k (R, n_enc of program k) → ψ_k; q = M(S3(ψ₁, ψ₂, ψ₃)) (R, 3Q). The backward runs
@@ -11,7 +11,7 @@
 //! model's business (2d/2e: one projection per branch, the shared RY encoding; 4d/4e: a shared
 //! feature block before each branch's mixing block, and the injected input).
 use crate::prelude::*;
-use qssm_kernels::backend::{circuit_state_words, Backend, Segment};
+use qssm_kernels::backend::{circuit_state_words, Backend, Infer, Segment};
 use qssm_kernels::circuit::Program;
 
 /// One S3 core: the three branch programs, how their angles are Δ-modulated, and where its
@@ -24,7 +24,7 @@ pub struct S3Core {
 }
 
 /// Planned buffers of one core for R rows.
-pub struct S3Acts<B: Backend> {
+pub struct S3Acts<B: Infer> {
     theta: [B::Buf; 3],
     states: [B::Buf; 3],
     /// the core's output q (R, 3Q)
@@ -60,7 +60,7 @@ impl S3Core {
     }
 
     /// Buffers for `rows` rows (shape (B, nc, ·) with `rows` = (B, nc)).
-    pub fn plan<B: Backend>(&self, be: &B, rows: [usize; 2]) -> S3Acts<B> {
+    pub fn plan<B: Infer>(&self, be: &B, rows: [usize; 2]) -> S3Acts<B> {
         let [b, nc] = rows;
         let s = |w: usize| be.alloc(&[b, nc, w]);
         let q = self.programs[0].n_qubits;
@@ -79,7 +79,7 @@ impl S3Core {
 
     /// raw angles `raw[k]` (R, K_k), dt (R, ·) (the column the segments name) and encodings
     /// `enc[k]` (R, n_enc) → `a.m` (R, 3Q).
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,

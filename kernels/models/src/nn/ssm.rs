@@ -7,14 +7,14 @@
 //!   dt_rank = ⌈d_model/16⌉, `x_proj` owned by the enclosing block, no out_proj.
 //!
 //! Both: p = x_proj(x) split \[δ (R) | B (N) | C (N)\], Δ = softplus(dt_proj(δ)),
-//! A = −exp(A_log), then the batched scan ([`qssm_kernels::backend::Backend::scan`]), whose
+//! A = −exp(A_log), then the batched scan ([`qssm_kernels::backend::Infer::scan`]), whose
 //! states are kept for the backward.
 use super::linear::Linear;
 use super::proj::{Proj, ProjKind};
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use core::ops::Range;
-use qssm_kernels::backend::{Act, Backend, ScanGradBufs, ScanInputs, ScanP};
+use qssm_kernels::backend::{Act, Backend, Infer, ScanGradBufs, ScanInputs, ScanP};
 
 /// dt_rank of the reference's `SelectiveSSM` (TrueClassicalMamba.py): ⌈d_model/16⌉.
 pub fn dt_rank_ceil(d_model: usize) -> usize {
@@ -50,7 +50,7 @@ pub struct SelectiveSsm {
 }
 
 /// Planned activations of one [`SelectiveSsm`] for a batch (B, L).
-pub struct SsmActs<B: Backend> {
+pub struct SsmActs<B: Infer> {
     xdbl: B::Buf,
     dl: B::Buf,
     bm: B::Buf,
@@ -67,7 +67,7 @@ pub struct SsmActs<B: Backend> {
 }
 
 /// Backward scratch of a [`SelectiveSsm`] (shared by the SSMs of a model).
-pub struct SsmGrads<B: Backend> {
+pub struct SsmGrads<B: Infer> {
     dys: Option<B::Buf>,
     ddelta: B::Buf,
     da: B::Buf,
@@ -160,7 +160,7 @@ impl SelectiveSsm {
     }
 
     /// Allocates the activations of a batch (b, l).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> SsmActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> SsmActs<B> {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let s = |w: usize| be.alloc(&[b, l, w]);
         SsmActs {
@@ -179,7 +179,7 @@ impl SelectiveSsm {
     }
 
     /// Allocates the backward scratch of a batch (b, l).
-    pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> SsmGrads<B> {
+    pub fn plan_grads<B: Infer>(&self, be: &B, b: usize, l: usize) -> SsmGrads<B> {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let s = |w: usize| be.alloc(&[b, l, w]);
         SsmGrads {
@@ -196,7 +196,7 @@ impl SelectiveSsm {
 
     /// x (B, L, E) → `a.y` (B, L, E) from initial states `h0` (B, E, N) (zeros if `None`);
     /// the final states land in `a.h_last`.
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,

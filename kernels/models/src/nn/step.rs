@@ -12,37 +12,37 @@ use super::net::Io;
 use super::Net;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::Backend;
+use qssm_kernels::backend::Infer;
 
 /// A causal [`Net`]'s streaming form (see the [module docs](self)).
 pub trait StepNet: Net {
     /// Planned buffers of one step for a batch size: input, outputs, scratch and the state.
-    type Step<B: Backend>: Send;
+    type Step<B: Infer>: Send;
     /// Samples per step (1 for a per-sample model, the chunk size for a chunked one).
     fn step_len(&self) -> usize;
     /// Allocates a step of `len` samples (the step length, or fewer for the last, partial
     /// chunk of a window) for `b` streams, its state at the start of a stream (zeros).
-    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Self::Step<B>;
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Self::Step<B>;
     /// The step's input x (B, C, [`Self::step_len`]) (channel-major, as the windows) and
     /// outputs (B, K).
-    fn step_io<B: Backend>(s: &mut Self::Step<B>) -> &mut Io<B>;
+    fn step_io<B: Infer>(s: &mut Self::Step<B>) -> &mut Io<B>;
     /// The recurrent state, by name (`layers.0.conv1d`, `pool.sum`, …): what carries one step
     /// to the next; zeros at the start of a stream. The ONNX step graph's state inputs and
     /// outputs have these names.
-    fn state<B: Backend>(s: &mut Self::Step<B>) -> Vec<(String, &mut B::Buf)>;
+    fn state<B: Infer>(s: &mut Self::Step<B>) -> Vec<(String, &mut B::Buf)>;
     /// One eval-mode step: reads `step_io.x` and the state, writes `step_io.out` and the next
     /// state.
-    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Self::Step<B>);
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Self::Step<B>);
 }
 
 /// The state of a streamed mean pool over time: the running sum (B, D) and the count of rows
-/// seen (B, 1) ([`Backend::running_mean`]).
-pub struct RunningMean<B: Backend> {
+/// seen (B, 1) ([`Infer::running_mean`]).
+pub struct RunningMean<B: Infer> {
     sum: B::Buf,
     count: B::Buf,
 }
 
-impl<B: Backend> RunningMean<B> {
+impl<B: Infer> RunningMean<B> {
     /// Zero state for `b` streams of width `d`.
     pub fn plan(be: &B, b: usize, d: usize) -> Self {
         Self {
@@ -66,7 +66,7 @@ impl<B: Backend> RunningMean<B> {
 }
 
 /// The input/output buffers of a step: x (B, C, len), outputs (B, K).
-pub fn step_io<B: Backend>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<B> {
+pub fn step_io<B: Infer>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<B> {
     Io {
         x: be.alloc(&[b, cfg.n_channels, len]),
         out: be.alloc(&[b, cfg.n_classes]),

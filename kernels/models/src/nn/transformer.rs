@@ -18,7 +18,7 @@ use super::linear::Linear;
 use super::norm::RmsNorm;
 use crate::params::ParamLayout;
 use crate::prelude::*;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// One pre-norm transformer block.
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ pub struct TransformerBlock {
 }
 
 /// Planned activations of one [`TransformerBlock`] for a batch (B, L).
-pub struct TransformerActs<B: Backend> {
+pub struct TransformerActs<B: Infer> {
     n1: B::Buf,
     r1: B::Buf,
     q: B::Buf,
@@ -66,7 +66,7 @@ pub struct TransformerActs<B: Backend> {
 }
 
 /// Backward scratch of a [`TransformerBlock`], shared by all blocks of a model.
-pub struct TransformerGrads<B: Backend> {
+pub struct TransformerGrads<B: Infer> {
     dx1: B::Buf,
     dy: B::Buf,
     dm: B::Buf,
@@ -130,7 +130,7 @@ impl TransformerBlock {
     }
 
     /// Allocates the activations of a batch (b, l).
-    pub fn plan<B: Backend>(&self, be: &B, b: usize, l: usize) -> TransformerActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> TransformerActs<B> {
         let (d, e, h) = (self.d, self.e, self.heads);
         let s = |w: usize| be.alloc(&[b, l, w]);
         TransformerActs {
@@ -158,7 +158,7 @@ impl TransformerBlock {
     }
 
     /// Allocates the backward scratch of a batch (b, l).
-    pub fn plan_grads<B: Backend>(&self, be: &B, b: usize, l: usize) -> TransformerGrads<B> {
+    pub fn plan_grads<B: Infer>(&self, be: &B, b: usize, l: usize) -> TransformerGrads<B> {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         TransformerGrads {
@@ -179,7 +179,7 @@ impl TransformerBlock {
     }
 
     /// x (B, L, D) → `a.out`; train mode when `drop` is given.
-    pub fn forward<B: Backend>(
+    pub fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,

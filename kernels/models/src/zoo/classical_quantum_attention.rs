@@ -2,10 +2,10 @@
 //! `QuantumAttentionMixingCore`; spec groups-2-4 §3.1):
 //!
 //! Written once over the backend: x (B, C, T) → [`ChunkFront`] s (B, nc, D) → θ_j = σ(`quantum_attention.param_proj`(s_j)) ∈ (0,1)^{5Q·L}
-//! → ψ_j = U^L(θ_j)|0⟩ (no embedding) → Φ = LCU(ψ; m = `quantum_attention.mix_coeffs`) ([`Backend::lcu`]):
+//! → ψ_j = U^L(θ_j)|0⟩ (no embedding) → Φ = LCU(ψ; m = `quantum_attention.mix_coeffs`) ([`Infer::lcu`]):
 //! w_j = m_j/(Σ_k|m_k| + 1e-8), Φ = Σ_j w_j ψ_j / (‖·‖₂ + 1e-9) → one unified layer with
 //! `quantum_attention.qff_params` applied to Φ (the reference's `StatePrep(Φ)` QFF circuit)
-//! ([`Backend::circuit_from`]) → q = M (3Q) → `quantum_attention.output_proj` (3Q→D) → LN `output_norm` → H_relu.
+//! ([`Infer::circuit_from`]) → q = M (3Q) → `quantum_attention.output_proj` (3Q→D) → LN `output_norm` → H_relu.
 //!
 //! `mix_coeffs` is a complex64 (nc,) PyTorch parameter, stored as (nc, 2) (re, im) pairs: its
 //! length depends on T, so checkpoints are T-specific (43,877 / 43,885 / 43,901 parameters at
@@ -20,7 +20,7 @@ use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
 use core::ops::Range;
-use qssm_kernels::backend::{circuit_state_words, Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{circuit_state_words, Act, Backend, DropoutCfg, Infer};
 use qssm_kernels::circuit::Program;
 
 /// Chunk size of the chunk pooling (constructor default).
@@ -49,7 +49,7 @@ pub struct ClassicalQuantumAttention {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     front: ChunkFrontActs<B>,
     /// param_proj(s) (B, nc, K), θ = σ of it
@@ -128,7 +128,7 @@ impl ClassicalQuantumAttention {
 }
 
 impl Net for ClassicalQuantumAttention {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "2a"
     }
@@ -138,7 +138,7 @@ impl Net for ClassicalQuantumAttention {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (c, t, d, q) = (
             self.cfg.n_channels,
             self.cfg.n_times,
@@ -175,10 +175,10 @@ impl Net for ClassicalQuantumAttention {
             ds: sc(d),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -253,7 +253,7 @@ impl Net for ClassicalQuantumAttention {
             .backward(be, p, g, &a.front.s, &a.dpp, Some(&mut a.ds));
         self.front.backward(be, p, g, &mut a.front, &a.ds);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let a: &'a Acts<B> = a;
         let mut out = self.front.trace(&a.front);
         out.push(("quantum_attention.param_proj".into(), &a.pp));

@@ -9,7 +9,7 @@ use crate::nn::{Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, Tra
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Backend, DropoutCfg};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer};
 
 /// Attention heads of the reference's transformer blocks (default `n_heads`).
 pub const N_HEADS: usize = 4;
@@ -30,7 +30,7 @@ pub struct ClassicalTransformer {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     emb: B::Buf,
@@ -80,7 +80,7 @@ impl ClassicalTransformer {
 }
 
 impl Net for ClassicalTransformer {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "3a"
     }
@@ -90,7 +90,7 @@ impl Net for ClassicalTransformer {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
         let s = |w: usize| be.alloc(&[b, t, w]);
         Acts {
@@ -111,10 +111,10 @@ impl Net for ClassicalTransformer {
             dpooled: be.alloc(&[b, d]),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -166,7 +166,7 @@ impl Net for ClassicalTransformer {
         }
         self.embedding.backward(be, p, g, &a.xt, &a.du, None);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("embedding".to_string(), &a.emb),
             // eval mode: dropout is the identity

@@ -10,8 +10,8 @@
 //! * 4b: q_j = M(|0⟩ → E(a) → U²(F) → D²(Mx; dt) → E(dt·inj));
 //! * 4c: q_j = M(|0⟩ → E(a) → U²(F) → D²(Pf; dt_f) → Bk²(Pb; dt_b) → D²(Pd; dt_d) → E(dt_f·inj));
 //!
-//! (the Δ-modulation and the scaled injection are [`Backend::scale_segments`], the circuit one
-//! [`Backend::circuit`] over all B·nc chunks), then [`SeqPoolHead`] (OP_18 → SeqPool → H_silu).
+//! (the Δ-modulation and the scaled injection are [`Infer::scale_segments`], the circuit one
+//! [`Infer::circuit`] over all B·nc chunks), then [`SeqPoolHead`] (OP_18 → SeqPool → H_silu).
 //! Chunks never interact except in the final softmax pooling ⇒ streamable chunk by chunk (spec
 //! §4.3 R1) with the Conv3 look-ahead of one sample. 4c registers `alpha`, `beta`, `gamma` (1,)
 //! first and never uses them (no gradient, never updated, spec §3.9). Parameter counts (EEG
@@ -24,7 +24,7 @@ use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{circuit_state_words, Backend, DropoutCfg, Segment};
+use qssm_kernels::backend::{circuit_state_words, Backend, DropoutCfg, Infer, Segment};
 use qssm_kernels::circuit::Program;
 
 /// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
@@ -60,7 +60,7 @@ pub struct QuantumE2e {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     front: FrontActs<B>,
     /// param_proj (B, nc, Kp)
@@ -164,7 +164,7 @@ impl QuantumE2e {
 }
 
 impl Net for QuantumE2e {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         match self.variant {
             E2eVariant::Transformer => "4a",
@@ -181,7 +181,7 @@ impl Net for QuantumE2e {
     fn is_causal(&self) -> bool {
         true
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (c, t, d, q) = (
             self.cfg.n_channels,
             self.cfg.n_times,
@@ -216,10 +216,10 @@ impl Net for QuantumE2e {
             ds: s(d),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -310,7 +310,7 @@ impl Net for QuantumE2e {
         }
         self.front.backward(be, p, g, &mut a.front, &a.ds);
     }
-    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         self.front.trace_views(be, &mut a.front);
         let a: &'a Acts<B> = a;
         let mut out = self.front.trace(&a.front);

@@ -13,9 +13,9 @@
 //! ψ₂ = base → Bk²(Mb; dt) → E(dt·inj);  ψ₃ = base → U²(Md);
 //! q = M(S3(ψ₁, ψ₂, ψ₃; α, β, γ)) (3Q), α = `alpha_real` + i·`alpha_imag` etc. (six scalars).
 //!
-//! Each core runs its three branch circuits over all B·nc chunks ([`Backend::circuit`],
-//! Δ-modulation and the scaled injection by [`Backend::scale_segments`]), mixes the final states
-//! with [`Backend::s3_measure`] and backpropagates through [`Backend::s3_measure_bwd`] and
+//! Each core runs its three branch circuits over all B·nc chunks ([`Infer::circuit`],
+//! Δ-modulation and the scaled injection by [`Infer::scale_segments`]), mixes the final states
+//! with [`Infer::s3_measure`] and backpropagates through [`Backend::s3_measure_bwd`] and
 //! [`Backend::circuit_bwd_state`]; the shared prefix is recomputed in every branch, as the
 //! reference does. 4e's bwd core runs on
 //! the chunks in reverse order and the result is flipped back — a no-op because chunks never
@@ -32,7 +32,7 @@ use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{Backend, DropoutCfg, Segment};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer, Segment};
 use qssm_kernels::circuit::Program;
 
 /// Names of a core's four angle projections (after the core's prefix), in registration order.
@@ -73,7 +73,7 @@ pub struct QuantumE2eSuperposition {
 }
 
 /// Planned buffers of one core.
-pub struct CoreActs<B: Backend> {
+pub struct CoreActs<B: Infer> {
     /// F, Mf, Mb, Md (B, nc, 5QL)
     pp: [B::Buf; 4],
     /// per branch: [F | M] raw
@@ -91,7 +91,7 @@ pub struct CoreActs<B: Backend> {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     front: FrontActs<B>,
     a: AngleActs<B>,
@@ -215,7 +215,7 @@ impl QuantumE2eSuperposition {
 }
 
 impl Net for QuantumE2eSuperposition {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         if self.bidirectional {
             "4e"
@@ -232,7 +232,7 @@ impl Net for QuantumE2eSuperposition {
     fn is_causal(&self) -> bool {
         true
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (c, t, d, q) = (
             self.cfg.n_channels,
             self.cfg.n_times,
@@ -277,10 +277,10 @@ impl Net for QuantumE2eSuperposition {
             ds: s(d),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -381,7 +381,7 @@ impl Net for QuantumE2eSuperposition {
             .backward(be, p, g, s, &mut a.inj, &a.dinj, &mut a.ds);
         self.front.backward(be, p, g, &mut a.front, &a.ds);
     }
-    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         self.front.trace_views(be, &mut a.front);
         for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
             if core.reversed {

@@ -21,7 +21,7 @@ use crate::nn::{BranchActs, Branches, GatedActs, GatedRecurrence, Io, Linear, Ne
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Backend, DropoutCfg, Superpose, SuperposeP};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer, Superpose, SuperposeP};
 
 /// ε inside the norm of the complex mix (reference: `+ 1e-8`).
 const MIX_EPS: f32 = 1e-8;
@@ -43,7 +43,7 @@ pub struct QuantumHydraGated {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     /// dropout(x) (B, T, F)
     xd: B::Buf,
@@ -124,7 +124,7 @@ impl QuantumHydraGated {
 }
 
 impl Net for QuantumHydraGated {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "hg"
     }
@@ -134,7 +134,7 @@ impl Net for QuantumHydraGated {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (f, t, h) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.hidden_dim);
         let st = |w: usize| be.alloc(&[b, t, w]);
         let v = |w: usize| be.alloc(&[b, w]);
@@ -162,10 +162,10 @@ impl Net for QuantumHydraGated {
             dxp: st(f),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -233,7 +233,7 @@ impl Net for QuantumHydraGated {
     /// steps, time-reversed); `branch_global` (Q) with `branch_global.proj{1,2,3}` (K) and
     /// `branch_global.branch{1,2,3}` (Q); `global_proj` = h_g (H); `features` = ŝ (H);
     /// `output_layer` (logits).
-    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         self.fwd.trace_views(be, &mut a.cf);
         self.bwd.trace_views(be, &mut a.cb);
         let a: &'a Acts<B> = a;

@@ -14,7 +14,7 @@ use crate::nn::{
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg, Superpose, SuperposeP};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer, Superpose, SuperposeP};
 
 /// Chunk size of the reference's three `ChunkedQuantumProcessor`s in 1c.
 pub const CHUNK_SIZE: usize = 32;
@@ -40,7 +40,7 @@ pub struct QuantumHydraSsm {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     f0: B::Buf,
@@ -115,7 +115,7 @@ impl QuantumHydraSsm {
 }
 
 impl Net for QuantumHydraSsm {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "1c"
     }
@@ -125,7 +125,7 @@ impl Net for QuantumHydraSsm {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
         let nc = self.procs[0].n_chunks(t);
         let st = |w: usize| be.alloc(&[b, t, w]);
@@ -158,10 +158,10 @@ impl Net for QuantumHydraSsm {
             df0: st(d),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -247,7 +247,7 @@ impl Net for QuantumHydraSsm {
             .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
         self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("feature_proj.0".to_string(), &a.f0),
             ("feature_proj.1".into(), &a.fln.y),

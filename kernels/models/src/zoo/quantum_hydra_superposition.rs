@@ -7,7 +7,7 @@
 //! (B, nc, D) → per chunk j: a = π·tanh(`encoding_proj`(s_j)) (Q), dt = σ(`dt_proj.2`(SiLU(
 //! `dt_proj.0`(s_j)))) (scalar), and per core Pf, Pb, Pd = `*forward_param_proj`,
 //! `*backward_param_proj`, `*diagonal_param_proj`(s_j) (5QL raw angles each) →
-//! q_j = S3(E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)) ([`Backend::s3_measure`] over the three branch circuits, 3Q) →
+//! q_j = S3(E(a)·D²(Pf; dt), E(a)·Bk²(Pb; dt), E(a)·U²(Pd)) ([`Infer::s3_measure`] over the three branch circuits, 3Q) →
 //! OP_{3Q·cores} → SeqPool → H_silu ([`SeqPoolHead`]).
 //!
 //! 2d has one core (`quantum_core`, projections without prefix); 2e two (`quantum_core_fwd`
@@ -26,7 +26,7 @@ use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
 use qssm_kernels::backend::cpu::Cpu;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg, Segment};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer, Segment};
 
 /// Chunk size of 2d/2e (the reference constructor's default, never overridden).
 pub const CHUNK_SIZE: usize = 32;
@@ -61,7 +61,7 @@ pub struct QuantumHydraSuperposition {
 }
 
 /// Planned buffers of one core.
-pub struct CoreActs<B: Backend> {
+pub struct CoreActs<B: Infer> {
     /// the raw angles Pf, Pb, Pd (B, nc, 5QL)
     pp: [B::Buf; 3],
     s3: S3Acts<B>,
@@ -71,7 +71,7 @@ pub struct CoreActs<B: Backend> {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     inp: OutputProjActs<B>,
@@ -186,7 +186,7 @@ impl QuantumHydraSuperposition {
 }
 
 impl Net for QuantumHydraSuperposition {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         if self.bidirectional {
             "2e"
@@ -203,7 +203,7 @@ impl Net for QuantumHydraSuperposition {
     fn is_causal(&self) -> bool {
         true
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (c, t, d, q) = (
             self.cfg.n_channels,
             self.cfg.n_times,
@@ -246,10 +246,10 @@ impl Net for QuantumHydraSuperposition {
             dxt: be.alloc(&[b, t, c]),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -326,7 +326,7 @@ impl Net for QuantumHydraSuperposition {
         self.input_proj
             .backward(be, p, g, &a.xt, &mut a.inp, &a.de, &mut a.dxt);
     }
-    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         // 2e's bwd core: the reference runs its projections and core on the chunk-reversed
         // summaries, so its recorded intermediates list the chunks in reverse order
         if let Some(ca) = a.cores.get_mut(1) {

@@ -17,7 +17,7 @@ use crate::nn::{GatedActs, GatedRecurrence, Io, Linear, Net, StepNet};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// Dropout sites: the input, u_c (inside the recurrence), after the ReLU.
 const SITES: [u32; 3] = [0, 1, 2];
@@ -33,7 +33,7 @@ pub struct QuantumMambaGated {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     /// dropout(x) (B, T, F)
     xd: B::Buf,
@@ -85,7 +85,7 @@ impl QuantumMambaGated {
 }
 
 impl Net for QuantumMambaGated {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "mg"
     }
@@ -98,7 +98,7 @@ impl Net for QuantumMambaGated {
     fn is_causal(&self) -> bool {
         true
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (f, t, h) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.hidden_dim);
         let st = |w: usize| be.alloc(&[b, t, w]);
         let v = |w: usize| be.alloc(&[b, w]);
@@ -121,10 +121,10 @@ impl Net for QuantumMambaGated {
             da: st(f),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -172,7 +172,7 @@ impl Net for QuantumMambaGated {
     /// `dropout` (T, F), `feature_proj` (T, F, before the functional SiLU),
     /// `feature_proj.silu`, the `gated_recurrence*` names of [`GatedRecurrence::trace`],
     /// `output_layer.{0..3}` and `output_layer` (logits).
-    fn trace<'a, B: Backend>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         self.cgs.trace_views(be, &mut a.cgs);
         let a: &'a Acts<B> = a;
         let mut out = vec![
@@ -196,7 +196,7 @@ impl Net for QuantumMambaGated {
 }
 
 /// Planned buffers of one streaming step (one chunk of B streams) and the state h (B, H).
-pub struct Step<B: Backend> {
+pub struct Step<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     a: B::Buf,
@@ -208,11 +208,11 @@ pub struct Step<B: Backend> {
 }
 
 impl StepNet for QuantumMambaGated {
-    type Step<B: Backend> = Step<B>;
+    type Step<B: Infer> = Step<B>;
     fn step_len(&self) -> usize {
         self.cgs.chunk()
     }
-    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         // a partial chunk: its mean is over its true length
         let (f, h, cs) = (
             self.cfg.n_channels,
@@ -230,13 +230,13 @@ impl StepNet for QuantumMambaGated {
             r: be.alloc(&[b, h]),
         }
     }
-    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+    fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
-    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+    fn state<B: Infer>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
         vec![("cgs.h".into(), &mut s.h)]
     }
-    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.feature_proj.forward(be, p, &s.xt, &mut s.a);
         be.act(Act::Silu, &mut s.xp, &s.a);

@@ -17,7 +17,7 @@ use crate::nn::{
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// Chunk size of the reference's `ChunkedQuantumProcessor` in 1b.
 pub const CHUNK_SIZE: usize = 32;
@@ -36,7 +36,7 @@ pub struct QuantumMambaSsm {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     f0: B::Buf,
@@ -113,7 +113,7 @@ impl QuantumMambaSsm {
 }
 
 impl Net for QuantumMambaSsm {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "1b"
     }
@@ -126,7 +126,7 @@ impl Net for QuantumMambaSsm {
     fn is_causal(&self) -> bool {
         self.cfg.causal
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
         let nc = self.proc.n_chunks(t);
         let e = 2 * d;
@@ -163,10 +163,10 @@ impl Net for QuantumMambaSsm {
             df0: st(d),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -264,7 +264,7 @@ impl Net for QuantumMambaSsm {
             .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
         self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("feature_proj.0".to_string(), &a.f0),
             ("feature_proj.1".into(), &a.fln.y),
@@ -300,7 +300,7 @@ impl Net for QuantumMambaSsm {
 
 /// Planned buffers of one streaming step (one chunk of B streams) and the state (causal
 /// variant).
-pub struct Step<B: Backend> {
+pub struct Step<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     f0: B::Buf,
@@ -319,11 +319,11 @@ pub struct Step<B: Backend> {
 }
 
 impl StepNet for QuantumMambaSsm {
-    type Step<B: Backend> = Step<B>;
+    type Step<B: Infer> = Step<B>;
     fn step_len(&self) -> usize {
         CHUNK_SIZE
     }
-    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         // a partial chunk: the processor's pad rows take no pooling weight (causal variant)
         let (c, d, cs) = (self.cfg.n_channels, self.cfg.d_model, len.min(CHUNK_SIZE));
         Step {
@@ -345,10 +345,10 @@ impl StepNet for QuantumMambaSsm {
             pool: RunningMean::plan(be, b, d),
         }
     }
-    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+    fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
-    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+    fn state<B: Infer>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
         let mut out = MambaState::named("mamba_layers", &mut s.states);
         out.extend(s.pool.named());
         out
@@ -357,7 +357,7 @@ impl StepNet for QuantumMambaSsm {
     /// step on the chunk's feature (each block from its own state: the causal variant), and
     /// the head on the running mean of output_norm. Only the causal variant streams:
     /// the trainer's registry (`visit_step_net`) offers no other.
-    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.feat0.forward(be, p, &s.xt, &mut s.f0);
         self.feat_ln.forward(be, p, &s.f0, &mut s.fln);

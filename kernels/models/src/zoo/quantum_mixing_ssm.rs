@@ -21,7 +21,7 @@ use crate::nn::{
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// Chunk size of the group-2 chunk pooling (constructor default, never overridden).
 pub const CHUNK_SIZE: usize = 16;
@@ -44,7 +44,7 @@ struct HydraLayer {
 }
 
 /// Planned buffers of a [`HydraLayer`] for (B, nc).
-struct HydraActs<B: Backend> {
+struct HydraActs<B: Infer> {
     fwd: QssmActs<B>,
     bwd: QssmActs<B>,
     /// z reversed in chunk order, the backward core's output back in order, `diagonal`(z)
@@ -88,7 +88,7 @@ impl HydraLayer {
         }
     }
 
-    fn plan<B: Backend>(&self, be: &B, b: usize, nc: usize, d: usize) -> HydraActs<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize, nc: usize, d: usize) -> HydraActs<B> {
         let s = || be.alloc(&[b, nc, d]);
         HydraActs {
             fwd: self.fwd.plan(be, b, nc),
@@ -106,7 +106,7 @@ impl HydraLayer {
     }
 
     /// z (B, nc, D) → `a.y`.
-    fn forward<B: Backend>(&self, be: &B, p: &B::Params, z: &B::Buf, a: &mut HydraActs<B>) {
+    fn forward<B: Infer>(&self, be: &B, p: &B::Params, z: &B::Buf, a: &mut HydraActs<B>) {
         self.fwd.forward(be, p, z, None, &mut a.fwd);
         be.reverse_time(&mut a.zr, z);
         self.bwd.forward(be, p, &a.zr, None, &mut a.bwd);
@@ -176,7 +176,7 @@ pub struct QuantumMixingSsm {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     front: ChunkFrontActs<B>,
     mamba: Vec<QssmActs<B>>,
@@ -248,7 +248,7 @@ impl QuantumMixingSsm {
 }
 
 impl Net for QuantumMixingSsm {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         match self.kind {
             Kind::Mamba => "2b",
@@ -261,7 +261,7 @@ impl Net for QuantumMixingSsm {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
         let nc = self.front.n_chunks(t);
         let sc = || be.alloc(&[b, nc, d]);
@@ -280,10 +280,10 @@ impl Net for QuantumMixingSsm {
             dprev: sc(),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -344,7 +344,7 @@ impl Net for QuantumMixingSsm {
         }
         self.front.backward(be, p, g, &mut a.front, &a.dz);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let a: &'a Acts<B> = a;
         let mut out = self.front.trace(&a.front);
         let ys: Vec<&B::Buf> = match self.kind {

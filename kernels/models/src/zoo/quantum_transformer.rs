@@ -14,7 +14,7 @@ use crate::nn::{
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// Chunk size of the reference's `QuantumFeatureProcessor` in 1a.
 pub const CHUNK_SIZE: usize = 16;
@@ -39,7 +39,7 @@ pub struct QuantumTransformer {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     /// input (B, T, C) after dropout
     xd: B::Buf,
@@ -109,7 +109,7 @@ impl QuantumTransformer {
 }
 
 impl Net for QuantumTransformer {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "1a"
     }
@@ -119,7 +119,7 @@ impl Net for QuantumTransformer {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (c, t, d) = (self.cfg.n_channels, self.cfg.n_times, self.cfg.d_model);
         let nc = self.proc.n_chunks(t);
         let st = |w: usize| be.alloc(&[b, t, w]);
@@ -145,10 +145,10 @@ impl Net for QuantumTransformer {
             df0: st(c),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -202,7 +202,7 @@ impl Net for QuantumTransformer {
         be.act_bwd(Act::Silu, &mut a.df0, &a.du, &a.f0);
         self.feature_proj.backward(be, p, g, &a.xd, &a.df0, None);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             // eval mode: dropout is the identity
             ("dropout".to_string(), &a.xd),

@@ -10,7 +10,7 @@ use crate::nn::{
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg};
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
 
 /// 3c TrueClassicalHydra.
 pub struct TrueClassicalHydra {
@@ -25,7 +25,7 @@ pub struct TrueClassicalHydra {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     emb: B::Buf,
@@ -81,7 +81,7 @@ impl TrueClassicalHydra {
 }
 
 impl Net for TrueClassicalHydra {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         "3c"
     }
@@ -91,7 +91,7 @@ impl Net for TrueClassicalHydra {
     fn layout(&self) -> &ParamLayout {
         &self.lay
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
         let s = |w: usize| be.alloc(&[b, t, w]);
         let nl = self.blocks.len();
@@ -120,10 +120,10 @@ impl Net for TrueClassicalHydra {
             dh2: be.alloc(&[b, d / 2]),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -194,7 +194,7 @@ impl Net for TrueClassicalHydra {
         }
         self.embedding.backward(be, p, g, &a.xt, &a.du, None);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("embedding".to_string(), &a.emb),
             // eval mode: dropout is the identity

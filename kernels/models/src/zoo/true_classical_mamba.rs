@@ -13,7 +13,7 @@ use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
 use qssm_formats::model_file::{Architecture, QProjCard};
-use qssm_kernels::backend::{Backend, DropoutCfg};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer};
 use qssm_kernels::circuit::qproj::Affine;
 
 /// 3b TrueClassicalMamba. Parameter count 241,922 at the EEG config, for every T.
@@ -34,7 +34,7 @@ pub struct TrueClassicalMamba {
 }
 
 /// Planned buffers of one batch.
-pub struct Acts<B: Backend> {
+pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     emb: B::Buf,
@@ -117,7 +117,7 @@ impl TrueClassicalMamba {
 }
 
 impl Net for TrueClassicalMamba {
-    type Acts<B: Backend> = Acts<B>;
+    type Acts<B: Infer> = Acts<B>;
     fn id(&self) -> &'static str {
         self.id
     }
@@ -133,7 +133,7 @@ impl Net for TrueClassicalMamba {
     fn architecture(&self) -> Option<Architecture> {
         self.architecture.clone()
     }
-    fn plan<B: Backend>(&self, be: &B, b: usize) -> Acts<B> {
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
         let (t, c, d) = (self.cfg.n_times, self.cfg.n_channels, self.cfg.d_model);
         let s = |w: usize| be.alloc(&[b, t, w]);
         Acts {
@@ -154,10 +154,10 @@ impl Net for TrueClassicalMamba {
             dpooled: be.alloc(&[b, d]),
         }
     }
-    fn io<B: Backend>(a: &mut Acts<B>) -> &mut Io<B> {
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
     }
-    fn forward<B: Backend>(
+    fn forward<B: Infer>(
         &self,
         be: &B,
         p: &B::Params,
@@ -219,7 +219,7 @@ impl Net for TrueClassicalMamba {
         }
         self.embedding.backward(be, p, g, &a.xt, &a.du, None);
     }
-    fn trace<'a, B: Backend>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
+    fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
             ("embedding".to_string(), &a.emb),
             // eval mode: dropout is the identity
@@ -242,7 +242,7 @@ impl Net for TrueClassicalMamba {
 
 /// Planned buffers of one streaming step (one sample of B streams; a plan of L samples steps
 /// L at once) and the state.
-pub struct Step<B: Backend> {
+pub struct Step<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     emb: B::Buf,
@@ -256,11 +256,11 @@ pub struct Step<B: Backend> {
 }
 
 impl StepNet for TrueClassicalMamba {
-    type Step<B: Backend> = Step<B>;
+    type Step<B: Infer> = Step<B>;
     fn step_len(&self) -> usize {
         1
     }
-    fn plan_step<B: Backend>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         let (c, d) = (self.cfg.n_channels, self.cfg.d_model);
         Step {
             io: step_io(be, b, &self.cfg, len),
@@ -274,15 +274,15 @@ impl StepNet for TrueClassicalMamba {
             pool: RunningMean::plan(be, b, d),
         }
     }
-    fn step_io<B: Backend>(s: &mut Step<B>) -> &mut Io<B> {
+    fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
-    fn state<B: Backend>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
+    fn state<B: Infer>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
         let mut out = MambaState::named("layers", &mut s.states);
         out.extend(s.pool.named());
         out
     }
-    fn step<B: Backend>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.embedding.forward(be, p, &s.xt, &mut s.emb);
         for i in 0..s.blocks.len() {

@@ -14,8 +14,8 @@ mod quantum;
 pub use gemm::{sgemm, View};
 
 use super::{
-    Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, QProjP, ScanGradBufs, ScanInputs, ScanP,
-    Segment, SuperposeP, Targets,
+    Act, AdamBufs, Backend, ConvP, DropoutCfg, Infer, LinearP, QProjP, ScanGradBufs, ScanInputs,
+    ScanP, Segment, SuperposeP, Targets,
 };
 use crate::circuit::Program;
 use crate::ops::activation as a;
@@ -109,10 +109,9 @@ fn reduce_into(g: &mut [f32], partials: &[f32]) {
     }
 }
 
-impl Backend for Cpu {
+impl Infer for Cpu {
     type Buf = CpuBuf;
     type Params = [f32];
-    type ParamBuf = Vec<f32>;
 
     fn name(&self) -> &'static str {
         "cpu"
@@ -131,17 +130,6 @@ impl Backend for Cpu {
     fn download(&self, x: &CpuBuf, dst: &mut [f32]) {
         same_len("download", x.data.len(), dst.len());
         dst.copy_from_slice(&x.data);
-    }
-    fn params_from_host(&self, host: &[f32]) -> Vec<f32> {
-        host.to_vec()
-    }
-    fn params_upload(&self, p: &mut [f32], host: &[f32]) {
-        same_len("params_upload", p.len(), host.len());
-        p.copy_from_slice(host);
-    }
-    fn params_download(&self, p: &[f32], host: &mut [f32]) {
-        same_len("params_download", p.len(), host.len());
-        host.copy_from_slice(p);
     }
     fn fill(&self, x: &mut CpuBuf, v: f32) {
         x.data.par_chunks_mut(ELEMS).for_each(|c| c.fill(v));
@@ -171,19 +159,6 @@ impl Backend for Cpu {
             .for_each(|((o, x), z)| {
                 for ((o, x), z) in o.iter_mut().zip(x).zip(z) {
                     *o = x * z;
-                }
-            });
-    }
-    fn mul_acc(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
-        same_len("mul_acc", y.data.len(), a.data.len());
-        same_len("mul_acc", y.data.len(), b.data.len());
-        y.data
-            .par_chunks_mut(ELEMS)
-            .zip(a.data.par_chunks(ELEMS))
-            .zip(b.data.par_chunks(ELEMS))
-            .for_each(|((o, x), z)| {
-                for ((o, x), z) in o.iter_mut().zip(x).zip(z) {
-                    *o += x * z;
                 }
             });
     }
@@ -243,23 +218,6 @@ impl Backend for Cpu {
         y.data.fill(0.0);
         self.reverse_time_acc(y, x);
     }
-    fn reverse_time_acc(&self, y: &mut CpuBuf, x: &CpuBuf) {
-        same_len("reverse_time", y.data.len(), x.data.len());
-        let (l, w) = (x.shape[1], x.last());
-        for (yb, xb) in y
-            .data
-            .chunks_exact_mut(l * w)
-            .zip(x.data.chunks_exact(l * w))
-        {
-            for t in 0..l {
-                let src = &xb[(l - 1 - t) * w..(l - t) * w];
-                yb[t * w..(t + 1) * w]
-                    .iter_mut()
-                    .zip(src)
-                    .for_each(|(a, b)| *a += b);
-            }
-        }
-    }
     fn mean_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
         let (b, l, d) = (x.shape[0], x.shape[1], x.last());
         assert_eq!(y.shape, [b, d], "mean_time: y shape");
@@ -284,15 +242,6 @@ impl Backend for Cpu {
             }
             *n += l as f32;
             yb.iter_mut().zip(sb.iter()).for_each(|(o, s)| *o = s / *n);
-        }
-    }
-    fn mean_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
-        let (l, d) = (dx.shape[1], dx.last());
-        let inv = 1.0 / l as f32;
-        for (xb, yb) in dx.data.chunks_exact_mut(l * d).zip(dy.data.chunks_exact(d)) {
-            for row in xb.chunks_exact_mut(d) {
-                row.iter_mut().zip(yb).for_each(|(a, b)| *a += b * inv);
-            }
         }
     }
     fn add_table_rows(&self, x: &mut CpuBuf, p: &[f32], table: Range<usize>) {
@@ -324,14 +273,6 @@ impl Backend for Cpu {
                 yb[l * w..].fill(0.0);
             });
     }
-    fn pad_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
-        let (l, w, l2) = (dx.shape[1], dx.last(), dy.shape[1]);
-        assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
-        dx.data
-            .par_chunks_mut((l * w).max(1))
-            .zip(dy.data.par_chunks((l2 * w).max(1)))
-            .for_each(|(xb, yb)| xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b));
-    }
     fn chunk_mean(&self, y: &mut CpuBuf, x: &CpuBuf, cs: usize) {
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());
         let nc = l.div_ceil(cs.max(1));
@@ -352,24 +293,6 @@ impl Backend for Cpu {
             }
         }
     }
-    fn chunk_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, cs: usize) {
-        let (l, w) = (dx.shape[1], dx.last());
-        let nc = l.div_ceil(cs.max(1));
-        same_len("chunk_mean_bwd", dy.data.len(), dx.dim0() * nc * w);
-        for (xb, yb) in dx
-            .data
-            .chunks_exact_mut(l * w)
-            .zip(dy.data.chunks_exact(nc * w))
-        {
-            for (j, yr) in yb.chunks_exact(w.max(1)).enumerate() {
-                let rows = &mut xb[j * cs * w..((j + 1) * cs).min(l) * w];
-                let inv = 1.0 / (rows.len() / w) as f32;
-                for r in rows.chunks_exact_mut(w) {
-                    r.iter_mut().zip(yr).for_each(|(a, v)| *a += v * inv);
-                }
-            }
-        }
-    }
     fn time_slice(&self, y: &mut CpuBuf, x: &CpuBuf, t: usize) {
         let (l, w) = (x.shape[1], x.last());
         assert!(
@@ -378,19 +301,6 @@ impl Backend for Cpu {
         );
         for (yr, xb) in y.data.chunks_exact_mut(w).zip(x.data.chunks_exact(l * w)) {
             yr.copy_from_slice(&xb[t * w..(t + 1) * w]);
-        }
-    }
-    fn time_slice_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, t: usize) {
-        let (l, w) = (dx.shape[1], dx.last());
-        assert!(
-            t < l && dy.data.len() == dx.dim0() * w,
-            "time_slice_bwd: shapes / t"
-        );
-        for (yr, xb) in dy.data.chunks_exact(w).zip(dx.data.chunks_exact_mut(l * w)) {
-            xb[t * w..(t + 1) * w]
-                .iter_mut()
-                .zip(yr)
-                .for_each(|(a, v)| *a += v);
         }
     }
     fn im2col3(&self, y: &mut CpuBuf, x: &CpuBuf) {
@@ -444,40 +354,6 @@ impl Backend for Cpu {
             }
         }
     }
-    fn scale_segments_bwd(
-        &self,
-        dx: &mut CpuBuf,
-        ds: &mut CpuBuf,
-        dy: &CpuBuf,
-        x: &CpuBuf,
-        s: &CpuBuf,
-        segs: &[Segment],
-    ) {
-        same_len("scale_segments_bwd", dx.data.len(), x.data.len());
-        same_len("scale_segments_bwd ds", ds.data.len(), s.data.len());
-        let (w, sw) = (x.last(), s.last());
-        let mut acc = vec![0.0f64; sw];
-        for r in 0..x.rows() {
-            acc.fill(0.0);
-            let mut o = 0;
-            for g in segs {
-                for j in 0..g.width {
-                    let i = r * w + o + j;
-                    match g.scale {
-                        Some(k) if j % g.period < g.prefix => {
-                            dx.data[i] += s.data[r * sw + k] * dy.data[i];
-                            acc[k] += f64::from(x.data[i]) * f64::from(dy.data[i]);
-                        }
-                        _ => dx.data[i] += dy.data[i],
-                    }
-                }
-                o += g.width;
-            }
-            for (k, a) in acc.iter().enumerate() {
-                ds.data[r * sw + k] += *a as f32;
-            }
-        }
-    }
     fn scale(&self, y: &mut CpuBuf, x: &CpuBuf, c: f32) {
         same_len("scale", y.data.len(), x.data.len());
         y.data
@@ -502,15 +378,6 @@ impl Backend for Cpu {
                 *m = (r.iter().map(|&v| v as f64).sum::<f64>() / w as f64) as f32;
             });
     }
-    fn row_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
-        let w = dx.last().max(1);
-        same_len("row_mean_bwd", dy.data.len(), dx.rows());
-        let inv = 1.0 / w as f32;
-        dx.data
-            .par_chunks_mut(w)
-            .zip(dy.data.par_iter())
-            .for_each(|(r, &g)| r.iter_mut().for_each(|a| *a += g * inv));
-    }
     fn add_param_row(&self, x: &mut CpuBuf, p: &[f32], range: Range<usize>) {
         let w = x.last();
         same_len("add_param_row", range.len(), w);
@@ -520,14 +387,6 @@ impl Backend for Cpu {
                 r.iter_mut().zip(row).for_each(|(a, b)| *a += b);
             }
         });
-    }
-    fn add_param_row_bwd(&self, g: &mut [f32], range: Range<usize>, dy: &CpuBuf) {
-        let w = dy.last();
-        same_len("add_param_row_bwd", range.len(), w);
-        let gr = &mut g[range];
-        for r in dy.data.chunks_exact(w.max(1)) {
-            gr.iter_mut().zip(r).for_each(|(a, b)| *a += b);
-        }
     }
 
     fn act(&self, act: Act, y: &mut CpuBuf, x: &CpuBuf) {
@@ -545,35 +404,12 @@ impl Backend for Cpu {
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| f(yc, xc));
     }
-    fn act_bwd(&self, act: Act, dx: &mut CpuBuf, dy: &CpuBuf, saved: &CpuBuf) {
-        same_len("act_bwd", dx.data.len(), dy.data.len());
-        same_len("act_bwd", dx.data.len(), saved.data.len());
-        let f = match act {
-            Act::Silu => a::silu_backward,
-            Act::Softplus => a::softplus_backward,
-            Act::Gelu => a::gelu_backward,
-            Act::Relu => a::relu_backward,
-            Act::Tanh => a::tanh_backward,
-            Act::Sigmoid => a::sigmoid_backward,
-        };
-        dx.data
-            .par_chunks_mut(ELEMS)
-            .zip(dy.data.par_chunks(ELEMS))
-            .zip(saved.data.par_chunks(ELEMS))
-            .for_each(|((g, d), s)| f(g, d, s));
-    }
     fn neg_exp(&self, y: &mut CpuBuf, p: &[f32], range: Range<usize>) {
         same_len("neg_exp", y.data.len(), range.len());
         y.data
             .iter_mut()
             .zip(&p[range])
             .for_each(|(o, v)| *o = -exp_f32(*v));
-    }
-    fn neg_exp_bwd(&self, g: &mut [f32], range: Range<usize>, da: &CpuBuf, a: &CpuBuf) {
-        same_len("neg_exp_bwd", da.data.len(), range.len());
-        for ((gv, d), av) in g[range].iter_mut().zip(&da.data).zip(&a.data) {
-            *gv += d * av;
-        }
     }
     fn dropout(&self, x: &mut CpuBuf, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
         same_len("dropout", x.data.len(), mask.data.len());
@@ -582,15 +418,6 @@ impl Backend for Cpu {
             .par_chunks_mut(ELEMS)
             .zip(mask.data.par_chunks(ELEMS))
             .for_each(|(xc, mc)| xc.iter_mut().zip(mc).for_each(|(v, m)| *v *= m));
-    }
-    fn dropout_mask(&self, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
-        let b = mask.dim0();
-        assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
-        let per = (mask.data.len() / b.max(1)).max(1);
-        mask.data
-            .par_chunks_mut(per)
-            .zip(cfg.seeds.par_iter())
-            .for_each(|(mb, &seed)| crate::ops::dropout::fill_mask(mb, seed, site, cfg.p));
     }
 
     fn linear(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], lin: &LinearP) {
@@ -625,6 +452,374 @@ impl Backend for Cpu {
             beta,
             &mut y.data,
         );
+    }
+    fn rmsnorm(&self, y: &mut CpuBuf, rstd: &mut CpuBuf, x: &CpuBuf, p: &[f32], w: Range<usize>) {
+        same_len("rmsnorm", y.data.len(), x.data.len());
+        let (rows, d) = (x.rows(), x.last());
+        same_len("rmsnorm rstd", rstd.data.len(), rows);
+        let w = &p[w];
+        y.data
+            .par_chunks_mut(ROW_BLOCK * d)
+            .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
+            .zip(x.data.par_chunks(ROW_BLOCK * d))
+            .for_each(|((yc, rc), xc)| rmsnorm_forward(yc, rc, xc, w, rc.len(), d, NORM_EPS));
+    }
+    fn layernorm(
+        &self,
+        y: &mut CpuBuf,
+        [mean, rstd]: [&mut CpuBuf; 2],
+        x: &CpuBuf,
+        p: &[f32],
+        [w, b]: [Range<usize>; 2],
+    ) {
+        same_len("layernorm", y.data.len(), x.data.len());
+        let (rows, d) = (x.rows(), x.last());
+        same_len("layernorm mean", mean.data.len(), rows);
+        same_len("layernorm rstd", rstd.data.len(), rows);
+        let (w, b) = (&p[w], &p[b]);
+        y.data
+            .par_chunks_mut(ROW_BLOCK * d)
+            .zip(mean.data.par_chunks_mut(ROW_BLOCK))
+            .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
+            .zip(x.data.par_chunks(ROW_BLOCK * d))
+            .for_each(|(((yc, mc), rc), xc)| {
+                layernorm_forward(yc, mc, rc, xc, w, b, rc.len(), d, NORM_EPS)
+            });
+    }
+    fn conv1d(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], conv: &ConvP) {
+        same_len("conv1d", y.data.len(), x.data.len());
+        let (l, e) = (x.shape[1], conv.e);
+        assert_eq!(x.last(), e, "conv1d: x width");
+        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
+        y.data
+            .par_chunks_mut(l * e)
+            .zip(x.data.par_chunks(l * e))
+            .for_each(|(yb, xb)| conv1d_causal_forward(yb, xb, w, b, l, e, conv.k));
+    }
+    fn conv1d_step(&self, y: &mut CpuBuf, x: &CpuBuf, hist: &mut CpuBuf, p: &[f32], conv: &ConvP) {
+        same_len("conv1d_step", y.data.len(), x.data.len());
+        let (l, e, k) = (x.shape[1], conv.e, conv.k);
+        assert_eq!(x.last(), e, "conv1d_step: x width");
+        same_len(
+            "conv1d_step: hist",
+            hist.data.len(),
+            x.shape[0] * k.saturating_sub(1) * e,
+        );
+        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
+        let m = k.saturating_sub(1) * e;
+        let rows = y
+            .data
+            .chunks_exact_mut(l * e)
+            .zip(x.data.chunks_exact(l * e));
+        for (i, (yb, xb)) in rows.enumerate() {
+            let hb = &mut hist.data[i * m..(i + 1) * m];
+            conv1d_causal_continue(yb, hb, xb, w, b, l, e, k);
+        }
+    }
+
+    fn scan(
+        &self,
+        y: &mut CpuBuf,
+        h_last: Option<&mut CpuBuf>,
+        states: Option<&mut CpuBuf>,
+        sx: ScanInputs<'_, Self>,
+        p: &[f32],
+        d: Range<usize>,
+        dims: ScanP,
+    ) {
+        mixing::scan(y, h_last, states, &sx, &p[d], dims);
+    }
+    fn attention(
+        &self,
+        o: &mut CpuBuf,
+        probs: &mut CpuBuf,
+        q: &CpuBuf,
+        k: &CpuBuf,
+        v: &CpuBuf,
+        drop_mask: Option<&CpuBuf>,
+        heads: usize,
+    ) {
+        mixing::attention(o, probs, [q, k, v], drop_mask, heads);
+    }
+
+    fn chunk_pool(
+        &self,
+        s: &mut CpuBuf,
+        wts: &mut CpuBuf,
+        u: &CpuBuf,
+        scores: &CpuBuf,
+        valid: Option<usize>,
+    ) {
+        quantum::chunk_pool(s, wts, u, scores, valid);
+    }
+    fn qproj(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
+        qproj::qproj(y, x, p, qp);
+    }
+    fn circuit(
+        &self,
+        m: &mut CpuBuf,
+        states: Option<&mut CpuBuf>,
+        theta: &CpuBuf,
+        enc: Option<&CpuBuf>,
+        prog: &Program,
+    ) {
+        quantum::circuit(m, states, theta, enc, prog);
+    }
+    fn gated_cell(
+        &self,
+        h: &mut CpuBuf,
+        [gates, tc]: [&mut CpuBuf; 2],
+        pre: &CpuBuf,
+        h_prev: Option<&CpuBuf>,
+    ) {
+        let hd = h.last();
+        same_len("gated_cell gates", gates.data.len(), 4 * h.data.len());
+        same_len("gated_cell pre", pre.data.len(), 4 * h.data.len());
+        same_len("gated_cell tc", tc.data.len(), h.data.len());
+        let zeros = vec![0.0f32; hd];
+        for (b, ((hr, gr), tr)) in h
+            .data
+            .chunks_exact_mut(hd)
+            .zip(gates.data.chunks_exact_mut(4 * hd))
+            .zip(tc.data.chunks_exact_mut(hd))
+            .enumerate()
+        {
+            let hp = h_prev.map_or(&zeros[..], |x| &x.data[b * hd..(b + 1) * hd]);
+            crate::ops::gated::gated_cell_forward(
+                hr,
+                gr,
+                tr,
+                &pre.data[b * 4 * hd..(b + 1) * 4 * hd],
+                hp,
+            );
+        }
+    }
+    fn l2_normalize(&self, y: &mut CpuBuf, norm: &mut CpuBuf, x: &CpuBuf, eps: f32) {
+        same_len("l2_normalize", y.data.len(), x.data.len());
+        let w = x.last().max(1);
+        same_len("l2_normalize norm", norm.data.len(), x.rows());
+        for ((yr, xr), n) in y
+            .data
+            .chunks_exact_mut(w)
+            .zip(x.data.chunks_exact(w))
+            .zip(norm.data.iter_mut())
+        {
+            *n = libm::sqrtf(xr.iter().map(|v| v * v).sum::<f32>() + eps);
+            yr.iter_mut().zip(xr).for_each(|(a, v)| *a = v / *n);
+        }
+    }
+    fn circuit_from(
+        &self,
+        m: &mut CpuBuf,
+        states: &mut CpuBuf,
+        init: &CpuBuf,
+        theta: &CpuBuf,
+        prog: &Program,
+    ) {
+        quantum::circuit_from(m, states, init, theta, prog);
+    }
+    fn lcu(&self, phi: &mut CpuBuf, states: &CpuBuf, p: &[f32], mix: Range<usize>) {
+        quantum::lcu(phi, states, &p[mix]);
+    }
+    fn s3_measure(&self, m: &mut CpuBuf, states: [&CpuBuf; 3], p: &[f32], coeffs: usize) {
+        quantum::s3_measure(m, states, &p[coeffs..coeffs + 6]);
+    }
+    fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
+        quantum::superpose(y, xs, p, sp);
+    }
+
+    fn mix_l1(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {
+        for x in xs {
+            same_len("mix_l1", y.data.len(), x.data.len());
+        }
+        let w = super::mix_l1_weights(p, coeffs, eps);
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(xs[0].data.par_chunks(ELEMS))
+            .zip(xs[1].data.par_chunks(ELEMS))
+            .zip(xs[2].data.par_chunks(ELEMS))
+            .for_each(|(((o, a), b), d)| {
+                for (((o, a), b), d) in o.iter_mut().zip(a).zip(b).zip(d) {
+                    *o = w[0] * a + w[1] * b + w[2] * d;
+                }
+            });
+    }
+
+    fn mul_acc(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
+        same_len("mul_acc", y.data.len(), a.data.len());
+        same_len("mul_acc", y.data.len(), b.data.len());
+        y.data
+            .par_chunks_mut(ELEMS)
+            .zip(a.data.par_chunks(ELEMS))
+            .zip(b.data.par_chunks(ELEMS))
+            .for_each(|((o, x), z)| {
+                for ((o, x), z) in o.iter_mut().zip(x).zip(z) {
+                    *o += x * z;
+                }
+            });
+    }
+    fn pad_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+        let (l, w, l2) = (dx.shape[1], dx.last(), dy.shape[1]);
+        assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
+        dx.data
+            .par_chunks_mut((l * w).max(1))
+            .zip(dy.data.par_chunks((l2 * w).max(1)))
+            .for_each(|(xb, yb)| xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b));
+    }
+    fn time_slice_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, t: usize) {
+        let (l, w) = (dx.shape[1], dx.last());
+        assert!(
+            t < l && dy.data.len() == dx.dim0() * w,
+            "time_slice_bwd: shapes / t"
+        );
+        for (yr, xb) in dy.data.chunks_exact(w).zip(dx.data.chunks_exact_mut(l * w)) {
+            xb[t * w..(t + 1) * w]
+                .iter_mut()
+                .zip(yr)
+                .for_each(|(a, v)| *a += v);
+        }
+    }
+    fn dropout_mask(&self, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
+        let b = mask.dim0();
+        assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
+        let per = (mask.data.len() / b.max(1)).max(1);
+        mask.data
+            .par_chunks_mut(per)
+            .zip(cfg.seeds.par_iter())
+            .for_each(|(mb, &seed)| crate::ops::dropout::fill_mask(mb, seed, site, cfg.p));
+    }
+}
+
+impl Backend for Cpu {
+    type ParamBuf = Vec<f32>;
+    fn params_from_host(&self, host: &[f32]) -> Vec<f32> {
+        host.to_vec()
+    }
+    fn params_upload(&self, p: &mut [f32], host: &[f32]) {
+        same_len("params_upload", p.len(), host.len());
+        p.copy_from_slice(host);
+    }
+    fn params_download(&self, p: &[f32], host: &mut [f32]) {
+        same_len("params_download", p.len(), host.len());
+        host.copy_from_slice(p);
+    }
+    fn reverse_time_acc(&self, y: &mut CpuBuf, x: &CpuBuf) {
+        same_len("reverse_time", y.data.len(), x.data.len());
+        let (l, w) = (x.shape[1], x.last());
+        for (yb, xb) in y
+            .data
+            .chunks_exact_mut(l * w)
+            .zip(x.data.chunks_exact(l * w))
+        {
+            for t in 0..l {
+                let src = &xb[(l - 1 - t) * w..(l - t) * w];
+                yb[t * w..(t + 1) * w]
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+    fn mean_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+        let (l, d) = (dx.shape[1], dx.last());
+        let inv = 1.0 / l as f32;
+        for (xb, yb) in dx.data.chunks_exact_mut(l * d).zip(dy.data.chunks_exact(d)) {
+            for row in xb.chunks_exact_mut(d) {
+                row.iter_mut().zip(yb).for_each(|(a, b)| *a += b * inv);
+            }
+        }
+    }
+    fn chunk_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, cs: usize) {
+        let (l, w) = (dx.shape[1], dx.last());
+        let nc = l.div_ceil(cs.max(1));
+        same_len("chunk_mean_bwd", dy.data.len(), dx.dim0() * nc * w);
+        for (xb, yb) in dx
+            .data
+            .chunks_exact_mut(l * w)
+            .zip(dy.data.chunks_exact(nc * w))
+        {
+            for (j, yr) in yb.chunks_exact(w.max(1)).enumerate() {
+                let rows = &mut xb[j * cs * w..((j + 1) * cs).min(l) * w];
+                let inv = 1.0 / (rows.len() / w) as f32;
+                for r in rows.chunks_exact_mut(w) {
+                    r.iter_mut().zip(yr).for_each(|(a, v)| *a += v * inv);
+                }
+            }
+        }
+    }
+    fn scale_segments_bwd(
+        &self,
+        dx: &mut CpuBuf,
+        ds: &mut CpuBuf,
+        dy: &CpuBuf,
+        x: &CpuBuf,
+        s: &CpuBuf,
+        segs: &[Segment],
+    ) {
+        same_len("scale_segments_bwd", dx.data.len(), x.data.len());
+        same_len("scale_segments_bwd ds", ds.data.len(), s.data.len());
+        let (w, sw) = (x.last(), s.last());
+        let mut acc = vec![0.0f64; sw];
+        for r in 0..x.rows() {
+            acc.fill(0.0);
+            let mut o = 0;
+            for g in segs {
+                for j in 0..g.width {
+                    let i = r * w + o + j;
+                    match g.scale {
+                        Some(k) if j % g.period < g.prefix => {
+                            dx.data[i] += s.data[r * sw + k] * dy.data[i];
+                            acc[k] += f64::from(x.data[i]) * f64::from(dy.data[i]);
+                        }
+                        _ => dx.data[i] += dy.data[i],
+                    }
+                }
+                o += g.width;
+            }
+            for (k, a) in acc.iter().enumerate() {
+                ds.data[r * sw + k] += *a as f32;
+            }
+        }
+    }
+    fn row_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+        let w = dx.last().max(1);
+        same_len("row_mean_bwd", dy.data.len(), dx.rows());
+        let inv = 1.0 / w as f32;
+        dx.data
+            .par_chunks_mut(w)
+            .zip(dy.data.par_iter())
+            .for_each(|(r, &g)| r.iter_mut().for_each(|a| *a += g * inv));
+    }
+    fn add_param_row_bwd(&self, g: &mut [f32], range: Range<usize>, dy: &CpuBuf) {
+        let w = dy.last();
+        same_len("add_param_row_bwd", range.len(), w);
+        let gr = &mut g[range];
+        for r in dy.data.chunks_exact(w.max(1)) {
+            gr.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+        }
+    }
+    fn act_bwd(&self, act: Act, dx: &mut CpuBuf, dy: &CpuBuf, saved: &CpuBuf) {
+        same_len("act_bwd", dx.data.len(), dy.data.len());
+        same_len("act_bwd", dx.data.len(), saved.data.len());
+        let f = match act {
+            Act::Silu => a::silu_backward,
+            Act::Softplus => a::softplus_backward,
+            Act::Gelu => a::gelu_backward,
+            Act::Relu => a::relu_backward,
+            Act::Tanh => a::tanh_backward,
+            Act::Sigmoid => a::sigmoid_backward,
+        };
+        dx.data
+            .par_chunks_mut(ELEMS)
+            .zip(dy.data.par_chunks(ELEMS))
+            .zip(saved.data.par_chunks(ELEMS))
+            .for_each(|((g, d), s)| f(g, d, s));
+    }
+    fn neg_exp_bwd(&self, g: &mut [f32], range: Range<usize>, da: &CpuBuf, a: &CpuBuf) {
+        same_len("neg_exp_bwd", da.data.len(), range.len());
+        for ((gv, d), av) in g[range].iter_mut().zip(&da.data).zip(&a.data) {
+            *gv += d * av;
+        }
     }
     fn linear_bwd(
         &self,
@@ -684,17 +879,6 @@ impl Backend for Cpu {
             &mut g[lin.w.clone()],
         );
     }
-    fn rmsnorm(&self, y: &mut CpuBuf, rstd: &mut CpuBuf, x: &CpuBuf, p: &[f32], w: Range<usize>) {
-        same_len("rmsnorm", y.data.len(), x.data.len());
-        let (rows, d) = (x.rows(), x.last());
-        same_len("rmsnorm rstd", rstd.data.len(), rows);
-        let w = &p[w];
-        y.data
-            .par_chunks_mut(ROW_BLOCK * d)
-            .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
-            .zip(x.data.par_chunks(ROW_BLOCK * d))
-            .for_each(|((yc, rc), xc)| rmsnorm_forward(yc, rc, xc, w, rc.len(), d, NORM_EPS));
-    }
     fn rmsnorm_bwd(
         &self,
         dx: &mut CpuBuf,
@@ -729,28 +913,6 @@ impl Backend for Cpu {
                 );
             });
         reduce_into(&mut g[w], &partials);
-    }
-    fn layernorm(
-        &self,
-        y: &mut CpuBuf,
-        [mean, rstd]: [&mut CpuBuf; 2],
-        x: &CpuBuf,
-        p: &[f32],
-        [w, b]: [Range<usize>; 2],
-    ) {
-        same_len("layernorm", y.data.len(), x.data.len());
-        let (rows, d) = (x.rows(), x.last());
-        same_len("layernorm mean", mean.data.len(), rows);
-        same_len("layernorm rstd", rstd.data.len(), rows);
-        let (w, b) = (&p[w], &p[b]);
-        y.data
-            .par_chunks_mut(ROW_BLOCK * d)
-            .zip(mean.data.par_chunks_mut(ROW_BLOCK))
-            .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
-            .zip(x.data.par_chunks(ROW_BLOCK * d))
-            .for_each(|(((yc, mc), rc), xc)| {
-                layernorm_forward(yc, mc, rc, xc, w, b, rc.len(), d, NORM_EPS)
-            });
     }
     fn layernorm_bwd(
         &self,
@@ -800,36 +962,6 @@ impl Backend for Cpu {
                 .for_each(|(a, v)| *a += v);
         }
     }
-    fn conv1d(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], conv: &ConvP) {
-        same_len("conv1d", y.data.len(), x.data.len());
-        let (l, e) = (x.shape[1], conv.e);
-        assert_eq!(x.last(), e, "conv1d: x width");
-        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
-        y.data
-            .par_chunks_mut(l * e)
-            .zip(x.data.par_chunks(l * e))
-            .for_each(|(yb, xb)| conv1d_causal_forward(yb, xb, w, b, l, e, conv.k));
-    }
-    fn conv1d_step(&self, y: &mut CpuBuf, x: &CpuBuf, hist: &mut CpuBuf, p: &[f32], conv: &ConvP) {
-        same_len("conv1d_step", y.data.len(), x.data.len());
-        let (l, e, k) = (x.shape[1], conv.e, conv.k);
-        assert_eq!(x.last(), e, "conv1d_step: x width");
-        same_len(
-            "conv1d_step: hist",
-            hist.data.len(),
-            x.shape[0] * k.saturating_sub(1) * e,
-        );
-        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
-        let m = k.saturating_sub(1) * e;
-        let rows = y
-            .data
-            .chunks_exact_mut(l * e)
-            .zip(x.data.chunks_exact(l * e));
-        for (i, (yb, xb)) in rows.enumerate() {
-            let hb = &mut hist.data[i * m..(i + 1) * m];
-            conv1d_causal_continue(yb, hb, xb, w, b, l, e, k);
-        }
-    }
     fn conv1d_bwd(
         &self,
         dx: &mut CpuBuf,
@@ -864,19 +996,6 @@ impl Backend for Cpu {
                 .for_each(|(a, b)| *a += b);
         }
     }
-
-    fn scan(
-        &self,
-        y: &mut CpuBuf,
-        h_last: Option<&mut CpuBuf>,
-        states: Option<&mut CpuBuf>,
-        sx: ScanInputs<'_, Self>,
-        p: &[f32],
-        d: Range<usize>,
-        dims: ScanP,
-    ) {
-        mixing::scan(y, h_last, states, &sx, &p[d], dims);
-    }
     fn scan_bwd(
         &self,
         grads: ScanGradBufs<'_, Self>,
@@ -900,18 +1019,6 @@ impl Backend for Cpu {
             dims,
         );
     }
-    fn attention(
-        &self,
-        o: &mut CpuBuf,
-        probs: &mut CpuBuf,
-        q: &CpuBuf,
-        k: &CpuBuf,
-        v: &CpuBuf,
-        drop_mask: Option<&CpuBuf>,
-        heads: usize,
-    ) {
-        mixing::attention(o, probs, [q, k, v], drop_mask, heads);
-    }
     fn attention_bwd(
         &self,
         dq: &mut CpuBuf,
@@ -925,17 +1032,6 @@ impl Backend for Cpu {
     ) {
         mixing::attention_bwd([dq, dk, dv], dout, qkv, probs, drop_mask, heads);
     }
-
-    fn chunk_pool(
-        &self,
-        s: &mut CpuBuf,
-        wts: &mut CpuBuf,
-        u: &CpuBuf,
-        scores: &CpuBuf,
-        valid: Option<usize>,
-    ) {
-        quantum::chunk_pool(s, wts, u, scores, valid);
-    }
     fn chunk_pool_bwd(
         &self,
         du: &mut CpuBuf,
@@ -945,9 +1041,6 @@ impl Backend for Cpu {
         wts: &CpuBuf,
     ) {
         quantum::chunk_pool_bwd(du, dscores, ds, u, wts);
-    }
-    fn qproj(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
-        qproj::qproj(y, x, p, qp);
     }
     fn qproj_bwd(
         &self,
@@ -960,16 +1053,6 @@ impl Backend for Cpu {
     ) {
         qproj::qproj_bwd(dx, g, dy, x, p, qp);
     }
-    fn circuit(
-        &self,
-        m: &mut CpuBuf,
-        states: Option<&mut CpuBuf>,
-        theta: &CpuBuf,
-        enc: Option<&CpuBuf>,
-        prog: &Program,
-    ) {
-        quantum::circuit(m, states, theta, enc, prog);
-    }
     fn circuit_bwd(
         &self,
         dtheta: &mut CpuBuf,
@@ -981,35 +1064,6 @@ impl Backend for Cpu {
         prog: &Program,
     ) {
         quantum::circuit_bwd(dtheta, denc, dm, states, theta, enc, prog);
-    }
-    fn gated_cell(
-        &self,
-        h: &mut CpuBuf,
-        [gates, tc]: [&mut CpuBuf; 2],
-        pre: &CpuBuf,
-        h_prev: Option<&CpuBuf>,
-    ) {
-        let hd = h.last();
-        same_len("gated_cell gates", gates.data.len(), 4 * h.data.len());
-        same_len("gated_cell pre", pre.data.len(), 4 * h.data.len());
-        same_len("gated_cell tc", tc.data.len(), h.data.len());
-        let zeros = vec![0.0f32; hd];
-        for (b, ((hr, gr), tr)) in h
-            .data
-            .chunks_exact_mut(hd)
-            .zip(gates.data.chunks_exact_mut(4 * hd))
-            .zip(tc.data.chunks_exact_mut(hd))
-            .enumerate()
-        {
-            let hp = h_prev.map_or(&zeros[..], |x| &x.data[b * hd..(b + 1) * hd]);
-            crate::ops::gated::gated_cell_forward(
-                hr,
-                gr,
-                tr,
-                &pre.data[b * 4 * hd..(b + 1) * 4 * hd],
-                hp,
-            );
-        }
     }
     fn gated_cell_bwd(
         &self,
@@ -1044,20 +1098,6 @@ impl Backend for Cpu {
             );
         }
     }
-    fn l2_normalize(&self, y: &mut CpuBuf, norm: &mut CpuBuf, x: &CpuBuf, eps: f32) {
-        same_len("l2_normalize", y.data.len(), x.data.len());
-        let w = x.last().max(1);
-        same_len("l2_normalize norm", norm.data.len(), x.rows());
-        for ((yr, xr), n) in y
-            .data
-            .chunks_exact_mut(w)
-            .zip(x.data.chunks_exact(w))
-            .zip(norm.data.iter_mut())
-        {
-            *n = libm::sqrtf(xr.iter().map(|v| v * v).sum::<f32>() + eps);
-            yr.iter_mut().zip(xr).for_each(|(a, v)| *a = v / *n);
-        }
-    }
     fn l2_normalize_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, x: &CpuBuf, norm: &CpuBuf) {
         same_len("l2_normalize_bwd", dx.data.len(), x.data.len());
         let w = x.last().max(1);
@@ -1086,16 +1126,6 @@ impl Backend for Cpu {
     ) {
         quantum::circuit_bwd_state(dtheta, denc, gstate, states, theta, enc, prog);
     }
-    fn circuit_from(
-        &self,
-        m: &mut CpuBuf,
-        states: &mut CpuBuf,
-        init: &CpuBuf,
-        theta: &CpuBuf,
-        prog: &Program,
-    ) {
-        quantum::circuit_from(m, states, init, theta, prog);
-    }
     fn circuit_from_bwd(
         &self,
         dtheta: &mut CpuBuf,
@@ -1107,9 +1137,6 @@ impl Backend for Cpu {
     ) {
         quantum::circuit_from_bwd(dtheta, ginit, dm, states, theta, prog);
     }
-    fn lcu(&self, phi: &mut CpuBuf, states: &CpuBuf, p: &[f32], mix: Range<usize>) {
-        quantum::lcu(phi, states, &p[mix]);
-    }
     fn lcu_bwd(
         &self,
         gstates: &mut CpuBuf,
@@ -1120,9 +1147,6 @@ impl Backend for Cpu {
         mix: Range<usize>,
     ) {
         quantum::lcu_bwd(gstates, &mut g[mix.clone()], gphi, states, &p[mix]);
-    }
-    fn s3_measure(&self, m: &mut CpuBuf, states: [&CpuBuf; 3], p: &[f32], coeffs: usize) {
-        quantum::s3_measure(m, states, &p[coeffs..coeffs + 6]);
     }
     fn s3_measure_bwd(
         &self,
@@ -1141,9 +1165,6 @@ impl Backend for Cpu {
             &p[coeffs..coeffs + 6],
         );
     }
-    fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
-        quantum::superpose(y, xs, p, sp);
-    }
     fn superpose_bwd(
         &self,
         dxs: [&mut CpuBuf; 3],
@@ -1154,23 +1175,6 @@ impl Backend for Cpu {
         sp: &SuperposeP,
     ) {
         quantum::superpose_bwd(dxs, g, dy, xs, p, sp);
-    }
-
-    fn mix_l1(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {
-        for x in xs {
-            same_len("mix_l1", y.data.len(), x.data.len());
-        }
-        let w = super::mix_l1_weights(p, coeffs, eps);
-        y.data
-            .par_chunks_mut(ELEMS)
-            .zip(xs[0].data.par_chunks(ELEMS))
-            .zip(xs[1].data.par_chunks(ELEMS))
-            .zip(xs[2].data.par_chunks(ELEMS))
-            .for_each(|(((o, a), b), d)| {
-                for (((o, a), b), d) in o.iter_mut().zip(a).zip(b).zip(d) {
-                    *o = w[0] * a + w[1] * b + w[2] * d;
-                }
-            });
     }
     fn mix_l1_bwd(
         &self,
@@ -1215,7 +1219,6 @@ impl Backend for Cpu {
             }
         }
     }
-
     fn loss(&self, dout: &mut CpuBuf, out: &CpuBuf, targets: Targets<'_>) -> f32 {
         same_len("loss", dout.data.len(), out.data.len());
         let k = out.last();

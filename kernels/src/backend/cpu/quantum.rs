@@ -781,7 +781,7 @@ pub(super) fn lcu_bwd(
 #[cfg(test)]
 mod tests {
     use crate::backend::cpu::{Cpu, CpuBuf};
-    use crate::backend::{circuit_state_words, Backend, Segment};
+    use crate::backend::{circuit_state_words, Backend, Infer, Segment};
     use crate::circuit::Program;
 
     /// The S3 core of 2d on 6 qubits, 2 layers: E(a)·D²(θ; dt), E(a)·Bk²(θ; dt), E(a)·U²(θ).

@@ -26,8 +26,8 @@ pub mod check;
 pub mod check_features;
 
 use super::{
-    circuit_state_words, Act, AdamBufs, Backend, ConvP, DropoutCfg, LinearP, QProjP, ScanGradBufs,
-    ScanInputs, ScanP, Segment, Superpose, SuperposeP, Targets,
+    circuit_state_words, Act, AdamBufs, Backend, ConvP, DropoutCfg, Infer, LinearP, QProjP,
+    ScanGradBufs, ScanInputs, ScanP, Segment, Superpose, SuperposeP, Targets,
 };
 use crate::circuit::qproj::Affine;
 use crate::circuit::{AngleSrc, GateKind, Program};
@@ -729,10 +729,9 @@ impl<D: Device> Scratch<'_, D> {
     }
 }
 
-impl<D: Device> Backend for Gpu<D> {
+impl<D: Device> Infer for Gpu<D> {
     type Buf = GpuBuf<D>;
     type Params = GpuBuf<D>;
-    type ParamBuf = Box<GpuBuf<D>>;
 
     fn name(&self) -> &'static str {
         self.dev.name()
@@ -760,15 +759,6 @@ impl<D: Device> Backend for Gpu<D> {
         same("download", x.len, dst.len());
         self.dev.read(&x.mem, 0, f32_bytes_mut(dst));
     }
-    fn params_from_host(&self, host: &[f32]) -> Box<GpuBuf<D>> {
-        Box::new(self.from_host(host, &[host.len()]))
-    }
-    fn params_upload(&self, p: &mut GpuBuf<D>, host: &[f32]) {
-        self.upload(p, host);
-    }
-    fn params_download(&self, p: &GpuBuf<D>, host: &mut [f32]) {
-        self.download(p, host);
-    }
     fn fill(&self, x: &mut GpuBuf<D>, v: f32) {
         self.ew(ew::FILL, x.addr, 0, 0, x.len, 1, v);
     }
@@ -785,11 +775,6 @@ impl<D: Device> Backend for Gpu<D> {
         same("mul", y.len, a.len);
         same("mul", y.len, b.len);
         self.ew(ew::MUL, y.addr, a.addr, b.addr, y.len, 1, 0.0);
-    }
-    fn mul_acc(&self, y: &mut GpuBuf<D>, a: &GpuBuf<D>, b: &GpuBuf<D>) {
-        same("mul_acc", y.len, a.len);
-        same("mul_acc", y.len, b.len);
-        self.ew(ew::MUL_ACC, y.addr, a.addr, b.addr, y.len, 1, 0.0);
     }
     fn to_token_major(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
@@ -837,9 +822,6 @@ impl<D: Device> Backend for Gpu<D> {
     fn reverse_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         self.reverse(y, x, false);
     }
-    fn reverse_time_acc(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
-        self.reverse(y, x, true);
-    }
     fn mean_time(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         let (b, l, d) = (x.shape[0], x.shape[1], x.last());
         assert_eq!(y.shape, [b, d], "mean_time: y shape");
@@ -878,20 +860,6 @@ impl<D: Device> Backend for Gpu<D> {
         self.launch1("running_mean", b * d, p);
         self.launch1("running_count", b, p);
     }
-    fn mean_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
-        let (b, l, d) = (dx.shape[0], dx.shape[1], dx.last());
-        same("mean_time_bwd", dy.len, b * d);
-        let p = GlueP {
-            y: dx.addr,
-            x: dy.addr,
-            d0: b as i64,
-            d1: l as i64,
-            d2: d as i64,
-            s: 1.0 / l as f32,
-            ..Default::default()
-        };
-        self.launch1("mean_time_bwd", dx.len, p);
-    }
     fn add_table_rows(&self, x: &mut GpuBuf<D>, p: &GpuBuf<D>, table: Range<usize>) {
         let (l, d) = (x.shape[1], x.last());
         assert!(
@@ -926,21 +894,6 @@ impl<D: Device> Backend for Gpu<D> {
         // one row per sample: its first L·W elements
         self.copy_cols((y.addr, l2 * w, 0), (x.addr, l * w, 0), b, l * w);
     }
-    fn pad_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
-        let (b, l, w, l2) = (dx.dim0(), dx.shape[1], dx.last(), dy.shape[1]);
-        assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
-        let p = GlueP {
-            y: dx.addr,
-            y_w: (l * w) as i64,
-            x: dy.addr,
-            x_w: (l2 * w) as i64,
-            d0: b as i64,
-            d1: (l * w) as i64,
-            acc: 1,
-            ..Default::default()
-        };
-        self.launch1("copy_cols", b * l * w, p);
-    }
     fn chunk_mean(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, cs: usize) {
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());
         let nc = l.div_ceil(cs.max(1));
@@ -957,42 +910,10 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("chunk_mean", y.len, p);
     }
-    fn chunk_mean_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, cs: usize) {
-        let (b, l, w) = (dx.dim0(), dx.shape[1], dx.last());
-        let nc = l.div_ceil(cs.max(1));
-        same("chunk_mean_bwd", dy.len, b * nc * w);
-        let p = GlueP {
-            y: dx.addr,
-            x: dy.addr,
-            d0: b as i64,
-            d1: l as i64,
-            d2: w as i64,
-            y_w: cs as i64,
-            x_w: nc as i64,
-            ..Default::default()
-        };
-        self.launch1("chunk_mean_bwd", dx.len, p);
-    }
     fn time_slice(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, t: usize) {
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());
         assert!(t < l && y.len == b * w, "time_slice: shapes / t");
         self.copy_cols((y.addr, w, 0), (x.addr, l * w, t * w), b, w);
-    }
-    fn time_slice_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, t: usize) {
-        let (b, l, w) = (dx.dim0(), dx.shape[1], dx.last());
-        assert!(t < l && dy.len == b * w, "time_slice_bwd: shapes / t");
-        let p = GlueP {
-            y: dx.addr,
-            y_w: (l * w) as i64,
-            y_off: (t * w) as i64,
-            x: dy.addr,
-            x_w: w as i64,
-            d0: b as i64,
-            d1: w as i64,
-            acc: 1,
-            ..Default::default()
-        };
-        self.launch1("copy_cols", b * w, p);
     }
     fn im2col3(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         let (b, c, t) = (x.dim0(), x.shape[1], x.last());
@@ -1014,27 +935,6 @@ impl<D: Device> Backend for Gpu<D> {
             ..seg_params(x, s, segs)
         };
         self.launch1("scale_seg_fwd", y.len, p);
-    }
-    fn scale_segments_bwd(
-        &self,
-        dx: &mut GpuBuf<D>,
-        ds: &mut GpuBuf<D>,
-        dy: &GpuBuf<D>,
-        x: &GpuBuf<D>,
-        s: &GpuBuf<D>,
-        segs: &[Segment],
-    ) {
-        same("scale_segments_bwd", dx.len, x.len);
-        same("scale_segments_bwd dy", dy.len, x.len);
-        same("scale_segments_bwd ds", ds.len, s.len);
-        let p = SegP {
-            y: dx.addr,
-            ds: ds.addr,
-            dy: dy.addr,
-            ..seg_params(x, s, segs)
-        };
-        self.launch1("scale_seg_bwd_dx", dx.len, p);
-        self.launch1("scale_seg_bwd_ds", ds.len, p);
     }
     fn scale(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, c: f32) {
         same("scale", y.len, x.len);
@@ -1060,24 +960,6 @@ impl<D: Device> Backend for Gpu<D> {
             0.0,
         );
     }
-    fn add_param_row_bwd(&self, g: &mut GpuBuf<D>, range: Range<usize>, dy: &GpuBuf<D>) {
-        same("add_param_row_bwd", range.len(), dy.last());
-        assert!(
-            range.end <= g.len,
-            "add_param_row_bwd: range outside the gradients"
-        );
-        let mut sc = self.scratch();
-        self.col_sum(
-            &mut sc,
-            g.at(range.start),
-            dy.addr,
-            0,
-            0,
-            dy.rows(),
-            dy.last(),
-            0,
-        );
-    }
 
     fn act(&self, act: Act, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
         same("act", y.len, x.len);
@@ -1090,46 +972,14 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("act_fwd", y.len, p);
     }
-    fn act_bwd(&self, act: Act, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, saved: &GpuBuf<D>) {
-        same("act_bwd", dx.len, dy.len);
-        same("act_bwd", dx.len, saved.len);
-        let p = EwP {
-            y: dx.addr,
-            a: dy.addr,
-            b: saved.addr,
-            n: dx.len as i64,
-            op: act as i32,
-            ..Default::default()
-        };
-        self.launch1("act_bwd", dx.len, p);
-    }
     fn neg_exp(&self, y: &mut GpuBuf<D>, p: &GpuBuf<D>, range: Range<usize>) {
         same("neg_exp", y.len, range.len());
         assert!(range.end <= p.len, "neg_exp: range outside the parameters");
         self.ew(ew::NEG_EXP, y.addr, p.at(range.start), 0, y.len, 1, 0.0);
     }
-    fn neg_exp_bwd(&self, g: &mut GpuBuf<D>, range: Range<usize>, da: &GpuBuf<D>, a: &GpuBuf<D>) {
-        same("neg_exp_bwd", da.len, range.len());
-        assert!(
-            range.end <= g.len,
-            "neg_exp_bwd: range outside the gradients"
-        );
-        self.ew(
-            ew::MUL_ACC,
-            g.at(range.start),
-            da.addr,
-            a.addr,
-            da.len,
-            1,
-            0.0,
-        );
-    }
     fn dropout(&self, x: &mut GpuBuf<D>, mask: &mut GpuBuf<D>, cfg: DropoutCfg<'_>, site: u32) {
         same("dropout", x.len, mask.len);
         self.dropout_into(mask, Some(x.addr), cfg, site);
-    }
-    fn dropout_mask(&self, mask: &mut GpuBuf<D>, cfg: DropoutCfg<'_>, site: u32) {
-        self.dropout_into(mask, None, cfg, site);
     }
 
     fn linear(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, lin: &LinearP) {
@@ -1163,6 +1013,523 @@ impl<D: Device> Backend for Gpu<D> {
                 beta,
                 batch: None,
             },
+        );
+    }
+    fn rmsnorm(
+        &self,
+        y: &mut GpuBuf<D>,
+        rstd: &mut GpuBuf<D>,
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        w: Range<usize>,
+    ) {
+        same("rmsnorm", y.len, x.len);
+        let (rows, d) = (x.rows(), x.last());
+        same("rmsnorm rstd", rstd.len, rows);
+        let q = RowP {
+            y: y.addr,
+            aux: rstd.addr,
+            x: x.addr,
+            w: p.at(w.start),
+            rows: rows as i64,
+            d: d as i64,
+            eps: super::cpu::NORM_EPS,
+            ..Default::default()
+        };
+        self.launch1("rmsnorm_fwd", rows * 32, q);
+    }
+    fn layernorm(
+        &self,
+        y: &mut GpuBuf<D>,
+        [mean, rstd]: [&mut GpuBuf<D>; 2],
+        x: &GpuBuf<D>,
+        p: &GpuBuf<D>,
+        [w, b]: [Range<usize>; 2],
+    ) {
+        same("layernorm", y.len, x.len);
+        let (rows, d) = (x.rows(), x.last());
+        same("layernorm mean", mean.len, rows);
+        same("layernorm rstd", rstd.len, rows);
+        assert!(
+            w.end <= p.len && b.end <= p.len,
+            "layernorm: outside the parameters"
+        );
+        let q = LnP {
+            y: y.addr,
+            mean: mean.addr,
+            rstd: rstd.addr,
+            x: x.addr,
+            w: p.at(w.start),
+            b: p.at(b.start),
+            rows: rows as i64,
+            d: d as i64,
+            eps: super::cpu::NORM_EPS,
+            ..Default::default()
+        };
+        self.launch1("layernorm_fwd", rows * 32, q);
+    }
+    fn conv1d(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, conv: &ConvP) {
+        same("conv1d", y.len, x.len);
+        assert_eq!(x.last(), conv.e, "conv1d: x width");
+        let q = params::ConvP {
+            y: y.addr,
+            x: x.addr,
+            w: p.at(conv.w.start),
+            bias: p.at(conv.b.start),
+            b: x.dim0() as i64,
+            l: x.shape[1] as i64,
+            e: conv.e as i64,
+            k: conv.k as i64,
+            ..Default::default()
+        };
+        self.launch1("conv1d_fwd", x.len, q);
+    }
+    fn conv1d_step(
+        &self,
+        y: &mut GpuBuf<D>,
+        x: &GpuBuf<D>,
+        hist: &mut GpuBuf<D>,
+        p: &GpuBuf<D>,
+        conv: &ConvP,
+    ) {
+        same("conv1d_step", y.len, x.len);
+        assert_eq!(x.last(), conv.e, "conv1d_step: x width");
+        let b = x.dim0();
+        same(
+            "conv1d_step: hist",
+            hist.len,
+            b * conv.k.saturating_sub(1) * conv.e,
+        );
+        let q = params::ConvP {
+            y: y.addr,
+            hist: hist.addr,
+            x: x.addr,
+            w: p.at(conv.w.start),
+            bias: p.at(conv.b.start),
+            b: b as i64,
+            l: x.shape[1] as i64,
+            e: conv.e as i64,
+            k: conv.k as i64,
+            ..Default::default()
+        };
+        self.launch1("conv1d_step", b * conv.e, q);
+    }
+
+    fn scan(
+        &self,
+        y: &mut GpuBuf<D>,
+        h_last: Option<&mut GpuBuf<D>>,
+        states: Option<&mut GpuBuf<D>>,
+        sx: ScanInputs<'_, Self>,
+        p: &GpuBuf<D>,
+        d: Range<usize>,
+        dims: ScanP,
+    ) {
+        let (b, l) = (sx.x.dim0(), sx.x.shape[1]);
+        assert_eq!(sx.x.last(), dims.e, "scan: x width");
+        assert_eq!(sx.bm.last(), dims.n, "scan: B width");
+        same("scan y", y.len, sx.x.len);
+        if let Some(s) = &states {
+            assert!(
+                s.len >= b * (l + 1) * dims.e * dims.n,
+                "scan: states buffer"
+            );
+        }
+        self.scan_launch(
+            y.addr,
+            h_last.map_or(0, |h| h.addr),
+            states.map_or(0, |s| s.addr),
+            &sx,
+            p.at(d.start),
+            dims,
+            b,
+            l,
+        );
+    }
+    fn attention(
+        &self,
+        o: &mut GpuBuf<D>,
+        probs: &mut GpuBuf<D>,
+        q: &GpuBuf<D>,
+        k: &GpuBuf<D>,
+        v: &GpuBuf<D>,
+        drop_mask: Option<&GpuBuf<D>>,
+        heads: usize,
+    ) {
+        let (b, l, d) = (q.dim0(), q.shape[1], q.last());
+        assert!(
+            heads > 0 && d % heads == 0,
+            "attention: D={d} not divisible by H={heads}"
+        );
+        same("attention probs", probs.len, b * heads * l * l);
+        let dh = d / heads;
+        let hv = HeadViews { l, d, dh, heads };
+        let bh = (b, heads);
+        let mut sc = self.scratch();
+        // S = Q_h·K_hᵀ, softmax over rows (scores / √d_h)
+        let (qh, kt, s) = (hv.tok(q.addr), hv.tok_t(k.addr), hv.sq(probs.addr));
+        self.head_mm(&mut sc, (l, l, dh), qh, kt, s, false, bh);
+        let r = RowP {
+            y: probs.addr,
+            rows: (b * heads * l) as i64,
+            d: l as i64,
+            scale: (dh as f32).sqrt(),
+            ..Default::default()
+        };
+        self.launch1("softmax_rows", b * heads * l * 32, r);
+        let pv = match drop_mask {
+            Some(m) => {
+                same("attention mask", m.len, probs.len);
+                let pv = sc.get(Slot::Probs, probs.len * 4);
+                self.ew(ew::MUL, pv, probs.addr, m.addr, probs.len, 1, 0.0);
+                pv
+            }
+            None => probs.addr,
+        };
+        // O_h = P̃·V_h
+        self.head_mm(
+            &mut sc,
+            (l, dh, l),
+            hv.sq(pv),
+            hv.tok(v.addr),
+            hv.tok(o.addr),
+            false,
+            bh,
+        );
+    }
+
+    fn chunk_pool(
+        &self,
+        s: &mut GpuBuf<D>,
+        wts: &mut GpuBuf<D>,
+        u: &GpuBuf<D>,
+        scores: &GpuBuf<D>,
+        valid: Option<usize>,
+    ) {
+        let (b, nc, f) = (s.dim0(), s.shape[1], s.last());
+        let rows = u.shape[1];
+        assert!(
+            nc > 0 && rows.is_multiple_of(nc) && u.last() == f && u.dim0() == b,
+            "chunk_pool: s {:?} vs u {:?}",
+            s.shape,
+            u.shape
+        );
+        same("chunk_pool scores", scores.len, b * rows);
+        same("chunk_pool weights", wts.len, b * rows);
+        let p = PoolP {
+            s: s.addr,
+            wts: wts.addr,
+            u: u.addr,
+            scores: scores.addr,
+            chunks: (b * nc) as i64,
+            nc: nc as i64,
+            cs: (rows / nc) as i64,
+            f: f as i64,
+            valid: valid.map_or(-1, |v| v as i64),
+            ..Default::default()
+        };
+        self.launch1("chunk_pool_fwd", b * nc * 32, p);
+    }
+    fn circuit(
+        &self,
+        m: &mut GpuBuf<D>,
+        states: Option<&mut GpuBuf<D>>,
+        theta: &GpuBuf<D>,
+        enc: Option<&GpuBuf<D>>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, enc);
+        same("circuit m", m.len, theta.rows() * 3 * prog.n_qubits);
+        p.m = m.addr;
+        if let Some(s) = states {
+            same(
+                "circuit states",
+                s.len,
+                theta.rows() * circuit_state_words(prog.n_qubits),
+            );
+            p.states = s.addr;
+        }
+        self.circuit_launch("circuit_fwd", prog, p);
+    }
+    fn qproj(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, qp: &QProjP) {
+        let q = &qp.qp;
+        let rows = x.len / q.d_in.max(1);
+        same("qproj: x", x.len, rows * q.d_in);
+        same("qproj: y", y.len, rows * q.d_out);
+        let a = QProjArgs {
+            y: y.addr,
+            x: x.addr,
+            rows: rows as i64,
+            ..self.qproj_args(p, qp)
+        };
+        self.warp_rows_launch("qproj_fwd", rows, 16 << q.n, q.n, a);
+    }
+    fn gated_cell(
+        &self,
+        h: &mut GpuBuf<D>,
+        [gates, tc]: [&mut GpuBuf<D>; 2],
+        pre: &GpuBuf<D>,
+        h_prev: Option<&GpuBuf<D>>,
+    ) {
+        same("gated_cell gates", gates.len, 4 * h.len);
+        same("gated_cell pre", pre.len, 4 * h.len);
+        same("gated_cell tc", tc.len, h.len);
+        if let Some(hp) = h_prev {
+            same("gated_cell h_prev", hp.len, h.len);
+        }
+        let p = CellP {
+            h: h.addr,
+            gates: gates.addr,
+            tc: tc.addr,
+            pre: pre.addr,
+            h_prev: h_prev.map_or(0, |x| x.addr),
+            b: h.rows() as i64,
+            hd: h.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("gated_cell_fwd", h.len, p);
+    }
+    fn row_mean(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        same("row_mean", y.len, x.rows());
+        let q = RowP {
+            y: y.addr,
+            x: x.addr,
+            rows: x.rows() as i64,
+            d: x.last() as i64,
+            ..Default::default()
+        };
+        self.launch1("row_mean", x.rows() * 32, q);
+    }
+    fn l2_normalize(&self, y: &mut GpuBuf<D>, norm: &mut GpuBuf<D>, x: &GpuBuf<D>, eps: f32) {
+        same("l2_normalize", y.len, x.len);
+        same("l2_normalize norm", norm.len, x.rows());
+        let q = RowP {
+            y: y.addr,
+            aux: norm.addr,
+            x: x.addr,
+            rows: x.rows() as i64,
+            d: x.last() as i64,
+            eps,
+            ..Default::default()
+        };
+        self.launch1("l2norm_fwd", x.rows() * 32, q);
+    }
+    fn circuit_from(
+        &self,
+        m: &mut GpuBuf<D>,
+        states: &mut GpuBuf<D>,
+        init: &GpuBuf<D>,
+        theta: &GpuBuf<D>,
+        prog: &Program,
+    ) {
+        let mut p = circuit_params(prog, theta, None);
+        let words = theta.rows() * circuit_state_words(prog.n_qubits);
+        same("circuit_from m", m.len, theta.rows() * 3 * prog.n_qubits);
+        same("circuit_from states", states.len, words);
+        same("circuit_from init", init.len, words);
+        p.m = m.addr;
+        p.states = states.addr;
+        p.init = init.addr;
+        self.circuit_launch("circuit_fwd", prog, p);
+    }
+    fn lcu(&self, phi: &mut GpuBuf<D>, states: &GpuBuf<D>, p: &GpuBuf<D>, mix: Range<usize>) {
+        let q = LcuP {
+            phi: phi.addr,
+            ..lcu_params(phi, states, p, &mix)
+        };
+        self.launch1("lcu_fwd", q.rows as usize * 32, q);
+    }
+    fn s3_measure(&self, m: &mut GpuBuf<D>, states: [&GpuBuf<D>; 3], p: &GpuBuf<D>, coeffs: usize) {
+        let q = S3P {
+            m: m.addr,
+            ..s3_params(m.len, states, p, coeffs)
+        };
+        self.s3_launch("s3_fwd", q);
+    }
+    fn superpose(&self, y: &mut GpuBuf<D>, xs: [&GpuBuf<D>; 3], p: &GpuBuf<D>, sp: &SuperposeP) {
+        let q = self.superpose_params(y.len, xs, p, sp);
+        let q = SupP { y: y.addr, ..q };
+        self.launch1("superpose_fwd", y.len, q);
+    }
+
+    fn mix_l1(
+        &self,
+        y: &mut GpuBuf<D>,
+        xs: [&GpuBuf<D>; 3],
+        p: &GpuBuf<D>,
+        coeffs: [usize; 3],
+        eps: f32,
+    ) {
+        for x in xs {
+            same("mix_l1", y.len, x.len);
+        }
+        let q = MixP {
+            y: y.addr,
+            x0: xs[0].addr,
+            x1: xs[1].addr,
+            x2: xs[2].addr,
+            params: p.addr,
+            n: y.len as i64,
+            i0: coeffs[0] as i64,
+            i1: coeffs[1] as i64,
+            i2: coeffs[2] as i64,
+            eps,
+            ..Default::default()
+        };
+        self.launch1("mix_fwd", y.len, q);
+    }
+
+    fn mul_acc(&self, y: &mut GpuBuf<D>, a: &GpuBuf<D>, b: &GpuBuf<D>) {
+        same("mul_acc", y.len, a.len);
+        same("mul_acc", y.len, b.len);
+        self.ew(ew::MUL_ACC, y.addr, a.addr, b.addr, y.len, 1, 0.0);
+    }
+    fn pad_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
+        let (b, l, w, l2) = (dx.dim0(), dx.shape[1], dx.last(), dy.shape[1]);
+        assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
+        let p = GlueP {
+            y: dx.addr,
+            y_w: (l * w) as i64,
+            x: dy.addr,
+            x_w: (l2 * w) as i64,
+            d0: b as i64,
+            d1: (l * w) as i64,
+            acc: 1,
+            ..Default::default()
+        };
+        self.launch1("copy_cols", b * l * w, p);
+    }
+    fn time_slice_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, t: usize) {
+        let (b, l, w) = (dx.dim0(), dx.shape[1], dx.last());
+        assert!(t < l && dy.len == b * w, "time_slice_bwd: shapes / t");
+        let p = GlueP {
+            y: dx.addr,
+            y_w: (l * w) as i64,
+            y_off: (t * w) as i64,
+            x: dy.addr,
+            x_w: w as i64,
+            d0: b as i64,
+            d1: w as i64,
+            acc: 1,
+            ..Default::default()
+        };
+        self.launch1("copy_cols", b * w, p);
+    }
+    fn dropout_mask(&self, mask: &mut GpuBuf<D>, cfg: DropoutCfg<'_>, site: u32) {
+        self.dropout_into(mask, None, cfg, site);
+    }
+}
+
+impl<D: Device> Backend for Gpu<D> {
+    type ParamBuf = Box<GpuBuf<D>>;
+    fn params_from_host(&self, host: &[f32]) -> Box<GpuBuf<D>> {
+        Box::new(self.from_host(host, &[host.len()]))
+    }
+    fn params_upload(&self, p: &mut GpuBuf<D>, host: &[f32]) {
+        self.upload(p, host);
+    }
+    fn params_download(&self, p: &GpuBuf<D>, host: &mut [f32]) {
+        self.download(p, host);
+    }
+    fn reverse_time_acc(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
+        self.reverse(y, x, true);
+    }
+    fn mean_time_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
+        let (b, l, d) = (dx.shape[0], dx.shape[1], dx.last());
+        same("mean_time_bwd", dy.len, b * d);
+        let p = GlueP {
+            y: dx.addr,
+            x: dy.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: d as i64,
+            s: 1.0 / l as f32,
+            ..Default::default()
+        };
+        self.launch1("mean_time_bwd", dx.len, p);
+    }
+    fn chunk_mean_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, cs: usize) {
+        let (b, l, w) = (dx.dim0(), dx.shape[1], dx.last());
+        let nc = l.div_ceil(cs.max(1));
+        same("chunk_mean_bwd", dy.len, b * nc * w);
+        let p = GlueP {
+            y: dx.addr,
+            x: dy.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: w as i64,
+            y_w: cs as i64,
+            x_w: nc as i64,
+            ..Default::default()
+        };
+        self.launch1("chunk_mean_bwd", dx.len, p);
+    }
+    fn scale_segments_bwd(
+        &self,
+        dx: &mut GpuBuf<D>,
+        ds: &mut GpuBuf<D>,
+        dy: &GpuBuf<D>,
+        x: &GpuBuf<D>,
+        s: &GpuBuf<D>,
+        segs: &[Segment],
+    ) {
+        same("scale_segments_bwd", dx.len, x.len);
+        same("scale_segments_bwd dy", dy.len, x.len);
+        same("scale_segments_bwd ds", ds.len, s.len);
+        let p = SegP {
+            y: dx.addr,
+            ds: ds.addr,
+            dy: dy.addr,
+            ..seg_params(x, s, segs)
+        };
+        self.launch1("scale_seg_bwd_dx", dx.len, p);
+        self.launch1("scale_seg_bwd_ds", ds.len, p);
+    }
+    fn add_param_row_bwd(&self, g: &mut GpuBuf<D>, range: Range<usize>, dy: &GpuBuf<D>) {
+        same("add_param_row_bwd", range.len(), dy.last());
+        assert!(
+            range.end <= g.len,
+            "add_param_row_bwd: range outside the gradients"
+        );
+        let mut sc = self.scratch();
+        self.col_sum(
+            &mut sc,
+            g.at(range.start),
+            dy.addr,
+            0,
+            0,
+            dy.rows(),
+            dy.last(),
+            0,
+        );
+    }
+    fn act_bwd(&self, act: Act, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>, saved: &GpuBuf<D>) {
+        same("act_bwd", dx.len, dy.len);
+        same("act_bwd", dx.len, saved.len);
+        let p = EwP {
+            y: dx.addr,
+            a: dy.addr,
+            b: saved.addr,
+            n: dx.len as i64,
+            op: act as i32,
+            ..Default::default()
+        };
+        self.launch1("act_bwd", dx.len, p);
+    }
+    fn neg_exp_bwd(&self, g: &mut GpuBuf<D>, range: Range<usize>, da: &GpuBuf<D>, a: &GpuBuf<D>) {
+        same("neg_exp_bwd", da.len, range.len());
+        assert!(
+            range.end <= g.len,
+            "neg_exp_bwd: range outside the gradients"
+        );
+        self.ew(
+            ew::MUL_ACC,
+            g.at(range.start),
+            da.addr,
+            a.addr,
+            da.len,
+            1,
+            0.0,
         );
     }
     fn linear_bwd(
@@ -1221,29 +1588,6 @@ impl<D: Device> Backend for Gpu<D> {
             },
         );
     }
-    fn rmsnorm(
-        &self,
-        y: &mut GpuBuf<D>,
-        rstd: &mut GpuBuf<D>,
-        x: &GpuBuf<D>,
-        p: &GpuBuf<D>,
-        w: Range<usize>,
-    ) {
-        same("rmsnorm", y.len, x.len);
-        let (rows, d) = (x.rows(), x.last());
-        same("rmsnorm rstd", rstd.len, rows);
-        let q = RowP {
-            y: y.addr,
-            aux: rstd.addr,
-            x: x.addr,
-            w: p.at(w.start),
-            rows: rows as i64,
-            d: d as i64,
-            eps: super::cpu::NORM_EPS,
-            ..Default::default()
-        };
-        self.launch1("rmsnorm_fwd", rows * 32, q);
-    }
     fn rmsnorm_bwd(
         &self,
         dx: &mut GpuBuf<D>,
@@ -1278,36 +1622,6 @@ impl<D: Device> Backend for Gpu<D> {
             d,
             1,
         );
-    }
-    fn layernorm(
-        &self,
-        y: &mut GpuBuf<D>,
-        [mean, rstd]: [&mut GpuBuf<D>; 2],
-        x: &GpuBuf<D>,
-        p: &GpuBuf<D>,
-        [w, b]: [Range<usize>; 2],
-    ) {
-        same("layernorm", y.len, x.len);
-        let (rows, d) = (x.rows(), x.last());
-        same("layernorm mean", mean.len, rows);
-        same("layernorm rstd", rstd.len, rows);
-        assert!(
-            w.end <= p.len && b.end <= p.len,
-            "layernorm: outside the parameters"
-        );
-        let q = LnP {
-            y: y.addr,
-            mean: mean.addr,
-            rstd: rstd.addr,
-            x: x.addr,
-            w: p.at(w.start),
-            b: p.at(b.start),
-            rows: rows as i64,
-            d: d as i64,
-            eps: super::cpu::NORM_EPS,
-            ..Default::default()
-        };
-        self.launch1("layernorm_fwd", rows * 32, q);
     }
     fn layernorm_bwd(
         &self,
@@ -1346,52 +1660,6 @@ impl<D: Device> Backend for Gpu<D> {
             d,
         );
         self.col_sum(&mut sc, g.at(b.start), dy.addr, 0, 0, rows, d, 0);
-    }
-    fn conv1d(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, conv: &ConvP) {
-        same("conv1d", y.len, x.len);
-        assert_eq!(x.last(), conv.e, "conv1d: x width");
-        let q = params::ConvP {
-            y: y.addr,
-            x: x.addr,
-            w: p.at(conv.w.start),
-            bias: p.at(conv.b.start),
-            b: x.dim0() as i64,
-            l: x.shape[1] as i64,
-            e: conv.e as i64,
-            k: conv.k as i64,
-            ..Default::default()
-        };
-        self.launch1("conv1d_fwd", x.len, q);
-    }
-    fn conv1d_step(
-        &self,
-        y: &mut GpuBuf<D>,
-        x: &GpuBuf<D>,
-        hist: &mut GpuBuf<D>,
-        p: &GpuBuf<D>,
-        conv: &ConvP,
-    ) {
-        same("conv1d_step", y.len, x.len);
-        assert_eq!(x.last(), conv.e, "conv1d_step: x width");
-        let b = x.dim0();
-        same(
-            "conv1d_step: hist",
-            hist.len,
-            b * conv.k.saturating_sub(1) * conv.e,
-        );
-        let q = params::ConvP {
-            y: y.addr,
-            hist: hist.addr,
-            x: x.addr,
-            w: p.at(conv.w.start),
-            bias: p.at(conv.b.start),
-            b: b as i64,
-            l: x.shape[1] as i64,
-            e: conv.e as i64,
-            k: conv.k as i64,
-            ..Default::default()
-        };
-        self.launch1("conv1d_step", b * conv.e, q);
     }
     fn conv1d_bwd(
         &self,
@@ -1433,38 +1701,6 @@ impl<D: Device> Backend for Gpu<D> {
         );
         self.col_final(g.at(conv.w.start), ws, chunks, e * k, per, 0);
         self.col_final(g.at(conv.b.start), ws, chunks, e, per, e * k);
-    }
-
-    fn scan(
-        &self,
-        y: &mut GpuBuf<D>,
-        h_last: Option<&mut GpuBuf<D>>,
-        states: Option<&mut GpuBuf<D>>,
-        sx: ScanInputs<'_, Self>,
-        p: &GpuBuf<D>,
-        d: Range<usize>,
-        dims: ScanP,
-    ) {
-        let (b, l) = (sx.x.dim0(), sx.x.shape[1]);
-        assert_eq!(sx.x.last(), dims.e, "scan: x width");
-        assert_eq!(sx.bm.last(), dims.n, "scan: B width");
-        same("scan y", y.len, sx.x.len);
-        if let Some(s) = &states {
-            assert!(
-                s.len >= b * (l + 1) * dims.e * dims.n,
-                "scan: states buffer"
-            );
-        }
-        self.scan_launch(
-            y.addr,
-            h_last.map_or(0, |h| h.addr),
-            states.map_or(0, |s| s.addr),
-            &sx,
-            p.at(d.start),
-            dims,
-            b,
-            l,
-        );
     }
     fn scan_bwd(
         &self,
@@ -1538,57 +1774,6 @@ impl<D: Device> Backend for Gpu<D> {
             self.col_final(grads.da.addr, da_part, b, e * n, e * n, 0);
         }
         self.col_final(g.at(d.start), dd_part, b, e, e, 0);
-    }
-    fn attention(
-        &self,
-        o: &mut GpuBuf<D>,
-        probs: &mut GpuBuf<D>,
-        q: &GpuBuf<D>,
-        k: &GpuBuf<D>,
-        v: &GpuBuf<D>,
-        drop_mask: Option<&GpuBuf<D>>,
-        heads: usize,
-    ) {
-        let (b, l, d) = (q.dim0(), q.shape[1], q.last());
-        assert!(
-            heads > 0 && d % heads == 0,
-            "attention: D={d} not divisible by H={heads}"
-        );
-        same("attention probs", probs.len, b * heads * l * l);
-        let dh = d / heads;
-        let hv = HeadViews { l, d, dh, heads };
-        let bh = (b, heads);
-        let mut sc = self.scratch();
-        // S = Q_h·K_hᵀ, softmax over rows (scores / √d_h)
-        let (qh, kt, s) = (hv.tok(q.addr), hv.tok_t(k.addr), hv.sq(probs.addr));
-        self.head_mm(&mut sc, (l, l, dh), qh, kt, s, false, bh);
-        let r = RowP {
-            y: probs.addr,
-            rows: (b * heads * l) as i64,
-            d: l as i64,
-            scale: (dh as f32).sqrt(),
-            ..Default::default()
-        };
-        self.launch1("softmax_rows", b * heads * l * 32, r);
-        let pv = match drop_mask {
-            Some(m) => {
-                same("attention mask", m.len, probs.len);
-                let pv = sc.get(Slot::Probs, probs.len * 4);
-                self.ew(ew::MUL, pv, probs.addr, m.addr, probs.len, 1, 0.0);
-                pv
-            }
-            None => probs.addr,
-        };
-        // O_h = P̃·V_h
-        self.head_mm(
-            &mut sc,
-            (l, dh, l),
-            hv.sq(pv),
-            hv.tok(v.addr),
-            hv.tok(o.addr),
-            false,
-            bh,
-        );
     }
     fn attention_bwd(
         &self,
@@ -1667,39 +1852,6 @@ impl<D: Device> Backend for Gpu<D> {
             bh,
         );
     }
-
-    fn chunk_pool(
-        &self,
-        s: &mut GpuBuf<D>,
-        wts: &mut GpuBuf<D>,
-        u: &GpuBuf<D>,
-        scores: &GpuBuf<D>,
-        valid: Option<usize>,
-    ) {
-        let (b, nc, f) = (s.dim0(), s.shape[1], s.last());
-        let rows = u.shape[1];
-        assert!(
-            nc > 0 && rows.is_multiple_of(nc) && u.last() == f && u.dim0() == b,
-            "chunk_pool: s {:?} vs u {:?}",
-            s.shape,
-            u.shape
-        );
-        same("chunk_pool scores", scores.len, b * rows);
-        same("chunk_pool weights", wts.len, b * rows);
-        let p = PoolP {
-            s: s.addr,
-            wts: wts.addr,
-            u: u.addr,
-            scores: scores.addr,
-            chunks: (b * nc) as i64,
-            nc: nc as i64,
-            cs: (rows / nc) as i64,
-            f: f as i64,
-            valid: valid.map_or(-1, |v| v as i64),
-            ..Default::default()
-        };
-        self.launch1("chunk_pool_fwd", b * nc * 32, p);
-    }
     fn chunk_pool_bwd(
         &self,
         du: &mut GpuBuf<D>,
@@ -1726,40 +1878,6 @@ impl<D: Device> Backend for Gpu<D> {
             ..Default::default()
         };
         self.launch1("chunk_pool_bwd", b * nc * 32, p);
-    }
-    fn circuit(
-        &self,
-        m: &mut GpuBuf<D>,
-        states: Option<&mut GpuBuf<D>>,
-        theta: &GpuBuf<D>,
-        enc: Option<&GpuBuf<D>>,
-        prog: &Program,
-    ) {
-        let mut p = circuit_params(prog, theta, enc);
-        same("circuit m", m.len, theta.rows() * 3 * prog.n_qubits);
-        p.m = m.addr;
-        if let Some(s) = states {
-            same(
-                "circuit states",
-                s.len,
-                theta.rows() * circuit_state_words(prog.n_qubits),
-            );
-            p.states = s.addr;
-        }
-        self.circuit_launch("circuit_fwd", prog, p);
-    }
-    fn qproj(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, p: &GpuBuf<D>, qp: &QProjP) {
-        let q = &qp.qp;
-        let rows = x.len / q.d_in.max(1);
-        same("qproj: x", x.len, rows * q.d_in);
-        same("qproj: y", y.len, rows * q.d_out);
-        let a = QProjArgs {
-            y: y.addr,
-            x: x.addr,
-            rows: rows as i64,
-            ..self.qproj_args(p, qp)
-        };
-        self.warp_rows_launch("qproj_fwd", rows, 16 << q.n, q.n, a);
     }
     fn qproj_bwd(
         &self,
@@ -1826,31 +1944,6 @@ impl<D: Device> Backend for Gpu<D> {
         }
         self.circuit_launch("circuit_bwd", prog, p);
     }
-    fn gated_cell(
-        &self,
-        h: &mut GpuBuf<D>,
-        [gates, tc]: [&mut GpuBuf<D>; 2],
-        pre: &GpuBuf<D>,
-        h_prev: Option<&GpuBuf<D>>,
-    ) {
-        same("gated_cell gates", gates.len, 4 * h.len);
-        same("gated_cell pre", pre.len, 4 * h.len);
-        same("gated_cell tc", tc.len, h.len);
-        if let Some(hp) = h_prev {
-            same("gated_cell h_prev", hp.len, h.len);
-        }
-        let p = CellP {
-            h: h.addr,
-            gates: gates.addr,
-            tc: tc.addr,
-            pre: pre.addr,
-            h_prev: h_prev.map_or(0, |x| x.addr),
-            b: h.rows() as i64,
-            hd: h.last() as i64,
-            ..Default::default()
-        };
-        self.launch1("gated_cell_fwd", h.len, p);
-    }
     fn gated_cell_bwd(
         &self,
         dpre: &mut GpuBuf<D>,
@@ -1875,17 +1968,6 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch1("gated_cell_bwd", dh.len, p);
     }
-    fn row_mean(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>) {
-        same("row_mean", y.len, x.rows());
-        let q = RowP {
-            y: y.addr,
-            x: x.addr,
-            rows: x.rows() as i64,
-            d: x.last() as i64,
-            ..Default::default()
-        };
-        self.launch1("row_mean", x.rows() * 32, q);
-    }
     fn row_mean_bwd(&self, dx: &mut GpuBuf<D>, dy: &GpuBuf<D>) {
         same("row_mean_bwd", dy.len, dx.rows());
         let q = RowP {
@@ -1896,20 +1978,6 @@ impl<D: Device> Backend for Gpu<D> {
             ..Default::default()
         };
         self.launch1("row_mean_bwd", dx.len, q);
-    }
-    fn l2_normalize(&self, y: &mut GpuBuf<D>, norm: &mut GpuBuf<D>, x: &GpuBuf<D>, eps: f32) {
-        same("l2_normalize", y.len, x.len);
-        same("l2_normalize norm", norm.len, x.rows());
-        let q = RowP {
-            y: y.addr,
-            aux: norm.addr,
-            x: x.addr,
-            rows: x.rows() as i64,
-            d: x.last() as i64,
-            eps,
-            ..Default::default()
-        };
-        self.launch1("l2norm_fwd", x.rows() * 32, q);
     }
     fn l2_normalize_bwd(
         &self,
@@ -1955,24 +2023,6 @@ impl<D: Device> Backend for Gpu<D> {
         p.gstate = gstate.addr;
         self.circuit_launch("circuit_bwd", prog, p);
     }
-    fn circuit_from(
-        &self,
-        m: &mut GpuBuf<D>,
-        states: &mut GpuBuf<D>,
-        init: &GpuBuf<D>,
-        theta: &GpuBuf<D>,
-        prog: &Program,
-    ) {
-        let mut p = circuit_params(prog, theta, None);
-        let words = theta.rows() * circuit_state_words(prog.n_qubits);
-        same("circuit_from m", m.len, theta.rows() * 3 * prog.n_qubits);
-        same("circuit_from states", states.len, words);
-        same("circuit_from init", init.len, words);
-        p.m = m.addr;
-        p.states = states.addr;
-        p.init = init.addr;
-        self.circuit_launch("circuit_fwd", prog, p);
-    }
     fn circuit_from_bwd(
         &self,
         dtheta: &mut GpuBuf<D>,
@@ -1997,13 +2047,6 @@ impl<D: Device> Backend for Gpu<D> {
         p.states = states.addr;
         p.ginit = ginit.addr;
         self.circuit_launch("circuit_bwd", prog, p);
-    }
-    fn lcu(&self, phi: &mut GpuBuf<D>, states: &GpuBuf<D>, p: &GpuBuf<D>, mix: Range<usize>) {
-        let q = LcuP {
-            phi: phi.addr,
-            ..lcu_params(phi, states, p, &mix)
-        };
-        self.launch1("lcu_fwd", q.rows as usize * 32, q);
     }
     fn lcu_bwd(
         &self,
@@ -2030,13 +2073,6 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.warp_rows_launch("lcu_bwd", q.rows as usize, 16usize << q.q, q.q as usize, q);
         self.launch("lcu_coeffs", [1, 1, 1], 32, q);
-    }
-    fn s3_measure(&self, m: &mut GpuBuf<D>, states: [&GpuBuf<D>; 3], p: &GpuBuf<D>, coeffs: usize) {
-        let q = S3P {
-            m: m.addr,
-            ..s3_params(m.len, states, p, coeffs)
-        };
-        self.s3_launch("s3_fwd", q);
     }
     fn s3_measure_bwd(
         &self,
@@ -2065,11 +2101,6 @@ impl<D: Device> Backend for Gpu<D> {
         self.s3_launch("s3_bwd", q);
         self.launch("s3_coeffs", [1, 1, 1], 32, q);
     }
-    fn superpose(&self, y: &mut GpuBuf<D>, xs: [&GpuBuf<D>; 3], p: &GpuBuf<D>, sp: &SuperposeP) {
-        let q = self.superpose_params(y.len, xs, p, sp);
-        let q = SupP { y: y.addr, ..q };
-        self.launch1("superpose_fwd", y.len, q);
-    }
     fn superpose_bwd(
         &self,
         [dx0, dx1, dx2]: [&mut GpuBuf<D>; 3],
@@ -2097,33 +2128,6 @@ impl<D: Device> Backend for Gpu<D> {
         };
         self.launch("superpose_bwd", [SUM_BLOCKS, 1, 1], THREADS, q);
         self.launch("superpose_bwd_coeffs", [1, 1, 1], 32, q);
-    }
-
-    fn mix_l1(
-        &self,
-        y: &mut GpuBuf<D>,
-        xs: [&GpuBuf<D>; 3],
-        p: &GpuBuf<D>,
-        coeffs: [usize; 3],
-        eps: f32,
-    ) {
-        for x in xs {
-            same("mix_l1", y.len, x.len);
-        }
-        let q = MixP {
-            y: y.addr,
-            x0: xs[0].addr,
-            x1: xs[1].addr,
-            x2: xs[2].addr,
-            params: p.addr,
-            n: y.len as i64,
-            i0: coeffs[0] as i64,
-            i1: coeffs[1] as i64,
-            i2: coeffs[2] as i64,
-            eps,
-            ..Default::default()
-        };
-        self.launch1("mix_fwd", y.len, q);
     }
     fn mix_l1_bwd(
         &self,
@@ -2160,7 +2164,6 @@ impl<D: Device> Backend for Gpu<D> {
         self.launch1("mix_bwd_dx", dy.len, q);
         self.launch("mix_bwd_coeffs", [1, 1, 1], 32, q);
     }
-
     fn loss(&self, dout: &mut GpuBuf<D>, out: &GpuBuf<D>, targets: Targets<'_>) -> f32 {
         same("loss", dout.len, out.len);
         let k = out.last();
