@@ -95,7 +95,8 @@
 //! widened in registers with f32 accumulation, by the stream's matrix-vector products); a
 //! stream also keeps f32 copies of the small tensors (biases, norms, conv kernels, SSM
 //! parameters). A window runs the model's description from `qssm_models`, the trainer's own, on
-//! the CPU backend (the HQC Mambas and the Quantum-Train CNNs: the engine's forms). Feature
+//! the CPU backend (the HQC Mambas too: `TrueClassicalMamba::hqc_mamba`; the Quantum-Train CNNs
+//! run the shared `qssm_kernels::ops::target_cnn` forward through their engine form). Feature
 //! `std` (default) adds [`Model::from_path`],
 //! `std::error::Error` for [`EngineError`], and run-time AVX2 dispatch of the streaming
 //! kernels on x86.

@@ -1,14 +1,13 @@
 //! The loaded model ([`Model`]): the model card plus the validated weights of one supported
 //! model. Loading parses the file ([`ModelFile::parse`], zero-copy), checks the card for
-//! self-consistency, builds the model's shared description (`qssm_models`, every zoo model)
-//! from the card and takes every tensor of its layout by its reference `state_dict` name with
+//! self-consistency, builds the model's shared description (`qssm_models`: every zoo model and
+//! the HQC Mambas) from the card and takes every tensor of its layout by its reference `state_dict` name with
 //! the exact shape, once, in the file's dtype (f32 or f16), and rejects any tensor the model
 //! does not have. A model that streams also gets its streaming form, whose weight matrices are
-//! views of the same parameters. The paper models (the HQC Mambas, the Quantum-Train CNNs) load
-//! into their engine forms directly.
+//! views of the same parameters. The Quantum-Train CNNs load into their engine form directly.
 //! All allocation happens here; [`Model::classify_window`](crate::Model::classify_window) only
 //! allocates its per-window activations.
-use crate::arch::shared::SharedModel;
+use crate::arch::shared::{has_description, SharedModel};
 use crate::arch::Arch;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -42,12 +41,8 @@ pub struct Model {
     card: ModelCard,
     /// registry id, normalised to lower case
     id: &'static str,
-    /// the zoo model's shared description and its parameters (the window path); `None` for
-    /// the paper models
-    pub(crate) shared: Option<SharedModel>,
-    /// the engine's streaming form (3b, causal 1b, mg, 2d, 2e, 4a–4e), or the paper models'
-    /// engine form (window and stream); `None` for the window-only zoo models
-    pub(crate) arch: Option<Arch>,
+    /// how the engine runs it
+    pub(crate) form: Form,
     /// the card's causal input filter (identity when it has none)
     pub(crate) filter: Sos,
     /// the card's per-channel (mean, std), applied after the filter
@@ -58,6 +53,33 @@ pub struct Model {
 
 /// The card's input conditioning ([`qssm_formats::model_file::conditioning`]), checked: a
 /// filter or normalisation this engine cannot run is refused at load.
+/// How the engine runs a loaded model.
+#[derive(Clone, Debug)]
+pub(crate) enum Form {
+    /// Through its shared description (every zoo model, the HQC Mambas): the window path;
+    /// `stream` is its streaming form (3b, causal 1b, mg, 2d, 2e, 4a–4e, the HQC Mambas),
+    /// whose weight matrices are views of the description's parameters, `None` for a
+    /// window-only model.
+    Shared {
+        /// the description and its parameters
+        desc: SharedModel,
+        /// the streaming form, if the model has one
+        stream: Option<Arch>,
+    },
+    /// Through the engine's own form of it (the Quantum-Train CNNs: window only).
+    Own(Arch),
+}
+
+impl Form {
+    /// The architecture a stream would run, if any.
+    pub(crate) fn stream_arch(&self) -> Option<&Arch> {
+        match self {
+            Self::Shared { stream, .. } => stream.as_ref(),
+            Self::Own(arch) => Some(arch),
+        }
+    }
+}
+
 type Normalisation = Option<(Vec<f32>, Vec<f32>)>;
 fn input_conditioning(card: &ModelCard) -> Result<(Sos, Normalisation), EngineError> {
     let c = conditioning(card)?;
@@ -96,32 +118,30 @@ impl Model {
         validate_card(card, entry)?;
         let (filter, normalisation) = input_conditioning(card)?;
         let mut ld = Loader::new(file)?;
-        let (shared, arch, weight_bytes) = if entry.is_zoo() {
-            let shared = SharedModel::load(entry, card, &mut ld)?;
+        let (form, weight_bytes) = if has_description(entry) {
+            let desc = SharedModel::load(entry, card, &mut ld)?;
             let mut bytes = ld.bytes();
             ld.finish(entry.id)?;
-            let arch = if crate::arch::streams(entry.id, card) {
+            let stream = if crate::arch::streams(entry.id, card) {
                 // every tensor is in the shared store; the stream's matrices are views of it
-                let mut views =
-                    Loader::sharing(file, shared.layout(), shared.starts(), shared.store())?;
+                let mut views = Loader::sharing(file, desc.layout(), desc.starts(), desc.store())?;
                 let arch = Arch::load(entry, &mut views, card)?;
                 bytes += views.bytes();
                 Some(arch)
             } else {
                 None
             };
-            (Some(shared), arch, bytes)
+            (Form::Shared { desc, stream }, bytes)
         } else {
             let arch = Arch::load(entry, &mut ld, card)?;
             let bytes = ld.bytes();
             ld.finish(entry.id)?;
-            (None, Some(arch), bytes)
+            (Form::Own(arch), bytes)
         };
         Ok(Self {
             card: card.clone(),
             id: entry.id,
-            shared,
-            arch,
+            form,
             filter,
             normalisation,
             weight_bytes,

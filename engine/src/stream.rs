@@ -149,8 +149,8 @@ fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
         return Err(not_causal("its model card says causal = false"));
     }
     model
-        .arch
-        .as_ref()
+        .form
+        .stream_arch()
         .and_then(|a| a.causal_step())
         .ok_or_else(|| {
             not_causal("the engine has no recurrent (streaming) mode for this architecture yet")

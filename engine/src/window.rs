@@ -2,7 +2,7 @@
 //! out ([`Model::classify_window`]). Works for every supported model (streaming, for the
 //! causal ones, is [`crate::stream`]).
 use crate::error::EngineError;
-use crate::model::Model;
+use crate::model::{Form, Model};
 use alloc::vec;
 use alloc::vec::Vec;
 use qssm_kernels::ops::loss::cross_entropy_forward;
@@ -43,13 +43,12 @@ impl Model {
                 sample: i % t,
             });
         }
-        let logits = match (&self.shared, &self.arch) {
-            (Some(shared), _) => shared.logits(x),
-            (None, Some(arch)) => arch
+        let logits = match &self.form {
+            Form::Shared { desc, .. } => desc.logits(x),
+            // an own form is a window model's (the Quantum-Train CNNs)
+            Form::Own(arch) => arch
                 .logits(x, c, t)
                 .unwrap_or_else(|| vec![f32::NAN; self.n_classes()]),
-            // every loaded model has one of the two
-            (None, None) => vec![f32::NAN; self.n_classes()],
         };
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput { index });

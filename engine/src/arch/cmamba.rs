@@ -16,7 +16,7 @@
 //! halved the instructions per sample, `engine/examples/cortex-m7/README.md`);
 //! [`CausalStep::flush`] runs the held-back ones before a prediction. Every token gets the same
 //! floats whatever the blocking.
-use super::layers::{mean_over_rows, Linear, RmsNorm};
+use super::layers::{Linear, RmsNorm};
 use super::mamba_block::MambaBlock;
 use super::running_mean;
 use super::step::CausalStep;
@@ -29,7 +29,6 @@ use qssm_formats::model_file::{ModelCard, QProjCard, MAX_DIM};
 /// Loaded 3b.
 #[derive(Clone, Debug)]
 pub(crate) struct TrueClassicalMamba {
-    t: usize,
     d: usize,
     embedding: Linear,
     blocks: Vec<MambaBlock>,
@@ -50,7 +49,7 @@ impl TrueClassicalMamba {
         q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
-        let (c, t, d, n) = (hp.n_channels, hp.n_times, hp.d_model, hp.d_state);
+        let (c, d, n) = (hp.n_channels, hp.d_model, hp.d_state);
         let e = match expand {
             Some(k) => k * d,
             None if hp.n_layers == 0 => 2 * d,
@@ -78,27 +77,12 @@ impl TrueClassicalMamba {
         let final_norm = RmsNorm::load(ld, "final_norm", d)?;
         let classifier = Linear::load(ld, "classifier", d, hp.n_classes, true)?;
         Ok(Self {
-            t,
             d,
             embedding,
             blocks,
             final_norm,
             classifier,
         })
-    }
-
-    /// Token-major window xt (T, C) → logits (n_classes).
-    pub(crate) fn logits(&self, xt: &[f32]) -> Vec<f32> {
-        let (t, d) = (self.t, self.d);
-        let mut u = self.embedding.apply(xt, t);
-        let mut state = alloc::vec![0.0; self.blocks.first().map_or(0, MambaBlock::state_len)];
-        for blk in &self.blocks {
-            state.fill(0.0);
-            u = blk.apply(&u, t, &mut state);
-        }
-        let fnorm = self.final_norm.apply(&u, t);
-        let pooled = mean_over_rows(&fnorm, t, d);
-        self.classifier.apply(&pooled, 1)
     }
 }
 

@@ -3,20 +3,16 @@
 //! Source: the trainer's `models/blocks/{linear,norm,conv,pool}.rs` (reference PyTorch
 //! `nn.Linear`, `nn.LayerNorm`, the repo's `RMSNorm`, depthwise causal `nn.Conv1d`).
 //!
-//! Each layer has a window mode (`apply`: L tokens in, a new `Vec` out) and, where a causal
-//! model needs it, a recurrent mode for streaming (`apply_one` / `step`: one token, written
-//! into a caller slice, no allocation). `Linear` weights stay in the file's dtype
-//! ([`Matrix`]: f32 or f16); the window mode widens f16 to a temporary f32 copy per call,
-//! the recurrent mode reads f16 directly ([`super::matvec`]).
-use super::matvec::{f16_to_f32, linear_rows, matvec};
+//! The streaming forms' layers: one token (or a few, `apply_rows`) at a time, written into a
+//! caller slice, no allocation (windows run the models' shared descriptions). `Linear`
+//! weights stay in the file's dtype ([`Matrix`]: f32 or f16) and are read directly
+//! ([`super::matvec`]).
+use super::matvec::{linear_rows, matvec};
 use crate::error::EngineError;
 use crate::weights::{Loader, Matrix, MatrixView};
-use alloc::borrow::Cow;
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
-use qssm_kernels::ops::conv1d::{conv1d_causal_forward, conv1d_causal_step};
-use qssm_kernels::ops::linear::linear_forward;
+use qssm_kernels::ops::conv1d::conv1d_causal_step;
 use qssm_kernels::ops::norm::{layernorm_forward, rmsnorm_forward};
 
 /// eps of every LayerNorm/RMSNorm of the reference.
@@ -47,17 +43,6 @@ impl Linear {
             None
         };
         Ok(Self { w, b, d_in, d_out })
-    }
-
-    /// x (L, in) → new (L, out). f16 weights are widened to a temporary f32 copy.
-    pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
-        let w: Cow<'_, [f32]> = match self.w.view() {
-            MatrixView::F32(w) => Cow::Borrowed(w),
-            MatrixView::F16(w) => Cow::Owned(w.iter().map(|&h| f16_to_f32(h)).collect()),
-        };
-        let mut y = vec![0.0; l * self.d_out];
-        linear_forward(&mut y, x, &w, self.b.as_deref(), l, self.d_in, self.d_out);
-        y
     }
 
     /// One token: y (out) = W·x (in) + b, f32 accumulation over f32 or f16 weights, written
@@ -143,14 +128,6 @@ impl RmsNorm {
         })
     }
 
-    /// x (L, d) → new (L, d).
-    pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
-        let mut y = vec![0.0; l * self.d];
-        let mut rstd = vec![0.0; l];
-        rmsnorm_forward(&mut y, &mut rstd, x, &self.w, l, self.d, NORM_EPS);
-        y
-    }
-
     /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as the
     /// window forward's LayerNorm (`qssm_kernels::ops::norm::layernorm_forward`).
     pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
@@ -163,7 +140,6 @@ impl RmsNorm {
 /// `<name>.weight` (E, 1, k), `<name>.bias` (E).
 #[derive(Clone, Debug)]
 pub(crate) struct CausalConv {
-    w: Vec<f32>,
     /// the weight tap-major, (k, E), for the streaming step
     wt: Vec<f32>,
     b: Vec<f32>,
@@ -182,19 +158,11 @@ impl CausalConv {
         let w = ld.take(&format!("{name}.weight"), &[e, 1, k])?;
         let wt = (0..k * e).map(|i| w[(i % e) * k + i / e]).collect();
         Ok(Self {
-            w,
             wt,
             b: ld.take(&format!("{name}.bias"), &[e])?,
             e,
             k,
         })
-    }
-
-    /// x (L, E) → new (L, E).
-    pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
-        let mut y = vec![0.0; l * self.e];
-        conv1d_causal_forward(&mut y, x, &self.w, &self.b, l, self.e, self.k);
-        y
     }
 
     /// Floats of the recurrent state: the previous k−1 inputs, (k−1, E).
@@ -204,20 +172,8 @@ impl CausalConv {
 
     /// One token of time `t` (steps since the zero state): x (E) → y (E), updating the ring
     /// buffer `hist` ((k−1, E), [`conv1d_causal_step`]); no allocation. Bit-identical to
-    /// [`Self::apply`] at that time step.
+    /// the window forward (`conv1d_causal_forward`) at that time step.
     pub(crate) fn step(&self, y: &mut [f32], hist: &mut [f32], x: &[f32], t: u64) {
         conv1d_causal_step(y, hist, x, &self.wt, &self.b, t, self.e, self.k);
     }
-}
-
-/// Mean over the sequence (`.mean(dim=1)` / `AdaptiveAvgPool1d(1)`): x (L, D) → (D).
-/// Summed row by row in f32, then scaled by 1/L (the trainer's order).
-pub(crate) fn mean_over_rows(x: &[f32], l: usize, d: usize) -> Vec<f32> {
-    let mut y = vec![0.0f32; d];
-    for row in x.chunks_exact(d).take(l) {
-        y.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-    }
-    let inv = 1.0 / l as f32;
-    y.iter_mut().for_each(|v| *v *= inv);
-    y
 }

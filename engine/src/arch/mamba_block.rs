@@ -17,8 +17,6 @@ use super::ssm::SelectiveSsm;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
-use alloc::vec::Vec;
 use qssm_formats::model_file::QProjCard;
 use qssm_kernels::ops::activation::silu_forward;
 
@@ -91,11 +89,6 @@ impl MambaBlock {
         })
     }
 
-    /// E·N, the size of the SSM state.
-    pub(crate) fn state_len(&self) -> usize {
-        self.ssm.state_len()
-    }
-
     /// Floats of recurrent state [`Self::step_rows`] keeps per block: conv history (3, E), then the
     /// SSM state stored transposed, (N, E).
     pub(crate) fn step_state_len(&self) -> usize {
@@ -120,8 +113,9 @@ impl MambaBlock {
     /// residual, `out` without); `state` (length [`Self::step_state_len`]) advances token by
     /// token; `scratch` ≥ [`Self::rows_scratch_len`]. The projections (`in_proj`, the SSM's
     /// `x_proj`/`dt_proj`, `out_proj`) run over all the tokens at once, the conv and the scan
-    /// token by token. No allocation. Each token gets the same math as [`Self::apply`] at its
-    /// time step, and the same floats whatever `nb` (one call with nb = 4 or four with nb = 1).
+    /// token by token. No allocation. Each token gets the same math as the block's window
+    /// forward at its time step, and the same floats whatever `nb` (one call with nb = 4 or
+    /// four with nb = 1).
     pub(crate) fn step_rows(
         &self,
         u: &mut [f32],
@@ -164,36 +158,5 @@ impl MambaBlock {
         } else {
             u[..nb * d].copy_from_slice(v);
         }
-    }
-
-    /// u (L, D) → out (L, D). `state` (E, N): initial SSM state on entry, final on return.
-    pub(crate) fn apply(&self, u: &[f32], l: usize, state: &mut [f32]) -> Vec<f32> {
-        let e = self.e;
-        let normed;
-        let v: &[f32] = match &self.norm {
-            Some(norm) => {
-                normed = norm.apply(u, l);
-                &normed
-            }
-            None => u,
-        };
-        let xz = self.in_proj.apply(v, l);
-        let (mut xin, mut z) = (vec![0.0; l * e], vec![0.0; l * e]);
-        for t in 0..l {
-            xin[t * e..(t + 1) * e].copy_from_slice(&xz[t * 2 * e..t * 2 * e + e]);
-            z[t * e..(t + 1) * e].copy_from_slice(&xz[t * 2 * e + e..(t + 1) * 2 * e]);
-        }
-        let conv = self.conv.apply(&xin, l);
-        let mut xc = xin; // reuse the buffer
-        silu_forward(&mut xc, &conv);
-        let y = self.ssm.apply(&xc, l, state);
-        let mut gated = conv; // reuse the buffer: SiLU(z) ⊙ y
-        silu_forward(&mut gated, &z);
-        gated.iter_mut().zip(&y).for_each(|(g, yv)| *g *= yv);
-        let mut out = self.out_proj.apply(&gated, l);
-        if self.residual {
-            out.iter_mut().zip(u).for_each(|(o, x)| *o += x);
-        }
-        out
     }
 }

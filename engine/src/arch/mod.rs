@@ -5,8 +5,10 @@
 //! matrices are views of those parameters, composed of inference blocks ([`layers`], [`ssm`],
 //! [`mamba_block`], [`qsb`], [`qsb_qgr`], [`chunk_processor`], [`gated_recurrence`]) over the
 //! `qssm_kernels` forward ops; replacing them by the shared blocks' own steps
-//! (`qssm_models::nn::StepNet`) is the rest of the one-description work. The paper models (the
-//! HQC Mambas, the Quantum-Train CNNs) load into engine forms with their own window path.
+//! (`qssm_models::nn::StepNet`) is the rest of the one-description work. The HQC Mambas'
+//! windows run their shared description too, and they stream through the 3b streaming form;
+//! the Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
+//! engine form ([`Arch::logits`]).
 mod chunk_processor;
 mod circuit_card;
 mod cmamba;
@@ -36,7 +38,6 @@ mod target_cnn;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 use qssm_formats::registry::ModelInfo;
@@ -48,8 +49,8 @@ pub(crate) enum Arch {
     QuantumMambaSsm(Box<qmamba_ssm::QuantumMambaSsm>),
     /// 3b (its streaming form)
     TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
-    /// hqc-mamba, hqc-mamba-classical: the 3b network with the card's expand and projections
-    /// (window and stream)
+    /// hqc-mamba, hqc-mamba-classical: the 3b streaming form with the card's expand and
+    /// projections
     HqcMamba(Box<cmamba::TrueClassicalMamba>),
     /// mg
     QuantumMambaGated(Box<qmamba_gated::QuantumMambaGated>),
@@ -61,12 +62,22 @@ pub(crate) enum Arch {
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
-/// Whether zoo model `id` with this card has an engine streaming form ([`Arch`]): 3b, the causal
-/// 1b, mg, 2d, 2e, 4a–4e. The others are window-only and run only their shared description.
+/// Whether model `id` (with a shared description) and this card has an engine streaming form
+/// ([`Arch`]): 3b, the causal 1b, mg, 2d, 2e, 4a–4e, the HQC Mambas. The others are
+/// window-only and run only their shared description.
 pub(crate) fn streams(id: &str, card: &ModelCard) -> bool {
     matches!(
         id,
-        "3b" | "mg" | "4a" | "4b" | "4c" | "4d" | "4e" | "2d" | "2e"
+        "3b" | "mg"
+            | "4a"
+            | "4b"
+            | "4c"
+            | "4d"
+            | "4e"
+            | "2d"
+            | "2e"
+            | "hqc-mamba"
+            | "hqc-mamba-classical"
     ) || (id == "1b" && card.causal)
 }
 
@@ -88,16 +99,9 @@ impl Arch {
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
             }
             "hqc-mamba-classical" | "hqc-mamba" => {
+                // the card was checked by the shared description's load (`shared::hqc_config`)
                 let arch = card.architecture.as_ref();
                 let q = arch.and_then(|a| a.qproj.as_ref());
-                if (id == "hqc-mamba") != q.is_some() {
-                    return Err(EngineError::Mismatch {
-                        what: format!(
-                            "model '{id}' with{} architecture.qproj in its card",
-                            if q.is_some() { "" } else { "out" }
-                        ),
-                    });
-                }
                 let expand = arch.map(|a| a.expand);
                 let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
                 Ok(Self::HqcMamba(Box::new(m)))
@@ -141,14 +145,12 @@ impl Arch {
         }
     }
 
-    /// Window x (C, T) channel-major → logits (n_classes), for the models whose window the
-    /// engine computes itself (the HQC Mambas, the Quantum-Train CNNs); `None` for the zoo's
-    /// streaming forms (a zoo model's window runs its shared description).
+    /// Window x (C, T) channel-major → logits (n_classes), for the models without a shared
+    /// description (the Quantum-Train CNNs); `None` for the streaming forms (those models'
+    /// windows run their shared description).
     pub(crate) fn logits(&self, x: &[f32], c: usize, t: usize) -> Option<Vec<f32>> {
-        let xt = || to_token_major(x, c, t);
         match self {
-            Self::HqcMamba(m) => Some(m.logits(&xt())),
-            Self::TargetCnn(m) => Some(m.logits(&xt())),
+            Self::TargetCnn(m) => Some(m.logits(&to_token_major(x, c, t))),
             _ => None,
         }
     }

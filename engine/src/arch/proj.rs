@@ -16,10 +16,10 @@ use crate::weights::Loader;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 use qssm_formats::model_file::QProjCard;
-use qssm_kernels::circuit::qproj::{Affine, QProj, QProjBuffers};
+use qssm_kernels::circuit::qproj::{QProj, QProjBuffers};
+use qssm_models::nn::proj::QProjOptions;
 
 /// A Linear or quantum projection.
 #[derive(Clone, Debug)]
@@ -55,20 +55,11 @@ impl Proj {
             return Ok(Self::Linear(Linear::load(ld, name, d_in, d_out, false)?));
         };
         let mismatch = |what: String| EngineError::Mismatch { what };
-        let affine = match q.affine.as_str() {
-            "per_output" => Affine::PerOutput,
-            "scalar" => Affine::Scalar,
-            "none" => Affine::None,
-            other => {
-                return Err(mismatch(format!(
-                    "architecture.qproj.affine '{other}' (per_output, scalar or none)"
-                )))
-            }
-        };
-        if q.layers == 0 || d_in == 0 || d_out == 0 {
+        let o = QProjOptions::from_card(q).map_err(mismatch)?;
+        let affine = o.affine;
+        if d_in == 0 || d_out == 0 {
             return Err(mismatch(format!(
-                "{name}: a quantum projection needs layers, inputs and outputs (L {}, {d_in} → {d_out})",
-                q.layers
+                "{name}: a quantum projection needs inputs and outputs ({d_in} → {d_out})"
             )));
         }
         let qp = QProj::new(d_in, d_out, q.layers, affine, q.rescale);
@@ -111,25 +102,8 @@ impl Proj {
         }
     }
 
-    /// x (L, d_in) → new (L, d_out) (window path; allocates).
-    pub(crate) fn apply(&self, x: &[f32], l: usize) -> Vec<f32> {
-        match self {
-            Self::Linear(lin) => lin.apply(x, l),
-            Self::Quantum(q) => {
-                let (d_in, d_out) = (q.qp.d_in, q.qp.d_out);
-                let mut y = vec![0.0; l * d_out];
-                let mut scratch = vec![0.0; self.scratch_len()];
-                for (yt, xt) in y.chunks_exact_mut(d_out).zip(x.chunks_exact(d_in)) {
-                    q.one(yt, xt, &mut scratch);
-                }
-                y
-            }
-        }
-    }
-
     /// `nb` tokens, token i's input at `x[i·x_stride..]` (d_in) and output at
-    /// `y[i·y_stride..]` (d_out); `scratch` ≥ [`Self::scratch_len`]. No allocation. The same
-    /// floats per token as [`Self::apply`].
+    /// `y[i·y_stride..]` (d_out); `scratch` ≥ [`Self::scratch_len`]. No allocation.
     pub(crate) fn apply_rows(
         &self,
         y: &mut [f32],

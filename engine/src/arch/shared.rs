@@ -1,6 +1,7 @@
 //! Models the engine runs through their one description (`qssm_models`): the model's
 //! [`Net`] is built from the card by the same constructor the trainer uses
-//! ([`qssm_models::zoo::visit_net`]), every tensor of its parameter layout is taken from the
+//! ([`qssm_models::zoo::visit_net`] for the zoo, [`TrueClassicalMamba::hqc_mamba`] for the HQC
+//! Mamba and its classical twin), every tensor of its parameter layout is taken from the
 //! file by its reference `state_dict` name with exactly the layout's shape, and a window runs
 //! the net's eval forward on the CPU backend ([`qssm_kernels::backend::cpu::Cpu`], sequential
 //! without `std`). Nothing here re-implements a model: a window's logits are the trainer's
@@ -15,18 +16,19 @@ use super::matvec::f16_to_f32;
 use crate::error::EngineError;
 use crate::weights::{Loader, Store};
 use alloc::format;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
+use qssm_formats::model_file::MAX_DIM;
 use qssm_formats::registry::ModelInfo;
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::Infer;
 use qssm_models::config_check::check_config;
-use qssm_models::nn::Net;
+use qssm_models::nn::{Net, ProjKind, QProjOptions};
 use qssm_models::params::ParamLayout;
-use qssm_models::zoo::{self, visit_net, NetVisitor};
+use qssm_models::zoo::{self, visit_net, NetVisitor, TrueClassicalMamba};
 use qssm_models::{AnsatzKind, ModelConfig};
 
 /// A zoo model as its shared description runs it: the registry id and configuration (from the
@@ -38,12 +40,45 @@ use qssm_models::{AnsatzKind, ModelConfig};
 pub(crate) struct SharedModel {
     id: &'static str,
     cfg: ModelConfig,
+    build: Build,
     layout: ParamLayout,
     /// where tensor i of the layout starts in the store: the layout's order, each tensor at a
     /// multiple of [`ALIGN`] values (the streams' matrix-vector products read rows from aligned
     /// starts, as from separately allocated matrices)
     starts: Vec<usize>,
     store: Arc<Store>,
+}
+
+/// Which constructor builds a model's net from its configuration.
+#[derive(Clone, Debug)]
+enum Build {
+    /// the zoo's one list of constructors ([`visit_net`])
+    Zoo,
+    /// the HQC Mamba (`proj` quantum) or its classical twin (`proj` Linear):
+    /// [`TrueClassicalMamba::hqc_mamba`] with d_inner = `expand`·d_model
+    Hqc { expand: usize, proj: ProjKind },
+}
+
+/// Whether model `id` has a shared description the engine runs: every zoo model and the HQC
+/// Mambas (the Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward
+/// through their engine form).
+pub(crate) fn has_description(entry: &ModelInfo) -> bool {
+    entry.is_zoo() || is_hqc(entry.id)
+}
+
+fn is_hqc(id: &str) -> bool {
+    matches!(id, "hqc-mamba" | "hqc-mamba-classical")
+}
+
+/// Hands `v` the net of model `id` built by `build` for `cfg`; `None` for an id the zoo does
+/// not have.
+fn visit<V: NetVisitor>(id: &str, cfg: &ModelConfig, build: &Build, v: V) -> Option<V::Output> {
+    match build {
+        Build::Zoo => visit_net(id, cfg.clone(), v),
+        Build::Hqc { expand, proj } => {
+            Some(v.visit(TrueClassicalMamba::hqc_mamba(cfg.clone(), *expand, proj)))
+        }
+    }
 }
 
 /// Values per alignment unit of a tensor's start in the store (64 bytes of f32).
@@ -64,9 +99,13 @@ impl SharedModel {
         card: &ModelCard,
         ld: &mut Loader<'_, '_>,
     ) -> Result<Self, EngineError> {
-        let cfg = config(entry, card, ld)?;
-        let (layout, starts, store) = visit_net(entry.id, cfg.clone(), Take { ld })
-            .unwrap_or_else(|| {
+        let (cfg, build) = if is_hqc(entry.id) {
+            hqc_config(entry.id, card, ld)?
+        } else {
+            (config(entry, card, ld)?, Build::Zoo)
+        };
+        let (layout, starts, store) =
+            visit(entry.id, &cfg, &build, Take { ld }).unwrap_or_else(|| {
                 Err(EngineError::UnsupportedModel {
                     id: format!("{} (no shared description)", entry.id),
                 })
@@ -74,6 +113,7 @@ impl SharedModel {
         Ok(Self {
             id: entry.id,
             cfg,
+            build,
             layout,
             starts,
             store: Arc::new(store),
@@ -114,7 +154,7 @@ impl SharedModel {
         }
         let p = &p;
         // the id was built at load, so the visit always runs
-        visit_net(self.id, self.cfg.clone(), Window { p, x })
+        visit(self.id, &self.cfg, &self.build, Window { p, x })
             .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
     }
 }
@@ -240,4 +280,61 @@ fn config(
         what: e.to_string(),
     })?;
     Ok(cfg)
+}
+
+/// The HQC Mamba's configuration (spec hqc-mamba-and-quantum-train §3.3): the card's
+/// hyperparameters; d_inner / d_model from `architecture.expand` or, in a classical twin's card
+/// without `architecture`, from `layers.0.in_proj.weight` (2E, D); the quantum projections'
+/// options from `architecture.qproj`, which `hqc-mamba` needs and its twin must not have.
+/// (The projections' qubit counts are checked by the streaming form, loaded next.)
+fn hqc_config(
+    id: &str,
+    card: &ModelCard,
+    ld: &Loader<'_, '_>,
+) -> Result<(ModelConfig, Build), EngineError> {
+    let mismatch = |what: String| EngineError::Mismatch { what };
+    let arch = card.architecture.as_ref();
+    let q = arch.and_then(|a| a.qproj.as_ref());
+    if (id == "hqc-mamba") != q.is_some() {
+        return Err(mismatch(format!(
+            "model '{id}' with{} architecture.qproj in its card",
+            if q.is_some() { "" } else { "out" }
+        )));
+    }
+    let cfg = ModelConfig::from_card(card);
+    let d = cfg.d_model;
+    let expand = match arch {
+        Some(a) => a.expand,
+        None => {
+            let rows = ld.shape("layers.0.in_proj.weight")?[0];
+            if rows == 0 || rows % (2 * d) != 0 {
+                return Err(mismatch(format!(
+                    "layers.0.in_proj.weight has {rows} rows, not 2·expand·d_model with d_model = {d}"
+                )));
+            }
+            rows / (2 * d)
+        }
+    };
+    if !expand
+        .checked_mul(d)
+        .is_some_and(|e| (1..=MAX_DIM).contains(&e))
+    {
+        return Err(mismatch(format!(
+            "d_inner (expand {expand} × d_model {d}) outside 1..={MAX_DIM}"
+        )));
+    }
+    let proj = match q {
+        None => ProjKind::Linear,
+        Some(q) => {
+            let o = QProjOptions::from_card(q).map_err(mismatch)?;
+            if o.layers > MAX_DIM {
+                return Err(mismatch(format!(
+                    "architecture.qproj.layers {} outside 1..={MAX_DIM}",
+                    o.layers
+                )));
+            }
+            ProjKind::Quantum(o)
+        }
+    };
+    Ok((cfg, Build::Hqc { expand, proj }))
 }

@@ -6,38 +6,29 @@
 //! * `SelectiveSSM` of `models/TrueClassicalMamba.py` (3b; spec §3.6): `x_proj` named
 //!   `<block>.x_proj`, `A_log` (E, N), R = ⌈D/16⌉, no out_proj.
 //!
-//! Both: p = x_proj(x) split [δ (R) | B (N) | C (N)], Δ = softplus(dt_proj(δ)), then
-//! [`qssm_kernels::ops::scan::scan_forward`] with A = −exp(A_log) (computed once at load).
-//! The scan runs in segments of [`SEGMENT`] steps so only (SEGMENT+1)·E·N states are held,
-//! not (L+1)·E·N; each segment starts from the previous one's final state, which is
-//! arithmetically identical to one long scan.
-//!
-//! Recurrent mode ([`SelectiveSsm::step_rows`], streaming): the same math token by token with
+//! Both: p = x_proj(x) split [δ (R) | B (N) | C (N)], Δ = softplus(dt_proj(δ)), then the
+//! scan with A = −exp(A_log) (computed once at load), here in its streaming form
+//! ([`SelectiveSsm::step_rows`]): token by token with
 //! [`qssm_kernels::ops::scan::scan_step_transposed`] updating the state in place (Mamba paper
 //! §3.3 / `selective_state_update`), no allocation. The streaming state is stored
-//! **transposed, (N, E)** (with a transposed copy of A made at load), so the step runs as
-//! vertical SIMD over the E channels; it agrees with the window path to rounding.
+//! **transposed, (N, E)** (with A transposed at load), so the step runs as vertical SIMD over
+//! the E channels; it agrees with the window forward (`qssm_kernels::ops::scan::scan_forward`,
+//! the shared description's) to rounding.
 use super::layers::Linear;
 use super::proj::Proj;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
 use qssm_formats::model_file::QProjCard;
 use qssm_kernels::ops::activation::softplus_forward;
-use qssm_kernels::ops::scan::{scan_forward, scan_step_transposed, ScanDims};
-
-/// Steps per scan segment.
-const SEGMENT: usize = 16;
+use qssm_kernels::ops::scan::{scan_step_transposed, ScanDims};
 
 /// One selective SSM over E channels with state size N.
 #[derive(Clone, Debug)]
 pub(crate) struct SelectiveSsm {
     x_proj: Proj,
     dt_proj: Linear,
-    /// A = −exp(A_log): (N) shared, or (E, N)
-    a: Vec<f32>,
     /// A for the streaming step: (N) shared, or the transpose (N, E)
     a_t: Vec<f32>,
     /// skip weights D (E)
@@ -149,14 +140,13 @@ impl SelectiveSsm {
         let a: Vec<f32> = a_log.iter().map(|v| -libm::expf(*v)).collect();
         let (e, n) = (dims.e, dims.n);
         let a_t = if dims.a_row_stride == 0 {
-            a.clone()
+            a
         } else {
             (0..n * e).map(|i| a[(i % e) * n + i / e]).collect()
         };
         Self {
             x_proj,
             dt_proj,
-            a,
             a_t,
             d_skip,
             out_proj,
@@ -181,8 +171,7 @@ impl SelectiveSsm {
     /// by its output y (E); the state `h` (N, E) — transposed — advances token by token;
     /// `scratch` ≥ [`Self::rows_scratch_len`]. `x_proj` and `dt_proj` run over all the tokens
     /// at once ([`Proj::apply_rows`]), the scan token by token. No allocation. Each token's
-    /// output is the same as one [`scan_step_transposed`] step of the same math as
-    /// [`Self::apply`], bit for bit whatever `nb`.
+    /// output is one [`scan_step_transposed`] step, bit for bit whatever `nb`.
     pub(crate) fn step_rows(
         &self,
         xy: &mut [f32],
@@ -210,52 +199,6 @@ impl SelectiveSsm {
                 None => x.copy_from_slice(ys),
                 Some(op) => op.apply_one(x, ys),
             }
-        }
-    }
-
-    /// x (L, E) → y (L, E). `state` (E, N) is the initial state on entry and the final state
-    /// on return.
-    pub(crate) fn apply(&self, x: &[f32], l: usize, state: &mut [f32]) -> Vec<f32> {
-        let (e, n, r) = (self.dims.e, self.dims.n, self.r);
-        let (w, en) = (r + 2 * n, e * n);
-        let xdbl = self.x_proj.apply(x, l);
-        let (mut dl, mut bm, mut cm) = (vec![0.0; l * r], vec![0.0; l * n], vec![0.0; l * n]);
-        for t in 0..l {
-            let row = &xdbl[t * w..(t + 1) * w];
-            dl[t * r..(t + 1) * r].copy_from_slice(&row[..r]);
-            bm[t * n..(t + 1) * n].copy_from_slice(&row[r..r + n]);
-            cm[t * n..(t + 1) * n].copy_from_slice(&row[r + n..]);
-        }
-        let dt_pre = self.dt_proj.apply(&dl, l);
-        let mut delta = vec![0.0; l * e];
-        softplus_forward(&mut delta, &dt_pre);
-        let mut ys = vec![0.0; l * e];
-        let mut hs = vec![0.0; (SEGMENT.min(l) + 1) * en];
-        let mut t0 = 0;
-        while t0 < l {
-            let seg = SEGMENT.min(l - t0);
-            let dims = ScanDims {
-                l: seg,
-                ..self.dims
-            };
-            scan_forward(
-                &mut ys[t0 * e..],
-                &mut hs,
-                &x[t0 * e..],
-                &delta[t0 * e..],
-                &self.a,
-                &bm[t0 * n..],
-                &cm[t0 * n..],
-                &self.d_skip,
-                Some(&*state),
-                dims,
-            );
-            state[..en].copy_from_slice(&hs[seg * en..(seg + 1) * en]);
-            t0 += seg;
-        }
-        match &self.out_proj {
-            Some(op) => op.apply(&ys, l),
-            None => ys,
         }
     }
 }

@@ -42,6 +42,23 @@ impl Affine {
             Self::None => 0,
         }
     }
+
+    /// The name a model card records (`architecture.qproj.affine`): `per_output`, `scalar`,
+    /// `none`.
+    pub fn card_name(self) -> &'static str {
+        match self {
+            Self::PerOutput => "per_output",
+            Self::Scalar => "scalar",
+            Self::None => "none",
+        }
+    }
+
+    /// The affine a card names ([`Self::card_name`]); `None` for any other name.
+    pub fn from_card_name(name: &str) -> Option<Self> {
+        [Self::PerOutput, Self::Scalar, Self::None]
+            .into_iter()
+            .find(|a| a.card_name() == name)
+    }
 }
 
 /// One quantum projection's shape and options (see the [module docs](self)).

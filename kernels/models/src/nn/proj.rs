@@ -11,6 +11,7 @@
 use super::linear::Linear;
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
+use qssm_formats::model_file::QProjCard;
 use qssm_kernels::backend::{Backend, Infer, QProjP};
 use qssm_kernels::circuit::qproj::{Affine, QProj};
 
@@ -44,6 +45,40 @@ impl Default for QProjOptions {
             rescale: true,
             init: QuantumInit::Uniform,
         }
+    }
+}
+
+impl QProjOptions {
+    /// What a model card records of these options (`architecture.qproj`; the initialisation
+    /// is not recorded: it does not change a trained model).
+    pub fn card(&self) -> QProjCard {
+        QProjCard {
+            layers: self.layers,
+            affine: self.affine.card_name().into(),
+            rescale: self.rescale,
+        }
+    }
+
+    /// The options a card records ([`Self::card`]; the initialisation is the default).
+    /// Errors: an affine name other than `per_output`, `scalar` or `none`, or no layers.
+    pub fn from_card(q: &QProjCard) -> Result<Self, String> {
+        let affine = Affine::from_card_name(&q.affine).ok_or_else(|| {
+            format!(
+                "architecture.qproj.affine '{}' (per_output, scalar or none)",
+                q.affine
+            )
+        })?;
+        if q.layers == 0 {
+            return Err(
+                "architecture.qproj.layers is 0 (a quantum projection needs a layer)".into(),
+            );
+        }
+        Ok(Self {
+            layers: q.layers,
+            affine,
+            rescale: q.rescale,
+            init: QuantumInit::Uniform,
+        })
     }
 }
 

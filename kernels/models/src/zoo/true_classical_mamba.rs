@@ -12,9 +12,8 @@ use crate::nn::{
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_formats::model_file::{Architecture, QProjCard};
+use qssm_formats::model_file::Architecture;
 use qssm_kernels::backend::{Backend, DropoutCfg, Infer};
-use qssm_kernels::circuit::qproj::Affine;
 
 /// 3b TrueClassicalMamba. Parameter count 241,922 at the EEG config, for every T.
 ///
@@ -73,16 +72,7 @@ impl TrueClassicalMamba {
             ProjKind::Linear => "hqc-mamba-classical",
         };
         let qproj = match proj {
-            ProjKind::Quantum(o) => Some(QProjCard {
-                layers: o.layers,
-                affine: match o.affine {
-                    Affine::PerOutput => "per_output",
-                    Affine::Scalar => "scalar",
-                    Affine::None => "none",
-                }
-                .into(),
-                rescale: o.rescale,
-            }),
+            ProjKind::Quantum(o) => Some(o.card()),
             ProjKind::Linear => None,
         };
         Self {
