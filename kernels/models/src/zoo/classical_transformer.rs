@@ -5,7 +5,10 @@
 //! all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
 //! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
 use crate::nn::PositionalEncoding;
-use crate::nn::{Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock, TransformerGrads};
+use crate::nn::{
+    Io, Linear, Net, NormMeanPool, NormMeanPoolActs, TransformerActs, TransformerBlock,
+    TransformerGrads,
+};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
@@ -25,7 +28,7 @@ pub struct ClassicalTransformer {
     pos: PositionalEncoding,
     embedding: Linear,
     blocks: Vec<TransformerBlock>,
-    final_norm: RmsNorm,
+    pool: NormMeanPool,
     classifier: Linear,
 }
 
@@ -39,14 +42,10 @@ pub struct Acts<B: Infer> {
     mask: B::Buf,
     dropped: bool,
     blocks: Vec<TransformerActs<B>>,
-    fnorm: B::Buf,
-    frstd: B::Buf,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     k: Option<TransformerGrads<B>>,
     du: B::Buf,
     dprev: B::Buf,
-    dfn: B::Buf,
-    dpooled: B::Buf,
 }
 
 impl ClassicalTransformer {
@@ -65,7 +64,7 @@ impl ClassicalTransformer {
                 TransformerBlock::new(&mut lay, &format!("layers.{i}"), d, N_HEADS, EXPAND, site)
             })
             .collect();
-        let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
+        let pool = NormMeanPool::new(&mut lay, d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
         Self {
             cfg,
@@ -73,7 +72,7 @@ impl ClassicalTransformer {
             pos,
             embedding,
             blocks,
-            final_norm,
+            pool,
             classifier,
         }
     }
@@ -101,14 +100,10 @@ impl Net for ClassicalTransformer {
             mask: s(d),
             dropped: false,
             blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
-            fnorm: s(d),
-            frstd: be.alloc(&[b, t]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.pool.plan(be, b, t),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
             du: s(d),
             dprev: s(d),
-            dfn: s(d),
-            dpooled: be.alloc(&[b, d]),
         }
     }
     fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
@@ -136,21 +131,23 @@ impl Net for ClassicalTransformer {
             self.blocks[i].forward(be, p, u, &mut rest[0], drop);
         }
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.final_norm
-            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
-        be.mean_time(&mut a.pooled, &a.fnorm);
-        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
+        self.pool.forward(be, p, h, &mut a.pool);
+        self.classifier
+            .forward(be, p, &a.pool.pooled, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dpooled, 0.0);
-        self.classifier
-            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
-        be.fill(&mut a.dfn, 0.0);
-        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.pool.dpooled, 0.0);
+        self.classifier.backward(
+            be,
+            p,
+            g,
+            &a.pool.pooled,
+            &a.io.dout,
+            Some(&mut a.pool.dpooled),
+        );
         be.fill(&mut a.du, 0.0);
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.final_norm
-            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.du);
+        self.pool.backward(be, p, g, h, &mut a.pool, &mut a.du);
         if let Some(k) = a.k.as_mut() {
             for i in (0..a.blocks.len()).rev() {
                 be.fill(&mut a.dprev, 0.0);
@@ -175,8 +172,8 @@ impl Net for ClassicalTransformer {
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("layers.{i}"), &blk.out));
         }
-        out.push(("final_norm".into(), &a.fnorm));
-        out.push(("pool".into(), &a.pooled));
+        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));
         out
     }

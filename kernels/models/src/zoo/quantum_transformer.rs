@@ -8,8 +8,8 @@
 //! A window classifier only (global attention, spec §6).
 use crate::nn::PositionalEncoding;
 use crate::nn::{
-    ChunkActs, ChunkProcessor, Io, Linear, Net, RmsNorm, TransformerActs, TransformerBlock,
-    TransformerGrads,
+    ChunkActs, ChunkProcessor, Io, Linear, Net, NormMeanPool, NormMeanPoolActs, TransformerActs,
+    TransformerBlock, TransformerGrads,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -34,7 +34,7 @@ pub struct QuantumTransformer {
     feature_proj: Linear,
     proc: ChunkProcessor,
     blocks: Vec<TransformerBlock>,
-    final_norm: RmsNorm,
+    pool: NormMeanPool,
     classifier: Linear,
 }
 
@@ -51,13 +51,9 @@ pub struct Acts<B: Infer> {
     /// chunk tokens + PE (B, nc, D): block 0's input
     h0: B::Buf,
     blocks: Vec<TransformerActs<B>>,
-    fnorm: B::Buf,
-    frstd: B::Buf,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     // backward scratch
     k: Option<TransformerGrads<B>>,
-    dpooled: B::Buf,
-    dfn: B::Buf,
     dh: B::Buf,
     dprev: B::Buf,
     du: B::Buf,
@@ -93,7 +89,7 @@ impl QuantumTransformer {
                 )
             })
             .collect();
-        let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
+        let pool = NormMeanPool::new(&mut lay, d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
         Self {
             cfg,
@@ -102,7 +98,7 @@ impl QuantumTransformer {
             feature_proj,
             proc,
             blocks,
-            final_norm,
+            pool,
             classifier,
         }
     }
@@ -133,12 +129,8 @@ impl Net for QuantumTransformer {
             proc: self.proc.plan(be, b, t),
             h0: sc(d),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
-            fnorm: sc(d),
-            frstd: be.alloc(&[b, nc]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.pool.plan(be, b, nc),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
-            dpooled: be.alloc(&[b, d]),
-            dfn: sc(d),
             dh: sc(d),
             dprev: sc(d),
             du: st(c),
@@ -172,21 +164,23 @@ impl Net for QuantumTransformer {
             self.blocks[i].forward(be, p, u, &mut rest[0], drop);
         }
         let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
-        self.final_norm
-            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
-        be.mean_time(&mut a.pooled, &a.fnorm);
-        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
+        self.pool.forward(be, p, h, &mut a.pool);
+        self.classifier
+            .forward(be, p, &a.pool.pooled, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dpooled, 0.0);
-        self.classifier
-            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
-        be.fill(&mut a.dfn, 0.0);
-        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.pool.dpooled, 0.0);
+        self.classifier.backward(
+            be,
+            p,
+            g,
+            &a.pool.pooled,
+            &a.io.dout,
+            Some(&mut a.pool.dpooled),
+        );
         be.fill(&mut a.dh, 0.0);
         let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
-        self.final_norm
-            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.dh);
+        self.pool.backward(be, p, g, h, &mut a.pool, &mut a.dh);
         if let Some(k) = a.k.as_mut() {
             for i in (0..a.blocks.len()).rev() {
                 be.fill(&mut a.dprev, 0.0);
@@ -218,8 +212,8 @@ impl Net for QuantumTransformer {
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("transformer_layers.{i}"), &blk.out));
         }
-        out.push(("final_norm".into(), &a.fnorm));
-        out.push(("pool".into(), &a.pooled));
+        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));
         out
     }

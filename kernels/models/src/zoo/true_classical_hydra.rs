@@ -5,7 +5,8 @@
 //! T → `classifier` = Linear(D, D/2) → GELU(erf) → Dropout → Linear(D/2, 2). Window-only: the
 //! backward scan sees the whole window (spec §6). Written once over the backend.
 use crate::nn::{
-    ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads, Io, Linear, Net, RmsNorm,
+    ClassicalHydraActs, ClassicalHydraBlock, ClassicalHydraGrads, Io, Linear, Net, NormMeanPool,
+    NormMeanPoolActs, RmsNorm,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -19,7 +20,7 @@ pub struct TrueClassicalHydra {
     embedding: Linear,
     blocks: Vec<ClassicalHydraBlock>,
     norms: Vec<RmsNorm>,
-    final_norm: RmsNorm,
+    pool: NormMeanPool,
     cls0: Linear,
     cls3: Linear,
 }
@@ -35,9 +36,7 @@ pub struct Acts<B: Infer> {
     blocks: Vec<ClassicalHydraActs<B>>,
     /// norms.i outputs and their rstd
     ns: Vec<(B::Buf, B::Buf)>,
-    fnorm: B::Buf,
-    frstd: B::Buf,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     h0: B::Buf,
     h1: B::Buf,
     h2: B::Buf,
@@ -46,8 +45,6 @@ pub struct Acts<B: Infer> {
     k: Option<ClassicalHydraGrads<B>>,
     du: B::Buf,
     dy: B::Buf,
-    dfn: B::Buf,
-    dpooled: B::Buf,
     dh0: B::Buf,
     dh2: B::Buf,
 }
@@ -64,7 +61,7 @@ impl TrueClassicalHydra {
         let norms = (0..cfg.n_layers)
             .map(|i| RmsNorm::new(&mut lay, &format!("norms.{i}"), d))
             .collect();
-        let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
+        let pool = NormMeanPool::new(&mut lay, d);
         let cls0 = Linear::new(&mut lay, "classifier.0", d, d / 2, true);
         let cls3 = Linear::new(&mut lay, "classifier.3", d / 2, cfg.n_classes, true);
         Self {
@@ -73,7 +70,7 @@ impl TrueClassicalHydra {
             embedding,
             blocks,
             norms,
-            final_norm,
+            pool,
             cls0,
             cls3,
         }
@@ -103,9 +100,7 @@ impl Net for TrueClassicalHydra {
             us: (0..=nl).map(|_| s(d)).collect(),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
             ns: (0..nl).map(|_| (s(d), be.alloc(&[b, t]))).collect(),
-            fnorm: s(d),
-            frstd: be.alloc(&[b, t]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.pool.plan(be, b, t),
             h0: be.alloc(&[b, d / 2]),
             h1: be.alloc(&[b, d / 2]),
             h2: be.alloc(&[b, d / 2]),
@@ -114,8 +109,6 @@ impl Net for TrueClassicalHydra {
             k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
             du: s(d),
             dy: s(d),
-            dfn: s(d),
-            dpooled: be.alloc(&[b, d]),
             dh0: be.alloc(&[b, d / 2]),
             dh2: be.alloc(&[b, d / 2]),
         }
@@ -148,10 +141,8 @@ impl Net for TrueClassicalHydra {
             be.add_assign(next, u);
         }
         let u = &a.us[self.blocks.len()];
-        self.final_norm
-            .forward(be, p, u, &mut a.fnorm, &mut a.frstd);
-        be.mean_time(&mut a.pooled, &a.fnorm);
-        self.cls0.forward(be, p, &a.pooled, &mut a.h0);
+        self.pool.forward(be, p, u, &mut a.pool);
+        self.cls0.forward(be, p, &a.pool.pooled, &mut a.h0);
         be.act(Act::Gelu, &mut a.h1, &a.h0);
         be.copy(&mut a.h2, &a.h1);
         if let Some(cfg) = drop {
@@ -170,15 +161,12 @@ impl Net for TrueClassicalHydra {
         }
         be.fill(&mut a.dh0, 0.0);
         be.act_bwd(Act::Gelu, &mut a.dh0, &a.dh2, &a.h0);
-        be.fill(&mut a.dpooled, 0.0);
+        be.fill(&mut a.pool.dpooled, 0.0);
         self.cls0
-            .backward(be, p, g, &a.pooled, &a.dh0, Some(&mut a.dpooled));
-        be.fill(&mut a.dfn, 0.0);
-        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+            .backward(be, p, g, &a.pool.pooled, &a.dh0, Some(&mut a.pool.dpooled));
         be.fill(&mut a.du, 0.0);
         let u = &a.us[self.blocks.len()];
-        self.final_norm
-            .backward(be, p, g, u, &a.frstd, &a.dfn, &mut a.du);
+        self.pool.backward(be, p, g, u, &mut a.pool, &mut a.du);
         if let Some(k) = a.k.as_mut() {
             for (i, (blk, norm)) in self.blocks.iter().zip(&self.norms).enumerate().rev() {
                 be.fill(&mut a.dy, 0.0);
@@ -204,8 +192,8 @@ impl Net for TrueClassicalHydra {
             out.push((format!("layers.{i}"), &blk.out));
             out.push((format!("norms.{i}"), n));
         }
-        out.push(("final_norm".into(), &a.fnorm));
-        out.push(("pool".into(), &a.pooled));
+        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier.0".into(), &a.h0));
         out.push(("classifier.1".into(), &a.h1));
         out.push(("classifier.2".into(), &a.h2));

@@ -7,7 +7,8 @@
 //! mean of final_norm).
 use crate::nn::step::{step_io, stream_window, RunningMean};
 use crate::nn::{
-    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, ProjKind, RmsNorm, StepNet,
+    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, NormMeanPool, NormMeanPoolActs,
+    ProjKind, StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -26,7 +27,7 @@ pub struct TrueClassicalMamba {
     lay: ParamLayout,
     embedding: Linear,
     blocks: Vec<MambaBlock>,
-    final_norm: RmsNorm,
+    pool: NormMeanPool,
     classifier: Linear,
     /// the HQC Mamba's options for the card (`None` for 3b)
     architecture: Option<Architecture>,
@@ -42,15 +43,11 @@ pub struct Acts<B: Infer> {
     mask: B::Buf,
     dropped: bool,
     blocks: Vec<MambaActs<B>>,
-    fnorm: B::Buf,
-    frstd: B::Buf,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     /// backward scratch shared by the blocks (none without blocks)
     k: Option<MambaGrads<B>>,
     du: B::Buf,
     dprev: B::Buf,
-    dfn: B::Buf,
-    dpooled: B::Buf,
 }
 
 impl TrueClassicalMamba {
@@ -91,7 +88,7 @@ impl TrueClassicalMamba {
                 MambaBlock::true_classical(&mut lay, &format!("layers.{i}"), dims, proj)
             })
             .collect();
-        let final_norm = RmsNorm::new(&mut lay, "final_norm", d);
+        let pool = NormMeanPool::new(&mut lay, d);
         let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
         Self {
             id,
@@ -99,7 +96,7 @@ impl TrueClassicalMamba {
             lay,
             embedding,
             blocks,
-            final_norm,
+            pool,
             classifier,
             architecture: None,
         }
@@ -134,14 +131,10 @@ impl Net for TrueClassicalMamba {
             mask: s(d),
             dropped: false,
             blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
-            fnorm: s(d),
-            frstd: be.alloc(&[b, t]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.pool.plan(be, b, t),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
             du: s(d),
             dprev: s(d),
-            dfn: s(d),
-            dpooled: be.alloc(&[b, d]),
         }
     }
     fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
@@ -168,21 +161,23 @@ impl Net for TrueClassicalMamba {
             self.blocks[i].forward(be, p, u, None, &mut rest[0]);
         }
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.final_norm
-            .forward(be, p, h, &mut a.fnorm, &mut a.frstd);
-        be.mean_time(&mut a.pooled, &a.fnorm);
-        self.classifier.forward(be, p, &a.pooled, &mut a.io.out);
+        self.pool.forward(be, p, h, &mut a.pool);
+        self.classifier
+            .forward(be, p, &a.pool.pooled, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dpooled, 0.0);
-        self.classifier
-            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
-        be.fill(&mut a.dfn, 0.0);
-        be.mean_time_bwd(&mut a.dfn, &a.dpooled);
+        be.fill(&mut a.pool.dpooled, 0.0);
+        self.classifier.backward(
+            be,
+            p,
+            g,
+            &a.pool.pooled,
+            &a.io.dout,
+            Some(&mut a.pool.dpooled),
+        );
         be.fill(&mut a.du, 0.0);
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.final_norm
-            .backward(be, p, g, h, &a.frstd, &a.dfn, &mut a.du);
+        self.pool.backward(be, p, g, h, &mut a.pool, &mut a.du);
         if let Some(k) = a.k.as_mut() {
             for i in (0..a.blocks.len()).rev() {
                 be.fill(&mut a.dprev, 0.0);
@@ -218,8 +213,8 @@ impl Net for TrueClassicalMamba {
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("layers.{i}"), &blk.out));
         }
-        out.push(("final_norm".into(), &a.fnorm));
-        out.push(("pool".into(), &a.pooled));
+        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));
         out
     }
@@ -238,10 +233,9 @@ pub struct Step<B: Infer> {
     emb: B::Buf,
     blocks: Vec<MambaActs<B>>,
     states: Vec<MambaState<B>>,
-    fnorm: B::Buf,
-    frstd: B::Buf,
-    pooled: B::Buf,
-    /// the mean pool over the samples' final_norm rows
+    /// `final_norm` of this step's rows and the pooled mean so far
+    readout: NormMeanPoolActs<B>,
+    /// the running mean's state over the samples' final_norm rows
     pool: RunningMean<B>,
 }
 
@@ -258,9 +252,7 @@ impl StepNet for TrueClassicalMamba {
             emb: be.alloc(&[b, len, d]),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, len)).collect(),
             states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
-            fnorm: be.alloc(&[b, len, d]),
-            frstd: be.alloc(&[b, len]),
-            pooled: be.alloc(&[b, d]),
+            readout: self.pool.plan(be, b, len),
             pool: RunningMean::plan(be, b, d),
         }
     }
@@ -281,9 +273,8 @@ impl StepNet for TrueClassicalMamba {
             self.blocks[i].step(be, p, u, &mut s.states[i], &mut rest[0]);
         }
         let h = s.blocks.last().map_or(&s.emb, |b| &b.out);
-        self.final_norm
-            .forward(be, p, h, &mut s.fnorm, &mut s.frstd);
-        s.pool.update(be, &mut s.pooled, &s.fnorm);
-        self.classifier.forward(be, p, &s.pooled, &mut s.io.out);
+        self.pool.step(be, p, h, &mut s.readout, &mut s.pool);
+        self.classifier
+            .forward(be, p, &s.readout.pooled, &mut s.io.out);
     }
 }
