@@ -44,7 +44,7 @@ pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads, MambaState};
 pub use net::{Io, Net};
 pub use norm::{LayerNorm, LayerNormActs, RmsNorm};
-pub use norm_pool::{NormMeanPool, NormMeanPoolActs};
+pub use norm_pool::{NormMeanHead, NormMeanPool, NormMeanPoolActs};
 pub use positional::PositionalEncoding;
 pub use proj::{Proj, ProjKind, QProjOptions, QuantumInit};
 pub use qssm_core::{QssmActs, QssmCore};

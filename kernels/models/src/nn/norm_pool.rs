@@ -1,7 +1,9 @@
 //! The readout shared by 3a, 1a, 3b and 3c (spec §4.2, §3.1, §4.5, §4.4): the last block's
 //! output h (B, L, D) → RMSNorm `final_norm` → mean over the L positions (time steps or
-//! chunks) → pooled (B, D), which the model's classifier reads. Its streaming form
+//! chunks) → pooled (B, D), which the model's classifier reads ([`NormMeanPool`]; 3a, 1a and
+//! 3b then apply the Linear `classifier` (D → K): [`NormMeanHead`]). The streaming form
 //! ([`NormMeanPool::step`], 3b) normalises the rows of a step and keeps the running mean.
+use super::linear::Linear;
 use super::norm::RmsNorm;
 use super::step::RunningMean;
 use crate::params::ParamLayout;
@@ -89,5 +91,74 @@ impl NormMeanPool {
     ) {
         self.norm.forward(be, p, h, &mut a.fnorm, &mut a.rstd);
         running.update(be, &mut a.pooled, &a.fnorm);
+    }
+}
+
+/// [`NormMeanPool`] followed by the Linear `classifier` (D → K, with bias): the head of 3a, 1a
+/// and 3b.
+#[derive(Clone, Debug)]
+pub struct NormMeanHead {
+    pool: NormMeanPool,
+    classifier: Linear,
+}
+
+impl NormMeanHead {
+    /// Registers `final_norm.weight` (D), then `classifier.weight` (K, D) and
+    /// `classifier.bias` (K).
+    pub fn new(lay: &mut ParamLayout, d: usize, k: usize) -> Self {
+        let pool = NormMeanPool::new(lay, d);
+        let classifier = Linear::new(lay, "classifier", d, k, true);
+        Self { pool, classifier }
+    }
+
+    /// Buffers for (B, L).
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> NormMeanPoolActs<B> {
+        self.pool.plan(be, b, l)
+    }
+
+    /// h (B, L, D) → out (B, K).
+    pub fn forward<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        h: &B::Buf,
+        a: &mut NormMeanPoolActs<B>,
+        out: &mut B::Buf,
+    ) {
+        self.pool.forward(be, p, h, a);
+        self.classifier.forward(be, p, &a.pooled, out);
+    }
+
+    /// From dout (B, K): accumulates the head's gradients into `g` and d loss/d h into `dh`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        h: &B::Buf,
+        a: &mut NormMeanPoolActs<B>,
+        dout: &B::Buf,
+        dh: &mut B::Buf,
+    ) {
+        be.fill(&mut a.dpooled, 0.0);
+        self.classifier
+            .backward(be, p, g, &a.pooled, dout, Some(&mut a.dpooled));
+        self.pool.backward(be, p, g, h, a, dh);
+    }
+
+    /// Streaming form ([`NormMeanPool::step`], then the classifier): out (B, K) after every
+    /// row of the stream so far.
+    pub fn step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        h: &B::Buf,
+        a: &mut NormMeanPoolActs<B>,
+        running: &mut RunningMean<B>,
+        out: &mut B::Buf,
+    ) {
+        self.pool.step(be, p, h, a, running);
+        self.classifier.forward(be, p, &a.pooled, out);
     }
 }

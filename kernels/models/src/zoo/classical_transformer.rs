@@ -6,7 +6,7 @@
 //! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
 use crate::nn::PositionalEncoding;
 use crate::nn::{
-    Io, Linear, Net, NormMeanPool, NormMeanPoolActs, TransformerActs, TransformerBlock,
+    Io, Linear, Net, NormMeanHead, NormMeanPoolActs, TransformerActs, TransformerBlock,
     TransformerGrads,
 };
 use crate::params::ParamLayout;
@@ -28,8 +28,7 @@ pub struct ClassicalTransformer {
     pos: PositionalEncoding,
     embedding: Linear,
     blocks: Vec<TransformerBlock>,
-    pool: NormMeanPool,
-    classifier: Linear,
+    head: NormMeanHead,
 }
 
 /// Planned buffers of one batch.
@@ -64,16 +63,14 @@ impl ClassicalTransformer {
                 TransformerBlock::new(&mut lay, &format!("layers.{i}"), d, N_HEADS, EXPAND, site)
             })
             .collect();
-        let pool = NormMeanPool::new(&mut lay, d);
-        let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
+        let head = NormMeanHead::new(&mut lay, d, cfg.n_classes);
         Self {
             cfg,
             lay,
             pos,
             embedding,
             blocks,
-            pool,
-            classifier,
+            head,
         }
     }
 }
@@ -100,7 +97,7 @@ impl Net for ClassicalTransformer {
             mask: s(d),
             dropped: false,
             blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
-            pool: self.pool.plan(be, b, t),
+            pool: self.head.plan(be, b, t),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
             du: s(d),
             dprev: s(d),
@@ -131,23 +128,13 @@ impl Net for ClassicalTransformer {
             self.blocks[i].forward(be, p, u, &mut rest[0], drop);
         }
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.pool.forward(be, p, h, &mut a.pool);
-        self.classifier
-            .forward(be, p, &a.pool.pooled, &mut a.io.out);
+        self.head.forward(be, p, h, &mut a.pool, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.pool.dpooled, 0.0);
-        self.classifier.backward(
-            be,
-            p,
-            g,
-            &a.pool.pooled,
-            &a.io.dout,
-            Some(&mut a.pool.dpooled),
-        );
         be.fill(&mut a.du, 0.0);
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.pool.backward(be, p, g, h, &mut a.pool, &mut a.du);
+        self.head
+            .backward(be, p, g, h, &mut a.pool, &a.io.dout, &mut a.du);
         if let Some(k) = a.k.as_mut() {
             for i in (0..a.blocks.len()).rev() {
                 be.fill(&mut a.dprev, 0.0);

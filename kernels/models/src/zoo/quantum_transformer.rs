@@ -8,7 +8,7 @@
 //! A window classifier only (global attention, spec §6).
 use crate::nn::PositionalEncoding;
 use crate::nn::{
-    ChunkActs, ChunkProcessor, Io, Linear, Net, NormMeanPool, NormMeanPoolActs, TransformerActs,
+    ChunkActs, ChunkProcessor, Io, Linear, Net, NormMeanHead, NormMeanPoolActs, TransformerActs,
     TransformerBlock, TransformerGrads,
 };
 use crate::params::ParamLayout;
@@ -34,8 +34,7 @@ pub struct QuantumTransformer {
     feature_proj: Linear,
     proc: ChunkProcessor,
     blocks: Vec<TransformerBlock>,
-    pool: NormMeanPool,
-    classifier: Linear,
+    head: NormMeanHead,
 }
 
 /// Planned buffers of one batch.
@@ -89,8 +88,7 @@ impl QuantumTransformer {
                 )
             })
             .collect();
-        let pool = NormMeanPool::new(&mut lay, d);
-        let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
+        let head = NormMeanHead::new(&mut lay, d, cfg.n_classes);
         Self {
             cfg,
             lay,
@@ -98,8 +96,7 @@ impl QuantumTransformer {
             feature_proj,
             proc,
             blocks,
-            pool,
-            classifier,
+            head,
         }
     }
 }
@@ -129,7 +126,7 @@ impl Net for QuantumTransformer {
             proc: self.proc.plan(be, b, t),
             h0: sc(d),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
-            pool: self.pool.plan(be, b, nc),
+            pool: self.head.plan(be, b, nc),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
             dh: sc(d),
             dprev: sc(d),
@@ -164,23 +161,13 @@ impl Net for QuantumTransformer {
             self.blocks[i].forward(be, p, u, &mut rest[0], drop);
         }
         let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
-        self.pool.forward(be, p, h, &mut a.pool);
-        self.classifier
-            .forward(be, p, &a.pool.pooled, &mut a.io.out);
+        self.head.forward(be, p, h, &mut a.pool, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.pool.dpooled, 0.0);
-        self.classifier.backward(
-            be,
-            p,
-            g,
-            &a.pool.pooled,
-            &a.io.dout,
-            Some(&mut a.pool.dpooled),
-        );
         be.fill(&mut a.dh, 0.0);
         let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
-        self.pool.backward(be, p, g, h, &mut a.pool, &mut a.dh);
+        self.head
+            .backward(be, p, g, h, &mut a.pool, &a.io.dout, &mut a.dh);
         if let Some(k) = a.k.as_mut() {
             for i in (0..a.blocks.len()).rev() {
                 be.fill(&mut a.dprev, 0.0);

@@ -7,7 +7,7 @@
 //! mean of final_norm).
 use crate::nn::step::{step_io, stream_window, RunningMean};
 use crate::nn::{
-    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, NormMeanPool, NormMeanPoolActs,
+    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, NormMeanHead, NormMeanPoolActs,
     ProjKind, StepNet,
 };
 use crate::params::ParamLayout;
@@ -27,8 +27,7 @@ pub struct TrueClassicalMamba {
     lay: ParamLayout,
     embedding: Linear,
     blocks: Vec<MambaBlock>,
-    pool: NormMeanPool,
-    classifier: Linear,
+    head: NormMeanHead,
     /// the HQC Mamba's options for the card (`None` for 3b)
     architecture: Option<Architecture>,
 }
@@ -88,16 +87,14 @@ impl TrueClassicalMamba {
                 MambaBlock::true_classical(&mut lay, &format!("layers.{i}"), dims, proj)
             })
             .collect();
-        let pool = NormMeanPool::new(&mut lay, d);
-        let classifier = Linear::new(&mut lay, "classifier", d, cfg.n_classes, true);
+        let head = NormMeanHead::new(&mut lay, d, cfg.n_classes);
         Self {
             id,
             cfg,
             lay,
             embedding,
             blocks,
-            pool,
-            classifier,
+            head,
             architecture: None,
         }
     }
@@ -131,7 +128,7 @@ impl Net for TrueClassicalMamba {
             mask: s(d),
             dropped: false,
             blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
-            pool: self.pool.plan(be, b, t),
+            pool: self.head.plan(be, b, t),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
             du: s(d),
             dprev: s(d),
@@ -161,23 +158,13 @@ impl Net for TrueClassicalMamba {
             self.blocks[i].forward(be, p, u, None, &mut rest[0]);
         }
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.pool.forward(be, p, h, &mut a.pool);
-        self.classifier
-            .forward(be, p, &a.pool.pooled, &mut a.io.out);
+        self.head.forward(be, p, h, &mut a.pool, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.pool.dpooled, 0.0);
-        self.classifier.backward(
-            be,
-            p,
-            g,
-            &a.pool.pooled,
-            &a.io.dout,
-            Some(&mut a.pool.dpooled),
-        );
         be.fill(&mut a.du, 0.0);
         let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
-        self.pool.backward(be, p, g, h, &mut a.pool, &mut a.du);
+        self.head
+            .backward(be, p, g, h, &mut a.pool, &a.io.dout, &mut a.du);
         if let Some(k) = a.k.as_mut() {
             for i in (0..a.blocks.len()).rev() {
                 be.fill(&mut a.dprev, 0.0);
@@ -252,7 +239,7 @@ impl StepNet for TrueClassicalMamba {
             emb: be.alloc(&[b, len, d]),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, len)).collect(),
             states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
-            readout: self.pool.plan(be, b, len),
+            readout: self.head.plan(be, b, len),
             pool: RunningMean::plan(be, b, d),
         }
     }
@@ -273,8 +260,7 @@ impl StepNet for TrueClassicalMamba {
             self.blocks[i].step(be, p, u, &mut s.states[i], &mut rest[0]);
         }
         let h = s.blocks.last().map_or(&s.emb, |b| &b.out);
-        self.pool.step(be, p, h, &mut s.readout, &mut s.pool);
-        self.classifier
-            .forward(be, p, &s.readout.pooled, &mut s.io.out);
+        self.head
+            .step(be, p, h, &mut s.readout, &mut s.pool, &mut s.io.out);
     }
 }
