@@ -1,9 +1,9 @@
 //! The loaded model ([`Model`]): the model card plus the validated weights of one supported
 //! model. Loading parses the file ([`ModelFile::parse`], zero-copy), checks the card for
 //! self-consistency, builds the model's shared description (`qssm_models`: every zoo model and
-//! the HQC Mambas) from the card and takes every tensor of its layout by its reference `state_dict` name with
-//! the exact shape, once, in the file's dtype (f32 or f16), and rejects any tensor the model
-//! does not have. A model that streams also gets its streaming form, whose weight matrices are
+//! the HQC Mambas) from the card and takes every tensor of its layout by its reference
+//! `state_dict` name with the exact shape, once, in the file's dtype (f32 or f16), and rejects
+//! any tensor the model does not have. A model that streams also gets its streaming form, whose weight matrices are
 //! views of the same parameters. The Quantum-Train CNNs load into their engine form directly.
 //! All allocation happens here; [`Model::classify_window`](crate::Model::classify_window) only
 //! allocates its per-window activations.
