@@ -3,7 +3,7 @@
 //! every row with `chunk_attention` = Linear(F, F/2) → tanh → Linear(F/2, 1), softmax-pool each
 //! chunk of cs rows (pad rows included, as in the reference), run the quantum superposition
 //! [`Branches`] on each chunk summary, then `output_proj` = Linear(width, D) → LayerNorm(D) →
-//! SiLU. Output (B, nc, D).
+//! SiLU ([`OutputProj`], no dropout). Output (B, nc, D).
 //!
 //! * `ChunkedQuantumProcessor` (reference `models/QuantumSSM.py`; 1b, 1c): QSSM-flavour
 //!   branches, [`ChunkProcessor::qssm`];
@@ -11,23 +11,21 @@
 //!   branches on the unified ansatz without encoding, [`ChunkProcessor::qgr`].
 use super::attention_pool::{AttentionPool, PoolActs};
 use super::branches::{BranchActs, Branches};
-use super::linear::Linear;
-use super::norm::{LayerNorm, LayerNormActs};
+use super::output_proj::{OutputProj, OutputProjActs};
 use crate::params::ParamLayout;
 use crate::prelude::*;
-use qssm_kernels::backend::{Act, Backend, Infer};
+use qssm_kernels::backend::{Backend, Infer};
 use qssm_kernels::circuit::Program;
 
 /// The chunk processor over input width F, chunk size cs, output width D.
 #[derive(Clone, Debug)]
 pub struct ChunkProcessor {
     f: usize,
-    d: usize,
     /// `chunk_attention` (ChunkPool(cs, F/2))
     pool: AttentionPool,
     branches: Branches,
-    out0: Linear,
-    out_ln: LayerNorm,
+    /// `output_proj` (width → D)
+    output_proj: OutputProj,
 }
 
 /// Planned activations (and backward scratch) of a [`ChunkProcessor`] for (B, T).
@@ -36,15 +34,18 @@ pub struct ChunkActs<B: Infer> {
     pub pool: PoolActs<B>,
     /// the branch block
     pub br: BranchActs<B>,
-    o0: B::Buf,
-    ln: LayerNormActs<B>,
-    /// output (B, nc, D)
-    pub out: B::Buf,
+    /// `output_proj`; its `out` (B, nc, D) is the processor's output ([`Self::out`])
+    pub op: OutputProjActs<B>,
     // backward scratch
-    do1: B::Buf,
-    do0: B::Buf,
     dq: B::Buf,
     ds: B::Buf,
+}
+
+impl<B: Infer> ChunkActs<B> {
+    /// The processor's output (B, nc, D).
+    pub fn out(&self) -> &B::Buf {
+        &self.op.out
+    }
 }
 
 impl ChunkProcessor {
@@ -89,21 +90,19 @@ impl ChunkProcessor {
     ) -> Self {
         let pool = AttentionPool::chunks(lay, &format!("{prefix}chunk_attention"), f, f / 2, cs);
         let branches = branches(lay, &format!("{prefix}quantum_branches."));
-        let out0 = Linear::new(
+        // no dropout in the processor: the site is never used
+        let output_proj = OutputProj::new(
             lay,
-            &format!("{prefix}output_proj.0"),
+            &format!("{prefix}output_proj"),
             branches.out_dim(),
             d,
-            true,
+            0,
         );
-        let out_ln = LayerNorm::new(lay, &format!("{prefix}output_proj.1"), d);
         Self {
             f,
-            d,
             pool,
             branches,
-            out0,
-            out_ln,
+            output_proj,
         }
     }
 
@@ -128,16 +127,12 @@ impl ChunkProcessor {
     /// Buffers for (B, T).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
         let nc = self.n_chunks(t);
-        let (f, d) = (self.f, self.d);
+        let f = self.f;
         let w = self.branches.out_dim();
         ChunkActs {
             pool: self.pool.plan(be, b, t),
             br: self.branches.plan(be, b, nc),
-            o0: be.alloc(&[b, nc, d]),
-            ln: self.out_ln.plan(be, &[b, nc, d]),
-            out: be.alloc(&[b, nc, d]),
-            do1: be.alloc(&[b, nc, d]),
-            do0: be.alloc(&[b, nc, d]),
+            op: self.output_proj.plan(be, b, nc),
             dq: be.alloc(&[b, nc, w]),
             ds: be.alloc(&[b, nc, f]),
         }
@@ -147,9 +142,7 @@ impl ChunkProcessor {
     pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut ChunkActs<B>) {
         self.pool.forward(be, p, u, &mut a.pool);
         self.branches.forward(be, p, &a.pool.out, &mut a.br);
-        self.out0.forward(be, p, &a.br.out, &mut a.o0);
-        self.out_ln.forward(be, p, &a.o0, &mut a.ln);
-        be.act(Act::Silu, &mut a.out, &a.ln.y);
+        self.output_proj.forward(be, p, &a.br.out, &mut a.op, None);
     }
 
     /// Backward from d out (B, nc, D): accumulates parameter gradients into `g` and du
@@ -164,14 +157,9 @@ impl ChunkProcessor {
         dout: &B::Buf,
         du: &mut B::Buf,
     ) {
-        be.fill(&mut a.do1, 0.0);
-        be.act_bwd(Act::Silu, &mut a.do1, dout, &a.ln.y);
-        be.fill(&mut a.do0, 0.0);
-        self.out_ln
-            .backward(be, p, g, &a.o0, &a.ln, &a.do1, &mut a.do0);
         be.fill(&mut a.dq, 0.0);
-        self.out0
-            .backward(be, p, g, &a.br.out, &a.do0, Some(&mut a.dq));
+        self.output_proj
+            .backward(be, p, g, &a.br.out, &mut a.op, dout, Some(&mut a.dq));
         be.fill(&mut a.ds, 0.0);
         self.branches
             .backward(be, p, g, &a.pool.out, &mut a.br, &a.dq, &mut a.ds);

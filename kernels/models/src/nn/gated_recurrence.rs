@@ -15,11 +15,11 @@
 //! features, n qubits, C chunk size.
 use super::branches::{BranchActs, Branches};
 use super::linear::Linear;
-use super::norm::{LayerNorm, LayerNormActs};
+use super::output_proj::{OutputProj, OutputProjActs};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::{AnsatzKind, ModelConfig};
-use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer};
 use qssm_kernels::circuit::Program;
 
 /// The circuit of the gated models' QSB branches for `cfg` (spec §1.2): the unified 5-angle
@@ -39,14 +39,12 @@ const GATES: [&str; 4] = ["forget_gate", "input_gate", "output_gate", "candidate
 #[derive(Clone, Debug)]
 pub struct GatedRecurrence {
     qsb: Branches,
-    agg: Linear,
-    agg_ln: LayerNorm,
+    /// `chunk_agg`: μ_c → u_c (Linear(Q, H) → LayerNorm → SiLU → Dropout)
+    agg: OutputProj,
     gates: [Linear; 4],
     q: usize,
     h: usize,
     chunk: usize,
-    /// dropout site of u_c
-    site: u32,
 }
 
 /// Buffers of one chunk step (B, ·).
@@ -64,12 +62,8 @@ struct Step<B: Infer> {
 pub struct GatedActs<B: Infer> {
     br: BranchActs<B>,
     mu: B::Buf,
-    a: B::Buf,
-    ln: LayerNormActs<B>,
-    agg: B::Buf,
-    u: B::Buf,
-    mask: B::Buf,
-    dropped: bool,
+    /// `chunk_agg`: its `o2` is u_c before the dropout, `out` after it (B, n_c, H)
+    agg: OutputProjActs<B>,
     steps: Vec<Step<B>>,
     /// every h_c (B, n_c, H): the reference's `all_states`
     all_states: B::Buf,
@@ -87,8 +81,6 @@ pub struct GatedActs<B: Infer> {
     dzh: B::Buf,
     duc: B::Buf,
     du: B::Buf,
-    dagg: B::Buf,
-    da: B::Buf,
     dmu: B::Buf,
     dq: B::Buf,
 }
@@ -118,18 +110,15 @@ impl GatedRecurrence {
         assert!(chunk >= 1, "chunk_size must be ≥ 1");
         let qsb = Branches::qgr(lay, &format!("{prefix}quantum_superposition."), f, program);
         let q = qsb.out_dim();
-        let agg = Linear::new(lay, &format!("{prefix}chunk_agg.0"), q, h, true);
-        let agg_ln = LayerNorm::new(lay, &format!("{prefix}chunk_agg.1"), h);
+        let agg = OutputProj::new(lay, &format!("{prefix}chunk_agg"), q, h, site);
         let gates = GATES.map(|g| Linear::new(lay, &format!("{prefix}{g}.0"), 2 * h, h, true));
         Self {
             qsb,
             agg,
-            agg_ln,
             gates,
             q,
             h,
             chunk,
-            site,
         }
     }
 
@@ -152,12 +141,7 @@ impl GatedRecurrence {
         GatedActs {
             br: self.qsb.plan(be, b, t),
             mu: sc(q),
-            a: sc(h),
-            ln: self.agg_ln.plan(be, &[b, nc, h]),
-            agg: sc(h),
-            u: sc(h),
-            mask: sc(h),
-            dropped: false,
+            agg: self.agg.plan(be, b, nc),
             steps: (0..nc)
                 .map(|_| Step {
                     u: v(h),
@@ -182,8 +166,6 @@ impl GatedRecurrence {
             dzh: v(h),
             duc: v(h),
             du: sc(h),
-            dagg: sc(h),
-            da: sc(h),
             dmu: sc(q),
             dq: be.alloc(&[b, t, q]),
         }
@@ -229,19 +211,12 @@ impl GatedRecurrence {
     ) {
         self.qsb.forward(be, p, x, &mut a.br);
         be.chunk_mean(&mut a.mu, &a.br.out, self.chunk);
-        self.agg.forward(be, p, &a.mu, &mut a.a);
-        self.agg_ln.forward(be, p, &a.a, &mut a.ln);
-        be.act(Act::Silu, &mut a.agg, &a.ln.y);
-        be.copy(&mut a.u, &a.agg);
-        a.dropped = drop.is_some();
-        if let Some(cfg) = drop {
-            be.dropout(&mut a.u, &mut a.mask, cfg, self.site);
-        }
+        self.agg.forward(be, p, &a.mu, &mut a.agg, drop);
         for c in 0..a.steps.len() {
             let (done, rest) = a.steps.split_at_mut(c);
             let s = &mut rest[0];
             let h_prev = done.last().map(|p| &p.h).or(h0);
-            be.time_slice(&mut s.u, &a.u, c);
+            be.time_slice(&mut s.u, &a.agg.out, c);
             match h_prev {
                 Some(hp) => be.concat_cols(&mut s.z, &[hp, &s.u]),
                 None => {
@@ -300,17 +275,9 @@ impl GatedRecurrence {
             be.add_assign(&mut a.dh_prev, &a.dzh);
             core::mem::swap(&mut a.dh, &mut a.dh_prev);
         }
-        if a.dropped {
-            be.mul(&mut a.dagg, &a.du, &a.mask);
-            core::mem::swap(&mut a.du, &mut a.dagg);
-        }
-        be.fill(&mut a.dagg, 0.0);
-        be.act_bwd(Act::Silu, &mut a.dagg, &a.du, &a.ln.y);
-        be.fill(&mut a.da, 0.0);
-        self.agg_ln
-            .backward(be, p, g, &a.a, &a.ln, &a.dagg, &mut a.da);
         be.fill(&mut a.dmu, 0.0);
-        self.agg.backward(be, p, g, &a.mu, &a.da, Some(&mut a.dmu));
+        self.agg
+            .backward(be, p, g, &a.mu, &mut a.agg, &a.du, Some(&mut a.dmu));
         be.fill(&mut a.dq, 0.0);
         be.chunk_mean_bwd(&mut a.dq, &a.dmu, self.chunk);
         self.qsb.backward(be, p, g, x, &mut a.br, &a.dq, dx);
@@ -327,8 +294,8 @@ impl GatedRecurrence {
         be.pad_time_bwd(&mut a.q0, &a.br.out);
         let [g0, g1, g2, g3] = &mut a.gates0;
         be.split_cols(&a.steps[0].gates, &mut [g0, g1, g2, g3]);
-        be.time_slice(&mut a.agg0, &a.agg, 0);
-        be.time_slice(&mut a.u0, &a.u, 0);
+        be.time_slice(&mut a.agg0, &a.agg.o2, 0);
+        be.time_slice(&mut a.u0, &a.agg.out, 0);
     }
 
     /// After [`Self::trace_views`]: eval-mode intermediates named like the reference's submodules under `name` (e.g.

@@ -1,117 +1,19 @@
 //! The small MLP heads of the group-2/4 models, written once over the backend (spec groups-2-4
 //! §3, "Shared heads"):
 //!
-//! * [`OutputProj`] **OP_k**: `<name>.0` Linear(k→D) → `<name>.1` LayerNorm(D) → SiLU →
-//!   Dropout, row-wise on (B, L, k);
+//! * **OP_k** ([`OutputProj`], its own module: other models use the same block under other
+//!   names);
 //! * [`ClassifierHead`] **H_silu** (Linear(D→D/2) → SiLU → Dropout → Linear(D/2→K)) and
 //!   **H_relu** (Linear(D→D) → ReLU → Dropout → Linear(D→K)), on (B, D);
 //! * [`SeqPoolHead`]: per-chunk measurements q (B, nc, k) → OP_k → SeqPool (`seq_attention`,
 //!   Pool_{D/4} over the nc chunk features) → H_silu (`classifier`).
 use super::attention_pool::{AttentionPool, PoolActs};
 use super::linear::Linear;
-use super::norm::{LayerNorm, LayerNormActs};
+use super::output_proj::{OutputProj, OutputProjActs};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use qssm_kernels::backend::cpu::Cpu;
 use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
-
-/// OP_k (see the module docs).
-#[derive(Clone, Debug)]
-pub struct OutputProj {
-    l0: Linear,
-    ln: LayerNorm,
-    d: usize,
-    site: u32,
-}
-
-/// Planned activations of an [`OutputProj`].
-pub struct OutputProjActs<B: Infer> {
-    /// `<name>.0` output (B, L, D)
-    pub o0: B::Buf,
-    /// `<name>.1` (LayerNorm) output
-    pub ln: LayerNormActs<B>,
-    /// SiLU output
-    pub o2: B::Buf,
-    /// after dropout: the block's output (B, L, D)
-    pub out: B::Buf,
-    mask: B::Buf,
-    dropped: bool,
-    d1: B::Buf,
-    d2: B::Buf,
-}
-
-impl OutputProj {
-    /// Registers `<name>.0` (k → D) and the LayerNorm `<name>.1` (D); `site` names its
-    /// dropout site.
-    pub fn new(lay: &mut ParamLayout, name: &str, k: usize, d: usize, site: u32) -> Self {
-        Self {
-            l0: Linear::new(lay, &format!("{name}.0"), k, d, true),
-            ln: LayerNorm::new(lay, &format!("{name}.1"), d),
-            d,
-            site,
-        }
-    }
-
-    /// Buffers for (B, L).
-    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> OutputProjActs<B> {
-        let s = || be.alloc(&[b, l, self.d]);
-        OutputProjActs {
-            o0: s(),
-            ln: self.ln.plan(be, &[b, l, self.d]),
-            o2: s(),
-            out: s(),
-            mask: s(),
-            dropped: false,
-            d1: s(),
-            d2: s(),
-        }
-    }
-
-    /// x (B, L, k) → `a.out` (B, L, D).
-    pub fn forward<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        x: &B::Buf,
-        a: &mut OutputProjActs<B>,
-        drop: Option<DropoutCfg<'_>>,
-    ) {
-        self.l0.forward(be, p, x, &mut a.o0);
-        self.ln.forward(be, p, &a.o0, &mut a.ln);
-        be.act(Act::Silu, &mut a.o2, &a.ln.y);
-        be.copy(&mut a.out, &a.o2);
-        a.dropped = drop.is_some();
-        if let Some(cfg) = drop {
-            be.dropout(&mut a.out, &mut a.mask, cfg, self.site);
-        }
-    }
-
-    /// Accumulates parameter gradients and dx (B, L, k) from dy (B, L, D).
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward<B: Backend>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        g: &mut B::Params,
-        x: &B::Buf,
-        a: &mut OutputProjActs<B>,
-        dy: &B::Buf,
-        dx: &mut B::Buf,
-    ) {
-        let dy = if a.dropped {
-            be.mul(&mut a.d2, dy, &a.mask);
-            &a.d2
-        } else {
-            dy
-        };
-        be.fill(&mut a.d1, 0.0);
-        be.act_bwd(Act::Silu, &mut a.d1, dy, &a.ln.y);
-        // d2 is free again: d o0
-        be.fill(&mut a.d2, 0.0);
-        self.ln.backward(be, p, g, &a.o0, &a.ln, &a.d1, &mut a.d2);
-        self.l0.backward(be, p, g, x, &a.d2, Some(dx));
-    }
-}
 
 /// H_silu / H_relu (see the module docs).
 #[derive(Clone, Debug)]
@@ -304,7 +206,7 @@ impl SeqPoolHead {
         be.fill(&mut a.df, 0.0);
         self.seq
             .backward(be, p, g, &mut a.seq, &a.dpooled, &mut a.df);
-        self.op.backward(be, p, g, q, &mut a.op, &a.df, dq);
+        self.op.backward(be, p, g, q, &mut a.op, &a.df, Some(dq));
     }
 
     /// The reference's `act.*` of the tail: `output_proj.{0,1,2,3}` and `output_proj`

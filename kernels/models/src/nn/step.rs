@@ -7,7 +7,7 @@
 //!
 //! Stepping a window through, chunk after chunk, gives the model's outputs at every chunk
 //! boundary ([`super::Net::boundary_outputs`] of the causal models is this) and, at the end,
-//! the window forward's outputs; `trainer/tests/step_forms.rs` checks both.
+//! the window forward's outputs; `kernels/models/tests/step_forms.rs` checks both.
 use super::net::Io;
 use super::Net;
 use crate::prelude::*;

@@ -9,12 +9,12 @@
 //! → Dropout → 2 × (c + HydraBlock(c)) → LayerNorm → mean over chunks → Linear(D, 2).
 use crate::nn::{
     ChunkActs, ChunkProcessor, HydraActs, HydraBlock, HydraGrads, Io, LayerNorm, LayerNormActs,
-    Linear, Net,
+    Linear, Net, OutputProj, OutputProjActs,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
 use crate::ModelConfig;
-use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer, Superpose, SuperposeP};
+use qssm_kernels::backend::{Backend, DropoutCfg, Infer, Superpose, SuperposeP};
 
 /// Chunk size of the reference's three `ChunkedQuantumProcessor`s in 1c.
 pub const CHUNK_SIZE: usize = 32;
@@ -30,8 +30,8 @@ pub struct QuantumHydraSsm {
     lay: ParamLayout,
     /// the mix of the three processors: c = Σ_k |c̄_k|·q_k
     mix: SuperposeP,
-    feat0: Linear,
-    feat_ln: LayerNorm,
+    /// `feature_proj` = Linear(C, D) → LayerNorm → SiLU
+    feature_proj: OutputProj,
     /// forward, backward (on reversed u), diagonal
     procs: [ChunkProcessor; 3],
     blocks: Vec<HydraBlock>,
@@ -43,9 +43,8 @@ pub struct QuantumHydraSsm {
 pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
-    f0: B::Buf,
-    fln: LayerNormActs<B>,
-    u: B::Buf,
+    /// `feature_proj`; its `out` is u (B, T, D)
+    feat: OutputProjActs<B>,
     /// u reversed in time (input of `quantum_backward`)
     ur: B::Buf,
     procs: [ChunkActs<B>; 3],
@@ -68,8 +67,6 @@ pub struct Acts<B: Infer> {
     dqr: B::Buf,
     du: B::Buf,
     dur: B::Buf,
-    df1: B::Buf,
-    df0: B::Buf,
 }
 
 impl QuantumHydraSsm {
@@ -80,8 +77,8 @@ impl QuantumHydraSsm {
         // complex64 (1) parameters, real and imaginary parts ~ U[0, 1), stored (re, im)
         let coeffs =
             ["alpha", "beta", "gamma"].map(|k| lay.add_complex(k, &[1], Init::Uniform(0.0, 1.0)));
-        let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
-        let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
+        // no dropout in feature_proj: the site is never used
+        let feature_proj = OutputProj::new(&mut lay, "feature_proj", c, d, 0);
         let procs = ["quantum_forward.", "quantum_backward.", "quantum_diagonal."].map(|pre| {
             ChunkProcessor::qssm(
                 &mut lay,
@@ -104,8 +101,7 @@ impl QuantumHydraSsm {
                 eps: MIX_EPS,
                 mode: Superpose::Sum,
             },
-            feat0,
-            feat_ln,
+            feature_proj,
             procs,
             blocks,
             out_norm,
@@ -133,9 +129,7 @@ impl Net for QuantumHydraSsm {
         Acts {
             io: Io::plan(be, b, &self.cfg),
             xt: st(c),
-            f0: st(d),
-            fln: self.feat_ln.plan(be, &[b, t, d]),
-            u: st(d),
+            feat: self.feature_proj.plan(be, b, t),
             ur: st(d),
             procs: [0, 1, 2].map(|i| self.procs[i].plan(be, b, t)),
             qb: sc(d),
@@ -154,8 +148,6 @@ impl Net for QuantumHydraSsm {
             dqr: sc(d),
             du: st(d),
             dur: st(d),
-            df1: st(d),
-            df0: st(d),
         }
     }
     fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
@@ -169,19 +161,17 @@ impl Net for QuantumHydraSsm {
         drop: Option<DropoutCfg<'_>>,
     ) {
         be.to_token_major(&mut a.xt, &a.io.x);
-        self.feat0.forward(be, p, &a.xt, &mut a.f0);
-        self.feat_ln.forward(be, p, &a.f0, &mut a.fln);
-        be.act(Act::Silu, &mut a.u, &a.fln.y);
+        self.feature_proj.forward(be, p, &a.xt, &mut a.feat, None);
         // the time reversal comes before the processor's zero padding
-        be.reverse_time(&mut a.ur, &a.u);
+        be.reverse_time(&mut a.ur, &a.feat.out);
         for i in 0..3 {
-            let u = if i == 1 { &a.ur } else { &a.u };
+            let u = if i == 1 { &a.ur } else { &a.feat.out };
             self.procs[i].forward(be, p, u, &mut a.procs[i]);
         }
-        be.reverse_time(&mut a.qb, &a.procs[1].out);
+        be.reverse_time(&mut a.qb, a.procs[1].out());
         be.superpose(
             &mut a.hs[0],
-            [&a.procs[0].out, &a.qb, &a.procs[2].out],
+            [a.procs[0].out(), &a.qb, a.procs[2].out()],
             p,
             &self.mix,
         );
@@ -227,7 +217,7 @@ impl Net for QuantumHydraSsm {
         }
         {
             let [d0, d1, d2] = &mut a.dq;
-            let xs = [&a.procs[0].out, &a.qb, &a.procs[2].out];
+            let xs = [a.procs[0].out(), &a.qb, a.procs[2].out()];
             be.superpose_bwd([d0, d1, d2], g, &a.dc, xs, p, &self.mix);
         }
         be.reverse_time(&mut a.dqr, &a.dq[1]);
@@ -240,19 +230,16 @@ impl Net for QuantumHydraSsm {
             self.procs[2].backward(be, p, g, p2, &a.dq[2], &mut a.du);
         }
         be.reverse_time_acc(&mut a.du, &a.dur);
-        be.fill(&mut a.df1, 0.0);
-        be.act_bwd(Act::Silu, &mut a.df1, &a.du, &a.fln.y);
-        be.fill(&mut a.df0, 0.0);
-        self.feat_ln
-            .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
-        self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
+        // x is the model's input: no dx
+        self.feature_proj
+            .backward(be, p, g, &a.xt, &mut a.feat, &a.du, None);
     }
     fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
-            ("feature_proj.0".to_string(), &a.f0),
-            ("feature_proj.1".into(), &a.fln.y),
-            ("feature_proj.2".into(), &a.u),
-            ("feature_proj".into(), &a.u),
+            ("feature_proj.0".to_string(), &a.feat.o0),
+            ("feature_proj.1".into(), &a.feat.ln.y),
+            ("feature_proj.2".into(), &a.feat.out),
+            ("feature_proj".into(), &a.feat.out),
         ];
         // processor outputs as the modules return them (quantum_backward: reversed order)
         for (name, pc) in ["quantum_forward", "quantum_backward", "quantum_diagonal"]
@@ -261,8 +248,8 @@ impl Net for QuantumHydraSsm {
         {
             out.push((format!("{name}.chunk_attention"), &pc.pool.scores));
             out.push((format!("{name}.quantum_branches"), &pc.br.out));
-            out.push((format!("{name}.output_proj"), &pc.out));
-            out.push(((*name).into(), &pc.out));
+            out.push((format!("{name}.output_proj"), pc.out()));
+            out.push(((*name).into(), pc.out()));
         }
         // eval mode: dropout is the identity
         out.push(("dropout".into(), &a.hs[0]));

@@ -92,7 +92,6 @@ pub struct Acts<B: Infer> {
     dh1: B::Buf,
     dh0: B::Buf,
     de: B::Buf,
-    dxt: B::Buf,
 }
 
 impl QuantumHydraSuperposition {
@@ -243,7 +242,6 @@ impl Net for QuantumHydraSuperposition {
             dh1: s(n),
             dh0: s(n),
             de: be.alloc(&[b, t, d]),
-            dxt: be.alloc(&[b, t, c]),
         }
     }
     fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
@@ -322,9 +320,9 @@ impl Net for QuantumHydraSuperposition {
         self.dt0.backward(be, p, g, s, &a.dh0, Some(&mut a.ds));
         be.fill(&mut a.de, 0.0);
         self.pool.backward(be, p, g, &mut a.pool, &a.ds, &mut a.de);
-        be.fill(&mut a.dxt, 0.0);
+        // x is the model's input: no dx
         self.input_proj
-            .backward(be, p, g, &a.xt, &mut a.inp, &a.de, &mut a.dxt);
+            .backward(be, p, g, &a.xt, &mut a.inp, &a.de, None);
     }
     fn trace<'a, B: Infer>(&self, be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         // 2e's bwd core: the reference runs its projections and core on the chunk-reversed

@@ -12,7 +12,7 @@
 use crate::nn::step::{step_io, stream_window, RunningMean};
 use crate::nn::{
     ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
-    MambaGrads, MambaState, Net, StepNet,
+    MambaGrads, MambaState, Net, OutputProj, OutputProjActs, StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -26,8 +26,8 @@ pub const CHUNK_SIZE: usize = 32;
 pub struct QuantumMambaSsm {
     cfg: ModelConfig,
     lay: ParamLayout,
-    feat0: Linear,
-    feat_ln: LayerNorm,
+    /// `feature_proj` = Linear(C, D) → LayerNorm → SiLU
+    feature_proj: OutputProj,
     proc: ChunkProcessor,
     blocks: Vec<MambaBlock>,
     out_norm: LayerNorm,
@@ -39,9 +39,8 @@ pub struct QuantumMambaSsm {
 pub struct Acts<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
-    f0: B::Buf,
-    fln: LayerNormActs<B>,
-    u: B::Buf,
+    /// `feature_proj`; its `out` is u (B, T, D)
+    feat: OutputProjActs<B>,
     proc: ChunkActs<B>,
     /// residual stream: hs\[0\] = dropped processor output, hs\[i+1\] = hs\[i\] + block i (B, nc, D)
     hs: Vec<B::Buf>,
@@ -65,8 +64,6 @@ pub struct Acts<B: Infer> {
     dprev: B::Buf,
     dh: [B::Buf; 2],
     du: B::Buf,
-    df1: B::Buf,
-    df0: B::Buf,
 }
 
 impl QuantumMambaSsm {
@@ -74,8 +71,8 @@ impl QuantumMambaSsm {
     pub fn new(cfg: ModelConfig) -> Self {
         let (c, d, e) = (cfg.n_channels, cfg.d_model, 2 * cfg.d_model);
         let mut lay = ParamLayout::new();
-        let feat0 = Linear::new(&mut lay, "feature_proj.0", c, d, true);
-        let feat_ln = LayerNorm::new(&mut lay, "feature_proj.1", d);
+        // no dropout in feature_proj: the site is never used
+        let feature_proj = OutputProj::new(&mut lay, "feature_proj", c, d, 0);
         let proc = ChunkProcessor::qssm(
             &mut lay,
             "quantum_processor.",
@@ -95,8 +92,7 @@ impl QuantumMambaSsm {
         Self {
             cfg,
             lay,
-            feat0,
-            feat_ln,
+            feature_proj,
             proc,
             blocks,
             out_norm,
@@ -136,9 +132,7 @@ impl Net for QuantumMambaSsm {
         Acts {
             io: Io::plan(be, b, &self.cfg),
             xt: st(c),
-            f0: st(d),
-            fln: self.feat_ln.plan(be, &[b, t, d]),
-            u: st(d),
+            feat: self.feature_proj.plan(be, b, t),
             proc: self.proc.plan(be, b, t),
             hs: (0..=self.blocks.len()).map(|_| sc(d)).collect(),
             mask0: sc(d),
@@ -159,8 +153,6 @@ impl Net for QuantumMambaSsm {
             dprev: sc(d),
             dh: [0; 2].map(|_| be.alloc(&[b, e, n])),
             du: st(d),
-            df1: st(d),
-            df0: st(d),
         }
     }
     fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
@@ -174,11 +166,9 @@ impl Net for QuantumMambaSsm {
         drop: Option<DropoutCfg<'_>>,
     ) {
         be.to_token_major(&mut a.xt, &a.io.x);
-        self.feat0.forward(be, p, &a.xt, &mut a.f0);
-        self.feat_ln.forward(be, p, &a.f0, &mut a.fln);
-        be.act(Act::Silu, &mut a.u, &a.fln.y);
-        self.proc.forward(be, p, &a.u, &mut a.proc);
-        be.copy(&mut a.hs[0], &a.proc.out);
+        self.feature_proj.forward(be, p, &a.xt, &mut a.feat, None);
+        self.proc.forward(be, p, &a.feat.out, &mut a.proc);
+        be.copy(&mut a.hs[0], a.proc.out());
         let drop = drop.filter(|c| c.p > 0.0);
         a.dropped = drop.is_some();
         if let Some(cfg) = drop {
@@ -257,26 +247,23 @@ impl Net for QuantumMambaSsm {
         }
         be.fill(&mut a.du, 0.0);
         self.proc.backward(be, p, g, &mut a.proc, &a.dc, &mut a.du);
-        be.fill(&mut a.df1, 0.0);
-        be.act_bwd(Act::Silu, &mut a.df1, &a.du, &a.fln.y);
-        be.fill(&mut a.df0, 0.0);
-        self.feat_ln
-            .backward(be, p, g, &a.f0, &a.fln, &a.df1, &mut a.df0);
-        self.feat0.backward(be, p, g, &a.xt, &a.df0, None);
+        // x is the model's input: no dx
+        self.feature_proj
+            .backward(be, p, g, &a.xt, &mut a.feat, &a.du, None);
     }
     fn trace<'a, B: Infer>(&self, _be: &B, a: &'a mut Acts<B>) -> Vec<(String, &'a B::Buf)> {
         let mut out = vec![
-            ("feature_proj.0".to_string(), &a.f0),
-            ("feature_proj.1".into(), &a.fln.y),
-            ("feature_proj.2".into(), &a.u),
-            ("feature_proj".into(), &a.u),
+            ("feature_proj.0".to_string(), &a.feat.o0),
+            ("feature_proj.1".into(), &a.feat.ln.y),
+            ("feature_proj.2".into(), &a.feat.out),
+            ("feature_proj".into(), &a.feat.out),
             (
                 "quantum_processor.chunk_attention".into(),
                 &a.proc.pool.scores,
             ),
             ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
-            ("quantum_processor.output_proj".into(), &a.proc.out),
-            ("quantum_processor".into(), &a.proc.out),
+            ("quantum_processor.output_proj".into(), a.proc.out()),
+            ("quantum_processor".into(), a.proc.out()),
             // eval mode: dropout is the identity
             ("dropout".into(), &a.hs[0]),
         ];
@@ -303,9 +290,7 @@ impl Net for QuantumMambaSsm {
 pub struct Step<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
-    f0: B::Buf,
-    fln: LayerNormActs<B>,
-    u: B::Buf,
+    feat: OutputProjActs<B>,
     proc: ChunkActs<B>,
     hs: Vec<B::Buf>,
     blocks: Vec<MambaActs<B>>,
@@ -329,9 +314,7 @@ impl StepNet for QuantumMambaSsm {
         Step {
             io: step_io(be, b, &self.cfg, cs),
             xt: be.alloc(&[b, cs, c]),
-            f0: be.alloc(&[b, cs, d]),
-            fln: self.feat_ln.plan(be, &[b, cs, d]),
-            u: be.alloc(&[b, cs, d]),
+            feat: self.feature_proj.plan(be, b, cs),
             proc: self.proc.plan(be, b, cs),
             hs: (0..=self.blocks.len())
                 .map(|_| be.alloc(&[b, 1, d]))
@@ -359,11 +342,9 @@ impl StepNet for QuantumMambaSsm {
     /// the trainer's registry (`visit_step_net`) offers no other.
     fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
-        self.feat0.forward(be, p, &s.xt, &mut s.f0);
-        self.feat_ln.forward(be, p, &s.f0, &mut s.fln);
-        be.act(Act::Silu, &mut s.u, &s.fln.y);
-        self.proc.forward(be, p, &s.u, &mut s.proc);
-        be.copy(&mut s.hs[0], &s.proc.out);
+        self.feature_proj.forward(be, p, &s.xt, &mut s.feat, None);
+        self.proc.forward(be, p, &s.feat.out, &mut s.proc);
+        be.copy(&mut s.hs[0], s.proc.out());
         for i in 0..self.blocks.len() {
             let blk = &mut s.blocks[i];
             self.blocks[i].step(be, p, &s.hs[i], &mut s.states[i], blk);

@@ -153,7 +153,7 @@ impl Net for QuantumTransformer {
         self.feature_proj.forward(be, p, &a.xd, &mut a.f0);
         be.act(Act::Silu, &mut a.u, &a.f0);
         self.proc.forward(be, p, &a.u, &mut a.proc);
-        be.copy(&mut a.h0, &a.proc.out);
+        be.copy(&mut a.h0, a.proc.out());
         self.pos.add(be, p, &mut a.h0);
         for i in 0..a.blocks.len() {
             let (done, rest) = a.blocks.split_at_mut(i);
@@ -193,8 +193,8 @@ impl Net for QuantumTransformer {
                 &a.proc.pool.scores,
             ),
             ("quantum_processor.quantum_branches".into(), &a.proc.br.out),
-            ("quantum_processor.output_proj".into(), &a.proc.out),
-            ("quantum_processor".into(), &a.proc.out),
+            ("quantum_processor.output_proj".into(), a.proc.out()),
+            ("quantum_processor".into(), a.proc.out()),
         ];
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("transformer_layers.{i}"), &blk.out));

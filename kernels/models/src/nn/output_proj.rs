@@ -1,0 +1,114 @@
+//! Linear → LayerNorm → SiLU → Dropout, row-wise on (B, L, k) → (B, L, D), written once over
+//! the backend: `<name>.0` Linear(k→D), `<name>.1` LayerNorm(D) (the reference's
+//! `nn.Sequential(Linear, LayerNorm, SiLU, Dropout)`, or the same without the Dropout). The
+//! zoo uses it under several names:
+//!
+//! * `output_proj` **OP_k** of the group-2/4 heads (spec groups-2-4 §3, "Shared heads";
+//!   [`super::SeqPoolHead`]) and 2d/2e's `input_proj`;
+//! * `feature_proj` of 1b and 1c (spec §4.2–4.3), without dropout;
+//! * the chunk processors' `output_proj` (spec circuits-and-groups-1-3 §2.5), without dropout;
+//! * the gated recurrence's `chunk_agg` (spec gated-and-protocols §1.5).
+use super::linear::Linear;
+use super::norm::{LayerNorm, LayerNormActs};
+use crate::params::ParamLayout;
+use crate::prelude::*;
+use qssm_kernels::backend::{Act, Backend, DropoutCfg, Infer};
+
+/// Linear → LayerNorm → SiLU → Dropout (see the [module docs](self)).
+#[derive(Clone, Debug)]
+pub struct OutputProj {
+    l0: Linear,
+    ln: LayerNorm,
+    d: usize,
+    site: u32,
+}
+
+/// Planned activations of an [`OutputProj`].
+pub struct OutputProjActs<B: Infer> {
+    /// `<name>.0` output (B, L, D)
+    pub o0: B::Buf,
+    /// `<name>.1` (LayerNorm) output
+    pub ln: LayerNormActs<B>,
+    /// SiLU output
+    pub o2: B::Buf,
+    /// after dropout: the block's output (B, L, D)
+    pub out: B::Buf,
+    mask: B::Buf,
+    dropped: bool,
+    d1: B::Buf,
+    d2: B::Buf,
+}
+
+impl OutputProj {
+    /// Registers `<name>.0` (k → D) and the LayerNorm `<name>.1` (D); `site` names its
+    /// dropout site.
+    pub fn new(lay: &mut ParamLayout, name: &str, k: usize, d: usize, site: u32) -> Self {
+        Self {
+            l0: Linear::new(lay, &format!("{name}.0"), k, d, true),
+            ln: LayerNorm::new(lay, &format!("{name}.1"), d),
+            d,
+            site,
+        }
+    }
+
+    /// Buffers for (B, L).
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> OutputProjActs<B> {
+        let s = || be.alloc(&[b, l, self.d]);
+        OutputProjActs {
+            o0: s(),
+            ln: self.ln.plan(be, &[b, l, self.d]),
+            o2: s(),
+            out: s(),
+            mask: s(),
+            dropped: false,
+            d1: s(),
+            d2: s(),
+        }
+    }
+
+    /// x (B, L, k) → `a.out` (B, L, D).
+    pub fn forward<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        x: &B::Buf,
+        a: &mut OutputProjActs<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        self.l0.forward(be, p, x, &mut a.o0);
+        self.ln.forward(be, p, &a.o0, &mut a.ln);
+        be.act(Act::Silu, &mut a.o2, &a.ln.y);
+        be.copy(&mut a.out, &a.o2);
+        a.dropped = drop.is_some();
+        if let Some(cfg) = drop {
+            be.dropout(&mut a.out, &mut a.mask, cfg, self.site);
+        }
+    }
+
+    /// Accumulates parameter gradients and, if `dx` is given, dx (B, L, k) from dy (B, L, D)
+    /// (a block on the model's input needs no dx).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        x: &B::Buf,
+        a: &mut OutputProjActs<B>,
+        dy: &B::Buf,
+        dx: Option<&mut B::Buf>,
+    ) {
+        let dy = if a.dropped {
+            be.mul(&mut a.d2, dy, &a.mask);
+            &a.d2
+        } else {
+            dy
+        };
+        be.fill(&mut a.d1, 0.0);
+        be.act_bwd(Act::Silu, &mut a.d1, dy, &a.ln.y);
+        // d2 is free again: d o0
+        be.fill(&mut a.d2, 0.0);
+        self.ln.backward(be, p, g, &a.o0, &a.ln, &a.d1, &mut a.d2);
+        self.l0.backward(be, p, g, x, &a.d2, dx);
+    }
+}
