@@ -53,4 +53,6 @@ pub use qssm_core::{QssmActs, QssmCore};
 pub use s3_core::{S3Acts, S3Core};
 pub use ssm::{SelectiveSsm, SsmActs, SsmGrads};
 pub use step::StepNet;
-pub use transformer::{TransformerActs, TransformerBlock, TransformerGrads};
+pub use transformer::{
+    StackActs, TransformerActs, TransformerBlock, TransformerGrads, TransformerStack,
+};

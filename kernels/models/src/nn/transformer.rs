@@ -295,3 +295,108 @@ impl TransformerBlock {
         be.add_assign(dx, &k.dx1);
     }
 }
+
+/// The encoder of 3a and 1a: `n` [`TransformerBlock`]s `<name>.i` in sequence, block i + 1
+/// reading block i's output (the residuals are inside the blocks), on (B, L, D).
+#[derive(Clone, Debug)]
+pub struct TransformerStack {
+    blocks: Vec<TransformerBlock>,
+    name: String,
+}
+
+/// Planned activations (and backward scratch) of a [`TransformerStack`] for (B, L).
+pub struct StackActs<B: Infer> {
+    /// block i's activations; its `out` (B, L, D) is block i + 1's input
+    pub blocks: Vec<TransformerActs<B>>,
+    k: Option<TransformerGrads<B>>,
+    dprev: B::Buf,
+}
+
+impl TransformerStack {
+    /// Registers blocks `<name>.0` … `<name>.{n−1}` (D = `d`, `heads` heads, E = `expand`·D);
+    /// block i uses the dropout sites `site0 + 3i` … `site0 + 3i + 2`.
+    ///
+    /// # Panics
+    /// As [`TransformerBlock::new`].
+    pub fn new(
+        lay: &mut ParamLayout,
+        name: &str,
+        n: usize,
+        (d, heads, expand): (usize, usize, usize),
+        site0: u32,
+    ) -> Self {
+        let blocks = (0..n)
+            .map(|i| {
+                let site = site0 + 3 * i as u32;
+                TransformerBlock::new(lay, &format!("{name}.{i}"), d, heads, expand, site)
+            })
+            .collect();
+        Self {
+            blocks,
+            name: name.into(),
+        }
+    }
+
+    /// Allocates the activations of a batch (b, l) (D wide).
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> StackActs<B> {
+        let d = self.blocks.first().map_or(0, |k| k.d);
+        StackActs {
+            blocks: self.blocks.iter().map(|k| k.plan(be, b, l)).collect(),
+            k: self.blocks.first().map(|k| k.plan_grads(be, b, l)),
+            dprev: be.alloc(&[b, l, d]),
+        }
+    }
+
+    /// u (B, L, D) → the last block's output ([`Self::out`]); dropout when `drop` is given.
+    pub fn forward<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        u: &B::Buf,
+        a: &mut StackActs<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let (done, rest) = a.blocks.split_at_mut(i);
+            let x = done.last().map_or(u, |b| &b.out);
+            blk.forward(be, p, x, &mut rest[0], drop);
+        }
+    }
+
+    /// The stack's output after [`Self::forward`] on `u`: the last block's (`u` itself without
+    /// blocks).
+    pub fn out<'a, B: Infer>(a: &'a StackActs<B>, u: &'a B::Buf) -> &'a B::Buf {
+        a.blocks.last().map_or(u, |b| &b.out)
+    }
+
+    /// Backward of [`Self::forward`] (same u): accumulates the parameter gradients into `g`;
+    /// `d` holds d out (B, L, D) on entry and d u on return.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        u: &B::Buf,
+        a: &mut StackActs<B>,
+        d: &mut B::Buf,
+    ) {
+        let Some(k) = a.k.as_mut() else { return };
+        for i in (0..self.blocks.len()).rev() {
+            be.fill(&mut a.dprev, 0.0);
+            let x = if i == 0 { u } else { &a.blocks[i - 1].out };
+            self.blocks[i].backward(be, p, g, x, &a.blocks[i], d, &mut a.dprev, k);
+            core::mem::swap(d, &mut a.dprev);
+        }
+    }
+
+    /// Every block's output, named as the reference's submodules (`<name>.i`).
+    pub fn trace<'a, B: Infer>(&self, a: &'a StackActs<B>) -> Vec<(String, &'a B::Buf)> {
+        let name = &self.name;
+        a.blocks
+            .iter()
+            .enumerate()
+            .map(|(i, blk)| (format!("{name}.{i}"), &blk.out))
+            .collect()
+    }
+}

@@ -5,10 +5,7 @@
 //! all T samples) → RMSNorm (`final_norm`) → mean over T → Linear(D, 2) (`classifier`).
 //! A window classifier only (O(T²) global attention, spec §6). Written once over the backend.
 use crate::nn::PositionalEncoding;
-use crate::nn::{
-    Io, Linear, Net, NormMeanHead, NormMeanPoolActs, TransformerActs, TransformerBlock,
-    TransformerGrads,
-};
+use crate::nn::{Io, Linear, Net, NormMeanHead, NormMeanPoolActs, StackActs, TransformerStack};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
@@ -27,7 +24,8 @@ pub struct ClassicalTransformer {
     lay: ParamLayout,
     pos: PositionalEncoding,
     embedding: Linear,
-    blocks: Vec<TransformerBlock>,
+    /// `layers.i`
+    layers: TransformerStack,
     head: NormMeanHead,
 }
 
@@ -40,9 +38,8 @@ pub struct Acts<B: Infer> {
     u0: B::Buf,
     mask: B::Buf,
     dropped: bool,
-    blocks: Vec<TransformerActs<B>>,
+    layers: StackActs<B>,
     pool: NormMeanPoolActs<B>,
-    k: Option<TransformerGrads<B>>,
     du: B::Buf,
     dprev: B::Buf,
 }
@@ -56,20 +53,16 @@ impl ClassicalTransformer {
         let mut lay = ParamLayout::new();
         let pos = PositionalEncoding::new(&mut lay, "pos_encoding", t, d);
         let embedding = Linear::new(&mut lay, "embedding", c, d, true);
-        let blocks = (0..cfg.n_layers)
-            .map(|i| {
-                // dropout site 0 is the embedding's, then three per block
-                let site = 1 + 3 * i as u32;
-                TransformerBlock::new(&mut lay, &format!("layers.{i}"), d, N_HEADS, EXPAND, site)
-            })
-            .collect();
+        // dropout site 0 is the embedding's, then three per block
+        let layers =
+            TransformerStack::new(&mut lay, "layers", cfg.n_layers, (d, N_HEADS, EXPAND), 1);
         let head = NormMeanHead::new(&mut lay, d, cfg.n_classes);
         Self {
             cfg,
             lay,
             pos,
             embedding,
-            blocks,
+            layers,
             head,
         }
     }
@@ -96,9 +89,8 @@ impl Net for ClassicalTransformer {
             u0: s(d),
             mask: s(d),
             dropped: false,
-            blocks: self.blocks.iter().map(|k| k.plan(be, b, t)).collect(),
+            layers: self.layers.plan(be, b, t),
             pool: self.head.plan(be, b, t),
-            k: self.blocks.first().map(|k| k.plan_grads(be, b, t)),
             du: s(d),
             dprev: s(d),
         }
@@ -122,27 +114,17 @@ impl Net for ClassicalTransformer {
             be.dropout(&mut a.u0, &mut a.mask, cfg, 0);
         }
         self.pos.add(be, p, &mut a.u0);
-        for i in 0..a.blocks.len() {
-            let (done, rest) = a.blocks.split_at_mut(i);
-            let u = done.last().map_or(&a.u0, |b| &b.out);
-            self.blocks[i].forward(be, p, u, &mut rest[0], drop);
-        }
-        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        self.layers.forward(be, p, &a.u0, &mut a.layers, drop);
+        let h = TransformerStack::out(&a.layers, &a.u0);
         self.head.forward(be, p, h, &mut a.pool, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
         be.fill(&mut a.du, 0.0);
-        let h = a.blocks.last().map_or(&a.u0, |b| &b.out);
+        let h = TransformerStack::out(&a.layers, &a.u0);
         self.head
             .backward(be, p, g, h, &mut a.pool, &a.io.dout, &mut a.du);
-        if let Some(k) = a.k.as_mut() {
-            for i in (0..a.blocks.len()).rev() {
-                be.fill(&mut a.dprev, 0.0);
-                let u = if i == 0 { &a.u0 } else { &a.blocks[i - 1].out };
-                self.blocks[i].backward(be, p, g, u, &a.blocks[i], &a.du, &mut a.dprev, k);
-                core::mem::swap(&mut a.du, &mut a.dprev);
-            }
-        }
+        self.layers
+            .backward(be, p, g, &a.u0, &mut a.layers, &mut a.du);
         // + pos_encoding: frozen, identity for du
         if a.dropped {
             be.mul(&mut a.dprev, &a.du, &a.mask);
@@ -156,9 +138,7 @@ impl Net for ClassicalTransformer {
             // eval mode: dropout is the identity
             ("dropout".to_string(), &a.emb),
         ];
-        for (i, blk) in a.blocks.iter().enumerate() {
-            out.push((format!("layers.{i}"), &blk.out));
-        }
+        out.extend(self.layers.trace(&a.layers));
         out.push(("final_norm".into(), &a.pool.fnorm));
         out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));

@@ -8,8 +8,8 @@
 //! A window classifier only (global attention, spec §6).
 use crate::nn::PositionalEncoding;
 use crate::nn::{
-    ChunkActs, ChunkProcessor, Io, Linear, Net, NormMeanHead, NormMeanPoolActs, TransformerActs,
-    TransformerBlock, TransformerGrads,
+    ChunkActs, ChunkProcessor, Io, Linear, Net, NormMeanHead, NormMeanPoolActs, StackActs,
+    TransformerStack,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -33,7 +33,8 @@ pub struct QuantumTransformer {
     pos: PositionalEncoding,
     feature_proj: Linear,
     proc: ChunkProcessor,
-    blocks: Vec<TransformerBlock>,
+    /// `transformer_layers.i`
+    layers: TransformerStack,
     head: NormMeanHead,
 }
 
@@ -49,12 +50,10 @@ pub struct Acts<B: Infer> {
     proc: ChunkActs<B>,
     /// chunk tokens + PE (B, nc, D): block 0's input
     h0: B::Buf,
-    blocks: Vec<TransformerActs<B>>,
+    layers: StackActs<B>,
     pool: NormMeanPoolActs<B>,
     // backward scratch
-    k: Option<TransformerGrads<B>>,
     dh: B::Buf,
-    dprev: B::Buf,
     du: B::Buf,
     df0: B::Buf,
 }
@@ -76,18 +75,13 @@ impl QuantumTransformer {
             cfg.n_qubits,
             cfg.n_layers,
         );
-        let blocks = (0..cfg.n_layers)
-            .map(|i| {
-                TransformerBlock::new(
-                    &mut lay,
-                    &format!("transformer_layers.{i}"),
-                    d,
-                    N_HEADS,
-                    EXPAND,
-                    3 * i as u32,
-                )
-            })
-            .collect();
+        let layers = TransformerStack::new(
+            &mut lay,
+            "transformer_layers",
+            cfg.n_layers,
+            (d, N_HEADS, EXPAND),
+            0,
+        );
         let head = NormMeanHead::new(&mut lay, d, cfg.n_classes);
         Self {
             cfg,
@@ -95,7 +89,7 @@ impl QuantumTransformer {
             pos,
             feature_proj,
             proc,
-            blocks,
+            layers,
             head,
         }
     }
@@ -125,11 +119,9 @@ impl Net for QuantumTransformer {
             u: st(c),
             proc: self.proc.plan(be, b, t),
             h0: sc(d),
-            blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
+            layers: self.layers.plan(be, b, nc),
             pool: self.head.plan(be, b, nc),
-            k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
             dh: sc(d),
-            dprev: sc(d),
             du: st(c),
             df0: st(c),
         }
@@ -155,27 +147,17 @@ impl Net for QuantumTransformer {
         self.proc.forward(be, p, &a.u, &mut a.proc);
         be.copy(&mut a.h0, a.proc.out());
         self.pos.add(be, p, &mut a.h0);
-        for i in 0..a.blocks.len() {
-            let (done, rest) = a.blocks.split_at_mut(i);
-            let u = done.last().map_or(&a.h0, |b| &b.out);
-            self.blocks[i].forward(be, p, u, &mut rest[0], drop);
-        }
-        let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
+        self.layers.forward(be, p, &a.h0, &mut a.layers, drop);
+        let h = TransformerStack::out(&a.layers, &a.h0);
         self.head.forward(be, p, h, &mut a.pool, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
         be.fill(&mut a.dh, 0.0);
-        let h = a.blocks.last().map_or(&a.h0, |b| &b.out);
+        let h = TransformerStack::out(&a.layers, &a.h0);
         self.head
             .backward(be, p, g, h, &mut a.pool, &a.io.dout, &mut a.dh);
-        if let Some(k) = a.k.as_mut() {
-            for i in (0..a.blocks.len()).rev() {
-                be.fill(&mut a.dprev, 0.0);
-                let u = if i == 0 { &a.h0 } else { &a.blocks[i - 1].out };
-                self.blocks[i].backward(be, p, g, u, &a.blocks[i], &a.dh, &mut a.dprev, k);
-                core::mem::swap(&mut a.dh, &mut a.dprev);
-            }
-        }
+        self.layers
+            .backward(be, p, g, &a.h0, &mut a.layers, &mut a.dh);
         // + pos_encoding: frozen, identity for dh
         be.fill(&mut a.du, 0.0);
         self.proc.backward(be, p, g, &mut a.proc, &a.dh, &mut a.du);
@@ -196,9 +178,7 @@ impl Net for QuantumTransformer {
             ("quantum_processor.output_proj".into(), a.proc.out()),
             ("quantum_processor".into(), a.proc.out()),
         ];
-        for (i, blk) in a.blocks.iter().enumerate() {
-            out.push((format!("transformer_layers.{i}"), &blk.out));
-        }
+        out.extend(self.layers.trace(&a.layers));
         out.push(("final_norm".into(), &a.pool.fnorm));
         out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));
