@@ -184,42 +184,24 @@ impl ClassicalHydraBlock {
         self.dt_proj.forward(be, p, &a.dl, &mut a.dt_pre);
         be.act(Act::Softplus, &mut a.delta, &a.dt_pre);
         be.neg_exp(&mut a.a, p, self.a_log.clone());
+        // the forward direction into ysum, then the same streams scanned from the last time
+        // step into ybr
         let [sf, sb] = &mut a.states;
-        let fwd = ScanInputs {
-            x: &a.x,
-            delta: &a.delta,
-            a: &a.a,
-            bm: &a.bm,
-            cm: &a.cm,
-            h0: None,
-        };
-        be.scan(
-            &mut a.ysum,
-            None,
-            Some(sf),
-            fwd,
-            p,
-            self.d_skip.clone(),
-            self.dims,
-        );
-        // the backward direction: the same streams scanned from the last time step
-        let bwd = ScanInputs {
-            x: &a.x,
-            delta: &a.delta,
-            a: &a.a,
-            bm: &a.bm,
-            cm: &a.cm,
-            h0: None,
-        };
-        be.scan(
-            &mut a.ybr,
-            None,
-            Some(sb),
-            bwd,
-            p,
-            self.d_skip.clone(),
-            self.reversed(),
-        );
+        let dirs = [
+            (&mut a.ysum, sf, self.dims),
+            (&mut a.ybr, sb, self.reversed()),
+        ];
+        for (y, states, dims) in dirs {
+            let inputs = ScanInputs {
+                x: &a.x,
+                delta: &a.delta,
+                a: &a.a,
+                bm: &a.bm,
+                cm: &a.cm,
+                h0: None,
+            };
+            be.scan(y, None, Some(states), inputs, p, self.d_skip.clone(), dims);
+        }
         be.add_assign(&mut a.ysum, &a.ybr);
         self.norm.forward(be, p, &a.ysum, &mut a.yn, &mut a.rstd);
         be.act(Act::Silu, &mut a.sz, &a.z);
@@ -267,63 +249,27 @@ impl ClassicalHydraBlock {
             .backward(be, p, g, &a.ysum, &a.rstd, &k.dyn_, &mut k.dysum);
         // both scans accumulate into the same gradients (A_log and D are shared; the
         // backward direction scans from the last time step)
-        let [dx, ddelta, dbm, dcm] = &mut k.fwd;
-        let fwd = ScanInputs {
-            x: &a.x,
-            delta: &a.delta,
-            a: &a.a,
-            bm: &a.bm,
-            cm: &a.cm,
-            h0: None,
-        };
-        let grads = ScanGradBufs {
-            dx,
-            ddelta,
-            da: &mut k.da,
-            dbm,
-            dcm,
-            dh0: None,
-        };
-        let d = self.d_skip.clone();
-        be.scan_bwd(
-            grads,
-            g,
-            &k.dysum,
-            None,
-            Some(&a.states[0]),
-            fwd,
-            p,
-            d.clone(),
-            self.dims,
-        );
-        let [dx, ddelta, dbm, dcm] = &mut k.fwd;
-        let bwd = ScanInputs {
-            x: &a.x,
-            delta: &a.delta,
-            a: &a.a,
-            bm: &a.bm,
-            cm: &a.cm,
-            h0: None,
-        };
-        let grads = ScanGradBufs {
-            dx,
-            ddelta,
-            da: &mut k.da,
-            dbm,
-            dcm,
-            dh0: None,
-        };
-        be.scan_bwd(
-            grads,
-            g,
-            &k.dysum,
-            None,
-            Some(&a.states[1]),
-            bwd,
-            p,
-            d,
-            self.reversed(),
-        );
+        for (states, dims) in [(&a.states[0], self.dims), (&a.states[1], self.reversed())] {
+            let [dx, ddelta, dbm, dcm] = &mut k.fwd;
+            let inputs = ScanInputs {
+                x: &a.x,
+                delta: &a.delta,
+                a: &a.a,
+                bm: &a.bm,
+                cm: &a.cm,
+                h0: None,
+            };
+            let grads = ScanGradBufs {
+                dx,
+                ddelta,
+                da: &mut k.da,
+                dbm,
+                dcm,
+                dh0: None,
+            };
+            let d = self.d_skip.clone();
+            be.scan_bwd(grads, g, &k.dysum, None, Some(states), inputs, p, d, dims);
+        }
         let [dx, ddelta, dbm, dcm] = &k.fwd;
         be.neg_exp_bwd(g, self.a_log.clone(), &k.da, &a.a);
         be.act_bwd(Act::Softplus, &mut k.ddt_pre, ddelta, &a.dt_pre);
