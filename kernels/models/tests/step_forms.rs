@@ -75,6 +75,7 @@ fn true_classical_mamba_batch_of_streams_steps_as_each_alone() {
     let (b, c, t) = (3usize, cfg.n_channels, cfg.n_times);
     let xs: Vec<Vec<f32>> = (0..b).map(|_| window(&mut rng, c, t)).collect();
     let alone: Vec<_> = xs.iter().map(|x| stream_window(&net, &p, x)).collect();
+    let mut st = net.plan_state(&Cpu, b);
     let mut s = net.plan_step(&Cpu, b, 1);
     for k in 0..t {
         let sample: Vec<f32> = xs
@@ -82,7 +83,7 @@ fn true_classical_mamba_batch_of_streams_steps_as_each_alone() {
             .flat_map(|x| (0..c).map(move |ch| x[ch * t + k]))
             .collect();
         Cpu.upload(&mut TrueClassicalMamba::step_io(&mut s).x, &sample);
-        net.step(&Cpu, &p, &mut s);
+        net.step(&Cpu, &p, &mut st, &mut s);
         let out = TrueClassicalMamba::step_io(&mut s).out.as_slice().to_vec();
         // the same arithmetic per stream, but matrix products of another batch size may
         // round differently

@@ -159,6 +159,7 @@ impl StepNetVisitor for RecordStep<'_> {
         let (c, len) = (net.config().n_channels, net.step_len());
         // a chunked model's step runs on the chunk the per-sample graph assembles (`chunked`)
         let rec = Recorder::new(layout, if len == 1 { STEP_INPUT } else { CHUNK });
+        let mut st = net.plan_state(&rec, 1);
         let mut s = net.plan_step(&rec, 1, len);
         let x = if len == 1 {
             rec.reshape(STEP_INPUT, &[-1, c as i64, 1])
@@ -166,17 +167,17 @@ impl StepNetVisitor for RecordStep<'_> {
             CHUNK.to_string()
         };
         M::step_io(&mut s).x.set(&x);
-        for (name, buf) in M::state(&mut s) {
+        for (name, buf) in M::state(&mut st) {
             buf.set(&format!("{STATE_IN}{name}"));
         }
-        net.step(&rec, self.params, &mut s);
+        net.step(&rec, self.params, &mut st, &mut s);
         let output = M::step_io(&mut s).out.value().map(str::to_string);
         let mut state = Vec::new();
-        for (name, buf) in M::state(&mut s) {
+        for (name, buf) in M::state(&mut st) {
             let value = buf.value().map_or_else(|| rec.val(buf), str::to_string);
             state.push((name, buf.shape[1..].to_vec(), value));
         }
-        drop(s);
+        drop((s, st));
         let layout_len = layout.len();
         let st = rec.finish();
         Ok(StepRecording {

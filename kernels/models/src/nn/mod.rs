@@ -52,7 +52,7 @@ pub use proj::{Proj, ProjKind, QProjOptions, QuantumInit};
 pub use qssm_core::{QssmActs, QssmCore};
 pub use s3_core::{S3Acts, S3Core};
 pub use ssm::{SelectiveSsm, SsmActs, SsmGrads};
-pub use step::StepNet;
+pub use step::{MambaStackState, StepNet};
 pub use transformer::{
     StackActs, TransformerActs, TransformerBlock, TransformerGrads, TransformerStack,
 };

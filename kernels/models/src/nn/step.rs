@@ -8,31 +8,68 @@
 //! Stepping a window through, chunk after chunk, gives the model's outputs at every chunk
 //! boundary ([`super::Net::boundary_outputs`] of the causal models is this) and, at the end,
 //! the window forward's outputs; `kernels/models/tests/step_forms.rs` checks both.
+use super::mamba::{MambaBlock, MambaState};
 use super::net::Io;
 use super::Net;
 use crate::prelude::*;
 use crate::ModelConfig;
 use qssm_kernels::backend::Infer;
 
-/// A causal [`Net`]'s streaming form (see the [module docs](self)).
+/// A causal [`Net`]'s streaming form (see the [module docs](self)). The recurrent state
+/// ([`Self::State`], what carries one step to the next) is planned apart from a step's buffers
+/// ([`Self::Step`]: input, outputs, scratch), so one state continues through steps of any
+/// length (a stream's full chunks, then a partial one) and a runtime can keep it where it
+/// keeps a stream's state.
 pub trait StepNet: Net {
-    /// Planned buffers of one step for a batch size: input, outputs, scratch and the state.
+    /// The recurrent state of a batch of streams.
+    type State<B: Infer>: Send;
+    /// Planned buffers of one step for a batch size and a step length: input, outputs and
+    /// scratch.
     type Step<B: Infer>: Send;
     /// Samples per step (1 for a per-sample model, the chunk size for a chunked one).
     fn step_len(&self) -> usize;
+    /// Allocates the state of `b` streams at their start (zeros).
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> Self::State<B>;
     /// Allocates a step of `len` samples (the step length, or fewer for the last, partial
-    /// chunk of a window) for `b` streams, its state at the start of a stream (zeros).
+    /// chunk of a window) for `b` streams.
     fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Self::Step<B>;
-    /// The step's input x (B, C, [`Self::step_len`]) (channel-major, as the windows) and
-    /// outputs (B, K).
+    /// The step's input x (B, C, `len`) (channel-major, as the windows) and outputs (B, K).
     fn step_io<B: Infer>(s: &mut Self::Step<B>) -> &mut Io<B>;
-    /// The recurrent state, by name (`layers.0.conv1d`, `pool.sum`, …): what carries one step
-    /// to the next; zeros at the start of a stream. The ONNX step graph's state inputs and
-    /// outputs have these names.
-    fn state<B: Infer>(s: &mut Self::Step<B>) -> Vec<(String, &mut B::Buf)>;
-    /// One eval-mode step: reads `step_io.x` and the state, writes `step_io.out` and the next
-    /// state.
-    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Self::Step<B>);
+    /// The state's tensors by name (`layers.0.conv1d`, `pool.sum`, …); zeros at the start of
+    /// a stream. The ONNX step graph's state inputs and outputs have these names.
+    fn state<B: Infer>(st: &mut Self::State<B>) -> Vec<(String, &mut B::Buf)>;
+    /// One eval-mode step: reads `step_io.x` and `st`, writes `step_io.out` and the next state
+    /// into `st`.
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut Self::State<B>, s: &mut Self::Step<B>);
+}
+
+/// The state of a stack of Mamba blocks read out through a mean over time (3b, the causal
+/// 1b): every block's ([`MambaState`]: `<name>.i.conv1d`, `<name>.i.ssm`) and the running
+/// mean's (`pool.sum`, `pool.count`).
+pub struct MambaStackState<B: Infer> {
+    name: &'static str,
+    /// block i's state
+    pub blocks: Vec<MambaState<B>>,
+    /// the running mean over the readout rows
+    pub pool: RunningMean<B>,
+}
+
+impl<B: Infer> MambaStackState<B> {
+    /// Zero state of `b` streams for the blocks `<name>.i` and a readout of width `d`.
+    pub fn plan(be: &B, b: usize, name: &'static str, blocks: &[MambaBlock], d: usize) -> Self {
+        Self {
+            name,
+            blocks: blocks.iter().map(|k| k.plan_state(be, b)).collect(),
+            pool: RunningMean::plan(be, b, d),
+        }
+    }
+
+    /// The tensors by name, for [`StepNet::state`].
+    pub fn named(&mut self) -> Vec<(String, &mut B::Buf)> {
+        let mut out = MambaState::named(self.name, &mut self.blocks);
+        out.extend(self.pool.named());
+        out
+    }
 }
 
 /// The state of a streamed mean pool over time: the running sum (B, D) and the count of rows
@@ -77,10 +114,10 @@ pub fn step_io<B: Infer>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<
 /// Streams one window x (C, T) (channel-major) through `net` on the CPU, one step at a time,
 /// and returns the outputs after every step, with the number of samples seen: (n, outputs).
 /// When T is not a multiple of the step length, the last, partial chunk is stepped on a plan
-/// of its length, continuing from the state of the full steps (the window forward's last
-/// chunk): the model's outputs at every chunk boundary and at T
-/// ([`super::Net::boundary_outputs`] of the causal models). x is in the model's input unit
-/// (EEG: millivolts, after the card's preprocessing).
+/// of its length, continuing from the same state (the window forward's last chunk): the
+/// model's outputs at every chunk boundary and at T ([`super::Net::boundary_outputs`] of the
+/// causal models). x is in the model's input unit (EEG: millivolts, after the card's
+/// preprocessing).
 ///
 /// Panics if x holds fewer than C·T values (a caller's error: the windows of the trainer's
 /// loaders always have C·T).
@@ -88,25 +125,23 @@ pub fn stream_window<M: StepNet>(net: &M, p: &[f32], x: &[f32]) -> Vec<(usize, V
     use qssm_kernels::backend::cpu::Cpu;
     let cfg = net.config();
     let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len().max(1));
-    let mut s = net.plan_step(&Cpu, 1, len);
+    let mut st = net.plan_state(&Cpu, 1);
     let mut outs = Vec::with_capacity(t.div_ceil(len));
-    let step = |s: &mut M::Step<Cpu>, t0: usize, n: usize| {
+    let mut step = |s: &mut M::Step<Cpu>, t0: usize, n: usize| {
         let chunk: Vec<f32> = (0..c)
             .flat_map(|ch| x[ch * t + t0..ch * t + t0 + n].iter().copied())
             .collect();
         Cpu.upload(&mut M::step_io(s).x, &chunk);
-        net.step(&Cpu, p, s);
+        net.step(&Cpu, p, &mut st, s);
         (t0 + n, M::step_io(s).out.as_slice().to_vec())
     };
+    let mut s = net.plan_step(&Cpu, 1, len);
     for k in 0..t / len {
         outs.push(step(&mut s, k * len, len));
     }
     let rest = t % len;
     if rest > 0 {
         let mut last = net.plan_step(&Cpu, 1, rest);
-        for ((_, from), (_, to)) in M::state(&mut s).into_iter().zip(M::state(&mut last)) {
-            Cpu.copy(to, from);
-        }
         outs.push(step(&mut last, t - rest, rest));
     }
     outs

@@ -202,15 +202,25 @@ pub struct Step<B: Infer> {
     a: B::Buf,
     xp: B::Buf,
     cgs: GatedActs<B>,
-    h: B::Buf,
     o0: B::Buf,
     r: B::Buf,
 }
 
+/// The state of mg's stream: the gated recurrence's h (B, H) (`cgs.h`).
+pub struct State<B: Infer> {
+    h: B::Buf,
+}
+
 impl StepNet for QuantumMambaGated {
+    type State<B: Infer> = State<B>;
     type Step<B: Infer> = Step<B>;
     fn step_len(&self) -> usize {
         self.cgs.chunk()
+    }
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> State<B> {
+        State {
+            h: be.alloc(&[b, self.cfg.hidden_dim]),
+        }
     }
     fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         // a partial chunk: its mean is over its true length
@@ -225,7 +235,6 @@ impl StepNet for QuantumMambaGated {
             a: be.alloc(&[b, cs, f]),
             xp: be.alloc(&[b, cs, f]),
             cgs: self.cgs.plan(be, b, cs),
-            h: be.alloc(&[b, h]),
             o0: be.alloc(&[b, h]),
             r: be.alloc(&[b, h]),
         }
@@ -233,15 +242,15 @@ impl StepNet for QuantumMambaGated {
     fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
-    fn state<B: Infer>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
-        vec![("cgs.h".into(), &mut s.h)]
+    fn state<B: Infer>(st: &mut State<B>) -> Vec<(String, &mut B::Buf)> {
+        vec![("cgs.h".into(), &mut st.h)]
     }
-    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut State<B>, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.feature_proj.forward(be, p, &s.xt, &mut s.a);
         be.act(Act::Silu, &mut s.xp, &s.a);
-        self.cgs.step(be, p, &s.xp, &mut s.h, &mut s.cgs);
-        self.head0.forward(be, p, &s.h, &mut s.o0);
+        self.cgs.step(be, p, &s.xp, &mut st.h, &mut s.cgs);
+        self.head0.forward(be, p, &st.h, &mut s.o0);
         be.act(Act::Relu, &mut s.r, &s.o0);
         self.head3.forward(be, p, &s.r, &mut s.io.out);
     }

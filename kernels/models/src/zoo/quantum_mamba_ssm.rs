@@ -9,10 +9,10 @@
 //! Causal variant (`--causal`, qssm extension): every scan starts from zero and the pad rows of
 //! the last chunk take no pooling weight, so the model streams chunk by chunk: its streaming
 //! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
-use crate::nn::step::{step_io, stream_window, RunningMean};
+use crate::nn::step::{step_io, stream_window, MambaStackState};
 use crate::nn::{
     ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
-    MambaGrads, MambaState, Net, OutputProj, OutputProjActs, StepNet,
+    MambaGrads, Net, OutputProj, OutputProjActs, StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -285,8 +285,7 @@ impl Net for QuantumMambaSsm {
     }
 }
 
-/// Planned buffers of one streaming step (one chunk of B streams) and the state (causal
-/// variant).
+/// Planned buffers of one streaming step (one chunk of B streams; causal variant).
 pub struct Step<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
@@ -294,19 +293,22 @@ pub struct Step<B: Infer> {
     proc: ChunkActs<B>,
     hs: Vec<B::Buf>,
     blocks: Vec<MambaActs<B>>,
-    states: Vec<MambaState<B>>,
     on: LayerNormActs<B>,
     pooled: B::Buf,
     h0: B::Buf,
     r: B::Buf,
-    /// the mean pool over the chunks' output_norm rows
-    pool: RunningMean<B>,
 }
 
 impl StepNet for QuantumMambaSsm {
+    /// every block's conv1d history and SSM state (`mamba_layers.i.*`), and the running mean
+    /// over the chunks' output_norm rows (`pool.*`)
+    type State<B: Infer> = MambaStackState<B>;
     type Step<B: Infer> = Step<B>;
     fn step_len(&self) -> usize {
         CHUNK_SIZE
+    }
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> MambaStackState<B> {
+        MambaStackState::plan(be, b, "mamba_layers", &self.blocks, self.cfg.d_model)
     }
     fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         // a partial chunk: the processor's pad rows take no pooling weight (causal variant)
@@ -320,41 +322,37 @@ impl StepNet for QuantumMambaSsm {
                 .map(|_| be.alloc(&[b, 1, d]))
                 .collect(),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
-            states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
             on: self.out_norm.plan(be, &[b, 1, d]),
             pooled: be.alloc(&[b, d]),
             h0: be.alloc(&[b, d]),
             r: be.alloc(&[b, d]),
-            pool: RunningMean::plan(be, b, d),
         }
     }
     fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
-    fn state<B: Infer>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
-        let mut out = MambaState::named("mamba_layers", &mut s.states);
-        out.extend(s.pool.named());
-        out
+    fn state<B: Infer>(st: &mut MambaStackState<B>) -> Vec<(String, &mut B::Buf)> {
+        st.named()
     }
     /// One chunk: the features and the chunk processor on its samples, then every block's
     /// step on the chunk's feature (each block from its own state: the causal variant), and
     /// the head on the running mean of output_norm. Only the causal variant streams:
     /// the trainer's registry (`visit_step_net`) offers no other.
-    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut MambaStackState<B>, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.feature_proj.forward(be, p, &s.xt, &mut s.feat, None);
         self.proc.forward(be, p, &s.feat.out, &mut s.proc);
         be.copy(&mut s.hs[0], s.proc.out());
         for i in 0..self.blocks.len() {
             let blk = &mut s.blocks[i];
-            self.blocks[i].step(be, p, &s.hs[i], &mut s.states[i], blk);
+            self.blocks[i].step(be, p, &s.hs[i], &mut st.blocks[i], blk);
             let (lo, hi) = s.hs.split_at_mut(i + 1);
             be.copy(&mut hi[0], &lo[i]);
             be.add_assign(&mut hi[0], &blk.out);
         }
         let last = s.hs.last().expect("at least the processor output");
         self.out_norm.forward(be, p, last, &mut s.on);
-        s.pool.update(be, &mut s.pooled, &s.on.y);
+        st.pool.update(be, &mut s.pooled, &s.on.y);
         self.head0.forward(be, p, &s.pooled, &mut s.h0);
         be.act(Act::Relu, &mut s.r, &s.h0);
         self.head3.forward(be, p, &s.r, &mut s.io.out);

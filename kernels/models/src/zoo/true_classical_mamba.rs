@@ -5,10 +5,10 @@
 //! (`classifier`). Causal up to the mean pool (spec §6). Written once over the backend, with
 //! its streaming form ([`StepNet`]: one sample per step; the blocks' steps, then the running
 //! mean of final_norm).
-use crate::nn::step::{step_io, stream_window, RunningMean};
+use crate::nn::step::{step_io, stream_window, MambaStackState};
 use crate::nn::{
-    Io, Linear, MambaActs, MambaBlock, MambaGrads, MambaState, Net, NormMeanHead, NormMeanPoolActs,
-    ProjKind, StepNet,
+    Io, Linear, MambaActs, MambaBlock, MambaGrads, Net, NormMeanHead, NormMeanPoolActs, ProjKind,
+    StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -213,23 +213,26 @@ impl Net for TrueClassicalMamba {
 }
 
 /// Planned buffers of one streaming step (one sample of B streams; a plan of L samples steps
-/// L at once) and the state.
+/// L at once).
 pub struct Step<B: Infer> {
     io: Io<B>,
     xt: B::Buf,
     emb: B::Buf,
     blocks: Vec<MambaActs<B>>,
-    states: Vec<MambaState<B>>,
     /// `final_norm` of this step's rows and the pooled mean so far
     readout: NormMeanPoolActs<B>,
-    /// the running mean's state over the samples' final_norm rows
-    pool: RunningMean<B>,
 }
 
 impl StepNet for TrueClassicalMamba {
+    /// every block's conv1d history and SSM state (`layers.i.*`), and the running mean of
+    /// the final_norm rows (`pool.*`)
+    type State<B: Infer> = MambaStackState<B>;
     type Step<B: Infer> = Step<B>;
     fn step_len(&self) -> usize {
         1
+    }
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> MambaStackState<B> {
+        MambaStackState::plan(be, b, "layers", &self.blocks, self.cfg.d_model)
     }
     fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         let (c, d) = (self.cfg.n_channels, self.cfg.d_model);
@@ -238,29 +241,25 @@ impl StepNet for TrueClassicalMamba {
             xt: be.alloc(&[b, len, c]),
             emb: be.alloc(&[b, len, d]),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, len)).collect(),
-            states: self.blocks.iter().map(|k| k.plan_state(be, b)).collect(),
             readout: self.head.plan(be, b, len),
-            pool: RunningMean::plan(be, b, d),
         }
     }
     fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
-    fn state<B: Infer>(s: &mut Step<B>) -> Vec<(String, &mut B::Buf)> {
-        let mut out = MambaState::named("layers", &mut s.states);
-        out.extend(s.pool.named());
-        out
+    fn state<B: Infer>(st: &mut MambaStackState<B>) -> Vec<(String, &mut B::Buf)> {
+        st.named()
     }
-    fn step<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut MambaStackState<B>, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.embedding.forward(be, p, &s.xt, &mut s.emb);
         for i in 0..s.blocks.len() {
             let (done, rest) = s.blocks.split_at_mut(i);
             let u = done.last().map_or(&s.emb, |b| &b.out);
-            self.blocks[i].step(be, p, u, &mut s.states[i], &mut rest[0]);
+            self.blocks[i].step(be, p, u, &mut st.blocks[i], &mut rest[0]);
         }
         let h = s.blocks.last().map_or(&s.emb, |b| &b.out);
         self.head
-            .step(be, p, h, &mut s.readout, &mut s.pool, &mut s.io.out);
+            .step(be, p, h, &mut s.readout, &mut st.pool, &mut s.io.out);
     }
 }
