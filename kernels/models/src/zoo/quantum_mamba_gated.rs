@@ -13,7 +13,7 @@
 //! the legacy one, for every T and C.
 use crate::nn::gated_recurrence::gated_program;
 use crate::nn::step::{step_io, stream_window};
-use crate::nn::{GatedActs, GatedRecurrence, Io, Linear, Net, StepNet};
+use crate::nn::{ClassifierHead, GatedActs, GatedRecurrence, HeadActs, Io, Linear, Net, StepNet};
 use crate::params::ParamLayout;
 use crate::prelude::*;
 use crate::ModelConfig;
@@ -28,8 +28,8 @@ pub struct QuantumMambaGated {
     lay: ParamLayout,
     feature_proj: Linear,
     cgs: GatedRecurrence,
-    head0: Linear,
-    head3: Linear,
+    /// `output_layer`: Linear(H, H) → ReLU → Dropout → Linear(H, K) (H_relu)
+    head: ClassifierHead,
 }
 
 /// Planned buffers of one batch.
@@ -43,15 +43,8 @@ pub struct Acts<B: Infer> {
     /// x_p (B, T, F)
     xp: B::Buf,
     cgs: GatedActs<B>,
-    o0: B::Buf,
-    r: B::Buf,
-    /// dropout(ReLU) (B, H)
-    rd: B::Buf,
-    mask_head: B::Buf,
-    dropped: bool,
+    head: HeadActs<B>,
     // backward scratch
-    dr: B::Buf,
-    do0: B::Buf,
     dh: B::Buf,
     dxp: B::Buf,
     da: B::Buf,
@@ -71,15 +64,19 @@ impl QuantumMambaGated {
             gated_program(&cfg),
             SITES[1],
         );
-        let head0 = Linear::new(&mut lay, "output_layer.0", h, h, true);
-        let head3 = Linear::new(&mut lay, "output_layer.3", h, cfg.n_classes, true);
+        let head = ClassifierHead::new(
+            &mut lay,
+            "output_layer",
+            (h, h, cfg.n_classes),
+            Act::Relu,
+            SITES[2],
+        );
         Self {
             cfg,
             lay,
             feature_proj,
             cgs,
-            head0,
-            head3,
+            head,
         }
     }
 }
@@ -109,13 +106,7 @@ impl Net for QuantumMambaGated {
             a: st(f),
             xp: st(f),
             cgs: self.cgs.plan(be, b, t),
-            o0: v(h),
-            r: v(h),
-            rd: v(h),
-            mask_head: v(h),
-            dropped: false,
-            dr: v(h),
-            do0: v(h),
+            head: self.head.plan(be, b),
             dh: v(h),
             dxp: st(f),
             da: st(f),
@@ -132,7 +123,6 @@ impl Net for QuantumMambaGated {
         drop: Option<DropoutCfg<'_>>,
     ) {
         let drop = drop.filter(|c| c.p > 0.0);
-        a.dropped = drop.is_some();
         be.to_token_major(&mut a.xd, &a.io.x);
         if let Some(cfg) = drop {
             // feature_proj's input gradient is never needed: the mask is not used again
@@ -141,27 +131,14 @@ impl Net for QuantumMambaGated {
         self.feature_proj.forward(be, p, &a.xd, &mut a.a);
         be.act(Act::Silu, &mut a.xp, &a.a);
         self.cgs.forward(be, p, &a.xp, &mut a.cgs, drop);
-        self.head0.forward(be, p, a.cgs.h_final(), &mut a.o0);
-        be.act(Act::Relu, &mut a.r, &a.o0);
-        be.copy(&mut a.rd, &a.r);
-        if let Some(cfg) = drop {
-            be.dropout(&mut a.rd, &mut a.mask_head, cfg, SITES[2]);
-        }
-        self.head3.forward(be, p, &a.rd, &mut a.io.out);
+        self.head
+            .forward(be, p, a.cgs.h_final(), &mut a.head, &mut a.io.out, drop);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dr, 0.0);
-        self.head3
-            .backward(be, p, g, &a.rd, &a.io.dout, Some(&mut a.dr));
-        if a.dropped {
-            be.mul(&mut a.do0, &a.dr, &a.mask_head);
-            core::mem::swap(&mut a.dr, &mut a.do0);
-        }
-        be.fill(&mut a.do0, 0.0);
-        be.act_bwd(Act::Relu, &mut a.do0, &a.dr, &a.o0);
         be.fill(&mut a.dh, 0.0);
-        self.head0
-            .backward(be, p, g, a.cgs.h_final(), &a.do0, Some(&mut a.dh));
+        let h = a.cgs.h_final();
+        self.head
+            .backward(be, p, g, h, &mut a.head, &a.io.dout, &mut a.dh);
         be.fill(&mut a.dxp, 0.0);
         self.cgs
             .backward(be, p, g, &a.xp, &mut a.cgs, &a.dh, &mut a.dxp);
@@ -181,11 +158,7 @@ impl Net for QuantumMambaGated {
             ("feature_proj.silu".into(), &a.xp),
         ];
         out.extend(self.cgs.trace("gated_recurrence", &a.cgs));
-        out.push(("output_layer.0".into(), &a.o0));
-        out.push(("output_layer.1".into(), &a.r));
-        out.push(("output_layer.2".into(), &a.rd));
-        out.push(("output_layer.3".into(), &a.io.out));
-        out.push(("output_layer".into(), &a.io.out));
+        out.extend(ClassifierHead::trace("output_layer", &a.head, &a.io.out));
         out
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
@@ -202,8 +175,7 @@ pub struct Step<B: Infer> {
     a: B::Buf,
     xp: B::Buf,
     cgs: GatedActs<B>,
-    o0: B::Buf,
-    r: B::Buf,
+    head: HeadActs<B>,
 }
 
 /// The state of mg's stream: the gated recurrence's h (B, H) (`cgs.h`).
@@ -224,19 +196,14 @@ impl StepNet for QuantumMambaGated {
     }
     fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
         // a partial chunk: its mean is over its true length
-        let (f, h, cs) = (
-            self.cfg.n_channels,
-            self.cfg.hidden_dim,
-            len.min(self.cgs.chunk()),
-        );
+        let (f, cs) = (self.cfg.n_channels, len.min(self.cgs.chunk()));
         Step {
             io: step_io(be, b, &self.cfg, cs),
             xt: be.alloc(&[b, cs, f]),
             a: be.alloc(&[b, cs, f]),
             xp: be.alloc(&[b, cs, f]),
             cgs: self.cgs.plan(be, b, cs),
-            o0: be.alloc(&[b, h]),
-            r: be.alloc(&[b, h]),
+            head: self.head.plan(be, b),
         }
     }
     fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
@@ -250,8 +217,7 @@ impl StepNet for QuantumMambaGated {
         self.feature_proj.forward(be, p, &s.xt, &mut s.a);
         be.act(Act::Silu, &mut s.xp, &s.a);
         self.cgs.step(be, p, &s.xp, &mut st.h, &mut s.cgs);
-        self.head0.forward(be, p, &st.h, &mut s.o0);
-        be.act(Act::Relu, &mut s.r, &s.o0);
-        self.head3.forward(be, p, &s.r, &mut s.io.out);
+        self.head
+            .forward(be, p, &st.h, &mut s.head, &mut s.io.out, None);
     }
 }

@@ -11,8 +11,8 @@
 //! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
 use crate::nn::step::{step_io, stream_window, MambaStackState};
 use crate::nn::{
-    ChunkActs, ChunkProcessor, Io, LayerNorm, LayerNormActs, Linear, MambaActs, MambaBlock,
-    MambaGrads, Net, OutputProj, OutputProjActs, StepNet,
+    ChunkActs, ChunkProcessor, ClassifierHead, HeadActs, Io, LayerNorm, LayerNormActs, MambaActs,
+    MambaBlock, MambaGrads, Net, OutputProj, OutputProjActs, StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -31,8 +31,8 @@ pub struct QuantumMambaSsm {
     proc: ChunkProcessor,
     blocks: Vec<MambaBlock>,
     out_norm: LayerNorm,
-    head0: Linear,
-    head3: Linear,
+    /// `output_layer`: Linear(D, D) → ReLU → Dropout → Linear(D, K) (H_relu)
+    head: ClassifierHead,
 }
 
 /// Planned buffers of one batch.
@@ -48,16 +48,10 @@ pub struct Acts<B: Infer> {
     blocks: Vec<MambaActs<B>>,
     on: LayerNormActs<B>,
     pooled: B::Buf,
-    h0: B::Buf,
-    r: B::Buf,
-    /// head input after dropout
-    rd: B::Buf,
-    mask_head: B::Buf,
+    head: HeadActs<B>,
     dropped: bool,
     // backward scratch
     k: Option<MambaGrads<B>>,
-    dr: B::Buf,
-    dh0: B::Buf,
     dpooled: B::Buf,
     don: B::Buf,
     dc: B::Buf,
@@ -87,8 +81,14 @@ impl QuantumMambaSsm {
             })
             .collect();
         let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
-        let head0 = Linear::new(&mut lay, "output_layer.0", d, d, true);
-        let head3 = Linear::new(&mut lay, "output_layer.3", d, cfg.n_classes, true);
+        // dropout site 0 is the processor output's
+        let head = ClassifierHead::new(
+            &mut lay,
+            "output_layer",
+            (d, d, cfg.n_classes),
+            Act::Relu,
+            1,
+        );
         Self {
             cfg,
             lay,
@@ -96,8 +96,7 @@ impl QuantumMambaSsm {
             proc,
             blocks,
             out_norm,
-            head0,
-            head3,
+            head,
         }
     }
 
@@ -139,14 +138,9 @@ impl Net for QuantumMambaSsm {
             blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
             on: self.out_norm.plan(be, &[b, nc, d]),
             pooled: be.alloc(&[b, d]),
-            h0: be.alloc(&[b, d]),
-            r: be.alloc(&[b, d]),
-            rd: be.alloc(&[b, d]),
-            mask_head: be.alloc(&[b, d]),
+            head: self.head.plan(be, b),
             dropped: false,
             k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
-            dr: be.alloc(&[b, d]),
-            dh0: be.alloc(&[b, d]),
             dpooled: be.alloc(&[b, d]),
             don: sc(d),
             dc: sc(d),
@@ -185,27 +179,13 @@ impl Net for QuantumMambaSsm {
         let last = a.hs.last().expect("at least the processor output");
         self.out_norm.forward(be, p, last, &mut a.on);
         be.mean_time(&mut a.pooled, &a.on.y);
-        self.head0.forward(be, p, &a.pooled, &mut a.h0);
-        be.act(Act::Relu, &mut a.r, &a.h0);
-        be.copy(&mut a.rd, &a.r);
-        if let Some(cfg) = drop {
-            be.dropout(&mut a.rd, &mut a.mask_head, cfg, 1);
-        }
-        self.head3.forward(be, p, &a.rd, &mut a.io.out);
+        self.head
+            .forward(be, p, &a.pooled, &mut a.head, &mut a.io.out, drop);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dr, 0.0);
-        self.head3
-            .backward(be, p, g, &a.rd, &a.io.dout, Some(&mut a.dr));
-        if a.dropped {
-            be.mul(&mut a.dh0, &a.dr, &a.mask_head);
-            core::mem::swap(&mut a.dr, &mut a.dh0);
-        }
-        be.fill(&mut a.dh0, 0.0);
-        be.act_bwd(Act::Relu, &mut a.dh0, &a.dr, &a.h0);
         be.fill(&mut a.dpooled, 0.0);
-        self.head0
-            .backward(be, p, g, &a.pooled, &a.dh0, Some(&mut a.dpooled));
+        self.head
+            .backward(be, p, g, &a.pooled, &mut a.head, &a.io.dout, &mut a.dpooled);
         be.fill(&mut a.don, 0.0);
         be.mean_time_bwd(&mut a.don, &a.dpooled);
         be.fill(&mut a.dc, 0.0);
@@ -271,11 +251,7 @@ impl Net for QuantumMambaSsm {
             out.push((format!("mamba_layers.{i}"), &blk.out));
         }
         out.push(("output_norm".into(), &a.on.y));
-        out.push(("output_layer.0".into(), &a.h0));
-        out.push(("output_layer.1".into(), &a.r));
-        out.push(("output_layer.2".into(), &a.rd));
-        out.push(("output_layer.3".into(), &a.io.out));
-        out.push(("output_layer".into(), &a.io.out));
+        out.extend(ClassifierHead::trace("output_layer", &a.head, &a.io.out));
         out
     }
     fn boundary_outputs(&self, p: &[f32], x: &[f32]) -> Option<Vec<(usize, Vec<f32>)>> {
@@ -295,8 +271,7 @@ pub struct Step<B: Infer> {
     blocks: Vec<MambaActs<B>>,
     on: LayerNormActs<B>,
     pooled: B::Buf,
-    h0: B::Buf,
-    r: B::Buf,
+    head: HeadActs<B>,
 }
 
 impl StepNet for QuantumMambaSsm {
@@ -324,8 +299,7 @@ impl StepNet for QuantumMambaSsm {
             blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
             on: self.out_norm.plan(be, &[b, 1, d]),
             pooled: be.alloc(&[b, d]),
-            h0: be.alloc(&[b, d]),
-            r: be.alloc(&[b, d]),
+            head: self.head.plan(be, b),
         }
     }
     fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
@@ -353,8 +327,7 @@ impl StepNet for QuantumMambaSsm {
         let last = s.hs.last().expect("at least the processor output");
         self.out_norm.forward(be, p, last, &mut s.on);
         st.pool.update(be, &mut s.pooled, &s.on.y);
-        self.head0.forward(be, p, &s.pooled, &mut s.h0);
-        be.act(Act::Relu, &mut s.r, &s.h0);
-        self.head3.forward(be, p, &s.r, &mut s.io.out);
+        self.head
+            .forward(be, p, &s.pooled, &mut s.head, &mut s.io.out, None);
     }
 }
