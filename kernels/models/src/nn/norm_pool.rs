@@ -1,51 +1,109 @@
-//! The readout shared by 3a, 1a, 3b and 3c (spec §4.2, §3.1, §4.5, §4.4): the last block's
-//! output h (B, L, D) → RMSNorm `final_norm` → mean over the L positions (time steps or
-//! chunks) → pooled (B, D), which the model's classifier reads ([`NormMeanPool`]; 3a, 1a and
-//! 3b then apply the Linear `classifier` (D → K): [`NormMeanHead`]). The streaming form
-//! ([`NormMeanPool::step`], 3b) normalises the rows of a step and keeps the running mean.
+//! The readout of the models that average their last block's output over time: h (B, L, D)
+//! → a norm → mean over the L positions (time steps or chunks) → pooled (B, D), which the
+//! model's head reads ([`NormMeanPool`]):
+//!
+//! * RMSNorm `final_norm` in 3a, 1a, 3b and 3c (spec §4.4, §4.1, §4.5, §3.1); 3a, 1a and 3b
+//!   then apply the Linear `classifier` (D → K): [`NormMeanHead`];
+//! * LayerNorm `output_norm` in 1b, 1c, 2b and 2c (spec §4.2, §4.3, groups-2-4 §3.2–3.3).
+//!
+//! The streaming form ([`NormMeanPool::step`]: 3b, the causal 1b) normalises the rows of a
+//! step and keeps the running mean.
 use super::linear::Linear;
-use super::norm::RmsNorm;
+use super::norm::{LayerNorm, LayerNormActs, RmsNorm};
 use super::step::RunningMean;
 use crate::params::ParamLayout;
 use qssm_kernels::backend::{Backend, Infer};
 
-/// `final_norm` and the mean over time (see the [module docs](self)).
+/// The norm before the mean.
+#[derive(Clone, Debug)]
+enum Norm {
+    Rms(RmsNorm),
+    Layer(LayerNorm),
+}
+
+/// A norm and the mean over time (see the [module docs](self)).
 #[derive(Clone, Debug)]
 pub struct NormMeanPool {
-    norm: RmsNorm,
+    norm: Norm,
     d: usize,
+}
+
+/// The norm's output and saved statistics.
+enum NormActs<B: Infer> {
+    /// output (B, L, D) and reciprocal RMS per row (B, L)
+    Rms {
+        y: B::Buf,
+        rstd: B::Buf,
+    },
+    Layer(LayerNormActs<B>),
 }
 
 /// Planned buffers of a [`NormMeanPool`] for (B, L).
 pub struct NormMeanPoolActs<B: Infer> {
-    /// `final_norm`'s output (B, L, D)
-    pub fnorm: B::Buf,
-    /// its reciprocal RMS per row (B, L)
-    rstd: B::Buf,
+    norm: NormActs<B>,
     /// the mean over L (B, D): the readout
     pub pooled: B::Buf,
-    /// d loss/d pooled (B, D): the classifier's backward accumulates into it
+    /// d loss/d pooled (B, D): the head's backward accumulates into it
     pub dpooled: B::Buf,
     dfn: B::Buf,
 }
 
+impl<B: Infer> NormActs<B> {
+    fn y(&self) -> &B::Buf {
+        match self {
+            Self::Rms { y, .. } => y,
+            Self::Layer(a) => &a.y,
+        }
+    }
+}
+
+impl<B: Infer> NormMeanPoolActs<B> {
+    /// The norm's output (B, L, D) (`final_norm` / `output_norm` in the reference's traces).
+    pub fn normed(&self) -> &B::Buf {
+        self.norm.y()
+    }
+}
+
 impl NormMeanPool {
-    /// Registers `final_norm.weight` (D).
+    /// RMSNorm: registers `final_norm.weight` (D).
     pub fn new(lay: &mut ParamLayout, d: usize) -> Self {
         Self {
-            norm: RmsNorm::new(lay, "final_norm", d),
+            norm: Norm::Rms(RmsNorm::new(lay, "final_norm", d)),
+            d,
+        }
+    }
+
+    /// LayerNorm: registers `{name}.weight` and `{name}.bias` (D).
+    pub fn layer_norm(lay: &mut ParamLayout, name: &str, d: usize) -> Self {
+        Self {
+            norm: Norm::Layer(LayerNorm::new(lay, name, d)),
             d,
         }
     }
 
     /// Buffers for (B, L).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> NormMeanPoolActs<B> {
+        let d = self.d;
         NormMeanPoolActs {
-            fnorm: be.alloc(&[b, l, self.d]),
-            rstd: be.alloc(&[b, l]),
-            pooled: be.alloc(&[b, self.d]),
-            dpooled: be.alloc(&[b, self.d]),
-            dfn: be.alloc(&[b, l, self.d]),
+            norm: match &self.norm {
+                Norm::Rms(_) => NormActs::Rms {
+                    y: be.alloc(&[b, l, d]),
+                    rstd: be.alloc(&[b, l]),
+                },
+                Norm::Layer(n) => NormActs::Layer(n.plan(be, &[b, l, d])),
+            },
+            pooled: be.alloc(&[b, d]),
+            dpooled: be.alloc(&[b, d]),
+            dfn: be.alloc(&[b, l, d]),
+        }
+    }
+
+    /// The norm of the rows h (B, L, D) into `a`.
+    fn normalise<B: Infer>(&self, be: &B, p: &B::Params, h: &B::Buf, a: &mut NormActs<B>) {
+        match (&self.norm, a) {
+            (Norm::Rms(n), NormActs::Rms { y, rstd }) => n.forward(be, p, h, y, rstd),
+            (Norm::Layer(n), NormActs::Layer(a)) => n.forward(be, p, h, a),
+            _ => unreachable!("NormMeanPoolActs planned by another NormMeanPool"),
         }
     }
 
@@ -57,12 +115,12 @@ impl NormMeanPool {
         h: &B::Buf,
         a: &mut NormMeanPoolActs<B>,
     ) {
-        self.norm.forward(be, p, h, &mut a.fnorm, &mut a.rstd);
-        be.mean_time(&mut a.pooled, &a.fnorm);
+        self.normalise(be, p, h, &mut a.norm);
+        be.mean_time(&mut a.pooled, a.norm.y());
     }
 
-    /// From `a.dpooled` (d loss/d pooled, accumulated by the classifier's backward):
-    /// accumulates `final_norm`'s gradient into `g` and d loss/d h into `dh`.
+    /// From `a.dpooled` (d loss/d pooled, accumulated by the head's backward): accumulates
+    /// the norm's gradients into `g` and d loss/d h into `dh`.
     pub fn backward<B: Backend>(
         &self,
         be: &B,
@@ -74,13 +132,17 @@ impl NormMeanPool {
     ) {
         be.fill(&mut a.dfn, 0.0);
         be.mean_time_bwd(&mut a.dfn, &a.dpooled);
-        self.norm.backward(be, p, g, h, &a.rstd, &a.dfn, dh);
+        match (&self.norm, &a.norm) {
+            (Norm::Rms(n), NormActs::Rms { rstd, .. }) => n.backward(be, p, g, h, rstd, &a.dfn, dh),
+            (Norm::Layer(n), NormActs::Layer(na)) => n.backward(be, p, g, h, na, &a.dfn, dh),
+            _ => unreachable!("NormMeanPoolActs planned by another NormMeanPool"),
+        }
     }
 
-    /// Streaming form: the step's rows h (B, L, D) → `final_norm` → `a.pooled` (B, D) = the
-    /// mean over every row of the stream so far (`running`: its sum and count, zeros at the
-    /// start of a stream). After a window's rows, step by step, `a.pooled` is
-    /// [`Self::forward`]'s to rounding.
+    /// Streaming form: the step's rows h (B, L, D) → the norm → `a.pooled` (B, D) = the mean
+    /// over every row of the stream so far (`running`: its sum and count, zeros at the start
+    /// of a stream). After a window's rows, step by step, `a.pooled` is [`Self::forward`]'s
+    /// to rounding.
     pub fn step<B: Infer>(
         &self,
         be: &B,
@@ -89,8 +151,8 @@ impl NormMeanPool {
         a: &mut NormMeanPoolActs<B>,
         running: &mut RunningMean<B>,
     ) {
-        self.norm.forward(be, p, h, &mut a.fnorm, &mut a.rstd);
-        running.update(be, &mut a.pooled, &a.fnorm);
+        self.normalise(be, p, h, &mut a.norm);
+        running.update(be, &mut a.pooled, a.norm.y());
     }
 }
 

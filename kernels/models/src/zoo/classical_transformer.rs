@@ -139,7 +139,7 @@ impl Net for ClassicalTransformer {
             ("dropout".to_string(), &a.emb),
         ];
         out.extend(self.layers.trace(&a.layers));
-        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("final_norm".into(), a.pool.normed()));
         out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));
         out

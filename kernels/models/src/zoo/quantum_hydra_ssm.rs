@@ -8,8 +8,8 @@
 //! with w_α = |α|/√(|α|²+|β|²+|γ|²+1e-8) for the complex top-level α, β, γ (stored (re, im))
 //! → Dropout → 2 × (c + HydraBlock(c)) → LayerNorm → mean over chunks → Linear(D, 2).
 use crate::nn::{
-    ChunkActs, ChunkProcessor, HydraActs, HydraBlock, HydraGrads, Io, LayerNorm, LayerNormActs,
-    Linear, Net, OutputProj, OutputProjActs,
+    ChunkActs, ChunkProcessor, HydraActs, HydraBlock, HydraGrads, Io, Linear, Net, NormMeanPool,
+    NormMeanPoolActs, OutputProj, OutputProjActs,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -35,7 +35,8 @@ pub struct QuantumHydraSsm {
     /// forward, backward (on reversed u), diagonal
     procs: [ChunkProcessor; 3],
     blocks: Vec<HydraBlock>,
-    out_norm: LayerNorm,
+    /// `output_norm` (LayerNorm) and the mean over chunks
+    readout: NormMeanPool,
     head: Linear,
 }
 
@@ -55,12 +56,9 @@ pub struct Acts<B: Infer> {
     mask0: B::Buf,
     dropped: bool,
     blocks: Vec<HydraActs<B>>,
-    on: LayerNormActs<B>,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     // backward scratch
     k: Option<HydraGrads<B>>,
-    dpooled: B::Buf,
-    don: B::Buf,
     dc: B::Buf,
     dprev: B::Buf,
     dq: [B::Buf; 3],
@@ -91,7 +89,7 @@ impl QuantumHydraSsm {
         let blocks = (0..cfg.n_layers)
             .map(|i| HydraBlock::new(&mut lay, &format!("hydra_layers.{i}"), d, e, cfg.d_state))
             .collect();
-        let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
+        let readout = NormMeanPool::layer_norm(&mut lay, "output_norm", d);
         let head = Linear::new(&mut lay, "output_layer", d, cfg.n_classes, true);
         Self {
             cfg,
@@ -104,7 +102,7 @@ impl QuantumHydraSsm {
             feature_proj,
             procs,
             blocks,
-            out_norm,
+            readout,
             head,
         }
     }
@@ -137,11 +135,8 @@ impl Net for QuantumHydraSsm {
             mask0: sc(d),
             dropped: false,
             blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
-            on: self.out_norm.plan(be, &[b, nc, d]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.readout.plan(be, b, nc),
             k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
-            dpooled: be.alloc(&[b, d]),
-            don: sc(d),
             dc: sc(d),
             dprev: sc(d),
             dq: [0; 3].map(|_| sc(d)),
@@ -187,20 +182,23 @@ impl Net for QuantumHydraSsm {
             be.add_assign(&mut hi[0], &a.blocks[i].out);
         }
         let last = a.hs.last().expect("at least the mix");
-        self.out_norm.forward(be, p, last, &mut a.on);
-        be.mean_time(&mut a.pooled, &a.on.y);
-        self.head.forward(be, p, &a.pooled, &mut a.io.out);
+        self.readout.forward(be, p, last, &mut a.pool);
+        self.head.forward(be, p, &a.pool.pooled, &mut a.io.out);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dpooled, 0.0);
-        self.head
-            .backward(be, p, g, &a.pooled, &a.io.dout, Some(&mut a.dpooled));
-        be.fill(&mut a.don, 0.0);
-        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.pool.dpooled, 0.0);
+        self.head.backward(
+            be,
+            p,
+            g,
+            &a.pool.pooled,
+            &a.io.dout,
+            Some(&mut a.pool.dpooled),
+        );
         be.fill(&mut a.dc, 0.0);
         let last = a.hs.last().expect("at least the mix");
-        self.out_norm
-            .backward(be, p, g, last, &a.on, &a.don, &mut a.dc);
+        self.readout
+            .backward(be, p, g, last, &mut a.pool, &mut a.dc);
         if let Some(k) = a.k.as_mut() {
             for i in (0..self.blocks.len()).rev() {
                 be.copy(&mut a.dprev, &a.dc); // residual path
@@ -256,7 +254,7 @@ impl Net for QuantumHydraSsm {
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("hydra_layers.{i}"), &blk.out));
         }
-        out.push(("output_norm".into(), &a.on.y));
+        out.push(("output_norm".into(), a.pool.normed()));
         out.push(("output_layer".into(), &a.io.out));
         out
     }

@@ -11,8 +11,8 @@
 //! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
 use crate::nn::step::{step_io, stream_window, MambaStackState};
 use crate::nn::{
-    ChunkActs, ChunkProcessor, ClassifierHead, HeadActs, Io, LayerNorm, LayerNormActs, MambaActs,
-    MambaBlock, MambaGrads, Net, OutputProj, OutputProjActs, StepNet,
+    ChunkActs, ChunkProcessor, ClassifierHead, HeadActs, Io, MambaActs, MambaBlock, MambaGrads,
+    Net, NormMeanPool, NormMeanPoolActs, OutputProj, OutputProjActs, StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -30,7 +30,8 @@ pub struct QuantumMambaSsm {
     feature_proj: OutputProj,
     proc: ChunkProcessor,
     blocks: Vec<MambaBlock>,
-    out_norm: LayerNorm,
+    /// `output_norm` (LayerNorm) and the mean over chunks
+    readout: NormMeanPool,
     /// `output_layer`: Linear(D, D) → ReLU → Dropout → Linear(D, K) (H_relu)
     head: ClassifierHead,
 }
@@ -46,14 +47,11 @@ pub struct Acts<B: Infer> {
     hs: Vec<B::Buf>,
     mask0: B::Buf,
     blocks: Vec<MambaActs<B>>,
-    on: LayerNormActs<B>,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     head: HeadActs<B>,
     dropped: bool,
     // backward scratch
     k: Option<MambaGrads<B>>,
-    dpooled: B::Buf,
-    don: B::Buf,
     dc: B::Buf,
     dprev: B::Buf,
     dh: [B::Buf; 2],
@@ -80,7 +78,7 @@ impl QuantumMambaSsm {
                 MambaBlock::quantum_ssm(&mut lay, &format!("mamba_layers.{i}"), d, e, cfg.d_state)
             })
             .collect();
-        let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
+        let readout = NormMeanPool::layer_norm(&mut lay, "output_norm", d);
         // dropout site 0 is the processor output's
         let head = ClassifierHead::new(
             &mut lay,
@@ -95,7 +93,7 @@ impl QuantumMambaSsm {
             feature_proj,
             proc,
             blocks,
-            out_norm,
+            readout,
             head,
         }
     }
@@ -136,13 +134,10 @@ impl Net for QuantumMambaSsm {
             hs: (0..=self.blocks.len()).map(|_| sc(d)).collect(),
             mask0: sc(d),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, nc)).collect(),
-            on: self.out_norm.plan(be, &[b, nc, d]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.readout.plan(be, b, nc),
             head: self.head.plan(be, b),
             dropped: false,
             k: self.blocks.first().map(|k| k.plan_grads(be, b, nc)),
-            dpooled: be.alloc(&[b, d]),
-            don: sc(d),
             dc: sc(d),
             dprev: sc(d),
             dh: [0; 2].map(|_| be.alloc(&[b, e, n])),
@@ -177,21 +172,25 @@ impl Net for QuantumMambaSsm {
             be.add_assign(&mut hi[0], &rest[0].out);
         }
         let last = a.hs.last().expect("at least the processor output");
-        self.out_norm.forward(be, p, last, &mut a.on);
-        be.mean_time(&mut a.pooled, &a.on.y);
+        self.readout.forward(be, p, last, &mut a.pool);
         self.head
-            .forward(be, p, &a.pooled, &mut a.head, &mut a.io.out, drop);
+            .forward(be, p, &a.pool.pooled, &mut a.head, &mut a.io.out, drop);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dpooled, 0.0);
-        self.head
-            .backward(be, p, g, &a.pooled, &mut a.head, &a.io.dout, &mut a.dpooled);
-        be.fill(&mut a.don, 0.0);
-        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.pool.dpooled, 0.0);
+        self.head.backward(
+            be,
+            p,
+            g,
+            &a.pool.pooled,
+            &mut a.head,
+            &a.io.dout,
+            &mut a.pool.dpooled,
+        );
         be.fill(&mut a.dc, 0.0);
         let last = a.hs.last().expect("at least the processor output");
-        self.out_norm
-            .backward(be, p, g, last, &a.on, &a.don, &mut a.dc);
+        self.readout
+            .backward(be, p, g, last, &mut a.pool, &mut a.dc);
         if let Some(k) = a.k.as_mut() {
             // dh[0]: upstream gradient of block i's final state (from block i+1's h0)
             let mut have_dh = false;
@@ -250,7 +249,7 @@ impl Net for QuantumMambaSsm {
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("mamba_layers.{i}"), &blk.out));
         }
-        out.push(("output_norm".into(), &a.on.y));
+        out.push(("output_norm".into(), a.pool.normed()));
         out.extend(ClassifierHead::trace("output_layer", &a.head, &a.io.out));
         out
     }
@@ -269,8 +268,7 @@ pub struct Step<B: Infer> {
     proc: ChunkActs<B>,
     hs: Vec<B::Buf>,
     blocks: Vec<MambaActs<B>>,
-    on: LayerNormActs<B>,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     head: HeadActs<B>,
 }
 
@@ -297,8 +295,7 @@ impl StepNet for QuantumMambaSsm {
                 .map(|_| be.alloc(&[b, 1, d]))
                 .collect(),
             blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
-            on: self.out_norm.plan(be, &[b, 1, d]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.readout.plan(be, b, 1),
             head: self.head.plan(be, b),
         }
     }
@@ -325,9 +322,8 @@ impl StepNet for QuantumMambaSsm {
             be.add_assign(&mut hi[0], &blk.out);
         }
         let last = s.hs.last().expect("at least the processor output");
-        self.out_norm.forward(be, p, last, &mut s.on);
-        st.pool.update(be, &mut s.pooled, &s.on.y);
+        self.readout.step(be, p, last, &mut s.pool, &mut st.pool);
         self.head
-            .forward(be, p, &s.pooled, &mut s.head, &mut s.io.out, None);
+            .forward(be, p, &s.pool.pooled, &mut s.head, &mut s.io.out, None);
     }
 }

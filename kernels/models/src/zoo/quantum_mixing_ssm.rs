@@ -15,8 +15,8 @@
 //! Both are window models (not streamable, spec §4.3 R3/R4). Their recurrences are chaotic
 //! (spec §5.1): parity with the reference is only possible for short windows (nc ≤ 8).
 use crate::nn::{
-    ChunkFront, ChunkFrontActs, ClassifierHead, HeadActs, Io, LayerNorm, LayerNormActs, Linear,
-    Net, QssmActs, QssmCore,
+    ChunkFront, ChunkFrontActs, ClassifierHead, HeadActs, Io, Linear, Net, NormMeanPool,
+    NormMeanPoolActs, QssmActs, QssmCore,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -171,7 +171,8 @@ pub struct QuantumMixingSsm {
     front: ChunkFront,
     mamba: Vec<QssmCore>,
     hydra: Vec<HydraLayer>,
-    out_norm: LayerNorm,
+    /// `output_norm` (LayerNorm) and the mean over chunks
+    readout: NormMeanPool,
     head: ClassifierHead,
 }
 
@@ -183,12 +184,9 @@ pub struct Acts<B: Infer> {
     hydra: Vec<HydraActs<B>>,
     /// residual stream: zs\[0\] = the chunk summaries, zs\[l+1\] = zs\[l\] + layer l (B, nc, D)
     zs: Vec<B::Buf>,
-    on: LayerNormActs<B>,
-    pooled: B::Buf,
+    pool: NormMeanPoolActs<B>,
     head: HeadActs<B>,
     // backward scratch
-    dpooled: B::Buf,
-    don: B::Buf,
     dz: B::Buf,
     dprev: B::Buf,
 }
@@ -215,7 +213,7 @@ impl QuantumMixingSsm {
                 )),
             }
         }
-        let out_norm = LayerNorm::new(&mut lay, "output_norm", d);
+        let readout = NormMeanPool::layer_norm(&mut lay, "output_norm", d);
         let head = ClassifierHead::new(
             &mut lay,
             "classifier",
@@ -230,7 +228,7 @@ impl QuantumMixingSsm {
             front,
             mamba,
             hydra,
-            out_norm,
+            readout,
             head,
         }
     }
@@ -271,11 +269,8 @@ impl Net for QuantumMixingSsm {
             mamba: self.mamba.iter().map(|k| k.plan(be, b, nc)).collect(),
             hydra: self.hydra.iter().map(|k| k.plan(be, b, nc, d)).collect(),
             zs: (0..=self.cfg.n_layers).map(|_| sc()).collect(),
-            on: self.out_norm.plan(be, &[b, nc, d]),
-            pooled: be.alloc(&[b, d]),
+            pool: self.readout.plan(be, b, nc),
             head: self.head.plan(be, b),
-            dpooled: be.alloc(&[b, d]),
-            don: sc(),
             dz: sc(),
             dprev: sc(),
         }
@@ -312,21 +307,25 @@ impl Net for QuantumMixingSsm {
             be.add_assign(&mut hi[0], y);
         }
         let last = a.zs.last().expect("the chunk summaries");
-        self.out_norm.forward(be, p, last, &mut a.on);
-        be.mean_time(&mut a.pooled, &a.on.y);
+        self.readout.forward(be, p, last, &mut a.pool);
         self.head
-            .forward(be, p, &a.pooled, &mut a.head, &mut a.io.out, drop);
+            .forward(be, p, &a.pool.pooled, &mut a.head, &mut a.io.out, drop);
     }
     fn backward<B: Backend>(&self, be: &B, p: &B::Params, g: &mut B::Params, a: &mut Acts<B>) {
-        be.fill(&mut a.dpooled, 0.0);
-        self.head
-            .backward(be, p, g, &a.pooled, &mut a.head, &a.io.dout, &mut a.dpooled);
-        be.fill(&mut a.don, 0.0);
-        be.mean_time_bwd(&mut a.don, &a.dpooled);
+        be.fill(&mut a.pool.dpooled, 0.0);
+        self.head.backward(
+            be,
+            p,
+            g,
+            &a.pool.pooled,
+            &mut a.head,
+            &a.io.dout,
+            &mut a.pool.dpooled,
+        );
         be.fill(&mut a.dz, 0.0);
         let last = a.zs.last().expect("the chunk summaries");
-        self.out_norm
-            .backward(be, p, g, last, &a.on, &a.don, &mut a.dz);
+        self.readout
+            .backward(be, p, g, last, &mut a.pool, &mut a.dz);
         for l in (0..self.cfg.n_layers).rev() {
             be.copy(&mut a.dprev, &a.dz); // residual path
             match self.kind {
@@ -358,8 +357,8 @@ impl Net for QuantumMixingSsm {
         for (l, y) in ys.into_iter().enumerate() {
             out.push((format!("{prefix}.{l}"), y));
         }
-        out.push(("output_norm".into(), &a.on.y));
-        out.push(("pool".into(), &a.pooled));
+        out.push(("output_norm".into(), a.pool.normed()));
+        out.push(("pool".into(), &a.pool.pooled));
         out.extend(ClassifierHead::trace("classifier", &a.head, &a.io.out));
         out
     }

@@ -192,7 +192,7 @@ impl Net for TrueClassicalHydra {
             out.push((format!("layers.{i}"), &blk.out));
             out.push((format!("norms.{i}"), n));
         }
-        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("final_norm".into(), a.pool.normed()));
         out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier.0".into(), &a.h0));
         out.push(("classifier.1".into(), &a.h1));

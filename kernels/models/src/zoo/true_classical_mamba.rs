@@ -200,7 +200,7 @@ impl Net for TrueClassicalMamba {
         for (i, blk) in a.blocks.iter().enumerate() {
             out.push((format!("layers.{i}"), &blk.out));
         }
-        out.push(("final_norm".into(), &a.pool.fnorm));
+        out.push(("final_norm".into(), a.pool.normed()));
         out.push(("pool".into(), &a.pool.pooled));
         out.push(("classifier".into(), &a.io.out));
         out
