@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Tokens t0..t0+len of every stream of u (B, L, D), as a (B, len, D) buffer.
-fn tokens(u: &[f32], b: usize, l: usize, d: usize, t0: usize, len: usize) -> CpuBuf {
+fn tokens(u: &[f32], b: usize, l: usize, d: usize, t0: usize, len: usize) -> CpuBuf<'static> {
     let v: Vec<f32> = (0..b)
         .flat_map(|s| u[(s * l + t0) * d..(s * l + t0 + len) * d].to_vec())
         .collect();

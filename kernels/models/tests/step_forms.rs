@@ -2,9 +2,9 @@
 //! forwards, against those forwards: the output after the first t samples stepped equals the
 //! window forward of the same model over those t samples, and a batch of streams steps as each
 //! stream alone.
-use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::cpu::{Arena, Cpu, CpuIn};
 use qssm_kernels::backend::Infer;
-use qssm_models::nn::step::stream_window;
+use qssm_models::nn::step::{stream_window, stream_window_on};
 use qssm_models::nn::{Net, StepNet};
 use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};
 use qssm_models::ModelConfig;
@@ -149,4 +149,52 @@ fn gated_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
             "t = {t}: max |Δlogit| {d:e} ({got:?} vs {want:?})"
         );
     }
+}
+
+/// Streams `x` through `net` on the CPU backend in a caller-lent arena: a sizing pass
+/// ([`Arena::measure`]) gives the f32s the state and step plans need, an arena of exactly
+/// that size holds every buffer (nothing from the heap), and the outputs are bit-identical to
+/// the heap backend's.
+fn arena_stream_equals_heap_stream<M: StepNet>(net: &M, p: &[f32], x: &[f32]) {
+    let heap = stream_window(net, p, x);
+    let sizing = CpuIn::new(Arena::measure());
+    let measured = stream_window_on(&sizing, net, p, x);
+    let need = sizing.memory().used();
+    assert!(need > 0);
+    assert_eq!(measured, heap);
+    let mut mem = vec![f32::NAN; need];
+    let lent = CpuIn::new(Arena::new(&mut mem));
+    let got = stream_window_on(&lent, net, p, x);
+    assert_eq!(lent.memory().used(), need, "{}: the same plans", net.id());
+    assert_eq!(
+        lent.memory().overflowed(),
+        0,
+        "{}: every buffer lent",
+        net.id()
+    );
+    assert_eq!(got, heap, "{}: arena vs heap outputs", net.id());
+    // one f32 short: the last buffer comes from the heap instead, the results unchanged
+    let mut short = vec![0.0f32; need - 1];
+    let lent = CpuIn::new(Arena::new(&mut short));
+    assert_eq!(stream_window_on(&lent, net, p, x), heap);
+    assert_eq!(lent.memory().overflowed(), 1, "{}", net.id());
+}
+
+/// 3b, causal 1b and mg stream in a caller-lent arena exactly as on the heap.
+#[test]
+fn causal_models_stream_in_a_lent_arena_as_on_the_heap() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let cfg = ModelConfig::eeg(20);
+    let net = TrueClassicalMamba::new(cfg.clone());
+    let p = net.layout().init(&mut rng);
+    arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
+    let mut cfg = ModelConfig::eeg(70);
+    cfg.causal = true;
+    let net = QuantumMambaSsm::new(cfg.clone());
+    let p = net.layout().init(&mut rng);
+    arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
+    let cfg = ModelConfig::eeg(42);
+    let net = QuantumMambaGated::new(cfg.clone());
+    let p = net.layout().init(&mut rng);
+    arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
 }

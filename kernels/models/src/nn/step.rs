@@ -122,26 +122,39 @@ pub fn step_io<B: Infer>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<
 /// Panics if x holds fewer than C·T values (a caller's error: the windows of the trainer's
 /// loaders always have C·T).
 pub fn stream_window<M: StepNet>(net: &M, p: &[f32], x: &[f32]) -> Vec<(usize, Vec<f32>)> {
-    use qssm_kernels::backend::cpu::Cpu;
+    stream_window_on(&qssm_kernels::backend::cpu::Cpu, net, p, x)
+}
+
+/// [`stream_window`] on backend `be` (its buffers, e.g. the CPU backend's in a caller-lent
+/// arena: the state, the full step's plan and the partial chunk's plan are planned once each).
+pub fn stream_window_on<B: Infer, M: StepNet>(
+    be: &B,
+    net: &M,
+    p: &B::Params,
+    x: &[f32],
+) -> Vec<(usize, Vec<f32>)> {
     let cfg = net.config();
     let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len().max(1));
-    let mut st = net.plan_state(&Cpu, 1);
+    let mut st = net.plan_state(be, 1);
     let mut outs = Vec::with_capacity(t.div_ceil(len));
-    let mut step = |s: &mut M::Step<Cpu>, t0: usize, n: usize| {
+    let mut step = |s: &mut M::Step<B>, t0: usize, n: usize| {
         let chunk: Vec<f32> = (0..c)
             .flat_map(|ch| x[ch * t + t0..ch * t + t0 + n].iter().copied())
             .collect();
-        Cpu.upload(&mut M::step_io(s).x, &chunk);
-        net.step(&Cpu, p, &mut st, s);
-        (t0 + n, M::step_io(s).out.as_slice().to_vec())
+        be.upload(&mut M::step_io(s).x, &chunk);
+        net.step(be, p, &mut st, s);
+        let out = &M::step_io(s).out;
+        let mut logits = vec![0.0; be.numel(out)];
+        be.download(out, &mut logits);
+        (t0 + n, logits)
     };
-    let mut s = net.plan_step(&Cpu, 1, len);
+    let mut s = net.plan_step(be, 1, len);
     for k in 0..t / len {
         outs.push(step(&mut s, k * len, len));
     }
     let rest = t % len;
     if rest > 0 {
-        let mut last = net.plan_step(&Cpu, 1, rest);
+        let mut last = net.plan_step(be, 1, rest);
         outs.push(step(&mut last, t - rest, rest));
     }
     outs

@@ -5,13 +5,17 @@
 //! (rayon). Parameter gradients that several samples contribute to are reduced in sample
 //! order from per-sample partials, so results are bit-identical whatever the number of
 //! threads. This backend is the oracle every other backend is tested against.
+mod buf;
 mod gemm;
+mod memory;
 mod mixing;
 mod par;
 mod qproj;
 mod quantum;
 
+pub use buf::CpuBuf;
 pub use gemm::{sgemm, View};
+pub use memory::{Arena, Heap, Memory};
 
 use super::{
     Act, AdamBufs, Backend, ConvP, DropoutCfg, Infer, LinearP, QProjP, ScanGradBufs, ScanInputs,
@@ -24,61 +28,13 @@ use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_continue, conv1d_
 use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
 use crate::ops::norm::{layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward};
 use alloc::{vec, vec::Vec};
+use core::marker::PhantomData;
 use core::ops::Range;
 use par::*;
 
 /// RMSNorm epsilon of every reference model (PyTorch `nn.RMSNorm(eps=1e-5)` / the reference's
 /// own RMSNorm).
 pub const NORM_EPS: f32 = 1e-5;
-
-/// A host buffer with its shape.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CpuBuf {
-    data: Vec<f32>,
-    shape: Vec<usize>,
-}
-
-impl CpuBuf {
-    /// A buffer over `data` with `shape` (their sizes must agree).
-    ///
-    /// # Panics
-    /// If the element count of `shape` is not `data.len()`.
-    pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Self {
-        assert_eq!(
-            data.len(),
-            shape.iter().product::<usize>(),
-            "CpuBuf: data length vs shape"
-        );
-        Self {
-            data,
-            shape: shape.to_vec(),
-        }
-    }
-    /// The elements.
-    pub fn as_slice(&self) -> &[f32] {
-        &self.data
-    }
-    /// The elements, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        &mut self.data
-    }
-    /// The shape.
-    pub fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    /// Leading dimension (B for a batch buffer).
-    pub fn dim0(&self) -> usize {
-        self.shape.first().copied().unwrap_or(1)
-    }
-    /// Last dimension (the feature width of row-wise ops).
-    pub fn last(&self) -> usize {
-        self.shape.last().copied().unwrap_or(1)
-    }
-    /// Rows of a row-wise op: element count / last dimension.
-    pub fn rows(&self) -> usize {
-        self.data.len() / self.last().max(1)
-    }
-}
 
 /// eˣ: the platform's `exp` with `std` (the results the parity fixtures were matched with),
 /// `libm`'s without.
@@ -91,15 +47,59 @@ fn exp_f32(x: f32) -> f32 {
     libm::expf(x)
 }
 
-/// The CPU backend (stateless: threads come from rayon's pool).
+/// The CPU backend over the buffers of a [`Memory`]: [`Cpu`] (the heap) or `CpuIn<Arena<'a>>`
+/// (an arena of caller-lent memory). Stateless otherwise: threads come from rayon's pool.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Cpu;
+pub struct CpuIn<'a, M> {
+    mem: M,
+    _lent: PhantomData<&'a ()>,
+}
+
+impl<'a, M: Memory<'a>> CpuIn<'a, M> {
+    /// The backend over `mem`'s buffers.
+    pub const fn new(mem: M) -> Self {
+        Self {
+            mem,
+            _lent: PhantomData,
+        }
+    }
+    /// The memory the buffers come from.
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+}
+
+/// The CPU backend with heap buffers: the trainer's backend and the oracle.
+pub type Cpu = CpuIn<'static, Heap>;
+
+/// The CPU backend with heap buffers (a value: `Cpu` as the unit struct it used to be).
+#[allow(non_upper_case_globals)]
+pub const Cpu: Cpu = CpuIn::new(Heap);
 
 fn same_len(what: &str, a: usize, b: usize) {
     assert_eq!(
         a, b,
         "cpu backend {what}: element counts differ ({a} vs {b})"
     );
+}
+
+/// y += x reversed in time (B, L, W).
+fn reverse_time_acc(y: &mut CpuBuf, x: &CpuBuf) {
+    same_len("reverse_time", y.data.len(), x.data.len());
+    let (l, w) = (x.shape[1], x.last());
+    for (yb, xb) in y
+        .data
+        .chunks_exact_mut(l * w)
+        .zip(x.data.chunks_exact(l * w))
+    {
+        for t in 0..l {
+            let src = &xb[(l - 1 - t) * w..(l - t) * w];
+            yb[t * w..(t + 1) * w]
+                .iter_mut()
+                .zip(src)
+                .for_each(|(a, b)| *a += b);
+        }
+    }
 }
 
 /// Sums per-task partials (tasks × len, row-major) in task order into `g`.
@@ -109,47 +109,47 @@ fn reduce_into(g: &mut [f32], partials: &[f32]) {
     }
 }
 
-impl Infer for Cpu {
-    type Buf = CpuBuf;
+impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
+    type Buf = CpuBuf<'a>;
     type Params = [f32];
 
     fn name(&self) -> &'static str {
         "cpu"
     }
 
-    fn alloc(&self, shape: &[usize]) -> CpuBuf {
-        CpuBuf::from_vec(vec![0.0; shape.iter().product()], shape)
+    fn alloc(&self, shape: &[usize]) -> CpuBuf<'a> {
+        self.mem.alloc(shape)
     }
-    fn shape<'a>(&self, x: &'a CpuBuf) -> &'a [usize] {
+    fn shape<'s>(&self, x: &'s CpuBuf<'a>) -> &'s [usize] {
         &x.shape
     }
-    fn upload(&self, x: &mut CpuBuf, src: &[f32]) {
+    fn upload(&self, x: &mut CpuBuf<'a>, src: &[f32]) {
         same_len("upload", x.data.len(), src.len());
         x.data.copy_from_slice(src);
     }
-    fn download(&self, x: &CpuBuf, dst: &mut [f32]) {
+    fn download(&self, x: &CpuBuf<'a>, dst: &mut [f32]) {
         same_len("download", x.data.len(), dst.len());
         dst.copy_from_slice(&x.data);
     }
-    fn fill(&self, x: &mut CpuBuf, v: f32) {
+    fn fill(&self, x: &mut CpuBuf<'a>, v: f32) {
         x.data.par_chunks_mut(ELEMS).for_each(|c| c.fill(v));
     }
 
-    fn copy(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn copy(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         same_len("copy", y.data.len(), x.data.len());
         y.data
             .par_chunks_mut(ELEMS)
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(a, b)| a.copy_from_slice(b));
     }
-    fn add_assign(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn add_assign(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         same_len("add_assign", y.data.len(), x.data.len());
         y.data
             .par_chunks_mut(ELEMS)
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a += b));
     }
-    fn mul(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
+    fn mul(&self, y: &mut CpuBuf<'a>, a: &CpuBuf<'a>, b: &CpuBuf<'a>) {
         same_len("mul", y.data.len(), a.data.len());
         same_len("mul", y.data.len(), b.data.len());
         y.data
@@ -162,7 +162,7 @@ impl Infer for Cpu {
                 }
             });
     }
-    fn to_token_major(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn to_token_major(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
         assert_eq!(y.shape, [b, t, c], "to_token_major: y shape");
         y.data
@@ -176,7 +176,7 @@ impl Infer for Cpu {
                 }
             });
     }
-    fn split_cols(&self, x: &CpuBuf, parts: &mut [&mut CpuBuf]) {
+    fn split_cols(&self, x: &CpuBuf<'a>, parts: &mut [&mut CpuBuf<'a>]) {
         let w = x.last();
         let rows = x.rows();
         let mut off = 0;
@@ -195,7 +195,7 @@ impl Infer for Cpu {
         }
         same_len("split_cols widths", off, w);
     }
-    fn concat_cols(&self, y: &mut CpuBuf, parts: &[&CpuBuf]) {
+    fn concat_cols(&self, y: &mut CpuBuf<'a>, parts: &[&CpuBuf<'a>]) {
         let w = y.last();
         let rows = y.rows();
         let mut off = 0;
@@ -214,11 +214,11 @@ impl Infer for Cpu {
         }
         same_len("concat_cols widths", off, w);
     }
-    fn reverse_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn reverse_time(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         y.data.fill(0.0);
-        self.reverse_time_acc(y, x);
+        reverse_time_acc(y, x);
     }
-    fn mean_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn mean_time(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let (b, l, d) = (x.shape[0], x.shape[1], x.last());
         assert_eq!(y.shape, [b, d], "mean_time: y shape");
         let inv = 1.0 / l as f32;
@@ -230,7 +230,13 @@ impl Infer for Cpu {
             yb.iter_mut().for_each(|v| *v *= inv);
         }
     }
-    fn running_mean(&self, y: &mut CpuBuf, x: &CpuBuf, sum: &mut CpuBuf, count: &mut CpuBuf) {
+    fn running_mean(
+        &self,
+        y: &mut CpuBuf<'a>,
+        x: &CpuBuf<'a>,
+        sum: &mut CpuBuf<'a>,
+        count: &mut CpuBuf<'a>,
+    ) {
         let (b, l, d) = (x.shape[0], x.shape[1], x.last());
         assert_eq!(y.shape, [b, d], "running_mean: y shape");
         assert_eq!(sum.shape, [b, d], "running_mean: sum shape");
@@ -244,7 +250,7 @@ impl Infer for Cpu {
             yb.iter_mut().zip(sb.iter()).for_each(|(o, s)| *o = s / *n);
         }
     }
-    fn add_table_rows(&self, x: &mut CpuBuf, p: &[f32], table: Range<usize>) {
+    fn add_table_rows(&self, x: &mut CpuBuf<'a>, p: &[f32], table: Range<usize>) {
         let (l, d) = (x.shape[1], x.last());
         assert!(
             table.len() >= l * d,
@@ -256,7 +262,7 @@ impl Infer for Cpu {
         }
     }
 
-    fn pad_time(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn pad_time(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());
         let l2 = y.shape[1];
         assert!(
@@ -273,7 +279,7 @@ impl Infer for Cpu {
                 yb[l * w..].fill(0.0);
             });
     }
-    fn chunk_mean(&self, y: &mut CpuBuf, x: &CpuBuf, cs: usize) {
+    fn chunk_mean(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, cs: usize) {
         let (b, l, w) = (x.dim0(), x.shape[1], x.last());
         let nc = l.div_ceil(cs.max(1));
         assert_eq!(y.shape, [b, nc, w], "chunk_mean: y shape");
@@ -293,7 +299,7 @@ impl Infer for Cpu {
             }
         }
     }
-    fn time_slice(&self, y: &mut CpuBuf, x: &CpuBuf, t: usize) {
+    fn time_slice(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, t: usize) {
         let (l, w) = (x.shape[1], x.last());
         assert!(
             t < l && y.data.len() == x.dim0() * w,
@@ -303,7 +309,7 @@ impl Infer for Cpu {
             yr.copy_from_slice(&xb[t * w..(t + 1) * w]);
         }
     }
-    fn im2col3(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn im2col3(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let (b, c, t) = (x.dim0(), x.shape[1], x.last());
         assert_eq!(y.shape, [b, t, 3 * c], "im2col3: y shape");
         let kc = 3 * c;
@@ -327,7 +333,7 @@ impl Infer for Cpu {
                 }
             });
     }
-    fn scale_segments(&self, y: &mut CpuBuf, x: &CpuBuf, s: &CpuBuf, segs: &[Segment]) {
+    fn scale_segments(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, s: &CpuBuf<'a>, segs: &[Segment]) {
         same_len("scale_segments", y.data.len(), x.data.len());
         let w = x.last();
         assert_eq!(
@@ -354,21 +360,21 @@ impl Infer for Cpu {
             }
         }
     }
-    fn scale(&self, y: &mut CpuBuf, x: &CpuBuf, c: f32) {
+    fn scale(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, c: f32) {
         same_len("scale", y.data.len(), x.data.len());
         y.data
             .par_chunks_mut(ELEMS)
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| yc.iter_mut().zip(xc).for_each(|(a, b)| *a = c * b));
     }
-    fn axpy(&self, y: &mut CpuBuf, c: f32, x: &CpuBuf) {
+    fn axpy(&self, y: &mut CpuBuf<'a>, c: f32, x: &CpuBuf<'a>) {
         same_len("axpy", y.data.len(), x.data.len());
         y.data
             .par_chunks_mut(ELEMS)
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| yc.iter_mut().zip(xc).for_each(|(a, b)| *a += c * b));
     }
-    fn row_mean(&self, y: &mut CpuBuf, x: &CpuBuf) {
+    fn row_mean(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let w = x.last().max(1);
         same_len("row_mean", y.data.len(), x.rows());
         y.data
@@ -378,7 +384,7 @@ impl Infer for Cpu {
                 *m = (r.iter().map(|&v| v as f64).sum::<f64>() / w as f64) as f32;
             });
     }
-    fn add_param_row(&self, x: &mut CpuBuf, p: &[f32], range: Range<usize>) {
+    fn add_param_row(&self, x: &mut CpuBuf<'a>, p: &[f32], range: Range<usize>) {
         let w = x.last();
         same_len("add_param_row", range.len(), w);
         let row = &p[range];
@@ -389,7 +395,7 @@ impl Infer for Cpu {
         });
     }
 
-    fn act(&self, act: Act, y: &mut CpuBuf, x: &CpuBuf) {
+    fn act(&self, act: Act, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         same_len("act", y.data.len(), x.data.len());
         let f = match act {
             Act::Silu => a::silu_forward,
@@ -404,14 +410,14 @@ impl Infer for Cpu {
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| f(yc, xc));
     }
-    fn neg_exp(&self, y: &mut CpuBuf, p: &[f32], range: Range<usize>) {
+    fn neg_exp(&self, y: &mut CpuBuf<'a>, p: &[f32], range: Range<usize>) {
         same_len("neg_exp", y.data.len(), range.len());
         y.data
             .iter_mut()
             .zip(&p[range])
             .for_each(|(o, v)| *o = -exp_f32(*v));
     }
-    fn dropout(&self, x: &mut CpuBuf, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
+    fn dropout(&self, x: &mut CpuBuf<'a>, mask: &mut CpuBuf<'a>, cfg: DropoutCfg<'_>, site: u32) {
         same_len("dropout", x.data.len(), mask.data.len());
         self.dropout_mask(mask, cfg, site);
         x.data
@@ -420,7 +426,7 @@ impl Infer for Cpu {
             .for_each(|(xc, mc)| xc.iter_mut().zip(mc).for_each(|(v, m)| *v *= m));
     }
 
-    fn linear(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], lin: &LinearP) {
+    fn linear(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &[f32], lin: &LinearP) {
         assert_eq!(x.last(), lin.d_in, "linear: x width");
         assert_eq!(y.last(), lin.d_out, "linear: y width");
         let rows = x.rows();
@@ -453,7 +459,14 @@ impl Infer for Cpu {
             &mut y.data,
         );
     }
-    fn rmsnorm(&self, y: &mut CpuBuf, rstd: &mut CpuBuf, x: &CpuBuf, p: &[f32], w: Range<usize>) {
+    fn rmsnorm(
+        &self,
+        y: &mut CpuBuf<'a>,
+        rstd: &mut CpuBuf<'a>,
+        x: &CpuBuf<'a>,
+        p: &[f32],
+        w: Range<usize>,
+    ) {
         same_len("rmsnorm", y.data.len(), x.data.len());
         let (rows, d) = (x.rows(), x.last());
         same_len("rmsnorm rstd", rstd.data.len(), rows);
@@ -466,9 +479,9 @@ impl Infer for Cpu {
     }
     fn layernorm(
         &self,
-        y: &mut CpuBuf,
-        [mean, rstd]: [&mut CpuBuf; 2],
-        x: &CpuBuf,
+        y: &mut CpuBuf<'a>,
+        [mean, rstd]: [&mut CpuBuf<'a>; 2],
+        x: &CpuBuf<'a>,
         p: &[f32],
         [w, b]: [Range<usize>; 2],
     ) {
@@ -486,7 +499,7 @@ impl Infer for Cpu {
                 layernorm_forward(yc, mc, rc, xc, w, b, rc.len(), d, NORM_EPS)
             });
     }
-    fn conv1d(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], conv: &ConvP) {
+    fn conv1d(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &[f32], conv: &ConvP) {
         same_len("conv1d", y.data.len(), x.data.len());
         let (l, e) = (x.shape[1], conv.e);
         assert_eq!(x.last(), e, "conv1d: x width");
@@ -496,7 +509,14 @@ impl Infer for Cpu {
             .zip(x.data.par_chunks(l * e))
             .for_each(|(yb, xb)| conv1d_causal_forward(yb, xb, w, b, l, e, conv.k));
     }
-    fn conv1d_step(&self, y: &mut CpuBuf, x: &CpuBuf, hist: &mut CpuBuf, p: &[f32], conv: &ConvP) {
+    fn conv1d_step(
+        &self,
+        y: &mut CpuBuf<'a>,
+        x: &CpuBuf<'a>,
+        hist: &mut CpuBuf<'a>,
+        p: &[f32],
+        conv: &ConvP,
+    ) {
         same_len("conv1d_step", y.data.len(), x.data.len());
         let (l, e, k) = (x.shape[1], conv.e, conv.k);
         assert_eq!(x.last(), e, "conv1d_step: x width");
@@ -519,9 +539,9 @@ impl Infer for Cpu {
 
     fn scan(
         &self,
-        y: &mut CpuBuf,
-        h_last: Option<&mut CpuBuf>,
-        states: Option<&mut CpuBuf>,
+        y: &mut CpuBuf<'a>,
+        h_last: Option<&mut CpuBuf<'a>>,
+        states: Option<&mut CpuBuf<'a>>,
         sx: ScanInputs<'_, Self>,
         p: &[f32],
         d: Range<usize>,
@@ -531,12 +551,12 @@ impl Infer for Cpu {
     }
     fn attention(
         &self,
-        o: &mut CpuBuf,
-        probs: &mut CpuBuf,
-        q: &CpuBuf,
-        k: &CpuBuf,
-        v: &CpuBuf,
-        drop_mask: Option<&CpuBuf>,
+        o: &mut CpuBuf<'a>,
+        probs: &mut CpuBuf<'a>,
+        q: &CpuBuf<'a>,
+        k: &CpuBuf<'a>,
+        v: &CpuBuf<'a>,
+        drop_mask: Option<&CpuBuf<'a>>,
         heads: usize,
     ) {
         mixing::attention(o, probs, [q, k, v], drop_mask, heads);
@@ -544,33 +564,33 @@ impl Infer for Cpu {
 
     fn chunk_pool(
         &self,
-        s: &mut CpuBuf,
-        wts: &mut CpuBuf,
-        u: &CpuBuf,
-        scores: &CpuBuf,
+        s: &mut CpuBuf<'a>,
+        wts: &mut CpuBuf<'a>,
+        u: &CpuBuf<'a>,
+        scores: &CpuBuf<'a>,
         valid: Option<usize>,
     ) {
         quantum::chunk_pool(s, wts, u, scores, valid);
     }
-    fn qproj(&self, y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
+    fn qproj(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &[f32], qp: &QProjP) {
         qproj::qproj(y, x, p, qp);
     }
     fn circuit(
         &self,
-        m: &mut CpuBuf,
-        states: Option<&mut CpuBuf>,
-        theta: &CpuBuf,
-        enc: Option<&CpuBuf>,
+        m: &mut CpuBuf<'a>,
+        states: Option<&mut CpuBuf<'a>>,
+        theta: &CpuBuf<'a>,
+        enc: Option<&CpuBuf<'a>>,
         prog: &Program,
     ) {
         quantum::circuit(m, states, theta, enc, prog);
     }
     fn gated_cell(
         &self,
-        h: &mut CpuBuf,
-        [gates, tc]: [&mut CpuBuf; 2],
-        pre: &CpuBuf,
-        h_prev: Option<&CpuBuf>,
+        h: &mut CpuBuf<'a>,
+        [gates, tc]: [&mut CpuBuf<'a>; 2],
+        pre: &CpuBuf<'a>,
+        h_prev: Option<&CpuBuf<'a>>,
     ) {
         let hd = h.last();
         same_len("gated_cell gates", gates.data.len(), 4 * h.data.len());
@@ -594,7 +614,7 @@ impl Infer for Cpu {
             );
         }
     }
-    fn l2_normalize(&self, y: &mut CpuBuf, norm: &mut CpuBuf, x: &CpuBuf, eps: f32) {
+    fn l2_normalize(&self, y: &mut CpuBuf<'a>, norm: &mut CpuBuf<'a>, x: &CpuBuf<'a>, eps: f32) {
         same_len("l2_normalize", y.data.len(), x.data.len());
         let w = x.last().max(1);
         same_len("l2_normalize norm", norm.data.len(), x.rows());
@@ -610,25 +630,32 @@ impl Infer for Cpu {
     }
     fn circuit_from(
         &self,
-        m: &mut CpuBuf,
-        states: &mut CpuBuf,
-        init: &CpuBuf,
-        theta: &CpuBuf,
+        m: &mut CpuBuf<'a>,
+        states: &mut CpuBuf<'a>,
+        init: &CpuBuf<'a>,
+        theta: &CpuBuf<'a>,
         prog: &Program,
     ) {
         quantum::circuit_from(m, states, init, theta, prog);
     }
-    fn lcu(&self, phi: &mut CpuBuf, states: &CpuBuf, p: &[f32], mix: Range<usize>) {
+    fn lcu(&self, phi: &mut CpuBuf<'a>, states: &CpuBuf<'a>, p: &[f32], mix: Range<usize>) {
         quantum::lcu(phi, states, &p[mix]);
     }
-    fn s3_measure(&self, m: &mut CpuBuf, states: [&CpuBuf; 3], p: &[f32], coeffs: usize) {
+    fn s3_measure(&self, m: &mut CpuBuf<'a>, states: [&CpuBuf<'a>; 3], p: &[f32], coeffs: usize) {
         quantum::s3_measure(m, states, &p[coeffs..coeffs + 6]);
     }
-    fn superpose(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
+    fn superpose(&self, y: &mut CpuBuf<'a>, xs: [&CpuBuf<'a>; 3], p: &[f32], sp: &SuperposeP) {
         quantum::superpose(y, xs, p, sp);
     }
 
-    fn mix_l1(&self, y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], coeffs: [usize; 3], eps: f32) {
+    fn mix_l1(
+        &self,
+        y: &mut CpuBuf<'a>,
+        xs: [&CpuBuf<'a>; 3],
+        p: &[f32],
+        coeffs: [usize; 3],
+        eps: f32,
+    ) {
         for x in xs {
             same_len("mix_l1", y.data.len(), x.data.len());
         }
@@ -645,7 +672,7 @@ impl Infer for Cpu {
             });
     }
 
-    fn mul_acc(&self, y: &mut CpuBuf, a: &CpuBuf, b: &CpuBuf) {
+    fn mul_acc(&self, y: &mut CpuBuf<'a>, a: &CpuBuf<'a>, b: &CpuBuf<'a>) {
         same_len("mul_acc", y.data.len(), a.data.len());
         same_len("mul_acc", y.data.len(), b.data.len());
         y.data
@@ -658,7 +685,7 @@ impl Infer for Cpu {
                 }
             });
     }
-    fn pad_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+    fn pad_time_bwd(&self, dx: &mut CpuBuf<'a>, dy: &CpuBuf<'a>) {
         let (l, w, l2) = (dx.shape[1], dx.last(), dy.shape[1]);
         assert!(l2 >= l && dy.last() == w, "pad_time_bwd: shapes");
         dx.data
@@ -666,7 +693,7 @@ impl Infer for Cpu {
             .zip(dy.data.par_chunks((l2 * w).max(1)))
             .for_each(|(xb, yb)| xb.iter_mut().zip(&yb[..l * w]).for_each(|(a, b)| *a += b));
     }
-    fn time_slice_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, t: usize) {
+    fn time_slice_bwd(&self, dx: &mut CpuBuf<'a>, dy: &CpuBuf<'a>, t: usize) {
         let (l, w) = (dx.shape[1], dx.last());
         assert!(
             t < l && dy.data.len() == dx.dim0() * w,
@@ -679,7 +706,7 @@ impl Infer for Cpu {
                 .for_each(|(a, v)| *a += v);
         }
     }
-    fn dropout_mask(&self, mask: &mut CpuBuf, cfg: DropoutCfg<'_>, site: u32) {
+    fn dropout_mask(&self, mask: &mut CpuBuf<'a>, cfg: DropoutCfg<'_>, site: u32) {
         let b = mask.dim0();
         assert_eq!(cfg.seeds.len(), b, "dropout: one seed per sample");
         let per = (mask.data.len() / b.max(1)).max(1);
@@ -703,24 +730,10 @@ impl Backend for Cpu {
         same_len("params_download", p.len(), host.len());
         host.copy_from_slice(p);
     }
-    fn reverse_time_acc(&self, y: &mut CpuBuf, x: &CpuBuf) {
-        same_len("reverse_time", y.data.len(), x.data.len());
-        let (l, w) = (x.shape[1], x.last());
-        for (yb, xb) in y
-            .data
-            .chunks_exact_mut(l * w)
-            .zip(x.data.chunks_exact(l * w))
-        {
-            for t in 0..l {
-                let src = &xb[(l - 1 - t) * w..(l - t) * w];
-                yb[t * w..(t + 1) * w]
-                    .iter_mut()
-                    .zip(src)
-                    .for_each(|(a, b)| *a += b);
-            }
-        }
+    fn reverse_time_acc(&self, y: &mut CpuBuf<'static>, x: &CpuBuf<'static>) {
+        reverse_time_acc(y, x);
     }
-    fn mean_time_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+    fn mean_time_bwd(&self, dx: &mut CpuBuf<'static>, dy: &CpuBuf<'static>) {
         let (l, d) = (dx.shape[1], dx.last());
         let inv = 1.0 / l as f32;
         for (xb, yb) in dx.data.chunks_exact_mut(l * d).zip(dy.data.chunks_exact(d)) {
@@ -729,7 +742,7 @@ impl Backend for Cpu {
             }
         }
     }
-    fn chunk_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, cs: usize) {
+    fn chunk_mean_bwd(&self, dx: &mut CpuBuf<'static>, dy: &CpuBuf<'static>, cs: usize) {
         let (l, w) = (dx.shape[1], dx.last());
         let nc = l.div_ceil(cs.max(1));
         same_len("chunk_mean_bwd", dy.data.len(), dx.dim0() * nc * w);
@@ -749,11 +762,11 @@ impl Backend for Cpu {
     }
     fn scale_segments_bwd(
         &self,
-        dx: &mut CpuBuf,
-        ds: &mut CpuBuf,
-        dy: &CpuBuf,
-        x: &CpuBuf,
-        s: &CpuBuf,
+        dx: &mut CpuBuf<'static>,
+        ds: &mut CpuBuf<'static>,
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
+        s: &CpuBuf<'static>,
         segs: &[Segment],
     ) {
         same_len("scale_segments_bwd", dx.data.len(), x.data.len());
@@ -781,7 +794,7 @@ impl Backend for Cpu {
             }
         }
     }
-    fn row_mean_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf) {
+    fn row_mean_bwd(&self, dx: &mut CpuBuf<'static>, dy: &CpuBuf<'static>) {
         let w = dx.last().max(1);
         same_len("row_mean_bwd", dy.data.len(), dx.rows());
         let inv = 1.0 / w as f32;
@@ -790,7 +803,7 @@ impl Backend for Cpu {
             .zip(dy.data.par_iter())
             .for_each(|(r, &g)| r.iter_mut().for_each(|a| *a += g * inv));
     }
-    fn add_param_row_bwd(&self, g: &mut [f32], range: Range<usize>, dy: &CpuBuf) {
+    fn add_param_row_bwd(&self, g: &mut [f32], range: Range<usize>, dy: &CpuBuf<'static>) {
         let w = dy.last();
         same_len("add_param_row_bwd", range.len(), w);
         let gr = &mut g[range];
@@ -798,7 +811,13 @@ impl Backend for Cpu {
             gr.iter_mut().zip(r).for_each(|(a, b)| *a += b);
         }
     }
-    fn act_bwd(&self, act: Act, dx: &mut CpuBuf, dy: &CpuBuf, saved: &CpuBuf) {
+    fn act_bwd(
+        &self,
+        act: Act,
+        dx: &mut CpuBuf<'static>,
+        dy: &CpuBuf<'static>,
+        saved: &CpuBuf<'static>,
+    ) {
         same_len("act_bwd", dx.data.len(), dy.data.len());
         same_len("act_bwd", dx.data.len(), saved.data.len());
         let f = match act {
@@ -815,7 +834,13 @@ impl Backend for Cpu {
             .zip(saved.data.par_chunks(ELEMS))
             .for_each(|((g, d), s)| f(g, d, s));
     }
-    fn neg_exp_bwd(&self, g: &mut [f32], range: Range<usize>, da: &CpuBuf, a: &CpuBuf) {
+    fn neg_exp_bwd(
+        &self,
+        g: &mut [f32],
+        range: Range<usize>,
+        da: &CpuBuf<'static>,
+        a: &CpuBuf<'static>,
+    ) {
         same_len("neg_exp_bwd", da.data.len(), range.len());
         for ((gv, d), av) in g[range].iter_mut().zip(&da.data).zip(&a.data) {
             *gv += d * av;
@@ -823,10 +848,10 @@ impl Backend for Cpu {
     }
     fn linear_bwd(
         &self,
-        dx: Option<&mut CpuBuf>,
+        dx: Option<&mut CpuBuf<'static>>,
         g: &mut [f32],
-        dy: &CpuBuf,
-        x: &CpuBuf,
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
         p: &[f32],
         lin: &LinearP,
     ) {
@@ -881,11 +906,11 @@ impl Backend for Cpu {
     }
     fn rmsnorm_bwd(
         &self,
-        dx: &mut CpuBuf,
+        dx: &mut CpuBuf<'static>,
         g: &mut [f32],
-        dy: &CpuBuf,
-        x: &CpuBuf,
-        rstd: &CpuBuf,
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
+        rstd: &CpuBuf<'static>,
         p: &[f32],
         w: Range<usize>,
     ) {
@@ -916,11 +941,11 @@ impl Backend for Cpu {
     }
     fn layernorm_bwd(
         &self,
-        dx: &mut CpuBuf,
+        dx: &mut CpuBuf<'static>,
         g: &mut [f32],
-        dy: &CpuBuf,
-        x: &CpuBuf,
-        [mean, rstd]: [&CpuBuf; 2],
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
+        [mean, rstd]: [&CpuBuf<'static>; 2],
         p: &[f32],
         [w, b]: [Range<usize>; 2],
     ) {
@@ -964,10 +989,10 @@ impl Backend for Cpu {
     }
     fn conv1d_bwd(
         &self,
-        dx: &mut CpuBuf,
+        dx: &mut CpuBuf<'static>,
         g: &mut [f32],
-        dy: &CpuBuf,
-        x: &CpuBuf,
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
         p: &[f32],
         conv: &ConvP,
     ) {
@@ -1000,9 +1025,9 @@ impl Backend for Cpu {
         &self,
         grads: ScanGradBufs<'_, Self>,
         g: &mut [f32],
-        dy: &CpuBuf,
-        dh_last: Option<&CpuBuf>,
-        states: Option<&CpuBuf>,
+        dy: &CpuBuf<'static>,
+        dh_last: Option<&CpuBuf<'static>>,
+        states: Option<&CpuBuf<'static>>,
         sx: ScanInputs<'_, Self>,
         p: &[f32],
         d: Range<usize>,
@@ -1021,33 +1046,33 @@ impl Backend for Cpu {
     }
     fn attention_bwd(
         &self,
-        dq: &mut CpuBuf,
-        dk: &mut CpuBuf,
-        dv: &mut CpuBuf,
-        dout: &CpuBuf,
-        qkv: [&CpuBuf; 3],
-        probs: &CpuBuf,
-        drop_mask: Option<&CpuBuf>,
+        dq: &mut CpuBuf<'static>,
+        dk: &mut CpuBuf<'static>,
+        dv: &mut CpuBuf<'static>,
+        dout: &CpuBuf<'static>,
+        qkv: [&CpuBuf<'static>; 3],
+        probs: &CpuBuf<'static>,
+        drop_mask: Option<&CpuBuf<'static>>,
         heads: usize,
     ) {
         mixing::attention_bwd([dq, dk, dv], dout, qkv, probs, drop_mask, heads);
     }
     fn chunk_pool_bwd(
         &self,
-        du: &mut CpuBuf,
-        dscores: &mut CpuBuf,
-        ds: &CpuBuf,
-        u: &CpuBuf,
-        wts: &CpuBuf,
+        du: &mut CpuBuf<'static>,
+        dscores: &mut CpuBuf<'static>,
+        ds: &CpuBuf<'static>,
+        u: &CpuBuf<'static>,
+        wts: &CpuBuf<'static>,
     ) {
         quantum::chunk_pool_bwd(du, dscores, ds, u, wts);
     }
     fn qproj_bwd(
         &self,
-        dx: Option<&mut CpuBuf>,
+        dx: Option<&mut CpuBuf<'static>>,
         g: &mut [f32],
-        dy: &CpuBuf,
-        x: &CpuBuf,
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
         p: &[f32],
         qp: &QProjP,
     ) {
@@ -1055,23 +1080,23 @@ impl Backend for Cpu {
     }
     fn circuit_bwd(
         &self,
-        dtheta: &mut CpuBuf,
-        denc: Option<&mut CpuBuf>,
-        dm: &CpuBuf,
-        states: Option<&CpuBuf>,
-        theta: &CpuBuf,
-        enc: Option<&CpuBuf>,
+        dtheta: &mut CpuBuf<'static>,
+        denc: Option<&mut CpuBuf<'static>>,
+        dm: &CpuBuf<'static>,
+        states: Option<&CpuBuf<'static>>,
+        theta: &CpuBuf<'static>,
+        enc: Option<&CpuBuf<'static>>,
         prog: &Program,
     ) {
         quantum::circuit_bwd(dtheta, denc, dm, states, theta, enc, prog);
     }
     fn gated_cell_bwd(
         &self,
-        dpre: &mut CpuBuf,
-        mut dh_prev: Option<&mut CpuBuf>,
-        dh: &CpuBuf,
-        [gates, tc]: [&CpuBuf; 2],
-        h_prev: Option<&CpuBuf>,
+        dpre: &mut CpuBuf<'static>,
+        mut dh_prev: Option<&mut CpuBuf<'static>>,
+        dh: &CpuBuf<'static>,
+        [gates, tc]: [&CpuBuf<'static>; 2],
+        h_prev: Option<&CpuBuf<'static>>,
     ) {
         let hd = dh.last();
         same_len("gated_cell_bwd dpre", dpre.data.len(), 4 * dh.data.len());
@@ -1098,7 +1123,13 @@ impl Backend for Cpu {
             );
         }
     }
-    fn l2_normalize_bwd(&self, dx: &mut CpuBuf, dy: &CpuBuf, x: &CpuBuf, norm: &CpuBuf) {
+    fn l2_normalize_bwd(
+        &self,
+        dx: &mut CpuBuf<'static>,
+        dy: &CpuBuf<'static>,
+        x: &CpuBuf<'static>,
+        norm: &CpuBuf<'static>,
+    ) {
         same_len("l2_normalize_bwd", dx.data.len(), x.data.len());
         let w = x.last().max(1);
         for (((dr, gr), xr), &n) in dx
@@ -1116,33 +1147,33 @@ impl Backend for Cpu {
     }
     fn circuit_bwd_state(
         &self,
-        dtheta: &mut CpuBuf,
-        denc: Option<&mut CpuBuf>,
-        gstate: &CpuBuf,
-        states: &CpuBuf,
-        theta: &CpuBuf,
-        enc: Option<&CpuBuf>,
+        dtheta: &mut CpuBuf<'static>,
+        denc: Option<&mut CpuBuf<'static>>,
+        gstate: &CpuBuf<'static>,
+        states: &CpuBuf<'static>,
+        theta: &CpuBuf<'static>,
+        enc: Option<&CpuBuf<'static>>,
         prog: &Program,
     ) {
         quantum::circuit_bwd_state(dtheta, denc, gstate, states, theta, enc, prog);
     }
     fn circuit_from_bwd(
         &self,
-        dtheta: &mut CpuBuf,
-        ginit: &mut CpuBuf,
-        dm: &CpuBuf,
-        states: &CpuBuf,
-        theta: &CpuBuf,
+        dtheta: &mut CpuBuf<'static>,
+        ginit: &mut CpuBuf<'static>,
+        dm: &CpuBuf<'static>,
+        states: &CpuBuf<'static>,
+        theta: &CpuBuf<'static>,
         prog: &Program,
     ) {
         quantum::circuit_from_bwd(dtheta, ginit, dm, states, theta, prog);
     }
     fn lcu_bwd(
         &self,
-        gstates: &mut CpuBuf,
+        gstates: &mut CpuBuf<'static>,
         g: &mut [f32],
-        gphi: &CpuBuf,
-        states: &CpuBuf,
+        gphi: &CpuBuf<'static>,
+        states: &CpuBuf<'static>,
         p: &[f32],
         mix: Range<usize>,
     ) {
@@ -1150,10 +1181,10 @@ impl Backend for Cpu {
     }
     fn s3_measure_bwd(
         &self,
-        gstates: [&mut CpuBuf; 3],
+        gstates: [&mut CpuBuf<'static>; 3],
         g: &mut [f32],
-        dm: &CpuBuf,
-        states: [&CpuBuf; 3],
+        dm: &CpuBuf<'static>,
+        states: [&CpuBuf<'static>; 3],
         p: &[f32],
         coeffs: usize,
     ) {
@@ -1167,10 +1198,10 @@ impl Backend for Cpu {
     }
     fn superpose_bwd(
         &self,
-        dxs: [&mut CpuBuf; 3],
+        dxs: [&mut CpuBuf<'static>; 3],
         g: &mut [f32],
-        dy: &CpuBuf,
-        xs: [&CpuBuf; 3],
+        dy: &CpuBuf<'static>,
+        xs: [&CpuBuf<'static>; 3],
         p: &[f32],
         sp: &SuperposeP,
     ) {
@@ -1178,10 +1209,10 @@ impl Backend for Cpu {
     }
     fn mix_l1_bwd(
         &self,
-        dxs: [&mut CpuBuf; 3],
+        dxs: [&mut CpuBuf<'static>; 3],
         g: &mut [f32],
-        dy: &CpuBuf,
-        xs: [&CpuBuf; 3],
+        dy: &CpuBuf<'static>,
+        xs: [&CpuBuf<'static>; 3],
         p: &[f32],
         coeffs: [usize; 3],
         eps: f32,
@@ -1219,7 +1250,7 @@ impl Backend for Cpu {
             }
         }
     }
-    fn loss(&self, dout: &mut CpuBuf, out: &CpuBuf, targets: Targets<'_>) -> f32 {
+    fn loss(&self, dout: &mut CpuBuf<'static>, out: &CpuBuf<'static>, targets: Targets<'_>) -> f32 {
         same_len("loss", dout.data.len(), out.data.len());
         let k = out.last();
         let b = match targets {
