@@ -91,10 +91,10 @@
 //! Allocation happens at load, per window (activations), and once per stream (its state and
 //! scratch, unless the caller lends them); never per streamed sample. Weights: every parameter
 //! is stored once, in the file's dtype, laid out as the model's shared description's parameter
-//! buffer (an f16 file keeps f16: widened to a temporary f32 copy per window, and read in place,
-//! widened in registers with f32 accumulation, by the stream's matrix-vector products); a
-//! stream also keeps f32 copies of the small tensors (biases, norms, conv kernels, SSM
-//! parameters). A window runs the model's description from `qssm_models`, the trainer's own, on
+//! buffer, and read in place by windows and streams (an f16 file keeps its weight matrices f16,
+//! widened in registers with f32 accumulation by the matrix-vector products); a window makes
+//! f32 copies of the other tensors for itself, and a stream keeps f32 copies of them (biases,
+//! norms, conv kernels, SSM parameters: a few percent of the parameters). A window runs the model's description from `qssm_models`, the trainer's own, on
 //! the CPU backend (the HQC Mambas too: `TrueClassicalMamba::hqc_mamba`; the Quantum-Train CNNs
 //! run the shared `qssm_kernels::ops::target_cnn` forward through their engine form). Feature
 //! `std` (default) adds [`Model::from_path`],

@@ -118,7 +118,7 @@ impl TrueClassicalMamba {
 }
 
 /// Samples 3b holds back to run its projections over together (a register block of the
-/// Cortex-M kernel, [`super::matvec::blocked`]; the extra state is BLOCK·C + 1 floats and the
+/// Cortex-M kernel, [`qssm_kernels::ops::matvec::blocked`]; the extra state is BLOCK·C + 1 floats and the
 /// extra scratch about (BLOCK − 1)·(2·D + 4·E) floats).
 const BLOCK: usize = 4;
 

@@ -6,13 +6,13 @@
 //! The streaming forms' layers: one token (or a few, `apply_rows`) at a time, written into a
 //! caller slice, no allocation (windows run the models' shared descriptions). `Linear`
 //! weights stay in the file's dtype ([`Matrix`]: f32 or f16) and are read directly
-//! ([`super::matvec`]).
-use super::matvec::{linear_rows, matvec};
+//! ([`qssm_kernels::ops::matvec`]).
 use crate::error::EngineError;
 use crate::weights::{Loader, Matrix, MatrixView};
 use alloc::format;
 use alloc::vec::Vec;
 use qssm_kernels::ops::conv1d::conv1d_causal_step;
+use qssm_kernels::ops::matvec::{linear_rows, matvec};
 use qssm_kernels::ops::norm::{layernorm_forward, rmsnorm_forward};
 
 /// eps of every LayerNorm/RMSNorm of the reference.
@@ -57,7 +57,7 @@ impl Linear {
 
     /// `nb` tokens, token i's input at `x[i·x_stride..]` (in) and output at `y[i·y_stride..]`
     /// (out): each exactly [`Self::apply_one`] on that token (on a Cortex-M the weights are read
-    /// once per block of up to 4 tokens, [`super::matvec::blocked`]); no allocation.
+    /// once per block of up to 4 tokens, [`qssm_kernels::ops::matvec::blocked`]); no allocation.
     pub(crate) fn apply_rows(
         &self,
         y: &mut [f32],

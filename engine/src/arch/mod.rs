@@ -17,7 +17,6 @@ mod gated_config;
 mod gated_recurrence;
 mod layers;
 mod mamba_block;
-mod matvec;
 mod online_pool;
 mod proj;
 mod qe2e;

@@ -39,7 +39,6 @@
 //! t is the window forward on those t samples (the reference's zero edge and pad rows).
 use super::composed_circuit::{check_card, Angles, BlockSpec, Circuit, PI_F32};
 use super::layers::{LayerNorm, Linear};
-use super::matvec::matvec;
 use super::online_pool::{pool_mean, pool_push, ChunkAttention, POOL_HEAD};
 use super::s3_core::S3Core;
 use super::seq_pool_head::SeqPoolHead;
@@ -53,6 +52,7 @@ use alloc::vec::Vec;
 use qssm_formats::model_file::ModelCard;
 use qssm_kernels::circuit::expvals_xyz;
 use qssm_kernels::ops::activation::tanh_forward;
+use qssm_kernels::ops::matvec::matvec;
 
 /// Chunk size of the group-4 front-end (constructor default, never passed by `create_model`).
 pub(crate) const CHUNK_SIZE: usize = 16;

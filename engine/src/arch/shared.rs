@@ -3,16 +3,16 @@
 //! ([`qssm_models::zoo::visit_net`] for the zoo, [`TrueClassicalMamba::hqc_mamba`] for the HQC
 //! Mamba and its classical twin), every tensor of its parameter layout is taken from the
 //! file by its reference `state_dict` name with exactly the layout's shape, and a window runs
-//! the net's eval forward on the CPU backend ([`qssm_kernels::backend::cpu::Cpu`], sequential
+//! the net's eval forward on the CPU backend ([`qssm_kernels::backend::cpu::Cpu`](type@qssm_kernels::backend::cpu::Cpu), sequential
 //! without `std`). Nothing here re-implements a model: a window's logits are the trainer's
 //! `forward_eval` on the same parameters.
 //!
-//! Weights stay in the file's dtype: an f16 file's parameters are kept as f16 bits (half the
-//! memory) and widened (exactly) to a temporary f32 buffer per window, the layout of the
-//! backend's parameter buffer.
+//! Weights stay in the file's dtype: an f16 file's weight matrices are kept as f16 bits (half
+//! the memory) and read in place by the backend's matrix-vector kernels (widened exactly in
+//! registers); a window reads the other tensors (norms, biases, conv kernels, SSM and circuit
+//! parameters, a few percent of the parameters) from f32 copies it makes for itself.
 use super::circuit_card::{check_circuit, AnsatzRule};
 use super::gated_config::GatedConfig;
-use super::matvec::f16_to_f32;
 use crate::error::EngineError;
 use crate::weights::{Loader, Store};
 use alloc::format;
@@ -20,11 +20,13 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 use qssm_formats::model_file::ModelCard;
 use qssm_formats::model_file::MAX_DIM;
 use qssm_formats::registry::ModelInfo;
-use qssm_kernels::backend::cpu::Cpu;
+use qssm_kernels::backend::cpu::{CpuIn, Heap, HostParams, MatrixRef};
 use qssm_kernels::backend::Infer;
+use qssm_kernels::ops::matvec::f16_to_f32;
 use qssm_models::config_check::check_config;
 use qssm_models::nn::{Net, ProjKind, QProjOptions};
 use qssm_models::params::ParamLayout;
@@ -136,44 +138,112 @@ impl SharedModel {
     }
 
     /// Window x (C, T) channel-major → outputs (n_classes), the description's eval forward on
-    /// the CPU backend, on a temporary f32 parameter buffer in the layout (f16 widened exactly).
+    /// the CPU backend, reading the weight matrices where they are stored ([`WindowParams`]).
     pub(crate) fn logits(&self, x: &[f32]) -> Vec<f32> {
-        let mut p = vec![0.0f32; self.layout.len()];
-        for (spec, &start) in self.layout.specs().iter().zip(&self.starts) {
-            let (dst, n) = (&mut p[spec.range.clone()], spec.range.len());
-            if !spec.used {
-                continue; // zeros: never read
+        let p = WindowParams::new(self);
+        // the id was built at load, so the visit always runs
+        visit(self.id, &self.cfg, &self.build, Window { p: &p, x })
+            .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
+    }
+}
+
+/// The parameters of a [`SharedModel`] as the CPU backend reads them for one window, by the
+/// layout's ranges: the weight matrices in place in the store (f32, or f16 widened exactly by
+/// the matrix-vector kernels), the other tensors (norms, biases, conv kernels, SSM and circuit
+/// parameters: a few percent of the parameters) from f32 copies made for the window, back to
+/// back in layout order (an op may read adjacent small tensors as one range, e.g. the six
+/// mixing coefficients of an S3 core, which the store keeps at aligned starts).
+struct WindowParams<'m> {
+    model: &'m SharedModel,
+    small: Vec<f32>,
+    /// where tensor i of the layout starts in `small` (`NOT_SMALL` for a matrix)
+    small_at: Vec<usize>,
+}
+
+/// `small_at` of a tensor with no f32 copy.
+const NOT_SMALL: usize = usize::MAX;
+
+impl<'m> WindowParams<'m> {
+    fn new(model: &'m SharedModel) -> Self {
+        let specs = model.layout.specs();
+        let (mut small, mut small_at) = (Vec::new(), Vec::with_capacity(specs.len()));
+        for (spec, &start) in specs.iter().zip(&model.starts) {
+            if spec.matrix {
+                small_at.push(NOT_SMALL);
+                continue;
             }
-            match &*self.store {
-                Store::F32(v) => dst.copy_from_slice(&v[start..start + n]),
-                Store::F16(v) => dst
-                    .iter_mut()
-                    .zip(&v[start..start + n])
-                    .for_each(|(d, &h)| *d = f16_to_f32(h)),
+            small_at.push(small.len());
+            let n = spec.range.len();
+            if !spec.used {
+                // constructed but never read (not in the store): zeros keep the ranges aligned
+                small.resize(small.len() + n, 0.0);
+                continue;
+            }
+            match &*model.store {
+                Store::F32(v) => small.extend_from_slice(&v[start..start + n]),
+                Store::F16(v) => small.extend(v[start..start + n].iter().map(|&h| f16_to_f32(h))),
             }
         }
-        let p = &p;
-        // the id was built at load, so the visit always runs
-        visit(self.id, &self.cfg, &self.build, Window { p, x })
-            .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
+        Self {
+            model,
+            small,
+            small_at,
+        }
+    }
+
+    /// Index of the layout tensor holding layout index `i`.
+    fn tensor_of(&self, i: usize) -> usize {
+        self.model
+            .layout
+            .specs()
+            .partition_point(|s| s.range.end <= i)
+    }
+}
+
+impl HostParams for WindowParams<'_> {
+    fn f32(&self, r: Range<usize>) -> &[f32] {
+        if r.is_empty() {
+            return &[];
+        }
+        let i = self.tensor_of(r.start);
+        let at = self.small_at[i];
+        assert!(
+            at != NOT_SMALL,
+            "{}: a weight matrix read as f32",
+            self.model.id
+        );
+        let off = r.start - self.model.layout.specs()[i].range.start;
+        &self.small[at + off..][..r.len()]
+    }
+    fn matrix(&self, r: Range<usize>) -> MatrixRef<'_> {
+        if r.is_empty() {
+            return MatrixRef::F32(&[]);
+        }
+        let i = self.tensor_of(r.start);
+        let at = self.model.starts[i] + r.start - self.model.layout.specs()[i].range.start;
+        match &*self.model.store {
+            Store::F32(v) => MatrixRef::F32(&v[at..][..r.len()]),
+            Store::F16(v) => MatrixRef::F16(&v[at..][..r.len()]),
+        }
     }
 }
 
 /// Runs a net's eval forward on one window.
 struct Window<'a> {
-    p: &'a [f32],
+    p: &'a WindowParams<'a>,
     x: &'a [f32],
 }
 
 impl NetVisitor for Window<'_> {
     type Output = Vec<f32>;
     fn visit<M: Net + 'static>(self, net: M) -> Vec<f32> {
-        let mut acts = net.plan(&Cpu, 1);
-        Cpu.upload(&mut M::io(&mut acts).x, self.x);
-        net.forward(&Cpu, self.p, &mut acts, None);
+        let be = CpuIn::<Heap, WindowParams<'_>>::new(Heap);
+        let mut acts = net.plan(&be, 1);
+        be.upload(&mut M::io(&mut acts).x, self.x);
+        net.forward(&be, self.p, &mut acts, None);
         let out = &M::io(&mut acts).out;
-        let mut v = vec![0.0; Cpu.numel(out)];
-        Cpu.download(out, &mut v);
+        let mut v = vec![0.0; be.numel(out)];
+        be.download(out, &mut v);
         v
     }
 }

@@ -61,6 +61,11 @@ pub struct ParamSpec {
     /// Each pair counts once in [`ParamLayout::n_params`]; the optimiser treats the two parts
     /// as independent reals, as PyTorch's AdamW does.
     pub complex: bool,
+    /// The weight matrix of a linear layer (read only by `Infer::linear`, as a whole or by
+    /// blocks of rows): the one kind of tensor an inference store may keep in f16 and hand to
+    /// the backend as such ([`qssm_kernels::backend::cpu::HostParams::matrix`]); every other
+    /// tensor is read as f32.
+    pub matrix: bool,
 }
 
 impl ParamSpec {
@@ -122,7 +127,24 @@ impl ParamLayout {
             init,
             used,
             complex: false,
+            matrix: false,
         });
+        range
+    }
+
+    /// Registers the weight matrix (d_out, …) of a linear layer: as [`Self::add`], marked
+    /// [`ParamSpec::matrix`]. `shape` is its PyTorch shape (e.g. a Conv1d's (D, C, 3) read as
+    /// the (D, 3C) matrix of an im2col product).
+    pub fn add_matrix(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        init: Init,
+    ) -> Range<usize> {
+        let range = self.add(name, shape, init);
+        if let Some(s) = self.specs.last_mut() {
+            s.matrix = true;
+        }
         range
     }
 

@@ -4,7 +4,7 @@
 //!
 //! A model is written once as a composition of blocks generic over [`Infer`] (forward) and
 //! [`Backend`] (forward and backward, for training); a backend
-//! decides where the numbers live and how an op runs: [`cpu::Cpu`] on the host (the oracle for
+//! decides where the numbers live and how an op runs: [`cpu::Cpu`](type@cpu::Cpu) on the host (the oracle for
 //! every other backend), a CUDA backend on device buffers and a stream, an ONNX recorder
 //! that emits a node per op. Blocks never touch element storage directly.
 //!
@@ -28,6 +28,7 @@ use crate::circuit::qproj::QProj;
 use crate::circuit::Program;
 use crate::ops::adam::AdamScalars;
 use core::ops::Range;
+use cpu::HostParams;
 
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "cuda-emu"))]
@@ -138,22 +139,22 @@ pub struct SuperposeP {
 impl SuperposeP {
     /// The raw coefficients c_k = (re, im) from `p` and the normaliser
     /// n = √(Σ_k |c_k|² + eps) (f32, the one formula of every backend and the ONNX export).
-    pub fn coefficients(&self, p: &[f32]) -> ([(f32, f32); 3], f32) {
-        let c = self.coeffs.map(|[re, im]| (p[re], p[im]));
+    pub fn coefficients<P: HostParams + ?Sized>(&self, p: &P) -> ([(f32, f32); 3], f32) {
+        let c = self.coeffs.map(|[re, im]| (p.scalar(re), p.scalar(im)));
         let n = libm::sqrtf(c.iter().map(|(r, i)| r * r + i * i).sum::<f32>() + self.eps);
         (c, n)
     }
 
     /// |c̄_k| = |c_k| / n (the `Concat` and `Sum` weights).
-    pub fn magnitudes(&self, p: &[f32]) -> [f32; 3] {
+    pub fn magnitudes<P: HostParams + ?Sized>(&self, p: &P) -> [f32; 3] {
         let (c, n) = self.coefficients(p);
         c.map(|(r, i)| libm::sqrtf(r * r + i * i) / n)
     }
 }
 
 /// The weights of [`Infer::mix_l1`]: w_k = c_k / (Σ_j |c_j| + eps), c_k = p\[coeffs\[k\]\].
-pub fn mix_l1_weights(p: &[f32], coeffs: [usize; 3], eps: f32) -> [f32; 3] {
-    let c = coeffs.map(|i| p[i]);
+pub fn mix_l1_weights<P: HostParams + ?Sized>(p: &P, coeffs: [usize; 3], eps: f32) -> [f32; 3] {
+    let c = coeffs.map(|i| p.scalar(i));
     let s = c[0].abs() + c[1].abs() + c[2].abs() + eps;
     c.map(|v| v / s)
 }

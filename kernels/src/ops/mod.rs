@@ -8,6 +8,7 @@ pub mod dropout;
 pub mod gated;
 pub mod linear;
 pub mod loss;
+pub mod matvec;
 pub mod norm;
 pub mod scan;
 pub mod scan_channels;

@@ -48,7 +48,7 @@ impl ConvFrontEnd {
     pub fn new(lay: &mut ParamLayout, (c, d, cs, h): (usize, usize, usize, usize)) -> Self {
         // (D, C, 3) row-major is the (D, 3C) weight of the im2col product
         let init = default_uniform(3 * c);
-        let w = lay.add("input_conv.weight", &[d, c, 3], init);
+        let w = lay.add_matrix("input_conv.weight", &[d, c, 3], init);
         let b = lay.add("input_conv.bias", &[d], init);
         let conv = Linear {
             p: LinearP {

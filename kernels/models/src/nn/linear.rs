@@ -28,7 +28,7 @@ impl Linear {
         w_init: Init,
         b_init: Init,
     ) -> Self {
-        let w = lay.add(format!("{name}.weight"), &[d_out, d_in], w_init);
+        let w = lay.add_matrix(format!("{name}.weight"), &[d_out, d_in], w_init);
         let b = bias.then(|| lay.add(format!("{name}.bias"), &[d_out], b_init));
         Self {
             p: LinearP { w, b, d_in, d_out },

@@ -32,7 +32,7 @@ impl DerefMut for Storage<'_> {
 }
 
 /// A host buffer with its shape. `'a` is the lifetime of lent memory (`'static` for the
-/// heap backend [`super::Cpu`], whose buffers are always owned).
+/// heap backend [`super::Cpu`](type@super::Cpu), whose buffers are always owned).
 #[derive(Debug)]
 pub struct CpuBuf<'a> {
     pub(super) data: Storage<'a>,

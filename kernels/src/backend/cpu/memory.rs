@@ -1,5 +1,5 @@
 //! Where the CPU backend's buffers come from ([`Memory`]): the heap ([`Heap`], the trainer's
-//! [`super::Cpu`]), or an arena of caller-lent f32s ([`Arena`], TFLM-style: an inference
+//! [`super::Cpu`](type@super::Cpu)), or an arena of caller-lent f32s ([`Arena`], TFLM-style: an inference
 //! engine plans a model's buffers once into memory it was given, and the op loops then never
 //! allocate them).
 use super::buf::{CpuBuf, Storage};

@@ -1,7 +1,7 @@
 //! Per-sample sequence mixing of the CPU backend: the selective scan and attention of
 //! [`crate::ops`], in parallel over the batch.
 use super::par::*;
-use super::{CpuBuf, CpuIn, Memory};
+use super::{CpuBuf, CpuIn, HostParams, Memory};
 use crate::backend::{ScanGradBufs, ScanInputs, ScanP};
 use crate::ops::attention::{attention_backward_in, attention_forward_in, attention_scratch_len};
 use crate::ops::scan::ScanDims;
@@ -63,7 +63,10 @@ mod scratch {
 
 use scratch::{with_buf, ATTN, SCRATCH, STATES};
 
-fn dims_of<'a, M: Memory<'a>>(sx: &ScanInputs<'_, CpuIn<'a, M>>, p: ScanP) -> (usize, ScanDims) {
+fn dims_of<'a, M: Memory<'a>, P: HostParams + ?Sized>(
+    sx: &ScanInputs<'_, CpuIn<'a, M, P>>,
+    p: ScanP,
+) -> (usize, ScanDims) {
     let b = sx.x.dim0();
     let l = sx.x.shape()[1];
     assert_eq!(sx.x.last(), p.e, "scan: x width");
@@ -98,11 +101,11 @@ pub(super) fn states_len(dims: ScanDims) -> usize {
     sc::states_len(dims)
 }
 
-pub(super) fn scan<'a, M: Memory<'a>>(
+pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
     y: &mut CpuBuf,
     h_last: Option<&mut CpuBuf>,
     states: Option<&mut CpuBuf>,
-    sx: &ScanInputs<'_, CpuIn<'a, M>>,
+    sx: &ScanInputs<'_, CpuIn<'a, M, P>>,
     d: &[f32],
     p: ScanP,
 ) {

@@ -10,12 +10,14 @@ mod gemm;
 mod memory;
 mod mixing;
 mod par;
+mod params;
 mod qproj;
 mod quantum;
 
 pub use buf::CpuBuf;
 pub use gemm::{sgemm, View};
 pub use memory::{Arena, Heap, Memory};
+pub use params::{HostParams, MatrixRef};
 
 use super::{
     Act, AdamBufs, Backend, ConvP, DropoutCfg, Infer, LinearP, QProjP, ScanGradBufs, ScanInputs,
@@ -26,11 +28,17 @@ use crate::ops::activation as a;
 use crate::ops::adam::{adam_element, AdamScalars};
 use crate::ops::conv1d::{conv1d_causal_backward, conv1d_causal_continue, conv1d_causal_forward};
 use crate::ops::loss::{cross_entropy_backward, cross_entropy_forward};
+use crate::ops::matvec::linear_rows;
 use crate::ops::norm::{layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward};
 use alloc::{vec, vec::Vec};
 use core::marker::PhantomData;
 use core::ops::Range;
 use par::*;
+
+/// Rows up to which [`Infer::linear`] with f32 weights runs the matrix–vector kernels
+/// ([`crate::ops::matvec::linear_rows`]) rather than a GEMM (whose packing allocates and
+/// costs more than it saves on a streaming step's 1–4 tokens).
+const FEW_ROWS: usize = 4;
 
 /// RMSNorm epsilon of every reference model (PyTorch `nn.RMSNorm(eps=1e-5)` / the reference's
 /// own RMSNorm).
@@ -47,20 +55,24 @@ fn exp_f32(x: f32) -> f32 {
     libm::expf(x)
 }
 
-/// The CPU backend over the buffers of a [`Memory`]: [`Cpu`] (the heap) or `CpuIn<Arena<'a>>`
-/// (an arena of caller-lent memory). Stateless otherwise: threads come from rayon's pool.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CpuIn<'a, M> {
+/// The lifetime of lent buffers and the parameter type a [`CpuIn`] works with.
+type Marks<'a, P> = PhantomData<(&'a (), fn(&P))>;
+
+/// The CPU backend over the buffers of a [`Memory`] and the parameters of a [`HostParams`]:
+/// [`Cpu`](type@Cpu) (the heap, a flat f32 parameter buffer), or e.g. `CpuIn<Arena<'a>, S>` (an arena of
+/// caller-lent memory, an inference store `S` with f16 weight matrices). Stateless otherwise:
+/// threads come from rayon's pool.
+pub struct CpuIn<'a, M, P: ?Sized = [f32]> {
     mem: M,
-    _lent: PhantomData<&'a ()>,
+    _marks: Marks<'a, P>,
 }
 
-impl<'a, M: Memory<'a>> CpuIn<'a, M> {
+impl<'a, M: Memory<'a>, P: HostParams + ?Sized> CpuIn<'a, M, P> {
     /// The backend over `mem`'s buffers.
     pub const fn new(mem: M) -> Self {
         Self {
             mem,
-            _lent: PhantomData,
+            _marks: PhantomData,
         }
     }
     /// The memory the buffers come from.
@@ -69,8 +81,31 @@ impl<'a, M: Memory<'a>> CpuIn<'a, M> {
     }
 }
 
+impl<M: Clone, P: ?Sized> Clone for CpuIn<'_, M, P> {
+    fn clone(&self) -> Self {
+        Self {
+            mem: self.mem.clone(),
+            _marks: PhantomData,
+        }
+    }
+}
+impl<M: Copy, P: ?Sized> Copy for CpuIn<'_, M, P> {}
+impl<M: Default, P: ?Sized> Default for CpuIn<'_, M, P> {
+    fn default() -> Self {
+        Self {
+            mem: M::default(),
+            _marks: PhantomData,
+        }
+    }
+}
+impl<M: core::fmt::Debug, P: ?Sized> core::fmt::Debug for CpuIn<'_, M, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CpuIn").field("mem", &self.mem).finish()
+    }
+}
+
 /// The CPU backend with heap buffers: the trainer's backend and the oracle.
-pub type Cpu = CpuIn<'static, Heap>;
+pub type Cpu = CpuIn<'static, Heap, [f32]>;
 
 /// The CPU backend with heap buffers (a value: `Cpu` as the unit struct it used to be).
 #[allow(non_upper_case_globals)]
@@ -109,9 +144,9 @@ fn reduce_into(g: &mut [f32], partials: &[f32]) {
     }
 }
 
-impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
+impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
     type Buf = CpuBuf<'a>;
-    type Params = [f32];
+    type Params = P;
 
     fn name(&self) -> &'static str {
         "cpu"
@@ -250,13 +285,13 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
             yb.iter_mut().zip(sb.iter()).for_each(|(o, s)| *o = s / *n);
         }
     }
-    fn add_table_rows(&self, x: &mut CpuBuf<'a>, p: &[f32], table: Range<usize>) {
+    fn add_table_rows(&self, x: &mut CpuBuf<'a>, p: &P, table: Range<usize>) {
         let (l, d) = (x.shape[1], x.last());
         assert!(
             table.len() >= l * d,
             "add_table_rows: table shorter than L rows"
         );
-        let tab = &p[table.start..table.start + l * d];
+        let tab = p.f32(table.start..table.start + l * d);
         for xb in x.data.chunks_exact_mut(l * d) {
             xb.iter_mut().zip(tab).for_each(|(a, b)| *a += b);
         }
@@ -384,10 +419,10 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
                 *m = (r.iter().map(|&v| v as f64).sum::<f64>() / w as f64) as f32;
             });
     }
-    fn add_param_row(&self, x: &mut CpuBuf<'a>, p: &[f32], range: Range<usize>) {
+    fn add_param_row(&self, x: &mut CpuBuf<'a>, p: &P, range: Range<usize>) {
         let w = x.last();
         same_len("add_param_row", range.len(), w);
-        let row = &p[range];
+        let row = p.f32(range);
         x.data.par_chunks_mut(ROW_BLOCK * w.max(1)).for_each(|c| {
             for r in c.chunks_exact_mut(w.max(1)) {
                 r.iter_mut().zip(row).for_each(|(a, b)| *a += b);
@@ -410,11 +445,11 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
             .zip(x.data.par_chunks(ELEMS))
             .for_each(|(yc, xc)| f(yc, xc));
     }
-    fn neg_exp(&self, y: &mut CpuBuf<'a>, p: &[f32], range: Range<usize>) {
+    fn neg_exp(&self, y: &mut CpuBuf<'a>, p: &P, range: Range<usize>) {
         same_len("neg_exp", y.data.len(), range.len());
         y.data
             .iter_mut()
-            .zip(&p[range])
+            .zip(p.f32(range))
             .for_each(|(o, v)| *o = -exp_f32(*v));
     }
     fn dropout(&self, x: &mut CpuBuf<'a>, mask: &mut CpuBuf<'a>, cfg: DropoutCfg<'_>, site: u32) {
@@ -426,15 +461,36 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
             .for_each(|(xc, mc)| xc.iter_mut().zip(mc).for_each(|(v, m)| *v *= m));
     }
 
-    fn linear(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &[f32], lin: &LinearP) {
+    fn linear(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &P, lin: &LinearP) {
         assert_eq!(x.last(), lin.d_in, "linear: x width");
         assert_eq!(y.last(), lin.d_out, "linear: y width");
         let rows = x.rows();
         same_len("linear rows", y.rows(), rows);
-        let beta = match &lin.b {
+        let (d_in, d_out) = (lin.d_in, lin.d_out);
+        let bias = lin.b.clone().map(|b| p.f32(b));
+        // a few rows (a streaming step) or f16 weights: the matrix–vector kernels, no packing
+        // buffers; many f32 rows: one GEMM
+        let rows_of = |y: &mut [f32], x: &[f32], w: MatrixRef<'_>| {
+            let nb = y.len() / d_out.max(1);
+            match w {
+                MatrixRef::F32(w) => linear_rows(y, d_out, w, x, d_in, bias, d_in, d_out, nb),
+                MatrixRef::F16(w) => linear_rows(y, d_out, w, x, d_in, bias, d_in, d_out, nb),
+            }
+        };
+        let w = match p.matrix(lin.w.clone()) {
+            MatrixRef::F32(w) if rows > FEW_ROWS => w,
+            w => {
+                y.data
+                    .par_chunks_mut(ROW_BLOCK * d_out.max(1))
+                    .zip(x.data.par_chunks(ROW_BLOCK * d_in.max(1)))
+                    .for_each(|(yc, xc)| rows_of(yc, xc, w));
+                return;
+            }
+        };
+        let beta = match bias {
             Some(b) => {
-                for row in y.data.chunks_exact_mut(lin.d_out.max(1)) {
-                    row.copy_from_slice(&p[b.clone()]);
+                for row in y.data.chunks_exact_mut(d_out.max(1)) {
+                    row.copy_from_slice(b);
                 }
                 1.0
             }
@@ -443,17 +499,17 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
         // y (rows×out) = x (rows×in) · Wᵀ (in×out: B[i][o] = w[o·in + i])
         sgemm(
             rows,
-            lin.d_in,
-            lin.d_out,
+            d_in,
+            d_out,
             View {
                 data: &x.data,
-                rs: lin.d_in,
+                rs: d_in,
                 cs: 1,
             },
             View {
-                data: &p[lin.w.clone()],
+                data: w,
                 rs: 1,
-                cs: lin.d_in,
+                cs: d_in,
             },
             beta,
             &mut y.data,
@@ -464,13 +520,13 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
         y: &mut CpuBuf<'a>,
         rstd: &mut CpuBuf<'a>,
         x: &CpuBuf<'a>,
-        p: &[f32],
+        p: &P,
         w: Range<usize>,
     ) {
         same_len("rmsnorm", y.data.len(), x.data.len());
         let (rows, d) = (x.rows(), x.last());
         same_len("rmsnorm rstd", rstd.data.len(), rows);
-        let w = &p[w];
+        let w = p.f32(w);
         y.data
             .par_chunks_mut(ROW_BLOCK * d)
             .zip(rstd.data.par_chunks_mut(ROW_BLOCK))
@@ -482,14 +538,14 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
         y: &mut CpuBuf<'a>,
         [mean, rstd]: [&mut CpuBuf<'a>; 2],
         x: &CpuBuf<'a>,
-        p: &[f32],
+        p: &P,
         [w, b]: [Range<usize>; 2],
     ) {
         same_len("layernorm", y.data.len(), x.data.len());
         let (rows, d) = (x.rows(), x.last());
         same_len("layernorm mean", mean.data.len(), rows);
         same_len("layernorm rstd", rstd.data.len(), rows);
-        let (w, b) = (&p[w], &p[b]);
+        let (w, b) = (p.f32(w), p.f32(b));
         y.data
             .par_chunks_mut(ROW_BLOCK * d)
             .zip(mean.data.par_chunks_mut(ROW_BLOCK))
@@ -499,11 +555,11 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
                 layernorm_forward(yc, mc, rc, xc, w, b, rc.len(), d, NORM_EPS)
             });
     }
-    fn conv1d(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &[f32], conv: &ConvP) {
+    fn conv1d(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &P, conv: &ConvP) {
         same_len("conv1d", y.data.len(), x.data.len());
         let (l, e) = (x.shape[1], conv.e);
         assert_eq!(x.last(), e, "conv1d: x width");
-        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
+        let (w, b) = (p.f32(conv.w.clone()), p.f32(conv.b.clone()));
         y.data
             .par_chunks_mut(l * e)
             .zip(x.data.par_chunks(l * e))
@@ -514,7 +570,7 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
         y: &mut CpuBuf<'a>,
         x: &CpuBuf<'a>,
         hist: &mut CpuBuf<'a>,
-        p: &[f32],
+        p: &P,
         conv: &ConvP,
     ) {
         same_len("conv1d_step", y.data.len(), x.data.len());
@@ -525,7 +581,7 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
             hist.data.len(),
             x.shape[0] * k.saturating_sub(1) * e,
         );
-        let (w, b) = (&p[conv.w.clone()], &p[conv.b.clone()]);
+        let (w, b) = (p.f32(conv.w.clone()), p.f32(conv.b.clone()));
         let m = k.saturating_sub(1) * e;
         let rows = y
             .data
@@ -543,11 +599,11 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
         h_last: Option<&mut CpuBuf<'a>>,
         states: Option<&mut CpuBuf<'a>>,
         sx: ScanInputs<'_, Self>,
-        p: &[f32],
+        p: &P,
         d: Range<usize>,
         dims: ScanP,
     ) {
-        mixing::scan(y, h_last, states, &sx, &p[d], dims);
+        mixing::scan(y, h_last, states, &sx, p.f32(d), dims);
     }
     fn attention(
         &self,
@@ -572,7 +628,7 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
     ) {
         quantum::chunk_pool(s, wts, u, scores, valid);
     }
-    fn qproj(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &[f32], qp: &QProjP) {
+    fn qproj(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &P, qp: &QProjP) {
         qproj::qproj(y, x, p, qp);
     }
     fn circuit(
@@ -638,13 +694,13 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
     ) {
         quantum::circuit_from(m, states, init, theta, prog);
     }
-    fn lcu(&self, phi: &mut CpuBuf<'a>, states: &CpuBuf<'a>, p: &[f32], mix: Range<usize>) {
-        quantum::lcu(phi, states, &p[mix]);
+    fn lcu(&self, phi: &mut CpuBuf<'a>, states: &CpuBuf<'a>, p: &P, mix: Range<usize>) {
+        quantum::lcu(phi, states, p.f32(mix));
     }
-    fn s3_measure(&self, m: &mut CpuBuf<'a>, states: [&CpuBuf<'a>; 3], p: &[f32], coeffs: usize) {
-        quantum::s3_measure(m, states, &p[coeffs..coeffs + 6]);
+    fn s3_measure(&self, m: &mut CpuBuf<'a>, states: [&CpuBuf<'a>; 3], p: &P, coeffs: usize) {
+        quantum::s3_measure(m, states, p.f32(coeffs..coeffs + 6));
     }
-    fn superpose(&self, y: &mut CpuBuf<'a>, xs: [&CpuBuf<'a>; 3], p: &[f32], sp: &SuperposeP) {
+    fn superpose(&self, y: &mut CpuBuf<'a>, xs: [&CpuBuf<'a>; 3], p: &P, sp: &SuperposeP) {
         quantum::superpose(y, xs, p, sp);
     }
 
@@ -652,7 +708,7 @@ impl<'a, M: Memory<'a>> Infer for CpuIn<'a, M> {
         &self,
         y: &mut CpuBuf<'a>,
         xs: [&CpuBuf<'a>; 3],
-        p: &[f32],
+        p: &P,
         coeffs: [usize; 3],
         eps: f32,
     ) {

@@ -2,14 +2,14 @@
 //! [`ROWS`], each with its own scratch; the backward accumulates each task's parameter
 //! gradients in row order and sums the tasks in order (bit-identical for any thread count).
 use super::par::*;
-use super::CpuBuf;
+use super::{CpuBuf, HostParams};
 use crate::backend::QProjP;
 use alloc::vec;
 
 /// Rows per parallel task.
 const ROWS: usize = 16;
 
-pub(super) fn qproj(y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
+pub(super) fn qproj<P: HostParams + ?Sized>(y: &mut CpuBuf, x: &CpuBuf, p: &P, qp: &QProjP) {
     let q = &qp.qp;
     let rows = x.data.len() / q.d_in;
     assert!(
@@ -20,7 +20,11 @@ pub(super) fn qproj(y: &mut CpuBuf, x: &CpuBuf, p: &[f32], qp: &QProjP) {
         q.d_in,
         q.d_out
     );
-    let (w, gamma, beta) = (&p[qp.w.clone()], &p[qp.gamma.clone()], &p[qp.beta.clone()]);
+    let (w, gamma, beta) = (
+        p.f32(qp.w.clone()),
+        p.f32(qp.gamma.clone()),
+        p.f32(qp.beta.clone()),
+    );
     y.data
         .par_chunks_mut(ROWS * q.d_out)
         .zip(x.data.par_chunks(ROWS * q.d_in))

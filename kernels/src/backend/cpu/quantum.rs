@@ -3,7 +3,7 @@
 //! of three branch outputs with normalised complex coefficients. Rows run in parallel; every
 //! reduction over rows runs in row order (bit-identical for any thread count).
 use super::par::*;
-use super::CpuBuf;
+use super::{CpuBuf, HostParams};
 use crate::backend::{circuit_state_words, Superpose, SuperposeP};
 use crate::circuit::superpose::{
     lcu_weights, lcu_weights_backward, s3_weights, s3_weights_backward, superpose_backward,
@@ -277,7 +277,12 @@ fn widths(y: &CpuBuf, xs: &[&CpuBuf; 3], mode: Superpose) -> (usize, usize) {
     (rows, w)
 }
 
-pub(super) fn superpose(y: &mut CpuBuf, xs: [&CpuBuf; 3], p: &[f32], sp: &SuperposeP) {
+pub(super) fn superpose<P: HostParams + ?Sized>(
+    y: &mut CpuBuf,
+    xs: [&CpuBuf; 3],
+    p: &P,
+    sp: &SuperposeP,
+) {
     let (_, w) = widths(y, &xs, sp.mode);
     let (c, n) = sp.coefficients(p);
     match sp.mode {

@@ -30,7 +30,7 @@ const ROWS: usize = 8;
 const LANES: usize = 8;
 
 /// A weight element that widens to f32.
-pub(crate) trait Widen: Copy {
+pub trait Widen: Copy {
     /// The value as f32 (exact).
     fn widen(self) -> f32;
     /// Two adjacent elements as f32 (exact).
@@ -84,7 +84,7 @@ impl Widen for u16 {
 /// put back.
 #[cfg(not(all(feature = "cortex-m-fpu", target_arch = "arm")))]
 #[inline(always)]
-pub(crate) fn f16_to_f32(h: u16) -> f32 {
+pub fn f16_to_f32(h: u16) -> f32 {
     /// 2^112
     const SCALE: f32 = f32::from_bits((112 + 127) << 23);
     let h = u32::from(h);
@@ -98,7 +98,7 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
 /// Manual, "VCVTB, VCVTT").
 #[cfg(all(feature = "cortex-m-fpu", target_arch = "arm"))]
 #[inline(always)]
-pub(crate) fn f16_to_f32(h: u16) -> f32 {
+pub fn f16_to_f32(h: u16) -> f32 {
     let out: f32;
     // SAFETY: register-only conversion; the feature is only for FPUs with FP16 conversions.
     unsafe {
@@ -135,17 +135,17 @@ macro_rules! token_groups {
 
 /// A weight element type the kernels read: f32, or IEEE binary16 bits (`u16`, finite).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-pub(crate) trait Weight: Widen + x86::Load8 {}
+pub trait Weight: Widen + x86::Load8 {}
 /// A weight element type the kernels read: f32, or IEEE binary16 bits (`u16`, finite).
 #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-pub(crate) trait Weight: Widen {}
+pub trait Weight: Widen {}
 
 impl Weight for f32 {}
 impl Weight for u16 {}
 
 /// `y (d_out) = W (d_out, d_in)·x (d_in) + b` over f32 or f16 weights (f32 accumulation). `y`
 /// is overwritten. Panics if a slice is shorter than its shape.
-pub(crate) fn matvec<T: Weight>(
+pub fn matvec<T: Weight>(
     y: &mut [f32],
     w: &[T],
     x: &[f32],
@@ -172,7 +172,7 @@ pub(crate) fn matvec<T: Weight>(
 /// output equals [`matvec`] on that token, bit for bit. Panics if a slice is shorter than its
 /// shape.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn linear_rows<T: Weight>(
+pub fn linear_rows<T: Weight>(
     y: &mut [f32],
     y_stride: usize,
     w: &[T],
@@ -234,7 +234,7 @@ fn check_rows(
 const BLOCK_ROWS: usize = 4;
 
 /// The blocked kernel (the one 32-bit Arm runs; compiled and tested everywhere): for each group
-/// of up to 4 tokens and each block of [`BLOCK_ROWS`] output rows, a 4 × NT block of
+/// of up to 4 tokens and each block of `BLOCK_ROWS` (4) output rows, a 4 × NT block of
 /// accumulators in registers; every pair of weights is loaded and widened once
 /// ([`Widen::widen_pair`]) and multiplied into all NT tokens. Each accumulator is one
 /// sequential sum over j = 0..d_in (products rounded, then added, in order), then the bias, so
@@ -242,7 +242,7 @@ const BLOCK_ROWS: usize = 4;
 /// the caller's to check ([`linear_rows`] and [`matvec`]): panics otherwise.
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn blocked<T: Widen>(
+pub fn blocked<T: Widen>(
     y: &mut [f32],
     y_stride: usize,
     w: &[T],
@@ -322,11 +322,11 @@ fn check(y: &[f32], w_len: usize, x: &[f32], b: Option<&[f32]>, d_in: usize, d_o
     }
 }
 
-/// The portable kernel (any target; the reference for the x86 one): per row, [`LANES`]-lane
+/// The portable kernel (any target; the reference for the x86 one): per row, `LANES` (8)-lane
 /// partial sums (vectorisable), a scalar tail for `d_in mod 8`, a fixed-order reduction and
 /// the bias. Lengths already checked.
 #[cfg_attr(target_arch = "arm", allow(dead_code))]
-pub(crate) fn kernel<T: Widen>(
+pub fn kernel<T: Widen>(
     y: &mut [f32],
     w: &[T],
     x: &[f32],
@@ -350,10 +350,12 @@ pub(crate) fn kernel<T: Widen>(
 }
 
 /// AVX2 + FMA + F16C kernel (x86_64 with feature `std`, picked at run time): blocks of
-/// [`ROWS`] rows, one 8-wide FMA accumulator per row (independent chains sharing each load of
+/// `ROWS` (8) rows, one 8-wide FMA accumulator per row (independent chains sharing each load of
 /// x), f16 rows widened by `vcvtph2ps`.
+/// The AVX2 + FMA + F16C kernels (picked at run time by [`matvec`] and [`linear_rows`]).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod x86 {
+#[doc(hidden)]
+pub mod x86 {
     use super::{tail, ROWS};
     use core::arch::x86_64::*;
 
@@ -366,7 +368,7 @@ mod x86 {
     }
 
     /// Eight weights from `p` as f32 lanes.
-    pub(crate) trait Load8: super::Widen {
+    pub trait Load8: super::Widen {
         /// # Safety
         /// `p` points at 8 readable elements; the CPU has AVX2 and F16C.
         unsafe fn load8(p: *const Self) -> __m256;
