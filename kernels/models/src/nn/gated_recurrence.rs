@@ -294,7 +294,7 @@ impl GatedRecurrence {
         be.pad_time_bwd(&mut a.q0, &a.br.out);
         let [g0, g1, g2, g3] = &mut a.gates0;
         be.split_cols(&a.steps[0].gates, &mut [g0, g1, g2, g3]);
-        be.time_slice(&mut a.agg0, &a.agg.o2, 0);
+        be.time_slice(&mut a.agg0, a.agg.silu(), 0);
         be.time_slice(&mut a.u0, &a.agg.out, 0);
     }
 

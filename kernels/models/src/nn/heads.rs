@@ -221,7 +221,7 @@ impl SeqPoolHead {
         let mut out = vec![
             ("output_proj.0".to_string(), &a.op.o0),
             ("output_proj.1".into(), &a.op.ln.y),
-            ("output_proj.2".into(), &a.op.o2),
+            ("output_proj.2".into(), a.op.silu()),
             ("output_proj.3".into(), &a.op.out),
             ("output_proj".into(), &a.op.out),
         ];

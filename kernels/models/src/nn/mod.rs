@@ -44,7 +44,7 @@ pub use hydra_bissm::{HydraActs, HydraBlock, HydraGrads};
 pub use linear::Linear;
 pub use mamba::{MambaActs, MambaBlock, MambaGrads, MambaState};
 pub use net::{Io, Net};
-pub use norm::{LayerNorm, LayerNormActs, RmsNorm};
+pub use norm::{LayerNorm, LayerNormActs, RmsNorm, RmsNormActs, RowNorm};
 pub use norm_pool::{NormMeanHead, NormMeanPool, NormMeanPoolActs};
 pub use output_proj::{OutputProj, OutputProjActs};
 pub use positional::PositionalEncoding;

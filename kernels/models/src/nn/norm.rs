@@ -45,6 +45,92 @@ impl RmsNorm {
     }
 }
 
+/// Planned activations of an [`RmsNorm`] over (rows, D): output and the saved reciprocal RMS.
+pub struct RmsNormActs<B: Infer> {
+    /// y (…, D)
+    pub y: B::Buf,
+    /// 1/rms (rows)
+    rstd: B::Buf,
+}
+
+/// A norm over the last dim with its own planned activations: what a block generic over its
+/// norm ([`super::NormMeanPool`]: RMSNorm or LayerNorm) runs.
+pub trait RowNorm: Clone + core::fmt::Debug + Send + Sync {
+    /// Output and saved statistics.
+    type Acts<B: Infer>: Send;
+    /// Buffers for an input of `shape` (…, D).
+    fn plan_rows<B: Infer>(&self, be: &B, shape: &[usize]) -> Self::Acts<B>;
+    /// The output y (…, D) of the last [`Self::norm_rows`].
+    fn normed<B: Infer>(a: &Self::Acts<B>) -> &B::Buf;
+    /// y ← norm(x).
+    fn norm_rows<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut Self::Acts<B>);
+    /// dx += …, the norm's parameter gradients += … (x: the forward's input).
+    #[allow(clippy::too_many_arguments)]
+    fn norm_rows_bwd<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        x: &B::Buf,
+        a: &Self::Acts<B>,
+        dy: &B::Buf,
+        dx: &mut B::Buf,
+    );
+}
+
+impl RowNorm for RmsNorm {
+    type Acts<B: Infer> = RmsNormActs<B>;
+    fn plan_rows<B: Infer>(&self, be: &B, shape: &[usize]) -> RmsNormActs<B> {
+        RmsNormActs {
+            y: be.alloc(shape),
+            rstd: be.alloc(&shape[..shape.len() - 1]),
+        }
+    }
+    fn normed<B: Infer>(a: &RmsNormActs<B>) -> &B::Buf {
+        &a.y
+    }
+    fn norm_rows<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut RmsNormActs<B>) {
+        self.forward(be, p, x, &mut a.y, &mut a.rstd);
+    }
+    fn norm_rows_bwd<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        x: &B::Buf,
+        a: &RmsNormActs<B>,
+        dy: &B::Buf,
+        dx: &mut B::Buf,
+    ) {
+        self.backward(be, p, g, x, &a.rstd, dy, dx);
+    }
+}
+
+impl RowNorm for LayerNorm {
+    type Acts<B: Infer> = LayerNormActs<B>;
+    fn plan_rows<B: Infer>(&self, be: &B, shape: &[usize]) -> LayerNormActs<B> {
+        self.plan(be, shape)
+    }
+    fn normed<B: Infer>(a: &LayerNormActs<B>) -> &B::Buf {
+        &a.y
+    }
+    fn norm_rows<B: Infer>(&self, be: &B, p: &B::Params, x: &B::Buf, a: &mut LayerNormActs<B>) {
+        self.forward(be, p, x, a);
+    }
+    fn norm_rows_bwd<B: Backend>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        g: &mut B::Params,
+        x: &B::Buf,
+        a: &LayerNormActs<B>,
+        dy: &B::Buf,
+        dx: &mut B::Buf,
+    ) {
+        self.backward(be, p, g, x, a, dy, dx);
+    }
+}
+
 /// `nn.LayerNorm(D)` (eps 1e-5): `weight` (D) = 1, `bias` (D) = 0.
 #[derive(Clone, Debug)]
 pub struct LayerNorm {

@@ -9,38 +9,22 @@
 //! The streaming form ([`NormMeanPool::step`]: 3b, the causal 1b) normalises the rows of a
 //! step and keeps the running mean.
 use super::linear::Linear;
-use super::norm::{LayerNorm, LayerNormActs, RmsNorm};
+use super::norm::{LayerNorm, RmsNorm, RowNorm};
 use super::step::RunningMean;
 use crate::params::ParamLayout;
 use qssm_kernels::backend::{Backend, Infer};
 
-/// The norm before the mean.
+/// A norm `N` ([`RmsNorm`] or [`LayerNorm`]) and the mean over time (see the
+/// [module docs](self)).
 #[derive(Clone, Debug)]
-enum Norm {
-    Rms(RmsNorm),
-    Layer(LayerNorm),
-}
-
-/// A norm and the mean over time (see the [module docs](self)).
-#[derive(Clone, Debug)]
-pub struct NormMeanPool {
-    norm: Norm,
+pub struct NormMeanPool<N: RowNorm = RmsNorm> {
+    norm: N,
     d: usize,
 }
 
-/// The norm's output and saved statistics.
-enum NormActs<B: Infer> {
-    /// output (B, L, D) and reciprocal RMS per row (B, L)
-    Rms {
-        y: B::Buf,
-        rstd: B::Buf,
-    },
-    Layer(LayerNormActs<B>),
-}
-
 /// Planned buffers of a [`NormMeanPool`] for (B, L).
-pub struct NormMeanPoolActs<B: Infer> {
-    norm: NormActs<B>,
+pub struct NormMeanPoolActs<B: Infer, N: RowNorm = RmsNorm> {
+    norm: N::Acts<B>,
     /// the mean over L (B, D): the readout
     pub pooled: B::Buf,
     /// d loss/d pooled (B, D): the head's backward accumulates into it
@@ -48,62 +32,42 @@ pub struct NormMeanPoolActs<B: Infer> {
     dfn: B::Buf,
 }
 
-impl<B: Infer> NormActs<B> {
-    fn y(&self) -> &B::Buf {
-        match self {
-            Self::Rms { y, .. } => y,
-            Self::Layer(a) => &a.y,
-        }
-    }
-}
-
-impl<B: Infer> NormMeanPoolActs<B> {
+impl<B: Infer, N: RowNorm> NormMeanPoolActs<B, N> {
     /// The norm's output (B, L, D) (`final_norm` / `output_norm` in the reference's traces).
     pub fn normed(&self) -> &B::Buf {
-        self.norm.y()
+        N::normed(&self.norm)
     }
 }
 
-impl NormMeanPool {
+impl NormMeanPool<RmsNorm> {
     /// RMSNorm: registers `final_norm.weight` (D).
     pub fn new(lay: &mut ParamLayout, d: usize) -> Self {
         Self {
-            norm: Norm::Rms(RmsNorm::new(lay, "final_norm", d)),
+            norm: RmsNorm::new(lay, "final_norm", d),
             d,
         }
     }
+}
 
+impl NormMeanPool<LayerNorm> {
     /// LayerNorm: registers `{name}.weight` and `{name}.bias` (D).
     pub fn layer_norm(lay: &mut ParamLayout, name: &str, d: usize) -> Self {
         Self {
-            norm: Norm::Layer(LayerNorm::new(lay, name, d)),
+            norm: LayerNorm::new(lay, name, d),
             d,
         }
     }
+}
 
+impl<N: RowNorm> NormMeanPool<N> {
     /// Buffers for (B, L).
-    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> NormMeanPoolActs<B> {
+    pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> NormMeanPoolActs<B, N> {
         let d = self.d;
         NormMeanPoolActs {
-            norm: match &self.norm {
-                Norm::Rms(_) => NormActs::Rms {
-                    y: be.alloc(&[b, l, d]),
-                    rstd: be.alloc(&[b, l]),
-                },
-                Norm::Layer(n) => NormActs::Layer(n.plan(be, &[b, l, d])),
-            },
+            norm: self.norm.plan_rows(be, &[b, l, d]),
             pooled: be.alloc(&[b, d]),
             dpooled: be.alloc(&[b, d]),
             dfn: be.alloc(&[b, l, d]),
-        }
-    }
-
-    /// The norm of the rows h (B, L, D) into `a`.
-    fn normalise<B: Infer>(&self, be: &B, p: &B::Params, h: &B::Buf, a: &mut NormActs<B>) {
-        match (&self.norm, a) {
-            (Norm::Rms(n), NormActs::Rms { y, rstd }) => n.forward(be, p, h, y, rstd),
-            (Norm::Layer(n), NormActs::Layer(a)) => n.forward(be, p, h, a),
-            _ => unreachable!("NormMeanPoolActs planned by another NormMeanPool"),
         }
     }
 
@@ -113,10 +77,10 @@ impl NormMeanPool {
         be: &B,
         p: &B::Params,
         h: &B::Buf,
-        a: &mut NormMeanPoolActs<B>,
+        a: &mut NormMeanPoolActs<B, N>,
     ) {
-        self.normalise(be, p, h, &mut a.norm);
-        be.mean_time(&mut a.pooled, a.norm.y());
+        self.norm.norm_rows(be, p, h, &mut a.norm);
+        be.mean_time(&mut a.pooled, N::normed(&a.norm));
     }
 
     /// From `a.dpooled` (d loss/d pooled, accumulated by the head's backward): accumulates
@@ -127,16 +91,12 @@ impl NormMeanPool {
         p: &B::Params,
         g: &mut B::Params,
         h: &B::Buf,
-        a: &mut NormMeanPoolActs<B>,
+        a: &mut NormMeanPoolActs<B, N>,
         dh: &mut B::Buf,
     ) {
         be.fill(&mut a.dfn, 0.0);
         be.mean_time_bwd(&mut a.dfn, &a.dpooled);
-        match (&self.norm, &a.norm) {
-            (Norm::Rms(n), NormActs::Rms { rstd, .. }) => n.backward(be, p, g, h, rstd, &a.dfn, dh),
-            (Norm::Layer(n), NormActs::Layer(na)) => n.backward(be, p, g, h, na, &a.dfn, dh),
-            _ => unreachable!("NormMeanPoolActs planned by another NormMeanPool"),
-        }
+        self.norm.norm_rows_bwd(be, p, g, h, &a.norm, &a.dfn, dh);
     }
 
     /// Streaming form: the step's rows h (B, L, D) → the norm → `a.pooled` (B, D) = the mean
@@ -148,11 +108,11 @@ impl NormMeanPool {
         be: &B,
         p: &B::Params,
         h: &B::Buf,
-        a: &mut NormMeanPoolActs<B>,
+        a: &mut NormMeanPoolActs<B, N>,
         running: &mut RunningMean<B>,
     ) {
-        self.normalise(be, p, h, &mut a.norm);
-        running.update(be, &mut a.pooled, a.norm.y());
+        self.norm.norm_rows(be, p, h, &mut a.norm);
+        running.update(be, &mut a.pooled, N::normed(&a.norm));
     }
 }
 

@@ -29,14 +29,25 @@ pub struct OutputProjActs<B: Infer> {
     pub o0: B::Buf,
     /// `<name>.1` (LayerNorm) output
     pub ln: LayerNormActs<B>,
-    /// SiLU output
-    pub o2: B::Buf,
+    /// SiLU output, kept apart only when dropout follows (see [`Self::silu`])
+    o2: B::Buf,
     /// after dropout: the block's output (B, L, D)
     pub out: B::Buf,
     mask: B::Buf,
     dropped: bool,
     d1: B::Buf,
     d2: B::Buf,
+}
+
+impl<B: Infer> OutputProjActs<B> {
+    /// `<name>.2`: the SiLU output of the last forward (before dropout).
+    pub fn silu(&self) -> &B::Buf {
+        if self.dropped {
+            &self.o2
+        } else {
+            &self.out
+        }
+    }
 }
 
 impl OutputProj {
@@ -77,10 +88,11 @@ impl OutputProj {
     ) {
         self.l0.forward(be, p, x, &mut a.o0);
         self.ln.forward(be, p, &a.o0, &mut a.ln);
-        be.act(Act::Silu, &mut a.o2, &a.ln.y);
-        be.copy(&mut a.out, &a.o2);
+        be.act(Act::Silu, &mut a.out, &a.ln.y);
         a.dropped = drop.is_some();
         if let Some(cfg) = drop {
+            // the SiLU output before dropout, for traces
+            be.copy(&mut a.o2, &a.out);
             be.dropout(&mut a.out, &mut a.mask, cfg, self.site);
         }
     }

@@ -8,8 +8,8 @@
 //! with w_α = |α|/√(|α|²+|β|²+|γ|²+1e-8) for the complex top-level α, β, γ (stored (re, im))
 //! → Dropout → 2 × (c + HydraBlock(c)) → LayerNorm → mean over chunks → Linear(D, 2).
 use crate::nn::{
-    ChunkActs, ChunkProcessor, HydraActs, HydraBlock, HydraGrads, Io, Linear, Net, NormMeanPool,
-    NormMeanPoolActs, OutputProj, OutputProjActs,
+    ChunkActs, ChunkProcessor, HydraActs, HydraBlock, HydraGrads, Io, LayerNorm, Linear, Net,
+    NormMeanPool, NormMeanPoolActs, OutputProj, OutputProjActs,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -36,7 +36,7 @@ pub struct QuantumHydraSsm {
     procs: [ChunkProcessor; 3],
     blocks: Vec<HydraBlock>,
     /// `output_norm` (LayerNorm) and the mean over chunks
-    readout: NormMeanPool,
+    readout: NormMeanPool<LayerNorm>,
     head: Linear,
 }
 
@@ -56,7 +56,7 @@ pub struct Acts<B: Infer> {
     mask0: B::Buf,
     dropped: bool,
     blocks: Vec<HydraActs<B>>,
-    pool: NormMeanPoolActs<B>,
+    pool: NormMeanPoolActs<B, LayerNorm>,
     // backward scratch
     k: Option<HydraGrads<B>>,
     dc: B::Buf,

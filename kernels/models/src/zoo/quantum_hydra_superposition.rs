@@ -337,7 +337,7 @@ impl Net for QuantumHydraSuperposition {
         let mut out = vec![
             ("input_proj.0".to_string(), &a.inp.o0),
             ("input_proj.1".into(), &a.inp.ln.y),
-            ("input_proj.2".into(), &a.inp.o2),
+            ("input_proj.2".into(), a.inp.silu()),
             ("input_proj.3".into(), &a.inp.out),
             ("input_proj".into(), &a.inp.out),
         ];

@@ -11,8 +11,8 @@
 //! form ([`StepNet`]) takes one chunk of [`CHUNK_SIZE`] samples per step.
 use crate::nn::step::{step_io, stream_window, MambaStackState};
 use crate::nn::{
-    ChunkActs, ChunkProcessor, ClassifierHead, HeadActs, Io, MambaActs, MambaBlock, MambaGrads,
-    Net, NormMeanPool, NormMeanPoolActs, OutputProj, OutputProjActs, StepNet,
+    ChunkActs, ChunkProcessor, ClassifierHead, HeadActs, Io, LayerNorm, MambaActs, MambaBlock,
+    MambaGrads, Net, NormMeanPool, NormMeanPoolActs, OutputProj, OutputProjActs, StepNet,
 };
 use crate::params::ParamLayout;
 use crate::prelude::*;
@@ -31,7 +31,7 @@ pub struct QuantumMambaSsm {
     proc: ChunkProcessor,
     blocks: Vec<MambaBlock>,
     /// `output_norm` (LayerNorm) and the mean over chunks
-    readout: NormMeanPool,
+    readout: NormMeanPool<LayerNorm>,
     /// `output_layer`: Linear(D, D) → ReLU → Dropout → Linear(D, K) (H_relu)
     head: ClassifierHead,
 }
@@ -47,7 +47,7 @@ pub struct Acts<B: Infer> {
     hs: Vec<B::Buf>,
     mask0: B::Buf,
     blocks: Vec<MambaActs<B>>,
-    pool: NormMeanPoolActs<B>,
+    pool: NormMeanPoolActs<B, LayerNorm>,
     head: HeadActs<B>,
     dropped: bool,
     // backward scratch
@@ -268,7 +268,7 @@ pub struct Step<B: Infer> {
     proc: ChunkActs<B>,
     hs: Vec<B::Buf>,
     blocks: Vec<MambaActs<B>>,
-    pool: NormMeanPoolActs<B>,
+    pool: NormMeanPoolActs<B, LayerNorm>,
     head: HeadActs<B>,
 }
 

@@ -15,7 +15,7 @@
 //! Both are window models (not streamable, spec §4.3 R3/R4). Their recurrences are chaotic
 //! (spec §5.1): parity with the reference is only possible for short windows (nc ≤ 8).
 use crate::nn::{
-    ChunkFront, ChunkFrontActs, ClassifierHead, HeadActs, Io, Linear, Net, NormMeanPool,
+    ChunkFront, ChunkFrontActs, ClassifierHead, HeadActs, Io, LayerNorm, Linear, Net, NormMeanPool,
     NormMeanPoolActs, QssmActs, QssmCore,
 };
 use crate::params::{Init, ParamLayout};
@@ -172,7 +172,7 @@ pub struct QuantumMixingSsm {
     mamba: Vec<QssmCore>,
     hydra: Vec<HydraLayer>,
     /// `output_norm` (LayerNorm) and the mean over chunks
-    readout: NormMeanPool,
+    readout: NormMeanPool<LayerNorm>,
     head: ClassifierHead,
 }
 
@@ -184,7 +184,7 @@ pub struct Acts<B: Infer> {
     hydra: Vec<HydraActs<B>>,
     /// residual stream: zs\[0\] = the chunk summaries, zs\[l+1\] = zs\[l\] + layer l (B, nc, D)
     zs: Vec<B::Buf>,
-    pool: NormMeanPoolActs<B>,
+    pool: NormMeanPoolActs<B, LayerNorm>,
     head: HeadActs<B>,
     // backward scratch
     dz: B::Buf,

@@ -8,60 +8,7 @@ use crate::ops::scan::ScanDims;
 use crate::ops::scan_channels as sc;
 use alloc::{vec, vec::Vec};
 
-#[cfg(feature = "std")]
-mod scratch {
-    use core::cell::RefCell;
-
-    std::thread_local! {
-        /// Per worker thread, grown once: the states of one sample when the backward recomputes
-        /// them, or the ring of two states of an inference forward.
-        pub static STATES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-        /// Per worker thread, grown once: the backward's dh and channel accumulators.
-        pub static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-        /// Per worker thread, grown once: attention's masked probabilities and dP (L·L each).
-        pub static ATTN: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    }
-
-    /// Zeroed-on-growth scratch of `len` values from the thread's buffer `key`.
-    pub fn with_buf<R>(
-        key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
-        len: usize,
-        f: impl FnOnce(&mut [f32]) -> R,
-    ) -> R {
-        key.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.len() < len {
-                s.resize(len, 0.0);
-            }
-            f(&mut s[..len])
-        })
-    }
-}
-
-/// Without threads (`no_std`): scratch allocated per call, the same contents as a fresh
-/// thread buffer (callers never read scratch before writing it).
-#[cfg(not(feature = "std"))]
-mod scratch {
-    use alloc::vec;
-
-    /// Names of the scratch kinds (one per use, as the thread buffers of `std`).
-    pub enum Kind {
-        /// states
-        States,
-        /// dh and channel accumulators
-        Scratch,
-        /// attention's probabilities
-        Attn,
-    }
-    pub use Kind::{Attn as ATTN, Scratch as SCRATCH, States as STATES};
-
-    /// `len` zeroed values for `f`.
-    pub fn with_buf<R>(_key: &Kind, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-        f(&mut vec![0.0f32; len])
-    }
-}
-
-use scratch::{with_buf, ATTN, SCRATCH, STATES};
+use super::scratch::{with_buf, ATTN, A_T, H_LAST, SCRATCH, STATES};
 
 fn dims_of<'a, M: Memory<'a>, P: HostParams + ?Sized>(
     sx: &ScanInputs<'_, CpuIn<'a, M, P>>,
@@ -89,7 +36,7 @@ fn sample<'s>(x: &'s CpuBuf, b: usize, i: usize) -> &'s [f32] {
     &x.as_slice()[i * per..(i + 1) * per]
 }
 
-/// A in the kernels' (N, E) layout.
+/// A in the kernels' (N, E) layout (the backward's own copy).
 fn a_transposed(a: &CpuBuf, dims: ScanDims) -> Vec<f32> {
     let mut at = vec![0.0f32; dims.n * dims.e];
     sc::transpose_a(&mut at, a.as_slice(), dims);
@@ -111,53 +58,55 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
 ) {
     let (b, dims) = dims_of(sx, p);
     let (l, e, en) = (dims.l, dims.e, dims.e * dims.n);
-    let at = a_transposed(sx.a, dims);
-    let mut no_last = Vec::new();
-    let hl: &mut [f32] = match h_last {
-        Some(h) => h.as_mut_slice(),
-        None => &mut no_last,
-    };
-    let mut hl_chunks: Vec<Option<&mut [f32]>> = if hl.is_empty() {
-        (0..b).map(|_| None).collect()
-    } else {
-        hl.chunks_mut(en).map(Some).collect()
-    };
-    let run = |i: usize, yb: &mut [f32], hs: &mut [f32], hb: &mut Option<&mut [f32]>| {
-        sc::forward(
-            yb,
-            hs,
-            sample(sx.x, b, i),
-            sample(sx.delta, b, i),
-            &at,
-            sample(sx.bm, b, i),
-            sample(sx.cm, b, i),
-            d,
-            sx.h0.map(|h| sample(h, b, i)),
-            dims,
-            p.reverse,
-        );
-        if let Some(hb) = hb {
-            sc::final_state(hb, hs, dims);
-        }
-    };
-    match states {
-        Some(states) => {
-            let per = states_len(dims);
-            assert!(states.as_slice().len() >= b * per, "scan: states buffer");
-            y.as_mut_slice()
+    let keep_last = h_last.is_some();
+    with_buf(&A_T, dims.n * e, |at| {
+        sc::transpose_a(at, sx.a.as_slice(), dims);
+        let at = &*at;
+        let run = |i: usize, yb: &mut [f32], hs: &mut [f32], hb: &mut [f32]| {
+            sc::forward(
+                yb,
+                hs,
+                sample(sx.x, b, i),
+                sample(sx.delta, b, i),
+                at,
+                sample(sx.bm, b, i),
+                sample(sx.cm, b, i),
+                d,
+                sx.h0.map(|h| sample(h, b, i)),
+                dims,
+                p.reverse,
+            );
+            if keep_last {
+                sc::final_state(hb, hs, dims);
+            }
+        };
+        // final states (B, E·N): the caller's, or scratch that is not written
+        let go = |hl: &mut [f32]| match states {
+            Some(states) => {
+                let per = states_len(dims);
+                assert!(states.as_slice().len() >= b * per, "scan: states buffer");
+                y.as_mut_slice()
+                    .par_chunks_mut(l * e)
+                    .zip(states.as_mut_slice().par_chunks_mut(per))
+                    .zip(hl.par_chunks_mut(en.max(1)))
+                    .enumerate()
+                    .for_each(|(i, ((yb, hs), hb))| run(i, yb, hs, hb));
+            }
+            None => y
+                .as_mut_slice()
                 .par_chunks_mut(l * e)
-                .zip(states.as_mut_slice().par_chunks_mut(per))
-                .zip(hl_chunks.par_iter_mut())
+                .zip(hl.par_chunks_mut(en.max(1)))
                 .enumerate()
-                .for_each(|(i, ((yb, hs), hb))| run(i, yb, hs, hb));
+                .for_each(|(i, (yb, hb))| with_buf(&STATES, 2 * en, |ring| run(i, yb, ring, hb))),
+        };
+        match h_last {
+            Some(h) => {
+                assert_eq!(h.as_slice().len(), b * en, "scan: h_last (B, E·N)");
+                go(h.as_mut_slice())
+            }
+            None => with_buf(&H_LAST, b * en, go),
         }
-        None => y
-            .as_mut_slice()
-            .par_chunks_mut(l * e)
-            .zip(hl_chunks.par_iter_mut())
-            .enumerate()
-            .for_each(|(i, (yb, hb))| with_buf(&STATES, 2 * en, |ring| run(i, yb, ring, hb))),
-    }
+    })
 }
 
 pub(super) fn scan_bwd(

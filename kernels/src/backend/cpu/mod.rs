@@ -13,6 +13,7 @@ mod par;
 mod params;
 mod qproj;
 mod quantum;
+mod scratch;
 
 pub use buf::CpuBuf;
 pub use gemm::{sgemm, View};
@@ -37,8 +38,9 @@ use par::*;
 
 /// Rows up to which [`Infer::linear`] with f32 weights runs the matrix–vector kernels
 /// ([`crate::ops::matvec::linear_rows`]) rather than a GEMM (whose packing allocates and
-/// costs more than it saves on a streaming step's 1–4 tokens).
-const FEW_ROWS: usize = 4;
+/// costs more than it saves on a streaming step's few tokens: 3b's 1–4, mg's chunk of 8, the
+/// causal 1b's chunk of 32).
+const FEW_ROWS: usize = 32;
 
 /// RMSNorm epsilon of every reference model (PyTorch `nn.RMSNorm(eps=1e-5)` / the reference's
 /// own RMSNorm).
@@ -652,23 +654,25 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
         same_len("gated_cell gates", gates.data.len(), 4 * h.data.len());
         same_len("gated_cell pre", pre.data.len(), 4 * h.data.len());
         same_len("gated_cell tc", tc.data.len(), h.data.len());
-        let zeros = vec![0.0f32; hd];
-        for (b, ((hr, gr), tr)) in h
-            .data
-            .chunks_exact_mut(hd)
-            .zip(gates.data.chunks_exact_mut(4 * hd))
-            .zip(tc.data.chunks_exact_mut(hd))
-            .enumerate()
-        {
-            let hp = h_prev.map_or(&zeros[..], |x| &x.data[b * hd..(b + 1) * hd]);
-            crate::ops::gated::gated_cell_forward(
-                hr,
-                gr,
-                tr,
-                &pre.data[b * 4 * hd..(b + 1) * 4 * hd],
-                hp,
-            );
-        }
+        scratch::with_buf(&scratch::ROWS, hd, |zeros| {
+            zeros.fill(0.0);
+            for (b, ((hr, gr), tr)) in h
+                .data
+                .chunks_exact_mut(hd)
+                .zip(gates.data.chunks_exact_mut(4 * hd))
+                .zip(tc.data.chunks_exact_mut(hd))
+                .enumerate()
+            {
+                let hp = h_prev.map_or(&zeros[..], |x| &x.data[b * hd..(b + 1) * hd]);
+                crate::ops::gated::gated_cell_forward(
+                    hr,
+                    gr,
+                    tr,
+                    &pre.data[b * 4 * hd..(b + 1) * 4 * hd],
+                    hp,
+                );
+            }
+        })
     }
     fn l2_normalize(&self, y: &mut CpuBuf<'a>, norm: &mut CpuBuf<'a>, x: &CpuBuf<'a>, eps: f32) {
         same_len("l2_normalize", y.data.len(), x.data.len());

@@ -3,6 +3,7 @@
 //! of three branch outputs with normalised complex coefficients. Rows run in parallel; every
 //! reduction over rows runs in row order (bit-identical for any thread count).
 use super::par::*;
+use super::scratch::{with_buf, PSI, REAL, ROWS};
 use super::{CpuBuf, HostParams};
 use crate::backend::{circuit_state_words, Superpose, SuperposeP};
 use crate::circuit::superpose::{
@@ -44,12 +45,12 @@ pub(super) fn chunk_pool(
         .zip(u.data.par_chunks(rows * f))
         .zip(scores.data.par_chunks(rows))
         .for_each(|(((sb, wb), ub), ab)| match valid {
-            Some(v) if v < rows => {
+            Some(v) if v < rows => with_buf(&ROWS, rows, |a| {
                 // rows at or after `valid` take no weight: score −∞
-                let mut a = ab.to_vec();
+                a.copy_from_slice(ab);
                 a[v..].fill(f32::NEG_INFINITY);
-                chunk_pool_forward(sb, wb, ub, &a, nc, cs, f);
-            }
+                chunk_pool_forward(sb, wb, ub, a, nc, cs, f);
+            }),
             _ => chunk_pool_forward(sb, wb, ub, ab, nc, cs, f),
         });
 }
@@ -121,53 +122,46 @@ pub(super) fn circuit(
     let (q, k, ne) = (prog.n_qubits, prog.n_theta, prog.n_enc);
     let sw = circuit_state_words(q);
     let enc = enc.map_or(&[][..], |e| e.as_slice());
-    let mut no_states;
-    let st: &mut [f32] = match states {
+    let mut run = |st: &mut [f32], keep: bool| {
+        let st_chunk = if keep { CIRCUIT_ROWS * sw } else { sw };
+        m.data
+            .par_chunks_mut(CIRCUIT_ROWS * 3 * q)
+            .zip(st.par_chunks_mut(st_chunk))
+            .enumerate()
+            .for_each(|(task, (mc, sc))| {
+                with_buf(&PSI, prog.state_len(), |psi| {
+                    with_buf(&REAL, 3 * q, |m64| {
+                        for (i, mr) in mc.chunks_exact_mut(3 * q).enumerate() {
+                            let row = task * CIRCUIT_ROWS + i;
+                            let e = if ne > 0 {
+                                &enc[row * ne..(row + 1) * ne]
+                            } else {
+                                &[][..]
+                            };
+                            circuit_forward(prog, &theta.data[row * k..(row + 1) * k], e, psi, m64);
+                            mr.iter_mut()
+                                .zip(m64.iter())
+                                .for_each(|(a, v)| *a = *v as f32);
+                            if keep {
+                                store_state(psi, &mut sc[i * sw..(i + 1) * sw]);
+                            }
+                        }
+                    })
+                })
+            });
+    };
+    match states {
         Some(s) => {
             assert_eq!(
                 s.data.len(),
                 r * sw,
                 "circuit: states is not (R, 4·2^Q) words"
             );
-            &mut s.data
+            run(&mut s.data, true)
         }
-        // one row's worth per task, overwritten (the states are not kept)
-        None => {
-            no_states = vec![0.0f32; r.div_ceil(CIRCUIT_ROWS) * sw];
-            &mut no_states
-        }
-    };
-    let keep = st.len() == r * sw;
-    let st_chunk = if keep { CIRCUIT_ROWS * sw } else { sw };
-    m.data
-        .par_chunks_mut(CIRCUIT_ROWS * 3 * q)
-        .zip(st.par_chunks_mut(st_chunk))
-        .enumerate()
-        .for_each_init(
-            || {
-                (
-                    vec![Complex64::new(0.0, 0.0); prog.state_len()],
-                    vec![0.0f64; 3 * q],
-                )
-            },
-            |(psi, m64), (task, (mc, sc))| {
-                for (i, mr) in mc.chunks_exact_mut(3 * q).enumerate() {
-                    let row = task * CIRCUIT_ROWS + i;
-                    let e = if ne > 0 {
-                        &enc[row * ne..(row + 1) * ne]
-                    } else {
-                        &[][..]
-                    };
-                    circuit_forward(prog, &theta.data[row * k..(row + 1) * k], e, psi, m64);
-                    mr.iter_mut()
-                        .zip(m64.iter())
-                        .for_each(|(a, v)| *a = *v as f32);
-                    if keep {
-                        store_state(psi, &mut sc[i * sw..(i + 1) * sw]);
-                    }
-                }
-            },
-        );
+        // one row's worth per task, not written (the states are not kept)
+        None => with_buf(&ROWS, r.div_ceil(CIRCUIT_ROWS) * sw, |st| run(st, false)),
+    }
 }
 
 /// The encoding-gradient rows of a circuit backward: the caller's (R, n_enc) buffer, or a scratch
