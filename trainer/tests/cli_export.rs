@@ -179,7 +179,10 @@ fn export_default_output_name_and_round_trip_to_f32() {
         .zip(&lb)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    assert!(d <= 1e-5, "f16 vs its f32 widening: logits {lh:?} vs {lb:?}");
+    assert!(
+        d <= 1e-5,
+        "f16 vs its f32 widening: logits {lh:?} vs {lb:?}"
+    );
     // no temporary files left next to the outputs
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
