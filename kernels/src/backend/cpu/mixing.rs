@@ -8,7 +8,7 @@ use crate::ops::scan::ScanDims;
 use crate::ops::scan_channels as sc;
 use alloc::{vec, vec::Vec};
 
-use super::scratch::{with_buf, ATTN, A_T, H_LAST, SCRATCH, STATES};
+use super::scratch::{with_buf, ATTN, A_T, SCRATCH, STATES};
 
 fn dims_of<'a, M: Memory<'a>, P: HostParams + ?Sized>(
     sx: &ScanInputs<'_, CpuIn<'a, M, P>>,
@@ -58,11 +58,11 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
 ) {
     let (b, dims) = dims_of(sx, p);
     let (l, e, en) = (dims.l, dims.e, dims.e * dims.n);
-    let keep_last = h_last.is_some();
-    with_buf(&A_T, dims.n * e, |at| {
-        sc::transpose_a(at, sx.a.as_slice(), dims);
-        let at = &*at;
-        let run = |i: usize, yb: &mut [f32], hs: &mut [f32], hb: &mut [f32]| {
+    // Scratch is taken inside each sample's task only: a thread that waits in a parallel loop
+    // may run another op's task meanwhile, so no thread buffer is held across one.
+    let run = |i: usize, yb: &mut [f32], hs: &mut [f32]| {
+        with_buf(&A_T, dims.n * e, |at| {
+            sc::transpose_a(at, sx.a.as_slice(), dims);
             sc::forward(
                 yb,
                 hs,
@@ -75,38 +75,49 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
                 sx.h0.map(|h| sample(h, b, i)),
                 dims,
                 p.reverse,
-            );
-            if keep_last {
-                sc::final_state(hb, hs, dims);
-            }
-        };
-        // final states (B, E·N): the caller's, or scratch that is not written
-        let go = |hl: &mut [f32]| match states {
-            Some(states) => {
-                let per = states_len(dims);
-                assert!(states.as_slice().len() >= b * per, "scan: states buffer");
-                y.as_mut_slice()
-                    .par_chunks_mut(l * e)
-                    .zip(states.as_mut_slice().par_chunks_mut(per))
-                    .zip(hl.par_chunks_mut(en.max(1)))
-                    .enumerate()
-                    .for_each(|(i, ((yb, hs), hb))| run(i, yb, hs, hb));
-            }
-            None => y
-                .as_mut_slice()
+            )
+        })
+    };
+    let check_last = |h: &CpuBuf| assert_eq!(h.as_slice().len(), b * en, "scan: h_last (B, E·N)");
+    match (states, h_last) {
+        (Some(states), h_last) => {
+            let per = states_len(dims);
+            assert!(states.as_slice().len() >= b * per, "scan: states buffer");
+            y.as_mut_slice()
                 .par_chunks_mut(l * e)
-                .zip(hl.par_chunks_mut(en.max(1)))
+                .zip(states.as_mut_slice().par_chunks_mut(per))
                 .enumerate()
-                .for_each(|(i, (yb, hb))| with_buf(&STATES, 2 * en, |ring| run(i, yb, ring, hb))),
-        };
-        match h_last {
-            Some(h) => {
-                assert_eq!(h.as_slice().len(), b * en, "scan: h_last (B, E·N)");
-                go(h.as_mut_slice())
+                .for_each(|(i, (yb, hs))| run(i, yb, hs));
+            if let Some(h) = h_last {
+                check_last(h);
+                for (hb, hs) in h
+                    .as_mut_slice()
+                    .chunks_exact_mut(en)
+                    .zip(states.as_slice().chunks(per))
+                {
+                    sc::final_state(hb, hs, dims);
+                }
             }
-            None => with_buf(&H_LAST, b * en, go),
         }
-    })
+        (None, Some(h)) => {
+            check_last(h);
+            y.as_mut_slice()
+                .par_chunks_mut(l * e)
+                .zip(h.as_mut_slice().par_chunks_mut(en.max(1)))
+                .enumerate()
+                .for_each(|(i, (yb, hb))| {
+                    with_buf(&STATES, 2 * en, |ring| {
+                        run(i, yb, ring);
+                        sc::final_state(hb, ring, dims);
+                    })
+                });
+        }
+        (None, None) => y
+            .as_mut_slice()
+            .par_chunks_mut(l * e)
+            .enumerate()
+            .for_each(|(i, yb)| with_buf(&STATES, 2 * en, |ring| run(i, yb, ring))),
+    }
 }
 
 pub(super) fn scan_bwd(

@@ -122,34 +122,29 @@ pub(super) fn circuit(
     let (q, k, ne) = (prog.n_qubits, prog.n_theta, prog.n_enc);
     let sw = circuit_state_words(q);
     let enc = enc.map_or(&[][..], |e| e.as_slice());
-    let mut run = |st: &mut [f32], keep: bool| {
-        let st_chunk = if keep { CIRCUIT_ROWS * sw } else { sw };
-        m.data
-            .par_chunks_mut(CIRCUIT_ROWS * 3 * q)
-            .zip(st.par_chunks_mut(st_chunk))
-            .enumerate()
-            .for_each(|(task, (mc, sc))| {
-                with_buf(&PSI, prog.state_len(), |psi| {
-                    with_buf(&REAL, 3 * q, |m64| {
-                        for (i, mr) in mc.chunks_exact_mut(3 * q).enumerate() {
-                            let row = task * CIRCUIT_ROWS + i;
-                            let e = if ne > 0 {
-                                &enc[row * ne..(row + 1) * ne]
-                            } else {
-                                &[][..]
-                            };
-                            circuit_forward(prog, &theta.data[row * k..(row + 1) * k], e, psi, m64);
-                            mr.iter_mut()
-                                .zip(m64.iter())
-                                .for_each(|(a, v)| *a = *v as f32);
-                            if keep {
-                                store_state(psi, &mut sc[i * sw..(i + 1) * sw]);
-                            }
-                        }
-                    })
-                })
-            });
+    // one task's rows; their states into `sc` (CIRCUIT_ROWS rows) when kept
+    let task = |task: usize, mc: &mut [f32], mut sc: Option<&mut [f32]>| {
+        with_buf(&PSI, prog.state_len(), |psi| {
+            with_buf(&REAL, 3 * q, |m64| {
+                for (i, mr) in mc.chunks_exact_mut(3 * q).enumerate() {
+                    let row = task * CIRCUIT_ROWS + i;
+                    let e = if ne > 0 {
+                        &enc[row * ne..(row + 1) * ne]
+                    } else {
+                        &[][..]
+                    };
+                    circuit_forward(prog, &theta.data[row * k..(row + 1) * k], e, psi, m64);
+                    mr.iter_mut()
+                        .zip(m64.iter())
+                        .for_each(|(a, v)| *a = *v as f32);
+                    if let Some(sc) = sc.as_deref_mut() {
+                        store_state(psi, &mut sc[i * sw..(i + 1) * sw]);
+                    }
+                }
+            })
+        })
     };
+    let tasks = m.data.par_chunks_mut(CIRCUIT_ROWS * 3 * q).enumerate();
     match states {
         Some(s) => {
             assert_eq!(
@@ -157,10 +152,11 @@ pub(super) fn circuit(
                 r * sw,
                 "circuit: states is not (R, 4·2^Q) words"
             );
-            run(&mut s.data, true)
+            tasks
+                .zip(s.data.par_chunks_mut(CIRCUIT_ROWS * sw))
+                .for_each(|((t, mc), sc)| task(t, mc, Some(sc)));
         }
-        // one row's worth per task, not written (the states are not kept)
-        None => with_buf(&ROWS, r.div_ceil(CIRCUIT_ROWS) * sw, |st| run(st, false)),
+        None => tasks.for_each(|(t, mc)| task(t, mc, None)),
     }
 }
 

@@ -2,6 +2,10 @@
 //! call (`std`), so an op allocates nothing once its thread has seen its size — what lets a
 //! stream's step run allocation-free. Without `std` (no threads) a call's scratch is allocated
 //! for it. Contents are unspecified: callers write before they read (zeroed on growth).
+//!
+//! A buffer is borrowed only inside one task of a parallel loop (leaf work, no parallel loop
+//! inside): a thread waiting in a parallel loop may run any other pending task meanwhile,
+//! including another op's, which could ask for the same buffer.
 #[cfg(feature = "std")]
 mod imp {
     use alloc::vec::Vec;
@@ -17,10 +21,7 @@ mod imp {
         pub static ATTN: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
         /// the scan's A in the kernels' (N, E) layout
         pub static A_T: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-        /// final states of a scan whose caller keeps none
-        pub static H_LAST: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-        /// rows of an op's f32 inputs or outputs it does not keep (circuit states, masked
-        /// scores, a zero previous state)
+        /// a row of an op's f32 inputs it does not keep (masked scores, a zero previous state)
         pub static ROWS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
         /// a circuit's state vector(s)
         pub static PSI: RefCell<Vec<Complex64>> = const { RefCell::new(Vec::new()) };
@@ -63,8 +64,6 @@ mod imp {
     pub static ATTN: Kind<f32> = Kind(PhantomData);
     /// see the `std` buffers
     pub static A_T: Kind<f32> = Kind(PhantomData);
-    /// see the `std` buffers
-    pub static H_LAST: Kind<f32> = Kind(PhantomData);
     /// see the `std` buffers
     pub static ROWS: Kind<f32> = Kind(PhantomData);
     /// see the `std` buffers
