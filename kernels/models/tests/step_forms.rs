@@ -154,14 +154,20 @@ fn gated_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
 /// Streams `x` through `net` on the CPU backend in a caller-lent arena: a sizing pass
 /// ([`Arena::measure`]) gives the f32s the state and step plans need, an arena of exactly
 /// that size holds every buffer (nothing from the heap), and the outputs are bit-identical to
-/// the heap backend's.
+/// the sizing pass's and equal the heap backend's to rounding (an arena's steps run their
+/// linear layers through the matrix-vector kernels, the heap backend through the GEMM).
 fn arena_stream_equals_heap_stream<M: StepNet>(net: &M, p: &[f32], x: &[f32]) {
     let heap = stream_window(net, p, x);
     let sizing = CpuIn::new(Arena::measure());
     let measured = stream_window_on(&sizing, net, p, x);
     let need = sizing.memory().used();
     assert!(need > 0);
-    assert_eq!(measured, heap);
+    assert_eq!(measured.len(), heap.len());
+    for ((n, a), (m, b)) in measured.iter().zip(&heap) {
+        assert_eq!(n, m);
+        let d = max_abs_diff(a, b);
+        assert!(d <= 1e-5, "{}: arena vs heap at t = {n}: {d:e}", net.id());
+    }
     let mut mem = vec![f32::NAN; need];
     let lent = CpuIn::new(Arena::new(&mut mem));
     let got = stream_window_on(&lent, net, p, x);
@@ -172,15 +178,15 @@ fn arena_stream_equals_heap_stream<M: StepNet>(net: &M, p: &[f32], x: &[f32]) {
         "{}: every buffer lent",
         net.id()
     );
-    assert_eq!(got, heap, "{}: arena vs heap outputs", net.id());
+    assert_eq!(got, measured, "{}: lent arena vs sizing pass", net.id());
     // one f32 short: the last buffer comes from the heap instead, the results unchanged
     let mut short = vec![0.0f32; need - 1];
     let lent = CpuIn::new(Arena::new(&mut short));
-    assert_eq!(stream_window_on(&lent, net, p, x), heap);
+    assert_eq!(stream_window_on(&lent, net, p, x), measured);
     assert_eq!(lent.memory().overflowed(), 1, "{}", net.id());
 }
 
-/// 3b, causal 1b and mg stream in a caller-lent arena exactly as on the heap.
+/// 3b, causal 1b and mg stream in a caller-lent arena as on the heap (to rounding; bit-identically to their sizing pass).
 #[test]
 fn causal_models_stream_in_a_lent_arena_as_on_the_heap() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);

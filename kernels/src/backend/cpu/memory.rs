@@ -13,6 +13,13 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 pub trait Memory<'a>: Sync {
     /// A zeroed buffer of `shape`.
     fn alloc(&self, shape: &[usize]) -> CpuBuf<'a>;
+    /// Rows up to which a linear layer over f32 weights runs the matrix-vector kernels
+    /// ([`crate::ops::matvec::linear_rows`]) instead of a GEMM, whose packing buffers are
+    /// allocated per call: 0 on the heap (the trainer's results unchanged: every f32 product
+    /// through the GEMM); an arena's planned steps (a stream's few tokens) allocate nothing.
+    fn matvec_rows(&self) -> usize {
+        0
+    }
 }
 
 /// Buffers on the heap, each its own allocation.
@@ -79,6 +86,10 @@ impl<'a> Arena<'a> {
 }
 
 impl<'a> Memory<'a> for Arena<'a> {
+    /// A streaming step's tokens: 3b's 1–4, mg's chunk of 8, the causal 1b's chunk of 32.
+    fn matvec_rows(&self) -> usize {
+        32
+    }
     fn alloc(&self, shape: &[usize]) -> CpuBuf<'a> {
         let n: usize = shape.iter().product();
         // claim [start, start + n) with a monotone, saturating cursor: a range is handed out

@@ -36,12 +36,6 @@ use core::marker::PhantomData;
 use core::ops::Range;
 use par::*;
 
-/// Rows up to which [`Infer::linear`] with f32 weights runs the matrix–vector kernels
-/// ([`crate::ops::matvec::linear_rows`]) rather than a GEMM (whose packing allocates and
-/// costs more than it saves on a streaming step's few tokens: 3b's 1–4, mg's chunk of 8, the
-/// causal 1b's chunk of 32).
-const FEW_ROWS: usize = 32;
-
 /// RMSNorm epsilon of every reference model (PyTorch `nn.RMSNorm(eps=1e-5)` / the reference's
 /// own RMSNorm).
 pub const NORM_EPS: f32 = 1e-5;
@@ -470,8 +464,8 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
         same_len("linear rows", y.rows(), rows);
         let (d_in, d_out) = (lin.d_in, lin.d_out);
         let bias = lin.b.clone().map(|b| p.f32(b));
-        // a few rows (a streaming step) or f16 weights: the matrix–vector kernels, no packing
-        // buffers; many f32 rows: one GEMM
+        // f16 weights, or a few f32 rows in an arena (a streaming step): the matrix–vector
+        // kernels, no packing buffers; otherwise one GEMM
         let rows_of = |y: &mut [f32], x: &[f32], w: MatrixRef<'_>| {
             let nb = y.len() / d_out.max(1);
             match w {
@@ -480,7 +474,7 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
             }
         };
         let w = match p.matrix(lin.w.clone()) {
-            MatrixRef::F32(w) if rows > FEW_ROWS => w,
+            MatrixRef::F32(w) if rows > self.mem.matvec_rows() => w,
             w => {
                 y.data
                     .par_chunks_mut(ROW_BLOCK * d_out.max(1))
