@@ -11,6 +11,7 @@ use crate::arch::shared::{has_description, SharedModel};
 use crate::arch::Arch;
 use crate::error::EngineError;
 use crate::weights::Loader;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -62,7 +63,7 @@ pub(crate) enum Form {
     /// window-only model.
     Shared {
         /// the description and its parameters
-        desc: SharedModel,
+        desc: Box<SharedModel>,
         /// the streaming form, if the model has one
         stream: Option<Arch>,
     },
@@ -131,7 +132,13 @@ impl Model {
             } else {
                 None
             };
-            (Form::Shared { desc, stream }, bytes)
+            (
+                Form::Shared {
+                    desc: Box::new(desc),
+                    stream,
+                },
+                bytes,
+            )
         } else {
             let arch = Arch::load(entry, &mut ld, card)?;
             let bytes = ld.bytes();

@@ -164,15 +164,20 @@ impl<'f, 'a> Loader<'f, 'a> {
     }
 
     /// The weight matrix `name` with exactly `shape`, kept in the file's dtype (f16 bits stay
-    /// f16): a view of the shared store where the loader has one ([`Self::sharing`]), else its
-    /// own copy. Errors as [`Self::take`].
+    /// f16): a view of the shared store where the loader has one ([`Self::sharing`]) and the
+    /// shared layout keeps `name` there (a weight matrix of the description), else its own
+    /// copy. Errors as [`Self::take`].
     pub(crate) fn take_matrix(
         &mut self,
         name: &str,
         shape: &[usize],
     ) -> Result<Matrix, EngineError> {
         let view = self.shared.as_ref().and_then(|(layout, starts, store)| {
-            let i = layout.specs().iter().position(|s| s.name == name)?;
+            // a weight matrix of the shared layout is in the store; other tensors are not
+            let i = layout
+                .specs()
+                .iter()
+                .position(|s| s.name == name && s.matrix)?;
             let start = starts[i];
             Some((store.clone(), start..start + layout.specs()[i].range.len()))
         });

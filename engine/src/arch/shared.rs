@@ -9,8 +9,9 @@
 //!
 //! Weights stay in the file's dtype: an f16 file's weight matrices are kept as f16 bits (half
 //! the memory) and read in place by the backend's matrix-vector kernels (widened exactly in
-//! registers); a window reads the other tensors (norms, biases, conv kernels, SSM and circuit
-//! parameters, a few percent of the parameters) from f32 copies it makes for itself.
+//! registers); the other tensors (norms, biases, conv kernels, SSM and circuit parameters, a
+//! few percent of the parameters) are kept once in f32, made at load. A window reads both in
+//! place.
 use super::circuit_card::{check_circuit, AnsatzRule};
 use super::gated_config::GatedConfig;
 use crate::error::EngineError;
@@ -26,7 +27,6 @@ use qssm_formats::model_file::MAX_DIM;
 use qssm_formats::registry::ModelInfo;
 use qssm_kernels::backend::cpu::{CpuIn, Heap, HostParams, MatrixRef};
 use qssm_kernels::backend::Infer;
-use qssm_kernels::ops::matvec::f16_to_f32;
 use qssm_models::config_check::check_config;
 use qssm_models::nn::{Net, ProjKind, QProjOptions};
 use qssm_models::params::ParamLayout;
@@ -44,11 +44,16 @@ pub(crate) struct SharedModel {
     cfg: ModelConfig,
     build: Build,
     layout: ParamLayout,
-    /// where tensor i of the layout starts in the store: the layout's order, each tensor at a
-    /// multiple of [`ALIGN`] values (the streams' matrix-vector products read rows from aligned
-    /// starts, as from separately allocated matrices)
+    /// where tensor i of the layout starts: a weight matrix ([`ParamSpec::matrix`](qssm_models::params::ParamSpec::matrix)) in
+    /// `store`, at a multiple of [`ALIGN`] values (the matrix-vector products read rows from
+    /// aligned starts, as from separately allocated matrices); any other tensor in `small`
     starts: Vec<usize>,
+    /// the weight matrices, in the file's dtype
     store: Arc<Store>,
+    /// every other tensor (norms, biases, conv kernels, SSM and circuit parameters: a few
+    /// percent of the parameters) in f32, back to back in layout order, so that a range of the
+    /// layout over adjacent small tensors (an S3 core's mixing coefficients) is one slice here
+    small: Vec<f32>,
 }
 
 /// Which constructor builds a model's net from its configuration.
@@ -106,8 +111,8 @@ impl SharedModel {
         } else {
             (config(entry, card, ld)?, Build::Zoo)
         };
-        let (layout, starts, store) =
-            visit(entry.id, &cfg, &build, Take { ld }).unwrap_or_else(|| {
+        let (layout, starts, store, small) = visit(entry.id, &cfg, &build, Take { ld })
+            .unwrap_or_else(|| {
                 Err(EngineError::UnsupportedModel {
                     id: format!("{} (no shared description)", entry.id),
                 })
@@ -119,6 +124,7 @@ impl SharedModel {
             layout,
             starts,
             store: Arc::new(store),
+            small,
         })
     }
 
@@ -127,7 +133,8 @@ impl SharedModel {
         &self.layout
     }
 
-    /// Where tensor i of [`Self::layout`] starts in [`Self::store`].
+    /// Where tensor i of [`Self::layout`] starts: in [`Self::store`] for a weight matrix
+    /// ([`ParamSpec::matrix`](qssm_models::params::ParamSpec::matrix)), else among the f32 copies of the small tensors.
     pub(crate) fn starts(&self) -> &[usize] {
         &self.starts
     }
@@ -138,90 +145,55 @@ impl SharedModel {
     }
 
     /// Window x (C, T) channel-major → outputs (n_classes), the description's eval forward on
-    /// the CPU backend, reading the weight matrices where they are stored ([`WindowParams`]).
+    /// the CPU backend, reading every parameter where it is kept ([`HostParams`] for
+    /// [`SharedModel`]: nothing is copied per window).
     pub(crate) fn logits(&self, x: &[f32]) -> Vec<f32> {
-        let p = WindowParams::new(self);
         // the id was built at load, so the visit always runs
-        visit(self.id, &self.cfg, &self.build, Window { p: &p, x })
+        visit(self.id, &self.cfg, &self.build, Window { p: self, x })
             .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
-    }
-}
-
-/// The parameters of a [`SharedModel`] as the CPU backend reads them for one window, by the
-/// layout's ranges: the weight matrices in place in the store (f32, or f16 widened exactly by
-/// the matrix-vector kernels), the other tensors (norms, biases, conv kernels, SSM and circuit
-/// parameters: a few percent of the parameters) from f32 copies made for the window, back to
-/// back in layout order (an op may read adjacent small tensors as one range, e.g. the six
-/// mixing coefficients of an S3 core, which the store keeps at aligned starts).
-struct WindowParams<'m> {
-    model: &'m SharedModel,
-    small: Vec<f32>,
-    /// where tensor i of the layout starts in `small` (`NOT_SMALL` for a matrix)
-    small_at: Vec<usize>,
-}
-
-/// `small_at` of a tensor with no f32 copy.
-const NOT_SMALL: usize = usize::MAX;
-
-impl<'m> WindowParams<'m> {
-    fn new(model: &'m SharedModel) -> Self {
-        let specs = model.layout.specs();
-        let (mut small, mut small_at) = (Vec::new(), Vec::with_capacity(specs.len()));
-        for (spec, &start) in specs.iter().zip(&model.starts) {
-            if spec.matrix {
-                small_at.push(NOT_SMALL);
-                continue;
-            }
-            small_at.push(small.len());
-            let n = spec.range.len();
-            if !spec.used {
-                // constructed but never read (not in the store): zeros keep the ranges aligned
-                small.resize(small.len() + n, 0.0);
-                continue;
-            }
-            match &*model.store {
-                Store::F32(v) => small.extend_from_slice(&v[start..start + n]),
-                Store::F16(v) => small.extend(v[start..start + n].iter().map(|&h| f16_to_f32(h))),
-            }
-        }
-        Self {
-            model,
-            small,
-            small_at,
-        }
     }
 
     /// Index of the layout tensor holding layout index `i`.
     fn tensor_of(&self, i: usize) -> usize {
-        self.model
-            .layout
-            .specs()
-            .partition_point(|s| s.range.end <= i)
+        self.layout.specs().partition_point(|s| s.range.end <= i)
     }
 }
 
-impl HostParams for WindowParams<'_> {
+/// The parameters as the CPU backend reads them, by the description's layout ranges: the
+/// weight matrices in place in the store (f32, or f16 widened exactly by the matrix-vector
+/// kernels), every other tensor from its f32 copy made at load (a range over adjacent small
+/// tensors, as an S3 core's mixing coefficients, is one slice there too).
+///
+/// A range is always within the layout (the description's ops read their own parameters);
+/// reading a weight matrix of an f16 file element-wise would be a bug of the description (its
+/// matrices are read through [`HostParams::matrix`]) and panics.
+impl HostParams for SharedModel {
     fn f32(&self, r: Range<usize>) -> &[f32] {
         if r.is_empty() {
             return &[];
         }
         let i = self.tensor_of(r.start);
-        let at = self.small_at[i];
-        assert!(
-            at != NOT_SMALL,
-            "{}: a weight matrix read as f32",
-            self.model.id
-        );
-        let off = r.start - self.model.layout.specs()[i].range.start;
-        &self.small[at + off..][..r.len()]
+        let spec = &self.layout.specs()[i];
+        let at = self.starts[i] + r.start - spec.range.start;
+        if !spec.matrix {
+            return &self.small[at..][..r.len()];
+        }
+        match &*self.store {
+            Store::F32(v) => &v[at..][..r.len()],
+            Store::F16(_) => panic!("{}: weight matrix {} read as f32", self.id, spec.name),
+        }
     }
     fn matrix(&self, r: Range<usize>) -> MatrixRef<'_> {
         if r.is_empty() {
             return MatrixRef::F32(&[]);
         }
         let i = self.tensor_of(r.start);
-        let at = self.model.starts[i] + r.start - self.model.layout.specs()[i].range.start;
-        match &*self.model.store {
+        let spec = &self.layout.specs()[i];
+        let at = self.starts[i] + r.start - spec.range.start;
+        if !spec.matrix {
+            return MatrixRef::F32(&self.small[at..][..r.len()]);
+        }
+        match &*self.store {
             Store::F32(v) => MatrixRef::F32(&v[at..][..r.len()]),
             Store::F16(v) => MatrixRef::F16(&v[at..][..r.len()]),
         }
@@ -230,14 +202,14 @@ impl HostParams for WindowParams<'_> {
 
 /// Runs a net's eval forward on one window.
 struct Window<'a> {
-    p: &'a WindowParams<'a>,
+    p: &'a SharedModel,
     x: &'a [f32],
 }
 
 impl NetVisitor for Window<'_> {
     type Output = Vec<f32>;
     fn visit<M: Net + 'static>(self, net: M) -> Vec<f32> {
-        let be = CpuIn::<Heap, WindowParams<'_>>::new(Heap);
+        let be = CpuIn::<Heap, SharedModel>::new(Heap);
         let mut acts = net.plan(&be, 1);
         be.upload(&mut M::io(&mut acts).x, self.x);
         net.forward(&be, self.p, &mut acts, None);
@@ -254,27 +226,39 @@ struct Take<'l, 'f, 'a> {
 }
 
 impl NetVisitor for Take<'_, '_, '_> {
-    type Output = Result<(ParamLayout, Vec<usize>, Store), EngineError>;
+    type Output = Result<(ParamLayout, Vec<usize>, Store, Vec<f32>), EngineError>;
     fn visit<M: Net + 'static>(self, net: M) -> Self::Output {
         let layout = net.layout();
-        // every used tensor at an aligned start, in layout order
+        // weight matrices at aligned starts in the store, the rest back to back in `small`,
+        // both in layout order
         let mut starts = Vec::with_capacity(layout.specs().len());
-        let mut end = 0usize;
+        let (mut end, mut n_small) = (0usize, 0usize);
         for s in layout.specs() {
-            let start = end.next_multiple_of(ALIGN);
-            starts.push(start);
-            if s.used {
-                end = start + s.range.len();
+            if s.matrix {
+                let start = end.next_multiple_of(ALIGN);
+                starts.push(start);
+                if s.used {
+                    end = start + s.range.len();
+                }
+            } else {
+                starts.push(n_small);
+                n_small += s.range.len();
             }
         }
         let (mut p32, mut p16) = (Vec::new(), Vec::new());
+        let mut small = vec![0.0f32; n_small];
         for (s, &start) in layout.specs().iter().zip(&starts) {
             if !s.used {
-                // constructed but never read by the forward (1b's `mamba_layers.i.norm`)
+                // constructed but never read by the forward (1b's `mamba_layers.i.norm`); its
+                // zeros in `small` keep the ranges of its neighbours adjacent
                 self.ld.accept_unused(&s.name, &s.shape)?;
                 continue;
             }
             let at = start..start + s.range.len();
+            if !s.matrix {
+                small[at].copy_from_slice(&self.ld.take(&s.name, &s.shape)?);
+                continue;
+            }
             // the loader admits one dtype per file (the card's): one of the two is allocated
             match self.ld.take_stored(&s.name, &s.shape)? {
                 Store::F32(v) => {
@@ -297,7 +281,7 @@ impl NetVisitor for Take<'_, '_, '_> {
         } else {
             Store::F16(p16)
         };
-        Ok((layout.clone(), starts, store))
+        Ok((layout.clone(), starts, store, small))
     }
 }
 
