@@ -272,20 +272,24 @@ fn block<T: Widen, const NT: usize>(
 ) {
     let pairs = d_in / 2;
     let xr: [&[f32]; NT] = core::array::from_fn(|t| &x[t * x_stride..][..d_in]);
+    // the paired part of every row sliced to its exact length, so that the pair loop's index
+    // is in bounds by construction (no check in the loop, whatever the inliner did around it)
+    let xp: [&[f32]; NT] = core::array::from_fn(|t| &xr[t][..2 * pairs]);
     let mut o = 0;
     while o < d_out {
         let nr = (d_out - o).min(BLOCK_ROWS);
         let wr: [&[T]; BLOCK_ROWS] =
             core::array::from_fn(|r| &w[(o + r.min(nr - 1)) * d_in..][..d_in]);
+        let wp: [&[T]; BLOCK_ROWS] = core::array::from_fn(|r| &wr[r][..2 * pairs]);
         let mut acc = [[0.0f32; NT]; BLOCK_ROWS];
         for p in 0..pairs {
             let j = 2 * p;
             let wv: [(f32, f32); BLOCK_ROWS] = core::array::from_fn(|r| {
-                let pair: &[T; 2] = wr[r][j..j + 2].try_into().expect("two weights");
+                let pair: &[T; 2] = wp[r][j..j + 2].try_into().expect("two weights");
                 T::widen_pair(pair)
             });
             for t in 0..NT {
-                let (x0, x1) = (xr[t][j], xr[t][j + 1]);
+                let (x0, x1) = (xp[t][j], xp[t][j + 1]);
                 for r in 0..BLOCK_ROWS {
                     acc[r][t] += wv[r].0 * x0;
                     acc[r][t] += wv[r].1 * x1;
@@ -301,8 +305,11 @@ fn block<T: Widen, const NT: usize>(
             }
         }
         for (t, yt) in y.chunks_mut(y_stride.max(1)).take(NT).enumerate() {
+            // the accumulators read at fixed indices (a copy indexed by the run-time `nr`), so
+            // that they can stay in registers through the pair loop
+            let rows: [f32; BLOCK_ROWS] = core::array::from_fn(|r| acc[r][t]);
             for r in 0..nr {
-                yt[o + r] = acc[r][t] + b.map_or(0.0, |b| b[o + r]);
+                yt[o + r] = rows[r] + b.map_or(0.0, |b| b[o + r]);
             }
         }
         o += nr;
