@@ -479,7 +479,9 @@ fn eeg_state_sizes() {
         &mg(AnsatzKind::Unified5, 64, 41, 6, 64, 8, 2),
         TensorDtype::F32,
     );
-    assert_eq!(g.stream_state_len().unwrap(), 4 + 64 + 18);
+    // mg streams through its description's step of a chunk: the chunk's samples (C, cs), the
+    // last chunk's logits (K), h (H)
+    assert_eq!(g.stream_state_len().unwrap(), 4 + 64 * 8 + 2 + 64);
     for (name, eng) in [("causal 1b", &b1), ("mg", &g)] {
         eprintln!(
             "EEG {name} stream: state {} bytes, scratch {} bytes, weights {} bytes",

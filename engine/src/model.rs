@@ -8,6 +8,7 @@
 //! All allocation happens here; [`Model::classify_window`](crate::Model::classify_window) only
 //! allocates its per-window activations.
 use crate::arch::shared::{has_description, SharedModel};
+use crate::arch::shared_step::{stream_floats, streams_shared};
 use crate::arch::Arch;
 use crate::error::EngineError;
 use crate::weights::Loader;
@@ -52,13 +53,11 @@ pub struct Model {
     weight_bytes: usize,
 }
 
-/// The card's input conditioning ([`qssm_formats::model_file::conditioning`]), checked: a
-/// filter or normalisation this engine cannot run is refused at load.
 /// How the engine runs a loaded model.
 #[derive(Clone, Debug)]
 pub(crate) enum Form {
     /// Through its shared description (every zoo model, the HQC Mambas): the window path;
-    /// `stream` is its streaming form (3b, causal 1b, mg, 2d, 2e, 4a–4e, the HQC Mambas),
+    /// `stream` is its engine streaming form (3b, causal 1b, 2d, 2e, 4a–4e, the HQC Mambas),
     /// whose weight matrices are views of the description's parameters, `None` for a
     /// window-only model.
     Shared {
@@ -66,22 +65,42 @@ pub(crate) enum Form {
         desc: Box<SharedModel>,
         /// the streaming form, if the model has one
         stream: Option<Arch>,
+        /// for a model streamed through the description's own streaming form (mg): the
+        /// floats of its model state, model scratch and plan arena
+        /// ([`stream_floats`])
+        step_floats: Option<(usize, usize, usize)>,
     },
     /// Through the engine's own form of it (the Quantum-Train CNNs: window only).
     Own(Arch),
 }
 
 impl Form {
-    /// The architecture a stream would run, if any.
+    /// The architecture a stream would run, if any (an engine streaming form).
     pub(crate) fn stream_arch(&self) -> Option<&Arch> {
         match self {
             Self::Shared { stream, .. } => stream.as_ref(),
             Self::Own(arch) => Some(arch),
         }
     }
+
+    /// The description a stream runs through its own streaming form, if it does (mg), and
+    /// the floats of its model state, model scratch and plan arena.
+    pub(crate) fn stream_shared(&self) -> Option<(&SharedModel, (usize, usize, usize))> {
+        match self {
+            Self::Shared {
+                desc,
+                step_floats: Some(n),
+                ..
+            } => Some((desc, *n)),
+            _ => None,
+        }
+    }
 }
 
 type Normalisation = Option<(Vec<f32>, Vec<f32>)>;
+
+/// The card's input conditioning ([`qssm_formats::model_file::conditioning`]), checked: a
+/// filter or normalisation this engine cannot run is refused at load.
 fn input_conditioning(card: &ModelCard) -> Result<(Sos, Normalisation), EngineError> {
     let c = conditioning(card)?;
     let sos = Sos::from_rows(&c.sos).map_err(|e| {
@@ -132,10 +151,17 @@ impl Model {
             } else {
                 None
             };
+            // a stream through the description's own streaming form: its sizes, once
+            let step_floats = if card.causal && streams_shared(entry.id) {
+                Some(stream_floats(&desc)?)
+            } else {
+                None
+            };
             (
                 Form::Shared {
                     desc: Box::new(desc),
                     stream,
+                    step_floats,
                 },
                 bytes,
             )

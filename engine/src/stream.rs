@@ -17,8 +17,12 @@
 //!   (an online softmax pool, D + 2 floats), per completed chunk the quantum branches and one
 //!   recurrent step of each Mamba block, plus a running sum of the `output_norm` rows;
 //! * **mg** (`QuantumMambaGated`, causal chunk by chunk, gated spec §1.11), step = its chunk
-//!   size C: per sample the three circuits (q_t into a running sum, Q floats), per completed
-//!   chunk the gated update of h (H floats).
+//!   size C: the trainer's own streaming step (`qssm_models::nn::StepNet`, the description's
+//!   `step` next to its window forward), one chunk at a time: a push stores its sample in the
+//!   state's chunk (C·cs floats), the push that completes a chunk runs the chunk's circuits
+//!   and the gated update of h (H floats) and keeps its logits (K); a prediction between
+//!   chunk boundaries runs the step of the samples so far on h, the state unchanged
+//!   (`arch/shared_step.rs`).
 //! * **4a–4e** (group 4, spec groups-2-4 §4.3 R1), step 16 with a **look-ahead of one sample**
 //!   (the centred Conv3): the Conv3 row of sample t is computed when sample t+1 arrives, pooled
 //!   online into its chunk; a completed chunk runs its circuits and enters an online softmax
@@ -89,10 +93,13 @@ mod unit;
 
 pub use unit::Unit;
 
+use crate::arch::shared::SharedModel;
+use crate::arch::shared_step::{self, SharedStep};
 use crate::arch::step::CausalStep;
 use crate::error::EngineError;
 use crate::model::Model;
 use crate::window::{argmax, Prediction};
+use alloc::boxed::Box;
 use alloc::vec;
 use buffer::Buf;
 use qssm_kernels::ops::loss::cross_entropy_forward;
@@ -139,8 +146,17 @@ impl StreamPrediction<'_> {
     }
 }
 
+/// The model part of a stream: an engine streaming form, or the description's own streaming
+/// form ([`SharedStep`], planned per stream).
+#[derive(Clone, Copy)]
+enum Form<'a> {
+    Engine(&'a dyn CausalStep),
+    /// the description and its (state, scratch, arena) floats
+    Shared(&'a SharedModel, (usize, usize, usize)),
+}
+
 /// The recurrent mode of `model`, or why it has none.
-fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
+fn causal_form(model: &Model) -> Result<Form<'_>, EngineError> {
     let not_causal = |reason| EngineError::NotCausal {
         id: model.card().model_id.clone(),
         reason,
@@ -148,13 +164,95 @@ fn causal_step(model: &Model) -> Result<&dyn CausalStep, EngineError> {
     if !model.card().causal {
         return Err(not_causal("its model card says causal = false"));
     }
+    if let Some((desc, floats)) = model.form.stream_shared() {
+        return Ok(Form::Shared(desc, floats));
+    }
     model
         .form
         .stream_arch()
         .and_then(|a| a.causal_step())
+        .map(Form::Engine)
         .ok_or_else(|| {
             not_causal("the engine has no recurrent (streaming) mode for this architecture yet")
         })
+}
+
+impl Form<'_> {
+    /// Floats of the model state, of the model scratch, and of the arena a stream on lent
+    /// buffers carves its plans from (0 for an engine form).
+    fn floats(self) -> (usize, usize, usize) {
+        match self {
+            Self::Engine(s) => (s.state_len(), s.scratch_len(), 0),
+            Self::Shared(_, floats) => floats,
+        }
+    }
+}
+
+/// The model part of a running stream.
+enum Core<'a> {
+    Engine(&'a dyn CausalStep),
+    Shared(Box<dyn SharedStep + 'a>),
+}
+
+impl core::fmt::Debug for Core<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Engine(_) => f.write_str("CausalStep"),
+            Self::Shared(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+impl Core<'_> {
+    fn chunk(&self) -> usize {
+        match self {
+            Self::Engine(s) => s.chunk(),
+            Self::Shared(s) => s.chunk(),
+        }
+    }
+
+    fn lookahead(&self) -> usize {
+        match self {
+            Self::Engine(s) => s.lookahead(),
+            Self::Shared(_) => 0,
+        }
+    }
+
+    fn step(&mut self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]) {
+        match self {
+            Self::Engine(s) => s.step(x, t, state, scratch),
+            Self::Shared(s) => s.step(x, t, state),
+        }
+    }
+
+    fn flush(&self, t: u64, state: &mut [f32], scratch: &mut [f32]) {
+        if let Self::Engine(s) = self {
+            s.flush(t, state, scratch);
+        }
+    }
+
+    fn check_state(&self, state: &[f32]) -> Result<(), &'static str> {
+        match self {
+            Self::Engine(s) => s.check_state(state),
+            Self::Shared(_) => Ok(()),
+        }
+    }
+
+    /// The logits at t (`boundary`: at a hop boundary).
+    fn logits(
+        &mut self,
+        boundary: bool,
+        t: u64,
+        state: &[f32],
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) {
+        match self {
+            Self::Engine(s) if boundary => s.boundary_logits(t, state, scratch, out),
+            Self::Engine(s) => s.logits(t, state, scratch, out),
+            Self::Shared(s) => s.logits(t, state, scratch, out),
+        }
+    }
 }
 
 impl Model {
@@ -162,7 +260,7 @@ impl Model {
     /// engine has a recurrent mode for the architecture (3b, the causal 1b, mg, 2d/2e, 4a–4e,
     /// the HQC Mamba and its twin).
     pub fn can_stream(&self) -> bool {
-        causal_step(self).is_ok()
+        causal_form(self).is_ok()
     }
 
     /// The card's `input.unit` as a [`Unit`], if it is one of µV / mV / V.
@@ -174,11 +272,11 @@ impl Model {
     /// plus the model's recurrent state — for 3b, 1 + 4·C (up to 4 held-back samples) +
     /// 2·D + n_layers·(3·E + E·N) (EEG 3b: 4 + 257 + 256 + 2·(768 + 4096) = 10245 floats);
     /// for causal 1b, 3·D + 2 +
-    /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, H + 3n (EEG: 4 + 64 + 18 =
-    /// 86); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
+    /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, C·cs + K + H (EEG, cs 8:
+    /// 4 + 512 + 2 + 64 = 582); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
     /// A card filter adds 2 floats per section and channel.
     pub fn stream_state_len(&self) -> Result<usize, EngineError> {
-        Ok(header::LEN + causal_step(self)?.state_len() + self.filter_state_len())
+        Ok(header::LEN + causal_form(self)?.floats().0 + self.filter_state_len())
     }
 
     /// Floats of the input filter's state (2 per section and channel; 0 without a filter).
@@ -192,7 +290,8 @@ impl Model {
     /// the quantum models add a circuit
     /// state vector, 4·2^n + 1 floats). Errors: [`EngineError::NotCausal`].
     pub fn stream_scratch_len(&self) -> Result<usize, EngineError> {
-        Ok(self.n_channels() + 2 * self.n_classes() + causal_step(self)?.scratch_len())
+        let (_, scratch, arena) = causal_form(self)?.floats();
+        Ok(self.n_channels() + 2 * self.n_classes() + scratch + arena)
     }
 
     /// A [`Stream`] over this model with buffers it allocates now (once). Errors:
@@ -230,7 +329,7 @@ fn non_finite(channel: usize, count: u64) -> EngineError {
 #[derive(Debug)]
 pub struct Stream<'a> {
     model: &'a Model,
-    step: &'a dyn CausalStep,
+    step: Core<'a>,
     hop: usize,
     /// samples since the last reset (mirrors the state header)
     count: u64,
@@ -254,16 +353,25 @@ impl<'a> Stream<'a> {
     /// A stream over `model` (state zero, 0 samples seen) with its own state and scratch,
     /// allocated here once. Errors: [`EngineError::NotCausal`], [`EngineError::InvalidHop`].
     pub fn new(model: &'a Model, options: StreamOptions) -> Result<Self, EngineError> {
-        let state = vec![0.0; model.stream_state_len()?];
-        let scratch = vec![0.0; model.stream_scratch_len()?];
-        Self::build(model, options, Buf::Owned(state), Buf::Owned(scratch))
+        let form = causal_form(model)?;
+        let (ns, nk, _) = form.floats();
+        let state = vec![0.0; header::LEN + ns + model.filter_state_len()];
+        let scratch = vec![0.0; model.n_channels() + 2 * model.n_classes() + nk];
+        let core = match form {
+            Form::Engine(s) => Core::Engine(s),
+            Form::Shared(desc, _) => Core::Shared(shared_step::on_heap(desc)?),
+        };
+        Self::build(model, options, core, Buf::Owned(state), Buf::Owned(scratch))
     }
 
-    /// A stream over `model` working in caller-provided buffers (no allocation at all):
-    /// `state` ≥ [`Model::stream_state_len`] floats, `scratch` ≥ [`Model::stream_scratch_len`]
-    /// floats (only those prefixes are used). The state is reset (zeroed) here; the buffers'
-    /// previous contents are ignored (to continue a saved stream, [`Self::restore`] it).
-    /// Errors: [`EngineError::NotCausal`], [`EngineError::InvalidHop`],
+    /// A stream over `model` working in caller-provided buffers: `state` ≥
+    /// [`Model::stream_state_len`] floats, `scratch` ≥ [`Model::stream_scratch_len`] floats
+    /// (only those prefixes are used). Every f32 of the stream is in them: no allocation at all
+    /// for the engine's streaming forms; a model that streams through its shared description
+    /// (mg) plans its steps into the scratch, which allocates their bookkeeping (shapes, a few
+    /// hundred bytes) here, once, and nothing after. The state is reset (zeroed) here; the
+    /// buffers' previous contents are ignored (to continue a saved stream, [`Self::restore`]
+    /// it). Errors: [`EngineError::NotCausal`], [`EngineError::InvalidHop`],
     /// [`EngineError::BufferTooSmall`].
     pub fn with_buffers(
         model: &'a Model,
@@ -271,8 +379,15 @@ impl<'a> Stream<'a> {
         state: &'a mut [f32],
         scratch: &'a mut [f32],
     ) -> Result<Self, EngineError> {
-        let (ns, nk) = (model.stream_state_len()?, model.stream_scratch_len()?);
-        for (what, needed, found) in [("state", ns, state.len()), ("scratch", nk, scratch.len())] {
+        let form = causal_form(model)?;
+        let (ns, nk, arena) = form.floats();
+        let ns = header::LEN + ns + model.filter_state_len();
+        let nk = model.n_channels() + 2 * model.n_classes() + nk;
+        let needed_scratch = nk + arena;
+        for (what, needed, found) in [
+            ("state", ns, state.len()),
+            ("scratch", needed_scratch, scratch.len()),
+        ] {
             if found < needed {
                 return Err(EngineError::BufferTooSmall {
                     what,
@@ -281,19 +396,25 @@ impl<'a> Stream<'a> {
                 });
             }
         }
+        let (scratch, plans) = scratch.split_at_mut(nk);
+        let core = match form {
+            Form::Engine(s) => Core::Engine(s),
+            Form::Shared(desc, _) => {
+                Core::Shared(shared_step::in_arena(desc, &mut plans[..arena])?)
+            }
+        };
         let state = Buf::Borrowed(&mut state[..ns]);
-        let scratch = Buf::Borrowed(&mut scratch[..nk]);
-        Self::build(model, options, state, scratch)
+        Self::build(model, options, core, state, Buf::Borrowed(scratch))
     }
 
     fn build(
         model: &'a Model,
         options: StreamOptions,
+        core: Core<'a>,
         state: Buf<'a>,
         scratch: Buf<'a>,
     ) -> Result<Self, EngineError> {
-        let step = causal_step(model)?;
-        let chunk = step.chunk();
+        let chunk = core.chunk();
         if options.hop == 0 || !options.hop.is_multiple_of(chunk) {
             return Err(EngineError::InvalidHop {
                 hop: options.hop,
@@ -303,7 +424,7 @@ impl<'a> Stream<'a> {
         let filter_at = state.len() - model.filter_state_len();
         let mut s = Self {
             model,
-            step,
+            step: core,
             hop: options.hop,
             count: 0,
             unit: model.unit(),
@@ -526,12 +647,8 @@ impl<'a> Stream<'a> {
             model_scratch,
         );
         let state = &self.state[header::LEN..];
-        if boundary {
-            self.step
-                .boundary_logits(self.count, state, model_scratch, logits);
-        } else {
-            self.step.logits(self.count, state, model_scratch, logits);
-        }
+        self.step
+            .logits(boundary, self.count, state, model_scratch, logits);
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput { index });
         }

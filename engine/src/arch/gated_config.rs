@@ -11,20 +11,16 @@ use crate::weights::Loader;
 use alloc::format;
 use alloc::string::String;
 use qssm_formats::model_file::ModelCard;
-use qssm_kernels::circuit::Program;
 
 /// Everything a gated model's shapes depend on.
 #[derive(Clone, Debug)]
 pub(crate) struct GatedConfig {
-    /// F: input features (EEG channels)
-    pub(crate) f: usize,
     /// H: hidden size of the recurrence
     pub(crate) h: usize,
     /// C: chunk size of the recurrence
     pub(crate) chunk: usize,
-    /// the circuit of every QSB branch (no encoding gates)
-    pub(crate) program: Program,
-    /// whether `program` is the legacy 4-angle ansatz (else the unified 5-angle one)
+    /// whether the QSB branches' circuit is the legacy 4-angle ansatz (else the unified
+    /// 5-angle one)
     pub(crate) legacy4: bool,
 }
 
@@ -66,10 +62,10 @@ impl GatedConfig {
                 "{id} circuit with {q} qubits × {layers} layers has too many angles"
             )));
         }
-        let (program, legacy4) = if cl.ansatz.starts_with("unified") {
-            (Program::unified_ansatz(q, layers, false), false)
+        let legacy4 = if cl.ansatz.starts_with("unified") {
+            false
         } else if cl.ansatz.starts_with("legacy4") {
-            (Program::legacy_ansatz(q, layers), true)
+            true
         } else {
             return Err(mismatch(format!(
                 "{id} circuit ansatz '{}' is neither 'unified…' nor 'legacy4…'",
@@ -91,10 +87,8 @@ impl GatedConfig {
             }
         };
         Ok(Self {
-            f: hp.n_channels,
             h,
             chunk: cl.chunk_size,
-            program,
             legacy4,
         })
     }

@@ -1,11 +1,12 @@
 //! The architectures the engine runs. Every zoo model's window runs its one description, the
 //! trainer's (`qssm_models`, see [`shared`]), on parameters stored once in the file's dtype.
-//! The streaming forms of 3b, the causal 1b, mg, 2d, 2e and 4a–4e ([`step::CausalStep`], one
-//! sample or chunk at a time, for [`crate::stream`]) are still engine modules here, whose weight
-//! matrices are views of those parameters, composed of inference blocks ([`layers`], [`ssm`],
-//! [`mamba_block`], [`qsb`], [`qsb_qgr`], [`chunk_processor`], [`gated_recurrence`]) over the
-//! `qssm_kernels` forward ops; replacing them by the shared blocks' own steps
-//! (`qssm_models::nn::StepNet`) is the rest of the one-description work. The HQC Mambas'
+//! mg streams through its description's own streaming step (`qssm_models::nn::StepNet`,
+//! [`shared_step`]). The streaming forms of 3b, the causal 1b, 2d, 2e and 4a–4e
+//! ([`step::CausalStep`], one sample or chunk at a time, for [`crate::stream`]) are still
+//! engine modules here, whose weight matrices are views of those parameters, composed of
+//! inference blocks ([`layers`], [`ssm`], [`mamba_block`], [`qsb`], [`chunk_processor`]) over
+//! the `qssm_kernels` forward ops; replacing them by the shared blocks' own steps is the rest
+//! of the one-description work. The HQC Mambas'
 //! windows run their shared description too, and they stream through the 3b streaming form;
 //! the Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
 //! engine form ([`Arch::logits`]).
@@ -14,21 +15,19 @@ mod circuit_card;
 mod cmamba;
 mod composed_circuit;
 mod gated_config;
-mod gated_recurrence;
 mod layers;
 mod mamba_block;
 mod online_pool;
 mod proj;
 mod qe2e;
 mod qhydra_sup;
-mod qmamba_gated;
 mod qmamba_ssm;
 mod qsb;
-mod qsb_qgr;
 mod running_mean;
 mod s3_core;
 mod seq_pool_head;
 pub(crate) mod shared;
+pub(crate) mod shared_step;
 mod ssm;
 mod statevec;
 pub(crate) mod step;
@@ -51,8 +50,6 @@ pub(crate) enum Arch {
     /// hqc-mamba, hqc-mamba-classical: the 3b streaming form with the card's expand and
     /// projections
     HqcMamba(Box<cmamba::TrueClassicalMamba>),
-    /// mg
-    QuantumMambaGated(Box<qmamba_gated::QuantumMambaGated>),
     /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
     QuantumE2e(Box<qe2e::QuantumE2e>),
     /// 2d, 2e (group 2 superposition, streams chunk by chunk)
@@ -62,21 +59,12 @@ pub(crate) enum Arch {
 }
 
 /// Whether model `id` (with a shared description) and this card has an engine streaming form
-/// ([`Arch`]): 3b, the causal 1b, mg, 2d, 2e, 4a–4e, the HQC Mambas. The others are
-/// window-only and run only their shared description.
+/// ([`Arch`]): 3b, the causal 1b, 2d, 2e, 4a–4e, the HQC Mambas (mg streams through its
+/// description, [`shared_step`]). The others are window-only.
 pub(crate) fn streams(id: &str, card: &ModelCard) -> bool {
     matches!(
         id,
-        "3b" | "mg"
-            | "4a"
-            | "4b"
-            | "4c"
-            | "4d"
-            | "4e"
-            | "2d"
-            | "2e"
-            | "hqc-mamba"
-            | "hqc-mamba-classical"
+        "3b" | "4a" | "4b" | "4c" | "4d" | "4e" | "2d" | "2e" | "hqc-mamba" | "hqc-mamba-classical"
     ) || (id == "1b" && card.causal)
 }
 
@@ -105,10 +93,6 @@ impl Arch {
                 let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
                 Ok(Self::HqcMamba(Box::new(m)))
             }
-            "mg" => {
-                let m = qmamba_gated::QuantumMambaGated::load(ld, card)?;
-                Ok(Self::QuantumMambaGated(Box::new(m)))
-            }
             "4a" | "4b" | "4c" | "4d" | "4e" => {
                 let m = qe2e::QuantumE2e::load(id, ld, card)?;
                 Ok(Self::QuantumE2e(Box::new(m)))
@@ -128,7 +112,7 @@ impl Arch {
     }
 
     /// The recurrent mode of the architecture, if it has one (3b, the causal variant of 1b,
-    /// mg, 2d, 2e, 4a–4e, the HQC Mambas); `None` for window-only architectures (the reference
+    /// 2d, 2e, 4a–4e, the HQC Mambas); `None` for window-only architectures (the reference
     /// 1b: its block 1 starts from block 0's final state; 1c: backward scans over the whole
     /// window; hg: a time-reversed branch and a global mean; 3c: backward scans; 3a, 1a: global
     /// attention; 2a: one LCU over the window's chunks; 2b: layer 1 starts from layer 0's final
@@ -138,7 +122,6 @@ impl Arch {
             Self::QuantumMambaSsm(m) => Some(m.as_ref()),
             Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) | Self::HqcMamba(m) => Some(m.as_ref()),
-            Self::QuantumMambaGated(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
             Self::QuantumHydraSup(m) => Some(m.as_ref()),
         }

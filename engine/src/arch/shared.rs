@@ -128,6 +128,16 @@ impl SharedModel {
         })
     }
 
+    /// The registry id.
+    pub(crate) fn id(&self) -> &'static str {
+        self.id
+    }
+
+    /// The configuration the description is built from.
+    pub(crate) fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
     /// The description's parameter layout.
     pub(crate) fn layout(&self) -> &ParamLayout {
         &self.layout

@@ -204,3 +204,36 @@ fn causal_models_stream_in_a_lent_arena_as_on_the_heap() {
     let p = net.layout().init(&mut rng);
     arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
 }
+
+/// `for_each_state` visits the tensors `state` names, in the same order (what a runtime's flat
+/// copy of a stream's state relies on).
+fn state_visit_order_is_the_named_order<M: StepNet>(net: &M) {
+    let be = Cpu;
+    let mut st = net.plan_state(&be, 2);
+    // mark each tensor with its position in the named list
+    for (i, (_, b)) in M::state(&mut st).into_iter().enumerate() {
+        let n = be.numel(b);
+        be.upload(b, &vec![i as f32; n]);
+    }
+    let named: Vec<(f32, usize)> = M::state(&mut st)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, b))| (i as f32, be.numel(b)))
+        .collect();
+    let mut seen = Vec::new();
+    M::for_each_state(&mut st, &mut |b| {
+        let mut v = vec![0.0; be.numel(b)];
+        be.download(b, &mut v);
+        seen.push((v[0], v.len()));
+    });
+    assert_eq!(seen, named, "{}", net.id());
+}
+
+#[test]
+fn every_causal_model_visits_its_state_in_the_named_order() {
+    state_visit_order_is_the_named_order(&TrueClassicalMamba::new(ModelConfig::eeg(20)));
+    let mut cfg = ModelConfig::eeg(70);
+    cfg.causal = true;
+    state_visit_order_is_the_named_order(&QuantumMambaSsm::new(cfg));
+    state_visit_order_is_the_named_order(&QuantumMambaGated::new(ModelConfig::eeg(42)));
+}

@@ -1,8 +1,10 @@
 //! A causal model's streaming step on the CPU backend, planned into a caller-lent arena,
 //! allocates nothing: a counting global allocator (every thread, while armed) around the steps
 //! of 3b (one sample and four samples per step), the causal 1b and mg (one chunk per step),
-//! after one warm-up step (rayon's thread pool starts on first use). Its own test binary with
-//! one test, because a `#[global_allocator]` is process-wide.
+//! after one warm-up step. The steps run in a one-thread rayon pool: the backend's scratch is
+//! per thread, grown once by the first step a thread takes part in, and in a larger pool which
+//! workers take part in the warm-up step is up to the scheduler. Its own test binary with one
+//! test, because a `#[global_allocator]` is process-wide.
 use qssm_kernels::backend::cpu::{Arena, CpuIn};
 use qssm_kernels::backend::Infer;
 use qssm_models::nn::StepNet;
@@ -87,18 +89,24 @@ fn causal_steps_in_an_arena_allocate_nothing() {
     causal.causal = true;
     let ssm = QuantumMambaSsm::new(causal);
     let gated = QuantumMambaGated::new(cfg);
-    let counts = [
-        ("3b, 1 sample", allocations_per_steps(&mamba, 1, 8)),
-        ("3b, 4 samples", allocations_per_steps(&mamba, 4, 4)),
-        (
-            "causal 1b, a chunk",
-            allocations_per_steps(&ssm, ssm.step_len(), 2),
-        ),
-        (
-            "mg, a chunk",
-            allocations_per_steps(&gated, gated.step_len(), 4),
-        ),
-    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let counts = pool.install(|| {
+        [
+            ("3b, 1 sample", allocations_per_steps(&mamba, 1, 8)),
+            ("3b, 4 samples", allocations_per_steps(&mamba, 4, 4)),
+            (
+                "causal 1b, a chunk",
+                allocations_per_steps(&ssm, ssm.step_len(), 2),
+            ),
+            (
+                "mg, a chunk",
+                allocations_per_steps(&gated, gated.step_len(), 4),
+            ),
+        ]
+    });
     for (what, n) in counts {
         eprintln!("{what}: {n} allocations");
     }

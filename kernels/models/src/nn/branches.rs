@@ -153,8 +153,20 @@ impl Branches {
 
     /// Buffers for (B, L) rows.
     pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> BranchActs<B> {
+        self.plan_with(be, b, l, true)
+    }
+
+    /// [`Self::plan`] for the eval forward only (a streaming step): no kept circuit states,
+    /// no backward scratch (those buffers are empty).
+    pub fn plan_eval<B: Infer>(&self, be: &B, b: usize, l: usize) -> BranchActs<B> {
+        self.plan_with(be, b, l, false)
+    }
+
+    fn plan_with<B: Infer>(&self, be: &B, b: usize, l: usize, train: bool) -> BranchActs<B> {
         let k = self.program.n_theta;
         let s = |w: usize| be.alloc(&[b, l, w]);
+        // a buffer only the backward reads
+        let bw = |w: usize| be.alloc(&[b, l, if train { w } else { 0 }]);
         let qgr = matches!(self.angles, Angles::Sigmoid { .. });
         let kk = |on: bool| if on { k } else { 0 };
         let qq = if qgr { 0 } else { self.q };
@@ -165,13 +177,13 @@ impl Branches {
             theta: [0; 3].map(|_| s(kk(qgr))),
             enc: [0; 3].map(|_| s(qq)),
             m: [0; 3].map(|_| s(3 * self.q)),
-            states: [0; 3].map(|_| s(circuit_state_words(self.q))),
+            states: [0; 3].map(|_| bw(circuit_state_words(self.q))),
             out: s(self.out_dim()),
-            dm: [0; 3].map(|_| s(3 * self.q)),
-            dtheta: s(k),
-            dsig: s(kk(qgr)),
-            dpre: s(kk(qgr)),
-            denc: [0; 2].map(|_| s(qq)),
+            dm: [0; 3].map(|_| bw(3 * self.q)),
+            dtheta: bw(k),
+            dsig: bw(kk(qgr)),
+            dpre: bw(kk(qgr)),
+            denc: [0; 2].map(|_| bw(qq)),
         }
     }
 
@@ -185,13 +197,8 @@ impl Branches {
                 be.scale(e, tanh_e, PI_F32);
                 for k in 0..3 {
                     self.proj[k].forward(be, p, s, &mut a.pre[k]);
-                    be.circuit(
-                        &mut a.m[k],
-                        Some(&mut a.states[k]),
-                        &a.pre[k],
-                        Some(&a.enc[2]),
-                        &self.program,
-                    );
+                    let keep = (be.numel(&a.states[k]) > 0).then_some(&mut a.states[k]);
+                    be.circuit(&mut a.m[k], keep, &a.pre[k], Some(&a.enc[2]), &self.program);
                 }
             }
             Angles::Sigmoid { base } => {
@@ -201,13 +208,8 @@ impl Branches {
                     be.add_param_row(&mut a.pre[k], p, base.clone());
                     be.act(Act::Sigmoid, &mut a.sig[k], &a.pre[k]);
                     be.scale(&mut a.theta[k], &a.sig[k], TWO_PI_F32);
-                    be.circuit(
-                        &mut a.m[k],
-                        Some(&mut a.states[k]),
-                        &a.theta[k],
-                        None,
-                        &self.program,
-                    );
+                    let keep = (be.numel(&a.states[k]) > 0).then_some(&mut a.states[k]);
+                    be.circuit(&mut a.m[k], keep, &a.theta[k], None, &self.program);
                 }
             }
         }

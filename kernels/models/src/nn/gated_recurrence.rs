@@ -134,12 +134,28 @@ impl GatedRecurrence {
 
     /// Buffers for (B, T).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, t: usize) -> GatedActs<B> {
+        self.plan_with(be, b, t, true)
+    }
+
+    /// [`Self::plan`] for the eval forward only ([`Self::step`] of a stream): no trace or
+    /// backward buffers (those are empty).
+    pub fn plan_eval<B: Infer>(&self, be: &B, b: usize, t: usize) -> GatedActs<B> {
+        self.plan_with(be, b, t, false)
+    }
+
+    fn plan_with<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> GatedActs<B> {
         let (q, h) = (self.q, self.h);
         let nc = self.n_chunks(t).max(1);
         let v = |w: usize| be.alloc(&[b, w]);
         let sc = |w: usize| be.alloc(&[b, nc, w]);
+        // a buffer only the trace or the backward reads
+        let tr = |w: usize| be.alloc(&[b, if train { w } else { 0 }]);
         GatedActs {
-            br: self.qsb.plan(be, b, t),
+            br: if train {
+                self.qsb.plan(be, b, t)
+            } else {
+                self.qsb.plan_eval(be, b, t)
+            },
             mu: sc(q),
             agg: self.agg.plan(be, b, nc),
             steps: (0..nc)
@@ -153,21 +169,22 @@ impl GatedRecurrence {
                     h: v(h),
                 })
                 .collect(),
-            all_states: sc(h),
-            q0: be.alloc(&[b, self.chunk.min(t), q]),
-            gates0: [0; 4].map(|_| v(h)),
-            agg0: v(h),
-            u0: v(h),
-            dh: v(h),
-            dh_prev: v(h),
-            dpre: v(4 * h),
-            dpres: [0; 4].map(|_| v(h)),
-            dz: v(2 * h),
-            dzh: v(h),
-            duc: v(h),
-            du: sc(h),
-            dmu: sc(q),
-            dq: be.alloc(&[b, t, q]),
+            all_states: be.alloc(&[b, nc, if train { h } else { 0 }]),
+            q0: be.alloc(&[b, self.chunk.min(t), if train { q } else { 0 }]),
+            gates0: [0; 4].map(|_| tr(h)),
+            agg0: tr(h),
+            u0: tr(h),
+            dh: tr(h),
+            dh_prev: tr(h),
+            dpre: tr(4 * h),
+            dpres: [0; 4].map(|_| tr(h)),
+            dz: tr(2 * h),
+            // also h_0 = 0 of a forward from zeros (a stream's step starts from its state)
+            dzh: tr(h),
+            duc: tr(h),
+            du: be.alloc(&[b, nc, if train { h } else { 0 }]),
+            dmu: be.alloc(&[b, nc, if train { q } else { 0 }]),
+            dq: be.alloc(&[b, t, if train { q } else { 0 }]),
         }
     }
 

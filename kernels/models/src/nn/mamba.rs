@@ -74,6 +74,12 @@ pub struct MambaState<B: Infer> {
 }
 
 impl<B: Infer> MambaState<B> {
+    /// `f` on the conv history, then the SSM state (the order of [`Self::named`]).
+    pub fn for_each(&mut self, f: &mut dyn FnMut(&mut B::Buf)) {
+        f(&mut self.conv);
+        f(&mut self.h);
+    }
+
     /// The state tensors of blocks `{prefix}.0`, `{prefix}.1`, … by name (`{prefix}.i.conv1d`,
     /// `{prefix}.i.ssm`), for [`super::StepNet::state`].
     pub fn named<'a>(prefix: &str, states: &'a mut [Self]) -> Vec<(String, &'a mut B::Buf)> {

@@ -38,6 +38,10 @@ pub trait StepNet: Net {
     /// The state's tensors by name (`layers.0.conv1d`, `pool.sum`, …); zeros at the start of
     /// a stream. The ONNX step graph's state inputs and outputs have these names.
     fn state<B: Infer>(st: &mut Self::State<B>) -> Vec<(String, &mut B::Buf)>;
+    /// Calls `f` on every tensor of the state in the order of [`Self::state`], without
+    /// allocating: a runtime that keeps a stream's state as one flat buffer (the engine's
+    /// snapshots) moves it tensor by tensor in this order.
+    fn for_each_state<B: Infer>(st: &mut Self::State<B>, f: &mut dyn FnMut(&mut B::Buf));
     /// One eval-mode step: reads `step_io.x` and `st`, writes `step_io.out` and the next state
     /// into `st`.
     fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut Self::State<B>, s: &mut Self::Step<B>);
@@ -69,6 +73,15 @@ impl<B: Infer> MambaStackState<B> {
         let mut out = MambaState::named(self.name, &mut self.blocks);
         out.extend(self.pool.named());
         out
+    }
+
+    /// `f` on every tensor in the order of [`Self::named`], for [`StepNet::for_each_state`].
+    pub fn for_each(&mut self, f: &mut dyn FnMut(&mut B::Buf)) {
+        for b in &mut self.blocks {
+            b.for_each(f);
+        }
+        f(&mut self.pool.sum);
+        f(&mut self.pool.count);
     }
 }
 

@@ -202,7 +202,7 @@ impl StepNet for QuantumMambaGated {
             xt: be.alloc(&[b, cs, f]),
             a: be.alloc(&[b, cs, f]),
             xp: be.alloc(&[b, cs, f]),
-            cgs: self.cgs.plan(be, b, cs),
+            cgs: self.cgs.plan_eval(be, b, cs),
             head: self.head.plan(be, b),
         }
     }
@@ -211,6 +211,9 @@ impl StepNet for QuantumMambaGated {
     }
     fn state<B: Infer>(st: &mut State<B>) -> Vec<(String, &mut B::Buf)> {
         vec![("cgs.h".into(), &mut st.h)]
+    }
+    fn for_each_state<B: Infer>(st: &mut State<B>, f: &mut dyn FnMut(&mut B::Buf)) {
+        f(&mut st.h);
     }
     fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut State<B>, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);

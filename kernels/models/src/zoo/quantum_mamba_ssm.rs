@@ -305,6 +305,9 @@ impl StepNet for QuantumMambaSsm {
     fn state<B: Infer>(st: &mut MambaStackState<B>) -> Vec<(String, &mut B::Buf)> {
         st.named()
     }
+    fn for_each_state<B: Infer>(st: &mut MambaStackState<B>, f: &mut dyn FnMut(&mut B::Buf)) {
+        st.for_each(f);
+    }
     /// One chunk: the features and the chunk processor on its samples, then every block's
     /// step on the chunk's feature (each block from its own state: the causal variant), and
     /// the head on the running mean of output_norm. Only the causal variant streams:

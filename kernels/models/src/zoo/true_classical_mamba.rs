@@ -250,6 +250,9 @@ impl StepNet for TrueClassicalMamba {
     fn state<B: Infer>(st: &mut MambaStackState<B>) -> Vec<(String, &mut B::Buf)> {
         st.named()
     }
+    fn for_each_state<B: Infer>(st: &mut MambaStackState<B>, f: &mut dyn FnMut(&mut B::Buf)) {
+        st.for_each(f);
+    }
     fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut MambaStackState<B>, s: &mut Step<B>) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.embedding.forward(be, p, &s.xt, &mut s.emb);

@@ -32,6 +32,24 @@ impl Memory<'static> for Heap {
     }
 }
 
+/// Buffers on the heap, as [`Heap`], for planned inference steps (a runtime's streams, planned
+/// once): their linear layers run the matrix-vector kernels up to [`Arena`]'s row count too,
+/// so a step allocates nothing and gives the same floats as in an arena.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeapSteps;
+
+impl Memory<'static> for HeapSteps {
+    fn alloc(&self, shape: &[usize]) -> CpuBuf<'static> {
+        Heap.alloc(shape)
+    }
+    fn matvec_rows(&self) -> usize {
+        STEP_MATVEC_ROWS
+    }
+}
+
+/// A streaming step's tokens: 3b's 1–4, mg's chunk of 8, the causal 1b's chunk of 32.
+const STEP_MATVEC_ROWS: usize = 32;
+
 /// Buffers carved one after the other from one caller-lent f32 slice (a bump allocator:
 /// nothing is freed before the arena's borrow ends). Every buffer is zeroed when carved. A
 /// request that does not fit is served from the heap instead and counted
@@ -86,9 +104,8 @@ impl<'a> Arena<'a> {
 }
 
 impl<'a> Memory<'a> for Arena<'a> {
-    /// A streaming step's tokens: 3b's 1–4, mg's chunk of 8, the causal 1b's chunk of 32.
     fn matvec_rows(&self) -> usize {
-        32
+        STEP_MATVEC_ROWS
     }
     fn alloc(&self, shape: &[usize]) -> CpuBuf<'a> {
         let n: usize = shape.iter().product();

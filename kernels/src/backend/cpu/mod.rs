@@ -17,7 +17,7 @@ mod scratch;
 
 pub use buf::CpuBuf;
 pub use gemm::{sgemm, View};
-pub use memory::{Arena, Heap, Memory};
+pub use memory::{Arena, Heap, HeapSteps, Memory};
 pub use params::{HostParams, MatrixRef};
 
 use super::{

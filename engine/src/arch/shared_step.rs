@@ -1,0 +1,267 @@
+//! A causal model streamed by its one description's streaming form
+//! ([`qssm_models::nn::StepNet`], the trainer's `step`, written next to its window forward):
+//! the engine feeds it one sample at a time and keeps its state flat, so a stream's snapshot
+//! is still one plain f32 buffer.
+//!
+//! Flat model state (the stream's state after its header), for chunk size cs, C channels, K
+//! classes:
+//! * the samples of the current chunk, channel-major (C, cs) (sample t at column t mod cs);
+//! * the logits after the last completed chunk (K);
+//! * the net's recurrent state, its tensors back to back in
+//!   [`StepNet::for_each_state`] order (mg: h (H)).
+//!
+//! A push writes its sample into the chunk; the push that completes the chunk runs one step of
+//! cs samples (the net state read from the flat copy, stepped, written back) and keeps its
+//! logits. Logits between chunk boundaries run the step of the samples so far (a plan of that
+//! length: the window path's short last chunk) on the net state, which the flat copy restores
+//! before every step; the flat state is unchanged.
+//!
+//! Memory: the plans (the net state, the full chunk's step, one step per partial length
+//! 1..cs−1) are made once when the stream is created, their f32s on the heap ([`Stream::new`])
+//! or in an arena carved from the caller's scratch ([`Stream::with_buffers`]; its size is
+//! [`stream_floats`]'s `arena`). `push` and predictions allocate nothing once the CPU backend's
+//! per-thread scratch is warm (with `std`; without it, the quantum ops still take their state
+//! vectors from the heap per call).
+//!
+//! [`Stream::new`]: crate::Stream::new
+//! [`Stream::with_buffers`]: crate::Stream::with_buffers
+use super::shared::SharedModel;
+use crate::error::EngineError;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use qssm_kernels::backend::cpu::{Arena, CpuIn, HeapSteps, Memory};
+use qssm_kernels::backend::Infer;
+use qssm_models::nn::StepNet;
+use qssm_models::zoo::{visit_step_net, StepNetVisitor};
+
+/// A stream's model part over a shared description (see the [module docs](self)): one sample
+/// per [`Self::step`], flat state and scratch lent by the stream.
+pub(crate) trait SharedStep: Send {
+    /// Samples per step of the net (mg: its chunk size).
+    fn chunk(&self) -> usize;
+    /// Floats of the flat model state.
+    fn state_len(&self) -> usize;
+    /// Floats of flat scratch (a partial chunk's samples, (C, cs − 1)).
+    fn scratch_len(&self) -> usize;
+    /// Consumes sample `t` (C finite values in the model's unit), advancing `state`.
+    fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]);
+    /// Logits (K) of the prefix of `t ≥ 1` samples from `state` (unchanged).
+    fn logits(&mut self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]);
+}
+
+impl core::fmt::Debug for dyn SharedStep + '_ {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SharedStep(chunk {})", self.chunk())
+    }
+}
+
+/// Whether model `id` streams through its shared description (mg; the other causal models
+/// still through their engine streaming forms, [`super::step::CausalStep`]).
+pub(crate) fn streams_shared(id: &str) -> bool {
+    id == "mg"
+}
+
+/// Floats a stream of `model` needs: (flat model state, flat scratch, arena for the plans of
+/// a stream on lent buffers). Errors: [`EngineError::NotCausal`] if the description has no
+/// streaming form.
+pub(crate) fn stream_floats(model: &SharedModel) -> Result<(usize, usize, usize), EngineError> {
+    visit_step_net(model.id(), model.config().clone(), Measure { model })
+        .ok_or_else(|| not_causal(model))
+}
+
+/// A stream core over `model` with its plans on the heap.
+pub(crate) fn on_heap(model: &SharedModel) -> Result<Box<dyn SharedStep + '_>, EngineError> {
+    visit_step_net(
+        model.id(),
+        model.config().clone(),
+        Plan {
+            model,
+            mem: HeapSteps,
+        },
+    )
+    .ok_or_else(|| not_causal(model))
+}
+
+/// A stream core over `model` with its plans in `arena` (at least [`stream_floats`]'s `arena`
+/// floats: a smaller one takes the rest from the heap).
+pub(crate) fn in_arena<'a>(
+    model: &'a SharedModel,
+    arena: &'a mut [f32],
+) -> Result<Box<dyn SharedStep + 'a>, EngineError> {
+    let mem = Arena::new(arena);
+    visit_step_net(model.id(), model.config().clone(), Plan { model, mem })
+        .ok_or_else(|| not_causal(model))
+}
+
+fn not_causal(model: &SharedModel) -> EngineError {
+    EngineError::NotCausal {
+        id: model.id().into(),
+        reason: "its description has no streaming form",
+    }
+}
+
+/// The backend a core runs on: the CPU's ops over memory `M`, parameters read in place from
+/// the model's store.
+type Be<'a, M> = CpuIn<'a, M, SharedModel>;
+
+/// The core of a [`SharedStep`] for net `N`.
+struct Core<'m, 'a, N: StepNet, M: Memory<'a>> {
+    net: N,
+    model: &'m SharedModel,
+    be: Be<'a, M>,
+    /// C, cs, K
+    c: usize,
+    cs: usize,
+    k: usize,
+    st: N::State<Be<'a, M>>,
+    full: N::Step<Be<'a, M>>,
+    /// the steps of 1..cs−1 samples
+    partial: Vec<N::Step<Be<'a, M>>>,
+    /// floats of the net state
+    net_state: usize,
+}
+
+impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
+    /// Plans the state and the steps of `net` (a stream of one) on `mem`.
+    fn plan(net: N, model: &'m SharedModel, mem: M) -> Self {
+        let be = CpuIn::new(mem);
+        let cfg = net.config();
+        let (c, k, cs) = (cfg.n_channels, cfg.n_classes, net.step_len().max(1));
+        let mut st = net.plan_state(&be, 1);
+        let full = net.plan_step(&be, 1, cs);
+        let partial = (1..cs).map(|len| net.plan_step(&be, 1, len)).collect();
+        let mut net_state = 0;
+        N::for_each_state(&mut st, &mut |b| net_state += be.numel(b));
+        Self {
+            net,
+            model,
+            be,
+            c,
+            cs,
+            k,
+            st,
+            full,
+            partial,
+            net_state,
+        }
+    }
+
+    /// Runs every planned step once (on zeros), so that the backend's per-thread scratch has
+    /// grown to what they need before the first push.
+    fn warm_up(&mut self) {
+        let (be, p) = (&self.be, self.model);
+        self.net.step(be, p, &mut self.st, &mut self.full);
+        for s in &mut self.partial {
+            self.net.step(be, p, &mut self.st, s);
+        }
+    }
+}
+
+/// Plans a core on memory `M`.
+struct Plan<'m, M> {
+    model: &'m SharedModel,
+    mem: M,
+}
+
+impl<'m, 'a: 'm, M: Memory<'a> + Send + 'a> StepNetVisitor for Plan<'m, M> {
+    type Output = Box<dyn SharedStep + 'm>;
+    fn visit<N: StepNet + 'static>(self, net: N) -> Self::Output {
+        let mut core = Core::plan(net, self.model, self.mem);
+        core.warm_up();
+        Box::new(core)
+    }
+}
+
+/// Plans a core in a sizing arena: (state, scratch, arena) floats.
+struct Measure<'a> {
+    model: &'a SharedModel,
+}
+
+impl StepNetVisitor for Measure<'_> {
+    type Output = (usize, usize, usize);
+    fn visit<N: StepNet + 'static>(self, net: N) -> Self::Output {
+        let core = Core::plan(net, self.model, Arena::measure());
+        let arena = core.be.memory().used();
+        (core.state_len(), core.scratch_len(), arena)
+    }
+}
+
+impl<'a, N: StepNet, M: Memory<'a> + Send> Core<'_, 'a, N, M> {
+    /// The net state ← its flat copy.
+    fn load(&mut self, flat: &[f32]) {
+        let (be, mut at) = (&self.be, 0);
+        N::for_each_state(&mut self.st, &mut |b| {
+            let n = be.numel(b);
+            be.upload(b, &flat[at..at + n]);
+            at += n;
+        });
+    }
+
+    /// The flat copy ← the net state.
+    fn save(&mut self, flat: &mut [f32]) {
+        let (be, mut at) = (&self.be, 0);
+        N::for_each_state(&mut self.st, &mut |b| {
+            let n = be.numel(b);
+            be.download(b, &mut flat[at..at + n]);
+            at += n;
+        });
+    }
+}
+
+impl<'a, N: StepNet, M: Memory<'a> + Send> SharedStep for Core<'_, 'a, N, M>
+where
+    N::State<Be<'a, M>>: Send,
+    N::Step<Be<'a, M>>: Send,
+{
+    fn chunk(&self) -> usize {
+        self.cs
+    }
+
+    fn state_len(&self) -> usize {
+        self.c * self.cs + self.k + self.net_state
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.c * (self.cs - 1)
+    }
+
+    fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]) {
+        let (c, cs, k) = (self.c, self.cs, self.k);
+        let pos = (t % cs as u64) as usize;
+        for (ch, &v) in x[..c].iter().enumerate() {
+            state[ch * cs + pos] = v;
+        }
+        if pos + 1 < cs {
+            return;
+        }
+        let (chunk, rest) = state.split_at_mut(c * cs);
+        let (logits, flat) = rest.split_at_mut(k);
+        self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
+        self.load(flat);
+        self.net
+            .step(&self.be, self.model, &mut self.st, &mut self.full);
+        self.save(flat);
+        self.be.download(&N::step_io(&mut self.full).out, logits);
+    }
+
+    fn logits(&mut self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
+        let (c, cs, k) = (self.c, self.cs, self.k);
+        let (chunk, rest) = state.split_at(c * cs);
+        let (last, flat) = rest.split_at(k);
+        let r = (t % cs as u64) as usize;
+        if r == 0 {
+            logits.copy_from_slice(last);
+            return;
+        }
+        // the samples so far as a (C, r) window, the step of r samples on the net state
+        let x = &mut scratch[..c * r];
+        for (ch, row) in x.chunks_exact_mut(r).enumerate() {
+            row.copy_from_slice(&chunk[ch * cs..ch * cs + r]);
+        }
+        self.load(flat);
+        let s = &mut self.partial[r - 1];
+        self.be.upload(&mut N::step_io(s).x, x);
+        self.net.step(&self.be, self.model, &mut self.st, s);
+        self.be.download(&N::step_io(s).out, logits);
+    }
+}
