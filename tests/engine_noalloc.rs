@@ -109,7 +109,7 @@ fn model_file(id: &str, dtype: TensorDtype, preprocessing: serde_json::Value) ->
 
 /// The models whose streams run their shared description's streaming form (planned per
 /// stream: creating one on lent buffers allocates the plans' bookkeeping, never an f32).
-const STREAM_THROUGH_DESCRIPTION: [&str; 1] = ["mg"];
+const STREAM_THROUGH_DESCRIPTION: [&str; 2] = ["mg", "1b"];
 
 /// Every stream operation, many times; returns how many predictions came out (so the work is
 /// not optimised away).

@@ -142,7 +142,7 @@ impl Model {
             let desc = SharedModel::load(entry, card, &mut ld)?;
             let mut bytes = ld.bytes();
             ld.finish(entry.id)?;
-            let stream = if crate::arch::streams(entry.id, card) {
+            let stream = if crate::arch::streams(entry.id) {
                 // every tensor is in the shared store; the stream's matrices are views of it
                 let mut views = Loader::sharing(file, desc.layout(), desc.starts(), desc.store())?;
                 let arch = Arch::load(entry, &mut views, card)?;

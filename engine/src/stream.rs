@@ -13,9 +13,12 @@
 //!   floats as one at a time; the same for the HQC Mamba (`hqc-mamba`, one pixel per step, its
 //!   quantum projections one circuit per token) and its classical twin;
 //! * **1b, causal variant** (card `causal = true`: every block's scan from zero, pad rows
-//!   masked), step = its chunk size 32: per sample the features and the chunk-attention score
-//!   (an online softmax pool, D + 2 floats), per completed chunk the quantum branches and one
-//!   recurrent step of each Mamba block, plus a running sum of the `output_norm` rows;
+//!   masked), step = its chunk size 32: the trainer's own streaming step
+//!   (`qssm_models::nn::StepNet`), one chunk at a time: a push stores its sample in the
+//!   state's chunk (C·32 floats); the push that completes a chunk runs the chunk's features,
+//!   chunk-attention pool and quantum branches, one recurrent step of each Mamba block and the
+//!   running mean of the `output_norm` rows; a prediction between boundaries runs the same
+//!   step over the samples so far (the pool's pad rows masked), the state unchanged;
 //! * **mg** (`QuantumMambaGated`, causal chunk by chunk, gated spec §1.11), step = its chunk
 //!   size C: the trainer's own streaming step (`qssm_models::nn::StepNet`, the description's
 //!   `step` next to its window forward), one chunk at a time: a push stores its sample in the
@@ -271,8 +274,8 @@ impl Model {
     /// Floats of a stream's state buffer: a 4-float header (layout tag, length, sample count)
     /// plus the model's recurrent state — for 3b, 1 + 4·C (up to 4 held-back samples) +
     /// 2·D + n_layers·(3·E + E·N) (EEG 3b: 4 + 257 + 256 + 2·(768 + 4096) = 10245 floats);
-    /// for causal 1b, 3·D + 2 +
-    /// n_layers·(3·E + E·N) (EEG: 4 + 386 + 9728 = 10118); for mg, C·cs + K + H (EEG, cs 8:
+    /// for causal 1b, C·32 + K + n_layers·(3·E + E·N) + D + 1 (EEG: 4 + 2048 + 2 + 9728 + 129
+    /// = 11911); for mg, C·cs + K + H (EEG, cs 8:
     /// 4 + 512 + 2 + 64 = 582); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
     /// A card filter adds 2 floats per section and channel.
     pub fn stream_state_len(&self) -> Result<usize, EngineError> {

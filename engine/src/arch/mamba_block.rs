@@ -1,17 +1,15 @@
-//! Mamba block for inference, shared by 1b (`MambaBlock` of `models/QuantumSSM.py`,
-//! spec §3.4) and 3b (`MambaBlock` of `models/TrueClassicalMamba.py`, spec §3.6):
+//! Mamba block for inference, the `MambaBlock` of `models/TrueClassicalMamba.py` (3b and the
+//! HQC Mambas; spec §3.6):
 //!
-//! `[v = RMSNorm(u)]; x ‖ z = in_proj(v); x = SiLU(conv1d(x)); y = SSM(x); out = out_proj(y ⊙ SiLU(z)) [+ u]`
+//! `v = RMSNorm(u); x ‖ z = in_proj(v); x = SiLU(conv1d(x)); y = SSM(x); out = out_proj(y ⊙ SiLU(z)) + u`
 //!
-//! with u, out (L, D), x, z, y (L, E), E = 2·D, causal depthwise conv of width 4.
-//! 1b: no pre-norm (its `norm` LayerNorm is constructed but never used; accepted in the file,
-//! not required), no residual inside, [`SelectiveSsm::load_quantum_ssm`].
-//! 3b: RMSNorm pre-norm `norm`, residual inside, [`SelectiveSsm::load_true_classical`].
+//! with u, out (L, D), x, z, y (L, E), causal depthwise conv of width 4
+//! ([`SelectiveSsm::load_true_classical`]).
 //!
 //! Recurrent mode ([`MambaBlock::step_rows`], streaming; `mamba_simple.py:step()`): tokens in
 //! order, a few at a time, with per-block state = conv ring buffer (3, E) + SSM state (N, E)
 //! (transposed for the vectorised step).
-use super::layers::{CausalConv, Linear, RmsNorm};
+use super::layers::{CausalConv, RmsNorm};
 use super::proj::Proj;
 use super::ssm::SelectiveSsm;
 use crate::error::EngineError;
@@ -26,43 +24,15 @@ const D_CONV: usize = 4;
 /// One Mamba block over width D with inner width E = 2·D and state size N.
 #[derive(Clone, Debug)]
 pub(crate) struct MambaBlock {
-    norm: Option<RmsNorm>,
+    norm: RmsNorm,
     in_proj: Proj,
     conv: CausalConv,
     ssm: SelectiveSsm,
     out_proj: Proj,
-    residual: bool,
     e: usize,
 }
 
 impl MambaBlock {
-    /// 1b's `mamba_layers.i` (prefix): `in_proj.weight` (2E, D), `conv1d.weight` (E, 1, 4),
-    /// `conv1d.bias` (E), `ssm.*`, `out_proj.weight` (D, E); `norm.{weight,bias}` (D) optional.
-    pub(crate) fn load_quantum_ssm(
-        ld: &mut Loader<'_, '_>,
-        prefix: &str,
-        d: usize,
-        n: usize,
-    ) -> Result<Self, EngineError> {
-        let e = 2 * d;
-        let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
-        let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
-        let ssm = SelectiveSsm::load_quantum_ssm(ld, prefix, e, n)?;
-        let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
-        let (in_proj, out_proj) = (Proj::Linear(in_proj), Proj::Linear(out_proj));
-        ld.accept_unused(&format!("{prefix}.norm.weight"), &[d])?;
-        ld.accept_unused(&format!("{prefix}.norm.bias"), &[d])?;
-        Ok(Self {
-            norm: None,
-            in_proj,
-            conv,
-            ssm,
-            out_proj,
-            residual: false,
-            e,
-        })
-    }
-
     /// 3b's `layers.i` (prefix): `norm.weight` (D), `in_proj` (D → 2E), `x_proj`,
     /// `conv1d.weight` (E, 1, 4), `conv1d.bias` (E), `ssm.*`, `out_proj` (E → D); the
     /// projections Linear (`*.weight`), or quantum with the card's options `q` (the HQC Mamba,
@@ -79,12 +49,11 @@ impl MambaBlock {
         let ssm = SelectiveSsm::load_true_classical(ld, prefix, (d, e, n), q)?;
         let out_proj = Proj::load(ld, &format!("{prefix}.out_proj"), e, d, q)?;
         Ok(Self {
-            norm: Some(norm),
+            norm,
             in_proj,
             conv,
             ssm,
             out_proj,
-            residual: true,
             e,
         })
     }
@@ -129,16 +98,10 @@ impl MambaBlock {
         let (v, rest) = scratch.split_at_mut(nb * d);
         let (xz, rest) = rest.split_at_mut(nb * 2 * e);
         let (cv, ssm_scratch) = rest.split_at_mut(e);
-        let v_in: &[f32] = match &self.norm {
-            Some(norm) => {
-                for (vt, ut) in v.chunks_exact_mut(d).zip(u.chunks_exact(d)) {
-                    norm.apply_one(vt, ut);
-                }
-                v
-            }
-            None => u,
-        };
-        self.in_proj.apply_rows(xz, 2 * e, v_in, d, nb, ssm_scratch);
+        for (vt, ut) in v.chunks_exact_mut(d).zip(u.chunks_exact(d)) {
+            self.norm.apply_one(vt, ut);
+        }
+        self.in_proj.apply_rows(xz, 2 * e, v, d, nb, ssm_scratch);
         // x ← SiLU(conv1d(x)) token by token (the conv's ring buffer advances)
         for (i, row) in xz.chunks_exact_mut(2 * e).enumerate() {
             let x = &mut row[..e];
@@ -153,10 +116,6 @@ impl MambaBlock {
             x.iter_mut().zip(cv.iter()).for_each(|(g, s)| *g *= s);
         }
         self.out_proj.apply_rows(v, d, xz, 2 * e, nb, ssm_scratch);
-        if self.residual {
-            u.iter_mut().zip(v.iter()).for_each(|(o, x)| *o += x);
-        } else {
-            u[..nb * d].copy_from_slice(v);
-        }
+        u.iter_mut().zip(v.iter()).for_each(|(o, x)| *o += x);
     }
 }

@@ -1,16 +1,15 @@
 //! The architectures the engine runs. Every zoo model's window runs its one description, the
 //! trainer's (`qssm_models`, see [`shared`]), on parameters stored once in the file's dtype.
-//! mg streams through its description's own streaming step (`qssm_models::nn::StepNet`,
-//! [`shared_step`]). The streaming forms of 3b, the causal 1b, 2d, 2e and 4a–4e
+//! mg and the causal 1b stream through their description's own streaming step
+//! (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming forms of 3b, 2d, 2e and 4a–4e
 //! ([`step::CausalStep`], one sample or chunk at a time, for [`crate::stream`]) are still
 //! engine modules here, whose weight matrices are views of those parameters, composed of
-//! inference blocks ([`layers`], [`ssm`], [`mamba_block`], [`qsb`], [`chunk_processor`]) over
+//! inference blocks ([`layers`], [`ssm`], [`mamba_block`]) over
 //! the `qssm_kernels` forward ops; replacing them by the shared blocks' own steps is the rest
 //! of the one-description work. The HQC Mambas'
 //! windows run their shared description too, and they stream through the 3b streaming form;
 //! the Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
 //! engine form ([`Arch::logits`]).
-mod chunk_processor;
 mod circuit_card;
 mod cmamba;
 mod composed_circuit;
@@ -21,8 +20,6 @@ mod online_pool;
 mod proj;
 mod qe2e;
 mod qhydra_sup;
-mod qmamba_ssm;
-mod qsb;
 mod running_mean;
 mod s3_core;
 mod seq_pool_head;
@@ -43,8 +40,6 @@ use qssm_formats::registry::ModelInfo;
 /// A loaded architecture.
 #[derive(Clone, Debug)]
 pub(crate) enum Arch {
-    /// 1b
-    QuantumMambaSsm(Box<qmamba_ssm::QuantumMambaSsm>),
     /// 3b (its streaming form)
     TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
     /// hqc-mamba, hqc-mamba-classical: the 3b streaming form with the card's expand and
@@ -58,14 +53,14 @@ pub(crate) enum Arch {
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
-/// Whether model `id` (with a shared description) and this card has an engine streaming form
-/// ([`Arch`]): 3b, the causal 1b, 2d, 2e, 4a–4e, the HQC Mambas (mg streams through its
-/// description, [`shared_step`]). The others are window-only.
-pub(crate) fn streams(id: &str, card: &ModelCard) -> bool {
+/// Whether model `id` (with a shared description) has an engine streaming form ([`Arch`]): 3b,
+/// 2d, 2e, 4a–4e, the HQC Mambas (mg and the causal 1b stream through their description,
+/// [`shared_step`]). The others are window-only.
+pub(crate) fn streams(id: &str) -> bool {
     matches!(
         id,
         "3b" | "4a" | "4b" | "4c" | "4d" | "4e" | "2d" | "2e" | "hqc-mamba" | "hqc-mamba-classical"
-    ) || (id == "1b" && card.causal)
+    )
 }
 
 impl Arch {
@@ -77,10 +72,6 @@ impl Arch {
     ) -> Result<Self, EngineError> {
         let id = entry.id;
         match id {
-            "1b" if card.causal => {
-                let m = qmamba_ssm::QuantumMambaSsm::load(ld, card)?;
-                Ok(Self::QuantumMambaSsm(Box::new(m)))
-            }
             "3b" => {
                 let m = cmamba::TrueClassicalMamba::load(ld, card, Some(2), None)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
@@ -111,15 +102,14 @@ impl Arch {
         }
     }
 
-    /// The recurrent mode of the architecture, if it has one (3b, the causal variant of 1b,
-    /// 2d, 2e, 4a–4e, the HQC Mambas); `None` for window-only architectures (the reference
+    /// The recurrent mode of the architecture, if it has one (3b, 2d, 2e, 4a–4e, the HQC
+    /// Mambas); `None` for window-only architectures (the reference
     /// 1b: its block 1 starts from block 0's final state; 1c: backward scans over the whole
     /// window; hg: a time-reversed branch and a global mean; 3c: backward scans; 3a, 1a: global
     /// attention; 2a: one LCU over the window's chunks; 2b: layer 1 starts from layer 0's final
     /// state; 2c: backward recurrences; spec §6, gated §1.11, groups-2-4 §3.1–3.3).
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
-            Self::QuantumMambaSsm(m) => Some(m.as_ref()),
             Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) | Self::HqcMamba(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),

@@ -12,12 +12,14 @@
 //!
 //! A push writes its sample into the chunk; the push that completes the chunk runs one step of
 //! cs samples (the net state read from the flat copy, stepped, written back) and keeps its
-//! logits. Logits between chunk boundaries run the step of the samples so far (a plan of that
-//! length: the window path's short last chunk) on the net state, which the flat copy restores
-//! before every step; the flat state is unchanged.
+//! logits. Logits between chunk boundaries run the step of the samples so far (the window
+//! path's short last chunk) on the net state, which the flat copy restores before every step;
+//! the flat state is unchanged. A net that can step a prefix of a full chunk's plan
+//! ([`StepNet::steps_prefix`]: the causal 1b, whose chunk pool masks pad rows) runs the full
+//! plan over the samples so far; another (mg) has a plan per partial length 1..cs−1.
 //!
-//! Memory: the plans (the net state, the full chunk's step, one step per partial length
-//! 1..cs−1) are made once when the stream is created, their f32s on the heap ([`Stream::new`])
+//! Memory: the plans (the net state, the full chunk's step, the partial ones) are made once
+//! when the stream is created, their f32s on the heap ([`Stream::new`])
 //! or in an arena carved from the caller's scratch ([`Stream::with_buffers`]; its size is
 //! [`stream_floats`]'s `arena`). `push` and predictions allocate nothing once the CPU backend's
 //! per-thread scratch is warm (with `std`; without it, the quantum ops still take their state
@@ -55,10 +57,10 @@ impl core::fmt::Debug for dyn SharedStep + '_ {
     }
 }
 
-/// Whether model `id` streams through its shared description (mg; the other causal models
-/// still through their engine streaming forms, [`super::step::CausalStep`]).
+/// Whether model `id` streams through its shared description (mg, the causal 1b; the other
+/// causal models still through their engine streaming forms, [`super::step::CausalStep`]).
 pub(crate) fn streams_shared(id: &str) -> bool {
-    id == "mg"
+    matches!(id, "mg" | "1b")
 }
 
 /// Floats a stream of `model` needs: (flat model state, flat scratch, arena for the plans of
@@ -129,7 +131,12 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
         let (c, k, cs) = (cfg.n_channels, cfg.n_classes, net.step_len().max(1));
         let mut st = net.plan_state(&be, 1);
         let full = net.plan_step(&be, 1, cs);
-        let partial = (1..cs).map(|len| net.plan_step(&be, 1, len)).collect();
+        // a model that steps a prefix of a full plan needs no plan per partial length
+        let partial = if net.steps_prefix() {
+            Vec::new()
+        } else {
+            (1..cs).map(|len| net.plan_step(&be, 1, len)).collect()
+        };
         let mut net_state = 0;
         N::for_each_state(&mut st, &mut |b| net_state += be.numel(b));
         Self {
@@ -151,6 +158,7 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
     fn warm_up(&mut self) {
         let (be, p) = (&self.be, self.model);
         self.net.step(be, p, &mut self.st, &mut self.full);
+        self.net.step_prefix(be, p, &mut self.st, &mut self.full, 1);
         for s in &mut self.partial {
             self.net.step(be, p, &mut self.st, s);
         }
@@ -222,7 +230,11 @@ where
     }
 
     fn scratch_len(&self) -> usize {
-        self.c * (self.cs - 1)
+        if self.partial.is_empty() {
+            0
+        } else {
+            self.c * (self.cs - 1)
+        }
     }
 
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]) {
@@ -251,6 +263,15 @@ where
         let r = (t % cs as u64) as usize;
         if r == 0 {
             logits.copy_from_slice(last);
+            return;
+        }
+        if self.partial.is_empty() {
+            // the full chunk's plan over its first r samples (the others are ignored)
+            self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
+            self.load(flat);
+            let (be, p) = (&self.be, self.model);
+            self.net.step_prefix(be, p, &mut self.st, &mut self.full, r);
+            self.be.download(&N::step_io(&mut self.full).out, logits);
             return;
         }
         // the samples so far as a (C, r) window, the step of r samples on the net state

@@ -31,7 +31,11 @@ pub struct AttentionPool {
 
 /// Planned activations (and backward scratch) of an [`AttentionPool`] for (B, L).
 pub struct PoolActs<B: Infer> {
+    /// rows of the sequence pooled (the others pad)
     l: usize,
+    /// planned rows (whole blocks) and rows per block
+    rows: usize,
+    block: usize,
     up: B::Buf,
     /// `<name>.0` output, before tanh (B, nc·cs, h)
     pub a1: B::Buf,
@@ -46,6 +50,22 @@ pub struct PoolActs<B: Infer> {
     dscores: B::Buf,
     dt1: B::Buf,
     da1: B::Buf,
+}
+
+impl<B: Infer> PoolActs<B> {
+    /// Pools only the first `l` rows of the planned sequence from now on, the rest as pad rows
+    /// (without weight when the pool masks pads): a step over a full chunk's plan of which
+    /// only the first samples have arrived. `l` must leave every planned block at least one
+    /// row (the same number of pooled rows); panics otherwise (a caller's bug).
+    pub fn set_len(&mut self, l: usize) {
+        assert!(
+            l <= self.rows && l + self.block > self.rows,
+            "pool: {l} rows do not fill the planned {} rows' blocks of {}",
+            self.rows,
+            self.block
+        );
+        self.l = l;
+    }
 }
 
 impl AttentionPool {
@@ -88,20 +108,28 @@ impl AttentionPool {
 
     /// Buffers for (B, L).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> PoolActs<B> {
+        self.plan_with(be, b, l, true)
+    }
+
+    /// [`Self::plan`], without the backward scratch unless `train` (those buffers empty).
+    pub fn plan_with<B: Infer>(&self, be: &B, b: usize, l: usize, train: bool) -> PoolActs<B> {
         let rows = self.n_out(l) * self.block(l);
         let (f, h) = (self.f, self.att0.d_out());
+        let bw = |w: usize| be.alloc(&[b, if train { rows } else { 0 }, w]);
         PoolActs {
             l,
+            rows,
+            block: self.block(l),
             up: be.alloc(&[b, rows, f]),
             a1: be.alloc(&[b, rows, h]),
             t1: be.alloc(&[b, rows, h]),
             scores: be.alloc(&[b, rows, 1]),
             wts: be.alloc(&[b, rows]),
             out: be.alloc(&[b, self.n_out(l), f]),
-            dup: be.alloc(&[b, rows, f]),
-            dscores: be.alloc(&[b, rows, 1]),
-            dt1: be.alloc(&[b, rows, h]),
-            da1: be.alloc(&[b, rows, h]),
+            dup: bw(f),
+            dscores: bw(1),
+            dt1: bw(h),
+            da1: bw(h),
         }
     }
 

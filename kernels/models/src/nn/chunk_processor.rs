@@ -42,6 +42,12 @@ pub struct ChunkActs<B: Infer> {
 }
 
 impl<B: Infer> ChunkActs<B> {
+    /// Processes only the first `l` rows of the planned sequence from now on
+    /// ([`PoolActs::set_len`]; exact for the causal variant, whose pool masks pad rows).
+    pub fn set_len(&mut self, l: usize) {
+        self.pool.set_len(l);
+    }
+
     /// The processor's output (B, nc, D).
     pub fn out(&self) -> &B::Buf {
         &self.op.out
@@ -126,15 +132,28 @@ impl ChunkProcessor {
 
     /// Buffers for (B, T).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
+        self.plan_with(be, b, t, true)
+    }
+
+    /// [`Self::plan`] for the eval forward only (a streaming step): no kept circuit states,
+    /// no backward scratch (those buffers are empty).
+    pub fn plan_eval<B: Infer>(&self, be: &B, b: usize, t: usize) -> ChunkActs<B> {
+        self.plan_with(be, b, t, false)
+    }
+
+    fn plan_with<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> ChunkActs<B> {
         let nc = self.n_chunks(t);
-        let f = self.f;
-        let w = self.branches.out_dim();
+        let w = |n: usize| if train { n } else { 0 };
         ChunkActs {
-            pool: self.pool.plan(be, b, t),
-            br: self.branches.plan(be, b, nc),
+            pool: self.pool.plan_with(be, b, t, train),
+            br: if train {
+                self.branches.plan(be, b, nc)
+            } else {
+                self.branches.plan_eval(be, b, nc)
+            },
             op: self.output_proj.plan(be, b, nc),
-            dq: be.alloc(&[b, nc, w]),
-            ds: be.alloc(&[b, nc, f]),
+            dq: be.alloc(&[b, nc, w(self.branches.out_dim())]),
+            ds: be.alloc(&[b, nc, w(self.f)]),
         }
     }
 

@@ -45,6 +45,26 @@ pub trait StepNet: Net {
     /// One eval-mode step: reads `step_io.x` and `st`, writes `step_io.out` and the next state
     /// into `st`.
     fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut Self::State<B>, s: &mut Self::Step<B>);
+    /// Whether [`Self::step_prefix`] runs: the model's reduction over a step's samples can
+    /// leave its last samples out (the causal 1b's pad-masked chunk pool), so a runtime needs
+    /// no plan per partial step length. Default: no.
+    fn steps_prefix(&self) -> bool {
+        false
+    }
+    /// [`Self::step`] on a plan of the full step length over only the first `n` samples of its
+    /// input (1 ≤ n ≤ the step length; the rest of the input is ignored): the outputs and next
+    /// state of a step of `n` samples. Returns false, doing nothing, where
+    /// [`Self::steps_prefix`] is false.
+    fn step_prefix<B: Infer>(
+        &self,
+        _be: &B,
+        _p: &B::Params,
+        _st: &mut Self::State<B>,
+        _s: &mut Self::Step<B>,
+        _n: usize,
+    ) -> bool {
+        false
+    }
 }
 
 /// The state of a stack of Mamba blocks read out through a mean over time (3b, the causal

@@ -262,6 +262,8 @@ impl Net for QuantumMambaSsm {
 
 /// Planned buffers of one streaming step (one chunk of B streams; causal variant).
 pub struct Step<B: Infer> {
+    /// samples of the step
+    len: usize,
     io: Io<B>,
     xt: B::Buf,
     feat: OutputProjActs<B>,
@@ -287,10 +289,11 @@ impl StepNet for QuantumMambaSsm {
         // a partial chunk: the processor's pad rows take no pooling weight (causal variant)
         let (c, d, cs) = (self.cfg.n_channels, self.cfg.d_model, len.min(CHUNK_SIZE));
         Step {
+            len: cs,
             io: step_io(be, b, &self.cfg, cs),
             xt: be.alloc(&[b, cs, c]),
             feat: self.feature_proj.plan(be, b, cs),
-            proc: self.proc.plan(be, b, cs),
+            proc: self.proc.plan_eval(be, b, cs),
             hs: (0..=self.blocks.len())
                 .map(|_| be.alloc(&[b, 1, d]))
                 .collect(),
@@ -328,5 +331,22 @@ impl StepNet for QuantumMambaSsm {
         self.readout.step(be, p, last, &mut s.pool, &mut st.pool);
         self.head
             .forward(be, p, &s.pool.pooled, &mut s.head, &mut s.io.out, None);
+    }
+    /// The chunk's pool masks pad rows: a chunk's first n samples pool as a chunk of n.
+    fn steps_prefix(&self) -> bool {
+        true
+    }
+    fn step_prefix<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut MambaStackState<B>,
+        s: &mut Step<B>,
+        n: usize,
+    ) -> bool {
+        s.proc.set_len(n);
+        self.step(be, p, st, s);
+        s.proc.set_len(s.len);
+        true
     }
 }
