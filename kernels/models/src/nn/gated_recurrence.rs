@@ -157,7 +157,11 @@ impl GatedRecurrence {
                 self.qsb.plan_eval(be, b, t)
             },
             mu: sc(q),
-            agg: self.agg.plan(be, b, nc),
+            agg: if train {
+                self.agg.plan(be, b, nc)
+            } else {
+                self.agg.plan_eval(be, b, nc)
+            },
             steps: (0..nc)
                 .map(|_| Step {
                     u: v(h),

@@ -166,6 +166,16 @@ impl MambaBlock {
 
     /// Allocates the activations of a batch (b, l).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> MambaActs<B> {
+        self.plan_with(be, b, l, true)
+    }
+
+    /// [`Self::plan`] for the eval forward and [`Self::step`] only (the scan keeps no states
+    /// for a backward).
+    pub fn plan_eval<B: Infer>(&self, be: &B, b: usize, l: usize) -> MambaActs<B> {
+        self.plan_with(be, b, l, false)
+    }
+
+    fn plan_with<B: Infer>(&self, be: &B, b: usize, l: usize, train: bool) -> MambaActs<B> {
         let (d, e) = (self.d, self.e);
         let s = |w: usize| be.alloc(&[b, l, w]);
         MambaActs {
@@ -175,7 +185,11 @@ impl MambaBlock {
             z: s(e),
             conv: s(e),
             xc: s(e),
-            ssm: self.ssm.plan(be, b, l),
+            ssm: if train {
+                self.ssm.plan(be, b, l)
+            } else {
+                self.ssm.plan_eval(be, b, l)
+            },
             sz: s(e),
             gated: s(e),
             out: s(d),

@@ -64,16 +64,27 @@ impl OutputProj {
 
     /// Buffers for (B, L).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> OutputProjActs<B> {
+        self.plan_with(be, b, l, true)
+    }
+
+    /// [`Self::plan`] for the eval forward only (no dropout, no backward: those buffers are
+    /// empty).
+    pub fn plan_eval<B: Infer>(&self, be: &B, b: usize, l: usize) -> OutputProjActs<B> {
+        self.plan_with(be, b, l, false)
+    }
+
+    fn plan_with<B: Infer>(&self, be: &B, b: usize, l: usize, train: bool) -> OutputProjActs<B> {
         let s = || be.alloc(&[b, l, self.d]);
+        let tr = || be.alloc(&[b, l, if train { self.d } else { 0 }]);
         OutputProjActs {
             o0: s(),
             ln: self.ln.plan(be, &[b, l, self.d]),
-            o2: s(),
+            o2: tr(),
             out: s(),
-            mask: s(),
+            mask: tr(),
             dropped: false,
-            d1: s(),
-            d2: s(),
+            d1: tr(),
+            d2: tr(),
         }
     }
 

@@ -161,6 +161,16 @@ impl SelectiveSsm {
 
     /// Allocates the activations of a batch (b, l).
     pub fn plan<B: Infer>(&self, be: &B, b: usize, l: usize) -> SsmActs<B> {
+        self.plan_with(be, b, l, true)
+    }
+
+    /// [`Self::plan`] for the eval forward only (a streaming step): the scan keeps no states
+    /// for a backward (that buffer is empty), only the final ones.
+    pub fn plan_eval<B: Infer>(&self, be: &B, b: usize, l: usize) -> SsmActs<B> {
+        self.plan_with(be, b, l, false)
+    }
+
+    fn plan_with<B: Infer>(&self, be: &B, b: usize, l: usize, train: bool) -> SsmActs<B> {
         let (e, n, r) = (self.dims.e, self.dims.n, self.r);
         let s = |w: usize| be.alloc(&[b, l, w]);
         SsmActs {
@@ -172,7 +182,7 @@ impl SelectiveSsm {
             delta: s(e),
             a: be.alloc(&[self.a_len]),
             ys: self.out_proj.as_ref().map(|_| s(e)),
-            states: be.alloc(&[b, l + 1, e, n]),
+            states: be.alloc(&[b, if train { l + 1 } else { 0 }, e, n]),
             y: s(e),
             h_last: be.alloc(&[b, e, n]),
         }
@@ -217,7 +227,9 @@ impl SelectiveSsm {
             cm: &a.cm,
             h0,
         };
-        let (hl, st) = (Some(&mut a.h_last), Some(&mut a.states));
+        // an eval plan keeps no states (only the final ones)
+        let keep = be.numel(&a.states) > 0;
+        let (hl, st) = (Some(&mut a.h_last), keep.then_some(&mut a.states));
         match (&self.out_proj, &mut a.ys) {
             (Some(op), Some(ys)) => {
                 be.scan(ys, hl, st, inputs, p, self.d.clone(), self.dims);

@@ -292,12 +292,12 @@ impl StepNet for QuantumMambaSsm {
             len: cs,
             io: step_io(be, b, &self.cfg, cs),
             xt: be.alloc(&[b, cs, c]),
-            feat: self.feature_proj.plan(be, b, cs),
+            feat: self.feature_proj.plan_eval(be, b, cs),
             proc: self.proc.plan_eval(be, b, cs),
             hs: (0..=self.blocks.len())
                 .map(|_| be.alloc(&[b, 1, d]))
                 .collect(),
-            blocks: self.blocks.iter().map(|k| k.plan(be, b, 1)).collect(),
+            blocks: self.blocks.iter().map(|k| k.plan_eval(be, b, 1)).collect(),
             pool: self.readout.plan(be, b, 1),
             head: self.head.plan(be, b),
         }

@@ -240,7 +240,11 @@ impl StepNet for TrueClassicalMamba {
             io: step_io(be, b, &self.cfg, len),
             xt: be.alloc(&[b, len, c]),
             emb: be.alloc(&[b, len, d]),
-            blocks: self.blocks.iter().map(|k| k.plan(be, b, len)).collect(),
+            blocks: self
+                .blocks
+                .iter()
+                .map(|k| k.plan_eval(be, b, len))
+                .collect(),
             readout: self.head.plan(be, b, len),
         }
     }
