@@ -65,10 +65,9 @@ pub(crate) enum Form {
         desc: Box<SharedModel>,
         /// the streaming form, if the model has one
         stream: Option<Arch>,
-        /// for a model streamed through the description's own streaming form (mg): the
-        /// floats of its model state, model scratch and plan arena
-        /// ([`stream_floats`])
-        step_floats: Option<(usize, usize, usize)>,
+        /// for a model streamed through the description's own streaming form (mg, the causal
+        /// 1b): the floats of its model state and plan arena ([`stream_floats`])
+        step_floats: Option<(usize, usize)>,
     },
     /// Through the engine's own form of it (the Quantum-Train CNNs: window only).
     Own(Arch),
@@ -83,9 +82,9 @@ impl Form {
         }
     }
 
-    /// The description a stream runs through its own streaming form, if it does (mg), and
-    /// the floats of its model state, model scratch and plan arena.
-    pub(crate) fn stream_shared(&self) -> Option<(&SharedModel, (usize, usize, usize))> {
+    /// The description a stream runs through its own streaming form, if it does (mg, the
+    /// causal 1b), and the floats of its model state and plan arena.
+    pub(crate) fn stream_shared(&self) -> Option<(&SharedModel, (usize, usize))> {
         match self {
             Self::Shared {
                 desc,

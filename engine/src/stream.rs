@@ -154,8 +154,8 @@ impl StreamPrediction<'_> {
 #[derive(Clone, Copy)]
 enum Form<'a> {
     Engine(&'a dyn CausalStep),
-    /// the description and its (state, scratch, arena) floats
-    Shared(&'a SharedModel, (usize, usize, usize)),
+    /// the description and its (state, arena) floats
+    Shared(&'a SharedModel, (usize, usize)),
 }
 
 /// The recurrent mode of `model`, or why it has none.
@@ -186,7 +186,7 @@ impl Form<'_> {
     fn floats(self) -> (usize, usize, usize) {
         match self {
             Self::Engine(s) => (s.state_len(), s.scratch_len(), 0),
-            Self::Shared(_, floats) => floats,
+            Self::Shared(_, (state, arena)) => (state, 0, arena),
         }
     }
 }
@@ -253,7 +253,7 @@ impl Core<'_> {
         match self {
             Self::Engine(s) if boundary => s.boundary_logits(t, state, scratch, out),
             Self::Engine(s) => s.logits(t, state, scratch, out),
-            Self::Shared(s) => s.logits(t, state, scratch, out),
+            Self::Shared(s) => s.logits(t, state, out),
         }
     }
 }

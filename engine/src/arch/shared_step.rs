@@ -12,43 +12,38 @@
 //!
 //! A push writes its sample into the chunk; the push that completes the chunk runs one step of
 //! cs samples (the net state read from the flat copy, stepped, written back) and keeps its
-//! logits. Logits between chunk boundaries run the step of the samples so far (the window
-//! path's short last chunk) on the net state, which the flat copy restores before every step;
-//! the flat state is unchanged. A net that can step a prefix of a full chunk's plan
-//! ([`StepNet::steps_prefix`]: the causal 1b, whose chunk pool masks pad rows) runs the full
-//! plan over the samples so far; another (mg) has a plan per partial length 1..cs−1.
+//! logits. Logits between chunk boundaries run the same plan over the samples so far
+//! ([`StepNet::step_prefix`]: the window path's short last chunk) on the net state, which the
+//! flat copy restores before every step; the flat state is unchanged. A net without prefix
+//! steps does not stream this way ([`EngineError::NotCausal`]).
 //!
-//! Memory: the plans (the net state, the full chunk's step, the partial ones) are made once
-//! when the stream is created, their f32s on the heap ([`Stream::new`])
-//! or in an arena carved from the caller's scratch ([`Stream::with_buffers`]; its size is
-//! [`stream_floats`]'s `arena`). `push` and predictions allocate nothing once the CPU backend's
-//! per-thread scratch is warm (with `std`; without it, the quantum ops still take their state
-//! vectors from the heap per call).
+//! Memory: the plans (the net state and the chunk's step) are made once when the stream is
+//! created, their f32s on the heap ([`Stream::new`]) or in an arena carved from the caller's
+//! scratch ([`Stream::with_buffers`]; its size is [`stream_floats`]'s `arena`). `push` and
+//! predictions allocate nothing once the CPU backend's per-thread scratch is warm (with `std`;
+//! without it, the quantum ops still take their state vectors from the heap per call).
 //!
 //! [`Stream::new`]: crate::Stream::new
 //! [`Stream::with_buffers`]: crate::Stream::with_buffers
 use super::shared::SharedModel;
 use crate::error::EngineError;
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use qssm_kernels::backend::cpu::{Arena, CpuIn, HeapSteps, Memory};
 use qssm_kernels::backend::Infer;
 use qssm_models::nn::StepNet;
 use qssm_models::zoo::{visit_step_net, StepNetVisitor};
 
 /// A stream's model part over a shared description (see the [module docs](self)): one sample
-/// per [`Self::step`], flat state and scratch lent by the stream.
+/// per [`Self::step`], the flat state lent by the stream.
 pub(crate) trait SharedStep: Send {
     /// Samples per step of the net (mg: its chunk size).
     fn chunk(&self) -> usize;
     /// Floats of the flat model state.
     fn state_len(&self) -> usize;
-    /// Floats of flat scratch (a partial chunk's samples, (C, cs − 1)).
-    fn scratch_len(&self) -> usize;
     /// Consumes sample `t` (C finite values in the model's unit), advancing `state`.
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]);
     /// Logits (K) of the prefix of `t ≥ 1` samples from `state` (unchanged).
-    fn logits(&mut self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]);
+    fn logits(&mut self, t: u64, state: &[f32], logits: &mut [f32]);
 }
 
 impl core::fmt::Debug for dyn SharedStep + '_ {
@@ -63,12 +58,12 @@ pub(crate) fn streams_shared(id: &str) -> bool {
     matches!(id, "mg" | "1b")
 }
 
-/// Floats a stream of `model` needs: (flat model state, flat scratch, arena for the plans of
-/// a stream on lent buffers). Errors: [`EngineError::NotCausal`] if the description has no
-/// streaming form.
-pub(crate) fn stream_floats(model: &SharedModel) -> Result<(usize, usize, usize), EngineError> {
+/// Floats a stream of `model` needs: (flat model state, arena for the plans of a stream on
+/// lent buffers). Errors: [`EngineError::NotCausal`] if the description has no streaming form
+/// that steps prefixes of its chunk.
+pub(crate) fn stream_floats(model: &SharedModel) -> Result<(usize, usize), EngineError> {
     visit_step_net(model.id(), model.config().clone(), Measure { model })
-        .ok_or_else(|| not_causal(model))
+        .ok_or_else(|| not_causal(model))?
 }
 
 /// A stream core over `model` with its plans on the heap.
@@ -81,7 +76,7 @@ pub(crate) fn on_heap(model: &SharedModel) -> Result<Box<dyn SharedStep + '_>, E
             mem: HeapSteps,
         },
     )
-    .ok_or_else(|| not_causal(model))
+    .ok_or_else(|| not_causal(model))?
 }
 
 /// A stream core over `model` with its plans in `arena` (at least [`stream_floats`]'s `arena`
@@ -92,13 +87,26 @@ pub(crate) fn in_arena<'a>(
 ) -> Result<Box<dyn SharedStep + 'a>, EngineError> {
     let mem = Arena::new(arena);
     visit_step_net(model.id(), model.config().clone(), Plan { model, mem })
-        .ok_or_else(|| not_causal(model))
+        .ok_or_else(|| not_causal(model))?
 }
 
 fn not_causal(model: &SharedModel) -> EngineError {
     EngineError::NotCausal {
         id: model.id().into(),
         reason: "its description has no streaming form",
+    }
+}
+
+/// Refuses a net whose step cannot run a prefix of its chunk (no prediction between chunk
+/// boundaries).
+fn check_prefix<N: StepNet>(net: &N) -> Result<(), EngineError> {
+    if net.steps_prefix() {
+        Ok(())
+    } else {
+        Err(EngineError::NotCausal {
+            id: net.id().into(),
+            reason: "its streaming step cannot run a partial chunk",
+        })
     }
 }
 
@@ -117,8 +125,6 @@ struct Core<'m, 'a, N: StepNet, M: Memory<'a>> {
     k: usize,
     st: N::State<Be<'a, M>>,
     full: N::Step<Be<'a, M>>,
-    /// the steps of 1..cs−1 samples
-    partial: Vec<N::Step<Be<'a, M>>>,
     /// floats of the net state
     net_state: usize,
 }
@@ -131,12 +137,6 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
         let (c, k, cs) = (cfg.n_channels, cfg.n_classes, net.step_len().max(1));
         let mut st = net.plan_state(&be, 1);
         let full = net.plan_step(&be, 1, cs);
-        // a model that steps a prefix of a full plan needs no plan per partial length
-        let partial = if net.steps_prefix() {
-            Vec::new()
-        } else {
-            (1..cs).map(|len| net.plan_step(&be, 1, len)).collect()
-        };
         let mut net_state = 0;
         N::for_each_state(&mut st, &mut |b| net_state += be.numel(b));
         Self {
@@ -148,7 +148,6 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
             k,
             st,
             full,
-            partial,
             net_state,
         }
     }
@@ -159,9 +158,6 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
         let (be, p) = (&self.be, self.model);
         self.net.step(be, p, &mut self.st, &mut self.full);
         self.net.step_prefix(be, p, &mut self.st, &mut self.full, 1);
-        for s in &mut self.partial {
-            self.net.step(be, p, &mut self.st, s);
-        }
     }
 }
 
@@ -172,25 +168,26 @@ struct Plan<'m, M> {
 }
 
 impl<'m, 'a: 'm, M: Memory<'a> + Send + 'a> StepNetVisitor for Plan<'m, M> {
-    type Output = Box<dyn SharedStep + 'm>;
+    type Output = Result<Box<dyn SharedStep + 'm>, EngineError>;
     fn visit<N: StepNet + 'static>(self, net: N) -> Self::Output {
+        check_prefix(&net)?;
         let mut core = Core::plan(net, self.model, self.mem);
         core.warm_up();
-        Box::new(core)
+        Ok(Box::new(core))
     }
 }
 
-/// Plans a core in a sizing arena: (state, scratch, arena) floats.
+/// Plans a core in a sizing arena: (state, arena) floats.
 struct Measure<'a> {
     model: &'a SharedModel,
 }
 
 impl StepNetVisitor for Measure<'_> {
-    type Output = (usize, usize, usize);
+    type Output = Result<(usize, usize), EngineError>;
     fn visit<N: StepNet + 'static>(self, net: N) -> Self::Output {
+        check_prefix(&net)?;
         let core = Core::plan(net, self.model, Arena::measure());
-        let arena = core.be.memory().used();
-        (core.state_len(), core.scratch_len(), arena)
+        Ok((core.state_len(), core.be.memory().used()))
     }
 }
 
@@ -229,14 +226,6 @@ where
         self.c * self.cs + self.k + self.net_state
     }
 
-    fn scratch_len(&self) -> usize {
-        if self.partial.is_empty() {
-            0
-        } else {
-            self.c * (self.cs - 1)
-        }
-    }
-
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]) {
         let (c, cs, k) = (self.c, self.cs, self.k);
         let pos = (t % cs as u64) as usize;
@@ -256,7 +245,7 @@ where
         self.be.download(&N::step_io(&mut self.full).out, logits);
     }
 
-    fn logits(&mut self, t: u64, state: &[f32], scratch: &mut [f32], logits: &mut [f32]) {
+    fn logits(&mut self, t: u64, state: &[f32], logits: &mut [f32]) {
         let (c, cs, k) = (self.c, self.cs, self.k);
         let (chunk, rest) = state.split_at(c * cs);
         let (last, flat) = rest.split_at(k);
@@ -265,24 +254,11 @@ where
             logits.copy_from_slice(last);
             return;
         }
-        if self.partial.is_empty() {
-            // the full chunk's plan over its first r samples (the others are ignored)
-            self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
-            self.load(flat);
-            let (be, p) = (&self.be, self.model);
-            self.net.step_prefix(be, p, &mut self.st, &mut self.full, r);
-            self.be.download(&N::step_io(&mut self.full).out, logits);
-            return;
-        }
-        // the samples so far as a (C, r) window, the step of r samples on the net state
-        let x = &mut scratch[..c * r];
-        for (ch, row) in x.chunks_exact_mut(r).enumerate() {
-            row.copy_from_slice(&chunk[ch * cs..ch * cs + r]);
-        }
+        // the full chunk's plan over its first r samples (the others are ignored)
+        self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
         self.load(flat);
-        let s = &mut self.partial[r - 1];
-        self.be.upload(&mut N::step_io(s).x, x);
-        self.net.step(&self.be, self.model, &mut self.st, s);
-        self.be.download(&N::step_io(s).out, logits);
+        let (be, p) = (&self.be, self.model);
+        self.net.step_prefix(be, p, &mut self.st, &mut self.full, r);
+        self.be.download(&N::step_io(&mut self.full).out, logits);
     }
 }

@@ -67,6 +67,10 @@ pub struct GatedActs<B: Infer> {
     steps: Vec<Step<B>>,
     /// every h_c (B, n_c, H): the reference's `all_states`
     all_states: B::Buf,
+    /// a prefix step's chunk mean as attention pooling ([`GatedRecurrence::step_prefix`]):
+    /// zero scores (B, T, 1) and the weights (B, T) (eval plans; empty in training plans)
+    uniform: B::Buf,
+    mean_wts: B::Buf,
     /// q_t of chunk 0 (B, len₀, Q) and its gates f, i, o, g (B, H) each (trace)
     q0: B::Buf,
     gates0: [B::Buf; 4],
@@ -174,6 +178,8 @@ impl GatedRecurrence {
                 })
                 .collect(),
             all_states: be.alloc(&[b, nc, if train { h } else { 0 }]),
+            uniform: be.alloc(&[b, if train { 0 } else { t }, 1]),
+            mean_wts: be.alloc(&[b, if train { 0 } else { t }]),
             q0: be.alloc(&[b, self.chunk.min(t), if train { q } else { 0 }]),
             gates0: [0; 4].map(|_| tr(h)),
             agg0: tr(h),
@@ -201,7 +207,7 @@ impl GatedRecurrence {
         a: &mut GatedActs<B>,
         drop: Option<DropoutCfg<'_>>,
     ) {
-        self.run(be, p, x, a, drop, None);
+        self.run(be, p, x, a, drop, None, None);
     }
 
     /// Streaming form of [`Self::forward`] (eval mode): the next chunk x (B, C, F) (activations
@@ -216,11 +222,35 @@ impl GatedRecurrence {
         h: &mut B::Buf,
         a: &mut GatedActs<B>,
     ) {
-        self.run(be, p, x, a, None, Some(&*h));
+        self.run(be, p, x, a, None, Some(&*h), None);
         be.copy(h, a.h_final());
     }
 
-    /// The forward from h_0 = `h0` (zeros if `None`).
+    /// [`Self::step`] over only the first `n` rows of a chunk planned at the full chunk size
+    /// ([`Self::plan_eval`]; 1 ≤ n ≤ C; the other rows are ignored): the step of a chunk of n
+    /// rows, its mean over those n (as uniform attention weights over the valid rows,
+    /// [`Infer::chunk_pool`]: the mean to rounding).
+    pub fn step_prefix<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        x: &B::Buf,
+        h: &mut B::Buf,
+        a: &mut GatedActs<B>,
+        n: usize,
+    ) {
+        assert!(
+            (1..=self.chunk).contains(&n) && be.numel(&a.uniform) > 0,
+            "gated step_prefix: {n} rows of a chunk of {} on an eval plan of one chunk",
+            self.chunk
+        );
+        self.run(be, p, x, a, None, Some(&*h), Some(n));
+        be.copy(h, a.h_final());
+    }
+
+    /// The forward from h_0 = `h0` (zeros if `None`); `prefix`: one chunk of which only the
+    /// first rows count.
+    #[allow(clippy::too_many_arguments)]
     fn run<B: Infer>(
         &self,
         be: &B,
@@ -229,9 +259,14 @@ impl GatedRecurrence {
         a: &mut GatedActs<B>,
         drop: Option<DropoutCfg<'_>>,
         h0: Option<&B::Buf>,
+        prefix: Option<usize>,
     ) {
         self.qsb.forward(be, p, x, &mut a.br);
-        be.chunk_mean(&mut a.mu, &a.br.out, self.chunk);
+        match prefix {
+            None => be.chunk_mean(&mut a.mu, &a.br.out, self.chunk),
+            // equal (zero) scores: softmax weights 1/n over the first n rows, 0 after
+            Some(n) => be.chunk_pool(&mut a.mu, &mut a.mean_wts, &a.br.out, &a.uniform, Some(n)),
+        }
         self.agg.forward(be, p, &a.mu, &mut a.agg, drop);
         for c in 0..a.steps.len() {
             let (done, rest) = a.steps.split_at_mut(c);

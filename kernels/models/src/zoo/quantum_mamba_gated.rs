@@ -216,10 +216,43 @@ impl StepNet for QuantumMambaGated {
         f(&mut st.h);
     }
     fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut State<B>, s: &mut Step<B>) {
+        self.run_step(be, p, st, s, None);
+    }
+    /// The chunk mean of the first n samples as attention pooling with uniform scores
+    /// ([`GatedRecurrence::step_prefix`]).
+    fn steps_prefix(&self) -> bool {
+        true
+    }
+    fn step_prefix<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut State<B>,
+        s: &mut Step<B>,
+        n: usize,
+    ) -> bool {
+        self.run_step(be, p, st, s, Some(n));
+        true
+    }
+}
+
+impl QuantumMambaGated {
+    /// A step over the whole chunk (`prefix` None) or over its first n samples.
+    fn run_step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut State<B>,
+        s: &mut Step<B>,
+        prefix: Option<usize>,
+    ) {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.feature_proj.forward(be, p, &s.xt, &mut s.a);
         be.act(Act::Silu, &mut s.xp, &s.a);
-        self.cgs.step(be, p, &s.xp, &mut st.h, &mut s.cgs);
+        match prefix {
+            None => self.cgs.step(be, p, &s.xp, &mut st.h, &mut s.cgs),
+            Some(n) => self.cgs.step_prefix(be, p, &s.xp, &mut st.h, &mut s.cgs, n),
+        }
         self.head
             .forward(be, p, &st.h, &mut s.head, &mut s.io.out, None);
     }
