@@ -117,9 +117,12 @@ pub unsafe extern "C" fn qssm_stream_new(
 /// `state_bytes` ≥ `qssm_model_required_state_bytes` bytes and `scratch` of
 /// `scratch_bytes` ≥ `qssm_model_required_scratch_bytes` bytes, both aligned for
 /// `float` (as `malloc` returns) and not overlapping. The library allocates only the small
-/// handle (and a C-float gather buffer plus 2·K floats for the latest prediction); the state
-/// lives in `state`. The state is zeroed here (previous contents ignored; to continue a
-/// saved stream, [`qssm_stream_restore`] it).
+/// handle (and a C-float gather buffer plus 2·K floats for the latest prediction; for the
+/// models that stream through their shared description, mg and the causal 1b, also the
+/// bookkeeping of their planned steps: shapes and plan structures, a few hundred small
+/// allocations, here and never while streaming); the state lives in `state`, every float of
+/// the model's activations in `scratch`. The state is zeroed here (previous contents
+/// ignored; to continue a saved stream, [`qssm_stream_restore`] it).
 ///
 /// Ownership: the memory stays the caller's, but it is **lent to the stream** until
 /// [`qssm_stream_free`]: keep it alive and do not read or write it meanwhile (read the state
