@@ -170,6 +170,11 @@ fn causal_form(model: &Model) -> Result<Form<'_>, EngineError> {
     if let Some((desc, floats)) = model.form.stream_shared() {
         return Ok(Form::Shared(desc, floats));
     }
+    if shared_step::DESCRIPTION_STREAMS.contains(&model.card().model_id.as_str()) {
+        return Err(not_causal(
+            "this engine build leaves out its streaming step (feature `description-streams`)",
+        ));
+    }
     model
         .form
         .stream_arch()

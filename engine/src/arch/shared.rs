@@ -134,6 +134,7 @@ impl SharedModel {
     }
 
     /// The configuration the description is built from.
+    #[cfg_attr(not(feature = "description-streams"), allow(dead_code))]
     pub(crate) fn config(&self) -> &ModelConfig {
         &self.cfg
     }

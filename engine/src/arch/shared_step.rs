@@ -28,10 +28,10 @@
 use super::shared::SharedModel;
 use crate::error::EngineError;
 use alloc::boxed::Box;
-use qssm_kernels::backend::cpu::{Arena, CpuIn, HeapSteps, Memory};
+use qssm_kernels::backend::cpu::{Arena, CpuBuf, CpuIn, HeapSteps, Memory};
 use qssm_kernels::backend::Infer;
 use qssm_models::nn::StepNet;
-use qssm_models::zoo::{visit_step_net, StepNetVisitor};
+use qssm_models::zoo::StepNetVisitor;
 
 /// A stream's model part over a shared description (see the [module docs](self)): one sample
 /// per [`Self::step`], the flat state lent by the stream.
@@ -52,31 +52,80 @@ impl core::fmt::Debug for dyn SharedStep + '_ {
     }
 }
 
-/// Whether model `id` streams through its shared description (mg, the causal 1b; the other
-/// causal models still through their engine streaming forms, [`super::step::CausalStep`]).
+/// The models that stream through their shared description (the other causal models still
+/// through their engine streaming forms, [`super::step::CausalStep`]).
+pub(crate) const DESCRIPTION_STREAMS: [&str; 2] = ["mg", "1b"];
+
+/// Whether model `id` streams through its shared description in this build (feature
+/// `description-streams`).
 pub(crate) fn streams_shared(id: &str) -> bool {
-    matches!(id, "mg" | "1b")
+    cfg!(feature = "description-streams") && DESCRIPTION_STREAMS.contains(&id)
+}
+
+/// Hands `v` the streaming form of a model that streams through its description
+/// ([`streams_shared`]), built by the zoo's constructor. Only these are listed (not
+/// `visit_step_net`'s 3b, whose stream is still the engine's own), so a firmware links no
+/// other model's step.
+#[cfg(feature = "description-streams")]
+fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Output> {
+    use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm};
+    let cfg = model.config().clone();
+    match model.id() {
+        "mg" => Some(v.visit(QuantumMambaGated::new(cfg))),
+        "1b" if cfg.causal => Some(v.visit(QuantumMambaSsm::new(cfg))),
+        _ => None,
+    }
+}
+
+/// Without the feature: no model streams through its description (none is linked).
+#[cfg(not(feature = "description-streams"))]
+fn visit_shared<V: StepNetVisitor>(_model: &SharedModel, _v: V) -> Option<V::Output> {
+    None
+}
+
+/// Where a stream's plans live: on the heap ([`HeapSteps`]) or in an arena of the caller's
+/// scratch (one type, so each net's step is compiled once).
+enum StepMemory<'a> {
+    Heap(HeapSteps),
+    Lent(Arena<'a>),
+}
+
+impl StepMemory<'_> {
+    /// Floats claimed from the arena (0 on the heap).
+    fn lent(&self) -> usize {
+        match self {
+            Self::Heap(_) => 0,
+            Self::Lent(a) => a.used(),
+        }
+    }
+}
+
+impl<'a> Memory<'a> for StepMemory<'a> {
+    fn alloc(&self, shape: &[usize]) -> CpuBuf<'a> {
+        match self {
+            Self::Heap(h) => h.alloc(shape),
+            Self::Lent(a) => a.alloc(shape),
+        }
+    }
+    fn matvec_rows(&self) -> usize {
+        match self {
+            Self::Heap(h) => h.matvec_rows(),
+            Self::Lent(a) => a.matvec_rows(),
+        }
+    }
 }
 
 /// Floats a stream of `model` needs: (flat model state, arena for the plans of a stream on
 /// lent buffers). Errors: [`EngineError::NotCausal`] if the description has no streaming form
 /// that steps prefixes of its chunk.
 pub(crate) fn stream_floats(model: &SharedModel) -> Result<(usize, usize), EngineError> {
-    visit_step_net(model.id(), model.config().clone(), Measure { model })
-        .ok_or_else(|| not_causal(model))?
+    visit_shared(model, Measure { model }).ok_or_else(|| not_causal(model))?
 }
 
 /// A stream core over `model` with its plans on the heap.
 pub(crate) fn on_heap(model: &SharedModel) -> Result<Box<dyn SharedStep + '_>, EngineError> {
-    visit_step_net(
-        model.id(),
-        model.config().clone(),
-        Plan {
-            model,
-            mem: HeapSteps,
-        },
-    )
-    .ok_or_else(|| not_causal(model))?
+    let mem = StepMemory::Heap(HeapSteps);
+    visit_shared(model, Plan { model, mem }).ok_or_else(|| not_causal(model))?
 }
 
 /// A stream core over `model` with its plans in `arena` (at least [`stream_floats`]'s `arena`
@@ -85,9 +134,8 @@ pub(crate) fn in_arena<'a>(
     model: &'a SharedModel,
     arena: &'a mut [f32],
 ) -> Result<Box<dyn SharedStep + 'a>, EngineError> {
-    let mem = Arena::new(arena);
-    visit_step_net(model.id(), model.config().clone(), Plan { model, mem })
-        .ok_or_else(|| not_causal(model))?
+    let mem = StepMemory::Lent(Arena::new(arena));
+    visit_shared(model, Plan { model, mem }).ok_or_else(|| not_causal(model))?
 }
 
 fn not_causal(model: &SharedModel) -> EngineError {
@@ -162,12 +210,12 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
 }
 
 /// Plans a core on memory `M`.
-struct Plan<'m, M> {
+struct Plan<'m, 'a> {
     model: &'m SharedModel,
-    mem: M,
+    mem: StepMemory<'a>,
 }
 
-impl<'m, 'a: 'm, M: Memory<'a> + Send + 'a> StepNetVisitor for Plan<'m, M> {
+impl<'m, 'a: 'm> StepNetVisitor for Plan<'m, 'a> {
     type Output = Result<Box<dyn SharedStep + 'm>, EngineError>;
     fn visit<N: StepNet + 'static>(self, net: N) -> Self::Output {
         check_prefix(&net)?;
@@ -186,8 +234,8 @@ impl StepNetVisitor for Measure<'_> {
     type Output = Result<(usize, usize), EngineError>;
     fn visit<N: StepNet + 'static>(self, net: N) -> Self::Output {
         check_prefix(&net)?;
-        let core = Core::plan(net, self.model, Arena::measure());
-        Ok((core.state_len(), core.be.memory().used()))
+        let core = Core::plan(net, self.model, StepMemory::Lent(Arena::measure()));
+        Ok((core.state_len(), core.be.memory().lent()))
     }
 }
 
