@@ -92,19 +92,17 @@
 //! ```
 mod buffer;
 mod header;
+mod model_part;
 mod unit;
 
 pub use unit::Unit;
 
-use crate::arch::shared::SharedModel;
-use crate::arch::shared_step::{self, SharedStep};
-use crate::arch::step::CausalStep;
 use crate::error::EngineError;
 use crate::model::Model;
 use crate::window::{argmax, Prediction};
-use alloc::boxed::Box;
 use alloc::vec;
 use buffer::Buf;
+use model_part::{causal_form, Core};
 use qssm_kernels::ops::loss::cross_entropy_forward;
 use qssm_kernels::signal::zscore::normalise_sample;
 
@@ -145,120 +143,6 @@ impl StreamPrediction<'_> {
             logits: self.logits.to_vec(),
             probabilities: self.probabilities.to_vec(),
             class: self.class,
-        }
-    }
-}
-
-/// The model part of a stream: an engine streaming form, or the description's own streaming
-/// form ([`SharedStep`], planned per stream).
-#[derive(Clone, Copy)]
-enum Form<'a> {
-    Engine(&'a dyn CausalStep),
-    /// the description and its (state, arena) floats
-    Shared(&'a SharedModel, (usize, usize)),
-}
-
-/// The recurrent mode of `model`, or why it has none.
-fn causal_form(model: &Model) -> Result<Form<'_>, EngineError> {
-    let not_causal = |reason| EngineError::NotCausal {
-        id: model.card().model_id.clone(),
-        reason,
-    };
-    if !model.card().causal {
-        return Err(not_causal("its model card says causal = false"));
-    }
-    if let Some((desc, floats)) = model.form.stream_shared() {
-        return Ok(Form::Shared(desc, floats));
-    }
-    if shared_step::DESCRIPTION_STREAMS.contains(&model.card().model_id.as_str()) {
-        return Err(not_causal(
-            "this engine build leaves out its streaming step (feature `description-streams`)",
-        ));
-    }
-    model
-        .form
-        .stream_arch()
-        .and_then(|a| a.causal_step())
-        .map(Form::Engine)
-        .ok_or_else(|| {
-            not_causal("the engine has no recurrent (streaming) mode for this architecture yet")
-        })
-}
-
-impl Form<'_> {
-    /// Floats of the model state, of the model scratch, and of the arena a stream on lent
-    /// buffers carves its plans from (0 for an engine form).
-    fn floats(self) -> (usize, usize, usize) {
-        match self {
-            Self::Engine(s) => (s.state_len(), s.scratch_len(), 0),
-            Self::Shared(_, (state, arena)) => (state, 0, arena),
-        }
-    }
-}
-
-/// The model part of a running stream.
-enum Core<'a> {
-    Engine(&'a dyn CausalStep),
-    Shared(Box<dyn SharedStep + 'a>),
-}
-
-impl core::fmt::Debug for Core<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Engine(_) => f.write_str("CausalStep"),
-            Self::Shared(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
-impl Core<'_> {
-    fn chunk(&self) -> usize {
-        match self {
-            Self::Engine(s) => s.chunk(),
-            Self::Shared(s) => s.chunk(),
-        }
-    }
-
-    fn lookahead(&self) -> usize {
-        match self {
-            Self::Engine(s) => s.lookahead(),
-            Self::Shared(_) => 0,
-        }
-    }
-
-    fn step(&mut self, x: &[f32], t: u64, state: &mut [f32], scratch: &mut [f32]) {
-        match self {
-            Self::Engine(s) => s.step(x, t, state, scratch),
-            Self::Shared(s) => s.step(x, t, state),
-        }
-    }
-
-    fn flush(&self, t: u64, state: &mut [f32], scratch: &mut [f32]) {
-        if let Self::Engine(s) = self {
-            s.flush(t, state, scratch);
-        }
-    }
-
-    fn check_state(&self, state: &[f32]) -> Result<(), &'static str> {
-        match self {
-            Self::Engine(s) => s.check_state(state),
-            Self::Shared(_) => Ok(()),
-        }
-    }
-
-    /// The logits at t (`boundary`: at a hop boundary).
-    fn logits(
-        &mut self,
-        boundary: bool,
-        t: u64,
-        state: &[f32],
-        scratch: &mut [f32],
-        out: &mut [f32],
-    ) {
-        match self {
-            Self::Engine(s) if boundary => s.boundary_logits(t, state, scratch, out),
-            Self::Engine(s) => s.logits(t, state, scratch, out),
-            Self::Shared(s) => s.logits(t, state, out),
         }
     }
 }
@@ -351,12 +235,6 @@ pub struct Stream<'a> {
     scratch: Buf<'a>,
 }
 
-impl core::fmt::Debug for dyn CausalStep + '_ {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("CausalStep")
-    }
-}
-
 impl<'a> Stream<'a> {
     /// A stream over `model` (state zero, 0 samples seen) with its own state and scratch,
     /// allocated here once. Errors: [`EngineError::NotCausal`], [`EngineError::InvalidHop`].
@@ -365,10 +243,7 @@ impl<'a> Stream<'a> {
         let (ns, nk, _) = form.floats();
         let state = vec![0.0; header::LEN + ns + model.filter_state_len()];
         let scratch = vec![0.0; model.n_channels() + 2 * model.n_classes() + nk];
-        let core = match form {
-            Form::Engine(s) => Core::Engine(s),
-            Form::Shared(desc, _) => Core::Shared(shared_step::on_heap(desc)?),
-        };
+        let core = Core::on_heap(form)?;
         Self::build(model, options, core, Buf::Owned(state), Buf::Owned(scratch))
     }
 
@@ -405,12 +280,7 @@ impl<'a> Stream<'a> {
             }
         }
         let (scratch, plans) = scratch.split_at_mut(nk);
-        let core = match form {
-            Form::Engine(s) => Core::Engine(s),
-            Form::Shared(desc, _) => {
-                Core::Shared(shared_step::in_arena(desc, &mut plans[..arena])?)
-            }
-        };
+        let core = Core::in_arena(form, &mut plans[..arena])?;
         let state = Buf::Borrowed(&mut state[..ns]);
         Self::build(model, options, core, state, Buf::Borrowed(scratch))
     }
@@ -643,7 +513,7 @@ impl<'a> Stream<'a> {
     }
 
     /// Logits, softmax and argmax of the current prefix (count ≥ 1); `boundary`: at a hop
-    /// boundary ([`CausalStep::boundary_logits`]), else the prefix as a window.
+    /// boundary ([`crate::arch::step::CausalStep::boundary_logits`]), else the prefix as a window.
     fn predict(&mut self, boundary: bool) -> Result<StreamPrediction<'_>, EngineError> {
         let (c, k) = (self.model.n_channels(), self.model.n_classes());
         let (_, rest) = self.scratch.split_at_mut(c);
