@@ -209,7 +209,7 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
     }
 }
 
-/// Plans a core on memory `M`.
+/// Plans a core in a stream's memory (heap or lent arena).
 struct Plan<'m, 'a> {
     model: &'m SharedModel,
     mem: StepMemory<'a>,
