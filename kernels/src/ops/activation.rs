@@ -1,10 +1,10 @@
 //! Elementwise activations. Forward writes `y`; backward accumulates `dx += dy·f'(x)`.
 //!
-//! All slices of one call have the same length (the shorter one bounds the loop). SiLU and
-//! softplus use the crate's branch-free `exp`/`log1p` (≤ 2 ulp, auto-vectorised; these run on
-//! (L, E) tensors in every block); tanh and GELU's erf use `libm`. Everything is `no_std`.
+//! All slices of one call have the same length (the shorter one bounds the loop). SiLU,
+//! softplus and tanh use the crate's branch-free `exp`/`log1p`/`tanh` (≤ 2 ulp, auto-vectorised;
+//! these run on (L, E) tensors in every block); GELU's erf uses `libm`. Everything is `no_std`.
 
-use super::fastmath::{exp_f32, log1p_unit_f32, sigmoid_f32 as sigmoid};
+use super::fastmath::{exp_f32, log1p_unit_f32, sigmoid_f32 as sigmoid, tanh_f32};
 use super::simd::simd_dispatch;
 
 /// Operands of a forward: y ← f(x).
@@ -97,10 +97,12 @@ simd_binary! {
         }
     }
 }
-/// tanh.
-pub fn tanh_forward(y: &mut [f32], x: &[f32]) {
-    for (yo, &xv) in y.iter_mut().zip(x) {
-        *yo = libm::tanhf(xv);
+simd_unary! {
+    /// tanh (the crate's branch-free `tanh`, ≤ 2 ulp).
+    pub fn tanh_forward(y, x) {
+        for (yo, &xv) in y.iter_mut().zip(x) {
+            *yo = tanh_f32(xv);
+        }
     }
 }
 simd_binary! {

@@ -156,6 +156,34 @@ pub(crate) fn sigmoid_f32(x: f32) -> f32 {
     1.0 / (1.0 + exp_f32(-x))
 }
 
+/// tanh x, branch-free (the method of Cephes `tanhf`): the odd polynomial x + x³·P(x²) for
+/// |x| < 0.625, 1 − 2/(e^{2|x|} + 1) with [`exp_f32`] above (no cancellation there: the result
+/// is ≥ 0.55), the sign put back last. ≤ 2 ulp (see the test); ±1 from |x| ≈ 9.01, ±0 kept,
+/// NaN in ⇒ NaN out. Selects only, so loops calling it auto-vectorise (libm's `tanhf`
+/// branches and calls `expm1f`).
+#[inline(always)]
+pub(crate) fn tanh_f32(x: f32) -> f32 {
+    let ax = x.abs();
+    let z = x * x;
+    let mut p = -5.704_988_7e-3f32;
+    p = p * z + 2.063_908_9e-2;
+    p = p * z - 5.373_971_6e-2;
+    p = p * z + 1.333_144_2e-1;
+    p = p * z - 3.333_328_2e-1;
+    let small = p * z * ax + ax;
+    // e^{2·9.5} ≈ 1.8e8: 1 − 2/(e+1) rounds to 1 well before the clamp
+    let e = exp_f32(2.0 * ax.min(9.5));
+    let big = 1.0 - 2.0 / (e + 1.0);
+    let r = if ax < 0.625 { small } else { big };
+    // r ≥ 0: the sign bit of x is the sign of the result
+    let r = f32::from_bits(r.to_bits() | (x.to_bits() & 0x8000_0000));
+    if x.is_nan() {
+        x
+    } else {
+        r
+    }
+}
+
 /// `ln(1+u)` for `u ∈ [0, 1]` (the range softplus needs), branch-free: `w = 1+u` is reduced to
 /// `m = w` or `w/2` in [√½, √2] (both exact), `ln m` by the Cephes `logf` polynomial, and the
 /// rounding of `w` is undone with Goldberg's correction `ln(w)·u/(w−1)` (`u` itself when
@@ -295,6 +323,33 @@ mod tests {
             }
         }
         worst
+    }
+
+    #[test]
+    fn tanh_f32_accuracy() {
+        let mut r = rng(64);
+        let mut xs = uniform(&mut r, 200_000, -12.0, 12.0);
+        xs.extend(uniform(&mut r, 200_000, -1.0, 1.0));
+        xs.extend(uniform(&mut r, 50_000, 0.6, 0.65));
+        // tiny arguments down to subnormals, both signs
+        xs.extend((0..2000).flat_map(|i| {
+            let v = 2f32.powf(-(i as f32) * 0.07);
+            [v, -v]
+        }));
+        xs.extend_from_slice(&[0.625, -0.625, 0.624_999_9, 9.0, 9.5, 20.0, 1e30, -1e30]);
+        let w = worst_ulp(&xs, tanh_f32, f64::tanh);
+        println!("tanh_f32: worst error {w:.2} ulp over {} samples", xs.len());
+        assert!(w <= 2.0, "{w} ulp");
+        assert_eq!(tanh_f32(0.0).to_bits(), 0.0f32.to_bits());
+        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(tanh_f32(f32::INFINITY), 1.0);
+        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_f32(10.0), 1.0);
+        assert!(tanh_f32(f32::NAN).is_nan());
+        // odd: exactly −tanh(−x)
+        for &x in &xs {
+            assert_eq!(tanh_f32(-x).to_bits(), (-tanh_f32(x)).to_bits(), "x={x}");
+        }
     }
 
     #[test]

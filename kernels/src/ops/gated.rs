@@ -7,7 +7,7 @@
 //! The four gate pre-activations a = [a_f; a_i; a_o; a_g] (4, H) come from the caller's four
 //! `Linear(2H, H)` layers on z = [h_prev; u]; this op is only the elementwise part. H hidden.
 
-use super::fastmath::sigmoid_f32 as sigmoid;
+use super::fastmath::{sigmoid_f32 as sigmoid, tanh_f32};
 
 /// Forward of the gated cell. `pre` (4, H): pre-activations `[a_f; a_i; a_o; a_g]`;
 /// `h_prev` (H). Writes `gates` (4, H) = `[f; i; o; g]` (saved for the backward), `tc` (H) =
@@ -32,13 +32,13 @@ pub fn gated_cell_forward(
         *gv = sigmoid(a);
     }
     for (gv, &a) in gates[3 * hd..4 * hd].iter_mut().zip(&pre[3 * hd..4 * hd]) {
-        *gv = libm::tanhf(a);
+        *gv = tanh_f32(a);
     }
     let (f, rest) = gates.split_at(hd);
     let (i, rest) = rest.split_at(hd);
     let (o, g) = rest.split_at(hd);
     for k in 0..hd {
-        let t = libm::tanhf(f[k] * h_prev[k] + i[k] * g[k]);
+        let t = tanh_f32(f[k] * h_prev[k] + i[k] * g[k]);
         tc[k] = t;
         h[k] = o[k] * t;
     }

@@ -218,6 +218,137 @@ pub fn final_state(h: &mut [f32], hs: &[f32], dims: ScanDims) {
     }
 }
 
+/// One time step in the states' own (E, N) layout: `h` (E, N) ← the step from `h0` (E, N;
+/// zeros if `None`), `y` (E) overwritten; x, Δ (E), B, C (N), D (E), A in its own layout (N
+/// shared or (E, N), `dims.a_row_stride`); `dims.l` is not read. The same fused operations in
+/// the same order as [`forward`] over one step followed by [`final_state`], so
+/// **bit-identical** to them (tested), without transposing A or the states: a streaming
+/// step's scan.
+///
+/// # Panics
+/// If a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn step(
+    y: &mut [f32],
+    h: &mut [f32],
+    x: &[f32],
+    delta: &[f32],
+    a: &[f32],
+    bm: &[f32],
+    cm: &[f32],
+    d: &[f32],
+    h0: Option<&[f32]>,
+    dims: ScanDims,
+) {
+    let ScanDims {
+        e, n, a_row_stride, ..
+    } = dims;
+    let one = ScanDims { l: 1, ..dims };
+    check(&one, x.len(), delta.len(), n * e, bm.len(), cm.len());
+    let na = if a_row_stride == 0 { n } else { e * n };
+    assert!(a.len() >= na, "scan_channels::step: A too short");
+    assert!(
+        y.len() >= e && d.len() >= e && h.len() >= e * n,
+        "scan_channels::step: y/D/h too short"
+    );
+    assert!(
+        h0.is_none_or(|h0| h0.len() >= e * n),
+        "scan_channels::step: h0 too short"
+    );
+    dispatch_step(Step {
+        y,
+        h,
+        x,
+        delta,
+        a,
+        bm,
+        cm,
+        d,
+        h0,
+        dims,
+    });
+}
+
+struct Step<'a> {
+    y: &'a mut [f32],
+    h: &'a mut [f32],
+    x: &'a [f32],
+    delta: &'a [f32],
+    a: &'a [f32],
+    bm: &'a [f32],
+    cm: &'a [f32],
+    d: &'a [f32],
+    h0: Option<&'a [f32]>,
+    dims: ScanDims,
+}
+
+simd_dispatch!(
+    /// Runs [`step_kernel`] in the widest build the CPU supports (bit-identical results).
+    fn dispatch_step(p: Step<'_>) => step_kernel
+);
+
+/// Channels whose output sums run side by side in [`step_kernel`] (independent chains).
+const STEP_BLOCK: usize = 8;
+
+#[inline(always)]
+fn step_kernel(p: Step<'_>) {
+    let Step {
+        y,
+        h,
+        x,
+        delta,
+        a,
+        bm,
+        cm,
+        d,
+        h0,
+        dims,
+    } = p;
+    let ScanDims {
+        e,
+        n,
+        a_row_stride,
+        dt_on_b,
+        ..
+    } = dims;
+    let (bm, cm) = (&bm[..n], &cm[..n]);
+    for e0 in (0..e).step_by(STEP_BLOCK) {
+        let w = STEP_BLOCK.min(e - e0);
+        // the states of the block's channels (vectorised over n)
+        for ei in e0..e0 + w {
+            let dt = delta[ei];
+            let bx = if dt_on_b { dt * x[ei] } else { x[ei] };
+            let ar = &a[ei * a_row_stride..][..n];
+            let hr = &mut h[ei * n..][..n];
+            match h0 {
+                Some(h0) => {
+                    let hp = &h0[ei * n..][..n];
+                    for nn in 0..n {
+                        hr[nn] = fma(exp_fma(dt * ar[nn]), hp[nn], bx * bm[nn]);
+                    }
+                }
+                None => {
+                    for nn in 0..n {
+                        hr[nn] = fma(exp_fma(dt * ar[nn]), 0.0, bx * bm[nn]);
+                    }
+                }
+            }
+        }
+        // y = D·x + Σ_n C[n]·h[n] in n order ([`fwd_kernel`]'s), w chains side by side
+        let mut yv = [0.0f32; STEP_BLOCK];
+        for (j, v) in yv[..w].iter_mut().enumerate() {
+            *v = d[e0 + j] * x[e0 + j];
+        }
+        for nn in 0..n {
+            let c = cm[nn];
+            for (j, v) in yv[..w].iter_mut().enumerate() {
+                *v = fma(c, h[(e0 + j) * n + nn], *v);
+            }
+        }
+        y[e0..e0 + w].copy_from_slice(&yv[..w]);
+    }
+}
+
 /// Gradient outputs of [`backward`] (accumulated into).
 pub struct Grads<'a> {
     /// (L, E)
@@ -577,6 +708,53 @@ mod tests {
             cm: grid_uniform(r, l * n, -1.0, 1.0),
             d: grid_uniform(r, e, 0.5, 1.5),
             h0: grid_uniform(r, e * n, -1.0, 1.0),
+        }
+    }
+
+    /// One [`step`] in the (E, N) layout equals a one-step [`forward`] and [`final_state`],
+    /// bit for bit: with and without h0, A per channel or shared, Δ on B or not, E not a
+    /// multiple of the kernel's block.
+    #[test]
+    fn step_equals_one_step_forward() {
+        let mut r = rng(31);
+        for (e, n, shared, dt_on_b, with_h0) in [
+            (19, 3, false, true, true),
+            (19, 3, false, true, false),
+            (32, 16, false, true, true),
+            (21, 5, true, false, true),
+            (8, 4, true, true, false),
+        ] {
+            let dims = ScanDims {
+                l: 1,
+                e,
+                n,
+                a_row_stride: if shared { 0 } else { n },
+                dt_on_b,
+            };
+            let inp = inputs(&mut r, 1, e, n);
+            // A in its own layout, and the kernels' transpose of it
+            let a = if shared {
+                inp.at[..n].to_vec()
+            } else {
+                grid_uniform(&mut r, e * n, -2.0, -0.2)
+            };
+            let mut at = vec![0.0; n * e];
+            transpose_a(&mut at, &a, dims);
+            let h0 = with_h0.then_some(&inp.h0[..]);
+            let (mut y0, mut y1) = (vec![0.0; e], vec![0.0; e]);
+            let mut hs = vec![0.0; 2 * n * e];
+            let (mut h_ref, mut h) = (vec![0.0; e * n], vec![f32::NAN; e * n]);
+            forward(
+                &mut y0, &mut hs, &inp.x, &inp.delta, &at, &inp.bm, &inp.cm, &inp.d, h0, dims,
+                false,
+            );
+            final_state(&mut h_ref, &hs, dims);
+            step(
+                &mut y1, &mut h, &inp.x, &inp.delta, &a, &inp.bm, &inp.cm, &inp.d, h0, dims,
+            );
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y1), bits(&y0), "y (e {e}, n {n})");
+            assert_eq!(bits(&h), bits(&h_ref), "h (e {e}, n {n})");
         }
     }
 

@@ -99,6 +99,28 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
                 }
             }
         }
+        (None, Some(h)) if l == 1 => {
+            // one step (a stream's): in the states' own layout, nothing transposed
+            check_last(h);
+            y.as_mut_slice()
+                .par_chunks_mut(e)
+                .zip(h.as_mut_slice().par_chunks_mut(en.max(1)))
+                .enumerate()
+                .for_each(|(i, (yb, hb))| {
+                    sc::step(
+                        yb,
+                        hb,
+                        sample(sx.x, b, i),
+                        sample(sx.delta, b, i),
+                        sx.a.as_slice(),
+                        sample(sx.bm, b, i),
+                        sample(sx.cm, b, i),
+                        d,
+                        sx.h0.map(|h| sample(h, b, i)),
+                        dims,
+                    )
+                });
+        }
         (None, Some(h)) => {
             check_last(h);
             y.as_mut_slice()
