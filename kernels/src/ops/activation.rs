@@ -113,6 +113,15 @@ simd_binary! {
         }
     }
 }
+simd_unary! {
+    /// y = −eˣ (a selective SSM's A = −exp(A_log)), with the crate's branch-free `exp`
+    /// (≤ 2 ulp; the same value with and without `std`).
+    pub fn neg_exp_forward(y, x) {
+        for (yo, &xv) in y.iter_mut().zip(x) {
+            *yo = -exp_f32(xv);
+        }
+    }
+}
 /// Logistic sigmoid σ(x) = 1/(1 + e⁻ˣ).
 pub fn sigmoid_forward(y: &mut [f32], x: &[f32]) {
     for (yo, &xv) in y.iter_mut().zip(x) {
@@ -271,7 +280,8 @@ mod tests {
             0.0, -0.0, 20.0, 20.5, 19.9, -100.0, 100.0, -1e-30, 1e-8, 88.0, -88.0, -104.0,
         ]);
         let n = x.len();
-        let (mut s, mut sp, mut th, mut re, mut ge) = (
+        let (mut s, mut sp, mut th, mut re, mut ge, mut ne) = (
+            vec![0.0; n],
             vec![0.0; n],
             vec![0.0; n],
             vec![0.0; n],
@@ -283,6 +293,7 @@ mod tests {
         softplus_forward(&mut sp, &x);
         tanh_forward(&mut th, &x);
         relu_forward(&mut re, &x);
+        neg_exp_forward(&mut ne, &x);
         for i in 0..n {
             let v = x[i] as f64;
             let sig = 1.0 / (1.0 + (-v).exp());
@@ -297,6 +308,11 @@ mod tests {
                 v.tanh()
             );
             assert_eq!(re[i], if x[i] > 0.0 { x[i] } else { 0.0 });
+            if v.exp() > f32::MAX as f64 {
+                assert_eq!(ne[i], f32::NEG_INFINITY, "-exp({v})");
+            } else {
+                assert!(close(ne[i], -v.exp()), "-exp({v}) = {} vs {}", ne[i], -v.exp());
+            }
             // Exact GELU in f64. Near erf = −1 the f32 erf is quantised to ~2⁻²⁵, so 1 + erf
             // loses its relative accuracy there: allow an absolute ½·|x|·2⁻²³ on top.
             let ger = 0.5 * v * (1.0 + libm::erf(v / core::f64::consts::SQRT_2));

@@ -335,17 +335,30 @@ fn step_kernel(p: Step<'_>) {
             }
         }
         // y = D·x + Σ_n C[n]·h[n] in n order ([`fwd_kernel`]'s), w chains side by side
-        let mut yv = [0.0f32; STEP_BLOCK];
-        for (j, v) in yv[..w].iter_mut().enumerate() {
-            *v = d[e0 + j] * x[e0 + j];
-        }
-        for nn in 0..n {
-            let c = cm[nn];
-            for (j, v) in yv[..w].iter_mut().enumerate() {
-                *v = fma(c, h[(e0 + j) * n + nn], *v);
+        let (yb, hb) = (&mut y[e0..e0 + w], &h[e0 * n..(e0 + w) * n]);
+        let (db, xb) = (&d[e0..e0 + w], &x[e0..e0 + w]);
+        if w == STEP_BLOCK {
+            // a constant count: the sums stay in registers
+            let mut acc = [0.0f32; STEP_BLOCK];
+            for j in 0..STEP_BLOCK {
+                acc[j] = db[j] * xb[j];
+            }
+            for (nn, &c) in cm.iter().enumerate() {
+                for j in 0..STEP_BLOCK {
+                    acc[j] = fma(c, hb[j * n + nn], acc[j]);
+                }
+            }
+            yb.copy_from_slice(&acc);
+        } else {
+            for (j, v) in yb.iter_mut().enumerate() {
+                *v = db[j] * xb[j];
+            }
+            for (nn, &c) in cm.iter().enumerate() {
+                for (j, v) in yb.iter_mut().enumerate() {
+                    *v = fma(c, hb[j * n + nn], *v);
+                }
             }
         }
-        y[e0..e0 + w].copy_from_slice(&yv[..w]);
     }
 }
 

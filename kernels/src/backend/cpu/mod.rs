@@ -40,17 +40,6 @@ use par::*;
 /// own RMSNorm).
 pub const NORM_EPS: f32 = 1e-5;
 
-/// eˣ: the platform's `exp` with `std` (the results the parity fixtures were matched with),
-/// `libm`'s without.
-#[cfg(feature = "std")]
-fn exp_f32(x: f32) -> f32 {
-    x.exp()
-}
-#[cfg(not(feature = "std"))]
-fn exp_f32(x: f32) -> f32 {
-    libm::expf(x)
-}
-
 /// The lifetime of lent buffers and the parameter type a [`CpuIn`] works with.
 type Marks<'a, P> = PhantomData<(&'a (), fn(&P))>;
 
@@ -443,10 +432,7 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
     }
     fn neg_exp(&self, y: &mut CpuBuf<'a>, p: &P, range: Range<usize>) {
         same_len("neg_exp", y.data.len(), range.len());
-        y.data
-            .iter_mut()
-            .zip(p.f32(range))
-            .for_each(|(o, v)| *o = -exp_f32(*v));
+        crate::ops::activation::neg_exp_forward(&mut y.data, p.f32(range));
     }
     fn dropout(&self, x: &mut CpuBuf<'a>, mask: &mut CpuBuf<'a>, cfg: DropoutCfg<'_>, site: u32) {
         same_len("dropout", x.data.len(), mask.data.len());
