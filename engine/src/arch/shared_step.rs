@@ -184,7 +184,9 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
         let cfg = net.config();
         let (c, k, cs) = (cfg.n_channels, cfg.n_classes, net.step_len().max(1));
         let mut st = net.plan_state(&be, 1);
-        let full = net.plan_step(&be, 1, cs);
+        let mut full = net.plan_step(&be, 1, cs);
+        // the weights are the model's for the stream's life
+        net.prepare(&be, model, &mut full);
         let mut net_state = 0;
         N::for_each_state(&mut st, &mut |b| net_state += be.numel(b));
         Self {

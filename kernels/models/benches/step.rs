@@ -29,6 +29,8 @@ fn bench_steps<M: StepNet>(c: &mut Criterion, name: &str, net: &M, len: usize) {
     let be = CpuIn::<_, [f32]>::new(Arena::new(&mut mem));
     let mut st = net.plan_state(&be, 1);
     let mut s = net.plan_step(&be, 1, len);
+    // fixed weights, as in a runtime
+    net.prepare(&be, &p[..], &mut s);
     be.upload(&mut M::step_io(&mut s).x, &x);
     let mut g = c.benchmark_group("step");
     g.throughput(Throughput::Elements(len as u64));

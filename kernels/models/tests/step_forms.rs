@@ -317,3 +317,71 @@ fn chunked_models_step_prefixes_as_short_steps() {
     prefix_steps_equal_short_steps(&QuantumMambaSsm::new(cfg), 1e-6);
     prefix_steps_equal_short_steps(&QuantumMambaGated::new(ModelConfig::eeg(42)), 1e-5);
 }
+
+/// A step plan prepared once ([`StepNet::prepare`]: the SSMs' A computed ahead) steps bit for
+/// bit as an unprepared one over several steps (outputs and state), and does read its
+/// precomputed A: changing the `A_log` parameters afterwards leaves its outputs unchanged
+/// while an unprepared plan's change.
+fn prepared_steps_equal_plain_steps<M: StepNet>(net: &M) {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let be = Cpu;
+    let mut p = net.layout().init(&mut rng);
+    let (c, len) = (net.config().n_channels, net.step_len());
+    let (mut st0, mut st1) = (net.plan_state(&be, 1), net.plan_state(&be, 1));
+    let (mut plain, mut prepared) = (net.plan_step(&be, 1, len), net.plan_step(&be, 1, len));
+    net.prepare(&be, &p[..], &mut prepared);
+    let run = |st: &mut M::State<Cpu>, s: &mut M::Step<Cpu>, p: &[f32], x: &[f32]| {
+        be.upload(&mut M::step_io(s).x, x);
+        net.step(&be, p, st, s);
+        let mut out = M::step_io(s).out.as_slice().to_vec();
+        M::for_each_state(st, &mut |b| out.extend_from_slice(b.as_slice()));
+        out
+    };
+    for _ in 0..3 {
+        let x = window(&mut rng, c, len);
+        let a = run(&mut st0, &mut plain, &p, &x);
+        let b = run(&mut st1, &mut prepared, &p, &x);
+        assert_eq!(a, b, "{}: prepared vs plain step", net.id());
+    }
+    // one more step with the original parameters, from a copy of the state
+    let x = window(&mut rng, c, len);
+    let mut saved = Vec::new();
+    M::for_each_state(&mut st0, &mut |b| saved.extend_from_slice(b.as_slice()));
+    let expected = run(&mut st0, &mut plain, &p, &x);
+    let mut at = 0;
+    M::for_each_state(&mut st0, &mut |b| {
+        let n = be.numel(b);
+        be.upload(b, &saved[at..at + n]);
+        at += n;
+    });
+    let mut n_a_log = 0;
+    for spec in net.layout().specs() {
+        if spec.name.ends_with("A_log") {
+            p[spec.range.clone()].iter_mut().for_each(|v| *v += 0.5);
+            n_a_log += 1;
+        }
+    }
+    assert!(n_a_log > 0, "{}: an SSM", net.id());
+    let cached = run(&mut st1, &mut prepared, &p, &x);
+    let fresh = run(&mut st0, &mut plain, &p, &x);
+    assert_eq!(
+        cached,
+        expected,
+        "{}: the prepared plan keeps its A",
+        net.id()
+    );
+    assert_ne!(
+        fresh,
+        expected,
+        "{}: an unprepared plan reads A_log",
+        net.id()
+    );
+}
+
+#[test]
+fn prepared_step_plans_step_as_plain_ones() {
+    prepared_steps_equal_plain_steps(&TrueClassicalMamba::new(ModelConfig::eeg(20)));
+    let mut cfg = ModelConfig::eeg(70);
+    cfg.causal = true;
+    prepared_steps_equal_plain_steps(&QuantumMambaSsm::new(cfg));
+}

@@ -311,7 +311,12 @@ mod tests {
             if v.exp() > f32::MAX as f64 {
                 assert_eq!(ne[i], f32::NEG_INFINITY, "-exp({v})");
             } else {
-                assert!(close(ne[i], -v.exp()), "-exp({v}) = {} vs {}", ne[i], -v.exp());
+                assert!(
+                    close(ne[i], -v.exp()),
+                    "-exp({v}) = {} vs {}",
+                    ne[i],
+                    -v.exp()
+                );
             }
             // Exact GELU in f64. Near erf = −1 the f32 erf is quantised to ~2⁻²⁵, so 1 + erf
             // loses its relative accuracy there: allow an absolute ½·|x|·2⁻²³ on top.

@@ -239,6 +239,13 @@ impl MambaBlock {
         }
     }
 
+    /// Computes the parameter-derived buffers of `a` once (the SSM's A): steps on `a` then
+    /// skip them; the parameters must not change while `a` is used
+    /// ([`crate::nn::StepNet::prepare`]).
+    pub fn prepare<B: Infer>(&self, be: &B, p: &B::Params, a: &mut MambaActs<B>) {
+        self.ssm.prepare(be, p, &mut a.ssm);
+    }
+
     /// Streaming form of [`Self::forward`]: the next L tokens u (B, L, D) (activations `a`
     /// planned for L) continuing from `st` (the conv1d's last inputs and the SSM state), which
     /// then holds the state after them. Steps over the chunks of a sequence equal the forward

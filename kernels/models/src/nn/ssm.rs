@@ -58,6 +58,9 @@ pub struct SsmActs<B: Infer> {
     dt_pre: B::Buf,
     delta: B::Buf,
     a: B::Buf,
+    /// whether `a` holds A for good ([`SelectiveSsm::prepare`]): the forward does not
+    /// recompute it
+    a_fixed: bool,
     ys: Option<B::Buf>,
     states: B::Buf,
     /// output (B, L, E)
@@ -181,6 +184,7 @@ impl SelectiveSsm {
             dt_pre: s(e),
             delta: s(e),
             a: be.alloc(&[self.a_len]),
+            a_fixed: false,
             ys: self.out_proj.as_ref().map(|_| s(e)),
             states: be.alloc(&[b, if train { l + 1 } else { 0 }, e, n]),
             y: s(e),
@@ -204,6 +208,14 @@ impl SelectiveSsm {
         }
     }
 
+    /// Computes A = −exp(A_log) into `a` once: later forwards on `a` read it instead of
+    /// recomputing it, so the parameters must not change while `a` is used (a runtime's
+    /// fixed weights; see [`crate::nn::StepNet::prepare`]).
+    pub fn prepare<B: Infer>(&self, be: &B, p: &B::Params, a: &mut SsmActs<B>) {
+        be.neg_exp(&mut a.a, p, self.a_log.clone());
+        a.a_fixed = true;
+    }
+
     /// x (B, L, E) → `a.y` (B, L, E) from initial states `h0` (B, E, N) (zeros if `None`);
     /// the final states land in `a.h_last`.
     pub fn forward<B: Infer>(
@@ -218,7 +230,9 @@ impl SelectiveSsm {
         be.split_cols(&a.xdbl, &mut [&mut a.dl, &mut a.bm, &mut a.cm]);
         self.dt_proj.forward(be, p, &a.dl, &mut a.dt_pre);
         be.act(Act::Softplus, &mut a.delta, &a.dt_pre);
-        be.neg_exp(&mut a.a, p, self.a_log.clone());
+        if !a.a_fixed {
+            be.neg_exp(&mut a.a, p, self.a_log.clone());
+        }
         let inputs = ScanInputs {
             x,
             delta: &a.delta,

@@ -45,6 +45,12 @@ pub trait StepNet: Net {
     /// One eval-mode step: reads `step_io.x` and `st`, writes `step_io.out` and the next state
     /// into `st`.
     fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut Self::State<B>, s: &mut Self::Step<B>);
+    /// Computes the parameter-derived buffers of step plan `s` once (the SSMs' A =
+    /// −exp(A_log)), so that every later step on `s` skips them: for a runtime whose parameters
+    /// stay the same while the plan lives (the engine's). A plan prepared and then stepped
+    /// with changed parameters reads stale values; plan anew instead. Default: nothing to
+    /// compute.
+    fn prepare<B: Infer>(&self, _be: &B, _p: &B::Params, _s: &mut Self::Step<B>) {}
     /// Whether [`Self::step_prefix`] runs: the model's reduction over a step's samples can
     /// leave its last samples out (the causal 1b's pad-masked chunk pool), so a runtime needs
     /// no plan per partial step length. Default: no.

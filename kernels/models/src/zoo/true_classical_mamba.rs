@@ -248,6 +248,12 @@ impl StepNet for TrueClassicalMamba {
             readout: self.head.plan(be, b, len),
         }
     }
+    /// every block's A
+    fn prepare<B: Infer>(&self, be: &B, p: &B::Params, s: &mut Step<B>) {
+        for (blk, a) in self.blocks.iter().zip(&mut s.blocks) {
+            blk.prepare(be, p, a);
+        }
+    }
     fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
         &mut s.io
     }
