@@ -166,10 +166,10 @@ pub(crate) fn tanh_f32(x: f32) -> f32 {
     let ax = x.abs();
     let z = x * x;
     let mut p = -5.704_988_7e-3f32;
-    p = p * z + 2.063_908_9e-2;
+    p = p * z + 2.063_909e-2;
     p = p * z - 5.373_971_6e-2;
     p = p * z + 1.333_144_2e-1;
-    p = p * z - 3.333_328_2e-1;
+    p = p * z - 3.333_328e-1;
     let small = p * z * ax + ax;
     // e^{2·9.5} ≈ 1.8e8: 1 − 2/(e+1) rounds to 1 well before the clamp
     let e = exp_f32(2.0 * ax.min(9.5));

@@ -67,7 +67,7 @@ pub struct GatedActs<B: Infer> {
     steps: Vec<Step<B>>,
     /// every h_c (B, n_c, H): the reference's `all_states`
     all_states: B::Buf,
-    /// a prefix step's chunk mean as attention pooling ([`GatedRecurrence::step_prefix`]):
+    /// a prefix step's chunk mean as attention pooling ([`GatedRecurrence::step`] with a prefix):
     /// zero scores (B, T, 1) and the weights (B, T) (eval plans; empty in training plans)
     uniform: B::Buf,
     mean_wts: B::Buf,
@@ -214,6 +214,11 @@ impl GatedRecurrence {
     /// `a` planned for T = C) from the recurrent state `h` (B, H) (zeros at the start of a
     /// stream: h_0), which then holds h after the chunk. Chunks stepped in order give the
     /// forward's h_c.
+    ///
+    /// `prefix` Some(n): only the first n rows of the chunk count (1 ≤ n ≤ C, on a plan of the
+    /// full chunk, [`Self::plan_eval`]; the other rows are ignored): the step of a chunk of n
+    /// rows, its mean over those n (as uniform attention weights over the valid rows,
+    /// [`Infer::chunk_pool`]: the mean to rounding).
     pub fn step<B: Infer>(
         &self,
         be: &B,
@@ -221,30 +226,16 @@ impl GatedRecurrence {
         x: &B::Buf,
         h: &mut B::Buf,
         a: &mut GatedActs<B>,
+        prefix: Option<usize>,
     ) {
-        self.run(be, p, x, a, None, Some(&*h), None);
-        be.copy(h, a.h_final());
-    }
-
-    /// [`Self::step`] over only the first `n` rows of a chunk planned at the full chunk size
-    /// ([`Self::plan_eval`]; 1 ≤ n ≤ C; the other rows are ignored): the step of a chunk of n
-    /// rows, its mean over those n (as uniform attention weights over the valid rows,
-    /// [`Infer::chunk_pool`]: the mean to rounding).
-    pub fn step_prefix<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        x: &B::Buf,
-        h: &mut B::Buf,
-        a: &mut GatedActs<B>,
-        n: usize,
-    ) {
-        assert!(
-            (1..=self.chunk).contains(&n) && be.numel(&a.uniform) > 0,
-            "gated step_prefix: {n} rows of a chunk of {} on an eval plan of one chunk",
-            self.chunk
-        );
-        self.run(be, p, x, a, None, Some(&*h), Some(n));
+        if let Some(n) = prefix {
+            assert!(
+                (1..=self.chunk).contains(&n) && be.numel(&a.uniform) > 0,
+                "gated step: a prefix of {n} rows of a chunk of {} on an eval plan of one chunk",
+                self.chunk
+            );
+        }
+        self.run(be, p, x, a, None, Some(&*h), prefix);
         be.copy(h, a.h_final());
     }
 

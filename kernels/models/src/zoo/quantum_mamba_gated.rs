@@ -219,7 +219,7 @@ impl StepNet for QuantumMambaGated {
         self.run_step(be, p, st, s, None);
     }
     /// The chunk mean of the first n samples as attention pooling with uniform scores
-    /// ([`GatedRecurrence::step_prefix`]).
+    /// ([`GatedRecurrence::step`] with a prefix).
     fn steps_prefix(&self) -> bool {
         true
     }
@@ -249,10 +249,7 @@ impl QuantumMambaGated {
         be.to_token_major(&mut s.xt, &s.io.x);
         self.feature_proj.forward(be, p, &s.xt, &mut s.a);
         be.act(Act::Silu, &mut s.xp, &s.a);
-        match prefix {
-            None => self.cgs.step(be, p, &s.xp, &mut st.h, &mut s.cgs),
-            Some(n) => self.cgs.step_prefix(be, p, &s.xp, &mut st.h, &mut s.cgs, n),
-        }
+        self.cgs.step(be, p, &s.xp, &mut st.h, &mut s.cgs, prefix);
         self.head
             .forward(be, p, &st.h, &mut s.head, &mut s.io.out, None);
     }
