@@ -544,7 +544,9 @@ fn step_kernel(p: Step<'_>) {
 /// `dims.l` is not used. Same recurrence as [`scan_forward`]
 /// (`h_t = exp(Δ·A)·h_{t−1} + (Δ·)B·x`, `y_t = Σ_n C·h_t + D·x`) and the same `exp`, but `y` sums
 /// over n in order 0..N, so it agrees with [`scan_forward`] to rounding, not bit for bit.
-/// Nothing is allocated. Panics if a slice is shorter than its shape.
+/// With `std` on x86 an AVX-512F or AVX2 build of the same loop runs (the same unfused
+/// operations: bit-identical, tested). Nothing is allocated. Panics if a slice is shorter than
+/// its shape.
 #[allow(clippy::too_many_arguments)]
 pub fn scan_step_transposed(
     y: &mut [f32],
@@ -584,6 +586,10 @@ pub fn scan_step_transposed(
     };
     #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
     {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F support was just checked.
+            return unsafe { step_t_avx512(p) };
+        }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 support was just checked.
             return unsafe { step_t_avx2(p) };
@@ -702,6 +708,14 @@ impl Group<'_> {
             y[ch + l] = acc[l] + d[ch + l] * xv[l];
         }
     }
+}
+
+/// AVX-512F build of [`step_t_kernel`] (16 channels per vector; the same operations, unfused,
+/// so the same results).
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx512f")]
+unsafe fn step_t_avx512(p: Step<'_>) {
+    step_t_kernel(p)
 }
 
 /// AVX2 build of [`step_t_kernel`].
@@ -1317,8 +1331,9 @@ mod step_tests {
         }
     }
 
-    /// The channel-outer step (32-bit Arm) is bit-identical to the state-row one, for both A
-    /// layouts, with and without Δ on B, over several steps of a carried state.
+    /// The channel-outer step (32-bit Arm) and the build this CPU dispatches to are
+    /// bit-identical to the state-row one, for both A layouts, with and without Δ on B, over
+    /// several steps of a carried state.
     #[test]
     fn channel_order_step_is_bit_identical() {
         let mut rng = rng(41);
@@ -1333,8 +1348,9 @@ mod step_tests {
                     } else {
                         c.a.clone()
                     };
-                    let (mut h1, mut h2) = (c.h0.clone(), c.h0.clone());
-                    let (mut y1, mut y2) = (vec![f32::NAN; e], vec![f32::NAN; e]);
+                    let (mut h1, mut h2, mut h3) = (c.h0.clone(), c.h0.clone(), c.h0.clone());
+                    let (mut y1, mut y2, mut y3) =
+                        (vec![f32::NAN; e], vec![f32::NAN; e], vec![f32::NAN; e]);
                     for t in 0..3 {
                         let (te, tn) = (t * e..(t + 1) * e, t * n..(t + 1) * n);
                         macro_rules! step {
@@ -1354,10 +1370,24 @@ mod step_tests {
                         }
                         step_t_kernel(step!(&mut y1, &mut h1));
                         step_t_channels(step!(&mut y2, &mut h2));
+                        // and the build this CPU runs (AVX-512F, AVX2 or the generic loop)
+                        scan_step_transposed(
+                            &mut y3,
+                            &mut h3,
+                            &c.x[te.clone()],
+                            &c.delta[te.clone()],
+                            &a,
+                            &c.bm[tn.clone()],
+                            &c.cm[tn.clone()],
+                            &c.d,
+                            dims,
+                        );
                         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                         let tag = format!("E{e} N{n} perA={per_channel_a} dtB={dt_on_b} t={t}");
                         assert_eq!(bits(&y1), bits(&y2), "{tag}: y");
                         assert_eq!(bits(&h1), bits(&h2), "{tag}: h");
+                        assert_eq!(bits(&y1), bits(&y3), "{tag}: y of the dispatched build");
+                        assert_eq!(bits(&h1), bits(&h3), "{tag}: h of the dispatched build");
                     }
                 }
             }
