@@ -284,7 +284,7 @@ fn check_model(
         if STREAM_THROUGH_DESCRIPTION.contains(&id) {
             // the plans' bookkeeping (shapes, the plan structs, the compiled circuits),
             // once; every f32 is lent: a bound well under any state or activation buffer of
-            // these models (1b: 30 KB, mg: 22 KB measured) catches one falling to the heap
+            // these models (1b: 31 KB, mg: 23 KB measured) catches one falling to the heap
             eprintln!(
                 "{id} {dtype:?} hop {hop}: {created} allocations and frees, {bytes} bytes at creation ({lent_bytes} bytes of scratch lent)"
             );

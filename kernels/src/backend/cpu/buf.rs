@@ -3,6 +3,21 @@
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
+/// Most dimensions a buffer has ((B, L+1, E, N) states are the most the models plan).
+pub(super) const MAX_RANK: usize = 6;
+
+/// A buffer's shape, held inline (planning a step allocates no shape on the heap).
+pub(super) type Shape = heapless::Vec<usize, MAX_RANK>;
+
+/// `shape` as a [`Shape`].
+///
+/// # Panics
+/// If it has more than [`MAX_RANK`] dimensions (a plan's, not an input's, property).
+pub(super) fn shape_of(shape: &[usize]) -> Shape {
+    Shape::from_slice(shape)
+        .unwrap_or_else(|_| panic!("CpuBuf: {} dimensions, at most {MAX_RANK}", shape.len()))
+}
+
 /// Where a [`CpuBuf`]'s elements live.
 #[derive(Debug)]
 pub(super) enum Storage<'a> {
@@ -36,14 +51,14 @@ impl DerefMut for Storage<'_> {
 #[derive(Debug)]
 pub struct CpuBuf<'a> {
     pub(super) data: Storage<'a>,
-    pub(super) shape: Vec<usize>,
+    pub(super) shape: Shape,
 }
 
 impl Default for CpuBuf<'_> {
     fn default() -> Self {
         Self {
             data: Storage::Owned(Vec::new()),
-            shape: Vec::new(),
+            shape: Shape::new(),
         }
     }
 }
@@ -82,7 +97,7 @@ impl<'a> CpuBuf<'a> {
         check_len(data.len(), shape);
         Self {
             data: Storage::Owned(data),
-            shape: shape.to_vec(),
+            shape: shape_of(shape),
         }
     }
     /// A buffer over the caller's `data` with `shape` (their sizes must agree); the elements
@@ -94,7 +109,7 @@ impl<'a> CpuBuf<'a> {
         check_len(data.len(), shape);
         Self {
             data: Storage::Lent(data),
-            shape: shape.to_vec(),
+            shape: shape_of(shape),
         }
     }
     /// Whether the elements are lent (part of an arena) rather than owned.

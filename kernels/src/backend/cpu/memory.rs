@@ -2,7 +2,7 @@
 //! [`super::Cpu`](type@super::Cpu)), or an arena of caller-lent f32s ([`Arena`], TFLM-style: an inference
 //! engine plans a model's buffers once into memory it was given, and the op loops then never
 //! allocate them).
-use super::buf::{CpuBuf, Storage};
+use super::buf::{shape_of, CpuBuf, Storage};
 use alloc::vec;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -132,7 +132,7 @@ impl<'a> Memory<'a> for Arena<'a> {
                 part.fill(0.0);
                 CpuBuf {
                     data: Storage::Lent(part),
-                    shape: shape.to_vec(),
+                    shape: shape_of(shape),
                 }
             }
             _ => {
