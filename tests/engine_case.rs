@@ -134,8 +134,8 @@ pub fn check_window_parity(case: &Case) -> f32 {
 }
 
 /// The largest logit change that 1-ulp perturbations of every parameter cause in the trainer's
-/// `forward_eval` (4 pseudo-random sign patterns, every sample of `case`): the float
-/// conditioning of the model at these weights. A chaotic recurrence (2b/2c at T ≥ 249, spec
+/// `forward_eval` (4 independent pseudo-random sign patterns, every sample of `case`): the
+/// float conditioning of the model at these weights. A chaotic recurrence (2b/2c at T ≥ 249, spec
 /// groups-2-4 §5.1) amplifies rounding so far that two correct implementations that round
 /// differently (a blocked GEMM against per-row dot products) can only agree to about this.
 pub fn ulp_sensitivity(case: &Case) -> f32 {
@@ -146,7 +146,11 @@ pub fn ulp_sensitivity(case: &Case) -> f32 {
             .iter()
             .enumerate()
             .map(|(i, &v)| {
-                let up = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(97 * k) >> 31 == 1;
+                // parameter i's sign in pattern k: a hash of both (the patterns independent)
+                let mut h = (i as u32) ^ k.wrapping_mul(0x9E37_79B9);
+                h = (h ^ (h >> 16)).wrapping_mul(0x7FEB_352D);
+                h = (h ^ (h >> 15)).wrapping_mul(0x846C_A68B);
+                let up = (h ^ (h >> 16)) >> 31 == 1;
                 match (v == 0.0, up) {
                     (true, _) => v,
                     (false, true) => f32::from_bits(v.to_bits() + 1),
