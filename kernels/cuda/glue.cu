@@ -80,6 +80,16 @@ QSSM_KERNEL(running_mean, MeanStepP) {
   }
 }
 
+// x (B, L, W): rows t >= from ← 0; d0 = B, d1 = L, d2 = W, y_off = from
+QSSM_KERNEL(zero_rows_from, GlueP) {
+  i64 tail = (p.d1 - p.y_off) * p.d2;
+  i64 n = p.d0 * tail;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 b = i / tail, j = i % tail;
+    p.y[b * p.d1 * p.d2 + p.y_off * p.d2 + j] = 0.0f;
+  }
+}
+
 // count (B) += L
 QSSM_KERNEL(running_count, MeanStepP) {
   for (i64 b = gtid(); b < p.b; b += gstride()) p.count[b] += (float)p.l;

@@ -50,6 +50,50 @@ QSSM_KERNEL(chunk_pool_fwd, PoolP) {
   }
 }
 
+// Streaming attention pool over every row so far (online softmax): one warp per sample b,
+// the next L rows u (L, F) with scores (L); state m, z (B), acc (B, F), z = 0: no row yet.
+// m' = max(m, max_t s_t), r = e^(m - m'), z = r·z + Σ_t e^(s_t - m'), acc = r·acc +
+// Σ_t e^(s_t - m')·u_t (in time order), y = acc / z. Every lane reads m, z before lane 0
+// writes them.
+struct OnlinePoolP {
+  float* y;
+  float* m;
+  float* z;
+  float* acc;
+  const float* u;
+  const float* scores;
+  i64 b;
+  i64 l;
+  i64 f;
+};
+
+QSSM_KERNEL(online_pool_fwd, OnlinePoolP) {
+  const int lane = threadIdx.x % 32;
+  const i64 warps = gstride() / 32;
+  for (i64 b = gtid() / 32; b < p.b; b += warps) {
+    const float* sb = p.scores + b * p.l;
+    const float z0 = p.z[b];
+    const float prev = z0 > 0.0f ? p.m[b] : -INFINITY;
+    float mx = prev;
+    for (i64 t = 0; t < p.l; ++t) mx = fmaxf(mx, sb[t]);
+    const float r = expf(prev - mx);
+    float zn = r * z0;
+    for (i64 t = 0; t < p.l; ++t) zn += expf(sb[t] - mx);
+    const float inv = 1.0f / zn;
+    for (i64 c = lane; c < p.f; c += 32) {
+      float a = p.acc[b * p.f + c] * r;
+      for (i64 t = 0; t < p.l; ++t) a += expf(sb[t] - mx) * p.u[(b * p.l + t) * p.f + c];
+      p.acc[b * p.f + c] = a;
+      p.y[b * p.f + c] = a * inv;
+    }
+    __syncwarp();
+    if (lane == 0) {
+      p.m[b] = mx;
+      p.z[b] = zn;
+    }
+  }
+}
+
 // g_t = ds·u_t; dscores_t += w_t·(g_t − Σ_τ w_τ·g_τ); du_t += w_t·ds
 QSSM_KERNEL(chunk_pool_bwd, PoolP) {
   const int lane = threadIdx.x % 32;

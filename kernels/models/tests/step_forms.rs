@@ -6,7 +6,9 @@ use qssm_kernels::backend::cpu::{Arena, Cpu, CpuIn};
 use qssm_kernels::backend::Infer;
 use qssm_models::nn::step::{stream_window, stream_window_on};
 use qssm_models::nn::{Net, StepNet};
-use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};
+use qssm_models::zoo::{
+    QuantumHydraSuperposition, QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba,
+};
 use qssm_models::ModelConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -151,6 +153,41 @@ fn gated_mamba_steps_equal_the_window_forward_on_every_chunk_prefix() {
     }
 }
 
+/// 2d and 2e: after k chunks of 32 samples stepped, the logits equal the window forward over
+/// those 32·k samples (each chunk's measurements, then the SeqPool over the chunks so far,
+/// streamed by the online softmax); the last, partial chunk (4 samples, the window's zero pad
+/// rows) is stepped on a plan of its length, and gives the window forward over all T.
+#[test]
+fn superposition_models_step_equal_the_window_forward_on_every_chunk_prefix() {
+    let cfg = ModelConfig::eeg(100);
+    for make in [
+        QuantumHydraSuperposition::mamba_hydra,
+        QuantumHydraSuperposition::hydra_hydra,
+    ] {
+        let net = make(cfg.clone());
+        assert_eq!(net.step_len(), 32);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let p = net.layout().init(&mut rng);
+        let x = window(&mut rng, cfg.n_channels, cfg.n_times);
+        let outs = stream_window(&net, &p, &x);
+        assert_eq!(
+            outs.iter().map(|o| o.0).collect::<Vec<_>>(),
+            [32, 64, 96, 100]
+        );
+        for (t, got) in &outs {
+            let mut c = cfg.clone();
+            c.n_times = *t;
+            let want = forward_prefix(&make(c), &p, &x, cfg.n_times);
+            let d = max_abs_diff(got, &want);
+            assert!(
+                d <= 2e-5,
+                "{} t = {t}: max |Δlogit| {d:e} ({got:?} vs {want:?})",
+                net.id()
+            );
+        }
+    }
+}
+
 /// Streams `x` through `net` on the CPU backend in a caller-lent arena: a sizing pass
 /// ([`Arena::measure`]) gives the f32s the state and step plans need, an arena of exactly
 /// that size holds every buffer (nothing from the heap), and the outputs are bit-identical to
@@ -186,7 +223,8 @@ fn arena_stream_equals_heap_stream<M: StepNet>(net: &M, p: &[f32], x: &[f32]) {
     assert_eq!(lent.memory().overflowed(), 1, "{}", net.id());
 }
 
-/// 3b, causal 1b and mg stream in a caller-lent arena as on the heap (to rounding; bit-identically to their sizing pass).
+/// 3b, causal 1b, mg and 2d stream in a caller-lent arena as on the heap (to rounding;
+/// bit-identically to their sizing pass).
 #[test]
 fn causal_models_stream_in_a_lent_arena_as_on_the_heap() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
@@ -201,6 +239,10 @@ fn causal_models_stream_in_a_lent_arena_as_on_the_heap() {
     arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
     let cfg = ModelConfig::eeg(42);
     let net = QuantumMambaGated::new(cfg.clone());
+    let p = net.layout().init(&mut rng);
+    arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
+    let cfg = ModelConfig::eeg(70);
+    let net = QuantumHydraSuperposition::mamba_hydra(cfg.clone());
     let p = net.layout().init(&mut rng);
     arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
 }
@@ -236,6 +278,9 @@ fn every_causal_model_visits_its_state_in_the_named_order() {
     cfg.causal = true;
     state_visit_order_is_the_named_order(&QuantumMambaSsm::new(cfg));
     state_visit_order_is_the_named_order(&QuantumMambaGated::new(ModelConfig::eeg(42)));
+    state_visit_order_is_the_named_order(&QuantumHydraSuperposition::hydra_hydra(
+        ModelConfig::eeg(64),
+    ));
 }
 
 /// A chunked model's step over the first n samples of a full chunk's plan (the other samples
@@ -307,15 +352,18 @@ fn prefix_steps_equal_short_steps<M: StepNet>(net: &M, tol: f32) {
     }
 }
 
-/// The causal 1b (its chunk pool masks pad rows: the same floats) and mg (its chunk mean as
-/// uniform attention weights over the first n rows: the mean to rounding) step prefixes of a
-/// full chunk's plan.
+/// The causal 1b (its chunk pool masks pad rows: the same floats), mg (its chunk mean as
+/// uniform attention weights over the first n rows: the mean to rounding), 2d and 2e (the
+/// rows after n zeroed: the window's pad rows) step prefixes of a full chunk's plan.
 #[test]
 fn chunked_models_step_prefixes_as_short_steps() {
     let mut cfg = ModelConfig::eeg(96);
     cfg.causal = true;
     prefix_steps_equal_short_steps(&QuantumMambaSsm::new(cfg), 1e-6);
     prefix_steps_equal_short_steps(&QuantumMambaGated::new(ModelConfig::eeg(42)), 1e-5);
+    let cfg = ModelConfig::eeg(64);
+    prefix_steps_equal_short_steps(&QuantumHydraSuperposition::mamba_hydra(cfg.clone()), 1e-5);
+    prefix_steps_equal_short_steps(&QuantumHydraSuperposition::hydra_hydra(cfg), 1e-5);
 }
 
 /// A step plan prepared once ([`StepNet::prepare`]: the SSMs' A computed ahead) steps bit for

@@ -404,6 +404,28 @@ pub trait Infer: Sync {
         scores: &Self::Buf,
         valid: Option<usize>,
     );
+    /// Streaming form of [`Self::chunk_pool`] with one block over every row so far (SeqPool),
+    /// by the online softmax (Milakov & Gimelshein 2018, "Online normalizer calculation for
+    /// softmax"; [`crate::ops::chunk_pool::online_pool_forward`]): u (B, L, F) and scores
+    /// (B, L, 1) are the next L ≥ 1 rows; the state, all zeros at the start of a stream, is the
+    /// running max `m` (B, 1), the softmax denominator `z` (B, 1) (z = 0: no row yet, m is
+    /// then ignored) and the weighted row sum `acc` (B, F). With m′ = max(m, maxₜ sₜ) and
+    /// r = e^(m − m′): z ← r·z + Σₜ e^(sₜ − m′), acc ← r·acc + Σₜ e^(sₜ − m′)·uₜ (in time
+    /// order), m ← m′, and y (B, F) ← acc / z: the softmax-weighted mean of every row so far
+    /// (after a sequence's rows, `chunk_pool`'s s with one block, to rounding).
+    #[allow(clippy::too_many_arguments)]
+    fn online_softmax_pool(
+        &self,
+        y: &mut Self::Buf,
+        u: &Self::Buf,
+        scores: &Self::Buf,
+        m: &mut Self::Buf,
+        z: &mut Self::Buf,
+        acc: &mut Self::Buf,
+    );
+    /// x (B, L, W): the rows t ≥ `from` of every sample ← 0 (the zero pad rows of a partial
+    /// last chunk, on a plan of the whole chunk).
+    fn zero_rows_from(&self, x: &mut Self::Buf, from: usize);
     /// One circuit per row ([`crate::circuit::circuit_forward`]: |0…0⟩, the gates of `prog`,
     /// complex128 state): angles θ (R, K) and encodings e (R, n_enc) (`None` when the program
     /// has no encoding gates) → the X, Y, Z expectation values of every wire m (R, 3Q),

@@ -1,7 +1,8 @@
 //! Attention pooling inside fixed-size chunks (the reference's `ChunkedQuantumProcessor` /
 //! `QuantumFeatureProcessor` steps 4–5): per chunk j, `w = softmax(a[j·cs .. (j+1)·cs])` and
 //! `s_j = Σ_t w_t·u_t`. The caller pads u with zero rows to nc·cs and computes the scores `a`
-//! (pad rows included, as in the reference).
+//! (pad rows included, as in the reference). [`online_pool_forward`] is the streaming form of
+//! one block over every row so far (the online softmax).
 
 use alloc::vec;
 
@@ -89,10 +90,95 @@ pub fn chunk_pool_backward(
     }
 }
 
+/// One sample's step of the streaming attention pool over every row so far (the online
+/// softmax: Milakov & Gimelshein 2018, "Online normalizer calculation for softmax"): the L rows
+/// u (L, F) with scores a (L) advance the state — running max `m`, softmax denominator `z`
+/// (0: no row yet, `m` then ignored), weighted row sum `acc` (F) — and y (F) ← acc / z, the
+/// softmax-weighted mean of every row so far. With m′ = max(m, maxₜ aₜ) and r = e^(m − m′):
+/// z ← r·z + Σₜ e^(aₜ − m′), acc ← r·acc + Σₜ e^(aₜ − m′)·uₜ, in time order. Every exponent is
+/// ≤ 0 (no overflow). After a sequence's rows, y is [`chunk_pool_forward`]'s s with one chunk,
+/// to rounding.
+///
+/// # Panics
+/// If u is shorter than L·F rows or `acc`/`y` shorter than F.
+pub fn online_pool_forward(
+    y: &mut [f32],
+    m: &mut f32,
+    z: &mut f32,
+    acc: &mut [f32],
+    u: &[f32],
+    a: &[f32],
+    f: usize,
+) {
+    let l = a.len();
+    assert!(
+        u.len() >= l * f && acc.len() >= f && y.len() >= f,
+        "online_pool_forward: u (L, F), acc and y (F)"
+    );
+    if l == 0 {
+        return;
+    }
+    let prev = if *z > 0.0 { *m } else { f32::NEG_INFINITY };
+    let m_new = a.iter().fold(prev, |m, &v| m.max(v));
+    // e^(−∞) = 0: an empty state contributes nothing
+    let r = libm::expf(prev - m_new);
+    let (acc, y) = (&mut acc[..f], &mut y[..f]);
+    let mut zn = r * *z;
+    acc.iter_mut().for_each(|v| *v *= r);
+    for (t, &at) in a.iter().enumerate() {
+        let e = libm::expf(at - m_new);
+        zn += e;
+        for (o, &uv) in acc.iter_mut().zip(&u[t * f..(t + 1) * f]) {
+            *o += e * uv;
+        }
+    }
+    *m = m_new;
+    *z = zn;
+    let inv = 1.0 / zn;
+    for (o, &v) in y.iter_mut().zip(acc.iter()) {
+        *o = v * inv;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ops::testutil::*;
+
+    #[test]
+    fn online_pool_over_pieces_equals_one_block() {
+        // rows arriving 1, 3, then 4 at a time (and a huge score: no overflow) pool as one
+        // block of all 8
+        let mut rng = rng(41);
+        let (l, f) = (8, 5);
+        let u = uniform(&mut rng, l * f, -1.0, 1.0);
+        let mut a = uniform(&mut rng, l, -3.0, 3.0);
+        a[5] = 300.0;
+        let (mut s, mut w) = (vec![0.0; f], vec![0.0; l]);
+        chunk_pool_forward(&mut s, &mut w, &u, &a, 1, l, f);
+        let (mut m, mut z, mut acc, mut y) = (0.0f32, 0.0f32, vec![0.0; f], vec![0.0; f]);
+        let mut at = 0;
+        for n in [1, 3, 4] {
+            online_pool_forward(
+                &mut y,
+                &mut m,
+                &mut z,
+                &mut acc,
+                &u[at * f..],
+                &a[at..at + n],
+                f,
+            );
+            at += n;
+            // after each piece: the pool of the rows so far
+            let (mut sp, mut wp) = (vec![0.0; f], vec![0.0; at]);
+            chunk_pool_forward(&mut sp, &mut wp, &u, &a[..at], 1, at, f);
+            for (g, want) in y.iter().zip(&sp) {
+                assert!((g - want).abs() < 1e-6, "after {at} rows: {g} vs {want}");
+            }
+        }
+        assert!(y.iter().zip(&s).all(|(g, w)| (g - w).abs() < 1e-6));
+        assert_eq!(m, 300.0);
+    }
 
     #[test]
     fn forward_matches_reference_and_is_stable() {

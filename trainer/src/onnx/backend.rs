@@ -266,6 +266,22 @@ impl Infer for Recorder {
         self.chunk_pool_rec(s, wts, u, scores, valid)
     }
 
+    fn online_softmax_pool(
+        &self,
+        y: &mut RecBuf,
+        u: &RecBuf,
+        scores: &RecBuf,
+        m: &mut RecBuf,
+        z: &mut RecBuf,
+        acc: &mut RecBuf,
+    ) {
+        self.online_softmax_pool_rec(y, u, scores, [m, z, acc])
+    }
+
+    fn zero_rows_from(&self, x: &mut RecBuf, from: usize) {
+        self.zero_rows_from_rec(x, from)
+    }
+
     fn circuit(
         &self,
         m: &mut RecBuf,

@@ -55,6 +55,63 @@ impl Recorder {
         self.put(wts, w);
     }
 
+    /// The streaming attention pool (`Infer::online_softmax_pool`): with the same formulas
+    /// as the CPU and GPU backends (an empty state, z = 0, takes m = −∞).
+    pub(super) fn online_softmax_pool_rec(
+        &self,
+        y: &mut RecBuf,
+        u: &RecBuf,
+        scores: &RecBuf,
+        [m, z, acc]: [&mut RecBuf; 3],
+    ) {
+        let (sv, uv) = (self.val(scores), self.val(u));
+        let (mv, zv, av) = (self.val(m), self.val(z), self.val(acc));
+        // m_prev = z > 0 ? m : −∞ (B, 1); m′ = max(m_prev, max_t s_t)
+        let any = self.binary("Greater", &zv, &self.float_scalar(0.0));
+        let prev = self.op(
+            "Where",
+            &[&any, &mv, &self.float_scalar(f32::NEG_INFINITY)],
+            vec![],
+        );
+        let smax = self.op(
+            "ReduceMax",
+            &[&sv],
+            vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(0))],
+        );
+        let mn = self.binary("Max", &prev, &smax);
+        let r = self.unary("Exp", &self.binary("Sub", &prev, &mn));
+        // e_t = e^(s_t − m′) (B, L, 1)
+        let one = self.ints(&[1]);
+        let e = self.unary(
+            "Exp",
+            &self.binary("Sub", &sv, &self.binary("Unsqueeze", &mn, &one)),
+        );
+        let sum_t = |v: &str| self.op("ReduceSum", &[v, &one], vec![("keepdims", Attr::Int(0))]);
+        let zn = self.binary("Add", &self.binary("Mul", &zv, &r), &sum_t(&e));
+        let an = self.binary(
+            "Add",
+            &self.binary("Mul", &av, &r),
+            &sum_t(&self.binary("Mul", &e, &uv)),
+        );
+        self.put(y, self.binary("Div", &an, &zn));
+        self.put(m, mn);
+        self.put(z, zn);
+        self.put(acc, an);
+    }
+
+    /// `Infer::zero_rows_from`: x times a constant row mask.
+    pub(super) fn zero_rows_from_rec(&self, x: &mut RecBuf, from: usize) {
+        let l = x.shape[1];
+        let mask: Vec<f32> = (0..l).map(|t| if t < from { 1.0 } else { 0.0 }).collect();
+        let c = self.constant(
+            &format!("row_mask_{l}_from{from}"),
+            &[l as i64, 1],
+            TensorData::F32(mask),
+        );
+        let v = self.val(x);
+        self.put(x, self.binary("Mul", &v, &c));
+    }
+
     pub(super) fn circuit_rec(
         &self,
         m: &mut RecBuf,

@@ -8,7 +8,8 @@
 //!   (the reference's behaviour), or no weight at all in the causal variant
 //!   ([`AttentionPool::with_pad_mask`]).
 //! * **SeqPool** (`seq_attention` of 2d, 2e, 4a–4e): one block over all L rows ⇒ (B, 1, F)
-//!   ([`AttentionPool::whole`]).
+//!   ([`AttentionPool::whole`]); streamed by [`AttentionPool::step`], the online softmax over
+//!   every row so far ([`SoftmaxPoolState`], [`Infer::online_softmax_pool`]).
 //!
 //! Parameter keys: `<name>.0.{weight,bias}` (h, F), `<name>.2.{weight,bias}` (1, h). Source:
 //! reference `models/QuantumSSM.py`, `models/QuantumE2E.py` (`nn.Sequential(Linear, Tanh,
@@ -33,6 +34,8 @@ pub struct AttentionPool {
 pub struct PoolActs<B: Infer> {
     /// rows of the sequence pooled (the others pad)
     l: usize,
+    /// rows of the input planned for
+    planned: usize,
     /// planned rows (whole blocks) and rows per block
     rows: usize,
     block: usize,
@@ -54,8 +57,8 @@ pub struct PoolActs<B: Infer> {
 
 impl<B: Infer> PoolActs<B> {
     /// Pools only the first `l` rows of the planned sequence from now on, the rest as pad rows
-    /// (without weight when the pool masks pads): a step over a full chunk's plan of which
-    /// only the first samples have arrived. `l` must leave every planned block at least one
+    /// (zero rows with their score, or without weight when the pool masks pads): a step over
+    /// a full chunk's plan of which only the first samples have arrived. `l` must leave every planned block at least one
     /// row (the same number of pooled rows); panics otherwise (a caller's bug).
     pub fn set_len(&mut self, l: usize) {
         assert!(
@@ -65,6 +68,42 @@ impl<B: Infer> PoolActs<B> {
             self.block
         );
         self.l = l;
+    }
+}
+
+/// The state of a streamed SeqPool ([`AttentionPool::step`]; zeros at the start of a stream):
+/// the running max of the scores (B, 1), the softmax denominator (B, 1) and the weighted row
+/// sum (B, F) ([`Infer::online_softmax_pool`]).
+pub struct SoftmaxPoolState<B: Infer> {
+    max: B::Buf,
+    denominator: B::Buf,
+    weighted_sum: B::Buf,
+}
+
+impl<B: Infer> SoftmaxPoolState<B> {
+    /// Zero state of `b` streams of rows of width `f`.
+    pub fn plan(be: &B, b: usize, f: usize) -> Self {
+        Self {
+            max: be.alloc(&[b, 1]),
+            denominator: be.alloc(&[b, 1]),
+            weighted_sum: be.alloc(&[b, f]),
+        }
+    }
+
+    /// The tensors by name: `<name>.max`, `<name>.denominator`, `<name>.weighted_sum`.
+    pub fn named(&mut self, name: &str) -> Vec<(String, &mut B::Buf)> {
+        vec![
+            (format!("{name}.max"), &mut self.max),
+            (format!("{name}.denominator"), &mut self.denominator),
+            (format!("{name}.weighted_sum"), &mut self.weighted_sum),
+        ]
+    }
+
+    /// `f` on every tensor in the order of [`Self::named`].
+    pub fn for_each(&mut self, f: &mut dyn FnMut(&mut B::Buf)) {
+        f(&mut self.max);
+        f(&mut self.denominator);
+        f(&mut self.weighted_sum);
     }
 }
 
@@ -118,6 +157,7 @@ impl AttentionPool {
         let bw = |w: usize| be.alloc(&[b, if train { rows } else { 0 }, w]);
         PoolActs {
             l,
+            planned: l,
             rows,
             block: self.block(l),
             up: be.alloc(&[b, rows, f]),
@@ -136,11 +176,39 @@ impl AttentionPool {
     /// u (B, L, F) → `a.out` (B, nc, F).
     pub fn forward<B: Infer>(&self, be: &B, p: &B::Params, u: &B::Buf, a: &mut PoolActs<B>) {
         be.pad_time(&mut a.up, u);
+        if !self.mask_pad && a.l < a.planned {
+            // rows past the set length are the reference's zero pad rows
+            be.zero_rows_from(&mut a.up, a.l);
+        }
         self.att0.forward(be, p, &a.up, &mut a.a1);
         be.act(Act::Tanh, &mut a.t1, &a.a1);
         self.att2.forward(be, p, &a.t1, &mut a.scores);
         let valid = self.mask_pad.then_some(a.l);
         be.chunk_pool(&mut a.out, &mut a.wts, &a.up, &a.scores, valid);
+    }
+
+    /// Streaming SeqPool: the next L rows u (B, L, F) (`a` planned for L) advance the pool
+    /// over every row so far, `st`, and `a.out` (B, 1, F) ← its pooled row; after a
+    /// sequence's rows, the forward's output to rounding (online softmax). For a pool of one
+    /// block ([`Self::whole`]).
+    pub fn step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        u: &B::Buf,
+        a: &mut PoolActs<B>,
+        st: &mut SoftmaxPoolState<B>,
+    ) {
+        debug_assert!(self.cs.is_none(), "pool: only SeqPool streams");
+        self.att0.forward(be, p, u, &mut a.a1);
+        be.act(Act::Tanh, &mut a.t1, &a.a1);
+        self.att2.forward(be, p, &a.t1, &mut a.scores);
+        let SoftmaxPoolState {
+            max,
+            denominator,
+            weighted_sum,
+        } = st;
+        be.online_softmax_pool(&mut a.out, u, &a.scores, max, denominator, weighted_sum);
     }
 
     /// Backward from d out (B, nc, F): accumulates parameter gradients into `g` and du

@@ -6,8 +6,9 @@
 //! * [`ClassifierHead`] **H_silu** (Linear(D→D/2) → SiLU → Dropout → Linear(D/2→K)) and
 //!   **H_relu** (Linear(D→D) → ReLU → Dropout → Linear(D→K)), on (B, D);
 //! * [`SeqPoolHead`]: per-chunk measurements q (B, nc, k) → OP_k → SeqPool (`seq_attention`,
-//!   Pool_{D/4} over the nc chunk features) → H_silu (`classifier`).
-use super::attention_pool::{AttentionPool, PoolActs};
+//!   Pool_{D/4} over the nc chunk features) → H_silu (`classifier`); streamed chunk by chunk
+//!   by [`SeqPoolHead::step`].
+use super::attention_pool::{AttentionPool, PoolActs, SoftmaxPoolState};
 use super::linear::Linear;
 use super::output_proj::{OutputProj, OutputProjActs};
 use crate::params::ParamLayout;
@@ -186,6 +187,29 @@ impl SeqPoolHead {
         self.op.forward(be, p, q, &mut a.op, drop);
         self.seq.forward(be, p, &a.op.out, &mut a.seq);
         self.head.forward(be, p, &a.seq.out, &mut a.head, y, drop);
+    }
+
+    /// The state of the streamed SeqPool of [`Self::step`] for `b` streams (`seq_attention.*`).
+    pub fn plan_state<B: Infer>(&self, be: &B, b: usize) -> SoftmaxPoolState<B> {
+        SoftmaxPoolState::plan(be, b, self.d)
+    }
+
+    /// Streaming form of [`Self::forward`] (eval mode): the next chunks' measurements q (B, L,
+    /// k) (`a` planned for L) advance the SeqPool over every chunk so far, `st`, and y (B,
+    /// n_out) ← the outputs over every chunk so far (the forward's over those chunks, to
+    /// rounding).
+    pub fn step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        q: &B::Buf,
+        a: &mut SeqPoolActs<B>,
+        st: &mut SoftmaxPoolState<B>,
+        y: &mut B::Buf,
+    ) {
+        self.op.forward(be, p, q, &mut a.op, None);
+        self.seq.step(be, p, &a.op.out, &mut a.seq, st);
+        self.head.forward(be, p, &a.seq.out, &mut a.head, y, None);
     }
 
     /// Accumulates parameter gradients and dq (B, nc, k) from dy (B, n_out).

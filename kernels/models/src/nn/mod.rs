@@ -31,7 +31,7 @@ pub mod step;
 pub mod transformer;
 
 pub use angle_proj::{AngleActs, AngleMap, AngleProj};
-pub use attention_pool::{AttentionPool, PoolActs};
+pub use attention_pool::{AttentionPool, PoolActs, SoftmaxPoolState};
 pub use branches::{BranchActs, Branches};
 pub use chunk_front::{ChunkFront, ChunkFrontActs};
 pub use chunk_processor::{ChunkActs, ChunkProcessor};

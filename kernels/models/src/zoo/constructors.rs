@@ -16,12 +16,14 @@ pub trait StepNetVisitor {
 }
 
 /// Hands `v` the streaming form of model `id` in configuration `cfg`; `None` where the model
-/// (in this configuration) has none written yet. Written: 3b, the causal 1b, mg.
+/// (in this configuration) has none written yet. Written: 3b, the causal 1b, mg, 2d, 2e.
 pub fn visit_step_net<V: StepNetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
     Some(match id {
         "3b" => v.visit(TrueClassicalMamba::new(cfg)),
         "1b" if cfg.causal => v.visit(QuantumMambaSsm::new(cfg)),
         "mg" => v.visit(QuantumMambaGated::new(cfg)),
+        "2d" => v.visit(QuantumHydraSuperposition::mamba_hydra(cfg)),
+        "2e" => v.visit(QuantumHydraSuperposition::hydra_hydra(cfg)),
         _ => return None,
     })
 }

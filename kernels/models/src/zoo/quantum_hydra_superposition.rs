@@ -17,10 +17,14 @@
 //!
 //! Chunks are independent up to the softmax pooling over chunk features, so both models are
 //! causal chunk by chunk (spec §4.3 R1): the output after chunk k is the head over the first
-//! k+1 chunk features ([`crate::nn::Net::boundary_outputs`]).
+//! k+1 chunk features ([`crate::nn::Net::boundary_outputs`]). The streaming form
+//! ([`StepNet`]) steps one chunk: its features as in the window, then the SeqPool over every
+//! chunk so far by the online softmax ([`SeqPoolHead::step`]; state `seq_attention.*`).
+use crate::nn::step::step_io;
 use crate::nn::{
     composed_program, AngleActs, AngleMap, AngleProj, AttentionPool, Block, BlockKind, Io, Linear,
     Net, OutputProj, OutputProjActs, PoolActs, S3Acts, S3Core, SeqPoolActs, SeqPoolHead,
+    SoftmaxPoolState, StepNet,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -182,6 +186,81 @@ impl QuantumHydraSuperposition {
             head,
         }
     }
+
+    /// Buffers for (B, T = `t`), with the backward's scratch (and the trace's) if `train`
+    /// (else those are empty): a window's (T = n_times) or a streaming step's (one chunk).
+    fn plan_len<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> Acts<B> {
+        let (c, d, q) = (self.cfg.n_channels, self.cfg.d_model, self.cfg.n_qubits);
+        let nc = self.pool.n_out(t);
+        let s = |w: usize| be.alloc(&[b, nc, w]);
+        // backward/trace scratch: no rows in eval plans
+        let bw = |w: usize| be.alloc(&[b, if train { nc } else { 0 }, w]);
+        let k = 5 * q * self.cfg.n_layers;
+        let n = self.cfg.d_state;
+        Acts {
+            io: step_io(be, b, &self.cfg, t),
+            xt: be.alloc(&[b, t, c]),
+            inp: if train {
+                self.input_proj.plan(be, b, t)
+            } else {
+                self.input_proj.plan_eval(be, b, t)
+            },
+            pool: self.pool.plan_with(be, b, t, train),
+            enc: self.enc.plan(be, b, nc),
+            h0: s(n),
+            h1: s(n),
+            dt: self.dt2.plan(be, b, nc),
+            cores: self
+                .cores
+                .iter()
+                .map(|core| CoreActs {
+                    pp: [0; 3].map(|_| s(k)),
+                    s3: core.s3.plan(be, [b, nc]),
+                    rev_pp: [0; 3].map(|_| bw(k)),
+                    rev_m: bw(3 * q),
+                    dm: bw(3 * q),
+                })
+                .collect(),
+            q: s(3 * q * self.cores.len()),
+            head: self.head.plan(be, b, nc),
+            dq: bw(3 * q * self.cores.len()),
+            ds: bw(d),
+            da: bw(q),
+            ddt: bw(1),
+            dh1: bw(n),
+            dh0: bw(n),
+            de: be.alloc(&[b, if train { t } else { 0 }, d]),
+        }
+    }
+
+    /// x → the chunks' measurements `a.q` (B, nc, 3Q·cores): everything before the head.
+    fn features<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        be.to_token_major(&mut a.xt, &a.io.x);
+        self.input_proj.forward(be, p, &a.xt, &mut a.inp, drop);
+        self.pool.forward(be, p, &a.inp.out, &mut a.pool);
+        let s = &a.pool.out;
+        self.enc.forward(be, p, s, &mut a.enc);
+        self.dt0.forward(be, p, s, &mut a.h0);
+        be.act(Act::Silu, &mut a.h1, &a.h0);
+        self.dt2.forward(be, p, &a.h1, &mut a.dt);
+        let e = &a.enc.out;
+        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
+            for (lin, pp) in core.projs.iter().zip(ca.pp.iter_mut()) {
+                lin.forward(be, p, s, pp);
+            }
+            let [p0, p1, p2] = &ca.pp;
+            core.s3
+                .forward(be, p, [p0, p1, p2], &a.dt.out, [e, e, e], &mut ca.s3);
+        }
+        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.s3.m).collect();
+        be.concat_cols(&mut a.q, &ms);
+    }
 }
 
 impl Net for QuantumHydraSuperposition {
@@ -203,46 +282,7 @@ impl Net for QuantumHydraSuperposition {
         true
     }
     fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
-        let (c, t, d, q) = (
-            self.cfg.n_channels,
-            self.cfg.n_times,
-            self.cfg.d_model,
-            self.cfg.n_qubits,
-        );
-        let nc = self.pool.n_out(t);
-        let s = |w: usize| be.alloc(&[b, nc, w]);
-        let k = 5 * q * self.cfg.n_layers;
-        let n = self.cfg.d_state;
-        Acts {
-            io: Io::plan(be, b, &self.cfg),
-            xt: be.alloc(&[b, t, c]),
-            inp: self.input_proj.plan(be, b, t),
-            pool: self.pool.plan(be, b, t),
-            enc: self.enc.plan(be, b, nc),
-            h0: s(n),
-            h1: s(n),
-            dt: self.dt2.plan(be, b, nc),
-            cores: self
-                .cores
-                .iter()
-                .map(|core| CoreActs {
-                    pp: [0; 3].map(|_| s(k)),
-                    s3: core.s3.plan(be, [b, nc]),
-                    rev_pp: [0; 3].map(|_| s(k)),
-                    rev_m: s(3 * q),
-                    dm: s(3 * q),
-                })
-                .collect(),
-            q: s(3 * q * self.cores.len()),
-            head: self.head.plan(be, b, nc),
-            dq: s(3 * q * self.cores.len()),
-            ds: s(d),
-            da: s(q),
-            ddt: s(1),
-            dh1: s(n),
-            dh0: s(n),
-            de: be.alloc(&[b, t, d]),
-        }
+        self.plan_len(be, b, self.cfg.n_times, true)
     }
     fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
         &mut a.io
@@ -255,25 +295,7 @@ impl Net for QuantumHydraSuperposition {
         drop: Option<DropoutCfg<'_>>,
     ) {
         let drop = drop.filter(|c| c.p > 0.0);
-        be.to_token_major(&mut a.xt, &a.io.x);
-        self.input_proj.forward(be, p, &a.xt, &mut a.inp, drop);
-        self.pool.forward(be, p, &a.inp.out, &mut a.pool);
-        let s = &a.pool.out;
-        self.enc.forward(be, p, s, &mut a.enc);
-        self.dt0.forward(be, p, s, &mut a.h0);
-        be.act(Act::Silu, &mut a.h1, &a.h0);
-        self.dt2.forward(be, p, &a.h1, &mut a.dt);
-        let e = &a.enc.out;
-        for (core, ca) in self.cores.iter().zip(a.cores.iter_mut()) {
-            for (lin, pp) in core.projs.iter().zip(ca.pp.iter_mut()) {
-                lin.forward(be, p, s, pp);
-            }
-            let [p0, p1, p2] = &ca.pp;
-            core.s3
-                .forward(be, p, [p0, p1, p2], &a.dt.out, [e, e, e], &mut ca.s3);
-        }
-        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.s3.m).collect();
-        be.concat_cols(&mut a.q, &ms);
+        self.features(be, p, a, drop);
         self.head
             .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
     }
@@ -378,5 +400,65 @@ impl Net for QuantumHydraSuperposition {
                 .map(|(j, y)| (((j + 1) * CHUNK_SIZE).min(t), y))
                 .collect(),
         )
+    }
+}
+
+/// Planned buffers of one streaming step: the window's buffers for one chunk of `len` samples
+/// (eval: no backward scratch).
+pub struct Step<B: Infer> {
+    len: usize,
+    a: Acts<B>,
+}
+
+impl StepNet for QuantumHydraSuperposition {
+    /// the streamed SeqPool over the chunk features so far (`seq_attention.*`)
+    type State<B: Infer> = SoftmaxPoolState<B>;
+    type Step<B: Infer> = Step<B>;
+    fn step_len(&self) -> usize {
+        CHUNK_SIZE
+    }
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> SoftmaxPoolState<B> {
+        self.head.plan_state(be, b)
+    }
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Step<B> {
+        // a partial chunk pads to a whole one with zero rows, as the window's last chunk
+        let len = len.clamp(1, CHUNK_SIZE);
+        Step {
+            len,
+            a: self.plan_len(be, b, len, false),
+        }
+    }
+    fn step_io<B: Infer>(s: &mut Step<B>) -> &mut Io<B> {
+        &mut s.a.io
+    }
+    fn state<B: Infer>(st: &mut SoftmaxPoolState<B>) -> Vec<(String, &mut B::Buf)> {
+        st.named("seq_attention")
+    }
+    fn for_each_state<B: Infer>(st: &mut SoftmaxPoolState<B>, f: &mut dyn FnMut(&mut B::Buf)) {
+        st.for_each(f);
+    }
+    /// One chunk: its measurements as in the window forward, then the head over every chunk so
+    /// far.
+    fn step<B: Infer>(&self, be: &B, p: &B::Params, st: &mut SoftmaxPoolState<B>, s: &mut Step<B>) {
+        let a = &mut s.a;
+        self.features(be, p, a, None);
+        self.head.step(be, p, &a.q, &mut a.head, st, &mut a.io.out);
+    }
+    /// A chunk's first n samples: the others are the window's zero pad rows.
+    fn steps_prefix(&self) -> bool {
+        true
+    }
+    fn step_prefix<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut SoftmaxPoolState<B>,
+        s: &mut Step<B>,
+        n: usize,
+    ) -> bool {
+        s.a.pool.set_len(n);
+        self.step(be, p, st, s);
+        s.a.pool.set_len(s.len);
+        true
     }
 }

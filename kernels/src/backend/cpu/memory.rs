@@ -109,6 +109,13 @@ impl<'a> Memory<'a> for Arena<'a> {
     }
     fn alloc(&self, shape: &[usize]) -> CpuBuf<'a> {
         let n: usize = shape.iter().product();
+        if n == 0 {
+            // an empty buffer (a plan's unused scratch) needs no memory from anywhere
+            return CpuBuf {
+                data: Storage::Lent(&mut []),
+                shape: shape_of(shape),
+            };
+        }
         // claim [start, start + n) with a monotone, saturating cursor: a range is handed out
         // at most once, and only if it lies within the lent slice
         let mut start = self.next.load(Ordering::Relaxed);

@@ -610,6 +610,24 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
     ) {
         quantum::chunk_pool(s, wts, u, scores, valid);
     }
+    fn online_softmax_pool(
+        &self,
+        y: &mut CpuBuf<'a>,
+        u: &CpuBuf<'a>,
+        scores: &CpuBuf<'a>,
+        m: &mut CpuBuf<'a>,
+        z: &mut CpuBuf<'a>,
+        acc: &mut CpuBuf<'a>,
+    ) {
+        quantum::online_softmax_pool(y, u, scores, [m, z, acc]);
+    }
+    fn zero_rows_from(&self, x: &mut CpuBuf<'a>, from: usize) {
+        let (l, w) = (x.shape[1], x.last());
+        let from = from.min(l);
+        for xb in x.data.chunks_exact_mut((l * w).max(1)) {
+            xb[from * w..].fill(0.0);
+        }
+    }
     fn qproj(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, p: &P, qp: &QProjP) {
         qproj::qproj(y, x, p, qp);
     }

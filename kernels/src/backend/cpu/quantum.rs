@@ -1,5 +1,6 @@
-//! The quantum-feature ops of the CPU backend: chunk attention pooling, one state-vector
-//! circuit per row (forward and adjoint backward, [`crate::circuit`]), and the superposition
+//! The quantum-feature ops of the CPU backend: chunk attention pooling (and its streaming
+//! form, the online softmax pool), one state-vector circuit per row (forward and adjoint
+//! backward, [`crate::circuit`]), and the superposition
 //! of three branch outputs with normalised complex coefficients. Rows run in parallel; every
 //! reduction over rows runs in row order (bit-identical for any thread count).
 use super::par::*;
@@ -14,7 +15,7 @@ use crate::circuit::{
     apply_program, apply_program_backward, circuit_backward, circuit_forward, expvals_xyz,
     expvals_xyz_backward, Program,
 };
-use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward};
+use crate::ops::chunk_pool::{chunk_pool_backward, chunk_pool_forward, online_pool_forward};
 use alloc::{vec, vec::Vec};
 use num_complex::Complex64;
 
@@ -53,6 +54,40 @@ pub(super) fn chunk_pool(
             }),
             _ => chunk_pool_forward(sb, wb, ub, ab, nc, cs, f),
         });
+}
+
+/// [`crate::backend::Infer::online_softmax_pool`]: state \[m (B, 1), z (B, 1), acc (B, F)\].
+pub(super) fn online_softmax_pool(
+    y: &mut CpuBuf,
+    u: &CpuBuf,
+    scores: &CpuBuf,
+    [m, z, acc]: [&mut CpuBuf; 3],
+) {
+    let (b, l, f) = (u.dim0(), u.shape[1], u.last());
+    assert!(l > 0, "online_softmax_pool: no rows");
+    assert_eq!(y.data.len(), b * f, "online_softmax_pool: y (B, F)");
+    assert_eq!(acc.data.len(), b * f, "online_softmax_pool: acc (B, F)");
+    assert_eq!(
+        scores.data.len(),
+        b * l,
+        "online_softmax_pool: scores (B, L, 1)"
+    );
+    assert!(
+        m.data.len() == b && z.data.len() == b,
+        "online_softmax_pool: m, z (B, 1)"
+    );
+    let rows = y
+        .data
+        .chunks_exact_mut(f.max(1))
+        .zip(acc.data.chunks_exact_mut(f.max(1)));
+    let state = m.data.iter_mut().zip(z.data.iter_mut());
+    let inputs = u
+        .data
+        .chunks_exact((l * f).max(1))
+        .zip(scores.data.chunks_exact(l));
+    for (((yb, ab), (mb, zb)), (ub, sb)) in rows.zip(state).zip(inputs) {
+        online_pool_forward(yb, mb, zb, ab, ub, sb, f);
+    }
 }
 
 pub(super) fn chunk_pool_bwd(

@@ -132,6 +132,35 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         ));
     }
 
+    // the streaming pool over every row: the first two rows, then the other t − 2 (scores up
+    // to ±6: the running max moves); and zeroed rows
+    {
+        let uh = g.vec(b * t * f, -1.0, 1.0);
+        let sh = g.vec(b * t, -6.0, 6.0);
+        let piece = |be: &B, t0: usize, n: usize| {
+            let u: Vec<f32> = (0..b)
+                .flat_map(|i| uh[(i * t + t0) * f..(i * t + t0 + n) * f].to_vec())
+                .collect();
+            let sc: Vec<f32> = (0..b)
+                .flat_map(|i| sh[i * t + t0..i * t + t0 + n].to_vec())
+                .collect();
+            (buf(be, &u, &[b, n, f]), buf(be, &sc, &[b, n, 1]))
+        };
+        let (mut m, mut z, mut acc) = (be.alloc(&[b, 1]), be.alloc(&[b, 1]), be.alloc(&[b, f]));
+        let mut y = be.alloc(&[b, f]);
+        let mut seen = Vec::new();
+        for (t0, n) in [(0, 2), (2, t - 2)] {
+            let (u, sc) = piece(be, t0, n);
+            be.online_softmax_pool(&mut y, &u, &sc, &mut m, &mut z, &mut acc);
+            seen.extend(host(be, &y));
+        }
+        seen.extend([host(be, &m), host(be, &z), host(be, &acc)].concat());
+        out.push(("online_softmax_pool".into(), seen));
+        let mut zr = buf(be, &uh, &[b, t, f]);
+        be.zero_rows_from(&mut zr, t / 2);
+        out.push(("zero_rows_from".into(), host(be, &zr)));
+    }
+
     // circuits: with an RY encoding (QSSM flavour) and without (QGR flavour)
     let r = b * nc;
     for encoded in [true, false] {

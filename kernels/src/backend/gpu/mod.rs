@@ -75,6 +75,8 @@ pub const KERNELS: &[&str] = &[
     "layernorm_bwd_dx",
     "chunk_pool_fwd",
     "chunk_pool_bwd",
+    "online_pool_fwd",
+    "zero_rows_from",
     "circuit_fwd",
     "circuit_bwd",
     "superpose_fwd",
@@ -1229,6 +1231,48 @@ impl<D: Device> Infer for Gpu<D> {
             ..Default::default()
         };
         self.launch1("chunk_pool_fwd", b * nc * 32, p);
+    }
+    fn online_softmax_pool(
+        &self,
+        y: &mut GpuBuf<D>,
+        u: &GpuBuf<D>,
+        scores: &GpuBuf<D>,
+        m: &mut GpuBuf<D>,
+        z: &mut GpuBuf<D>,
+        acc: &mut GpuBuf<D>,
+    ) {
+        let (b, l, f) = (u.dim0(), u.shape[1], u.last());
+        assert!(l > 0, "online_softmax_pool: no rows");
+        same("online_softmax_pool: y", y.len, b * f);
+        same("online_softmax_pool: acc", acc.len, b * f);
+        same("online_softmax_pool: scores", scores.len, b * l);
+        same("online_softmax_pool: m", m.len, b);
+        same("online_softmax_pool: z", z.len, b);
+        let p = OnlinePoolP {
+            y: y.addr,
+            m: m.addr,
+            z: z.addr,
+            acc: acc.addr,
+            u: u.addr,
+            scores: scores.addr,
+            b: b as i64,
+            l: l as i64,
+            f: f as i64,
+        };
+        self.launch1("online_pool_fwd", b * 32, p);
+    }
+    fn zero_rows_from(&self, x: &mut GpuBuf<D>, from: usize) {
+        let (b, l, w) = (x.dim0(), x.shape[1], x.last());
+        let from = from.min(l);
+        let p = GlueP {
+            y: x.addr,
+            d0: b as i64,
+            d1: l as i64,
+            d2: w as i64,
+            y_off: from as i64,
+            ..Default::default()
+        };
+        self.launch1("zero_rows_from", (b * (l - from) * w).max(1), p);
     }
     fn circuit(
         &self,

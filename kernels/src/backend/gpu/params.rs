@@ -118,6 +118,10 @@ kernel_params! {
         s: Ptr, wts: Ptr, du: Ptr, dscores: Ptr, u: Ptr, scores: Ptr, ds: Ptr,
         chunks: i64, nc: i64, cs: i64, f: i64, valid: i64,
     }
+    /// `quantum.cu` (`online_pool_fwd`: the streaming attention pool)
+    pub struct OnlinePoolP {
+        y: Ptr, m: Ptr, z: Ptr, acc: Ptr, u: Ptr, scores: Ptr, b: i64, l: i64, f: i64,
+    }
     /// `quantum.cu` (superposition of three branches)
     pub struct SupP {
         y: Ptr, dx0: Ptr, dx1: Ptr, dx2: Ptr, g: Ptr, x0: Ptr, x1: Ptr, x2: Ptr, dy: Ptr,
