@@ -35,10 +35,14 @@
 //!   the trainer's `boundary_outputs` n_k. [`Stream::prediction`] is the window forward on the
 //!   t samples seen (last Conv3 row with a zero right edge, the last chunk's pad rows), which at
 //!   the end of a window equals [`Model::classify_window`].
-//! * **2d, 2e** (spec groups-2-4 §4.3 R1), step 32, no look-ahead: the per-sample front-end
-//!   row pooled online into its chunk, a completed chunk's S3-superposed circuits into an online
-//!   softmax over chunks. State: the two pools (2·(D + 2)). Hop predictions at t = m·hop (hop a
-//!   multiple of 32) are the head over the completed chunks — the trainer's `boundary_outputs`.
+//! * **2d, 2e** (spec groups-2-4 §4.3 R1), step 32, no look-ahead, through their description's
+//!   streaming form (`qssm_models`' `StepNet`): the state keeps the chunk's samples (C·32
+//!   floats); the push that completes a chunk runs the chunk's front-end, chunk pooling and
+//!   S3-superposed circuits as the window does, and the online softmax over the chunks so far
+//!   (state: its running max, denominator and weighted sum, D + 2 floats), and keeps the logits
+//!   (K). Hop predictions at t = m·hop (hop a multiple of 32) are the head over the completed
+//!   chunks — the trainer's `boundary_outputs`; a prediction between boundaries steps the
+//!   samples so far as the window's short last chunk (its zero pad rows), the state unchanged.
 //!
 //! A chunked model (step > 1) predicts at chunk boundaries: the hop must be a multiple of its
 //! step ([`EngineError::InvalidHop`] otherwise), so every prediction a push returns closes a

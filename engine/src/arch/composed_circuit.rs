@@ -1,6 +1,6 @@
-//! Composed circuits of the chunked quantum models 2d, 2e and 4a–4e (spec groups-2-4 §2.2:
+//! Composed circuits of the chunked quantum models 4a–4e (spec groups-2-4 §2.2:
 //! E(a) embedding, two-layer blocks of U, D (dt-scaled) or Bk layers, optional input injection
-//! E(dt·inj); reference `models/QuantumE2E.py`, `models/QuantumHydraSSM.py`), compiled at load
+//! E(dt·inj); reference `models/QuantumE2E.py`), compiled at load
 //! into a kernels [`Program`] and run from |0…0⟩ without allocation; plus the card checks
 //! every such model shares ([`check_card`]).
 use super::circuit_card::{check_circuit, AnsatzRule};

@@ -1,7 +1,7 @@
 //! The architectures the engine runs. Every zoo model's window runs its one description, the
 //! trainer's (`qssm_models`, see [`shared`]), on parameters stored once in the file's dtype.
-//! mg and the causal 1b stream through their description's own streaming step
-//! (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming forms of 3b, 2d, 2e and 4a–4e
+//! mg, the causal 1b, 2d and 2e stream through their description's own streaming step
+//! (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming forms of 3b and 4a–4e
 //! ([`step::CausalStep`], one sample or chunk at a time, for [`crate::stream`]) are still
 //! engine modules here, whose weight matrices are views of those parameters, composed of
 //! inference blocks ([`layers`], [`ssm`], [`mamba_block`]) over
@@ -19,7 +19,6 @@ mod mamba_block;
 mod online_pool;
 mod proj;
 mod qe2e;
-mod qhydra_sup;
 mod running_mean;
 mod s3_core;
 mod seq_pool_head;
@@ -47,19 +46,17 @@ pub(crate) enum Arch {
     HqcMamba(Box<cmamba::TrueClassicalMamba>),
     /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
     QuantumE2e(Box<qe2e::QuantumE2e>),
-    /// 2d, 2e (group 2 superposition, streams chunk by chunk)
-    QuantumHydraSup(Box<qhydra_sup::QuantumHydraSup>),
     /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
 /// Whether model `id` (with a shared description) has an engine streaming form ([`Arch`]): 3b,
-/// 2d, 2e, 4a–4e, the HQC Mambas (mg and the causal 1b stream through their description,
+/// 4a–4e, the HQC Mambas (mg, the causal 1b, 2d and 2e stream through their description,
 /// [`shared_step`]). The others are window-only.
 pub(crate) fn streams(id: &str) -> bool {
     matches!(
         id,
-        "3b" | "4a" | "4b" | "4c" | "4d" | "4e" | "2d" | "2e" | "hqc-mamba" | "hqc-mamba-classical"
+        "3b" | "4a" | "4b" | "4c" | "4d" | "4e" | "hqc-mamba" | "hqc-mamba-classical"
     )
 }
 
@@ -88,10 +85,6 @@ impl Arch {
                 let m = qe2e::QuantumE2e::load(id, ld, card)?;
                 Ok(Self::QuantumE2e(Box::new(m)))
             }
-            "2d" | "2e" => {
-                let m = qhydra_sup::QuantumHydraSup::load(id, ld, card)?;
-                Ok(Self::QuantumHydraSup(Box::new(m)))
-            }
             "qt-cnn" | "qt-liu-cnn" => {
                 use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
                 let spec = if id == "qt-cnn" { SEED_CNN } else { LIU_CNN };
@@ -102,8 +95,7 @@ impl Arch {
         }
     }
 
-    /// The recurrent mode of the architecture, if it has one (3b, 2d, 2e, 4a–4e, the HQC
-    /// Mambas); `None` for window-only architectures (the reference
+    /// The recurrent mode of the architecture, if it has one (3b, 4a–4e, the HQC Mambas); `None` for window-only architectures (the reference
     /// 1b: its block 1 starts from block 0's final state; 1c: backward scans over the whole
     /// window; hg: a time-reversed branch and a global mean; 3c: backward scans; 3a, 1a: global
     /// attention; 2a: one LCU over the window's chunks; 2b: layer 1 starts from layer 0's final
@@ -113,7 +105,6 @@ impl Arch {
             Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) | Self::HqcMamba(m) => Some(m.as_ref()),
             Self::QuantumE2e(m) => Some(m.as_ref()),
-            Self::QuantumHydraSup(m) => Some(m.as_ref()),
         }
     }
 

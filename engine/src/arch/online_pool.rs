@@ -2,8 +2,8 @@
 //! `ChunkAttention` / `seq_attention` in `models/QuantumE2E.py`), one row at a time: a pool is
 //! [m, z, Σ e·row] (2 + D floats) — the running maximum m of the scores, the softmax
 //! denominator z = Σ exp(a − m) and the weighted row sum — so a softmax over a chunk's rows or
-//! over a window's chunk features needs no buffer of rows. Used by 2d/2e and 4a–4e for the chunk
-//! pool and the sequence pool. No allocation.
+//! over a window's chunk features needs no buffer of rows. Used by 4a–4e for the chunk pool and
+//! the sequence pool. No allocation.
 use super::layers::Linear;
 use crate::error::EngineError;
 use crate::weights::Loader;

@@ -1,8 +1,8 @@
-//! The S3 superposition core of 2d, 2e, 4d and 4e (spec groups-2-4 §2.3; reference
+//! The S3 superposition core of 4d and 4e (spec groups-2-4 §2.3; reference
 //! `models/QuantumHydraSSM.py`, `models/QuantumE2E_Superposition.py`): per chunk summary s (D),
 //! P angle projections (P·5Q·L angles), three branch circuits ψ₁, ψ₂, ψ₃ from |0…0⟩, the
 //! state φ = (αψ₁ + βψ₂ + γψ₃)/‖·‖ with complex α, β, γ, and its ⟨X⟩, ⟨Y⟩, ⟨Z⟩ on every wire
-//! (3Q). 2d/2e have P = 3 (forward, backward, diagonal mixing angles), 4d/4e P = 4 (a shared
+//! (3Q). 4d/4e have P = 4 (a shared
 //! feature block first). No allocation after load.
 use super::composed_circuit::{Angles, Circuit};
 use super::layers::Linear;
@@ -42,14 +42,9 @@ impl<const P: usize> S3Core<P> {
         })
     }
 
-    /// Floats of [`Self::measure`]'s `states` scratch for Q qubits: ψ₁, ψ₂, ψ₃ and φ.
-    pub(super) fn states_len(q: usize) -> usize {
-        4 * statevec::scratch_floats(1 << q)
-    }
-
     /// One chunk summary `s` (D) → the 3Q expectation values of φ into `out`. `proj`
     /// (P·pb), `theta` and `enc` are the circuits' angle buffers, `states` ≥
-    /// [`Self::states_len`]. The branch circuits read their blocks at their own offsets of
+    /// 4 · `statevec::scratch_floats(2^Q)` (ψ₁, ψ₂, ψ₃ and φ). The branch circuits read their blocks at their own offsets of
     /// `proj`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn measure(

@@ -54,7 +54,7 @@ impl core::fmt::Debug for dyn SharedStep + '_ {
 
 /// The models that stream through their shared description (the other causal models still
 /// through their engine streaming forms, [`super::step::CausalStep`]).
-pub(crate) const DESCRIPTION_STREAMS: [&str; 2] = ["mg", "1b"];
+pub(crate) const DESCRIPTION_STREAMS: [&str; 4] = ["mg", "1b", "2d", "2e"];
 
 /// Whether model `id` streams through its shared description in this build (feature
 /// `description-streams`).
@@ -68,11 +68,13 @@ pub(crate) fn streams_shared(id: &str) -> bool {
 /// other model's step.
 #[cfg(feature = "description-streams")]
 fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Output> {
-    use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm};
+    use qssm_models::zoo::{QuantumHydraSuperposition, QuantumMambaGated, QuantumMambaSsm};
     let cfg = model.config().clone();
     match model.id() {
         "mg" => Some(v.visit(QuantumMambaGated::new(cfg))),
         "1b" if cfg.causal => Some(v.visit(QuantumMambaSsm::new(cfg))),
+        "2d" => Some(v.visit(QuantumHydraSuperposition::mamba_hydra(cfg))),
+        "2e" => Some(v.visit(QuantumHydraSuperposition::hydra_hydra(cfg))),
         _ => None,
     }
 }

@@ -258,8 +258,12 @@ impl QuantumHydraSuperposition {
             core.s3
                 .forward(be, p, [p0, p1, p2], &a.dt.out, [e, e, e], &mut ca.s3);
         }
-        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.s3.m).collect();
-        be.concat_cols(&mut a.q, &ms);
+        // (no allocation: a stream's step)
+        match a.cores.as_slice() {
+            [c0] => be.concat_cols(&mut a.q, &[&c0.s3.m]),
+            [c0, c1] => be.concat_cols(&mut a.q, &[&c0.s3.m, &c1.s3.m]),
+            _ => unreachable!("2d has one core, 2e two"),
+        }
     }
 }
 

@@ -538,24 +538,29 @@ pub(super) fn s3_measure(m: &mut CpuBuf, states: [&CpuBuf; 3], p6: &[f32]) {
     let (_, q, sw) = s3_dims(m, &states);
     let n = 1usize << q;
     let w = s3_weights(p6);
-    m.data.par_chunks_mut(3 * q).enumerate().for_each_init(
-        || (vec![Complex64::new(0.0, 0.0); 4 * n], vec![0.0f64; 3 * q]),
-        |(cs, out), (row, mr)| {
-            let (ps, phi) = cs.split_at_mut(3 * n);
-            for k in 0..3 {
-                load_state(
-                    &states[k].data[row * sw..(row + 1) * sw],
-                    &mut ps[k * n..(k + 1) * n],
-                );
-            }
-            let st: [&[Complex64]; 3] = [&ps[..n], &ps[n..2 * n], &ps[2 * n..]];
-            superpose_forward(&w, &st, phi);
-            expvals_xyz(phi, q, out);
-            mr.iter_mut()
-                .zip(out.iter())
-                .for_each(|(a, v)| *a = *v as f32);
-        },
-    );
+    // the thread's scratch (nothing allocated once warm: a stream's step)
+    m.data
+        .par_chunks_mut(3 * q)
+        .enumerate()
+        .for_each(|(row, mr)| {
+            with_buf(&PSI, 4 * n, |cs| {
+                with_buf(&REAL, 3 * q, |out| {
+                    let (ps, phi) = cs.split_at_mut(3 * n);
+                    for k in 0..3 {
+                        load_state(
+                            &states[k].data[row * sw..(row + 1) * sw],
+                            &mut ps[k * n..(k + 1) * n],
+                        );
+                    }
+                    let st: [&[Complex64]; 3] = [&ps[..n], &ps[n..2 * n], &ps[2 * n..]];
+                    superpose_forward(&w, &st, phi);
+                    expvals_xyz(phi, q, out);
+                    mr.iter_mut()
+                        .zip(out.iter())
+                        .for_each(|(a, v)| *a = *v as f32);
+                })
+            })
+        });
 }
 
 pub(super) fn s3_measure_bwd(
