@@ -14,6 +14,7 @@ struct GlueP {
   i64 x_off;
   float s;
   int acc;
+  const float* x2;  // a second input (im2col3_step: prev)
 };
 
 // (B, C, T) → (B, T, C): d0 = B, d1 = C, d2 = T
@@ -136,6 +137,31 @@ QSSM_KERNEL(im2col3, GlueP) {
     i64 c = col / 3, ts = t + col % 3 - 1;
     p.y[i] = (ts >= 0 && ts < p.d2) ? p.x[(b * p.d1 + c) * p.d2 + ts] : 0.0f;
   }
+}
+
+// Conv3's im2col of a streaming step: x (B, C, L+1) holds the step's L samples and the next
+// one, prev (B, C) the sample before; y (B, L, 3C), y[b, t, 3c + k] = sample t + k − 1 of
+// channel c (−1: prev; at or after `valid`: 0); d0 = B, d1 = C, d2 = L, x_w = valid, x2 =
+// prev. im2col3_prev (launched after it) advances prev to sample min(valid, L) − 1.
+QSSM_KERNEL(im2col3_step, GlueP) {
+  const float* prev = p.x2;
+  i64 l1 = p.d2 + 1;
+  i64 n = p.d0 * p.d2 * 3 * p.d1;
+  for (i64 i = gtid(); i < n; i += gstride()) {
+    i64 col = i % (3 * p.d1), t = (i / (3 * p.d1)) % p.d2, b = i / (3 * p.d1 * p.d2);
+    i64 c = col / 3, ts = t + col % 3 - 1;
+    float v;
+    if (ts < 0) v = prev[b * p.d1 + c];
+    else v = ts < p.x_w ? p.x[(b * p.d1 + c) * l1 + ts] : 0.0f;
+    p.y[i] = v;
+  }
+}
+
+// prev (B, C) ← sample min(valid, L) − 1 of x (B, C, L+1); y = prev, d0 = B, d1 = C, d2 = L,
+// x_w = valid
+QSSM_KERNEL(im2col3_prev, GlueP) {
+  i64 l1 = p.d2 + 1, last = (p.x_w < p.d2 ? p.x_w : p.d2) - 1;
+  for (i64 i = gtid(); i < p.d0 * p.d1; i += gstride()) p.y[i] = p.x[i * l1 + last];
 }
 
 // Column segments scaled by per-row factors (kernels/src/backend/mod.rs `Segment`): segment g

@@ -7,7 +7,8 @@ use qssm_kernels::backend::Infer;
 use qssm_models::nn::step::{stream_window, stream_window_on};
 use qssm_models::nn::{Net, StepNet};
 use qssm_models::zoo::{
-    QuantumHydraSuperposition, QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba,
+    visit_step_net, E2eVariant, QuantumE2e, QuantumE2eSuperposition, QuantumHydraSuperposition,
+    QuantumMambaGated, QuantumMambaSsm, StepNetVisitor, TrueClassicalMamba,
 };
 use qssm_models::ModelConfig;
 use rand::{Rng, SeedableRng};
@@ -188,6 +189,50 @@ fn superposition_models_step_equal_the_window_forward_on_every_chunk_prefix() {
     }
 }
 
+/// 4a–4e: after chunk k stepped with its look-ahead sample (sample 16(k+1), a zero past T),
+/// the logits equal the trainer's `boundary_outputs` entry n_k = min(16(k+1) + 1, T) (the head
+/// over chunks 0..=k of the window forward), and the last, at T, the window forward; T = 40:
+/// two chunks, then a short one of 8 samples whose look-ahead is the window's zero edge.
+#[test]
+fn group_4_steps_equal_the_window_forward_on_every_chunk_prefix() {
+    let cfg = ModelConfig::eeg(40);
+    struct Check(ModelConfig);
+    impl StepNetVisitor for Check {
+        type Output = ();
+        fn visit<M: StepNet + 'static>(self, net: M) {
+            let cfg = self.0;
+            assert_eq!((net.step_len(), net.lookahead()), (16, 1));
+            let mut rng = ChaCha8Rng::seed_from_u64(13);
+            let p = net.layout().init(&mut rng);
+            let x = window(&mut rng, cfg.n_channels, cfg.n_times);
+            let outs = stream_window(&net, &p, &x);
+            assert_eq!(
+                outs.iter().map(|o| o.0).collect::<Vec<_>>(),
+                [17, 33, 40],
+                "{}",
+                net.id()
+            );
+            let boundary = net.boundary_outputs(&p, &x).expect("causal");
+            assert_eq!(boundary.len(), outs.len());
+            for ((t, got), (tb, want)) in outs.iter().zip(&boundary) {
+                assert_eq!(t, tb);
+                let d = max_abs_diff(got, want);
+                assert!(
+                    d <= 2e-5,
+                    "{} t = {t}: max |Δlogit| {d:e} ({got:?} vs {want:?})",
+                    net.id()
+                );
+            }
+            let window = forward_prefix(&net, &p, &x, cfg.n_times);
+            let d = max_abs_diff(&outs[outs.len() - 1].1, &window);
+            assert!(d <= 2e-5, "{} at T: {d:e}", net.id());
+        }
+    }
+    for id in ["4a", "4b", "4c", "4d", "4e"] {
+        visit_step_net(id, cfg.clone(), Check(cfg.clone())).expect("4a–4e step");
+    }
+}
+
 /// Streams `x` through `net` on the CPU backend in a caller-lent arena: a sizing pass
 /// ([`Arena::measure`]) gives the f32s the state and step plans need, an arena of exactly
 /// that size holds every buffer (nothing from the heap), and the outputs are bit-identical to
@@ -245,6 +290,13 @@ fn causal_models_stream_in_a_lent_arena_as_on_the_heap() {
     let net = QuantumHydraSuperposition::mamba_hydra(cfg.clone());
     let p = net.layout().init(&mut rng);
     arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
+    let cfg = ModelConfig::eeg(37);
+    let net = QuantumE2e::new(cfg.clone(), E2eVariant::Hydra);
+    let p = net.layout().init(&mut rng);
+    arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
+    let net = QuantumE2eSuperposition::new(cfg.clone(), true);
+    let p = net.layout().init(&mut rng);
+    arena_stream_equals_heap_stream(&net, &p, &window(&mut rng, cfg.n_channels, cfg.n_times));
 }
 
 /// `for_each_state` visits the tensors `state` names, in the same order (what a runtime's flat
@@ -281,19 +333,23 @@ fn every_causal_model_visits_its_state_in_the_named_order() {
     state_visit_order_is_the_named_order(&QuantumHydraSuperposition::hydra_hydra(
         ModelConfig::eeg(64),
     ));
+    state_visit_order_is_the_named_order(&QuantumE2e::new(ModelConfig::eeg(32), E2eVariant::Mamba));
+    state_visit_order_is_the_named_order(&QuantumE2eSuperposition::new(ModelConfig::eeg(32), true));
 }
 
-/// A chunked model's step over the first n samples of a full chunk's plan (the other samples
-/// set to garbage) equals its step on a plan of n samples, for every n, from the same
-/// (non-zero) state: outputs and next state, to `tol`.
+/// A chunked model's step over the first n samples of a full chunk's plan (the other samples,
+/// look-ahead included, set to garbage) equals its step on a plan of n samples at the end of a
+/// window (a zero look-ahead), for every n, from the same (non-zero) state: outputs and next
+/// state, to `tol`.
 fn prefix_steps_equal_short_steps<M: StepNet>(net: &M, tol: f32) {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     assert!(net.steps_prefix(), "{}", net.id());
     let cfg = net.config().clone();
     let p = net.layout().init(&mut rng);
-    let (c, cs, be) = (cfg.n_channels, net.step_len(), Cpu);
-    let x = window(&mut rng, c, cs);
-    let garbage = window(&mut rng, c, cs);
+    let (c, cs, la, be) = (cfg.n_channels, net.step_len(), net.lookahead(), Cpu);
+    let w = cs + la;
+    let x = window(&mut rng, c, w);
+    let garbage = window(&mut rng, c, w);
     // a state after one full chunk
     let mut st0 = net.plan_state(&be, 1);
     let mut full = net.plan_step(&be, 1, cs);
@@ -318,15 +374,19 @@ fn prefix_steps_equal_short_steps<M: StepNet>(net: &M, tol: f32) {
         });
     };
     for n in 1..=cs {
-        // the first n samples of x, the rest garbage, channel-major (C, cs)
+        // the first n samples of x, the rest garbage, channel-major (C, cs + la)
         let mixed: Vec<f32> = (0..c)
             .flat_map(|ch| {
-                let (xr, gr) = (&x[ch * cs..(ch + 1) * cs], &garbage[ch * cs..(ch + 1) * cs]);
+                let (xr, gr) = (&x[ch * w..(ch + 1) * w], &garbage[ch * w..(ch + 1) * w]);
                 xr[..n].iter().chain(&gr[n..]).copied().collect::<Vec<_>>()
             })
             .collect();
+        // the short step's n samples and a zero look-ahead (the window's end)
         let short_x: Vec<f32> = (0..c)
-            .flat_map(|ch| x[ch * cs..ch * cs + n].iter().copied())
+            .flat_map(|ch| {
+                let xr = x[ch * w..ch * w + n].iter().copied();
+                xr.chain(core::iter::repeat_n(0.0, la))
+            })
             .collect();
         let mut st = net.plan_state(&be, 1);
         load(&mut st);
@@ -364,6 +424,9 @@ fn chunked_models_step_prefixes_as_short_steps() {
     let cfg = ModelConfig::eeg(64);
     prefix_steps_equal_short_steps(&QuantumHydraSuperposition::mamba_hydra(cfg.clone()), 1e-5);
     prefix_steps_equal_short_steps(&QuantumHydraSuperposition::hydra_hydra(cfg), 1e-5);
+    let cfg = ModelConfig::eeg(48);
+    prefix_steps_equal_short_steps(&QuantumE2e::new(cfg.clone(), E2eVariant::Transformer), 1e-5);
+    prefix_steps_equal_short_steps(&QuantumE2eSuperposition::new(cfg, false), 1e-5);
 }
 
 /// A step plan prepared once ([`StepNet::prepare`]: the SSMs' A computed ahead) steps bit for

@@ -300,6 +300,14 @@ pub trait Infer: Sync {
     /// Conv3's im2col: x (B, C, T) channel-major → y (B, T, 3C), column c·3 + k =
     /// x\[c, t + k − 1\] (zero outside 0..T).
     fn im2col3(&self, y: &mut Self::Buf, x: &Self::Buf);
+    /// Streaming form of [`Self::im2col3`] (the centred kernel reads one sample ahead): x (B,
+    /// C, L+1) channel-major holds a step's L samples and the next one, `prev` (B, C) the
+    /// sample before them (zeros at the start of a stream); y (B, L, 3C) ← row t, column
+    /// c·3 + k = sample t + k − 1 of channel c, where sample −1 is `prev` and the samples at or
+    /// after `valid` (1 ≤ valid ≤ L + 1) read as 0 (the window's right edge, and the end of a
+    /// step over a prefix); then `prev` ← sample min(valid, L) − 1, the next step's left
+    /// neighbour.
+    fn im2col3_step(&self, y: &mut Self::Buf, prev: &mut Self::Buf, x: &Self::Buf, valid: usize);
     /// y (R, Σ width) ← x with, in every segment whose `scale` is `Some(j)`, the first `prefix`
     /// columns of every `period` multiplied by s\[r, j\] (s (R, S)); the other columns copied
     /// (Δ-modulated ansatz layers and scaled injections of the group-2/4 circuits).

@@ -153,6 +153,9 @@ impl Infer for Recorder {
     fn im2col3(&self, y: &mut RecBuf, x: &RecBuf) {
         self.im2col3_rec(y, x)
     }
+    fn im2col3_step(&self, y: &mut RecBuf, prev: &mut RecBuf, x: &RecBuf, valid: usize) {
+        self.im2col3_step_rec(y, prev, x, valid)
+    }
     fn scale_segments(&self, y: &mut RecBuf, x: &RecBuf, s: &RecBuf, segs: &[Segment]) {
         self.scale_segments_rec(y, x, s, segs)
     }

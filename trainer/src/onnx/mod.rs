@@ -157,6 +157,16 @@ impl StepNetVisitor for RecordStep<'_> {
         let layout: &ParamLayout = net.layout();
         check_layout(layout, self.params)?;
         let (c, len) = (net.config().n_channels, net.step_len());
+        if net.lookahead() > 0 {
+            // the per-sample wrapper would have to keep the chunk and its look-ahead sample,
+            // whose next chunk starts with it: not written yet
+            return Err(format!(
+                "has no step graph yet: its streaming step reads {} sample(s) ahead (the \
+                 centred Conv3 of 4a–4e), which the exporter's per-sample wrapper does not \
+                 handle; export the window graph",
+                net.lookahead()
+            ));
+        }
         // a chunked model's step runs on the chunk the per-sample graph assembles (`chunked`)
         let rec = Recorder::new(layout, if len == 1 { STEP_INPUT } else { CHUNK });
         let mut st = net.plan_state(&rec, 1);
@@ -316,7 +326,7 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         .ok_or_else(|| OnnxExportError::Model {
             id: id.clone(),
             reason: "has no step graph: it does not stream sample by sample or chunk by chunk \
-                     in this exporter (streamed: 3b, causal 1b, mg)"
+                     in this exporter (streamed: 3b, causal 1b, mg, 2d, 2e)"
                 .into(),
         })?
         .map_err(|reason| OnnxExportError::Model {

@@ -65,6 +65,55 @@ impl Recorder {
         self.put(y, self.reshape(&tr, &[0, 0, 3 * c]));
     }
 
+    /// `Infer::im2col3_step`: [prev, x] along time, the samples at or after `valid` masked,
+    /// three shifted slices; prev ← sample min(valid, L) − 1.
+    pub(super) fn im2col3_step_rec(
+        &self,
+        y: &mut RecBuf,
+        prev: &mut RecBuf,
+        x: &RecBuf,
+        valid: usize,
+    ) {
+        let (c, l1) = (x.shape[1] as i64, x.shape[2]);
+        let l = l1 as i64 - 1;
+        let v = self.val(x);
+        let v = if valid < l1 {
+            let mask: Vec<f32> = (0..l1).map(|s| if s < valid { 1.0 } else { 0.0 }).collect();
+            let m = self.constant(
+                &format!("im2col3_step_mask_{l1}_valid{valid}"),
+                &[l1 as i64],
+                TensorData::F32(mask),
+            );
+            self.binary("Mul", &v, &m)
+        } else {
+            v
+        };
+        let last = self.ints(&[-1]);
+        let pv = self.binary("Unsqueeze", &self.val(prev), &last); // (B, C, 1)
+        let ext = self.op("Concat", &[&pv, &v], vec![("axis", Attr::Int(-1))]); // (B, C, L+2)
+        let axes = self.ints(&[2]);
+        let taps: Vec<String> = (0..3)
+            .map(|k| {
+                let (a, b) = (self.ints(&[k]), self.ints(&[k + l]));
+                let sl = self.op("Slice", &[&ext, &a, &b, &axes], vec![]);
+                self.binary("Unsqueeze", &sl, &last)
+            })
+            .collect();
+        let refs: Vec<&str> = taps.iter().map(String::as_str).collect();
+        let st = self.op("Concat", &refs, vec![("axis", Attr::Int(-1))]); // (B, C, L, 3)
+        let tr = self.op(
+            "Transpose",
+            &[&st],
+            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+        );
+        self.put(y, self.reshape(&tr, &[0, 0, 3 * c]));
+        // the next step's left neighbour: extended sample min(valid, L) (ext starts at −1)
+        let at = valid.min(l1 - 1) as i64;
+        let (a, b) = (self.ints(&[at]), self.ints(&[at + 1]));
+        let sl = self.op("Slice", &[&ext, &a, &b, &axes], vec![]);
+        self.put(prev, self.op("Squeeze", &[&sl, &axes], vec![]));
+    }
+
     pub(super) fn scale_segments_rec(
         &self,
         y: &mut RecBuf,

@@ -56,6 +56,11 @@ pub struct PoolActs<B: Infer> {
 }
 
 impl<B: Infer> PoolActs<B> {
+    /// Rows of the sequence pooled ([`Self::set_len`]; the planned length by default).
+    pub fn pooled_rows(&self) -> usize {
+        self.l
+    }
+
     /// Pools only the first `l` rows of the planned sequence from now on, the rest as pad rows
     /// (zero rows with their score, or without weight when the pool masks pads): a step over
     /// a full chunk's plan of which only the first samples have arrived. `l` must leave every planned block at least one

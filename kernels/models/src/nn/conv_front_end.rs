@@ -6,7 +6,9 @@
 //!
 //! Conv3: `y[t, o] = b[o] + Σ_{c, k∈{0,1,2}} W[o, c, k]·x[c, t+k−1]`, `x[c, −1] = x[c, T] = 0`
 //! (centred: a **one-sample look-ahead**). It runs as an im2col (B, T, 3C)
-//! ([`Infer::im2col3`]) times W viewed as (D, 3C): exactly a Linear.
+//! ([`Infer::im2col3`]) times W viewed as (D, 3C): exactly a Linear. Streamed by
+//! [`ConvFrontEnd::step`]: a step's samples with the next one, and the sample before them as
+//! state ([`Infer::im2col3_step`]).
 //!
 //! Registration order (= state_dict order): `input_conv.{weight,bias}` (D, C, 3), (D)
 //! [init U(±1/√(3C)), PyTorch's default, fan_in = 3C]; `input_norm.{weight,bias}` (D);
@@ -75,15 +77,29 @@ impl ConvFrontEnd {
 
     /// Buffers for (B, C, T) inputs.
     pub fn plan<B: Infer>(&self, be: &B, b: usize, c: usize, t: usize) -> FrontActs<B> {
+        self.plan_with(be, b, c, t, true)
+    }
+
+    /// [`Self::plan`], without the backward's and the trace's buffers unless `train` (those
+    /// empty): a streaming step's plan.
+    pub fn plan_with<B: Infer>(
+        &self,
+        be: &B,
+        b: usize,
+        c: usize,
+        t: usize,
+        train: bool,
+    ) -> FrontActs<B> {
         let d = self.d;
+        let tt = if train { t } else { 0 };
         FrontActs {
             cols: be.alloc(&[b, t, 3 * c]),
             conv: be.alloc(&[b, t, d]),
-            conv_cm: be.alloc(&[b, d, t]),
+            conv_cm: be.alloc(&[b, d, tt]),
             norm: self.norm.plan(be, &[b, t, d]),
-            pool: self.pool.plan(be, b, t),
-            dnorm: be.alloc(&[b, t, d]),
-            dconv: be.alloc(&[b, t, d]),
+            pool: self.pool.plan_with(be, b, t, train),
+            dnorm: be.alloc(&[b, tt, d]),
+            dconv: be.alloc(&[b, tt, d]),
         }
     }
 
@@ -93,6 +109,30 @@ impl ConvFrontEnd {
         self.conv.forward(be, p, &a.cols, &mut a.conv);
         self.norm.forward(be, p, &a.conv, &mut a.norm);
         self.pool.forward(be, p, &a.norm.y, &mut a.pool);
+    }
+
+    /// Streaming form of [`Self::forward`] over a step of L samples (`a` planned for T = L):
+    /// x (B, C, L+1) holds them and the next sample, `prev` (B, C) the sample before them
+    /// (state, zeros at the start of a stream; advanced here) → `a.pool.out`, the summaries of
+    /// the step's chunks. The samples at or after `valid` (≤ L + 1) are the window's end: Conv3
+    /// reads them as its zero edge and their rows are the chunk pool's zero pad rows (a step
+    /// over a prefix, or the window's last, short chunk).
+    pub fn step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        x: &B::Buf,
+        prev: &mut B::Buf,
+        a: &mut FrontActs<B>,
+        valid: usize,
+    ) {
+        be.im2col3_step(&mut a.cols, prev, x, valid);
+        self.conv.forward(be, p, &a.cols, &mut a.conv);
+        self.norm.forward(be, p, &a.conv, &mut a.norm);
+        let planned = a.pool.pooled_rows();
+        a.pool.set_len(valid.min(planned));
+        self.pool.forward(be, p, &a.norm.y, &mut a.pool);
+        a.pool.set_len(planned);
     }
 
     /// Accumulates parameter gradients from ds (B, nc, D) (the input needs no gradient).

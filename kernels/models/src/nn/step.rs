@@ -5,6 +5,10 @@
 //! outputs after them. Because it is built from backend operations, the same step runs on the
 //! CPU, on a GPU, and on the ONNX recorder (the exported step graph).
 //!
+//! A model whose front-end reads ahead (4a–4e: the centred Conv3 reads the next sample) has a
+//! [`StepNet::lookahead`]: a step's input holds its samples and that many next ones (zeros
+//! past the end of a window), so the output after chunk k comes once its look-ahead arrived.
+//!
 //! Stepping a window through, chunk after chunk, gives the model's outputs at every chunk
 //! boundary ([`super::Net::boundary_outputs`] of the causal models is this) and, at the end,
 //! the window forward's outputs; `kernels/models/tests/step_forms.rs` checks both.
@@ -28,12 +32,19 @@ pub trait StepNet: Net {
     type Step<B: Infer>: Send;
     /// Samples per step (1 for a per-sample model, the chunk size for a chunked one).
     fn step_len(&self) -> usize;
+    /// Samples a step reads past its own (the front-end's look-ahead; 4a–4e: 1): a step's
+    /// input x holds its `len` samples and these next ones, which the next step consumes
+    /// again; at the end of a window they are zeros (its right edge). Default: 0.
+    fn lookahead(&self) -> usize {
+        0
+    }
     /// Allocates the state of `b` streams at their start (zeros).
     fn plan_state<B: Infer>(&self, be: &B, b: usize) -> Self::State<B>;
     /// Allocates a step of `len` samples (the step length, or fewer for the last, partial
     /// chunk of a window) for `b` streams.
     fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> Self::Step<B>;
-    /// The step's input x (B, C, `len`) (channel-major, as the windows) and outputs (B, K).
+    /// The step's input x (B, C, `len` + [`Self::lookahead`]) (channel-major, as the windows)
+    /// and outputs (B, K).
     fn step_io<B: Infer>(s: &mut Self::Step<B>) -> &mut Io<B>;
     /// The state's tensors by name (`layers.0.conv1d`, `pool.sum`, …); zeros at the start of
     /// a stream. The ONNX step graph's state inputs and outputs have these names.
@@ -58,8 +69,9 @@ pub trait StepNet: Net {
         false
     }
     /// [`Self::step`] on a plan of the full step length over only the first `n` samples of its
-    /// input (1 ≤ n ≤ the step length; the rest of the input is ignored): the outputs and next
-    /// state of a step of `n` samples. Returns false, doing nothing, where
+    /// input (1 ≤ n ≤ the step length; the rest of the input, look-ahead included, is ignored:
+    /// the first n samples end the window): the outputs and next state of a step of `n`
+    /// samples at the end of a window. Returns false, doing nothing, where
     /// [`Self::steps_prefix`] is false.
     fn step_prefix<B: Infer>(
         &self,
@@ -141,7 +153,8 @@ impl<B: Infer> RunningMean<B> {
     }
 }
 
-/// The input/output buffers of a step: x (B, C, len), outputs (B, K).
+/// The input/output buffers of a step: x (B, C, len) (len including any look-ahead), outputs
+/// (B, K).
 pub fn step_io<B: Infer>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<B> {
     Io {
         x: be.alloc(&[b, cfg.n_channels, len]),
@@ -155,7 +168,8 @@ pub fn step_io<B: Infer>(be: &B, b: usize, cfg: &ModelConfig, len: usize) -> Io<
 /// When T is not a multiple of the step length, the last, partial chunk is stepped on a plan
 /// of its length, continuing from the same state (the window forward's last chunk): the
 /// model's outputs at every chunk boundary and at T ([`super::Net::boundary_outputs`] of the
-/// causal models). x is in the model's input unit (EEG: millivolts, after the card's
+/// causal models). A step with a look-ahead of a samples reads them too (zeros past T): its
+/// outputs need min(end + a, T) samples. x is in the model's input unit (EEG: millivolts, after the card's
 /// preprocessing).
 ///
 /// Panics if x holds fewer than C·T values (a caller's error: the windows of the trainer's
@@ -173,19 +187,26 @@ pub fn stream_window_on<B: Infer, M: StepNet>(
     x: &[f32],
 ) -> Vec<(usize, Vec<f32>)> {
     let cfg = net.config();
-    let (c, t, len) = (cfg.n_channels, cfg.n_times, net.step_len().max(1));
+    let (c, t, len, ahead) = (
+        cfg.n_channels,
+        cfg.n_times,
+        net.step_len().max(1),
+        net.lookahead(),
+    );
     let mut st = net.plan_state(be, 1);
     let mut outs = Vec::with_capacity(t.div_ceil(len));
     let mut step = |s: &mut M::Step<B>, t0: usize, n: usize| {
+        // the step's n samples and its look-ahead (zeros past the window)
+        let sample = |ch: usize, k: usize| if k < t { x[ch * t + k] } else { 0.0 };
         let chunk: Vec<f32> = (0..c)
-            .flat_map(|ch| x[ch * t + t0..ch * t + t0 + n].iter().copied())
+            .flat_map(|ch| (t0..t0 + n + ahead).map(move |k| sample(ch, k)))
             .collect();
         be.upload(&mut M::step_io(s).x, &chunk);
         net.step(be, p, &mut st, s);
         let out = &M::step_io(s).out;
         let mut logits = vec![0.0; be.numel(out)];
         be.download(out, &mut logits);
-        (t0 + n, logits)
+        ((t0 + n + ahead).min(t), logits)
     };
     let mut s = net.plan_step(be, 1, len);
     for k in 0..t / len {

@@ -16,7 +16,8 @@ pub trait StepNetVisitor {
 }
 
 /// Hands `v` the streaming form of model `id` in configuration `cfg`; `None` where the model
-/// (in this configuration) has none written yet. Written: 3b, the causal 1b, mg, 2d, 2e.
+/// (in this configuration) has none written yet. Written: 3b, the causal 1b, mg, 2d, 2e,
+/// 4a–4e.
 pub fn visit_step_net<V: StepNetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Option<V::Output> {
     Some(match id {
         "3b" => v.visit(TrueClassicalMamba::new(cfg)),
@@ -24,6 +25,11 @@ pub fn visit_step_net<V: StepNetVisitor>(id: &str, cfg: ModelConfig, v: V) -> Op
         "mg" => v.visit(QuantumMambaGated::new(cfg)),
         "2d" => v.visit(QuantumHydraSuperposition::mamba_hydra(cfg)),
         "2e" => v.visit(QuantumHydraSuperposition::hydra_hydra(cfg)),
+        "4a" => v.visit(QuantumE2e::new(cfg, E2eVariant::Transformer)),
+        "4b" => v.visit(QuantumE2e::new(cfg, E2eVariant::Mamba)),
+        "4c" => v.visit(QuantumE2e::new(cfg, E2eVariant::Hydra)),
+        "4d" => v.visit(QuantumE2eSuperposition::new(cfg, false)),
+        "4e" => v.visit(QuantumE2eSuperposition::new(cfg, true)),
         _ => return None,
     })
 }

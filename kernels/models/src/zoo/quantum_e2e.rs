@@ -13,12 +13,15 @@
 //! (the Δ-modulation and the scaled injection are [`Infer::scale_segments`], the circuit one
 //! [`Infer::circuit`] over all B·nc chunks), then [`SeqPoolHead`] (OP_18 → SeqPool → H_silu).
 //! Chunks never interact except in the final softmax pooling ⇒ streamable chunk by chunk (spec
-//! §4.3 R1) with the Conv3 look-ahead of one sample. 4c registers `alpha`, `beta`, `gamma` (1,)
+//! §4.3 R1) with the Conv3 look-ahead of one sample: the streaming form ([`StepNet`]) steps
+//! one chunk of 16 samples plus the next one ([`ConvFrontEnd::step`]), then the SeqPool over
+//! every chunk so far by the online softmax ([`SeqPoolHead::step`]); state [`E2eState`]. 4c registers `alpha`, `beta`, `gamma` (1,)
 //! first and never uses them (no gradient, never updated, spec §3.9). Parameter counts (EEG
 //! config, every T): 60,610 / 61,513 / 77,254.
+use crate::nn::step::step_io;
 use crate::nn::{
     composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
-    Io, Linear, Net, SeqPoolActs, SeqPoolHead,
+    Io, Linear, Net, SeqPoolActs, SeqPoolHead, SoftmaxPoolState, StepNet,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -161,40 +164,19 @@ impl QuantumE2e {
             head,
         }
     }
-}
 
-impl Net for QuantumE2e {
-    type Acts<B: Infer> = Acts<B>;
-    fn id(&self) -> &'static str {
-        match self.variant {
-            E2eVariant::Transformer => "4a",
-            E2eVariant::Mamba => "4b",
-            E2eVariant::Hydra => "4c",
-        }
-    }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn layout(&self) -> &ParamLayout {
-        &self.lay
-    }
-    fn is_causal(&self) -> bool {
-        true
-    }
-    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
-        let (c, t, d, q) = (
-            self.cfg.n_channels,
-            self.cfg.n_times,
-            self.cfg.d_model,
-            self.cfg.n_qubits,
-        );
+    /// Buffers for (B, T = `t`) (a window's T, or a step's chunk), with the backward's (and the
+    /// trace's) front-end buffers if `train`; x holds T + `ahead` samples.
+    fn plan_len<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> Acts<B> {
+        let (c, d, q) = (self.cfg.n_channels, self.cfg.d_model, self.cfg.n_qubits);
+        let ahead = if train { 0 } else { 1 };
         let nc = self.front.n_chunks(t);
         let s = |w: usize| be.alloc(&[b, nc, w]);
         let (kp, ne) = (self.param_proj.d_out(), self.program.n_enc);
         let ndt = self.dt.as_ref().map_or(0, |p| p.width());
         Acts {
-            io: Io::plan(be, b, &self.cfg),
-            front: self.front.plan(be, b, c, t),
+            io: step_io(be, b, &self.cfg, t + ahead),
+            front: self.front.plan_with(be, b, c, t, train),
             pp: s(kp),
             a: self.enc.plan(be, b, nc),
             dt: self.dt.as_ref().map(|p| p.plan(be, b, nc)),
@@ -216,18 +198,9 @@ impl Net for QuantumE2e {
             ds: s(d),
         }
     }
-    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
-        &mut a.io
-    }
-    fn forward<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        a: &mut Acts<B>,
-        drop: Option<DropoutCfg<'_>>,
-    ) {
-        let drop = drop.filter(|c| c.p > 0.0);
-        self.front.forward(be, p, &a.io.x, &mut a.front);
+
+    /// The chunk summaries `a.front.pool.out` → the chunks' measurements `a.q` (B, nc, 3Q).
+    fn features<B: Infer>(&self, be: &B, p: &B::Params, a: &mut Acts<B>) {
         let s = &a.front.pool.out;
         self.param_proj.forward(be, p, s, &mut a.pp);
         self.enc.forward(be, p, s, &mut a.a);
@@ -252,6 +225,43 @@ impl Net for QuantumE2e {
             Some(&a.enc),
             &self.program,
         );
+    }
+}
+
+impl Net for QuantumE2e {
+    type Acts<B: Infer> = Acts<B>;
+    fn id(&self) -> &'static str {
+        match self.variant {
+            E2eVariant::Transformer => "4a",
+            E2eVariant::Mamba => "4b",
+            E2eVariant::Hydra => "4c",
+        }
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn is_causal(&self) -> bool {
+        true
+    }
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
+        self.plan_len(be, b, self.cfg.n_times, true)
+    }
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front);
+        self.features(be, p, a);
         self.head
             .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
     }
@@ -345,4 +355,118 @@ pub(crate) fn boundaries(t: usize, outs: Vec<Vec<f32>>) -> Vec<(usize, Vec<f32>)
         .enumerate()
         .map(|(k, o)| (((k + 1) * CHUNK_SIZE + 1).min(t), o))
         .collect()
+}
+
+/// The state of a streamed group-4 model (4a–4e, spec §4.3 R1): the input sample before the
+/// next step's (`input_conv.prev_sample` (B, C): Conv3's left neighbour) and the SeqPool over
+/// the chunks so far (`seq_attention.*`); zeros at the start of a stream.
+pub struct E2eState<B: Infer> {
+    /// (B, C)
+    pub prev: B::Buf,
+    /// the online softmax over the chunk features
+    pub seq: SoftmaxPoolState<B>,
+}
+
+impl<B: Infer> E2eState<B> {
+    /// Zero state of `b` streams.
+    pub(crate) fn plan(be: &B, b: usize, c: usize, head: &SeqPoolHead) -> Self {
+        Self {
+            prev: be.alloc(&[b, c]),
+            seq: head.plan_state(be, b),
+        }
+    }
+
+    /// The tensors by name.
+    pub(crate) fn named(&mut self) -> Vec<(String, &mut B::Buf)> {
+        let mut out = vec![("input_conv.prev_sample".to_string(), &mut self.prev)];
+        out.extend(self.seq.named("seq_attention"));
+        out
+    }
+
+    /// `f` on every tensor in the order of [`Self::named`].
+    pub(crate) fn for_each(&mut self, f: &mut dyn FnMut(&mut B::Buf)) {
+        f(&mut self.prev);
+        self.seq.for_each(f);
+    }
+}
+
+/// Planned buffers of one streaming step of a group-4 model: its window buffers for one chunk
+/// of `len` samples (x: `len` + 1, the look-ahead).
+pub struct E2eStep<A> {
+    pub(crate) len: usize,
+    pub(crate) a: A,
+}
+
+impl StepNet for QuantumE2e {
+    type State<B: Infer> = E2eState<B>;
+    type Step<B: Infer> = E2eStep<Acts<B>>;
+    fn step_len(&self) -> usize {
+        CHUNK_SIZE
+    }
+    /// Conv3 reads the next sample
+    fn lookahead(&self) -> usize {
+        1
+    }
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> E2eState<B> {
+        E2eState::plan(be, b, self.cfg.n_channels, &self.head)
+    }
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> E2eStep<Acts<B>> {
+        let len = len.clamp(1, CHUNK_SIZE);
+        E2eStep {
+            len,
+            a: self.plan_len(be, b, len, false),
+        }
+    }
+    fn step_io<B: Infer>(s: &mut E2eStep<Acts<B>>) -> &mut Io<B> {
+        &mut s.a.io
+    }
+    fn state<B: Infer>(st: &mut E2eState<B>) -> Vec<(String, &mut B::Buf)> {
+        st.named()
+    }
+    fn for_each_state<B: Infer>(st: &mut E2eState<B>, f: &mut dyn FnMut(&mut B::Buf)) {
+        st.for_each(f);
+    }
+    fn step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut E2eState<B>,
+        s: &mut E2eStep<Acts<B>>,
+    ) {
+        self.step_valid(be, p, st, s, s.len + 1);
+    }
+    /// The chunk's first n samples end the window (Conv3's zero edge after them, pad rows).
+    fn steps_prefix(&self) -> bool {
+        true
+    }
+    fn step_prefix<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut E2eState<B>,
+        s: &mut E2eStep<Acts<B>>,
+        n: usize,
+    ) -> bool {
+        self.step_valid(be, p, st, s, n.clamp(1, s.len));
+        true
+    }
+}
+
+impl QuantumE2e {
+    /// A step whose samples at or after `valid` are the window's end.
+    fn step_valid<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut E2eState<B>,
+        s: &mut E2eStep<Acts<B>>,
+        valid: usize,
+    ) {
+        let a = &mut s.a;
+        self.front
+            .step(be, p, &a.io.x, &mut st.prev, &mut a.front, valid);
+        self.features(be, p, a);
+        self.head
+            .step(be, p, &a.q, &mut a.head, &mut st.seq, &mut a.io.out);
+    }
 }

@@ -23,10 +23,11 @@
 //! reversed order. Then [`SeqPoolHead`]
 //! (OP_18 / OP_36 → SeqPool → H_silu). Streamable chunk by chunk (R1), Conv3 look-ahead of one
 //! sample. Parameter counts (EEG config, every T): 76,999 / 110,269.
-use super::quantum_e2e::{boundaries, CHUNK_SIZE};
+use super::quantum_e2e::{boundaries, E2eState, E2eStep, CHUNK_SIZE};
+use crate::nn::step::step_io;
 use crate::nn::{
     composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
-    Io, Linear, Net, S3Acts, S3Core, SeqPoolActs, SeqPoolHead,
+    Io, Linear, Net, S3Acts, S3Core, SeqPoolActs, SeqPoolHead, StepNet,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -212,40 +213,19 @@ impl QuantumE2eSuperposition {
             head,
         }
     }
-}
 
-impl Net for QuantumE2eSuperposition {
-    type Acts<B: Infer> = Acts<B>;
-    fn id(&self) -> &'static str {
-        if self.bidirectional {
-            "4e"
-        } else {
-            "4d"
-        }
-    }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn layout(&self) -> &ParamLayout {
-        &self.lay
-    }
-    fn is_causal(&self) -> bool {
-        true
-    }
-    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
-        let (c, t, d, q) = (
-            self.cfg.n_channels,
-            self.cfg.n_times,
-            self.cfg.d_model,
-            self.cfg.n_qubits,
-        );
+    /// Buffers for (B, T = `t`) (a window's T, or a step's chunk), with the backward's (and the
+    /// trace's) front-end buffers if `train`; x holds T + `ahead` samples.
+    fn plan_len<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> Acts<B> {
+        let (c, d, q) = (self.cfg.n_channels, self.cfg.d_model, self.cfg.n_qubits);
+        let ahead = if train { 0 } else { 1 };
         let nc = self.front.n_chunks(t);
         let s = |w: usize| be.alloc(&[b, nc, w]);
         let pb = 5 * q * self.cfg.n_layers;
         let nk = self.cores.len();
         Acts {
-            io: Io::plan(be, b, &self.cfg),
-            front: self.front.plan(be, b, c, t),
+            io: step_io(be, b, &self.cfg, t + ahead),
+            front: self.front.plan_with(be, b, c, t, train),
             a: self.enc.plan(be, b, nc),
             dt: self.dt.plan(be, b, nc),
             inj: self.inj.plan(be, b, nc),
@@ -277,18 +257,10 @@ impl Net for QuantumE2eSuperposition {
             ds: s(d),
         }
     }
-    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
-        &mut a.io
-    }
-    fn forward<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        a: &mut Acts<B>,
-        drop: Option<DropoutCfg<'_>>,
-    ) {
-        let drop = drop.filter(|c| c.p > 0.0);
-        self.front.forward(be, p, &a.io.x, &mut a.front);
+
+    /// The chunk summaries `a.front.pool.out` → the chunks' measurements `a.q` (B, nc,
+    /// 3Q·cores).
+    fn features<B: Infer>(&self, be: &B, p: &B::Params, a: &mut Acts<B>) {
         let s = &a.front.pool.out;
         self.enc.forward(be, p, s, &mut a.a);
         self.dt.forward(be, p, s, &mut a.dt);
@@ -312,8 +284,49 @@ impl Net for QuantumE2eSuperposition {
             core.s3
                 .forward(be, p, [r0, r1, r2], &a.dt.out, enc, &mut ca.s3);
         }
-        let ms: Vec<&B::Buf> = a.cores.iter().map(|c| &c.s3.m).collect();
-        be.concat_cols(&mut a.q, &ms);
+        // (no allocation: a stream's step)
+        match a.cores.as_slice() {
+            [c0] => be.concat_cols(&mut a.q, &[&c0.s3.m]),
+            [c0, c1] => be.concat_cols(&mut a.q, &[&c0.s3.m, &c1.s3.m]),
+            _ => unreachable!("4d has one core, 4e two"),
+        }
+    }
+}
+
+impl Net for QuantumE2eSuperposition {
+    type Acts<B: Infer> = Acts<B>;
+    fn id(&self) -> &'static str {
+        if self.bidirectional {
+            "4e"
+        } else {
+            "4d"
+        }
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn layout(&self) -> &ParamLayout {
+        &self.lay
+    }
+    fn is_causal(&self) -> bool {
+        true
+    }
+    fn plan<B: Infer>(&self, be: &B, b: usize) -> Acts<B> {
+        self.plan_len(be, b, self.cfg.n_times, true)
+    }
+    fn io<B: Infer>(a: &mut Acts<B>) -> &mut Io<B> {
+        &mut a.io
+    }
+    fn forward<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        a: &mut Acts<B>,
+        drop: Option<DropoutCfg<'_>>,
+    ) {
+        let drop = drop.filter(|c| c.p > 0.0);
+        self.front.forward(be, p, &a.io.x, &mut a.front);
+        self.features(be, p, a);
         self.head
             .forward(be, p, &a.q, &mut a.head, &mut a.io.out, drop);
     }
@@ -419,5 +432,79 @@ impl Net for QuantumE2eSuperposition {
             .head
             .prefix_outputs(p, a.head.op.out.as_slice(), self.cfg.n_classes);
         Some(boundaries(self.cfg.n_times, outs))
+    }
+}
+
+impl StepNet for QuantumE2eSuperposition {
+    type State<B: Infer> = E2eState<B>;
+    type Step<B: Infer> = E2eStep<Acts<B>>;
+    fn step_len(&self) -> usize {
+        CHUNK_SIZE
+    }
+    /// Conv3 reads the next sample
+    fn lookahead(&self) -> usize {
+        1
+    }
+    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> E2eState<B> {
+        E2eState::plan(be, b, self.cfg.n_channels, &self.head)
+    }
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> E2eStep<Acts<B>> {
+        let len = len.clamp(1, CHUNK_SIZE);
+        E2eStep {
+            len,
+            a: self.plan_len(be, b, len, false),
+        }
+    }
+    fn step_io<B: Infer>(s: &mut E2eStep<Acts<B>>) -> &mut Io<B> {
+        &mut s.a.io
+    }
+    fn state<B: Infer>(st: &mut E2eState<B>) -> Vec<(String, &mut B::Buf)> {
+        st.named()
+    }
+    fn for_each_state<B: Infer>(st: &mut E2eState<B>, f: &mut dyn FnMut(&mut B::Buf)) {
+        st.for_each(f);
+    }
+    fn step<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut E2eState<B>,
+        s: &mut E2eStep<Acts<B>>,
+    ) {
+        self.step_valid(be, p, st, s, s.len + 1);
+    }
+    /// The chunk's first n samples end the window (Conv3's zero edge after them, pad rows).
+    fn steps_prefix(&self) -> bool {
+        true
+    }
+    fn step_prefix<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut E2eState<B>,
+        s: &mut E2eStep<Acts<B>>,
+        n: usize,
+    ) -> bool {
+        self.step_valid(be, p, st, s, n.clamp(1, s.len));
+        true
+    }
+}
+
+impl QuantumE2eSuperposition {
+    /// A step whose samples at or after `valid` are the window's end.
+    fn step_valid<B: Infer>(
+        &self,
+        be: &B,
+        p: &B::Params,
+        st: &mut E2eState<B>,
+        s: &mut E2eStep<Acts<B>>,
+        valid: usize,
+    ) {
+        let a = &mut s.a;
+        self.front
+            .step(be, p, &a.io.x, &mut st.prev, &mut a.front, valid);
+        self.features(be, p, a);
+        self.head
+            .step(be, p, &a.q, &mut a.head, &mut st.seq, &mut a.io.out);
     }
 }

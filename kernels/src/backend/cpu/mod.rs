@@ -353,6 +353,47 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
                 }
             });
     }
+    fn im2col3_step(
+        &self,
+        y: &mut CpuBuf<'a>,
+        prev: &mut CpuBuf<'a>,
+        x: &CpuBuf<'a>,
+        valid: usize,
+    ) {
+        let (b, c, l1) = (x.dim0(), x.shape[1], x.last());
+        let l = l1.saturating_sub(1);
+        assert!(
+            l > 0 && y.shape == [b, l, 3 * c],
+            "im2col3_step: y {:?} vs x {:?}",
+            y.shape,
+            x.shape
+        );
+        assert!(
+            (1..=l1).contains(&valid),
+            "im2col3_step: valid {valid} of {l1}"
+        );
+        same_len("im2col3_step: prev", prev.data.len(), b * c);
+        let kc = 3 * c;
+        let last = valid.min(l) - 1;
+        for ((yb, pb), xb) in y
+            .data
+            .chunks_exact_mut(l * kc)
+            .zip(prev.data.chunks_exact_mut(c))
+            .zip(x.data.chunks_exact(c * l1))
+        {
+            for (ci, (p, xc)) in pb.iter_mut().zip(xb.chunks_exact(l1)).enumerate() {
+                // sample s of this channel: −1 the previous one, ≥ valid zero
+                let at = |s: usize| if s < valid { xc[s] } else { 0.0 };
+                for ti in 0..l {
+                    let row = &mut yb[ti * kc + 3 * ci..ti * kc + 3 * ci + 3];
+                    row[0] = if ti == 0 { *p } else { at(ti - 1) };
+                    row[1] = at(ti);
+                    row[2] = at(ti + 1);
+                }
+                *p = xc[last];
+            }
+        }
+    }
     fn scale_segments(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>, s: &CpuBuf<'a>, segs: &[Segment]) {
         same_len("scale_segments", y.data.len(), x.data.len());
         let w = x.last();

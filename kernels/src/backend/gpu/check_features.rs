@@ -156,6 +156,18 @@ pub fn feature_outputs<B: Backend>(be: &B, s: FeatureSize) -> Vec<(String, Vec<f
         }
         seen.extend([host(be, &m), host(be, &z), host(be, &acc)].concat());
         out.push(("online_softmax_pool".into(), seen));
+        // the streaming Conv3 im2col: two steps of L = t/2 − 1 samples (with the look-ahead
+        // sample), the second a prefix of t/4 valid samples
+        let l = t / 2 - 1;
+        let mut prev = buf(be, &g.vec(b * f, -1.0, 1.0), &[b, f]);
+        let mut cols = be.alloc(&[b, l, 3 * f]);
+        let mut seen = Vec::new();
+        for valid in [l + 1, (t / 4).max(1)] {
+            let xs = buf(be, &g.vec(b * f * (l + 1), -1.0, 1.0), &[b, f, l + 1]);
+            be.im2col3_step(&mut cols, &mut prev, &xs, valid);
+            seen.extend([host(be, &cols), host(be, &prev)].concat());
+        }
+        out.push(("im2col3_step".into(), seen));
         let mut zr = buf(be, &uh, &[b, t, f]);
         be.zero_rows_from(&mut zr, t / 2);
         out.push(("zero_rows_from".into(), host(be, &zr)));

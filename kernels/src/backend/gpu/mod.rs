@@ -91,6 +91,8 @@ pub const KERNELS: &[&str] = &[
     "row_mean",
     "row_mean_bwd",
     "im2col3",
+    "im2col3_step",
+    "im2col3_prev",
     "scale_seg_fwd",
     "scale_seg_bwd_dx",
     "scale_seg_bwd_ds",
@@ -929,6 +931,35 @@ impl<D: Device> Infer for Gpu<D> {
             ..Default::default()
         };
         self.launch1("im2col3", y.len, p);
+    }
+    fn im2col3_step(&self, y: &mut GpuBuf<D>, prev: &mut GpuBuf<D>, x: &GpuBuf<D>, valid: usize) {
+        let (b, c, l1) = (x.dim0(), x.shape[1], x.last());
+        let l = l1.saturating_sub(1);
+        assert!(
+            l > 0 && y.shape == [b, l, 3 * c],
+            "im2col3_step: y {:?} vs x {:?}",
+            y.shape,
+            x.shape
+        );
+        assert!(
+            (1..=l1).contains(&valid),
+            "im2col3_step: valid {valid} of {l1}"
+        );
+        same("im2col3_step: prev", prev.len, b * c);
+        let p = GlueP {
+            y: y.addr,
+            x: x.addr,
+            d0: b as i64,
+            d1: c as i64,
+            d2: l as i64,
+            x_w: valid as i64,
+            x2: prev.addr,
+            ..Default::default()
+        };
+        self.launch1("im2col3_step", y.len, p);
+        // every thread of the first kernel has read prev before this one writes it
+        let p = GlueP { y: prev.addr, ..p };
+        self.launch1("im2col3_prev", b * c, p);
     }
     fn scale_segments(&self, y: &mut GpuBuf<D>, x: &GpuBuf<D>, s: &GpuBuf<D>, segs: &[Segment]) {
         same("scale_segments", y.len, x.len);

@@ -32,7 +32,7 @@ kernel_params! {
     /// `glue.cu`
     pub struct GlueP {
         y: Ptr, x: Ptr, d0: i64, d1: i64, d2: i64, y_w: i64, y_off: i64, x_w: i64, x_off: i64,
-        s: f32, acc: i32,
+        s: f32, acc: i32, x2: Ptr,
     }
     /// `gemm.cu`
     pub struct GemmP {
