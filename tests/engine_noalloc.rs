@@ -125,7 +125,7 @@ fn model_file(id: &str, dtype: TensorDtype, preprocessing: serde_json::Value) ->
 
 /// The models whose streams run their shared description's streaming form (planned per
 /// stream: creating one on lent buffers allocates the plans' bookkeeping, never an f32).
-const STREAM_THROUGH_DESCRIPTION: [&str; 3] = ["mg", "1b", "2d"];
+const STREAM_THROUGH_DESCRIPTION: [&str; 5] = ["mg", "1b", "2d", "4b", "4d"];
 
 /// Most bytes creating one of those streams on lent buffers may allocate (bookkeeping only).
 const CREATION_BYTES: usize = 40 * 1024;
@@ -284,7 +284,8 @@ fn check_model(
         if STREAM_THROUGH_DESCRIPTION.contains(&id) {
             // the plans' bookkeeping (shapes, the plan structs, the compiled circuits),
             // once; every f32 is lent: a bound well under any state or activation buffer of
-            // these models (1b: 31 KB, mg: 23 KB, 2d: 28 KB measured) catches one falling to the heap
+            // these models (1b: 31 KB, mg: 23 KB, 2d: 28 KB, 4b: 19 KB, 4d: 34 KB measured) catches
+            // one falling to the heap
             eprintln!(
                 "{id} {dtype:?} hop {hop}: {created} allocations and frees, {bytes} bytes at creation ({lent_bytes} bytes of scratch lent)"
             );

@@ -118,7 +118,8 @@ pub unsafe extern "C" fn qssm_stream_new(
 /// `scratch_bytes` ≥ `qssm_model_required_scratch_bytes` bytes, both aligned for
 /// `float` (as `malloc` returns) and not overlapping. The library allocates only the small
 /// handle (and a C-float gather buffer plus 2·K floats for the latest prediction; for the
-/// models that stream through their shared description, mg, the causal 1b, 2d and 2e, also the
+/// models that stream through their shared description, mg, the causal 1b, 2d, 2e and 4a–4e,
+/// also the
 /// bookkeeping of their planned steps: shapes and plan structures, a few hundred small
 /// allocations, here and never while streaming); the state lives in `state`, every float of
 /// the model's activations in `scratch`. The state is zeroed here (previous contents

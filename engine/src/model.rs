@@ -57,7 +57,7 @@ pub struct Model {
 #[derive(Clone, Debug)]
 pub(crate) enum Form {
     /// Through its shared description (every zoo model, the HQC Mambas): the window path;
-    /// `stream` is its engine streaming form (3b, 4a–4e, the HQC Mambas),
+    /// `stream` is its engine streaming form (3b, the HQC Mambas),
     /// whose weight matrices are views of the description's parameters, `None` for a
     /// window-only model.
     Shared {
@@ -83,7 +83,7 @@ impl Form {
     }
 
     /// The description a stream runs through its own streaming form, if it does (mg, the
-    /// causal 1b, 2d, 2e), and the floats of its model state and plan arena.
+    /// causal 1b, 2d, 2e, 4a–4e), and the floats of its model state and plan arena.
     pub(crate) fn stream_shared(&self) -> Option<(&SharedModel, (usize, usize))> {
         match self {
             Self::Shared {

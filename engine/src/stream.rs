@@ -27,9 +27,11 @@
 //!   chunk boundaries runs the step of the samples so far on h, the state unchanged
 //!   (`arch/shared_step.rs`).
 //! * **4a–4e** (group 4, spec groups-2-4 §4.3 R1), step 16 with a **look-ahead of one sample**
-//!   (the centred Conv3): the Conv3 row of sample t is computed when sample t+1 arrives, pooled
-//!   online into its chunk; a completed chunk runs its circuits and enters an online softmax
-//!   over chunks. State: the last two samples (2C) and the two pools (2·(D + 2)). Hop
+//!   (the centred Conv3), through their description's streaming form: the state keeps the
+//!   samples not yet stepped (C·17 floats: a chunk and its look-ahead); once sample 16(k+1)
+//!   has arrived, chunk k runs its Conv3 rows (the sample before the chunk is state, C
+//!   floats), chunk pooling and circuits as the window does, and enters the online softmax
+//!   over chunks (D + 2 floats); its logits (K) are kept. Hop
 //!   predictions come at t = 1 + m·hop (hop a multiple of 16): chunk k is complete once sample
 //!   16(k+1) has arrived, t = 16(k+1) + 1, and the prediction is the head over chunks 0..=k —
 //!   the trainer's `boundary_outputs` n_k. [`Stream::prediction`] is the window forward on the
@@ -168,8 +170,8 @@ impl Model {
     /// plus the model's recurrent state — for 3b, 1 + 4·C (up to 4 held-back samples) +
     /// 2·D + n_layers·(3·E + E·N) (EEG 3b: 4 + 257 + 256 + 2·(768 + 4096) = 10245 floats);
     /// for causal 1b, C·32 + K + n_layers·(3·E + E·N) + D + 1 (EEG: 4 + 2048 + 2 + 9728 + 129
-    /// = 11911); for mg, C·cs + K + H (EEG, cs 8:
-    /// 4 + 512 + 2 + 64 = 582); for 4a–4e, 2·C + 2·(D + 2) (EEG: 4 + 128 + 260 = 392). Errors: [`EngineError::NotCausal`].
+    /// = 11911); for mg, C·cs + K + H (EEG, cs 8: 4 + 512 + 2 + 64 = 582); for 2d/2e,
+    /// C·32 + K + D + 2; for 4a–4e, C·17 + K + C + D + 2. Errors: [`EngineError::NotCausal`].
     /// A card filter adds 2 floats per section and channel.
     pub fn stream_state_len(&self) -> Result<usize, EngineError> {
         Ok(header::LEN + causal_form(self)?.floats().0 + self.filter_state_len())

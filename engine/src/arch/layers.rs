@@ -1,7 +1,7 @@
 //! Inference-only layers over owned weights, each a thin wrapper of a [`qssm_kernels::ops`]
 //! forward op (the math lives there). Token-major `(L, width)` rows.
 //! Source: the trainer's `models/blocks/{linear,norm,conv,pool}.rs` (reference PyTorch
-//! `nn.Linear`, `nn.LayerNorm`, the repo's `RMSNorm`, depthwise causal `nn.Conv1d`).
+//! `nn.Linear`, the repo's `RMSNorm`, depthwise causal `nn.Conv1d`).
 //!
 //! The streaming forms' layers: one token (or a few, `apply_rows`) at a time, written into a
 //! caller slice, no allocation (windows run the models' shared descriptions). `Linear`
@@ -13,7 +13,7 @@ use alloc::format;
 use alloc::vec::Vec;
 use qssm_kernels::ops::conv1d::conv1d_causal_step;
 use qssm_kernels::ops::matvec::{linear_rows, matvec};
-use qssm_kernels::ops::norm::{layernorm_forward, rmsnorm_forward};
+use qssm_kernels::ops::norm::rmsnorm_forward;
 
 /// eps of every LayerNorm/RMSNorm of the reference.
 const NORM_EPS: f32 = 1e-5;
@@ -81,34 +81,6 @@ impl Linear {
     /// Output width.
     pub(crate) fn d_out(&self) -> usize {
         self.d_out
-    }
-}
-
-/// `nn.LayerNorm(d)`: `<name>.weight`, `<name>.bias` (d).
-#[derive(Clone, Debug)]
-pub(crate) struct LayerNorm {
-    w: Vec<f32>,
-    b: Vec<f32>,
-    d: usize,
-}
-
-impl LayerNorm {
-    /// Loads `<name>.weight`, `<name>.bias`.
-    pub(crate) fn load(ld: &mut Loader<'_, '_>, name: &str, d: usize) -> Result<Self, EngineError> {
-        Ok(Self {
-            w: ld.take(&format!("{name}.weight"), &[d])?,
-            b: ld.take(&format!("{name}.bias"), &[d])?,
-            d,
-        })
-    }
-
-    /// One token x (d) → y (d), written into `y`; no allocation. Same arithmetic as the
-    /// window forward's LayerNorm (`qssm_kernels::ops::norm::layernorm_forward`).
-    pub(crate) fn apply_one(&self, y: &mut [f32], x: &[f32]) {
-        let (mut mean, mut rstd) = ([0.0f32; 1], [0.0f32; 1]);
-        layernorm_forward(
-            y, &mut mean, &mut rstd, x, &self.w, &self.b, 1, self.d, NORM_EPS,
-        );
     }
 }
 

@@ -1,27 +1,21 @@
 //! The architectures the engine runs. Every zoo model's window runs its one description, the
 //! trainer's (`qssm_models`, see [`shared`]), on parameters stored once in the file's dtype.
-//! mg, the causal 1b, 2d and 2e stream through their description's own streaming step
-//! (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming forms of 3b and 4a–4e
-//! ([`step::CausalStep`], one sample or chunk at a time, for [`crate::stream`]) are still
-//! engine modules here, whose weight matrices are views of those parameters, composed of
-//! inference blocks ([`layers`], [`ssm`], [`mamba_block`]) over
-//! the `qssm_kernels` forward ops; replacing them by the shared blocks' own steps is the rest
-//! of the one-description work. The HQC Mambas'
+//! mg, the causal 1b, 2d, 2e and 4a–4e stream through their description's own streaming step
+//! (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming form of 3b
+//! ([`step::CausalStep`], one sample at a time, for [`crate::stream`]) is still an engine
+//! module here, whose weight matrices are views of those parameters, composed of inference
+//! blocks ([`layers`], [`ssm`], [`mamba_block`]) over the `qssm_kernels` forward ops;
+//! replacing it by the shared blocks' own steps is the rest of the one-description work. The HQC Mambas'
 //! windows run their shared description too, and they stream through the 3b streaming form;
 //! the Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
 //! engine form ([`Arch::logits`]).
 mod circuit_card;
 mod cmamba;
-mod composed_circuit;
 mod gated_config;
 mod layers;
 mod mamba_block;
-mod online_pool;
 mod proj;
-mod qe2e;
 mod running_mean;
-mod s3_core;
-mod seq_pool_head;
 pub(crate) mod shared;
 pub(crate) mod shared_step;
 mod ssm;
@@ -44,20 +38,15 @@ pub(crate) enum Arch {
     /// hqc-mamba, hqc-mamba-classical: the 3b streaming form with the card's expand and
     /// projections
     HqcMamba(Box<cmamba::TrueClassicalMamba>),
-    /// 4a, 4b, 4c, 4d, 4e (group 4, streams chunk by chunk)
-    QuantumE2e(Box<qe2e::QuantumE2e>),
     /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
-/// Whether model `id` (with a shared description) has an engine streaming form ([`Arch`]): 3b,
-/// 4a–4e, the HQC Mambas (mg, the causal 1b, 2d and 2e stream through their description,
+/// Whether model `id` (with a shared description) has an engine streaming form ([`Arch`]): 3b
+/// and the HQC Mambas (mg, the causal 1b, 2d, 2e and 4a–4e stream through their description,
 /// [`shared_step`]). The others are window-only.
 pub(crate) fn streams(id: &str) -> bool {
-    matches!(
-        id,
-        "3b" | "4a" | "4b" | "4c" | "4d" | "4e" | "hqc-mamba" | "hqc-mamba-classical"
-    )
+    matches!(id, "3b" | "hqc-mamba" | "hqc-mamba-classical")
 }
 
 impl Arch {
@@ -81,10 +70,6 @@ impl Arch {
                 let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
                 Ok(Self::HqcMamba(Box::new(m)))
             }
-            "4a" | "4b" | "4c" | "4d" | "4e" => {
-                let m = qe2e::QuantumE2e::load(id, ld, card)?;
-                Ok(Self::QuantumE2e(Box::new(m)))
-            }
             "qt-cnn" | "qt-liu-cnn" => {
                 use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
                 let spec = if id == "qt-cnn" { SEED_CNN } else { LIU_CNN };
@@ -95,7 +80,8 @@ impl Arch {
         }
     }
 
-    /// The recurrent mode of the architecture, if it has one (3b, 4a–4e, the HQC Mambas); `None` for window-only architectures (the reference
+    /// The recurrent mode of the architecture, if it has one (3b, the HQC Mambas); `None` for
+    /// window-only architectures (the reference
     /// 1b: its block 1 starts from block 0's final state; 1c: backward scans over the whole
     /// window; hg: a time-reversed branch and a global mean; 3c: backward scans; 3a, 1a: global
     /// attention; 2a: one LCU over the window's chunks; 2b: layer 1 starts from layer 0's final
@@ -104,7 +90,6 @@ impl Arch {
         match self {
             Self::TargetCnn(_) => None,
             Self::TrueClassicalMamba(m) | Self::HqcMamba(m) => Some(m.as_ref()),
-            Self::QuantumE2e(m) => Some(m.as_ref()),
         }
     }
 

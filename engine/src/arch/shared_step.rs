@@ -3,19 +3,22 @@
 //! the engine feeds it one sample at a time and keeps its state flat, so a stream's snapshot
 //! is still one plain f32 buffer.
 //!
-//! Flat model state (the stream's state after its header), for chunk size cs, C channels, K
-//! classes:
-//! * the samples of the current chunk, channel-major (C, cs) (sample t at column t mod cs);
+//! Flat model state (the stream's state after its header), for chunk size cs, look-ahead a
+//! ([`StepNet::lookahead`]: 4a–4e read one sample past their chunk), C channels, K classes:
+//! * the samples not yet stepped, channel-major (C, cs + a): the current chunk and its
+//!   look-ahead, column r for the r-th sample after the last step's chunk;
 //! * the logits after the last completed chunk (K);
 //! * the net's recurrent state, its tensors back to back in
 //!   [`StepNet::for_each_state`] order (mg: h (H)).
 //!
-//! A push writes its sample into the chunk; the push that completes the chunk runs one step of
-//! cs samples (the net state read from the flat copy, stepped, written back) and keeps its
-//! logits. Logits between chunk boundaries run the same plan over the samples so far
-//! ([`StepNet::step_prefix`]: the window path's short last chunk) on the net state, which the
-//! flat copy restores before every step; the flat state is unchanged. A net without prefix
-//! steps does not stream this way ([`EngineError::NotCausal`]).
+//! A push writes its sample into the chunk; the push that completes the chunk and its
+//! look-ahead runs one step of cs samples (the net state read from the flat copy, stepped,
+//! written back), keeps its logits and moves the look-ahead samples to the front (they begin
+//! the next chunk). Logits at a hop boundary are those kept; anywhere else they run the same
+//! plan over the samples not yet stepped ([`StepNet::step_prefix`]: the window path's short
+//! last chunk, the window's zero edge after it) on the net state, which the flat copy restores
+//! before every step; the flat state is unchanged. A net with chunks of more than one sample
+//! but without prefix steps does not stream this way ([`EngineError::NotCausal`]).
 //!
 //! Memory: the plans (the net state and the chunk's step) are made once when the stream is
 //! created, their f32s on the heap ([`Stream::new`]) or in an arena carved from the caller's
@@ -38,12 +41,15 @@ use qssm_models::zoo::StepNetVisitor;
 pub(crate) trait SharedStep: Send {
     /// Samples per step of the net (mg: its chunk size).
     fn chunk(&self) -> usize;
+    /// Samples a step reads past its chunk ([`StepNet::lookahead`]).
+    fn lookahead(&self) -> usize;
     /// Floats of the flat model state.
     fn state_len(&self) -> usize;
     /// Consumes sample `t` (C finite values in the model's unit), advancing `state`.
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]);
-    /// Logits (K) of the prefix of `t ≥ 1` samples from `state` (unchanged).
-    fn logits(&mut self, t: u64, state: &[f32], logits: &mut [f32]);
+    /// Logits (K) after `t ≥ 1` samples from `state` (unchanged): at a hop boundary
+    /// (`boundary`) the last step's, else the window path's on the t samples.
+    fn logits(&mut self, boundary: bool, t: u64, state: &[f32], logits: &mut [f32]);
 }
 
 impl core::fmt::Debug for dyn SharedStep + '_ {
@@ -54,7 +60,8 @@ impl core::fmt::Debug for dyn SharedStep + '_ {
 
 /// The models that stream through their shared description (the other causal models still
 /// through their engine streaming forms, [`super::step::CausalStep`]).
-pub(crate) const DESCRIPTION_STREAMS: [&str; 4] = ["mg", "1b", "2d", "2e"];
+pub(crate) const DESCRIPTION_STREAMS: [&str; 9] =
+    ["mg", "1b", "2d", "2e", "4a", "4b", "4c", "4d", "4e"];
 
 /// Whether model `id` streams through its shared description in this build (feature
 /// `description-streams`).
@@ -68,13 +75,21 @@ pub(crate) fn streams_shared(id: &str) -> bool {
 /// other model's step.
 #[cfg(feature = "description-streams")]
 fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Output> {
-    use qssm_models::zoo::{QuantumHydraSuperposition, QuantumMambaGated, QuantumMambaSsm};
+    use qssm_models::zoo::{
+        E2eVariant, QuantumE2e, QuantumE2eSuperposition, QuantumHydraSuperposition,
+        QuantumMambaGated, QuantumMambaSsm,
+    };
     let cfg = model.config().clone();
     match model.id() {
         "mg" => Some(v.visit(QuantumMambaGated::new(cfg))),
         "1b" if cfg.causal => Some(v.visit(QuantumMambaSsm::new(cfg))),
         "2d" => Some(v.visit(QuantumHydraSuperposition::mamba_hydra(cfg))),
         "2e" => Some(v.visit(QuantumHydraSuperposition::hydra_hydra(cfg))),
+        "4a" => Some(v.visit(QuantumE2e::new(cfg, E2eVariant::Transformer))),
+        "4b" => Some(v.visit(QuantumE2e::new(cfg, E2eVariant::Mamba))),
+        "4c" => Some(v.visit(QuantumE2e::new(cfg, E2eVariant::Hydra))),
+        "4d" => Some(v.visit(QuantumE2eSuperposition::new(cfg, false))),
+        "4e" => Some(v.visit(QuantumE2eSuperposition::new(cfg, true))),
         _ => None,
     }
 }
@@ -169,10 +184,11 @@ struct Core<'m, 'a, N: StepNet, M: Memory<'a>> {
     net: N,
     model: &'m SharedModel,
     be: Be<'a, M>,
-    /// C, cs, K
+    /// C, cs, K, look-ahead
     c: usize,
     cs: usize,
     k: usize,
+    la: usize,
     st: N::State<Be<'a, M>>,
     full: N::Step<Be<'a, M>>,
     /// floats of the net state
@@ -184,7 +200,12 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
     fn plan(net: N, model: &'m SharedModel, mem: M) -> Self {
         let be = CpuIn::new(mem);
         let cfg = net.config();
-        let (c, k, cs) = (cfg.n_channels, cfg.n_classes, net.step_len().max(1));
+        let (c, k, cs, la) = (
+            cfg.n_channels,
+            cfg.n_classes,
+            net.step_len().max(1),
+            net.lookahead(),
+        );
         let mut st = net.plan_state(&be, 1);
         let mut full = net.plan_step(&be, 1, cs);
         // the weights are the model's for the stream's life
@@ -198,6 +219,7 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
             c,
             cs,
             k,
+            la,
             st,
             full,
             net_state,
@@ -254,6 +276,11 @@ impl<'a, N: StepNet, M: Memory<'a> + Send> Core<'_, 'a, N, M> {
         });
     }
 
+    /// Steps run after `t` samples (a step needs its chunk and look-ahead).
+    fn steps_after(&self, t: u64) -> u64 {
+        t.saturating_sub(self.la as u64) / self.cs as u64
+    }
+
     /// The flat copy ← the net state.
     fn save(&mut self, flat: &mut [f32]) {
         let (be, mut at) = (&self.be, 0);
@@ -274,20 +301,26 @@ where
         self.cs
     }
 
+    fn lookahead(&self) -> usize {
+        self.la
+    }
+
     fn state_len(&self) -> usize {
-        self.c * self.cs + self.k + self.net_state
+        self.c * (self.cs + self.la) + self.k + self.net_state
     }
 
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]) {
-        let (c, cs, k) = (self.c, self.cs, self.k);
-        let pos = (t % cs as u64) as usize;
+        let (c, cs, k, la) = (self.c, self.cs, self.k, self.la);
+        let w = cs + la;
+        // sample t is the r-th after the last step's chunk
+        let r = (t - self.steps_after(t) * cs as u64) as usize;
         for (ch, &v) in x[..c].iter().enumerate() {
-            state[ch * cs + pos] = v;
+            state[ch * w + r] = v;
         }
-        if pos + 1 < cs {
+        if r + 1 < w {
             return;
         }
-        let (chunk, rest) = state.split_at_mut(c * cs);
+        let (chunk, rest) = state.split_at_mut(c * w);
         let (logits, flat) = rest.split_at_mut(k);
         self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
         self.load(flat);
@@ -295,14 +328,19 @@ where
             .step(&self.be, self.model, &mut self.st, &mut self.full);
         self.save(flat);
         self.be.download(&N::step_io(&mut self.full).out, logits);
+        // the look-ahead samples begin the next chunk
+        for row in chunk.chunks_exact_mut(w) {
+            row.copy_within(cs.., 0);
+        }
     }
 
-    fn logits(&mut self, t: u64, state: &[f32], logits: &mut [f32]) {
+    fn logits(&mut self, boundary: bool, t: u64, state: &[f32], logits: &mut [f32]) {
         let (c, cs, k) = (self.c, self.cs, self.k);
-        let (chunk, rest) = state.split_at(c * cs);
+        let (chunk, rest) = state.split_at(c * (cs + self.la));
         let (last, flat) = rest.split_at(k);
-        let r = (t % cs as u64) as usize;
-        if r == 0 {
+        // samples not yet stepped
+        let r = (t - self.steps_after(t) * cs as u64) as usize;
+        if r == 0 || boundary {
             logits.copy_from_slice(last);
             return;
         }

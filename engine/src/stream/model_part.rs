@@ -1,6 +1,6 @@
-//! The model part of a [`super::Stream`]: an engine streaming form ([`CausalStep`]: 3b, 4a–4e,
-//! the HQC Mambas) or a core over the model's description ([`SharedStep`]: mg, the causal 1b,
-//! 2d, 2e), and which one a model has.
+//! The model part of a [`super::Stream`]: an engine streaming form ([`CausalStep`]: 3b, the
+//! HQC Mambas) or a core over the model's description ([`SharedStep`]: mg, the causal 1b, 2d,
+//! 2e, 4a–4e), and which one a model has.
 use crate::arch::shared::SharedModel;
 use crate::arch::shared_step::{self, SharedStep};
 use crate::arch::step::CausalStep;
@@ -100,7 +100,7 @@ impl Core<'_> {
     pub(super) fn lookahead(&self) -> usize {
         match self {
             Self::Engine(s) => s.lookahead(),
-            Self::Shared(_) => 0,
+            Self::Shared(s) => s.lookahead(),
         }
     }
 
@@ -136,7 +136,7 @@ impl Core<'_> {
         match self {
             Self::Engine(s) if boundary => s.boundary_logits(t, state, scratch, out),
             Self::Engine(s) => s.logits(t, state, scratch, out),
-            Self::Shared(s) => s.logits(t, state, out),
+            Self::Shared(s) => s.logits(boundary, t, state, out),
         }
     }
 }
