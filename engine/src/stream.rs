@@ -419,6 +419,7 @@ impl<'a> Stream<'a> {
         let (h, rest) = self.state.split_at_mut(header::LEN);
         header::write(h, len, 0);
         rest[..self.filter_at - header::LEN].fill(0.0);
+        self.step.state_replaced();
     }
 
     /// [`Self::reset`] and the input filter's state zeroed too: the stream as after creation
@@ -485,6 +486,7 @@ impl<'a> Stream<'a> {
             .check_state(&from[header::LEN..self.filter_at])
             .map_err(invalid)?;
         self.state.copy_from_slice(from);
+        self.step.state_replaced();
         self.count = count;
         Ok(())
     }

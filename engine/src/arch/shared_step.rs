@@ -12,12 +12,14 @@
 //!   [`StepNet::for_each_state`] order (mg: h (H)).
 //!
 //! A push writes its sample into the chunk; the push that completes the chunk and its
-//! look-ahead runs one step of cs samples (the net state read from the flat copy, stepped,
-//! written back), keeps its logits and moves the look-ahead samples to the front (they begin
-//! the next chunk). Logits at a hop boundary are those kept; anywhere else they run the same
+//! look-ahead runs one step of cs samples (the net state stepped and written back to its flat
+//! copy, which a snapshot reads), keeps its logits and moves the look-ahead samples to the
+//! front (they begin the next chunk). The net state is read back from the flat copy only when
+//! the two may differ: after the stream's state was replaced (reset, restore) and after a
+//! prefix step. Logits at a hop boundary are those kept; anywhere else they run the same
 //! plan over the samples not yet stepped ([`StepNet::step_prefix`]: the window path's short
-//! last chunk, the window's zero edge after it) on the net state, which the flat copy restores
-//! before every step; the flat state is unchanged. A net with chunks of more than one sample
+//! last chunk, the window's zero edge after it) on the net state; the flat state is
+//! unchanged. A net with chunks of more than one sample
 //! but without prefix steps does not stream this way ([`EngineError::NotCausal`]).
 //!
 //! Memory: the plans (the net state and the chunk's step) are made once when the stream is
@@ -47,6 +49,8 @@ pub(crate) trait SharedStep: Send {
     fn state_len(&self) -> usize;
     /// Consumes sample `t` (C finite values in the model's unit), advancing `state`.
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]);
+    /// The stream's flat state was replaced (reset, restore): the next step reads it.
+    fn state_replaced(&mut self);
     /// Logits (K) after `t ≥ 1` samples from `state` (unchanged): at a hop boundary
     /// (`boundary`) the last step's, else the window path's on the t samples.
     fn logits(&mut self, boundary: bool, t: u64, state: &[f32], logits: &mut [f32]);
@@ -193,6 +197,8 @@ struct Core<'m, 'a, N: StepNet, M: Memory<'a>> {
     full: N::Step<Be<'a, M>>,
     /// floats of the net state
     net_state: usize,
+    /// whether `st` equals the flat copy (else the next step loads it)
+    synced: bool,
 }
 
 impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
@@ -223,6 +229,7 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
             st,
             full,
             net_state,
+            synced: false,
         }
     }
 
@@ -232,6 +239,7 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
         let (be, p) = (&self.be, self.model);
         self.net.step(be, p, &mut self.st, &mut self.full);
         self.net.step_prefix(be, p, &mut self.st, &mut self.full, 1);
+        self.synced = false;
     }
 }
 
@@ -305,6 +313,10 @@ where
         self.la
     }
 
+    fn state_replaced(&mut self) {
+        self.synced = false;
+    }
+
     fn state_len(&self) -> usize {
         self.c * (self.cs + self.la) + self.k + self.net_state
     }
@@ -323,10 +335,13 @@ where
         let (chunk, rest) = state.split_at_mut(c * w);
         let (logits, flat) = rest.split_at_mut(k);
         self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
-        self.load(flat);
+        if !self.synced {
+            self.load(flat);
+        }
         self.net
             .step(&self.be, self.model, &mut self.st, &mut self.full);
         self.save(flat);
+        self.synced = true;
         self.be.download(&N::step_io(&mut self.full).out, logits);
         // the look-ahead samples begin the next chunk
         for row in chunk.chunks_exact_mut(w) {
@@ -346,9 +361,13 @@ where
         }
         // the full chunk's plan over its first r samples (the others are ignored)
         self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
-        self.load(flat);
+        if !self.synced {
+            self.load(flat);
+        }
         let (be, p) = (&self.be, self.model);
         self.net.step_prefix(be, p, &mut self.st, &mut self.full, r);
+        // the prefix step advanced the net state; the flat copy did not
+        self.synced = false;
         self.be.download(&N::step_io(&mut self.full).out, logits);
     }
 }

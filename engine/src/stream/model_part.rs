@@ -117,6 +117,13 @@ impl Core<'_> {
         }
     }
 
+    /// The stream's state was replaced (reset, restore).
+    pub(super) fn state_replaced(&mut self) {
+        if let Self::Shared(s) = self {
+            s.state_replaced();
+        }
+    }
+
     pub(super) fn check_state(&self, state: &[f32]) -> Result<(), &'static str> {
         match self {
             Self::Engine(s) => s.check_state(state),

@@ -255,7 +255,7 @@ pub fn step(
         h0.is_none_or(|h0| h0.len() >= e * n),
         "scan_channels::step: h0 too short"
     );
-    dispatch_step(Step {
+    let p = Step {
         y,
         h,
         x,
@@ -266,7 +266,15 @@ pub fn step(
         d,
         h0,
         dims,
-    });
+    };
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        if n == 16 && std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F support was just checked.
+            return unsafe { step_n16_avx512(p) };
+        }
+    }
+    dispatch_step(p);
 }
 
 struct Step<'a> {
@@ -290,55 +298,162 @@ simd_dispatch!(
 /// Channels whose output sums run side by side in [`step_kernel`] (independent chains).
 const STEP_BLOCK: usize = 8;
 
+/// The states of channels e0..e0 + w of a [`step`] (vectorised over n): h (E, N).
 #[inline(always)]
-fn step_kernel(p: Step<'_>) {
-    let Step {
-        y,
-        h,
-        x,
-        delta,
-        a,
-        bm,
-        cm,
-        d,
-        h0,
-        dims,
-    } = p;
+fn step_states(p: &mut Step<'_>, e0: usize, w: usize) {
     let ScanDims {
-        e,
         n,
         a_row_stride,
         dt_on_b,
         ..
-    } = dims;
-    let (bm, cm) = (&bm[..n], &cm[..n]);
-    for e0 in (0..e).step_by(STEP_BLOCK) {
-        let w = STEP_BLOCK.min(e - e0);
-        // the states of the block's channels (vectorised over n)
-        for ei in e0..e0 + w {
-            let dt = delta[ei];
-            let bx = if dt_on_b { dt * x[ei] } else { x[ei] };
-            let ar = &a[ei * a_row_stride..][..n];
-            let hr = &mut h[ei * n..][..n];
-            match h0 {
-                Some(h0) => {
-                    let hp = &h0[ei * n..][..n];
-                    for nn in 0..n {
-                        hr[nn] = fma(exp_fma(dt * ar[nn]), hp[nn], bx * bm[nn]);
-                    }
+    } = p.dims;
+    let bm = &p.bm[..n];
+    for ei in e0..e0 + w {
+        let dt = p.delta[ei];
+        let bx = if dt_on_b { dt * p.x[ei] } else { p.x[ei] };
+        let ar = &p.a[ei * a_row_stride..][..n];
+        let hr = &mut p.h[ei * n..][..n];
+        match p.h0 {
+            Some(h0) => {
+                let hp = &h0[ei * n..][..n];
+                for nn in 0..n {
+                    hr[nn] = fma(exp_fma(dt * ar[nn]), hp[nn], bx * bm[nn]);
                 }
-                None => {
-                    for nn in 0..n {
-                        hr[nn] = fma(exp_fma(dt * ar[nn]), 0.0, bx * bm[nn]);
-                    }
+            }
+            None => {
+                for nn in 0..n {
+                    hr[nn] = fma(exp_fma(dt * ar[nn]), 0.0, bx * bm[nn]);
                 }
             }
         }
-        // y = D·x + Σ_n C[n]·h[n] in n order ([`fwd_kernel`]'s), w chains side by side
-        let (yb, hb) = (&mut y[e0..e0 + w], &h[e0 * n..(e0 + w) * n]);
-        let (db, xb) = (&d[e0..e0 + w], &x[e0..e0 + w]);
-        if w == STEP_BLOCK {
-            // a constant count: the sums stay in registers
+    }
+}
+
+/// [`step_kernel`] for N = 16 in an AVX-512F build: per block of 16 channels the states as
+/// there, then their 16 × 16 block transposed in registers, so that the outputs
+/// y = D·x + Σ_n C\[n\]·h\[n\] run as 16 vector multiply-adds in n order — the same fused
+/// operations in the same order per channel as the scalar chains, so **bit-identical**
+/// (tested through [`step`]); the last E mod 16 channels as [`step_kernel`].
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx512f")]
+unsafe fn step_n16_avx512(mut p: Step<'_>) {
+    use core::arch::x86_64::*;
+    const N: usize = 16;
+    let e = p.dims.e;
+    let full = e - e % N;
+    let cm: [f32; N] = p.cm[..N].try_into().expect("N = 16");
+    for e0 in (0..full).step_by(N) {
+        step_states(&mut p, e0, N);
+        let hb = &p.h[e0 * N..(e0 + N) * N];
+        // SAFETY: AVX-512F is enabled for this function; every load reads 16 floats inside
+        // `hb` (256), `d` and `x` (checked by `step`: ≥ E), and the store writes 16 inside y.
+        unsafe {
+            let r: [__m512; N] = core::array::from_fn(|j| _mm512_loadu_ps(hb.as_ptr().add(j * N)));
+            let cols = transpose16(r);
+            let mut acc = _mm512_mul_ps(
+                _mm512_loadu_ps(p.d.as_ptr().add(e0)),
+                _mm512_loadu_ps(p.x.as_ptr().add(e0)),
+            );
+            for (nn, col) in cols.iter().enumerate() {
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(cm[nn]), *col, acc);
+            }
+            _mm512_storeu_ps(p.y.as_mut_ptr().add(e0), acc);
+        }
+    }
+    if full < e {
+        step_states(&mut p, full, e - full);
+        step_outputs(&mut p, full, e - full);
+    }
+}
+
+/// The 16 × 16 transpose of rows `r` (`r[j][n]` → `out[n][j]`): two unpack stages within
+/// 128-bit lanes, then two lane shuffles.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(r: [core::arch::x86_64::__m512; 16]) -> [core::arch::x86_64::__m512; 16] {
+    use core::arch::x86_64::*;
+    let (lo, hi) = (
+        |a, b| _mm512_unpacklo_ps(a, b),
+        |a, b| _mm512_unpackhi_ps(a, b),
+    );
+    let pd = |a: __m512| _mm512_castps_pd(a);
+    let ps = |a: __m512d| _mm512_castpd_ps(a);
+    // t[2i], t[2i+1]: rows 2i, 2i+1 interleaved
+    let t: [__m512; 16] = core::array::from_fn(|k| {
+        let i = k / 2 * 2;
+        if k % 2 == 0 {
+            lo(r[i], r[i + 1])
+        } else {
+            hi(r[i], r[i + 1])
+        }
+    });
+    // u[4g + m]: per 128-bit lane L, column 4L + m of rows 4g..4g + 4
+    let u: [__m512; 16] = core::array::from_fn(|k| {
+        let (g, m) = (k / 4, k % 4);
+        let (a, b) = (t[4 * g + m / 2], t[4 * g + 2 + m / 2]);
+        if m % 2 == 0 {
+            ps(_mm512_unpacklo_pd(pd(a), pd(b)))
+        } else {
+            ps(_mm512_unpackhi_pd(pd(a), pd(b)))
+        }
+    });
+    // v[m] (m < 4): lanes 0, 2 of u[m] and u[4 + m]; v[4 + m]: lanes 1, 3; the same for rows
+    // 8..16 in v[8..16]
+    let v: [__m512; 16] = core::array::from_fn(|k| {
+        let (half, kk) = (k / 8, k % 8);
+        let (a, b) = (u[8 * half + kk % 4], u[8 * half + 4 + kk % 4]);
+        if kk < 4 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xDD>(a, b)
+        }
+    });
+    // column n = 4L + m: lane L of the rows' groups
+    core::array::from_fn(|n| {
+        let (l, m) = (n / 4, n % 4);
+        let k = if l % 2 == 0 { m } else { 4 + m };
+        if l < 2 {
+            _mm512_shuffle_f32x4::<0x88>(v[k], v[8 + k])
+        } else {
+            _mm512_shuffle_f32x4::<0xDD>(v[k], v[8 + k])
+        }
+    })
+}
+
+/// The outputs y = D·x + Σ_n C\[n\]·h\[n\] of channels e0..e0 + w (≤ [`STEP_BLOCK`]) in n
+/// order ([`fwd_kernel`]'s), w chains side by side.
+#[inline(always)]
+fn step_outputs(p: &mut Step<'_>, e0: usize, w: usize) {
+    let n = p.dims.n;
+    let cm = &p.cm[..n];
+    let (yb, hb) = (&mut p.y[e0..e0 + w], &p.h[e0 * n..(e0 + w) * n]);
+    let (db, xb) = (&p.d[e0..e0 + w], &p.x[e0..e0 + w]);
+    for (j, v) in yb.iter_mut().enumerate() {
+        *v = db[j] * xb[j];
+    }
+    for (nn, &c) in cm.iter().enumerate() {
+        for (j, v) in yb.iter_mut().enumerate() {
+            *v = fma(c, hb[j * n + nn], *v);
+        }
+    }
+}
+
+#[inline(always)]
+fn step_kernel(mut p: Step<'_>) {
+    let ScanDims { e, n, .. } = p.dims;
+    for e0 in (0..e).step_by(STEP_BLOCK) {
+        let w = STEP_BLOCK.min(e - e0);
+        step_states(&mut p, e0, w);
+        if w < STEP_BLOCK {
+            step_outputs(&mut p, e0, w);
+            continue;
+        }
+        // y = D·x + Σ_n C[n]·h[n] in n order ([`fwd_kernel`]'s), w chains side by side; a
+        // constant count: the sums stay in registers
+        let cm = &p.cm[..n];
+        let (yb, hb) = (&mut p.y[e0..e0 + w], &p.h[e0 * n..(e0 + w) * n]);
+        let (db, xb) = (&p.d[e0..e0 + w], &p.x[e0..e0 + w]);
+        {
             let mut acc = [0.0f32; STEP_BLOCK];
             for j in 0..STEP_BLOCK {
                 acc[j] = db[j] * xb[j];
@@ -349,15 +464,6 @@ fn step_kernel(p: Step<'_>) {
                 }
             }
             yb.copy_from_slice(&acc);
-        } else {
-            for (j, v) in yb.iter_mut().enumerate() {
-                *v = db[j] * xb[j];
-            }
-            for (nn, &c) in cm.iter().enumerate() {
-                for (j, v) in yb.iter_mut().enumerate() {
-                    *v = fma(c, hb[j * n + nn], *v);
-                }
-            }
         }
     }
 }
@@ -734,6 +840,9 @@ mod tests {
             (19, 3, false, true, true),
             (19, 3, false, true, false),
             (32, 16, false, true, true),
+            // N = 16 (the AVX-512 transposed build where the CPU has it): a tail of 5 channels
+            (37, 16, false, true, true),
+            (37, 16, true, false, false),
             (21, 5, true, false, true),
             (8, 4, true, true, false),
         ] {

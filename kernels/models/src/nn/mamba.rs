@@ -259,7 +259,9 @@ impl MambaBlock {
         a: &mut MambaActs<B>,
     ) {
         self.run(be, p, u, Some(&st.h), Some(&mut st.conv), a);
-        be.copy(&mut st.h, &a.ssm.h_last);
+        // the final states become the state; the old state's buffer takes the next step's
+        // final states (no copy)
+        core::mem::swap(&mut st.h, &mut a.ssm.h_last);
     }
 
     /// The forward, whole-sequence (`conv_hist` `None`: zero padding) or streamed.
