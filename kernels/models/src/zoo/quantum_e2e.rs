@@ -397,9 +397,60 @@ pub struct E2eStep<A> {
     pub(crate) a: A,
 }
 
-impl StepNet for QuantumE2e {
+/// What the one streaming form of the group-4 models ([`StepNet`] below) needs of a model:
+/// 4a–4c ([`QuantumE2e`]) and 4d/4e ([`QuantumE2eSuperposition`]) share the front-end, the
+/// head and the step, and differ only in the chunk features.
+pub trait E2eParts: Net {
+    /// The Conv3 front-end.
+    fn front(&self) -> &ConvFrontEnd;
+    /// OP → SeqPool → H_silu.
+    fn head(&self) -> &SeqPoolHead;
+    /// Buffers for (B, T = `t`); a step's (`train` false) x holds T + 1 samples.
+    fn plan_len<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> Self::Acts<B>;
+    /// The chunk summaries (the front-end's output) → the chunks' measurements.
+    fn features<B: Infer>(&self, be: &B, p: &B::Params, a: &mut Self::Acts<B>);
+    /// The buffers of `a` the step reads and writes around the features.
+    fn parts<B: Infer>(a: &mut Self::Acts<B>) -> E2eStepParts<'_, B>;
+}
+
+/// Borrowed parts of a group-4 model's buffers ([`E2eParts::parts`]).
+pub struct E2eStepParts<'a, B: Infer> {
+    /// input and outputs
+    pub io: &'a mut Io<B>,
+    /// the front-end
+    pub front: &'a mut FrontActs<B>,
+    /// the chunks' measurements (B, nc, ·)
+    pub q: &'a B::Buf,
+    /// the head
+    pub head: &'a mut SeqPoolActs<B>,
+}
+
+impl E2eParts for QuantumE2e {
+    fn front(&self) -> &ConvFrontEnd {
+        &self.front
+    }
+    fn head(&self) -> &SeqPoolHead {
+        &self.head
+    }
+    fn plan_len<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> Acts<B> {
+        QuantumE2e::plan_len(self, be, b, t, train)
+    }
+    fn features<B: Infer>(&self, be: &B, p: &B::Params, a: &mut Acts<B>) {
+        QuantumE2e::features(self, be, p, a);
+    }
+    fn parts<B: Infer>(a: &mut Acts<B>) -> E2eStepParts<'_, B> {
+        E2eStepParts {
+            io: &mut a.io,
+            front: &mut a.front,
+            q: &a.q,
+            head: &mut a.head,
+        }
+    }
+}
+
+impl<M: E2eParts> StepNet for M {
     type State<B: Infer> = E2eState<B>;
-    type Step<B: Infer> = E2eStep<Acts<B>>;
+    type Step<B: Infer> = E2eStep<M::Acts<B>>;
     fn step_len(&self) -> usize {
         CHUNK_SIZE
     }
@@ -408,17 +459,17 @@ impl StepNet for QuantumE2e {
         1
     }
     fn plan_state<B: Infer>(&self, be: &B, b: usize) -> E2eState<B> {
-        E2eState::plan(be, b, self.cfg.n_channels, &self.head)
+        E2eState::plan(be, b, self.config().n_channels, self.head())
     }
-    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> E2eStep<Acts<B>> {
+    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> E2eStep<M::Acts<B>> {
         let len = len.clamp(1, CHUNK_SIZE);
         E2eStep {
             len,
             a: self.plan_len(be, b, len, false),
         }
     }
-    fn step_io<B: Infer>(s: &mut E2eStep<Acts<B>>) -> &mut Io<B> {
-        &mut s.a.io
+    fn step_io<B: Infer>(s: &mut E2eStep<M::Acts<B>>) -> &mut Io<B> {
+        M::parts(&mut s.a).io
     }
     fn state<B: Infer>(st: &mut E2eState<B>) -> Vec<(String, &mut B::Buf)> {
         st.named()
@@ -431,9 +482,9 @@ impl StepNet for QuantumE2e {
         be: &B,
         p: &B::Params,
         st: &mut E2eState<B>,
-        s: &mut E2eStep<Acts<B>>,
+        s: &mut E2eStep<M::Acts<B>>,
     ) {
-        self.step_valid(be, p, st, s, s.len + 1);
+        step_valid(self, be, p, st, s, s.len + 1);
     }
     /// The chunk's first n samples end the window (Conv3's zero edge after them, pad rows).
     fn steps_prefix(&self) -> bool {
@@ -444,29 +495,28 @@ impl StepNet for QuantumE2e {
         be: &B,
         p: &B::Params,
         st: &mut E2eState<B>,
-        s: &mut E2eStep<Acts<B>>,
+        s: &mut E2eStep<M::Acts<B>>,
         n: usize,
     ) -> bool {
-        self.step_valid(be, p, st, s, n.clamp(1, s.len));
+        step_valid(self, be, p, st, s, n.clamp(1, s.len));
         true
     }
 }
 
-impl QuantumE2e {
-    /// A step whose samples at or after `valid` are the window's end.
-    fn step_valid<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        st: &mut E2eState<B>,
-        s: &mut E2eStep<Acts<B>>,
-        valid: usize,
-    ) {
-        let a = &mut s.a;
-        self.front
-            .step(be, p, &a.io.x, &mut st.prev, &mut a.front, valid);
-        self.features(be, p, a);
-        self.head
-            .step(be, p, &a.q, &mut a.head, &mut st.seq, &mut a.io.out);
-    }
+/// A group-4 step whose samples at or after `valid` are the window's end.
+fn step_valid<M: E2eParts, B: Infer>(
+    net: &M,
+    be: &B,
+    p: &B::Params,
+    st: &mut E2eState<B>,
+    s: &mut E2eStep<M::Acts<B>>,
+    valid: usize,
+) {
+    let v = M::parts(&mut s.a);
+    net.front()
+        .step(be, p, &v.io.x, &mut st.prev, v.front, valid);
+    net.features(be, p, &mut s.a);
+    let v = M::parts(&mut s.a);
+    net.head()
+        .step(be, p, v.q, v.head, &mut st.seq, &mut v.io.out);
 }

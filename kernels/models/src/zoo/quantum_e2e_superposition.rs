@@ -23,11 +23,11 @@
 //! reversed order. Then [`SeqPoolHead`]
 //! (OP_18 / OP_36 → SeqPool → H_silu). Streamable chunk by chunk (R1), Conv3 look-ahead of one
 //! sample. Parameter counts (EEG config, every T): 76,999 / 110,269.
-use super::quantum_e2e::{boundaries, E2eState, E2eStep, CHUNK_SIZE};
+use super::quantum_e2e::{boundaries, E2eParts, E2eStepParts, CHUNK_SIZE};
 use crate::nn::step::step_io;
 use crate::nn::{
     composed_program, AngleActs, AngleMap, AngleProj, Block, BlockKind, ConvFrontEnd, FrontActs,
-    Io, Linear, Net, S3Acts, S3Core, SeqPoolActs, SeqPoolHead, StepNet,
+    Io, Linear, Net, S3Acts, S3Core, SeqPoolActs, SeqPoolHead,
 };
 use crate::params::{Init, ParamLayout};
 use crate::prelude::*;
@@ -435,76 +435,25 @@ impl Net for QuantumE2eSuperposition {
     }
 }
 
-impl StepNet for QuantumE2eSuperposition {
-    type State<B: Infer> = E2eState<B>;
-    type Step<B: Infer> = E2eStep<Acts<B>>;
-    fn step_len(&self) -> usize {
-        CHUNK_SIZE
+impl E2eParts for QuantumE2eSuperposition {
+    fn front(&self) -> &ConvFrontEnd {
+        &self.front
     }
-    /// Conv3 reads the next sample
-    fn lookahead(&self) -> usize {
-        1
+    fn head(&self) -> &SeqPoolHead {
+        &self.head
     }
-    fn plan_state<B: Infer>(&self, be: &B, b: usize) -> E2eState<B> {
-        E2eState::plan(be, b, self.cfg.n_channels, &self.head)
+    fn plan_len<B: Infer>(&self, be: &B, b: usize, t: usize, train: bool) -> Acts<B> {
+        QuantumE2eSuperposition::plan_len(self, be, b, t, train)
     }
-    fn plan_step<B: Infer>(&self, be: &B, b: usize, len: usize) -> E2eStep<Acts<B>> {
-        let len = len.clamp(1, CHUNK_SIZE);
-        E2eStep {
-            len,
-            a: self.plan_len(be, b, len, false),
+    fn features<B: Infer>(&self, be: &B, p: &B::Params, a: &mut Acts<B>) {
+        QuantumE2eSuperposition::features(self, be, p, a);
+    }
+    fn parts<B: Infer>(a: &mut Acts<B>) -> E2eStepParts<'_, B> {
+        E2eStepParts {
+            io: &mut a.io,
+            front: &mut a.front,
+            q: &a.q,
+            head: &mut a.head,
         }
-    }
-    fn step_io<B: Infer>(s: &mut E2eStep<Acts<B>>) -> &mut Io<B> {
-        &mut s.a.io
-    }
-    fn state<B: Infer>(st: &mut E2eState<B>) -> Vec<(String, &mut B::Buf)> {
-        st.named()
-    }
-    fn for_each_state<B: Infer>(st: &mut E2eState<B>, f: &mut dyn FnMut(&mut B::Buf)) {
-        st.for_each(f);
-    }
-    fn step<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        st: &mut E2eState<B>,
-        s: &mut E2eStep<Acts<B>>,
-    ) {
-        self.step_valid(be, p, st, s, s.len + 1);
-    }
-    /// The chunk's first n samples end the window (Conv3's zero edge after them, pad rows).
-    fn steps_prefix(&self) -> bool {
-        true
-    }
-    fn step_prefix<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        st: &mut E2eState<B>,
-        s: &mut E2eStep<Acts<B>>,
-        n: usize,
-    ) -> bool {
-        self.step_valid(be, p, st, s, n.clamp(1, s.len));
-        true
-    }
-}
-
-impl QuantumE2eSuperposition {
-    /// A step whose samples at or after `valid` are the window's end.
-    fn step_valid<B: Infer>(
-        &self,
-        be: &B,
-        p: &B::Params,
-        st: &mut E2eState<B>,
-        s: &mut E2eStep<Acts<B>>,
-        valid: usize,
-    ) {
-        let a = &mut s.a;
-        self.front
-            .step(be, p, &a.io.x, &mut st.prev, &mut a.front, valid);
-        self.features(be, p, a);
-        self.head
-            .step(be, p, &a.q, &mut a.head, &mut st.seq, &mut a.io.out);
     }
 }
