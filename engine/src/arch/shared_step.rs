@@ -25,8 +25,8 @@
 //! Memory: the plans (the net state and the chunk's step) are made once when the stream is
 //! created, their f32s on the heap ([`Stream::new`]) or in an arena carved from the caller's
 //! scratch ([`Stream::with_buffers`]; its size is [`stream_floats`]'s `arena`). `push` and
-//! predictions allocate nothing once the CPU backend's per-thread scratch is warm (with `std`;
-//! without it, the quantum ops still take their state vectors from the heap per call).
+//! predictions allocate nothing once the CPU backend's scratch is warm (per thread with
+//! `std`; one buffer per kind without it, grown at the stream's creation).
 //!
 //! [`Stream::new`]: crate::Stream::new
 //! [`Stream::with_buffers`]: crate::Stream::with_buffers
