@@ -15,7 +15,8 @@
 //! Chunks never interact except in the final softmax pooling ⇒ streamable chunk by chunk (spec
 //! §4.3 R1) with the Conv3 look-ahead of one sample: the streaming form ([`StepNet`]) steps
 //! one chunk of 16 samples plus the next one ([`ConvFrontEnd::step`]), then the SeqPool over
-//! every chunk so far by the online softmax ([`SeqPoolHead::step`]); state [`E2eState`]. 4c registers `alpha`, `beta`, `gamma` (1,)
+//! every chunk so far by the online softmax ([`SeqPoolHead::step`]); state [`E2eState`]; one
+//! implementation for 4a–4e over [`E2eParts`]. 4c registers `alpha`, `beta`, `gamma` (1,)
 //! first and never uses them (no gradient, never updated, spec §3.9). Parameter counts (EEG
 //! config, every T): 60,610 / 61,513 / 77,254.
 use crate::nn::step::step_io;
