@@ -399,8 +399,8 @@ pub struct E2eStep<A> {
 }
 
 /// What the one streaming form of the group-4 models ([`StepNet`] below) needs of a model:
-/// 4a–4c ([`QuantumE2e`]) and 4d/4e ([`QuantumE2eSuperposition`]) share the front-end, the
-/// head and the step, and differ only in the chunk features.
+/// 4a–4c ([`QuantumE2e`]) and 4d/4e ([`super::QuantumE2eSuperposition`]) share the
+/// front-end, the head and the step, and differ only in the chunk features.
 pub trait E2eParts: Net {
     /// The Conv3 front-end.
     fn front(&self) -> &ConvFrontEnd;

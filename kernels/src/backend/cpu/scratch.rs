@@ -1,7 +1,7 @@
 //! Scratch of the CPU backend's ops, grown once and reused by every later call, so an op
 //! allocates nothing once its size was seen — what lets a stream's step run allocation-free:
 //! per worker thread with `std`; without it (no threads: firmware) one process-wide buffer per
-//! kind ([`Shared`]), lent to one call at a time (a call that finds it lent — re-entry from an
+//! kind (`Shared`), lent to one call at a time (a call that finds it lent — re-entry from an
 //! interrupt handler — gets a buffer of its own). Contents are unspecified: callers write
 //! before they read (zeroed on growth).
 //!
