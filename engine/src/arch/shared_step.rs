@@ -344,8 +344,10 @@ where
         self.synced = true;
         self.be.download(&N::step_io(&mut self.full).out, logits);
         // the look-ahead samples begin the next chunk
-        for row in chunk.chunks_exact_mut(w) {
-            row.copy_within(cs.., 0);
+        if self.la > 0 {
+            for row in chunk.chunks_exact_mut(w) {
+                row.copy_within(cs.., 0);
+            }
         }
     }
 

@@ -63,8 +63,9 @@ impl<B: Infer> PoolActs<B> {
 
     /// Pools only the first `l` rows of the planned sequence from now on, the rest as pad rows
     /// (zero rows with their score, or without weight when the pool masks pads): a step over
-    /// a full chunk's plan of which only the first samples have arrived. `l` must leave every planned block at least one
-    /// row (the same number of pooled rows); panics otherwise (a caller's bug).
+    /// a full chunk's plan of which only the first samples have arrived. `l` must leave every
+    /// planned block at least one row (the same number of pooled rows); panics otherwise (a
+    /// caller's bug).
     pub fn set_len(&mut self, l: usize) {
         assert!(
             l <= self.rows && l + self.block > self.rows,
