@@ -312,9 +312,9 @@ fn check_model(
 }
 
 /// Model A (`hqc-mamba`: quantum `in_proj`, `x_proj`, `out_proj`, one QProj circuit each per
-/// token, state vectors carved out of the stream's scratch), f32 and f16, owned and lent
-/// buffers: pushing pixels, predictions (hop 8 and on demand), snapshot/restore and reset
-/// allocate nothing.
+/// token, streamed through its description, the state vectors in the backend's scratch), f32
+/// and f16, owned and lent buffers: pushing pixels, predictions (hop 8 and on demand),
+/// snapshot/restore and reset allocate nothing.
 #[test]
 fn model_a_streams_without_allocating() {
     use qssm_trainer::models::nn::{Batched, ProjKind, QProjOptions};
@@ -388,11 +388,11 @@ fn model_a_streams_without_allocating() {
         assert!(emitted > 0);
         let mut st = vec![0.0f32; ns];
         let mut sc = vec![0.0f32; model.stream_scratch_len().unwrap()];
-        let n = allocations_in(|| {
-            let mut lent =
-                Stream::with_buffers(&model, StreamOptions { hop: 8 }, &mut st, &mut sc).unwrap();
-            emitted = run(&mut lent, &mut snap);
-        });
+        // creating the stream plans its steps (bookkeeping on the heap, the floats in `sc`);
+        // running it allocates nothing
+        let mut lent =
+            Stream::with_buffers(&model, StreamOptions { hop: 8 }, &mut st, &mut sc).unwrap();
+        let n = allocations_in(|| emitted = run(&mut lent, &mut snap));
         assert_eq!(n, 0, "hqc-mamba {dtype:?}: {n} allocations (lent buffers)");
         eprintln!(
             "hqc-mamba {dtype:?}: 0 allocations over {} pixels",

@@ -60,7 +60,8 @@
 //!   amplitude encoding, `StronglyEntanglingLayers`, marginal probabilities, affine; the
 //!   trainer's `qssm_kernels::circuit::qproj`, options from the card's
 //!   `architecture.qproj`), one circuit per token, so inference itself is quantum. Both
-//!   stream pixel by pixel like 3b, the circuits' state vectors in the stream's scratch;
+//!   stream pixel by pixel through their description's step (the trainer's), four pixels per
+//!   step between predictions;
 //! * **qt-cnn** `ClassicalTargetNN` (the Quantum-Train seed's target CNN, spec
 //!   hqc-mamba-and-quantum-train §5.2), window-only: one 28×28 image (1 channel, 784 samples,
 //!   row-major) → two 3×3 conv + ReLU + 2×2 max-pool stages → 200 → 30 → 10; the weights of a

@@ -11,7 +11,9 @@
 //!   `final_norm` outputs for the mean pool; up to 3 samples are held back (in the state) so
 //!   that 4 share each read of the weights, and run before any prediction, with the same
 //!   floats as one at a time; the same for the HQC Mamba (`hqc-mamba`, one pixel per step, its
-//!   quantum projections one circuit per token) and its classical twin;
+//!   quantum projections one circuit per token) and its classical twin, whose streams run
+//!   their description's step (`qssm_models::nn::StepNet`, four pixels per step between
+//!   predictions);
 //! * **1b, causal variant** (card `causal = true`: every block's scan from zero, pad rows
 //!   masked), step = its chunk size 32: the trainer's own streaming step
 //!   (`qssm_models::nn::StepNet`), one chunk at a time: a push stores its sample in the

@@ -3,10 +3,13 @@
 //! count the simulator supports, a circuit small enough for a compiled
 //! [`Program`](qssm_kernels::circuit::Program) (u16 angle indices), and — where the card has a
 //! circuit layout — agreement of that layout with the hyperparameters.
-use super::statevec::MAX_QUBITS;
 use crate::error::EngineError;
 use alloc::format;
 use qssm_formats::model_file::ModelCard;
+
+/// Largest Q the engine simulates (a state of 2^Q complex128 amplitudes per circuit; 64 KiB
+/// at Q = 12).
+pub(crate) const MAX_QUBITS: usize = 12;
 
 /// Which ansatz a model's circuit layout must name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,5 @@
 //! 3b — `TrueClassicalMamba` (reference `models/TrueClassicalMamba.py`, spec §4.5), eval mode
-//! (dropout = identity), and the same network as the HQC Mamba's classical twin
-//! (`hqc-mamba-classical`: one input channel, d_inner = 4·d_model; spec
-//! hqc-mamba-and-quantum-train §3.3):
+//! (dropout = identity):
 //!
 //! x (T, C) → Linear(C, D) (`embedding`) → n_layers × [`MambaBlock`] (`layers.i`: RMSNorm
 //! pre-norm, residual inside, SSM from a zero state) → RMSNorm (`final_norm`) → mean over T →
@@ -24,7 +22,7 @@ use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec::Vec;
-use qssm_formats::model_file::{ModelCard, QProjCard, MAX_DIM};
+use qssm_formats::model_file::ModelCard;
 
 /// Loaded 3b.
 #[derive(Clone, Debug)]
@@ -37,42 +35,14 @@ pub(crate) struct TrueClassicalMamba {
 }
 
 impl TrueClassicalMamba {
-    /// Loads every tensor (shapes from the card's hyperparameters). `expand` = E / D: 2 for 3b,
-    /// the card's `architecture.expand` for the HQC Mamba and its classical twin (spec
-    /// hqc-mamba-and-quantum-train §3.3); `None`: read from the first block's
-    /// `in_proj.weight` (2E, D) (a twin's card without `architecture`), and every block must
-    /// agree. `q`: the quantum projections' options (`hqc-mamba`), `None` for Linear ones.
-    pub(crate) fn load(
-        ld: &mut Loader<'_, '_>,
-        card: &ModelCard,
-        expand: Option<usize>,
-        q: Option<&QProjCard>,
-    ) -> Result<Self, EngineError> {
+    /// Loads every tensor (shapes from the card's hyperparameters; d_inner E = 2·D).
+    pub(crate) fn load(ld: &mut Loader<'_, '_>, card: &ModelCard) -> Result<Self, EngineError> {
         let hp = &card.hyperparameters;
         let (c, d, n) = (hp.n_channels, hp.d_model, hp.d_state);
-        let e = match expand {
-            Some(k) => k * d,
-            None if hp.n_layers == 0 => 2 * d,
-            None => {
-                let rows = ld.shape("layers.0.in_proj.weight")?[0];
-                if rows == 0 || rows % (2 * d) != 0 {
-                    return Err(EngineError::Mismatch {
-                        what: format!(
-                            "layers.0.in_proj.weight has {rows} rows, not 2·expand·d_model with d_model = {d}"
-                        ),
-                    });
-                }
-                rows / 2
-            }
-        };
-        if e == 0 || e > MAX_DIM {
-            return Err(EngineError::Mismatch {
-                what: format!("d_inner {e} (expand × d_model {d}) outside 1..={MAX_DIM}"),
-            });
-        }
+        let e = 2 * d;
         let embedding = Linear::load(ld, "embedding", c, d, true)?;
         let blocks = (0..hp.n_layers)
-            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), (d, e, n), q))
+            .map(|i| MambaBlock::load_true_classical(ld, &format!("layers.{i}"), (d, e, n)))
             .collect::<Result<Vec<_>, _>>()?;
         let final_norm = RmsNorm::load(ld, "final_norm", d)?;
         let classifier = Linear::load(ld, "classifier", d, hp.n_classes, true)?;

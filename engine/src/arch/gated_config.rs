@@ -4,7 +4,7 @@
 //! gives the ansatz (`unified…` = the current 5-angle ansatz, `legacy4…` = the 4-angle one
 //! behind the published gated numbers) and the chunk size C; the hidden size H, which the card
 //! does not record, is read from the stored shape of a LayerNorm weight (H).
-use super::statevec::MAX_QUBITS;
+use super::circuit_card::MAX_QUBITS;
 use crate::error::EngineError;
 use crate::model::MAX_DIM;
 use crate::weights::Loader;

@@ -1,5 +1,5 @@
-//! Mamba block for inference, the `MambaBlock` of `models/TrueClassicalMamba.py` (3b and the
-//! HQC Mambas; spec §3.6):
+//! Mamba block for inference, the `MambaBlock` of `models/TrueClassicalMamba.py` (3b; spec
+//! §3.6):
 //!
 //! `v = RMSNorm(u); x ‖ z = in_proj(v); x = SiLU(conv1d(x)); y = SSM(x); out = out_proj(y ⊙ SiLU(z)) + u`
 //!
@@ -9,13 +9,11 @@
 //! Recurrent mode ([`MambaBlock::step_rows`], streaming; `mamba_simple.py:step()`): tokens in
 //! order, a few at a time, with per-block state = conv ring buffer (3, E) + SSM state (N, E)
 //! (transposed for the vectorised step).
-use super::layers::{CausalConv, RmsNorm};
-use super::proj::Proj;
+use super::layers::{CausalConv, Linear, RmsNorm};
 use super::ssm::SelectiveSsm;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
-use qssm_formats::model_file::QProjCard;
 use qssm_kernels::ops::activation::silu_forward;
 
 /// Kernel width of the depthwise conv (`d_conv` = 4 in both reference files).
@@ -25,29 +23,27 @@ const D_CONV: usize = 4;
 #[derive(Clone, Debug)]
 pub(crate) struct MambaBlock {
     norm: RmsNorm,
-    in_proj: Proj,
+    in_proj: Linear,
     conv: CausalConv,
     ssm: SelectiveSsm,
-    out_proj: Proj,
+    out_proj: Linear,
     e: usize,
 }
 
 impl MambaBlock {
     /// 3b's `layers.i` (prefix): `norm.weight` (D), `in_proj` (D → 2E), `x_proj`,
     /// `conv1d.weight` (E, 1, 4), `conv1d.bias` (E), `ssm.*`, `out_proj` (E → D); the
-    /// projections Linear (`*.weight`), or quantum with the card's options `q` (the HQC Mamba,
-    /// [`Proj`]).
+    /// projections Linear (`*.weight`, no bias).
     pub(crate) fn load_true_classical(
         ld: &mut Loader<'_, '_>,
         prefix: &str,
         (d, e, n): (usize, usize, usize),
-        q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let norm = RmsNorm::load(ld, &format!("{prefix}.norm"), d)?;
-        let in_proj = Proj::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, q)?;
+        let in_proj = Linear::load(ld, &format!("{prefix}.in_proj"), d, 2 * e, false)?;
         let conv = CausalConv::load(ld, &format!("{prefix}.conv1d"), e, D_CONV)?;
-        let ssm = SelectiveSsm::load_true_classical(ld, prefix, (d, e, n), q)?;
-        let out_proj = Proj::load(ld, &format!("{prefix}.out_proj"), e, d, q)?;
+        let ssm = SelectiveSsm::load_true_classical(ld, prefix, (d, e, n))?;
+        let out_proj = Linear::load(ld, &format!("{prefix}.out_proj"), e, d, false)?;
         Ok(Self {
             norm,
             in_proj,
@@ -65,16 +61,10 @@ impl MambaBlock {
     }
 
     /// Floats of scratch [`Self::step_rows`] needs for `nb` tokens: the normalised input
-    /// (nb, D) (later the block output), x ‖ z (nb, 2E), the conv output (E), then the SSM's
-    /// own or the quantum projections' (whichever is larger: they run one after another).
+    /// (nb, D) (later the block output), x ‖ z (nb, 2E), the conv output (E), then the SSM's.
     pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (d, e) = (self.out_proj.d_out(), self.e);
-        let shared = self
-            .ssm
-            .rows_scratch_len(nb)
-            .max(self.in_proj.scratch_len())
-            .max(self.out_proj.scratch_len());
-        nb * (d + 2 * e) + e + shared
+        nb * (d + 2 * e) + e + self.ssm.rows_scratch_len(nb)
     }
 
     /// `nb` consecutive tokens of times t0, t0 + 1, … (steps since the zero state): `u`
@@ -101,7 +91,7 @@ impl MambaBlock {
         for (vt, ut) in v.chunks_exact_mut(d).zip(u.chunks_exact(d)) {
             self.norm.apply_one(vt, ut);
         }
-        self.in_proj.apply_rows(xz, 2 * e, v, d, nb, ssm_scratch);
+        self.in_proj.apply_rows(xz, 2 * e, v, d, nb);
         // x ← SiLU(conv1d(x)) token by token (the conv's ring buffer advances)
         for (i, row) in xz.chunks_exact_mut(2 * e).enumerate() {
             let x = &mut row[..e];
@@ -115,7 +105,7 @@ impl MambaBlock {
             silu_forward(cv, z);
             x.iter_mut().zip(cv.iter()).for_each(|(g, s)| *g *= s);
         }
-        self.out_proj.apply_rows(v, d, xz, 2 * e, nb, ssm_scratch);
+        self.out_proj.apply_rows(v, d, xz, 2 * e, nb);
         u.iter_mut().zip(v.iter()).for_each(|(o, x)| *o += x);
     }
 }

@@ -1,25 +1,22 @@
 //! The architectures the engine runs. Every zoo model's window runs its one description, the
 //! trainer's (`qssm_models`, see [`shared`]), on parameters stored once in the file's dtype.
-//! mg, the causal 1b, 2d, 2e and 4a–4e stream through their description's own streaming step
-//! (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming form of 3b
+//! mg, the causal 1b, 2d, 2e, 4a–4e and the HQC Mambas stream through their description's own
+//! streaming step (`qssm_models::nn::StepNet`, [`shared_step`]). The streaming form of 3b
 //! ([`step::CausalStep`], one sample at a time, for [`crate::stream`]) is still an engine
 //! module here, whose weight matrices are views of those parameters, composed of inference
 //! blocks ([`layers`], [`ssm`], [`mamba_block`]) over the `qssm_kernels` forward ops;
-//! replacing it by the shared blocks' own steps is the rest of the one-description work. The HQC Mambas'
-//! windows run their shared description too, and they stream through the 3b streaming form;
-//! the Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
+//! replacing it by the shared blocks' own steps is the rest of the one-description work. The
+//! Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
 //! engine form ([`Arch::logits`]).
 mod circuit_card;
 mod cmamba;
 mod gated_config;
 mod layers;
 mod mamba_block;
-mod proj;
 mod running_mean;
 pub(crate) mod shared;
 pub(crate) mod shared_step;
 mod ssm;
-mod statevec;
 pub(crate) mod step;
 mod target_cnn;
 
@@ -35,18 +32,15 @@ use qssm_formats::registry::ModelInfo;
 pub(crate) enum Arch {
     /// 3b (its streaming form)
     TrueClassicalMamba(Box<cmamba::TrueClassicalMamba>),
-    /// hqc-mamba, hqc-mamba-classical: the 3b streaming form with the card's expand and
-    /// projections
-    HqcMamba(Box<cmamba::TrueClassicalMamba>),
     /// qt-cnn, qt-liu-cnn: Quantum-Train's target CNNs (window-only: one 28×28 image)
     TargetCnn(Box<target_cnn::TargetCnnArch>),
 }
 
 /// Whether model `id` (with a shared description) has an engine streaming form ([`Arch`]): 3b
-/// and the HQC Mambas (mg, the causal 1b, 2d, 2e and 4a–4e stream through their description,
+/// (mg, the causal 1b, 2d, 2e, 4a–4e and the HQC Mambas stream through their description,
 /// [`shared_step`]). The others are window-only.
 pub(crate) fn streams(id: &str) -> bool {
-    matches!(id, "3b" | "hqc-mamba" | "hqc-mamba-classical")
+    id == "3b"
 }
 
 impl Arch {
@@ -59,16 +53,8 @@ impl Arch {
         let id = entry.id;
         match id {
             "3b" => {
-                let m = cmamba::TrueClassicalMamba::load(ld, card, Some(2), None)?;
+                let m = cmamba::TrueClassicalMamba::load(ld, card)?;
                 Ok(Self::TrueClassicalMamba(Box::new(m)))
-            }
-            "hqc-mamba-classical" | "hqc-mamba" => {
-                // the card was checked by the shared description's load (`shared::hqc_config`)
-                let arch = card.architecture.as_ref();
-                let q = arch.and_then(|a| a.qproj.as_ref());
-                let expand = arch.map(|a| a.expand);
-                let m = cmamba::TrueClassicalMamba::load(ld, card, expand, q)?;
-                Ok(Self::HqcMamba(Box::new(m)))
             }
             "qt-cnn" | "qt-liu-cnn" => {
                 use qssm_kernels::ops::target_cnn::{LIU_CNN, SEED_CNN};
@@ -80,7 +66,7 @@ impl Arch {
         }
     }
 
-    /// The recurrent mode of the architecture, if it has one (3b, the HQC Mambas); `None` for
+    /// The recurrent mode of the architecture, if it has one (3b); `None` for
     /// window-only architectures (the reference
     /// 1b: its block 1 starts from block 0's final state; 1c: backward scans over the whole
     /// window; hg: a time-reversed branch and a global mean; 3c: backward scans; 3a, 1a: global
@@ -89,7 +75,7 @@ impl Arch {
     pub(crate) fn causal_step(&self) -> Option<&dyn step::CausalStep> {
         match self {
             Self::TargetCnn(_) => None,
-            Self::TrueClassicalMamba(m) | Self::HqcMamba(m) => Some(m.as_ref()),
+            Self::TrueClassicalMamba(m) => Some(m.as_ref()),
         }
     }
 

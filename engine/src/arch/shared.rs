@@ -139,6 +139,20 @@ impl SharedModel {
         &self.cfg
     }
 
+    /// The HQC Mamba's or its classical twin's net (built with the card's expand and
+    /// projections); `None` for a zoo model.
+    #[cfg_attr(not(feature = "description-streams"), allow(dead_code))]
+    pub(crate) fn hqc_net(&self) -> Option<TrueClassicalMamba> {
+        match &self.build {
+            Build::Zoo => None,
+            Build::Hqc { expand, proj } => Some(TrueClassicalMamba::hqc_mamba(
+                self.cfg.clone(),
+                *expand,
+                proj,
+            )),
+        }
+    }
+
     /// The description's parameter layout.
     pub(crate) fn layout(&self) -> &ParamLayout {
         &self.layout

@@ -5,6 +5,8 @@
 //!
 //! Flat model state (the stream's state after its header), for chunk size cs, look-ahead a
 //! ([`StepNet::lookahead`]: 4a–4e read one sample past their chunk), C channels, K classes:
+//! * for a net of one sample per step (3b, the HQC Mambas), the count of samples held back
+//!   (below), as a float;
 //! * the samples not yet stepped, channel-major (C, cs + a): the current chunk and its
 //!   look-ahead, column r for the r-th sample after the last step's chunk;
 //! * the logits after the last completed chunk (K);
@@ -21,6 +23,13 @@
 //! last chunk, the window's zero edge after it) on the net state; the flat state is
 //! unchanged. A net with chunks of more than one sample
 //! but without prefix steps does not stream this way ([`EngineError::NotCausal`]).
+//!
+//! A net of one sample per step is run [`HOLD`] samples at a time, so that its projections
+//! read every weight matrix once per [`HOLD`] samples (the chunk above is then those samples;
+//! on a Cortex-M7 this halved 3b's instructions per sample): a push stores its sample, and the
+//! push that completes the block steps them together. A prediction first runs the samples
+//! held back one by one ([`SharedStep::flush`]), so the state is then the state after every
+//! sample. A token gets the same floats in a step of [`HOLD`] as in a step of one.
 //!
 //! Memory: the plans (the net state and the chunk's step) are made once when the stream is
 //! created, their f32s on the heap ([`Stream::new`]) or in an arena carved from the caller's
@@ -45,6 +54,12 @@ pub(crate) trait SharedStep: Send {
     fn chunk(&self) -> usize;
     /// Samples a step reads past its chunk ([`StepNet::lookahead`]).
     fn lookahead(&self) -> usize;
+    /// Runs the samples held back (a net of one sample per step), so that `state` is the
+    /// state after all `t` samples; before a prediction.
+    fn flush(&mut self, t: u64, state: &mut [f32]);
+    /// Whether `state` (restored: finite, of [`Self::state_len`]) is one to continue from;
+    /// `Err` names what is wrong.
+    fn check_state(&self, state: &[f32]) -> Result<(), &'static str>;
     /// Floats of the flat model state.
     fn state_len(&self) -> usize;
     /// Consumes sample `t` (C finite values in the model's unit), advancing `state`.
@@ -64,8 +79,19 @@ impl core::fmt::Debug for dyn SharedStep + '_ {
 
 /// The models that stream through their shared description (the other causal models still
 /// through their engine streaming forms, [`super::step::CausalStep`]).
-pub(crate) const DESCRIPTION_STREAMS: [&str; 9] =
-    ["mg", "1b", "2d", "2e", "4a", "4b", "4c", "4d", "4e"];
+pub(crate) const DESCRIPTION_STREAMS: [&str; 11] = [
+    "mg",
+    "1b",
+    "2d",
+    "2e",
+    "4a",
+    "4b",
+    "4c",
+    "4d",
+    "4e",
+    "hqc-mamba",
+    "hqc-mamba-classical",
+];
 
 /// Whether model `id` streams through its shared description in this build (feature
 /// `description-streams`).
@@ -94,6 +120,7 @@ fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Outpu
         "4c" => Some(v.visit(QuantumE2e::new(cfg, E2eVariant::Hydra))),
         "4d" => Some(v.visit(QuantumE2eSuperposition::new(cfg, false))),
         "4e" => Some(v.visit(QuantumE2eSuperposition::new(cfg, true))),
+        "hqc-mamba" | "hqc-mamba-classical" => model.hqc_net().map(|net| v.visit(net)),
         _ => None,
     }
 }
@@ -166,10 +193,13 @@ fn not_causal(model: &SharedModel) -> EngineError {
     }
 }
 
-/// Refuses a net whose step cannot run a prefix of its chunk (no prediction between chunk
-/// boundaries).
+/// Samples a net of one sample per step is run together (see the [module docs](self)).
+pub(crate) const HOLD: usize = 4;
+
+/// Refuses a net of chunks of more than one sample whose step cannot run a prefix of its
+/// chunk (no prediction between chunk boundaries).
 fn check_prefix<N: StepNet>(net: &N) -> Result<(), EngineError> {
-    if net.steps_prefix() {
+    if net.step_len() <= 1 || net.steps_prefix() {
         Ok(())
     } else {
         Err(EngineError::NotCausal {
@@ -188,13 +218,15 @@ struct Core<'m, 'a, N: StepNet, M: Memory<'a>> {
     net: N,
     model: &'m SharedModel,
     be: Be<'a, M>,
-    /// C, cs, K, look-ahead
+    /// C, cs (samples per full step: the net's chunk, or [`HOLD`]), K, look-ahead
     c: usize,
     cs: usize,
     k: usize,
     la: usize,
     st: N::State<Be<'a, M>>,
     full: N::Step<Be<'a, M>>,
+    /// a step of one sample, for a net that holds samples back (the flush)
+    one: Option<N::Step<Be<'a, M>>>,
     /// floats of the net state
     net_state: usize,
     /// whether `st` equals the flat copy (else the next step loads it)
@@ -206,16 +238,17 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
     fn plan(net: N, model: &'m SharedModel, mem: M) -> Self {
         let be = CpuIn::new(mem);
         let cfg = net.config();
-        let (c, k, cs, la) = (
-            cfg.n_channels,
-            cfg.n_classes,
-            net.step_len().max(1),
-            net.lookahead(),
-        );
+        let (c, k, la) = (cfg.n_channels, cfg.n_classes, net.lookahead());
+        let holds = net.step_len() <= 1 && la == 0;
+        let cs = if holds { HOLD } else { net.step_len() };
         let mut st = net.plan_state(&be, 1);
         let mut full = net.plan_step(&be, 1, cs);
+        let mut one = holds.then(|| net.plan_step(&be, 1, 1));
         // the weights are the model's for the stream's life
         net.prepare(&be, model, &mut full);
+        if let Some(one) = &mut one {
+            net.prepare(&be, model, one);
+        }
         let mut net_state = 0;
         N::for_each_state(&mut st, &mut |b| net_state += be.numel(b));
         Self {
@@ -228,6 +261,7 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
             la,
             st,
             full,
+            one,
             net_state,
             synced: false,
         }
@@ -239,8 +273,21 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
         let (be, p) = (&self.be, self.model);
         self.net.step(be, p, &mut self.st, &mut self.full);
         self.net.step_prefix(be, p, &mut self.st, &mut self.full, 1);
+        if let Some(one) = &mut self.one {
+            self.net.step(be, p, &mut self.st, one);
+        }
         self.synced = false;
     }
+}
+
+/// A net state `st` ← its flat copy.
+fn load<'a, N: StepNet, M: Memory<'a>>(be: &Be<'a, M>, st: &mut N::State<Be<'a, M>>, flat: &[f32]) {
+    let mut at = 0;
+    N::for_each_state(st, &mut |b| {
+        let n = be.numel(b);
+        be.upload(b, &flat[at..at + n]);
+        at += n;
+    });
 }
 
 /// Plans a core in a stream's memory (heap or lent arena).
@@ -276,17 +323,27 @@ impl StepNetVisitor for Measure<'_> {
 impl<'a, N: StepNet, M: Memory<'a> + Send> Core<'_, 'a, N, M> {
     /// The net state ← its flat copy.
     fn load(&mut self, flat: &[f32]) {
-        let (be, mut at) = (&self.be, 0);
-        N::for_each_state(&mut self.st, &mut |b| {
-            let n = be.numel(b);
-            be.upload(b, &flat[at..at + n]);
-            at += n;
-        });
+        load::<N, M>(&self.be, &mut self.st, flat);
     }
 
     /// Steps run after `t` samples (a step needs its chunk and look-ahead).
     fn steps_after(&self, t: u64) -> u64 {
         t.saturating_sub(self.la as u64) / self.cs as u64
+    }
+
+    /// Floats before the samples (the held-back count of a net that holds samples back).
+    fn head(&self) -> usize {
+        usize::from(self.one.is_some())
+    }
+
+    /// Samples not yet stepped after `t`: the held-back count, or the samples since the last
+    /// chunk's (which every step consumes whole).
+    fn pending(&self, t: u64, state: &[f32]) -> usize {
+        if self.one.is_some() {
+            state[0] as usize
+        } else {
+            (t - self.steps_after(t) * self.cs as u64) as usize
+        }
     }
 
     /// The flat copy ← the net state.
@@ -306,7 +363,11 @@ where
     N::Step<Be<'a, M>>: Send,
 {
     fn chunk(&self) -> usize {
-        self.cs
+        if self.one.is_some() {
+            1
+        } else {
+            self.cs
+        }
     }
 
     fn lookahead(&self) -> usize {
@@ -318,16 +379,29 @@ where
     }
 
     fn state_len(&self) -> usize {
-        self.c * (self.cs + self.la) + self.k + self.net_state
+        self.head() + self.c * (self.cs + self.la) + self.k + self.net_state
+    }
+
+    fn check_state(&self, state: &[f32]) -> Result<(), &'static str> {
+        let held = state[..self.head()].first().copied().unwrap_or(0.0);
+        if (0.0..self.cs as f32).contains(&held) && held == (held as usize) as f32 {
+            Ok(())
+        } else {
+            Err("the count of held-back samples is not an integer below the block")
+        }
     }
 
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]) {
         let (c, cs, k, la) = (self.c, self.cs, self.k, self.la);
         let w = cs + la;
         // sample t is the r-th after the last step's chunk
-        let r = (t - self.steps_after(t) * cs as u64) as usize;
+        let r = self.pending(t, state);
+        let (head, state) = state.split_at_mut(self.head());
         for (ch, &v) in x[..c].iter().enumerate() {
             state[ch * w + r] = v;
+        }
+        if let Some(held) = head.first_mut() {
+            *held = ((r + 1) % w) as f32;
         }
         if r + 1 < w {
             return;
@@ -351,16 +425,46 @@ where
         }
     }
 
+    fn flush(&mut self, t: u64, state: &mut [f32]) {
+        let r = self.pending(t, state);
+        let Some(one) = &mut self.one else {
+            return;
+        };
+        if r == 0 {
+            return;
+        }
+        let (c, w, k) = (self.c, self.cs, self.k);
+        let (held, state) = state.split_at_mut(1);
+        let (chunk, rest) = state.split_at_mut(c * w);
+        let (logits, flat) = rest.split_at_mut(k);
+        if !self.synced {
+            load::<N, M>(&self.be, &mut self.st, flat);
+        }
+        for j in 0..r {
+            let x = N::step_io(one).x.as_mut_slice();
+            for (ch, v) in x[..c].iter_mut().enumerate() {
+                *v = chunk[ch * w + j];
+            }
+            self.net.step(&self.be, self.model, &mut self.st, one);
+        }
+        self.be.download(&N::step_io(one).out, logits);
+        held[0] = 0.0;
+        self.save(flat);
+        self.synced = true;
+    }
+
     fn logits(&mut self, boundary: bool, t: u64, state: &[f32], logits: &mut [f32]) {
         let (c, cs, k) = (self.c, self.cs, self.k);
+        // samples not yet stepped
+        let r = self.pending(t, state);
+        let state = &state[self.head()..];
         let (chunk, rest) = state.split_at(c * (cs + self.la));
         let (last, flat) = rest.split_at(k);
-        // samples not yet stepped
-        let r = (t - self.steps_after(t) * cs as u64) as usize;
         if r == 0 || boundary {
             logits.copy_from_slice(last);
             return;
         }
+        debug_assert!(self.one.is_none(), "a prediction without its flush");
         // the full chunk's plan over its first r samples (the others are ignored)
         self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
         if !self.synced {

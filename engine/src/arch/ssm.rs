@@ -1,5 +1,5 @@
 //! Selective SSM (Mamba S6) for inference, the `SelectiveSSM` of
-//! `models/TrueClassicalMamba.py` (3b and the HQC Mambas; spec §3.6): `x_proj` named
+//! `models/TrueClassicalMamba.py` (3b; spec §3.6): `x_proj` named
 //! `<block>.x_proj`, `A_log` (E, N), dt_rank R = ⌈D/16⌉.
 //!
 //! p = x_proj(x) split [δ (R) | B (N) | C (N)], Δ = softplus(dt_proj(δ)), then the scan with
@@ -11,19 +11,17 @@
 //! the E channels; it agrees with the window forward (`qssm_kernels::ops::scan::scan_forward`,
 //! the shared description's) to rounding.
 use super::layers::Linear;
-use super::proj::Proj;
 use crate::error::EngineError;
 use crate::weights::Loader;
 use alloc::format;
 use alloc::vec::Vec;
-use qssm_formats::model_file::QProjCard;
 use qssm_kernels::ops::activation::softplus_forward;
 use qssm_kernels::ops::scan::{scan_step_transposed, ScanDims};
 
 /// One selective SSM over E channels with state size N.
 #[derive(Clone, Debug)]
 pub(crate) struct SelectiveSsm {
-    x_proj: Proj,
+    x_proj: Linear,
     dt_proj: Linear,
     /// A for the streaming step, transposed (N, E)
     a_t: Vec<f32>,
@@ -35,17 +33,15 @@ pub(crate) struct SelectiveSsm {
 
 impl SelectiveSsm {
     /// 3b's SSM of block `prefix` (e.g. `layers.0`): tensors `<prefix>.x_proj.weight (R+2N, E)`
-    /// (or the HQC Mamba's quantum `x_proj` with the card's options `q`, [`Proj`]),
     /// `<prefix>.ssm.{A_log (E, N), D (E), dt_proj.weight (E, R), dt_proj.bias (E)}`,
     /// R = ⌈d_model/16⌉.
     pub(crate) fn load_true_classical(
         ld: &mut Loader<'_, '_>,
         prefix: &str,
         (d_model, e, n): (usize, usize, usize),
-        q: Option<&QProjCard>,
     ) -> Result<Self, EngineError> {
         let r = d_model.div_ceil(16);
-        let x_proj = Proj::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, q)?;
+        let x_proj = Linear::load(ld, &format!("{prefix}.x_proj"), e, r + 2 * n, false)?;
         let a_log = ld.take(&format!("{prefix}.ssm.A_log"), &[e, n])?;
         let d_skip = ld.take(&format!("{prefix}.ssm.D"), &[e])?;
         let dt_proj = Linear::load(ld, &format!("{prefix}.ssm.dt_proj"), r, e, true)?;
@@ -66,7 +62,7 @@ impl SelectiveSsm {
     }
 
     fn assemble(
-        x_proj: Proj,
+        x_proj: Linear,
         dt_proj: Linear,
         a_log: &[f32],
         d_skip: Vec<f32>,
@@ -95,13 +91,13 @@ impl SelectiveSsm {
     /// dt_proj outputs (nb, E), Δ (E), the scan output (E) and a quantum `x_proj`'s own.
     pub(crate) fn rows_scratch_len(&self, nb: usize) -> usize {
         let (e, n) = (self.dims.e, self.dims.n);
-        nb * (self.r + 2 * n + e) + 2 * e + self.x_proj.scratch_len()
+        nb * (self.r + 2 * n + e) + 2 * e
     }
 
     /// `nb` consecutive tokens, in place: token i's input x (E) at `xy[i·stride..]` is replaced
     /// by its output y (E); the state `h` (N, E) — transposed — advances token by token;
     /// `scratch` ≥ [`Self::rows_scratch_len`]. `x_proj` and `dt_proj` run over all the tokens
-    /// at once ([`Proj::apply_rows`]), the scan token by token. No allocation. Each token's
+    /// at once ([`Linear::apply_rows`]), the scan token by token. No allocation. Each token's
     /// output is one [`scan_step_transposed`] step, bit for bit whatever `nb`.
     pub(crate) fn step_rows(
         &self,
@@ -116,8 +112,8 @@ impl SelectiveSsm {
         let (xdbl, rest) = scratch.split_at_mut(nb * w);
         let (pre, rest) = rest.split_at_mut(nb * e);
         let (delta, rest) = rest.split_at_mut(e);
-        let (ys, pscratch) = rest.split_at_mut(e);
-        self.x_proj.apply_rows(xdbl, w, xy, stride, nb, pscratch);
+        let ys = &mut rest[..e];
+        self.x_proj.apply_rows(xdbl, w, xy, stride, nb);
         // dt_proj's pre-activations for all the tokens (δ: the first R of each x_proj row)
         self.dt_proj.apply_rows(pre, e, xdbl, w, nb);
         for (i, (row, pre)) in xdbl.chunks_exact(w).zip(pre.chunks_exact(e)).enumerate() {

@@ -111,9 +111,11 @@ impl Core<'_> {
         }
     }
 
-    pub(super) fn flush(&self, t: u64, state: &mut [f32], scratch: &mut [f32]) {
-        if let Self::Engine(s) = self {
-            s.flush(t, state, scratch);
+    /// Runs the samples held back, before a prediction.
+    pub(super) fn flush(&mut self, t: u64, state: &mut [f32], scratch: &mut [f32]) {
+        match self {
+            Self::Engine(s) => s.flush(t, state, scratch),
+            Self::Shared(s) => s.flush(t, state),
         }
     }
 
@@ -127,7 +129,7 @@ impl Core<'_> {
     pub(super) fn check_state(&self, state: &[f32]) -> Result<(), &'static str> {
         match self {
             Self::Engine(s) => s.check_state(state),
-            Self::Shared(_) => Ok(()),
+            Self::Shared(s) => s.check_state(state),
         }
     }
 

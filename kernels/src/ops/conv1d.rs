@@ -66,15 +66,31 @@ pub fn conv1d_causal_continue(
     let (y, x, b, w) = (&mut y[..l * e], &x[..l * e], &b[..e], &w[..e * k]);
     let hist = &mut hist[..m * e];
     for (t, yr) in y.chunks_exact_mut(e).enumerate() {
-        yr.copy_from_slice(b);
-        for j in 0..k {
-            // tap j reads input t − m + j of the stream: before x, history row t + j
-            let row = if t + j >= m {
+        // tap j reads input t − m + j of the stream: before x, history row t + j
+        let row = |j: usize| {
+            if t + j >= m {
                 &x[(t + j - m) * e..(t + j - m + 1) * e]
             } else {
                 &hist[(t + j) * e..(t + j + 1) * e]
-            };
-            for (c, (yo, &xv)) in yr.iter_mut().zip(row).enumerate() {
+            }
+        };
+        if k == 4 {
+            // Mamba's width: a channel's 4 taps read together (contiguous in w), the same sum
+            // in the same order as below
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            for (c, (yo, wc)) in yr.iter_mut().zip(w.chunks_exact(4)).enumerate() {
+                let mut v = b[c];
+                v += wc[0] * r0[c];
+                v += wc[1] * r1[c];
+                v += wc[2] * r2[c];
+                v += wc[3] * r3[c];
+                *yo = v;
+            }
+            continue;
+        }
+        yr.copy_from_slice(b);
+        for j in 0..k {
+            for (c, (yo, &xv)) in yr.iter_mut().zip(row(j)).enumerate() {
                 *yo += w[c * k + j] * xv;
             }
         }

@@ -10,6 +10,11 @@ use alloc::{vec, vec::Vec};
 
 use super::scratch::{with_buf, ATTN, A_T, SCRATCH, STATES};
 
+/// Tokens up to which a scan that keeps only its final states steps token by token
+/// ([`sc::step`]) rather than running the sequence kernel ([`sc::forward`], which transposes A
+/// and the states): a stream's step (3b's block of 4, mg's chunk of 8, the causal 1b's 32).
+const STEP_TOKENS: usize = 32;
+
 fn dims_of<'a, M: Memory<'a>, P: HostParams + ?Sized>(
     sx: &ScanInputs<'_, CpuIn<'a, M, P>>,
     p: ScanP,
@@ -99,26 +104,45 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
                 }
             }
         }
-        (None, Some(h)) if l == 1 => {
-            // one step (a stream's): in the states' own layout, nothing transposed
+        (None, Some(h)) if l <= STEP_TOKENS => {
+            // a stream's few tokens: one step after another in the states' own layout,
+            // nothing transposed; the states alternate between `h` and a scratch buffer so
+            // that the last lands in `h`
             check_last(h);
+            let n = dims.n;
             y.as_mut_slice()
-                .par_chunks_mut(e)
+                .par_chunks_mut(l * e)
                 .zip(h.as_mut_slice().par_chunks_mut(en.max(1)))
                 .enumerate()
                 .for_each(|(i, (yb, hb))| {
-                    sc::step(
-                        yb,
-                        hb,
-                        sample(sx.x, b, i),
-                        sample(sx.delta, b, i),
-                        sx.a.as_slice(),
-                        sample(sx.bm, b, i),
-                        sample(sx.cm, b, i),
-                        d,
-                        sx.h0.map(|h| sample(h, b, i)),
-                        dims,
-                    )
+                    let (x, dt) = (sample(sx.x, b, i), sample(sx.delta, b, i));
+                    let (bm, cm) = (sample(sx.bm, b, i), sample(sx.cm, b, i));
+                    let h0 = sx.h0.map(|h| sample(h, b, i));
+                    with_buf(&STATES, if l > 1 { en } else { 0 }, |other| {
+                        for t in 0..l {
+                            let r = t * e..(t + 1) * e;
+                            let rn = t * n..(t + 1) * n;
+                            // token t writes `h` iff an even number of tokens follow it
+                            let (to, from) = if (l - 1 - t) % 2 == 0 {
+                                (&mut *hb, &*other)
+                            } else {
+                                (&mut *other, &*hb)
+                            };
+                            let prev = if t == 0 { h0 } else { Some(from) };
+                            sc::step(
+                                &mut yb[r.clone()],
+                                to,
+                                &x[r.clone()],
+                                &dt[r],
+                                sx.a.as_slice(),
+                                &bm[rn.clone()],
+                                &cm[rn],
+                                d,
+                                prev,
+                                dims,
+                            );
+                        }
+                    });
                 });
         }
         (None, Some(h)) => {

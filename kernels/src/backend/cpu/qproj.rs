@@ -1,9 +1,11 @@
 //! The quantum projection on the CPU ([`crate::circuit::qproj`]): rows in parallel tasks of
-//! [`ROWS`], each with its own scratch; the backward accumulates each task's parameter
+//! [`ROWS`], each with the thread's scratch; the backward accumulates each task's parameter
 //! gradients in row order and sums the tasks in order (bit-identical for any thread count).
 use super::par::*;
+use super::scratch::{with_buf, PSI, REAL};
 use super::{CpuBuf, HostParams};
 use crate::backend::QProjP;
+use crate::circuit::qproj::QProjBuffers;
 use alloc::vec;
 
 /// Rows per parallel task.
@@ -29,10 +31,23 @@ pub(super) fn qproj<P: HostParams + ?Sized>(y: &mut CpuBuf, x: &CpuBuf, p: &P, q
         .par_chunks_mut(ROWS * q.d_out)
         .zip(x.data.par_chunks(ROWS * q.d_in))
         .for_each(|(ys, xs)| {
-            let mut s = q.scratch();
-            for (yr, xr) in ys.chunks_exact_mut(q.d_out).zip(xs.chunks_exact(q.d_in)) {
-                q.forward(xr, w, gamma, beta, yr, &mut s);
-            }
+            // the task's buffers from the thread scratch: a stream's step allocates nothing
+            let (np, nq, nx, nw) = q.buffer_lens();
+            with_buf(&PSI, np, |psi| {
+                with_buf(&REAL, nq + nx + nw, |reals| {
+                    let (qb, rest) = reals.split_at_mut(nq);
+                    let (xb, wb) = rest.split_at_mut(nx);
+                    for (yr, xr) in ys.chunks_exact_mut(q.d_out).zip(xs.chunks_exact(q.d_in)) {
+                        let b = QProjBuffers {
+                            psi: &mut *psi,
+                            q: &mut *qb,
+                            x: &mut *xb,
+                            w: &mut *wb,
+                        };
+                        q.forward_in(xr, w, gamma, beta, yr, b);
+                    }
+                })
+            })
         });
 }
 
