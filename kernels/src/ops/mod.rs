@@ -18,4 +18,4 @@ mod fastmath;
 mod simd;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;

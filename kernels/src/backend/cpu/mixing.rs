@@ -10,7 +10,7 @@ use alloc::{vec, vec::Vec};
 
 use super::scratch::{with_buf, ATTN, A_T, SCRATCH, STATES};
 
-/// Tokens up to which a scan that keeps only its final states steps token by token
+/// Tokens up to which a forward scan that keeps only its final states steps token by token
 /// ([`sc::step`]) rather than running the sequence kernel ([`sc::forward`], which transposes A
 /// and the states): a stream's step (3b's block of 4, mg's chunk of 8, the causal 1b's 32).
 const STEP_TOKENS: usize = 32;
@@ -104,7 +104,7 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
                 }
             }
         }
-        (None, Some(h)) if l <= STEP_TOKENS => {
+        (None, Some(h)) if l <= STEP_TOKENS && !p.reverse => {
             // a stream's few tokens: one step after another in the states' own layout,
             // nothing transposed; the states alternate between `h` and a scratch buffer so
             // that the last lands in `h`
@@ -323,4 +323,67 @@ pub(super) fn attention_bwd(
                 )
             });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::cpu::{Cpu, CpuBuf};
+    use crate::backend::{Infer, ScanInputs, ScanP};
+    use crate::ops::testutil::{rng, uniform};
+
+    /// A scan of a few tokens that keeps only its final states (token by token in the states'
+    /// layout) gives the bits of the sequence kernel that keeps every state, forward and
+    /// reversed, from zero and from given states, for both A layouts and input terms.
+    #[test]
+    fn few_tokens_step_like_the_sequence_kernel() {
+        let (b, e, n) = (2, 37, 16);
+        let mut g = rng(5);
+        for l in [1, 2, 3, 4, 9, 32] {
+            for (a_row_stride, dt_on_b, reverse, from) in [
+                (n, true, false, true),
+                (n, true, false, false),
+                (0, false, false, true),
+                (n, true, true, true),
+            ] {
+                let p = ScanP {
+                    e,
+                    n,
+                    a_row_stride,
+                    dt_on_b,
+                    reverse,
+                };
+                let buf = |v: Vec<f32>, s: &[usize]| CpuBuf::from_vec(v, s);
+                let x = buf(uniform(&mut g, b * l * e, -1.0, 1.0), &[b, l, e]);
+                let delta = buf(uniform(&mut g, b * l * e, 0.0, 2.0), &[b, l, e]);
+                let na = if a_row_stride == 0 { n } else { e * n };
+                let a = buf(uniform(&mut g, na, -4.0, -0.1), &[na]);
+                let bm = buf(uniform(&mut g, b * l * n, -1.0, 1.0), &[b, l, n]);
+                let cm = buf(uniform(&mut g, b * l * n, -1.0, 1.0), &[b, l, n]);
+                let h0 = buf(uniform(&mut g, b * e * n, -1.0, 1.0), &[b, e, n]);
+                let d = uniform(&mut g, e, -1.0, 1.0);
+                let inputs = || ScanInputs {
+                    x: &x,
+                    delta: &delta,
+                    a: &a,
+                    bm: &bm,
+                    cm: &cm,
+                    h0: from.then_some(&h0),
+                };
+                let run = |keep: bool| {
+                    let mut y = Cpu.alloc(&[b, l, e]);
+                    let mut h = Cpu.alloc(&[b, e, n]);
+                    let mut states = Cpu.alloc(&[b, l + 1, e, n]);
+                    let st = keep.then_some(&mut states);
+                    Cpu.scan(&mut y, Some(&mut h), st, inputs(), &d[..], 0..e, p);
+                    (y.as_slice().to_vec(), h.as_slice().to_vec())
+                };
+                let (want, got) = (run(true), run(false));
+                let same =
+                    |u: &[f32], v: &[f32]| u.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits());
+                let case = format!("l {l} stride {a_row_stride} reverse {reverse} h0 {from}");
+                assert!(same(&want.0, &got.0), "{case}: y");
+                assert!(same(&want.1, &got.1), "{case}: h_last");
+            }
+        }
+    }
 }
