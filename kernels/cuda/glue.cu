@@ -14,7 +14,7 @@ struct GlueP {
   i64 x_off;
   float s;
   int acc;
-  const float* x2;  // a second input (im2col3_step: prev)
+  const float* x2;  // a second input (im2col3: a step's prev)
 };
 
 // (B, C, T) → (B, T, C): d0 = B, d1 = C, d2 = T
@@ -128,31 +128,22 @@ QSSM_KERNEL(chunk_mean_bwd, GlueP) {
   }
 }
 
-// Conv3's im2col: x (B, C, T) → y (B, T, 3C), y[b, t, 3c + k] = x[b, c, t + k − 1] (zero
-// outside 0..T); d0 = B, d1 = C, d2 = T
+// Conv3's im2col, the window's and a streaming step's: y (B, L, 3C), y[b, t, 3c + k] = sample
+// t + k − 1 of channel c of x (B, C, y_w samples per row), where sample −1 is x2[b, c] (0 if
+// x2 is null: the window's zero edge) and the samples at or after x_w are 0. d0 = B, d1 = C,
+// d2 = L. Window: L = x_w = y_w = T, no x2; step: x holds the L samples and the next one
+// (y_w = L + 1), x_w = valid, x2 = prev, which im2col3_prev (launched after it) advances.
 QSSM_KERNEL(im2col3, GlueP) {
   i64 n = p.d0 * p.d2 * 3 * p.d1;
   for (i64 i = gtid(); i < n; i += gstride()) {
     i64 col = i % (3 * p.d1), t = (i / (3 * p.d1)) % p.d2, b = i / (3 * p.d1 * p.d2);
     i64 c = col / 3, ts = t + col % 3 - 1;
-    p.y[i] = (ts >= 0 && ts < p.d2) ? p.x[(b * p.d1 + c) * p.d2 + ts] : 0.0f;
-  }
-}
-
-// Conv3's im2col of a streaming step: x (B, C, L+1) holds the step's L samples and the next
-// one, prev (B, C) the sample before; y (B, L, 3C), y[b, t, 3c + k] = sample t + k − 1 of
-// channel c (−1: prev; at or after `valid`: 0); d0 = B, d1 = C, d2 = L, x_w = valid, x2 =
-// prev. im2col3_prev (launched after it) advances prev to sample min(valid, L) − 1.
-QSSM_KERNEL(im2col3_step, GlueP) {
-  const float* prev = p.x2;
-  i64 l1 = p.d2 + 1;
-  i64 n = p.d0 * p.d2 * 3 * p.d1;
-  for (i64 i = gtid(); i < n; i += gstride()) {
-    i64 col = i % (3 * p.d1), t = (i / (3 * p.d1)) % p.d2, b = i / (3 * p.d1 * p.d2);
-    i64 c = col / 3, ts = t + col % 3 - 1;
-    float v;
-    if (ts < 0) v = prev[b * p.d1 + c];
-    else v = ts < p.x_w ? p.x[(b * p.d1 + c) * l1 + ts] : 0.0f;
+    float v = 0.0f;
+    if (ts < 0) {
+      if (p.x2) v = p.x2[b * p.d1 + c];
+    } else if (ts < p.x_w) {
+      v = p.x[(b * p.d1 + c) * p.y_w + ts];
+    }
     p.y[i] = v;
   }
 }

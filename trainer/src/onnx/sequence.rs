@@ -42,31 +42,15 @@ impl Recorder {
     }
 
     pub(super) fn im2col3_rec(&self, y: &mut RecBuf, x: &RecBuf) {
-        // y[t, 3c + k] = x[c, t + k − 1] (zeros outside): pad time, three shifted slices
-        let (c, t) = (x.shape[1] as i64, x.shape[2] as i64);
-        let v = self.val(x);
+        // the window's zero edges on both sides, then the taps
+        let t = x.shape[2] as i64;
         let pads = self.ints(&[0, 0, 1, 0, 0, 1]);
-        let padded = self.binary("Pad", &v, &pads);
-        let (axes, last) = (self.ints(&[2]), self.ints(&[-1]));
-        let taps: Vec<String> = (0..3)
-            .map(|k| {
-                let (a, b) = (self.ints(&[k]), self.ints(&[k + t]));
-                let sl = self.op("Slice", &[&padded, &a, &b, &axes], vec![]);
-                self.binary("Unsqueeze", &sl, &last)
-            })
-            .collect();
-        let refs: Vec<&str> = taps.iter().map(String::as_str).collect();
-        let st = self.op("Concat", &refs, vec![("axis", Attr::Int(-1))]); // (B, C, T, 3)
-        let tr = self.op(
-            "Transpose",
-            &[&st],
-            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
-        );
-        self.put(y, self.reshape(&tr, &[0, 0, 3 * c]));
+        let ext = self.binary("Pad", &self.val(x), &pads);
+        self.im2col3_taps(y, &ext, x.shape[1] as i64, t);
     }
 
     /// `Infer::im2col3_step`: [prev, x] along time, the samples at or after `valid` masked,
-    /// three shifted slices; prev ← sample min(valid, L) − 1.
+    /// then the taps; prev ← sample min(valid, L) − 1.
     pub(super) fn im2col3_step_rec(
         &self,
         y: &mut RecBuf,
@@ -74,8 +58,7 @@ impl Recorder {
         x: &RecBuf,
         valid: usize,
     ) {
-        let (c, l1) = (x.shape[1] as i64, x.shape[2]);
-        let l = l1 as i64 - 1;
+        let l1 = x.shape[2];
         let v = self.val(x);
         let v = if valid < l1 {
             let mask: Vec<f32> = (0..l1).map(|s| if s < valid { 1.0 } else { 0.0 }).collect();
@@ -91,11 +74,23 @@ impl Recorder {
         let last = self.ints(&[-1]);
         let pv = self.binary("Unsqueeze", &self.val(prev), &last); // (B, C, 1)
         let ext = self.op("Concat", &[&pv, &v], vec![("axis", Attr::Int(-1))]); // (B, C, L+2)
+        self.im2col3_taps(y, &ext, x.shape[1] as i64, l1 as i64 - 1);
+        // the next step's left neighbour: extended sample min(valid, L) (ext starts at −1)
         let axes = self.ints(&[2]);
+        let at = valid.min(l1 - 1) as i64;
+        let (a, b) = (self.ints(&[at]), self.ints(&[at + 1]));
+        let sl = self.op("Slice", &[&ext, &a, &b, &axes], vec![]);
+        self.put(prev, self.op("Squeeze", &[&sl, &axes], vec![]));
+    }
+
+    /// Conv3's im2col from the extended input `ext` (B, C, L + 2) (sample −1 first): y (B, L,
+    /// 3C), y[t, 3c + k] = ext[c, t + k], as three shifted slices.
+    fn im2col3_taps(&self, y: &mut RecBuf, ext: &str, c: i64, l: i64) {
+        let (axes, last) = (self.ints(&[2]), self.ints(&[-1]));
         let taps: Vec<String> = (0..3)
             .map(|k| {
                 let (a, b) = (self.ints(&[k]), self.ints(&[k + l]));
-                let sl = self.op("Slice", &[&ext, &a, &b, &axes], vec![]);
+                let sl = self.op("Slice", &[ext, &a, &b, &axes], vec![]);
                 self.binary("Unsqueeze", &sl, &last)
             })
             .collect();
@@ -107,11 +102,6 @@ impl Recorder {
             vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
         );
         self.put(y, self.reshape(&tr, &[0, 0, 3 * c]));
-        // the next step's left neighbour: extended sample min(valid, L) (ext starts at −1)
-        let at = valid.min(l1 - 1) as i64;
-        let (a, b) = (self.ints(&[at]), self.ints(&[at + 1]));
-        let sl = self.op("Slice", &[&ext, &a, &b, &axes], vec![]);
-        self.put(prev, self.op("Squeeze", &[&sl, &axes], vec![]));
     }
 
     pub(super) fn scale_segments_rec(

@@ -104,6 +104,31 @@ fn same_len(what: &str, a: usize, b: usize) {
 }
 
 /// y += x reversed in time (B, L, W).
+/// Conv3's im2col of one sample, the window's ([`Infer::im2col3`]) and a streaming step's
+/// ([`Infer::im2col3_step`]): y (L, 3C), y[t, 3c + k] = sample t + k − 1 of channel c of x
+/// (C, x.len() / C), where sample −1 is `prev[c]` (0 without: the window's zero edge) and the
+/// samples at or after `valid` are 0.
+fn im2col3_sample(
+    yb: &mut [f32],
+    prev: Option<&[f32]>,
+    xb: &[f32],
+    c: usize,
+    l: usize,
+    valid: usize,
+) {
+    let (kc, stride) = (3 * c, xb.len() / c.max(1));
+    for (ci, xc) in xb.chunks_exact(stride).enumerate() {
+        let at = |s: usize| if s < valid { xc[s] } else { 0.0 };
+        let before = prev.map_or(0.0, |p| p[ci]);
+        for ti in 0..l {
+            let row = &mut yb[ti * kc + 3 * ci..ti * kc + 3 * ci + 3];
+            row[0] = if ti == 0 { before } else { at(ti - 1) };
+            row[1] = at(ti);
+            row[2] = at(ti + 1);
+        }
+    }
+}
+
 fn reverse_time_acc(y: &mut CpuBuf, x: &CpuBuf) {
     same_len("reverse_time", y.data.len(), x.data.len());
     let (l, w) = (x.shape[1], x.last());
@@ -332,26 +357,10 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
     fn im2col3(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let (b, c, t) = (x.dim0(), x.shape[1], x.last());
         assert_eq!(y.shape, [b, t, 3 * c], "im2col3: y shape");
-        let kc = 3 * c;
         y.data
-            .par_chunks_mut(t * kc)
+            .par_chunks_mut(t * 3 * c)
             .zip(x.data.par_chunks(c * t))
-            .for_each(|(yb, xb)| {
-                yb.fill(0.0);
-                for ci in 0..c {
-                    let xc = &xb[ci * t..(ci + 1) * t];
-                    for ti in 0..t {
-                        let row = &mut yb[ti * kc + 3 * ci..ti * kc + 3 * ci + 3];
-                        if ti > 0 {
-                            row[0] = xc[ti - 1];
-                        }
-                        row[1] = xc[ti];
-                        if ti + 1 < t {
-                            row[2] = xc[ti + 1];
-                        }
-                    }
-                }
-            });
+            .for_each(|(yb, xb)| im2col3_sample(yb, None, xb, c, t, t));
     }
     fn im2col3_step(
         &self,
@@ -373,23 +382,16 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
             "im2col3_step: valid {valid} of {l1}"
         );
         same_len("im2col3_step: prev", prev.data.len(), b * c);
-        let kc = 3 * c;
         let last = valid.min(l) - 1;
         for ((yb, pb), xb) in y
             .data
-            .chunks_exact_mut(l * kc)
+            .chunks_exact_mut(l * 3 * c)
             .zip(prev.data.chunks_exact_mut(c))
             .zip(x.data.chunks_exact(c * l1))
         {
-            for (ci, (p, xc)) in pb.iter_mut().zip(xb.chunks_exact(l1)).enumerate() {
-                // sample s of this channel: −1 the previous one, ≥ valid zero
-                let at = |s: usize| if s < valid { xc[s] } else { 0.0 };
-                for ti in 0..l {
-                    let row = &mut yb[ti * kc + 3 * ci..ti * kc + 3 * ci + 3];
-                    row[0] = if ti == 0 { *p } else { at(ti - 1) };
-                    row[1] = at(ti);
-                    row[2] = at(ti + 1);
-                }
+            im2col3_sample(yb, Some(pb), xb, c, l, valid);
+            // the next step's left neighbour
+            for (p, xc) in pb.iter_mut().zip(xb.chunks_exact(l1)) {
                 *p = xc[last];
             }
         }

@@ -91,7 +91,6 @@ pub const KERNELS: &[&str] = &[
     "row_mean",
     "row_mean_bwd",
     "im2col3",
-    "im2col3_step",
     "im2col3_prev",
     "scale_seg_fwd",
     "scale_seg_bwd_dx",
@@ -928,6 +927,8 @@ impl<D: Device> Infer for Gpu<D> {
             d0: b as i64,
             d1: c as i64,
             d2: t as i64,
+            x_w: t as i64,
+            y_w: t as i64,
             ..Default::default()
         };
         self.launch1("im2col3", y.len, p);
@@ -953,10 +954,11 @@ impl<D: Device> Infer for Gpu<D> {
             d1: c as i64,
             d2: l as i64,
             x_w: valid as i64,
+            y_w: l1 as i64,
             x2: prev.addr,
             ..Default::default()
         };
-        self.launch1("im2col3_step", y.len, p);
+        self.launch1("im2col3", y.len, p);
         // every thread of the first kernel has read prev before this one writes it
         let p = GlueP { y: prev.addr, ..p };
         self.launch1("im2col3_prev", b * c, p);
