@@ -6,11 +6,12 @@
 //! * `<id>_eeg`: the trainer's random init at the EEG configuration (64 channels, 40 Hz,
 //!   T = 125) on the first 8 windows of the bundled S001R04 (the training loader's, mV).
 //!
-//! For the models that stream (3b, causal 1b (`1b_causal_eeg`), mg;
+//! For the models that stream (3b, causal 1b (`1b_causal_eeg`), mg, 2d, 2e, 4a–4e;
 //! `qssm_trainer::onnx::step_graph`), also the step graph
 //! `<name>.step.onnx` (one sample per step) with the engine's streamed logits
 //! (`<name>.stream.bin`, one row per prediction of every window: every `hop` samples, the
-//! chunk length of the chunked models) and the engine's median time per sample.
+//! chunk length of the chunked models, from `lookahead + hop` on) and the engine's median time
+//! per sample.
 //!
 //! The engine's logits come from model files of the same weights (f32, and f16 for the f16
 //! graph), with the engine's median `classify_window` latency on one window (this thread) for
@@ -62,9 +63,10 @@ fn engine_window_us(case: &Case) -> f64 {
 }
 
 /// The engine's streamed logits of every window of the case (f32 file), one row per
-/// prediction (every `len` samples): (B, T / len, K); and the median time per sample of a
-/// hop (the `push`es of its `len` samples together, divided by `len`; this thread), µs.
-fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
+/// prediction (every `len` samples from `la + len` on): (B, (T − la) / len, K); and the
+/// median time per sample of a hop (the `push`es of its `len` samples together, divided by
+/// `len`; this thread), µs.
+fn engine_stream(case: &Case, len: usize, la: usize) -> (Vec<f32>, f64) {
     let engine = Engine::from_bytes(&blob(case, TensorDtype::F32)).expect("engine loads");
     let cfg = case.model.config();
     let (c, t) = (cfg.n_channels, cfg.n_times);
@@ -76,7 +78,7 @@ fn engine_stream(case: &Case, len: usize) -> (Vec<f32>, f64) {
         let w = case.window(i);
         let mut s = engine.stream(opts).expect("the model streams");
         let mut spent = 0.0;
-        for k in 0..(t / len) * len {
+        for k in 0..la + (t - la) / len * len {
             for (ch, v) in sample.iter_mut().enumerate() {
                 *v = w[ch * t + k];
             }
@@ -118,15 +120,17 @@ fn write_case(dir: &Path, name: &str, case: &Case) -> serde_json::Value {
     let step = match step_graph(&file) {
         Ok(g) => {
             g.write(&dir.join(format!("{name}.step.onnx"))).unwrap();
-            let len: usize = g
-                .metadata
-                .iter()
-                .find(|(k, _)| k == "qssm.hop")
-                .and_then(|(_, v)| v.parse().ok())
-                .expect("the hop in the metadata");
-            let (logits, us) = engine_stream(case, len);
+            let meta = |key: &str| -> usize {
+                g.metadata
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{key} in the metadata"))
+            };
+            let (len, la) = (meta("qssm.hop"), meta("qssm.lookahead"));
+            let (logits, us) = engine_stream(case, len, la);
             write_f32(&dir.join(format!("{name}.stream.bin")), &logits);
-            serde_json::json!({ "hop": len, "engine_sample_us": us })
+            serde_json::json!({ "hop": len, "lookahead": la, "engine_sample_us": us })
         }
         Err(e) => serde_json::json!({ "refused": e.to_string() }),
     };

@@ -5,7 +5,7 @@
 //! (batch, n_classes), dynamic batch, opset [`OPSET`], weights as initializers named after the
 //! `state_dict` tensors, the model card in `metadata_props` (`qssm.model_card`).
 //!
-//! For the causal models (3b, the causal 1b, mg), [`step_graph`] records one step of the
+//! For the causal models (3b, the causal 1b, mg, 2d, 2e, 4a–4e), [`step_graph`] records one step of the
 //! model's streaming form ([`crate::models::nn::StepNet`], the blocks' own steps) the same way:
 //! input [`STEP_INPUT`], the next sample (batch, C), and every recurrent state tensor as
 //! `state.<name>`; outputs the logits after the sample and `next_state.<name>`. A runtime
@@ -13,10 +13,11 @@
 //! from zeros. The states: per Mamba block the conv1d's last k−1 inputs `layers.i.conv1d`
 //! (batch, 3, E) and the SSM state `layers.i.ssm` (batch, E, N) (`mamba_layers.i.*` in 1b);
 //! the mean pool's running sum `pool.sum` (batch, D) and count `pool.count` (batch, 1); mg's
-//! recurrent `cgs.h` (batch, H). The chunked models (1b: L = 32 samples, mg: its chunk size)
-//! compute once per chunk, in an `If` branch recorded from their chunk step; their graph also
-//! keeps the chunk's samples so far `chunk` (batch, C, L − 1), the position in the chunk
-//! `position` (int64 (1)) and the last chunk's `logits` (batch, K).
+//! recurrent `cgs.h` (batch, H). The chunked models (1b: L = 32 samples, mg: its chunk size,
+//! 2d/2e: 32, 4a–4e: 16 and one sample of look-ahead a) compute once per chunk, in an `If`
+//! branch recorded from their chunk step; their graph also keeps the last L + a − 1 samples
+//! `chunk` (batch, C, L + a − 1), the samples since the last step's chunk `position` (int64
+//! (1)) and the last chunk's `logits` (batch, K).
 //!
 //! It expresses every operation of the 18 models' eval forward passes: linear layers, norms,
 //! causal depthwise conv1d, activations, the selective scan as a `Loop`, attention, chunk
@@ -148,6 +149,8 @@ struct RecordStep<'a> {
 struct StepRecording {
     rec: Recording,
     step_len: usize,
+    /// samples the step reads past its chunk
+    lookahead: usize,
     state: Vec<(String, Vec<usize>, String)>,
 }
 
@@ -156,22 +159,14 @@ impl StepNetVisitor for RecordStep<'_> {
     fn visit<M: StepNet + 'static>(self, net: M) -> Self::Output {
         let layout: &ParamLayout = net.layout();
         check_layout(layout, self.params)?;
-        let (c, len) = (net.config().n_channels, net.step_len());
-        if net.lookahead() > 0 {
-            // the per-sample wrapper would have to keep the chunk and its look-ahead sample,
-            // whose next chunk starts with it: not written yet
-            return Err(format!(
-                "has no step graph yet: its streaming step reads {} sample(s) ahead (the \
-                 centred Conv3 of 4a–4e), which the exporter's per-sample wrapper does not \
-                 handle; export the window graph",
-                net.lookahead()
-            ));
-        }
-        // a chunked model's step runs on the chunk the per-sample graph assembles (`chunked`)
-        let rec = Recorder::new(layout, if len == 1 { STEP_INPUT } else { CHUNK });
+        let (c, len, la) = (net.config().n_channels, net.step_len(), net.lookahead());
+        // a chunked model's step (or one reading ahead) runs on the chunk the per-sample graph
+        // assembles (`chunked`)
+        let per_sample = len == 1 && la == 0;
+        let rec = Recorder::new(layout, if per_sample { STEP_INPUT } else { CHUNK });
         let mut st = net.plan_state(&rec, 1);
         let mut s = net.plan_step(&rec, 1, len);
-        let x = if len == 1 {
+        let x = if per_sample {
             rec.reshape(STEP_INPUT, &[-1, c as i64, 1])
         } else {
             CHUNK.to_string()
@@ -199,6 +194,7 @@ impl StepNetVisitor for RecordStep<'_> {
                 layout_len,
             },
             step_len: len,
+            lookahead: la,
             state,
         })
     }
@@ -309,13 +305,15 @@ pub fn window_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
 /// preprocessing, and every state tensor `state.<name>` (zeros at the start of a stream).
 /// Outputs: [`OUTPUT`] (batch, K), the model's logits after this sample, and
 /// `next_state.<name>` for every state tensor, to feed to the next step. A chunked model
-/// (causal 1b, mg: chunks of L samples) computes once per chunk: its graph keeps the chunk's
-/// samples so far (`state.chunk`, (batch, C, L − 1)), the position in the chunk
-/// (`state.position`, int64 (1), shared by the batch's streams, which step together) and the
-/// logits of the last complete chunk (`state.logits`, zeros before the first), and runs the
-/// chunk's step in an `If` branch when the L-th sample arrives; its logits change every L
-/// samples (the metadata's `qssm.hop`), as the engine's `Stream` emits. The state tensors and
-/// their shapes are listed in the metadata (`qssm.state`).
+/// (causal 1b, mg, 2d, 2e, 4a–4e: chunks of L samples; 4a–4e read a = 1 sample past theirs)
+/// computes once per chunk: its graph keeps the last samples (`state.chunk`, (batch, C,
+/// L + a − 1)), the samples since the last step's chunk (`state.position`, int64 (1), shared
+/// by the batch's streams, which step together) and the logits of the last complete chunk
+/// (`state.logits`, zeros before the first), and runs the chunk's step in an `If` branch
+/// when the chunk's L-th sample and the a after it have arrived: its logits change every L
+/// samples from L + a on (the metadata's `qssm.hop` and `qssm.lookahead`), as the engine's
+/// `Stream` emits. The state tensors and their shapes are listed in the metadata
+/// (`qssm.state`).
 ///
 /// Errors: those of [`window_graph`], and [`OnnxExportError::Model`] for a model (or a
 /// configuration: 1b without `causal`) that has no streaming form.
@@ -326,20 +324,20 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
         .ok_or_else(|| OnnxExportError::Model {
             id: id.clone(),
             reason: "has no step graph: it does not stream sample by sample or chunk by chunk \
-                     in this exporter (streamed: 3b, causal 1b, mg, 2d, 2e)"
+                     in this exporter (streamed: 3b, causal 1b, mg, 2d, 2e, 4a–4e)"
                 .into(),
         })?
         .map_err(|reason| OnnxExportError::Model {
             id: id.clone(),
             reason,
         })?;
-    let (len, state) = (rec.step_len, rec.state);
+    let (len, la, state) = (rec.step_len, rec.lookahead, rec.state);
     let (nodes, mut inits, out) = finished(&id, rec.rec)?;
     let (c, k) = (cfg.n_channels, cfg.n_classes);
-    let step = if len == 1 {
+    let step = if len == 1 && la == 0 {
         per_sample(nodes, &out, &state, c, k)
     } else {
-        chunked(nodes, &mut inits, &out, &state, (c, len, k))
+        chunked(nodes, &mut inits, &out, &state, (c, len, la, k))
     };
     let described: Vec<String> = step
         .inputs
@@ -364,6 +362,7 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             ("qssm.graph".into(), "step".into()),
             ("qssm.step_len".into(), "1".into()),
             ("qssm.hop".into(), len.to_string()),
+            ("qssm.lookahead".into(), la.to_string()),
             ("qssm.input".into(), format!(
                 "{STEP_INPUT}: the next sample (batch, {c} channels) at {} Hz in {}, after the card's preprocessing",
                 card.input.sfreq,
@@ -371,7 +370,11 @@ pub fn step_graph(file: &ModelFile<'_>) -> Result<Model, OnnxExportError> {
             )),
             ("qssm.output".into(), format!(
                 "{OUTPUT}: (batch, {k}) logits after this sample{}; {STATE_OUT}<name>: the state for the next step",
-                if len == 1 { String::new() } else { format!(" (they change every {len} samples, when a chunk is complete; zeros before the first)") }
+                match (len, la) {
+                    (1, 0) => String::new(),
+                    (_, 0) => format!(" (they change every {len} samples, when a chunk is complete; zeros before the first)"),
+                    _ => format!(" (they change every {len} samples, when a chunk and the {la} sample(s) after it have arrived: first after {} samples; zeros before)", len + la),
+                }
             )),
             ("qssm.state".into(), format!(
                 "{STATE_IN}<name> in, {STATE_OUT}<name> out, zeros at the start of a stream: {}",
@@ -421,15 +424,18 @@ fn per_sample(
 }
 
 /// A chunked model's per-sample step graph around its recorded chunk step `nodes` (which read
-/// [`CHUNK`] (batch, C, L)): the sample is appended to the kept samples; when they make a
-/// chunk, an `If` runs the chunk's step, otherwise it passes the logits and the model's state
-/// through (see [`step_graph`]). `(c, l, k)`: channels, chunk length, classes.
+/// [`CHUNK`] (batch, C, L + a): a chunk and the a samples after it): the sample is appended to
+/// the kept L + a − 1 samples; when they make a chunk and its look-ahead, an `If` runs the
+/// chunk's step, otherwise it passes the logits and the model's state through (see
+/// [`step_graph`]). The position counts the samples kept since the last step's chunk: a step
+/// fires at L + a and leaves a (the look-ahead samples begin the next chunk), so the steps
+/// run at L + a, 2L + a, … `(c, l, a, k)`: channels, chunk length, look-ahead, classes.
 fn chunked(
     nodes: Vec<Node>,
     inits: &mut Vec<qssm_formats::onnx::Tensor>,
     out: &str,
     state: &[(String, Vec<usize>, String)],
-    (c, l, k): (usize, usize, usize),
+    (c, l, a, k): (usize, usize, usize, usize),
 ) -> StepGraph {
     use qssm_formats::onnx::{Attr, Tensor, TensorData, ValueKind};
     let (kept_in, kept_out) = (format!("{STATE_IN}chunk"), format!("{STATE_OUT}chunk"));
@@ -448,6 +454,7 @@ fn chunked(
     int("step.one", 1);
     int("step.axis_time", 2);
     int("step.chunk_len", l as i64);
+    int("step.window_len", (l + a) as i64);
     let position = || ValueInfo::of("", ValueKind::I64, vec![Dim::Fixed(1)]);
     // a branch: Identity of each value to the branch's outputs, named `{tag}.{output}`
     let branch = |tag: &str, mut body: Vec<Node>, values: &[&str]| {
@@ -495,12 +502,16 @@ fn chunked(
         Node::new("Concat", &[&kept_in, "step.sample"], &[CHUNK]).attr("axis", Attr::Int(2)),
         Node::new(
             "Slice",
-            &[CHUNK, "step.one", "step.chunk_len", "step.axis_time"],
+            &[CHUNK, "step.one", "step.window_len", "step.axis_time"],
             &[&kept_out],
         ),
         Node::new("Add", &[&pos_in, "step.one"], &["step.count"]),
-        Node::new("Equal", &["step.count", "step.chunk_len"], &["step.full"]),
-        Node::new("Mod", &["step.count", "step.chunk_len"], &[&pos_out]),
+        Node::new("Equal", &["step.count", "step.window_len"], &["step.full"]),
+        // a step consumes its chunk: count − L when it fires, else count
+        // TensorProto type 7: int64
+        Node::new("Cast", &["step.full"], &["step.fired"]).attr("to", Attr::Int(7)),
+        Node::new("Mul", &["step.fired", "step.chunk_len"], &["step.consumed"]),
+        Node::new("Sub", &["step.count", "step.consumed"], &[&pos_out]),
         Node::new("If", &["step.full"], &if_outputs)
             .attr("then_branch", then_branch)
             .attr("else_branch", else_branch),
@@ -518,8 +529,8 @@ fn chunked(
             batch_dims(shape),
         ));
     }
-    inputs.push(ValueInfo::f32(&kept_in, batch_dims(&[c, l - 1])));
-    outputs.push(ValueInfo::f32(&kept_out, batch_dims(&[c, l - 1])));
+    inputs.push(ValueInfo::f32(&kept_in, batch_dims(&[c, l + a - 1])));
+    outputs.push(ValueInfo::f32(&kept_out, batch_dims(&[c, l + a - 1])));
     inputs.push(ValueInfo {
         name: pos_in,
         ..position()
