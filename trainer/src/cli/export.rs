@@ -6,7 +6,8 @@
 //!
 //! `--format onnx` writes the model's window graph as an ONNX file instead ([`crate::onnx`]),
 //! with f32 weights or, with `--dtype f16`, f16 initializers widened by `Cast` nodes;
-//! `--graph step` writes the streaming step graph of a causal model (3b) instead.
+//! `--graph step` writes the streaming step graph of a causal model (3b, the causal 1b, mg, 2d,
+//! 2e, 4a–4e) instead.
 //!
 //! `--format generated-cnn` turns a trained Quantum-Train file into the classical CNN its
 //! parameters generate (model `qt-cnn`, 6,676 weights; from qt-liu `qt-liu-cnn`, 6,690), which
