@@ -430,58 +430,7 @@ fn check_dims(
     }
 }
 
-/// One step of [`scan_forward`] (the recurrent mode of Mamba, Gu & Dao 2023 §3.3; the
-/// reference `selective_state_update` of `mamba_ssm`), for streaming: updates the state
-/// `h` (E, N) **in place** from h_{t−1} to h_t and writes y_t (E).
-///
-/// x, delta, y: (E) (one token); bm, cm: (N); a, d: as in [`scan_forward`]; `dims.l` is not
-/// used. Nothing is allocated. Same per-element arithmetic, reduction order and AVX2 dispatch
-/// as [`scan_forward`], so stepping reproduces it bit for bit.
-/// Panics if a slice is shorter than its shape.
-#[allow(clippy::too_many_arguments)]
-pub fn scan_step(
-    y: &mut [f32],
-    h: &mut [f32],
-    x: &[f32],
-    delta: &[f32],
-    a: &[f32],
-    bm: &[f32],
-    cm: &[f32],
-    d: &[f32],
-    dims: ScanDims,
-) {
-    let ScanDims { e, n, .. } = dims;
-    check_dims(&ScanDims { l: 1, ..dims }, x, delta, a, bm, cm, d);
-    assert!(y.len() >= e, "scan_step: y too short");
-    assert!(h.len() >= e * n, "scan_step: h too short");
-    if n == 0 {
-        for i in 0..e {
-            y[i] = d[i] * x[i];
-        }
-        return;
-    }
-    let p = Step {
-        y,
-        h,
-        x,
-        delta,
-        a,
-        bm,
-        cm,
-        d,
-        dims,
-    };
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 support was just checked.
-            return unsafe { step_avx2(p) };
-        }
-    }
-    step_kernel(p);
-}
-
-/// Operands of [`scan_step`]'s kernel (lengths already checked, N ≥ 1).
+/// Operands of [`scan_step_transposed`]'s kernel (lengths already checked).
 struct Step<'a> {
     y: &'a mut [f32],
     h: &'a mut [f32],
@@ -494,50 +443,11 @@ struct Step<'a> {
     dims: ScanDims,
 }
 
-/// AVX2 build of [`step_kernel`] (bit-identical results, see [`fwd_dispatch`]).
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[target_feature(enable = "avx2")]
-unsafe fn step_avx2(p: Step<'_>) {
-    step_kernel(p)
-}
-
-#[inline(always)]
-fn step_kernel(p: Step<'_>) {
-    let Step {
-        y,
-        h,
-        x,
-        delta,
-        a,
-        bm,
-        cm,
-        d,
-        dims,
-    } = p;
-    let ScanDims {
-        e,
-        n,
-        a_row_stride: ars,
-        dt_on_b,
-        ..
-    } = dims;
-    let (bt, ct) = (&bm[..n], &cm[..n]);
-    for ei in 0..e {
-        let (dt, xv) = (delta[ei], x[ei]);
-        let bx = if dt_on_b { dt * xv } else { xv };
-        let ar = &a[ei * ars..][..n];
-        let hr = &mut h[ei * n..][..n];
-        // the in-place form of `fwd_row`: h_t = exp(Δ·A)·h_{t−1} + bx·B, then Σ_n C·h_t
-        for ((hv, &av), &bv) in hr.iter_mut().zip(ar).zip(bt) {
-            *hv = exp_f32(dt * av) * *hv + bx * bv;
-        }
-        y[ei] = dot(ct, hr) + d[ei] * xv;
-    }
-}
-
-/// [`scan_step`] with the state stored **transposed**, `h` (N, E) — the layout for a fast
-/// streaming step: every loop runs over E contiguous channels (vertical SIMD, no horizontal
-/// reductions), so it is several times faster than [`scan_step`] for N = 16.
+/// One step of [`scan_forward`] (the recurrent mode of Mamba, Gu & Dao 2023 §3.3; the
+/// reference `selective_state_update` of `mamba_ssm`) with the state stored **transposed**,
+/// `h` (N, E), updated **in place** from h_{t−1} to h_t, y_t (E) written — the layout for a
+/// fast streaming step: every loop runs over E contiguous channels (vertical SIMD, no
+/// horizontal reductions).
 ///
 /// x, delta, y: (E); bm, cm: (N); d: (E); `a`: (N, E) — the transpose of [`scan_forward`]'s
 /// (E, N) matrix — when `dims.a_row_stride ≠ 0`, or the shared (N) vector when it is 0;
@@ -1191,71 +1101,6 @@ mod tests {
 mod step_tests {
     use super::*;
     use crate::ops::testutil::*;
-
-    /// Stepping a sequence through [`scan_step`] from h0 reproduces [`scan_forward`]'s outputs
-    /// and states bit for bit, for both A layouts and both input terms.
-    #[test]
-    fn stepping_equals_the_sequence_op() {
-        let mut rng = rng(81);
-        for &(l, e, n) in &[(1, 1, 1), (9, 5, 3), (17, 7, 16), (6, 4, 19), (3, 2, 0)] {
-            for per_channel_a in [false, true] {
-                for dt_on_b in [false, true] {
-                    let dims = ScanDims {
-                        l,
-                        e,
-                        n,
-                        a_row_stride: if per_channel_a { n } else { 0 },
-                        dt_on_b,
-                    };
-                    let x = uniform(&mut rng, l * e, -1.0, 1.0);
-                    let delta = uniform(&mut rng, l * e, 0.01, 1.5);
-                    let a = uniform(&mut rng, if per_channel_a { e * n } else { n }, -3.0, -0.1);
-                    let bm = uniform(&mut rng, l * n, -1.0, 1.0);
-                    let cm = uniform(&mut rng, l * n, -1.0, 1.0);
-                    let d = uniform(&mut rng, e, 0.5, 1.5);
-                    let h0 = uniform(&mut rng, e * n, -1.0, 1.0);
-                    let mut want_y = vec![0.0; l * e];
-                    let mut hs = vec![0.0; (l + 1) * e * n];
-                    scan_forward(
-                        &mut want_y,
-                        &mut hs,
-                        &x,
-                        &delta,
-                        &a,
-                        &bm,
-                        &cm,
-                        &d,
-                        Some(&h0),
-                        dims,
-                    );
-                    let mut h = h0.clone();
-                    let mut y = vec![f32::NAN; e];
-                    for t in 0..l {
-                        let (te, tn) = (t * e..(t + 1) * e, t * n..(t + 1) * n);
-                        scan_step(
-                            &mut y,
-                            &mut h,
-                            &x[te.clone()],
-                            &delta[te.clone()],
-                            &a,
-                            &bm[tn.clone()],
-                            &cm[tn],
-                            &d,
-                            dims,
-                        );
-                        let same = |p: &[f32], q: &[f32]| {
-                            p.iter().zip(q).all(|(u, v)| u.to_bits() == v.to_bits())
-                        };
-                        let en = e * n;
-                        let tag =
-                            format!("L{l} E{e} N{n} perA={per_channel_a} dtB={dt_on_b} t={t}");
-                        assert!(same(&y, &want_y[te]), "{tag}: y");
-                        assert!(same(&h, &hs[(t + 1) * en..(t + 2) * en]), "{tag}: h");
-                    }
-                }
-            }
-        }
-    }
 
     /// The transposed-state step agrees with [`scan_forward`] to rounding (outputs and
     /// states), for both A layouts and both input terms.
