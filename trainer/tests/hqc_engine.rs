@@ -181,3 +181,72 @@ fn qproj_flags_come_from_the_card() {
         "{err}"
     );
 }
+
+/// The twin's stream runs 4 pixels per step between predictions, holding the others back in
+/// its state: a prediction after any number of pixels (hop 1, or on demand mid-block) first
+/// runs them, and gives the trainer's prefix logits; a snapshot taken with pixels held back
+/// continues like the stream it came from; one whose held-back count is not an integer below
+/// 4 is refused.
+#[test]
+fn held_back_pixels_run_before_every_prediction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = network(16, 64, &ProjKind::Linear);
+    let p = params(&net, 7, 0.05);
+    let file = tmp.path().join("m.safetensors");
+    export(&file, &net, &p, &info(), TensorDtype::F32).unwrap();
+    let engine = Engine::from_path(&file).unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/digits");
+    let set = ImageTask::Sdigits.load(&data).unwrap();
+    let img = &set.x[..64];
+    let prefix = |t: usize| network(16, t, &ProjKind::Linear).forward_eval_batch(&p, &img[..t], 1);
+    let tol = 1e-5;
+    // a prediction after every pixel
+    let mut s = engine.stream(StreamOptions { hop: 1 }).unwrap();
+    for t in 0..20 {
+        let pred = s
+            .push(&[img[t]])
+            .unwrap()
+            .expect("hop 1 predicts every pixel");
+        assert!(max_diff(pred.logits, &prefix(t + 1)) <= tol, "hop 1, t {t}");
+    }
+    // hop 8, and on demand after 2, 5, 8, … pixels (1 or 2 held back, or none)
+    let mut s = engine.stream(StreamOptions { hop: 8 }).unwrap();
+    for t in 0..23 {
+        s.push(&[img[t]]).unwrap();
+        if t % 3 == 1 {
+            let pred = s.prediction().unwrap().expect("a prediction");
+            assert!(
+                max_diff(pred.logits, &prefix(t + 1)) <= tol,
+                "on demand, t {t}"
+            );
+        }
+    }
+    // snapshots after 1, 2, 3, 4 pixels: the held-back count is 1, 2, 3, then 0
+    let n = engine.stream_state_len().unwrap();
+    let mut s = engine.stream(StreamOptions { hop: 8 }).unwrap();
+    let snaps: Vec<Vec<f32>> = (0..4)
+        .map(|t| {
+            s.push(&[img[t]]).unwrap();
+            let mut v = vec![0.0; n];
+            s.snapshot(&mut v).unwrap();
+            v
+        })
+        .collect();
+    let held = (0..n)
+        .find(|&i| (0..4).all(|t| snaps[t][i] == ((t + 1) % 4) as f32))
+        .expect("the held-back count in the state");
+    // restored with 3 pixels held back: the 4th completes the block, as in the stream
+    let mut r = engine.stream(StreamOptions { hop: 8 }).unwrap();
+    r.restore(&snaps[2]).unwrap();
+    r.push(&[img[3]]).unwrap();
+    let mut v = vec![0.0; n];
+    r.snapshot(&mut v).unwrap();
+    assert_eq!(v, snaps[3], "restored stream vs the original");
+    let pred = r.prediction().unwrap().expect("a prediction");
+    assert!(max_diff(pred.logits, &prefix(4)) <= tol);
+    for bad in [2.5, 4.0, -1.0] {
+        let mut w = snaps[2].clone();
+        w[held] = bad;
+        assert!(r.restore(&w).is_err(), "held-back count {bad} accepted");
+    }
+}
