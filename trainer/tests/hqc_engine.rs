@@ -202,17 +202,14 @@ fn held_back_pixels_run_before_every_prediction() {
     let tol = 1e-5;
     // a prediction after every pixel
     let mut s = engine.stream(StreamOptions { hop: 1 }).unwrap();
-    for t in 0..20 {
-        let pred = s
-            .push(&[img[t]])
-            .unwrap()
-            .expect("hop 1 predicts every pixel");
+    for (t, &v) in img.iter().enumerate().take(20) {
+        let pred = s.push(&[v]).unwrap().expect("hop 1 predicts every pixel");
         assert!(max_diff(pred.logits, &prefix(t + 1)) <= tol, "hop 1, t {t}");
     }
     // hop 8, and on demand after 2, 5, 8, … pixels (1 or 2 held back, or none)
     let mut s = engine.stream(StreamOptions { hop: 8 }).unwrap();
-    for t in 0..23 {
-        s.push(&[img[t]]).unwrap();
+    for (t, &v) in img.iter().enumerate().take(23) {
+        s.push(&[v]).unwrap();
         if t % 3 == 1 {
             let pred = s.prediction().unwrap().expect("a prediction");
             assert!(
