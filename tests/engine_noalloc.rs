@@ -388,10 +388,23 @@ fn model_a_streams_without_allocating() {
         assert!(emitted > 0);
         let mut st = vec![0.0f32; ns];
         let mut sc = vec![0.0f32; model.stream_scratch_len().unwrap()];
-        // creating the stream plans its steps (bookkeeping on the heap, the floats in `sc`);
-        // running it allocates nothing
-        let mut lent =
-            Stream::with_buffers(&model, StreamOptions { hop: 8 }, &mut st, &mut sc).unwrap();
+        // creating the stream plans its steps once: bookkeeping on the heap (bounded as for the
+        // other description streams), every f32 in `sc`; running it allocates nothing
+        let lent_bytes = 4 * sc.len();
+        let mut lent = None;
+        let (_, bytes) = allocations_and_bytes_in(|| {
+            lent = Some(
+                Stream::with_buffers(&model, StreamOptions { hop: 8 }, &mut st, &mut sc).unwrap(),
+            );
+        });
+        eprintln!(
+            "hqc-mamba {dtype:?}: {bytes} bytes at creation ({lent_bytes} bytes of scratch lent)"
+        );
+        assert!(
+            bytes <= CREATION_BYTES,
+            "hqc-mamba {dtype:?}: {bytes} bytes allocated creating a stream on lent buffers"
+        );
+        let mut lent = lent.unwrap();
         let n = allocations_in(|| emitted = run(&mut lent, &mut snap));
         assert_eq!(n, 0, "hqc-mamba {dtype:?}: {n} allocations (lent buffers)");
         eprintln!(

@@ -11,13 +11,9 @@
 //! ⟨X_w⟩ = 2Σ Re(ā0·a1), ⟨Y_w⟩ = 2Σ Im(ā0·a1), ⟨Z_w⟩ = Σ(|a0|² − |a1|²), in the order
 //! X_0…X_{Q−1}, Y_0…, Z_0….
 use super::recorder::Recorder;
+use super::{DOUBLE, FLOAT};
 use qssm_formats::onnx::{Attr, TensorData};
 use qssm_kernels::circuit::{AngleSrc, GateKind, Program};
-
-/// ONNX `TensorProto` type code of float64 (for `Cast`).
-const DOUBLE: i64 = 11;
-/// ONNX type code of float32.
-const FLOAT: i64 = 1;
 
 /// A state: (re, im), each (R, 2, …, 2) float64.
 #[derive(Clone)]

@@ -69,6 +69,13 @@ pub const STATE_OUT: &str = "next_state.";
 /// The chunk a chunked model's step graph assembles from its samples (a value inside the graph).
 const CHUNK: &str = "chunk";
 
+/// ONNX `TensorProto` type codes (`Cast`'s `to`): float32.
+const FLOAT: i64 = 1;
+/// int64
+const INT64: i64 = 7;
+/// float64
+const DOUBLE: i64 = 11;
+
 /// Why a model file cannot be exported. Each message is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxExportError {
@@ -508,8 +515,7 @@ fn chunked(
         Node::new("Add", &[&pos_in, "step.one"], &["step.count"]),
         Node::new("Equal", &["step.count", "step.window_len"], &["step.full"]),
         // a step consumes its chunk: count − L when it fires, else count
-        // TensorProto type 7: int64
-        Node::new("Cast", &["step.full"], &["step.fired"]).attr("to", Attr::Int(7)),
+        Node::new("Cast", &["step.full"], &["step.fired"]).attr("to", Attr::Int(INT64)),
         Node::new("Mul", &["step.fired", "step.chunk_len"], &["step.consumed"]),
         Node::new("Sub", &["step.count", "step.consumed"], &[&pos_out]),
         Node::new("If", &["step.full"], &if_outputs)
@@ -588,7 +594,7 @@ pub fn to_f16_initializers(model: &mut Model) {
                 .collect();
             let narrow = format!("{}.f16", t.name);
             let wide = std::mem::replace(&mut t.name, narrow);
-            casts.push(Node::new("Cast", &[&t.name], &[&wide]).attr("to", Attr::Int(1)));
+            casts.push(Node::new("Cast", &[&t.name], &[&wide]).attr("to", Attr::Int(FLOAT)));
             t.data = TensorData::F16(half);
         }
     }

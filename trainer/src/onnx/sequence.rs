@@ -3,6 +3,7 @@
 //! (`time_slice_bwd`, a padded add), column scaling by segments (a mask `MatMul`), row means
 //! (float64).
 use super::recorder::{RecBuf, Recorder};
+use super::{DOUBLE, FLOAT};
 use qssm_formats::onnx::{Attr, TensorData};
 use qssm_kernels::backend::Segment;
 
@@ -144,13 +145,13 @@ impl Recorder {
     pub(super) fn row_mean_rec(&self, y: &mut RecBuf, x: &RecBuf) {
         // mean of every row in float64, rounded once (as the CPU)
         let v = self.val(x);
-        let d = self.op("Cast", &[&v], vec![("to", Attr::Int(11))]);
+        let d = self.op("Cast", &[&v], vec![("to", Attr::Int(DOUBLE))]);
         let m = self.op(
             "ReduceMean",
             &[&d],
             vec![("axes", Attr::Ints(vec![-1])), ("keepdims", Attr::Int(0))],
         );
-        let f = self.op("Cast", &[&m], vec![("to", Attr::Int(1))]);
+        let f = self.op("Cast", &[&m], vec![("to", Attr::Int(FLOAT))]);
         self.put(y, f);
     }
 }
