@@ -125,8 +125,10 @@ impl ChunkStream {
                         assert!(d <= TOL, "{id}: hop {hop} boundary {cnt}: {d:e}");
                     }
                     if rng.below(6) == 0 {
-                        let before = s.prediction().unwrap().unwrap().to_prediction();
+                        // a snapshot of the live state is the state brought up to date
                         s.snapshot(&mut snap).unwrap();
+                        assert_eq!(s.state(), &snap[..], "{id}: snapshot vs state");
+                        let before = s.prediction().unwrap().unwrap().to_prediction();
                         for _ in 0..1 + rng.below(20) {
                             let junk: Vec<f32> = (0..c).map(|_| rng.value()).collect();
                             s.push(&junk).unwrap();

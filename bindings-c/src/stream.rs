@@ -508,7 +508,7 @@ pub unsafe extern "C" fn qssm_stream_snapshot(
         // SAFETY: the caller's contract.
         let buf = unsafe { ptr::floats_mut(out, out_bytes, "out") }?;
         let written = ptr::out(out_written, "out_written")?;
-        let needed = s.stream.state().len() * 4;
+        let needed = s.stream.state_len() * 4;
         if out_bytes < needed {
             return Err(Error::new(
                 QssmStatus::BufferTooSmall,

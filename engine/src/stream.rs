@@ -446,10 +446,18 @@ impl<'a> Stream<'a> {
         self.model
     }
 
-    /// The state buffer (floats: [`Model::stream_state_len`]); reading it is a snapshot
-    /// without a copy.
-    pub fn state(&self) -> &[f32] {
+    /// The state buffer (floats: [`Model::stream_state_len`]), brought up to date first (a
+    /// model streamed through its description keeps its recurrent state in its plan between
+    /// pushes and writes it here only when read); reading it is a snapshot without a copy.
+    /// Never allocates.
+    pub fn state(&mut self) -> &[f32] {
+        self.step.sync(&mut self.state[header::LEN..self.filter_at]);
         &self.state
+    }
+
+    /// Floats of the state ([`Model::stream_state_len`]).
+    pub fn state_len(&self) -> usize {
+        self.state.len()
     }
 
     /// Copies the state into `out` (≥ [`Model::stream_state_len`] floats; the first that many
@@ -465,6 +473,7 @@ impl<'a> Stream<'a> {
             });
         }
         out[..n].copy_from_slice(&self.state);
+        self.step.write_live(&mut out[header::LEN..self.filter_at]);
         Ok(n)
     }
 
@@ -534,7 +543,7 @@ impl<'a> Stream<'a> {
             &mut self.state[header::LEN..self.filter_at],
             model_scratch,
         );
-        let state = &self.state[header::LEN..];
+        let state = &mut self.state[header::LEN..self.filter_at];
         self.step
             .logits(boundary, self.count, state, model_scratch, logits);
         if let Some(index) = logits.iter().position(|v| !v.is_finite()) {

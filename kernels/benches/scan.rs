@@ -1,7 +1,9 @@
 //! Criterion benches of the channel-minor selective scan (`ops::scan_channels`), one sample at
 //! the 3b configuration (L = 249 steps, E = d_inner = 256 channels, N = d_state = 16):
 //! forward storing every state (training), forward in the ring of two states (inference), and
-//! the backward from the stored states.
+//! the backward from the stored states; and one streaming step (L = 1) in the states' own
+//! (E, N) layout (`scan_channels::step`, the description's) beside the transposed (N, E) step
+//! (`scan::scan_step_transposed`).
 //!
 //! `cargo bench -p qssm-kernels --bench scan`
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -90,7 +92,55 @@ fn scan(c: &mut Criterion) {
             })
         });
     }
+    step(&mut r, &mut g);
     g.finish();
+}
+
+/// One token of the 3b configuration, from a given state, in the two layouts.
+fn step(
+    r: &mut ChaCha8Rng,
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+) {
+    let (e, n) = (256, 16);
+    let dims = ScanDims {
+        l: 1,
+        e,
+        n,
+        a_row_stride: n,
+        dt_on_b: true,
+    };
+    let x = uniform(r, e, -1.0, 1.0);
+    let delta = uniform(r, e, 0.001, 0.1);
+    let a = uniform(r, n * e, -16.0, -1.0);
+    let (bm, cm) = (uniform(r, n, -1.0, 1.0), uniform(r, n, -1.0, 1.0));
+    let d = uniform(r, e, 0.5, 1.5);
+    let h0 = uniform(r, e * n, -1.0, 1.0);
+    let (mut y, mut h) = (vec![0.0; e], vec![0.0; e * n]);
+    g.throughput(Throughput::Elements((e * n) as u64));
+    g.bench_function("step_en", |bch| {
+        bch.iter(|| {
+            sc::step(
+                &mut y,
+                &mut h,
+                &x,
+                &delta,
+                &a,
+                &bm,
+                &cm,
+                &d,
+                Some(&h0),
+                dims,
+            )
+        })
+    });
+    let mut ht = h0.clone();
+    g.bench_function("step_transposed", |bch| {
+        bch.iter(|| {
+            qssm_kernels::ops::scan::scan_step_transposed(
+                &mut y, &mut ht, &x, &delta, &a, &bm, &cm, &d, dims,
+            )
+        })
+    });
 }
 
 criterion_group!(benches, scan);

@@ -48,6 +48,13 @@ pub(crate) struct SharedModel {
     /// `store`, at a multiple of [`ALIGN`] values (the matrix-vector products read rows from
     /// aligned starts, as from separately allocated matrices); any other tensor in `small`
     starts: Vec<usize>,
+    /// per layout tensor, in order: (end of its layout range, where its layout index 0 would
+    /// be in its storage, whether it is a matrix in `store`)
+    index: Vec<(usize, isize, bool)>,
+    /// per [`COARSE`] layout indices: the first tensor ending after the first of them, so that
+    /// an op's parameter lookup (tens per streaming step) is a load and a short forward walk
+    /// in `index` (2 bytes per 256 parameters)
+    coarse: Vec<u16>,
     /// the weight matrices, in the file's dtype
     store: Arc<Store>,
     /// every other tensor (norms, biases, conv kernels, SSM and circuit parameters: a few
@@ -88,6 +95,23 @@ fn visit<V: NetVisitor>(id: &str, cfg: &ModelConfig, build: &Build, v: V) -> Opt
     }
 }
 
+/// Layout indices per entry of [`SharedModel`]'s coarse tensor index.
+const COARSE: usize = 256;
+
+/// The coarse index over tensor `ends` of a layout of `len` values: entry j is the first
+/// tensor ending after j·[`COARSE`]. Errors: [`EngineError::Mismatch`] for a layout of 2¹⁶
+/// tensors or more (no model comes near).
+fn coarse_index(index: &[(usize, isize, bool)], len: usize) -> Result<Vec<u16>, EngineError> {
+    (0..len.div_ceil(COARSE))
+        .map(|j| {
+            let i = index.partition_point(|&(end, ..)| end <= j * COARSE);
+            u16::try_from(i).map_err(|_| EngineError::Mismatch {
+                what: format!("{i} parameter tensors (at most 65535)"),
+            })
+        })
+        .collect()
+}
+
 /// Values per alignment unit of a tensor's start in the store (64 bytes of f32).
 const ALIGN: usize = 16;
 
@@ -117,12 +141,21 @@ impl SharedModel {
                     id: format!("{} (no shared description)", entry.id),
                 })
             })?;
+        let index = layout
+            .specs()
+            .iter()
+            .zip(&starts)
+            .map(|(s, &at)| (s.range.end, at as isize - s.range.start as isize, s.matrix))
+            .collect::<Vec<_>>();
+        let coarse = coarse_index(&index, layout.len())?;
         Ok(Self {
             id: entry.id,
             cfg,
             build,
             layout,
             starts,
+            index,
+            coarse,
             store: Arc::new(store),
             small,
         })
@@ -178,9 +211,15 @@ impl SharedModel {
             .unwrap_or_else(|| vec![f32::NAN; self.cfg.n_classes])
     }
 
-    /// Index of the layout tensor holding layout index `i`.
-    fn tensor_of(&self, i: usize) -> usize {
-        self.layout.specs().partition_point(|s| s.range.end <= i)
+    /// Where layout range `r` is: (its start in its storage, whether that is `store`).
+    #[inline]
+    fn locate(&self, r: &Range<usize>) -> (usize, bool) {
+        let mut i = usize::from(self.coarse[r.start / COARSE]);
+        while self.index[i].0 <= r.start {
+            i += 1;
+        }
+        let (_, offset, matrix) = self.index[i];
+        ((r.start as isize + offset) as usize, matrix)
     }
 }
 
@@ -197,25 +236,21 @@ impl HostParams for SharedModel {
         if r.is_empty() {
             return &[];
         }
-        let i = self.tensor_of(r.start);
-        let spec = &self.layout.specs()[i];
-        let at = self.starts[i] + r.start - spec.range.start;
-        if !spec.matrix {
+        let (at, matrix) = self.locate(&r);
+        if !matrix {
             return &self.small[at..][..r.len()];
         }
         match &*self.store {
             Store::F32(v) => &v[at..][..r.len()],
-            Store::F16(_) => panic!("{}: weight matrix {} read as f32", self.id, spec.name),
+            Store::F16(_) => panic!("{}: a weight matrix at {r:?} read as f32", self.id),
         }
     }
     fn matrix(&self, r: Range<usize>) -> MatrixRef<'_> {
         if r.is_empty() {
             return MatrixRef::F32(&[]);
         }
-        let i = self.tensor_of(r.start);
-        let spec = &self.layout.specs()[i];
-        let at = self.starts[i] + r.start - spec.range.start;
-        if !spec.matrix {
+        let (at, matrix) = self.locate(&r);
+        if !matrix {
             return MatrixRef::F32(&self.small[at..][..r.len()]);
         }
         match &*self.store {

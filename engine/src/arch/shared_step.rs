@@ -14,14 +14,17 @@
 //!   [`StepNet::for_each_state`] order (mg: h (H)).
 //!
 //! A push writes its sample into the chunk; the push that completes the chunk and its
-//! look-ahead runs one step of cs samples (the net state stepped and written back to its flat
-//! copy, which a snapshot reads), keeps its logits and moves the look-ahead samples to the
-//! front (they begin the next chunk). The net state is read back from the flat copy only when
-//! the two may differ: after the stream's state was replaced (reset, restore) and after a
-//! prefix step. Logits at a hop boundary are those kept; anywhere else they run the same
-//! plan over the samples not yet stepped ([`StepNet::step_prefix`]: the window path's short
-//! last chunk, the window's zero edge after it) on the net state; the flat state is
-//! unchanged. A net with chunks of more than one sample
+//! look-ahead runs one step of cs samples, keeps its logits and moves the look-ahead samples
+//! to the front (they begin the next chunk). Between steps the net state lives in its plan
+//! (it is *live*), and its flat copy is written only when it is read: a snapshot
+//! ([`SharedStep::write_live`] into the copy), the stream's state read in place
+//! ([`SharedStep::sync`]) and before a prefix step; so a step copies no state (3b's is
+//! 40 KB). The plan is loaded from the flat copy after the stream's state was replaced
+//! (reset, restore) and after a prefix step. Logits at a hop boundary are those kept;
+//! anywhere else they run the same plan over the samples not yet stepped
+//! ([`StepNet::step_prefix`]: the window path's short last chunk, the window's zero edge
+//! after it) on the net state; the stream's state is unchanged. A net with chunks of more
+//! than one sample
 //! but without prefix steps does not stream this way ([`EngineError::NotCausal`]).
 //!
 //! A net of one sample per step is run [`HOLD`] samples at a time, so that its projections
@@ -42,6 +45,7 @@
 use super::shared::SharedModel;
 use crate::error::EngineError;
 use alloc::boxed::Box;
+use core::cell::RefCell;
 use qssm_kernels::backend::cpu::{Arena, CpuBuf, CpuIn, HeapSteps, Memory};
 use qssm_kernels::backend::Infer;
 use qssm_models::nn::StepNet;
@@ -66,9 +70,16 @@ pub(crate) trait SharedStep: Send {
     fn step(&mut self, x: &[f32], t: u64, state: &mut [f32]);
     /// The stream's flat state was replaced (reset, restore): the next step reads it.
     fn state_replaced(&mut self);
-    /// Logits (K) after `t ≥ 1` samples from `state` (unchanged): at a hop boundary
-    /// (`boundary`) the last step's, else the window path's on the t samples.
-    fn logits(&mut self, boundary: bool, t: u64, state: &[f32], logits: &mut [f32]);
+    /// Writes the live net state into the flat `state` (where it lags it), so that the flat
+    /// state is the stream's: before it is read in place.
+    fn sync(&mut self, state: &mut [f32]);
+    /// Writes the live net state into `out`, a copy of the flat state (where that lags it):
+    /// a snapshot, the stream unchanged.
+    fn write_live(&self, out: &mut [f32]);
+    /// Logits (K) after `t ≥ 1` samples from `state` (the stream's state unchanged, its flat
+    /// copy possibly synced): at a hop boundary (`boundary`) the last step's, else the window
+    /// path's on the t samples.
+    fn logits(&mut self, boundary: bool, t: u64, state: &mut [f32], logits: &mut [f32]);
 }
 
 impl core::fmt::Debug for dyn SharedStep + '_ {
@@ -223,14 +234,16 @@ struct Core<'m, 'a, N: StepNet, M: Memory<'a>> {
     cs: usize,
     k: usize,
     la: usize,
-    st: N::State<Be<'a, M>>,
+    /// the net state (a cell: a snapshot, `&self`, reads it)
+    st: RefCell<N::State<Be<'a, M>>>,
     full: N::Step<Be<'a, M>>,
     /// a step of one sample, for a net that holds samples back (the flush)
     one: Option<N::Step<Be<'a, M>>>,
     /// floats of the net state
     net_state: usize,
-    /// whether `st` equals the flat copy (else the next step loads it)
-    synced: bool,
+    /// whether `st` is the stream's net state, which the flat copy may lag (else the flat
+    /// copy is, and the next step loads it)
+    live: bool,
 }
 
 impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
@@ -259,24 +272,24 @@ impl<'m, 'a, N: StepNet, M: Memory<'a>> Core<'m, 'a, N, M> {
             cs,
             k,
             la,
-            st,
+            st: RefCell::new(st),
             full,
             one,
             net_state,
-            synced: false,
+            live: false,
         }
     }
 
     /// Runs every planned step once (on zeros), so that the backend's per-thread scratch has
     /// grown to what they need before the first push.
     fn warm_up(&mut self) {
-        let (be, p) = (&self.be, self.model);
-        self.net.step(be, p, &mut self.st, &mut self.full);
-        self.net.step_prefix(be, p, &mut self.st, &mut self.full, 1);
+        let (be, p, st) = (&self.be, self.model, self.st.get_mut());
+        self.net.step(be, p, st, &mut self.full);
+        self.net.step_prefix(be, p, st, &mut self.full, 1);
         if let Some(one) = &mut self.one {
-            self.net.step(be, p, &mut self.st, one);
+            self.net.step(be, p, st, one);
         }
-        self.synced = false;
+        self.live = false;
     }
 }
 
@@ -321,9 +334,17 @@ impl StepNetVisitor for Measure<'_> {
 }
 
 impl<'a, N: StepNet, M: Memory<'a> + Send> Core<'_, 'a, N, M> {
-    /// The net state ← its flat copy.
-    fn load(&mut self, flat: &[f32]) {
-        load::<N, M>(&self.be, &mut self.st, flat);
+    /// The net state ← its flat copy, unless the net state is live.
+    fn make_live(&mut self, flat: &[f32]) {
+        if !self.live {
+            load::<N, M>(&self.be, self.st.get_mut(), flat);
+            self.live = true;
+        }
+    }
+
+    /// Where the net state starts in the flat model state.
+    fn net_at(&self) -> usize {
+        self.head() + self.c * (self.cs + self.la) + self.k
     }
 
     /// Steps run after `t` samples (a step needs its chunk and look-ahead).
@@ -347,9 +368,9 @@ impl<'a, N: StepNet, M: Memory<'a> + Send> Core<'_, 'a, N, M> {
     }
 
     /// The flat copy ← the net state.
-    fn save(&mut self, flat: &mut [f32]) {
+    fn save(&self, flat: &mut [f32]) {
         let (be, mut at) = (&self.be, 0);
-        N::for_each_state(&mut self.st, &mut |b| {
+        N::for_each_state(&mut self.st.borrow_mut(), &mut |b| {
             let n = be.numel(b);
             be.download(b, &mut flat[at..at + n]);
             at += n;
@@ -375,7 +396,20 @@ where
     }
 
     fn state_replaced(&mut self) {
-        self.synced = false;
+        self.live = false;
+    }
+
+    fn sync(&mut self, state: &mut [f32]) {
+        if self.live {
+            let at = self.net_at();
+            self.save(&mut state[at..]);
+        }
+    }
+
+    fn write_live(&self, out: &mut [f32]) {
+        if self.live {
+            self.save(&mut out[self.net_at()..]);
+        }
     }
 
     fn state_len(&self) -> usize {
@@ -409,13 +443,9 @@ where
         let (chunk, rest) = state.split_at_mut(c * w);
         let (logits, flat) = rest.split_at_mut(k);
         self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
-        if !self.synced {
-            self.load(flat);
-        }
+        self.make_live(flat);
         self.net
-            .step(&self.be, self.model, &mut self.st, &mut self.full);
-        self.save(flat);
-        self.synced = true;
+            .step(&self.be, self.model, self.st.get_mut(), &mut self.full);
         self.be.download(&N::step_io(&mut self.full).out, logits);
         // the look-ahead samples begin the next chunk
         if self.la > 0 {
@@ -437,29 +467,28 @@ where
         let (held, state) = state.split_at_mut(1);
         let (chunk, rest) = state.split_at_mut(c * w);
         let (logits, flat) = rest.split_at_mut(k);
-        if !self.synced {
-            load::<N, M>(&self.be, &mut self.st, flat);
+        if !self.live {
+            load::<N, M>(&self.be, self.st.get_mut(), flat);
+            self.live = true;
         }
         for j in 0..r {
             let x = N::step_io(one).x.as_mut_slice();
             for (ch, v) in x[..c].iter_mut().enumerate() {
                 *v = chunk[ch * w + j];
             }
-            self.net.step(&self.be, self.model, &mut self.st, one);
+            self.net.step(&self.be, self.model, self.st.get_mut(), one);
         }
         self.be.download(&N::step_io(one).out, logits);
         held[0] = 0.0;
-        self.save(flat);
-        self.synced = true;
     }
 
-    fn logits(&mut self, boundary: bool, t: u64, state: &[f32], logits: &mut [f32]) {
+    fn logits(&mut self, boundary: bool, t: u64, state: &mut [f32], logits: &mut [f32]) {
         let (c, cs, k) = (self.c, self.cs, self.k);
         // samples not yet stepped
         let r = self.pending(t, state);
-        let state = &state[self.head()..];
-        let (chunk, rest) = state.split_at(c * (cs + self.la));
-        let (last, flat) = rest.split_at(k);
+        let state = &mut state[self.head()..];
+        let (chunk, rest) = state.split_at_mut(c * (cs + self.la));
+        let (last, flat) = rest.split_at_mut(k);
         if r == 0 || boundary {
             logits.copy_from_slice(last);
             return;
@@ -467,13 +496,16 @@ where
         debug_assert!(self.one.is_none(), "a prediction without its flush");
         // the full chunk's plan over its first r samples (the others are ignored)
         self.be.upload(&mut N::step_io(&mut self.full).x, chunk);
-        if !self.synced {
-            self.load(flat);
+        if self.live {
+            // the prefix step advances the net state: its flat copy keeps the stream's
+            self.save(flat);
+        } else {
+            load::<N, M>(&self.be, self.st.get_mut(), flat);
         }
         let (be, p) = (&self.be, self.model);
-        self.net.step_prefix(be, p, &mut self.st, &mut self.full, r);
-        // the prefix step advanced the net state; the flat copy did not
-        self.synced = false;
+        self.net
+            .step_prefix(be, p, self.st.get_mut(), &mut self.full, r);
+        self.live = false;
         self.be.download(&N::step_io(&mut self.full).out, logits);
     }
 }

@@ -126,6 +126,21 @@ impl Core<'_> {
         }
     }
 
+    /// The flat model state ← the live one, where it lags (a shared core's net state):
+    /// before the state is read in place.
+    pub(super) fn sync(&mut self, state: &mut [f32]) {
+        if let Self::Shared(s) = self {
+            s.sync(state);
+        }
+    }
+
+    /// `out`, a copy of the flat model state, ← the live state where the flat one lags it.
+    pub(super) fn write_live(&self, out: &mut [f32]) {
+        if let Self::Shared(s) = self {
+            s.write_live(out);
+        }
+    }
+
     pub(super) fn check_state(&self, state: &[f32]) -> Result<(), &'static str> {
         match self {
             Self::Engine(s) => s.check_state(state),
@@ -138,7 +153,7 @@ impl Core<'_> {
         &mut self,
         boundary: bool,
         t: u64,
-        state: &[f32],
+        state: &mut [f32],
         scratch: &mut [f32],
         out: &mut [f32],
     ) {

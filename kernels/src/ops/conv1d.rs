@@ -2,6 +2,7 @@
 //! first L outputs: `y[t,c] = b[c] + Σ_{j<k} w[c,j]·x[t−(k−1)+j, c]`, `x[<0] = 0`
 //! (`w[c,k−1]` multiplies the current sample).
 
+use super::simd::simd_dispatch;
 use alloc::vec;
 
 /// x, y: (L, E) token-major; w: (E, k) (the PyTorch (E,1,k) weight); b: (E).
@@ -77,15 +78,8 @@ pub fn conv1d_causal_continue(
         if k == 4 {
             // Mamba's width: a channel's 4 taps read together (contiguous in w), the same sum
             // in the same order as below
-            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-            for (c, (yo, wc)) in yr.iter_mut().zip(w.chunks_exact(4)).enumerate() {
-                let mut v = b[c];
-                v += wc[0] * r0[c];
-                v += wc[1] * r1[c];
-                v += wc[2] * r2[c];
-                v += wc[3] * r3[c];
-                *yo = v;
-            }
+            let rows = [row(0), row(1), row(2), row(3)];
+            taps4(Taps4 { y: yr, rows, w, b });
             continue;
         }
         yr.copy_from_slice(b);
@@ -103,6 +97,36 @@ pub fn conv1d_causal_continue(
         } else {
             hist[j * e..(j + 1) * e].copy_from_slice(&x[(src - m) * e..(src - m + 1) * e]);
         }
+    }
+}
+
+/// One output row of a width-4 conv: y\[c\] = b\[c\] + w\[c,0\]·r0\[c\] + … + w\[c,3\]·r3\[c\],
+/// summed in that order (unfused: the same floats in every build).
+struct Taps4<'a> {
+    y: &'a mut [f32],
+    rows: [&'a [f32]; 4],
+    w: &'a [f32],
+    b: &'a [f32],
+}
+
+simd_dispatch!(
+    /// Runs [`taps4_kernel`] in the widest build the CPU supports (bit-identical results):
+    /// the channels' interleaved taps are de-interleaved by vector shuffles there.
+    fn taps4(p: Taps4<'_>) => taps4_kernel
+);
+
+#[inline(always)]
+fn taps4_kernel(p: Taps4<'_>) {
+    let [r0, r1, r2, r3] = p.rows;
+    let e = p.y.len();
+    let (r0, r1, r2, r3, b) = (&r0[..e], &r1[..e], &r2[..e], &r3[..e], &p.b[..e]);
+    for (c, (yo, wc)) in p.y.iter_mut().zip(p.w.chunks_exact(4)).enumerate() {
+        let mut v = b[c];
+        v += wc[0] * r0[c];
+        v += wc[1] * r1[c];
+        v += wc[2] * r2[c];
+        v += wc[3] * r3[c];
+        *yo = v;
     }
 }
 

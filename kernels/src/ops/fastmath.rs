@@ -127,12 +127,7 @@ pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
 /// per element than two-factor scaling, on the scan's hot path.
 #[inline(always)]
 pub(crate) fn exp_fma(x: f32) -> f32 {
-    const LO: f32 = -87.0;
-    const HI: f32 = 88.7;
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const MAGIC: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
+    use exp_fma_consts::*;
     // max/min, not clamp: one instruction each (see `exp_clamped`)
     #[allow(clippy::manual_clamp)]
     let x = x.max(LO).min(HI);
@@ -140,14 +135,34 @@ pub(crate) fn exp_fma(x: f32) -> f32 {
     let kf = t - MAGIC;
     let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     let r = fma(kf, -LN2_LO, fma(kf, -LN2_HI, x));
-    let mut p = 1.987_569_2e-4f32;
-    p = fma(p, r, 1.398_199_9e-3);
-    p = fma(p, r, 8.333_452e-3);
-    p = fma(p, r, 4.166_579_6e-2);
-    p = fma(p, r, 1.666_666_5e-1);
-    p = fma(p, r, 0.5);
+    let mut p = P[0];
+    for &c in &P[1..] {
+        p = fma(p, r, c);
+    }
     let y = fma(p, r * r, r) + 1.0;
     f32::from_bits((y.to_bits() as i32).wrapping_add(k << 23) as u32)
+}
+
+/// The constants of [`exp_fma`] (and of its vector forms, which must give the same bits).
+pub(crate) mod exp_fma_consts {
+    /// the argument's range [LO, HI]
+    pub(crate) const LO: f32 = -87.0;
+    pub(crate) const HI: f32 = 88.7;
+    pub(crate) const LOG2E: f32 = core::f32::consts::LOG2_E;
+    /// 1.5·2²³: adding it rounds to an integer in the low mantissa bits
+    pub(crate) const MAGIC: f32 = 12_582_912.0;
+    /// ln 2 in two parts (Cody–Waite)
+    pub(crate) const LN2_HI: f32 = 0.693_359_4;
+    pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
+    /// the Cephes polynomial's coefficients, highest degree first
+    pub(crate) const P: [f32; 6] = [
+        1.987_569_2e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ];
 }
 
 /// Logistic σ(x) = 1/(1+e^{−x}), branch-free. Relative error of a few ulp for all x (no

@@ -329,26 +329,47 @@ fn step_states(p: &mut Step<'_>, e0: usize, w: usize) {
     }
 }
 
-/// [`step_kernel`] for N = 16 in an AVX-512F build: per block of 16 channels the states as
-/// there, then their 16 × 16 block transposed in registers, so that the outputs
+/// [`step_kernel`] for N = 16 in an AVX-512F build: a channel's 16 states are one vector
+/// (its decays through [`exp_fma_16`], the same fused operations as [`exp_fma`]), and per
+/// block of 16 channels the block of states is transposed in registers, so that the outputs
 /// y = D·x + Σ_n C\[n\]·h\[n\] run as 16 vector multiply-adds in n order — the same fused
-/// operations in the same order per channel as the scalar chains, so **bit-identical**
+/// operations in the same order per element as the scalar chains, so **bit-identical**
 /// (tested through [`step`]); the last E mod 16 channels as [`step_kernel`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[target_feature(enable = "avx512f")]
 unsafe fn step_n16_avx512(mut p: Step<'_>) {
     use core::arch::x86_64::*;
     const N: usize = 16;
-    let e = p.dims.e;
+    let ScanDims {
+        e,
+        a_row_stride,
+        dt_on_b,
+        ..
+    } = p.dims;
     let full = e - e % N;
     let cm: [f32; N] = p.cm[..N].try_into().expect("N = 16");
-    for e0 in (0..full).step_by(N) {
-        step_states(&mut p, e0, N);
-        let hb = &p.h[e0 * N..(e0 + N) * N];
-        // SAFETY: AVX-512F is enabled for this function; every load reads 16 floats inside
-        // `hb` (256), `d` and `x` (checked by `step`: ≥ E), and the store writes 16 inside y.
-        unsafe {
-            let r: [__m512; N] = core::array::from_fn(|j| _mm512_loadu_ps(hb.as_ptr().add(j * N)));
+    // SAFETY: AVX-512F is enabled for this function. `step` checked the lengths: x, Δ, D,
+    // y ≥ E, h (and h0) ≥ E·N, B, C ≥ N, A ≥ N (shared, stride 0) or E·N (stride N); every
+    // load and store below reads or writes 16 floats at a channel e < `full` ≤ E inside them.
+    unsafe {
+        let bm = _mm512_loadu_ps(p.bm.as_ptr());
+        for e0 in (0..full).step_by(N) {
+            // a loop, not a closure: a closure would not inherit the target feature
+            let mut r = [_mm512_setzero_ps(); N];
+            for (j, rj) in r.iter_mut().enumerate() {
+                let ei = e0 + j;
+                let dt = p.delta[ei];
+                let bx = if dt_on_b { dt * p.x[ei] } else { p.x[ei] };
+                let ar = _mm512_loadu_ps(p.a.as_ptr().add(ei * a_row_stride));
+                let decay = exp_fma_16(_mm512_mul_ps(_mm512_set1_ps(dt), ar));
+                let prev = match p.h0 {
+                    Some(h0) => _mm512_loadu_ps(h0.as_ptr().add(ei * N)),
+                    None => _mm512_setzero_ps(),
+                };
+                let h = _mm512_fmadd_ps(decay, prev, _mm512_mul_ps(_mm512_set1_ps(bx), bm));
+                _mm512_storeu_ps(p.h.as_mut_ptr().add(ei * N), h);
+                *rj = h;
+            }
             let cols = transpose16(r);
             let mut acc = _mm512_mul_ps(
                 _mm512_loadu_ps(p.d.as_ptr().add(e0)),
@@ -364,6 +385,36 @@ unsafe fn step_n16_avx512(mut p: Step<'_>) {
         step_states(&mut p, full, e - full);
         step_outputs(&mut p, full, e - full);
     }
+}
+
+/// [`exp_fma`] on 16 lanes: the same clamp (max then min: NaN → the lower end, as
+/// `f32::max`), reduction, fused polynomial and exponent-bit scaling, operation for
+/// operation, so bit-identical per lane.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn exp_fma_16(x: core::arch::x86_64::__m512) -> core::arch::x86_64::__m512 {
+    use super::fastmath::exp_fma_consts as k;
+    use core::arch::x86_64::*;
+    let c = |v: f32| _mm512_set1_ps(v);
+    // max(x, LO) returns LO for a NaN x (its second operand), as f32::max
+    let x = _mm512_min_ps(_mm512_max_ps(x, c(k::LO)), c(k::HI));
+    let t = _mm512_fmadd_ps(x, c(k::LOG2E), c(k::MAGIC));
+    let kf = _mm512_sub_ps(t, c(k::MAGIC));
+    let ki = _mm512_sub_epi32(
+        _mm512_castps_si512(t),
+        _mm512_set1_epi32(k::MAGIC.to_bits() as i32),
+    );
+    let r = _mm512_fmadd_ps(kf, c(-k::LN2_LO), _mm512_fmadd_ps(kf, c(-k::LN2_HI), x));
+    let mut p = c(k::P[0]);
+    for &coef in &k::P[1..] {
+        p = _mm512_fmadd_ps(p, r, c(coef));
+    }
+    let y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), c(1.0));
+    _mm512_castsi512_ps(_mm512_add_epi32(
+        _mm512_castps_si512(y),
+        _mm512_slli_epi32::<23>(ki),
+    ))
 }
 
 /// The 16 × 16 transpose of rows `r` (`r[j][n]` → `out[n][j]`): two unpack stages within
@@ -833,6 +884,38 @@ mod tests {
     /// One [`step`] in the (E, N) layout equals a one-step [`forward`] and [`final_state`],
     /// bit for bit: with and without h0, A per channel or shared, Δ on B or not, E not a
     /// multiple of the kernel's block.
+    /// The 16-lane exp is [`exp_fma`] bit for bit, inside the range, at its ends and outside
+    /// (NaN and ±∞ included).
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[test]
+    fn exp_fma_16_is_exp_fma() {
+        use core::arch::x86_64::*;
+        if !std::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let mut xs: Vec<f32> = (0..=160_000)
+            .map(|i| -87.5 + 176.5 * (i as f32 / 160_000.0))
+            .collect();
+        xs.extend([
+            -1e30,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            f32::NAN,
+            -0.0,
+            0.0,
+            88.72,
+        ]);
+        xs.resize(xs.len().next_multiple_of(16), 0.5);
+        for v in xs.chunks_exact(16) {
+            let mut out = [0.0f32; 16];
+            // SAFETY: AVX-512F was just detected; 16 floats in and out.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), exp_fma_16(_mm512_loadu_ps(v.as_ptr()))) };
+            for (x, y) in v.iter().zip(out) {
+                assert_eq!(y.to_bits(), exp_fma(*x).to_bits(), "exp({x})");
+            }
+        }
+    }
+
     #[test]
     fn step_equals_one_step_forward() {
         let mut r = rng(31);

@@ -29,6 +29,7 @@ pub(super) enum Storage<'a> {
 
 impl Deref for Storage<'_> {
     type Target = [f32];
+    #[inline]
     fn deref(&self) -> &[f32] {
         match self {
             Self::Owned(v) => v,
@@ -38,6 +39,7 @@ impl Deref for Storage<'_> {
 }
 
 impl DerefMut for Storage<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [f32] {
         match self {
             Self::Owned(v) => v,
@@ -117,26 +119,32 @@ impl<'a> CpuBuf<'a> {
         matches!(self.data, Storage::Lent(_))
     }
     /// The elements.
+    #[inline]
     pub fn as_slice(&self) -> &[f32] {
         &self.data
     }
     /// The elements, mutable.
+    #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
         &mut self.data
     }
     /// The shape.
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
     /// Leading dimension (B for a batch buffer).
+    #[inline]
     pub fn dim0(&self) -> usize {
         self.shape.first().copied().unwrap_or(1)
     }
     /// Last dimension (the feature width of row-wise ops).
+    #[inline]
     pub fn last(&self) -> usize {
         self.shape.last().copied().unwrap_or(1)
     }
     /// Rows of a row-wise op: element count / last dimension.
+    #[inline]
     pub fn rows(&self) -> usize {
         self.data.len() / self.last().max(1)
     }

@@ -110,40 +110,46 @@ pub(super) fn scan<'a, M: Memory<'a>, P: HostParams + ?Sized>(
             // that the last lands in `h`
             check_last(h);
             let n = dims.n;
-            y.as_mut_slice()
-                .par_chunks_mut(l * e)
-                .zip(h.as_mut_slice().par_chunks_mut(en.max(1)))
-                .enumerate()
-                .for_each(|(i, (yb, hb))| {
-                    let (x, dt) = (sample(sx.x, b, i), sample(sx.delta, b, i));
-                    let (bm, cm) = (sample(sx.bm, b, i), sample(sx.cm, b, i));
-                    let h0 = sx.h0.map(|h| sample(h, b, i));
-                    with_buf(&STATES, if l > 1 { en } else { 0 }, |other| {
-                        for t in 0..l {
-                            let r = t * e..(t + 1) * e;
-                            let rn = t * n..(t + 1) * n;
-                            // token t writes `h` iff an even number of tokens follow it
-                            let (to, from) = if (l - 1 - t) % 2 == 0 {
-                                (&mut *hb, &*other)
-                            } else {
-                                (&mut *other, &*hb)
-                            };
-                            let prev = if t == 0 { h0 } else { Some(from) };
-                            sc::step(
-                                &mut yb[r.clone()],
-                                to,
-                                &x[r.clone()],
-                                &dt[r],
-                                sx.a.as_slice(),
-                                &bm[rn.clone()],
-                                &cm[rn],
-                                d,
-                                prev,
-                                dims,
-                            );
-                        }
-                    });
+            let stream = |i: usize, yb: &mut [f32], hb: &mut [f32]| {
+                let (x, dt) = (sample(sx.x, b, i), sample(sx.delta, b, i));
+                let (bm, cm) = (sample(sx.bm, b, i), sample(sx.cm, b, i));
+                let h0 = sx.h0.map(|h| sample(h, b, i));
+                with_buf(&STATES, if l > 1 { en } else { 0 }, |other| {
+                    for t in 0..l {
+                        let r = t * e..(t + 1) * e;
+                        let rn = t * n..(t + 1) * n;
+                        // token t writes `h` iff an even number of tokens follow it
+                        let (to, from) = if (l - 1 - t) % 2 == 0 {
+                            (&mut *hb, &*other)
+                        } else {
+                            (&mut *other, &*hb)
+                        };
+                        let prev = if t == 0 { h0 } else { Some(from) };
+                        sc::step(
+                            &mut yb[r.clone()],
+                            to,
+                            &x[r.clone()],
+                            &dt[r],
+                            sx.a.as_slice(),
+                            &bm[rn.clone()],
+                            &cm[rn],
+                            d,
+                            prev,
+                            dims,
+                        );
+                    }
                 });
+            };
+            if b == 1 {
+                // one stream (the engine's): on this thread, without rayon's bookkeeping
+                stream(0, y.as_mut_slice(), h.as_mut_slice());
+            } else {
+                y.as_mut_slice()
+                    .par_chunks_mut(l * e)
+                    .zip(h.as_mut_slice().par_chunks_mut(en.max(1)))
+                    .enumerate()
+                    .for_each(|(i, (yb, hb))| stream(i, yb, hb));
+            }
         }
         (None, Some(h)) => {
             check_last(h);

@@ -96,6 +96,7 @@ pub type Cpu = CpuIn<'static, Heap, [f32]>;
 #[allow(non_upper_case_globals)]
 pub const Cpu: Cpu = CpuIn::new(Heap);
 
+#[inline]
 fn same_len(what: &str, a: usize, b: usize) {
     assert_eq!(
         a, b,
@@ -177,49 +178,53 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
         dst.copy_from_slice(&x.data);
     }
     fn fill(&self, x: &mut CpuBuf<'a>, v: f32) {
+        if x.data.len() <= ELEMS {
+            x.data.fill(v);
+            return;
+        }
         x.data.par_chunks_mut(ELEMS).for_each(|c| c.fill(v));
     }
 
     fn copy(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         same_len("copy", y.data.len(), x.data.len());
-        y.data
-            .par_chunks_mut(ELEMS)
-            .zip(x.data.par_chunks(ELEMS))
-            .for_each(|(a, b)| a.copy_from_slice(b));
+        for_chunks(&mut y.data, ELEMS, &x.data, ELEMS, |a, b| {
+            a.copy_from_slice(b)
+        });
     }
     fn add_assign(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         same_len("add_assign", y.data.len(), x.data.len());
-        y.data
-            .par_chunks_mut(ELEMS)
-            .zip(x.data.par_chunks(ELEMS))
-            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a += b));
+        for_chunks(&mut y.data, ELEMS, &x.data, ELEMS, |a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b)
+        });
     }
     fn mul(&self, y: &mut CpuBuf<'a>, a: &CpuBuf<'a>, b: &CpuBuf<'a>) {
         same_len("mul", y.data.len(), a.data.len());
         same_len("mul", y.data.len(), b.data.len());
-        y.data
-            .par_chunks_mut(ELEMS)
-            .zip(a.data.par_chunks(ELEMS))
-            .zip(b.data.par_chunks(ELEMS))
-            .for_each(|((o, x), z)| {
+        for_chunks2(
+            &mut y.data,
+            ELEMS,
+            &a.data,
+            ELEMS,
+            &b.data,
+            ELEMS,
+            |o, x, z| {
                 for ((o, x), z) in o.iter_mut().zip(x).zip(z) {
                     *o = x * z;
                 }
-            });
+            },
+        );
     }
     fn to_token_major(&self, y: &mut CpuBuf<'a>, x: &CpuBuf<'a>) {
         let (b, c, t) = (x.shape[0], x.shape[1], x.shape[2]);
         assert_eq!(y.shape, [b, t, c], "to_token_major: y shape");
-        y.data
-            .par_chunks_mut((t * c).max(1))
-            .zip(x.data.par_chunks((c * t).max(1)))
-            .for_each(|(yb, xb)| {
-                for ci in 0..c {
-                    for ti in 0..t {
-                        yb[ti * c + ci] = xb[ci * t + ti];
-                    }
+        let n = (t * c).max(1);
+        for_chunks(&mut y.data, n, &x.data, n, |yb, xb| {
+            for ci in 0..c {
+                for ti in 0..t {
+                    yb[ti * c + ci] = xb[ci * t + ti];
                 }
-            });
+            }
+        });
     }
     fn split_cols(&self, x: &CpuBuf<'a>, parts: &mut [&mut CpuBuf<'a>]) {
         let w = x.last();
@@ -228,14 +233,17 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
         for part in parts.iter_mut() {
             let pw = part.last();
             same_len("split_cols rows", part.rows(), rows);
-            part.data
-                .par_chunks_mut(ROW_BLOCK * pw)
-                .zip(x.data.par_chunks(ROW_BLOCK * w))
-                .for_each(|(d, s)| {
+            for_chunks(
+                &mut part.data,
+                ROW_BLOCK * pw,
+                &x.data,
+                ROW_BLOCK * w,
+                |d, s| {
                     for (dst, src) in d.chunks_exact_mut(pw).zip(s.chunks_exact(w)) {
                         dst.copy_from_slice(&src[off..off + pw]);
                     }
-                });
+                },
+            );
             off += pw;
         }
         same_len("split_cols widths", off, w);
@@ -468,10 +476,7 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
             Act::Tanh => a::tanh_forward,
             Act::Sigmoid => a::sigmoid_forward,
         };
-        y.data
-            .par_chunks_mut(ELEMS)
-            .zip(x.data.par_chunks(ELEMS))
-            .for_each(|(yc, xc)| f(yc, xc));
+        for_chunks(&mut y.data, ELEMS, &x.data, ELEMS, f);
     }
     fn neg_exp(&self, y: &mut CpuBuf<'a>, p: &P, range: Range<usize>) {
         same_len("neg_exp", y.data.len(), range.len());
@@ -505,10 +510,8 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
         let w = match p.matrix(lin.w.clone()) {
             MatrixRef::F32(w) if rows > self.mem.matvec_rows() => w,
             w => {
-                y.data
-                    .par_chunks_mut(ROW_BLOCK * d_out.max(1))
-                    .zip(x.data.par_chunks(ROW_BLOCK * d_in.max(1)))
-                    .for_each(|(yc, xc)| rows_of(yc, xc, w));
+                let (yn, xn) = (ROW_BLOCK * d_out.max(1), ROW_BLOCK * d_in.max(1));
+                for_chunks(&mut y.data, yn, &x.data, xn, |yc, xc| rows_of(yc, xc, w));
                 return;
             }
         };
@@ -552,6 +555,11 @@ impl<'a, M: Memory<'a>, P: HostParams + ?Sized> Infer for CpuIn<'a, M, P> {
         let (rows, d) = (x.rows(), x.last());
         same_len("rmsnorm rstd", rstd.data.len(), rows);
         let w = p.f32(w);
+        if rows <= ROW_BLOCK {
+            // one block (a streaming step): on this thread, without rayon's bookkeeping
+            rmsnorm_forward(&mut y.data, &mut rstd.data, &x.data, w, rows, d, NORM_EPS);
+            return;
+        }
         y.data
             .par_chunks_mut(ROW_BLOCK * d)
             .zip(rstd.data.par_chunks_mut(ROW_BLOCK))

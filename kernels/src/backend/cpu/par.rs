@@ -64,3 +64,40 @@ mod sequential {
 
     impl<It: Iterator> ForEachInit for It {}
 }
+
+/// `f` on the pairs of `n`-chunks of `y` and `m`-chunks of `x` (in parallel with `std`); when
+/// `y` is one chunk, `f(y, x)` on the calling thread, without the parallel machinery (a
+/// streaming step's buffers of one token, where rayon's bookkeeping costs more than the work).
+/// The same calls of `f` on the same chunks either way.
+pub fn for_chunks<F>(y: &mut [f32], n: usize, x: &[f32], m: usize, f: F)
+where
+    F: Fn(&mut [f32], &[f32]) + Sync + Send,
+{
+    if y.len() <= n {
+        if !y.is_empty() {
+            f(y, &x[..m.min(x.len())]);
+        }
+        return;
+    }
+    y.par_chunks_mut(n)
+        .zip(x.par_chunks(m))
+        .for_each(|(a, b)| f(a, b));
+}
+
+/// [`for_chunks`] over two inputs: `f` on the `n`-chunks of `y` with the `ma`-chunks of `a`
+/// and `mb`-chunks of `b`.
+pub fn for_chunks2<F>(y: &mut [f32], n: usize, a: &[f32], ma: usize, b: &[f32], mb: usize, f: F)
+where
+    F: Fn(&mut [f32], &[f32], &[f32]) + Sync + Send,
+{
+    if y.len() <= n {
+        if !y.is_empty() {
+            f(y, &a[..ma.min(a.len())], &b[..mb.min(b.len())]);
+        }
+        return;
+    }
+    y.par_chunks_mut(n)
+        .zip(a.par_chunks(ma))
+        .zip(b.par_chunks(mb))
+        .for_each(|((o, a), b)| f(o, a, b));
+}
