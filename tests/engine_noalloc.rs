@@ -127,6 +127,13 @@ fn model_file(id: &str, dtype: TensorDtype, preprocessing: serde_json::Value) ->
 /// stream: creating one on lent buffers allocates the plans' bookkeeping, never an f32).
 const STREAM_THROUGH_DESCRIPTION: [&str; 5] = ["mg", "1b", "2d", "4b", "4d"];
 
+/// Whether model `id` streams through its description in this build (3b with feature
+/// `stream-3b-description`).
+fn through_description(id: &str) -> bool {
+    STREAM_THROUGH_DESCRIPTION.contains(&id)
+        || (cfg!(feature = "stream-3b-description") && id == "3b")
+}
+
 /// Most bytes creating one of those streams on lent buffers may allocate (bookkeeping only).
 const CREATION_BYTES: usize = 40 * 1024;
 
@@ -281,7 +288,7 @@ fn check_model(
             );
         });
         let mut lent = lent.unwrap();
-        if STREAM_THROUGH_DESCRIPTION.contains(&id) {
+        if through_description(id) {
             // the plans' bookkeeping (shapes, the plan structs, the compiled circuits),
             // once; every f32 is lent: a bound well under any state or activation buffer of
             // these models (1b: 31 KB, mg: 23 KB, 2d: 28 KB, 4b: 19 KB, 4d: 34 KB measured) catches

@@ -198,7 +198,7 @@ fn synthetic_sizes_stream_like_the_window_at_every_prefix() {
 /// f16 file: streams from f16 weights (half the weight bytes) and stays close to f32. Storage:
 /// the weight matrices once in the file's dtype (the shared description's store, which the
 /// stream reads in place), the small tensors (biases, norms, conv kernels, SSM parameters) once
-/// in f32 for the description, plus the stream's own f32 copies of them.
+/// in f32 for the description, plus the engine streaming form's own f32 copies of them.
 #[test]
 fn f16_weights_are_kept_as_f16() {
     let case = synthetic("3b", 64, 40, 128, 16, 2, 2);
@@ -216,8 +216,15 @@ fn f16_weights_are_kept_as_f16() {
         .sum();
     let total = case.model.layout().len();
     let small = total - linear;
-    assert_eq!(e32.weight_bytes(), 4 * total + 4 * small);
-    assert_eq!(e16.weight_bytes(), 2 * linear + 8 * small);
+    // the engine streaming form's f32 copies of the small tensors (none when 3b streams
+    // through its description)
+    let copies = if cfg!(feature = "stream-3b-description") {
+        0
+    } else {
+        4 * small
+    };
+    assert_eq!(e32.weight_bytes(), 4 * total + copies);
+    assert_eq!(e16.weight_bytes(), 2 * linear + 4 * small + copies);
     eprintln!(
         "EEG 3b: weights {} bytes (f32 file), {} bytes (f16 file)",
         e32.weight_bytes(),
@@ -600,6 +607,7 @@ fn hop_and_buffers_are_checked() {
 }
 
 /// EEG 3b (C 64, D 128, E 256, N 16, 2 blocks): the documented state and scratch sizes.
+#[cfg(not(feature = "stream-3b-description"))]
 #[test]
 fn eeg_3b_state_size() {
     let case = synthetic("3b", 64, 8, 128, 16, 2, 2);
@@ -622,6 +630,28 @@ fn eeg_3b_state_size() {
         required_state_bytes(&eng).unwrap(),
         required_scratch_bytes(&eng).unwrap(),
         eng.weight_bytes()
+    );
+}
+
+/// EEG 3b streamed through its description (feature `stream-3b-description`): the state
+/// (within issue 14's 64 KiB) and the plan arena, printed beside the engine form's scratch
+/// (20,880 B, `eeg_3b_state_size`), which is what keeps issue 19's device budget of state +
+/// scratch ≤ 64 KiB.
+#[cfg(feature = "stream-3b-description")]
+#[test]
+fn eeg_3b_description_state_size() {
+    let case = synthetic("3b", 64, 8, 128, 16, 2, 2);
+    let eng = engine(&case, TensorDtype::F32);
+    let (c, d, e, n, k) = (64, 128, 256, 16, 2);
+    // header, the held-back count and samples, the last logits, per block conv + SSM, the
+    // running mean's sum and count
+    let state = 4 + 1 + 4 * c + k + 2 * (3 * e + e * n) + d + 1;
+    assert_eq!(eng.stream_state_len().unwrap(), state);
+    assert!(4 * state <= 64 * 1024, "{} B", 4 * state);
+    eprintln!(
+        "EEG 3b description stream: state {} bytes, scratch (the plans' arena) {} bytes",
+        required_state_bytes(&eng).unwrap(),
+        required_scratch_bytes(&eng).unwrap(),
     );
 }
 

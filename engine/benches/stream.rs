@@ -18,6 +18,14 @@
 //!
 //! `cargo bench -p qssm-engine --bench stream -- --warm-up-time 1 --measurement-time 3`
 //!
+//! 3b through its engine streaming form against its description's step (feature
+//! `stream-3b-description`), criterion's change report per benchmark:
+//!
+//! ```sh
+//! cargo bench -p qssm-engine --bench stream -- 3b --save-baseline engine-form
+//! cargo bench -p qssm-engine --bench stream --features stream-3b-description -- 3b --baseline engine-form
+//! ```
+//!
 //! The printed distribution uses each model's step as its hop; `QSSM_BENCH_HOP=16` (any hop
 //! every model allows, e.g. `--list` for the printout alone) prints it at that hop instead.
 #[path = "stream/models.rs"]

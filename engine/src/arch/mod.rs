@@ -40,7 +40,7 @@ pub(crate) enum Arch {
 /// (mg, the causal 1b, 2d, 2e, 4a–4e and the HQC Mambas stream through their description,
 /// [`shared_step`]). The others are window-only.
 pub(crate) fn streams(id: &str) -> bool {
-    id == "3b"
+    id == "3b" && !cfg!(feature = "stream-3b-description")
 }
 
 impl Arch {

@@ -105,15 +105,17 @@ pub(crate) const DESCRIPTION_STREAMS: [&str; 11] = [
 ];
 
 /// Whether model `id` streams through its shared description in this build (feature
-/// `description-streams`).
+/// `description-streams`; 3b with feature `stream-3b-description`).
 pub(crate) fn streams_shared(id: &str) -> bool {
-    cfg!(feature = "description-streams") && DESCRIPTION_STREAMS.contains(&id)
+    let listed = DESCRIPTION_STREAMS.contains(&id)
+        || (cfg!(feature = "stream-3b-description") && id == "3b");
+    cfg!(feature = "description-streams") && listed
 }
 
 /// Hands `v` the streaming form of a model that streams through its description
 /// ([`streams_shared`]), built by the zoo's constructor. Only these are listed (not
-/// `visit_step_net`'s 3b, whose stream is still the engine's own), so a firmware links no
-/// other model's step.
+/// `visit_step_net`'s 3b, whose stream is still the engine's own unless feature
+/// `stream-3b-description`), so a firmware links no other model's step.
 #[cfg(feature = "description-streams")]
 fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Output> {
     use qssm_models::zoo::{
@@ -122,6 +124,8 @@ fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Outpu
     };
     let cfg = model.config().clone();
     match model.id() {
+        #[cfg(feature = "stream-3b-description")]
+        "3b" => Some(v.visit(qssm_models::zoo::TrueClassicalMamba::new(cfg))),
         "mg" => Some(v.visit(QuantumMambaGated::new(cfg))),
         "1b" if cfg.causal => Some(v.visit(QuantumMambaSsm::new(cfg))),
         "2d" => Some(v.visit(QuantumHydraSuperposition::mamba_hydra(cfg))),
