@@ -1,6 +1,6 @@
 //! Proof that streaming allocates nothing after the stream is created: a counting global
-//! allocator (counting only on the test's own thread, while armed) around every
-//! [`qssm_engine::Stream`] operation — `push` with and without predictions, `push_in` with
+//! allocator (`qssm-alloc-count`, counting only on the test's own thread, while armed)
+//! around every [`qssm_engine::Stream`] operation — `push` with and without predictions, `push_in` with
 //! unit conversion, `prediction`, `snapshot`, `restore`, `reset`, and the error paths (wrong
 //! channel count, NaN, invalid snapshot, too-small snapshot buffer) — for every model that
 //! streams (3b; the causal 1b and mg, chunked: chunk closes with their circuits and, between
@@ -10,58 +10,13 @@
 //! from f32 and f16 model files (3b and causal 1b also with an input filter and normalisation
 //! in the card), with owned and caller-lent buffers. Its own test binary
 //! because a `#[global_allocator]` is process-wide.
+use qssm_alloc_count::{on_this_thread, Counting};
 use qssm_engine::{EngineError, Model as Engine, Stream, StreamOptions, Unit};
 use qssm_formats::model_file::{to_bytes, TensorDtype, TensorOut};
 use qssm_kernels::signal::design::{design, FilterSpec};
 use qssm_trainer::data::input_filter::{card_entry, normalisation_card, ChannelStats};
 use qssm_trainer::export::{model_card, ExportInfo};
 use qssm_trainer::models::{registry, ModelConfig};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// The system allocator, counting allocations made on an armed thread.
-struct Counting;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    /// this thread's count: tests run in parallel, and another test's armed allocations
-    /// must not reach this one's
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    /// bytes this thread allocated while armed (allocations and the new sizes of
-    /// reallocations)
-    static BYTES: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note() {
-    note_bytes(0);
-}
-
-fn note_bytes(bytes: usize) {
-    if ARMED.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        let _ = BYTES.try_with(|n| n.set(n.get() + bytes));
-    }
-}
-
-// SAFETY: forwards to `System`; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_bytes(layout.size());
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_bytes(layout.size());
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_bytes(new_size);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note();
-        System.dealloc(ptr, layout)
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -73,14 +28,8 @@ fn allocations_in(f: impl FnOnce()) -> usize {
 
 /// (allocations and frees, bytes allocated) on this thread while `f` runs.
 fn allocations_and_bytes_in(f: impl FnOnce()) -> (usize, usize) {
-    let (before, bytes) = (ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get));
-    ARMED.with(|a| a.set(true));
-    f();
-    ARMED.with(|a| a.set(false));
-    (
-        ALLOCATIONS.with(Cell::get) - before,
-        BYTES.with(Cell::get) - bytes,
-    )
+    let (_, c) = on_this_thread(f);
+    (c.allocations, c.bytes)
 }
 
 /// A random-weight EEG-size model file (C 64; 3b: D 128, N 16, 2 blocks; causal 1b: D 128,

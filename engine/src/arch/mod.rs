@@ -5,7 +5,9 @@
 //! ([`step::CausalStep`], one sample at a time, for [`crate::stream`]) is still an engine
 //! module here, whose weight matrices are views of those parameters, composed of inference
 //! blocks ([`layers`], [`ssm`], [`mamba_block`]) over the `qssm_kernels` forward ops;
-//! replacing it by the shared blocks' own steps is the rest of the one-description work. The
+//! replacing it by the shared blocks' own steps is the rest of the one-description work: with
+//! feature `stream-3b-description` 3b streams through its description too (as fast; its plan
+//! arena is still about 14× this form's scratch). The
 //! Quantum-Train CNNs run the shared `qssm_kernels::ops::target_cnn` forward through their
 //! engine form ([`Arch::logits`]).
 mod circuit_card;

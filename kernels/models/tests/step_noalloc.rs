@@ -1,10 +1,11 @@
 //! A causal model's streaming step on the CPU backend, planned into a caller-lent arena,
-//! allocates nothing: a counting global allocator (every thread, while armed) around the steps
-//! of 3b (one sample and four samples per step), the causal 1b and mg (one chunk per step),
-//! after one warm-up step. The steps run in a one-thread rayon pool: the backend's scratch is
+//! allocates nothing: a counting global allocator (`qssm-alloc-count`, every thread, while
+//! armed) around the steps of 3b (one sample and four samples per step), the causal 1b and
+//! mg (one chunk per step), after one warm-up step. The steps run in a one-thread rayon pool: the backend's scratch is
 //! per thread, grown once by the first step a thread takes part in, and in a larger pool which
 //! workers take part in the warm-up step is up to the scheduler. Its own test binary with one
 //! test, because a `#[global_allocator]` is process-wide.
+use qssm_alloc_count::{on_every_thread, Counting};
 use qssm_kernels::backend::cpu::{Arena, CpuIn};
 use qssm_kernels::backend::Infer;
 use qssm_models::nn::StepNet;
@@ -12,40 +13,6 @@ use qssm_models::zoo::{QuantumMambaGated, QuantumMambaSsm, TrueClassicalMamba};
 use qssm_models::ModelConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-/// The system allocator, counting the allocations of every thread while armed.
-struct Counting;
-
-static ARMED: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn note() {
-    if ARMED.load(Ordering::SeqCst) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to `System`; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note();
-        System.dealloc(ptr, layout)
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -69,16 +36,15 @@ fn allocations_per_steps<M: StepNet>(net: &M, len: usize, steps: usize) -> usize
         net.step(&be, &p[..], st, s);
     };
     step(&mut st, &mut s);
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    ARMED.store(true, Ordering::SeqCst);
-    for _ in 0..steps {
-        step(&mut st, &mut s);
-    }
-    ARMED.store(false, Ordering::SeqCst);
+    let (_, counts) = on_every_thread(|| {
+        for _ in 0..steps {
+            step(&mut st, &mut s);
+        }
+    });
     let mut out = vec![0.0; net.config().n_classes];
     be.download(&M::step_io(&mut s).out, &mut out);
     assert!(out.iter().all(|v| v.is_finite()));
-    ALLOCATIONS.load(Ordering::SeqCst)
+    counts.allocations
 }
 
 #[test]
