@@ -104,15 +104,36 @@ pub(crate) fn exp_clamped(x: f32) -> f32 {
 }
 
 /// a·b + c with one rounding (IEEE fusedMultiplyAdd): one instruction where the caller is
-/// compiled with FMA (the AVX-512 and AVX2+FMA builds of `simd_dispatch!`), the same value
-/// everywhere (`libm::fmaf` without `std`).
+/// compiled with FMA (the AVX-512 and AVX2+FMA builds of `simd_dispatch!`) and on an Arm
+/// microcontroller's FPU (feature `cortex-m-fpu`: `vfma.f32`, FPv4-SP and later), the same
+/// value everywhere (`libm::fmaf`, a software routine, otherwise without `std`).
 #[inline(always)]
 pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
     #[cfg(feature = "std")]
     {
         a.mul_add(b, c)
     }
-    #[cfg(not(feature = "std"))]
+    #[cfg(all(not(feature = "std"), feature = "cortex-m-fpu", target_arch = "arm"))]
+    {
+        let mut acc = c;
+        // SAFETY: a register-only instruction of every FPU the feature is for ("VFMA", Arm
+        // Architecture Reference Manual: fused, one rounding, IEEE round-to-nearest by
+        // default as FPSCR is left at reset).
+        unsafe {
+            core::arch::asm!(
+                "vfma.f32 {acc}, {a}, {b}",
+                acc = inout(sreg) acc,
+                a = in(sreg) a,
+                b = in(sreg) b,
+                options(pure, nomem, nostack, preserves_flags)
+            );
+        }
+        acc
+    }
+    #[cfg(all(
+        not(feature = "std"),
+        not(all(feature = "cortex-m-fpu", target_arch = "arm"))
+    ))]
     {
         libm::fmaf(a, b, c)
     }

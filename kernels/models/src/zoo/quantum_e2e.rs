@@ -173,6 +173,8 @@ impl QuantumE2e {
         let ahead = if train { 0 } else { 1 };
         let nc = self.front.n_chunks(t);
         let s = |w: usize| be.alloc(&[b, nc, w]);
+        // the backward's scratch: empty in a streaming step's plan
+        let g = |w: usize| be.alloc(&[b, if train { nc } else { 0 }, w]);
         let (kp, ne) = (self.param_proj.d_out(), self.program.n_enc);
         let ndt = self.dt.as_ref().map_or(0, |p| p.width());
         Acts {
@@ -188,15 +190,15 @@ impl QuantumE2e {
             q: s(3 * q),
             states: s(circuit_state_words(q)),
             head: self.head.plan(be, b, nc),
-            dq: s(3 * q),
-            dtheta: s(kp),
-            denc: s(ne),
-            dpp: s(kp),
-            da: s(q),
-            dinj_s: s(q),
-            dinj: s(q),
-            ddt: s(ndt),
-            ds: s(d),
+            dq: g(3 * q),
+            dtheta: g(kp),
+            denc: g(ne),
+            dpp: g(kp),
+            da: g(q),
+            dinj_s: g(q),
+            dinj: g(q),
+            ddt: g(ndt),
+            ds: g(d),
         }
     }
 

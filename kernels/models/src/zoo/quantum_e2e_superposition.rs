@@ -221,6 +221,8 @@ impl QuantumE2eSuperposition {
         let ahead = if train { 0 } else { 1 };
         let nc = self.front.n_chunks(t);
         let s = |w: usize| be.alloc(&[b, nc, w]);
+        // the backward's scratch: empty in a streaming step's plan
+        let g = |w: usize| be.alloc(&[b, if train { nc } else { 0 }, w]);
         let pb = 5 * q * self.cfg.n_layers;
         let nk = self.cores.len();
         Acts {
@@ -240,21 +242,21 @@ impl QuantumE2eSuperposition {
                     s3: core.s3.plan(be, [b, nc]),
                     rev_pp: [0; 4].map(|_| s(pb)),
                     rev_m: s(3 * q),
-                    dm: s(3 * q),
-                    dpp: [0; 4].map(|_| s(pb)),
-                    dfeat: s(pb),
-                    da_k: s(q),
-                    dinj_k: s(q),
+                    dm: g(3 * q),
+                    dpp: [0; 4].map(|_| g(pb)),
+                    dfeat: g(pb),
+                    da_k: g(q),
+                    dinj_k: g(q),
                 })
                 .collect(),
             q: s(3 * q * nk),
             head: self.head.plan(be, b, nc),
-            dq: s(3 * q * nk),
-            da: s(q),
-            dinj_s: s(q),
-            dinj: s(q),
-            ddt: s(1),
-            ds: s(d),
+            dq: g(3 * q * nk),
+            da: g(q),
+            dinj_s: g(q),
+            dinj: g(q),
+            ddt: g(1),
+            ds: g(d),
         }
     }
 
