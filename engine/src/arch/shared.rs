@@ -167,7 +167,10 @@ impl SharedModel {
     }
 
     /// The configuration the description is built from.
-    #[cfg_attr(not(feature = "description-streams"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "description-streams", feature = "stream-3b-description")),
+        allow(dead_code)
+    )]
     pub(crate) fn config(&self) -> &ModelConfig {
         &self.cfg
     }

@@ -104,28 +104,40 @@ pub(crate) const DESCRIPTION_STREAMS: [&str; 11] = [
     "hqc-mamba-classical",
 ];
 
-/// Whether model `id` streams through its shared description in this build (feature
-/// `description-streams`; 3b with feature `stream-3b-description`).
+/// Whether model `id` streams through its shared description in this build (the listed ones
+/// with feature `description-streams`; 3b with feature `stream-3b-description`).
 pub(crate) fn streams_shared(id: &str) -> bool {
-    let listed = DESCRIPTION_STREAMS.contains(&id)
-        || (cfg!(feature = "stream-3b-description") && id == "3b");
-    cfg!(feature = "description-streams") && listed
+    (cfg!(feature = "description-streams") && DESCRIPTION_STREAMS.contains(&id))
+        || (cfg!(feature = "stream-3b-description") && id == "3b")
 }
 
 /// Hands `v` the streaming form of a model that streams through its description
-/// ([`streams_shared`]), built by the zoo's constructor. Only these are listed (not
-/// `visit_step_net`'s 3b, whose stream is still the engine's own unless feature
-/// `stream-3b-description`), so a firmware links no other model's step.
-#[cfg(feature = "description-streams")]
+/// ([`streams_shared`]), built by the zoo's constructor. Only these are linked (not
+/// `visit_step_net`'s whole list, and each feature's own), so a firmware links no other
+/// model's step.
+#[cfg(any(feature = "description-streams", feature = "stream-3b-description"))]
 fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Output> {
+    match model.id() {
+        #[cfg(feature = "stream-3b-description")]
+        "3b" => Some(v.visit(qssm_models::zoo::TrueClassicalMamba::new(
+            model.config().clone(),
+        ))),
+        #[cfg(feature = "description-streams")]
+        _ => visit_listed(model, v),
+        #[cfg(not(feature = "description-streams"))]
+        _ => None,
+    }
+}
+
+/// [`visit_shared`] for the models of [`DESCRIPTION_STREAMS`].
+#[cfg(feature = "description-streams")]
+fn visit_listed<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Output> {
     use qssm_models::zoo::{
         E2eVariant, QuantumE2e, QuantumE2eSuperposition, QuantumHydraSuperposition,
         QuantumMambaGated, QuantumMambaSsm,
     };
     let cfg = model.config().clone();
     match model.id() {
-        #[cfg(feature = "stream-3b-description")]
-        "3b" => Some(v.visit(qssm_models::zoo::TrueClassicalMamba::new(cfg))),
         "mg" => Some(v.visit(QuantumMambaGated::new(cfg))),
         "1b" if cfg.causal => Some(v.visit(QuantumMambaSsm::new(cfg))),
         "2d" => Some(v.visit(QuantumHydraSuperposition::mamba_hydra(cfg))),
@@ -140,8 +152,8 @@ fn visit_shared<V: StepNetVisitor>(model: &SharedModel, v: V) -> Option<V::Outpu
     }
 }
 
-/// Without the feature: no model streams through its description (none is linked).
-#[cfg(not(feature = "description-streams"))]
+/// Without the features: no model streams through its description (none is linked).
+#[cfg(not(any(feature = "description-streams", feature = "stream-3b-description")))]
 fn visit_shared<V: StepNetVisitor>(_model: &SharedModel, _v: V) -> Option<V::Output> {
     None
 }
