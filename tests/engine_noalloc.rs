@@ -1,14 +1,14 @@
 //! Proof that streaming allocates nothing after the stream is created: a counting global
 //! allocator (`qssm-alloc-count`, counting only on the test's own thread, while armed)
-//! around every [`qssm_engine::Stream`] operation — `push` with and without predictions, `push_in` with
-//! unit conversion, `prediction`, `snapshot`, `restore`, `reset`, and the error paths (wrong
-//! channel count, NaN, invalid snapshot, too-small snapshot buffer) — for every model that
-//! streams (3b; the causal 1b and mg, chunked: chunk closes with their circuits and, between
-//! chunk boundaries, on-demand predictions that close a partial chunk in scratch; group 4's 4b
-//! and 4d: the Conv3 look-ahead, per-chunk composed / S3-superposed circuits; 2d: per-sample
-//! front-end, chunks of 32, S3-superposed circuits), at EEG size,
-//! from f32 and f16 model files (3b and causal 1b also with an input filter and normalisation
-//! in the card), with owned and caller-lent buffers. Its own test binary
+//! around every [`qssm_engine::Stream`] operation — `push` with and without predictions,
+//! `push_in` with unit conversion, `prediction`, `snapshot`, `restore`, `reset`, and the
+//! error paths (wrong channel count, NaN, invalid snapshot, too-small snapshot buffer) — for
+//! every model that streams (3b; the causal 1b and mg, chunked: chunk closes with their
+//! circuits and, between chunk boundaries, on-demand predictions that close a partial chunk
+//! in scratch; group 4's 4b and 4d: the Conv3 look-ahead, per-chunk composed / S3-superposed
+//! circuits; 2d: per-sample front-end, chunks of 32, S3-superposed circuits; the HQC Mamba),
+//! at EEG size, from f32 and f16 model files (3b and causal 1b also with an input filter and
+//! normalisation in the card), with owned and caller-lent buffers. Its own test binary
 //! because a `#[global_allocator]` is process-wide.
 use qssm_alloc_count::{on_this_thread, Counting};
 use qssm_engine::{EngineError, Model as Engine, Stream, StreamOptions, Unit};

@@ -96,7 +96,9 @@ fn scan(c: &mut Criterion) {
     g.finish();
 }
 
-/// One token of the 3b configuration, from a given state, in the two layouts.
+/// One token of the 3b configuration, from a given state, in the two layouts (the same random
+/// values serve as A in either layout: the timing does not depend on which value is where;
+/// the transposed step's state carries on from iteration to iteration).
 fn step(
     r: &mut ChaCha8Rng,
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,

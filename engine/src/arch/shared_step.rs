@@ -18,8 +18,8 @@
 //! to the front (they begin the next chunk). Between steps the net state lives in its plan
 //! (it is *live*), and its flat copy is written only when it is read: a snapshot
 //! ([`SharedStep::write_live`] into the copy), the stream's state read in place
-//! ([`SharedStep::sync`]) and before a prefix step; so a step copies no state (3b's is
-//! 40 KB). The plan is loaded from the flat copy after the stream's state was replaced
+//! ([`SharedStep::sync`]) and before a prefix step; so a step copies no state (a held-back
+//! net predicting every sample copied its whole state per sample: 40 KB for 3b). The plan is loaded from the flat copy after the stream's state was replaced
 //! (reset, restore) and after a prefix step. Logits at a hop boundary are those kept;
 //! anywhere else they run the same plan over the samples not yet stepped
 //! ([`StepNet::step_prefix`]: the window path's short last chunk, the window's zero edge

@@ -1,6 +1,6 @@
-//! The model part of a [`super::Stream`]: an engine streaming form ([`CausalStep`]: 3b, the
-//! HQC Mambas) or a core over the model's description ([`SharedStep`]: mg, the causal 1b, 2d,
-//! 2e, 4a–4e), and which one a model has.
+//! The model part of a [`super::Stream`]: an engine streaming form ([`CausalStep`]: 3b, unless
+//! feature `stream-3b-description`) or a core over the model's description ([`SharedStep`]:
+//! mg, the causal 1b, 2d, 2e, 4a–4e, the HQC Mambas), and which one a model has.
 use crate::arch::shared::SharedModel;
 use crate::arch::shared_step::{self, SharedStep};
 use crate::arch::step::CausalStep;
